@@ -1,0 +1,269 @@
+"""Import benchmark: Centinela's ``import`` against a bare csv → executemany baseline.
+
+Writes N movements (default 1,000,000) with valid registry files, then in the same process
+measures (a) the baseline — Python ``csv`` reader → ``sqlite3.executemany`` into a table with no
+constraints — and (b) ``centinela import`` of the same files into a fresh SQLite file; prints
+rows/s, the ratio and the peak RSS growth of each. With ``--pg`` (default URL of the local
+PostgreSQL) it also measures a COPY baseline and ``centinela import`` on PostgreSQL.
+
+    python3 benchmarks/import_bench.py --rows 1000000 [--pg postgresql://postgres@127.0.0.1:5432/test]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import platform
+import random
+import sqlite3
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from centinela.ingest.fields import SPECS
+
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+class PeakRSS:
+    """Sample this process's resident memory every 20 ms; report the peak growth."""
+
+    def __init__(self) -> None:
+        self.start = self.peak = self._rss()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    @staticmethod
+    def _rss() -> int:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * PAGE
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.02):
+            self.peak = max(self.peak, self._rss())
+
+    def __enter__(self) -> PeakRSS:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self._rss())
+
+    @property
+    def delta_mb(self) -> float:
+        return (self.peak - self.start) / 2**20
+
+
+def write_files(folder: Path, rows: int, seed: int = 7) -> None:
+    """Write a valid registry and ``rows`` movements of mixed types (deterministic)."""
+    rng = random.Random(seed)
+    n_est, n_pro = 3000, 2000
+    ests = [f"EST-{i:07d}" for i in range(n_est)]
+    kinds = ["distributor"] * 30 + ["hospital"] * 400 + ["pharmacy"] * 1500 + ["drugstore"] * 1070
+    with (folder / "establishments.csv").open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(SPECS["establishments"].fields)
+        for i, e in enumerate(ests):
+            w.writerow([e, f"Establecimiento {i}", kinds[i], "private", "150101",
+                        f"20{i:09d}", "true", ""])
+    pros = [f"CMP-{i:06d}" for i in range(n_pro)]
+    nurses = [f"CEP-{i:05d}" for i in range(500)]
+    with (folder / "professionals.csv").open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(SPECS["professionals"].fields)
+        for p in pros:
+            w.writerow([p, "prescriber", "Médico", "anesthesiology", rng.choice(ests), "",
+                        "2025-01-15", ""])
+        for p in nurses:
+            w.writerow([p, "nurse", "Enfermera", "", rng.choice(ests), "", "", ""])
+    products = [f"EE-{i:05d}" for i in range(12)]
+    with (folder / "products.csv").open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(SPECS["products"].fields)
+        for p in products:
+            w.writerow([p, f"Fentanilo {p}", "fentanyl", "ampoule", "0.1", "", "50"])
+    types = (["administer"] * 45 + ["waste"] * 15 + ["dispense"] * 20 + ["receipt"] * 8
+             + ["transfer_out"] * 7 + ["count"] * 4 + ["loss"])
+    with (folder / "movements.csv").open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(SPECS["movements"].fields)
+        for i in range(rows):
+            t = types[i % len(types)]
+            est = ests[rng.randrange(n_est)]
+            day = 1 + i * 364 // rows
+            when = f"2025-{1 + (day - 1) // 31 % 12:02d}-{1 + (day - 1) % 28:02d}T{8 + i % 12:02d}:" \
+                   f"{i % 60:02d}:00-05:00"
+            qty = "0.5" if t in ("administer", "waste") else str(1 + i % 10)
+            cp = rng.choice(ests) if t in ("receipt", "transfer_out") else ""
+            lot = f"L{i % 500:04d}"
+            presc = f"RE-{i}" if t == "dispense" else ""
+            prescriber = pros[i % n_pro] if t in ("dispense", "administer") else ""
+            patient = f"DNI:{40000000 + i % 200000}" if t in ("dispense", "administer") else ""
+            witness = nurses[i % 500] if t == "waste" else ""
+            w.writerow([f"E{i:09d}", t, when, est, products[i % 12], qty, cp, lot, "2027-01-31",
+                        "", presc, prescriber, "", patient, "F" if i % 2 else "M",
+                        str(1940 + i % 60) if patient else "", "", "30" if presc else "",
+                        witness])
+
+
+def baseline_sqlite(folder: Path, db: Path) -> tuple[int, float]:
+    """Python csv reader → sqlite3.executemany into a table with no constraints."""
+    conn = sqlite3.connect(db)
+    cols = SPECS["movements"].fields
+    conn.execute(f"CREATE TABLE m ({', '.join(c + ' TEXT' for c in cols)})")
+    marks = ", ".join("?" * len(cols))
+    t0 = time.perf_counter()
+    n = 0
+    with (folder / "movements.csv").open(newline="", encoding="utf-8") as fh:
+        reader = csv.reader(fh)
+        next(reader)
+        batch: list[list[str]] = []
+        for row in reader:
+            batch.append(row)
+            if len(batch) >= 5000:
+                conn.executemany(f"INSERT INTO m VALUES ({marks})", batch)  # noqa: S608
+                n += len(batch)
+                batch = []
+        if batch:
+            conn.executemany(f"INSERT INTO m VALUES ({marks})", batch)  # noqa: S608
+            n += len(batch)
+    conn.commit()
+    dt_s = time.perf_counter() - t0
+    conn.close()
+    return n, dt_s
+
+
+def baseline_pg(folder: Path, url: str, schema: str) -> tuple[int, float]:
+    """Python csv reader → COPY into an unconstrained PostgreSQL table."""
+    import psycopg
+
+    cols = SPECS["movements"].fields
+    with psycopg.connect(url) as conn:
+        conn.execute(f'SET search_path TO "{schema}"')
+        conn.execute(f"CREATE TABLE base_m ({', '.join(c + ' text' for c in cols)})")
+        t0 = time.perf_counter()
+        n = 0
+        with (folder / "movements.csv").open(newline="", encoding="utf-8") as fh:
+            reader = csv.reader(fh)
+            next(reader)
+            with conn.cursor().copy(f"COPY base_m ({', '.join(cols)}) FROM STDIN") as copy:
+                for row in reader:
+                    copy.write_row(row)
+                    n += 1
+        conn.commit()
+        return n, time.perf_counter() - t0
+
+
+def centinela_import(folder: Path, url: str, realtime: bool = False) -> tuple[dict, float, tuple]:
+    """Import ``folder`` into ``url``; return the report, its seconds, and the real-time hook's
+    result and seconds (run after, timed apart: it is detection, not intake)."""
+    from centinela.db import create_schema, make_engine
+    from centinela.ingest.service import import_directory, run_realtime
+
+    engine = make_engine(url)
+    create_schema(engine)
+    t0 = time.perf_counter()
+    report = import_directory(engine, folder, channel="bench", realtime=False)
+    total = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    rt = run_realtime(engine, report.import_id, report.started_at) if realtime else None
+    rt_secs = time.perf_counter() - t1
+    engine.dispose()
+    return report.as_dict(), total, (rt, rt_secs)
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PHYS_PAGES") * PAGE / 2**30
+    return (f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB RAM, Python "
+            f"{platform.python_version()}, SQLite {sqlite3.sqlite_version}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--dir", type=Path, default=None, help="work folder (default: a temp dir)")
+    ap.add_argument("--realtime", action="store_true",
+                    help="also time the real-time rules hook (detection) after the import")
+    ap.add_argument("--pg", nargs="?", const="postgresql://postgres@127.0.0.1:5432/test",
+                    default=None, help="also measure on PostgreSQL at this URL")
+    args = ap.parse_args(argv)
+    tmp = tempfile.TemporaryDirectory(prefix="centinela-bench-", dir=args.dir)
+    work = Path(tmp.name)
+    data = work / "in"
+    data.mkdir()
+    print(f"machine: {machine()}")
+    t0 = time.perf_counter()
+    write_files(data, args.rows)
+    size = (data / "movements.csv").stat().st_size / 2**20
+    print(f"wrote {args.rows:,} movements ({size:.0f} MiB) in {time.perf_counter() - t0:.1f} s")
+
+    with PeakRSS() as mem_b:
+        n, secs_b = baseline_sqlite(data, work / "baseline.db")
+    rate_b = n / secs_b
+    print(f"SQLite baseline  (csv → executemany, no constraints): {n:,} rows in {secs_b:.1f} s = "
+          f"{rate_b:,.0f} rows/s, peak RSS +{mem_b.delta_mb:.0f} MiB")
+    import centinela.ingest.service  # noqa: F401  (module imports are not import memory)
+    import centinela.models  # noqa: F401
+
+    with PeakRSS() as mem_c:
+        report, secs_c, (rt, rt_secs) = centinela_import(
+            data, f"sqlite:///{work / 'centinela.db'}", args.realtime)
+    rows_c = report["totals"]["read"]
+    rate_c = rows_c / secs_c
+    mv = next(f for f in report["files"] if f["record_type"] == "movements")
+    print(f"SQLite centinela import (validate, pseudonymize, dedup, 10 indexes): {rows_c:,} records "
+          f"({mv['accepted']:,} movements accepted, {mv['rejected']} rejected) in {secs_c:.1f} s = "
+          f"{rate_c:,.0f} rows/s, peak RSS +{mem_c.delta_mb:.0f} MiB")
+    print(f"ratio baseline/centinela: {rate_b / rate_c:.2f}x (target ≤ 4x)")
+    if args.realtime:
+        print(f"real-time rules hook after the import (detection, timed apart): {rt_secs:.1f} s, "
+              f"result {rt}")
+
+    if args.pg:
+        _bench_pg(data, args.pg)
+    tmp.cleanup()
+    return 0
+
+
+def _bench_pg(data: Path, url: str) -> None:
+    try:
+        import psycopg
+
+        psycopg.connect(url, connect_timeout=3).close()
+    except Exception as exc:  # noqa: BLE001 - report and skip
+        print(f"PostgreSQL not reachable ({exc.__class__.__name__}); skipped")
+        return
+    schema = f"bench_{os.getpid()}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        n, secs_b = baseline_pg(data, url, schema)
+        print(f"PostgreSQL baseline (csv → COPY, no constraints): {n:,} rows in {secs_b:.1f} s = "
+              f"{n / secs_b:,.0f} rows/s")
+        sep = "&" if "?" in url else "?"
+        with PeakRSS() as mem:
+            report, secs, _ = centinela_import(data, f"{url}{sep}options=-csearch_path%3D{schema}")
+        rows = report["totals"]["read"]
+        print(f"PostgreSQL centinela import: {rows:,} records in {secs:.1f} s = "
+              f"{rows / secs:,.0f} rows/s, peak RSS +{mem.delta_mb:.0f} MiB; ratio "
+              f"{(n / secs_b) / (rows / secs):.2f}x")
+    finally:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+if __name__ == "__main__":
+    sys.exit(main())

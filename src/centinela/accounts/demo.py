@@ -1,0 +1,45 @@
+"""Demo users, one per role, for ``centinela demo`` and the browser tests."""
+
+from __future__ import annotations
+
+import secrets
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from centinela.accounts.models import User
+from centinela.accounts.service import create_user, set_password
+
+# (username, role, departments, professional_id, full name)
+DEMO_USERS: tuple[tuple[str, str, list[str], str | None, str], ...] = (
+    ("admin", "admin", [], None, "Administración DIGEMID"),
+    ("analista", "national_analyst", [], None, "Analista nacional"),
+    ("lima", "regional_analyst", ["15"], None, "Analista DIRIS Lima"),
+    ("piura", "regional_analyst", ["20"], None, "Analista DIRESA Piura"),
+    ("policia", "police", [], None, "PNP DIRANDRO"),
+    ("medico", "prescriber", [], "CMP-000001", "Médico prescriptor"),
+    ("farmacia", "pharmacist", [], "CQFP-00001", "Químico farmacéutico"),
+    ("sistema", "institution", [], None, "Sistema de una institución"),
+)
+
+
+def seed_demo_users(session: Session, password: str | None = None
+                    ) -> list[tuple[str, str, str, str]]:
+    """Create (or reset) one user per role; return (username, password, role, scope) rows.
+
+    Without ``password`` each user gets a fresh random one, printed once by the caller.
+    """
+    out: list[tuple[str, str, str, str]] = []
+    for username, role, deps, prof, name in DEMO_USERS:
+        pw = password or secrets.token_urlsafe(9)
+        user = session.scalar(select(User).where(User.username == username))
+        if user is None:
+            create_user(session, username, pw, role, departments_=deps, professional_id=prof,
+                        full_name=name)
+        else:
+            set_password(session, user, pw)
+            user.active = True
+        scope = ", ".join(deps) if deps else (prof or "nacional")
+        out.append((username, pw, role, scope))
+    session.flush()
+    return out

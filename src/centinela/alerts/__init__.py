@@ -1,0 +1,1 @@
+"""Alerts: storage, routing to authorities, delivery outbox and case workflow."""

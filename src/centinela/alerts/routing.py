@@ -1,0 +1,140 @@
+"""Route alerts and bulletins to the competent authorities and queue one delivery per channel.
+
+Detection calls ``route_alert`` through ``upsert_alert``; other areas (early-warning bulletins)
+call ``enqueue_payload``. Nothing here sends anything: the dispatcher does.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from centinela.alerts.models import SEVERITIES, Alert, Authority, Channel, Delivery
+
+RANK = {s: i for i, s in enumerate(SEVERITIES)}
+
+
+@dataclass(frozen=True)
+class _Route:
+    authority_id: str
+    departments: tuple[str, ...]
+    areas: tuple[str, ...]
+    exclude: tuple[str, ...]
+    topics: frozenset[str]
+    min_rank: int
+    channels: tuple[int, ...]
+
+
+def _routes(session: Session) -> list[_Route]:
+    cached = session.info.get("centinela_routing")
+    if cached is not None:
+        return cached
+    if session.scalar(select(Authority.authority_id).limit(1)) is None:
+        from centinela.alerts.authorities import seed_authorities
+
+        seed_authorities(session)
+    chans: dict[str, list[int]] = {}
+    for ch in session.scalars(select(Channel).order_by(Channel.id)):
+        chans.setdefault(ch.authority_id, []).append(ch.id)
+    routes = [
+        _Route(a.authority_id, tuple(a.departments or ()), tuple(a.areas or ()),
+               tuple(a.exclude_areas or ()), frozenset(a.topics or ()), RANK.get(a.min_severity, 0),
+               tuple(chans.get(a.authority_id, ())))
+        for a in session.scalars(select(Authority).where(Authority.active.is_(True)))
+    ]
+    session.info["centinela_routing"] = routes
+    return routes
+
+
+def invalidate(session: Session) -> None:
+    """Forget the cached routing table of this session (after editing authorities)."""
+    session.info.pop("centinela_routing", None)
+
+
+def _matches(r: _Route, topics: set[str], department: str | None, ubigeo: str | None,
+             severity: str) -> bool:
+    if RANK.get(severity, 0) < r.min_rank:
+        return False
+    if r.topics and not (r.topics & topics):
+        return False
+    if not r.departments and not r.areas:
+        return True  # national
+    if ubigeo and any(ubigeo.startswith(x) for x in r.exclude):
+        return False
+    if r.areas:
+        return bool(ubigeo) and any(ubigeo.startswith(a) for a in r.areas)
+    return department in r.departments
+
+
+def authorities_for(session: Session, topics: list[str], department: str | None,
+                    ubigeo: str | None, severity: str) -> list[_Route]:
+    """Return the routes (authorities) competent for a finding."""
+    return [r for r in _routes(session) if _matches(r, set(topics or ()), department, ubigeo, severity)]
+
+
+def _order(ids: list[str]) -> list[str]:
+    return sorted(ids, key=lambda a: (a != "DIGEMID", a))
+
+
+def route_alert(session: Session, alert: Alert, now: dt.datetime | None = None) -> list[str]:
+    """Set ``alert.routed_to`` and queue a pending delivery per enabled channel (once per alert
+    and channel; again when the alert's severity rises above what was notified)."""
+    from centinela.alerts.service import alert_json
+
+    now = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    routes = authorities_for(session, alert.topics or [], alert.department, alert.ubigeo,
+                             alert.severity)
+    alert.routed_to = _order([r.authority_id for r in routes])
+    sent: dict[int, int] = {}
+    for ch_id, sev in session.execute(
+        select(Delivery.channel_id, Delivery.severity).where(Delivery.alert_id == alert.alert_id)
+    ):
+        sent[ch_id] = max(sent.get(ch_id, -1), RANK.get(sev or "low", 0))
+    payload = None
+    rank = RANK.get(alert.severity, 0)
+    for r in routes:
+        for ch_id in r.channels:
+            if ch_id in sent and rank <= sent[ch_id]:
+                continue
+            payload = payload or alert_json(alert)
+            session.add(Delivery(
+                alert_id=alert.alert_id, payload_kind="alert", payload=payload | {"authority_id": r.authority_id},
+                channel_id=ch_id, status="pending", attempts=0, next_attempt_at=now,
+                created_at=now, severity=alert.severity, ref=f"alert:{alert.alert_id}",
+            ))
+            sent[ch_id] = rank
+    session.flush()
+    return alert.routed_to
+
+
+def enqueue_payload(session: Session, payload_kind: str, payload: dict, topics: list[str],
+                    department: str | None, severity: str, now: dt.datetime | None = None,
+                    ubigeo: str | None = None) -> list[Delivery]:
+    """Queue a non-alert payload (e.g. a numbered bulletin) to every competent authority.
+
+    A payload with an ``id`` is queued once per channel (re-enqueueing it is a no-op).
+    """
+    if severity not in RANK:
+        raise ValueError(f"unknown severity {severity!r}")
+    now = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    ref = f"{payload_kind}:{payload['id']}" if payload.get("id") is not None else None
+    done: set[int] = set()
+    if ref:
+        done = set(session.scalars(select(Delivery.channel_id).where(Delivery.ref == ref)))
+    out = []
+    for r in authorities_for(session, topics, department, ubigeo, severity):
+        for ch_id in r.channels:
+            if ch_id in done:
+                continue
+            d = Delivery(alert_id=None, payload_kind=payload_kind,
+                         payload=dict(payload) | {"authority_id": r.authority_id},
+                         channel_id=ch_id, status="pending", attempts=0, next_attempt_at=now,
+                         created_at=now, severity=severity, ref=ref)
+            session.add(d)
+            out.append(d)
+            done.add(ch_id)
+    session.flush()
+    return out

@@ -1,0 +1,9 @@
+"""Commands of this area (its owner fills them in)."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to the main app."""

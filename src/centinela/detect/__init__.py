@@ -1,0 +1,1 @@
+"""Detection engine: registered detectors that write alerts."""

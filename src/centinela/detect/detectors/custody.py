@@ -1,0 +1,321 @@
+"""Chain of custody: serials used twice, shipments never received, unauthorized receivers,
+seized units traced back to their last custodian."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from centinela.alerts.service import AlertDraft
+from centinela.detect.base import Detector, day_str, fmt
+from centinela.detect.context import DAY, DetectionContext
+from centinela.detect.frame import CONSUMED, INBOUND, to_epoch
+from centinela.detect.util import groups, month_bounds, month_index, pair_key
+from centinela.ingest.models import Seizure
+
+
+class SerialReuse(Detector):
+    """A serialized unit (product + GS1 serial) consumed more than once.
+
+    Consumption is dispense, administer, waste, loss or export. A unit partly administered and
+    its residue wasted adds up to one unit and is not flagged; more than one unit consumed, or
+    consumption at two establishments, means a cloned or re-used serial.
+    """
+
+    name = "serial_reuse"
+    title = "Serie usada dos veces / Serial used twice"
+    subject_kind = "serial"
+    realtime = True
+    topics = ("custody", "counterfeit")
+    thresholds = {"consumed units per serial": "> 1", "establishments consuming it": "> 1"}
+    evidence_fields = ("serial", "product_code", "units_consumed", "establishments", "event_ids")
+
+    def run(self, session: Session, now: dt.datetime, ctx: DetectionContext) -> list[AlertDraft]:
+        f = ctx.frame
+        rows = np.flatnonzero((f.serial >= 0) & f.is_type(*CONSUMED) & (f.product >= 0))
+        if len(rows) == 0:
+            return []
+        key = pair_key(f.product[rows], f.serial[rows])
+        uniq, inv = np.unique(key, return_inverse=True)
+        consumed = np.bincount(inv, weights=f.qty[rows])
+        n_events = np.bincount(inv)
+        cand = np.flatnonzero((consumed > 1.0 + 1e-6) | (n_events > 1))
+        sel = np.isin(inv, cand)
+        scope = ctx.in_scope
+        out = []
+        for k, grp in groups(inv[sel], rows[sel]):
+            if not scope[grp].any():
+                continue
+            ests = sorted({f.estv.name(e) for e in f.est[grp]})
+            units = float(consumed[k])
+            if units <= 1.0 + 1e-6 and len(ests) < 2:
+                continue
+            serial = f.serialv.name(int(f.serial[grp[0]]))
+            product = f.prodv.name(int(f.product[grp[0]]))
+            last = grp[np.argmax(f.t[grp])]
+            extra_mme = float(np.sum(ctx.row_mme[grp])) * max(units - 1.0, 1.0) / max(units, 1e-9)
+            summary = (f"La unidad con serie {serial} ({product}) figura consumida {fmt(units)} veces "
+                       f"en {len(ests)} establecimiento(s), lo que indica una serie clonada o reutilizada.")
+            out.append(self.draft(
+                serial, int(f.t[grp].min()), int(f.t[grp].max()), 0.9, extra_mme, summary,
+                {"serial": serial, "product_code": product, "units_consumed": units,
+                 "expected": 1.0, "establishments": ests, **f.events(grp)},
+                department=ctx.est_department(int(f.est[last])),
+                ubigeo=ctx.registry.est_ubigeo[int(f.est[last])],
+            ))
+        return out
+
+
+class UnauthorizedReceiver(Detector):
+    """A controlled unit received (or shipped to) an establishment that may not hold it.
+
+    Not authorized for controlled medicines, licence expired on the movement's date, or not in
+    the registry at all. One alert per receiving establishment and calendar month.
+    """
+
+    name = "unauthorized_receiver"
+    title = "Receptor no autorizado / Unauthorized receiver"
+    subject_kind = "establishment"
+    realtime = True
+    topics = ("unauthorized_holder", "custody")
+    thresholds = {"authorized_controlled": "false", "authorization_expires": "before the movement",
+                  "registry": "receiver not registered"}
+    evidence_fields = ("reason", "authorization_expires", "units", "event_ids")
+
+    def run(self, session: Session, now: dt.datetime, ctx: DetectionContext) -> list[AlertDraft]:
+        f, reg = ctx.frame, ctx.registry
+        day = ctx.row_day
+        inbound = f.is_type(*INBOUND) & (f.est >= 0)
+        shipped = f.is_type("transfer_out") & (f.counterparty >= 0)
+        receiver = np.where(inbound, f.est, np.where(shipped, f.counterparty, -1))
+        rec = np.maximum(receiver, 0)
+        known = reg.est_known[rec]
+        expired = ~np.isnan(reg.est_expires_day[rec]) & (reg.est_expires_day[rec] < day)
+        bad = (receiver >= 0) & (~known | ~reg.est_authorized[rec] | expired)
+        rows = np.flatnonzero(bad)
+        if len(rows) == 0:
+            return []
+        month = month_index(f.t[rows])
+        key = pair_key(receiver[rows], month - month.min())
+        scope = ctx.in_scope
+        out = []
+        for _, grp in groups(key, rows):
+            if not scope[grp].any():
+                continue
+            r = int(receiver[grp[0]])
+            name = f.estv.name(r)
+            if not reg.est_known[r]:
+                reason, strength = "no registrado", 0.75
+            elif not reg.est_authorized[r]:
+                reason, strength = "no autorizado para medicamentos controlados", 0.85
+            else:
+                reason, strength = "licencia vencida", 0.8
+            m0, m1 = month_bounds(int(month_index(f.t[grp[:1]])[0]))
+            units = float(f.qty[grp].sum())
+            expires = reg.est_expires_day[r]
+            summary = (f"El establecimiento {name} ({reason}) recibió o le enviaron {fmt(units)} "
+                       f"unidades de medicamentos controlados entre {day_str(int(f.t[grp].min()))} "
+                       f"y {day_str(int(f.t[grp].max()))}.")
+            out.append(self.draft(
+                name, m0, m1, strength, float(ctx.row_mme[grp].sum()), summary,
+                {"reason": reason, "establishment_known": bool(reg.est_known[r]),
+                 "authorized_controlled": bool(reg.est_authorized[r]),
+                 "authorization_expires": None if np.isnan(expires) else
+                 (dt.date(1970, 1, 1) + dt.timedelta(days=int(expires))).isoformat(),
+                 "units": units, "senders": sorted({f.estv.name(int(x)) for x in
+                                                    np.where(f.is_type("transfer_out")[grp],
+                                                             f.est[grp], f.counterparty[grp])
+                                                    if x >= 0}),
+                 **f.events(grp)},
+                department=reg.est_dept[r] or ctx.est_department(int(f.est[grp[0]])),
+                ubigeo=reg.est_ubigeo[r],
+            ))
+        return out
+
+
+class TransferNotReceived(Detector):
+    """A ``transfer_out`` whose units never appear as a receipt at the counterparty.
+
+    Receipts (``receipt``/``transfer_in``) of the same product from the sender are matched to
+    shipments in time order, from one day before the shipment to ``transfer_receipt_days`` after;
+    a shipment still short after that time is flagged (subject: the transfer_out's event_id).
+    """
+
+    name = "transfer_not_received"
+    title = "Envío no recibido / Transfer never received"
+    subject_kind = "shipment"
+    topics = ("custody", "theft_loss")
+    settings_used = ("transfer_receipt_days",)
+    thresholds = {"missing units": "≥ 1 (or the whole shipment if it is fractional)"}
+    evidence_fields = ("sender", "receiver", "units_shipped", "units_received", "due")
+
+    def run(self, session: Session, now: dt.datetime, ctx: DetectionContext) -> list[AlertDraft]:
+        f = ctx.frame
+        grace = ctx.settings.transfer_receipt_days * DAY
+        outs = np.flatnonzero(f.is_type("transfer_out") & (f.counterparty >= 0) & (f.product >= 0))
+        ins = np.flatnonzero(f.is_type("receipt", "transfer_in") & (f.counterparty >= 0)
+                             & (f.product >= 0))
+        if len(outs) == 0:
+            return []
+        width_e = len(f.estv) + 1
+        width_p = len(f.prodv) + 1
+        okey = (f.est[outs].astype(np.int64) * width_e + f.counterparty[outs]) * width_p + f.product[outs]
+        ikey = (f.counterparty[ins].astype(np.int64) * width_e + f.est[ins]) * width_p + f.product[ins]
+        allk, inv = np.unique(np.concatenate([okey, ikey]), return_inverse=True)
+        oinv, iinv = inv[: len(outs)], inv[len(outs):]
+        sent = np.bincount(oinv, weights=f.qty[outs], minlength=len(allk))
+        got = np.bincount(iinv, weights=f.qty[ins], minlength=len(allk))
+        eligible = (f.t[outs] + grace <= ctx.now_t) & ctx.in_scope[outs]
+        short_groups = set(np.flatnonzero(got + 1e-6 < sent).tolist())
+        candidates = set(np.unique(oinv[eligible]).tolist()) & short_groups
+        if not candidates:
+            return []
+        cand = np.array(sorted(candidates))
+        in_by_group: dict[int, list[int]] = {}
+        isel = np.isin(iinv, cand)
+        for k, grp in groups(iinv[isel], ins[isel]):
+            in_by_group[k] = sorted(grp.tolist(), key=lambda i: f.t[i])
+        out = []
+        osel = np.isin(oinv, cand)
+        for k, grp in groups(oinv[osel], outs[osel]):
+            pool = [[int(f.t[i]), float(f.qty[i]), i] for i in in_by_group.get(k, [])]
+            for o in sorted(grp.tolist(), key=lambda i: f.t[i]):
+                need = float(f.qty[o])
+                t_out = int(f.t[o])
+                matched: list[int] = []
+                for item in pool:
+                    if need <= 1e-6:
+                        break
+                    if item[1] <= 1e-6 or not (t_out - DAY <= item[0] <= t_out + grace):
+                        continue
+                    take = min(item[1], need)
+                    item[1] -= take
+                    need -= take
+                    matched.append(int(item[2]))
+                if need < min(1.0, float(f.qty[o])) - 1e-6 or not eligible[np.searchsorted(outs, o)]:
+                    continue
+                out.append(self._alert(ctx, o, need, matched))
+        return out
+
+    def _alert(self, ctx: DetectionContext, o: int, missing: float, matched: list[int]) -> AlertDraft:
+        f = ctx.frame
+        sender, receiver = int(f.est[o]), int(f.counterparty[o])
+        shipped = float(f.qty[o])
+        days = ctx.settings.transfer_receipt_days
+        eid = f.event_id(o)
+        share = missing / shipped if shipped else 1.0
+        mme = float(ctx.row_mme[o]) * share
+        summary = (f"El envío {eid} de {fmt(shipped)} unidades de {f.prodv.name(int(f.product[o]))} de "
+                   f"{f.estv.name(sender)} a {f.estv.name(receiver)} ({day_str(int(f.t[o]))}) no fue "
+                   f"recibido en {days} días: faltan {fmt(missing)} unidades.")
+        return self.draft(
+            eid, int(f.t[o]), int(f.t[o]) + days * DAY, 0.55 + 0.25 * share, mme, summary,
+            {"sender": f.estv.name(sender), "receiver": f.estv.name(receiver),
+             "product_code": f.prodv.name(int(f.product[o])), "units_shipped": shipped,
+             "units_received": round(shipped - missing, 4), "units_missing": round(missing, 4),
+             "receipt_days": days, "receiver_registered": bool(ctx.registry.est_known[receiver]),
+             "receipts_matched": f.event_id_list(matched) if matched else [],
+             **f.events(np.array([o]))},
+            department=ctx.est_department(sender), ubigeo=ctx.registry.est_ubigeo[sender],
+        )
+
+
+class SeizureTrace(Detector):
+    """A seized unit, lot or serial of a registered medicine traced to its last custodian.
+
+    Serial: the establishment of the last movement before the seizure (the receiver when that
+    movement was a shipment). Lot: the establishments that received it, latest first, with what
+    each still held on the books at the seizure date. Untraceable lots are flagged too.
+    """
+
+    name = "seizure_trace"
+    title = "Incautación rastreada / Seized lot or serial traced"
+    subject_kind = "lot"
+    topics = ("seizure_trace",)
+    evidence_fields = ("seizure_id", "last_custodian", "custodians", "chain")
+
+    def run(self, session: Session, now: dt.datetime, ctx: DetectionContext) -> list[AlertDraft]:
+        if ctx.realtime:
+            return []
+        start = ctx.now - dt.timedelta(days=ctx.lookback_days)
+        seizures = session.scalars(
+            select(Seizure).where(Seizure.occurred_at <= ctx.now, Seizure.occurred_at >= start,
+                                  (Seizure.lot.is_not(None)) | (Seizure.serial.is_not(None)))
+        ).all()
+        f = ctx.frame
+        self._inbound = f.is_type(*INBOUND)
+        self._count = f.is_type("count")
+        self._shipped = f.is_type("transfer_out", "export")
+        out = []
+        for s in seizures:
+            t_s = to_epoch(s.occurred_at)
+            prod = f.prodv.code(s.product_code) if s.product_code else None
+            if s.serial:
+                code = f.serialv.code(s.serial)
+                mask = f.serial == code
+                kind, subject = "serial", s.serial
+            elif s.lot:
+                code = f.lotv.code(s.lot)
+                mask = f.lot == code
+                kind, subject = "lot", s.lot
+            else:
+                continue
+            if prod is not None:
+                mask &= f.product == prod
+            rows = np.flatnonzero(mask & (f.t <= t_s))
+            out.append(self._trace(ctx, s, kind, subject, rows, t_s))
+        return out
+
+    def _trace(self, ctx: DetectionContext, s: Seizure, kind: str, subject: str,
+               rows: np.ndarray, t_s: int) -> AlertDraft:
+        f, reg = ctx.frame, ctx.registry
+        dept = s.ubigeo[:2] if s.ubigeo else None
+        units = float(s.units or 1.0)
+        if len(rows) == 0:
+            summary = (f"El {('lote' if kind == 'lot' else 'número de serie')} {subject} incautado "
+                       f"({s.agency}, {s.occurred_at.date()}) no aparece en ningún movimiento registrado: "
+                       f"posible falsificación o desvío antes del registro.")
+            return self.draft(subject, t_s, t_s, 0.6, 0.0, summary,
+                              {"seizure_id": s.seizure_id, "traced": False, "last_custodian": None,
+                               "event_ids": [], "event_count": 0},
+                              department=dept, ubigeo=s.ubigeo, subject_kind=kind)
+        rows = rows[np.argsort(f.t[rows], kind="stable")]
+        sign = np.select([self._inbound[rows], self._count[rows]], [1.0, 0.0], -1.0)
+        balance: dict[int, float] = {}
+        for i, sg in zip(rows, sign, strict=True):
+            balance[int(f.est[i])] = balance.get(int(f.est[i]), 0.0) + sg * float(f.qty[i])
+        last = int(rows[-1])
+        custodian = int(f.est[last])
+        if self._shipped[last] and f.counterparty[last] >= 0:
+            custodian = int(f.counterparty[last])
+        if kind == "lot":
+            holders = sorted((e for e, b in balance.items() if b > 1e-6), key=lambda e: -balance[e])
+            if holders:
+                latest_in = {int(f.est[i]): int(f.t[i]) for i in rows if self._inbound[i]}
+                custodian = max(holders, key=lambda e: latest_in.get(e, 0))
+        chain = [{"event_id": f.event_id(i), "event_type": _etype(f, i),
+                  "establishment_id": f.estv.name(int(f.est[i])), "date": day_str(int(f.t[i]))}
+                 for i in rows[-10:]]
+        unit_mme = float(ctx.row_mme[last] / f.qty[last]) if f.qty[last] else 0.0
+        name = f.estv.name(custodian)
+        summary = (f"{'El lote' if kind == 'lot' else 'La unidad con serie'} {subject} incautado por "
+                   f"{s.agency} el {s.occurred_at.date()} se rastrea hasta su último custodio "
+                   f"registrado, {name}.")
+        return self.draft(
+            subject, int(f.t[last]), t_s, 0.95, unit_mme * units, summary,
+            {"seizure_id": s.seizure_id, "traced": True, "last_custodian": name,
+             "custodians": [{"establishment_id": f.estv.name(e), "units_on_books": round(b, 3)}
+                            for e, b in sorted(balance.items(), key=lambda kv: -kv[1])[:10]],
+             "seized_units": s.units, "chain": chain, **f.events(rows)},
+            department=reg.est_dept[custodian] if custodian >= 0 else dept,
+            ubigeo=reg.est_ubigeo[custodian] if custodian >= 0 else s.ubigeo, subject_kind=kind,
+        )
+
+
+def _etype(f, i: int) -> str:
+    from centinela.ingest.models import EVENT_TYPES
+
+    return EVENT_TYPES[int(f.etype[i])]

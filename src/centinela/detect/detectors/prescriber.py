@@ -1,0 +1,185 @@
+"""Prescriber volume against peers of the same specialty (and department) and own history."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+from sqlalchemy.orm import Session
+
+from centinela.alerts.service import AlertDraft
+from centinela.detect.base import Detector, day_str, fmt
+from centinela.detect.context import DAY, DetectionContext
+from centinela.detect.scoring import (
+    p_from_z,
+    percentile_of,
+    poisson_sf,
+    robust_center_scale,
+    strength_from_p,
+)
+
+WINDOW_DAYS, STEP_DAYS, N_WINDOWS = 90, 30, 10
+
+
+class PrescriberVolume(Detector):
+    """Opioid volume (MME) of a prescriber over rolling 90-day windows, compared like with like.
+
+    Peers: prescribers of the same specialty in the same department (≥ 8 of them), else the same
+    specialty nationally, else all prescribers. Statistics on the log scale with median/MAD
+    (σ ≥ 0.25). A prescriber is flagged when either
+
+    * **intensity**: MME per patient treated is ≥ 3.5 robust z above peers, with ≥ 3 patients and
+      a total volume above the peers' 75th percentile — a big practice with normal doses per
+      patient (oncology institute, palliative team) is not flagged for being big; or
+    * **volume and change**: total MME ≥ 3.5 robust z above peers AND ≥ 2× the prescriber's own
+      rate before the window (≥ 60 days of history), Poisson tail of the prescription count
+      < 1e-4 — big and suddenly bigger.
+
+    The strongest window is reported, one alert per prescriber.
+    """
+
+    name = "prescriber_volume"
+    title = "Volumen atípico de prescriptor / Atypical prescriber volume"
+    subject_kind = "professional"
+    topics = ("diversion", "prescribing")
+    thresholds = {"robust z (log scale)": "≥ 3.5", "patients": "≥ 3", "peers": "≥ 8",
+                  "own-history ratio": "≥ 2", "history Poisson tail": "< 1e-4",
+                  "window": f"{WINDOW_DAYS} days, step {STEP_DAYS}"}
+    evidence_fields = ("observed", "expected", "peer_range", "percentile", "z", "peer_group",
+                       "patients", "history_ratio")
+
+    Z_MIN, MIN_PEERS, MIN_PATIENTS, SIGMA_FLOOR, HIST_RATIO, HIST_P = 3.5, 8, 3, 0.25, 2.0, 1e-4
+
+    def run(self, session: Session, now: dt.datetime, ctx: DetectionContext) -> list[AlertDraft]:
+        f, reg = ctx.frame, ctx.registry
+        rows = np.flatnonzero(f.is_type("dispense", "administer") & (f.prescriber >= 0)
+                              & (f.product >= 0))
+        if len(rows) == 0:
+            return []
+        rows = rows[np.argsort(f.t[rows], kind="stable")]
+        t = f.t[rows]
+        pres, pat, mme = f.prescriber[rows], f.patient[rows], ctx.row_mme[rows]
+        nprof = len(f.profv)
+        first_seen = np.full(nprof, np.iinfo(np.int64).max)
+        np.minimum.at(first_seen, pres, t)
+        spec = np.array([hash(s or "") for s in reg.prof_specialty[:nprof]] + [0] * (nprof - len(reg.prof_specialty)))
+        dept = np.array([hash(d or "") for d in reg.prof_dept[:nprof]] + [0] * (nprof - len(reg.prof_dept)))
+        width = int(pat.max(initial=0)) + 2
+        best: dict[int, tuple] = {}
+        for k in range(N_WINDOWS):
+            end = ctx.now_t - k * STEP_DAYS * DAY
+            start = end - WINDOW_DAYS * DAY
+            if start < int(t[0]) - DAY or end <= ctx.start_t:
+                break
+            a, b = np.searchsorted(t, [start, end])
+            if b - a == 0:
+                continue
+            wp, wpat, wm = pres[a:b], pat[a:b], mme[a:b]
+            tot = np.bincount(wp, weights=wm, minlength=nprof)
+            nrx = np.bincount(wp, minlength=nprof)
+            upairs = np.unique(wp.astype(np.int64) * width + (wpat + 1))
+            upairs = upairs[upairs % width != 0]
+            npat = np.bincount((upairs // width).astype(np.int64), minlength=nprof)
+            # Own history: everything before the window start (prefix sums over time-sorted rows).
+            hist_mme = np.bincount(pres[:a], weights=mme[:a], minlength=nprof)
+            hist_rx = np.bincount(pres[:a], minlength=nprof)
+            hist_days = np.maximum((start - first_seen) / DAY, 0.0)
+            active = np.flatnonzero((nrx > 0) & (tot > 0))
+            per_pat = np.where(npat > 0, tot / np.maximum(npat, 1), np.nan)
+            lt, lp = np.log(tot[active]), np.log(per_pat[active])
+            for judged, members, label in self._peer_groups(active, spec, dept, reg):
+                pt, pp = lt[members], lp[members]
+                ok_pp = ~np.isnan(pp)
+                mt, st = robust_center_scale(pt, self.SIGMA_FLOOR)
+                mp, sp = robust_center_scale(pp[ok_pp], self.SIGMA_FLOOR) if ok_pp.sum() else (0.0, 1.0)
+                p75 = float(np.percentile(pt, 75))
+                zmax = np.maximum((lt[judged] - mt) / st,
+                                  np.nan_to_num((lp[judged] - mp) / sp, nan=-np.inf))
+                for m in judged[zmax >= self.Z_MIN]:
+                    c = int(active[m])
+                    zt = (lt[m] - mt) / st
+                    zp = (lp[m] - mp) / sp if not np.isnan(lp[m]) else -np.inf
+                    if max(zt, zp) < self.Z_MIN:
+                        continue
+                    found = []
+                    if zp >= self.Z_MIN and npat[c] >= self.MIN_PATIENTS and lt[m] > p75:
+                        found.append(("intensity", p_from_z(zp)))
+                    if zt >= self.Z_MIN and hist_days[c] >= 60:
+                        rate = hist_mme[c] / hist_days[c]
+                        ratio = (tot[c] / WINDOW_DAYS) / rate if rate > 0 else np.inf
+                        p_hist = poisson_sf(nrx[c], hist_rx[c] / hist_days[c] * WINDOW_DAYS)
+                        if ratio >= self.HIST_RATIO and p_hist < self.HIST_P:
+                            found.append(("volume_change", max(p_from_z(zt), p_hist)))
+                    if not found:
+                        continue
+                    path, p = min(found, key=lambda x: x[1])
+                    cand = {
+                        "p": p, "path": path, "start": start, "end": end, "a": a, "b": b,
+                        "zt": zt, "zp": zp, "tot": tot[c], "npat": int(npat[c]), "nrx": int(nrx[c]),
+                        "per_pat": per_pat[c], "peer_pp": np.exp(mp), "peer_tot": np.exp(mt),
+                        "peer_pp_all": np.exp(pp[ok_pp]), "peer_tot_all": np.exp(pt),
+                        "peers": len(members) - 1, "label": label,
+                        "hist_ratio": (tot[c] / WINDOW_DAYS) / (hist_mme[c] / hist_days[c])
+                        if hist_days[c] >= 60 and hist_mme[c] > 0 else None,
+                    }
+                    if c not in best or p < best[c]["p"]:
+                        best[c] = cand
+        return [self._alert(ctx, c, v, rows) for c, v in best.items()]
+
+    def _peer_groups(self, active, spec, dept, reg):
+        """Yield (positions judged, peer positions, label): specialty × department, else
+        specialty nationally, else every prescriber."""
+        sp, dp = spec[active], dept[active]
+        used = np.zeros(len(active), bool)
+        keys = sp * 1_000_003 + dp
+        for key in np.unique(keys):
+            m = np.flatnonzero(keys == key)
+            if len(m) >= self.MIN_PEERS + 1:
+                used[m] = True
+                c = int(active[m[0]])
+                label = f"{reg.prof_specialty[c] or 'sin especialidad'} · departamento {reg.prof_dept[c]}"
+                yield m, m, label
+        for key in np.unique(sp[~used]):
+            peers = np.flatnonzero(sp == key)
+            judged = np.flatnonzero((sp == key) & ~used)
+            if len(peers) >= self.MIN_PEERS + 1:
+                used[judged] = True
+                label = f"{reg.prof_specialty[int(active[judged[0]])] or 'sin especialidad'} · nacional"
+                yield judged, peers, label
+        rest = np.flatnonzero(~used)
+        if len(rest) and len(active) >= self.MIN_PEERS + 1:
+            yield rest, np.arange(len(active)), "todos los prescriptores"
+
+    def _alert(self, ctx: DetectionContext, c: int, v: dict, rows: np.ndarray) -> AlertDraft:
+        f = ctx.frame
+        pid = f.profv.name(c)
+        window_rows = rows[v["a"]:v["b"]]
+        mine = window_rows[f.prescriber[window_rows] == c]
+        if v["path"] == "intensity":
+            metric, obs, exp, peer_vals, z = ("MME per patient", v["per_pat"], v["peer_pp"],
+                                             v["peer_pp_all"], v["zp"])
+            summary = (f"{pid} prescribió {fmt(v['per_pat'])} MME por paciente en 90 días "
+                       f"({v['npat']} pacientes), frente a una mediana de {fmt(v['peer_pp'])} entre "
+                       f"sus pares ({v['label']}).")
+        else:
+            metric, obs, exp, peer_vals, z = ("total MME", v["tot"], v["peer_tot"],
+                                             v["peer_tot_all"], v["zt"])
+            summary = (f"{pid} prescribió {fmt(v['tot'])} MME en 90 días, {fmt(v['hist_ratio'] or 0)} "
+                       f"veces su propio ritmo previo y muy por encima de sus pares ({v['label']}).")
+        est = f.est[mine]
+        est0 = int(np.bincount(est[est >= 0]).argmax()) if (est >= 0).any() else -1
+        # Excess volume over what a typical peer would prescribe to the same patients.
+        excess = max(v["tot"] - v["peer_pp"] * v["npat"], v["tot"] - v["peer_tot"], 0.0)
+        return self.draft(
+            pid, v["start"], v["end"], strength_from_p(v["p"]), excess, summary,
+            {"metric": metric, "criterion": v["path"], "observed": float(obs), "expected": float(exp),
+             "peer_range": [float(np.percentile(peer_vals, 25)), float(np.percentile(peer_vals, 75))],
+             "percentile": percentile_of(float(obs), peer_vals), "z": float(z), "p_value": v["p"],
+             "peer_group": v["label"], "peers": v["peers"], "window_days": WINDOW_DAYS,
+             "window": [day_str(v["start"]), day_str(v["end"])],
+             "total_mme": float(v["tot"]), "patients": v["npat"], "prescriptions": v["nrx"],
+             "mme_per_patient": float(v["per_pat"]), "history_ratio": v["hist_ratio"],
+             **f.events(mine)},
+            department=ctx.prof_department(c) or ctx.est_department(est0),
+            ubigeo=ctx.registry.est_ubigeo[est0] if est0 >= 0 else None,
+        )

@@ -1,0 +1,50 @@
+"""Generate ``docs/detectors.md`` from the detector registry (a test keeps the file in sync)."""
+
+from __future__ import annotations
+
+import inspect
+
+from centinela.config import Settings
+from centinela.detect.registry import DETECTORS, load
+from centinela.detect.scoring import __doc__ as SCORING_DOC
+
+HEADER = """# Detectors
+
+Generated from the detector registry by `centinela detectors --write docs/detectors.md`
+(`tests/test_detect_docs.py` fails when this file is stale). Every detector is a small class
+registered in `centinela/detect/registry.py`; a new one is added the same way.
+
+`centinela detect` runs all of them over what is stored, judged as of the latest movement
+(`--now` overrides); real-time detectors also run on every accepted import
+(`centinela.detect.realtime.after_import`). Each alert carries its evidence: observed value,
+expected value or peer range, percentile or z, the window, the movements behind it (first 20
+`event_ids` and `event_count`) and a one-sentence Spanish summary. Same detector + subject +
+overlapping window updates one alert.
+
+## Score and severity
+"""
+
+
+def render_markdown() -> str:
+    """Return the Markdown reference of every registered detector."""
+    fields = Settings.model_fields
+    out = [HEADER, inspect.cleandoc(SCORING_DOC or "").split("\n", 1)[1].strip(), "",
+           "Severity bands: low < 40 ≤ medium < 65 ≤ high < 85 ≤ critical.", "",
+           "| detector | subject | real time | topics |", "|---|---|---|---|"]
+    dets = [load(n) for n in DETECTORS]
+    for d in dets:
+        out.append(f"| [`{d.name}`](#{d.name}) | {d.subject_kind} | {'yes' if d.realtime else 'no'} "
+                   f"| {', '.join(d.topics)} |")
+    for d in dets:
+        out += ["", f"## {d.name}", "", f"**{d.title}** — subject `{d.subject_kind}`"
+                + (", real time" if d.realtime else "") + ".", "",
+                inspect.cleandoc(type(d).__doc__ or "")]
+        if d.thresholds:
+            out += ["", "Thresholds: " + "; ".join(f"{k} {v}" for k, v in d.thresholds.items()) + "."]
+        if d.settings_used:
+            out += ["", "Settings: " + "; ".join(
+                f"`{s}` (`CENTINELA_{s.upper()}`, default {fields[s].default}) — {fields[s].description}"
+                for s in d.settings_used) + "."]
+        if d.evidence_fields:
+            out += ["", "Evidence: " + ", ".join(f"`{e}`" for e in d.evidence_fields) + "."]
+    return "\n".join(out) + "\n"

@@ -1,0 +1,72 @@
+"""Morphine milligram equivalents (MME) of a unit of each product.
+
+Oral and transmucosal factors are the CDC's (2022 Clinical Practice Guideline, Table): morphine 1,
+codeine 0.15, hydrocodone 1, hydromorphone 5, oxycodone 1.5, oxymorphone 3, methadone 4.7,
+tapentadol 0.4, tramadol 0.2, meperidine 0.1; fentanyl buccal/sublingual/lozenge 0.13 per mcg,
+fentanyl nasal spray 0.16 per mcg; transdermal fentanyl 2.4 MME/day per mcg/h (a patch lasts
+72 h, so one patch = 7.2 × mcg/h MME). The CDC gives no factors for injectables; for ampoules and
+vials we use the usual equianalgesic tables (parenteral morphine 10 mg ≈ oral 30 mg; fentanyl
+0.1 mg IV ≈ morphine 10 mg IV), documented here as approximations used only to weigh findings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ORAL = {
+    "morphine": 1.0, "codeine": 0.15, "hydrocodone": 1.0, "hydromorphone": 5.0,
+    "oxycodone": 1.5, "oxymorphone": 3.0, "methadone": 4.7, "tapentadol": 0.4,
+    "tramadol": 0.2, "meperidine": 0.1, "pethidine": 0.1, "levorphanol": 11.0,
+    "fentanyl": 130.0, "buprenorphine": 0.0,
+}
+PARENTERAL = {
+    "morphine": 3.0, "hydromorphone": 20.0, "fentanyl": 300.0, "remifentanil": 300.0,
+    "sufentanil": 3000.0, "alfentanil": 40.0, "meperidine": 0.4, "pethidine": 0.4,
+    "methadone": 9.4, "oxycodone": 3.0, "tramadol": 0.3, "nalbuphine": 3.0,
+}
+NASAL = {"fentanyl": 160.0}
+PATCH_MME_PER_MCG_H_DAY = 2.4
+PATCH_DAYS = 3.0
+PARENTERAL_FORMS = ("ampoule", "vial")
+FENTANYL_FAMILY = ("fentanyl", "remifentanil", "sufentanil", "alfentanil", "carfentanil")
+# CDC's high-dose guidance excludes active cancer treatment, palliative and end-of-life care.
+EXEMPT_SPECIALTIES = ("oncology", "palliative_care", "hematology_oncology", "hospice",
+                      "radiation_oncology", "pediatric_oncology")
+
+
+@dataclass(frozen=True, slots=True)
+class UnitMME:
+    mme_per_unit: float
+    mg_per_unit: float
+    patch_mcg_h: float | None
+    route: str
+
+
+def unit_mme(substance: str, dosage_form: str, strength_mg: float,
+             patch_mcg_h: float | None = None) -> UnitMME:
+    """Return the MME held in one unit of a presentation."""
+    sub = (substance or "").strip().lower()
+    form = (dosage_form or "").strip().lower()
+    mg = float(strength_mg or 0.0)
+    if form == "patch":
+        rate = patch_mcg_h if patch_mcg_h else mg * 10.0  # matrix patches: ~10 mcg/h per mg
+        return UnitMME(PATCH_MME_PER_MCG_H_DAY * rate * PATCH_DAYS, mg, rate, "transdermal")
+    if form in PARENTERAL_FORMS or (form == "solution" and sub in FENTANYL_FAMILY):
+        factor = PARENTERAL.get(sub, 3.0 if sub not in FENTANYL_FAMILY else 300.0)
+        return UnitMME(factor * mg, mg, None, "parenteral")
+    if form == "spray":
+        return UnitMME(NASAL.get(sub, ORAL.get(sub, 1.0)) * mg, mg, None, "nasal")
+    return UnitMME(ORAL.get(sub, 1.0) * mg, mg, None, "oral")
+
+
+def daily_mme(unit: UnitMME, quantity: float, days_supply: float | None) -> float:
+    """Return the daily MME of a dispense (CDC: units × MME per unit ÷ days of supply).
+
+    Without a days supply, a patch covers 3 days each and any other unit one day each: the
+    lower (conservative) reading.
+    """
+    if unit.route == "transdermal":
+        days = days_supply if days_supply and days_supply > 0 else PATCH_DAYS * quantity
+    else:
+        days = days_supply if days_supply and days_supply > 0 else max(quantity, 1.0)
+    return unit.mme_per_unit * quantity / max(days, 1.0)

@@ -1,0 +1,69 @@
+"""Per-event rules on every accepted import (or API batch), set-based over its movements.
+
+Intake calls ``after_import(session, import_id, now)`` in the same transaction that accepted
+the movements, so an alert and its outbox rows exist as soon as the import commits.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from centinela.alerts.service import AlertDraft, upsert_alert
+from centinela.detect.context import DetectionContext
+from centinela.detect.frame import load_frame
+from centinela.detect.registry import all_detectors
+from centinela.ingest.models import Movement
+
+
+def after_import(session: Session, import_id: int, now: dt.datetime | None = None) -> int:
+    """Run the real-time rules over one import; return the number of alerts raised or updated."""
+    now = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    detectors = all_detectors(realtime=True)
+    serials = select(Movement.serial).where(Movement.import_id == import_id,
+                                            Movement.serial.is_not(None))
+    # The import's rows, plus every earlier use of the serials it mentions.
+    base = or_(Movement.import_id == import_id, Movement.serial.in_(serials))
+    drafts = _run(session, now, import_id, detectors, base)
+    if not drafts:
+        return 0
+    # Second pass: complete each finding's evidence with the subject's other movements in the
+    # same windows (alerts are per subject and month, shared with the scheduled run).
+    history = _history_filter(drafts)
+    if history is not None:
+        drafts = _run(session, now, import_id, detectors, or_(base, history))
+    for d in drafts:
+        upsert_alert(session, d, now=now)
+    return len(drafts)
+
+
+def _run(session: Session, now: dt.datetime, import_id: int, detectors, where) -> list[AlertDraft]:
+    frame = load_frame(session.connection(), where)
+    if frame.n == 0:
+        return []
+    ctx = DetectionContext(session, now, frame=frame, scope_import_id=import_id)
+    out: list[AlertDraft] = []
+    for det in detectors:
+        out.extend(det.run(session, now, ctx))
+    return out
+
+
+def _history_filter(drafts: list[AlertDraft]):
+    ests = {d.subject_id for d in drafts if d.subject_kind == "establishment"}
+    profs = {d.subject_id for d in drafts if d.subject_kind == "professional"}
+    pats = {d.subject_id for d in drafts if d.subject_kind == "patient"}
+    if not (ests or profs or pats):
+        return None
+    t0 = min(d.window_start for d in drafts)
+    t1 = max(d.window_end for d in drafts)
+    who = []
+    if ests:
+        who += [Movement.establishment_id.in_(ests), Movement.counterparty_id.in_(ests)]
+    if profs:
+        who += [Movement.professional_id.in_(profs), Movement.prescriber_id.in_(profs),
+                Movement.witness_id.in_(profs)]
+    if pats:
+        who.append(Movement.patient_id.in_(pats))
+    return and_(Movement.occurred_at >= t0, Movement.occurred_at <= t1, or_(*who))

@@ -1,0 +1,1 @@
+"""Early-warning system: signals, substances, classification, detection, bulletins."""

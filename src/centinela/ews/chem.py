@@ -1,0 +1,86 @@
+"""RDKit helpers: parse, strip salts, canonicalize and key a structure by InChIKey."""
+
+from __future__ import annotations
+
+import re
+
+from rdkit import Chem, RDLogger
+from rdkit.Chem.MolStandardize import rdMolStandardize
+from rdkit.Chem.rdMolDescriptors import CalcMolFormula
+
+RDLogger.DisableLog("rdApp.*")  # invalid input is reported by us, with where and why
+
+_CHOOSER = rdMolStandardize.LargestFragmentChooser(preferOrganic=True)
+_UNCHARGER = rdMolStandardize.Uncharger()
+_CHARGED = re.compile(r"\[[^\]]*[+-]")  # a charge written inside a bracket atom
+
+
+class StructureError(ValueError):
+    """A SMILES string RDKit cannot read."""
+
+
+class Structure:
+    """A standardized parent structure (largest organic fragment, neutralized).
+
+    The canonical SMILES and the InChIKey are computed on first use: InChI generation is the
+    most expensive step, and most classifications never need either.
+    """
+
+    __slots__ = ("mol", "formula", "salt_stripped", "_smiles", "_inchikey")
+
+    def __init__(self, mol: Chem.Mol, formula: str, salt_stripped: bool,
+                 smiles: str | None = None, inchikey: str | None = None) -> None:
+        self.mol, self.formula, self.salt_stripped = mol, formula, salt_stripped
+        self._smiles, self._inchikey = smiles, inchikey
+
+    @property
+    def smiles(self) -> str:
+        """Canonical isomeric SMILES (computed on first use)."""
+        if self._smiles is None:
+            self._smiles = Chem.MolToSmiles(self.mol)
+        return self._smiles
+
+    @property
+    def inchikey(self) -> str:
+        if self._inchikey is None:
+            key = Chem.MolToInchiKey(self.mol)
+            if not key:
+                raise StructureError(f"no InChIKey for SMILES {self.smiles[:80]!r}")
+            self._inchikey = key
+        return self._inchikey
+
+    @property
+    def flat_smiles(self) -> str:
+        """Canonical SMILES without stereochemistry (stereo-insensitive registry matching)."""
+        if not any(c in self.smiles for c in "@/\\"):
+            return self.smiles
+        return Chem.MolToSmiles(self.mol, isomericSmiles=False)
+
+
+def looks_like_smiles(text: str) -> bool:
+    """Return True when ``text`` parses as SMILES (names like 'fentanyl' do not)."""
+    text = text.strip()
+    if not text or " " in text:
+        return False
+    return Chem.MolFromSmiles(text) is not None
+
+
+def standardize(smiles: str) -> Structure:
+    """Parse SMILES, keep the largest organic fragment, neutralize, canonicalize and key it."""
+    text = (smiles or "").strip()
+    if not text:
+        raise StructureError("empty SMILES")
+    mol = Chem.MolFromSmiles(text)
+    if mol is None:
+        raise StructureError(f"RDKit cannot parse SMILES {text[:80]!r}")
+    stripped = len(Chem.GetMolFrags(mol)) > 1
+    if stripped:
+        mol = _CHOOSER.choose(mol)
+    if _CHARGED.search(text):
+        mol = _UNCHARGER.uncharge(mol)
+    return Structure(mol=mol, formula=CalcMolFormula(mol), salt_stripped=stripped)
+
+
+def connectivity(inchikey: str) -> str:
+    """Return the first InChIKey block (skeleton without stereo or isotopes)."""
+    return inchikey.split("-", 1)[0]

@@ -1,0 +1,347 @@
+"""EWS signal detection over stored signals; every finding becomes an alert via ``upsert_alert``.
+
+Detectors (all take ``now``): first appearance of a substance nationally and per department,
+aberrations of daily series per department × substance (EARS C1–C3, EWMA, CUSUM), space-time
+permutation-scan clusters of overdoses and of seizures, seizures of registry medicines (lot or
+serial), and reported names that disagree with the identified structure.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from centinela.alerts.service import AlertDraft, severity_for, upsert_alert
+from centinela.ews import stats
+from centinela.ews.models import Signal
+from centinela.ews.registry import registry
+from centinela.ews.scan import ScanParams, scan
+from centinela.reference import ubigeo as ubigeo_ref
+
+LIMA_OFFSET = dt.timedelta(hours=-5)
+CATEGORY_SCORE = {
+    "nitazene": 80, "fentanyl_related": 75, "listed_fentanyl_analogue": 70, "u_series": 70,
+    "brorphine_like": 70, "fentanyl_scaffold_outside_class": 65, "fentanyl": 55, "precursor": 50,
+    "other_opioid": 35, "non_opioid": 20,
+}
+VERY_POTENT = {"carfentanil", "lofentanil", "ohmefentanyl", "etonitazepyne", "etonitazene"}
+SEIZURE_KINDS = ("seizure", "lab")
+
+
+@dataclass
+class DetectConfig:
+    """Windows and thresholds of the EWS detectors."""
+
+    lookback_days: int = 30  # first appearances and registry-product seizures
+    history_days: int = 120  # length of the daily series
+    recent_days: int = 7  # an aberration must fall in the last days to raise an alert
+    min_methods: int = 2  # methods that must agree on a day (see stats.alert_days)
+    require_smoothed: bool = True  # one of them EWMA or CUSUM
+    params: stats.Params = field(default_factory=stats.Params)
+    scan: ScanParams = field(default_factory=ScanParams)
+    scan_study_days: int = 90
+
+
+def lima_day(value: dt.datetime) -> dt.date:
+    """Return the America/Lima calendar date of a naive-UTC time."""
+    return (value + LIMA_OFFSET).date()
+
+
+def day_window(day: dt.date, days: int = 1) -> tuple[dt.datetime, dt.datetime]:
+    """Return the naive-UTC bounds of ``days`` Lima days starting on ``day``."""
+    start = dt.datetime.combine(day, dt.time()) - LIMA_OFFSET
+    return start, start + dt.timedelta(days=days) - dt.timedelta(seconds=1)
+
+
+def substance_key(sig: Signal) -> str | None:
+    """Key a signal by InChIKey, else by its reported name; None when unidentified."""
+    if sig.inchikey:
+        return sig.inchikey
+    if sig.substance and sig.substance.strip().lower() not in ("unknown", "desconocido", ""):
+        return "name:" + sig.substance.strip().lower()
+    return None
+
+
+def _category(sig: Signal) -> str | None:
+    cat = (sig.payload or {}).get("category")
+    if cat:
+        return cat
+    hit = registry().by_inchikey(sig.inchikey) if sig.inchikey else None
+    return hit.category if hit else None
+
+
+def _label(sig: Signal) -> str:
+    return sig.substance or (sig.inchikey or "sustancia no identificada")
+
+
+def _dept_name(code: str | None) -> str:
+    return ubigeo_ref.departments().get(code or "", code or "?")
+
+
+def _score(category: str | None, substance: str | None, base_bonus: float = 0.0) -> float:
+    score = CATEGORY_SCORE.get(category or "", 30) + base_bonus
+    if (substance or "").lower() in VERY_POTENT:
+        score = max(score, 90)
+    return float(min(100.0, max(0.0, score)))
+
+
+def load_signals(session: Session, since: dt.datetime, until: dt.datetime) -> list[Signal]:
+    """Return every signal in [since, until], oldest first."""
+    return list(session.scalars(
+        select(Signal).where(Signal.occurred_at >= since, Signal.occurred_at <= until)
+        .order_by(Signal.occurred_at, Signal.id)))
+
+
+def first_appearances(session: Session, now: dt.datetime, cfg: DetectConfig) -> list[AlertDraft]:
+    """Alert on substances seen for the first time nationally or in a department."""
+    firsts: dict[str, Signal] = {}
+    dept_firsts: dict[tuple[str, str], Signal] = {}
+    for sig in session.scalars(select(Signal).where(Signal.occurred_at <= now)
+                               .order_by(Signal.occurred_at, Signal.id)):
+        key = substance_key(sig)
+        if key is None or sig.source_kind == "detection":
+            continue
+        firsts.setdefault(key, sig)
+        if sig.department:
+            dept_firsts.setdefault((key, sig.department), sig)
+    since = now - dt.timedelta(days=cfg.lookback_days)
+    drafts = []
+    for key, sig in firsts.items():
+        if sig.occurred_at < since:
+            continue
+        cat = _category(sig)
+        start, end = day_window(lima_day(sig.occurred_at))
+        drafts.append(AlertDraft(
+            detector="ews_first_national", subject_kind="region",
+            subject_id=sig.department or "00", severity=severity_for(_score(cat, sig.substance)),
+            score=_score(cat, sig.substance), window_start=start, window_end=end,
+            department=sig.department, ubigeo=sig.ubigeo, topics=["ews", cat or "unknown"],
+            summary=(f"Primera aparición en el país de {_label(sig)} "
+                     f"({_cat_es(cat)}) en {_dept_name(sig.department)} el "
+                     f"{lima_day(sig.occurred_at).isoformat()} (fuente: {sig.source_kind})."),
+            evidence=_evidence(sig, key, cat),
+        ))
+    for (key, dept), sig in dept_firsts.items():
+        if sig.occurred_at < since or firsts[key] is sig:
+            continue
+        cat = _category(sig)
+        start, end = day_window(lima_day(sig.occurred_at))
+        score = _score(cat, sig.substance, -10)
+        drafts.append(AlertDraft(
+            detector="ews_first_department", subject_kind="region", subject_id=dept,
+            severity=severity_for(score), score=score, window_start=start, window_end=end,
+            department=dept, ubigeo=sig.ubigeo, topics=["ews", cat or "unknown"],
+            summary=(f"Primera aparición de {_label(sig)} en {_dept_name(dept)} el "
+                     f"{lima_day(sig.occurred_at).isoformat()}; ya se había detectado en "
+                     f"{_dept_name(firsts[key].department)} el "
+                     f"{lima_day(firsts[key].occurred_at).isoformat()}."),
+            evidence={**_evidence(sig, key, cat),
+                      "national_first": {"department": firsts[key].department,
+                                         "date": lima_day(firsts[key].occurred_at).isoformat()}},
+        ))
+    return drafts
+
+
+def _evidence(sig: Signal, key: str, cat: str | None) -> dict:
+    return {"substance": sig.substance, "inchikey": sig.inchikey, "key": key, "category": cat,
+            "source_kind": sig.source_kind, "source_id": sig.source_id, "ubigeo": sig.ubigeo,
+            "date": lima_day(sig.occurred_at).isoformat()}
+
+
+def _cat_es(cat: str | None) -> str:
+    from centinela.ews.classify import CLASS_LABELS
+
+    return CLASS_LABELS.get(cat or "", ("clase no determinada",))[0].lower()
+
+
+def series(signals: list[Signal], start: dt.date, n_days: int) -> dict[tuple[str, str], np.ndarray]:
+    """Build daily counts per (department, substance key); overdoses also as ('dept', '*od')."""
+    out: dict[tuple[str, str], np.ndarray] = defaultdict(lambda: np.zeros(n_days))
+    seen_events: set[tuple[str, str]] = set()
+    for sig in signals:
+        if not sig.department or sig.source_kind == "detection":
+            continue
+        t = (lima_day(sig.occurred_at) - start).days
+        if not 0 <= t < n_days:
+            continue
+        key = substance_key(sig)
+        if key is not None:
+            out[(sig.department, key)][t] += 1
+        if sig.source_kind == "overdose":
+            event = sig.source_id.split("#", 1)[0]
+            if (sig.department, event) not in seen_events:
+                seen_events.add((sig.department, event))
+                out[(sig.department, "*overdose")][t] += 1
+    return dict(out)
+
+
+def aberrations(session: Session, now: dt.datetime, cfg: DetectConfig) -> list[AlertDraft]:
+    """Alert on series whose recent days are aberrant for at least one method."""
+    today = lima_day(now)
+    start = today - dt.timedelta(days=cfg.history_days - 1)
+    sigs = load_signals(session, day_window(start)[0], now)
+    names = {substance_key(s): (s.substance, _category(s)) for s in sigs if substance_key(s)}
+    drafts = []
+    for (dept, key), x in series(sigs, start, cfg.history_days).items():
+        res = stats.run_all(x, cfg.params)
+        rule = stats.alert_days(res, cfg.min_methods, cfg.require_smoothed)
+        days = [t for t in range(cfg.history_days - cfg.recent_days, cfg.history_days) if rule[t]]
+        if not days:
+            continue
+        fired = {m: [t for t in days if res[m + "_alarm"][t]] for m in stats.METHODS}
+        fired = {m: ts for m, ts in fired.items() if ts}
+        first, last = start + dt.timedelta(days=days[0]), start + dt.timedelta(days=days[-1])
+        substance, cat = names.get(key, (None, None))
+        label = "intoxicaciones/sobredosis (todas las sustancias)" if key == "*overdose" else (
+            substance or key)
+        peak = max(float(res[m][t]) for m, ts in fired.items() for t in ts)
+        score = min(100.0, 35 + 8 * len(fired) + 3 * min(peak, 10)
+                    + (10 if cat in ("nitazene", "fentanyl_related", "listed_fentanyl_analogue",
+                                     "fentanyl") else 0))
+        w0, _ = day_window(first)
+        _, w1 = day_window(last)
+        recent_counts = x[-cfg.recent_days:]
+        drafts.append(AlertDraft(
+            detector="ews_aberration", subject_kind="region", subject_id=dept,
+            severity=severity_for(score), score=score, window_start=w0, window_end=w1,
+            department=dept, topics=["ews", cat or "unknown"],
+            summary=(f"Aumento inusual de {label} en {_dept_name(dept)} entre {first.isoformat()} "
+                     f"y {last.isoformat()}: {int(recent_counts.sum())} casos en los últimos "
+                     f"{cfg.recent_days} días frente a {stats.baseline(x, len(x) - cfg.recent_days) * cfg.recent_days:.1f} "
+                     f"esperados (métodos: {', '.join(sorted(fired))})."),
+            evidence={"series": key, "substance": substance, "category": cat,
+                      "methods": {m: [(start + dt.timedelta(days=t)).isoformat() for t in ts]
+                                  for m, ts in fired.items()},
+                      "statistics": {m: round(float(res[m][days[-1]]), 3) for m in stats.METHODS},
+                      "last_28_days": [int(v) for v in x[-28:]],
+                      "series_start": (start + dt.timedelta(days=cfg.history_days - 28)).isoformat()},
+        ))
+    return drafts
+
+
+def clusters(session: Session, now: dt.datetime, cfg: DetectConfig) -> list[AlertDraft]:
+    """Alert on significant space-time clusters of overdoses and of seizures."""
+    today = lima_day(now)
+    start = today - dt.timedelta(days=cfg.scan_study_days - 1)
+    sigs = load_signals(session, day_window(start)[0], now)
+    drafts = []
+    for label, kinds in (("overdose", ("overdose",)), ("seizure", SEIZURE_KINDS)):
+        events: dict[str, Signal] = {}
+        for s in sigs:
+            if s.source_kind in kinds and s.ubigeo and ubigeo_ref.get(s.ubigeo):
+                events.setdefault(s.source_kind + ":" + s.source_id.split("#", 1)[0], s)
+        if len(events) < cfg.scan.min_cases:
+            continue
+        codes = sorted({s.ubigeo for s in events.values()})
+        index = {c: i for i, c in enumerate(codes)}
+        lat = np.array([ubigeo_ref.get(c).latitude for c in codes])
+        lon = np.array([ubigeo_ref.get(c).longitude for c in codes])
+        loc = np.array([index[s.ubigeo] for s in events.values()])
+        day = np.array([(lima_day(s.occurred_at) - start).days for s in events.values()])
+        for cl in scan(loc, day, lat, lon, cfg.scan_study_days, cfg.scan):
+            centre = codes[cl.centre]
+            dist = ubigeo_ref.get(centre)
+            members = [codes[i] for i in cl.locations]
+            first = today - dt.timedelta(days=cl.window_days - 1)
+            w0, _ = day_window(first)
+            _, w1 = day_window(today)
+            score = min(100.0, 45 + 6 * min(cl.llr, 8) + (10 if cl.p_value <= 0.01 else 0))
+            what = "intoxicaciones/sobredosis" if label == "overdose" else "incautaciones"
+            drafts.append(AlertDraft(
+                detector=f"ews_cluster_{label}", subject_kind="region",
+                subject_id=centre[:2], severity=severity_for(score), score=score,
+                window_start=w0, window_end=w1, department=centre[:2], ubigeo=centre,
+                topics=["ews", label],
+                summary=(f"Conglomerado espacio-temporal de {what} alrededor de {dist.district} "
+                         f"({dist.department}): {cl.observed} casos observados frente a "
+                         f"{cl.expected:.1f} esperados en {cl.window_days} días, radio "
+                         f"{cl.radius_km:.0f} km (p = {cl.p_value:.3f})."),
+                evidence={"centre_ubigeo": centre, "ubigeos": members,
+                          "radius_km": round(cl.radius_km, 1), "window_days": cl.window_days,
+                          "observed": cl.observed, "expected": round(cl.expected, 3),
+                          "relative_risk": round(cl.relative_risk, 2), "llr": round(cl.llr, 3),
+                          "p_value": cl.p_value, "n_sims": cfg.scan.n_sims,
+                          "study_days": cfg.scan_study_days, "cases_in_study": len(events)},
+            ))
+    return drafts
+
+
+def registry_product_seizures(session: Session, now: dt.datetime,
+                              cfg: DetectConfig) -> list[AlertDraft]:
+    """Alert on seized units that are registry medicines (diversion from the legal chain)."""
+    since = now - dt.timedelta(days=cfg.lookback_days)
+    drafts = []
+    for sig in load_signals(session, since, now):
+        p = sig.payload or {}
+        if sig.source_kind not in SEIZURE_KINDS or not p.get("product_code"):
+            continue
+        kind, subject = ("serial", p["serial"]) if p.get("serial") else (
+            ("lot", p["lot"]) if p.get("lot") else ("region", sig.department or "00"))
+        start, end = day_window(lima_day(sig.occurred_at))
+        drafts.append(AlertDraft(
+            detector="ews_seized_registry_product", subject_kind=kind, subject_id=subject,
+            severity="high", score=70.0, window_start=start, window_end=end,
+            department=sig.department, ubigeo=sig.ubigeo, topics=["ews", "diversion"],
+            summary=(f"Incautación {sig.source_id} de un medicamento registrado "
+                     f"({p['product_code']}, {kind} {subject}) en {_dept_name(sig.department)}: "
+                     "posible desvío de la cadena legal."),
+            evidence={"seizure_id": sig.source_id, "product_code": p["product_code"],
+                      "lot": p.get("lot"), "serial": p.get("serial"), "units": p.get("units"),
+                      "agency": p.get("agency"), "ubigeo": sig.ubigeo},
+        ))
+    return drafts
+
+
+def name_mismatches(session: Session, now: dt.datetime, cfg: DetectConfig) -> list[AlertDraft]:
+    """Alert when the reported name disagrees with the structure the laboratory identified."""
+    since = now - dt.timedelta(days=cfg.lookback_days)
+    drafts = []
+    for sig in load_signals(session, since, now):
+        p = sig.payload or {}
+        if not p.get("mismatch"):
+            continue
+        start, end = day_window(lima_day(sig.occurred_at))
+        drafts.append(AlertDraft(
+            detector="ews_name_mismatch", subject_kind="region",
+            subject_id=sig.department or "00", severity="medium", score=45.0,
+            window_start=start, window_end=end, department=sig.department, ubigeo=sig.ubigeo,
+            topics=["ews", "identification"],
+            summary=(f"En {sig.source_id} la sustancia se informó como "
+                     f"{p.get('reported_as')!r} pero el laboratorio identificó "
+                     f"{sig.substance or sig.inchikey}."),
+            evidence={"source_id": sig.source_id, "mismatch": p["mismatch"],
+                      "inchikey": sig.inchikey},
+        ))
+    return drafts
+
+
+DETECTORS = {
+    "ews_first": first_appearances,
+    "ews_aberration": aberrations,
+    "ews_cluster": clusters,
+    "ews_seized_registry_product": registry_product_seizures,
+    "ews_name_mismatch": name_mismatches,
+}
+
+
+def run(session: Session, now: dt.datetime, cfg: DetectConfig | None = None,
+        only: tuple[str, ...] = ()) -> dict:
+    """Run the EWS detectors at ``now``; upsert one alert per finding; return counts."""
+    cfg = cfg or DetectConfig()
+    counts: dict[str, dict[str, int]] = {}
+    for name, fn in DETECTORS.items():
+        if only and name not in only:
+            continue
+        created = updated = 0
+        for draft in fn(session, now, cfg):
+            _, new = upsert_alert(session, draft, now=now)
+            created += int(new)
+            updated += int(not new)
+        counts[name] = {"created": created, "updated": updated}
+    session.flush()
+    return counts

@@ -1,0 +1,167 @@
+"""Synthetic national generator with planted diversion scenarios.
+
+``generate(out_dir, seed=..., scale=...)`` writes the reporting-format files of a synthetic
+year of Peru (see ``docs/generator.md``); the same seed and scale give byte-identical files.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from centinela.config import get_settings
+from centinela.generate import catalog, seizures
+from centinela.generate import scenarios as planting
+from centinela.generate.sim import Mods, Sim
+from centinela.generate.world import World, build_world
+from centinela.generate.writer import TableWriter
+
+DEFAULT_START = dt.date(2025, 7, 1)
+DEFAULT_DAYS = 365
+FORMATS = ("csv", "jsonl")
+
+README = """DATOS SINTÉTICOS / SYNTHETIC DATA — Centinela generator
+
+Estos archivos son ficticios: ningún paciente, profesional, movimiento ni incautación es real.
+These files are invented: no patient, professional, movement or seizure is real.
+
+Real reference data used: INEI 2025 district populations (ubigeo) and the names, districts,
+categories and beds of 241 operating IPRESS hospitals (MINSA registry). Everything else
+(registry codes, RUCs, college numbers, lots, serials, patients) is synthetic.
+
+seed={seed} scale={scale} start={start} days={days} format={fmt} scenarios={scen}
+truth.jsonl lists the planted diversion scenarios ("kind": "planted") and the legitimate
+look-alikes ("kind": "lookalike") that a good detector must not flag.
+"""
+
+
+@dataclass
+class GenerationReport:
+    """What a generation run wrote."""
+
+    out_dir: Path
+    seed: int
+    scale: float
+    start: dt.date
+    days: int
+    fmt: str
+    files: dict[str, int] = field(default_factory=dict)
+    events: dict[str, int] = field(default_factory=dict)
+    truth: list[dict] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def planted(self) -> list[dict]:
+        return [t for t in self.truth if t["kind"] == "planted"]
+
+    @property
+    def lookalikes(self) -> list[dict]:
+        return [t for t in self.truth if t["kind"] == "lookalike"]
+
+    def as_dict(self) -> dict:
+        """Return a JSON-ready summary."""
+        return {
+            "out_dir": str(self.out_dir), "seed": self.seed, "scale": self.scale,
+            "start": self.start.isoformat(), "days": self.days, "format": self.fmt,
+            "files": self.files, "events": self.events,
+            "planted": len(self.planted), "lookalikes": len(self.lookalikes),
+            "scenarios": sorted({t["scenario"] for t in self.planted}),
+            "seconds": round(self.seconds, 2),
+        }
+
+
+def generate(out_dir: str | Path, seed: int = 1, scale: float = 0.2, scenarios: bool = True,
+             start: dt.date | str = DEFAULT_START, days: int = DEFAULT_DAYS,
+             fmt: str = "csv") -> GenerationReport:
+    """Write a synthetic year of movements (and planted scenarios) into ``out_dir``."""
+    t0 = time.perf_counter()
+    if isinstance(start, str):
+        start = dt.date.fromisoformat(start)
+    if fmt not in FORMATS:
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    if not 0 < scale <= 20:
+        raise ValueError(f"scale must be in (0, 20], not {scale}")
+    if not 28 <= days <= 3 * 366:
+        raise ValueError(f"days must be between 28 and 1098, not {days}")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    settings = get_settings()
+    rng = catalog.FastRandom(seed)
+    nprng = np.random.default_rng(seed)
+    world = build_world(rng, scale, start, days, settings.certification_deadline,
+                        settings.certification_valid_days)
+    mods = Mods()
+    plan = (planting.plan(world, catalog.FastRandom(seed * 7919 + 1), mods, settings)
+            if scenarios else None)
+    exclude = {int(x) for x in plan.notes.get("no_background_loss", "").split(",") if x} \
+        if plan else set()
+    exclude |= {est for _d, est, _k, _q in mods.losses}
+    _background_losses(world, catalog.FastRandom(seed * 13 + 5), mods, exclude)
+    report = GenerationReport(out, seed, scale, start, days, fmt)
+    moves = TableWriter(out, "movements", fmt)
+    try:
+        sim = Sim(world, rng, nprng, mods, moves.write_plain)
+        sim.run()
+    finally:
+        moves.close()
+    report.files["movements"] = moves.count
+    report.events = dict(sorted(sim.counts.items()))
+    seized = seizures.background(random.Random(seed * 31 + 7), start, days, scale)
+    truth: list[dict] = []
+    if plan is not None:
+        truth = plan.finish(sim, seized)
+    _write_registry(out, fmt, world, report)
+    seized.sort(key=lambda r: (r[1], r[0]))
+    _write(out, fmt, "seizures", seized, report)
+    with (out / "truth.jsonl").open("w", encoding="utf-8", newline="") as fh:
+        for row in truth:
+            fh.write(json.dumps(row, ensure_ascii=False, sort_keys=False) + "\n")
+    report.files["truth"] = len(truth)
+    report.truth = truth
+    (out / "README.txt").write_text(README.format(seed=seed, scale=scale, start=start, days=days,
+                                                  fmt=fmt, scen=scenarios), encoding="utf-8")
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+
+def _background_losses(world: World, rng: catalog.FastRandom, mods: Mods,
+                       exclude: set[int]) -> None:
+    """Rare legitimate losses: about one hospital or clinic in ten breaks an ampoule once."""
+    days = (world.end - world.start).days + 1
+    for h in world.hospitals + world.clinics:
+        if h not in exclude and rng.random() < 0.1:
+            mods.losses.append((rng.randint(10, days - 10), h, rng.choice(("fen2", "mora")), 1))
+
+
+def _write(out: Path, fmt: str, table: str, rows: list[tuple], report: GenerationReport) -> None:
+    w = TableWriter(out, table, fmt)
+    try:
+        w.write(rows)
+    finally:
+        w.close()
+    report.files[table] = w.count
+
+
+def _write_registry(out: Path, fmt: str, world: World, report: GenerationReport) -> None:
+    ests = [(e.id, e.name, e.kind, e.sector, e.ubigeo, e.ruc,
+             "true" if e.authorized else "false", e.expires.isoformat() if e.expires else "")
+            for e in world.ests]
+    _write(out, fmt, "establishments", ests, report)
+    profs = [(p.id, p.role, p.name, p.specialty, world.ests[p.est].id, p.ubigeo,
+              p.certified_on.isoformat() if p.certified_on else "", p.certificate_id)
+             for p in world.profs]
+    _write(out, fmt, "professionals", profs, report)
+    prods = [(p.code, p.name, p.substance, p.dosage_form, f"{p.strength_mg:g}",
+              f"{p.patch_mcg_h:g}" if p.patch_mcg_h else "", str(p.units_per_pack))
+             for p in catalog.PRODUCTS]
+    _write(out, fmt, "products", prods, report)
+
+
+__all__ = ["DEFAULT_DAYS", "DEFAULT_START", "FORMATS", "GenerationReport", "generate"]

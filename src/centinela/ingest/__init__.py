@@ -1,0 +1,1 @@
+"""Intake of registry records, movements and seizures (files, API batches, uploads)."""

@@ -1,0 +1,127 @@
+"""What an import did: counts per file and the first rejection reasons (text and JSON twin)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+MAX_SAMPLES = 20
+
+
+@dataclass
+class Sample:
+    """One rejected record, as shown to the user."""
+
+    source: str
+    line: int | None
+    field: str | None
+    kind: str
+    reason: str
+
+    def as_text(self) -> str:
+        where = f"{self.source}:{self.line}" if self.line is not None else self.source
+        what = f" {self.field}" if self.field else ""
+        tag = " [conflicto/conflict]" if self.kind == "conflict" else ""
+        return f"{where}{what}: {self.reason}{tag}"
+
+
+@dataclass
+class FileReport:
+    """Counts for one file (or one API batch)."""
+
+    name: str
+    record_type: str
+    status: str = "imported"  # imported | refused
+    read: int = 0
+    accepted: int = 0
+    updated: int = 0
+    duplicates: int = 0
+    conflicts: int = 0
+    rejected: int = 0
+    error: str | None = None
+    samples: list[Sample] = field(default_factory=list)
+
+    def add_sample(self, sample: Sample) -> None:
+        if len(self.samples) < MAX_SAMPLES:
+            self.samples.append(sample)
+
+    def as_dict(self) -> dict:
+        return {
+            "file": self.name, "record_type": self.record_type, "status": self.status,
+            "read": self.read, "accepted": self.accepted, "updated": self.updated,
+            "duplicates": self.duplicates, "conflicts": self.conflicts,
+            "rejected": self.rejected, "error": self.error,
+            "rejections": [s.__dict__ for s in self.samples],
+        }
+
+
+@dataclass
+class ImportReport:
+    """The whole import: one transaction over every file."""
+
+    import_id: int | None
+    source: str
+    channel: str
+    started_at: dt.datetime
+    finished_at: dt.datetime | None = None
+    status: str = "running"  # running | completed | failed
+    files: list[FileReport] = field(default_factory=list)
+    error: str | None = None
+    realtime: dict | None = None  # result of the real-time rules hook, when installed
+    ignored: list[str] = field(default_factory=list)  # files not named as in the spec
+
+    def total(self, name: str) -> int:
+        return sum(getattr(f, name) for f in self.files)
+
+    def samples(self) -> list[Sample]:
+        out: list[Sample] = []
+        for f in self.files:
+            out.extend(f.samples)
+        return out[:MAX_SAMPLES]
+
+    def as_dict(self) -> dict:
+        """Return the JSON twin of the report."""
+        return {
+            "import_id": self.import_id, "source": self.source, "channel": self.channel,
+            "status": self.status,
+            "started_at": self.started_at.isoformat() + "Z",
+            "finished_at": self.finished_at.isoformat() + "Z" if self.finished_at else None,
+            "totals": {k: self.total(k) for k in
+                       ("read", "accepted", "updated", "duplicates", "conflicts", "rejected")},
+            "files": [f.as_dict() for f in self.files],
+            "ignored_files": list(self.ignored),
+            "error": self.error,
+            "realtime": self.realtime,
+        }
+
+    def as_text(self) -> str:
+        """Return the human summary printed by ``centinela import``."""
+        lines = [f"Importación / import #{self.import_id} ({self.source}): {self.status}"]
+        if self.error:
+            lines.append(f"  error: {self.error}")
+        for f in self.files:
+            if f.status == "refused":
+                lines.append(f"  {f.name}: RECHAZADO / REFUSED — {f.error}")
+                continue
+            upd = f", {f.updated} actualizados/updated" if f.record_type in (
+                "establishments", "professionals", "products") else ""
+            lines.append(
+                f"  {f.name}: {f.read} leídos/read, {f.accepted} aceptados/accepted{upd}, "
+                f"{f.duplicates} duplicados/duplicates (sin cambios/no-op), "
+                f"{f.conflicts} conflictos/conflicts, {f.rejected} rechazados/rejected")
+        if self.ignored:
+            lines.append("  ignorados (nombre fuera del formato) / ignored (not a reporting-format "
+                         "file name): " + ", ".join(self.ignored))
+        samples = self.samples()
+        if samples:
+            shown = len(samples)
+            lines.append(f"Primeros {shown} rechazos / first {shown} rejections:")
+            lines.extend("  " + s.as_text() for s in samples)
+        if self.realtime is not None:
+            rt = self.realtime
+            if rt.get("error"):
+                lines.append(f"Reglas en tiempo real / real-time rules: ERROR {rt['error']}")
+            else:
+                lines.append("Reglas en tiempo real / real-time rules: resultado / result "
+                             f"{rt.get('result')}")
+        return "\n".join(lines)

@@ -1,0 +1,313 @@
+"""Import service: the one code path behind ``centinela import``, the upload and the API.
+
+An import is one transaction: registry files first, then movements, seizures and the extra files
+of ``ingest.extensions``; a failure anywhere rolls everything back. After the commit the
+real-time rules (``centinela.detect.realtime.after_import``, when installed) run in their own
+transaction; their failure is reported but does not undo the import.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import importlib.util
+import logging
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from sqlalchemy.engine import Engine
+
+from centinela.config import get_settings
+from centinela.db import session_scope
+from centinela.ingest import extensions
+from centinela.ingest.fields import EXTENSIONS, ORDER, SPECS
+from centinela.ingest.models import ImportRun
+from centinela.ingest.pipeline import IntakeContext, process
+from centinela.ingest.readers import (
+    FileRefused,
+    Item,
+    count_lines,
+    read_records,
+    records_from_objects,
+)
+from centinela.ingest.report import FileReport, ImportReport, Sample
+from centinela.ingest.values import Invalid
+from centinela.privacy import redact
+
+log = logging.getLogger("centinela.ingest")
+MAX_UNZIPPED_BYTES = 8 << 30  # refuse zip bombs
+
+
+class IntakeError(Exception):
+    """A fatal problem before anything was imported (no directory, no readable file)."""
+
+
+class ImportFailed(Exception):
+    """The import raised and was rolled back; ``report`` says where it stopped."""
+
+    def __init__(self, report: ImportReport) -> None:
+        super().__init__(report.error)
+        self.report = report
+
+
+@dataclass
+class Source:
+    """One input: a file of the spec, an extra (extension) file, or an API batch."""
+
+    name: str
+    record_type: str
+    path: Path | None = None
+    objects: list | None = None
+
+    def expected_rows(self) -> int:
+        """Estimate the records of this source (~120 bytes a CSV/JSONL movement)."""
+        if self.objects is not None:
+            return len(self.objects)
+        return self.path.stat().st_size // 120 if self.path is not None else 0
+
+    def items(self) -> Iterable[Item]:
+        if self.objects is not None:
+            return records_from_objects(self.objects, SPECS[self.record_type])
+        return read_records(self.path, SPECS[self.record_type])
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def find_sources(folder: Path) -> tuple[list[Source], list[str]]:
+    """Return the importable files of ``folder`` in import order, and the names ignored."""
+    by_name = {p.name: p for p in folder.iterdir() if p.is_file()}
+    sources: list[Source] = []
+    for stem in (*ORDER, *extensions.EXTRA_FILES):
+        for ext in EXTENSIONS:
+            path = by_name.pop(stem + ext, None)
+            if path is not None:
+                sources.append(Source(path.name, stem, path))
+    ignored = sorted(n for n in by_name if not n.startswith("."))
+    return sources, ignored
+
+
+def import_directory(engine: Engine, path: str | Path, channel: str = "cli",
+                     submitted_by: str | None = None, now: dt.datetime | None = None,
+                     realtime: bool = True) -> ImportReport:
+    """Import the reporting-format files found in a directory (then the real-time rules)."""
+    folder = Path(path)
+    if not folder.is_dir():
+        raise IntakeError(f"no existe el directorio / directory not found: {folder}")
+    sources, ignored = find_sources(folder)
+    if not sources:
+        expected = ", ".join(f"{s}.csv|.jsonl" for s in ORDER)
+        raise IntakeError(f"no hay archivos del formato en {folder} / no reporting-format files "
+                          f"in {folder} (expected {expected})")
+    return run_import(engine, str(folder), channel, sources, submitted_by, now, ignored,
+                      realtime)
+
+
+def import_uploaded_files(engine: Engine, files: list[tuple[str, bytes | BinaryIO]],
+                          channel: str = "upload", submitted_by: str | None = None,
+                          now: dt.datetime | None = None) -> ImportReport:
+    """Import uploaded CSV/JSONL files (or .zip archives of them), named as in the spec."""
+    base = get_settings().data_dir or None
+    with tempfile.TemporaryDirectory(prefix="centinela-upload-", dir=base) as tmp:
+        folder = Path(tmp)
+        names: list[str] = []
+        for name, content in files:
+            clean = Path(name or "").name
+            if clean.lower().endswith(".zip"):
+                names.extend(_unzip(content, folder))
+            else:
+                names.append(_save(clean, content, folder))
+        if len(set(names)) != len(names):
+            raise IntakeError("archivo repetido en la carga / the same file name was uploaded twice")
+        sources, ignored = find_sources(folder)
+        if not sources:
+            raise IntakeError("ningún archivo del formato / no reporting-format file in the upload "
+                              f"(got: {', '.join(names) or 'nothing'})")
+        label = "upload: " + ", ".join(s.name for s in sources)
+        return run_import(engine, label, channel, sources, submitted_by, now, ignored)
+
+
+def _save(name: str, content: bytes | BinaryIO, folder: Path) -> str:
+    if not name:
+        raise IntakeError("archivo sin nombre / uploaded file without a name")
+    with (folder / name).open("wb") as out:
+        if isinstance(content, bytes | bytearray):
+            out.write(content)
+        else:
+            shutil.copyfileobj(content, out, 1 << 20)
+    return name
+
+
+def _unzip(content: bytes | BinaryIO, folder: Path) -> list[str]:
+    import io
+
+    fh = io.BytesIO(content) if isinstance(content, bytes | bytearray) else content
+    try:
+        archive = zipfile.ZipFile(fh)
+    except zipfile.BadZipFile:
+        raise IntakeError("el .zip no es válido / not a valid .zip archive") from None
+    names, total = [], 0
+    with archive:
+        for info in archive.infolist():
+            if info.is_dir():
+                continue
+            total += info.file_size
+            if total > MAX_UNZIPPED_BYTES:
+                raise IntakeError("el .zip descomprimido es demasiado grande / .zip too large")
+            name = Path(info.filename).name
+            if not name or name.startswith("."):
+                continue
+            with archive.open(info) as src:
+                names.append(_save(name, src, folder))
+    return names
+
+
+def import_records(engine: Engine, record_type: str, records: list, channel: str = "api",
+                   submitted_by: str | None = None, now: dt.datetime | None = None) -> ImportReport:
+    """Import one API batch of records of one type (JSON objects with the spec's fields)."""
+    if record_type not in SPECS:
+        raise IntakeError(f"tipo de registro desconocido / unknown record type {record_type!r}")
+    if not isinstance(records, list) or not records:
+        raise IntakeError("'records' debe ser una lista no vacía / 'records' must be a non-empty "
+                          "list")
+    source = Source(f"api:{record_type}", record_type, objects=records)
+    return run_import(engine, f"api:{record_type}", channel, [source], submitted_by, now, [])
+
+
+def run_import(engine: Engine, label: str, channel: str, sources: list[Source],
+               submitted_by: str | None, now: dt.datetime | None,
+               ignored: list[str], realtime: bool = True) -> ImportReport:
+    """Run every source in one transaction; then the real-time rules in another."""
+    now = now or utcnow()
+    report = ImportReport(None, label, channel, started_at=now, ignored=ignored)
+    try:
+        with session_scope(engine) as session:
+            run = ImportRun(source=label[:500], channel=channel, started_at=now, status="running",
+                            submitted_by=submitted_by, summary={})
+            session.add(run)
+            session.flush()
+            report.import_id = run.id
+            ctx = IntakeContext.open(session, run.id, now)
+            for src in sources:
+                fr = FileReport(src.name, src.record_type)
+                report.files.append(fr)
+                if src.record_type in SPECS:
+                    _process_source(ctx, src, fr)
+                else:
+                    _run_extension(session, src, fr, run.id)
+                ctx.flush_rejections()
+            report.status = "completed"
+            report.finished_at = utcnow()
+            run.finished_at = report.finished_at
+            run.status = report.status
+            run.accepted = report.total("accepted") + report.total("updated")
+            run.duplicates = report.total("duplicates")
+            run.conflicts = report.total("conflicts")
+            run.rejected = report.total("rejected")
+            run.summary = report.as_dict()
+    except Exception as exc:
+        report.status = "failed"
+        report.finished_at = utcnow()
+        report.error = describe(exc)
+        log.error("import %s failed and was rolled back: %s", report.import_id, report.error)
+        raise ImportFailed(report) from exc
+    log.info("import %s: %s", report.import_id, report.as_dict()["totals"])
+    if realtime:
+        report.realtime = run_realtime(engine, report.import_id, now)
+    return report
+
+
+def describe(exc: BaseException) -> str:
+    """Describe an exception without SQL parameters or document numbers."""
+    inner = getattr(exc, "orig", None) or exc
+    return redact(f"{type(inner).__name__}: {inner}".splitlines()[0])[:500]
+
+
+def _process_source(ctx: IntakeContext, src: Source, fr: FileReport) -> None:
+    spec = SPECS[src.record_type]
+    try:
+        items = src.items()
+        if src.path is not None and src.path.suffix.lower() == ".csv":
+            items = _Primed(items)  # reads the header now, so a refusal happens before any row
+    except FileRefused as exc:
+        _refuse(ctx, src, fr, exc)
+        return
+    process(ctx, spec, items, fr, src.expected_rows())
+
+
+class _Primed:
+    """Run a generator up to its header check, keeping the first record for iteration."""
+
+    def __init__(self, gen) -> None:
+        self._gen = gen
+        self._first: list = []
+        try:
+            self._first.append(next(gen))
+        except StopIteration:
+            pass
+
+    def __iter__(self):
+        yield from self._first
+        yield from self._gen
+
+
+def _refuse(ctx: IntakeContext, src: Source, fr: FileReport, exc: FileRefused) -> None:
+    fr.status = "refused"
+    fr.error = exc.reason
+    lines = count_lines(src.path) if src.path is not None else 0
+    fr.read = max(lines - 1, 0)
+    fr.rejected = fr.read
+    err = Invalid(exc.field, exc.reason + f" ({fr.read} registros no importados / records not "
+                                          "imported)")
+    fr.samples.append(Sample(fr.name, 1, err.field, "invalid", err.reason))
+    ctx.pending.append({
+        "import_id": ctx.import_id, "source": fr.name, "line": 1, "record_type": src.record_type,
+        "record_key": None, "field": (exc.field or "")[:60] or None, "kind": "invalid",
+        "reason": err.reason, "record": {"file": fr.name, "records": fr.read},
+        "created_at": ctx.now,
+    })
+
+
+def _run_extension(session, src: Source, fr: FileReport, import_id: int) -> None:
+    fn = extensions.load(src.record_type)
+    counts = fn(session, src.path, import_id) or {}
+    for name in ("read", "accepted", "updated", "duplicates", "conflicts", "rejected"):
+        setattr(fr, name, int(counts.get(name, 0)))
+    if not counts.get("read"):
+        fr.read = fr.accepted + fr.updated + fr.duplicates + fr.conflicts + fr.rejected
+    if counts.get("error"):
+        fr.error = redact(str(counts["error"]))
+
+
+def run_realtime(engine: Engine, import_id: int | None, now: dt.datetime) -> dict | None:
+    """Call the real-time rules once for this import, if that module is installed."""
+    try:
+        found = importlib.util.find_spec("centinela.detect.realtime") is not None
+    except (ImportError, ValueError):
+        found = False
+    if not found or import_id is None:
+        return None
+    try:
+        module = importlib.import_module("centinela.detect.realtime")
+        with session_scope(engine) as session:
+            result = module.after_import(session, import_id, now)
+        return {"ran": True, "result": _jsonable(result)}
+    except Exception as exc:  # reported, never undoes the import
+        log.exception("real-time rules failed after import %s", import_id)
+        return {"ran": False, "error": describe(exc)}
+
+
+def _jsonable(value: object) -> object:
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return str(value)

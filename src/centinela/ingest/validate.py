@@ -1,0 +1,265 @@
+"""Validators of movement and seizure records: raw field tuple (spec order) → database row.
+
+Built once per import as closures over precompiled lookups (sets of known ids and ubigeos) so
+that a row costs a handful of dict lookups; no per-row queries and no ORM objects.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from centinela.ingest.fields import (
+    FRACTIONAL_EVENTS,
+    MOVEMENTS,
+    PATIENT_SEXES,
+    REQUIRED_BY_EVENT,
+    SEIZURE_CONTEXTS,
+    SEIZURE_FORMS,
+    SEIZURES,
+)
+from centinela.ingest.models import EVENT_TYPES
+from centinela.ingest.values import (
+    Invalid,
+    check_enum,
+    parse_date,
+    parse_int,
+    parse_number,
+    parse_time,
+    patient_pseudonym,
+    show,
+    time_text,
+)
+from centinela.reference import ubigeo
+
+MOVEMENT_COLUMNS = (
+    "event_id", "event_type", "occurred_at", "establishment_id", "product_code", "quantity",
+    "counterparty_id", "lot", "expiry", "serial", "prescription_id", "prescriber_id",
+    "professional_id", "patient_id", "patient_sex", "patient_birth_year", "patient_ubigeo",
+    "days_supply", "witness_id", "content_hash", "import_id",
+)
+SEIZURE_COLUMNS = (
+    "seizure_id", "occurred_at", "ubigeo", "agency", "context", "substance", "smiles", "form",
+    "units", "net_mass_mg", "purity_percent", "product_code", "lot", "serial", "content_hash",
+    "import_id",
+)
+_COUNTERPARTY_CHECKED = frozenset({"receipt", "transfer_in", "transfer_out"})
+
+
+@dataclass
+class Known:
+    """Ids known to the database or registered earlier in the same import."""
+
+    establishments: set[str] = field(default_factory=set)
+    professionals: set[str] = field(default_factory=set)
+    products: set[str] = field(default_factory=set)
+    pseudonyms: dict[str, str] = field(default_factory=dict)
+
+
+def content_hash(values: tuple) -> str:
+    """Hash normalized values (``3`` and ``3.0`` hash alike once parsed to floats)."""
+    return hashlib.blake2b(repr(values).encode(), digest_size=16).hexdigest()
+
+
+def make_movement_checker(known: Known, import_id: int) -> Callable[[tuple], tuple]:
+    """Return a function that validates one movement and returns its row (MOVEMENT_COLUMNS)."""
+    events = frozenset(EVENT_TYPES)
+    ests, pros, prods = known.establishments, known.professionals, known.products
+    districts = ubigeo.districts()
+    cache = known.pseudonyms
+    lengths = [(i, name, MOVEMENTS.max_len[name]) for i, name in enumerate(MOVEMENTS.fields)
+               if name in MOVEMENTS.max_len]
+    required_by_event = {k: [(MOVEMENTS.fields.index(f), f) for f in v]
+                         for k, v in REQUIRED_BY_EVENT.items()}
+    blake = hashlib.blake2b
+    # Small bounded caches of already-validated values: a national file repeats the same
+    # quantities, hours, expiry dates and birth years millions of times.
+    qcache: dict[tuple[str, str], tuple[float, str]] = {}
+    hours: dict[str, str] = {}
+    small: dict[str, dict[str, tuple[object, str]]] = {
+        "expiry": {}, "patient_birth_year": {}, "days_supply": {}}
+    expiries, births, supplies = small["expiry"], small["patient_birth_year"], small["days_supply"]
+
+    def quantity_of(event_type: str, quantity: str) -> tuple[float, str]:
+        if not quantity:
+            raise Invalid("quantity", "obligatorio / required")
+        q = parse_number("quantity", quantity)
+        if event_type == "count":
+            if q < 0:
+                raise Invalid("quantity", f"un conteo no puede ser negativo / a count must be zero "
+                                          f"or more: {show(quantity)}")
+        elif q <= 0:
+            raise Invalid("quantity", f"debe ser positiva / must be positive (the sign comes from "
+                                      f"event_type): {show(quantity)}")
+        if event_type not in FRACTIONAL_EVENTS and not q.is_integer():
+            raise Invalid("quantity", f"fracciones solo en administer y waste / fractions are "
+                                      f"allowed only for administer and waste: {show(quantity)}")
+        if len(qcache) > 100_000:
+            qcache.clear()
+        out = qcache[(event_type, quantity)] = (q, repr(q))
+        return out
+
+    def time_of(value: str) -> str:
+        # Fast path: Lima local time, with or without the -05:00 offset, whole seconds.
+        n = len(value)
+        if ((n == 19 or (n == 25 and value.endswith("-05:00"))) and value[13] == ":"
+                and value[16] == ":" and value[14:16].isdigit() and value[17:19].isdigit()
+                and value[14:16] < "60" and value[17:19] < "60"):
+            hour = hours.get(value[:13])
+            if hour is None and value[10] in "T ":
+                if len(hours) > 200_000:
+                    hours.clear()
+                hour = hours[value[:13]] = time_text(
+                    parse_time("occurred_at", value[:13] + ":00:00"))[:13]
+            if hour is not None:
+                return hour + value[13:19] + ".000000"
+        if not value:
+            raise Invalid("occurred_at", "obligatorio / required")
+        return time_text(parse_time("occurred_at", value))
+
+    def small_of(name: str, value: str) -> tuple[object, str]:
+        if name == "expiry":
+            x: object = parse_date(name, value).isoformat()
+        elif name == "patient_birth_year":
+            x = parse_int(name, value, 1880, 2100)
+        else:
+            x = parse_int(name, value, 1, 3650)
+        cache_ = small[name]
+        if len(cache_) > 50_000:
+            cache_.clear()
+        hit = cache_[value] = (x, str(x))
+        return hit
+
+    def check(v: tuple) -> tuple:
+        (event_id, event_type, occurred_at, est, product, quantity, counterparty, lot, expiry,
+         serial, prescription, prescriber, professional, patient, sex, birth_year, p_ubigeo,
+         days_supply, witness) = v
+        if not event_id:
+            raise Invalid("event_id", "obligatorio / required")
+        if max(map(len, v)) > 40:  # rare: only then check each column's own limit
+            for i, name, limit in lengths:
+                if len(v[i]) > limit:
+                    raise Invalid(name, f"demasiado largo / longer than {limit} characters")
+        if event_type not in events:
+            if not event_type:
+                raise Invalid("event_type", "obligatorio / required")
+            check_enum("event_type", event_type, EVENT_TYPES)
+        when = time_of(occurred_at)
+        if est not in ests:
+            if not est:
+                raise Invalid("establishment_id", "obligatorio / required")
+            raise Invalid("establishment_id",
+                          f"establecimiento no registrado / unknown establishment {show(est)}")
+        if product not in prods:
+            if not product:
+                raise Invalid("product_code", "obligatorio / required")
+            raise Invalid("product_code", f"producto no registrado / unknown product {show(product)}")
+        q, q_text = qcache.get((event_type, quantity)) or quantity_of(event_type, quantity)
+        needed = required_by_event.get(event_type)
+        if needed:
+            for i, name in needed:
+                if not v[i]:
+                    raise Invalid(name, f"obligatorio para {event_type} / required for {event_type}")
+        if counterparty and counterparty not in ests and event_type in _COUNTERPARTY_CHECKED:
+            raise Invalid("counterparty_id", f"contraparte no registrada / unknown counterparty "
+                                             f"establishment {show(counterparty)}")
+        exp, exp_text = (expiries.get(expiry) or small_of("expiry", expiry)) if expiry \
+            else (None, "")
+        if prescriber and prescriber not in pros:
+            raise Invalid("prescriber_id", f"profesional no registrado / unknown professional "
+                                           f"{show(prescriber)}")
+        if professional and professional not in pros:
+            raise Invalid("professional_id", f"profesional no registrado / unknown professional "
+                                             f"{show(professional)}")
+        if witness and witness not in pros:
+            raise Invalid("witness_id", f"profesional no registrado / unknown professional "
+                                        f"{show(witness)}")
+        if patient:
+            psn = cache.get(patient) or patient_pseudonym("patient_id", patient, cache)
+        else:
+            psn = None
+        if sex and sex not in PATIENT_SEXES:
+            check_enum("patient_sex", sex, PATIENT_SEXES)
+        by, by_text = (births.get(birth_year) or small_of("patient_birth_year", birth_year)) \
+            if birth_year else (None, "")
+        if p_ubigeo and p_ubigeo not in districts:
+            raise Invalid("patient_ubigeo", f"ubigeo INEI desconocido / unknown INEI district "
+                                            f"code {show(p_ubigeo)}")
+        ds, ds_text = (supplies.get(days_supply) or small_of("days_supply", days_supply)) \
+            if days_supply else (None, "")
+        # The hash covers normalized values: UTC time, 3 and 3.0 alike, the pseudonym.
+        text = "\x1f".join((event_id, event_type, when, est, product, q_text, counterparty, lot,
+                            exp_text, serial, prescription, prescriber, professional, psn or "",
+                            sex, by_text, p_ubigeo, ds_text, witness))
+        return (event_id, event_type, when, est, product, q, counterparty or None, lot or None,
+                exp, serial or None, prescription or None, prescriber or None,
+                professional or None, psn, sex or None, by, p_ubigeo or None, ds, witness or None,
+                blake(text.encode(), digest_size=16).hexdigest(), import_id)
+
+    return check
+
+
+def make_seizure_checker(known: Known, import_id: int) -> Callable[[tuple], tuple]:
+    """Return a function that validates one seizure and returns its row (SEIZURE_COLUMNS)."""
+    districts = ubigeo.districts()
+    prods = known.products
+    smiles_ok = _smiles_parser()
+
+    def check(v: tuple) -> tuple:
+        (seizure_id, occurred_at, ubg, agency, context, substance, smiles, form, units, mass,
+         purity, product, lot, serial) = v
+        for name, value in zip(SEIZURES.fields, v, strict=True):
+            if not value and name in SEIZURES.required:
+                raise Invalid(name, "obligatorio / required")
+            limit = SEIZURES.max_len.get(name)
+            if limit and len(value) > limit:
+                raise Invalid(name, f"demasiado largo / longer than {limit} characters")
+        when = time_text(parse_time("occurred_at", occurred_at))
+        if ubg not in districts:
+            raise Invalid("ubigeo", f"ubigeo INEI desconocido / unknown INEI district code {show(ubg)}")
+        if context:
+            check_enum("context", context, SEIZURE_CONTEXTS)
+        if form:
+            check_enum("form", form, SEIZURE_FORMS)
+        if smiles and not smiles_ok(smiles):
+            raise Invalid("smiles", "estructura SMILES no válida / not a valid SMILES structure")
+        n_units = _non_negative("units", units)
+        n_mass = _non_negative("net_mass_mg", mass)
+        n_purity = _non_negative("purity_percent", purity)
+        if n_purity is not None and n_purity > 100:
+            raise Invalid("purity_percent", f"debe estar entre 0 y 100 / must be 0 to 100: {show(purity)}")
+        if product and product not in prods:
+            raise Invalid("product_code", f"producto no registrado / unknown product {show(product)}")
+        row = (seizure_id, when, ubg, agency, context or None, substance or None, smiles or None,
+               form or None, n_units, n_mass, n_purity, product or None, lot or None,
+               serial or None)
+        return row + (content_hash(row), import_id)
+
+    return check
+
+
+def _non_negative(name: str, value: str) -> float | None:
+    if not value:
+        return None
+    x = parse_number(name, value)
+    if x < 0:
+        raise Invalid(name, f"no puede ser negativo / must not be negative: {show(value)}")
+    return x
+
+
+def _smiles_parser() -> Callable[[str], bool]:
+    """Return a SMILES syntax check (RDKit when installed, else accept)."""
+    try:
+        from rdkit import Chem, RDLogger
+    except ImportError:  # pragma: no cover - rdkit is a dependency
+        return lambda s: True
+
+    def ok(smiles: str) -> bool:
+        RDLogger.DisableLog("rdApp.*")
+        try:
+            return Chem.MolFromSmiles(smiles) is not None
+        finally:
+            RDLogger.EnableLog("rdApp.*")
+
+    return ok

@@ -1,0 +1,108 @@
+"""Bulk writes through the database driver, inside the import's one transaction.
+
+SQLite: ``executemany`` of ``INSERT … ON CONFLICT DO NOTHING``. PostgreSQL: ``COPY`` into a
+temporary staging table, then one set-based ``INSERT … SELECT … ON CONFLICT DO NOTHING``.
+Either way the database itself finds duplicate keys; only when a batch inserts fewer rows than it
+holds do we look the missing keys up (one query per batch) to tell duplicates from conflicts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import Index, func, select
+from sqlalchemy.orm import Session
+
+from centinela.ingest.models import Movement
+
+
+class Bulk:
+    """Driver-level bulk insert bound to a session's connection and transaction."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        conn = session.connection()
+        self.dialect = conn.dialect.name
+        self.raw = conn.connection.driver_connection
+        self._staged: set[str] = set()
+
+    def insert_ignore(self, table: str, columns: Sequence[str], rows: list[tuple],
+                      conflict: Sequence[str]) -> int:
+        """Insert ``rows``; skip those whose ``conflict`` key exists. Return rows inserted."""
+        cols = ", ".join(columns)
+        on = ", ".join(conflict)
+        if self.dialect == "sqlite":
+            marks = ", ".join("?" * len(columns))
+            cur = self.raw.cursor()
+            try:
+                cur.executemany(
+                    f"INSERT INTO {table} ({cols}) VALUES ({marks}) "  # noqa: S608 - fixed names
+                    f"ON CONFLICT ({on}) DO NOTHING", rows)
+                return cur.rowcount
+            finally:
+                cur.close()
+        stage = f"_stage_{table}"
+        with self.raw.cursor() as cur:
+            if stage not in self._staged:
+                cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} ON COMMIT DROP AS "  # noqa: S608
+                            f"SELECT 0 AS seq, {cols} FROM {table} WITH NO DATA")
+                self._staged.add(stage)
+            with cur.copy(f"COPY {stage} (seq, {cols}) FROM STDIN") as copy:
+                for i, row in enumerate(rows):
+                    copy.write_row((i, *row))
+            cur.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {stage} "  # noqa: S608
+                        f"ORDER BY seq ON CONFLICT ({on}) DO NOTHING")
+            inserted = cur.rowcount
+            cur.execute(f"TRUNCATE {stage}")
+        return inserted
+
+
+def movement_watermark(session: Session) -> int:
+    """Return the highest movement id (rows above it were inserted after this call)."""
+    return session.scalar(select(func.max(Movement.id))) or 0
+
+
+def stored_movements(bulk: Bulk, keys: list[tuple[str, str]]) -> dict[tuple[str, str], tuple]:
+    """Return (establishment_id, event_id) → (content_hash, id, import_id) for existing keys.
+
+    Joins a list of keys against the unique index (a temp table in SQLite, arrays in
+    PostgreSQL): one index seek per key, never a scan.
+    """
+    wanted = sorted(set(keys))
+    sql = ("SELECT m.establishment_id, m.event_id, m.content_hash, m.id, m.import_id "
+           "FROM {keys} JOIN movements m ON m.establishment_id = k.e AND m.event_id = k.i")
+    if bulk.dialect == "sqlite":
+        cur = bulk.raw.cursor()
+        try:
+            cur.execute("CREATE TEMP TABLE IF NOT EXISTS _lookup_keys (e TEXT, i TEXT)")
+            cur.execute("DELETE FROM _lookup_keys")
+            cur.executemany("INSERT INTO _lookup_keys VALUES (?, ?)", wanted)
+            rows = cur.execute(sql.format(keys="_lookup_keys k")).fetchall()
+        finally:
+            cur.close()
+    else:
+        with bulk.raw.cursor() as cur:
+            cur.execute(sql.format(keys="unnest(%s::text[], %s::text[]) AS k(e, i)"),
+                        ([k[0] for k in wanted], [k[1] for k in wanted]))
+            rows = cur.fetchall()
+    return {(est, eid): (h, mid, imp) for est, eid, h, mid, imp in rows}
+
+
+def suspend_indexes(session: Session) -> list[Index]:
+    """Drop the movements table's secondary indexes (a bulk load rebuilds them faster).
+
+    DDL is transactional in SQLite and PostgreSQL: if the import fails, the rollback restores
+    them. The unique (establishment_id, event_id) constraint stays: it finds duplicates.
+    """
+    conn = session.connection()
+    dropped = sorted(Movement.__table__.indexes, key=lambda ix: ix.name)
+    for ix in dropped:
+        ix.drop(conn)
+    return dropped
+
+
+def restore_indexes(session: Session, dropped: list[Index]) -> None:
+    """Recreate the indexes dropped by ``suspend_indexes`` (same names and definitions)."""
+    conn = session.connection()
+    for ix in dropped:
+        ix.create(conn)

@@ -1,0 +1,1 @@
+"""The national ledger: stock on hand, transfer matching, serial tracking."""

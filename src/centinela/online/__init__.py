@@ -1,0 +1,1 @@
+"""Online-market monitoring: connectors, classifier, entity extraction and leads."""

@@ -1,0 +1,223 @@
+"""Offer-to-sell-opioids classifier: lexicon features + char/word TF-IDF + logistic regression.
+
+The probability is Platt-calibrated on out-of-fold scores whose folds are whole templates, so
+it reflects performance on unseen phrasings. ``explain`` names the words, word n-grams and
+lexicon categories that pushed a text toward or away from "offer".
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import sparse
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GroupKFold
+
+from centinela.online.lexicon import CATEGORIES, LexiconHits, load_lexicon
+from centinela.online.text import deleet, fold
+
+THRESHOLD = 0.5
+C_REG = 16.0
+LEX_SCALE = 1.0  # C_REG and LEX_SCALE chosen on the validation split (docs/online.md)
+_PAIRS = [("opioid", c) for c in ("sale", "payment", "form", "code_emoji", "news", "harm_reduction",
+                                   "medical", "legit_pharmacy", "job", "request")]
+_PAIRS += [("other_drug", "sale"), ("other_drug", "payment")]
+LEX_FEATURES = [f"lexicon:{c}" for c in CATEGORIES] + [f"lexicon:{a}+{b}" for a, b in _PAIRS] + [
+    "lexicon:phone", "lexicon:price"]
+_PHONE = re.compile(r"(?<!\d)(?:\+?51[\s.-]?)?9\d{2}[\s.-]?\d{3}[\s.-]?\d{3}(?!\d)")
+_PRICE = re.compile(r"(?:s/\.?|\$|usd)\s?\d|\d\s?(?:soles|lucas|dolares|bucks)\b")
+
+
+def prepare(text: str) -> str:
+    """Return the model's view of a text: folded, plus its de-leeted copy when different."""
+    return prepare_folded(fold(text))
+
+
+def prepare_folded(f: str) -> str:
+    """``prepare`` for already folded text."""
+    d = deleet(f)
+    return f if d == f else f"{f} {d}"
+
+
+def lexicon_vector(hits: LexiconHits, folded: str) -> list[float]:
+    """Dense lexicon features: log counts per category, interactions, phone and price flags."""
+    counts = {c: hits.count(c) for c in CATEGORIES}
+    counts["opioid"] = counts["fentanyl"] + counts["other_opioid"]
+    row = [math.log1p(counts[c]) for c in CATEGORIES]
+    row += [float(counts[a] > 0 and counts[b] > 0) for a, b in _PAIRS]
+    row += [float(bool(_PHONE.search(folded))), float(bool(_PRICE.search(folded)))]
+    return [v * LEX_SCALE for v in row]
+
+
+@dataclass
+class Model:
+    """A trained model: two vectorizers, the linear classifier and the Platt calibration."""
+
+    char: TfidfVectorizer
+    word: TfidfVectorizer
+    clf: LogisticRegression
+    platt: tuple[float, float]
+    lexicon_sha256: str
+
+    def features(self, texts: list[str]) -> tuple[sparse.csr_matrix, list[LexiconHits], list[str]]:
+        lex = load_lexicon()
+        folded = [fold(t) for t in texts]
+        prepared = [prepare_folded(f) for f in folded]
+        hits = [lex.match_folded(f) for f in folded]
+        dense = np.array([lexicon_vector(h, p) for h, p in zip(hits, prepared, strict=True)])
+        x = sparse.hstack([self.char.transform(prepared), self.word.transform(prepared),
+                           sparse.csr_matrix(dense)], format="csr")
+        return x, hits, prepared
+
+    def decision(self, x: sparse.csr_matrix) -> np.ndarray:
+        return self.clf.decision_function(x)
+
+    def calibrate(self, scores: np.ndarray) -> np.ndarray:
+        a, b = self.platt
+        return 1.0 / (1.0 + np.exp(-(a * scores + b)))
+
+    def predict_proba(self, texts: list[str]) -> tuple[np.ndarray, list[LexiconHits]]:
+        """Return calibrated P(offer) for each text and its lexicon hits."""
+        x, hits, _ = self.features(texts)
+        return self.calibrate(self.decision(x)), hits
+
+    def feature_names(self) -> list[str]:
+        if not hasattr(self, "_names"):
+            names = [f"char:{n}" for n in self.char.get_feature_names_out()]
+            names += [f"word:{n}" for n in self.word.get_feature_names_out()]
+            self._names = names + LEX_FEATURES
+        return self._names
+
+    def explain(self, text: str, top: int = 8) -> dict:
+        """Return the words and features that pushed ``text`` toward or away from 'offer'."""
+        x, hits, prepared = self.features([text])
+        coef = self.clf.coef_[0]
+        row = x.getrow(0)
+        contrib = {int(j): float(v * coef[j]) for j, v in zip(row.indices, row.data, strict=True)}
+        n_char = len(self.char.vocabulary_)
+        words: dict[str, float] = {}
+        occurrences: dict[int, int] = {}
+        tokens = re.findall(r"\S+", prepared[0])
+        grams_of = {}
+        for tok in set(tokens):
+            padded = f" {tok} "
+            grams = {padded[i:i + n] for n in range(2, 6) for i in range(len(padded) - n + 1)}
+            idx = {self.char.vocabulary_[g] for g in grams if g in self.char.vocabulary_}
+            grams_of[tok] = idx
+            for j in idx:
+                occurrences[j] = occurrences.get(j, 0) + 1
+        for tok, idx in grams_of.items():
+            words[tok] = sum(contrib.get(j, 0.0) / occurrences[j] for j in idx)
+        names = self.feature_names()
+        other = [(names[j], round(c, 4)) for j, c in contrib.items() if j >= n_char and c != 0.0]
+        ranked_words = sorted(words.items(), key=lambda kv: kv[1], reverse=True)
+        return {
+            "toward_offer": [(w, round(s, 4)) for w, s in ranked_words[:top] if s > 0],
+            "against_offer": [(w, round(s, 4)) for w, s in ranked_words[::-1][:top] if s < 0],
+            "features": sorted(other, key=lambda kv: abs(kv[1]), reverse=True)[:top],
+            "lexicon": hits[0].by_category,
+            "intercept": round(float(self.clf.intercept_[0]), 4),
+        }
+
+
+def _vectorizers() -> tuple[TfidfVectorizer, TfidfVectorizer]:
+    char = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=2, sublinear_tf=True,
+                           max_features=60000, lowercase=False, dtype=np.float32)
+    word = TfidfVectorizer(analyzer="word", ngram_range=(1, 2), min_df=2, sublinear_tf=True,
+                           max_features=20000, lowercase=False, dtype=np.float32,
+                           token_pattern=r"(?u)\b\w+\b|[^\w\s]")
+    return char, word
+
+
+def _fit_linear(x: sparse.csr_matrix, y: np.ndarray, weights: np.ndarray) -> LogisticRegression:
+    clf = LogisticRegression(C=C_REG, class_weight="balanced", max_iter=3000, solver="liblinear")
+    clf.fit(x, y, sample_weight=weights)
+    return clf
+
+
+def _design(texts: list[str], char: TfidfVectorizer, word: TfidfVectorizer,
+            fit: bool = False) -> sparse.csr_matrix:
+    prepared = [prepare(t) for t in texts]
+    lex = load_lexicon()
+    dense = np.array([lexicon_vector(lex.match(t), p) for t, p in zip(texts, prepared, strict=True)])
+    if fit:
+        parts = [char.fit_transform(prepared), word.fit_transform(prepared)]
+    else:
+        parts = [char.transform(prepared), word.transform(prepared)]
+    return sparse.hstack([*parts, sparse.csr_matrix(dense)], format="csr")
+
+
+def _platt(scores: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    platt = LogisticRegression(C=1e4, max_iter=1000).fit(scores.reshape(-1, 1), y)
+    return float(platt.coef_[0][0]), float(platt.intercept_[0])
+
+
+def fit(texts: list[str], labels: list[int], groups: list[str] | None = None,
+        weights: list[float] | None = None, valid: tuple[list[str], list[int]] | None = None,
+        folds: int = 5) -> Model:
+    """Train a model and calibrate its probability.
+
+    With ``valid`` (texts built from phrasings the train texts never use), the Platt scaling is
+    fit on validation scores of a train-only model, then the final model is refit on train +
+    validation. Without it, out-of-fold scores with whole ``groups`` (templates) per fold are used.
+    """
+    w = np.asarray(weights if weights is not None else [1.0] * len(texts), dtype=float)
+    y = np.asarray(labels)
+    lex_sha = load_lexicon().sha256
+    if valid is not None:
+        char, word = _vectorizers()
+        x = _design(texts, char, word, fit=True)
+        first = _fit_linear(x, y, w)
+        platt = _platt(first.decision_function(_design(valid[0], char, word)), np.asarray(valid[1]))
+        texts = list(texts) + list(valid[0])
+        y = np.concatenate([y, np.asarray(valid[1])])
+        w = np.concatenate([w, np.ones(len(valid[0]))])
+        char, word = _vectorizers()
+        x = _design(texts, char, word, fit=True)
+        return Model(char=char, word=word, clf=_fit_linear(x, y, w), platt=platt,
+                     lexicon_sha256=lex_sha)
+    char, word = _vectorizers()
+    x = _design(texts, char, word, fit=True)
+    groups = groups or [str(i) for i in range(len(texts))]
+    oof = np.zeros(len(texts))
+    for tr, te in GroupKFold(n_splits=min(folds, len(set(groups)))).split(x, y, groups):
+        oof[te] = _fit_linear(x[tr], y[tr], w[tr]).decision_function(x[te])
+    return Model(char=char, word=word, clf=_fit_linear(x, y, w), platt=_platt(oof, y),
+                 lexicon_sha256=lex_sha)
+
+
+def metrics(y_true: list[int], y_pred: list[int]) -> dict:
+    """Precision, recall, F1 and accuracy of binary predictions (positive = offer)."""
+    tp = sum(1 for t, p in zip(y_true, y_pred, strict=True) if t and p)
+    fp = sum(1 for t, p in zip(y_true, y_pred, strict=True) if not t and p)
+    fn = sum(1 for t, p in zip(y_true, y_pred, strict=True) if t and not p)
+    tn = len(y_true) - tp - fp - fn
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"n": len(y_true), "tp": tp, "fp": fp, "fn": fn, "tn": tn,
+            "precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4),
+            "accuracy": round((tp + tn) / len(y_true), 4) if y_true else 0.0}
+
+
+@dataclass
+class Evaluation:
+    model: dict
+    keyword_baseline: dict
+    errors: list[dict] = field(default_factory=list)
+
+
+def evaluate(model: Model, rows: list[dict]) -> Evaluation:
+    """Score ``model`` and the keyword-only baseline on labeled rows."""
+    texts = [r["text"] for r in rows]
+    y = [int(r["label"]) for r in rows]
+    proba, hits = model.predict_proba(texts)
+    pred = [int(p >= THRESHOLD) for p in proba]
+    base = [int(h.keyword_offer()) for h in hits]
+    errors = [{"text": t, "label": yy, "probability": round(float(p), 3)}
+              for t, yy, p, pp in zip(texts, y, proba, pred, strict=True) if yy != pp]
+    return Evaluation(model=metrics(y, pred), keyword_baseline=metrics(y, base), errors=errors)

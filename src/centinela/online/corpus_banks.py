@@ -1,0 +1,144 @@
+"""Phrase banks and templates of the synthetic training corpus (see ``corpus.py``).
+
+Every bank is a list; banks named in ``SPLIT_BANKS`` are cut by position (3 mod 4 → test,
+1 mod 4 → validation, the rest → train) so that test posts use phrasings the model never saw.
+Templates are cut the same way inside each family. Nothing here was taken from real posts.
+"""
+
+from __future__ import annotations
+
+# --- products -------------------------------------------------------------------------------
+FENT_ES = [
+    "fentanilo", "fenta", "fentanilo original", "fentas", "fentanilo citrato", "fentanilo de hospital",
+    "fentanest", "fentanyl", "fentanil", "fentanilo 100% original", "fentanilo sellado", "fentita",
+    "fentanilo Janssen", "fentanilo de clínica", "fentanilo nacional", "fentanylo", "citrato de fentanilo",
+    "fentanillo", "fentanilo importado", "fenta original",
+]
+FENT_EN = [
+    "fentanyl", "fent", "fetty", "fentanyl powder", "fent powder", "pure fent", "fentanyl HCl",
+    "fentanyl citrate", "china white", "fenty", "fire fent", "uncut fent",
+]
+SLANG_EN = [
+    "M30s", "blues", "china white", "apache", "dance fever", "murder 8", "tango and cash",
+    "pressed blues", "perc 30s", "jackpot", "blue m's", "goodfellas", "TNT", "M-30s",
+    "fent pills", "rainbow fent", "blue dolphins", "pressed 30s", "m boxes", "dirty 30s",
+]
+SLANG_ES = [
+    "M30", "azules", "las azules", "M-30", "pastillas azules M30", "blues", "la china white",
+    "apache", "las M", "azulitas", "pastis M30", "la china blanca",
+]
+OPIOID_ES = [
+    "tramadol", "morfina", "oxicodona", "metadona", "petidina", "codeína", "tramal", "oxycontin",
+    "percocet", "remifentanilo", "hidromorfona", "meperidina", "heroína", "dilaudid", "tramadol gotas",
+    "morfina en ampollas",
+]
+OPIOID_EN = [
+    "oxy", "oxycodone", "percs", "roxies", "dilaudid", "oxycontin 80s", "heroin", "black tar",
+    "lean", "codeine syrup", "methadone", "morphine", "hydrocodone", "norcos", "dillies", "subs",
+]
+FORM_ES = [
+    "ampollas", "ampollitas", "ampollas de 2 ml", "cajas x 50 ampollas", "ampollas de 10 ml",
+    "parches", "parches de 50 mcg", "frascos", "viales", "ampollas selladas", "amp", "caja x 10 amp",
+    "ampollas 0.5 mg/10 ml", "parches de 25", "unidades",
+]
+STRENGTH = [
+    "0.05 mg/ml", "0.5mg/10ml", "100 mcg", "50mcg/ml", "0.1 mg/2 ml", "2ml", "10 ml", "25 mcg/h",
+    "50 mcg/h", "100mcg/2ml", "500 mcg",
+]
+QTY = ["1", "2", "3", "5", "10", "12", "20", "25", "50", "100", "una", "dos", "media docena", "una docena"]
+
+# --- sale language ---------------------------------------------------------------------------
+OFFER_ES = [
+    "Vendo", "Tengo", "Disponible", "Hay", "Remato", "Vendemos", "Ofrezco", "Tenemos", "Llegaron",
+    "En stock", "Se vende", "Contamos con", "Ya llegó", "Quedan pocas", "Saqué", "Liquido",
+    "Dispongo de", "Tengo stock de", "Se ofrece", "Tenemos en oferta",
+]
+OFFER_EN = [
+    "Selling", "Got", "In stock:", "New batch of", "Just landed:", "Plug for", "Restocked",
+    "Holding", "Have", "Dropping", "Fresh", "Now serving",
+]
+SALE_TAIL_ES = [
+    "sin receta", "al por mayor y menor", "precio conversable", "precio de amigo", "por unidad o caja",
+    "mínimo 5", "solo gente seria", "originales", "al x mayor", "precio especial por cantidad",
+    "sin receta médica", "sin preguntas", "por docena más barato", "ofertas por volumen",
+    "entrega inmediata", "sin orden médica", "calidad garantizada", "no se fía",
+]
+SALE_TAIL_EN = [
+    "no script needed", "no rx", "bulk discounts", "legit pressed", "pharma grade", "real deal",
+    "serious buyers only", "best prices", "ask for the menu", "no lowballers", "tested", "same day",
+]
+DELIVERY_ES = [
+    "delivery a todo Lima", "delivery en {place}", "hago envíos a provincia", "entrego en {place}",
+    "envíos por Olva", "envíos por Shalom", "delivery {place} y alrededores", "punto de encuentro en {place}",
+    "recojo en {place}", "envíos a todo el Perú", "delivery rápido", "entregas en {place}",
+    "contra entrega en {place}", "delivery motorizado", "envío discreto", "agencia a provincias",
+]
+DELIVERY_EN = [
+    "same day delivery", "ships overnight", "meetups in {city}", "local delivery only", "discreet shipping",
+    "worldwide shipping", "stealth packaging", "can mail", "drop off in {city}", "tracking provided",
+]
+PAY_ES = [
+    "Yape", "Plin", "Yape o Plin", "yape/plin", "pago por yape", "yapeas y te mando", "efectivo",
+    "transferencia BCP", "Interbank", "depósito en cuenta", "plin al {phone}", "yape al {phone}",
+    "pago adelantado por yape", "aceptamos plin",
+]
+PAY_EN = ["cashapp", "zelle", "BTC only", "venmo", "crypto", "XMR", "cash only", "apple pay", "BTC or XMR", "paypal F&F"]
+CONTACT_ES = [
+    "wsp {phone}", "al {phone}", "escríbeme al {phone}", "info al dm", "al privado", "inbox",
+    "contacto {handle}", "telegram {handle}", "t.me/{user}", "whatsapp {phone}", "llama al {phone}",
+    "info por interno", "escribir a {handle}", "wa.me/51{digits}", "pedidos al {phone}", "dm",
+]
+CONTACT_EN = [
+    "hmu", "dm me", "text {usphone}", "snap {user}", "telegram {handle}", "hit my line", "wickr {user}",
+    "signal only", "t.me/{user}", "dm for menu", "kik {user}", "text for the menu",
+]
+GREET_ES = ["Buenas", "Hola grupo", "Atención", "Buenas tardes", "Hola a todos", "Ojo", "Hey", "Buen día", "Gente", "Habla causas"]
+GREET_EN = ["Yo", "Hey fam", "Attention", "Whats good", "Heads up", "Sup", "Ayo", "Hello all"]
+EMOJI_POS = ["💊", "💉", "🔌", "💙", "🔵", "🚀", "📦", "🔥", "✅", "💯", "🤫", "📲", "🐉", "⚡", "😴"]
+EMOJI_NEG = ["🙏", "😢", "📰", "⚠️", "❤️", "👍", "😂", "🎉", "📢", "🙌", "😷", "🏥"]
+PRICE_ES = [
+    "S/ {n}", "S/. {n}", "{n} soles", "{n} lucas", "a {n}", "S/{n} c/u", "{n} soles la unidad",
+    "S/ {n} la caja", "{n} soles x ampolla", "S/. {n} por parche",
+]
+PRICE_EN = ["${n}", "{n} each", "${n}/ea", "{n} bucks", "${n} a pop", "{n} for a ten pack", "USD {n}"]
+
+# --- negatives ---------------------------------------------------------------------------------
+OTHER_DRUG_ES = [
+    "marihuana", "cripy", "coca", "tusi", "éxtasis", "pasta básica", "ketamina", "hongos", "creepy",
+    "moño", "perico", "LSD", "2cb", "cocaína", "kush", "popper",
+]
+OTHER_DRUG_EN = ["weed", "kush", "coke", "molly", "shrooms", "carts", "edibles", "pressies", "ketamine", "acid tabs", "zaza", "snow"]
+LEGIT_DRUG = [
+    "paracetamol 500 mg", "ibuprofeno 400 mg", "amoxicilina 500 mg", "omeprazol 20 mg", "naproxeno",
+    "loratadina", "vitamina C", "complejo B", "panadol antigripal", "losartán 50 mg", "metformina",
+    "diclofenaco gel", "sales de rehidratación", "ácido fólico", "salbutamol inhalador", "cetirizina",
+]
+AGENCY = [
+    "la PNP", "la Dirandro", "Sunat", "la Policía Nacional", "Digemid", "la Fiscalía", "Aduanas",
+    "agentes de la Dirandro", "efectivos policiales", "la Diresa", "la Divindat", "el Ejército",
+]
+NEWS_PLACE = [
+    "Piura", "Tumbes", "Zarumilla", "Aguas Verdes", "Sullana", "Paita", "Talara", "Castilla",
+    "el Callao", "San Juan de Lurigancho", "Chiclayo", "Trujillo", "Arequipa", "Tacna", "Puno",
+    "Lima", "Chimbote", "Iquitos", "Cusco", "Huancayo", "Ica", "Cajamarca",
+]
+PLACES = [
+    "Lima", "SJL", "San Juan de Lurigancho", "Los Olivos", "Comas", "Callao", "Surco", "Miraflores",
+    "San Miguel", "Villa El Salvador", "Ate", "Chorrillos", "Independencia", "San Martín de Porres",
+    "Piura", "Tumbes", "Zarumilla", "Sullana", "Chiclayo", "Trujillo", "Arequipa", "Cusco",
+    "Huancayo", "Ica", "Tacna", "Juliaca", "Puno", "Iquitos", "Pucallpa", "Chimbote", "Cercado de Lima",
+    "La Victoria", "Breña", "Rímac", "Puente Piedra", "Carabayllo", "Santa Anita", "Lince", "Barranco",
+    "Castilla", "Paita", "Talara", "Huaraz", "Cajamarca", "Tarapoto", "Ayacucho", "Moquegua",
+]
+US_CITY = ["Philly", "the Bronx", "Phoenix", "Seattle", "Portland", "Denver", "Baltimore", "Chicago", "LA", "Dayton"]
+USERS = [
+    "dragonblanco", "farma_pe", "elplug_lima", "medsfast", "rx_peru", "bluesline", "nortefarma",
+    "delivery247", "ampollas_pe", "pharmaking", "elchino_pe", "surplug", "quimico_sur", "calidad_pe",
+    "vip_meds", "boticanegra", "plug_oficial", "drmeds", "el_tio_pe", "farmanorte",
+]
+
+SPLIT_BANKS = (
+    "FENT_ES", "FENT_EN", "SLANG_EN", "SLANG_ES", "OPIOID_ES", "OPIOID_EN", "FORM_ES", "OFFER_ES",
+    "OFFER_EN", "SALE_TAIL_ES", "SALE_TAIL_EN", "DELIVERY_ES", "DELIVERY_EN", "PAY_ES", "CONTACT_ES",
+    "CONTACT_EN", "OTHER_DRUG_ES", "OTHER_DRUG_EN", "LEGIT_DRUG",
+)

@@ -1,0 +1,47 @@
+"""Keyed pseudonyms for patient documents: document numbers never reach storage or logs."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+
+from centinela.config import get_settings
+
+_DOC = re.compile(r"^(DNI|CE|PAS):(\S+)$")
+_PSN = re.compile(r"^PSN:[A-Za-z0-9_-]{4,64}$")
+
+
+class DocumentError(ValueError):
+    """A patient identifier that is neither a typed document nor a PSN token."""
+
+
+def pseudonymize(patient_id: str, key: str | None = None) -> str:
+    """Return the ``PSN:`` pseudonym of a typed document (``DNI:…``, ``CE:…``, ``PAS:…``).
+
+    A ``PSN:`` token is returned as given. The error message never echoes the document.
+    """
+    value = patient_id.strip()
+    if _PSN.match(value):
+        return value
+    m = _DOC.match(value)
+    if not m:
+        raise DocumentError("patient_id must be DNI:, CE:, PAS: followed by the number, or PSN:")
+    kind, number = m.group(1), m.group(2).upper().lstrip("0") or "0"
+    secret = (key or get_settings().pseudonym_key).encode()
+    digest = hmac.new(secret, f"{kind}:{number}".encode(), hashlib.sha256).hexdigest()
+    return "PSN:" + digest[:24]
+
+
+def client_hash(value: str, purpose: str, key: str | None = None) -> str:
+    """Return a keyed hash of a client attribute (IP, phone) for rate limiting and dedup."""
+    secret = (key or get_settings().secret_key).encode()
+    return hmac.new(secret, f"{purpose}:{value}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+_DOC_ANYWHERE = re.compile(r"\b(DNI|CE|PAS)\s*[:#-]?\s*[A-Za-z0-9]{5,}", re.IGNORECASE)
+
+
+def redact(text: str) -> str:
+    """Replace anything that looks like a typed document number in free text."""
+    return _DOC_ANYWHERE.sub(lambda m: m.group(1).upper() + ":[redactado]", text)

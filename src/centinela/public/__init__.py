@@ -1,0 +1,1 @@
+"""Public channels: anonymous citizen reporting and the public assistant."""

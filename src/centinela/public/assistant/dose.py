@@ -1,0 +1,28 @@
+"""Detect questions that ask for a dose (how much, how often, which strength) so the assistant
+can decline politely: dosing is for the treating professional, never for a chatbot."""
+
+from __future__ import annotations
+
+import re
+
+from centinela.public.text import fold
+
+_DOSE = tuple(re.compile(p) for p in (
+    r"\bdosis\b", r"\bdosage\b", r"\bdose\b", r"\bdosificacion\b", r"\bposologia\b",
+    r"\b\d+([.,]\d+)?\s*(mg|mcg|ug|ml|miligramos?|microgramos?|gotas|drops)\b",
+    r"\bcuant[oa]s?\b.{0,40}\b(tomo|tomar|me tomo|puedo tomar|debo tomar|dar|doy|le doy|"
+    r"pongo|poner|aplico|aplicar|usar|uso|inyect\w*|mg|miligramos|pastillas|gotas|"
+    r"es demasiado|es mucho|es seguro|es segura|al dia|por dia|diario)\b",
+    r"\bcada cuant[oa]s? (horas|dias)\b", r"\bcon que frecuencia\b",
+    r"\bhow (much|many)\b.{0,40}\b(take|give|use|inject|per day|a day|daily|safe|too much|"
+    r"pills|mg|is too)\b",
+    r"\bhow often (should|can|do) i\b",
+    r"\bpuedo tomar (dos|tres|2|3|mas|otra|doble)\b", r"\bcan i take (two|three|2|3|more|another)\b",
+    r"\bdoble (dosis|pastilla)\b", r"\bdouble (dose|up)\b",
+))
+
+
+def is_dose_question(text: str) -> bool:
+    """Return True when ``text`` asks how much, how often or which strength to use."""
+    folded = fold(text)
+    return any(p.search(folded) for p in _DOSE)

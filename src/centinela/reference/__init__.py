@@ -1,0 +1,1 @@
+"""Shipped reference data of Peru (INEI districts, boundaries, IPRESS hospitals)."""

@@ -1,0 +1,1 @@
+"""Registry of establishments, professionals and products."""

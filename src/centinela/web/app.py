@@ -1,0 +1,78 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DataError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from centinela import __version__
+from centinela.config import get_settings
+from centinela.db import get_engine, session_factory
+from centinela.web.routes import ROUTER_MODULES
+from centinela.web.security import SecurityMiddleware, resolve_user
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+def wants_html(request: Request) -> bool:
+    """Return True for browser page requests (not the JSON API)."""
+    if request.url.path.startswith("/api/"):
+        return False
+    return "text/html" in request.headers.get("accept", "")
+
+
+def create_app(engine: Engine | None = None) -> FastAPI:
+    """Build the app bound to ``engine`` (default: the configured database)."""
+    app = FastAPI(title="Centinela", version=__version__, docs_url="/api/docs",
+                  openapi_url="/api/openapi.json", redoc_url=None)
+    app.state.engine = engine or get_engine()
+    app.state.session_factory = session_factory(app.state.engine)
+    app.state.user_resolver = resolve_user
+    app.state.csrf_exempt = set()  # path prefixes of cookie-less form webhooks
+    app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
+    for name in ROUTER_MODULES:
+        module = importlib.import_module(name)
+        app.include_router(module.router)
+        setup = getattr(module, "setup", None)
+        if setup is not None:
+            setup(app)
+    app.add_middleware(SecurityMiddleware, exempt=app.state.csrf_exempt,
+                       https_only=get_settings().environment == "production")
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError):
+        # Say where and why, never echo the values (a document number may be among them).
+        errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type")}
+                  for e in exc.errors()]
+        return JSONResponse({"detail": errors}, status_code=422)
+
+    @app.exception_handler(DataError)
+    async def _bad_value(request: Request, exc: DataError):
+        # e.g. a NUL byte PostgreSQL cannot store or compare: the input is at fault, not us.
+        return JSONResponse({"detail": "invalid characters or value out of range in the input"},
+                            status_code=400)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException):
+        if not wants_html(request):
+            return await http_exception_handler(request, exc)
+        if exc.status_code == 401:
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            from urllib.parse import quote
+
+            return RedirectResponse("/login?next=" + quote(target, safe="/"), status_code=303)
+        from centinela.web.deps import render
+
+        return render(request, "error.html", {"status": exc.status_code, "detail": exc.detail},
+                      status_code=exc.status_code)
+
+    return app

@@ -1,0 +1,85 @@
+"""Server-side SVG: line charts of monthly or daily series, and the map of Peru."""
+
+from __future__ import annotations
+
+from markupsafe import Markup, escape
+
+from centinela.web.views.common import Series
+from centinela.web.views.geo import MapContext, department_paths
+
+COLORS = ("#b3261e", "#5b6b7a", "#1f6f8b", "#7a5c00")
+
+
+def line_chart(series: list[Series], title: str, width: int = 720, height: int = 240,
+               threshold: float | None = None) -> Markup:
+    """Return an inline SVG line chart of ``series`` sharing the same labels."""
+    series = [s for s in series if s is not None and s.points]
+    if not series:
+        return Markup("")
+    labels = [p.label for p in series[0].points]
+    top = max([p.value for s in series for p in s.points] + [threshold or 0, 1e-9])
+    left, right, up, down = 56, 12, 14, 40
+    w, h = width - left - right, height - up - down
+    n = max(len(labels) - 1, 1)
+
+    def xy(i: int, v: float) -> tuple[float, float]:
+        return left + w * i / n, up + h - h * v / top
+
+    out = [f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" '
+           f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">',
+           f"<title>{escape(title)}</title>"]
+    for k in range(5):
+        v = top * k / 4
+        _, y = xy(0, v)
+        out.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" '
+                   f'stroke="#ddd"/><text x="{left - 6}" y="{y + 4:.1f}" font-size="11" '
+                   f'text-anchor="end">{v:,.0f}</text>')
+    step = max(1, len(labels) // 12)
+    for i in range(0, len(labels), step):
+        x, _ = xy(i, 0)
+        out.append(f'<text x="{x:.1f}" y="{height - down + 16}" font-size="11" '
+                   f'text-anchor="middle">{escape(labels[i])}</text>')
+    if threshold:
+        _, y = xy(0, threshold)
+        out.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" '
+                   f'stroke="#b3261e" stroke-dasharray="4 3"/>')
+    for idx, s in enumerate(series):
+        color = COLORS[idx % len(COLORS)]
+        pts = " ".join(f"{x:.1f},{y:.1f}" for x, y in (xy(i, p.value)
+                                                      for i, p in enumerate(s.points)))
+        dash = ' stroke-dasharray="6 4"' if idx else ""
+        out.append(f'<polyline fill="none" stroke="{color}" stroke-width="2"{dash} '
+                   f'points="{pts}"><title>{escape(s.name)}</title></polyline>')
+        if len(s.points) <= 31:
+            for i, p in enumerate(s.points):
+                x, y = xy(i, p.value)
+                out.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{color}">'
+                           f"<title>{escape(s.name)} {escape(p.label)}: {p.value:,.2f}</title>"
+                           "</circle>")
+        out.append(f'<text x="{left + 8 + 170 * idx}" y="{height - 6}" font-size="12" '
+                   f'fill="{color}">■ {escape(s.name)}</text>')
+    out.append("</svg>")
+    return Markup("".join(out))
+
+
+def map_svg(ctx: MapContext, labels: dict[str, str]) -> Markup:
+    """Return the SVG map: each visible department links to its region profile."""
+    paths = department_paths()
+    out = ['<svg class="map" viewBox="0 0 520 760" role="img" '
+           f'aria-label="{escape(labels["title"])}" xmlns="http://www.w3.org/2000/svg">']
+    for r in ctx.regions:
+        d = paths.get(r.code)
+        if not d:
+            continue
+        tip = f"{r.name} ({r.code})"
+        if r.visible:
+            tip += (f" — {r.mg_per_100k:,.2f} {labels['unit']} — "
+                    f"{r.open_alerts} {labels['alerts']}")
+        shape = (f'<path d="{d}" class="shade-{r.shade}" data-code="{r.code}">'
+                 f"<title>{escape(tip)}</title></path>")
+        if r.visible:
+            shape = (f'<a href="/profiles/region/{r.code}" aria-label="{escape(r.name)}">'
+                     f"{shape}</a>")
+        out.append(shape)
+    out.append("</svg>")
+    return Markup("".join(out))

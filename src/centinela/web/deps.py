@@ -1,0 +1,104 @@
+"""FastAPI dependencies shared by every router: DB session, language, current user, roles.
+
+Other routers use ``db_session``, ``lang``, ``current_user``, ``require_roles``, ``render`` and
+``clock``. Forms must include ``{{ csrf_field() }}`` (or htmx's ``X-CSRF-Token`` header, which
+``base.html`` sets on ``<body>``): the security middleware refuses unsafe requests without it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.templating import Jinja2Templates
+from markupsafe import Markup, escape
+from sqlalchemy.orm import Session
+
+from centinela.accounts.models import User
+from centinela.accounts.policy import nav_for
+from centinela.web.i18n import pick_lang, translate
+from centinela.web.security import CSRF_FIELD, csrf_token
+
+TEMPLATES_DIR = __import__("pathlib").Path(__file__).parent / "templates"
+templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
+
+
+def db_session(request: Request) -> Iterator[Session]:
+    """Yield a session bound to the app's engine; commit on success, roll back on error."""
+    session = request.app.state.session_factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def lang(request: Request) -> str:
+    """Return the interface language of this request (Spanish first)."""
+    return pick_lang(
+        request.query_params.get("lang"),
+        request.cookies.get("lang"),
+        request.headers.get("accept-language"),
+    )
+
+
+def clock(request: Request) -> dt.datetime:
+    """Return 'now' (naive UTC) from the app's clock; tests freeze ``app.state.clock``."""
+    fn = getattr(request.app.state, "clock", None)
+    return fn() if fn else dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def current_user(request: Request, session: Session = Depends(db_session)) -> User | None:
+    """Return the signed-in user (session cookie or API token), or None."""
+    resolver = getattr(request.app.state, "user_resolver", None)
+    if resolver is None:
+        return None
+    return resolver(request, session)
+
+
+def require_roles(*roles: str):
+    """Dependency factory: 401 when signed out, 403 when the role is not in ``roles``."""
+
+    def _dep(user: User | None = Depends(current_user)) -> User:
+        if user is None:
+            raise HTTPException(status_code=401, detail="authentication required")
+        if roles and user.role not in roles:
+            raise HTTPException(status_code=403, detail="forbidden for this role")
+        return user
+
+    return _dep
+
+
+def _menu_user(request: Request) -> User | None:
+    """Return the user for the menu, resolving it when the route did not ask for one."""
+    if getattr(request.state, "user_resolved", False):
+        return request.state.user
+    resolver = getattr(request.app.state, "user_resolver", None)
+    if resolver is None:
+        return None
+    session = request.app.state.session_factory()
+    try:
+        return resolver(request, session)
+    except HTTPException:
+        return None
+    finally:
+        session.close()
+
+
+def render(request: Request, name: str, context: dict, status_code: int = 200):
+    """Render a template with the language, translator, user, menu and CSRF token."""
+    lng = lang(request)
+    token = csrf_token(request)
+    user = _menu_user(request)
+    ctx = {
+        "request": request, "lang": lng, "t": lambda k, **p: translate(k, lng, **p),
+        "user": user, "nav": nav_for(user), "csrf_token": token,
+        "csrf_field": lambda: Markup(
+            f'<input type="hidden" name="{CSRF_FIELD}" value="{escape(token)}">'),
+    }
+    ctx.update(context)
+    return templates.TemplateResponse(request, name, ctx, status_code=status_code)

@@ -1,0 +1,111 @@
+"""Alert inbox and alert detail pages, their JSON twins, and case actions."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
+
+from centinela.accounts.models import User
+from centinela.accounts.policy import ANALYSTS, roles_for
+from centinela.web.charts import line_chart
+from centinela.web.deps import clock, db_session, lang, render, require_roles
+from centinela.web.i18n import translate
+from centinela.web.views.alert import AlertDetail, NotVisible, build_alert, visible_alert
+from centinela.web.views.cases import CaseError, apply_action
+from centinela.web.views.inbox import InboxContext, InboxFilters, build_inbox
+
+router = APIRouter()
+viewer = require_roles(*roles_for("inbox"))
+actor = require_roles(*ANALYSTS)
+
+
+class CaseActionIn(BaseModel):
+    action: Literal["triage", "schedule_audit", "close", "reopen", "note"]
+    note: str = Field("", max_length=4000)
+    outcome: Literal["confirmed", "justified", "false_positive"] | None = None
+
+
+class CaseActionOut(BaseModel):
+    alert_id: str
+    status: str
+    outcome: str | None
+
+
+@router.get("/alerts", response_class=HTMLResponse, include_in_schema=False)
+def inbox_page(request: Request, filters: Annotated[InboxFilters, Query()],
+               user: User = Depends(viewer), session: Session = Depends(db_session)):
+    """Render the alert inbox."""
+    ctx = build_inbox(session, user, filters, clock(request))
+    name = "alerts/_rows.html" if request.headers.get("hx-request") else "alerts/inbox.html"
+    return render(request, name, {"ctx": ctx})
+
+
+@router.get("/api/v1/alerts", response_model=InboxContext, tags=["alerts"])
+def inbox_api(request: Request, filters: Annotated[InboxFilters, Query()],
+              user: User = Depends(viewer), session: Session = Depends(db_session)):
+    """Return the alert inbox (the page's context)."""
+    return build_inbox(session, user, filters, clock(request))
+
+
+def _detail(request: Request, session: Session, user: User, alert_id: str) -> AlertDetail:
+    try:
+        return build_alert(session, user, alert_id, clock(request))
+    except NotVisible:
+        raise HTTPException(404, "alert not found") from None
+
+
+@router.get("/alerts/{alert_id}", response_class=HTMLResponse, include_in_schema=False)
+def alert_page(alert_id: str, request: Request, user: User = Depends(viewer),
+               session: Session = Depends(db_session)):
+    """Render one alert with its evidence, chart, movements, deliveries and case log."""
+    ctx = _detail(request, session, user, alert_id)
+    lng = lang(request)
+    chart = line_chart([ctx.chart.subject, ctx.chart.peers],
+                       translate(ctx.chart.title, lng))
+    return render(request, "alerts/detail.html", {"ctx": ctx, "chart_svg": chart})
+
+
+@router.get("/api/v1/alerts/{alert_id}", response_model=AlertDetail, tags=["alerts"])
+def alert_api(alert_id: str, request: Request, user: User = Depends(viewer),
+              session: Session = Depends(db_session)):
+    """Return one alert's detail (the page's context)."""
+    return _detail(request, session, user, alert_id)
+
+
+def _act(request: Request, session: Session, user: User, alert_id: str,
+         body: CaseActionIn) -> CaseActionOut:
+    try:
+        alert = visible_alert(session, user, alert_id, clock(request))
+    except NotVisible:
+        raise HTTPException(404, "alert not found") from None
+    try:
+        apply_action(session, alert, body.action, user.username, body.note, body.outcome,
+                     now=clock(request))
+    except CaseError as err:
+        raise HTTPException(409, str(err)) from None
+    return CaseActionOut(alert_id=alert.alert_id, status=alert.status, outcome=alert.outcome)
+
+
+@router.post("/alerts/{alert_id}/actions", include_in_schema=False)
+async def alert_action_form(alert_id: str, request: Request, user: User = Depends(actor),
+                            session: Session = Depends(db_session)):
+    """Apply a case action from the page's form and go back to the alert."""
+    form = await request.form()
+    try:
+        body = CaseActionIn(action=form.get("action") or "", note=form.get("note") or "",
+                            outcome=form.get("outcome") or None)
+    except ValueError:
+        raise HTTPException(422, "action, outcome or note is not valid") from None
+    _act(request, session, user, alert_id, body)
+    return RedirectResponse(f"/alerts/{alert_id}#case", status_code=303)
+
+
+@router.post("/api/v1/alerts/{alert_id}/actions", response_model=CaseActionOut, tags=["alerts"])
+def alert_action_api(alert_id: str, body: CaseActionIn, request: Request,
+                     user: User = Depends(actor), session: Session = Depends(db_session)):
+    """Triage, schedule an audit, close with an outcome, reopen, or add a note."""
+    return _act(request, session, user, alert_id, body)

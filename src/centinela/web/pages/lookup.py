@@ -1,0 +1,65 @@
+"""Patient-history lookup (PDMP): one form, one page, and its JSON twin."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import HTMLResponse
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from centinela.accounts.models import User
+from centinela.accounts.policy import roles_for
+from centinela.web.charts import line_chart
+from centinela.web.deps import clock, db_session, lang, render, require_roles
+from centinela.web.i18n import translate
+from centinela.web.views.lookup import REASONS, LookupRefused, LookupRequest, LookupResult, lookup
+
+router = APIRouter()
+viewer = require_roles(*roles_for("lookup"))
+
+
+def _page(request: Request, result: LookupResult | None, errors: list[str], status: int = 200):
+    chart = None
+    if result is not None:
+        chart = line_chart([result.daily_mme], translate("lookup.chart", lang(request)),
+                           threshold=result.mme_threshold)
+    return render(request, "lookup.html", {"ctx": result, "errors": errors, "reasons": REASONS,
+                                           "chart_svg": chart}, status_code=status)
+
+
+@router.get("/lookup", response_class=HTMLResponse, include_in_schema=False)
+def lookup_form(request: Request, user: User = Depends(viewer)):
+    """Show the one-form lookup."""
+    return _page(request, None, [])
+
+
+@router.post("/lookup", response_class=HTMLResponse, include_in_schema=False)
+async def lookup_page(request: Request, user: User = Depends(viewer),
+                      session: Session = Depends(db_session)):
+    """Run the lookup and show the patient's last 12 months on the same page."""
+    form = await request.form()
+    try:
+        req = LookupRequest(
+            document_type=form.get("document_type") or "DNI",
+            document_number=str(form.get("document_number") or "").strip(),
+            reason=form.get("reason") or "", note=str(form.get("note") or ""),
+            attest=form.get("attest") in ("on", "true", "1"))
+    except ValidationError as err:
+        # Name the fields only: the document number is never echoed back.
+        fields = sorted({str(e["loc"][0]) for e in err.errors()})
+        return _page(request, None, [f"lookup.invalid_{f}" for f in fields], status=422)
+    try:
+        result = lookup(session, user, req, clock(request))
+    except LookupRefused as err:
+        return _page(request, None, [f"lookup.invalid_{str(err).split(':')[0]}"], status=422)
+    return _page(request, result, [])
+
+
+@router.post("/api/v1/lookup", response_model=LookupResult, tags=["lookup"])
+def lookup_api(body: LookupRequest, request: Request, user: User = Depends(viewer),
+               session: Session = Depends(db_session)):
+    """Return a patient's controlled dispensations of the last 12 months (audited)."""
+    try:
+        return lookup(session, user, body, clock(request))
+    except LookupRefused as err:
+        raise HTTPException(422, str(err)) from None

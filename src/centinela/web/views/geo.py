@@ -1,0 +1,122 @@
+"""Map of Peru: departments shaded by per-capita fentanyl use, with open alerts.
+
+Use = mg of fentanyl dispensed or administered in the last 365 days per 100,000 inhabitants
+(INEI 2025 projection). The heavy aggregate is cached for a few minutes per database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from functools import lru_cache
+
+from pydantic import BaseModel
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from centinela.accounts.models import User
+from centinela.accounts.policy import department_scope
+from centinela.alerts.models import Alert
+from centinela.ingest.models import Movement
+from centinela.reference.ubigeo import data_path, department_population, departments
+from centinela.registry.models import Establishment, Product
+from centinela.web.views.common import OUTFLOWS, cached, clear_cache
+
+__all__ = ["MapContext", "RegionStat", "build_map", "clear_cache", "department_paths"]
+
+SHADES = 5
+
+
+class RegionStat(BaseModel):
+    code: str
+    name: str
+    population: int
+    fentanyl_mg_12m: float | None
+    mg_per_100k: float | None
+    open_alerts: int | None
+    shade: int  # 0 = no data or out of reach, 1..5 quantile
+    visible: bool
+
+
+class MapContext(BaseModel):
+    regions: list[RegionStat]
+    breaks: list[float]
+    since: str
+    until: str
+    national_mg_per_100k: float
+
+
+def fentanyl_by_department(session: Session, now: dt.datetime) -> dict[str, float]:
+    """Return department → mg of fentanyl used in the 365 days before ``now`` (cached)."""
+
+    def compute() -> dict[str, float]:
+        rows = session.execute(
+            select(Establishment.department,
+                   func.sum(Movement.quantity * Product.strength_mg_per_unit))
+            .join(Product, Product.product_code == Movement.product_code)
+            .join(Establishment, Establishment.establishment_id == Movement.establishment_id)
+            .where(Movement.event_type.in_(OUTFLOWS), Product.substance == "fentanyl",
+                   Movement.occurred_at >= now - dt.timedelta(days=365),
+                   Movement.occurred_at <= now)
+            .group_by(Establishment.department)).all()
+        return {d: float(v or 0) for d, v in rows if d}
+
+    return cached(session, ("map", now.date().isoformat()), compute)
+
+
+def build_map(session: Session, user: User, now: dt.datetime) -> MapContext:
+    """Return per-department use and open alerts, limited to the viewer's departments."""
+    scope = department_scope(user)
+    mg = fentanyl_by_department(session, now)
+    alert_q = select(Alert.department, func.count()).where(Alert.status != "closed")
+    if user.role == "police":
+        alert_q = alert_q.where(Alert.subject_kind != "patient")
+    alerts = dict(session.execute(alert_q.group_by(Alert.department)).all())
+    pop = department_population()
+    rates = {d: mg.get(d, 0.0) * 100_000 / pop[d] for d in departments() if pop.get(d)}
+    positive = sorted(v for v in rates.values() if v > 0)
+    breaks = [positive[int(len(positive) * q / SHADES)] for q in range(1, SHADES)] \
+        if positive else []
+    regions = []
+    for code, name in sorted(departments().items()):
+        visible = scope is None or code in scope
+        rate = rates.get(code, 0.0)
+        shade = 0
+        if visible and rate > 0:
+            shade = 1 + sum(1 for b in breaks if rate >= b)
+        regions.append(RegionStat(
+            code=code, name=name, population=pop.get(code, 0),
+            fentanyl_mg_12m=round(mg.get(code, 0.0), 3) if visible else None,
+            mg_per_100k=round(rate, 3) if visible else None,
+            open_alerts=int(alerts.get(code, 0)) if visible else None, shade=shade,
+            visible=visible))
+    total_pop = sum(pop.values())
+    return MapContext(
+        regions=regions, breaks=[round(b, 3) for b in breaks],
+        since=(now - dt.timedelta(days=365)).date().isoformat(), until=now.date().isoformat(),
+        national_mg_per_100k=round(sum(mg.values()) * 100_000 / total_pop, 3) if total_pop else 0)
+
+
+@lru_cache(maxsize=1)
+def department_paths(width: int = 520, height: int = 760) -> dict[str, str]:
+    """Return department code → SVG path data, projected from the INEI GeoJSON (cached)."""
+    data = json.loads(data_path("peru_departamental_simple.geojson").read_text(encoding="utf-8"))
+    rings_by_dep: dict[str, list[list[list[float]]]] = {}
+    for feat in data["features"]:
+        code = str(feat["properties"]["FIRST_IDDP"]).zfill(2)
+        geom = feat["geometry"]
+        polys = geom["coordinates"] if geom["type"] == "MultiPolygon" else [geom["coordinates"]]
+        for poly in polys:
+            rings_by_dep.setdefault(code, []).extend(poly)
+    xs = [p[0] for rings in rings_by_dep.values() for r in rings for p in r]
+    ys = [p[1] for rings in rings_by_dep.values() for r in rings for p in r]
+    x0, x1, y0, y1 = min(xs), max(xs), min(ys), max(ys)
+    scale = min((width - 10) / (x1 - x0), (height - 10) / (y1 - y0))
+    out = {}
+    for code, rings in rings_by_dep.items():
+        parts = []
+        for ring in rings:
+            pts = [f"{(x - x0) * scale + 5:.1f},{(y1 - y) * scale + 5:.1f}" for x, y, *_ in ring]
+            parts.append("M" + "L".join(pts) + "Z")
+        out[code] = "".join(parts)
+    return out

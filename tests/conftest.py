@@ -1,0 +1,135 @@
+"""Shared fixtures: a real, fresh database per test (SQLite file, or PostgreSQL when
+``CENTINELA_TEST_DATABASE_URL`` is set), frozen time, and the settings cache reset.
+
+PostgreSQL: each xdist worker gets its own schema; tables are truncated between tests.
+SQLite: the migrated schema is built once per worker and copied into each test's folder.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from centinela.config import get_settings
+from centinela.db import Base, create_schema, make_engine, normalize_url
+
+PG_URL = os.environ.get("CENTINELA_TEST_DATABASE_URL", "")
+FROZEN_NOW = dt.datetime(2025, 12, 31, 12, 0, 0)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_settings(monkeypatch, tmp_path):
+    """Every test starts from default settings, run from its own temp folder."""
+    monkeypatch.setenv("CENTINELA_PSEUDONYM_KEY", "test-pseudonym-key-0123456789abcdef")
+    monkeypatch.setenv("CENTINELA_DATA_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def _worker() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+@pytest.fixture(scope="session")
+def _template_db(tmp_path_factory):
+    """Build the schema once per worker: a SQLite template file, or a PostgreSQL schema."""
+    if PG_URL:
+        schema = f"t_{_worker()}_{os.getpid()}"
+        admin = create_engine(normalize_url(PG_URL))
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        admin.dispose()
+        sep = "&" if "?" in PG_URL else "?"
+        url = f"{normalize_url(PG_URL)}{sep}options=-csearch_path%3D{schema}"
+        eng = make_engine(url)
+        create_schema(eng)
+        eng.dispose()
+        yield url
+        admin = create_engine(normalize_url(PG_URL))
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()
+        return
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    eng = make_engine(f"sqlite:///{path}")
+    create_schema(eng)
+    eng.dispose()
+    yield str(path)
+
+
+@pytest.fixture
+def db_url(_template_db, tmp_path, monkeypatch) -> str:
+    """URL of a fresh, migrated database for this test (also set as CENTINELA_DATABASE_URL)."""
+    if PG_URL:
+        url = _template_db
+        eng = make_engine(url)
+        names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+        with eng.begin() as conn:
+            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        eng.dispose()
+    else:
+        target = tmp_path / "centinela.db"
+        shutil.copy(_template_db, target)
+        url = f"sqlite:///{target}"
+    monkeypatch.setenv("CENTINELA_DATABASE_URL", url)
+    get_settings.cache_clear()
+    return url
+
+
+@pytest.fixture
+def engine(db_url):
+    """An engine on this test's fresh database."""
+    eng = make_engine(db_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def session(engine):
+    """A session on this test's fresh database (tests commit as the app would)."""
+    from centinela.db import session_factory
+
+    s = session_factory(engine)()
+    yield s
+    s.rollback()
+    s.close()
+
+
+@pytest.fixture
+def now() -> dt.datetime:
+    """The frozen 'now' of detection tests (naive UTC)."""
+    return FROZEN_NOW
+
+
+@pytest.fixture
+def data_dir(tmp_path) -> Path:
+    """An empty folder for generated or hand-written input files."""
+    d = tmp_path / "in"
+    d.mkdir()
+    return d
+
+
+@pytest.fixture
+def live_app(engine):
+    """Serve the real app on a free loopback port in a thread; yield its base URL."""
+    from centinela.web.app import create_app
+    from tests.live import serve_in_thread
+
+    with serve_in_thread(create_app(engine)) as base_url:
+        yield base_url
+
+
+@pytest.fixture
+def browser_page(live_app):
+    """A Playwright page in Debian's headless Chromium (skips when it is not installed)."""
+    from tests.live import chromium_page
+
+    with chromium_page() as page:
+        yield page

@@ -1,0 +1,34 @@
+"""``centinela users create/list`` and ``centinela tokens create``."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from centinela.cli import app
+from tests.web_support import fast_argon2  # noqa: F401
+
+
+def test_users_and_tokens_from_the_command_line(db_url, monkeypatch):
+    runner = CliRunner()
+    monkeypatch.setenv("CENTINELA_NEW_PASSWORD", "una-clave-larga")
+    r = runner.invoke(app, ["users", "create", "diris.lima", "--role", "regional_analyst",
+                            "--departments", "15,7"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["users", "create", "his", "--role", "institution"])
+    assert r.exit_code == 0
+    bad = runner.invoke(app, ["users", "create", "xyz", "--role", "regional_analyst"])
+    assert bad.exit_code == 2 and "departments" in bad.output
+    listed = [json.loads(line) for line in
+              runner.invoke(app, ["users", "list", "--json"]).output.splitlines()]
+    assert {u["username"]: u["departments"] for u in listed}["diris.lima"] == ["07", "15"]
+    tok = runner.invoke(app, ["tokens", "create", "his", "--scope", "ingest", "--scope",
+                              "alerts:read"])
+    assert tok.exit_code == 0 and tok.output.strip().startswith("cnt_")
+    assert runner.invoke(app, ["tokens", "create", "nobody"]).exit_code == 2
+
+
+def test_serve_help_lists_its_options():
+    out = CliRunner().invoke(app, ["serve", "--help"]).output
+    assert "--no-scheduler" in out and "--port" in out

@@ -1,0 +1,81 @@
+"""Case workflow: transitions, refusals, audit trail, precision per detector, CLI."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from typer.testing import CliRunner
+
+from centinela import audit
+from centinela.alerts.cases import CaseError, act, history, precision_by_detector
+from centinela.alerts.service import AlertDraft, upsert_alert
+from centinela.cli import app
+
+T = dt.datetime(2025, 6, 1, 12)
+
+
+def _alert(session, detector="loss_report", subject="E1"):
+    alert, _ = upsert_alert(session, AlertDraft(
+        detector=detector, subject_kind="establishment", subject_id=subject, severity="high",
+        score=70, window_start=T, window_end=T, summary="Prueba.", department="15"), now=T)
+    return alert
+
+
+def test_full_workflow_is_recorded_and_audited(session):
+    a = _alert(session)
+    act(session, a.alert_id, "triage", "ana", note="Revisar libro de control", now=T)
+    act(session, a.alert_id, "schedule-audit", "ana", note="Inspección el 10/06", now=T)
+    act(session, a.alert_id, "close", "luis", outcome="confirmed", note="Faltante verificado", now=T)
+    assert a.status == "closed" and a.outcome == "confirmed"
+    steps = [(e.action, e.from_status, e.to_status) for e in history(session, a.alert_id)]
+    assert steps == [("triage", "new", "triaged"), ("schedule_audit", "triaged", "audit_scheduled"),
+                     ("close", "audit_scheduled", "closed")]
+    ok, bad = audit.verify(session)
+    assert ok and bad is None
+    from centinela.audit import AuditEntry
+
+    assert session.query(AuditEntry).filter(AuditEntry.action.like("case.%")).count() == 3
+
+
+def test_invalid_transitions_are_refused_clearly(session):
+    a = _alert(session)
+    with pytest.raises(CaseError, match="outcome"):
+        act(session, a.alert_id, "close", "ana")
+    act(session, a.alert_id, "close", "ana", outcome="false_positive")
+    with pytest.raises(CaseError, match="closed"):
+        act(session, a.alert_id, "triage", "ana")
+    with pytest.raises(CaseError, match="no existe"):
+        act(session, "ALR-NOPE", "triage", "ana")
+    with pytest.raises(CaseError, match="unknown action"):
+        act(session, a.alert_id, "explode", "ana")
+    act(session, a.alert_id, "reopen", "jefe", note="Nueva evidencia")
+    assert a.status == "triaged" and a.outcome is None
+
+
+def test_precision_by_detector_from_closed_outcomes(session):
+    outcomes = ["confirmed", "confirmed", "false_positive", "justified"]
+    for i, o in enumerate(outcomes):
+        a = _alert(session, subject=f"E{i}")
+        act(session, a.alert_id, "close", "ana", outcome=o)
+    b = _alert(session, detector="waste_share", subject="N1")
+    act(session, b.alert_id, "triage", "ana")
+    rows = {p.detector: p for p in precision_by_detector(session)}
+    assert set(rows) == {"loss_report"}
+    p = rows["loss_report"]
+    assert (p.closed, p.confirmed, p.false_positive, p.justified) == (4, 2, 1, 1)
+    assert p.precision == 0.5
+
+
+def test_case_cli(session, db_url):
+    a = _alert(session)
+    session.commit()
+    runner = CliRunner()
+    res = runner.invoke(app, ["case", a.alert_id, "triage", "--note", "ok", "--actor", "ana"])
+    assert res.exit_code == 0 and "new → triaged" in res.output
+    res = runner.invoke(app, ["case", a.alert_id, "close"])
+    assert res.exit_code == 2 and "outcome" in res.output
+    res = runner.invoke(app, ["case", a.alert_id, "close", "--outcome", "justified"])
+    assert res.exit_code == 0 and "(justified)" in res.output
+    res = runner.invoke(app, ["precision"])
+    assert "loss_report" in res.output and "0 %" in res.output

@@ -1,0 +1,76 @@
+"""Certification after the deadline, and regional surges against history and the nation."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+
+from centinela.alerts.models import Alert
+from centinela.detect.engine import run_all
+from tests.detect_factory import FENT_AMP, MORPH_TAB, base_products, days, est, mv, prof
+
+
+def _by_subject(session, detector):
+    return {a.subject_id: a for a in session.query(Alert).filter_by(detector=detector)}
+
+
+def test_uncertified_fentanyl_handlers_after_the_deadline(session):
+    base_products(session)
+    est(session, "F1")
+    prof(session, "CQFP-NONE", role="pharmacist")
+    prof(session, "CQFP-VALID", role="pharmacist", certified=dt.date(2025, 6, 1))
+    prof(session, "CQFP-EXPIRED", role="pharmacist", certified=dt.date(2024, 6, 1))
+    prof(session, "CQFP-MORPH", role="pharmacist")
+    prof(session, "CEP-NURSE", role="nurse")
+    prof(session, "CMP-DOC", specialty="oncology", certified=dt.date(2025, 3, 1))
+    after = dt.datetime(2026, 2, 10, 15)  # deadline: go-live 2025-01-01 + 365 days
+    before = dt.datetime(2025, 12, 10, 15)
+    for pid in ("CQFP-NONE", "CQFP-VALID", "CQFP-EXPIRED"):
+        mv(session, "dispense", "F1", FENT_AMP, 2, after, professional_id=pid,
+           prescriber_id="CMP-DOC", patient_id="PSN:p1", prescription_id="R1")
+    mv(session, "dispense", "F1", MORPH_TAB, 2, after, professional_id="CQFP-MORPH",
+       prescriber_id="CMP-DOC", patient_id="PSN:p2", prescription_id="R2")
+    mv(session, "administer", "F1", FENT_AMP, 1, after, professional_id="CEP-NURSE",
+       patient_id="PSN:p3")
+    mv(session, "dispense", "F1", FENT_AMP, 2, before, professional_id="CQFP-NONE",
+       prescriber_id="CMP-DOC", patient_id="PSN:p1", prescription_id="R0")
+    session.commit()
+    run_all(session)
+    alerts = _by_subject(session, "uncertified_handler")
+    # CMP-DOC's certificate (2025-03-01) expired on 2026-03-01, after these events: valid.
+    assert set(alerts) == {"CQFP-NONE", "CQFP-EXPIRED"}
+    assert alerts["CQFP-NONE"].evidence["certified_on"] is None
+    assert alerts["CQFP-NONE"].evidence["event_count"] == 1  # the December dispense is before
+    assert alerts["CQFP-EXPIRED"].evidence["certificate_valid_until"] == "2025-06-01"
+    assert alerts["CQFP-NONE"].window_start == dt.datetime(2026, 1, 1, 5)  # the deadline, Lima
+    assert alerts["CQFP-EXPIRED"].window_start == dt.datetime(2026, 1, 1, 5)
+
+
+def test_regional_surge_vs_national_season(session):
+    rng = random.Random(2)
+    base_products(session)
+    depts = {"01": "010101", "04": "040101", "08": "080101", "13": "130101", "20": "200101",
+             "15": "150101", "21": "210101"}
+    for code, ubigeo in depts.items():
+        est(session, f"H{code}", "hospital", ubigeo=ubigeo)
+    t0 = dt.datetime(2025, 1, 1, 15)
+    for m in range(8):
+        for code in depts:
+            n = rng.randint(36, 44)
+            if m == 4:
+                n = int(n * 1.5)  # a national season: every department rises together
+            if code == "08" and m >= 6:
+                n *= 2  # Cusco doubles in July and August
+            for j in range(n):
+                mv(session, "administer", f"H{code}", FENT_AMP, 1, days(t0, 30 * m + j % 28),
+                   patient_id=f"PSN:{code}{m}{j}")
+    session.commit()
+    run_all(session)
+    alerts = _by_subject(session, "regional_surge")
+    assert set(alerts) == {"08"}
+    a = alerts["08"]
+    assert a.subject_kind == "region" and a.department == "08"
+    assert a.evidence["months"] == ["2025-07", "2025-08"]
+    assert 1.7 < a.evidence["ratio"] < 2.3
+    assert a.evidence["rate_per_100k"] > 0 and a.evidence["population"] > 1_000_000
+    assert "DIRESA-08" in a.routed_to

@@ -1,0 +1,119 @@
+"""Chain-of-custody detectors: positive cases and legitimate look-alikes."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from centinela.alerts.models import Alert
+from centinela.detect.engine import run_all
+from centinela.ingest.models import Seizure
+from tests.detect_factory import FENT_AMP, base_products, days, est, mv
+
+T = dt.datetime(2025, 6, 2, 15)
+
+
+def _alerts(session, detector):
+    return session.query(Alert).filter_by(detector=detector).all()
+
+
+def test_serial_consumed_twice_is_flagged_but_partial_use_plus_residue_is_not(session):
+    base_products(session)
+    est(session, "H1", "hospital")
+    est(session, "P1")
+    mv(session, "dispense", "P1", FENT_AMP, 1, T, serial="SN-CLONE", patient_id="PSN:pat1",
+       prescription_id="R1", prescriber_id="CMP-1")
+    mv(session, "administer", "H1", FENT_AMP, 1, days(T, 5), serial="SN-CLONE", patient_id="PSN:pat2")
+    # Look-alike: half an ampoule administered and its residue wasted (one unit in total).
+    mv(session, "administer", "H1", FENT_AMP, 0.5, T, serial="SN-OK", patient_id="PSN:pat3")
+    mv(session, "waste", "H1", FENT_AMP, 0.5, T, serial="SN-OK", witness_id="CEP-2",
+       professional_id="CEP-1")
+    session.commit()
+    run_all(session)
+    alerts = _alerts(session, "serial_reuse")
+    assert [a.subject_id for a in alerts] == ["SN-CLONE"]
+    a = alerts[0]
+    assert a.subject_kind == "serial"
+    assert a.evidence["units_consumed"] == 2.0
+    assert sorted(a.evidence["establishments"]) == ["H1", "P1"]
+    assert a.evidence["event_count"] == 2
+
+
+def test_receiver_unauthorized_or_expired_is_flagged_but_valid_licence_is_not(session):
+    base_products(session)
+    est(session, "D1", "distributor")
+    est(session, "BAD", authorized=False)
+    est(session, "OLD", expires=dt.date(2025, 5, 1))
+    est(session, "GOOD", expires=dt.date(2025, 12, 31))
+    for i, e in enumerate(("BAD", "OLD", "GOOD")):
+        mv(session, "transfer_out", "D1", FENT_AMP, 20, days(T, i), counterparty_id=e)
+        mv(session, "receipt", e, FENT_AMP, 20, days(T, i), counterparty_id="D1")
+    session.commit()
+    run_all(session)
+    alerts = {a.subject_id: a for a in _alerts(session, "unauthorized_receiver")}
+    assert set(alerts) == {"BAD", "OLD"}
+    assert alerts["OLD"].evidence["reason"] == "licencia vencida"
+    assert alerts["BAD"].evidence["event_count"] == 2  # the shipment and the receipt
+    assert "unauthorized_holder" in alerts["BAD"].topics
+    assert "PNP-DIRANDRO" in alerts["BAD"].routed_to
+
+
+def test_transfer_never_received_vs_received_and_in_transit(session):
+    base_products(session)
+    for e in ("D1", "P1", "P2", "P3"):
+        est(session, e, "distributor" if e == "D1" else "pharmacy")
+    mv(session, "transfer_out", "D1", FENT_AMP, 50, T, counterparty_id="P1", event_id="SHIP-LOST")
+    mv(session, "transfer_out", "D1", FENT_AMP, 50, T, counterparty_id="P2", event_id="SHIP-OK")
+    mv(session, "receipt", "P2", FENT_AMP, 50, days(T, 3), counterparty_id="D1")
+    # Still in transit at 'now' (shipped 2 days before the last movement).
+    mv(session, "transfer_out", "D1", FENT_AMP, 50, days(T, 28), counterparty_id="P3",
+       event_id="SHIP-TRANSIT")
+    mv(session, "dispense", "P2", FENT_AMP, 1, days(T, 30), patient_id="PSN:x1", prescriber_id="CMP-1")
+    session.commit()
+    run_all(session)
+    alerts = _alerts(session, "transfer_not_received")
+    assert [(a.subject_kind, a.subject_id) for a in alerts] == [("shipment", "SHIP-LOST")]
+    ev = alerts[0].evidence
+    assert ev["units_missing"] == 50 and ev["receiver"] == "P1" and ev["receipt_days"] == 7
+
+
+def test_partial_receipt_flags_the_shortfall(session):
+    base_products(session)
+    for e in ("D1", "P1"):
+        est(session, e)
+    mv(session, "transfer_out", "D1", FENT_AMP, 50, T, counterparty_id="P1", event_id="SHIP-PART")
+    mv(session, "receipt", "P1", FENT_AMP, 30, days(T, 1), counterparty_id="D1")
+    mv(session, "dispense", "P1", FENT_AMP, 1, days(T, 40), patient_id="PSN:x1", prescriber_id="CMP-1")
+    session.commit()
+    run_all(session)
+    (a,) = _alerts(session, "transfer_not_received")
+    assert a.evidence["units_missing"] == 20 and a.evidence["units_received"] == 30
+
+
+def test_seized_lot_is_traced_to_its_last_custodian(session):
+    base_products(session)
+    for e in ("IMP", "D1", "P1"):
+        est(session, e)
+    mv(session, "import", "IMP", FENT_AMP, 100, T, lot="L-777")
+    mv(session, "transfer_out", "IMP", FENT_AMP, 100, days(T, 1), counterparty_id="D1", lot="L-777")
+    mv(session, "receipt", "D1", FENT_AMP, 100, days(T, 2), counterparty_id="IMP", lot="L-777")
+    mv(session, "transfer_out", "D1", FENT_AMP, 40, days(T, 5), counterparty_id="P1", lot="L-777")
+    mv(session, "receipt", "P1", FENT_AMP, 40, days(T, 6), counterparty_id="D1", lot="L-777")
+    session.add(Seizure(seizure_id="SZ-1", occurred_at=days(T, 20), ubigeo="150132",
+                        agency="PNP-DIRANDRO", context="street", product_code=FENT_AMP, lot="L-777",
+                        units=10, content_hash="x"))
+    # Look-alike: a seizure of a lot nobody in the registry ever handled is flagged as untraced.
+    session.add(Seizure(seizure_id="SZ-2", occurred_at=days(T, 21), ubigeo="150132",
+                        agency="PNP-DIRANDRO", lot="L-UNKNOWN", content_hash="y"))
+    session.add(Seizure(seizure_id="SZ-3", occurred_at=days(T, 21), ubigeo="150132",
+                        agency="PNP-DIRANDRO", substance="fentanyl", content_hash="z"))
+    mv(session, "dispense", "P1", FENT_AMP, 1, days(T, 25), patient_id="PSN:x1", prescriber_id="CMP-1")
+    session.commit()
+    run_all(session)
+    alerts = {a.subject_id: a for a in _alerts(session, "seizure_trace")}
+    assert set(alerts) == {"L-777", "L-UNKNOWN"}
+    traced = alerts["L-777"]
+    assert traced.subject_kind == "lot"
+    assert traced.evidence["last_custodian"] == "P1"
+    assert traced.evidence["traced"] is True
+    assert alerts["L-UNKNOWN"].evidence["traced"] is False
+    assert traced.score > alerts["L-UNKNOWN"].score

@@ -1,0 +1,126 @@
+"""Engine, real-time rules and the CLI contract (detect, alerts --json)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from typer.testing import CliRunner
+
+from centinela.alerts.models import Alert, Delivery
+from centinela.cli import app
+from centinela.detect import registry
+from centinela.detect.base import Detector
+from centinela.detect.engine import run_all
+from centinela.detect.realtime import after_import
+from centinela.ingest.models import ImportRun
+from tests.detect_factory import FENT_AMP, MORPH_TAB, base_products, days, est, mv, prof
+
+T = dt.datetime(2025, 5, 5, 15)
+SPEC_FIELDS = {"alert_id", "detector", "subject_kind", "subject_id", "severity", "score",
+               "window_start", "window_end", "summary", "evidence", "routed_to"}
+
+
+def _world(session):
+    base_products(session)
+    est(session, "D1", "distributor")
+    est(session, "BAD", authorized=False, ubigeo="080101")
+    est(session, "F1", ubigeo="150122")
+    prof(session, "CMP-GP", specialty="general_medicine")
+    mv(session, "transfer_out", "D1", FENT_AMP, 20, T, counterparty_id="BAD")
+    mv(session, "loss", "F1", FENT_AMP, 3, days(T, 1))
+    mv(session, "dispense", "F1", MORPH_TAB, 30, days(T, -100), patient_id="PSN:old01",
+       prescriber_id="CMP-GP", prescription_id="R0", days_supply=30)
+    # 400 MME/day in one dispense.
+    mv(session, "dispense", "F1", MORPH_TAB, 400, days(T, 2), patient_id="PSN:high01",
+       prescriber_id="CMP-GP", prescription_id="R1", days_supply=30)
+    session.commit()
+
+
+def test_run_is_idempotent_and_now_defaults_to_latest_movement(session):
+    _world(session)
+    first = run_all(session)
+    session.commit()
+    assert first.now == days(T, 2)
+    assert first.new >= 3 and not first.errors
+    n = session.query(Alert).count()
+    second = run_all(session)
+    session.commit()
+    assert second.new == 0 and second.updated == first.new
+    assert session.query(Alert).count() == n
+    early = run_all(session, now=T + dt.timedelta(hours=1), only=["loss_report"])
+    assert early.results[0].found == 0  # the loss happened after that 'now'
+
+
+def test_a_broken_detector_is_reported_and_the_others_still_run(session):
+    class Broken(Detector):
+        name = "broken_test"
+        subject_kind = "establishment"
+
+        def run(self, session, now, ctx):
+            raise RuntimeError("boom")
+
+    import sys
+
+    sys.modules[__name__].Broken = Broken
+    registry.register("broken_test", f"{__name__}:Broken")
+    try:
+        _world(session)
+        report = run_all(session)
+    finally:
+        registry.DETECTORS.pop("broken_test")
+    assert [r.name for r in report.errors] == ["broken_test"]
+    assert "boom" in report.errors[0].error
+    assert report.new >= 3
+
+
+def test_realtime_rules_raise_and_route_alerts_for_one_import(session):
+    base_products(session)
+    est(session, "D1", "distributor")
+    est(session, "BAD", authorized=False)
+    run = ImportRun(source="api", channel="api", started_at=T, status="completed")
+    session.add(run)
+    session.flush()
+    mv(session, "transfer_out", "D1", FENT_AMP, 20, T, counterparty_id="BAD", import_id=run.id)
+    mv(session, "loss", "D1", FENT_AMP, 2, T, import_id=run.id)
+    mv(session, "dispense", "D1", FENT_AMP, 1, T, serial="SN1", patient_id="PSN:a1",
+       prescriber_id="CMP-1", prescription_id="R1")  # an earlier import
+    mv(session, "dispense", "D1", FENT_AMP, 1, days(T, 1), serial="SN1", patient_id="PSN:a2",
+       prescriber_id="CMP-1", prescription_id="R2", import_id=run.id)
+    session.flush()
+    n = after_import(session, run.id, now=T)
+    session.commit()
+    kinds = sorted(a.detector for a in session.query(Alert))
+    assert n == 3 and kinds == ["loss_report", "serial_reuse", "unauthorized_receiver"]
+    assert session.query(Delivery).filter_by(status="pending").count() >= 3
+    # The scheduled run finds the same findings and updates them (no duplicates).
+    report = run_all(session)
+    session.commit()
+    assert session.query(Alert).filter_by(detector="unauthorized_receiver").count() == 1
+    assert session.query(Alert).filter_by(detector="serial_reuse").count() == 1
+    assert report.results[0].updated == 1
+
+
+def test_cli_detect_and_alerts_json_follow_the_spec(session, db_url):
+    _world(session)
+    runner = CliRunner()
+    res = runner.invoke(app, ["detect"])
+    assert res.exit_code == 0, res.output
+    assert "unauthorized_receiver" in res.output and "Total:" in res.output
+    res = runner.invoke(app, ["alerts", "--json"])
+    assert res.exit_code == 0, res.output
+    lines = [json.loads(x) for x in res.output.splitlines()]
+    assert len(lines) >= 3
+    assert all(SPEC_FIELDS <= set(x) for x in lines)
+    scores = [x["score"] for x in lines]
+    assert scores == sorted(scores, reverse=True)
+    assert all(x["window_start"].endswith("-05:00") for x in lines)
+    assert all("DIGEMID" in x["routed_to"] for x in lines)
+    bad = next(x for x in lines if x["subject_id"] == "BAD")
+    assert "DIRESA-08" in bad["routed_to"] and bad["evidence"]["event_ids"]
+    res = runner.invoke(app, ["alerts", "--json", "--detector", "loss_report"])
+    assert [json.loads(x)["detector"] for x in res.output.splitlines()] == ["loss_report"]
+    res = runner.invoke(app, ["alerts", "--department", "08"])
+    assert "BAD" in res.output and "F1" not in res.output
+    res = runner.invoke(app, ["alerts", "--severity", "bogus"])
+    assert res.exit_code == 2 and "unknown severity" in res.output

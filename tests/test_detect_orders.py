@@ -1,0 +1,103 @@
+"""Suspicious orders, purchases outgrowing use, and inventory reconciliation."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+
+from centinela.alerts.models import Alert
+from centinela.detect.engine import run_all
+from tests.detect_factory import FENT_AMP, MORPH_TAB, base_products, days, est, mv
+
+T0 = dt.datetime(2025, 1, 6, 15)
+
+
+def _month(session, pharmacy, m, received, used, product=MORPH_TAB, count=None):
+    if received:
+        mv(session, "receipt", pharmacy, product, received, days(T0, 30 * m), counterparty_id="D1")
+    if used:
+        mv(session, "dispense", pharmacy, product, used, days(T0, 30 * m + 10),
+           patient_id=f"PSN:{pharmacy}-{m}", prescriber_id="CMP-1", prescription_id=f"R{m}",
+           days_supply=30)
+    if count is not None:
+        mv(session, "count", pharmacy, product, count, days(T0, 30 * m + 25))
+
+
+def _by_subject(session, detector):
+    return {a.subject_id: a for a in session.query(Alert).filter_by(detector=detector)}
+
+
+def test_suspicious_order_vs_new_ward_and_stock_up(session):
+    rng = random.Random(3)
+    base_products(session)
+    est(session, "D1", "distributor")
+    for e in ("SPIKE", "WARD", "STOCKUP", *(f"P{i}" for i in range(9))):
+        est(session, e)
+    for m in range(9):
+        for i in range(9):
+            q = rng.randint(90, 110)
+            _month(session, f"P{i}", m, q, q)
+        _month(session, "SPIKE", m, 400 if m == 6 else 100, 100)
+        _month(session, "WARD", m, 300 if m >= 6 else 100, 300 if m >= 6 else 100)
+        _month(session, "STOCKUP", m, {6: 250, 7: 0, 8: 50}.get(m, 100), 100)
+    session.commit()
+    run_all(session)
+    alerts = _by_subject(session, "suspicious_order")
+    assert set(alerts) == {"SPIKE"}
+    ev = alerts["SPIKE"].evidence
+    assert ev["criteria"] == ["size"] and ev["ratio"] >= 3.5
+    assert ev["observed"] == 400 * 30 and ev["prior_6_month_max"] == 100 * 30
+    assert ev["months"] == ["2025-07"] and ev["event_count"] == 1
+    assert alerts["SPIKE"].window_start.month == 7
+
+
+def test_purchases_outgrowing_use_vs_documented_stock_build_up(session):
+    rng = random.Random(5)
+    base_products(session)
+    est(session, "D1", "distributor")
+    for e in ("GAP", "BUILD", *(f"P{i}" for i in range(10))):
+        est(session, e)
+    for m in range(9):
+        for i in range(10):
+            q = rng.randint(95, 105)
+            _month(session, f"P{i}", m, q, q + rng.randint(-3, 3))
+        _month(session, "GAP", m, 250, 100)
+        _month(session, "BUILD", m, 250, 100, count=150 * (m + 1))  # counts show the stock grow
+    session.commit()
+    run_all(session)
+    alerts = _by_subject(session, "purchases_outgrow_use")
+    assert set(alerts) == {"GAP"}
+    ev = alerts["GAP"].evidence
+    assert 2.4 < ev["observed"] < 2.6 and ev["peers"] >= 9 and ev["z"] >= 3.5
+    assert ev["stock_change_mg"] == 0
+    assert "BUILD" not in _by_subject(session, "inventory_discrepancy")
+
+
+def test_inventory_shortfall_vs_corrected_miscount(session):
+    base_products(session)
+    for e in ("SHORT", "MISCOUNT", "TINY"):
+        est(session, e, "hospital")
+    # SHORT: 5 ampoules vanish each month (book 100 → counted 95, 90, 85 …).
+    stock = {"SHORT": 100.0, "MISCOUNT": 100.0, "TINY": 1000.0}
+    mv(session, "count", "SHORT", FENT_AMP, 100, T0)
+    mv(session, "count", "MISCOUNT", FENT_AMP, 100, T0)
+    mv(session, "count", "TINY", FENT_AMP, 1000, T0)
+    for m in range(1, 5):
+        for e in stock:
+            mv(session, "receipt", e, FENT_AMP, 500 if e == "TINY" else 50, days(T0, 30 * m - 20),
+               counterparty_id="D1")
+            mv(session, "administer", e, FENT_AMP, 500 if e == "TINY" else 50, days(T0, 30 * m - 10),
+               patient_id=f"PSN:{e}{m}")
+        stock["SHORT"] -= 5
+        mv(session, "count", "SHORT", FENT_AMP, stock["SHORT"], days(T0, 30 * m))
+        mv(session, "count", "MISCOUNT", FENT_AMP, 100 + (-3 if m == 2 else 0), days(T0, 30 * m))
+        mv(session, "count", "TINY", FENT_AMP, 1000 - (1 if m == 4 else 0), days(T0, 30 * m))
+    session.commit()
+    run_all(session)
+    alerts = _by_subject(session, "inventory_discrepancy")
+    assert set(alerts) == {"SHORT"}
+    ev = alerts["SHORT"].evidence
+    assert ev["observed"] == 20.0
+    assert ev["products"][0]["intervals"][0]["book"] == 100.0
+    assert ev["products"][0]["intervals"][0]["counted"] == 95.0
+    assert alerts["SHORT"].score > 40

@@ -1,0 +1,119 @@
+"""Patient PDMP indicators: multiple providers, overlapping prescriptions, high daily MME."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from centinela.alerts.models import Alert
+from centinela.detect.engine import run_all
+from centinela.detect.mme import daily_mme, unit_mme
+from centinela.registry.models import Product
+from tests.detect_factory import FENT_PATCH, MORPH_TAB, base_products, days, est, mv, prof
+
+T = dt.datetime(2025, 3, 3, 15)
+
+
+def _subjects(session, detector):
+    return {a.subject_id: a for a in session.query(Alert).filter_by(detector=detector)}
+
+
+def _dispense(session, pharmacy, prescriber, patient, at, qty=30, product=MORPH_TAB, days_supply=30):
+    mv(session, "dispense", pharmacy, product, qty, at, patient_id=patient,
+       prescriber_id=prescriber, prescription_id=f"RX-{pharmacy}-{at:%j}", days_supply=days_supply)
+
+
+def test_mme_factors_follow_the_cdc():
+    patch = unit_mme("fentanyl", "patch", 4.2, 25)
+    assert daily_mme(patch, 10, 30) == 2.4 * 25  # 10 patches of 72 h cover 30 days
+    tab = unit_mme("morphine", "tablet", 30)
+    assert daily_mme(tab, 120, 30) == 120.0
+    assert unit_mme("oxycodone", "tablet", 10).mme_per_unit == 15.0
+    assert unit_mme("methadone", "tablet", 10).mme_per_unit == 47.0
+
+
+def test_multiple_provider_episode_vs_many_doctors_at_one_hospital(session):
+    base_products(session)
+    for i in range(6):
+        est(session, f"F{i}")
+        prof(session, f"CMP-{i}", specialty="general_medicine")
+    est(session, "HOSP", "hospital")
+    for i in range(5):  # shopper: 5 prescribers, 5 pharmacies, 60 days
+        _dispense(session, f"F{i}", f"CMP-{i}", "PSN:shopper01", days(T, 12 * i), qty=10, days_supply=5)
+    for i in range(6):  # look-alike: cancer patient seen by 6 doctors, one hospital pharmacy
+        _dispense(session, "HOSP", f"CMP-{i}", "PSN:cancer01", days(T, 10 * i), qty=10, days_supply=5)
+    session.commit()
+    run_all(session)
+    alerts = _subjects(session, "multiple_providers")
+    assert set(alerts) == {"PSN:shopper01"}
+    ev = alerts["PSN:shopper01"].evidence
+    assert ev["observed"] == {"prescribers": 5, "pharmacies": 5}
+    assert ev["event_count"] == 5 and ev["window_days"] == 90
+
+
+def test_overlapping_prescriptions_vs_palliative_team_at_one_pharmacy(session):
+    base_products(session)
+    for i in range(3):
+        est(session, f"F{i}")
+        prof(session, f"CMP-{i}", specialty="general_medicine")
+    prof(session, "CMP-ONC", specialty="oncology")
+    prof(session, "CMP-PAL", specialty="palliative_care")
+    for i in range(3):  # 30-day supplies starting 10 days apart, other doctor, other pharmacy
+        _dispense(session, f"F{i}", f"CMP-{i}", "PSN:overlap01", days(T, 10 * i), qty=30)
+    for k in range(4):  # look-alike: patch + rescue morphine, two doctors, same pharmacy
+        _dispense(session, "F0", "CMP-ONC", "PSN:palli01", days(T, 30 * k), qty=10,
+                  product=FENT_PATCH)
+        _dispense(session, "F0", "CMP-PAL", "PSN:palli01", days(T, 30 * k + 2), qty=30)
+    session.commit()
+    run_all(session)
+    alerts = _subjects(session, "overlapping_prescriptions")
+    assert set(alerts) == {"PSN:overlap01"}
+    a = alerts["PSN:overlap01"]
+    assert a.evidence["overlap_events"] == 2 and a.evidence["observed"] >= 30
+
+
+def test_high_daily_mme_needs_a_risk_multiplier_and_exempts_cancer_care(session):
+    base_products(session)
+    session.add(Product(product_code="MET-10", name="Metadona 10 mg", substance="methadone",
+                        dosage_form="tablet", strength_mg_per_unit=10))
+    est(session, "F1")
+    est(session, "F2")
+    prof(session, "CMP-GP", specialty="general_medicine")
+    prof(session, "CMP-GP2", specialty="general_medicine")
+    prof(session, "CMP-ONC", specialty="oncology")
+    # 120 MME/day of morphine plus 47 MME/day of methadone from a second doctor, for 60 days.
+    for k in range(2):
+        _dispense(session, "F1", "CMP-GP", "PSN:high01", days(T, 30 * k), qty=120)
+        _dispense(session, "F2", "CMP-GP2", "PSN:high01", days(T, 30 * k + 3), qty=30,
+                  product="MET-10")
+    # Look-alike: a stable 120 MME/day from one doctor (left to the clinician's PDMP review).
+    _dispense(session, "F1", "CMP-GP", "PSN:stable01", T, qty=120)
+    _dispense(session, "F1", "CMP-GP", "PSN:stable01", days(T, 30), qty=120)
+    # Look-alike: 240 MME/day plus methadone for cancer pain from an oncologist (CDC exempts it).
+    for k in range(2):
+        _dispense(session, "F1", "CMP-ONC", "PSN:onco01", days(T, 30 * k), qty=240)
+        _dispense(session, "F1", "CMP-ONC", "PSN:onco01", days(T, 30 * k), qty=30, product="MET-10")
+    session.commit()
+    run_all(session)
+    sustained = _subjects(session, "high_mme")
+    assert set(sustained) == {"PSN:high01"}
+    ev = sustained["PSN:high01"].evidence
+    assert abs(ev["observed"] - 167.0) < 0.01 and ev["days_above"] >= 55
+    assert ev["risk_factors"] == ["two_opioids", "two_prescribers"]
+
+
+def test_single_dispense_above_the_extreme_level(session):
+    base_products(session)
+    est(session, "F1")
+    prof(session, "CMP-GP", specialty="general_medicine")
+    prof(session, "CMP-ONC", specialty="oncology")
+    _dispense(session, "F1", "CMP-GP", "PSN:early01", days(T, -90), qty=30)  # data reach back
+    _dispense(session, "F1", "CMP-GP", "PSN:start01", T, qty=120)  # 120 MME/day: PDMP review only
+    _dispense(session, "F1", "CMP-GP", "PSN:huge01", T, qty=400, days_supply=30)  # 400 MME/day
+    _dispense(session, "F1", "CMP-ONC", "PSN:onco01", T, qty=400, days_supply=30)  # exempt
+    session.commit()
+    run_all(session)
+    single = _subjects(session, "dispense_high_mme")
+    assert set(single) == {"PSN:huge01"}
+    ev = single["PSN:huge01"].evidence
+    assert abs(ev["observed"] - 400.0) < 1e-6 and ev["expected"] == 90.0
+    assert ev["opioid_naive"] is True

@@ -1,0 +1,48 @@
+"""Prescriber volume: peers of the same specialty, per-patient intensity, own-history change."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+
+from centinela.alerts.models import Alert
+from centinela.detect.engine import run_all
+from tests.detect_factory import MORPH_TAB, base_products, days, est, mv, prof
+
+T0 = dt.datetime(2024, 12, 2, 15)
+
+
+def _practice(session, pid, specialty, patients_by_month, tablets):
+    prof(session, pid, specialty=specialty)
+    for month, n in enumerate(patients_by_month):
+        for j in range(n):
+            mv(session, "dispense", "F1", MORPH_TAB, tablets, days(T0, 30 * month + j % 20),
+               patient_id=f"PSN:{pid}-{month if n > 12 else 0}-{j}", prescriber_id=pid,
+               prescription_id=f"RX-{pid}-{month}-{j}", days_supply=30)
+
+
+def test_like_with_like_flags_intensity_and_sudden_volume_not_big_palliative(session):
+    rng = random.Random(7)
+    base_products(session)
+    est(session, "F1")
+    for i in range(12):
+        _practice(session, f"CMP-GP{i:02d}", "general_medicine",
+                  [rng.randint(8, 12) for _ in range(6)], 30)
+    _practice(session, "CMP-GPX", "general_medicine", [10] * 6, 150)  # 5× dose per patient
+    _practice(session, "CMP-GPY", "general_medicine", [10, 10, 10, 30, 30, 30], 30)  # sudden 3×
+    for i in range(10):
+        _practice(session, f"CMP-PAL{i:02d}", "palliative_care",
+                  [rng.randint(8, 12) for _ in range(6)], 60)
+    _practice(session, "CMP-PALBIG", "palliative_care", [50] * 6, 60)  # big, stable, normal dose
+    session.commit()
+    run_all(session)
+    alerts = {a.subject_id: a for a in session.query(Alert).filter_by(detector="prescriber_volume")}
+    assert set(alerts) == {"CMP-GPX", "CMP-GPY"}
+    x, y = alerts["CMP-GPX"].evidence, alerts["CMP-GPY"].evidence
+    assert x["criterion"] == "intensity" and x["metric"] == "MME per patient"
+    assert x["observed"] > 4 * x["expected"]
+    assert x["peer_group"].startswith("general_medicine") and x["peers"] >= 8
+    assert x["percentile"] > 90 and x["z"] >= 3.5
+    assert y["criterion"] == "volume_change" and y["history_ratio"] >= 2
+    assert alerts["CMP-GPX"].subject_kind == "professional"
+    assert alerts["CMP-GPX"].department == "15"

@@ -1,0 +1,89 @@
+"""Waste share, self-witnessed and unwitnessed waste, loss reports and repeated losses."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+
+from centinela.alerts.models import Alert
+from centinela.detect.engine import run_all
+from tests.detect_factory import FENT_AMP, base_products, days, est, mv
+
+T0 = dt.datetime(2025, 2, 3, 15)
+
+
+def _by_subject(session, detector):
+    return {a.subject_id: a for a in session.query(Alert).filter_by(detector=detector)}
+
+
+def _nurse(session, nid, given, n=50, birth_year=1970, witness=None, unwitnessed=0):
+    for j in range(n):
+        at = days(T0, j * 3)
+        mv(session, "administer", "H1", FENT_AMP, given, at, patient_id=f"PSN:{nid}{j}",
+           professional_id=nid, patient_birth_year=birth_year)
+        w = None if j < unwitnessed else (witness or "CEP-WIT")
+        mv(session, "waste", "H1", FENT_AMP, round(1 - given, 3), at, professional_id=nid,
+           witness_id=w)
+
+
+def test_waste_share_against_colleagues_and_pediatric_band(session):
+    rng = random.Random(11)
+    base_products(session)
+    est(session, "H1", "hospital")
+    for i in range(10):
+        _nurse(session, f"CEP-A{i}", round(rng.uniform(0.55, 0.65), 2))
+    for i in range(9):  # pediatric anaesthesia wastes most of each ampoule, legitimately
+        _nurse(session, f"CEP-P{i}", round(rng.uniform(0.08, 0.14), 2), birth_year=2021)
+    _nurse(session, "CEP-PEDX", 0.1, birth_year=2020)  # look-alike
+    _nurse(session, "CEP-DIV", 0.2)  # adult patients, 80 % wasted
+    session.commit()
+    run_all(session)
+    alerts = _by_subject(session, "waste_share")
+    assert set(alerts) == {"CEP-DIV"}
+    ev = alerts["CEP-DIV"].evidence
+    assert abs(ev["observed"] - 0.8) < 1e-6 and ev["expected"] < 0.5
+    assert ev["peers"] == 10 and ev["pediatric_band"] is False
+    assert ev["percentile"] == 100.0 and ev["excess_units"] > 15
+
+
+def test_self_witnessed_and_unwitnessed_waste(session):
+    base_products(session)
+    est(session, "H1", "hospital")
+    for i in range(8):
+        _nurse(session, f"CEP-OK{i}", 0.6, n=30)
+    _nurse(session, "CEP-SELF", 0.6, n=3, witness="CEP-SELF")
+    _nurse(session, "CEP-UNW", 0.6, n=30, unwitnessed=10)
+    _nurse(session, "CEP-ONCE", 0.6, n=30, unwitnessed=1)  # one clerical slip: not flagged
+    session.commit()
+    run_all(session)
+    selfw = _by_subject(session, "waste_self_witnessed")
+    assert set(selfw) == {"CEP-SELF"}
+    assert sum(a.evidence["waste_events"] for a in session.query(Alert).filter_by(
+        detector="waste_self_witnessed")) == 3
+    unw = _by_subject(session, "waste_unwitnessed")
+    assert set(unw) == {"CEP-UNW"}
+    assert unw["CEP-UNW"].evidence["observed"] == 10
+    assert unw["CEP-UNW"].evidence["p_value"] < 1e-3
+
+
+def test_every_loss_is_reported_and_repeated_losses_scaled_by_throughput(session):
+    base_products(session)
+    est(session, "SMALL")
+    est(session, "BIG", "hospital")
+    for j in range(10):
+        mv(session, "dispense", "SMALL", FENT_AMP, 10, days(T0, 10 * j), patient_id=f"PSN:s{j}",
+           prescriber_id="CMP-1", prescription_id=f"R{j}")
+        mv(session, "administer", "BIG", FENT_AMP, 10000, days(T0, 10 * j), patient_id=f"PSN:b{j}")
+    for j in range(3):
+        mv(session, "loss", "SMALL", FENT_AMP, 5, days(T0, 20 * j + 1))
+    for j in range(2):  # two breakages over 100 000 units: what a big hospital expects
+        mv(session, "loss", "BIG", FENT_AMP, 1, days(T0, 30 * j + 2))
+    session.commit()
+    run_all(session)
+    reports = session.query(Alert).filter_by(detector="loss_report").all()
+    assert len(reports) == 5
+    assert all("PNP-DIRANDRO" in a.routed_to for a in reports)
+    repeated = _by_subject(session, "repeated_loss")
+    assert set(repeated) == {"SMALL"}
+    ev = repeated["SMALL"].evidence
+    assert ev["observed"] == 3 and ev["expected"] < 0.1 and ev["units_lost"] == 15

@@ -1,0 +1,113 @@
+"""Classifier: shipped artefact, tricky negatives, explanations, calibration, fallback."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from centinela.online import model_store
+from centinela.online.classifier import evaluate
+from centinela.online.classify import classify, identify_language
+from centinela.online.lexicon import load_lexicon
+
+FIX = Path(__file__).parent / "fixtures" / "online"
+
+OFFERS = [
+    "Vendo fentanilo en ampollas sin receta, delivery SJL, yape al 987 654 321",
+    "Tengo f3nt4n1l0 de hospital, caja x 10 amp, precio conversable, al privado",
+    "blues M30 🔵 S/ 35 c/u delivery Comas, plin",
+    "new batch tango & cash just landed 💯 hmu, cashapp",
+    "Parches Durogesic 50 mcg/h originales, envíos a provincia, pago por Yape",
+]
+TRICKY_NEGATIVES = [
+    "Incautan 2 mil ampollas de fentanilo en Zarumilla, Tumbes, informó la PNP",
+    "Decomisan ampollas de fentanilo en una botica de Castilla, Piura; dos detenidos",
+    "Si alguien no respira, usa naloxona: el fentanilo está en las pastillas azules. No consumas solo",
+    "Never use alone and carry narcan, the blues in town are all fent",
+    "Botica Santa Lucía: paracetamol 500 mg a S/ 5, delivery gratis, Yape al 944 555 112",
+    "Ibuprofeno 400 mg x 100 tabletas S/ 12.90, delivery en Trujillo, pago con Plin",
+    "Vendo cripy y tusi, delivery en Surco, yape",
+    "El anestesiólogo usó fentanilo en la cirugía de mi papá, ya despertó bien",
+    "El Minsa advierte sobre la venta ilegal de fentanilo por WhatsApp con pago por Yape y pide denunciar",
+    "Farmacia: atendemos recetas de tramadol con receta médica, delivery en Miraflores",
+]
+
+
+def test_shipped_artefact_loads_and_manifest_is_honest():
+    loaded = model_store.load(prefer_user=False)
+    assert loaded.source == "package"
+    m = loaded.manifest
+    assert m["artefact_bytes"] < 5_000_000 and m["n_test"] > 500
+    assert m["metrics"]["test_set"].startswith("synthetic")
+    assert m["metrics"]["model"]["f1"] >= m["metrics"]["keyword_baseline"]["f1"]
+
+
+def test_offers_and_tricky_negatives():
+    results = classify(OFFERS + TRICKY_NEGATIVES)
+    offers, negatives = results[:len(OFFERS)], results[len(OFFERS):]
+    assert [r.is_offer for r in offers] == [True] * len(OFFERS), [r.probability for r in offers]
+    assert [r.is_offer for r in negatives] == [False] * len(TRICKY_NEGATIVES), \
+        [r.probability for r in negatives]
+    # the keyword baseline falls for the warning and the legitimate pharmacy; the model does not
+    assert negatives[-2].keyword_offer and negatives[-1].keyword_offer
+
+
+def test_explanation_names_terms_and_lexicon_hits():
+    (r,) = classify(["Vendo fentanilo en ampollas sin receta, delivery, yape 987654321"], explain=True)
+    exp = r.explanation
+    assert r.substances == ["fentanyl"] and r.language == "es"
+    assert "fentanilo" in exp["lexicon"]["fentanyl"] and "yape" in exp["lexicon"]["payment"]
+    assert exp["toward_offer"] and all(score > 0 for _, score in exp["toward_offer"])
+    assert any(name.startswith("lexicon:") for name, _ in exp["features"])
+
+
+def test_language_identification():
+    assert identify_language("Vendo ampollas originales, delivery a todo Lima")[0] == "es"
+    assert identify_language("Selling pressed blues, same day delivery, hit me up")[0] == "en"
+
+
+def test_lexicon_misspellings_and_leet():
+    lex = load_lexicon()
+    assert lex.match("f3nt4n1l0 original").by_category["fentanyl"]
+    assert lex.match("fentannylo para los que saben").substances == ["fentanyl"]
+    assert lex.match("moprhine 30mg").substances == ["morphine"]
+    assert not lex.match("un fenómeno de ventas").opioid
+
+
+def test_handwritten_set_beats_keyword_baseline():
+    rows = [json.loads(x) for x in (FIX / "handwritten_eval.jsonl").read_text(encoding="utf-8").splitlines()]
+    ev = evaluate(model_store.get_model().model, rows)
+    assert len(rows) == 60
+    assert ev.model["accuracy"] >= 0.9 and ev.model["f1"] > ev.keyword_baseline["f1"]
+
+
+def test_incompatible_artefact_falls_back_to_training(tmp_path, monkeypatch):
+    folder = tmp_path / "online-model"
+    folder.mkdir()
+    (folder / model_store.MODEL_FILE).write_bytes(b"not a pickle")
+    manifest = json.loads((model_store.package_dir() / model_store.MANIFEST_FILE).read_text())
+    (folder / model_store.MANIFEST_FILE).write_text(json.dumps(manifest))
+    monkeypatch.setattr(model_store, "user_dir", lambda: folder)
+    assert model_store.check(folder) == (None, "artefact hash does not match its manifest")
+    monkeypatch.setattr(model_store, "package_dir", lambda: folder)
+    monkeypatch.setattr(model_store, "corpus_rows", _shipped_rows)
+    loaded = model_store.load()
+    assert loaded.source == "fallback-trained"
+    proba, _ = loaded.model.predict_proba(["vendo fentanilo ampollas delivery yape"])
+    assert 0.0 <= proba[0] <= 1.0
+
+
+def _shipped_rows() -> list[dict]:
+    from centinela.online.corpus import read_jsonl
+
+    path = Path(__file__).resolve().parents[1] / "src" / "centinela" / "online" / "data" / "corpus.jsonl"
+    rows = read_jsonl(path)
+    return [r for i, r in enumerate(rows) if i % 6 == 0]  # small and quick
+
+
+@pytest.mark.parametrize("text", ["", "🙂", "a" * 5000])
+def test_degenerate_inputs(text):
+    (r,) = classify([text])
+    assert 0.0 <= r.probability <= 1.0

@@ -1,0 +1,91 @@
+"""Real-browser tests in Debian's headless Chromium: the analyst and pharmacist journeys."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from tests.web_support import PASSWORD, fast_argon2  # noqa: F401
+
+pytestmark = pytest.mark.browser
+
+BAD_UPLOAD = (
+    "event_id,event_type,occurred_at,establishment_id,product_code,quantity,counterparty_id\n"
+    "BR-1,receipt,2025-12-01T10:00:00-05:00,EST-LIM-H1,FEN-AMP,10,EST-DIST\n"
+    "BR-2,receipt,2025-12-01T11:00:00-05:00,EST-LIM-H1,FEN-AMP,-4,EST-DIST\n"
+)
+
+
+@pytest.fixture
+def live_world(session):
+    """The sample world dated around the real clock (the live server's clock is not frozen)."""
+    from centinela.accounts.demo import seed_demo_users
+    from centinela.web.sample import seed_sample
+    from centinela.web.views.common import clear_cache
+
+    clear_cache()
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    ids = seed_sample(session, now)
+    seed_demo_users(session, password=PASSWORD)
+    session.commit()
+    return ids
+
+
+def _login(page, base, username):
+    page.goto(f"{base}/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_load_state()
+
+
+def test_analyst_inbox_alert_triage_upload_and_map(browser_page, live_app, live_world, tmp_path):
+    page, base = browser_page, live_app
+    _login(page, base, "analista")
+    assert page.url.endswith("/alerts")
+    rows = page.locator("#alerts-table tbody tr")
+    assert rows.count() == 5
+    # Sorted by score: the critical stock gap comes first.
+    assert "Faltante" in rows.first.inner_text()
+    page.click(f"a[href='/alerts/{live_world['prescriber_volume']}']")
+    assert page.locator("#alert-id").inner_text() == live_world["prescriber_volume"]
+    assert page.locator("svg.chart polyline").count() == 2
+    page.select_option("#case-action", "triage")
+    page.fill("input[name=note]", "Revisión iniciada")
+    page.click("#case-submit")
+    page.wait_for_load_state()
+    assert "en revisión" in page.locator("#alert-status").inner_text()
+    assert "Revisión iniciada" in page.content()
+
+    upload = tmp_path / "movements.csv"
+    upload.write_text(BAD_UPLOAD, encoding="utf-8")
+    page.goto(f"{base}/imports")
+    page.set_input_files("input[name=files]", str(upload))
+    page.click("form[enctype] button[type=submit]")
+    page.wait_for_url("**/imports/*")
+    assert page.locator("#accepted").inner_text() == "1"
+    assert page.locator("#rejected").inner_text() == "1"
+    reason = page.locator("#rejections td.reason").first.inner_text()
+    assert reason and "quantity" in page.locator("#rejections").inner_text()
+
+    page.goto(f"{base}/map")
+    assert page.locator("#peru-map svg path").count() == 25
+    page.click("svg.map a[href='/profiles/region/15']")
+    page.wait_for_url("**/profiles/region/15")
+    assert "Lima" in page.locator("h1").inner_text()
+
+
+def test_pharmacist_looks_up_a_patient_in_one_form(browser_page, live_app, live_world):
+    page, base = browser_page, live_app
+    _login(page, base, "farmacia")
+    assert page.url.endswith("/lookup")
+    page.fill("input[name=document_number]", "44556677")
+    page.select_option("select[name=reason]", "dispensing")
+    page.check("input[name=attest]")
+    page.click("form.lookup-form button[type=submit]")
+    page.wait_for_selector("#result")
+    assert page.locator("#dispensations tbody tr").count() == 13
+    assert live_world["patient_lima"] in page.locator("#result h2").inner_text()
+    assert "44556677" not in page.content()
+    assert page.locator("#result svg.chart").count() == 1

@@ -1,0 +1,221 @@
+"""Pages: JSON twins equal page contexts, audit of personal data, lookup, cases, map, imports."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from sqlalchemy import select, update
+
+from centinela.alerts.models import Alert, CaseEvent
+from centinela.audit import AuditEntry
+from centinela.ingest.models import Movement
+from tests.web_support import *  # noqa: F403
+from tests.web_support import login
+
+HTML = {"accept": "text/html"}
+TWINS = [
+    ("analista", "/alerts?severity=high", "/api/v1/alerts?severity=high"),
+    ("lima", "/alerts", "/api/v1/alerts"),
+    ("analista", "/alerts/{prescriber_volume}", "/api/v1/alerts/{prescriber_volume}"),
+    ("policia", "/alerts/{prescriber_volume}", "/api/v1/alerts/{prescriber_volume}"),
+    ("analista", "/map", "/api/v1/map"),
+    ("analista", "/profiles?q=Lima", "/api/v1/profiles?q=Lima"),
+    ("analista", "/profiles/professional/CMP-000001", "/api/v1/profiles/professional/CMP-000001"),
+    ("analista", "/profiles/establishment/EST-DIST", "/api/v1/profiles/establishment/EST-DIST"),
+    ("analista", "/profiles/region/15", "/api/v1/profiles/region/15"),
+    ("analista", "/profiles/serial/SN-0001", "/api/v1/profiles/serial/SN-0001"),
+    ("analista", "/profiles/patient/{patient_lima}", "/api/v1/profiles/patient/{patient_lima}"),
+    ("analista", "/imports", "/api/v1/import-runs"),
+    ("admin", "/admin", "/api/v1/admin/users"),
+    ("admin", "/admin/access", "/api/v1/admin/access-requests"),
+    ("admin", "/admin/authorities", "/api/v1/admin/authorities"),
+    ("admin", "/admin/audit", "/api/v1/admin/audit"),
+    ("policia", "/access", "/api/v1/access-requests"),
+]
+
+
+@pytest.mark.parametrize("username,page,api", TWINS, ids=[t[2] for t in TWINS])
+def test_json_twin_equals_the_page_context(app, world, username, page, api):
+    client = login(app, username)
+    r = client.get(page.format(**world), headers=HTML)
+    assert r.status_code == 200
+    page_ctx = r.context["ctx"].model_dump(mode="json")
+    twin = client.get(api.format(**world)).json()
+    if api.startswith("/api/v1/admin/audit"):  # reading the page itself adds nothing; same log
+        assert page_ctx["entries"] == twin["entries"]
+    else:
+        assert page_ctx == twin
+
+
+def _audit(session, action):
+    return session.scalars(select(AuditEntry).where(AuditEntry.action == action)).all()
+
+
+def test_every_read_of_personal_data_is_audited(app, world, session):
+    client = login(app, "analista")
+    client.get(f"/api/v1/profiles/patient/{world['patient_lima']}")
+    client.get(f"/profiles/patient/{world['patient_lima']}", headers=HTML)
+    client.get(f"/api/v1/alerts/{world['prescriber_volume']}")  # evidence lists a patient
+    client.get(f"/api/v1/alerts/{world['stock_gap']}")  # its movements name patients
+    login(app, "policia").get(f"/api/v1/alerts/{world['lot_anomaly']}")  # hidden → no read
+    session.expire_all()
+    profiles = _audit(session, "patient.profile")
+    assert len(profiles) == 2 and {e.actor for e in profiles} == {"analista"}
+    assert profiles[0].subject == world["patient_lima"]
+    evid = _audit(session, "alert.patient_data")
+    assert sorted(e.subject for e in evid) == sorted([world["prescriber_volume"],
+                                                      world["stock_gap"]])
+    # Profiles of professionals never show patient pseudonyms, so they are not personal reads.
+    prof = client.get("/api/v1/profiles/professional/CMP-000001").json()
+    assert world["patient_lima"] not in str(prof)
+
+
+def test_lookup_one_form_one_page_audited_and_never_stores_the_document(app, world, session):
+    client = login(app, "farmacia")
+    r = client.post("/lookup", data={"document_type": "DNI", "document_number": "44556677",
+                                     "reason": "dispensing", "note": "receta nueva",
+                                     "attest": "on"}, headers=HTML)
+    assert r.status_code == 200
+    ctx = r.context["ctx"]
+    assert ctx.patient_id == world["patient_lima"]
+    # 12 monthly patch dispensations + one administration in the sample, all within a year.
+    assert len(ctx.dispensations) == 13
+    assert {p.id for p in ctx.prescribers} == {"CMP-000001", "CMP-000002"}
+    assert len(ctx.daily_mme.points) == 366
+    # 32 patches of 25 mcg/h over 30 days: 32 × 7.2 × 25 / 30 = 192 MME/day on the last one.
+    newest = ctx.dispensations[0]
+    assert newest.daily_mme == pytest.approx(10 * 7.2 * 25 / 30, rel=1e-3)
+    assert ctx.current_mme >= newest.daily_mme
+    assert "44556677" not in r.text
+    entries = _audit(session, "pdmp.lookup")
+    assert len(entries) == 1
+    e = entries[0]
+    assert e.actor == "farmacia" and e.subject == world["patient_lima"]
+    assert e.reason.startswith("dispensing") and e.details["attested"] is True
+    dump = " ".join(str(x.__dict__) for x in session.scalars(select(AuditEntry)))
+    assert "44556677" not in dump
+
+
+def test_lookup_requires_the_attestation_and_a_reason(app, world, session):
+    client = login(app, "medico")
+    r = client.post("/lookup", data={"document_type": "DNI", "document_number": "44556677",
+                                     "reason": "dispensing"}, headers=HTML)
+    assert r.status_code == 422 and "ctx" in r.context and r.context["ctx"] is None
+    r = client.post("/api/v1/lookup", json={"document_type": "DNI",
+                                            "document_number": "44556677",
+                                            "reason": "curiosity", "attest": True})
+    assert r.status_code == 422
+    assert _audit(session, "pdmp.lookup") == []
+
+
+def test_case_actions_move_the_alert_and_are_audited(app, world, session):
+    client = login(app, "lima")
+    aid = world["prescriber_volume"]
+    r = client.post(f"/alerts/{aid}/actions", data={"action": "triage", "note": "revisando"},
+                    follow_redirects=False)
+    assert r.status_code == 303
+    assert client.post(f"/api/v1/alerts/{aid}/actions",
+                       json={"action": "schedule_audit", "note": "visita 12/01"}).json()[
+        "status"] == "audit_scheduled"
+    bad = client.post(f"/api/v1/alerts/{aid}/actions", json={"action": "close"})
+    assert bad.status_code == 409 and "outcome" in bad.json()["detail"]
+    done = client.post(f"/api/v1/alerts/{aid}/actions", json={
+        "action": "close", "outcome": "confirmed", "note": "desvío confirmado"}).json()
+    assert done == {"alert_id": aid, "status": "closed", "outcome": "confirmed"}
+    session.expire_all()
+    events = session.scalars(select(CaseEvent).where(CaseEvent.alert_id == aid)
+                             .order_by(CaseEvent.id)).all()
+    assert [e.action for e in events] == ["triage", "schedule_audit", "close"]
+    audited = session.scalars(select(AuditEntry).where(AuditEntry.action.like("case.%"))
+                              .order_by(AuditEntry.id)).all()
+    assert [(a.actor, a.action, a.subject) for a in audited] == [
+        ("lima", "case.triage", f"alert:{aid}"), ("lima", "case.schedule_audit", f"alert:{aid}"),
+        ("lima", "case.close", f"alert:{aid}")]
+    detail = client.get(f"/alerts/{aid}", headers=HTML)
+    assert "desvío confirmado" in detail.text
+    assert session.scalar(select(Alert.status).where(Alert.alert_id == aid)) == "closed"
+
+
+def test_admin_audit_viewer_detects_tampering(app, world, session):
+    analyst, admin = login(app, "analista"), login(app, "admin")
+    analyst.get(f"/api/v1/profiles/patient/{world['patient_lima']}")
+    analyst.get(f"/api/v1/profiles/patient/{world['patient_piura']}")
+    ctx = admin.get("/api/v1/admin/audit").json()
+    assert ctx["chain_ok"] and ctx["total"] >= 2
+    first = min(e["id"] for e in ctx["entries"])
+    session.execute(update(AuditEntry).where(AuditEntry.id == first).values(reason="nada"))
+    session.commit()
+    page = admin.get("/admin/audit", headers=HTML)
+    assert page.context["ctx"].chain_ok is False
+    assert page.context["ctx"].first_bad_id == first
+    assert 'id="chain-status"' in page.text and f"#{first}" in page.text
+
+
+def test_alert_detail_shows_evidence_chart_movements_and_routing(app, world):
+    client = login(app, "analista")
+    ctx = client.get(f"/api/v1/alerts/{world['prescriber_volume']}").json()
+    keys = {e["key"]: e["value"] for e in ctx["evidence_items"]}
+    assert keys["observed_mme"] == "5,400.00" and keys["z"] == "4.20"
+    chart = ctx["chart"]
+    assert len(chart["subject"]["points"]) == 12 and chart["peers"] is not None
+    assert chart["peer_label"] == "peers.same_specialty"
+    assert sum(p["value"] for p in chart["subject"]["points"]) > 0
+    assert ctx["movements_total"] == len(ctx["movements"]) > 0
+    assert set(ctx["actions"]) >= {"triage", "schedule_audit", "close"}
+    page = client.get(f"/alerts/{world['prescriber_volume']}", headers=HTML).text
+    assert "<svg" in page and "<polyline" in page
+
+
+def test_map_shades_every_department_and_links_to_regions(app, world, session):
+    client = login(app, "analista")
+    ctx = client.get("/api/v1/map").json()
+    assert len(ctx["regions"]) == 25
+    by = {r["code"]: r for r in ctx["regions"]}
+    lima_mg = session.scalar(select(Movement.id).limit(1)) and by["15"]["fentanyl_mg_12m"]
+    assert lima_mg > 0 and by["20"]["fentanyl_mg_12m"] == 0  # Piura uses morphine only
+    assert by["20"]["open_alerts"] == 2 and by["15"]["shade"] >= 1
+    page = client.get("/map", headers=HTML).text
+    assert page.count("<path ") == 25 and page.count('href="/profiles/region/') == 50
+
+
+def test_upload_with_one_bad_row_shows_the_reason_and_the_rejects_csv(app, world):
+    from centinela.ingest.fields import SPECS
+
+    fields = list(SPECS["movements"].fields)
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=fields)
+    w.writeheader()
+    base = dict.fromkeys(fields, "")
+    w.writerow({**base, "event_id": "UP-1", "event_type": "receipt",
+                "occurred_at": "2025-12-01T10:00:00-05:00", "establishment_id": "EST-LIM-H1",
+                "product_code": "FEN-AMP", "quantity": "10", "counterparty_id": "EST-DIST"})
+    w.writerow({**base, "event_id": "UP-2", "event_type": "receipt",
+                "occurred_at": "2025-12-01T11:00:00-05:00", "establishment_id": "EST-LIM-H1",
+                "product_code": "NO-SUCH", "quantity": "10", "counterparty_id": "EST-DIST"})
+    client = login(app, "analista")
+    r = client.post("/imports", files={"files": ("movements.csv", buf.getvalue().encode(),
+                                                 "text/csv")}, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    run_id = int(r.headers["location"].rsplit("/", 1)[1])
+    detail = client.get(f"/api/v1/import-runs/{run_id}").json()
+    assert detail["run"]["accepted"] == 1 and detail["run"]["rejected"] == 1
+    (rej,) = detail["rejections"]
+    assert rej["line"] == 3 and rej["field"] == "product_code" and "NO-SUCH" in rej["reason"]
+    page = client.get(f"/imports/{run_id}", headers=HTML).text
+    assert rej["reason"] in page.replace("&#34;", '"').replace("&#39;", "'")
+    dl = client.get(f"/imports/{run_id}/rejects.csv")
+    rows = list(csv.DictReader(io.StringIO(dl.text)))
+    assert dl.headers["content-type"].startswith("text/csv")
+    assert rows[0]["event_id"] == "UP-2" and rows[0]["field"] == "product_code"
+
+
+def test_pages_switch_to_english(app, world):
+    client = login(app, "analista")
+    es = client.get("/alerts", headers=HTML).text
+    en = client.get("/alerts?lang=en", headers=HTML).text
+    assert "Bandeja de alertas" in es and "Alert inbox" in en
+    r = client.get("/lang/en", headers={"referer": "http://testserver/map"},
+                   follow_redirects=False)
+    assert r.headers["location"] == "/map" and "lang=en" in r.headers["set-cookie"]
