@@ -98,15 +98,11 @@ def alembic_config(url: str):
 
 def create_schema(engine: Engine | None = None) -> None:
     """Bring the database schema to the latest migration (idempotent)."""
+    from alembic import command
+
     import centinela.models  # noqa: F401  (registers every table)
 
     engine = engine or get_engine()
-    versions = list((MIGRATIONS_DIR / "versions").glob("*.py"))
-    if not versions:
-        # Before the first migration exists (early development only).
-        Base.metadata.create_all(engine)
-        return
-    from alembic import command
 
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as conn:

@@ -23,14 +23,18 @@ DEMO_USERS: tuple[tuple[str, str, list[str], str | None, str], ...] = (
 )
 
 
-def seed_demo_users(session: Session, password: str | None = None
+def seed_demo_users(session: Session, password: str | None = None,
+                    professionals: dict[str, str] | None = None
                     ) -> list[tuple[str, str, str, str]]:
     """Create (or reset) one user per role; return (username, password, role, scope) rows.
 
     Without ``password`` each user gets a fresh random one, printed once by the caller.
+    ``professionals`` maps a role (``prescriber``, ``pharmacist``) to the college number its
+    demo user should carry, e.g. a real professional of the imported data.
     """
     out: list[tuple[str, str, str, str]] = []
-    for username, role, deps, prof, name in DEMO_USERS:
+    for username, role, deps, default_prof, name in DEMO_USERS:
+        prof = (professionals or {}).get(role, default_prof)
         pw = password or secrets.token_urlsafe(9)
         user = session.scalar(select(User).where(User.username == username))
         if user is None:
@@ -39,6 +43,7 @@ def seed_demo_users(session: Session, password: str | None = None
         else:
             set_password(session, user, pw)
             user.active = True
+            user.professional_id = prof
         scope = ", ".join(deps) if deps else (prof or "nacional")
         out.append((username, pw, role, scope))
     session.flush()
