@@ -36,8 +36,9 @@ def _login(page, base, username):
     page.goto(f"{base}/login")
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_load_state()
+    # The form posts and redirects: wait for that navigation, not for the current page's load.
+    with page.expect_navigation():
+        page.click("button[type=submit]")
 
 
 def test_analyst_inbox_alert_triage_upload_and_map(browser_page, live_app, live_world, tmp_path):
@@ -53,8 +54,8 @@ def test_analyst_inbox_alert_triage_upload_and_map(browser_page, live_app, live_
     assert page.locator("svg.chart polyline").count() == 2
     page.select_option("#case-action", "triage")
     page.fill("input[name=note]", "Revisión iniciada")
-    page.click("#case-submit")
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.click("#case-submit")
     assert "en revisión" in page.locator("#alert-status").inner_text()
     assert "Revisión iniciada" in page.content()
 

@@ -255,11 +255,11 @@ def _smiles_parser() -> Callable[[str], bool]:
     except ImportError:  # pragma: no cover - rdkit is a dependency
         return lambda s: True
 
+    # RDKit's own messages stay off for the whole process (as in ``centinela.ews.chem``): a bad
+    # structure is reported by the validator with its line and field, not on stderr.
+    RDLogger.DisableLog("rdApp.*")
+
     def ok(smiles: str) -> bool:
-        RDLogger.DisableLog("rdApp.*")
-        try:
-            return Chem.MolFromSmiles(smiles) is not None
-        finally:
-            RDLogger.EnableLog("rdApp.*")
+        return Chem.MolFromSmiles(smiles) is not None
 
     return ok
