@@ -21,6 +21,35 @@ def test_every_smiles_parses_and_matches_its_formula(item):
     assert item["category"] in CATEGORIES
 
 
+# Published InChIKeys (PubChem, as shown on Wikipedia / the WHO ECDD and EMCDDA reports) of
+# entries whose stereochemistry or substitution pattern is easy to get wrong in SMILES.
+PUBLISHED_INCHIKEYS = {
+    "fentanyl": "PJMPHNIQZUBGLI-UHFFFAOYSA-N",
+    "carfentanil": "YDSDEBIZUNNPOB-UHFFFAOYSA-N",
+    "sufentanil": "GGCSSNBKKAUURC-UHFFFAOYSA-N",
+    "alfentanil": "IDBPHNDTYPBSNI-UHFFFAOYSA-N",
+    "remifentanil": "ZTVQQQVZCWLTDF-UHFFFAOYSA-N",
+    "acetylfentanyl": "FYIUUQUPOKIKNI-UHFFFAOYSA-N",
+    "furanylfentanyl": "FZJVHWISUGFFQV-UHFFFAOYSA-N",
+    "4-anpp": "ZCMDXDQUYIWEKB-UHFFFAOYSA-N",
+    "isotonitazene": "OIOQREYBGDAYGT-UHFFFAOYSA-N",
+    "protonitazene": "SJHUJFHOXYDSJY-UHFFFAOYSA-N",
+    "morphine": "BQJCRHHNABKAKU-KBQPJGBKSA-N",
+    "heroin": "GVGLGOZIDCSQPN-PVHGPHFFSA-N",
+    "codeine": "OROGSEYTTFOCAN-DNJOTXNNSA-N",
+    "oxycodone": "BRUQQQPBMZOVGD-XFKAJCMBSA-N",
+    "tramadol": "TVYLLZQTGLZFBW-ZBFHGGJFSA-N",  # (1R,2R); the racemate's listed enantiomer
+    "cocaine": "ZPUCINDJVBIVPJ-LJISPDSOSA-N",
+    "methamphetamine": "MYWUZJCMWCOHBA-VIFPVBQESA-N",
+    "mannitol": "FBPFZTCFMRRESA-KVTDHHQDSA-N",
+}
+
+
+@pytest.mark.parametrize("sid,key", sorted(PUBLISHED_INCHIKEYS.items()))
+def test_registry_structures_have_their_published_inchikeys(sid, key):
+    assert {s.id: s for s in registry().substances}[sid].inchikey == key
+
+
 def test_inchikeys_are_unique_and_names_do_not_collide():
     reg = registry()
     keys = [s.inchikey for s in reg.substances]

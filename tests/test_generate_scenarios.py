@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -24,12 +23,10 @@ def planted(tmp_path_factory) -> tuple[Path, object, dict]:
     with pytest.MonkeyPatch.context() as mp:  # the same key the per-test settings use
         mp.setenv("CENTINELA_PSEUDONYM_KEY", "test-pseudonym-key-0123456789abcdef")
         get_settings.cache_clear()
-        t0 = time.perf_counter()
         report = generate(out, seed=7, scale=0.05)
-        elapsed = time.perf_counter() - t0
     get_settings.cache_clear()
     truth = [json.loads(x) for x in (out / "truth.jsonl").read_text().splitlines()]
-    return out, report, {"truth": truth, "elapsed": elapsed, "tables": check_files(out)}
+    return out, report, {"truth": truth, "tables": check_files(out)}
 
 
 def test_every_scenario_kind_is_planted(planted):
@@ -155,9 +152,8 @@ def test_uncertified_handlers_lack_a_valid_certificate(planted):
             assert fentanyl_after, t
 
 
-def test_small_scale_is_quick_and_sized(planted):
-    _, report, ctx = planted
-    assert ctx["elapsed"] < 30  # a few seconds on an idle 2-core machine
+def test_small_scale_is_sized(planted):
+    _, report, _ = planted
     counts = Counter(report.events)
     assert 30_000 < sum(counts.values()) < 120_000
     assert counts["administer"] > counts["dispense"] > counts["count"] > 0

@@ -65,12 +65,24 @@ def looks_like_smiles(text: str) -> bool:
     return Chem.MolFromSmiles(text) is not None
 
 
-def standardize(smiles: str) -> Structure:
-    """Parse SMILES, keep the largest organic fragment, neutralize, canonicalize and key it."""
+def parse_smiles(text: str) -> Chem.Mol | None:
+    """Parse stripped ``text`` as SMILES; None for what :func:`looks_like_smiles` rejects."""
+    if not text or " " in text:
+        return None
+    return Chem.MolFromSmiles(text)
+
+
+def standardize(smiles: str, mol: Chem.Mol | None = None) -> Structure:
+    """Parse SMILES, keep the largest organic fragment, neutralize, canonicalize and key it.
+
+    ``mol``, when given, is ``Chem.MolFromSmiles`` of the stripped ``smiles`` already parsed
+    by the caller (it is not parsed again).
+    """
     text = (smiles or "").strip()
     if not text:
         raise StructureError("empty SMILES")
-    mol = Chem.MolFromSmiles(text)
+    if mol is None:
+        mol = Chem.MolFromSmiles(text)
     if mol is None:
         raise StructureError(f"RDKit cannot parse SMILES {text[:80]!r}")
     stripped = len(Chem.GetMolFrags(mol)) > 1

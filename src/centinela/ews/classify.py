@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 
 from rdkit import Chem
 
-from centinela.ews.chem import Structure, StructureError, standardize
+from centinela.ews.chem import Structure, StructureError, parse_smiles, standardize
 from centinela.ews.fentanyl_class import Clause, analyse_core
-from centinela.ews.registry import parse_query, registry
+from centinela.ews.registry import Resolution, parse_query, registry, resolve
 
 CLASS_LABELS = {
     "fentanyl": ("Fentanilo", "Fentanyl"),
@@ -109,8 +109,33 @@ class Classification:
 
 
 def classify(query: str) -> Classification:
-    """Classify a SMILES string or a registry name."""
-    res = parse_query(query)
+    """Classify a SMILES string or a registry name (what the API and the CLI return).
+
+    Same answer as resolving the text with :func:`~centinela.ews.registry.parse_query` and
+    classifying the canonical SMILES it resolves to, without that route's repeated work: the
+    text is parsed once, and the InChIKey is computed once, on first use (``as_dict``), and not
+    at all for an exact registry match.
+    """
+    text = (query or "").strip()
+    reg = registry()
+    if reg.lookup_name(text) is not None:
+        return _classify_resolved(parse_query(text), query)
+    mol = parse_smiles(text)
+    if mol is None:
+        return _classify_resolved(resolve(name=text), query)
+    parent = standardize(text, mol=mol)
+    canonical = Chem.MolToSmiles(parent.mol)
+    if not canonical:
+        return Classification(query=query, category="none",
+                              error="not a SMILES string nor a name in the substance registry")
+    if canonical == text:  # re-reading the canonical SMILES would parse the same string again
+        parent = Structure(mol=parent.mol, formula=parent.formula, salt_stripped=False,
+                           smiles=canonical)
+        return classify_structure(parent, query=query)
+    return classify_structure(standardize(canonical), query=query)
+
+
+def _classify_resolved(res: Resolution, query: str) -> Classification:
     if res.error or not res.smiles:
         why = res.error or "not a SMILES string nor a name in the substance registry"
         return Classification(query=query, category="none", error=why, reasons=res.notes)

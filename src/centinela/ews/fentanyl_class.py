@@ -68,8 +68,8 @@ def analyse_core(mol: Chem.Mol) -> tuple[list[Clause], list[str]] | None:
     return best
 
 
-def _ring_of(mol: Chem.Mol, idx: int) -> tuple[int, ...] | None:
-    rings = [r for r in mol.GetRingInfo().AtomRings() if idx in r]
+def _ring_of(atom_rings: tuple[tuple[int, ...], ...], idx: int) -> tuple[int, ...] | None:
+    rings = [r for r in atom_rings if idx in r]
     return min(rings, key=len) if rings else None
 
 
@@ -78,8 +78,9 @@ def _clauses_for(mol: Chem.Mol, m: tuple[int, ...]) -> tuple[list[Clause], list[
     clauses: dict[str, list[str]] = {}
     problems: list[str] = []
     carbonyl, oxo, amide_n, ipso, c4, c3, c2, n1, ca, cb, ar, c6, c5 = m
-    pe_ring = _ring_of(mol, ar)
-    an_ring = _ring_of(mol, ipso)
+    atom_rings = ri.AtomRings()
+    pe_ring = _ring_of(atom_rings, ar)
+    an_ring = _ring_of(atom_rings, ipso)
     pip = (c4, c3, c2, n1, c6, c5)
     core = set(m) | set(pe_ring or ()) | set(an_ring or ())
 
@@ -189,6 +190,7 @@ def _substituent(mol: Chem.Mol, attach: int, root: int, core: set[int]) -> tuple
 
 
 _BOND = {Chem.BondType.DOUBLE: "=", Chem.BondType.TRIPLE: "#"}
+_BOND_NAMES = {t: str(t) for t in Chem.BondType.values.values()}
 _FRAG_CACHE: dict[tuple, str] = {}
 
 
@@ -220,14 +222,13 @@ def _fragment(mol: Chem.Mol, root: int, atoms: set[int]) -> str:
 def _signature(mol: Chem.Mol, root: int, atoms: set[int]) -> tuple:
     """A cheap key of a fragment's graph (breadth-first atoms and bonds) for caching."""
     order, seen, out = [root], {root}, []
-    while order:
-        i = order.pop(0)
+    for i in order:  # breadth first: the list grows while it is read
         a = mol.GetAtomWithIdx(i)
         nbs = []
         for b in a.GetBonds():
             j = b.GetOtherAtomIdx(i)
             if j in atoms:
-                nbs.append((str(b.GetBondType()), mol.GetAtomWithIdx(j).GetAtomicNum()))
+                nbs.append((_BOND_NAMES[b.GetBondType()], mol.GetAtomWithIdx(j).GetAtomicNum()))
                 if j not in seen:
                     seen.add(j)
                     order.append(j)
