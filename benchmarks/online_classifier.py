@@ -43,7 +43,15 @@ def quality() -> tuple[dict, dict]:
 def throughput(n: int) -> dict:
     rows = model_store.corpus_rows()
     texts = [rows[i % len(rows)]["text"] for i in range(n)]
-    classify(texts[:50])  # warm caches (model load, langid)
+    classify(texts[:50])  # load the model and langid
+    # cold: distinct posts, per-word caches emptied first (new vocabulary on every post)
+    model = model_store.get_model().model
+    model.__dict__.pop("_fast_tfidf", None)
+    distinct = [r["text"] for r in rows[:min(n, len(rows))]]
+    t0 = time.perf_counter()
+    for i in range(0, len(distinct), 500):
+        classify(distinct[i:i + 500], language=False)
+    cold_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     for i in range(0, n, 500):
         classify(texts[i:i + 500], language=False)
@@ -58,6 +66,7 @@ def throughput(n: int) -> dict:
         lex.match(t).keyword_offer()
     base_s = time.perf_counter() - t0
     return {"n": n, "model_per_s": n / model_s, "full_per_s": n / full_s,
+            "cold_n": len(distinct), "cold_per_s": len(distinct) / cold_s,
             "baseline_per_s": n / base_s, "load": os.getloadavg()[0]}
 
 
@@ -99,10 +108,13 @@ def report(q: dict, sizes: dict, tp: dict) -> str:
         f"**Throughput** ({tp['n']} corpus posts, batches of 500, one process): "
         f"{tp['model_per_s']:,.0f} posts/s for the offer decision as ingestion runs it (lexicon, "
         f"TF-IDF, model, calibration; language id only for offers) — "
-        f"{tp['model_per_s'] / 2000:.2f}× the 2,000/s target; {tp['full_per_s']:,.0f} posts/s with "
+        f"{tp['model_per_s'] / 2000:.2f}× the 2,000/s target ({tp['cold_per_s']:,.0f} posts/s on the "
+        f"first {tp['cold_n']:,} distinct posts with the per-word caches empty); "
+        f"{tp['full_per_s']:,.0f} posts/s with "
         f"language id on every post (the `classify` API); the keyword baseline alone runs at "
         f"{tp['baseline_per_s']:,.0f} posts/s (model/baseline = "
-        f"{tp['model_per_s'] / tp['baseline_per_s']:.2f}). Explanations and entity extraction run "
+        f"{tp['model_per_s'] / tp['baseline_per_s']:.2f}; the baseline shares the lexicon scan, "
+        "which got faster too). Explanations and entity extraction run "
         f"only for posts kept as offers. Load average at the end of the run: {tp['load']:.1f} on 2 "
         "cores shared with other work, so an idle machine is faster.",
         "",

@@ -111,3 +111,68 @@ def _shipped_rows() -> list[dict]:
 def test_degenerate_inputs(text):
     (r,) = classify([text])
     assert 0.0 <= r.probability <= 1.0
+
+
+def _probe_texts() -> list[str]:
+    import random
+
+    rows = model_store.corpus_rows()
+    hand = [json.loads(x)["text"] for x in (FIX / "handwritten_eval.jsonl").read_text(encoding="utf-8").splitlines()]
+    texts = [r["text"] for r in rows[::7]] + hand + OFFERS + TRICKY_NEGATIVES
+    texts += ["", "🙂", "a" * 500, "  x \t y\n z ", "m30mg f3nt4n1l0 s/.35 $20 x10 ch1n4 wh1t3 💊🔵"]
+    rnd = random.Random(7)
+    mutated = []
+    for t in texts[:400]:
+        chars = list(t)
+        for _ in range(4):
+            chars.insert(rnd.randrange(len(chars) + 1), rnd.choice("ab 0139$/.-_💊🔵ñ@"))
+        mutated.append("".join(chars))
+    return texts + mutated
+
+
+def test_fast_tfidf_equals_sklearn_transform():
+    import numpy as np
+
+    from centinela.online.classifier import FastTfidf, prepare
+
+    model = model_store.get_model().model
+    prepared = [prepare(t) for t in _probe_texts()]
+    for vec in (model.char, model.word):
+        fast = FastTfidf(vec)
+        assert fast.exact
+        for _ in range(2):  # cold, then warm word cache
+            a, b = vec.transform(prepared), fast.transform(prepared)
+            a.sort_indices()
+            assert (a.indptr == b.indptr).all() and (a.indices == b.indices).all()
+            assert np.allclose(a.data, b.data, rtol=1e-6, atol=1e-7)
+
+
+def test_lexicon_fast_scan_equals_combined_regex():
+    from centinela.online.text import deleet, fold
+
+    lex = load_lexicon()
+    for text in _probe_texts():
+        for v in {fold(text), deleet(fold(text))}:
+            assert lex.finditer(v) == [(m.lastgroup, m.group(0)) for m in lex.combined.finditer(v)], v
+
+
+def test_fast_language_id_equals_langid():
+    from centinela.online.classify import _fast_identifier, _identifier
+
+    fast, ref = _fast_identifier(), _identifier()
+    assert fast is not ref
+    for text in _probe_texts()[::3]:
+        (a, pa), (b, pb) = ref.classify(text), fast.classify(text)
+        assert a == b and abs(pa - pb) < 1e-9, text
+
+
+def test_pickled_model_keeps_no_caches(tmp_path):
+    import joblib
+
+    model = model_store.get_model().model
+    model.predict_proba(["vendo fentanilo delivery"])
+    model.feature_names()
+    joblib.dump(model, tmp_path / "m.joblib")
+    again = joblib.load(tmp_path / "m.joblib")
+    assert not [k for k in again.__dict__ if k.startswith("_")]
+    assert again.predict_proba(["vendo fentanilo delivery"])[0][0] > 0.5

@@ -10,12 +10,14 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 import numpy as np
 from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold
+from sklearn.preprocessing import normalize
 
 from centinela.online.lexicon import CATEGORIES, LexiconHits, load_lexicon
 from centinela.online.text import deleet, fold
@@ -43,6 +45,21 @@ def prepare_folded(f: str) -> str:
     return f if d == f else f"{f} {d}"
 
 
+def lexicon_matrix(hits: list[LexiconHits], prepared: list[str]) -> np.ndarray:
+    """``lexicon_vector`` of a batch as one array (same values, without per-feature Python)."""
+    counts = np.array([[len(h.by_category.get(c, ())) for c in CATEGORIES] for h in hits],
+                      dtype=float).reshape(len(hits), len(CATEGORIES))
+    opioid = counts[:, CATEGORIES.index("fentanyl")] + counts[:, CATEGORIES.index("other_opioid")]
+    present = counts > 0
+    pairs = np.empty((len(hits), len(_PAIRS)))
+    for k, (a, b) in enumerate(_PAIRS):
+        first = opioid > 0 if a == "opioid" else present[:, CATEGORIES.index(a)]
+        pairs[:, k] = first & present[:, CATEGORIES.index(b)]
+    flags = np.array([[bool(_PHONE.search(p)), bool(_PRICE.search(p))] for p in prepared],
+                     dtype=float).reshape(len(hits), 2)
+    return np.hstack([np.log1p(counts), pairs, flags]) * LEX_SCALE
+
+
 def lexicon_vector(hits: LexiconHits, folded: str) -> list[float]:
     """Dense lexicon features: log counts per category, interactions, phone and price flags."""
     counts = {c: hits.count(c) for c in CATEGORIES}
@@ -51,6 +68,89 @@ def lexicon_vector(hits: LexiconHits, folded: str) -> list[float]:
     row += [float(counts[a] > 0 and counts[b] > 0) for a, b in _PAIRS]
     row += [float(bool(_PHONE.search(folded))), float(bool(_PRICE.search(folded)))]
     return [v * LEX_SCALE for v in row]
+
+
+class FastTfidf:
+    """Exact, faster ``transform`` of a fitted char_wb or word ``TfidfVectorizer``.
+
+    scikit-learn builds every n-gram string of every post in Python. Here a ``char_wb``
+    vectorizer's n-grams, which never cross a word, are looked up once per distinct word and
+    cached as column indices; a word vectorizer's unigrams and bigrams are looked up directly.
+    Counts, sublinear tf, idf and l2 norm are then applied to the whole batch with numpy —
+    the same matrix as ``vectorizer.transform`` (tested).
+    """
+
+    MAX_CACHE = 200_000  # distinct words kept; the cache is dropped and refilled beyond that
+
+    def __init__(self, vectorizer: TfidfVectorizer):
+        self.vec = vectorizer
+        self.vocab: dict[str, int] = vectorizer.vocabulary_
+        self.idf = vectorizer.idf_.astype(vectorizer.dtype)
+        self.n_features = len(self.vocab)
+        self.kind = vectorizer.analyzer
+        ok = (not vectorizer.lowercase and vectorizer.strip_accents is None
+              and vectorizer.preprocessor is None and vectorizer.tokenizer is None
+              and vectorizer.stop_words is None and vectorizer.input == "content"
+              and vectorizer.norm == "l2" and vectorizer.use_idf and not vectorizer.binary)
+        if self.kind == "char_wb":
+            self._cache: dict[str, np.ndarray] = {}
+        elif self.kind == "word" and tuple(vectorizer.ngram_range) in ((1, 1), (1, 2)):
+            self._tokens = re.compile(vectorizer.token_pattern).findall
+            self._bigrams = tuple(vectorizer.ngram_range) == (1, 2)
+        else:
+            ok = False
+        self.exact = ok
+
+    def _word_columns(self, word: str) -> np.ndarray:
+        vocab = self.vocab
+        cols = [vocab[g] for g in self.vec._char_wb_ngrams(word) if g in vocab]
+        arr = np.array(cols, dtype=np.int32)
+        if len(self._cache) >= self.MAX_CACHE:
+            self._cache.clear()
+        self._cache[word] = arr
+        return arr
+
+    def _columns(self, docs: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Column index of every counted n-gram (repeats kept) and each doc's count of them."""
+        if self.kind == "char_wb":
+            cache, miss = self._cache, self._word_columns
+            parts = []
+            lengths = np.zeros(len(docs), dtype=np.int64)
+            for i, doc in enumerate(docs):
+                words = doc.split()
+                try:
+                    arrs = [cache[w] if w in cache else miss(w) for w in words]
+                except KeyError:  # another thread emptied the cache meanwhile
+                    arrs = [miss(w) for w in words]
+                if arrs:
+                    row = np.concatenate(arrs) if len(arrs) > 1 else arrs[0]
+                    parts.append(row)
+                    lengths[i] = len(row)
+            cols = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int32)
+            return cols, lengths
+        vocab, flat = self.vocab, []
+        lengths = np.zeros(len(docs), dtype=np.int64)
+        for i, doc in enumerate(docs):
+            toks = self._tokens(doc)
+            grams = toks + list(map(" ".join, pairwise(toks))) if self._bigrams else toks
+            found = [vocab[g] for g in grams if g in vocab]
+            flat += found
+            lengths[i] = len(found)
+        return np.array(flat, dtype=np.int32), lengths
+
+    def transform(self, docs: list[str]) -> sparse.csr_matrix:
+        if not self.exact:
+            return self.vec.transform(docs)
+        cols, lengths = self._columns(docs)
+        rows = np.repeat(np.arange(len(docs), dtype=np.int32), lengths)
+        x = sparse.coo_matrix((np.ones(len(cols), dtype=self.vec.dtype), (rows, cols)),
+                              shape=(len(docs), self.n_features)).tocsr()
+        x.sum_duplicates()  # counts per (post, n-gram), indices sorted
+        if self.vec.sublinear_tf:
+            np.log(x.data, x.data)
+            x.data += 1.0
+        x.data *= self.idf[x.indices]
+        return normalize(x, norm="l2", copy=False)
 
 
 @dataclass
@@ -63,14 +163,29 @@ class Model:
     platt: tuple[float, float]
     lexicon_sha256: str
 
+    def __getstate__(self) -> dict:
+        # caches (fast vectorizers, feature names) are rebuilt after loading, never pickled
+        return {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
+
+    def _fast(self) -> tuple[FastTfidf, FastTfidf]:
+        fast = self.__dict__.get("_fast_tfidf")
+        if fast is None:
+            fast = self.__dict__["_fast_tfidf"] = (FastTfidf(self.char), FastTfidf(self.word))
+        return fast
+
     def features(self, texts: list[str]) -> tuple[sparse.csr_matrix, list[LexiconHits], list[str]]:
+        """Design matrix (char TF-IDF | word TF-IDF | lexicon features), lexicon hits, model view.
+
+        Folding and de-leeting are done once per post and shared by the lexicon and TF-IDF.
+        """
         lex = load_lexicon()
         folded = [fold(t) for t in texts]
-        prepared = [prepare_folded(f) for f in folded]
-        hits = [lex.match_folded(f) for f in folded]
-        dense = np.array([lexicon_vector(h, p) for h, p in zip(hits, prepared, strict=True)])
-        x = sparse.hstack([self.char.transform(prepared), self.word.transform(prepared),
-                           sparse.csr_matrix(dense)], format="csr")
+        deleeted = [deleet(f) for f in folded]
+        prepared = [f if d == f else f"{f} {d}" for f, d in zip(folded, deleeted, strict=True)]
+        hits = [lex.match_folded(f, d) for f, d in zip(folded, deleeted, strict=True)]
+        char, word = self._fast()
+        x = sparse.hstack([char.transform(prepared), word.transform(prepared),
+                           sparse.csr_matrix(lexicon_matrix(hits, prepared))], format="csr")
         return x, hits, prepared
 
     def decision(self, x: sparse.csr_matrix) -> np.ndarray:
@@ -143,7 +258,7 @@ def _design(texts: list[str], char: TfidfVectorizer, word: TfidfVectorizer,
             fit: bool = False) -> sparse.csr_matrix:
     prepared = [prepare(t) for t in texts]
     lex = load_lexicon()
-    dense = np.array([lexicon_vector(lex.match(t), p) for t, p in zip(texts, prepared, strict=True)])
+    dense = lexicon_matrix([lex.match(t) for t in texts], prepared)
     if fit:
         parts = [char.fit_transform(prepared), word.fit_transform(prepared)]
     else:
