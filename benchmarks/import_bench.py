@@ -3,8 +3,10 @@
 Writes N movements (default 1,000,000) with valid registry files, then in the same process
 measures (a) the baseline — Python ``csv`` reader → ``sqlite3.executemany`` into a table with no
 constraints — and (b) ``centinela import`` of the same files into a fresh SQLite file; prints
-rows/s, the ratio and the peak RSS growth of each. With ``--pg`` (default URL of the local
-PostgreSQL) it also measures a COPY baseline and ``centinela import`` on PostgreSQL.
+rows/s, the ratio and the peak RSS growth of each, and the peak RSS of the validating child
+process that a large file gets (``centinela.ingest.worker``).
+With ``--pg`` (default URL of the local PostgreSQL) it also measures a COPY baseline and
+``centinela import`` on PostgreSQL.
 
     python3 benchmarks/import_bench.py --rows 1000000 [--pg postgresql://postgres@127.0.0.1:5432/test]
 """
@@ -29,10 +31,12 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 class PeakRSS:
-    """Sample this process's resident memory every 20 ms; report the peak growth."""
+    """Sample this process's resident memory every 20 ms; report the peak growth (and the peak
+    resident memory of its child processes: the validating child of a large import)."""
 
     def __init__(self) -> None:
         self.start = self.peak = self._rss()
+        self.child_peak = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -41,9 +45,26 @@ class PeakRSS:
         with open("/proc/self/statm") as fh:
             return int(fh.read().split()[1]) * PAGE
 
+    @staticmethod
+    def _children_rss() -> int:
+        try:
+            with open(f"/proc/self/task/{os.getpid()}/children") as fh:
+                kids = fh.read().split()
+        except OSError:
+            return 0
+        total = 0
+        for kid in kids:
+            try:
+                with open(f"/proc/{kid}/statm") as fh:
+                    total += int(fh.read().split()[1]) * PAGE
+            except OSError:
+                pass
+        return total
+
     def _run(self) -> None:
         while not self._stop.wait(0.02):
             self.peak = max(self.peak, self._rss())
+            self.child_peak = max(self.child_peak, self._children_rss())
 
     def __enter__(self) -> PeakRSS:
         self._thread.start()
@@ -57,6 +78,10 @@ class PeakRSS:
     @property
     def delta_mb(self) -> float:
         return (self.peak - self.start) / 2**20
+
+    @property
+    def child_mb(self) -> float:
+        return self.child_peak / 2**20
 
 
 def write_files(folder: Path, rows: int, seed: int = 7) -> None:
@@ -217,6 +242,11 @@ def main(argv: list[str] | None = None) -> int:
           f"{rate_b:,.0f} rows/s, peak RSS +{mem_b.delta_mb:.0f} MiB")
     import centinela.ingest.service  # noqa: F401  (module imports are not import memory)
     import centinela.models  # noqa: F401
+    from centinela.ingest import worker
+
+    second = worker.parallel_possible() and args.rows >= worker.PARALLEL_MIN_ROWS
+    print("validation: " + ("in a second process (centinela.ingest.worker)" if second
+                            else "in the importing process"))
 
     with PeakRSS() as mem_c:
         report, secs_c, (rt, rt_secs) = centinela_import(
@@ -226,7 +256,8 @@ def main(argv: list[str] | None = None) -> int:
     mv = next(f for f in report["files"] if f["record_type"] == "movements")
     print(f"SQLite centinela import (validate, pseudonymize, dedup, 10 indexes): {rows_c:,} records "
           f"({mv['accepted']:,} movements accepted, {mv['rejected']} rejected) in {secs_c:.1f} s = "
-          f"{rate_c:,.0f} rows/s, peak RSS +{mem_c.delta_mb:.0f} MiB")
+          f"{rate_c:,.0f} rows/s, peak RSS +{mem_c.delta_mb:.0f} MiB (validating child process: "
+          f"peak RSS {mem_c.child_mb:.0f} MiB)")
     print(f"ratio baseline/centinela: {rate_b / rate_c:.2f}x (target ≤ 4x)")
     if args.realtime:
         print(f"real-time rules hook after the import (detection, timed apart): {rt_secs:.1f} s, "
@@ -258,7 +289,8 @@ def _bench_pg(data: Path, url: str) -> None:
             report, secs, _ = centinela_import(data, f"{url}{sep}options=-csearch_path%3D{schema}")
         rows = report["totals"]["read"]
         print(f"PostgreSQL centinela import: {rows:,} records in {secs:.1f} s = "
-              f"{rows / secs:,.0f} rows/s, peak RSS +{mem.delta_mb:.0f} MiB; ratio "
+              f"{rows / secs:,.0f} rows/s, peak RSS +{mem.delta_mb:.0f} MiB (child "
+              f"{mem.child_mb:.0f} MiB); ratio "
               f"{(n / secs_b) / (rows / secs):.2f}x")
     finally:
         with psycopg.connect(url, autocommit=True) as conn:

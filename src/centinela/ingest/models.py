@@ -20,11 +20,10 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from centinela.db import Base
+from centinela.ingest.fields import EVENT_TYPES
 
-EVENT_TYPES = (
-    "import", "receipt", "transfer_in", "transfer_out", "dispense", "administer", "waste",
-    "loss", "export", "count",
-)
+__all__ = ["EVENT_TYPES", "STOCK_SIGN", "ImportRun", "Movement", "Rejection", "Seizure"]
+
 STOCK_SIGN = {
     "import": 1, "receipt": 1, "transfer_in": 1, "transfer_out": -1, "dispense": -1,
     "administer": -1, "waste": -1, "loss": -1, "export": -1, "count": 0,

@@ -14,7 +14,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from centinela.config import get_settings
-from centinela.ingest.fields import MOVEMENTS, SEIZURES, RecordSpec
+from centinela.ingest.fields import SEIZURES, RecordSpec
 from centinela.ingest.models import Rejection, Seizure
 from centinela.ingest.readers import Item
 from centinela.ingest.report import FileReport, Sample
@@ -26,8 +26,10 @@ from centinela.ingest.validate import (
     make_seizure_checker,
 )
 from centinela.ingest.values import Invalid, safe_patient
+from centinela.ingest.worker import Chunk, Worker, chunks
 from centinela.ingest.writer import (
     Bulk,
+    larger_cache,
     movement_watermark,
     restore_indexes,
     stored_movements,
@@ -38,6 +40,7 @@ from centinela.registry.models import Establishment, Product, Professional
 
 _MAX_VALUE = 500
 BULK_MIN_ROWS = 50_000  # movements expected in one file before indexes are rebuilt, not updated
+BULK_CACHE_KIB = 32 * 1024  # SQLite page cache while such a file is inserted (fixed size)
 
 
 @dataclass
@@ -53,7 +56,6 @@ class IntakeContext:
     bulk: Bulk | None = None
     pending: list[dict] = field(default_factory=list)
     registry_cache: dict[str, dict] = field(default_factory=dict)
-    busy: bool = False  # a background writer owns the connection: hold rejections in memory
 
     @classmethod
     def open(cls, session: Session, import_id: int, now: dt.datetime) -> IntakeContext:
@@ -84,7 +86,7 @@ class IntakeContext:
             "field": (error.field or "")[:60] or None, "kind": kind, "reason": error.reason,
             "record": sanitize(raw or {}), "created_at": self.now,
         })
-        if len(self.pending) >= self.batch_size and not self.busy:
+        if len(self.pending) >= self.batch_size:
             self.flush_rejections()
 
     def flush_rejections(self) -> None:
@@ -107,88 +109,44 @@ def sanitize(raw: dict) -> dict:
     return out
 
 
-class _Writer:
-    """Writes movement batches and collects the results for accounting.
-
-    Synchronous on purpose: a background thread was measured slower (the driver releases and
-    re-takes the GIL for every row, and the two threads convoy on it).
-    """
-
-    def __init__(self, ctx: IntakeContext) -> None:
-        self.ctx = ctx
-        self.done: list[tuple] = []
-
-    def submit(self, batch: list[tuple], lines: list[int]) -> None:
-        self.done.append(_insert_movements(self.ctx, batch, lines))
-
-    def ready(self) -> list[tuple]:
-        done, self.done = self.done, []
-        return done
-
-    drain = ready
-
-    def close(self) -> None:
-        self.done = []
-
-
-def process_movements(ctx: IntakeContext, items: Iterable[Item], fr: FileReport,
+def process_movements(ctx: IntakeContext, items: Iterable[Item] | Worker, fr: FileReport,
                       expected_rows: int = 0) -> None:
     """Validate and store movements; duplicates are no-ops, conflicts kept as rejections.
+
+    ``items`` are a reader's records (validated here) or a ``Worker`` that validates the file in
+    a second process and hands over ready batches; either way the batches are written here, in
+    file order, inside the import's one transaction.
 
     On SQLite, a load that is large next to what is stored (the first national year, a
     backfill) drops the secondary indexes and rebuilds them at the end: sorting once beats a
     million random B-tree insertions, and WAL readers keep their snapshot meanwhile. Not on
-    PostgreSQL, where DROP INDEX would lock every reader out until the commit.
+    PostgreSQL, where DROP INDEX would lock every reader out until the commit. A large load on
+    SQLite also gets a bigger (fixed-size) page cache while it inserts: the unique
+    (establishment_id, event_id) index is updated in random order, one hot leaf per reporter.
     """
-    check = make_movement_checker(ctx.known, ctx.import_id)
+    if isinstance(items, Worker):
+        batches: Iterable[Chunk] = items
+    else:
+        batches = chunks(items, make_movement_checker(ctx.known, ctx.import_id), ctx.batch_size)
     suspended = []
-    if (ctx.bulk.dialect == "sqlite" and expected_rows >= BULK_MIN_ROWS
+    large = expected_rows >= BULK_MIN_ROWS
+    if (ctx.bulk.dialect == "sqlite" and large
             and expected_rows >= movement_watermark(ctx.session) // 2):
         suspended = suspend_indexes(ctx.session)
-    fields = MOVEMENTS.fields
-    size = ctx.batch_size
-    batch: list[tuple] = []
-    lines: list[int] = []
-    read = 0
-    writer = _Writer(ctx)
-    ctx.busy = True
-    try:
-        for line, vals, err, raw in items:
-            read += 1
-            if vals is None:
-                ctx.reject(fr, line, "movements", None, err, raw)
-                continue
-            try:
-                row = check(vals)
-            except Invalid as exc:
-                ctx.reject(fr, line, "movements", vals[0], exc,
-                           dict(zip(fields, vals, strict=True)))
-                continue
-            batch.append(row)
-            lines.append(line)
-            if len(batch) >= size:
-                writer.submit(batch, lines)
-                batch, lines = [], []
-                _account(ctx, fr, writer.ready())
-                if len(ctx.pending) >= size:  # rejections are written between batches
-                    _account(ctx, fr, writer.drain())
-                    ctx.busy = False
-                    ctx.flush_rejections()
-                    ctx.busy = True
-        if batch:
-            writer.submit(batch, lines)
-        _account(ctx, fr, writer.drain())
-    finally:
-        writer.close()
-        ctx.busy = False
-    fr.read += read
+    with larger_cache(ctx.bulk, BULK_CACHE_KIB if large else 0):
+        for rows, lines, rejects, read in batches:
+            fr.read += read
+            for line, key, name, reason, raw in rejects:
+                ctx.reject(fr, line, "movements", key, Invalid(name, reason), raw)
+            if rows:
+                _account(ctx, fr, rows, lines, *_insert_movements(ctx, rows))
     ctx.flush_rejections()
     if suspended:
         restore_indexes(ctx.session, suspended)
 
 
-def _insert_movements(ctx: IntakeContext, batch: list[tuple], lines: list[int]) -> tuple:
-    """Insert a batch (writer thread); look up the keys that were already stored, if any."""
+def _insert_movements(ctx: IntakeContext, batch: list[tuple]) -> tuple:
+    """Insert a batch; look up the keys that were already stored, if any."""
     mark = movement_watermark(ctx.session)
     inserted = ctx.bulk.insert_ignore("movements", MOVEMENT_COLUMNS, batch,
                                       ("establishment_id", "event_id"))
@@ -196,30 +154,30 @@ def _insert_movements(ctx: IntakeContext, batch: list[tuple], lines: list[int]) 
     if inserted < len(batch):
         # Some keys already existed (earlier import, earlier batch, or earlier in this batch).
         stored = stored_movements(ctx.bulk, [(r[3], r[0]) for r in batch])
-    return batch, lines, mark, inserted, stored
+    return mark, inserted, stored
 
 
-def _account(ctx: IntakeContext, fr: FileReport, results: list[tuple]) -> None:
+def _account(ctx: IntakeContext, fr: FileReport, batch: list[tuple], lines: list[int],
+             mark: int, inserted: int, stored: dict | None) -> None:
     """Count accepted rows; tell duplicates (no-ops) from conflicts (kept as rejections)."""
-    for batch, lines, mark, inserted, stored in results:
-        fr.accepted += inserted
-        if stored is None:
+    fr.accepted += inserted
+    if stored is None:
+        return
+    first_seen: set[tuple[str, str]] = set()
+    for row, line in zip(batch, lines, strict=True):
+        key = (row[3], row[0])
+        h, mid, imp = stored[key]
+        if imp == ctx.import_id and mid > mark and key not in first_seen:
+            first_seen.add(key)  # the occurrence this batch inserted
             continue
-        first_seen: set[tuple[str, str]] = set()
-        for row, line in zip(batch, lines, strict=True):
-            key = (row[3], row[0])
-            h, mid, imp = stored[key]
-            if imp == ctx.import_id and mid > mark and key not in first_seen:
-                first_seen.add(key)  # the occurrence this batch inserted
-                continue
-            if h == row[19]:
-                fr.duplicates += 1
-                continue
-            reason = ("event_id ya registrado por este establecimiento con otro contenido / "
-                      "event_id already stored for this establishment with different content"
-                      + (f" (import #{imp})" if imp and imp != ctx.import_id else ""))
-            ctx.reject(fr, line, "movements", row[0], Invalid("event_id", reason),
-                       dict(zip(MOVEMENT_COLUMNS[:19], row[:19], strict=True)), kind="conflict")
+        if h == row[19]:
+            fr.duplicates += 1
+            continue
+        reason = ("event_id ya registrado por este establecimiento con otro contenido / "
+                  "event_id already stored for this establishment with different content"
+                  + (f" (import #{imp})" if imp and imp != ctx.import_id else ""))
+        ctx.reject(fr, line, "movements", row[0], Invalid("event_id", reason),
+                   dict(zip(MOVEMENT_COLUMNS[:19], row[:19], strict=True)), kind="conflict")
 
 
 def process_seizures(ctx: IntakeContext, items: Iterable[Item], fr: FileReport) -> None:

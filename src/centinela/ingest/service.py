@@ -24,7 +24,7 @@ from sqlalchemy.engine import Engine
 
 from centinela.config import get_settings
 from centinela.db import session_scope
-from centinela.ingest import extensions
+from centinela.ingest import extensions, worker
 from centinela.ingest.fields import EXTENSIONS, ORDER, SPECS
 from centinela.ingest.models import ImportRun
 from centinela.ingest.pipeline import IntakeContext, process
@@ -231,14 +231,35 @@ def describe(exc: BaseException) -> str:
 
 def _process_source(ctx: IntakeContext, src: Source, fr: FileReport) -> None:
     spec = SPECS[src.record_type]
+    expected = src.expected_rows()
+    items = None
     try:
-        items = src.items()
-        if src.path is not None and src.path.suffix.lower() == ".csv":
-            items = _Primed(items)  # reads the header now, so a refusal happens before any row
+        if (src.record_type == "movements" and src.path is not None
+                and expected >= worker.PARALLEL_MIN_ROWS and worker.parallel_possible()):
+            items = _start_worker(ctx, src)  # None if no second process could start
+        if items is None:
+            items = src.items()
+            if src.path is not None and src.path.suffix.lower() == ".csv":
+                items = _Primed(items)  # reads the header now: a refusal comes before any row
     except FileRefused as exc:
         _refuse(ctx, src, fr, exc)
         return
-    process(ctx, spec, items, fr, src.expected_rows())
+    try:
+        process(ctx, spec, items, fr, expected)
+    finally:
+        if isinstance(items, worker.Worker):
+            items.close()
+
+
+def _start_worker(ctx: IntakeContext, src: Source) -> worker.Worker | None:
+    """Start validating ``src`` in a second process (FileRefused on a bad header)."""
+    try:
+        return worker.Worker(src.path, ctx.known, ctx.import_id, get_settings().pseudonym_key,
+                             ctx.batch_size)
+    except (OSError, worker.WorkerFailed) as exc:
+        log.warning("no second process for %s (%s); validating in this one", src.name,
+                    describe(exc))
+        return None
 
 
 class _Primed:

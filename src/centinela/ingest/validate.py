@@ -9,8 +9,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NoReturn
 
 from centinela.ingest.fields import (
+    EVENT_TYPES,
     FRACTIONAL_EVENTS,
     MOVEMENTS,
     PATIENT_SEXES,
@@ -19,7 +21,6 @@ from centinela.ingest.fields import (
     SEIZURE_FORMS,
     SEIZURES,
 )
-from centinela.ingest.models import EVENT_TYPES
 from centinela.ingest.values import (
     Invalid,
     check_enum,
@@ -62,11 +63,20 @@ def content_hash(values: tuple) -> str:
     return hashlib.blake2b(repr(values).encode(), digest_size=16).hexdigest()
 
 
-def make_movement_checker(known: Known, import_id: int) -> Callable[[tuple], tuple]:
-    """Return a function that validates one movement and returns its row (MOVEMENT_COLUMNS)."""
-    events = frozenset(EVENT_TYPES)
-    ests, pros, prods = known.establishments, known.professionals, known.products
-    districts = ubigeo.districts()
+def make_movement_checker(known: Known, import_id: int,
+                          pseudonym_key: str | None = None) -> Callable[[tuple], tuple]:
+    """Return a function that validates one movement and returns its row (MOVEMENT_COLUMNS).
+
+    ``pseudonym_key`` defaults to the configured key (a validating child process is given it).
+    """
+    events = {t: t for t in EVENT_TYPES}
+    ests = {x: x for x in known.establishments}
+    pros = {x: x for x in known.professionals}
+    prods = {x: x for x in known.products}
+    districts = {x: x for x in ubigeo.districts()}
+    sexes = {x: x for x in PATIENT_SEXES}
+    lots: dict[str, str] = {}
+    minsecs = frozenset(f":{m:02d}:{s:02d}" for m in range(60) for s in range(60))
     cache = known.pseudonyms
     lengths = [(i, name, MOVEMENTS.max_len[name]) for i, name in enumerate(MOVEMENTS.fields)
                if name in MOVEMENTS.max_len]
@@ -103,9 +113,7 @@ def make_movement_checker(known: Known, import_id: int) -> Callable[[tuple], tup
     def time_of(value: str) -> str:
         # Fast path: Lima local time, with or without the -05:00 offset, whole seconds.
         n = len(value)
-        if ((n == 19 or (n == 25 and value.endswith("-05:00"))) and value[13] == ":"
-                and value[16] == ":" and value[14:16].isdigit() and value[17:19].isdigit()
-                and value[14:16] < "60" and value[17:19] < "60"):
+        if (n == 19 or (n == 25 and value.endswith("-05:00"))) and value[13:19] in minsecs:
             hour = hours.get(value[:13])
             if hour is None and value[10] in "T ":
                 if len(hours) > 200_000:
@@ -132,6 +140,8 @@ def make_movement_checker(known: Known, import_id: int) -> Callable[[tuple], tup
         return hit
 
     def check(v: tuple) -> tuple:
+        # Known ids are looked up in dicts that map each id to one shared string: the row then
+        # refers to that one object (less memory, and marshal writes a back-reference).
         (event_id, event_type, occurred_at, est, product, quantity, counterparty, lot, expiry,
          serial, prescription, prescriber, professional, patient, sex, birth_year, p_ubigeo,
          days_supply, witness) = v
@@ -141,61 +151,85 @@ def make_movement_checker(known: Known, import_id: int) -> Callable[[tuple], tup
             for i, name, limit in lengths:
                 if len(v[i]) > limit:
                     raise Invalid(name, f"demasiado largo / longer than {limit} characters")
-        if event_type not in events:
+        etype = events.get(event_type)
+        if etype is None:
             if not event_type:
                 raise Invalid("event_type", "obligatorio / required")
             check_enum("event_type", event_type, EVENT_TYPES)
         when = time_of(occurred_at)
-        if est not in ests:
+        e = ests.get(est)
+        if e is None:
             if not est:
                 raise Invalid("establishment_id", "obligatorio / required")
             raise Invalid("establishment_id",
                           f"establecimiento no registrado / unknown establishment {show(est)}")
-        if product not in prods:
+        prod = prods.get(product)
+        if prod is None:
             if not product:
                 raise Invalid("product_code", "obligatorio / required")
             raise Invalid("product_code", f"producto no registrado / unknown product {show(product)}")
-        q, q_text = qcache.get((event_type, quantity)) or quantity_of(event_type, quantity)
-        needed = required_by_event.get(event_type)
+        q, q_text = qcache.get((etype, quantity)) or quantity_of(etype, quantity)
+        needed = required_by_event.get(etype)
         if needed:
             for i, name in needed:
                 if not v[i]:
-                    raise Invalid(name, f"obligatorio para {event_type} / required for {event_type}")
-        if counterparty and counterparty not in ests and event_type in _COUNTERPARTY_CHECKED:
-            raise Invalid("counterparty_id", f"contraparte no registrada / unknown counterparty "
-                                             f"establishment {show(counterparty)}")
+                    raise Invalid(name, f"obligatorio para {etype} / required for {etype}")
+        if counterparty:
+            cp = ests.get(counterparty)
+            if cp is None:
+                if etype in _COUNTERPARTY_CHECKED:
+                    raise Invalid("counterparty_id", f"contraparte no registrada / unknown "
+                                                     f"counterparty establishment "
+                                                     f"{show(counterparty)}")
+                cp = counterparty  # import/export: a foreign firm, not checked
+        else:
+            cp = None
         exp, exp_text = (expiries.get(expiry) or small_of("expiry", expiry)) if expiry \
             else (None, "")
-        if prescriber and prescriber not in pros:
-            raise Invalid("prescriber_id", f"profesional no registrado / unknown professional "
-                                           f"{show(prescriber)}")
-        if professional and professional not in pros:
-            raise Invalid("professional_id", f"profesional no registrado / unknown professional "
-                                             f"{show(professional)}")
-        if witness and witness not in pros:
-            raise Invalid("witness_id", f"profesional no registrado / unknown professional "
-                                        f"{show(witness)}")
+        if prescriber:
+            prescriber = pros.get(prescriber) or _unknown_professional("prescriber_id", prescriber)
+        if professional:
+            professional = (pros.get(professional)
+                            or _unknown_professional("professional_id", professional))
+        if witness:
+            witness = pros.get(witness) or _unknown_professional("witness_id", witness)
         if patient:
-            psn = cache.get(patient) or patient_pseudonym("patient_id", patient, cache)
+            psn = cache.get(patient) or patient_pseudonym("patient_id", patient, cache,
+                                                          pseudonym_key)
         else:
             psn = None
-        if sex and sex not in PATIENT_SEXES:
-            check_enum("patient_sex", sex, PATIENT_SEXES)
+        if sex:
+            sx = sexes.get(sex)
+            if sx is None:
+                check_enum("patient_sex", sex, PATIENT_SEXES)
+        else:
+            sx = None
         by, by_text = (births.get(birth_year) or small_of("patient_birth_year", birth_year)) \
             if birth_year else (None, "")
-        if p_ubigeo and p_ubigeo not in districts:
-            raise Invalid("patient_ubigeo", f"ubigeo INEI desconocido / unknown INEI district "
-                                            f"code {show(p_ubigeo)}")
+        if p_ubigeo:
+            pu = districts.get(p_ubigeo)
+            if pu is None:
+                raise Invalid("patient_ubigeo", f"ubigeo INEI desconocido / unknown INEI "
+                                                f"district code {show(p_ubigeo)}")
+        else:
+            pu = None
         ds, ds_text = (supplies.get(days_supply) or small_of("days_supply", days_supply)) \
             if days_supply else (None, "")
+        if lot:
+            lt = lots.get(lot)
+            if lt is None:
+                if len(lots) > 50_000:
+                    lots.clear()
+                lt = lots[lot] = lot
+        else:
+            lt = None
         # The hash covers normalized values: UTC time, 3 and 3.0 alike, the pseudonym.
-        text = "\x1f".join((event_id, event_type, when, est, product, q_text, counterparty, lot,
+        text = "\x1f".join((event_id, etype, when, e, prod, q_text, counterparty, lot,
                             exp_text, serial, prescription, prescriber, professional, psn or "",
                             sex, by_text, p_ubigeo, ds_text, witness))
-        return (event_id, event_type, when, est, product, q, counterparty or None, lot or None,
-                exp, serial or None, prescription or None, prescriber or None,
-                professional or None, psn, sex or None, by, p_ubigeo or None, ds, witness or None,
-                blake(text.encode(), digest_size=16).hexdigest(), import_id)
+        return (event_id, etype, when, e, prod, q, cp, lt, exp, serial or None,
+                prescription or None, prescriber or None, professional or None, psn, sx, by, pu,
+                ds, witness or None, blake(text.encode(), digest_size=16).hexdigest(), import_id)
 
     return check
 
@@ -237,6 +271,10 @@ def make_seizure_checker(known: Known, import_id: int) -> Callable[[tuple], tupl
         return row + (content_hash(row), import_id)
 
     return check
+
+
+def _unknown_professional(name: str, value: str) -> NoReturn:
+    raise Invalid(name, f"profesional no registrado / unknown professional {show(value)}")
 
 
 def _non_negative(name: str, value: str) -> float | None:

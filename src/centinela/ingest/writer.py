@@ -8,12 +8,15 @@ holds do we look the missing keys up (one query per batch) to tell duplicates fr
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 from sqlalchemy import Index, func, select
 from sqlalchemy.orm import Session
 
 from centinela.ingest.models import Movement
+
+SORTER_THREADS = 2  # helper threads SQLite may use to sort while it rebuilds an index
 
 
 class Bulk:
@@ -102,7 +105,48 @@ def suspend_indexes(session: Session) -> list[Index]:
 
 
 def restore_indexes(session: Session, dropped: list[Index]) -> None:
-    """Recreate the indexes dropped by ``suspend_indexes`` (same names and definitions)."""
+    """Recreate the indexes dropped by ``suspend_indexes`` (same names and definitions).
+
+    On SQLite the sorter may use helper threads meanwhile (``PRAGMA threads``): each index is
+    a sort of the whole table, and the validating process has finished by then.
+    """
     conn = session.connection()
-    for ix in dropped:
-        ix.create(conn)
+    raw = conn.connection.driver_connection if conn.dialect.name == "sqlite" else None
+    before = raw.execute("PRAGMA threads").fetchone()[0] if raw is not None else 0
+    if raw is not None:
+        raw.execute(f"PRAGMA threads = {max(int(before), SORTER_THREADS)}")
+    try:
+        for ix in dropped:
+            ix.create(conn)
+    finally:
+        if raw is not None:
+            raw.execute(f"PRAGMA threads = {int(before)}")
+
+
+@contextmanager
+def larger_cache(bulk: Bulk, kib: int) -> Iterator[None]:
+    """On SQLite, give this connection a page cache of at least ``kib`` KiB meanwhile.
+
+    A fixed size, whatever the file: memory stays flat. Restored afterwards (also on error).
+    """
+    if bulk.dialect != "sqlite" or kib <= 0:
+        yield
+        return
+    cur = bulk.raw.cursor()
+    try:
+        before = cur.execute("PRAGMA cache_size").fetchone()[0]
+        page = cur.execute("PRAGMA page_size").fetchone()[0]
+        changed = (-before if before < 0 else before * page // 1024) < kib
+        if changed:
+            cur.execute(f"PRAGMA cache_size = -{int(kib)}")
+    finally:
+        cur.close()
+    try:
+        yield
+    finally:
+        if changed:
+            cur = bulk.raw.cursor()
+            try:
+                cur.execute(f"PRAGMA cache_size = {int(before)}")
+            finally:
+                cur.close()

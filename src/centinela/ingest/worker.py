@@ -1,0 +1,216 @@
+"""Read and validate movements in batches, in this process or in a second one.
+
+``chunks`` turns a file's records into batches ``(rows, lines, rejects, read)``: up to
+``batch_size`` validated database rows with their line numbers, the records rejected since the
+previous batch (``(line, key, field, reason, raw)``, in file order) and the records read.
+
+``Worker`` runs the same function over a file in a child process, so that on a machine with
+two cores one parses and validates while the other inserts; the batches come back through a
+pipe, ``marshal``-encoded (rows hold only str, int, float and None). The pipe holds about one
+batch, so memory stays flat whatever the file size. The child never touches
+the database: the import keeps its one connection and its one transaction. Any failure in the
+child (or the child dying) raises in the importing process, which then rolls back.
+
+This module imports neither SQLAlchemy nor the ORM models, so the child starts in ~0.15 s.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import marshal
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+
+from centinela.ingest.fields import MOVEMENTS
+from centinela.ingest.readers import FileRefused, Item, read_records
+from centinela.ingest.validate import Known, make_movement_checker
+from centinela.ingest.values import Invalid
+from centinela.privacy import redact
+
+# Movements expected in one file before validation moves to a second process (the child costs
+# ~0.2 s to start; below this the file is validated in the importing process).
+PARALLEL_MIN_ROWS = 50_000
+
+Reject = tuple[int | None, str | None, str | None, str, dict | None]
+Chunk = tuple[list[tuple], list[int], list[Reject], int]
+
+
+def chunks(items: Iterable[Item], check: Callable[[tuple], tuple], batch_size: int,
+           fields: tuple[str, ...] = MOVEMENTS.fields) -> Iterator[Chunk]:
+    """Validate ``items``; yield ``(rows, lines, rejects, read)`` every ``batch_size`` rows.
+
+    A batch is also cut when ``batch_size`` rejections have piled up (a file of rejects keeps
+    memory flat too). Rejections carry the raw record; the caller sanitizes it before storing.
+    """
+    rows: list[tuple] = []
+    lines: list[int] = []
+    rejects: list[Reject] = []
+    read = 0
+    add_row, add_line, add_reject = rows.append, lines.append, rejects.append
+    for line, vals, err, raw in items:
+        read += 1
+        if vals is not None:
+            try:
+                add_row(check(vals))
+            except Invalid as exc:
+                add_reject((line, vals[0], exc.field, exc.reason,
+                            dict(zip(fields, vals, strict=True))))
+            else:
+                add_line(line)
+                if len(rows) >= batch_size:
+                    yield rows, lines, rejects, read
+                    rows, lines, rejects, read = [], [], [], 0
+                    add_row, add_line, add_reject = rows.append, lines.append, rejects.append
+                continue
+        else:
+            add_reject((line, None, err.field if err else None,
+                        err.reason if err else "registro ilegible / unreadable record", raw))
+        if len(rejects) >= batch_size:
+            yield rows, lines, rejects, read
+            rows, lines, rejects, read = [], [], [], 0
+            add_row, add_line, add_reject = rows.append, lines.append, rejects.append
+    if rows or rejects or read:
+        yield rows, lines, rejects, read
+
+
+def _child(job: tuple, out) -> None:
+    """Child process: header check, then every batch of the file, then ``("end",)``."""
+
+    def send(msg: tuple) -> None:
+        data = marshal.dumps(msg)
+        out.write(len(data).to_bytes(8, "little"))
+        out.write(data)
+        out.flush()  # the parent is waiting for this batch
+
+    try:
+        path, (ests, pros, prods), import_id, key, batch_size = job
+        try:
+            items = read_records(Path(path), MOVEMENTS)
+            first = next(items, None)  # runs the header check before any row
+        except FileRefused as exc:
+            send(("refused", exc.field, exc.reason))
+            return
+        send(("ok",))
+        check = make_movement_checker(Known(set(ests), set(pros), set(prods)), import_id,
+                                      pseudonym_key=key)
+
+        def everything() -> Iterator[Item]:
+            if first is not None:
+                yield first
+            yield from items
+
+        for rows, lines, rejects, read in chunks(everything(), check, batch_size):
+            send(("batch", rows, lines, rejects, read))
+        send(("end",))
+    except BrokenPipeError:  # the parent stopped reading (it failed or was interrupted)
+        return
+    except BaseException as exc:  # reported to the parent, which rolls the import back
+        try:
+            send(("error", redact(f"{type(exc).__name__}: {exc}")[:300]))
+        except OSError:  # the parent is gone, or sees the pipe close instead
+            pass
+
+
+class WorkerFailed(RuntimeError):
+    """The validating child process failed or died; the import rolls back."""
+
+
+class Worker:
+    """Validate one movements file in a child process; iterate to receive its batches.
+
+    The child is ``python -m centinela.ingest.worker``: it imports nothing of the caller's
+    program (no ``__main__`` re-import as with ``multiprocessing``), reads its job from stdin
+    and writes length-prefixed ``marshal`` frames to its stdout; its stderr is discarded, so
+    nothing it could print (a traceback with a value) reaches a log.
+
+    ``Worker(...)`` returns once the child has checked the header: it raises ``FileRefused``
+    for a bad header, exactly as the in-process reader would, and ``OSError``/``WorkerFailed``
+    if the child could not start (the caller then validates in-process).
+    """
+
+    def __init__(self, path: Path, known: Known, import_id: int, pseudonym_key: str,
+                 batch_size: int) -> None:
+        if not sys.executable:
+            raise OSError("no Python interpreter to start (sys.executable is empty)")
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+        self._proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [sys.executable, "-m", "centinela.ingest.worker"], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, bufsize=1 << 20)
+        try:
+            job = (str(path), (sorted(known.establishments), sorted(known.professionals),
+                               sorted(known.products)), import_id, pseudonym_key, batch_size)
+            self._proc.stdin.write(marshal.dumps(job))
+            self._proc.stdin.close()
+            first = self._recv()
+        except BaseException:
+            self.close()
+            raise
+        if first[0] == "refused":
+            self.close()
+            raise FileRefused(first[1], first[2])
+
+    def _recv(self) -> tuple:
+        out = self._proc.stdout
+        head = out.read(8)
+        size = int.from_bytes(head, "little") if len(head) == 8 else -1
+        data = out.read(size) if size > 0 else b""
+        if len(data) != size:  # end of the pipe, or a frame cut short: the child is gone
+            code = self._proc.poll()
+            raise WorkerFailed("el proceso de validación terminó antes que el archivo / the "
+                               f"validation process ended before the file did (exit {code})")
+        msg = marshal.loads(data)
+        if msg[0] == "error":
+            raise WorkerFailed(f"falló la validación / validation process failed: {msg[1]}")
+        return msg
+
+    def __iter__(self) -> Iterator[Chunk]:
+        try:
+            while True:
+                msg = self._recv()
+                if msg[0] == "end":
+                    return
+                yield msg[1], msg[2], msg[3], msg[4]
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Stop the child (if still running) and release the pipes; safe to call twice."""
+        proc = self._proc
+        if proc.poll() is None:
+            proc.terminate()
+        for pipe in (proc.stdin, proc.stdout):
+            try:
+                pipe.close()
+            except OSError:
+                pass
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:  # pragma: no cover - a child that ignores SIGTERM
+            proc.kill()
+            proc.wait()
+
+
+def parallel_possible() -> bool:
+    """True when a second process can help: more than one CPU available to us."""
+    try:
+        return len(os.sched_getaffinity(0)) > 1
+    except AttributeError:  # pragma: no cover - not Linux
+        return (os.cpu_count() or 1) > 1
+
+
+def main() -> None:
+    """Entry point of the child: job on stdin, frames on the original stdout."""
+    out = os.fdopen(os.dup(1), "wb", buffering=1 << 20)
+    os.dup2(2, 1)  # anything printed by accident goes to stderr (discarded), not the frames
+    job = marshal.loads(sys.stdin.buffer.read())
+    _child(job, out)
+    with contextlib.suppress(OSError):
+        out.close()
+
+
+if __name__ == "__main__":
+    main()

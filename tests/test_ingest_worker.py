@@ -1,0 +1,203 @@
+"""Validation in a second process (``ingest.worker``): the same results as in-process, and a
+failure of either process rolls the whole import back."""
+
+from __future__ import annotations
+
+import io
+import logging
+import marshal
+import os
+import signal
+import sys
+
+import pytest
+from sqlalchemy import select
+
+from centinela.ingest import pipeline, worker
+from centinela.ingest.models import Movement, Rejection
+from centinela.ingest.service import ImportFailed, import_directory
+from centinela.privacy import pseudonymize
+from tests import test_ingest_idempotency as idem
+from tests import test_ingest_privacy as priv
+from tests import test_ingest_validation as val
+from tests.ingest_support import movement, write_csv, write_registry
+
+registry_dir = val.registry_dir  # the fixture, for the validation tests re-run below
+T = "2025-03-01T10:00:00-05:00"
+
+
+@pytest.fixture
+def in_worker(monkeypatch) -> list:
+    """Send every movements file through the validating child process; list the children."""
+    return _force_worker(monkeypatch)
+
+
+def _force_worker(monkeypatch) -> list:
+    started: list[worker.Worker] = []
+    real_init = worker.Worker.__init__
+
+    def spy(self, *args, **kwargs):
+        real_init(self, *args, **kwargs)
+        started.append(self)
+
+    monkeypatch.setattr(worker, "PARALLEL_MIN_ROWS", 0)
+    monkeypatch.setattr(worker, "parallel_possible", lambda: True)
+    monkeypatch.setattr(worker.Worker, "__init__", spy)
+    return started
+
+
+def _batch_size(monkeypatch, n: int) -> None:
+    monkeypatch.setenv("CENTINELA_IMPORT_BATCH_SIZE", str(n))
+    from centinela.config import get_settings
+
+    get_settings.cache_clear()
+
+
+@pytest.mark.parametrize("mode", ["in-process", "worker"])
+def test_every_rule_gives_the_same_rejection_in_both_processes(engine, session, registry_dir,
+                                                                monkeypatch, mode):
+    started = []
+    if mode == "worker":
+        started = _force_worker(monkeypatch)
+    _batch_size(monkeypatch, 7)  # several batches, rejections in between
+    rows = [val.GOOD | {"event_id": "OK-0"}]
+    for n, (change, _field, _reason) in enumerate(val.BAD_MOVEMENTS):
+        rows.append({**val.GOOD, "event_id": f"BAD-{n}", **change})
+        rows.append(val.GOOD | {"event_id": f"OK-{n + 1}", "patient_id": f"DNI:4{n:07d}",
+                                "event_type": "administer", "quantity": "0.5"})
+    rows.append(val.GOOD | {"event_id": "OK-0"})  # a duplicate (same content)…
+    rows.append(val.GOOD | {"event_id": "OK-0", "quantity": "11"})  # …and a conflict
+    write_csv(registry_dir, "movements", rows)
+    mv = import_directory(engine, registry_dir).files[-1]
+    assert len(started) == (1 if mode == "worker" else 0)
+    n_bad = len(val.BAD_MOVEMENTS)
+    assert (mv.read, mv.accepted, mv.rejected, mv.duplicates, mv.conflicts) == (
+        len(rows), n_bad + 1, n_bad, 1, 1)
+    stored = {r.line: r for r in session.scalars(select(Rejection))}
+    for n, (change, field, reason) in enumerate(val.BAD_MOVEMENTS):
+        r = stored[3 + 2 * n]  # header is line 1, OK-0 line 2
+        assert (r.field, r.kind) == (field, "invalid")
+        assert r.record["event_id"] == change.get("event_id", f"BAD-{n}")
+        assert reason in r.reason, (field, r.reason)
+    conflict = stored[len(rows) + 1]
+    assert (conflict.kind, conflict.field, conflict.record["quantity"]) == ("conflict",
+                                                                            "event_id", 11.0)
+    ok1 = session.scalar(select(Movement).where(Movement.event_id == "OK-1"))
+    assert ok1.patient_id == pseudonymize("DNI:40000000") and ok1.quantity == 0.5
+    ids = [m.event_id for m in session.scalars(select(Movement).order_by(Movement.id))]
+    assert ids == ["OK-0", *[f"OK-{n + 1}" for n in range(n_bad)]]  # file order kept
+
+
+# The behaviour tests of the other intake modules, re-run with the child process validating.
+
+def test_worker_well_formed_anomalies(in_worker, engine, session, registry_dir):
+    val.test_well_formed_anomalies_are_accepted_not_rejected(engine, session, registry_dir)
+    assert in_worker
+
+
+def test_worker_refuses_unknown_and_missing_columns(in_worker, engine, session, registry_dir):
+    val.test_unknown_column_refuses_the_file_and_says_which(engine, session, registry_dir)
+    val.test_missing_required_column_refuses_the_file(engine, session, registry_dir)
+    assert not in_worker  # refused in the child, before it was handed over
+
+
+def test_worker_optional_columns(in_worker, engine, session, registry_dir):
+    val.test_optional_columns_may_be_absent(engine, session, registry_dir)
+    assert in_worker
+
+
+def test_worker_bad_utf8_and_field_count(in_worker, engine, session, registry_dir):
+    val.test_csv_row_with_wrong_field_count_and_bad_utf8(engine, session, registry_dir)
+    assert in_worker
+
+
+def test_worker_jsonl(in_worker, engine, session, registry_dir):
+    val.test_jsonl_movements_types_and_unknown_field(engine, session, registry_dir)
+    assert in_worker
+
+
+@pytest.mark.parametrize("name", [
+    "test_resending_identical_events_is_a_noop",
+    "test_same_number_written_differently_is_the_same_content",
+    "test_different_content_under_same_event_id_is_a_kept_conflict",
+])
+def test_worker_idempotency(in_worker, engine, session, data_dir, name):
+    getattr(idem, name)(engine, session, data_dir)
+    assert in_worker
+
+
+@pytest.mark.parametrize("name", [
+    "test_duplicates_and_conflicts_within_one_file_and_across_batches",
+    "test_many_rejections_between_batches_are_all_kept",
+])
+def test_worker_batches(in_worker, engine, session, data_dir, monkeypatch, name):
+    getattr(idem, name)(engine, session, data_dir, monkeypatch)
+    assert in_worker
+
+
+@pytest.mark.parametrize("bulk", [False, True], ids=["batched", "bulk-index-rebuild"])
+def test_worker_failure_in_the_writer_rolls_back_and_stops_the_child(in_worker, engine,
+                                                                     session, data_dir,
+                                                                     monkeypatch, bulk):
+    idem.test_failure_after_half_the_batches_leaves_the_database_as_before(
+        engine, session, data_dir, monkeypatch, bulk)
+    assert len(in_worker) == 2
+    assert all(w._proc.poll() is not None for w in in_worker)  # no child left behind
+
+
+def test_worker_no_document_number_anywhere(in_worker, engine, session, data_dir, caplog,
+                                            monkeypatch):
+    priv.test_no_document_number_anywhere(engine, session, data_dir, caplog, monkeypatch)
+    assert len(in_worker) == 2
+
+
+def test_worker_jsonl_pseudonymizes_too(in_worker, engine, session, data_dir):
+    priv.test_jsonl_and_api_paths_pseudonymize_too(engine, session, data_dir)
+    assert in_worker
+
+
+def test_child_that_dies_mid_file_fails_the_import_and_rolls_back(in_worker, engine, session,
+                                                                  data_dir, monkeypatch):
+    write_registry(data_dir)
+    _batch_size(monkeypatch, 10)
+    # ~1 MB of batches: far more than the pipe holds, so the child is still writing when killed.
+    write_csv(data_dir, "movements", [
+        movement(f"K{i}", "receipt", T, "EST-HOS", "2", counterparty_id="EST-DIS",
+                 lot=f"L{i % 7}") for i in range(5000)])
+    real = pipeline._insert_movements
+
+    def kill_child_then_insert(ctx, batch):
+        proc = in_worker[0]._proc
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+        return real(ctx, batch)
+
+    monkeypatch.setattr(pipeline, "_insert_movements", kill_child_then_insert)
+    with pytest.raises(ImportFailed) as err:
+        import_directory(engine, data_dir)
+    assert "validation process ended before the file did" in err.value.report.error
+    session.expire_all()
+    assert session.scalar(select(Movement.id).limit(1)) is None
+    assert session.scalar(select(Rejection.id).limit(1)) is None
+
+
+def test_child_reports_its_own_failure_redacted():
+    out = io.BytesIO()
+    worker._child(("/nonexistent/DNI:45678912/movements.csv", ([], [], []), 1, "k", 10), out)
+    data = out.getvalue()
+    size = int.from_bytes(data[:8], "little")
+    kind, message = marshal.loads(data[8:8 + size])
+    assert kind == "error" and "FileNotFoundError" in message
+    assert "45678912" not in message and "DNI:[redactado]" in message
+
+
+def test_no_second_process_falls_back_to_validating_here(in_worker, engine, session, data_dir,
+                                                         monkeypatch, caplog):
+    monkeypatch.setattr(sys, "executable", "")
+    write_registry(data_dir)
+    write_csv(data_dir, "movements", [movement("F1", "receipt", T, "EST-HOS", "2",
+                                               counterparty_id="EST-DIS")])
+    caplog.set_level(logging.WARNING, logger="centinela.ingest")
+    assert import_directory(engine, data_dir).files[-1].accepted == 1
+    assert not in_worker and "validating in this one" in caplog.text
