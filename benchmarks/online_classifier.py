@@ -102,8 +102,8 @@ def report(q: dict, sizes: dict, tp: dict) -> str:
         _row("keyword baseline", q["handwritten"].keyword_baseline),
         "",
         "Hand-written posts the model gets wrong: "
-        + "; ".join(f"“{e['text'][:70]}…” (label {e['label']}, p={e['probability']})"
-                    for e in q["handwritten"].errors) + ".",
+        + ("; ".join(f"“{e['text'][:70]}…” (label {e['label']}, p={e['probability']})"
+                     for e in q["handwritten"].errors) or "none") + ".",
         "",
         f"**Throughput** ({tp['n']} corpus posts, batches of 500, one process): "
         f"{tp['model_per_s']:,.0f} posts/s for the offer decision as ingestion runs it (lexicon, "

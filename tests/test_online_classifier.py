@@ -176,3 +176,38 @@ def test_pickled_model_keeps_no_caches(tmp_path):
     again = joblib.load(tmp_path / "m.joblib")
     assert not [k for k in again.__dict__ if k.startswith("_")]
     assert again.predict_proba(["vendo fentanilo delivery"])[0][0] > 0.5
+
+
+def test_corpus_is_deterministic_and_new_families_keep_their_split():
+    from centinela.online import corpus_banks
+    from centinela.online.corpus import generate, split_of
+
+    rows = generate()
+    shipped = model_store.corpus_rows()
+    assert rows == shipped  # `centinela online corpus` reproduces the packaged file
+    for r in rows:
+        assert r["split"] == split_of(int(r["template"].split("#")[1]))
+    fams = {r["family"]: r["label"] for r in rows}
+    for fam, label in [("menu_opioid_es", 1), ("coded_amp_es", 1), ("rx_sale_es", 1),
+                       ("menu_other_es", 0), ("amp_legit_es", 0), ("course_es", 0),
+                       ("recovery_es", 0), ("pharmacy_rx_es", 0), ("seized_list_es", 0)]:
+        assert fams[fam] == label
+    # held-out opioid names of the new banks are never seen in training rows
+    test_names = [x for i, x in enumerate(corpus_banks.RX_OPIOID_ES) if split_of(i) == "test"]
+    train_text = " ".join(r["text"].lower() for r in rows if r["split"] == "train")
+    assert not any(name.lower() in train_text for name in test_names)
+
+
+def test_menu_and_coded_ampoule_offers_vs_their_counterparts():
+    offers = [
+        "oxicodona 20 mg y clonazepam disponibles, delivery a Comas, yape",
+        "me quedan ampollitas de las que usan en sala, ustedes saben, plin al 987654321",
+    ]
+    negatives = [
+        "Curso de farmacología para enfermería: morfina, tramadol y oxicodona, inversión S/ 150",
+        "Llevo 200 días sin oxicodona ni tramadol, gracias al grupo",
+        "Ampollas de biotina para el cabello, caja x 10, S/ 45, delivery en Surco, yape",
+    ]
+    res = classify(offers + negatives)
+    assert [r.is_offer for r in res] == [True] * len(offers) + [False] * len(negatives), \
+        [r.probability for r in res]

@@ -18,6 +18,10 @@ Procedure (deterministic, fixed seed):
    Zarumilla…), harm-reduction advice, legitimate pharmacy ads with delivery and Yape, offers
    of other drugs with the same sale language, anaesthesia and palliative-care talk, job posts,
    requests to buy, and unrelated sales.
+5. Families are only ever appended (``FAMILIES += [...]`` in ``corpus_templates``), with new
+   banks: one random generator runs through the families in order, so appending leaves every
+   earlier row (text, id, template, split) unchanged. Extending an existing bank or template
+   list would reshuffle the rows drawn from it.
 
 Nothing is taken from real posts; the held-out figures measure generalization to new
 phrasings of the same synthetic world, not performance on real traffic.
@@ -44,6 +48,13 @@ TARGETS = {  # examples per family (before de-duplication)
     "pharmacy_en": 80, "other_drug_es": 330, "other_drug_en": 140, "medical_es": 220,
     "medical_en": 70, "job_es": 140, "job_en": 40, "request_es": 120, "request_en": 50,
     "unrelated_es": 260, "unrelated_en": 90, "education": 160, "harm_sale": 140,
+    # appended families (menus, coded hospital ampoules and their counterparts)
+    "menu_opioid_es": 320, "menu_opioid_en": 160, "coded_amp_es": 240, "coded_amp_en": 100,
+    "menu_other_es": 140, "menu_other_en": 60, "amp_legit_es": 120, "amp_news_es": 60,
+    "course_es": 140, "course_en": 30, "recovery_es": 60, "recovery_en": 30,
+    "patient_meds_es": 60, "patient_meds_en": 20, "pharmacy_rx_es": 80, "pharmacy_rx_en": 20,
+    "seized_list_es": 70, "seized_list_en": 20, "rx_sale_es": 200, "rx_sale_en": 100,
+    "terse_list_es": 240, "terse_list_en": 140,
 }
 SLOT_BANKS = {
     "fent_es": "FENT_ES", "fent_en": "FENT_EN", "slang_en": "SLANG_EN", "slang_es": "SLANG_ES",
@@ -55,8 +66,13 @@ SLOT_BANKS = {
     "price_es": "PRICE_ES", "price_en": "PRICE_EN", "other_es": "OTHER_DRUG_ES",
     "other_en": "OTHER_DRUG_EN", "legit": "LEGIT_DRUG", "agency": "AGENCY",
     "news_place": "NEWS_PLACE", "place": "PLACES", "city": "US_CITY", "user": "USERS",
+    "mop_es": "MENU_OPIOID_ES", "mop_en": "MENU_OPIOID_EN", "mot_es": "MENU_OTHER_ES",
+    "mot_en": "MENU_OTHER_EN", "camp_es": "CODED_AMP_ES", "camp_en": "CODED_AMP_EN", "wink": "WINK_ES",
+    "amp_legit": "AMP_LEGIT", "rx_es": "RX_OPIOID_ES", "rx_en": "RX_OPIOID_EN",
+    "course_es": "COURSE_ES", "course_en": "COURSE_EN", "fee_es": "FEE_ES", "amp_ml": "AMP_ML",
 }
-DRUG_SLOTS = {"fent_es", "fent_en", "slang_en", "slang_es", "opioid_es", "opioid_en", "other_es", "other_en"}
+DRUG_SLOTS = {"fent_es", "fent_en", "slang_en", "slang_es", "opioid_es", "opioid_en", "other_es", "other_en",
+              "mop_es", "mop_en", "mot_es", "mot_en", "rx_es", "rx_en"}
 _SLOT = re.compile(r"\{(\w+)\}")
 _ABBREV = [(r"\bque\b", "q"), (r"\bpor\b", "x"), (r"\bpara\b", "pa"), (r"\btambién\b", "tb"),
            (r"\bprecio\b", "prec"), (r"\bwhatsapp\b", "wsp"), (r"\bescríbeme\b", "escribeme"),

@@ -142,3 +142,80 @@ SPLIT_BANKS = (
     "OFFER_EN", "SALE_TAIL_ES", "SALE_TAIL_EN", "DELIVERY_ES", "DELIVERY_EN", "PAY_ES", "CONTACT_ES",
     "CONTACT_EN", "OTHER_DRUG_ES", "OTHER_DRUG_EN", "LEGIT_DRUG",
 )
+
+# --- menus, coded hospital ampoules and their counterparts (appended; see corpus.py) -----------
+# New banks only: the banks above are never extended, so the rows drawn from them keep their text
+# and split when the corpus is regenerated. The opioid names of the new banks sit at positions of
+# the same split as the matching OPIOID_ES / OPIOID_EN item (e.g. metadona, meperidina, oxycontin
+# at test positions), so no held-out drug name of the old banks is seen in training rows.
+MENU_OPIOID_ES = [
+    "percs de 10", "morfina 10 mg", "tramadol 100 mg", "metadona en frasco", "oxys de 30",
+    "codeína en jarabe", "pastillas M30", "oxycontin 40", "percocet 5/325", "fenta en ampolla",
+    "tramal en gotas", "meperidina 100", "oxicodona 20", "dilaudid 4 mg", "parches de fentanilo 50",
+    "roxis de 30",
+]
+MENU_OPIOID_EN = [
+    "perc 10s", "oxycodone 15s", "dillies 8mg", "roxy 30s", "hydros", "oxycontin 40s", "fetty",
+    "black tar", "real codeine lean", "norco 10/325", "methadone wafers", "morphine 30s",
+    "heroin bundles", "codeine promethazine", "oxy 80s", "subs 8mg",
+]
+MENU_OTHER_ES = [
+    "xanax en barras", "clonazepam 2 mg", "rivotril", "alprazolam 1 mg", "cripy", "tusi rosado",
+    "éxtasis", "ketamina", "viagra", "zolpidem", "adderall", "popper", "coca", "LSD", "diazepam 10",
+    "hongos",
+]
+MENU_OTHER_EN = [
+    "xanax bars", "klonopin", "adderall 30s", "molly", "carts", "valium 10s", "ketamine", "shrooms",
+    "zaza", "coke", "addys", "green hulks", "vyvanse", "acid tabs", "edibles", "somas",
+]
+CODED_AMP_ES = [
+    "las de 2 ml de almacén de hospital", "las ampollitas de sala de operaciones",
+    "lo que usan los anestesiólogos", "las de caja de 50 que vienen de clínica", "las ampollas de quirófano",
+    "las que ponen en UCI para sedar", "las de receta especial que no hay en botica",
+    "las ampollitas de 10 ml de hospital", "lo que sale del almacén del hospital",
+    "las que cuentan una por una en sala", "las de anestesia, selladas", "lo fuerte de la clínica",
+    "las ampollas del Minsa", "lo que usan para dormir en cirugía", "las cajitas de Essalud",
+    "lo de sala, las de 0.5 mg",
+]
+CODED_AMP_EN = [
+    "the 2ml hospital vials", "the OR vials", "the stuff anesthesia uses", "the sealed hospital amps",
+    "the ICU drip stuff", "the clinic boxes of 50", "what they push in surgery", "the hospital grade vials",
+]
+WINK_ES = [
+    "ya saben cuál", "los que saben saben", "no pregunten qué es", "entendidos al privado",
+    "el que sabe sabe 😉", "solo conocidos", "no pongo el nombre por aquí", "pregunten con confianza",
+    "ustedes ya conocen", "sin nombres por aquí", "me entienden", "pa los entendidos",
+]
+AMP_LEGIT = [
+    "ampollas capilares de biotina", "ampollas de vitamina C para el rostro", "ampollas de ácido hialurónico",
+    "ampollas de colágeno", "ampollas de keratina para el cabello", "ampollas de minoxidil",
+    "ampollas de complejo B bebible", "ampollas de vitamina B12", "ampollas de placenta para el cabello",
+    "ampollas anticaída", "ampollas de niacinamida", "ampollas bebibles de magnesio",
+    "ampollas de vitamina E", "ampollas de retinol", "ampollas de hierro bebible",
+    "ampollas flash efecto lifting",
+]
+RX_OPIOID_ES = [
+    "tramadol 50 mg", "morfina 10 mg/ml", "oxicodona 10 mg", "metadona 10 mg", "petidina 100 mg",
+    "codeína 30 mg", "fentanilo 0.5 mg/10 ml", "oxycontin 20 mg", "tramadol con paracetamol",
+    "remifentanilo 1 mg", "hidromorfona 2 mg", "meperidina", "buprenorfina en parche",
+    "nalbufina 10 mg", "fentanilo transdérmico 25 mcg/h", "morfina de liberación prolongada",
+]
+RX_OPIOID_EN = [
+    "hydrocodone/APAP", "oxycodone 10 mg", "methadone 10 mg", "morphine sulfate",
+    "hydromorphone 2 mg", "codeine 30 mg", "fentanyl 25 mcg/h patches", "buprenorphine (Subutex)",
+    "percocet 5/325", "oxycontin 20 mg", "tramadol 50 mg", "roxicodone 15 mg",
+]
+COURSE_ES = [
+    "Diplomado", "Curso virtual", "Seminario", "Taller presencial", "Módulo", "Clase magistral",
+    "Curso de actualización", "Programa de especialización", "Webinar", "Jornada académica",
+    "Curso intensivo", "Certificación",
+]
+COURSE_EN = ["Online course", "Certificate program", "Seminar", "Workshop", "CE module", "Masterclass",
+             "Evening class", "Bootcamp"]
+AMP_ML = ["2 ml", "5 ml", "10 ml", "3 ml", "1 ml", "2ml", "10ml"]
+FEE_ES = ["S/ {n}", "S/. {n}", "{n} soles", "S/{n}", "{n} soles pronto pago", "S/ {n} en dos cuotas",
+          "S/ {n} por Yape", "{n} soles, estudiantes {n}"]
+SPLIT_BANKS += (
+    "MENU_OPIOID_ES", "MENU_OPIOID_EN", "MENU_OTHER_ES", "MENU_OTHER_EN", "CODED_AMP_ES", "CODED_AMP_EN",
+    "WINK_ES", "AMP_LEGIT", "RX_OPIOID_ES", "RX_OPIOID_EN", "COURSE_ES", "COURSE_EN",
+)
