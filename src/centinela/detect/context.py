@@ -173,6 +173,33 @@ class DetectionContext:
         return np.where(f.product >= 0, f.qty * self.registry.prod_mg[np.maximum(f.product, 0)], 0.0)
 
     @cached_property
+    def waste_expired(self) -> np.ndarray:
+        """True for ``waste`` rows that dispose of expired stock: the lot's ``expiry`` falls before
+        the end of the month after the waste (fetched for waste rows only, on first use)."""
+        from centinela.ingest.models import Movement
+
+        f = self.frame
+        out = np.zeros(f.n, dtype=bool)
+        if f.n == 0:
+            return out
+        stmt = select(Movement.id, Movement.expiry).where(
+            Movement.event_type == "waste", Movement.expiry.is_not(None),
+            Movement.occurred_at <= self.now)
+        rows = self.session.execute(stmt).all()
+        if not rows:
+            return out
+        order = np.argsort(f.row_id, kind="stable")
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        pos = np.searchsorted(f.row_id[order], ids)
+        pos = np.minimum(pos, len(order) - 1)
+        found = f.row_id[order][pos] == ids
+        exp_day = np.fromiter((day_number(r[1]) for r in rows), dtype=np.int64, count=len(rows))
+        hit = order[pos[found]]
+        expired = exp_day[found] <= lima_day(f.t[hit]) + 31
+        out[hit[expired]] = True
+        return out
+
+    @cached_property
     def row_day(self) -> np.ndarray:
         """Lima day number of each movement."""
         return lima_day(self.frame.t)

@@ -11,6 +11,20 @@ can sort alerts from different detectors on one scale:
 
 Rule findings (a serial used twice, a shipment never received) carry a fixed strength chosen by
 how unambiguous the evidence is; see each detector's documentation.
+
+Multiple testing. A statistical detector tests every subject of the country (thousands of
+professionals, establishment × substance series, month after month), so a fixed per-test tail
+probability would raise alerts on ordinary subjects in proportion to how many are tested: at
+p < 1e-3, a national year of 50 000 tests yields about 50 alerts by chance alone. Statistical
+detectors therefore report a finding only when it survives the Benjamini–Hochberg procedure over
+all the tests the detector ran in that run (false discovery rate q = 5 %, the tests that could not
+reach significance counting as p = 1): the bar rises with the number of subjects tested, so a
+national year and a district are held to the same expected share of false findings. A
+per-test floor (each detector's own threshold) still applies to small data sets.
+Peer comparisons use robust baselines (median and MAD-based sigma with a floor, like-with-like peer
+groups); evidence that depends on counts (losses, unwitnessed events, orders) uses the count's own
+sampling distribution (Poisson, binomial) with an expected value built from the subject's
+exposure, so a subject is never flagged merely for being big.
 """
 
 from __future__ import annotations
@@ -75,6 +89,25 @@ def poisson_sf(k: float, mu: float) -> float:
     if mu <= 0:
         return 0.0 if k > 0 else 1.0
     return float(stats.poisson.sf(math.ceil(k) - 1, mu))
+
+
+def bh_keep(pvals, n_tests: int | None = None, q: float = 0.05) -> np.ndarray:
+    """Return a mask of the p-values that survive Benjamini–Hochberg at false discovery rate ``q``.
+
+    ``n_tests`` is the number of tests run (≥ ``len(pvals)``): tests not passed in (screened out
+    before a p-value was computed) count as p = 1, which only raises the bar.
+    """
+    p = np.asarray(pvals, dtype=float)
+    m = max(int(n_tests or 0), len(p))
+    if len(p) == 0 or m == 0:
+        return np.zeros(len(p), dtype=bool)
+    order = np.argsort(p, kind="stable")
+    ranked = p[order]
+    ok = ranked <= q * np.arange(1, len(p) + 1) / m
+    keep = np.zeros(len(p), dtype=bool)
+    if ok.any():
+        keep[order[: int(np.flatnonzero(ok).max()) + 1]] = True
+    return keep
 
 
 def binom_sf(k: int, n: int, p: float) -> float:

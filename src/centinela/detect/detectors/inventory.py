@@ -14,20 +14,44 @@ from centinela.detect.util import groups
 from centinela.ingest.models import EVENT_TYPES, STOCK_SIGN
 
 
+def _best_run(intervals: list[dict]) -> tuple[list[dict], float]:
+    """Return the run of consecutive intervals with the largest net shortfall (Kadane) and that
+    shortfall net of any surplus found at later counts (a miscount corrected later is not
+    missing)."""
+    best, best_sum, start, run = (0, 0), 0.0, 0, 0.0
+    for i, x in enumerate(intervals):
+        if run <= 0:
+            start, run = i, 0.0
+        run += x["diff"]
+        if run > best_sum:
+            best_sum, best = run, (start, i + 1)
+    later = sum(x["diff"] for x in intervals[best[1]:])
+    return intervals[best[0]:best[1]], best_sum + min(later, 0.0)
+
+
 class InventoryDiscrepancy(Detector):
     """Units missing at a physical count: previous count + receipts − (dispense + administer +
     waste + loss + transfers out + exports) since then, minus what was counted.
 
-    Per establishment × product, between consecutive counts. Surpluses offset later shortfalls (a
-    miscount corrected at the next count is not flagged). Flagged when the net shortfall over the
-    window is ≥ 2 units and ≥ 2 % of the units that moved between the counts.
+    Per establishment × product, between consecutive counts. An honest book balances exactly, so
+    the only tolerance is for miscounts and rounding: surpluses offset shortfalls (a miscount
+    corrected at the next count nets to zero), and the shortfall must be material. A theft lasts
+    weeks or months, not necessarily the whole year, so the finding is the run of consecutive
+    count intervals with the largest net shortfall (maximum-sum run, surpluses inside it and at
+    later counts still offsetting it); diluting it with the months before and after would hide it
+    in a busy store.
+    Flagged when that net shortfall is ≥ 2 units and ≥ 2 % of the units that left the stock
+    (dispensed, administered, wasted, lost, shipped, exported) over the same intervals — a
+    conventional shrinkage tolerance, proportional to throughput so a big hospital is not flagged
+    for its size.
     """
 
     name = "inventory_discrepancy"
     title = "Faltante en conteo de inventario / Inventory shortfall at count"
     subject_kind = "establishment"
     topics = ("diversion", "inventory")
-    thresholds = {"net missing units": "≥ 2", "share of throughput": "≥ 2 %"}
+    thresholds = {"net missing units (best run of count intervals)": "≥ 2",
+                  "share of units out in that run": "≥ 2 %"}
     evidence_fields = ("products", "missing_units", "book", "counted", "intervals")
 
     MIN_UNITS, MIN_SHARE = 2.0, 0.02
@@ -48,7 +72,7 @@ class InventoryDiscrepancy(Detector):
         order = np.lexsort((is_count[rows], f.t[rows], key))
         rows, key = rows[order], key[order]
         flow = sign_of_code[f.etype[rows]] * f.qty[rows]
-        moved = np.abs(flow)
+        moved = np.where(flow < 0, -flow, 0.0)  # units that left the stock
         cum, cum_moved = np.cumsum(flow), np.cumsum(moved)
         findings: dict[int, list[dict]] = {}
         cpos = np.flatnonzero(is_count[rows])
@@ -64,7 +88,7 @@ class InventoryDiscrepancy(Detector):
             in_win = [x for x in nets if f.t[rows[x["b"]]] >= ctx.start_t]
             if not in_win:
                 continue
-            missing = sum(x["diff"] for x in in_win)
+            in_win, missing = _best_run(in_win)
             moved_total = sum(x["moved"] for x in in_win)
             if missing < max(self.MIN_UNITS, self.MIN_SHARE * moved_total):
                 continue
@@ -91,14 +115,14 @@ class InventoryDiscrepancy(Detector):
         ev_rows = np.array(sorted({int(it["rows"][x["b"]]) for it in items for x in it["intervals"]}))
         products = [{
             "product_code": f.prodv.name(it["product"]), "missing_units": round(it["missing"], 3),
-            "units_moved": round(it["moved"], 3),
+            "units_out": round(it["moved"], 3),
             "intervals": [{"from": day_str(int(f.t[it["rows"][x["a"]]])),
                            "to": day_str(int(f.t[it["rows"][x["b"]]])),
                            "book": round(x["book"], 3), "counted": x["counted"]}
                           for x in it["intervals"][:12]],
         } for it in sorted(items, key=lambda it: -it["missing"])]
         summary = (f"En los conteos de {name} faltan {fmt(missing_units, 1)} unidades frente al libro "
-                   f"({100 * share:.1f} % de lo movido) entre {day_str(t0)} y {day_str(t1)}.")
+                   f"({100 * share:.1f} % de las salidas) entre {day_str(t0)} y {day_str(t1)}.")
         return self.draft(
             name, t0, t1, strength, mme, summary,
             {"metric": "book − counted units", "observed": round(missing_units, 3), "expected": 0,

@@ -13,6 +13,7 @@ from centinela.detect.base import Detector, fmt
 from centinela.detect.context import DAY, DetectionContext
 from centinela.detect.frame import INBOUND, Vocab
 from centinela.detect.scoring import (
+    bh_keep,
     p_from_z,
     percentile_of,
     robust_center_scale,
@@ -21,6 +22,7 @@ from centinela.detect.scoring import (
 from centinela.detect.util import groups, month_bounds, month_index, month_label
 
 OUTFLOW = ("dispense", "administer", "transfer_out", "export")
+DISPOSAL = ("waste", "loss")
 
 
 class _Monthly:
@@ -48,6 +50,15 @@ class _Monthly:
         self.R = np.bincount(cell[inbound], weights=mg[inbound], minlength=size).reshape(-1, nm)
         self.N = np.bincount(cell[inbound], minlength=size).reshape(-1, nm).astype(float)
         self.U = np.bincount(cell[~inbound], weights=mg[~inbound], minlength=size).reshape(-1, nm)
+        # Recorded disposal (waste, loss): leaves the stock but is not use.
+        wrows = np.flatnonzero(ok & f.is_type(*DISPOSAL))
+        wkey = f.est[wrows].astype(np.int64) * (len(self.subv) + 1) + sub_of_prod[f.product[wrows]]
+        wpos = np.searchsorted(self.keys, wkey)
+        wok = (wpos < len(self.keys)) & (self.keys[np.minimum(wpos, len(self.keys) - 1)] == wkey)
+        wmon = month_index(f.t[wrows[wok]]) - self.m0
+        wm_ok = (wmon >= 0) & (wmon < nm)
+        self.W = np.bincount((wpos[wok] * nm + wmon)[wm_ok], weights=ctx.row_mg[wrows[wok]][wm_ok],
+                             minlength=size).reshape(-1, nm)
         active = (self.R > 0) | (self.U > 0)
         self.first = np.where(active.any(axis=1), active.argmax(axis=1), nm)
         self.rows, self.inv, self.mon, self.inbound = rows, inv, mon, inbound
@@ -57,20 +68,34 @@ class _Monthly:
 class SuspiciousOrder(Detector):
     """Orders of unusual size or frequency that the establishment's own use does not explain.
 
-    Per establishment × substance (mg, so switching presentations is not a change), month by month:
+    Per establishment × substance (mg, so switching presentations is not a change), month by month,
+    the screening rules of 21 CFR 1301.74(b) (orders of unusual size, deviating from the normal
+    pattern, or of unusual frequency), as DEA's common screening rules state them:
 
-    * size: receipts ≥ 2× the trailing 12-month mean (≥ 3 months of history) and above the
-      maximum of the prior 6 months (21 CFR 1301.74(b); DEA's common screening rules); or
-    * frequency: number of orders ≥ 2× the trailing mean and Poisson tail < 1e-3;
+    * size: receipts ≥ 2× the trailing 12-month mean (≥ 3 months of history, ≥ 3 of them with
+      receipts) and above the maximum of the prior 6 months; or
+    * frequency: number of orders ≥ 2× the trailing mean (and ≥ 3) with Poisson tail < 1e-3.
 
-    and not explained by use: over that month and up to five more (what is known at ``now``), the
-    extra quantity ordered (above the trailing mean) minus the extra quantity used (above its own
-    trailing mean) is at least half the extra ordered and at least one typical month. An
-    established pattern is required (≥ 3 of the prior months with receipts). A stock-up followed
-    by smaller orders, or a new ward whose use grows with its orders, is therefore not flagged.
-    Because every establishment × substance × month is screened, the month must also be in the
-    3.5-sigma tail (p < 2.3e-4) of the series' own log-normal history (σ ≥ 0.35) or, for
-    frequency, of the Poisson count of orders. Consecutive months merge.
+    A screened month is a finding only when its own use does not explain it. Over that month and
+    up to five more (what is known at ``now``; at least the month after it, because an order
+    covers the coming weeks and an order received on the last day cannot have been used yet),
+    the net inflow (received − dispensed, administered,
+    shipped, exported, wasted or lost, in mg) is compared with the series' own history: its mean
+    monthly net inflow μ and standard deviation σ over the trailing months, so
+    z = (Σ net − (h+1)·μ) ÷ (σ·√(h+1)). σ is the classical (not robust) deviation, so a series whose
+    orders are lumpy (a pack bought every few months) is judged on its own lumpiness, with a floor
+    of half a typical month of receipts (one order more or less is never evidence). z is taken
+    after each month of the horizon (a CUSUM of the net inflow) and the largest kept, its p
+    multiplied by the number of months looked at (Bonferroni). The effect
+    must also be material: at least half of the extra quantity ordered (above the trailing mean)
+    is not matched by extra use (above its own trailing mean). A stock-up followed by smaller
+    orders, or a new ward whose use grows with its orders, nets out; orders whose surplus never
+    shows up as use accumulate. Because every establishment × substance × month is
+    screened, the one-sided p of z must survive Benjamini–Hochberg (q = 5 %) over all the
+    series-months tested in the run, and the unexplained quantity must be at least one typical
+    month of receipts. Ordering more than peers is reported as evidence (peer percentile) but is
+    not a criterion: a cancer institute orders far more than hospitals of its size and uses all of
+    it. Consecutive months merge.
     """
 
     name = "suspicious_order"
@@ -79,67 +104,85 @@ class SuspiciousOrder(Detector):
     topics = ("diversion", "suspicious_order")
     thresholds = {"size vs trailing 12-month mean": "≥ 2×", "vs prior 6-month max": ">",
                   "frequency": "≥ 2× and Poisson p < 1e-3", "history": "≥ 3 months",
-                  "unexplained extra over ≤ 6 months": "≥ ½ of the extra ordered and ≥ 1 typical month",
-                  "tail probability": "p < 2.3e-4 (z ≥ 3.5)"}
+                  "net inflow not explained by use (≤ 6 months)":
+                      "z vs own history, Benjamini–Hochberg q = 5 % over all series-months",
+                  "unexplained": "≥ 1 typical month of receipts"}
     evidence_fields = ("orders", "criteria", "observed", "expected", "prior_6_month_max",
-                       "use_ratio", "peer_percentile")
+                       "use_ratio", "net_inflow_z", "peer_percentile")
 
-    HORIZON, P_MAX = 6, 2.3e-4
+    HORIZON, MIN_HORIZON, Q, SIGMA_FLOOR_MONTHS, P_SCREEN = 6, 2, 0.05, 0.5, 1e-3
 
     def run(self, session: Session, now: dt.datetime, ctx: DetectionContext) -> list[AlertDraft]:
         if ctx.frame.n == 0:
             return []
         mo = _Monthly(ctx)
-        R, N, U = mo.R, mo.N, mo.U
+        R, N, U, W = mo.R, mo.N, mo.U, mo.W
+        D = R - U - W  # net inflow: what neither use nor recorded disposal explains
         nm = mo.last + 1
-        cR, cN, cU, cZ = (np.concatenate([np.zeros((len(R), 1)), np.cumsum(x, axis=1)], axis=1)
-                          for x in (R, N, U, (R > 0).astype(float)))
+        cR, cN, cU, cZ, cD, cD2 = (np.concatenate([np.zeros((len(R), 1)), np.cumsum(x, axis=1)], axis=1)
+                                   for x in (R, N, U, (R > 0).astype(float), D, D * D))
         start_m = int(month_index(np.array([ctx.start_t]))[0]) - mo.m0
-        flagged: dict[int, list[dict]] = {}
-        for m in range(max(start_m, 0), nm):
+        cands: list[dict] = []
+        n_tests = 0
+        idx = np.arange(len(R))
+        # An order covers the coming weeks: a month is judged once the month after it is known.
+        for m in range(max(start_m, 0), nm - (self.MIN_HORIZON - 1)):
             a = np.maximum(mo.first, m - 12)
             n_prior = m - a
-            idx = np.arange(len(R))
+            a_ = np.minimum(a, m)
             # An established ordering pattern: ≥ 3 prior months, ≥ 3 of them with receipts.
-            ok = (n_prior >= 3) & ((cZ[idx, m] - cZ[idx, np.minimum(a, m)]) >= 3)
+            ok = (n_prior >= 3) & ((cZ[idx, m] - cZ[idx, a_]) >= 3)
+            n_tests += int(ok.sum())
             if not ok.any():
                 continue
             n_safe = np.maximum(n_prior, 1)
-            meanR = (cR[idx, m] - cR[idx, np.minimum(a, m)]) / n_safe
-            meanN = (cN[idx, m] - cN[idx, np.minimum(a, m)]) / n_safe
-            meanU = (cU[idx, m] - cU[idx, np.minimum(a, m)]) / n_safe
+            meanR = (cR[idx, m] - cR[idx, a_]) / n_safe
+            meanN = (cN[idx, m] - cN[idx, a_]) / n_safe
+            meanU = (cU[idx, m] - cU[idx, a_]) / n_safe
+            meanD = (cD[idx, m] - cD[idx, a_]) / n_safe
+            varD = np.maximum((cD2[idx, m] - cD2[idx, a_]) / n_safe - meanD ** 2, 0.0)
+            sdD = np.maximum(np.sqrt(varD * n_safe / np.maximum(n_safe - 1, 1)),
+                             self.SIGMA_FLOOR_MONTHS * meanR)
             max6 = R[:, max(0, m - 6):m].max(axis=1) if m > 0 else np.zeros(len(R))
             Rm, Nm = R[:, m], N[:, m]
             size = ok & (Rm > 0) & (Rm >= 2 * meanR) & (Rm > max6)
             p_freq = stats.poisson.sf(Nm - 1, np.maximum(meanN, 1e-9))
-            freq = ok & (Nm >= np.maximum(3, 2 * meanN)) & (p_freq < 1e-3)
-            # Horizon: this month and up to five more (what is known at ``now``). Extra ordered
-            # vs extra used over it, each against its own trailing mean.
+            freq = ok & (Nm >= np.maximum(3, 2 * meanN)) & (p_freq < self.P_SCREEN)
+            # Horizon: this month and up to five more (what is known at ``now``).
             h = min(self.HORIZON - 1, mo.last - m)
             sumR = cR[:, m + h + 1] - cR[:, m]
             sumU = cU[:, m + h + 1] - cU[:, m]
+            excess = (cD[:, m + h + 1] - cD[:, m]) - meanD * (h + 1)
+            # Cumulative excess after 1 … h+1 months (a CUSUM); the largest z is kept and its p is
+            # multiplied by the h+1 looks taken (Bonferroni).
+            z = np.full(len(R), -np.inf)
+            for j in range(1, h + 2):
+                ex_j = (cD[:, m + j] - cD[:, m]) - meanD * j
+                z = np.maximum(z, np.divide(ex_j, sdD * np.sqrt(j), out=np.full(len(R), -np.inf),
+                                            where=sdD > 0))
+            # Effect size: at least half of the extra ordered (above the trailing mean) is not
+            # matched by extra use (above its own trailing mean), and at least one typical month.
             extra_r = sumR - meanR * (h + 1)
             extra_u = np.maximum(sumU - meanU * (h + 1), 0.0)
             unexplained = ((extra_r - extra_u) >= np.maximum(0.5 * extra_r, meanR)) & (extra_r > 0)
-            hit = np.flatnonzero((size | freq) & unexplained)
+            hit = np.flatnonzero((size | freq) & unexplained & (excess >= meanR) & (z > 0))
             for g in hit:
-                prior = R[g, a[g]:m]
-                logs = np.log(prior[prior > 0]) if (prior > 0).sum() >= 2 else np.log([meanR[g]])
-                sd = max(float(np.std(logs)), 0.35)
-                z = (np.log(Rm[g]) - float(np.mean(logs))) / sd if Rm[g] > 0 else 0.0
-                p = p_from_z(z) if size[g] else 1.0
-                if freq[g]:
-                    p = min(p, float(p_freq[g]))
-                if p >= self.P_MAX:
-                    continue  # thousands of series-months are screened: keep the 3.5-sigma tail
-                flagged.setdefault(int(mo.est[g]), []).append({
-                    "g": int(g), "m": m, "p": p, "size": bool(size[g]), "freq": bool(freq[g]),
+                cands.append({
+                    "g": int(g), "m": m, "p": min(1.0, (h + 1) * p_from_z(float(z[g]))),
+                    "z": float(z[g]),
+                    "size": bool(size[g]), "freq": bool(freq[g]),
                     "R": float(Rm[g]), "meanR": float(meanR[g]), "max6": float(max6[g]),
                     "N": float(Nm[g]), "meanN": float(meanN[g]),
                     "use_ratio": float((sumU[g] / (h + 1)) / meanU[g]) if meanU[g] > 0 else None,
-                    "horizon_months": h + 1,
-                    "excess": float(extra_r[g] - extra_u[g]),
+                    "horizon_months": h + 1, "received_horizon": float(sumR[g]),
+                    "excess": float(excess[g]),
                 })
+        keep = bh_keep([c["p"] for c in cands], n_tests, self.Q)
+        flagged: dict[int, list[dict]] = {}
+        for c, k in zip(cands, keep, strict=True):
+            if k:
+                c["tests"] = n_tests
+                flagged.setdefault(int(mo.est[c["g"]]), []).append(c)
         return [d for est, items in flagged.items() for d in self._episodes(ctx, mo, est, items)]
 
     def _episodes(self, ctx: DetectionContext, mo: _Monthly, est: int, items: list[dict]):
@@ -160,7 +203,7 @@ class SuspiciousOrder(Detector):
             sel = np.isin(mo.inv, list(gs)) & mo.inbound & np.isin(mo.mon, ms)
             rows = mo.rows[sel]
             best = min(ep, key=lambda x: x["p"])
-            excess_mg = sum(max(it["excess"], 0.0) for it in ep)
+            excess_mg = max(max(it["excess"], 0.0) for it in ep)  # horizons overlap: not a sum
             mme_per_mg = float(np.median(mo.mme_per_mg[sel])) if sel.any() else 0.0
             # Peers: same kind of establishment, same substance and month.
             g = best["g"]
@@ -182,7 +225,8 @@ class SuspiciousOrder(Detector):
                  "observed": best["R"], "expected": best["meanR"], "ratio": ratio,
                  "prior_6_month_max": best["max6"], "orders": best["N"],
                  "expected_orders": best["meanN"], "use_ratio": best["use_ratio"],
-                 "p_value": best["p"], "excess_mg": excess_mg,
+                 "p_value": best["p"], "net_inflow_z": best["z"], "tests": best["tests"],
+                 "horizon_months": best["horizon_months"], "excess_mg": excess_mg,
                  "months": [month_label(mo.m0 + m) for m in ms],
                  "peer_percentile": percentile_of(best["R"], peer_vals) if len(peer_vals) else None,
                  "peer_range": [float(np.percentile(peer_vals, 25)), float(np.percentile(peer_vals, 75))]
@@ -195,12 +239,17 @@ class SuspiciousOrder(Detector):
 class PurchasesOutgrowUse(Detector):
     """Receipts that outgrow reported use over the window, out of proportion to peers.
 
-    Per establishment × substance over the window (first 30 days of activity excluded, when an
-    opening stock is bought): R = mg received, U = mg dispensed, administered, shipped or
-    exported, ΔS = change of counted stock (last − first count) when counts exist. Ratio
-    R ÷ (U + ΔS) against establishments of the same kind (robust z on log scale, σ ≥ 0.25, the
-    spread that ordinary stock policies produce over a year):
-    flagged when z ≥ 3.5, ratio ≥ 1.25 and the unexplained mg ≥ 2 months of average use.
+    Per establishment × substance, a mass balance in mg over one consistent period: R = received,
+    U = every recorded outflow (dispensed, administered, shipped, exported, wasted or lost: stock
+    leaves by these and by nothing else), ΔS = change of counted stock. For a product with two or
+    more physical counts in the window the period runs from the first count to the last, so R, U
+    and ΔS describe the same days (an honest book balances exactly: R = U + ΔS); a product without
+    counts uses the window less its first 30 days of activity (when an opening stock is bought),
+    with ΔS = 0. Ratio R ÷ (U + ΔS) against establishments of the same kind (robust z on log scale,
+    σ ≥ 0.25, the spread that ordinary stock policies produce over a year): flagged when z ≥ 3.5,
+    ratio ≥ 1.25 and the unexplained mg ≥ 2 months of average use; as every establishment ×
+    substance is tested, the p of z must also survive Benjamini–Hochberg (q = 5 %) over all the
+    series tested.
     """
 
     name = "purchases_outgrow_use"
@@ -208,67 +257,103 @@ class PurchasesOutgrowUse(Detector):
     subject_kind = "establishment"
     topics = ("diversion", "suspicious_order")
     thresholds = {"robust z (log ratio, σ ≥ 0.25)": "≥ 3.5", "ratio": "≥ 1.25",
-                  "unexplained": "≥ 2 months of average use", "peers": "≥ 8"}
+                  "unexplained": "≥ 2 months of average use", "peers": "≥ 8",
+                  "multiple testing": "Benjamini–Hochberg q = 5 % over all series"}
     evidence_fields = ("observed", "expected", "peer_range", "percentile", "z", "received_mg",
                        "used_mg", "stock_change_mg")
 
-    Z_MIN, MIN_RATIO, MIN_PEERS, SIGMA_FLOOR = 3.5, 1.25, 8, 0.25
+    Z_MIN, MIN_RATIO, MIN_PEERS, SIGMA_FLOOR, Q = 3.5, 1.25, 8, 0.25, 0.05
 
     def run(self, session: Session, now: dt.datetime, ctx: DetectionContext) -> list[AlertDraft]:
         f, reg = ctx.frame, ctx.registry
         if f.n == 0:
             return []
         mo = _Monthly(ctx)
+        flows = np.flatnonzero((f.est >= 0) & (f.product >= 0) & (f.t <= ctx.now_t)
+                               & f.is_type(*INBOUND, *OUTFLOW, *DISPOSAL))
+        sub_of_prod = mo.subv.encode(reg.prod_substance)
+        gkey = f.est[flows].astype(np.int64) * (len(mo.subv) + 1) + sub_of_prod[f.product[flows]]
+        g_of = np.searchsorted(mo.keys, gkey)
+        valid = (g_of < len(mo.keys)) & (mo.keys[np.minimum(g_of, len(mo.keys) - 1)] == gkey)
+        flows, g_of = flows[valid], g_of[valid]
         first_t = np.full(len(mo.keys), np.iinfo(np.int64).max)
-        np.minimum.at(first_t, mo.inv, f.t[mo.rows])
-        t_row = f.t[mo.rows]
-        use_row = (t_row >= ctx.start_t) & (t_row >= first_t[mo.inv] + 30 * DAY)
-        mg = ctx.row_mg[mo.rows]
-        R = np.bincount(mo.inv[use_row & mo.inbound], weights=mg[use_row & mo.inbound],
-                        minlength=len(mo.keys))
-        U = np.bincount(mo.inv[use_row & ~mo.inbound], weights=mg[use_row & ~mo.inbound],
-                        minlength=len(mo.keys))
-        months = np.maximum((ctx.now_t - np.maximum(first_t + 30 * DAY, ctx.start_t)) / (30.4 * DAY), 0)
-        dS = self._stock_change(ctx, mo)
+        np.minimum.at(first_t, g_of, f.t[flows])
+        c0, c1, dS_units = self._count_periods(ctx)
+        width = len(f.prodv) + 1
+        pk = f.est[flows].astype(np.int64) * width + f.product[flows]
+        t = f.t[flows]
+        ck = np.array(sorted(c0), dtype=np.int64)
+        pos = np.minimum(np.searchsorted(ck, pk), max(len(ck) - 1, 0))
+        hit = (ck[pos] == pk) if len(ck) else np.zeros(len(pk), dtype=bool)
+        v0 = np.array([c0[int(k)] for k in ck], dtype=np.int64)
+        v1 = np.array([c1[int(k)] for k in ck], dtype=np.int64)
+        p0 = np.where(hit, v0[pos] if len(ck) else -1, -1)
+        p1 = np.where(hit, v1[pos] if len(ck) else -1, -1)
+        counted = p1 > p0
+        in_period = np.where(counted, (t > p0) & (t <= p1),
+                             (t >= ctx.start_t) & (t >= first_t[g_of] + 30 * DAY))
+        mg = ctx.row_mg[flows]
+        inbound = f.is_type(*INBOUND)[flows]
+        sel_in, sel_out = in_period & inbound, in_period & ~inbound
+        R = np.bincount(g_of[sel_in], weights=mg[sel_in], minlength=len(mo.keys))
+        U = np.bincount(g_of[sel_out], weights=mg[sel_out], minlength=len(mo.keys))
+        dS = np.zeros(len(mo.keys))
+        for k, units in dS_units.items():
+            e, prod = divmod(k, width)
+            key = e * (len(mo.subv) + 1) + sub_of_prod[prod]
+            pos = int(np.searchsorted(mo.keys, key))
+            if pos < len(mo.keys) and mo.keys[pos] == key:
+                dS[pos] += units * reg.prod_mg[prod]
+        # Months the balance covers (for "months of average use").
+        span = np.zeros(len(mo.keys))
+        np.maximum.at(span, g_of[in_period], t[in_period])
+        start = np.full(len(mo.keys), np.iinfo(np.int64).max)
+        np.minimum.at(start, g_of[in_period], np.where(counted, p0, t)[in_period])
+        months = np.where(span > 0, (span - np.minimum(start, span)) / (30.4 * DAY), 0.0)
+        self._rows_in = (flows, g_of, in_period, inbound)
         denom = np.maximum(U + dS, 1e-9)
         ratio = np.where((R > 0) & (U > 0), R / denom, np.nan)
         lr = np.log(np.where(ratio > 0, ratio, np.nan))
         kinds = np.array([reg.est_kind[int(e)] or "" for e in mo.est])
-        out = []
+        cands, n_tests = [], 0
         for kind in np.unique(kinds):
             for s in np.unique(mo.sub):
                 idx = np.flatnonzero((kinds == kind) & (mo.sub == s) & ~np.isnan(lr) & (months >= 3))
                 if len(idx) < self.MIN_PEERS + 1:
                     continue
+                n_tests += len(idx)
                 med, sigma = robust_center_scale(lr[idx], self.SIGMA_FLOOR)
                 for g in idx[(lr[idx] - med) / sigma >= self.Z_MIN]:
                     gap = R[g] - U[g] - dS[g]
                     monthly_use = U[g] / max(months[g], 1.0)
                     if ratio[g] < self.MIN_RATIO or gap < 2 * monthly_use:
                         continue
-                    out.append(self._alert(ctx, mo, int(g), idx, ratio, lr, med, sigma, R, U, dS, gap))
-        return out
+                    cands.append((p_from_z(float((lr[g] - med) / sigma)), int(g), idx, med, sigma, gap))
+        keep = bh_keep([c[0] for c in cands], n_tests, self.Q)
+        return [self._alert(ctx, mo, g, idx, ratio, lr, med, sigma, R, U, dS, gap)
+                for (_, g, idx, med, sigma, gap), k in zip(cands, keep, strict=True) if k]
 
-    def _stock_change(self, ctx: DetectionContext, mo: _Monthly) -> np.ndarray:
-        """Return counted stock change (mg) per establishment × substance in the window."""
+    def _count_periods(self, ctx: DetectionContext) -> tuple[dict, dict, dict]:
+        """Return first and last count time in the window and counted change (units) per
+        establishment × product with two or more counts."""
         f = ctx.frame
-        counts = np.flatnonzero(f.is_type("count") & (f.t >= ctx.start_t) & (f.est >= 0)
-                                & (f.product >= 0))
-        out = np.zeros(len(mo.keys))
+        counts = np.flatnonzero(f.is_type("count") & (f.t >= ctx.start_t) & (f.t <= ctx.now_t)
+                                & (f.est >= 0) & (f.product >= 0))
+        c0: dict[int, int] = {}
+        c1: dict[int, int] = {}
+        dS: dict[int, float] = {}
         if len(counts) == 0:
-            return out
-        sub = mo.subv.encode(ctx.registry.prod_substance)[f.product[counts]]
-        key = f.est[counts].astype(np.int64) * (len(mo.subv) + 1) + sub
-        pos = np.searchsorted(mo.keys, key)
-        valid = (pos < len(mo.keys)) & (mo.keys[np.minimum(pos, len(mo.keys) - 1)] == key)
+            return c0, c1, dS
         pk = f.est[counts].astype(np.int64) * (len(f.prodv) + 1) + f.product[counts]
-        for _, sel in groups(pk[valid], counts[valid]):
+        for k, sel in groups(pk, counts):
             if len(sel) < 2:
                 continue
             sel = sel[np.argsort(f.t[sel], kind="stable")]
-            g = pos[np.searchsorted(counts, sel[0])]
-            out[g] += (f.qty[sel[-1]] - f.qty[sel[0]]) * ctx.registry.prod_mg[f.product[sel[0]]]
-        return out
+            if f.t[sel[-1]] <= f.t[sel[0]]:
+                continue
+            c0[k], c1[k] = int(f.t[sel[0]]), int(f.t[sel[-1]])
+            dS[k] = float(f.qty[sel[-1]] - f.qty[sel[0]])
+        return c0, c1, dS
 
     def _alert(self, ctx, mo, g, idx, ratio, lr, med, sigma, R, U, dS, gap) -> AlertDraft:
         f = ctx.frame
@@ -277,9 +362,10 @@ class PurchasesOutgrowUse(Detector):
         sub = mo.subv.name(int(mo.sub[g]))
         z = float((lr[g] - med) / sigma)
         peers = ratio[idx[idx != g]]
-        sel = (mo.inv == g) & mo.inbound & (f.t[mo.rows] >= ctx.start_t)
-        rows = mo.rows[sel]
-        mme_per_mg = float(np.median(mo.mme_per_mg[sel])) if sel.any() else 0.0
+        flows, g_of, in_period, inbound = self._rows_in
+        rows = flows[(g_of == g) & in_period & inbound]
+        mg = ctx.row_mg[rows]
+        mme_per_mg = float(np.median(ctx.row_mme[rows][mg > 0] / mg[mg > 0])) if (mg > 0).any() else 0.0
         t0 = max(int(f.t[rows].min()) if len(rows) else ctx.start_t, ctx.start_t)
         summary = (f"{name} recibió {fmt(R[g], 2)} mg de {sub} pero solo registró {fmt(U[g], 2)} mg de "
                    f"uso o salidas (razón {ratio[g]:.2f}, mediana de pares {np.exp(med):.2f}).")

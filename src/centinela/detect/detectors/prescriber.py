@@ -11,6 +11,7 @@ from centinela.alerts.service import AlertDraft
 from centinela.detect.base import Detector, day_str, fmt
 from centinela.detect.context import DAY, DetectionContext
 from centinela.detect.scoring import (
+    bh_keep,
     p_from_z,
     percentile_of,
     poisson_sf,
@@ -35,7 +36,10 @@ class PrescriberVolume(Detector):
       rate before the window (≥ 60 days of history), Poisson tail of the prescription count
       < 1e-4 — big and suddenly bigger.
 
-    The strongest window is reported, one alert per prescriber.
+    The strongest window is reported, one alert per prescriber. Every prescriber × window is a
+    test, so the finding's p (the weaker of the two tails on the volume-and-change path) must also
+    survive Benjamini–Hochberg (q = 5 %) over all the tests of the run: 3.5 sigma is about 1 in
+    4 300 one-sided, which a national year of ~10 000 prescriber-windows exceeds by chance.
     """
 
     name = "prescriber_volume"
@@ -44,11 +48,12 @@ class PrescriberVolume(Detector):
     topics = ("diversion", "prescribing")
     thresholds = {"robust z (log scale)": "≥ 3.5", "patients": "≥ 3", "peers": "≥ 8",
                   "own-history ratio": "≥ 2", "history Poisson tail": "< 1e-4",
-                  "window": f"{WINDOW_DAYS} days, step {STEP_DAYS}"}
+                  "window": f"{WINDOW_DAYS} days, step {STEP_DAYS}",
+                  "multiple testing": "Benjamini–Hochberg q = 5 % over all prescriber-windows"}
     evidence_fields = ("observed", "expected", "peer_range", "percentile", "z", "peer_group",
                        "patients", "history_ratio")
 
-    Z_MIN, MIN_PEERS, MIN_PATIENTS, SIGMA_FLOOR, HIST_RATIO, HIST_P = 3.5, 8, 3, 0.25, 2.0, 1e-4
+    Z_MIN, MIN_PEERS, MIN_PATIENTS, SIGMA_FLOOR, HIST_RATIO, HIST_P, Q = 3.5, 8, 3, 0.25, 2.0, 1e-4, 0.05
 
     def run(self, session: Session, now: dt.datetime, ctx: DetectionContext) -> list[AlertDraft]:
         f, reg = ctx.frame, ctx.registry
@@ -66,6 +71,7 @@ class PrescriberVolume(Detector):
         dept = np.array([hash(d or "") for d in reg.prof_dept[:nprof]] + [0] * (nprof - len(reg.prof_dept)))
         width = int(pat.max(initial=0)) + 2
         best: dict[int, tuple] = {}
+        n_tests = 0
         for k in range(N_WINDOWS):
             end = ctx.now_t - k * STEP_DAYS * DAY
             start = end - WINDOW_DAYS * DAY
@@ -88,6 +94,7 @@ class PrescriberVolume(Detector):
             per_pat = np.where(npat > 0, tot / np.maximum(npat, 1), np.nan)
             lt, lp = np.log(tot[active]), np.log(per_pat[active])
             for judged, members, label in self._peer_groups(active, spec, dept, reg):
+                n_tests += len(judged)
                 pt, pp = lt[members], lp[members]
                 ok_pp = ~np.isnan(pp)
                 mt, st = robust_center_scale(pt, self.SIGMA_FLOOR)
@@ -124,7 +131,9 @@ class PrescriberVolume(Detector):
                     }
                     if c not in best or p < best[c]["p"]:
                         best[c] = cand
-        return [self._alert(ctx, c, v, rows) for c, v in best.items()]
+        # Every prescriber × window is a test: Benjamini–Hochberg over all of them.
+        keep = bh_keep([v["p"] for v in best.values()], n_tests, self.Q)
+        return [self._alert(ctx, c, v, rows) for (c, v), k in zip(best.items(), keep, strict=True) if k]
 
     def _peer_groups(self, active, spec, dept, reg):
         """Yield (positions judged, peer positions, label): specialty × department, else
