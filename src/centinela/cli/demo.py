@@ -20,17 +20,13 @@ import typer
 MANIFEST = "demo.json"
 
 
-def _step(title: str) -> Callable[[Callable[[], Any]], Any]:
-    """Run one demo step under a heading and print how long it took."""
-
-    def run(fn: Callable[[], Any]) -> Any:
-        typer.secho(f"\n== {title}", bold=True)
-        t0 = time.perf_counter()
-        out = fn()
-        typer.echo(f"   ({time.perf_counter() - t0:.1f} s)")
-        return out
-
-    return run
+def _step(title: str, fn: Callable[[], Any]) -> Any:
+    """Run one demo step under a heading, print how long it took and return its result."""
+    typer.secho(f"\n== {title}", bold=True)
+    t0 = time.perf_counter()
+    out = fn()
+    typer.echo(f"   ({time.perf_counter() - t0:.1f} s)")
+    return out
 
 
 def ensure_data(data_dir: Path, seed: int, scale: float, today: dt.date) -> dict:
@@ -100,15 +96,15 @@ def run_demo(data_dir: Path, seed: int, scale: float) -> list[tuple[str, str, st
     with session_scope(engine) as s:
         seed_authorities(s)
 
-    _step("1. Datos sintéticos / synthetic national year")(
-        lambda: ensure_data(data_dir, seed, scale, now.date()))
-    report = _step("2. Importación / import (validación, seudónimos, libro mayor)")(
-        lambda: import_directory(engine, data_dir, channel="cli"))
+    _step("1. Datos sintéticos / synthetic national year",
+          lambda: ensure_data(data_dir, seed, scale, now.date()))
+    report = _step("2. Importación / import (validación, seudónimos, libro mayor)",
+                   lambda: import_directory(engine, data_dir, channel="cli"))
     typer.echo(report.as_text())
     with session_scope(engine) as s:
         typer.echo(format_summary(national_summary(s)))
 
-    detection = _step("3. Detección / detection (todos los detectores)")(lambda: run_all(engine))
+    detection = _step("3. Detección / detection (todos los detectores)", lambda: run_all(engine))
     for r in detection.results:
         if r.found or r.error:
             typer.echo(f"   {r.name:28} {r.found:5d}" + (f"  ERROR: {r.error}" if r.error else ""))
@@ -123,8 +119,7 @@ def run_demo(data_dir: Path, seed: int, scale: float) -> list[tuple[str, str, st
                             f"codes: {', '.join(codes)}")
         return lines
 
-    for line in _step("4. Canales públicos / public channels (denuncias, asistente)")(
-            public_channels):
+    for line in _step("4. Canales públicos / public channels (denuncias, asistente)", public_channels):
         typer.echo(f"   {line}")
 
     def early_warning() -> dict:
@@ -133,13 +128,14 @@ def run_demo(data_dir: Path, seed: int, scale: float) -> list[tuple[str, str, st
             counts = ews_run(s, now)
         return {"synced": synced, "counts": counts}
 
-    ews = _step("5. Alerta temprana / early warning (incautaciones, denuncias, señales)")(early_warning)
+    ews = _step("5. Alerta temprana / early warning (incautaciones, denuncias, señales)",
+                early_warning)
     typer.echo(f"   señales de incautaciones / seizure signals: {ews['synced']['new']} nuevas/new")
     for name, c in ews["counts"].items():
         typer.echo(f"   {name:28} {c['created'] + c['updated']:5d}")
 
-    sent = _step("6. Enrutamiento y entrega / routing and delivery (bandeja / outbox)")(
-        lambda: dispatch_pending(session_factory(engine), limit=100_000))
+    sent = _step("6. Enrutamiento y entrega / routing and delivery (bandeja / outbox)",
+                 lambda: dispatch_pending(session_factory(engine), limit=100_000))
     typer.echo(f"   entregas realizadas / deliveries made: {sent}")
     with session_scope(engine) as s:
         for line in routing_digest(s, limit=12):

@@ -98,16 +98,10 @@ def bh_keep(pvals, n_tests: int | None = None, q: float = 0.05) -> np.ndarray:
     before a p-value was computed) count as p = 1, which only raises the bar.
     """
     p = np.asarray(pvals, dtype=float)
-    m = max(int(n_tests or 0), len(p))
-    if len(p) == 0 or m == 0:
-        return np.zeros(len(p), dtype=bool)
-    order = np.argsort(p, kind="stable")
-    ranked = p[order]
-    ok = ranked <= q * np.arange(1, len(p) + 1) / m
-    keep = np.zeros(len(p), dtype=bool)
-    if ok.any():
-        keep[order[: int(np.flatnonzero(ok).max()) + 1]] = True
-    return keep
+    if len(p) == 0:
+        return np.zeros(0, dtype=bool)
+    padded = np.concatenate([p, np.ones(max(int(n_tests or 0) - len(p), 0))])
+    return stats.false_discovery_control(padded, method="bh")[: len(p)] <= q
 
 
 def binom_sf(k: int, n: int, p: float) -> float:
