@@ -10,7 +10,7 @@ from centinela.ingest.models import Movement, Rejection
 from centinela.ingest.service import import_directory
 from centinela.ingest.values import Invalid
 from centinela.registry.models import Product
-from tests.ingest_support import ESTABLISHMENTS, PROFESSIONALS, PRODUCTS, movement, write_csv
+from tests.ingest_support import ESTABLISHMENTS, PRODUCTS, PROFESSIONALS, movement, write_csv
 
 GTIN = "07751234567892"  # valid check digit
 FNC1 = "\x1d"

@@ -13,6 +13,7 @@ from centinela.ingest.models import Rejection
 from centinela.ingest.service import import_directory
 from centinela.ledger.balances import balance_only_establishments, reconcile
 from centinela.ledger.models import PeriodicBalance
+from centinela.ledger.summary import format_summary, national_summary
 from centinela.registry.forms import FormBook, split_number
 from centinela.registry.models import PrescriptionFormBlock
 from tests.ingest_support import (
@@ -164,6 +165,12 @@ def test_balances_reconcile_with_their_arithmetic_carry_over_and_the_ledger(engi
     assert (bal.accepted, bal.rejected) == (4, 3)
     assert len(session.scalars(select(PeriodicBalance)).all()) == 4
     assert balance_only_establishments(session) == {"EST-FAR"}
+    summary = national_summary(session)
+    assert summary["balances"]["balance_only_establishments"] == 1
+    fent = summary["balances"]["balance_only"]["fentanyl"]
+    assert fent["issued_units"] == 20 and fent["closing_units"] == 4  # EE-00002 patches
+    assert summary["stock_on_hand"]["by_substance"]["fentanyl"]["from_balances_units"] == 4
+    assert "balance-only" in format_summary(summary)
     checks = {(c.establishment_id, c.product_code, c.period_end.month): c
               for c in reconcile(session)}
     assert checks[("EST-FAR", "EE-00002", 2)].arithmetic_gap == 6
