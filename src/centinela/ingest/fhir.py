@@ -622,7 +622,7 @@ def iter_files(paths: Iterable[Path]) -> Iterator[Path]:
 
 
 def import_fhir(engine, files: list[tuple[str, bytes]], channel: str = "fhir",
-                submitted_by: str | None = None, now=None):
+                submitted_by: str | None = None, now=None, realtime: bool = True):
     """Import FHIR files (Bundles or NDJSON) in one transaction; return the ImportReport.
 
     Raises ``FhirError`` when a file is not FHIR at all (nothing imported).
@@ -643,7 +643,7 @@ def import_fhir(engine, files: list[tuple[str, bytes]], channel: str = "fhir",
     if not sources:
         raise FhirError("ningún recurso que importar / no resource to import")
     label = "fhir: " + ", ".join(n for n, _ in files)
-    report = run_import(engine, label[:500], channel, sources, submitted_by, now, [])
+    report = run_import(engine, label[:500], channel, sources, submitted_by, now, [], realtime)
     report.fhir_bundles = {n: m.bundle for n, m in per_file}  # for operation_outcome
     return report
 

@@ -164,23 +164,28 @@ def movement_resource(m: Movement, refs: dict[str, dict]) -> dict:
 
 
 def export_resources(session: Session, since: dt.datetime | None = None,
-                     until: dt.datetime | None = None) -> Iterator[dict]:
+                     until: dt.datetime | None = None,
+                     types: tuple[str, ...] = ("dispense", "administer"),
+                     limit: int | None = None) -> Iterator[dict]:
     """Yield the registry resources cited, then one resource per dispense or administration."""
-    q = select(Movement).where(Movement.event_type.in_(("dispense", "administer")))
+    q = select(Movement).where(Movement.event_type.in_(types))
     if since is not None:
         q = q.where(Movement.occurred_at >= since)
     if until is not None:
         q = q.where(Movement.occurred_at < until)
-    moves = list(session.scalars(q.order_by(Movement.occurred_at, Movement.id)))
+    moves = list(session.scalars(q.order_by(Movement.occurred_at, Movement.id).limit(limit)))
     ests = {m.establishment_id for m in moves}
     pros = {p for m in moves for p in (m.professional_id, m.prescriber_id) if p}
     prods = {m.product_code for m in moves}
     refs: dict[str, dict] = {}
+    professionals = list(session.scalars(select(Professional).where(
+        Professional.professional_id.in_(pros))))
+    ests |= {p.establishment_id for p in professionals if p.establishment_id}  # workplaces
     for e in session.scalars(select(Establishment).where(
             Establishment.establishment_id.in_(ests))):
         refs["org:" + e.establishment_id] = r = organization(e)
         yield r
-    for p in session.scalars(select(Professional).where(Professional.professional_id.in_(pros))):
+    for p in professionals:
         refs["pra:" + p.professional_id] = r = practitioner(p)
         yield r
     for p in session.scalars(select(Product).where(Product.product_code.in_(prods))):
