@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from centinela.ingest import gs1
@@ -102,3 +106,25 @@ def test_base_files_without_the_extension_columns_mean_the_same(engine, session,
     write_csv(data_dir, "movements", [movement("B1", "receipt", "2025-03-01T10:00:00-05:00",
                                                "EST-HOS", counterparty_id="EST-DIS")])
     assert import_directory(engine, data_dir, realtime=False).files[-1].accepted == 1
+
+
+def _check_digit(body: str) -> str:
+    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))
+    return str((10 - total % 10) % 10)
+
+
+
+_CHARS = st.text(alphabet="ABCDEFGHJKLMNPQRSTUVWXYZ0123456789-.", min_size=1, max_size=20)
+
+
+@settings(max_examples=200, deadline=None)
+@given(body=st.text(alphabet="0123456789", min_size=13, max_size=13),
+       expiry=st.dates(min_value=dt.date(2000, 1, 1), max_value=dt.date(2049, 12, 31)),
+       lot=_CHARS, serial=_CHARS, hri=st.booleans())
+def test_any_pack_code_round_trips(body, expiry, lot, serial, hri):
+    gtin = body + _check_digit(body)
+    yymmdd = expiry.strftime("%y%m%d")
+    text = (f"(01){gtin}(17){yymmdd}(10){lot}(21){serial}" if hri
+            else f"01{gtin}17{yymmdd}10{lot}{FNC1}21{serial}")
+    s = gs1.parse_scan(text)
+    assert (s.gtin, s.expiry, s.lot, s.serial) == (gtin, expiry, lot, serial)

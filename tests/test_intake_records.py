@@ -181,3 +181,72 @@ def test_balances_reconcile_with_their_arithmetic_carry_over_and_the_ledger(engi
     assert set(alerts) == {"EST-FAR", "EST-HOS"}
     assert alerts["EST-HOS"].evidence["product_code"] == "EE-00003"
     assert alerts["EST-FAR"].evidence["units_unexplained"] == 6
+
+
+def _months(session) -> list[tuple[dt.date, dt.date]]:
+    from sqlalchemy import func
+
+    from centinela.ingest.models import Movement
+
+    lo, hi = session.execute(select(func.min(Movement.occurred_at),
+                                    func.max(Movement.occurred_at))).one()
+    out, d = [], dt.date(lo.year, lo.month, 1)
+    while d <= hi.date():
+        nxt = dt.date(d.year + d.month // 12, d.month % 12 + 1, 1)
+        out.append((d, nxt - dt.timedelta(days=1)))
+        d = nxt
+    return out
+
+
+def test_a_national_sample_exported_to_balances_and_forms_and_back_raises_nothing(
+        engine, session, data_dir, tmp_path):
+    """Round trip: the balances and form blocks that the ledger implies reconcile with it;
+    one tampered balance and one reused form are then found."""
+    import pytest
+
+    from centinela.ledger.balances import balances_from_ledger
+    from centinela.registry.forms import forms_from_ledger
+
+    generate = pytest.importorskip("centinela.generate").generate
+    generate(data_dir, seed=7, scale=0.01)
+    import_directory(engine, data_dir, realtime=False)
+    balances = balances_from_ledger(session, _months(session))
+    forms = forms_from_ledger(session)
+    assert len(balances) > 100 and len(forms) > 50
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    write_csv(extra, "balances", balances, fields=BAL_FIELDS)
+    write_csv(extra, "prescription_forms", forms, fields=FORM_FIELDS)
+    report = import_directory(engine, extra, realtime=False)
+    assert report.total("rejected") == 0, report.as_text()
+    assert all(c.units_unexplained < 0.01 for c in reconcile(session))
+    run_all(session, only=["balance_gap", "prescription_form_misuse"])
+    assert session.scalars(select(Alert)).all() == []
+
+    # Tamper: one balance declares 30 units fewer issued; one form is used again elsewhere.
+    victim = max(balances, key=lambda b: b["issues_units"])
+    changed = dict(victim, period_end=victim["period_end"], issues_units=victim["issues_units"]
+                   - 30, closing_units=victim["closing_units"] + 30)
+    session.execute(PeriodicBalance.__table__.delete().where(
+        PeriodicBalance.establishment_id == victim["establishment_id"],
+        PeriodicBalance.product_code == victim["product_code"],
+        PeriodicBalance.period_end == dt.date.fromisoformat(victim["period_end"])))
+    session.commit()
+    block = forms[0]
+    number = f"{block['series']}{block['first_number']:08d}"
+    prod = session.scalars(select(PeriodicBalance.product_code)).first()
+    est = victim["establishment_id"]
+    again = tmp_path / "again"
+    again.mkdir()
+    write_csv(again, "balances", [changed], fields=BAL_FIELDS)
+    write_csv(again, "movements", [movement(
+        "REUSE-1", "dispense", "2025-12-20T10:00:00-05:00", est, "1", product_code=prod,
+        prescription_id=number, prescriber_id=block["prescriber_id"],
+        patient_id="DNI:99887766")])
+    rep = import_directory(engine, again, realtime=False)
+    assert rep.total("rejected") == 0, rep.as_text()
+    run_all(session, only=["balance_gap", "prescription_form_misuse"])
+    assert set(_alerts(session, "balance_gap")) == {est}
+    misuse = _alerts(session, "prescription_form_misuse")
+    assert set(misuse) == {block["prescriber_id"]}
+    assert misuse[block["prescriber_id"]].evidence["forms"] == [number]

@@ -144,3 +144,41 @@ def balance_only_establishments(session: Session) -> set[str]:
     with_balances = set(session.scalars(select(PeriodicBalance.establishment_id).distinct()))
     with_movements = set(session.scalars(select(Movement.establishment_id).distinct()))
     return with_balances - with_movements
+
+
+def balances_from_ledger(session: Session, months: list[tuple[dt.date, dt.date]],
+                         establishment_ids: set[str] | None = None) -> list[dict]:
+    """Write the periodic balances that the movement-level ledger implies (export, round trip).
+
+    Per establishment, product and period (Lima days): opening = book stock before the period,
+    receipts and issues = the inflows and outflows in it, closing = opening + receipts − issues.
+    Counts are not flows and do not enter a balance.
+    """
+    rows = session.execute(select(Movement.establishment_id, Movement.product_code,
+                                  Movement.event_type, Movement.occurred_at, Movement.quantity)
+                           .where(Movement.event_type != "count")).all()
+    edges = [(dt.datetime.combine(a, dt.time()) + dt.timedelta(hours=5),
+              dt.datetime.combine(b + dt.timedelta(days=1), dt.time()) + dt.timedelta(hours=5))
+             for a, b in months]
+    acc: dict[tuple[str, str], list[list[float]]] = {}
+    for est, prod, etype, when, qty in rows:
+        if establishment_ids is not None and est not in establishment_ids:
+            continue
+        per = acc.setdefault((est, prod), [[0.0, 0.0, 0.0] for _ in months])
+        sign = STOCK_SIGN[etype]
+        for i, (lo, hi) in enumerate(edges):
+            if when < lo:
+                per[i][0] += sign * qty  # before the period: the opening stock
+            elif when < hi:
+                per[i][1 if sign > 0 else 2] += qty
+    out = []
+    for (est, prod), per in sorted(acc.items()):
+        for (start, end), (opening, receipts, issues) in zip(months, per, strict=True):
+            if not (opening or receipts or issues):
+                continue
+            out.append({"establishment_id": est, "product_code": prod,
+                        "period_start": start.isoformat(), "period_end": end.isoformat(),
+                        "opening_units": round(opening, 4), "receipts_units": round(receipts, 4),
+                        "issues_units": round(issues, 4),
+                        "closing_units": round(opening + receipts - issues, 4)})
+    return out

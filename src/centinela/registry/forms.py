@@ -8,6 +8,7 @@ issued; a dispense cites its form in ``prescription_id`` as series + number.
 from __future__ import annotations
 
 import bisect
+import datetime as dt
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,3 +109,36 @@ class FormBook:
         if i >= 0 and lst[i].first <= number <= lst[i].last:
             return lst[i]
         return None
+
+
+def forms_from_ledger(session: Session) -> list[dict]:
+    """The form blocks that the dispenses imply: each prescriber's consecutive numbers of one
+    series as one block, issued on the day of its first use (export, round trip)."""
+    from centinela.ingest.models import Movement
+
+    used: dict[tuple[str, int], tuple[str, object]] = {}
+    for form, prescriber, when in session.execute(
+            select(Movement.prescription_id, Movement.prescriber_id, Movement.occurred_at)
+            .where(Movement.event_type == "dispense", Movement.prescription_id.is_not(None),
+                   Movement.prescriber_id.is_not(None))):
+        parts = split_number(form)
+        if parts is None:
+            continue
+        day = (when - dt.timedelta(hours=5)).date()
+        old = used.get(parts)
+        if old is None or day < old[1]:
+            used[parts] = (prescriber, day)
+    out: list[dict] = []
+    for (series, number), (prescriber, day) in sorted(used.items()):
+        last = out[-1] if out else None
+        if (last is not None and last["series"] == series
+                and last["prescriber_id"] == prescriber and last["last_number"] == number - 1
+                and number - last["first_number"] < MAX_BLOCK):
+            last["last_number"] = number
+            last["issued_on"] = min(last["issued_on"], day)
+            continue
+        out.append({"series": series, "first_number": number, "last_number": number,
+                    "prescriber_id": prescriber, "issued_on": day, "issuer": "export"})
+    for block in out:
+        block["issued_on"] = block["issued_on"].isoformat()
+    return out
