@@ -92,7 +92,7 @@ def write_files(folder: Path, rows: int, seed: int = 7) -> None:
     kinds = ["distributor"] * 30 + ["hospital"] * 400 + ["pharmacy"] * 1500 + ["drugstore"] * 1070
     with (folder / "establishments.csv").open("w", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(SPECS["establishments"].fields)
+        w.writerow(SPECS["establishments"].base_fields)
         for i, e in enumerate(ests):
             w.writerow([e, f"Establecimiento {i}", kinds[i], "private", "150101",
                         f"20{i:09d}", "true", ""])
@@ -100,7 +100,7 @@ def write_files(folder: Path, rows: int, seed: int = 7) -> None:
     nurses = [f"CEP-{i:05d}" for i in range(500)]
     with (folder / "professionals.csv").open("w", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(SPECS["professionals"].fields)
+        w.writerow(SPECS["professionals"].base_fields)
         for p in pros:
             w.writerow([p, "prescriber", "Médico", "anesthesiology", rng.choice(ests), "",
                         "2025-01-15", ""])
@@ -109,14 +109,14 @@ def write_files(folder: Path, rows: int, seed: int = 7) -> None:
     products = [f"EE-{i:05d}" for i in range(12)]
     with (folder / "products.csv").open("w", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(SPECS["products"].fields)
+        w.writerow(SPECS["products"].base_fields)
         for p in products:
             w.writerow([p, f"Fentanilo {p}", "fentanyl", "ampoule", "0.1", "", "50"])
     types = (["administer"] * 45 + ["waste"] * 15 + ["dispense"] * 20 + ["receipt"] * 8
              + ["transfer_out"] * 7 + ["count"] * 4 + ["loss"])
     with (folder / "movements.csv").open("w", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(SPECS["movements"].fields)
+        w.writerow(SPECS["movements"].base_fields)
         for i in range(rows):
             t = types[i % len(types)]
             est = ests[rng.randrange(n_est)]
@@ -139,7 +139,7 @@ def write_files(folder: Path, rows: int, seed: int = 7) -> None:
 def baseline_sqlite(folder: Path, db: Path) -> tuple[int, float]:
     """Python csv reader → sqlite3.executemany into a table with no constraints."""
     conn = sqlite3.connect(db)
-    cols = SPECS["movements"].fields
+    cols = SPECS["movements"].base_fields
     conn.execute(f"CREATE TABLE m ({', '.join(c + ' TEXT' for c in cols)})")
     marks = ", ".join("?" * len(cols))
     t0 = time.perf_counter()
@@ -167,7 +167,7 @@ def baseline_pg(folder: Path, url: str, schema: str) -> tuple[int, float]:
     """Python csv reader → COPY into an unconstrained PostgreSQL table."""
     import psycopg
 
-    cols = SPECS["movements"].fields
+    cols = SPECS["movements"].base_fields
     with psycopg.connect(url) as conn:
         conn.execute(f'SET search_path TO "{schema}"')
         conn.execute(f"CREATE TABLE base_m ({', '.join(c + ' text' for c in cols)})")

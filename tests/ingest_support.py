@@ -49,7 +49,7 @@ PRODUCTS = [
 def movement(event_id: str, event_type: str, occurred_at: str, establishment_id: str,
              quantity: str = "1", product_code: str = "EE-00001", **extra: str) -> dict:
     """Return one movement record with every spec field (empty when not given)."""
-    rec = {f: "" for f in SPECS["movements"].fields}
+    rec = {f: "" for f in SPECS["movements"].base_fields}
     rec.update(event_id=event_id, event_type=event_type, occurred_at=occurred_at,
                establishment_id=establishment_id, product_code=product_code, quantity=quantity)
     rec.update(extra)
@@ -58,7 +58,7 @@ def movement(event_id: str, event_type: str, occurred_at: str, establishment_id:
 
 def write_csv(folder: Path, stem: str, rows: list[dict], fields: list[str] | None = None) -> Path:
     """Write ``rows`` as ``stem.csv`` (columns: ``fields`` or the spec's)."""
-    fields = fields or list(SPECS[stem].fields) if stem in SPECS else fields or list(rows[0])
+    fields = fields or list(SPECS[stem].base_fields) if stem in SPECS else fields or list(rows[0])
     path = folder / f"{stem}.csv"
     with path.open("w", newline="", encoding="utf-8") as fh:
         w = csv.DictWriter(fh, fieldnames=fields)

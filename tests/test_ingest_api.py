@@ -22,7 +22,7 @@ T = "2025-03-01T10:00:00-05:00"
 
 def _csv(stem: str, rows: list[dict]) -> bytes:
     buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=list(SPECS[stem].fields))
+    w = csv.DictWriter(buf, fieldnames=list(SPECS[stem].base_fields))
     w.writeheader()
     w.writerows(rows)
     return buf.getvalue().encode()

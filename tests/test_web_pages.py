@@ -183,7 +183,7 @@ def test_map_shades_every_department_and_links_to_regions(app, world, session):
 def test_upload_with_one_bad_row_shows_the_reason_and_the_rejects_csv(app, world):
     from centinela.ingest.fields import SPECS
 
-    fields = list(SPECS["movements"].fields)
+    fields = list(SPECS["movements"].base_fields)
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=fields)
     w.writeheader()

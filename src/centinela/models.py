@@ -8,6 +8,7 @@ from centinela.accounts import models as accounts_models  # noqa: F401
 from centinela.alerts import models as alerts_models  # noqa: F401
 from centinela.ews import models as ews_models  # noqa: F401
 from centinela.ingest import models as ingest_models  # noqa: F401
+from centinela.ledger import models as ledger_models  # noqa: F401
 from centinela.online import models as online_models  # noqa: F401
 from centinela.public import models as public_models  # noqa: F401
 from centinela.registry import models as registry_models  # noqa: F401

@@ -17,7 +17,7 @@ PREFIX = "cnt_"
 # Which API paths (method, path prefix) each scope opens; anything else is refused to a token.
 SCOPE_PATHS: dict[str, tuple[tuple[str, str], ...]] = {
     "ingest": (("POST", "/api/v1/movements"), ("POST", "/api/v1/imports"),
-               ("GET", "/api/v1/imports")),
+               ("GET", "/api/v1/imports"), ("POST", "/api/v1/fhir")),
     "alerts:read": (("GET", "/api/v1/alerts"),),
 }
 

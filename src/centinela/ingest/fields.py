@@ -18,10 +18,18 @@ class RecordSpec:
     required: frozenset[str]
     key: str  # field that identifies a record (with establishment_id for movements)
     max_len: dict[str, int]
+    # Optional fields of Centinela's documented extensions (docs/intake.md), listed last in
+    # ``fields``: a file of the base spec never has them and means the same without them.
+    extension: tuple[str, ...] = ()
 
     @property
     def allowed(self) -> frozenset[str]:
         return frozenset(self.fields)
+
+    @property
+    def base_fields(self) -> tuple[str, ...]:
+        """The fields of ``reporting-format.md`` itself, in spec order."""
+        return tuple(f for f in self.fields if f not in self.extension)
 
 
 ESTABLISHMENTS = RecordSpec(
@@ -47,11 +55,14 @@ PROFESSIONALS = RecordSpec(
 PRODUCTS = RecordSpec(
     name="products",
     fields=("product_code", "name", "substance", "dosage_form", "strength_mg_per_unit",
-            "patch_mcg_per_hour", "units_per_pack"),
+            "patch_mcg_per_hour", "units_per_pack",
+            # extension (docs/intake.md): the pack's GS1 GTIN, to check DataMatrix scans
+            "gtin"),
     required=frozenset({"product_code", "name", "substance", "dosage_form",
                         "strength_mg_per_unit"}),
     key="product_code",
-    max_len={"product_code": 40, "name": 300, "substance": 80},
+    max_len={"product_code": 40, "name": 300, "substance": 80, "gtin": 14},
+    extension=("gtin",),
 )
 
 MOVEMENTS = RecordSpec(
@@ -59,13 +70,16 @@ MOVEMENTS = RecordSpec(
     fields=("event_id", "event_type", "occurred_at", "establishment_id", "product_code",
             "quantity", "counterparty_id", "lot", "expiry", "serial", "prescription_id",
             "prescriber_id", "professional_id", "patient_id", "patient_sex",
-            "patient_birth_year", "patient_ubigeo", "days_supply", "witness_id"),
+            "patient_birth_year", "patient_ubigeo", "days_supply", "witness_id",
+            # extension (docs/intake.md): the raw GS1 DataMatrix scan of the pack
+            "gs1_scan"),
     required=frozenset({"event_id", "event_type", "occurred_at", "establishment_id",
                         "product_code", "quantity"}),
     key="event_id",
     max_len={"event_id": 80, "establishment_id": 40, "product_code": 40, "counterparty_id": 40,
              "lot": 60, "serial": 80, "prescription_id": 60, "prescriber_id": 40,
-             "professional_id": 40, "witness_id": 40},
+             "professional_id": 40, "witness_id": 40, "gs1_scan": 300},
+    extension=("gs1_scan",),
 )
 
 SEIZURES = RecordSpec(

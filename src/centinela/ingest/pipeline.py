@@ -66,6 +66,8 @@ class IntakeContext:
             establishments=set(deps),
             professionals=set(session.scalars(select(Professional.professional_id))),
             products=set(session.scalars(select(Product.product_code))),
+            gtins=dict(session.execute(select(Product.product_code, Product.gtin)
+                                       .where(Product.gtin.is_not(None))).all()),
         )
         ctx = cls(session=session, import_id=import_id, now=now, known=known,
                   est_departments=deps)

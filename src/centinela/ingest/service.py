@@ -57,20 +57,26 @@ class ImportFailed(Exception):
 
 @dataclass
 class Source:
-    """One input: a file of the spec, an extra (extension) file, or an API batch."""
+    """One input: a file of the spec, an extra (extension) file, an API batch, or items
+    already read and mapped by an adapter (``prepared``: FHIR)."""
 
     name: str
     record_type: str
     path: Path | None = None
     objects: list | None = None
+    prepared: list[Item] | None = None
 
     def expected_rows(self) -> int:
         """Estimate the records of this source (~120 bytes a CSV/JSONL movement)."""
+        if self.prepared is not None:
+            return len(self.prepared)
         if self.objects is not None:
             return len(self.objects)
         return self.path.stat().st_size // 120 if self.path is not None else 0
 
     def items(self) -> Iterable[Item]:
+        if self.prepared is not None:
+            return iter(self.prepared)
         if self.objects is not None:
             return records_from_objects(self.objects, SPECS[self.record_type])
         return read_records(self.path, SPECS[self.record_type])

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NoReturn
 
+from centinela.ingest import gs1
 from centinela.ingest.fields import (
     EVENT_TYPES,
     FRACTIONAL_EVENTS,
@@ -56,6 +57,7 @@ class Known:
     professionals: set[str] = field(default_factory=set)
     products: set[str] = field(default_factory=set)
     pseudonyms: dict[str, str] = field(default_factory=dict)
+    gtins: dict[str, str] = field(default_factory=dict)  # product_code → registered GTIN
 
 
 def content_hash(values: tuple) -> str:
@@ -73,6 +75,7 @@ def make_movement_checker(known: Known, import_id: int,
     ests = {x: x for x in known.establishments}
     pros = {x: x for x in known.professionals}
     prods = {x: x for x in known.products}
+    gtins = known.gtins
     districts = {x: x for x in ubigeo.districts()}
     sexes = {x: x for x in PATIENT_SEXES}
     lots: dict[str, str] = {}
@@ -144,7 +147,7 @@ def make_movement_checker(known: Known, import_id: int,
         # refers to that one object (less memory, and marshal writes a back-reference).
         (event_id, event_type, occurred_at, est, product, quantity, counterparty, lot, expiry,
          serial, prescription, prescriber, professional, patient, sex, birth_year, p_ubigeo,
-         days_supply, witness) = v
+         days_supply, witness, scan) = v
         if not event_id:
             raise Invalid("event_id", "obligatorio / required")
         if max(map(len, v)) > 40:  # rare: only then check each column's own limit
@@ -184,6 +187,9 @@ def make_movement_checker(known: Known, import_id: int,
                 cp = counterparty  # import/export: a foreign firm, not checked
         else:
             cp = None
+        if scan:  # a pack's DataMatrix: fills lot, expiry, serial; contradictions reject
+            lot, expiry, serial = gs1.reconcile(gs1.parse_scan(scan), prod, gtins.get(prod),
+                                                lot, expiry, serial)
         exp, exp_text = (expiries.get(expiry) or small_of("expiry", expiry)) if expiry \
             else (None, "")
         if prescriber:

@@ -86,7 +86,8 @@ def _child(job: tuple, out) -> None:
         out.flush()  # the parent is waiting for this batch
 
     try:
-        path, (ests, pros, prods), import_id, key, batch_size = job
+        path, (ests, pros, prods, *more), import_id, key, batch_size = job
+        gtins = more[0] if more else {}
         try:
             items = read_records(Path(path), MOVEMENTS)
             first = next(items, None)  # runs the header check before any row
@@ -94,7 +95,7 @@ def _child(job: tuple, out) -> None:
             send(("refused", exc.field, exc.reason))
             return
         send(("ok",))
-        check = make_movement_checker(Known(set(ests), set(pros), set(prods)), import_id,
+        check = make_movement_checker(Known(set(ests), set(pros), set(prods), gtins=gtins), import_id,
                                       pseudonym_key=key)
 
         def everything() -> Iterator[Item]:
@@ -142,7 +143,8 @@ class Worker:
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, bufsize=1 << 20)
         try:
             job = (str(path), (sorted(known.establishments), sorted(known.professionals),
-                               sorted(known.products)), import_id, pseudonym_key, batch_size)
+                               sorted(known.products), dict(known.gtins)), import_id,
+                   pseudonym_key, batch_size)
             self._proc.stdin.write(marshal.dumps(job))
             self._proc.stdin.close()
             first = self._recv()

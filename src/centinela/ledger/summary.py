@@ -9,6 +9,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from centinela.ingest.models import ImportRun, Movement, Rejection, Seizure
+from centinela.ledger.balances import balance_only_establishments
+from centinela.ledger.models import PeriodicBalance
 from centinela.ledger.stock import signed_quantity, strengths
 from centinela.reference import ubigeo
 from centinela.registry.models import Establishment, Product, Professional
@@ -65,6 +67,12 @@ def national_summary(session: Session) -> dict:
     pros = _counts(session, Professional.role)
     certified = session.scalar(select(func.count()).select_from(Professional)
                                .where(Professional.opioid_certified_on.is_not(None))) or 0
+    balances = balance_summary(session, info)
+    for sub, b in balances["balance_only"].items():  # counted too, marked as from balances
+        st = stock.setdefault(sub, {"units": 0.0, "mg": 0.0, "negative_balances": 0})
+        st["units"] = round(st["units"] + b["closing_units"], 3)
+        st["mg"] = round(st["mg"] + b["closing_mg"], 3)
+        st["from_balances_units"] = b["closing_units"]
     fent = stock.get("fentanyl", {"units": 0.0, "mg": 0.0, "negative_balances": 0})
     return {
         "establishments": {"total": sum(_counts(session, Establishment.kind).values()),
@@ -78,6 +86,7 @@ def national_summary(session: Session) -> dict:
                       "by_department": by_dep},
         "stock_on_hand": {"fentanyl_units": fent["units"], "fentanyl_mg": fent["mg"],
                           "by_substance": stock, "negative_balances": negative},
+        "balances": balances,
         "seizures": session.scalar(select(func.count()).select_from(Seizure)) or 0,
         "imports": session.scalar(select(func.count()).select_from(ImportRun)) or 0,
         "rejections": {
@@ -86,6 +95,37 @@ def national_summary(session: Session) -> dict:
                           for (k, f, r), n in reasons.most_common(25)],
         },
     }
+
+
+def balance_summary(session: Session, info: dict | None = None) -> dict:
+    """Periodic balances: who reports them, and what balance-only establishments hold and issue.
+
+    An establishment that reports balances but no movement still counts in the national
+    figures: its issues (all periods) and its latest closing stock, per substance.
+    """
+    info = info if info is not None else strengths(session)
+    only = balance_only_establishments(session)
+    reporting = session.scalar(select(func.count(func.distinct(
+        PeriodicBalance.establishment_id)))) or 0
+    out: dict[str, dict] = {}
+    latest: dict[tuple[str, str], PeriodicBalance] = {}
+    for b in session.scalars(select(PeriodicBalance).where(
+            PeriodicBalance.establishment_id.in_(only)).order_by(PeriodicBalance.period_end)):
+        sub, mg = info.get(b.product_code, ("unknown", 0.0))
+        s = out.setdefault(sub, {"issued_units": 0.0, "issued_mg": 0.0, "closing_units": 0.0,
+                                 "closing_mg": 0.0})
+        s["issued_units"] += b.issues_units
+        s["issued_mg"] += b.issues_units * mg
+        latest[(b.establishment_id, b.product_code)] = b
+    for (_est, prod), b in latest.items():
+        sub, mg = info.get(prod, ("unknown", 0.0))
+        out[sub]["closing_units"] += b.closing_units
+        out[sub]["closing_mg"] += b.closing_units * mg
+    for s in out.values():
+        for k in s:
+            s[k] = round(s[k], 3)
+    return {"establishments_reporting": int(reporting),
+            "balance_only_establishments": len(only), "balance_only": out}
 
 
 def format_summary(data: dict) -> str:
@@ -112,6 +152,13 @@ def format_summary(data: dict) -> str:
     for sub, s in stock["by_substance"].items():
         if sub != "fentanyl":
             lines.append(f"  {sub}: {s['units']:,.1f} units = {s['mg']:,.1f} mg")
+    bal = data.get("balances") or {}
+    if bal.get("balance_only_establishments"):
+        lines.append(f"  de ellos, por balances periódicos / of which from periodic balances "
+                     f"({bal['balance_only_establishments']:,} establecimientos solo con "
+                     "balances / balance-only establishments): " + ", ".join(
+                         f"{sub} {b['closing_units']:,.1f} units"
+                         for sub, b in bal["balance_only"].items()))
     if stock["negative_balances"]:
         lines.append(f"  saldos negativos / negative book balances: {stock['negative_balances']:,}")
     lines.append(f"Decomisos / seizures: {data['seizures']:,}; importaciones / imports: "

@@ -96,7 +96,7 @@ def check_professional(spec: RecordSpec, v: tuple, ctx) -> tuple:
 def check_product(spec: RecordSpec, v: tuple, ctx) -> tuple:
     """Validate a product; return its values in spec order."""
     _common(spec, v)
-    code, name, substance, form, strength, patch, per_pack = v
+    code, name, substance, form, strength, patch, per_pack, gtin = v
     substance = substance.lower()
     if not _SUBSTANCE.match(substance):
         raise Invalid("substance", f"DCI en minúsculas / INN in lower case expected: "
@@ -109,7 +109,21 @@ def check_product(spec: RecordSpec, v: tuple, ctx) -> tuple:
     if rate is not None and rate <= 0:
         raise Invalid("patch_mcg_per_hour", f"debe ser positiva / must be positive: {show(patch)}")
     units = parse_int("units_per_pack", per_pack, 1, 1_000_000) if per_pack else None
-    return (code, name, substance, form, mg, rate, units)
+    return (code, name, substance, form, mg, rate, units, _gtin(gtin) if gtin else None)
+
+
+def _gtin(value: str) -> str:
+    from biip.gtin import Gtin
+
+    from centinela.ingest.gs1 import normalize_gtin
+
+    try:
+        Gtin.parse(value)
+    except Exception:  # biip's ParseError: wrong length, not digits, bad check digit
+        raise Invalid("gtin", f"GTIN inválido (8, 12, 13 o 14 dígitos con dígito de control) / "
+                              f"invalid GTIN (8, 12, 13 or 14 digits with check digit): "
+                              f"{show(value)}") from None
+    return normalize_gtin(value)
 
 
 CHECKERS: dict[str, Callable] = {
@@ -188,6 +202,8 @@ def _remember(ctx, name: str, values: tuple) -> None:
         ctx.known.professionals.add(values[0])
     else:
         ctx.known.products.add(values[0])
+        if values[7]:
+            ctx.known.gtins[values[0]] = values[7]
 
 
 def _write(session: Session, spec: RecordSpec, new: list[dict], changed: list[dict]) -> None:

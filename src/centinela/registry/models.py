@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Boolean, Date, Float, Integer, String
+from sqlalchemy import Boolean, Date, Float, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from centinela.db import Base
@@ -58,4 +58,26 @@ class Product(Base):
     strength_mg_per_unit: Mapped[float] = mapped_column(Float)
     patch_mcg_per_hour: Mapped[float | None] = mapped_column(Float)
     units_per_pack: Mapped[int | None] = mapped_column(Integer)
+    gtin: Mapped[str | None] = mapped_column(String(14), index=True)  # intake extension
+    import_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class PrescriptionFormBlock(Base):
+    """A block of numbered special prescription forms issued to one prescriber (extension).
+
+    A dispense cites its form as ``prescription_id`` = ``series`` + number (leading zeros
+    allowed): ``RE-2025-000123`` is number 123 of series ``RE-2025-``.
+    """
+
+    __tablename__ = "prescription_form_blocks"
+    __table_args__ = (UniqueConstraint("series", "first_number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    series: Mapped[str] = mapped_column(String(30), default="")
+    first_number: Mapped[int] = mapped_column(Integer)
+    last_number: Mapped[int] = mapped_column(Integer)
+    prescriber_id: Mapped[str] = mapped_column(String(40), index=True)
+    issued_on: Mapped[dt.date] = mapped_column(Date)
+    issuer: Mapped[str | None] = mapped_column(String(80))
+    content_hash: Mapped[str] = mapped_column(String(32))
     import_id: Mapped[int | None] = mapped_column(Integer)

@@ -1,0 +1,190 @@
+"""Detectors over the official records establishments already keep (intake extensions):
+numbered special prescription forms and periodic balances of controlled medicines."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from centinela.alerts.service import AlertDraft
+from centinela.detect.base import Detector, fmt
+from centinela.detect.context import DetectionContext
+from centinela.detect.frame import to_epoch
+from centinela.detect.mme import unit_mme
+from centinela.detect.scoring import calibrate
+from centinela.ingest.models import Movement
+from centinela.ledger.balances import reconcile
+from centinela.registry.forms import FormBook, split_number
+from centinela.registry.models import Establishment, Product, Professional
+
+
+def _mg(products: dict[str, Product], code: str, units: float) -> tuple[float, float]:
+    """(mg, MME) of ``units`` of a product."""
+    p = products.get(code)
+    if p is None:
+        return 0.0, 0.0
+    unit = unit_mme(p.substance, p.dosage_form, p.strength_mg_per_unit, p.patch_mcg_per_hour)
+    return units * unit.mg_per_unit, units * unit.mme_per_unit
+
+
+class PrescriptionFormMisuse(Detector):
+    """A numbered special prescription form used twice, by a prescriber it was not issued to,
+    before it was issued, or outside every block issued in its series.
+
+    The form blocks come from ``prescription_forms.csv`` (``docs/intake.md``). Without them only
+    one rule runs, because form numbering elsewhere may be local: the same number from the same
+    prescriber dispensed at the same establishment to two different patients. A form dispensed
+    in several rows to one patient at one establishment (two lots, a partial fill) is one use.
+    """
+
+    name = "prescription_form_misuse"
+    title = ("Uso irregular de recetas especiales numeradas / "
+             "Misuse of numbered special prescription forms")
+    subject_kind = "professional"
+    topics = ("prescribing", "forgery")
+    thresholds = {"forms misused": "≥ 1 (any registered rule), severity by count and MME"}
+    evidence_fields = ("forms", "reasons", "events", "establishments", "form_owner")
+
+    def run(self, session: Session, now: dt.datetime, ctx: DetectionContext) -> list[AlertDraft]:
+        book = FormBook.load(session)
+        q = (select(Movement.prescription_id, Movement.prescriber_id, Movement.establishment_id,
+                    Movement.patient_id, Movement.occurred_at, Movement.event_id,
+                    Movement.product_code, Movement.quantity)
+             .where(Movement.event_type == "dispense", Movement.prescription_id.is_not(None),
+                    Movement.occurred_at <= now))
+        uses: dict[str, list] = defaultdict(list)
+        for row in session.execute(q):
+            uses[row.prescription_id].append(row)
+        products = {p.product_code: p for p in session.scalars(select(Product))}
+        findings: dict[str, list[tuple[str, str, list]]] = defaultdict(list)
+        for form, rows in uses.items():
+            for subject, reason in self._judge(book, form, rows):
+                findings[subject].append((form, reason, rows))
+        return [self._alert(subject, items, products, session)
+                for subject, items in sorted(findings.items())]
+
+    def _judge(self, book: FormBook, form: str, rows: list) -> list[tuple[str, str]]:
+        out: list[tuple[str, str]] = []
+        pairs = {(r.patient_id, r.establishment_id) for r in rows}
+        block = book.find(form) if book else None
+        parts = split_number(form)
+        registered = block is not None or (parts is not None and book.has_series(parts[0]))
+        named = {r.prescriber_id for r in rows if r.prescriber_id}
+        if registered:
+            if len(pairs) > 1:
+                out += [(p, "reused") for p in sorted(named)]
+            if block is None:
+                out += [(p, "not_issued") for p in sorted(named)]
+            else:
+                out += [(p, "other_prescriber") for p in sorted(named - {block.prescriber_id})]
+                if any((r.occurred_at - dt.timedelta(hours=5)).date() < block.issued_on
+                       for r in rows):
+                    out += [(p, "before_issue") for p in sorted(named)]
+            return out
+        # Unregistered numbering: only the same prescriber's form at the same establishment
+        # for two different patients.
+        by_place: dict[tuple[str, str], set[str]] = defaultdict(set)
+        for r in rows:
+            if r.prescriber_id and r.patient_id:
+                by_place[(r.prescriber_id, r.establishment_id)].add(r.patient_id)
+        return [(p, "reused") for (p, _), patients in sorted(by_place.items())
+                if len(patients) > 1]
+
+    def _alert(self, subject: str, items: list, products: dict, session: Session) -> AlertDraft:
+        forms = sorted({form for form, _, _ in items})
+        reasons: dict[str, int] = defaultdict(int)
+        events, ests, mme, times = [], set(), 0.0, []
+        seen_rows = set()
+        for _, reason, rows in items:
+            reasons[reason] += 1
+            for r in rows:
+                if r.event_id in seen_rows:
+                    continue
+                seen_rows.add(r.event_id)
+                events.append(r.event_id)
+                ests.add(r.establishment_id)
+                mme += _mg(products, r.product_code, float(r.quantity))[1]
+                times.append(r.occurred_at)
+        n = len(forms)
+        strength = min(1.0, 0.55 + 0.1 * (n - 1))
+        pro = session.get(Professional, subject)
+        name = pro.full_name if pro is not None else subject
+        text = {"reused": "reutilizadas", "other_prescriber": "emitidas a otro prescriptor",
+                "before_issue": "usadas antes de su emisión",
+                "not_issued": "con número no emitido"}
+        detail = ", ".join(f"{k} {text[r]}" for r, k in sorted(reasons.items()))
+        summary = (f"Recetas especiales de {name} ({subject}) con uso irregular: {detail}; "
+                   f"{n} formulario(s), {len(events)} dispensación(es) en {len(ests)} "
+                   "establecimiento(s).")
+        est = session.get(Establishment, sorted(ests)[0]) if ests else None
+        t0, t1 = to_epoch(min(times)), to_epoch(max(times))
+        return self.draft(subject, t0, t1, strength, mme, summary,
+                          {"forms": forms[:50], "reasons": dict(reasons), "events": events[:100],
+                           "establishments": sorted(ests)},
+                          department=(pro.department if pro is not None and pro.department
+                                      else est.department if est else None),
+                          ubigeo=est.ubigeo if est else None)
+
+
+class BalanceGap(Detector):
+    """A periodic balance that does not add up, does not carry over from the previous period,
+    or disagrees with the movements the establishment reported for the same period.
+
+    Flagged when the units unaccounted for exceed both ``ABS_FLOOR`` units and ``REL_FLOOR`` of
+    the units the period handled (receipts + issues): rounding of part-ampoules and a count
+    taken at the end of a shift are not findings, a missing box is.
+    """
+
+    name = "balance_gap"
+    title = "Balance periódico que no cuadra / Periodic balance gap"
+    subject_kind = "establishment"
+    topics = ("inventory",)
+    thresholds = {"units unaccounted": "> 2 units and > 2 % of units handled in the period"}
+    evidence_fields = ("product_code", "period", "arithmetic_gap", "carry_gap", "issues_gap",
+                       "receipts_gap", "units_unexplained", "units_handled")
+
+    ABS_FLOOR = 2.0
+    REL_FLOOR = 0.02
+
+    def run(self, session: Session, now: dt.datetime, ctx: DetectionContext) -> list[AlertDraft]:
+        products = {p.product_code: p for p in session.scalars(select(Product))}
+        ests = {e.establishment_id: e for e in session.scalars(select(Establishment))}
+        worst: dict[str, list] = defaultdict(list)
+        for c in reconcile(session):
+            gap = c.units_unexplained
+            if gap > self.ABS_FLOOR and gap > self.REL_FLOOR * max(c.handled, 1.0):
+                worst[c.establishment_id].append(c)
+        out = []
+        for est_id, checks in sorted(worst.items()):
+            c = max(checks, key=lambda x: _mg(products, x.product_code,
+                                              x.units_unexplained)[0])
+            mg, mme = _mg(products, c.product_code, c.units_unexplained)
+            share = c.units_unexplained / max(c.handled, 1.0)
+            strength = min(1.0, 0.5 + 0.5 * min(share, 1.0))
+            _, sev = calibrate(strength, mme)
+            e = ests.get(est_id)
+            name = e.name if e is not None else est_id
+            summary = (f"{name}: el balance de {c.product_code} del {c.period_start} al "
+                       f"{c.period_end} deja {fmt(c.units_unexplained)} unidades sin explicar "
+                       f"({fmt(mg)} mg; {fmt(100 * share)} % de lo movido en el periodo)"
+                       + (f" y {len(checks) - 1} periodo(s) más" if len(checks) > 1 else "")
+                       + ".")
+            t0 = to_epoch(dt.datetime.combine(c.period_start, dt.time()) + dt.timedelta(hours=5))
+            t1 = to_epoch(dt.datetime.combine(c.period_end, dt.time(23, 59))
+                          + dt.timedelta(hours=5))
+            out.append(self.draft(
+                est_id, t0, t1, strength, mme, summary,
+                {"product_code": c.product_code,
+                 "period": f"{c.period_start}/{c.period_end}",
+                 "arithmetic_gap": round(c.arithmetic_gap, 2),
+                 "carry_gap": None if c.carry_gap is None else round(c.carry_gap, 2),
+                 "issues_gap": None if c.issues_gap is None else round(c.issues_gap, 2),
+                 "receipts_gap": None if c.receipts_gap is None else round(c.receipts_gap, 2),
+                 "units_unexplained": round(c.units_unexplained, 2),
+                 "units_handled": round(c.handled, 2), "periods_flagged": len(checks),
+                 "ledger_compared": c.issues_gap is not None, "severity_basis": sev},
+                department=e.department if e else None, ubigeo=e.ubigeo if e else None))
+        return out

@@ -1,0 +1,184 @@
+"""Periodic balances of controlled medicines: intake and reconciliation with the ledger.
+
+Every Peruvian establishment that handles narcotics keeps the official book and closes it each
+period with opening stock, receipts, issues and closing stock per product. ``balances.csv``
+(an extension file, ``docs/intake.md``) carries those figures. ``reconcile`` compares each
+balance with its own arithmetic, with the previous period's closing and, where the establishment
+also reports movements, with the movement-level ledger of the same period.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from centinela.ingest.extra import import_file
+from centinela.ingest.fields import RecordSpec
+from centinela.ingest.models import STOCK_SIGN, Movement
+from centinela.ingest.values import Invalid, parse_date, parse_number, show
+from centinela.ledger.models import PeriodicBalance
+from centinela.registry.models import Establishment, Product
+
+BALANCES = RecordSpec(
+    name="balances",
+    fields=("establishment_id", "product_code", "period_start", "period_end", "opening_units",
+            "receipts_units", "issues_units", "closing_units"),
+    required=frozenset({"establishment_id", "product_code", "period_start", "period_end",
+                        "opening_units", "receipts_units", "issues_units", "closing_units"}),
+    key="period_end",
+    max_len={"establishment_id": 40, "product_code": 40},
+)
+KEY = ("establishment_id", "product_code", "period_end")
+INFLOW = tuple(t for t, s in STOCK_SIGN.items() if s > 0)
+OUTFLOW = tuple(t for t, s in STOCK_SIGN.items() if s < 0)
+# A book may round a fraction of an ampoule (administer/waste of part of a unit).
+ARITHMETIC_TOLERANCE = 0.5
+
+
+def import_balances_file(session: Session, path: Path, import_id: int | None) -> dict:
+    """Import ``balances.csv``/``.jsonl`` inside the caller's transaction (extension point)."""
+    ests = dict(session.execute(select(Establishment.establishment_id,
+                                       Establishment.department)).all())
+    products = set(session.scalars(select(Product.product_code)))
+
+    def check(rec: dict) -> dict:
+        est, prod = rec["establishment_id"], rec["product_code"]
+        if est not in ests:
+            raise Invalid("establishment_id", f"establecimiento no registrado / unknown "
+                                              f"establishment {show(est)}")
+        if prod not in products:
+            raise Invalid("product_code", f"producto no registrado / unknown product {show(prod)}")
+        start = parse_date("period_start", rec["period_start"])
+        end = parse_date("period_end", rec["period_end"])
+        if end < start:
+            raise Invalid("period_end", "el periodo termina antes de empezar / period_end is "
+                                        "before period_start")
+        row = {"establishment_id": est, "product_code": prod, "period_start": start,
+               "period_end": end, "department": ests[est]}
+        for name in ("opening_units", "receipts_units", "issues_units", "closing_units"):
+            x = parse_number(name, rec[name])
+            if x < 0:
+                raise Invalid(name, f"no puede ser negativo / must not be negative: "
+                                    f"{show(rec[name])}")
+            row[name] = x
+        return row
+
+    return import_file(session, path, import_id, BALANCES, PeriodicBalance, KEY, check)
+
+
+@dataclass
+class BalanceCheck:
+    """One balance against its arithmetic, its previous period and the ledger."""
+
+    establishment_id: str
+    product_code: str
+    period_start: dt.date
+    period_end: dt.date
+    department: str
+    arithmetic_gap: float  # opening + receipts − issues − closing
+    carry_gap: float | None  # opening − previous closing
+    ledger_receipts: float | None  # from movements, when the establishment reports them
+    ledger_issues: float | None
+    receipts_gap: float | None
+    issues_gap: float | None
+    handled: float  # receipts + issues of the balance (the scale of the period)
+
+    @property
+    def units_unexplained(self) -> float:
+        """Units the book cannot account for (the largest of the three disagreements)."""
+        gaps = [abs(self.arithmetic_gap), abs(self.carry_gap or 0.0)]
+        if self.issues_gap is not None:
+            gaps.append(abs(self.issues_gap) + abs(self.receipts_gap or 0.0))
+        return max(gaps)
+
+
+def reconcile(session: Session, since: dt.date | None = None) -> list[BalanceCheck]:
+    """Check every stored balance (ending on or after ``since``)."""
+    q = select(PeriodicBalance).order_by(PeriodicBalance.establishment_id,
+                                         PeriodicBalance.product_code,
+                                         PeriodicBalance.period_end)
+    balances = list(session.scalars(q))
+    reporters = {(e, p) for e, p in session.execute(
+        select(Movement.establishment_id, Movement.product_code).distinct())}
+    out: list[BalanceCheck] = []
+    previous: dict[tuple[str, str], PeriodicBalance] = {}
+    for b in balances:
+        key = (b.establishment_id, b.product_code)
+        prev = previous.get(key)
+        previous[key] = b
+        if since is not None and b.period_end < since:
+            continue
+        lr = li = rg = ig = None
+        if key in reporters:
+            lr, li = _ledger_flows(session, b)
+            rg, ig = b.receipts_units - lr, b.issues_units - li
+        carry = b.opening_units - prev.closing_units \
+            if prev is not None and prev.period_end < b.period_start else None
+        out.append(BalanceCheck(
+            b.establishment_id, b.product_code, b.period_start, b.period_end, b.department,
+            b.opening_units + b.receipts_units - b.issues_units - b.closing_units, carry,
+            lr, li, rg, ig, b.receipts_units + b.issues_units))
+    return out
+
+
+def _ledger_flows(session: Session, b: PeriodicBalance) -> tuple[float, float]:
+    start = dt.datetime.combine(b.period_start, dt.time()) + dt.timedelta(hours=5)  # Lima → UTC
+    end = dt.datetime.combine(b.period_end + dt.timedelta(days=1), dt.time()) \
+        + dt.timedelta(hours=5)
+    rows = session.execute(
+        select(Movement.event_type, func.sum(Movement.quantity))
+        .where(Movement.establishment_id == b.establishment_id,
+               Movement.product_code == b.product_code,
+               Movement.occurred_at >= start, Movement.occurred_at < end)
+        .group_by(Movement.event_type)).all()
+    by_type = {t: float(q or 0) for t, q in rows}
+    return (sum(by_type.get(t, 0.0) for t in INFLOW), sum(by_type.get(t, 0.0) for t in OUTFLOW))
+
+
+def balance_only_establishments(session: Session) -> set[str]:
+    """Establishments that report balances but no movement (counted from their balances)."""
+    with_balances = set(session.scalars(select(PeriodicBalance.establishment_id).distinct()))
+    with_movements = set(session.scalars(select(Movement.establishment_id).distinct()))
+    return with_balances - with_movements
+
+
+def balances_from_ledger(session: Session, months: list[tuple[dt.date, dt.date]],
+                         establishment_ids: set[str] | None = None) -> list[dict]:
+    """Write the periodic balances that the movement-level ledger implies (export, round trip).
+
+    Per establishment, product and period (Lima days): opening = book stock before the period,
+    receipts and issues = the inflows and outflows in it, closing = opening + receipts − issues.
+    Counts are not flows and do not enter a balance.
+    """
+    rows = session.execute(select(Movement.establishment_id, Movement.product_code,
+                                  Movement.event_type, Movement.occurred_at, Movement.quantity)
+                           .where(Movement.event_type != "count")).all()
+    edges = [(dt.datetime.combine(a, dt.time()) + dt.timedelta(hours=5),
+              dt.datetime.combine(b + dt.timedelta(days=1), dt.time()) + dt.timedelta(hours=5))
+             for a, b in months]
+    acc: dict[tuple[str, str], list[list[float]]] = {}
+    for est, prod, etype, when, qty in rows:
+        if establishment_ids is not None and est not in establishment_ids:
+            continue
+        per = acc.setdefault((est, prod), [[0.0, 0.0, 0.0] for _ in months])
+        sign = STOCK_SIGN[etype]
+        for i, (lo, hi) in enumerate(edges):
+            if when < lo:
+                per[i][0] += sign * qty  # before the period: the opening stock
+            elif when < hi:
+                per[i][1 if sign > 0 else 2] += qty
+    out = []
+    for (est, prod), per in sorted(acc.items()):
+        for (start, end), (opening, receipts, issues) in zip(months, per, strict=True):
+            if not (opening or receipts or issues):
+                continue
+            out.append({"establishment_id": est, "product_code": prod,
+                        "period_start": start.isoformat(), "period_end": end.isoformat(),
+                        "opening_units": round(opening, 4), "receipts_units": round(receipts, 4),
+                        "issues_units": round(issues, 4),
+                        "closing_units": round(opening + receipts - issues, 4)})
+    return out
