@@ -94,6 +94,13 @@ def setup(app) -> None:
     shape the public API's input errors like its other errors."""
     app.state.csrf_exempt.add("/api/v1/reports/sms/")
     app.state.validation_error_shape = _validation_shape
+    # Train the small crisis model now, off the request path, so that the first message that
+    # needs it (a crisis in words the lexicon does not list) is not the one that waits.
+    import threading
+
+    from centinela.public.assistant.crisis_model import model
+
+    threading.Thread(target=model, name="crisis-model-warmup", daemon=True).start()
 
 
 def _now(request: Request) -> dt.datetime:
