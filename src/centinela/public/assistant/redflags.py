@@ -127,7 +127,8 @@ RULES: dict[str, list[list[list[str]]]] = {
          URGENT + MY_PERSON + ["creo", "think", "tuvo", "esta teniendo", "having", "ayuda",
                                "auxilio", "help"]],
         [["tomo", "tomó", "took", "se metio", "se metió", "consumio", "upyarqan"],
-         ["muchas", "demasiad*", "too many", "too much", "achkata", "todo el", "todas las"]],
+         ["muchas", "demasiad*", "too many", "too much", "achkata", "todo el", "todas las",
+          "muchisim*", "un monton", "bastantes", "un puñado", "un puno", "a lot", "a bunch"]],
         [["pupilas", "pupils"], ["no despierta", "no responde", "wont wake", "puntitos"]],
         [MY_PERSON, PERSON, ["se metio", "se metió", "inyect*", "consumio"],
          ["no reacciona", "no responde", "mal", "raro"]],
@@ -201,7 +202,7 @@ def _alt_match(toks: list[str], alt: str) -> bool:
 # Figures of speech that use crisis words ("me muero de risa", "el celular está muerto"):
 # dropped before matching, so they cannot complete a rule.
 _IDIOMS = re.compile(
-    r"\b(?:me )?(?:muero|muriendo|morir|morirme|muerto|muerta|mato|matan|matas|mata)\s+"
+    r"\b(?:(?:me )?(?:quiero|voy a|va a|vas a|estoy) )?(?:me )?(?:muero|muriendo|morir|morirme|muerto|muerta|mato|matan|matas|mata)\s+"
     r"(?:de|del)\s+(?:la\s+)?(?:risa|hambre|sed|verguenza|sueno|calor|frio|amor|"
     r"aburrimiento|ganas|pena|curiosidad|cansancio|envidia|nervios|miedo|susto|cólera|colera)\b"
     r"|\b(?:bateria|celular|telefono|cel|pila|laptop|compu|computadora|batería|teléfono|"
@@ -221,7 +222,8 @@ def detect(message: str) -> RedFlag | None:
         return found
     from centinela.public.assistant.crisis_model import predict
 
-    return predict(message)
+    literal = _IDIOMS.sub(" ", fold(message)).strip()  # figures of speech are not crises
+    return predict(literal) if literal else None
 
 
 # A topic word alone ("suicidio", "sobredosis") is a red flag only when the message speaks of
@@ -237,8 +239,18 @@ statistics tasa rate ayudar murio fallecio murieron died hace ago pasado caso ca
 escuela school""".split())
 
 
+_OBJECTS = ("jering", "aguja", "ampoll", "syring", "needl", "parche", "pastill", "basura",
+            "bolsa", "envase", "frasco", "caja", "papel")
+_SOMEONE = frozenset("""alguien persona senor señor senora señora hombre mujer joven chico chica
+muchacho muchacha nino niño someone man woman guy person body cuerpo""".split())
+
+
 def _about_the_topic(toks: list[str], cue: str) -> bool:
     first = cue.split(" + ")[0]
+    if first in ("tirado", "lying"):
+        # "una jeringa tirada en la calle" is litter to report, not a person down.
+        return (any(t.startswith(_OBJECTS) for t in toks)
+                and not any(t in _SOMEONE or t in PERSON for t in toks))
     if first not in _TOPIC_CUES:
         return False
     topic = any(t in _ABOUT_TOPIC for t in toks)
