@@ -22,7 +22,7 @@ from centinela.public.assistant.engine import ask
 from centinela.public.assistant.language import detect_language
 from centinela.public.assistant.messages import RED_FLAG
 from centinela.public.assistant.redflags import detect as detect_red_flag
-from centinela.public.citizen_messages import rate_limited
+from centinela.public.citizen_messages import field_message, rate_limited
 from centinela.public.intake import (
     ReportError,
     ReportInput,
@@ -111,7 +111,7 @@ def _handle_command(session: Session, command: str, rest: str, now: dt.datetime)
             report, code = submit(session, ReportInput(kind=infer_kind(text), ubigeo=ubigeo,
                                                        text=text), channel="sms", now=now)
         except ReportError as exc:
-            return f"No se pudo registrar: {exc}. {SMS_HELP}"
+            return f"No se pudo registrar. {field_message(exc.field, str(exc), 'es')} {SMS_HELP}"
         d = ref.get(report.ubigeo)
         return (f"Denuncia recibida ({d.district if d else report.ubigeo}). Su código de "
                 f"seguimiento es {code} — guárdelo, no podemos recuperarlo. Consulte con: ESTADO "
@@ -132,7 +132,7 @@ def _handle_command(session: Session, command: str, rest: str, now: dt.datetime)
         try:
             add_info(session, report, m.group(2), None, now)
         except ReportError as exc:
-            return f"No se pudo agregar: {exc}"
+            return f"No se pudo agregar. {field_message(exc.field, str(exc), 'es')}"
         return "Información agregada a su denuncia. Gracias."
     return SMS_HELP
 
