@@ -52,6 +52,20 @@ from centinela.reference import ubigeo as ref
 from centinela.web.deps import TEMPLATES_DIR, db_session, lang, require_roles
 from centinela.web.deps import render as _render
 
+
+class ErrorDetail(BaseModel):
+    field: str = Field(description="The input field at fault, as the API names it.")
+    message: str = Field(description="What is wrong and what to do, in the user's language.")
+    code: str | None = Field(None, description="Machine code of an abuse check (rate, answer…).")
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+    emergency: str | None = Field(None, description="Emergency answer when the input describes "
+                                                    "one (shown before anything else).")
+
+
+ERRORS = {code: {"model": ErrorBody} for code in (400, 404, 422, 429)}
 router = APIRouter()
 ANALYSTS = ("admin", "national_analyst", "regional_analyst", "police")
 analyst = require_roles(*ANALYSTS)
@@ -403,7 +417,7 @@ def api_challenge(request: Request) -> dict:
             "min_seconds": get_public_settings().min_submit_seconds}
 
 
-@router.post("/api/v1/reports", tags=["public"], status_code=201)
+@router.post("/api/v1/reports", tags=["public"], status_code=201, responses=ERRORS)
 def api_report(body: ReportBody, request: Request, session: Session = Depends(db_session)):
     """File an anonymous report; the response holds the follow-up code (shown only once)."""
     now = _now(request)
@@ -431,7 +445,7 @@ def api_report(body: ReportBody, request: Request, session: Session = Depends(db
                         status_code=201)
 
 
-@router.get("/api/v1/reports/status/{code}", tags=["public"])
+@router.get("/api/v1/reports/status/{code}", tags=["public"], responses=ERRORS)
 def api_status(code: str, request: Request, session: Session = Depends(db_session)):
     """Return the status and public timeline of the report with this follow-up code."""
     now = _now(request)
@@ -447,7 +461,7 @@ def api_status(code: str, request: Request, session: Session = Depends(db_sessio
     return public_status(session, report)
 
 
-@router.post("/api/v1/reports/status/{code}/info", tags=["public"])
+@router.post("/api/v1/reports/status/{code}/info", tags=["public"], responses=ERRORS)
 def api_add_info(code: str, body: InfoBody, request: Request,
                  session: Session = Depends(db_session)):
     """Add text and/or a photo to the report with this follow-up code."""
@@ -502,7 +516,7 @@ class AskBody(BaseModel):
     language: Literal["es", "en", "qu"] | None = None
 
 
-@router.post("/api/v1/assistant/ask", tags=["public"])
+@router.post("/api/v1/assistant/ask", tags=["public"], responses=ERRORS)
 def api_ask(body: AskBody, request: Request, session: Session = Depends(db_session)):
     """Answer a question: answer, sources, red_flag, confidence, language (and kind)."""
     now = _now(request)
@@ -586,7 +600,7 @@ def _nearest_context(session: Session, ubigeo: str | None, kind: str | None, lim
             "services": [n.as_dict() for n in found]}
 
 
-@router.get("/api/v1/services/nearest", tags=["public"])
+@router.get("/api/v1/services/nearest", tags=["public"], responses=ERRORS)
 def api_nearest(request: Request, ubigeo: str, kind: str | None = None, limit: int = 5,
                 session: Session = Depends(db_session)):
     """Nearest treatment services to a district capital, with straight-line distance."""
