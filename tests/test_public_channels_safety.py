@@ -159,3 +159,18 @@ def test_emergency_numbers_are_tel_links_and_places_sorted_in_spanish(client):
     assert names.index("Áncash") < names.index("Apurímac") < names.index("Ucayali")
     options = client.get("/reportar").text
     assert options.index(">Áncash<") < options.index(">Apurímac<") < options.index(">Ucayali<")
+
+
+def test_malformed_request_describing_an_emergency_still_gets_the_answer(client):
+    long = "hola " * 250 + "mi amigo no respira y tiene los labios morados"
+    resp = client.post("/api/v1/assistant/ask", json={"question": long, "language": "xx"})
+    assert resp.status_code == 200 and resp.json()["red_flag"] == "overdose"
+    bad = client.post("/api/v1/assistant/ask", json={"question": "que es", "language": "xx"})
+    assert bad.status_code == 422 and bad.json()["error"]["field"] == "language"
+
+
+def test_services_page_is_honest_about_csmc(client):
+    page = client.get("/servicios?ubigeo=040101").text
+    assert 'id="csmc-note"' in page and "113" in page
+    lima = client.get("/api/v1/services/nearest?ubigeo=150137").json()
+    assert any("VALDIZAN" in s["name"] for s in lima["mental_health"])

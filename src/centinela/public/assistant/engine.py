@@ -125,11 +125,14 @@ def _locator(session: Session, text: str, lang: str, now: dt.datetime) -> Answer
 def ask(text: str, lang: str | None = None, session: Session | None = None,
         now: dt.datetime | None = None) -> Answer:
     """Answer ``text`` in ``lang`` (detected when None); ``session`` enables the locator."""
-    text = (text or "").strip()[:MAX_CHARS]
+    raw = (text or "").strip()
+    text = raw[:MAX_CHARS]
     language = lang if lang in LANGS else detect_language(text)
     if not text:
         return Answer(answer=msg.EMPTY[language], language=language, kind="empty")
-    flag = detect_red_flag(text)
+    # Red flags look at the whole message (up to 4x the answerable length): a cry for help at
+    # the end of a long message must not be cut off.
+    flag = detect_red_flag(raw[: 4 * MAX_CHARS])
     if flag is not None:
         return Answer(
             answer=msg.RED_FLAG[flag.category][language], language=language, kind="red_flag",

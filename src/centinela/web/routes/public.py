@@ -91,6 +91,13 @@ def _validation_shape(request: Request, exc) -> JSONResponse | None:
     """Public API input errors in the documented ``{"error": {"field", "message"}}`` shape."""
     if not request.url.path.startswith(PUBLIC_API):
         return None
+    body = getattr(exc, "body", None)
+    question = body.get("question") if isinstance(body, dict) else None
+    if request.url.path == "/api/v1/assistant/ask" and isinstance(question, str):
+        # Even a malformed request (too long, bad language code) gets the emergency answer.
+        answer = ask(question, None)
+        if answer.kind == "red_flag":
+            return JSONResponse(answer.as_dict())
     first = (exc.errors() or [{}])[0]
     loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path")]
     field = ".".join(loc) or "body"
@@ -595,9 +602,13 @@ def _nearest_context(session: Session, ubigeo: str | None, kind: str | None, lim
                      now: dt.datetime) -> dict:
     d = ref.get((ubigeo or "").zfill(6)) if ubigeo else None
     found = directory.nearest(session, d.ubigeo, limit=limit, kind=kind, now=now) if d else []
+    specialised, note = (directory.mental_health_nearby(session, d.ubigeo, now=now)
+                         if d and kind in (None, "csmc") else ([], None))
     return {"ubigeo": d.ubigeo if d else None,
             "place": f"{d.district}, {d.province}, {d.department}" if d else None,
-            "services": [n.as_dict() for n in found]}
+            "services": [n.as_dict() for n in found],
+            "mental_health": [n.as_dict() for n in specialised],
+            "mental_health_note": note}
 
 
 @router.get("/api/v1/services/nearest", tags=["public"], responses=ERRORS)
