@@ -84,5 +84,5 @@ def predict(message: str):
         return None  # asking about a subject is not being in crisis (the lexicon still runs)
     p, category = crisis_probability(message)
     if p >= CRISIS_THRESHOLD:
-        return RedFlag(category, f"model p={p:.2f}")
+        return RedFlag(str(category), f"model p={p:.2f}")
     return None
