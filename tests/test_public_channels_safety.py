@@ -174,3 +174,9 @@ def test_services_page_is_honest_about_csmc(client):
     assert 'id="csmc-note"' in page and "113" in page
     lima = client.get("/api/v1/services/nearest?ubigeo=150137").json()
     assert any("VALDIZAN" in s["name"] for s in lima["mental_health"])
+
+
+def test_invalid_report_that_describes_an_emergency_gets_the_numbers(client):
+    resp = client.post("/api/v1/reports", json={"kind": "nope", "ubigeo": "150101",
+                                                "text": "mi vecino no respira, se inyectó"})
+    assert resp.status_code == 422 and "106" in resp.json()["emergency"]

@@ -107,7 +107,9 @@ def _validation_shape(request: Request, exc) -> JSONResponse | None:
         message = field_message(top, "", ul)
     else:
         message = ("Revise este dato: " if ul == "es" else "Check this value: ") + field
-    return _problem(422, field, message)
+    text = body.get("text") if isinstance(body, dict) else None
+    emergency = _emergency(text, ui_lang(ul)) if isinstance(text, str) else None
+    return _problem(422, field, message, emergency=emergency)
 
 
 def setup(app) -> None:
