@@ -101,14 +101,16 @@ def test_challenge_honeypot_speed_and_replay(client, app, now, monkeypatch):
     body = {"kind": "pills", "ubigeo": "150101", "text": "pastillas"}
     ch = challenge(client)
     wrong = client.post("/api/v1/reports", json={**body, "challenge": {**ch, "answer": "999"}})
-    assert wrong.status_code == 400 and "wrong answer" in wrong.json()["error"]["message"]
+    assert wrong.status_code == 400 and wrong.json()["error"]["code"] == "answer"
+    assert "suma" in wrong.json()["error"]["message"]  # Spanish first, says what to do
     assert client.post("/api/v1/reports", json={**body, "challenge": ch}).status_code == 201
     replay = client.post("/api/v1/reports", json={**body, "challenge": ch})
-    assert replay.status_code == 400 and "already sent" in replay.json()["error"]["message"]
+    assert replay.status_code == 400 and replay.json()["error"]["code"] == "replay"
     monkeypatch.setenv("CENTINELA_PUBLIC_MIN_SUBMIT_SECONDS", "3")
     get_public_settings.cache_clear()
     fast = client.post("/api/v1/reports", json={**body, "challenge": challenge(client)})
-    assert fast.status_code == 400 and "too fast" in fast.json()["error"]["message"]
+    assert fast.status_code == 400 and fast.json()["error"]["code"] == "too_fast"
+    assert "too fast" not in fast.json()["error"]["message"]
     ch = challenge(client)
     app.state.public_clock = lambda: now + dt.timedelta(seconds=5)
     assert client.post("/api/v1/reports", json={**body, "challenge": ch}).status_code == 201

@@ -106,3 +106,53 @@ def test_english_switch_in_real_browser(live_app, browser_page):
     assert "Anonymous report" in page.inner_text("h1")
     page.goto(f"{live_app}/asistente")  # the choice is remembered
     assert page.inner_text("h1") == "Fentanyl and opioids assistant"
+
+
+@pytest.fixture
+def tight_limits(monkeypatch):
+    monkeypatch.setenv("CENTINELA_PUBLIC_MIN_SUBMIT_SECONDS", "0")
+    monkeypatch.setenv("CENTINELA_PUBLIC_ASKS_PER_MINUTE", "2")
+    get_public_settings.cache_clear()
+    yield
+    get_public_settings.cache_clear()
+
+
+def test_form_error_is_spanish_and_keeps_the_place_in_real_browser(tight_limits, live_app,
+                                                                   browser_page):
+    page = browser_page
+    page.goto(f"{live_app}/reportar")
+    page.select_option("#kind", "pills")
+    with page.expect_response(lambda r: "/reportar/lugares" in r.url):
+        page.select_option("#department", "04")
+    with page.expect_response(lambda r: "/reportar/lugares" in r.url):
+        page.select_option("#province", "0401")
+    page.select_option("#ubigeo", "040101")
+    page.fill("#latitude", "-16.398")
+    page.fill("#longitude", "-71.537")
+    page.fill("#text", "Venden pastillas celestes en el cementerio")
+    page.fill("#challenge_answer", "999")
+    page.click("#send")
+    error = page.inner_text("#form-error")
+    assert "suma" in error and "wrong" not in error and "challenge" not in error
+    assert page.input_value("#department") == "04" and page.input_value("#province") == "0401"
+    assert page.input_value("#ubigeo") == "040101"
+    assert page.input_value("#latitude") == "-16.398"
+    assert "cementerio" in page.input_value("#text")
+    assert page.query_selector('.emergency a[href="tel:106"]') is not None
+
+
+def test_limited_chat_still_answers_emergencies_in_real_browser(tight_limits, live_app,
+                                                                browser_page):
+    page = browser_page
+    page.goto(f"{live_app}/asistente")
+    for i in range(3):
+        page.fill("#question", "que es el tramadol")
+        page.click("#ask-send")
+        page.wait_for_selector(f".bubble.me:nth-of-type({2 * i + 2})")
+    limited = page.wait_for_selector('.bubble.bot[data-kind="rate_limited"]')
+    assert "106" in limited.inner_text() and limited.query_selector('a[href="tel:113"]')
+    page.fill("#question", "mi amigo no respira")
+    page.click("#ask-send")
+    red = page.wait_for_selector(".bubble.bot.red")
+    assert red.get_attribute("data-red-flag") == "overdose"
+    assert red.query_selector('a[href="tel:106"]') is not None

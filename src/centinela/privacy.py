@@ -39,7 +39,10 @@ def client_hash(value: str, purpose: str, key: str | None = None) -> str:
     return hmac.new(secret, f"{purpose}:{value}".encode(), hashlib.sha256).hexdigest()[:32]
 
 
-_DOC_ANYWHERE = re.compile(r"\b(DNI|CE|PAS)\s*[:#-]?\s*[A-Za-z0-9]{5,}", re.IGNORECASE)
+# The prefix must be a whole token ("pastillas", "cementerio" are words, not documents) and the
+# number must hold digits.
+_DOC_ANYWHERE = re.compile(r"\b(DNI|CE|PAS)(?![A-Za-z])\s*[:#-]?\s*(?=[A-Za-z]{0,3}\d)[A-Za-z0-9]{5,}",
+                           re.IGNORECASE)
 
 
 def redact(text: str) -> str:

@@ -43,7 +43,7 @@ def check_rate(session: Session, bucket: str, client: str, limit: int, window: d
         .where(RateEvent.bucket == bucket, RateEvent.client == client, RateEvent.at >= since)
     )
     if used >= limit:
-        raise AbuseError("rate", "too many submissions from this connection; try again later")
+        raise AbuseError("rate", "too many requests from this connection; try again later")
     session.add(RateEvent(bucket=bucket, client=client, at=now))
     # Counters older than two days are useless (their key has rotated): drop them.
     session.execute(delete(RateEvent).where(RateEvent.at < now - dt.timedelta(days=2)))
@@ -54,11 +54,22 @@ def _serializer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(get_settings().secret_key, salt="public-report-challenge")
 
 
+def _answer_mac(nonce: str, answer: int) -> str:
+    """Keyed digest of the expected answer: the token proves it without revealing it."""
+    key = get_settings().secret_key.encode()
+    return hmac.new(key, f"challenge:{nonce}:{answer}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
 def new_challenge(now: dt.datetime) -> dict:
-    """Return a challenge: a question to show, and a signed token to send back with the answer."""
+    """Return a challenge: a question to show, and a signed token to send back with the answer.
+
+    The token holds only a nonce, the time and a keyed digest of the answer, so the answer
+    cannot be read from it (it used to carry both addends in signed-but-readable JSON).
+    """
     a, b = secrets.randbelow(8) + 2, secrets.randbelow(8) + 1
-    token = _serializer().dumps({"a": a, "b": b, "t": now.timestamp(),
-                                 "n": secrets.token_hex(8)})
+    nonce = secrets.token_hex(8)
+    token = _serializer().dumps({"t": now.timestamp(), "n": nonce,
+                                 "h": _answer_mac(nonce, a + b)})
     return {"token": token, "question": f"{a} + {b}", "a": a, "b": b}
 
 
@@ -70,21 +81,23 @@ def verify_challenge(session: Session, token: str, answer: str | int | None,
         raise AbuseError("honeypot", "submission rejected")
     try:
         data = _serializer().loads(token or "")
-    except BadSignature:
+        nonce, mac = str(data["n"]), str(data["h"])
+    except (BadSignature, KeyError, TypeError):
         raise AbuseError("challenge",
                          "challenge token missing or invalid; reload the form") from None
     elapsed = now.timestamp() - float(data["t"])
     if elapsed > settings.challenge_max_age_s:
-        raise AbuseError("challenge", "the form expired; reload it")
+        raise AbuseError("expired", "the form expired; reload it")
     if elapsed < settings.min_submit_seconds:
         raise AbuseError("too_fast", "submitted too fast; please check the form and send again")
     try:
-        ok = int(str(answer).strip()) == int(data["a"]) + int(data["b"])
+        given = int(str(answer).strip())
     except (TypeError, ValueError):
-        ok = False
+        given = None
+    ok = given is not None and hmac.compare_digest(_answer_mac(nonce, given), mac)
     if not ok:
         raise AbuseError("answer", "wrong answer to the check question")
-    nonce = "nonce:" + str(data["n"])
+    nonce = "nonce:" + nonce
     if session.scalar(select(func.count()).select_from(RateEvent)
                       .where(RateEvent.bucket == "nonce", RateEvent.client == nonce)):
         raise AbuseError("replay", "this form was already sent; reload it to send another")

@@ -181,3 +181,41 @@ def nearest(session: Session, ubigeo: str, limit: int = 5, kind: str | None = No
                                                      lat, lon)))
     found.sort(key=lambda n: (n.distance_km, n.service.name))
     return found[:limit]
+
+
+# Specialised public mental-health and addiction hospitals in the shipped IPRESS list (national
+# psychiatric hospitals with addiction units). Community mental-health centres (CSMC) are not in
+# the shipped data; admins add them through POST /api/v1/services (kind "csmc").
+MENTAL_HEALTH_IPRESS = {
+    "IPRESS-6214": "Hospital psiquiátrico con servicio de adicciones",   # Víctor Larco Herrera
+    "IPRESS-5948": "Hospital psiquiátrico con servicio de adicciones",   # Hermilio Valdizán
+}
+CSMC_RADIUS_KM = 60.0
+NO_CSMC_NOTE = {
+    "es": "Centinela aún no tiene registrado un Centro de Salud Mental Comunitario (CSMC) a menos "
+          "de {km:.0f} km; los hospitales de la lista atienden salud mental. Pregunte por el "
+          "CSMC de su zona en la Línea 113, opción 5.",
+    "en": "Centinela has no Community Mental Health Centre (CSMC) registered within {km:.0f} km; "
+          "the hospitals listed treat mental health. Ask Línea 113, option 5 for the CSMC of "
+          "your area.",
+    "qu": "Manam CSMC qayllapichu kan. Línea 113, 5 kaqta akllay.",
+}
+
+
+def mental_health_nearby(session: Session, ubigeo: str, now: dt.datetime | None = None,
+                         limit: int = 2) -> tuple[list[NearbyService], dict | None]:
+    """Nearest CSMC or addiction services to ``ubigeo``, and an honest note when none is near.
+
+    Returns (services, note): registered CSMCs within ``CSMC_RADIUS_KM`` first, then the
+    specialised psychiatric hospitals of the shipped data within the same radius.
+    """
+    csmc = [n for n in nearest(session, ubigeo, limit=limit, kind="csmc", now=now)
+            if n.distance_km <= CSMC_RADIUS_KM]
+    hospitals = [n for n in nearest(session, ubigeo, limit=400, kind="hospital", now=now)
+                 if n.service.service_id in MENTAL_HEALTH_IPRESS
+                 and n.distance_km <= CSMC_RADIUS_KM]
+    found = (csmc + hospitals)[:limit]
+    note = None
+    if not csmc:
+        note = {k: v.format(km=CSMC_RADIUS_KM) for k, v in NO_CSMC_NOTE.items()}
+    return found, note

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from centinela.privacy import redact
 from centinela.public import codes
 from centinela.public.matching import contact_key, link_establishment, snap
 from centinela.public.models import (
@@ -23,6 +22,7 @@ from centinela.public.models import (
     ReportPhoto,
 )
 from centinela.public.photos import sanitize
+from centinela.public.redaction import lead_phones, redact_text
 from centinela.public.settings import get_public_settings
 from centinela.reference import ubigeo as ref
 
@@ -80,7 +80,12 @@ def validate(data: ReportInput, now: dt.datetime) -> ReportInput:
     contact = (data.contact or "").strip()[:300] or None
     if not text and not name and not contact:
         raise ReportError("text", "describe what you saw, or give the place or seller contact")
-    return ReportInput(kind=data.kind, ubigeo=code, text=redact(text), how=data.how,
+    if contact is None:
+        # A seller's number written in the text is a lead: keep it in the contact field (as
+        # the form asks) while the free text loses every phone and document number.
+        leads = lead_phones(text)
+        contact = leads[0] if leads else None
+    return ReportInput(kind=data.kind, ubigeo=code, text=redact_text(text), how=data.how,
                        occurred_on=data.occurred_on, establishment_name=name, contact=contact,
                        latitude=lat, longitude=lon, photo=data.photo)
 
@@ -180,7 +185,7 @@ def add_info(session: Session, report: CitizenReport, text: str, photo: bytes | 
     if photo:
         _add_photo(session, report.report_id, photo, now)
     event = ReportEvent(report_id=report.report_id, at=now, kind="info", actor="reporter",
-                        text=redact(text), public=True)
+                        text=redact_text(text), public=True)
     session.add(event)
     report.updated_at = now
     session.flush()

@@ -19,6 +19,10 @@ from sqlalchemy.orm import Session
 from centinela import http
 from centinela.public.abuse import AbuseError, check_rate, daily_client_hash
 from centinela.public.assistant.engine import ask
+from centinela.public.assistant.language import detect_language
+from centinela.public.assistant.messages import RED_FLAG
+from centinela.public.assistant.redflags import detect as detect_red_flag
+from centinela.public.citizen_messages import field_message, rate_limited
 from centinela.public.intake import (
     ReportError,
     ReportInput,
@@ -68,17 +72,37 @@ def _parse_place(rest: str) -> tuple[str | None, str]:
 
 
 def handle_sms(session: Session, sender: str, body: str, now: dt.datetime) -> str:
-    """Handle one inbound message and return the reply text (Spanish)."""
+    """Handle one inbound message and return the reply text (Spanish).
+
+    A message that describes an emergency is answered with the emergency numbers first, before
+    any rate limit or command parsing (a report that describes one is still filed).
+    """
     body = (body or "").strip()
     command, _, rest = body.partition(" ")
     command = fold(command).rstrip(":")
+    flag = detect_red_flag(body)
+    emergency = None
+    if flag is not None:
+        language = detect_language(body)
+        emergency = RED_FLAG[flag.category][language]
+        if command not in _REPORT_COMMANDS + ("info", "dato", "datos", "agregar"):
+            return emergency
     try:
         check_rate(session, "sms", daily_client_hash(sender or "unknown", now.date(), "sms"),
                    limit=get_public_settings().reports_per_day * 4,
                    window=dt.timedelta(days=1), now=now)
     except AbuseError:
-        return "Demasiados mensajes hoy desde este número. Intente mañana o llame al 1818."
-    if command in ("denuncia", "denunciar", "reporte", "reportar", "report"):
+        return emergency or rate_limited("sms", "es")
+    reply = _handle_command(session, command, rest, now)
+    return f"{emergency}\n\n{reply}" if emergency else reply
+
+
+_REPORT_COMMANDS = ("denuncia", "denunciar", "reporte", "reportar", "report")
+
+
+def _handle_command(session: Session, command: str, rest: str, now: dt.datetime) -> str:
+    """Run one SMS command (DENUNCIA, ESTADO, INFO) and return the reply."""
+    if command in _REPORT_COMMANDS:
         ubigeo, text = _parse_place(rest)
         if not ubigeo:
             return ("No reconocí el distrito. Escriba: DENUNCIA <distrito, provincia>: <qué vio> "
@@ -87,7 +111,7 @@ def handle_sms(session: Session, sender: str, body: str, now: dt.datetime) -> st
             report, code = submit(session, ReportInput(kind=infer_kind(text), ubigeo=ubigeo,
                                                        text=text), channel="sms", now=now)
         except ReportError as exc:
-            return f"No se pudo registrar: {exc}. {SMS_HELP}"
+            return f"No se pudo registrar. {field_message(exc.field, str(exc), 'es')} {SMS_HELP}"
         d = ref.get(report.ubigeo)
         return (f"Denuncia recibida ({d.district if d else report.ubigeo}). Su código de "
                 f"seguimiento es {code} — guárdelo, no podemos recuperarlo. Consulte con: ESTADO "
@@ -108,7 +132,7 @@ def handle_sms(session: Session, sender: str, body: str, now: dt.datetime) -> st
         try:
             add_info(session, report, m.group(2), None, now)
         except ReportError as exc:
-            return f"No se pudo agregar: {exc}"
+            return f"No se pudo agregar. {field_message(exc.field, str(exc), 'es')}"
         return "Información agregada a su denuncia. Gracias."
     return SMS_HELP
 

@@ -193,3 +193,12 @@ class CharTfidf:
         """Cosine similarity of ``text`` with every fitted document."""
         q = self._weigh(wb_ngrams(text, self.low, self.high))
         return [sum(v * doc.get(g, 0.0) for g, v in q.items()) for doc in self.vectors]
+
+
+def collation_key(text: str) -> tuple[str, str, str]:
+    """Sort key for Spanish (es-PE) lists shown to people: accents and case are ignored at the
+    first level ("Áncash" sorts with "Ancash", before "Apurímac"), ñ is a letter after n."""
+    low = (text or "").lower()
+    primary = fold(low.replace("ñ", "n{"))  # "{" sorts right after "z"
+    secondary = unicodedata.normalize("NFD", low)
+    return primary, secondary, text or ""

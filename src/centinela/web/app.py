@@ -50,6 +50,10 @@ def create_app(engine: Engine | None = None) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError):
+        shaper = getattr(request.app.state, "validation_error_shape", None)
+        shaped = shaper(request, exc) if shaper is not None else None
+        if shaped is not None:  # e.g. the public API's {"error": {"field", "message"}}
+            return shaped
         # Say where and why, never echo the values (a document number may be among them).
         errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type")}
                   for e in exc.errors()]

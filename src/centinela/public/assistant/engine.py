@@ -13,6 +13,7 @@ from centinela.public.assistant import messages as msg
 from centinela.public.assistant.dose import is_dose_question
 from centinela.public.assistant.kb import Entry
 from centinela.public.assistant.language import LANGS, detect_language
+from centinela.public.assistant.legal import LEGAL_SOURCES, is_legal_quantity_question, legal_answer
 from centinela.public.assistant.redflags import detect as detect_red_flag
 from centinela.public.assistant.retrieval import confidence, default_index
 from centinela.public.places import find_place
@@ -21,6 +22,15 @@ from centinela.reference import ubigeo as ref
 
 CONFIDENCE_THRESHOLD = 0.33
 MAX_CHARS = 1000
+
+# Asking where to get treatment or help (answered by the service finder when a place is named).
+_TREATMENT = re.compile(
+    r"\b(tratamiento|tratarme|tratar mi|rehabilitacion|rehabilitarme|rehab|centros? de "
+    r"(ayuda|rehabilitacion|tratamiento|salud mental|adicciones)|csmc|salud mental|adiccion(es)?|"
+    r"me atiendo|atenderme|donde me atienden|desintoxicacion|internamiento|treatment|addiction "
+    r"(help|services?|centers?|centres?)|mental health)\b")
+_WHERE = re.compile(r"\b(donde|a donde|adonde|where|cerca|cercanos?|cercanas?|near|en que|"
+                    r"centros?|lugar(es)?|hay)\b")
 
 _FACILITY = re.compile(r"\b(hospital(es)?|clinicas?|centros? de (salud|atencion)|csmc|"
                        r"postas?|servicios? de salud|salud mental|me atiendo|atenderme|"
@@ -65,19 +75,33 @@ def _kb_answer(entry: Entry, lang: str, conf: float, candidates: list[dict]) -> 
 
 def _locator(session: Session, text: str, lang: str, now: dt.datetime) -> Answer | None:
     folded = fold(text)
-    if not _FACILITY.search(folded):
+    treatment = bool(_TREATMENT.search(folded))
+    if not _FACILITY.search(folded) and not treatment:
         return None
     place = find_place(text)
     if place is None:
+        if treatment and _WHERE.search(folded):
+            from centinela.public.assistant.kb import by_id
+
+            entry = by_id("treatment")
+            return Answer(answer=entry.text(lang) + "\n\n" + msg.LOCATOR_ASK[lang],
+                          language=lang, kind="locator", confidence=1.0,
+                          sources=[dict(s) for s in entry.sources] + [msg.EMERGENCY_SOURCES[1]],
+                          entry_id=entry.id, title=entry.title.get(lang) or entry.title["es"],
+                          note=msg.QU_PENDING if lang == "qu" else None)
         if re.search(r"\b(cerca|cercan[oa]s?|nearest|near me|closest)\b", folded):
             return Answer(answer=msg.LOCATOR_ASK[lang], language=lang, kind="locator",
                           confidence=1.0, sources=list(msg.EMERGENCY_SOURCES[1:2]))
         return None
-    if not _NEAR.search(folded):
+    if not _NEAR.search(folded) and not treatment:
         return None
-    from centinela.public.directory import nearest
+    from centinela.public.directory import mental_health_nearby, nearest
 
     found = nearest(session, place, limit=3, now=now)
+    specialised, note = (mental_health_nearby(session, place, now=now) if treatment
+                         else ([], None))
+    seen = {n.service.service_id for n in found}
+    found = [n for n in specialised if n.service.service_id not in seen] + found
     d = ref.get(place)
     where = f"{d.district} ({d.province}, {d.department})" if d else place
     lines = [msg.LOCATOR_HEAD[lang].format(place=where)]
@@ -86,6 +110,8 @@ def _locator(session: Session, text: str, lang: str, now: dt.datetime) -> Answer
         phone = f" — tel. {s.phone}" if s.phone else ""
         lines.append(f"{i}. {s.name} ({s.institution}, {s.category or s.kind}) — "
                      f"{n.distance_km:.1f} km — {s.address}{phone}")
+    if note:
+        lines.append(note[lang] if lang in note else note["es"])
     lines.append(msg.LOCATOR_TAIL[lang])
     sources = sorted({(n.service.source, n.service.licence) for n in found})
     return Answer(
@@ -99,17 +125,25 @@ def _locator(session: Session, text: str, lang: str, now: dt.datetime) -> Answer
 def ask(text: str, lang: str | None = None, session: Session | None = None,
         now: dt.datetime | None = None) -> Answer:
     """Answer ``text`` in ``lang`` (detected when None); ``session`` enables the locator."""
-    text = (text or "").strip()[:MAX_CHARS]
+    raw = (text or "").strip()
+    text = raw[:MAX_CHARS]
     language = lang if lang in LANGS else detect_language(text)
     if not text:
         return Answer(answer=msg.EMPTY[language], language=language, kind="empty")
-    flag = detect_red_flag(text)
+    # Red flags look at the whole message (up to 4x the answerable length): a cry for help at
+    # the end of a long message must not be cut off.
+    flag = detect_red_flag(raw[: 4 * MAX_CHARS])
     if flag is not None:
         return Answer(
             answer=msg.RED_FLAG[flag.category][language], language=language, kind="red_flag",
             confidence=1.0, red_flag=flag.category, sources=list(msg.EMERGENCY_SOURCES),
             note=msg.QU_PENDING if language == "qu" else None,
         )
+    if is_legal_quantity_question(text):
+        # "me detuvieron con 5 mg" is about the law, not a dose: answer with the tiers.
+        return Answer(answer=legal_answer(text, language), language=language, kind="legal",
+                      confidence=1.0, sources=list(LEGAL_SOURCES), entry_id="law_32250",
+                      title="Ley N.° 32250", note=msg.QU_PENDING if language == "qu" else None)
     if is_dose_question(text):
         return Answer(answer=msg.DOSE_REFUSAL[language], language=language,
                       kind="dose_refusal", confidence=1.0,
@@ -124,7 +158,12 @@ def ask(text: str, lang: str | None = None, session: Session | None = None,
     conf = confidence(hits, coverage)
     candidates = [{"entry_id": h.entry.id, "score": round(h.score, 3)} for h in hits]
     if hits and conf >= CONFIDENCE_THRESHOLD:
-        return _kb_answer(hits[0].entry, language, conf, candidates)
+        answer = _kb_answer(hits[0].entry, language, conf, candidates)
+        if answer.entry_id == "law_32250":
+            from centinela.public.assistant.legal import tiers_text
+
+            answer.answer += "\n\n" + tiers_text(language)
+        return answer
     return Answer(answer=msg.FALLBACK[language], language=language, kind="fallback",
                   confidence=conf, sources=list(msg.EMERGENCY_SOURCES[1:2]),
                   candidates=candidates,

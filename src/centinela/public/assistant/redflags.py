@@ -9,10 +9,11 @@ una sobredosis?") are not red flags; a described situation is.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from centinela.public.text import fuzzy_equal, words
+from centinela.public.text import fold, fuzzy_equal, words
 
 CATEGORIES = ("child", "suicide", "overdose", "emergency")
 
@@ -34,7 +35,8 @@ MEDICINE = ["pastilla*", "parche*", "pill*", "patch*", "tableta*", "medicin*", "
             "ampolla*", "polvo", "powder"]
 INGEST = ["trago", "tragó", "swallow*", "comio", "se comio", "ate", "eaten", "mastico", "chew*",
           "chupo", "lamio", "lick*", "boca", "mouth", "metio", "tomo", "bebio", "ingirio",
-          "took", "drank", "pego", "se pego", "stuck", "encontre", "found", "got into",
+          "took", "drank", "pego", "se pego", "stuck", "got into", "encontre a", "found my",
+          "found him", "found her",
           "millpu*", "mikhu*", "upya*"]
 
 RULES: dict[str, list[list[list[str]]]] = {
@@ -55,9 +57,56 @@ RULES: dict[str, list[list[list[str]]]] = {
         [["todas", "all"], ["mis pastillas", "my pills", "las pastillas"],
          ["acabar", "end", "morir", "die"]],
         [["kawsayta"], ["mana munanichu", "munanichu"]],
+        # Indirect ideation: how people in crisis write it (no "suicide" word at all).
+        [["no vale la pena", "no tiene sentido", "sin sentido", "para que seguir",
+          "para que sigo", "no le encuentro sentido", "not worth", "no point"],
+         ["vivir", "viviendo", "vida", "seguir", "existir", "living", "life", "go on"]],
+        [["no quiero seguir", "ya no quiero seguir", "no puedo seguir", "no quiero continuar"],
+         ["vivir", "viviendo", "asi", "con vida", "existiendo", "en este mundo", "aqui",
+          "respirando", "living", "alive"]],
+        [["tirarme", "lanzarme", "aventarme", "arrojarme", "jump off", "jump from"],
+         ["puente", "edificio", "tren", "rio", "azotea", "ventana", "barranco", "precipicio",
+          "acantilado", "bridge", "building", "roof", "train", "cliff"]],
+        [["no quiero despertar",
+          "no quisiera despertar", "quiero dormir para siempre", "dormir y no despertar",
+          "quiero desaparecer", "quisiera desaparecer", "desaparecer de este mundo",
+          "irme de este mundo", "irme para siempre", "me quiero ir para siempre",
+          "estarian mejor sin mi", "estarán mejor sin mí", "mejor sin mi", "better off without me",
+          "soy una carga", "i am a burden", "im a burden", "carta de despedida",
+          "despedirme de todos", "me despido de todos", "goodbye letter", "suicide note",
+          "mejor muerto", "mejor muerta", "mejor me muero", "ojala me muera", "ojalá me muera",
+          "ojala no despertar", "ojala no despierte", "wish i was dead", "wish i were dead",
+          "want to disappear", "dont want to wake up", "don't want to wake up",
+          "no want to be here", "dont want to be here", "don't want to be here",
+          "ya no quiero estar aqui", "ya no quiero estar aquí", "no quiero estar aqui",
+          "no quiero existir", "dejar de existir", "darme de baja", "ahorcarme", "colgarme", "cortarme las venas",
+          "me voy a matar", "voy a matarme", "pegarme un tiro",
+          "no quiero vivir", "no kiero vivir", "ya no kiero vivir", "cansado de vivir",
+          "cansada de vivir", "harto de vivir", "harta de vivir", "tired of living",
+          "sick of living", "wañukuyta munani", "wañuyta munaniña",
+          "manaña kawsayta munanichu", "kawsayta munanichu", "wañuchikusaq",
+          "wañuchikuyta munani", "wañukapusaq", "kawsayniyta tukuchisaq",
+          "manaña atiniñachu kawsayta"]],
+        [["me voy a tomar", "voy a tomarme", "me tomare", "me tomaré", "tomarme", "tragarme",
+          "me trago", "me tomo", "i will take", "im going to take", "i'm going to take",
+          "gonna take", "voy a tomar"],
+         ["todo lo que tengo", "todas las pastillas", "todas mis pastillas", "toda la caja",
+          "todo el frasco", "el frasco entero", "la caja entera", "todo el blister",
+          "all my pills", "all the pills", "the whole bottle", "everything i have",
+          "todas las que tengo", "todo el veneno", "veneno", "raticida", "poison"]],
+        [["no aguanto", "ya no aguanto", "no puedo mas", "no puedo más", "no soporto",
+          "cant take it", "can't take it", "cant do this", "can't do this", "ya no doy mas",
+          "ya no doy más", "manaña atinichu"],
+         ["esta noche", "tonight", "me voy a", "voy a", "ya fue", "todo", "vivir", "vida",
+          "terminar", "acabar", "morir", "end", "anymore", "nadie", "me quiero"]],
         [["quiero", "kiero", "voy a", "want", "going", "gonna"],
          ["hacer daño", "hacerme daño", "hacer dano", "lastimarme", "hurt myself", "harm myself",
           "cortarme", "cut myself"]],
+        [["me corto", "me cortare", "me estoy cortando", "me lastimo", "me hago daño",
+          "me hago dano", "cutting myself", "i cut myself", "i hurt myself"],
+         ["brazo*", "piel", "muñeca*", "muneca*", "venas", "pierna*", "para no sentir",
+          "para aguantar", "a proposito", "navaja", "cuchillo", "hoja", "arm*", "wrist*",
+          "skin", "on purpose", "again", "otra vez", "todos los dias", "every day"]],
     ],
     "overdose": [
         [["no respira", "no esta respirando", "no está respirando", "deja de respirar",
@@ -70,17 +119,18 @@ RULES: dict[str, list[list[list[str]]]] = {
           "not waking", "not responding", "unresponsive", "mana rikchanchu",
           "mana rikcharinchu", "mana kuyurinchu"]],
         [["inconsc*", "inconsien*", "inconcien*", "unconscious", "desmay*", "desvaneci*",
-          "passed out", "collapsed", "sin sentido"]],
+          "passed out", "collapsed", "colaps*", "sin sentido"]],
         [["labios", "lips", "uñas", "unas", "nails", "cara", "face", "se puso", "esta",
           "está", "turning", "is", "se esta poniendo"],
-         ["morado*", "azul*", "blue", "purple", "gris", "grey", "gray"]],
+         ["morado*", "azul*", "blue", "purple", "gris*", "grey", "gray"]],
         [["se esta ahogando", "se está ahogando", "ahogando", "choking", "ronca raro",
           "gorgote*", "gurgling"]],
         [["sobredosis", "overdos*", "od", "intoxicad*", "intoxicacion"],
          URGENT + MY_PERSON + ["creo", "think", "tuvo", "esta teniendo", "having", "ayuda",
                                "auxilio", "help"]],
         [["tomo", "tomó", "took", "se metio", "se metió", "consumio", "upyarqan"],
-         ["muchas", "demasiad*", "too many", "too much", "achkata", "todo el", "todas las"]],
+         ["muchas", "demasiad*", "too many", "too much", "achkata", "todo el", "todas las",
+          "muchisim*", "un monton", "bastantes", "un puñado", "un puno", "a lot", "a bunch"]],
         [["pupilas", "pupils"], ["no despierta", "no responde", "wont wake", "puntitos"]],
         [MY_PERSON, PERSON, ["se metio", "se metió", "inyect*", "consumio"],
          ["no reacciona", "no responde", "mal", "raro"]],
@@ -151,9 +201,69 @@ def _alt_match(toks: list[str], alt: str) -> bool:
     return False
 
 
+# Figures of speech that use crisis words ("me muero de risa", "el celular está muerto"):
+# dropped before matching, so they cannot complete a rule.
+_IDIOMS = re.compile(
+    r"\b(?:(?:me )?(?:quiero|voy a|va a|vas a|estoy) )?(?:me )?(?:muero|muriendo|morir|morirme|muerto|muerta|mato|matan|matas|mata)\s+"
+    r"(?:de|del)\s+(?:la\s+)?(?:risa|hambre|sed|verguenza|sueno|calor|frio|amor|"
+    r"aburrimiento|ganas|pena|curiosidad|cansancio|envidia|nervios|miedo|susto|cólera|colera)\b"
+    r"|\b(?:bateria|celular|telefono|cel|pila|laptop|compu|computadora|batería|teléfono|"
+    r"phone|battery)\s+(?:esta\s+|está\s+|is\s+)?(?:muerto|muerta|dead)\b"
+    r"|\bdying to\b|\bkilling it\b|\bme mata(?:n)? (?:el|la|los|las|este|esta) "
+    r"(?:trabajo|tarea|examen|examenes|trafico|calor|jefe|profe)\b")
+
+
 def detect(message: str) -> RedFlag | None:
-    """Return the first red flag in ``message`` (child, suicide, overdose, emergency) or None."""
-    toks = words(message)
+    """Return the first red flag in ``message`` (child, suicide, overdose, emergency) or None.
+
+    The lexicon runs first; when it finds nothing, a small text model trained on shipped
+    phrases (:mod:`centinela.public.assistant.crisis_model`) catches other wordings.
+    """
+    found = detect_lexicon(message)
+    if found is not None:
+        return found
+    from centinela.public.assistant.crisis_model import predict
+
+    literal = _IDIOMS.sub(" ", fold(message)).strip()  # figures of speech are not crises
+    return predict(literal) if literal else None
+
+
+# A topic word alone ("suicidio", "sobredosis") is a red flag only when the message speaks of
+# a person now, not of the subject ("prevención del suicidio", "mi tío murió de sobredosis
+# hace años").
+_TOPIC_CUES = frozenset({"suicid*", "suisid*", "sobredosis", "overdos*", "od", "intoxicad*",
+                         "intoxicacion"})
+_FIRST_PERSON = frozenset("""me mi mis yo quiero kiero pienso estoy voy tengo siento i im my
+myself suicidarme suisidarme matarme""".split())
+_ABOUT_TOPIC = frozenset("""prevencion prevenir prevent preventing senales señales signos sintomas
+signs symptoms alguien someone somebody pelicula movie noticia news libro book estadisticas
+statistics tasa rate ayudar murio fallecio murieron died hace ago pasado caso casos colegio
+escuela school""".split())
+
+
+_OBJECTS = ("jering", "aguja", "ampoll", "syring", "needl", "parche", "pastill", "basura",
+            "bolsa", "envase", "frasco", "caja", "papel")
+_SOMEONE = frozenset("""alguien persona senor señor senora señora hombre mujer joven chico chica
+muchacho muchacha nino niño someone man woman guy person body cuerpo""".split())
+
+
+def _about_the_topic(toks: list[str], cue: str) -> bool:
+    first = cue.split(" + ")[0]
+    if first in ("tirado", "lying"):
+        # "una jeringa tirada en la calle" is litter to report, not a person down.
+        return (any(t.startswith(_OBJECTS) for t in toks)
+                and not any(t in _SOMEONE or t in PERSON for t in toks))
+    if first not in _TOPIC_CUES:
+        return False
+    topic = any(t in _ABOUT_TOPIC for t in toks)
+    if first.startswith(("suicid", "suisid")):
+        return topic and not any(t in _FIRST_PERSON for t in toks)
+    return topic and not any(_alt_match(toks, u) for u in URGENT)
+
+
+def detect_lexicon(message: str) -> RedFlag | None:
+    """The lexicon alone (rules of cue groups); None when no rule fires."""
+    toks = words(_IDIOMS.sub(" ", fold(message)))
     if not toks:
         return None
     for category in CATEGORIES:
@@ -165,5 +275,7 @@ def detect(message: str) -> RedFlag | None:
                     break
                 cues.append(hit)
             else:
-                return RedFlag(category, " + ".join(cues))
+                cue = " + ".join(cues)
+                if not _about_the_topic(toks, cue):
+                    return RedFlag(category, cue)
     return None

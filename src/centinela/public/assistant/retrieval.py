@@ -4,6 +4,7 @@ term) fused with character n-gram TF-IDF cosine, plus an absolute confidence for
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
@@ -22,6 +23,17 @@ from centinela.public.text import (
     stem,
     terms,
     words,
+)
+
+# What matters most must win whatever the word overlap: a question about the signs of an
+# overdose gets the overdose-signs entry, never withdrawal (which shares "síntomas", "opioides").
+PRIORITY_RULES: tuple[tuple[re.Pattern, re.Pattern | None, str], ...] = (
+    (re.compile(r"(?=.*\b(sobredosis|sobre dosis|overdos\w*|od|intoxicacion|intoxicad[oa])\b)"
+                r"(?=.*\b(sintomas?|signos?|senales?|señales?|symptoms?|signs?|reconocer|"
+                r"reconozco|identific\w*|como se ve|looks? like|como saber|how (do|can) i tell|"
+                r"recogni[sz]e|spot)\b)"),
+     re.compile(r"\b(abstinencia|withdrawal|dejar de|quitting|detox|desintoxic\w*)\b"),
+     "overdose_signs"),
 )
 
 K1, B = 1.2, 0.75
@@ -131,6 +143,12 @@ class Index:
         q_intents = intents(query) if use_intents else frozenset()
         if q_intents:
             fused += INTENT_BOOST * np.array([bool(q_intents & it) for it in self.intents])
+        folded = fold(query)
+        for must, must_not, entry_id in PRIORITY_RULES:
+            if must.search(folded) and not (must_not and must_not.search(folded)):
+                at = next((i for i, e in enumerate(self.items) if e.id == entry_id), None)
+                if at is not None:
+                    fused[at] = fused.max() + 0.05
         order = np.argsort(-fused)[:k]
         hits = [Hit(self.items[i], float(fused[i]), float(bm25[i]), float(char[i]), float(qsim[i]))
                 for i in order]

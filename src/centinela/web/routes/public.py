@@ -23,6 +23,17 @@ from centinela.public import directory
 from centinela.public.abuse import AbuseError, check_rate, daily_client_hash, new_challenge
 from centinela.public.abuse import verify_challenge as _verify
 from centinela.public.assistant.engine import ask
+from centinela.public.assistant.language import detect_language
+from centinela.public.assistant.messages import RED_FLAG
+from centinela.public.assistant.redflags import detect as detect_red_flag
+from centinela.public.citizen_messages import (
+    FIELD_LABELS,
+    abuse_message,
+    field_message,
+    rate_limited,
+    tel_links,
+    ui_lang,
+)
 from centinela.public.intake import (
     ReportError,
     ReportInput,
@@ -35,11 +46,26 @@ from centinela.public.messaging import handle_sms, telegram_reply
 from centinela.public.models import REPORT_HOWS, REPORT_KINDS, REPORT_STATUSES, ReportPhoto
 from centinela.public.photos import PhotoError
 from centinela.public.settings import get_public_settings
+from centinela.public.text import collation_key
 from centinela.public.triage import TriageError, row_json, set_status, triage
 from centinela.reference import ubigeo as ref
 from centinela.web.deps import TEMPLATES_DIR, db_session, lang, require_roles
 from centinela.web.deps import render as _render
 
+
+class ErrorDetail(BaseModel):
+    field: str = Field(description="The input field at fault, as the API names it.")
+    message: str = Field(description="What is wrong and what to do, in the user's language.")
+    code: str | None = Field(None, description="Machine code of an abuse check (rate, answer…).")
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+    emergency: str | None = Field(None, description="Emergency answer when the input describes "
+                                                    "one (shown before anything else).")
+
+
+ERRORS = {code: {"model": ErrorBody} for code in (400, 404, 422, 429)}
 router = APIRouter()
 ANALYSTS = ("admin", "national_analyst", "regional_analyst", "police")
 analyst = require_roles(*ANALYSTS)
@@ -50,6 +76,7 @@ CENTRAL_DENUNCIAS = {"name": "Central Única de Denuncias (Ministerio del Interi
 
 def render(request: Request, name: str, context: dict, status_code: int = 200):
     """Render a page; an explicit ``?lang=`` is remembered in the language cookie."""
+    context = {"tel": tel_links, **context}
     resp = _render(request, name, context, status_code=status_code)
     chosen = request.query_params.get("lang")
     if chosen in ("es", "en"):
@@ -57,9 +84,46 @@ def render(request: Request, name: str, context: dict, status_code: int = 200):
     return resp
 
 
+PUBLIC_API = ("/api/v1/reports", "/api/v1/assistant", "/api/v1/services", "/api/v1/places")
+
+
+def _validation_shape(request: Request, exc) -> JSONResponse | None:
+    """Public API input errors in the documented ``{"error": {"field", "message"}}`` shape."""
+    if not request.url.path.startswith(PUBLIC_API):
+        return None
+    body = getattr(exc, "body", None)
+    question = body.get("question") if isinstance(body, dict) else None
+    if request.url.path == "/api/v1/assistant/ask" and isinstance(question, str):
+        # Even a malformed request (too long, bad language code) gets the emergency answer.
+        answer = ask(question, None)
+        if answer.kind == "red_flag":
+            return JSONResponse(answer.as_dict())
+    first = (exc.errors() or [{}])[0]
+    loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path")]
+    field = ".".join(loc) or "body"
+    top = loc[0] if loc else "body"
+    ul = lang(request)
+    if top in FIELD_LABELS:
+        message = field_message(top, "", ul)
+    else:
+        message = ("Revise este dato: " if ul == "es" else "Check this value: ") + field
+    text = body.get("text") if isinstance(body, dict) else None
+    emergency = _emergency(text, ui_lang(ul)) if isinstance(text, str) else None
+    return _problem(422, field, message, emergency=emergency)
+
+
 def setup(app) -> None:
-    """Let the SMS gateway post forms without a browser's CSRF cookie (secret path instead)."""
+    """Let the SMS gateway post forms without a browser's CSRF cookie (secret path instead);
+    shape the public API's input errors like its other errors."""
     app.state.csrf_exempt.add("/api/v1/reports/sms/")
+    app.state.validation_error_shape = _validation_shape
+    # Train the small crisis model now, off the request path, so that the first message that
+    # needs it (a crisis in words the lexicon does not list) is not the one that waits.
+    import threading
+
+    from centinela.public.assistant.crisis_model import model
+
+    threading.Thread(target=model, name="crisis-model-warmup", daemon=True).start()
 
 
 def _now(request: Request) -> dt.datetime:
@@ -87,15 +151,34 @@ def _client(request: Request, now: dt.datetime, purpose: str) -> str:
 
 
 def _places(department: str | None, province: str | None) -> list[dict]:
+    """Places in Spanish (es-PE) alphabetical order: "Áncash" right after "Amazonas"."""
     if province:
-        return sorted(({"code": d.ubigeo, "name": d.district}
-                       for d in ref.districts().values() if d.province_code == province),
-                      key=lambda p: p["name"])
-    if department:
-        return sorted(({"code": code, "name": names[1]} for code, names in ref.provinces().items()
-                       if code[:2] == department), key=lambda p: p["name"])
-    return sorted(({"code": c, "name": n} for c, n in ref.departments().items()),
-                  key=lambda p: p["name"])
+        rows = ({"code": d.ubigeo, "name": d.district}
+                for d in ref.districts().values() if d.province_code == province)
+    elif department:
+        rows = ({"code": code, "name": names[1]} for code, names in ref.provinces().items()
+                if code[:2] == department)
+    else:
+        rows = ({"code": c, "name": n} for c, n in ref.departments().items())
+    return sorted(rows, key=lambda p: collation_key(p["name"]))
+
+
+def _place_choices(ubigeo: str | None, department: str | None = None,
+                   province: str | None = None) -> dict:
+    """The three cascading lists with the person's choice kept (after an error, on reload)."""
+    code = (ubigeo or "").strip()
+    if code and ref.is_valid(code.zfill(6)):
+        code = code.zfill(6)
+        department, province = code[:2], code[:4]
+    department = department or None
+    province = province if province and department and province[:2] == department else None
+    return {
+        "departments": _places(None, None),
+        "provinces": _places(department, None) if department else [],
+        "districts": _places(None, province) if province else [],
+        "chosen": {"department": department or "", "province": province or "",
+                   "ubigeo": code if province else ""},
+    }
 
 
 @router.get("/api/v1/places", tags=["public"])
@@ -117,11 +200,37 @@ def places_options(request: Request, department: str | None = None,
 
 
 def _form_context(request: Request, now: dt.datetime, **extra) -> dict:
+    values = extra.get("values") or {}
     ctx = {"challenge": new_challenge(now), "kinds": REPORT_KINDS, "hows": REPORT_HOWS,
-           "departments": _places(None, None), "central": CENTRAL_DENUNCIAS,
-           "values": {}, "error": None}
+           "central": CENTRAL_DENUNCIAS, "values": {}, "error": None, "error_field": None,
+           "emergency": None,
+           **_place_choices(values.get("ubigeo"), values.get("department"),
+                            values.get("province"))}
     ctx.update(extra)
     return ctx
+
+
+def _emergency(text: str, ui: str) -> str | None:
+    """The emergency answer when a report or message describes one (shown before anything)."""
+    flag = detect_red_flag(text or "")
+    if flag is None:
+        return None
+    language = detect_language(text)
+    language = language if language in ("es", "en", "qu") else ui
+    return RED_FLAG[flag.category][language]
+
+
+def _citizen_error(exc: Exception, ui: str, bucket: str = "report") -> tuple[str, str]:
+    """(field, message in the person's language) for an error raised while filing."""
+    if isinstance(exc, AbuseError):
+        if exc.code == "rate":
+            return "challenge", rate_limited(bucket, ui)
+        return "challenge", abuse_message(exc.code, ui)
+    if isinstance(exc, ReportError):
+        return exc.field, field_message(exc.field, str(exc), ui)
+    if isinstance(exc, PhotoError):
+        return "photo", field_message("photo", str(exc), ui)
+    return "body", field_message("body", str(exc), ui)
 
 
 @router.get("/reportar", response_class=HTMLResponse, include_in_schema=False)
@@ -140,8 +249,16 @@ def _float(value: str | None) -> float | None:
 
 
 def _date(value: str | None) -> dt.date | None:
+    """ISO dates from the date picker, or day/month/year as people type them."""
+    if not value:
+        return None
+    value = value.strip()
     try:
-        return dt.date.fromisoformat(value) if value else None
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        pass
+    try:
+        return dt.datetime.strptime(value.replace("-", "/").replace(".", "/"), "%d/%m/%Y").date()
     except ValueError:
         raise ReportError("occurred_on", "use the format YYYY-MM-DD") from None
 
@@ -169,8 +286,14 @@ async def report_submit(
 ) -> HTMLResponse:
     """File a report from the web form and show the follow-up code."""
     now = _now(request)
+    form = await request.form()
     values = {"kind": kind, "ubigeo": ubigeo, "how": how, "occurred_on": occurred_on,
-              "establishment_name": establishment_name, "contact": contact, "text": text}
+              "establishment_name": establishment_name, "contact": contact, "text": text,
+              "latitude": latitude, "longitude": longitude,
+              "department": str(form.get("department") or ""),
+              "province": str(form.get("province") or "")}
+    ui = ui_lang(lang(request))
+    emergency = _emergency(text, ui)
     try:
         _verify(session, challenge_token, challenge_answer, now, honeypot=website)
         check_rate(session, "report", _client(request, now, "report"),
@@ -184,11 +307,14 @@ async def report_submit(
     except (AbuseError, ReportError, PhotoError) as exc:
         session.rollback()
         status = 429 if isinstance(exc, AbuseError) and exc.code == "rate" else 422
+        field, message = _citizen_error(exc, ui)
         return render(request, "public/report_form.html",
-                      _form_context(request, now, values=values, error=str(exc)),
+                      _form_context(request, now, values=values, error=message,
+                                    error_field=field, emergency=emergency),
                       status_code=status)
     return render(request, "public/report_done.html",
-                  {"code": code, "report_id": report.report_id, "central": CENTRAL_DENUNCIAS})
+                  {"code": code, "report_id": report.report_id, "central": CENTRAL_DENUNCIAS,
+                   "emergency": emergency})
 
 
 # ---------------------------------------------------------------- follow-up by code
@@ -208,8 +334,9 @@ def follow_show(request: Request, code: str = Form(""),
     try:
         check_rate(session, "status", _client(request, now, "status"), 60,
                    dt.timedelta(hours=1), now)
-    except AbuseError as exc:
-        return render(request, "public/report_status.html", {"status": None, "error": str(exc)},
+    except AbuseError:
+        return render(request, "public/report_status.html",
+                      {"status": None, "error": rate_limited("status", ui_lang(lang(request)))},
                       status_code=429)
     report = find_by_code(session, code)
     if report is None:
@@ -235,7 +362,8 @@ async def follow_add(request: Request, code: str = Form(""), text: str = Form(""
         session.rollback()
         return render(request, "public/report_status.html",
                       {"status": public_status(session, report), "code": code,
-                       "error": str(exc)}, status_code=422)
+                       "error": _citizen_error(exc, ui_lang(lang(request)))[1],
+                       "text": text}, status_code=422)
     return render(request, "public/report_status.html",
                   {"status": public_status(session, report), "code": code, "error": None,
                    "added": True})
@@ -278,8 +406,16 @@ def _b64(value: str | None) -> bytes | None:
         raise PhotoError("photo_base64: not valid base64") from None
 
 
-def _problem(status: int, field: str, message: str) -> JSONResponse:
-    return JSONResponse({"error": {"field": field, "message": message}}, status_code=status)
+def _problem(status: int, field: str, message: str, code: str | None = None,
+             emergency: str | None = None) -> JSONResponse:
+    """The public API's error shape; ``emergency`` carries an emergency answer if one applies."""
+    error: dict = {"field": field, "message": message}
+    if code:
+        error["code"] = code
+    body: dict = {"error": error}
+    if emergency:
+        body["emergency"] = emergency
+    return JSONResponse(body, status_code=status)
 
 
 @router.get("/api/v1/reports/challenge", tags=["public"])
@@ -290,10 +426,12 @@ def api_challenge(request: Request) -> dict:
             "min_seconds": get_public_settings().min_submit_seconds}
 
 
-@router.post("/api/v1/reports", tags=["public"], status_code=201)
+@router.post("/api/v1/reports", tags=["public"], status_code=201, responses=ERRORS)
 def api_report(body: ReportBody, request: Request, session: Session = Depends(db_session)):
     """File an anonymous report; the response holds the follow-up code (shown only once)."""
     now = _now(request)
+    ui = ui_lang(lang(request))
+    emergency = _emergency(body.text, ui)
     try:
         _verify(session, body.challenge.token, body.challenge.answer, now)
         check_rate(session, "report", _client(request, now, "report"),
@@ -303,50 +441,54 @@ def api_report(body: ReportBody, request: Request, session: Session = Depends(db
             occurred_on=body.occurred_on, establishment_name=body.establishment_name,
             contact=body.contact, latitude=body.latitude, longitude=body.longitude,
             photo=_b64(body.photo_base64)), channel="api", now=now)
-    except AbuseError as exc:
+    except (AbuseError, ReportError, PhotoError) as exc:
         session.rollback()
-        return _problem(429 if exc.code == "rate" else 400, "challenge", str(exc))
-    except ReportError as exc:
-        session.rollback()
-        return _problem(422, exc.field, str(exc))
-    except PhotoError as exc:
-        session.rollback()
-        return _problem(422, "photo", str(exc))
+        field, message = _citizen_error(exc, ui)
+        status = 422
+        if isinstance(exc, AbuseError):
+            status = 429 if exc.code == "rate" else 400
+        return _problem(status, field, message, code=getattr(exc, "code", None),
+                        emergency=emergency)
     return JSONResponse({"report_id": report.report_id, "code": code, "status": report.status,
-                         "central_denuncias": CENTRAL_DENUNCIAS}, status_code=201)
+                         "central_denuncias": CENTRAL_DENUNCIAS, "emergency": emergency},
+                        status_code=201)
 
 
-@router.get("/api/v1/reports/status/{code}", tags=["public"])
+@router.get("/api/v1/reports/status/{code}", tags=["public"], responses=ERRORS)
 def api_status(code: str, request: Request, session: Session = Depends(db_session)):
     """Return the status and public timeline of the report with this follow-up code."""
     now = _now(request)
     try:
         check_rate(session, "status", _client(request, now, "status"), 60,
                    dt.timedelta(hours=1), now)
-    except AbuseError as exc:
-        return _problem(429, "code", str(exc))
+    except AbuseError:
+        return _problem(429, "code", rate_limited("status", ui_lang(lang(request))),
+                        code="rate")
     report = find_by_code(session, code)
     if report is None:
-        return _problem(404, "code", "no report has this follow-up code")
+        return _problem(404, "code", _not_found(request))
     return public_status(session, report)
 
 
-@router.post("/api/v1/reports/status/{code}/info", tags=["public"])
+@router.post("/api/v1/reports/status/{code}/info", tags=["public"], responses=ERRORS)
 def api_add_info(code: str, body: InfoBody, request: Request,
                  session: Session = Depends(db_session)):
     """Add text and/or a photo to the report with this follow-up code."""
     report = find_by_code(session, code)
     if report is None:
-        return _problem(404, "code", "no report has this follow-up code")
+        return _problem(404, "code", _not_found(request))
     try:
         add_info(session, report, body.text, _b64(body.photo_base64), _now(request))
-    except ReportError as exc:
+    except (ReportError, PhotoError) as exc:
         session.rollback()
-        return _problem(422, exc.field, str(exc))
-    except PhotoError as exc:
-        session.rollback()
-        return _problem(422, "photo", str(exc))
+        return _problem(422, *_citizen_error(exc, ui_lang(lang(request))))
     return public_status(session, report)
+
+
+def _not_found(request: Request) -> str:
+    if ui_lang(lang(request)) == "en":
+        return "No report has this follow-up code. Check that all 20 characters are there."
+    return "Ningún reporte tiene este código. Revise que tenga los 20 caracteres."
 
 
 def _secret_ok(given: str, expected: str) -> bool:
@@ -383,15 +525,20 @@ class AskBody(BaseModel):
     language: Literal["es", "en", "qu"] | None = None
 
 
-@router.post("/api/v1/assistant/ask", tags=["public"])
+@router.post("/api/v1/assistant/ask", tags=["public"], responses=ERRORS)
 def api_ask(body: AskBody, request: Request, session: Session = Depends(db_session)):
     """Answer a question: answer, sources, red_flag, confidence, language (and kind)."""
     now = _now(request)
-    try:
-        check_rate(session, "ask", _client(request, now, "ask"),
-                   get_public_settings().asks_per_minute, dt.timedelta(minutes=1), now)
-    except AbuseError as exc:
-        return _problem(429, "question", str(exc))
+    # Red flags before any limit: an emergency is always answered, whatever came before.
+    if detect_red_flag(body.question) is None:
+        try:
+            check_rate(session, "ask", _client(request, now, "ask"),
+                       get_public_settings().asks_per_minute, dt.timedelta(minutes=1), now)
+        except AbuseError:
+            language = body.language or detect_language(body.question)
+            resp = _problem(429, "question", rate_limited("ask", language), code="rate")
+            resp.headers["Retry-After"] = "60"
+            return resp
     return ask(body.question, body.language, session=session, now=now).as_dict()
 
 
@@ -406,12 +553,15 @@ def assistant_message(request: Request, question: str = Form(""),
                       session: Session = Depends(db_session)) -> HTMLResponse:
     """Answer one chat message and return the two chat bubbles (htmx fragment)."""
     now = _now(request)
-    try:
-        check_rate(session, "ask", _client(request, now, "ask"),
-                   get_public_settings().asks_per_minute, dt.timedelta(minutes=1), now)
-    except AbuseError:
-        return render(request, "public/_chat_turn.html",
-                      {"question": question, "a": None, "limited": True}, status_code=429)
+    if detect_red_flag(question) is None:
+        try:
+            check_rate(session, "ask", _client(request, now, "ask"),
+                       get_public_settings().asks_per_minute, dt.timedelta(minutes=1), now)
+        except AbuseError:
+            language = detect_language(question) if question.strip() else lang(request)
+            return render(request, "public/_chat_turn.html",
+                          {"question": question, "a": None, "limited": True,
+                           "limited_text": rate_limited("ask", language)}, status_code=429)
     ui = lang(request)
     answer = ask(question, None, session=session, now=now)
     return render(request, "public/_chat_turn.html",
@@ -454,12 +604,16 @@ def _nearest_context(session: Session, ubigeo: str | None, kind: str | None, lim
                      now: dt.datetime) -> dict:
     d = ref.get((ubigeo or "").zfill(6)) if ubigeo else None
     found = directory.nearest(session, d.ubigeo, limit=limit, kind=kind, now=now) if d else []
+    specialised, note = (directory.mental_health_nearby(session, d.ubigeo, now=now)
+                         if d and kind in (None, "csmc") else ([], None))
     return {"ubigeo": d.ubigeo if d else None,
             "place": f"{d.district}, {d.province}, {d.department}" if d else None,
-            "services": [n.as_dict() for n in found]}
+            "services": [n.as_dict() for n in found],
+            "mental_health": [n.as_dict() for n in specialised],
+            "mental_health_note": note}
 
 
-@router.get("/api/v1/services/nearest", tags=["public"])
+@router.get("/api/v1/services/nearest", tags=["public"], responses=ERRORS)
 def api_nearest(request: Request, ubigeo: str, kind: str | None = None, limit: int = 5,
                 session: Session = Depends(db_session)):
     """Nearest treatment services to a district capital, with straight-line distance."""
@@ -473,7 +627,7 @@ def services_page(request: Request, ubigeo: str | None = None, kind: str | None 
                   session: Session = Depends(db_session)) -> HTMLResponse:
     """Find the nearest services to a district (same context as the JSON twin)."""
     ctx = _nearest_context(session, ubigeo, kind or None, 8, _now(request))
-    ctx["departments"] = _places(None, None)
+    ctx.update(_place_choices(ubigeo))
     return render(request, "public/services.html", ctx)
 
 

@@ -16,6 +16,10 @@
       document.getElementById('longitude').value = pos.coords.longitude.toFixed(3);
     });
   });
+  // A rate-limited chat turn (429) still carries a message with the emergency numbers: show it.
+  document.addEventListener('htmx:beforeSwap', function (e) {
+    if (e.detail.xhr && e.detail.xhr.status === 429) { e.detail.shouldSwap = true; e.detail.isError = false; }
+  });
   document.addEventListener('htmx:afterRequest', function (e) {
     var form = e.detail.elt;
     if (form && form.id === 'ask') {
