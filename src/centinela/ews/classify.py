@@ -57,9 +57,11 @@ CLASS_LABELS = {
 FENTANYL_CLASSES = ("fentanyl", "listed_fentanyl_analogue", "fentanyl_related")
 
 _LOOSE = Chem.MolFromSmarts("[CX3](=O)[NX3;!R]([#6])[CX4;R]1[CX4;R][CX4;R][NX3;R]([#6])[CX4;R][CX4;R]1")
+# the aryl of a 4-ANPP analogue is a monocycle, not an amidine carbon (astemizole's
+# benzimidazol-2-ylamino is a look-alike)
 _PRECURSOR_LIKE = (
     ("4-ANPP analogue (4-anilinopiperidine with N-phenethyl, no acyl)", Chem.MolFromSmarts(
-        "[NX3;H1;!R](a)[CX4;R1]1[CX4][CX4][NX3]([CX4][CX4][*;R])[CX4][CX4]1")),
+        "[NX3;H1;!R]([a;R1;!$(a(:n):n)])[CX4;R1]1[CX4][CX4][NX3]([CX4][CX4][*;R])[CX4][CX4]1")),
     ("norfentanyl analogue (4-anilidopiperidine, free ring NH)", Chem.MolFromSmarts(
         "[CX3](=O)[NX3;!R](a)[CX4;R1]1[CX4][CX4][NX3;H1][CX4][CX4]1")),
     ("NPP analogue (N-phenethyl-4-piperidone)", Chem.MolFromSmarts(
@@ -339,6 +341,28 @@ def classify_mixture(mol: Chem.Mol, query: str) -> Classification:
     return best
 
 
+_ESTER = Chem.MolFromSmarts("[#6;R][OX2]!@[CX3;!R](=O)[#6,#1]")
+
+
+def _ester_parent(mol: Chem.Mol) -> Substance | None:
+    """Registry entry of the alcohol/phenol a structure is an ester of (6-MAM -> morphine)."""
+    matches = mol.GetSubstructMatches(_ESTER)
+    if not matches:
+        return None
+    bonds = list({mol.GetBondBetweenAtoms(o, c).GetIdx() for _, o, c, *_ in matches})
+    try:
+        pieces = Chem.GetMolFrags(Chem.FragmentOnBonds(mol, bonds, addDummies=False),
+                                  asMols=True, sanitizeFrags=True)
+        core = max(pieces, key=lambda m: m.GetNumHeavyAtoms())
+        smi = Chem.MolToSmiles(Chem.MolFromSmiles(Chem.MolToSmiles(core)))
+        st = Structure(Chem.MolFromSmiles(smi), CalcMolFormula(Chem.MolFromSmiles(smi)), False,
+                       smiles=smi)
+    except Exception:  # noqa: BLE001 - no derivable parent
+        return None
+    hit, _ = registry().by_structure(st)
+    return hit
+
+
 def _isotope_free(mol: Chem.Mol) -> Chem.Mol | None:
     if not any(a.GetIsotope() for a in mol.GetAtoms()):
         return None
@@ -482,8 +506,19 @@ def classify_structure(st: Structure, query: str = "") -> Classification:
         out.subfamily = rule.id
         out.review = True
         out.reasons.append(f"matches the {rule.label_en} rule: {rule.rule}")
-        out.notes.append("member of an opioid family, not individually listed: expert review "
-                         "(candidate for scheduling)")
+        base = _ester_parent(mol)
+        if base is not None and base.schedules:
+            out.parent = base.name
+            out.controlled_override = True
+            out.extra_control = [{
+                "jurisdiction": "UN", "instrument": "Convención Única de 1961",
+                "schedule": f"ésteres y éteres de {base.name_es} (Lista de la sustancia madre)",
+                "source": f"Convención Única de 1961: ésteres de {base.name_es}"}]
+            out.notes.append(f"ester of {base.name}: esters and ethers of listed substances "
+                             "are listed with them")
+        else:
+            out.notes.append("member of an opioid family, not individually listed: expert "
+                             "review (candidate for scheduling)")
         return out
     if mol.HasSubstructMatch(_LOOSE):
         out.category = "fentanyl_scaffold_outside_class"
