@@ -128,6 +128,34 @@ def standardize(smiles: str, mol: Chem.Mol | None = None) -> Structure:
     return Structure(mol=mol, formula=CalcMolFormula(mol), salt_stripped=stripped)
 
 
+def structure_problem(text: str) -> StructureError | None:
+    """Return why a SMILES cannot be used (unparsable, wildcard, too large, no InChIKey), or None.
+
+    Intake calls this so that a record with such a structure is rejected with its reason
+    instead of being stored and breaking every later step.
+    """
+    text = (text or "").strip()
+    if len(text) > MAX_SMILES_CHARS:
+        return StructureError(f"SMILES longer than {MAX_SMILES_CHARS} characters",
+                              f"SMILES de más de {MAX_SMILES_CHARS} caracteres")
+    mol = Chem.MolFromSmiles(text) if text else None
+    if mol is None:
+        return StructureError(f"RDKit cannot parse SMILES {text[:80]!r}",
+                              f"RDKit no puede leer el SMILES {text[:80]!r}")
+    try:
+        check_mol(mol, text)
+        for frag in Chem.GetMolFrags(mol, asMols=True):
+            if not Chem.MolToInchiKey(frag):
+                raise StructureError(f"no InChIKey for SMILES {text[:80]!r}",
+                                     f"no se pudo calcular el InChIKey de {text[:80]!r}")
+    except StructureError as exc:
+        return exc
+    except Exception as exc:  # noqa: BLE001 - any RDKit failure is this record's problem
+        return StructureError(f"structure cannot be processed: {type(exc).__name__}",
+                              f"la estructura no se puede procesar: {type(exc).__name__}")
+    return None
+
+
 def connectivity(inchikey: str) -> str:
     """Return the first InChIKey block (skeleton without stereo or isotopes)."""
     return inchikey.split("-", 1)[0]

@@ -175,10 +175,11 @@ def resolve(name: str | None = None, smiles: str | None = None) -> Resolution:
     if smiles and smiles.strip():
         try:
             st = standardize(smiles)
+            key = st.inchikey
         except StructureError as exc:
             res.error = str(exc)
         else:
-            res.inchikey, res.smiles = st.inchikey, st.smiles
+            res.inchikey, res.smiles = key, st.smiles
             if st.salt_stripped:
                 res.notes.append("salt or mixture: largest organic fragment kept")
             res.substance = reg.by_inchikey(st.inchikey)
