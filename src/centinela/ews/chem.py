@@ -36,13 +36,16 @@ def check_mol(mol: Chem.Mol, text: str) -> None:
             "molecule",
             f"estructura demasiado grande: {heavy} átomos pesados (límite {MAX_HEAVY_ATOMS}); no "
             "es una molécula de tipo fármaco")
-    for a in mol.GetAtoms():
-        if a.GetAtomicNum() == 0:
-            raise StructureError(
+    if mol.HasSubstructMatch(_DUMMY):  # C++ search: iterating atoms in Python costs more
+        a = mol.GetAtomWithIdx(mol.GetSubstructMatch(_DUMMY)[0])
+        raise StructureError(
                 f"SMILES {text[:80]!r} has a dummy or wildcard atom ('*' or R group) at atom "
                 f"{a.GetIdx() + 1}: give the full structure",
                 f"el SMILES {text[:80]!r} tiene un átomo comodín ('*' o grupo R) en el átomo "
                 f"{a.GetIdx() + 1}: indique la estructura completa")
+
+
+_DUMMY = Chem.MolFromSmarts("[#0]")
 
 
 class Structure:

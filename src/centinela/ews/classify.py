@@ -12,6 +12,7 @@ It is implemented on the core N-(1-(2-arylethyl)piperidin-4-yl)-N-aryl-amide.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from rdkit import Chem
@@ -234,8 +235,8 @@ def _classify(query: str) -> Classification:
                                   error_es=f"RDKit no puede leer el SMILES {text[:80]!r}")
         res = resolve(name=text)
         return _classify_resolved(res, query)
-    check_mol(mol, text)
     if "." in text:
+        check_mol(mol, text)
         return classify_mixture(mol, query)
     parent = standardize(text, mol=mol)
     canonical = Chem.MolToSmiles(parent.mol)
@@ -363,9 +364,14 @@ def _ester_parent(mol: Chem.Mol) -> Substance | None:
     return hit
 
 
-def _isotope_free(mol: Chem.Mol) -> Chem.Mol | None:
-    if not any(a.GetIsotope() for a in mol.GetAtoms()):
+_ISOTOPE = re.compile(r"\[\d")
+
+
+def _isotope_free(st: Structure) -> Chem.Mol | None:
+    """The molecule without isotope labels, or None when it has none (read off the SMILES)."""
+    if not _ISOTOPE.search(st.smiles):
         return None
+    mol = st.mol
     rw = Chem.RWMol(mol)
     for a in rw.GetAtoms():
         a.SetIsotope(0)
@@ -406,7 +412,7 @@ def _derivative_parents(mol: Chem.Mol) -> list[tuple[str, Chem.Mol]]:
 def classify_structure(st: Structure, query: str = "") -> Classification:
     """Classify a standardized structure: registry first, then structural rules."""
     mol = st.mol
-    plain = _isotope_free(mol)
+    plain = _isotope_free(st)
     if plain is not None:
         smi = Chem.MolToSmiles(plain)
         inner = classify_structure(Structure(plain, CalcMolFormula(plain), st.salt_stripped,
@@ -528,3 +534,81 @@ def classify_structure(st: Structure, query: str = "") -> Classification:
         return out
     out.reasons.append("no registry match and no opioid core pattern")
     return out
+
+
+_RECORDS: dict[str, dict] = {}
+
+
+def classify_record(text: str) -> dict:
+    """Return ``classify(text).as_dict()``, remembered per process (do not mutate it).
+
+    Laboratory feeds repeat the same few substances (registry hits) written in many ways; a
+    record depends only on the structure read (or the registry entry named), so it is kept
+    under the text, the canonical SMILES of the structure as read and the registry id named,
+    and only ``query`` differs between texts of one structure (bounded memory).
+    """
+    hit = _RECORDS.get(text)
+    if hit is not None:
+        return hit
+    key = None
+    stripped = (text or "").strip()
+    if stripped and "." not in stripped and " " not in stripped:
+        sub = registry().lookup_name(stripped)
+        if sub is not None:
+            key = "name:" + sub.id
+        else:
+            mol = parse_smiles(stripped)
+            if mol is not None:
+                key = "smiles:" + Chem.MolToSmiles(mol)
+    elif stripped and (sub := registry().lookup_name(stripped)) is not None:
+        key = "name:" + sub.id
+    if key is not None and key in _RECORDS:
+        rec = {**_RECORDS[key], "query": text}
+    else:
+        rec = classify(text).as_dict()
+        if key is not None and len(_RECORDS) < 200_000:
+            _RECORDS[key] = rec
+    if len(_RECORDS) < 200_000:
+        _RECORDS[text] = rec
+    return rec
+
+
+def _record_chunk(texts: list[str]) -> list[dict]:
+    return [classify_record(t) for t in texts]
+
+
+def classify_lines(lines, processes: int = 1, chunk: int = 256):
+    """Yield (line number, record) for each non-blank line (comments with '#' skipped).
+
+    One structure or name per line; per-item errors, never an exception for the batch. With
+    ``processes`` > 1 the work is spread over worker processes in chunks (order kept).
+    """
+    def batches():
+        buf: list[tuple[int, str]] = []
+        for n, raw in enumerate(lines, 1):
+            text = raw.strip()
+            if not text or text.startswith("#"):
+                continue
+            buf.append((n, text))
+            if len(buf) >= chunk:
+                yield buf
+                buf = []
+        if buf:
+            yield buf
+
+    if processes <= 1:
+        for batch in batches():
+            for n, text in batch:
+                yield n, classify_record(text)
+        return
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=processes) as pool:
+        pending = []
+        for batch in batches():
+            pending.append((batch, pool.submit(_record_chunk, [t for _, t in batch])))
+            if len(pending) >= 4 * processes:
+                b, fut = pending.pop(0)
+                yield from zip((n for n, _ in b), fut.result(), strict=True)
+        for b, fut in pending:
+            yield from zip((n for n, _ in b), fut.result(), strict=True)
