@@ -421,7 +421,7 @@ def classify_structure(st: Structure, query: str = "") -> Classification:
         inner.notes.append(f"isotopically labelled (e.g. a deuterated internal standard): "
                            f"classified as its unlabelled parent {parent_name}")
         inner.parent = parent_name
-        inner.formula = st.formula
+        inner.formula = CalcMolFormula(mol, True, True)  # labelled: C22H23D5N2O
         inner.structure, inner.smiles, inner.inchikey = st, None, None
         return inner
     out = Classification(query=query, category="none", formula=st.formula, structure=st)
