@@ -171,9 +171,10 @@ def test_issue_families_are_seen_with_their_rule(name, subfamily):
     d = classify(name).as_dict()
     assert d["family"] in ("other_opioid", "nitazene") and d["subfamily"] == subfamily
     # and the same answer from the structure alone, stripped of the registry
+    from rdkit import Chem
+
     from centinela.ews.families import family_rule
     from centinela.ews.registry import registry
-    from rdkit import Chem
 
     mol = Chem.MolFromSmiles(registry().lookup_name(name).smiles)
     assert family_rule(mol).id == subfamily
