@@ -235,3 +235,16 @@ def test_export_fields_and_keyed_ids(session, now, monkeypatch):
     assert inc["incident_id"] != f"PE-CEN-{plain}"
     assert incident_id(sig, key="a" * 32) != incident_id(sig, key="b" * 32)
     assert incident_id(sig, key="a" * 32) == incident_id(sig, key="a" * 32)
+
+
+def test_the_cached_record_path_gives_the_classify_answers():
+    from centinela.ews.classify import _RECORDS, classify_record
+
+    queries = [FENTANYL, "c1ccccc1N(C(=O)CC)C1CCN(CCc2ccccc2)CC1", "fentanilo", "*C",
+               "CCC(=O)N(c1ccccc1)C1CC[NH+](CCc2ccccc2)CC1", f"{FENTANYL}.Cl", "MT-45",
+               "CCC(=O)N(c1ccc(Cl)cc1)C1CCN(CCc2cccs2)CC1", "polvo blanco"]
+    for q in queries:
+        _RECORDS.clear()
+        assert classify_record(q) == classify(q).as_dict(), q
+    for q in queries:  # and from the cache, keyed by structure, only the query differs
+        assert classify_record(q) == classify(q).as_dict(), q

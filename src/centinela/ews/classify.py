@@ -228,6 +228,16 @@ def _classify(query: str) -> Classification:
     if reg.lookup_name(text) is not None:
         return _classify_resolved(parse_query(text), query)
     mol = parse_smiles(text)
+    return _classify_parsed(query, text, mol)
+
+
+def _classify_parsed(query: str, text: str, mol: Chem.Mol | None,
+                     raw_canonical: str | None = None) -> Classification:
+    """Classify text already parsed (``mol``: its SMILES parse, or None for a name).
+
+    ``raw_canonical`` is the canonical SMILES of ``mol`` when the caller computed it; for a
+    neutral single molecule it is the standardized parent's canonical SMILES too.
+    """
     if mol is None:
         if text and any(c in text for c in "()=#[]") and " " not in text:
             return Classification(query=query, category="none",
@@ -239,7 +249,10 @@ def _classify(query: str) -> Classification:
         check_mol(mol, text)
         return classify_mixture(mol, query)
     parent = standardize(text, mol=mol)
-    canonical = Chem.MolToSmiles(parent.mol)
+    if raw_canonical is not None and parent.mol is mol:
+        canonical = raw_canonical
+    else:
+        canonical = Chem.MolToSmiles(parent.mol)
     if not canonical:
         return Classification(query=query, category="none", error=_NOT_FOUND[0],
                               error_es=_NOT_FOUND[1])
@@ -550,7 +563,7 @@ def classify_record(text: str) -> dict:
     hit = _RECORDS.get(text)
     if hit is not None:
         return hit
-    key = None
+    key = mol = can = None
     stripped = (text or "").strip()
     if stripped and "." not in stripped and " " not in stripped:
         sub = registry().lookup_name(stripped)
@@ -559,11 +572,20 @@ def classify_record(text: str) -> dict:
         else:
             mol = parse_smiles(stripped)
             if mol is not None:
-                key = "smiles:" + Chem.MolToSmiles(mol)
+                can = Chem.MolToSmiles(mol)
+                key = "smiles:" + can
     elif stripped and (sub := registry().lookup_name(stripped)) is not None:
         key = "name:" + sub.id
     if key is not None and key in _RECORDS:
         rec = {**_RECORDS[key], "query": text}
+    elif can is not None:  # parsed once here, not again by classify()
+        try:
+            out = _classify_parsed(text, stripped, mol, can)
+            if out.structure is not None and out.inchikey is None:
+                out.key()
+        except Exception as exc:  # noqa: BLE001 - per-item results
+            out = _failure(text, exc)
+        rec = out.as_dict()
     else:
         rec = classify(text).as_dict()
         if key is not None and len(_RECORDS) < 200_000:
