@@ -81,8 +81,8 @@ RULES: tuple[FamilyRule, ...] = (
     FamilyRule("phenylpiperidine", "other_opioid", "fenilpiperidina (tipo petidina)",
                "phenylpiperidine (pethidine type)",
                "4-aryl-4-(ester, acyloxy or acyl)piperidine with a basic nitrogen",
-               _p(f"{_BASIC_N}1[CH2][CH2,CH1][CX4;R1](a)([$([CX3](=O)O[#6]),$(O[CX3](=O)[#6]),"
-                  "$([CX3](=O)[CX4])])[CH2,CH1][CH2]1")),
+               _p(f"{_BASIC_N}1[CH2,CH1][CH2,CH1][CX4;R1](a)([$([CX3](=O)O[#6]),"
+                  "$(O[CX3](=O)[#6]),$([CX3](=O)[CX4])])[CH2,CH1][CH2,CH1]1")),
     # Methadone type: a quaternary carbon with two phenyls, a ketone/ring amide/acyloxy-alkyl and
     # a 2-carbon chain to a basic amine (methadone, dipipanone, dextromoramide, LAAM,
     # normethadone; propoxyphene by a second pattern). Look-alikes kept out: diphenhydramine
