@@ -248,3 +248,19 @@ def test_the_cached_record_path_gives_the_classify_answers():
         assert classify_record(q) == classify(q).as_dict(), q
     for q in queries:  # and from the cache, keyed by structure, only the query differs
         assert classify_record(q) == classify(q).as_dict(), q
+
+
+def test_overdose_records_with_unusable_structures_are_rejected(session, data_dir):
+    from centinela.ews.intake import import_overdoses_file
+
+    f = data_dir / "overdoses.csv"
+    f.write_text("event_id,occurred_at,ubigeo,setting,confirmed_substances,reporter\n"
+                 "O1,2025-12-20,150101,icu,*C,HOSP-1\n"
+                 "O2,2025-12-20,150101,icu,[*]c1ccccc1,HOSP-1\n"
+                 f"O3,2025-12-20,150101,icu,{FENTANYL}.{NOSCAPINE},HOSP-1\n", encoding="utf-8")
+    counts = import_overdoses_file(session, f, None)
+    assert counts["accepted"] == 1 and counts["rejected"] == 2
+    reasons = [r.reason for r in session.scalars(select(Rejection))]
+    assert any("comodín" in r for r in reasons)
+    sig = session.scalar(select(Signal).where(Signal.source_kind == "overdose"))
+    assert sig.payload["family"] == "fentanyl" and sig.inchikey == FENTANYL_KEY

@@ -234,10 +234,16 @@ def overdose_signals(session: Session, od: Overdose) -> list[Signal]:
     for i, item in enumerate(items):
         name = inchikey = category = smiles = family = None
         how = None
-        if item:
-            res = resolve(smiles=item) if looks_like_smiles(item) else resolve(name=item)
+        if item and looks_like_smiles(item):  # a mixture counts for its most serious molecule
+            cls = classify(item)
+            how = "structure"
+            if not cls.error and cls.key() and not cls.error:
+                name, inchikey, smiles = cls.registry_name, cls.inchikey, cls.smiles
+                category, family = cls.category, cls.family
+        elif item:
+            res = resolve(name=item)
             name, inchikey, smiles = res.name, res.inchikey, res.smiles
-            how = "structure" if looks_like_smiles(item) else "name"
+            how = "name"
             if res.smiles:
                 cls = classify_smiles(res.smiles)
                 category, family = cls.category, cls.family
