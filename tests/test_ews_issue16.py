@@ -264,3 +264,11 @@ def test_overdose_records_with_unusable_structures_are_rejected(session, data_di
     assert any("comodín" in r for r in reasons)
     sig = session.scalar(select(Signal).where(Signal.source_kind == "overdose"))
     assert sig.payload["family"] == "fentanyl" and sig.inchikey == FENTANYL_KEY
+
+
+def test_an_inchikey_or_inchi_identifies_a_structure():
+    assert classify(FENTANYL_KEY).as_dict()["name_es"] == "fentanilo"
+    unknown = classify("AAAAAAAAAAAAAA-BBBBBBBBBB-N").as_dict()
+    assert unknown["error_es"].startswith("InChIKey ausente")
+    inchi = "InChI=1S/C22H28N2O/c1-2-22(25)24(20-11-7-4-8-12-20)21-14-17-23(18-15-21)16-13-19-9-5-3-6-10-19/h3-12,21H,2,13-18H2,1H3"
+    assert classify(inchi).as_dict()["inchikey"] == FENTANYL_KEY

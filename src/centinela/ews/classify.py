@@ -227,6 +227,27 @@ def _classify(query: str) -> Classification:
     reg = registry()
     if reg.lookup_name(text) is not None:
         return _classify_resolved(parse_query(text), query)
+    if _INCHIKEY.match(text):  # a laboratory may report the key only
+        hit = reg.by_inchikey(text)
+        if hit is None:
+            return Classification(
+                query=query, category="none", inchikey=text,
+                error="InChIKey not in the substance registry: give the structure (SMILES)",
+                error_es="InChIKey ausente del registro de sustancias: indique la estructura "
+                         "(SMILES)")
+        out = classify_structure(standardize(hit.smiles), query=query)
+        if out.inchikey and out.inchikey != text:
+            out.notes.append(f"InChIKey {text} matches {hit.name} except for stereochemistry")
+        return out
+    if text.startswith("InChI="):
+        mol = Chem.MolFromInchi(text, sanitize=True, removeHs=True, logLevel=None,
+                                treatWarningAsError=False)
+        if mol is None:
+            return Classification(query=query, category="none",
+                                  error="RDKit cannot read this InChI",
+                                  error_es="RDKit no puede leer este InChI")
+        smi = Chem.MolToSmiles(mol)
+        return _classify_parsed(query, smi, Chem.MolFromSmiles(smi))
     mol = parse_smiles(text)
     return _classify_parsed(query, text, mol)
 
@@ -378,6 +399,7 @@ def _ester_parent(mol: Chem.Mol) -> Substance | None:
 
 
 _ISOTOPE = re.compile(r"\[\d")
+_INCHIKEY = re.compile(r"^[A-Z]{14}-[A-Z]{10}-[A-Z]$")
 
 
 def _isotope_free(st: Structure) -> Chem.Mol | None:
