@@ -281,7 +281,14 @@ def _classify_parsed(query: str, text: str, mol: Chem.Mol | None,
         parent = Structure(mol=parent.mol, formula=parent.formula, salt_stripped=False,
                            smiles=canonical)
         return classify_structure(parent, query=query)
-    return classify_structure(standardize(canonical), query=query)
+    return classify_structure(_in_canonical_order(parent, canonical), query=query)
+
+
+def _in_canonical_order(parent: Structure, canonical: str) -> Structure:
+    """The parent with its atoms in canonical order (what re-reading ``canonical`` gives)."""
+    mol = Chem.MolFromSmiles(canonical)
+    return Structure(mol=mol, formula=parent.formula, salt_stripped=parent.salt_stripped,
+                     smiles=canonical)
 
 
 def _classify_resolved(res: Resolution, query: str) -> Classification:
