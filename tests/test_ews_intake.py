@@ -104,8 +104,8 @@ def test_sync_seizures_creates_lab_and_seizure_signals_idempotently(session, now
                 substance="unknown white powder", form="powder", content_hash="h2"),
     ])
     session.flush()
-    assert sync_seizures(session) == {"new": 2, "updated": 0, "unchanged": 0}
-    assert sync_seizures(session) == {"new": 0, "updated": 0, "unchanged": 2}
+    assert sync_seizures(session) == {"new": 2, "updated": 0, "unchanged": 0, "errors": 0}
+    assert sync_seizures(session) == {"new": 0, "updated": 0, "unchanged": 2, "errors": 0}
     lab = session.scalar(select(Signal).where(Signal.source_id == "S1"))
     assert lab.source_kind == "lab" and lab.substance == "acetylfentanyl"
     assert lab.payload["mismatch"] and lab.payload["category"] == "listed_fentanyl_analogue"

@@ -113,7 +113,8 @@ def test_bulletins_api_pages_pdf_and_export(client):
 def test_pages_render(client):
     client.as_user("ana")
     html = client.get("/ews").text
-    assert "Sistema de alerta temprana" in html and "isotonitazene" in html
+    assert "Sistema de alerta temprana" in html and "isotonitaceno" in html  # Spanish names
+    assert "isotonitazene" in client.get("/ews?lang=en").text  # and English ones in English
     r = client.get("/ews/classify", params={"q": "ocfentanil"})
     assert r.status_code == 200 and 'data-category="listed_fentanyl_analogue"' in r.text
     assert "(E) N-propionilo" in r.text

@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     secret_key: str = Field(
         DEV_SECRET, description="Secret that signs session cookies, CSRF tokens and webhooks."
     )
+    exchange_key: str = Field(
+        DEV_SECRET, description="Secret key of the HMAC that makes EWS exchange incident ids."
+    )
     go_live: dt.date = Field(
         dt.date(2025, 1, 1), description="Date Centinela went live (start of certification grace)."
     )
@@ -64,7 +67,7 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _refuse_dev_secrets_in_production(self) -> Settings:
         if self.environment == "production":
-            for name in ("pseudonym_key", "secret_key"):
+            for name in ("pseudonym_key", "secret_key", "exchange_key"):
                 if getattr(self, name) == DEV_SECRET or len(getattr(self, name)) < 32:
                     raise ValueError(
                         f"CENTINELA_{name.upper()} must be set to a strong secret in production"

@@ -13,7 +13,7 @@ ROLES = (
     "admin", "national_analyst", "regional_analyst", "police", "prescriber", "pharmacist",
     "institution",  # service account of an institution system, authenticated by API token
 )
-TOKEN_SCOPES = ("ingest", "alerts:read")
+TOKEN_SCOPES = ("ingest", "alerts:read", "ews:classify")
 ACCESS_STATUSES = ("pending", "approved", "denied", "revoked")
 
 

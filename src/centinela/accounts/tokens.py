@@ -17,7 +17,10 @@ PREFIX = "cnt_"
 # Which API paths (method, path prefix) each scope opens; anything else is refused to a token.
 SCOPE_PATHS: dict[str, tuple[tuple[str, str], ...]] = {
     "ingest": (("POST", "/api/v1/movements"), ("POST", "/api/v1/imports"),
-               ("GET", "/api/v1/imports"), ("POST", "/api/v1/fhir")),
+               ("GET", "/api/v1/imports"), ("POST", "/api/v1/seizures"),
+               ("POST", "/api/v1/ews/classify"), ("POST", "/api/v1/fhir")),
+    # laboratories: classify structures and submit seizures with their identifications
+    "ews:classify": (("POST", "/api/v1/ews/classify"), ("POST", "/api/v1/seizures")),
     "alerts:read": (("GET", "/api/v1/alerts"),),
 }
 

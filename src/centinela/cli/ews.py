@@ -42,23 +42,58 @@ def _echo(data, as_json: bool, text: str) -> None:
 
 @ews_app.command("classify")
 def classify_cmd(
-    query: str = typer.Argument(..., help="SMILES or a name from the substance registry."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    query: str = typer.Argument(None, help="SMILES or a name from the substance registry."),
+    file: Path = typer.Option(None, "--file", "-f", dir_okay=False, allow_dash=True,
+                              help="One SMILES or name per line ('-' = standard input)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON (one line per item with --file)."),
+    processes: int = typer.Option(1, "--processes", "-p", min=1, max=64,
+                                  help="Worker processes for --file."),
 ) -> None:
-    """Clasifica una estructura o nombre / classify a structure or name (with reasons)."""
-    from centinela.ews.classify import classify
+    """Clasifica estructuras o nombres / classify structures or names (with reasons)."""
+    from centinela.ews.classify import classify_lines, classify_record
 
-    res = classify(query).as_dict()
-    lines = [f"{res['label_es']} / {res['label_en']}  [{res['category']}]"]
+    if file is not None:
+        import sys
+
+        try:
+            fh = sys.stdin if str(file) == "-" else file.open(encoding="utf-8-sig", errors="replace")
+        except OSError as exc:
+            raise typer.BadParameter(f"cannot read {file}: {exc.strerror}") from None
+        errors = 0
+        out = sys.stdout
+        with fh:
+            for n, rec in classify_lines(fh, processes=processes):
+                errors += bool(rec["error"])
+                if as_json:
+                    out.write(json.dumps({"line": n, **rec}, ensure_ascii=False) + "\n")
+                else:
+                    name = rec["name_es"] or rec["smiles"] or rec["query"]
+                    what = f"error: {rec['error_es']}" if rec["error"] else (
+                        f"{rec['family']}\t{rec['category']}\t"
+                        f"{'fiscalizado' if rec['controlled'] else 'revisión' if rec['controlled'] is None else 'no fiscalizado'}")
+                    out.write(f"{n}\t{what}\t{name}\n")
+        if errors:
+            typer.echo(f"{errors} elemento(s) con error / item(s) with errors", err=True)
+        return
+    if not query:
+        raise typer.BadParameter("give a SMILES or name, or --file")
+    res = classify_record(query)
+    lines = [f"{res['label_es']} / {res['label_en']}  [{res['category']}]",
+             f"familia/family: {res['family']} · fiscalizado/controlled: {res['controlled']}"]
     if res["error"]:
-        lines.append(f"error: {res['error']}")
-    for k in ("registry_name", "inchikey", "smiles", "formula"):
+        lines.append(f"error: {res['error_es']} / {res['error']}")
+    for k in ("registry_name", "name_es", "parent", "inchikey", "smiles", "formula",
+              "control_source"):
         if res[k]:
             lines.append(f"{k}: {res[k]}")
+    for c in res["components"]:
+        lines.append(f"  componente/component: {c['smiles']} ({c['role']}: "
+                     f"{c.get('counter_ion') or c.get('family')})")
     for c in res["clauses"]:
         lines.append(f"{c['title_es']} / {c['title_en']}")
         lines.extend(f"    - {d}" for d in c["details"])
     lines.extend(f"* {r}" for r in res["reasons"])
+    lines.extend(f"nota: {r}" for r in res["notes"])
     _echo(res, as_json, "\n".join(lines))
     if res["error"]:
         raise typer.Exit(2)

@@ -83,6 +83,8 @@ def build_content(session: Session, now: dt.datetime, substance: str | None = No
     name = None
     if substance:
         res = parse_query(substance)
+        if res.error:
+            raise BulletinError(f"substance: {res.error}")
         key = res.inchikey or ("name:" + substance.strip().lower())
         name = res.name or substance
     elif alerts:

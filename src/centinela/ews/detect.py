@@ -59,12 +59,35 @@ def day_window(day: dt.date, days: int = 1) -> tuple[dt.datetime, dt.datetime]:
 
 
 def substance_key(sig: Signal) -> str | None:
-    """Key a signal by InChIKey, else by its reported name; None when unidentified."""
+    """Key a signal by InChIKey, else by the registry entry its reported name names, else by
+    the name itself; None when unidentified. A tip of "fentanilo" and a laboratory
+    identification of fentanyl share one key."""
     if sig.inchikey:
         return sig.inchikey
-    if sig.substance and sig.substance.strip().lower() not in ("unknown", "desconocido", ""):
-        return "name:" + sig.substance.strip().lower()
+    name = (sig.substance or "").strip().lower()
+    if name and name not in ("unknown", "desconocido", "desconocida"):
+        hit = registry().lookup_name(name)
+        return hit.inchikey if hit is not None else "name:" + name
     return None
+
+
+def confirmed(sig: Signal) -> bool:
+    """True for an identification by structure or InChIKey (laboratory, toxicology).
+
+    Reported names (field tests, police reports), suspected substances, citizen tips and online
+    posts are lower-confidence: they never raise a first appearance on their own.
+    """
+    p = sig.payload or {}
+    how = p.get("identified_by")
+    if how in ("structure", "inchikey"):
+        return bool(sig.inchikey)
+    if how == "name":
+        return sig.source_kind == "overdose" and bool(p.get("confirmed")) and bool(sig.inchikey)
+    if sig.source_kind in ("citizen", "online"):
+        return False
+    if sig.source_kind == "overdose":
+        return bool(p.get("confirmed")) and bool(sig.inchikey)
+    return bool(sig.inchikey)
 
 
 def _category(sig: Signal) -> str | None:
@@ -75,8 +98,27 @@ def _category(sig: Signal) -> str | None:
     return hit.category if hit else None
 
 
-def _label(sig: Signal) -> str:
-    return sig.substance or (sig.inchikey or "sustancia no identificada")
+def _label(sig: Signal, lang: str = "es") -> str:
+    """Name a signal's substance in the page's language: the registry name, else the structure's
+    class and formula (a new analogue is never named after the reported text)."""
+    hit = registry().by_inchikey(sig.inchikey) if sig.inchikey else None
+    if hit is None and sig.substance:
+        hit = registry().lookup_name(sig.substance)
+    if hit is not None:
+        return hit.display_name(lang)
+    p = sig.payload or {}
+    if sig.inchikey:
+        from centinela.ews.classify import CLASS_LABELS
+
+        es, en = CLASS_LABELS.get(p.get("category") or "", ("sustancia no registrada",
+                                                             "unregistered substance"))
+        what = es if lang == "es" else en
+        formula = f" {p['formula']}" if p.get("formula") else ""
+        return f"{what[0].lower()}{what[1:]}{formula} (InChIKey {sig.inchikey[:14]})"
+    if sig.substance:
+        return (f"«{sig.substance}» (nombre reportado, sin confirmar)" if lang == "es"
+                else f"'{sig.substance}' (reported name, unconfirmed)")
+    return "sustancia no identificada" if lang == "es" else "unidentified substance"
 
 
 def _dept_name(code: str | None) -> str:
@@ -98,13 +140,28 @@ def load_signals(session: Session, since: dt.datetime, until: dt.datetime) -> li
 
 
 def first_appearances(session: Session, now: dt.datetime, cfg: DetectConfig) -> list[AlertDraft]:
-    """Alert on substances seen for the first time nationally or in a department."""
+    """Alert on substances seen for the first time nationally or in a department.
+
+    Only a confirmed identification (structure or InChIKey) raises a first appearance; a
+    substance known only from reported names or tips raises a lower-confidence
+    ``ews_first_reported`` signal, and nothing at all once it has been confirmed before.
+    """
     firsts: dict[str, Signal] = {}
+    any_first: dict[str, Signal] = {}
     dept_firsts: dict[tuple[str, str], Signal] = {}
     for sig in session.scalars(select(Signal).where(Signal.occurred_at <= now)
                                .order_by(Signal.occurred_at, Signal.id)):
-        key = substance_key(sig)
-        if key is None or sig.source_kind == "detection":
+        if sig.source_kind == "detection":
+            continue
+        try:
+            key = substance_key(sig)
+            is_confirmed = confirmed(sig)
+        except Exception:  # noqa: BLE001 - a malformed stored row never stops detection
+            continue
+        if key is None:
+            continue
+        any_first.setdefault(key, sig)
+        if not is_confirmed:
             continue
         firsts.setdefault(key, sig)
         if sig.department:
@@ -116,15 +173,38 @@ def first_appearances(session: Session, now: dt.datetime, cfg: DetectConfig) -> 
             continue
         cat = _category(sig)
         start, end = day_window(lima_day(sig.occurred_at))
+        earlier = any_first[key] if any_first[key] is not sig else None
+        note = (f" Antes solo había reportes sin confirmar (desde el "
+                f"{lima_day(earlier.occurred_at).isoformat()}, fuente: {earlier.source_kind})."
+                if earlier is not None else "")
         drafts.append(AlertDraft(
             detector="ews_first_national", subject_kind="region",
             subject_id=sig.department or "00", severity=severity_for(_score(cat, sig.substance)),
             score=_score(cat, sig.substance), window_start=start, window_end=end,
             department=sig.department, ubigeo=sig.ubigeo, topics=["ews", cat or "unknown"],
-            summary=(f"Primera aparición en el país de {_label(sig)} "
+            summary=(f"Primera identificación confirmada en el país de {_label(sig)} "
                      f"({_cat_es(cat)}) en {_dept_name(sig.department)} el "
-                     f"{lima_day(sig.occurred_at).isoformat()} (fuente: {sig.source_kind})."),
-            evidence=_evidence(sig, key, cat),
+                     f"{lima_day(sig.occurred_at).isoformat()} (fuente: {sig.source_kind})."
+                     + note),
+            evidence={**_evidence(sig, key, cat), "confirmed": True,
+                      "earlier_unconfirmed": _evidence(earlier, key, _category(earlier))
+                      if earlier is not None else None},
+        ))
+    for key, sig in any_first.items():
+        if sig.occurred_at < since or key in firsts and firsts[key].occurred_at <= sig.occurred_at:
+            continue
+        cat = _category(sig)
+        start, end = day_window(lima_day(sig.occurred_at))
+        score = min(_score(cat, sig.substance, -25), 45.0)
+        drafts.append(AlertDraft(
+            detector="ews_first_reported", subject_kind="region",
+            subject_id=sig.department or "00", severity=severity_for(score), score=score,
+            window_start=start, window_end=end, department=sig.department, ubigeo=sig.ubigeo,
+            topics=["ews", cat or "unknown", "unconfirmed"],
+            summary=(f"Primer reporte sin confirmar de {_label(sig)} en "
+                     f"{_dept_name(sig.department)} el {lima_day(sig.occurred_at).isoformat()} "
+                     f"(fuente: {sig.source_kind}); requiere identificación de laboratorio."),
+            evidence={**_evidence(sig, key, cat), "confirmed": False},
         ))
     for (key, dept), sig in dept_firsts.items():
         if sig.occurred_at < since or firsts[key] is sig:
@@ -136,7 +216,7 @@ def first_appearances(session: Session, now: dt.datetime, cfg: DetectConfig) -> 
             detector="ews_first_department", subject_kind="region", subject_id=dept,
             severity=severity_for(score), score=score, window_start=start, window_end=end,
             department=dept, ubigeo=sig.ubigeo, topics=["ews", cat or "unknown"],
-            summary=(f"Primera aparición de {_label(sig)} en {_dept_name(dept)} el "
+            summary=(f"Primera aparición confirmada de {_label(sig)} en {_dept_name(dept)} el "
                      f"{lima_day(sig.occurred_at).isoformat()}; ya se había detectado en "
                      f"{_dept_name(firsts[key].department)} el "
                      f"{lima_day(firsts[key].occurred_at).isoformat()}."),
@@ -148,7 +228,8 @@ def first_appearances(session: Session, now: dt.datetime, cfg: DetectConfig) -> 
 
 
 def _evidence(sig: Signal, key: str, cat: str | None) -> dict:
-    return {"substance": sig.substance, "inchikey": sig.inchikey, "key": key, "category": cat,
+    return {"substance": sig.substance, "substance_es": _label(sig, "es"),
+            "inchikey": sig.inchikey, "key": key, "category": cat,
             "source_kind": sig.source_kind, "source_id": sig.source_id, "ubigeo": sig.ubigeo,
             "date": lima_day(sig.occurred_at).isoformat()}
 
@@ -185,7 +266,7 @@ def aberrations(session: Session, now: dt.datetime, cfg: DetectConfig) -> list[A
     today = lima_day(now)
     start = today - dt.timedelta(days=cfg.history_days - 1)
     sigs = load_signals(session, day_window(start)[0], now)
-    names = {substance_key(s): (s.substance, _category(s)) for s in sigs if substance_key(s)}
+    names = {substance_key(s): (_label(s), _category(s)) for s in sigs if substance_key(s)}
     drafts = []
     for (dept, key), x in series(sigs, start, cfg.history_days).items():
         res = stats.run_all(x, cfg.params)
@@ -313,7 +394,7 @@ def name_mismatches(session: Session, now: dt.datetime, cfg: DetectConfig) -> li
             topics=["ews", "identification"],
             summary=(f"En {sig.source_id} la sustancia se informó como "
                      f"{p.get('reported_as')!r} pero el laboratorio identificó "
-                     f"{sig.substance or sig.inchikey}."),
+                     f"{_label(sig)}."),
             evidence={"source_id": sig.source_id, "mismatch": p["mismatch"],
                       "inchikey": sig.inchikey},
         ))
@@ -338,7 +419,15 @@ def run(session: Session, now: dt.datetime, cfg: DetectConfig | None = None,
         if only and name not in only:
             continue
         created = updated = 0
-        for draft in fn(session, now, cfg):
+        try:
+            drafts = fn(session, now, cfg)
+        except Exception as exc:  # noqa: BLE001 - one detector's failure never stops the rest
+            import logging
+
+            logging.getLogger(__name__).exception("EWS detector %s failed", name)
+            counts[name] = {"created": 0, "updated": 0, "error": f"{type(exc).__name__}: {exc}"}
+            continue
+        for draft in drafts:
             _, new = upsert_alert(session, draft, now=now)
             created += int(new)
             updated += int(not new)

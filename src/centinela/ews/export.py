@@ -4,16 +4,26 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from centinela.ews.detect import lima_day
+from centinela.config import get_settings
+from centinela.ews.detect import confirmed, lima_day, substance_key
 from centinela.ews.models import Signal
+from centinela.ews.registry import registry
 from centinela.reference import ubigeo as ubigeo_ref
 
 FORMAT = "centinela-ews-incidents"
-VERSION = 1
+VERSION = 2
+# EU EWS / UNODC EWA sample types from the seizure's ``form``
+SAMPLE_TYPE = {
+    "powder": "powder", "tablet": "tablet", "pill": "tablet", "capsule": "capsule",
+    "liquid": "liquid", "solution": "liquid", "ampoule": "liquid (ampoule)", "vial": "liquid (vial)",
+    "patch": "transdermal patch", "blotter": "blotter", "paste": "paste", "herbal": "herbal material",
+    "crystal": "crystals", "rock": "crystals",
+}
 INCIDENT_KINDS = ("seizure", "lab", "overdose")
 TRAFFICKING_ROUTE = {
     "airport": "air", "port": "maritime", "border": "land border", "parcel": "postal/courier",
@@ -23,15 +33,41 @@ TRAFFICKING_ROUTE = {
 LIMA = dt.timezone(dt.timedelta(hours=-5))
 
 
-def incident_id(sig: Signal) -> str:
-    """Return a stable exchange id that reveals no internal record id."""
-    digest = hashlib.sha256(f"{sig.source_kind}:{sig.source_id}".encode()).hexdigest()[:16]
+def incident_id(sig: Signal, key: str | None = None) -> str:
+    """Return a stable exchange id that reveals no internal record id.
+
+    Keyed with the ``exchange_key`` secret (HMAC-SHA256): without the key, the ids cannot be
+    recomputed from guessed reporter codes or event numbers.
+    """
+    secret = (key or get_settings().exchange_key).encode()
+    digest = hmac.new(secret, f"{sig.source_kind}:{sig.source_id}".encode(),
+                      hashlib.sha256).hexdigest()[:20]
     return f"PE-CEN-{digest.upper()}"
 
 
-def incident(sig: Signal) -> dict:
-    """Return the exchange record of one signal."""
+def _sample_type(sig: Signal, p: dict) -> str:
+    if sig.source_kind == "overdose":
+        return "biological sample (toxicology)" if p.get("confirmed") else "none (clinical case)"
+    return SAMPLE_TYPE.get((p.get("form") or "").lower(), p.get("form") or "not reported")
+
+
+def _method(sig: Signal, p: dict) -> str:
+    if p.get("analytical_method"):
+        return p["analytical_method"]
+    if sig.source_kind == "lab":
+        return "laboratory identification (structure reported; technique not reported)"
+    if sig.source_kind == "overdose":
+        return ("toxicological confirmation (technique not reported)" if p.get("confirmed")
+                else "clinical suspicion (no analysis)")
+    return "not analysed (reported name)"
+
+
+def incident(sig: Signal, first_dates: dict | None = None) -> dict:
+    """Return the exchange record of one signal (EU EWS / UNODC EWA fields, docs/ews.md)."""
     p = sig.payload or {}
+    hit = registry().by_inchikey(sig.inchikey) if sig.inchikey else None
+    key = substance_key(sig)
+    first = (first_dates or {}).get(key)
     d = ubigeo_ref.get(sig.ubigeo or "")
     tier = p.get("tier") or {}
     is_od = sig.source_kind == "overdose"
@@ -48,10 +84,23 @@ def incident(sig: Signal) -> dict:
             "latitude": d.latitude if d else None, "longitude": d.longitude if d else None,
         },
         "substance": {
-            "reported_as": p.get("reported_as"), "name": sig.substance, "inchikey": sig.inchikey,
-            "smiles": p.get("smiles"), "category": p.get("category"),
-            "laboratory_confirmed": sig.source_kind == "lab" or bool(p.get("confirmed")),
+            "reported_as": p.get("reported_as"), "name": hit.name if hit else sig.substance,
+            "name_es": hit.name_es if hit else None,
+            "iupac_name": (hit.iupac or None) if hit else None,
+            "cas_number": (hit.cas or None) if hit else None,
+            "molecular_formula": p.get("formula") or (hit.formula if hit else None),
+            "inchikey": sig.inchikey, "smiles": p.get("smiles"), "category": p.get("category"),
+            "family": p.get("family"), "controlled": p.get("controlled"),
+            "laboratory_confirmed": confirmed(sig),
+            "identified_by": p.get("identified_by"),
+            "components": [{k: c.get(k) for k in ("smiles", "role", "counter_ion", "family",
+                                                  "name", "inchikey")}
+                           for c in p.get("components") or []],
+            "first_detection_date": first,
         },
+        "analytical_method": _method(sig, p),
+        "sample_type": _sample_type(sig, p),
+        "purity_percent": None if is_od else p.get("purity_percent"),
         "quantity": None if is_od else {
             "net_mass_mg": p.get("net_mass_mg"), "purity_percent": p.get("purity_percent"),
             "pure_mass_mg": tier.get("mass_mg") if p.get("purity_percent") else None,
@@ -78,20 +127,46 @@ def export_incidents(session: Session, since: dt.datetime, until: dt.datetime,
     if department:
         q = q.where(Signal.department == department)
     rows = list(session.scalars(q.order_by(Signal.occurred_at, Signal.id)))
+    first_dates = first_detection_dates(session, until)
     seen: set[str] = set()
     incidents = []
     for sig in rows:
-        rec = incident(sig)
+        rec = incident(sig, first_dates)
         if rec["incident_id"] in seen:
             continue
         seen.add(rec["incident_id"])
         incidents.append(rec)
+    substances: dict[str, dict] = {}
+    for rec in incidents:
+        sub = rec["substance"]
+        if not sub["inchikey"]:
+            continue
+        row = substances.setdefault(sub["inchikey"], {
+            k: sub[k] for k in ("name", "name_es", "iupac_name", "cas_number", "molecular_formula",
+                                "inchikey", "smiles", "category", "family", "controlled",
+                                "first_detection_date")} | {"incidents": 0})
+        row["incidents"] += 1
     return {
         "format": FORMAT, "version": VERSION, "country": "PE", "producer": "Centinela EWS",
+        "aligned_with": ["EU Early Warning System reporting form (EUDA)",
+                         "UNODC Early Warning Advisory on NPS"],
+        "substances": sorted(substances.values(), key=lambda r: r["first_detection_date"] or ""),
         "generated_at": now.replace(tzinfo=dt.UTC).isoformat(),
         "period": {"from": since.replace(tzinfo=dt.UTC).isoformat(),
                    "to": until.replace(tzinfo=dt.UTC).isoformat()},
         "department": department, "count": len(incidents), "incidents": incidents,
-        "notes": "Pseudonymous: no names, documents, reporter or internal record ids. "
-                 "Times are America/Lima; quantities in mg.",
+        "notes": "Pseudonymous: no names, documents, reporter or internal record ids; incident "
+                 "ids are keyed (HMAC) and cannot be recomputed without Centinela's key. Times "
+                 "are America/Lima; quantities in mg. Fields documented in docs/ews.md.",
     }
+
+
+def first_detection_dates(session: Session, until: dt.datetime) -> dict[str, str]:
+    """Return the first confirmed detection date in the country of every substance key."""
+    out: dict[str, str] = {}
+    q = select(Signal).where(Signal.occurred_at <= until, Signal.source_kind != "detection")
+    for sig in session.scalars(q.order_by(Signal.occurred_at, Signal.id)):
+        if not sig.inchikey or not confirmed(sig):
+            continue
+        out.setdefault(substance_key(sig), lima_day(sig.occurred_at).isoformat())
+    return out

@@ -19,8 +19,8 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from centinela.ews.chem import looks_like_smiles
-from centinela.ews.classify import classify_smiles
+from centinela.ews.chem import looks_like_smiles, structure_problem
+from centinela.ews.classify import classify, classify_smiles
 from centinela.ews.models import (
     OVERDOSE_OUTCOMES,
     OVERDOSE_ROUTES,
@@ -82,9 +82,14 @@ def _substances(field: str, value: str) -> list[str]:
     for i, item in enumerate(items, 1):
         if len(item) > 300:
             raise RecordError(field, f"{field} item {i} is longer than 300 characters")
-        if " " not in item and _SMILES_CHARS.search(item) and not looks_like_smiles(item) \
-                and resolve(name=item).substance is None:
+        if " " in item or not _SMILES_CHARS.search(item) and "*" not in item:
+            continue
+        if resolve(name=item).substance is not None:
+            continue
+        if not looks_like_smiles(item) and "*" not in item:
             raise RecordError(field, f"{field} item {i} looks like SMILES but RDKit cannot parse it")
+        if (problem := structure_problem(item)) is not None:
+            raise RecordError(field, f"{field} item {i}: {problem} / {problem.message_es}")
     return items
 
 
@@ -227,25 +232,47 @@ def overdose_signals(session: Session, od: Overdose) -> list[Signal]:
             "content_hash": od.content_hash}
     out, keys = [], []
     for i, item in enumerate(items):
-        name = inchikey = category = smiles = None
-        if item:
-            res = resolve(smiles=item) if looks_like_smiles(item) else resolve(name=item)
+        name = inchikey = category = smiles = family = None
+        how = None
+        if item and looks_like_smiles(item):  # a mixture counts for its most serious molecule
+            cls = classify(item)
+            how = "structure"
+            if not cls.error and cls.key() and not cls.error:
+                name, inchikey, smiles = cls.registry_name, cls.inchikey, cls.smiles
+                category, family = cls.category, cls.family
+        elif item:
+            res = resolve(name=item)
             name, inchikey, smiles = res.name, res.inchikey, res.smiles
+            how = "name"
             if res.smiles:
-                category = classify_smiles(res.smiles).category
+                cls = classify_smiles(res.smiles)
+                category, family = cls.category, cls.family
         keys.append(inchikey)
         sid = f"{od.reporter}:{od.event_id}" + (f"#{i + 1}" if i else "")
         out.append(record_signal(
             session, "overdose", sid, od.occurred_at, ubigeo=od.ubigeo, substance=name,
-            inchikey=inchikey, payload={**base, "category": category, "reported_as": item, "smiles": smiles},
+            inchikey=inchikey, payload={**base, "category": category, "family": family,
+                                        "reported_as": item, "smiles": smiles,
+                                        "identified_by": how},
         ))
     od.confirmed_inchikeys = [k for k in keys if k] if confirmed else []
     return out
 
 
 def seizure_payload(seizure, product=None) -> dict:
-    """Resolve and classify one seizure; return the payload of its signal."""
-    res = resolve(name=seizure.substance, smiles=seizure.smiles)
+    """Resolve and classify one seizure; return the payload of its signal (never raises).
+
+    A laboratory structure is classified molecule by molecule (a mixture counts for its most
+    serious component); a reported name only is a lower-confidence identification.
+    """
+    smiles = (seizure.smiles or "").strip()
+    cls = classify(smiles) if smiles else None
+    if cls is not None:
+        cls.key()  # fills the canonical SMILES (or the error) of the most serious component
+    if cls is not None and not cls.error:
+        res = resolve(name=seizure.substance, smiles=cls.smiles)
+    else:
+        res = resolve(name=seizure.substance)
     payload: dict = {
         "agency": seizure.agency, "context": seizure.context, "form": seizure.form,
         "units": seizure.units, "net_mass_mg": seizure.net_mass_mg,
@@ -254,10 +281,27 @@ def seizure_payload(seizure, product=None) -> dict:
         "content_hash": seizure.content_hash, "resolved_name": res.name,
         "inchikey": res.inchikey, "smiles": res.smiles,
         "mismatch": res.mismatch, "structure_error": res.error, "notes": res.notes,
+        "identified_by": "name" if res.inchikey else None,
     }
-    if res.smiles:
+    if cls is not None:
+        payload["identified_by"] = "structure" if not cls.error else None
+        if cls.error:
+            payload.update(structure_error=cls.error, structure_error_es=cls.error_es,
+                           inchikey=None, smiles=None, resolved_name=None)
+            return payload
+        d = cls.as_dict()
+        payload.update(inchikey=d["inchikey"], smiles=d["smiles"],
+                       resolved_name=d["registry_name"], components=d["components"],
+                       review=d["review"], parent=d["parent"])
+        if d["error"]:
+            payload.update(structure_error=d["error"], inchikey=None, smiles=None)
+            return payload
+    elif res.smiles:
         cls = classify_smiles(res.smiles)
-        payload.update(category=cls.category, fentanyl_class=cls.fentanyl_class,
+    if cls is not None:
+        controlled, _ = cls.control()
+        payload.update(category=cls.category, family=cls.family, controlled=controlled,
+                       fentanyl_class=cls.fentanyl_class, formula=cls.formula,
                        clauses=[c.clause for c in cls.clauses])
         strength = product.strength_mg_per_unit if product is not None else None
         try:
@@ -278,7 +322,7 @@ def sync_seizures(session: Session) -> dict:
             select(Signal).where(Signal.source_kind.in_(("seizure", "lab"))))
     }
     products = {p.product_code: p for p in session.scalars(select(Product))}
-    counts = {"new": 0, "updated": 0, "unchanged": 0}
+    counts = {"new": 0, "updated": 0, "unchanged": 0, "errors": 0}
     for sz in session.scalars(select(Seizure).order_by(Seizure.occurred_at)):
         kind = "lab" if (sz.smiles or "").strip() else "seizure"
         old = signals.get(sz.seizure_id)
@@ -289,7 +333,14 @@ def sync_seizures(session: Session) -> dict:
         if old is not None and old.source_kind != kind:
             session.delete(old)
             session.flush()
-        payload = seizure_payload(sz, products.get(sz.product_code or ""))
+        try:
+            payload = seizure_payload(sz, products.get(sz.product_code or ""))
+        except Exception as exc:  # noqa: BLE001 - one stored row never stops the sync
+            payload = {"content_hash": sz.content_hash, "reported_as": sz.substance,
+                       "resolved_name": None, "inchikey": None,
+                       "structure_error": f"{type(exc).__name__}: {str(exc)[:200]}"}
+        if payload.get("structure_error") and kind == "lab":
+            counts["errors"] += 1
         record_signal(session, kind, sz.seizure_id, sz.occurred_at, ubigeo=sz.ubigeo,
                       substance=payload["resolved_name"], inchikey=payload["inchikey"],
                       payload=payload)

@@ -18,7 +18,7 @@ from centinela.reference.ubigeo import fold
 
 CATEGORIES = (
     "fentanyl", "listed_fentanyl_analogue", "precursor", "nitazene", "brorphine_like",
-    "u_series", "other_opioid", "non_opioid",
+    "u_series", "other_opioid", "opioid_antagonist", "non_opioid",
 )
 
 
@@ -38,6 +38,10 @@ class Substance:
     flat_smiles: str
     synonyms: tuple[str, ...] = ()
     street_names: tuple[str, ...] = ()
+    schedules: tuple[str, ...] = ()
+    subfamily: str = ""
+    control_note: str = ""
+    cas: str = ""
 
     def as_dict(self) -> dict:
         return {
@@ -45,7 +49,12 @@ class Substance:
             "category": self.category, "iupac": self.iupac, "smiles": self.canonical_smiles,
             "formula": self.formula, "inchikey": self.inchikey,
             "synonyms": list(self.synonyms), "street_names": list(self.street_names),
+            "schedules": list(self.schedules), "subfamily": self.subfamily, "cas": self.cas,
         }
+
+    def display_name(self, lang: str = "es") -> str:
+        """The name in the page's language (Spanish first)."""
+        return self.name_es if lang == "es" and self.name_es else self.name
 
 
 @dataclass
@@ -59,15 +68,23 @@ class Registry:
     by_street: dict[str, list[Substance]] = field(default_factory=dict)
     by_smiles: dict[str, Substance] = field(default_factory=dict)
     by_flat_smiles: dict[str, Substance] = field(default_factory=dict)
+    flat_groups: dict[str, list[Substance]] = field(default_factory=dict)
     formulas: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         for s in self.substances:
             self.by_key[s.inchikey] = s
             self.by_smiles[s.canonical_smiles] = s
-            self.by_flat_smiles.setdefault(s.flat_smiles, s)
+            # stereoisomers sharing a skeleton (levomethorphan, dextromethorphan): a structure
+            # without stereochemistry maps to the controlled one (the racemate is controlled)
+            cur = self.by_flat_smiles.get(s.flat_smiles)
+            if cur is None or (s.schedules and not cur.schedules):
+                self.by_flat_smiles[s.flat_smiles] = s
+            self.flat_groups.setdefault(s.flat_smiles, []).append(s)
             self.formulas.add(s.formula)
-            self.by_skeleton.setdefault(connectivity(s.inchikey), s)
+            cur = self.by_skeleton.get(connectivity(s.inchikey))
+            if cur is None or (s.schedules and not cur.schedules):
+                self.by_skeleton[connectivity(s.inchikey)] = s
             for n in (s.id, s.name, s.name_es, *s.synonyms):
                 self.by_name.setdefault(fold(n), s)
             for n in s.street_names:
@@ -124,6 +141,8 @@ def registry() -> Registry:
             inchikey=st.inchikey, canonical_smiles=st.smiles, flat_smiles=st.flat_smiles,
             synonyms=tuple(item.get("synonyms", [])),
             street_names=tuple(item.get("street_names", [])),
+            schedules=tuple(item.get("schedules", [])), subfamily=item.get("subfamily", ""),
+            control_note=item.get("control_note", ""), cas=item.get("cas", ""),
         ))
     return Registry(out)
 
@@ -156,10 +175,11 @@ def resolve(name: str | None = None, smiles: str | None = None) -> Resolution:
     if smiles and smiles.strip():
         try:
             st = standardize(smiles)
+            key = st.inchikey
         except StructureError as exc:
             res.error = str(exc)
         else:
-            res.inchikey, res.smiles = st.inchikey, st.smiles
+            res.inchikey, res.smiles = key, st.smiles
             if st.salt_stripped:
                 res.notes.append("salt or mixture: largest organic fragment kept")
             res.substance = reg.by_inchikey(st.inchikey)

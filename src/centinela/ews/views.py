@@ -12,7 +12,7 @@ from centinela.alerts.models import Alert
 from centinela.alerts.service import alert_json
 from centinela.ews.bulletins import bulletin_json
 from centinela.ews.classify import CLASS_LABELS, classify_smiles
-from centinela.ews.detect import lima_day, substance_key
+from centinela.ews.detect import _label, lima_day, substance_key
 from centinela.ews.models import Bulletin, Signal
 from centinela.ews.registry import registry
 from centinela.reference import ubigeo as ubigeo_ref
@@ -27,7 +27,8 @@ def signal_json(sig: Signal) -> dict:
         "occurred_at": sig.occurred_at.isoformat(), "date": lima_day(sig.occurred_at).isoformat(),
         "ubigeo": sig.ubigeo, "department": sig.department,
         "department_name": ubigeo_ref.departments().get(sig.department or "", None),
-        "substance": sig.substance, "inchikey": sig.inchikey, "weight": sig.weight,
+        "substance": sig.substance, "substance_es": _label(sig, "es"),
+        "substance_en": _label(sig, "en"), "inchikey": sig.inchikey, "weight": sig.weight,
         "category": p.get("category"), "payload": p,
     }
 
@@ -71,7 +72,7 @@ def dashboard(session: Session, now: dt.datetime, departments: list[str] | None 
     alerts = ews_alerts(session, departments)
     firsts = [a for a in alerts if a["detector"].startswith("ews_first")]
     by_kind = Counter(s["source_kind"] for s in signals)
-    by_substance = Counter(s["substance"] or "sin identificar" for s in signals)
+    by_substance = Counter(s["substance_es"] for s in signals)
     bulletins = [bulletin_json(b) for b in session.scalars(
         select(Bulletin).order_by(Bulletin.issued_at.desc(), Bulletin.id.desc()).limit(10))]
     return {

@@ -262,8 +262,8 @@ def make_seizure_checker(known: Known, import_id: int) -> Callable[[tuple], tupl
             check_enum("context", context, SEIZURE_CONTEXTS)
         if form:
             check_enum("form", form, SEIZURE_FORMS)
-        if smiles and not smiles_ok(smiles):
-            raise Invalid("smiles", "estructura SMILES no válida / not a valid SMILES structure")
+        if smiles and (problem := smiles_ok(smiles)):
+            raise Invalid("smiles", f"estructura no utilizable / unusable structure: {problem}")
         n_units = _non_negative("units", units)
         n_mass = _non_negative("net_mass_mg", mass)
         n_purity = _non_negative("purity_percent", purity)
@@ -292,18 +292,12 @@ def _non_negative(name: str, value: str) -> float | None:
     return x
 
 
-def _smiles_parser() -> Callable[[str], bool]:
-    """Return a SMILES syntax check (RDKit when installed, else accept)."""
-    try:
-        from rdkit import Chem, RDLogger
-    except ImportError:  # pragma: no cover - rdkit is a dependency
-        return lambda s: True
+def _smiles_parser() -> Callable[[str], str | None]:
+    """Return a structure check: None when usable, else the reason (Spanish / English)."""
+    from centinela.ews.chem import structure_problem  # RDKit's own messages are off there
 
-    # RDKit's own messages stay off for the whole process (as in ``centinela.ews.chem``): a bad
-    # structure is reported by the validator with its line and field, not on stderr.
-    RDLogger.DisableLog("rdApp.*")
+    def problem(smiles: str) -> str | None:
+        exc = structure_problem(smiles)
+        return None if exc is None else f"{exc.message_es} / {exc}"
 
-    def ok(smiles: str) -> bool:
-        return Chem.MolFromSmiles(smiles) is not None
-
-    return ok
+    return problem

@@ -16,7 +16,7 @@ from centinela.accounts.models import User
 from centinela.accounts.policy import department_scope
 from centinela.ews import views
 from centinela.ews.bulletins import BulletinError, bulletin_json, create_bulletin
-from centinela.ews.classify import classify
+from centinela.ews.classify import classify, classify_record
 from centinela.ews.export import export_incidents
 from centinela.ews.models import Bulletin
 from centinela.ews.tiers import TierError, tier
@@ -68,11 +68,17 @@ def _audit(session: Session, user: User, action: str, subject: str, now: dt.date
 
 @router.post("/api/v1/ews/classify", tags=["ews"])
 def api_classify(body: ClassifyIn, user: User = Depends(require_roles(*CLASSIFY_ROLES))) -> dict:
-    """Classify one structure or name (``query``) or many (``queries``), with reasons."""
+    """Classify one structure or name (``query``) or many (``queries``), with reasons.
+
+    Per-item results: a structure that cannot be used comes back as an item with ``error``
+    (English) and ``error_es`` (Spanish), never as a failed request.
+    """
     if body.query:
-        return classify(body.query).as_dict()
+        return dict(classify_record(body.query))
     if body.queries:
-        return {"results": [classify(q).as_dict() for q in body.queries]}
+        results = [dict(classify_record(q)) for q in body.queries]
+        return {"results": results, "count": len(results),
+                "errors": sum(1 for r in results if r["error"])}
     raise HTTPException(422, "give query or queries")
 
 
@@ -220,7 +226,7 @@ def page_dashboard(request: Request, days: int = Query(30, ge=1, le=365),
 @router.get("/ews/classify", include_in_schema=False)
 def page_classify(request: Request, q: str = Query("", max_length=2000),
                   user: User = Depends(require_roles(*CLASSIFY_ROLES))):
-    result = classify(q).as_dict() if q.strip() else None
+    result = dict(classify_record(q)) if q.strip() else None
     return render(request, "ews/classify.html", {"q": q, "r": result})
 
 
