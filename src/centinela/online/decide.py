@@ -197,8 +197,11 @@ def decide(text: str, hits: LexiconHits, p_model: float, context: str, lex: Lexi
         return by_model(f" (only an ambiguous name: {weak[0]!r})")
     request = rules.request.search(text)
     offer_cue = _first_person_cue(text, rules)
-    payment = hits.count("payment") > 0
-    contact_price = bool(_PHONE.search(text)) and bool(_PRICE.search(text))
+    # a payment app alone is news-compatible ("piden denunciar ventas con pago por Yape"); with a
+    # phone number or a price it is how an offer is written
+    phone, price = bool(_PHONE.search(text)), bool(_PRICE.search(text))
+    payment = hits.count("payment") > 0 and (phone or price)
+    contact_price = phone and price
     if request and not (offer_cue and offer_cue.group(0) in ("vendo", "vendemos", "selling")):
         kind = "request" if context == "chat" else "none"
         return by_rule(False, kind, f"request to buy ({request.group(0)!r}) naming {named[0]}")
