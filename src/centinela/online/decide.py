@@ -144,6 +144,22 @@ def opioid_terms(hits: LexiconHits, text: str, rules: Rules) -> tuple[list[str],
     return explicit, weak
 
 
+_BUPRENORPHINE = re.compile(r"bupren|suboxon|subutex|zubsolv|\bsubs?\b")
+
+
+def _harm_reduction_product(text: str, rules: Rules) -> re.Match[str] | None:
+    """A harm-reduction product the text sells (test strips, naloxone), not negated ("no
+    naloxone") and not the naloxone inside buprenorphine/naloxone tablets."""
+    for m in rules.hr.finditer(text):
+        before = text[max(0, m.start() - 20):m.start()].split()[-2:]
+        if any(rules.negated.fullmatch(w) for w in before):
+            continue
+        if m.group(0).startswith(("nalox", "narcan")) and _BUPRENORPHINE.search(text):
+            continue
+        return m
+    return None
+
+
 def _first_person_cue(text: str, rules: Rules) -> re.Match[str] | None:
     """The first offer cue not reported about someone else ("someone selling", "banda que vende")."""
     for m in rules.offer.finditer(text):
@@ -158,7 +174,11 @@ def decide(text: str, hits: LexiconHits, p_model: float, context: str, lex: Lexi
     """Decide one text (``text`` is the normalized, folded view the lexicon matched)."""
     rules = rules_for(lex)
     opioid = hits.opioid
-    if opioid and rules.hr.search(text):
+    hr = _harm_reduction_product(text, rules) if opioid else None
+    if hr and context == "market":
+        return Decision(False, "none", "lexicon", f"harm-reduction product ({hr.group(0)!r}), "
+                        "not the drug", min(p_model, 1 - RULE_PROBABILITY))
+    if hr:
         # "fentanyl test strips": the drug word names what the product detects, not what is sold
         masked = rules.hr.sub(" ", re.sub(r"(?:fentanyl|fentanilo|fent)\s*(?=test|testing)", " ",
                                           text))
