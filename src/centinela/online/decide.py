@@ -212,7 +212,9 @@ def decide(text: str, hits: LexiconHits, p_model: float, context: str, lex: Lexi
             return by_rule(False, "none", f"sells something about the drug ({not_drug.group(0)!r})")
         if explicit:
             return by_rule(True, "offer", f"market listing names an opioid: {explicit[0]}")
-        if not hits.count("other_drug") and p_model >= 0.1:
+        # a street name is also a word ("Apache Spark", "brown sugar"): it counts when sold by
+        # quantity (2g, 10 pills, x5) or when the model does not rule it out
+        if not hits.count("other_drug") and (_UNIT.search(text) or p_model >= 0.1):
             return by_rule(True, "offer", f"market listing names an opioid street name: {weak[0]}")
         return by_model(f" (only an ambiguous name: {weak[0]!r})")
     request = rules.request.search(text)
