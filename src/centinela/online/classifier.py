@@ -334,6 +334,8 @@ def decide_batch(model: Model, texts: list[str], contexts: list[str],
     """Source-aware decisions of a batch: (decisions, model probabilities, lexicon hits)."""
     from centinela.online.decide import decide
 
+    if not texts:
+        return [], np.zeros(0), []
     x, hits, prepared = model.features(texts)
     proba = model.calibrate(model.decision(x))
     lex = load_lexicon()

@@ -62,6 +62,7 @@ class Rules:
     not_drug: re.Pattern[str]
     review: re.Pattern[str]
     third_person: re.Pattern[str]
+    prescription: re.Pattern[str]
     negated: re.Pattern[str]
     ambiguous_rx: tuple[re.Pattern[str], ...]
 
@@ -101,6 +102,7 @@ def _compile_rules(r: dict) -> Rules:
         not_drug=_alternation(r.get("not_the_drug", [])),
         review=_alternation(r.get("review_cues", [])),
         third_person=_alternation(r.get("third_person", [])),
+        prescription=_alternation(r.get("prescription_required", [])),
         negated=re.compile(rf"(?<!\w)(?:{neg})(?!\w)" if neg else r"(?!)"),
         ambiguous_rx=tuple(re.compile(t[3:]) for t in r.get("ambiguous", []) if t.startswith("re:")),
     )
@@ -144,6 +146,8 @@ def opioid_terms(hits: LexiconHits, text: str, rules: Rules) -> tuple[list[str],
     return explicit, weak
 
 
+_NO_PRESCRIPTION = re.compile(r"sin receta|sin orden|without (?:a )?prescription|no rx|no script|"
+                              r"no prescription|sin prescripcion")
 _BUPRENORPHINE = re.compile(r"bupren|suboxon|subutex|zubsolv|\bsubs?\b")
 
 
@@ -229,6 +233,8 @@ def decide(text: str, hits: LexiconHits, p_model: float, context: str, lex: Lexi
         return by_rule(False, kind, f"request to buy ({request.group(0)!r}) naming {named[0]}")
     if info or not_drug:
         return by_model(" (information or drug-related product, not the drug)")
+    if rules.prescription.search(text) and not _NO_PRESCRIPTION.search(text):
+        return _review_or_model(text, hits, rules, by_model, by_rule, model_offer)
     if explicit and context == "ad":
         return by_rule(True, "offer", f"classified ad names an opioid: {explicit[0]}")
     if explicit and (offer_cue or payment or contact_price):
@@ -239,9 +245,13 @@ def decide(text: str, hits: LexiconHits, p_model: float, context: str, lex: Lexi
 
 def _review_or_model(text, hits, rules, by_model, by_rule, model_offer) -> Decision:
     """A buyer's review of a past purchase is not an offer; anything else goes to the model."""
-    if model_offer:
+    if model_offer and not _first_person_cue(text, rules) and not _PHONE.search(text) \
+            and not hits.count("payment"):
         review = rules.review.search(text)
-        if (review and not _first_person_cue(text, rules) and not hits.count("payment")
-                and not _PHONE.search(text)):
+        if review:
             return by_rule(False, "none", f"buyer review ({review.group(0)!r}), not an offer")
+        news = hits.by_category.get("news")
+        if news:
+            return by_rule(False, "none", f"news report ({news[0]!r}) without offer language, "
+                           "contact or payment")
     return by_model()

@@ -425,6 +425,16 @@ def registry_terms() -> dict[str, list[dict]]:
 
 
 @lru_cache(maxsize=1)
+def registry_names_es() -> dict[str, str]:
+    """EWS registry id → Spanish name (for alert summaries of substances the registry knows)."""
+    try:
+        raw = (resources.files("centinela.ews") / "data" / "substances.json").read_bytes()
+    except (FileNotFoundError, ModuleNotFoundError):
+        return {}
+    return {i["id"]: i.get("name_es") or i["name"] for i in json.loads(raw).get("substances", [])}
+
+
+@lru_cache(maxsize=1)
 def load_lexicon() -> Lexicon:
     """Load the shipped lexicon (``online/data/lexicon.json``) joined with the EWS registry names."""
     raw = (resources.files("centinela.online") / "data" / "lexicon.json").read_bytes()
