@@ -67,6 +67,20 @@ def test_explicit_offer_is_not_vetoed_by_medical_or_news_words():
     assert [c.is_offer for c in news] == [False, False]
 
 
+def test_market_descriptions_and_spanish_social_rules():
+    listings = ["MDMA crystals 84% 5g\nLab tested, a cleaner high than heroin. Ships worldwide",
+                "Heroin #4 1g\nAfghan; crack and meth on my page too",
+                "Kratom Red Bali 100g\nGreat for opiate withdrawal"]
+    got = classify(listings, context="market")
+    assert [c.is_offer for c in got] == [False, True, False]
+    assert "title sells another drug" in got[0].rule
+    posts = ["Detienen a banda que vendía fentanilo por delivery en Los Olivos",
+             "Precio del tramadol en Inkafarma con receta",
+             "Tengo parches durogesic 50, interesados al wsp 987 654 321",
+             "vendo oxicodona 80 mg 5 lucas c/u"]
+    assert [c.is_offer for c in classify(posts)] == [False, False, True, True]
+
+
 def test_social_vs_market_vs_chat_vs_ad():
     listing = "Fentanyl HCl 98% pure powder 1 gram"
     social, market, ad = (classify([listing], context=c)[0] for c in ("social", "market", "ad"))

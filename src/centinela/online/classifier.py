@@ -329,6 +329,14 @@ class Evaluation:
     decided_by: dict = field(default_factory=dict)  # how many verdicts each part gave
 
 
+def _title(text: str, context: str) -> str | None:
+    """The first line of a multi-line market listing (its title), else None."""
+    if context != "market" or "\n" not in text:
+        return None
+    first = text.split("\n", 1)[0].strip()
+    return first if len(first.split()) >= 2 else None
+
+
 def decide_batch(model: Model, texts: list[str], contexts: list[str],
                  threshold: float = THRESHOLD) -> tuple[list, np.ndarray, list[LexiconHits]]:
     """Source-aware decisions of a batch: (decisions, model probabilities, lexicon hits)."""
@@ -339,8 +347,8 @@ def decide_batch(model: Model, texts: list[str], contexts: list[str],
     x, hits, prepared = model.features(texts)
     proba = model.calibrate(model.decision(x))
     lex = load_lexicon()
-    out = [decide(v, h, float(p), c, lex, threshold)
-           for v, h, p, c in zip(prepared, hits, proba, contexts, strict=True)]
+    out = [decide(v, h, float(p), c, lex, threshold, title=_title(t, c))
+           for v, h, p, c, t in zip(prepared, hits, proba, contexts, texts, strict=True)]
     return out, proba, hits
 
 

@@ -174,8 +174,9 @@ def _first_person_cue(text: str, rules: Rules) -> re.Match[str] | None:
 
 
 def decide(text: str, hits: LexiconHits, p_model: float, context: str, lex: Lexicon,
-           threshold: float) -> Decision:
-    """Decide one text (``text`` is the normalized, folded view the lexicon matched)."""
+           threshold: float, title: str | None = None) -> Decision:
+    """Decide one text (``text`` is the normalized, folded view the lexicon matched; ``title``
+    the first line of a multi-line market listing)."""
     rules = rules_for(lex)
     opioid = hits.opioid
     hr = _harm_reduction_product(text, rules) if opioid else None
@@ -214,6 +215,14 @@ def decide(text: str, hits: LexiconHits, p_model: float, context: str, lex: Lexi
             return by_rule(False, "none", "information product (guide, ebook…), not a substance")
         if not_drug:
             return by_rule(False, "none", f"sells something about the drug ({not_drug.group(0)!r})")
+        if explicit and hits.count("other_drug") and title is not None:
+            head = lex.match(title)
+            if head.count("other_drug") and not head.opioid:
+                # "MDMA 84% … cleaner than heroin": the opioid is only mentioned in the
+                # description of a listing whose title sells another drug (a combination deal
+                # names both in its title)
+                return by_rule(False, "none", f"title sells another drug "
+                               f"({head.by_category['other_drug'][0]}); opioid only in the description")
         if explicit:
             return by_rule(True, "offer", f"market listing names an opioid: {explicit[0]}")
         # a street name is also a word ("Apache Spark", "brown sugar"): it counts when sold by
