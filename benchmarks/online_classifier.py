@@ -38,6 +38,8 @@ SETS = [
      "real Agora titles, Mar 2014"),
     ("dream_titles", FIX / "real" / "dream_titles_2016-2017.jsonl", "market",
      "real Dream Market titles, 2016-17"),
+    ("agora_listings_social", FIX / "real" / "agora_listings_2014-01_02.jsonl", "social",
+     "the same Agora listings read without their context (default social)"),
     ("agora_reviews", FIX / "real" / "agora_feedback_2014-01_02.jsonl", "social",
      "real Agora buyer reviews (no offers)"),
 ]

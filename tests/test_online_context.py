@@ -187,6 +187,13 @@ def test_real_market_listings_beat_the_keyword_baseline(name, context):
     assert ev.model["precision"] >= 0.95
 
 
+def test_real_listings_without_their_context_still_beat_the_keyword_rule():
+    """Read as social posts (a caller that forgot --context), listings of other drugs must not
+    become opioid offers because the model sees sale language."""
+    ev = evaluate(model_store.get_model().model, rows(REAL / REAL_SETS[0][0]), "social")
+    assert ev.model["f1"] >= ev.keyword_baseline["f1"] and ev.model["precision"] >= 0.95
+
+
 def test_real_buyer_reviews_are_not_offers():
     """Real buyer feedback (all non-offers): fewer false alarms than the keyword rule."""
     ev = evaluate(model_store.get_model().model, rows(REAL / "agora_feedback_2014-01_02.jsonl"),
