@@ -206,10 +206,10 @@ def decide(text: str, hits: LexiconHits, p_model: float, context: str, lex: Lexi
         p = max(p_model, RULE_PROBABILITY) if offer else min(p_model, 1 - RULE_PROBABILITY)
         return Decision(offer, kind, "lexicon", rule, p)
 
-    not_drug = rules.not_drug.search(text)
     if not named:
         if context == "market":
-            offer = p_model >= MARKET_MODEL_THRESHOLD and not not_drug and not hits.count("other_drug")
+            offer = (p_model >= MARKET_MODEL_THRESHOLD and not hits.count("other_drug")
+                     and not rules.not_drug.search(text))
             rule = (f"no opioid named; model probability {'≥' if offer else '<'} "
                     f"{MARKET_MODEL_THRESHOLD} (market threshold)")
             return Decision(offer, "offer" if offer else "none", "model", rule, p_model)
@@ -222,6 +222,7 @@ def decide(text: str, hits: LexiconHits, p_model: float, context: str, lex: Lexi
                             f"< {UNNAMED_THRESHOLD}", p_model)
         return _review_or_model(text, hits, rules, by_model, by_rule, model_offer)
     info = bool(rules.info.search(text)) and not _UNIT.search(text)
+    not_drug = rules.not_drug.search(text)
     if context == "market":
         if info:
             return by_rule(False, "none", "information product (guide, ebook…), not a substance")
