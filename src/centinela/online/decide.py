@@ -151,6 +151,11 @@ def opioid_terms(hits: LexiconHits, text: str, rules: Rules) -> tuple[list[str],
     return explicit, weak
 
 
+# offer cues only a seller writes: they win over a request cue in the same text
+_SELLER_CUES = frozenset({"vendo", "vendemos", "remato", "ofrezco", "ofrecemos", "selling",
+                          "for sale", "in stock", "en stock", "hmu", "hit me up", "dm me",
+                          "text me", "taking orders", "tengo disponible", "tenemos disponible",
+                          "restock", "just landed", "wts"})
 _NO_PRESCRIPTION = re.compile(r"sin receta|sin orden|without (?:a )?prescription|no rx|no script|"
                               r"no prescription|sin prescripcion")
 _BUPRENORPHINE = re.compile(r"bupren|suboxon|subutex|zubsolv|\bsubs?\b")
@@ -250,7 +255,7 @@ def decide(text: str, hits: LexiconHits, p_model: float, context: str, lex: Lexi
     phone, price = bool(_PHONE.search(text)), bool(_PRICE.search(text))
     payment = hits.count("payment") > 0 and (phone or price)
     contact_price = phone and price
-    if request and not (offer_cue and offer_cue.group(0) in ("vendo", "vendemos", "selling")):
+    if request and not (offer_cue and offer_cue.group(0) in _SELLER_CUES):
         kind = "request" if context == "chat" else "none"
         return by_rule(False, kind, f"request to buy ({request.group(0)!r}) naming {named[0]}")
     if info or not_drug:
