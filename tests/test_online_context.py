@@ -140,7 +140,8 @@ _TEXTS = [
     ("Fentanyl test strips x10", "market", False),
     ("alguien vende fentanilo en Lima?", "chat", False),
 ]
-_SEPARATORS = [" ", " | ", " / ", " • ", "\n", " - ", " ~ ", " · ", " ★ ", "|", "•"]
+_SEPARATORS = [" ", " | ", " / ", " • ", "\n", " - ", " ~ ", " · ", " ★ ", "|", "•", " 🔥 ", "✅",
+               ", ", "! ", " \n\n "]
 _DECOR = ["", "🔥", "✅", "!!", "...", "⭐️", "👉"]
 
 

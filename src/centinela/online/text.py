@@ -42,7 +42,7 @@ def squeeze_repeats(word: str) -> str:
 # box drawing, runs of ~ * = _; a slash between two words ("fentanyl/heroin", not "c/u" or "S/ 50").
 _SEPARATORS = re.compile(r"[|¦‖│┃•·◦‣∙►▶▸▹➤➔→←⇒★☆✦✧✪✩❖◆◇■□▪▫●○◉◎~*=_\\«»<>\[\]{}]+"
                          r"|(?<=[^\W\d_]{2})/(?=[^\W\d_]{2})|(?<=[^\W\d_]{2})\+(?=[^\W\d_]{2})")
-# Emoji and other symbols are kept but set apart as their own tokens ("🔥fentanyl🔥").
+# Emoji and other symbols are kept, as their own tokens after the words ("🔥fentanyl🔥").
 _SYMBOLS = re.compile(r"([\u2190-\u2bff\u2600-\u27bf\U0001f000-\U0001faff\ufe0f\u200d]+)")
 # Sentence punctuation glued to a word ("Heroin!!", "vendo.", "¿fentanilo?").
 _PUNCT = re.compile(r"[!¡?¿\"“”‘’`´;()]+|(?<=[^\W\d_])[.,:]+(?=\s|$)|(?<=\s)[.,:]+(?=[^\W\d_])")
@@ -59,8 +59,14 @@ def normalize(text: str) -> str:
     ``c/u``, ``#4`` and leetspeak are left as they are.
     """
     text = _SEPARATORS.sub(" ", text)
+    emoji = ""
     if not text.isascii():
-        text = _SYMBOLS.sub(r" \1 ", text)
+        # emoji are kept as tokens but moved after the words, so "alguien 🔥 vende" reads as
+        # "alguien vende 🔥": phrases stay whole wherever the decoration was put
+        found = _SYMBOLS.findall(text)
+        if found:
+            text = _SYMBOLS.sub(" ", text)
+            emoji = " " + " ".join(found)
     text = _PUNCT.sub(" ", text)
-    text = _GLUED_COUNT.sub(r"\1 ", text)
+    text = _GLUED_COUNT.sub(r"\1 ", text) + emoji
     return " ".join(text.split())
