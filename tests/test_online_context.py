@@ -77,8 +77,9 @@ def test_market_descriptions_and_spanish_social_rules():
     posts = ["Detienen a banda que vendía fentanilo por delivery en Los Olivos",
              "Precio del tramadol en Inkafarma con receta",
              "Tengo parches durogesic 50, interesados al wsp 987 654 321",
-             "vendo oxicodona 80 mg 5 lucas c/u"]
-    assert [c.is_offer for c in classify(posts)] == [False, False, True, True]
+             "vendo oxicodona 80 mg 5 lucas c/u", "Percs available", "Roxys on deck",
+             "Methadone treatment available at the clinic"]
+    assert [c.is_offer for c in classify(posts)] == [False, False, True, True, True, True, False]
 
 
 def test_social_vs_market_vs_chat_vs_ad():

@@ -174,6 +174,18 @@ def _harm_reduction_product(text: str, rules: Rules) -> re.Match[str] | None:
     return None
 
 
+_AVAILABLE = r"\s+(?:\d+\s?(?:mg|mcg|s)\s+)?(?:available|avail|disponibles?|on deck|in stock|en stock)\b"
+
+
+def _stocked(text: str, terms: list[str]) -> str | None:
+    """A drug name directly followed by "available" ("percs available", "fentanilo disponible")."""
+    for term in terms:
+        m = re.search(re.escape(term) + _AVAILABLE, text)
+        if m:
+            return m.group(0)
+    return None
+
+
 def _first_person_cue(text: str, rules: Rules) -> re.Match[str] | None:
     """The first offer cue not reported about someone else ("someone selling", "banda que vende")."""
     for m in rules.offer.finditer(text):
@@ -267,6 +279,9 @@ def decide(text: str, hits: LexiconHits, p_model: float, context: str, lex: Lexi
     if explicit and (offer_cue or payment or contact_price):
         cue = offer_cue.group(0) if offer_cue else ("payment" if payment else "phone and price")
         return by_rule(True, "offer", f"explicit offer: {explicit[0]} + {cue!r}")
+    stocked = _stocked(text, named)
+    if stocked:
+        return by_rule(True, "offer", f"explicit offer: {stocked!r}")
     return _review_or_model(text, hits, rules, by_model, by_rule, model_offer)
 
 
