@@ -45,6 +45,12 @@ def test_classify_endpoint(analyst):
     a, b = res.json()["results"]
     assert a["is_offer"] and not b["is_offer"] and a["explanation"]["toward_offer"]
     assert analyst.post("/api/online/classify", json={"texts": []}).status_code == 422
+    res = analyst.post("/api/online/classify", json={"texts": ["Opana ER 40mg x5"],
+                                                      "context": "market"})
+    got = res.json()["results"][0]
+    assert got["is_offer"] and got["context"] == "market" and got["decided_by"] == "lexicon"
+    assert analyst.post("/api/online/classify", json={"texts": ["x"], "context": "forum"}
+                        ).status_code == 422
 
 
 def test_upload_list_detail_confirm_and_pages(analyst, session):
@@ -70,6 +76,7 @@ def test_upload_list_detail_confirm_and_pages(analyst, session):
     assert page.status_code == 200 and "Leads de venta en línea" in page.text and lead_id in page.text
     page = analyst.get(f"/online/leads/{lead_id}?lang=en")
     assert page.status_code == 200 and "Analyst decision" in page.text and "confirmed" in page.text
+    assert "Decided by" in page.text and "social post" in page.text  # which part decided, context
 
 
 def test_page_decision_form(analyst):

@@ -90,3 +90,21 @@ def test_pharmacist_looks_up_a_patient_in_one_form(browser_page, live_app, live_
     assert live_world["patient_lima"] in page.locator("#result h2").inner_text()
     assert "44556677" not in page.content()
     assert page.locator("#result svg.chart").count() == 1
+
+
+def test_online_lead_page_says_which_part_decided(browser_page, live_app, live_world, session):
+    """An analyst opens a lead from darknet listings (market context) in Chromium."""
+    from pathlib import Path
+
+    from centinela.online.service import ingest_file
+
+    fix = Path(__file__).parent / "fixtures" / "online" / "darknet_listings.csv"
+    report = ingest_file(session, fix, dt.datetime.now(dt.UTC).replace(tzinfo=None))
+    session.commit()
+    assert report.leads
+    page, base = browser_page, live_app
+    _login(page, base, "analista")
+    page.goto(f"{base}/online/leads/{report.leads[0]}")
+    decided = page.locator("p.decided").first.inner_text()
+    assert "Decidió" in decided and "anuncio de mercado" in decided
+    assert "test strips" not in page.content()  # a harm-reduction listing is not an offer

@@ -30,12 +30,19 @@ def ingest_cmd(
     paths: list[Path] = typer.Argument(..., help="Export files (CSV, JSONL, result.json, .txt)."),
     fmt: str = typer.Option(None, "--format", help="posts | telegram | whatsapp | darknet"),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON report per file."),
+    context: str = typer.Option(
+        None, "--context", help="Override the connector's context: market | chat | social | ad "
+                                "(default: darknet=market, telegram/whatsapp=chat, posts=social)"),
 ) -> None:
     """Ingest export files: classify, keep offers, group them into leads."""
     from centinela.db import session_scope
     from centinela.online.connectors import ConnectorError
+    from centinela.online.decide import CONTEXTS
     from centinela.online.service import ingest_file
 
+    if context is not None and context not in CONTEXTS:
+        typer.echo(f"error: --context must be one of {', '.join(CONTEXTS)}", err=True)
+        raise typer.Exit(2)
     engine = _engine()
     for path in paths:
         if not path.is_file():
@@ -43,7 +50,7 @@ def ingest_cmd(
             raise typer.Exit(2)
         try:
             with session_scope(engine) as session:
-                report = ingest_file(session, path, _now(), fmt=fmt)
+                report = ingest_file(session, path, _now(), fmt=fmt, context=context)
         except ConnectorError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from exc
@@ -78,9 +85,18 @@ def classify_cmd(
     text: str = typer.Argument(None, help="Text to classify (or use --file)."),
     file: Path = typer.Option(None, "--file", help="One text per line."),
     explain: bool = typer.Option(True, "--explain/--no-explain"),
+    context: str = typer.Option(
+        "social", "--context",
+        help="market (a listing: is an opioid offered?) | chat (offer or request?) | "
+             "social (a public post) | ad (a classified ad)"),
 ) -> None:
     """Classify texts (nothing is stored); prints one JSON object per text."""
     from centinela.online.classify import classify
+    from centinela.online.decide import CONTEXTS
+
+    if context not in CONTEXTS:
+        typer.echo(f"error: --context must be one of {', '.join(CONTEXTS)}", err=True)
+        raise typer.Exit(2)
 
     if file is not None:
         texts = [t for t in file.read_text(encoding="utf-8").splitlines() if t.strip()]
@@ -89,7 +105,7 @@ def classify_cmd(
     else:
         typer.echo("error: give a TEXT or --file", err=True)
         raise typer.Exit(2)
-    for t, c in zip(texts, classify(texts, explain=explain), strict=True):
+    for t, c in zip(texts, classify(texts, explain=explain, context=context), strict=True):
         typer.echo(json.dumps({"text": t[:200], **c.as_dict()}, ensure_ascii=False))
 
 

@@ -21,6 +21,7 @@ from sklearn.preprocessing import normalize
 
 from centinela.online.lexicon import CATEGORIES, LexiconHits, load_lexicon
 from centinela.online.text import deleet, fold
+from centinela.online.text import normalize as clean_text
 
 THRESHOLD = 0.5
 C_REG = 16.0
@@ -36,7 +37,7 @@ _PRICE = re.compile(r"(?:s/\.?|\$|usd)\s?\d|\d\s?(?:soles|lucas|dolares|bucks)\b
 
 def prepare(text: str) -> str:
     """Return the model's view of a text: folded, plus its de-leeted copy when different."""
-    return prepare_folded(fold(text))
+    return prepare_folded(fold(clean_text(text)))
 
 
 def prepare_folded(f: str) -> str:
@@ -179,7 +180,7 @@ class Model:
         Folding and de-leeting are done once per post and shared by the lexicon and TF-IDF.
         """
         lex = load_lexicon()
-        folded = [fold(t) for t in texts]
+        folded = [fold(clean_text(t)) for t in texts]
         deleeted = [deleet(f) for f in folded]
         prepared = [f if d == f else f"{f} {d}" for f, d in zip(folded, deleeted, strict=True)]
         hits = [lex.match_folded(f, d) for f, d in zip(folded, deleeted, strict=True)]
@@ -258,7 +259,7 @@ def _design(texts: list[str], char: TfidfVectorizer, word: TfidfVectorizer,
             fit: bool = False) -> sparse.csr_matrix:
     prepared = [prepare(t) for t in texts]
     lex = load_lexicon()
-    dense = lexicon_matrix([lex.match(t) for t in texts], prepared)
+    dense = lexicon_matrix([lex.match_folded(fold(clean_text(t))) for t in texts], prepared)
     if fit:
         parts = [char.fit_transform(prepared), word.fit_transform(prepared)]
     else:
@@ -324,15 +325,49 @@ class Evaluation:
     model: dict
     keyword_baseline: dict
     errors: list[dict] = field(default_factory=list)
+    model_only: dict = field(default_factory=dict)  # the model's probability alone, no rules
+    decided_by: dict = field(default_factory=dict)  # how many verdicts each part gave
 
 
-def evaluate(model: Model, rows: list[dict]) -> Evaluation:
-    """Score ``model`` and the keyword-only baseline on labeled rows."""
+def _title(text: str, context: str) -> str | None:
+    """The first line of a multi-line market listing (its title), else None."""
+    if context != "market" or "\n" not in text:
+        return None
+    first = text.split("\n", 1)[0].strip()
+    return first if len(first.split()) >= 2 else None
+
+
+def decide_batch(model: Model, texts: list[str], contexts: list[str],
+                 threshold: float = THRESHOLD) -> tuple[list, np.ndarray, list[LexiconHits]]:
+    """Source-aware decisions of a batch: (decisions, model probabilities, lexicon hits)."""
+    from centinela.online.decide import decide
+
+    if not texts:
+        return [], np.zeros(0), []
+    x, hits, prepared = model.features(texts)
+    proba = model.calibrate(model.decision(x))
+    lex = load_lexicon()
+    out = [decide(v, h, float(p), c, lex, threshold, title=_title(t, c))
+           for v, h, p, c, t in zip(prepared, hits, proba, contexts, texts, strict=True)]
+    return out, proba, hits
+
+
+def evaluate(model: Model, rows: list[dict], context: str | None = None) -> Evaluation:
+    """Score the decision (rules + model, in each row's ``context`` or ``context``), the model
+    alone and the keyword-only baseline on labeled rows."""
+    from centinela.online.decide import DEFAULT_CONTEXT
+
     texts = [r["text"] for r in rows]
     y = [int(r["label"]) for r in rows]
-    proba, hits = model.predict_proba(texts)
-    pred = [int(p >= THRESHOLD) for p in proba]
+    contexts = [context or r.get("context") or DEFAULT_CONTEXT for r in rows]
+    decisions, proba, hits = decide_batch(model, texts, contexts)
+    pred = [int(d.is_offer) for d in decisions]
     base = [int(h.keyword_offer()) for h in hits]
-    errors = [{"text": t, "label": yy, "probability": round(float(p), 3)}
-              for t, yy, p, pp in zip(texts, y, proba, pred, strict=True) if yy != pp]
-    return Evaluation(model=metrics(y, pred), keyword_baseline=metrics(y, base), errors=errors)
+    errors = [{"text": t, "label": yy, "probability": round(float(d.probability), 3),
+               "decided_by": d.decided_by, "rule": d.rule}
+              for t, yy, d, pp in zip(texts, y, decisions, pred, strict=True) if yy != pp]
+    by: dict[str, int] = {}
+    for d in decisions:
+        by[d.decided_by] = by.get(d.decided_by, 0) + 1
+    return Evaluation(model=metrics(y, pred), keyword_baseline=metrics(y, base), errors=errors,
+                      model_only=metrics(y, [int(p >= THRESHOLD) for p in proba]), decided_by=by)

@@ -7,7 +7,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from centinela.online.classifier import THRESHOLD
+from centinela.online.classifier import THRESHOLD, decide_batch
+from centinela.online.decide import CONTEXTS, DEFAULT_CONTEXT
 from centinela.online.model_store import get_model
 
 
@@ -23,9 +24,16 @@ class Classification:
     lexicon: dict
     keyword_offer: bool
     explanation: dict = field(default_factory=dict)
+    context: str = "social"
+    kind: str = "none"  # offer, request (chat context) or none
+    decided_by: str = "model"  # lexicon (a rule) or model
+    rule: str = ""
+    model_probability: float = 0.0
 
     def as_dict(self) -> dict:
-        return {"probability": self.probability, "is_offer": self.is_offer,
+        return {"probability": self.probability, "is_offer": self.is_offer, "kind": self.kind,
+                "context": self.context, "decided_by": self.decided_by, "rule": self.rule,
+                "model_probability": self.model_probability,
                 "language": self.language, "language_confidence": self.language_confidence,
                 "substances": self.substances, "lexicon": self.lexicon,
                 "keyword_offer": self.keyword_offer, "explanation": self.explanation}
@@ -85,22 +93,30 @@ def identify_language(text: str) -> tuple[str, float]:
 
 
 def classify(texts: list[str], explain: bool = False, threshold: float = THRESHOLD,
-             language: bool = True) -> list[Classification]:
-    """Classify a batch; ``explain`` adds the terms and features behind each verdict.
+             language: bool = True, context: str | list[str] = DEFAULT_CONTEXT) -> list[Classification]:
+    """Classify a batch in its source context; ``explain`` adds what decided and why.
 
-    ``language=False`` identifies the language of offers only (ingestion: negatives are dropped).
+    ``context`` is one of ``market``, ``chat``, ``social``, ``ad`` (or one per text; see
+    ``online.decide``). ``language=False`` identifies the language of offers only (ingestion:
+    negatives are dropped).
     """
+    contexts = [context] * len(texts) if isinstance(context, str) else list(context)
+    bad = sorted({c for c in contexts if c not in CONTEXTS})
+    if bad:
+        raise ValueError(f"context must be one of {', '.join(CONTEXTS)}; got {', '.join(bad)}")
     model = get_model().model
-    proba, hits = model.predict_proba(texts)
+    decisions, proba, hits = decide_batch(model, texts, contexts, threshold)
     out = []
-    for text, p, h in zip(texts, proba, hits, strict=True):
-        lang, conf = identify_language(text) if (language or p >= threshold) else ("", 0.0)
+    for text, d, p, h, ctx in zip(texts, decisions, proba, hits, contexts, strict=True):
+        lang, conf = identify_language(text) if (language or d.is_offer) else ("", 0.0)
         c = Classification(
-            probability=round(float(p), 4), is_offer=bool(p >= threshold), language=lang,
+            probability=round(float(d.probability), 4), is_offer=d.is_offer, language=lang,
             language_confidence=conf, substances=list(h.substances), lexicon=h.by_category,
-            keyword_offer=h.keyword_offer(),
+            keyword_offer=h.keyword_offer(), context=ctx, kind=d.kind, decided_by=d.decided_by,
+            rule=d.rule, model_probability=round(float(p), 4),
         )
         if explain:
-            c.explanation = model.explain(text)
+            c.explanation = {"decided_by": d.decided_by, "rule": d.rule, "context": ctx,
+                             **model.explain(text)}
         out.append(c)
     return out

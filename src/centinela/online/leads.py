@@ -265,6 +265,12 @@ def raise_alert(session: Session, lead: OnlineLead, now: dt.datetime) -> None:
 
 
 def _es_substance(s: str) -> str:
+    from centinela.online.lexicon import registry_names_es
+
     return {"fentanyl": "fentanilo", "tramadol": "tramadol", "oxycodone": "oxicodona",
             "morphine": "morfina", "methadone": "metadona", "pethidine": "petidina",
-            "heroin": "heroína", "codeine": "codeína", "hydromorphone": "hidromorfona"}.get(s, "opioides")
+            "heroin": "heroína", "codeine": "codeína", "hydromorphone": "hidromorfona",
+            "buprenorphine": "buprenorfina", "oxymorphone": "oximorfona",
+            "hydrocodone": "hidrocodona", "tapentadol": "tapentadol", "opium": "opio",
+            "mt-45": "MT-45", "ah-7921": "AH-7921", "nalbuphine": "nalbufina",
+            }.get(s) or registry_names_es().get(s, "opioides")

@@ -24,6 +24,7 @@ class LexiconHits:
 
     by_category: dict[str, list[str]] = field(default_factory=dict)
     substances: list[str] = field(default_factory=list)
+    fuzzy: list[str] = field(default_factory=list)  # drug-name terms found only by misspelling
 
     def count(self, category: str) -> int:
         return len(self.by_category.get(category, ()))
@@ -126,6 +127,7 @@ class Lexicon:
                 terms = found.setdefault(cat, [])
                 if anchor not in terms and tok not in terms:
                     terms.append(tok)
+                    hits.fuzzy.append(tok)
                     if sub not in subs:
                         subs.append(sub)
         hits.substances = subs
@@ -154,7 +156,8 @@ FUZZY_ANCHORS = {
     "apaches": ("fentanyl", "fentanyl"),
 }
 _NOT_DRUGS = frozenset({"fenomeno", "fenomenal", "metadata", "morfologia", "pentagono", "fenton",
-                        "ferretera", "fantastico", "tramite", "tramites", "tramado"})
+                        "ferretera", "fantastico", "tramite", "tramites", "tramado",
+                        "meridia", "heroes", "heroic", "morfeo", "metadatos", "codigos"})
 
 
 _ANCHOR_INDEX: dict[str, list[tuple[str, str, str, str]]] = {}
@@ -387,11 +390,68 @@ def _substance_map(data: dict) -> dict[tuple[str, str], str]:
     return out
 
 
+# EWS registry categories → online lexicon category (precursors and non-opioids are not offers)
+_REGISTRY_CATEGORY = {"fentanyl": "fentanyl", "listed_fentanyl_analogue": "fentanyl",
+                      "nitazene": "fentanyl", "brorphine_like": "other_opioid",
+                      "u_series": "other_opioid", "other_opioid": "other_opioid"}
+# registry synonyms too short or too common to count as a drug name in free text
+_REGISTRY_SKIP = frozenset({"iso", "pyro", "pink", "pinky", "u4", "u-4", "h", "brown", "caballo",
+                            "blanca", "oxy", "m30", "blues", "fenty", "apache"})
+
+
+def registry_terms() -> dict[str, list[dict]]:
+    """Opioid names and synonyms of the EWS substance registry, as lexicon terms by category.
+
+    Read as plain JSON (no RDKit), so the online lexicon and the EWS registry share one list of
+    names: a substance added there is matched here, mapped to the registry id for EWS signals.
+    Street names stay in ``lexicon.json`` (they are ambiguous and curated per context there).
+    """
+    try:
+        raw = (resources.files("centinela.ews") / "data" / "substances.json").read_bytes()
+    except (FileNotFoundError, ModuleNotFoundError):
+        return {}
+    out: dict[str, list[dict]] = {}
+    for item in json.loads(raw).get("substances", []):
+        cat = _REGISTRY_CATEGORY.get(item.get("category", ""))
+        if cat is None:
+            continue
+        names = [item.get("name", ""), item.get("name_es", ""), *item.get("synonyms", [])]
+        for name in names:
+            f = fold(name)
+            if len(f) < 4 or f in _REGISTRY_SKIP or not re.search(r"[a-z]{3}", f):
+                continue
+            out.setdefault(cat, []).append({"term": f, "substance": item["id"]})
+    return out
+
+
+@lru_cache(maxsize=1)
+def registry_names_es() -> dict[str, str]:
+    """EWS registry id → Spanish name (for alert summaries of substances the registry knows)."""
+    try:
+        raw = (resources.files("centinela.ews") / "data" / "substances.json").read_bytes()
+    except (FileNotFoundError, ModuleNotFoundError):
+        return {}
+    return {i["id"]: i.get("name_es") or i["name"] for i in json.loads(raw).get("substances", [])}
+
+
 @lru_cache(maxsize=1)
 def load_lexicon() -> Lexicon:
-    """Load the shipped lexicon (``online/data/lexicon.json``)."""
+    """Load the shipped lexicon (``online/data/lexicon.json``) joined with the EWS registry names."""
     raw = (resources.files("centinela.online") / "data" / "lexicon.json").read_bytes()
     data = json.loads(raw)
+    shared = registry_terms()
+    for cat, terms in shared.items():
+        ids = {t["term"]: t["substance"] for t in terms}
+        own = data["categories"][cat]["terms"]
+        for i, t in enumerate(own):  # the registry id wins for a name both lists hold
+            term = t if isinstance(t, str) else t["term"]
+            if fold(term) in ids:
+                own[i] = {"term": term, "substance": ids[fold(term)]}
+        have = {fold(t if isinstance(t, str) else t["term"]) for t in own}
+        own += [t for t in terms if t["term"] not in have]
+    # the hash covers what the model's features depend on (categories and shared names), so
+    # editing the decision rules does not invalidate a trained model
+    raw = json.dumps([data["categories"], shared], sort_keys=True, ensure_ascii=False).encode()
     unknown = set(data["categories"]) - set(CATEGORIES)
     if unknown:
         raise ValueError(f"lexicon.json: unknown categories {sorted(unknown)}")

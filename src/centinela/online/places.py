@@ -33,7 +33,19 @@ COMMON_WORDS = frozenset({
 })
 CUES = frozenset({"en", "de", "desde", "delivery", "zona", "distrito", "provincia", "entrego",
                   "entregas", "envios", "envio", "a", "por", "para", "recojo", "cerca"})
-_WORDS = re.compile(r"[a-zñ]+")
+_WORDS = re.compile(r"[a-zñ\x01]+")
+_ENYE = "\x01"  # an ñ kept through folding: "puño" must not be read as Puno
+# Place names that are also verbs or adjectives in chat ("llama al 9…", "me quedé callao al
+# verlo"): read as places only when not followed by these words, or after a strong place cue.
+VERB_LIKE = {
+    "llama": ({"al", "a", "ya", "me", "nomas", "ahora", "pe", "pues", "o", "para", "y", "si",
+               "hoy", "rapido", "toque"}, {"te", "me", "se", "le", "lo", "nos", "quien", "que",
+                                            "si", "tu", "usted", "nadie", "no", "solo"}),
+    "callao": ({"al", "nomas", "pe", "pues", "mejor", "nomás", "noma"},
+               {"quede", "quedo", "quedate", "estate", "estas", "esta", "estoy", "bien", "todo",
+                "tan", "muy", "mas", "se", "te", "me", "calladito"}),
+}
+STRONG_CUES = frozenset({"en", "zona", "distrito", "provincia", "desde", "lima", "y"})
 _STOP = frozenset({"y", "o", "e", "u", "de", "del", "en", "la", "el", "los", "las", "a", "al", "x"})
 MAX_TOKENS = 5
 
@@ -141,10 +153,50 @@ def _fuzzy(window: str) -> str | None:
     return best
 
 
+class _EnyeIndex(dict):
+    """The gazetteer seen through text whose ñ was kept: a window with an ñ matches only
+    names written with ñ ("Cañete"), while a name typed without it still matches."""
+
+    def __init__(self, index: dict[str, list[_Entry]]):
+        super().__init__()
+        self.index = index
+
+    def _get(self, window: str) -> list[_Entry] | None:
+        if _ENYE not in window:
+            return self.index.get(window)
+        got = [e for e in self.index.get(window.replace(_ENYE, "n"), ())
+               if "ñ" in e.name.lower()]
+        return got or None
+
+    def __contains__(self, window: object) -> bool:
+        return isinstance(window, str) and self._get(window) is not None
+
+    def __getitem__(self, window: str) -> list[_Entry]:
+        got = self._get(window)
+        if got is None:
+            raise KeyError(window)
+        return got
+
+
+def _verb_use(key: str, tokens: list[str], i: int, n: int) -> bool:
+    """Whether a place name is used as a verb or adjective here ("llama al…", "callao al ver")."""
+    rule = VERB_LIKE.get(key)
+    if rule is None:
+        return False
+    after, before = rule
+    prev = tokens[i - 1] if i > 0 else ""
+    nxt = tokens[i + n] if i + n < len(tokens) else ""
+    if prev in before:
+        return True
+    if key == "llama" and not nxt:
+        return prev not in STRONG_CUES  # "quien llama", "delivery llama" (no place after a verb)
+    return nxt in after and prev not in STRONG_CUES
+
+
 def find_places(text: str) -> list[Place]:
     """Return the places mentioned in ``text`` (each INEI place once)."""
-    tokens = _WORDS.findall(fold(text))
-    index = gazetteer()
+    tokens = _WORDS.findall(fold(text.replace("ñ", _ENYE).replace("Ñ", _ENYE)))
+    index = _EnyeIndex(gazetteer())
     raw: list[tuple[str, str, bool, int]] = []  # (key, matched, fuzzy, position)
     i = 0
     while i < len(tokens):
@@ -164,6 +216,9 @@ def find_places(text: str) -> list[Place]:
             i += 1
             continue
         key, matched, fuzzy, n = hit
+        if _verb_use(key, tokens, i, n):
+            i += n
+            continue
         cue = i > 0 and tokens[i - 1] in CUES
         raw.append((key, matched, fuzzy, i if cue else -1 - i))
         i += n

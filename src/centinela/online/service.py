@@ -43,6 +43,7 @@ class IngestReport:
     duplicates: int = 0
     positive: int = 0
     negative: int = 0
+    requests: int = 0  # chat messages asking to buy an opioid (counted, not stored)
     leads: list[str] = field(default_factory=list)
     feed_status: int | None = None
 
@@ -57,8 +58,11 @@ def _chunks(items: Iterable[RawPost], size: int) -> Iterator[list[RawPost]]:
 
 
 def ingest_posts(session: Session, posts: Iterable[RawPost], source_kind: str, source: str,
-                 now: dt.datetime, actor: str = "cli") -> IngestReport:
-    """Classify and store posts; only offers are kept (negatives leave a hash and a count)."""
+                 now: dt.datetime, actor: str = "cli", context: str | None = None) -> IngestReport:
+    """Classify and store posts; only offers are kept (negatives leave a hash and a count).
+
+    Each post is decided in its connector's context unless ``context`` overrides it.
+    """
     run = OnlineIngestRun(source_kind=source_kind, source=source[:500], actor=actor, started_at=now,
                           model_source=model_store.get_model().source)
     session.add(run)
@@ -78,12 +82,14 @@ def ingest_posts(session: Session, posts: Iterable[RawPost], source_kind: str, s
             fresh.append((key, post))
         if not fresh:
             continue
-        verdicts = classify([p.text for _, p in fresh], language=False)
+        verdicts = classify([p.text for _, p in fresh], language=False,
+                            context=[context or p.context for _, p in fresh])
         model = model_store.get_model().model
         for (key, post), verdict in zip(fresh, verdicts, strict=True):
             session.add(OnlineSeen(post_key=key, run_id=run.id, seen_at=now, positive=verdict.is_offer))
             if not verdict.is_offer:
                 report.negative += 1
+                report.requests += verdict.kind == "request"
                 continue
             report.positive += 1
             prov = post.provenance()
@@ -93,7 +99,9 @@ def ingest_posts(session: Session, posts: Iterable[RawPost], source_kind: str, s
                 provenance=prov, author=post.author, url=post.url, text=post.text,
                 posted_at=post.posted_at, stored_at=now, language=verdict.language,
                 probability=verdict.probability, substances=verdict.substances,
-                explanation=model.explain(post.text), entities=extract(post.text).as_dict(),
+                explanation={"decided_by": verdict.decided_by, "rule": verdict.rule,
+                             "context": verdict.context, **model.explain(post.text)},
+                entities=extract(post.text).as_dict(),
             )
             session.add(row)
             stored.append(row)
@@ -109,11 +117,13 @@ def ingest_posts(session: Session, posts: Iterable[RawPost], source_kind: str, s
 
 
 def ingest_file(session: Session, path: Path, now: dt.datetime, fmt: str | None = None,
-                actor: str = "cli", display_name: str | None = None) -> IngestReport:
-    """Read an export file with its connector and ingest it."""
+                actor: str = "cli", display_name: str | None = None,
+                context: str | None = None) -> IngestReport:
+    """Read an export file with its connector and ingest it (``context`` overrides the
+    connector's: e.g. a posts file exported from a classifieds site is ``ad``)."""
     kind = fmt or detect_format(path)
     posts = get_connector(kind).read(path, now)
-    return ingest_posts(session, posts, kind, display_name or path.name, now, actor)
+    return ingest_posts(session, posts, kind, display_name or path.name, now, actor, context)
 
 
 def pull_feed(session: Session, url: str, now: dt.datetime, actor: str = "cli") -> IngestReport:

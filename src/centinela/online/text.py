@@ -36,3 +36,37 @@ _REPEATS = re.compile(r"([a-z])\1+")
 def squeeze_repeats(word: str) -> str:
     """Collapse repeated letters (``fentannyllo`` → ``fentanylo``) for fuzzy matching."""
     return _REPEATS.sub(r"\1", word)
+
+
+# Separators and decoration that carry no meaning for the decision: bars, bullets, arrows, stars,
+# box drawing, runs of ~ * = _; a slash between two words ("fentanyl/heroin", not "c/u" or "S/ 50").
+_SEPARATORS = re.compile(r"[|¦‖│┃•·◦‣∙►▶▸▹➤➔→←⇒★☆✦✧✪✩❖◆◇■□▪▫●○◉◎~*=_\\«»<>\[\]{}]+"
+                         r"|(?<=[^\W\d_]{2})/(?=[^\W\d_]{2})|(?<=[^\W\d_]{2})\+(?=[^\W\d_]{2})")
+# Emoji and other symbols are kept, as their own tokens after the words ("🔥fentanyl🔥").
+_SYMBOLS = re.compile(r"([\u2190-\u2bff\u2600-\u27bf\U0001f000-\U0001faff\ufe0f\u200d]+)")
+# Sentence punctuation glued to a word ("Heroin!!", "vendo.", "¿fentanilo?").
+_PUNCT = re.compile(r"[!¡?¿\"“”‘’`´;()]+|(?<=[^\W\d_])[.,:]+(?=\s|$)|(?<=\s)[.,:]+(?=[^\W\d_])")
+
+# A count glued to a name ("5xOxycodon", "10xTramadol"): set apart.
+_GLUED_COUNT = re.compile(r"(?<![\w])(\d+\s?[xX])(?=[^\W\d_]{3})")
+
+
+def normalize(text: str) -> str:
+    """The classifier's view before folding: separators, punctuation and line breaks as spaces.
+
+    Verdicts must not change with ``|`` vs ``/`` vs ``•`` vs a new line, with emoji glued to
+    words, or with trailing punctuation (property-tested); numbers, prices (``S/ 50``, ``$20``),
+    ``c/u``, ``#4`` and leetspeak are left as they are.
+    """
+    text = _SEPARATORS.sub(" ", text)
+    emoji = ""
+    if not text.isascii():
+        # emoji are kept as tokens but moved after the words, so "alguien 🔥 vende" reads as
+        # "alguien vende 🔥": phrases stay whole wherever the decoration was put
+        found = _SYMBOLS.findall(text)
+        if found:
+            text = _SYMBOLS.sub(" ", text)
+            emoji = " " + " ".join(found)
+    text = _PUNCT.sub(" ", text)
+    text = _GLUED_COUNT.sub(r"\1 ", text) + emoji
+    return " ".join(text.split())

@@ -32,6 +32,9 @@ class RawPost:
     posted_at: dt.datetime | None = None  # naive UTC
     url: str | None = None
     extra: dict = field(default_factory=dict)
+    # where the text comes from, which sets the question the classifier answers
+    # (online.decide): market, chat, social or ad
+    context: str = "social"
 
     def post_key(self) -> str:
         """Idempotency key: the native id when the source has one, else a content hash."""
@@ -44,7 +47,7 @@ class RawPost:
 
     def provenance(self) -> dict:
         """Where this post came from (stored with it)."""
-        out = {"source_kind": self.source_kind, "source": self.source,
+        out = {"source_kind": self.source_kind, "source": self.source, "context": self.context,
                "native_id": self.native_id, "fetched_at": self.fetched_at.isoformat()}
         out.update({k: v for k, v in self.extra.items() if v is not None})
         return out
@@ -54,6 +57,7 @@ class Connector(Protocol):
     """A file connector: ``read`` yields posts of one export file."""
 
     kind: str
+    context: str  # the default context of its posts: market, chat, social or ad
 
     def read(self, path: Path, fetched_at: dt.datetime) -> Iterator[RawPost]: ...
 

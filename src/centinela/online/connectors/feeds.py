@@ -67,7 +67,7 @@ def parse_feed(body: bytes, url: str, fetched_at: dt.datetime) -> tuple[str | No
                 continue
             when = entry.findtext(f"{ATOM}published") or entry.findtext(f"{ATOM}updated")
             posts.append(RawPost(
-                source_kind="feed", platform="atom", source=url, text=text, fetched_at=fetched_at,
+                context="social", source_kind="feed", platform="atom", source=url, text=text, fetched_at=fetched_at,
                 native_id=entry.findtext(f"{ATOM}id") or link, url=link,
                 author=entry.findtext(f"{ATOM}author/{ATOM}name"),
                 posted_at=parse_time(when, f"{url} entry {n}"), extra={"feed": title},
@@ -84,7 +84,7 @@ def parse_feed(body: bytes, url: str, fetched_at: dt.datetime) -> tuple[str | No
             continue
         link = (item.findtext("link") or "").strip() or None
         posts.append(RawPost(
-            source_kind="feed", platform="rss", source=url, text=text, fetched_at=fetched_at,
+            context="social", source_kind="feed", platform="rss", source=url, text=text, fetched_at=fetched_at,
             native_id=(item.findtext("guid") or "").strip() or link, url=link,
             author=item.findtext(f"{DC}creator") or item.findtext("author"),
             posted_at=_rfc822(item.findtext("pubDate"), f"{url} item {n}"), extra={"feed": title},

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from centinela.online.connectors.base import ConnectorError, RawPost, parse_time
 
-POST_FIELDS = ("platform", "author", "text", "time", "url", "post_id", "author_id")
+POST_FIELDS = ("platform", "author", "text", "time", "url", "post_id", "author_id", "context")
+CONTEXTS = ("market", "chat", "social", "ad")
 LISTING_FIELDS = ("title", "description", "vendor", "price", "ships_from", "ships_to", "market",
                   "listing_id", "url", "listed_at")
 
@@ -57,12 +58,16 @@ class PostsConnector:
     """Social-media posts exported as CSV or JSON Lines (platform, author, text, time, url)."""
 
     kind = "posts"
+    context = "social"  # a row may say otherwise in its optional ``context`` column
 
     def read(self, path: Path, fetched_at: dt.datetime) -> Iterator[RawPost]:
         for where, row in _rows(path, POST_FIELDS, ("text",)):
             text = (row.get("text") or "").strip()
             if not text:
                 continue
+            context = (row.get("context") or "").strip().lower() or self.context
+            if context not in CONTEXTS:
+                raise ConnectorError(f"{where}: context {context!r} is not one of {list(CONTEXTS)}")
             platform = (row.get("platform") or "unknown").strip().lower()
             native = (row.get("post_id") or "").strip() or (row.get("url") or "").strip() or None
             yield RawPost(
@@ -72,6 +77,7 @@ class PostsConnector:
                 author_id=(row.get("author_id") or "").strip() or None,
                 posted_at=parse_time(row.get("time"), f"{where} time"),
                 url=(row.get("url") or "").strip() or None, extra={"location": where},
+                context=context,
             )
 
 
@@ -79,6 +85,7 @@ class DarknetConnector:
     """Darknet market listings as CSV (title, description, vendor, price, ships_from, ships_to)."""
 
     kind = "darknet"
+    context = "market"
 
     def read(self, path: Path, fetched_at: dt.datetime) -> Iterator[RawPost]:
         for where, row in _rows(path, LISTING_FIELDS, ("title", "description", "vendor")):
@@ -103,4 +110,5 @@ class DarknetConnector:
                 url=(row.get("url") or "").strip() or None,
                 extra={"location": where, "price": row.get("price"), "ships_from": src or None,
                        "ships_to": dst or None},
+                context=self.context,
             )

@@ -31,6 +31,7 @@ class TelegramConnector:
     """Messages of a Telegram Desktop export; service messages and empty media are skipped."""
 
     kind = "telegram"
+    context = "chat"
 
     def read(self, path: Path, fetched_at: dt.datetime) -> Iterator[RawPost]:
         try:
@@ -65,7 +66,7 @@ class TelegramConnector:
             if isinstance(chat_name, str) and chat_type in ("public_channel", "public_supergroup"):
                 username = chat.get("username")
             yield RawPost(
-                source_kind=self.kind, platform="telegram", source=path.name, text=text,
+                context=self.context, source_kind=self.kind, platform="telegram", source=path.name, text=text,
                 fetched_at=fetched_at, native_id=f"{chat_id}:{msg.get('id', i)}",
                 author=msg.get("from") or msg.get("actor") or chat_name,
                 author_id=f"tg:{msg['from_id']}" if msg.get("from_id") else None,

@@ -97,6 +97,7 @@ class WhatsAppConnector:
     """Messages of a WhatsApp ``.txt`` export; system lines and media placeholders are skipped."""
 
     kind = "whatsapp"
+    context = "chat"
 
     def read(self, path: Path, fetched_at: dt.datetime) -> Iterator[RawPost]:
         lines = path.read_text(encoding="utf-8-sig").splitlines()
@@ -115,7 +116,7 @@ class WhatsAppConnector:
             base = hashlib.sha256(f"{chat}|{when.isoformat()}|{m.author}|{text}".encode()).hexdigest()[:24]
             seen[base] = seen.get(base, 0) + 1  # identical messages in the same minute stay distinct
             yield RawPost(
-                source_kind=self.kind, platform="whatsapp", source=path.name, text=text,
+                context=self.context, source_kind=self.kind, platform="whatsapp", source=path.name, text=text,
                 fetched_at=fetched_at, native_id=f"{base}:{seen[base]}", author=m.author,
                 author_id=f"wa:{chat}:{m.author}" if m.author else None, posted_at=when,
                 extra={"chat": chat, "layout": layout, "line": m.line},

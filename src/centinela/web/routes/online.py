@@ -6,6 +6,7 @@ import datetime as dt
 import re
 import tempfile
 from pathlib import Path
+from typing import Literal
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import RedirectResponse
@@ -29,6 +30,8 @@ MAX_UPLOAD = 20 * 1024 * 1024
 class ClassifyIn(BaseModel):
     texts: list[str] = Field(..., min_length=1, max_length=1000)
     explain: bool = True
+    # market listing, chat message, social post or classified ad (online.decide)
+    context: Literal["market", "chat", "social", "ad"] = "social"
 
 
 class DecisionIn(BaseModel):
@@ -43,12 +46,13 @@ def api_classify(body: ClassifyIn, user: User = Depends(guard)) -> dict:
 
     if any(len(t) > 20000 for t in body.texts):
         raise HTTPException(422, "each text must be at most 20000 characters")
-    results = classify(body.texts, explain=body.explain)
+    results = classify(body.texts, explain=body.explain, context=body.context)
     return {"results": [c.as_dict() for c in results]}
 
 
 @router.post("/api/online/ingest")
 async def api_ingest(file: UploadFile = File(...), format: str | None = Form(None),
+                     context: str | None = Form(None),
                      session: Session = Depends(db_session), user: User = Depends(guard),
                      now: dt.datetime = Depends(clock)) -> dict:
     """Ingest an uploaded export file (posts CSV/JSONL, Telegram JSON, WhatsApp TXT, darknet CSV)."""
@@ -56,6 +60,8 @@ async def api_ingest(file: UploadFile = File(...), format: str | None = Form(Non
 
     if format is not None and format not in CONNECTORS:
         raise HTTPException(422, f"format must be one of {sorted(CONNECTORS)}")
+    if context is not None and context not in ("market", "chat", "social", "ad"):
+        raise HTTPException(422, "context must be one of market, chat, social, ad")
     data = await file.read(MAX_UPLOAD + 1)
     if len(data) > MAX_UPLOAD:
         raise HTTPException(413, f"file larger than {MAX_UPLOAD} bytes")
@@ -67,7 +73,7 @@ async def api_ingest(file: UploadFile = File(...), format: str | None = Form(Non
         path.write_bytes(data)
         try:
             report = ingest_file(session, path, now, fmt=format, actor=user.username,
-                                 display_name=name)
+                                 display_name=name, context=context)
         except (ConnectorError, UnicodeDecodeError) as exc:
             raise HTTPException(422, str(exc)) from exc
     audit.record(session, user.username, "online.ingest", name, details={"run_id": report.run_id},
