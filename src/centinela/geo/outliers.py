@@ -261,9 +261,14 @@ def outliers(quantity, exposure, covariates=None, effective=None, dispersion: fl
     # P(Y' ≥ y') = regularized lower incomplete gamma P(y', λ).
     c = float(max(min_ratio, np.exp(2.0 * tau)))
     p = np.where(eff > 0, special.gammainc(np.maximum(eff, 1e-12), c * Eeff), 1.0)
-    p = np.clip(p, 1e-300, 1.0)
+    p = np.clip(p, 0.0, 1.0)
     qv = stats.false_discovery_control(p, method="bh") if m else p
-    score = np.clip(stats.norm.isf(p), -8.0, 38.0)
+    # z of the tail; beyond floating point, the signed root of the Poisson deviance (its
+    # large-deviation equivalent) keeps the strongest excesses apart.
+    lam0 = np.maximum(c * Eeff, 1e-300)
+    dev = 2.0 * (eff * np.log(np.maximum(eff, 1e-300) / lam0) - (eff - lam0))
+    root = np.sign(eff - lam0) * np.sqrt(np.maximum(dev, 0.0))
+    score = np.where(p > 1e-250, stats.norm.isf(p), root)
     ratio = smoothed / exp_rate
     # The null already sits at c ≥ min_ratio × expected; an excess also needs a few independent
     # units (patients): one patient, however heavy, is a matter for the patient detectors.
