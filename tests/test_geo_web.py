@@ -48,3 +48,28 @@ def test_map_shows_flagged_places_with_drivers_and_respects_scope(app, world, se
 def test_map_says_when_nothing_is_flagged(app, world):
     page = login(app, "analista").get("/map", headers=HTML).text
     assert 'id="outlier-none"' in page
+
+
+def test_browser_map_layer_links_to_the_alert(browser_page, live_app, session, tmp_path):
+    """Real Chromium: the circles are drawn on the map, the table ranks the places and a click on
+    a circle opens the alert."""
+    from centinela.accounts.demo import seed_demo_users
+    from centinela.web.views.common import clear_cache
+    from tests.test_web_browser import _login
+    from tests.web_support import PASSWORD
+
+    clear_cache()
+    seed_demo_users(session, password=PASSWORD)
+    lima = _flag(session, "150111", "El Agustino (Lima, Lima)", "hospital", 4.2)
+    _flag(session, "1605", "Loreto (Loreto)", "retail", 6.3)
+    session.commit()
+    page, base = browser_page, live_app
+    _login(page, base, "analista")
+    page.goto(f"{base}/map")
+    assert page.locator("svg.map circle.outlier").count() == 2
+    rows = page.locator("#outlier-table tbody tr")
+    assert rows.count() == 2 and "EST-150111" in page.locator("#outlier-table").inner_text()
+    page.screenshot(path=str(tmp_path / "map.png"), full_page=True)
+    with page.expect_navigation():
+        page.click(f"svg.map a[href='/alerts/{lima}'] circle", force=True)
+    assert page.locator("#alert-id").inner_text() == lima
