@@ -25,8 +25,10 @@ class RegionalOutlier(Detector):
 
     Method: ``centinela.geo.outliers`` (see ``docs/geo.md``). Expected use = national rate ×
     exp(β · covariates), the covariates being log(1 + IPRESS hospital beds per 1 000 residents)
-    and whether the place has a level-III referral hospital (which serves other districts), and
-    for hospital use log(1 + registered hospitals and clinics per 100 000 residents), fitted
+    whether the place has a level-III referral hospital (which serves other districts), and
+    log(1 + registered facilities of the channel per 100 000 residents: hospitals and clinics for
+    hospital use, pharmacies and drugstores for retail, whose outlets serve the districts around
+    them), fitted
     robustly (Huber); INEI 2025 population. Sampling noise comes from the Kish effective number
     of patients behind the MME (a patient's year is one unit; events without a patient count one
     each), so a district of 2 000 people with one patient on patches is never an outlier;
@@ -62,12 +64,11 @@ class RegionalOutlier(Detector):
         kind = np.array([(k or "") for k in reg.est_kind] + [""] * (len(f.estv) - len(reg.est_kind)),
                         dtype=object)
         at_hospital = np.isin(kind, HOSPITAL_KINDS)
-        # Facilities registered per place (hospitals and clinics), a covariate of hospital use.
-        self._facilities = {}
-        for u in ub_of_est[at_hospital]:
-            if len(u) == 6:
-                for level in (6, 4, 2):
-                    self._facilities[u[:level]] = self._facilities.get(u[:level], 0) + 1
+        # Facilities registered per place, covariates of use: hospitals and clinics for hospital
+        # use, pharmacies and drugstores for retail (a town's outlets serve the districts around
+        # it, so per-resident use follows where the outlets are).
+        self._facilities = {"hospital": _count_by_place(ub_of_est[at_hospital]),
+                            "retail": _count_by_place(ub_of_est[~at_hospital & (kind != "")])}
         hosp_row = at_hospital[np.maximum(f.est, 0)]
         masks = {"hospital": f.is_type("administer") | (f.is_type("dispense") & hosp_row),
                  "retail": f.is_type("dispense") & ~hosp_row}
@@ -114,8 +115,8 @@ class RegionalOutlier(Detector):
         popv = np.array([pop[c] for c in codes], dtype=float)
         cols = [np.log1p(np.array([b.get(c, (0.0, False))[0] for c in codes]) * 1000.0 / popv),
                 np.array([float(b.get(c, (0.0, False))[1]) for c in codes])]
-        if channel == "hospital":
-            cols.append(np.log1p(np.array([self._facilities.get(c, 0) for c in codes]) * 1e5 / popv))
+        fac = self._facilities[channel]
+        cols.append(np.log1p(np.array([fac.get(c, 0) for c in codes]) * 1e5 / popv))
         cov = np.column_stack(cols)
         cov = cov[:, cov.std(axis=0) > 0] if m > 1 else cov[:, :0]
         res = outliers(y, n, covariates=cov if cov.shape[1] else None, effective=eff, q=self.Q,
@@ -177,6 +178,16 @@ class RegionalOutlier(Detector):
              "establishments": ests, "prescribers": pres, **f.events(sel)},
             department=c["code"][:2], ubigeo=c["code"] if c["level"] == 6 else None,
         )
+
+
+def _count_by_place(ubigeos) -> dict[str, int]:
+    """Return place code (6, 4 and 2 digits) → number of establishments there."""
+    out: dict[str, int] = {}
+    for u in ubigeos:
+        if len(u) == 6:
+            for level in (6, 4, 2):
+                out[u[:level]] = out.get(u[:level], 0) + 1
+    return out
 
 
 def _top(codes: np.ndarray, mme: np.ndarray, vocab, total: float, k: int = 5) -> list[dict]:
