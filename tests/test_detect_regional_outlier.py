@@ -56,3 +56,39 @@ def test_planted_excess_is_flagged_and_tiny_district_is_not(session):
     assert not any(s.startswith(tiny.ubigeo[:4]) and len(s) == 4 for s in alerts)
     # the tiny district tops the raw per-capita ranking, not the alerts
     assert len(alerts) <= 3
+
+
+def _dense_country(session, factor: float, seed: int = 1) -> str:
+    """Every district of Junín, Lima and Piura (≥ 1 000 residents) with one pharmacy and about
+    one patient per 5 000 residents; one district of 80–150 thousand has ``factor`` × patients."""
+    base_products(session)
+    ds = sorted(districts().values(), key=lambda d: d.ubigeo)
+    chosen = [d for d in ds if d.ubigeo[:2] in ("12", "15", "20") and d.population >= 1000]
+    big = [d for d in chosen if 80_000 < d.population < 150_000][seed]
+    rng = np.random.default_rng(seed)
+    prof(session, "CMP-000001")
+    k = 0
+    for d in chosen:
+        e = est(session, f"F-{d.ubigeo}", kind="pharmacy", ubigeo=d.ubigeo)
+        n = rng.poisson(d.population / 5000 * np.exp(rng.normal(0, 0.2)) * (factor if d is big else 1))
+        for _ in range(int(n)):
+            k += 1
+            for month in range(int(rng.integers(1, 7))):
+                mv(session, "dispense", e, MORPH_TAB, 60, START + dt.timedelta(days=30 * month + k % 20),
+                   patient_id=f"P{k:06d}", prescriber_id="CMP-000001", days_supply=30)
+    session.flush()
+    return big.ubigeo
+
+
+def test_a_threefold_district_is_found_among_four_hundred(session):
+    big = _dense_country(session, 3.0)
+    run_all(session, only=["regional_outlier"])
+    alerts = {a.subject_id: a for a in session.query(Alert).filter_by(detector="regional_outlier")}
+    assert list(alerts) == [big]
+    assert alerts[big].evidence["level"] == "district"
+
+
+def test_no_alert_when_no_place_stands_out(session):
+    _dense_country(session, 1.0)
+    run_all(session, only=["regional_outlier"])
+    assert session.query(Alert).filter_by(detector="regional_outlier").count() == 0

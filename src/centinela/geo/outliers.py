@@ -4,9 +4,12 @@ A pure method (NumPy/SciPy, no database), the same for Peru's districts and any 
 counties. Per region ``i``: observed quantity ``y`` over an exposure ``n`` (residents × periods).
 
 1. **Expected.** ``E = n × r0 × exp(X β)``: the national rate, adjusted for covariates that
-   legitimately drive use (hospital beds per resident, referral hospitals, age structure). ``β`` is
+   legitimately drive use (hospital beds per resident, referral hospitals, age structure), each
+   constrained to raise use (β ≥ 0: give a covariate that lowers use with its sign flipped). ``β`` is
    fitted by a Huber-weighted least squares of the log rate on ``X`` over regions with enough
-   data, so the outliers being looked for cannot pull the expectation up to themselves.
+   data, so the outliers being looked for cannot pull the expectation up to themselves; the
+   ``loo`` (15) most extreme regions get their expectation from a fit without them, so a
+   high-leverage place (the one district with a big hospital) cannot bend the covariates either.
 2. **Sampling noise.** Quantities are sums over patients, each taking very different amounts, so
    they are over-dispersed far beyond Poisson: one patient on patches can be the whole consumption
    of a small district. Each region's quantity is converted to an *effective count*
@@ -62,16 +65,25 @@ class OutlierResult:
     params: dict = field(default_factory=dict)
 
 
+def _wls(X: np.ndarray, yv: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Weighted least squares with the covariate coefficients (all but the first) ≥ 0."""
+    from scipy.optimize import lsq_linear
+
+    sw = np.sqrt(w)
+    lb = np.r_[-np.inf, np.zeros(X.shape[1] - 1)]
+    return lsq_linear(X * sw[:, None], yv * sw, bounds=(lb, np.full(X.shape[1], np.inf))).x
+
+
 def _huber_wls(X: np.ndarray, yv: np.ndarray, w: np.ndarray, iters: int = 20) -> np.ndarray:
-    """Return Huber-weighted least-squares coefficients of ``yv`` on ``X`` (weights ``w``)."""
-    beta = np.linalg.lstsq(X * np.sqrt(w)[:, None], yv * np.sqrt(w), rcond=None)[0]
+    """Return Huber-weighted least-squares coefficients of ``yv`` on ``X`` (weights ``w``),
+    covariate coefficients constrained to raise the expectation (≥ 0)."""
+    beta = _wls(X, yv, w)
     for _ in range(iters):
         r = (yv - X @ beta) * np.sqrt(w)
         s = max(1.4826 * float(np.median(np.abs(r - np.median(r)))), 1e-6)
         u = np.abs(r) / (1.345 * s)
         hw = np.where(u <= 1, 1.0, 1.0 / np.maximum(u, 1e-12))
-        ww = w * hw
-        new = np.linalg.lstsq(X * np.sqrt(ww)[:, None], yv * np.sqrt(ww), rcond=None)[0]
+        new = _wls(X, yv, w * hw)
         if np.allclose(new, beta, atol=1e-8):
             return new
         beta = new
@@ -173,7 +185,8 @@ def _log_pois(k: np.ndarray, lam: np.ndarray) -> np.ndarray:
 
 
 def outliers(quantity, exposure, covariates=None, effective=None, dispersion: float | None = None,
-             q: float = 0.05, min_ratio: float = 1.5, min_effective: float = 3.0) -> OutlierResult:
+             q: float = 0.05, min_ratio: float = 1.5, min_effective: float = 3.0,
+             loo: int = 15) -> OutlierResult:
     """Score every region's consumption against its expectation (see the module docstring).
 
     ``quantity`` and ``exposure`` (residents × periods) are per region; ``covariates`` an
@@ -216,17 +229,18 @@ def outliers(quantity, exposure, covariates=None, effective=None, dispersion: fl
         phi = float(dispersion) if dispersion else estimate_dispersion(y, E0)
         phi_i = np.full(m, phi)
         eff = y / phi
-    # 1. Covariate expectation: Huber WLS of log rate on X over regions with enough data.
+    # 1. Covariate expectation: Huber-weighted least squares of the log rate over the regions
+    # with enough data (weights grow with the effective count).
     good = eff >= min_effective
     if good.sum() < max(5, 2 * X.shape[1]):
         good = y > 0
     beta = np.zeros(X.shape[1])
     beta[0] = np.log(r0)
-    if good.sum() >= X.shape[1] + 2:
-        lr = np.log(y[good] / n[good])
-        w = 1.0 / (0.1 + 1.0 / np.maximum(eff[good], 0.5))
-        beta = _huber_wls(X[good], lr, w)
-        if X.shape[1] > 1 and effective is None and not dispersion:
+    lr_all = np.log(np.maximum(y, 1e-300) / n)
+    w_all = 1.0 / (0.1 + 1.0 / np.maximum(eff, 0.5))
+    if X.shape[1] > 1 and good.sum() >= X.shape[1] + 2:
+        beta = _huber_wls(X[good], lr_all[good], w_all[good])
+        if effective is None and not dispersion:
             # Dispersion again around the covariate expectation (beds explain part of the spread).
             phi = estimate_dispersion(y, n * np.exp(X @ beta))
             phi_i = np.full(m, phi)
@@ -248,6 +262,21 @@ def outliers(quantity, exposure, covariates=None, effective=None, dispersion: fl
     noise = float(np.median(1.0 / np.maximum(eff[use], 0.5)))  # var(log y) ≈ 1 / y'
     tau = float(max(np.sqrt(max(mad ** 2 - noise, 0.0)), TAU_FLOOR))
     exp_rate = base * np.exp(mu)
+    if X.shape[1] > 1 and good.sum() > X.shape[1] + 3:
+        # A region with high leverage can bend the covariate fit towards itself (a district
+        # with a hospital and a real excess makes 'beds' look like the cause). The regions that
+        # look most extreme get their expectation from a fit without them (leave-one-out).
+        ratio0 = np.where(pos, y / (n * exp_rate), 0.0)
+        z0 = np.where(pos, np.log(np.maximum(ratio0, 1e-300)) * np.sqrt(np.minimum(eff, 1e6)), -np.inf)
+        for i in np.argsort(-z0)[: min(loo, int(pos.sum()))]:
+            keep = good.copy()
+            keep[i] = False
+            b_i = _huber_wls(X[keep], lr_all[keep], w_all[keep])
+            use_i = use.copy()
+            use_i[i] = False
+            base_i = np.exp(X @ b_i)
+            mu_i = float(np.median(np.log(y[use_i] / (n[use_i] * base_i[use_i]))))
+            exp_rate[i] = base_i[i] * np.exp(mu_i)
     E = n * exp_rate
     # Effective expected count, on each region's own scale.
     Eeff = E / phi_i

@@ -59,3 +59,35 @@ def region_name(code: str) -> str:
                 return f"{d.province} ({d.department})"
             return d.department
     return code
+
+
+REFERRAL_WORDS = ("neoplas", "oncolog", "cancer", "instituto nacional", "paliativ")
+
+
+@lru_cache(maxsize=1)
+def _referral_names() -> frozenset[tuple[str, str]]:
+    """Return (department code, folded name) of IPRESS level-III and specialized hospitals."""
+    from centinela.reference.ubigeo import fold
+
+    out = set()
+    with data_path("hospitals_ipress_operational.csv").open(encoding="utf-8", errors="replace") as fh:
+        for r in csv.DictReader(fh):
+            cat = (r.get("Categoría") or "").strip()
+            if cat.startswith("III") or cat.endswith("-E"):
+                ub = (r.get("UBIGEO") or "").strip().zfill(6)
+                out.add((ub[:2], fold(r.get("Nombre del establecimiento") or "")))
+    return frozenset(out)
+
+
+def is_referral(name: str | None, ubigeo: str | None) -> bool:
+    """Return True for a referral hospital that serves other districts: an IPRESS level-III or
+    specialized (``-E``) hospital of the same name in the department, or a cancer, palliative or
+    national institute by its name."""
+    from centinela.reference.ubigeo import fold
+
+    if not name:
+        return False
+    folded = fold(name)
+    if any(w in folded for w in REFERRAL_WORDS):
+        return True
+    return ((ubigeo or "")[:2], folded) in _referral_names()

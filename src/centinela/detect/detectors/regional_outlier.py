@@ -12,7 +12,7 @@ from centinela.detect.base import Detector, day_str, fmt
 from centinela.detect.context import DAY, DetectionContext
 from centinela.detect.scoring import strength_from_p
 from centinela.geo.outliers import outliers
-from centinela.geo.peru import LEVELS, beds, population, region_name
+from centinela.geo.peru import LEVELS, beds, is_referral, population, region_name
 
 CHANNELS = {"hospital": "uso hospitalario", "retail": "dispensación minorista"}
 HOSPITAL_KINDS = ("hospital", "clinic")
@@ -35,7 +35,10 @@ class RegionalOutlier(Detector):
     legitimate variation between places is a log-normal spread τ; the smoothed rate is the
     empirical-Bayes posterior (Student-t prior). Flagged when the MME is significantly above
     c × expected, c = max(1.5, e^{2τ}), after Benjamini–Hochberg (q = 5 %) over every place of
-    the level and channel, with ≥ 3 effective patients. A department or province is not
+    the level and channel, with ≥ 3 effective patients; places without any establishment of the
+    channel are structural zeros and left out of the fit. Referral hospitals (IPRESS level III
+    or specialized, matched by name; cancer, palliative and national institutes) serve patients
+    from other districts and provinces, so their hospital use counts at department level only. A department or province is not
     reported again when flagged places inside it make half or more of its excess. Age structure
     is not used (the shipped INEI file has none). The alert names the establishments and
     prescribers that make the excess.
@@ -69,6 +72,13 @@ class RegionalOutlier(Detector):
         # it, so per-resident use follows where the outlets are).
         self._facilities = {"hospital": _count_by_place(ub_of_est[at_hospital]),
                             "retail": _count_by_place(ub_of_est[~at_hospital & (kind != "")])}
+        # Referral hospitals serve patients from other districts and provinces: their hospital
+        # use counts at department level only.
+        names = _names(session, [f.estv.name(int(c)) for c in np.flatnonzero(at_hospital)])
+        referral = np.zeros(len(kind), dtype=bool)
+        for c in np.flatnonzero(at_hospital):
+            referral[c] = is_referral(names.get(f.estv.name(int(c))), ub_of_est[c])
+        self._referral_rows = referral[np.maximum(f.est, 0)]
         hosp_row = at_hospital[np.maximum(f.est, 0)]
         masks = {"hospital": f.is_type("administer") | (f.is_type("dispense") & hosp_row),
                  "retail": f.is_type("dispense") & ~hosp_row}
@@ -89,6 +99,9 @@ class RegionalOutlier(Detector):
 
     def _level(self, ctx, channel, level, rows, ub, years) -> list[dict]:
         f = ctx.frame
+        if channel == "hospital" and level > 2:
+            keep = ~self._referral_rows[rows]
+            rows, ub = rows[keep], ub[keep]
         pop = population(level)
         codes = sorted(pop)
         index = {c: i for i, c in enumerate(codes)}
@@ -118,9 +131,16 @@ class RegionalOutlier(Detector):
         fac = self._facilities[channel]
         cols.append(np.log1p(np.array([fac.get(c, 0) for c in codes]) * 1e5 / popv))
         cov = np.column_stack(cols)
-        cov = cov[:, cov.std(axis=0) > 0] if m > 1 else cov[:, :0]
-        res = outliers(y, n, covariates=cov if cov.shape[1] else None, effective=eff, q=self.Q,
-                       min_ratio=self.MIN_RATIO, min_effective=self.MIN_EFFECTIVE)
+        # Places with no establishment of the channel cannot use it: structural zeros, left out.
+        has = np.array([fac.get(c, 0) > 0 for c in codes]) | (y > 0)
+        if has.sum() < 5:
+            return []
+        idx = np.flatnonzero(has)
+        cov = cov[idx]
+        cov = cov[:, cov.std(axis=0) > 0] if len(idx) > 1 else cov[:, :0]
+        sub = outliers(y[idx], n[idx], covariates=cov if cov.shape[1] else None, effective=eff[idx],
+                       q=self.Q, min_ratio=self.MIN_RATIO, min_effective=self.MIN_EFFECTIVE)
+        res = _expand(sub, idx, m)
         found = []
         for i in np.flatnonzero(res.flagged):
             sel = rows[key == i]
@@ -178,6 +198,36 @@ class RegionalOutlier(Detector):
              "establishments": ests, "prescribers": pres, **f.events(sel)},
             department=c["code"][:2], ubigeo=c["code"] if c["level"] == 6 else None,
         )
+
+
+def _names(session: Session, ids: list[str]) -> dict[str, str]:
+    """Return establishment id → name for ``ids``."""
+    from sqlalchemy import select
+
+    from centinela.registry.models import Establishment
+
+    out: dict[str, str] = {}
+    for k in range(0, len(ids), 5000):
+        chunk = ids[k:k + 5000]
+        out.update(dict(session.execute(select(Establishment.establishment_id, Establishment.name)
+                                        .where(Establishment.establishment_id.in_(chunk))).all()))
+    return out
+
+
+def _expand(sub, idx: np.ndarray, m: int):
+    """Return ``sub``'s per-region arrays placed at ``idx`` of ``m`` regions (others unflagged)."""
+    from dataclasses import fields, replace
+
+    out = {}
+    for fld in fields(sub):
+        v = getattr(sub, fld.name)
+        if isinstance(v, np.ndarray):
+            full = np.zeros(m, dtype=v.dtype)
+            if fld.name in ("p_value", "q_value"):
+                full[:] = 1
+            full[idx] = v
+            out[fld.name] = full
+    return replace(sub, **out)
 
 
 def _count_by_place(ubigeos) -> dict[str, int]:
