@@ -162,3 +162,20 @@ def test_periods_without_counts_are_ignored_and_zero_regions_kept(tmp_path):
     t = read_tables(c, p)
     assert t.regions == ["010101", "010102"]  # leading zeros kept
     assert list(t.quantity) == [15.0, 0.0] and list(t.exposure) == [1000.0, 500.0]
+
+
+def test_semicolon_files_with_decimal_commas_and_a_given_dispersion(tmp_path):
+    c, p = tmp_path / "c.csv", tmp_path / "p.csv"
+    rows = [(f"R{i:02d}", 100.0 + (i % 7)) for i in range(40)] + [("HOT", 400.0)]
+    c.write_text("region;period;quantity\n" + "".join(f"{r};2025;{q:.1f}".replace(".", ",") + "\n"
+                                                     for r, q in rows), encoding="utf-8")
+    p.write_text("region;period;population\n" + "".join(f"{r};2025;10000\n" for r, _ in rows),
+                 encoding="utf-8")
+    t = read_tables(c, p)
+    assert t.quantity[t.regions.index("R01")] == pytest.approx(101.0)
+    r = CliRunner().invoke(app, ["geo", "outliers", "--counts", str(c), "--population", str(p),
+                                 "--dispersion", "1", "--json"])
+    assert r.exit_code == 0, r.output
+    first = json.loads(r.output.splitlines()[0])
+    assert first["region"] == "HOT" and first["flagged"]
+    assert sum(json.loads(line)["flagged"] for line in r.output.splitlines()) == 1

@@ -27,6 +27,10 @@ def outliers_cmd(
                             help="False discovery rate of the Benjamini–Hochberg control."),
     min_ratio: float = typer.Option(1.5, "--min-ratio", min=1.0,
                                     help="Flag only smoothed rates at least this many times expected."),
+    dispersion: float = typer.Option(None, "--dispersion", min=1e-12,
+                                     help="Variance ÷ mean of a region's quantity (1 for counts of "
+                                          "independent events such as prescriptions); estimated "
+                                          "from the data when omitted."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per region and line."),
 ) -> None:
     """Lugares que consumen mucho más de lo que explica su población / regions that consume far
@@ -38,7 +42,7 @@ def outliers_cmd(
     except GeoInputError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
-    res, rows = run(table, q=q, min_ratio=min_ratio)
+    res, rows = run(table, q=q, min_ratio=min_ratio, dispersion=dispersion)
     if as_json:
         for row in rows:
             typer.echo(json.dumps(row, ensure_ascii=False))

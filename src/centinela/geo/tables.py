@@ -61,8 +61,11 @@ def _rows(path: Path, required: tuple[str, ...]):
 
 
 def _number(path: Path, lineno: int, col: str, value: str, positive: bool = False) -> float:
+    text = value.replace(" ", "").replace("_", "")
+    if text.count(",") == 1 and "." not in text:
+        text = text.replace(",", ".")  # a decimal comma (es-PE spreadsheets, ';' files)
     try:
-        x = float(value.replace(" ", "").replace("_", ""))
+        x = float(text)
     except ValueError:
         raise GeoInputError(f"{path}:{lineno}: {col} {value!r} is not a number") from None
     if not math.isfinite(x) or x < 0 or (positive and x == 0):
@@ -167,9 +170,16 @@ def _number_any(path: Path, lineno: int, col: str, value: str) -> float:
     return x
 
 
-def run(table: RegionTable, q: float = 0.05, min_ratio: float = 1.5) -> tuple[OutlierResult, list[dict]]:
-    """Run the method on a table; return the result and one JSON-ready dict per region, by rank."""
-    phi = dispersion_over_periods(*table.by_period) if table.by_period is not None else None
+def run(table: RegionTable, q: float = 0.05, min_ratio: float = 1.5,
+        dispersion: float | None = None) -> tuple[OutlierResult, list[dict]]:
+    """Run the method on a table; return the result and one JSON-ready dict per region, by rank.
+
+    ``dispersion`` (variance ÷ mean of one region's quantity, 1 for counts of independent
+    events) overrides the estimate from the data.
+    """
+    phi = dispersion
+    if phi is None and table.by_period is not None:
+        phi = dispersion_over_periods(*table.by_period)
     res = outliers(table.quantity, table.exposure, covariates=table.covariates, q=q,
                    min_ratio=min_ratio, dispersion=phi)
     out = []
