@@ -66,12 +66,20 @@ class OutlierResult:
 
 
 def _wls(X: np.ndarray, yv: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Weighted least squares with the covariate coefficients (all but the first) ≥ 0."""
-    from scipy.optimize import lsq_linear
-
+    """Weighted least squares with the covariate coefficients (all but the first) ≥ 0: refit
+    without the most negative covariate until none is negative (few covariates: a handful of
+    small solves, much faster than a general bounded solver)."""
     sw = np.sqrt(w)
-    lb = np.r_[-np.inf, np.zeros(X.shape[1] - 1)]
-    return lsq_linear(X * sw[:, None], yv * sw, bounds=(lb, np.full(X.shape[1], np.inf))).x
+    A, b = X * sw[:, None], yv * sw
+    active = list(range(X.shape[1]))
+    while True:
+        coef = np.linalg.lstsq(A[:, active], b, rcond=None)[0]
+        neg = [(c, j) for c, j in zip(coef[1:], active[1:], strict=True) if c < 0]
+        if not neg:
+            out = np.zeros(X.shape[1])
+            out[active] = coef
+            return out
+        active.remove(min(neg)[1])
 
 
 def _huber_wls(X: np.ndarray, yv: np.ndarray, w: np.ndarray, iters: int = 20) -> np.ndarray:

@@ -86,26 +86,27 @@ class RegionalOutlier(Detector):
             rows = np.flatnonzero(base & masks[channel])
             if len(rows) == 0:
                 continue
-            ub = ub_of_est[f.est[rows]]
-            known = np.array([len(u) == 6 for u in ub], dtype=bool)
-            rows, ub = rows[known], ub[known]
+            known_est = np.array([len(u) == 6 for u in ub_of_est], dtype=bool)
+            rows = rows[known_est[f.est[rows]]]
             if len(rows) < 20:
                 continue
             found: dict[int, list[dict]] = {}
             for level in (6, 4, 2):
-                found[level] = self._level(ctx, channel, level, rows, ub, years)
+                found[level] = self._level(ctx, channel, level, rows, ub_of_est, years)
             out += self._dedupe(found)
         return out
 
-    def _level(self, ctx, channel, level, rows, ub, years) -> list[dict]:
+    def _level(self, ctx, channel, level, rows, ub_of_est, years) -> list[dict]:
         f = ctx.frame
         if channel == "hospital" and level > 2:
-            keep = ~self._referral_rows[rows]
-            rows, ub = rows[keep], ub[keep]
+            rows = rows[~self._referral_rows[rows]]
         pop = population(level)
         codes = sorted(pop)
         index = {c: i for i, c in enumerate(codes)}
-        key = np.array([index.get(u[:level], -1) for u in ub])
+        # Region of each establishment (once), then of each row.
+        key_of_est = np.array([index.get(u[:level], -1) if len(u) == 6 else -1 for u in ub_of_est],
+                              dtype=np.int64)
+        key = key_of_est[f.est[rows]]
         ok = key >= 0
         rows, key = rows[ok], key[ok]
         m = len(codes)
