@@ -179,3 +179,13 @@ def test_semicolon_files_with_decimal_commas_and_a_given_dispersion(tmp_path):
     first = json.loads(r.output.splitlines()[0])
     assert first["region"] == "HOT" and first["flagged"]
     assert sum(json.loads(line)["flagged"] for line in r.output.splitlines()) == 1
+
+
+def test_missing_values_leave_the_region_period_out(tmp_path):
+    c, p = tmp_path / "c.csv", tmp_path / "p.csv"
+    c.write_text("region,period,quantity\nA,2024,10\nA,2025,NA\nB,2024,4\nB,2025,6\n", encoding="utf-8")
+    p.write_text("region,period,population\nA,2024,100\nA,2025,100\nB,2024,50\nB,2025,\n",
+                 encoding="utf-8")
+    t = read_tables(c, p)
+    assert list(t.quantity) == [10.0, 4.0] and list(t.exposure) == [100.0, 50.0]
+    assert t.notes and "2 region-period(s)" in t.notes[0] and "c.csv:3" in t.notes[0]

@@ -42,6 +42,8 @@ def outliers_cmd(
     except GeoInputError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
+    for note in table.notes:
+        typer.echo(f"note: {note}", err=True)
     res, rows = run(table, q=q, min_ratio=min_ratio, dispersion=dispersion)
     if as_json:
         for row in rows:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +19,9 @@ from centinela.geo.outliers import OutlierResult, dispersion_over_periods, outli
 
 class GeoInputError(ValueError):
     """Bad input: the message names the file, the line and the reason."""
+
+
+MISSING = frozenset({"", "na", "n/a", "nan", "null", "none", "-", ".", "suppressed", "s/d"})
 
 
 @dataclass
@@ -31,6 +34,7 @@ class RegionTable:
     periods: np.ndarray
     covariates: np.ndarray | None = None
     covariate_names: tuple[str, ...] = ()
+    notes: list[str] = field(default_factory=list)  # what was left out, and where
     by_period: tuple[np.ndarray, np.ndarray] | None = None  # quantity, population: regions × periods
 
 
@@ -86,17 +90,24 @@ def read_tables(counts: Path, population: Path, covariates: Path | None = None) 
 
     Several count rows of one region and period add up (e.g. one per product). A region-period
     with a population but no count row consumed nothing. A count without a population is an error.
+    A quantity or population marked missing (empty, ``NA``, ``suppressed``…) leaves that
+    region-period out of both the quantity and the exposure (unknown is not zero); ``notes``
+    says how many and where the first one is.
     """
     counts, population = Path(counts), Path(population)
     pop: dict[tuple[str, str], float] = {}
     pop_line: dict[tuple[str, str], int] = {}
+    missing: dict[tuple[str, str], str] = {}  # region-period → where it was marked missing
     for lineno, row in _rows(population, ("region", "period", "population")):
         k = _key(population, lineno, row)
-        if k in pop:
+        if k in pop or k in missing:
             raise GeoInputError(f"{population}:{lineno}: region {k[0]} period {k[1]!r} repeated "
                                 f"(first on line {pop_line[k]})")
-        pop[k] = _number(population, lineno, "population", row["population"], positive=True)
         pop_line[k] = lineno
+        if row["population"].strip().lower() in MISSING:
+            missing[k] = f"{population}:{lineno}"
+            continue
+        pop[k] = _number(population, lineno, "population", row["population"], positive=True)
     if not pop:
         raise GeoInputError(f"{population}: no data rows")
     qty: dict[tuple[str, str], float] = {}
@@ -105,6 +116,12 @@ def read_tables(counts: Path, population: Path, covariates: Path | None = None) 
     for lineno, row in _rows(counts, ("region", "period", "quantity")):
         seen = True
         k = _key(counts, lineno, row)
+        if k in missing:
+            continue
+        if row["quantity"].strip().lower() in MISSING:
+            if k in pop:
+                missing[k] = f"{counts}:{lineno}"
+            continue
         q = _number(counts, lineno, "quantity", row["quantity"])
         if k not in pop:
             raise GeoInputError(f"{counts}:{lineno}: no population for region {k[0]} period "
@@ -115,8 +132,12 @@ def read_tables(counts: Path, population: Path, covariates: Path | None = None) 
     if not seen:
         raise GeoInputError(f"{counts}: no data rows")
     periods_with_counts = {p for _, p in qty}
+    if not periods_with_counts:
+        raise GeoInputError(f"{counts}: every quantity is missing")
     agg: dict[str, list[float]] = {}
     for (region, period), p in pop.items():
+        if (region, period) in missing:
+            continue
         if period not in periods_with_counts:
             continue  # a period nobody reported is not a period of zero use
         a = agg.setdefault(region, [0.0, 0.0, 0.0])
@@ -129,7 +150,7 @@ def read_tables(counts: Path, population: Path, covariates: Path | None = None) 
     Y = np.full((len(regions), len(plist)), np.nan)
     N = np.full((len(regions), len(plist)), np.nan)
     for (region, period), p in pop.items():
-        if period in pi:
+        if period in pi and (region, period) not in missing and region in ri:
             Y[ri[region], pi[period]] = qty.get((region, period), 0.0)
             N[ri[region], pi[period]] = p
     table = RegionTable(
@@ -138,6 +159,10 @@ def read_tables(counts: Path, population: Path, covariates: Path | None = None) 
         exposure=np.array([agg[r][1] for r in regions]),
         population=np.array([agg[r][1] / agg[r][2] for r in regions]),
         periods=np.array([agg[r][2] for r in regions], dtype=int), by_period=(Y, N))
+    if missing:
+        first = min(missing.values(), key=lambda w: (w.rsplit(":", 1)[0], int(w.rsplit(":", 1)[1])))
+        table.notes.append(f"{len(missing)} region-period(s) with a missing quantity or population "
+                           f"left out (first: {first})")
     if covariates is not None:
         table.covariates, table.covariate_names = _read_covariates(Path(covariates), regions)
     return table
