@@ -189,3 +189,13 @@ def test_missing_values_leave_the_region_period_out(tmp_path):
     t = read_tables(c, p)
     assert list(t.quantity) == [10.0, 4.0] and list(t.exposure) == [100.0, 50.0]
     assert t.notes and "2 region-period(s)" in t.notes[0] and "c.csv:3" in t.notes[0]
+
+
+@pytest.mark.parametrize("text,value", [("1234.5", 1234.5), ("1,234,567", 1234567.0),
+                                        ("1.234.567,8", 1234567.8), ("12,5", 12.5),
+                                        ("1,234", 1234.0), ("0,125", 0.125), ("1 234", 1234.0),
+                                        ("1,234.5", 1234.5)])
+def test_numbers_with_common_separators(text, value):
+    from centinela.geo.tables import parse_number
+
+    assert parse_number(text) == pytest.approx(value)

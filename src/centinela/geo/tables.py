@@ -64,12 +64,27 @@ def _rows(path: Path, required: tuple[str, ...]):
         yield lineno, {h: c.strip() for h, c in zip(header, raw, strict=True)}
 
 
+def parse_number(text: str) -> float:
+    """Read a number written with any common separators: ``1234.5``, ``1,234,567``,
+    ``1.234.567,8``, ``12,5`` (decimal comma), ``1 234``. Raises ValueError."""
+    t = text.strip().replace(" ", "").replace("\u00a0", "").replace("_", "")
+    if "," in t and "." in t:
+        dec = "," if t.rfind(",") > t.rfind(".") else "."
+        t = t.replace("." if dec == "," else ",", "").replace(",", ".")
+    elif t.count(",") > 1:
+        t = t.replace(",", "")
+    elif t.count(",") == 1:
+        head, tail = t.split(",")
+        # 1,234 (thousands) vs 12,5 (decimal): three digits after a non-zero head is thousands.
+        t = head + tail if len(tail) == 3 and head.lstrip("-+") not in ("", "0") else head + "." + tail
+    elif t.count(".") > 1:
+        t = t.replace(".", "")
+    return float(t)
+
+
 def _number(path: Path, lineno: int, col: str, value: str, positive: bool = False) -> float:
-    text = value.replace(" ", "").replace("_", "")
-    if text.count(",") == 1 and "." not in text:
-        text = text.replace(",", ".")  # a decimal comma (es-PE spreadsheets, ';' files)
     try:
-        x = float(text)
+        x = parse_number(value)
     except ValueError:
         raise GeoInputError(f"{path}:{lineno}: {col} {value!r} is not a number") from None
     if not math.isfinite(x) or x < 0 or (positive and x == 0):
@@ -187,7 +202,7 @@ def _read_covariates(path: Path, regions: list[str]) -> tuple[np.ndarray, tuple[
 
 def _number_any(path: Path, lineno: int, col: str, value: str) -> float:
     try:
-        x = float(value)
+        x = parse_number(value)
     except ValueError:
         raise GeoInputError(f"{path}:{lineno}: {col} {value!r} is not a number") from None
     if not math.isfinite(x):
