@@ -24,24 +24,25 @@ class RegionalOutlier(Detector):
     dispensing (pharmacies and drugstores), against what the place explains.
 
     Method: ``centinela.geo.outliers`` (see ``docs/geo.md``). Expected use = national rate ×
-    exp(β · covariates), the covariates being log(1 + IPRESS hospital beds per 1 000 residents)
-    whether the place has a level-III referral hospital (which serves other districts), and
-    log(1 + registered facilities of the channel per 100 000 residents: hospitals and clinics for
-    hospital use, pharmacies and drugstores for retail, whose outlets serve the districts around
-    them), fitted
-    robustly (Huber); INEI 2025 population. Sampling noise comes from the Kish effective number
-    of patients behind the MME (a patient's year is one unit; events without a patient count one
-    each), so a district of 2 000 people with one patient on patches is never an outlier;
-    legitimate variation between places is a log-normal spread τ; the smoothed rate is the
-    empirical-Bayes posterior (Student-t prior). Flagged when the MME is significantly above
-    c × expected, c = max(1.5, e^{2τ}), after Benjamini–Hochberg (q = 5 %) over every place of
-    the level and channel, with ≥ 3 effective patients; places without any establishment of the
-    channel are structural zeros and left out of the fit. Referral hospitals (IPRESS level III
-    or specialized, matched by name; cancer, palliative and national institutes) serve patients
-    from other districts and provinces, so their hospital use counts at department level only. A department or province is not
-    reported again when flagged places inside it make half or more of its excess. Age structure
-    is not used (the shipped INEI file has none). The alert names the establishments and
-    prescribers that make the excess.
+    exp(β · covariates), each covariate only raising the expectation (β ≥ 0): log(1 + IPRESS
+    hospital beds per 1 000 residents); whether a level-III hospital is there; log(1 + registered
+    establishments of the channel per 100 000 residents: hospitals and clinics for hospital use,
+    pharmacies and drugstores for retail, whose outlets serve the districts around them). Fitted
+    robustly (Huber), the most extreme places judged by a fit without them; INEI 2025 population.
+    Places without any establishment of the channel are structural zeros, left out. Referral
+    hospitals (IPRESS level III or specialized, matched by name; cancer, palliative and national
+    institutes) serve patients from other districts and provinces, so their hospital use counts
+    at department level only.
+
+    Sampling noise comes from the Kish effective number of patients behind the MME (a patient's
+    year is one unit; an event without a patient counts one), so a district of 2 000 people with
+    one patient on patches is never an outlier; legitimate variation between places is a
+    log-normal spread τ; the smoothed rate is the empirical-Bayes posterior (Student-t prior).
+    Flagged when the MME is significantly above c × expected, c = max(1.5, e^{2τ}), after
+    Benjamini–Hochberg (q = 5 %) over every place of the level and channel, with ≥ 3 effective
+    patients. A department or province is not reported again when flagged places inside it make
+    half or more of its excess. Age structure is not used (the shipped INEI file has none). The
+    alert names the establishments and prescribers that make the excess.
     """
 
     name = "regional_outlier"
