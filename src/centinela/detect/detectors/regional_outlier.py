@@ -180,9 +180,12 @@ class RegionalOutlier(Detector):
         level = LEVELS[c["level"]]
         ratio = c["y"] / c["E"] if c["E"] > 0 else float("inf")
         drivers = ", ".join(f"{e['id']} ({e['share']:.0%})" for e in ests[:3])
-        summary = (f"{level.capitalize()} {name}: {CHANNELS[c['channel']]} de {fmt(c['y'] * scale)} MME "
+        nivel = {"district": "Distrito", "province": "Provincia", "department": "Departamento"}[level]
+        summary = (f"{nivel} {name}: {CHANNELS[c['channel']]} de {fmt(round(c['y'] * scale))} MME "
                    f"por 100 000 habitantes, {ratio:.1f} veces lo esperado por su población y sus "
-                   f"hospitales; concentrado en {drivers}.")
+                   f"hospitales; concentrado en {drivers}"
+                   + (f"; el prescriptor {pres[0]['id']} firma el {pres[0]['share']:.0%}"
+                      if pres and pres[0]["share"] >= 0.3 else "") + ".")
         p = float(res.p_value[i])
         t0 = int(f.t[sel].min())
         t1 = int(f.t[sel].max())
