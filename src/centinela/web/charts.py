@@ -87,7 +87,7 @@ def map_svg(ctx: MapContext, labels: dict[str, str]) -> Markup:
         for o in ctx.outliers:
             if o.x is None:
                 continue
-            r = 4 + min(max((o.ratio or 1) - 1, 0), 12)
+            r = 6 + 2 * min(max((o.ratio or 1) - 1, 0), 8)
             tip = f"{o.name} — ×{(o.ratio or 0):.1f} — {', '.join(o.drivers)}"
             out.append(f'<a href="/alerts/{escape(o.alert_id)}"><circle cx="{o.x}" cy="{o.y}" r="{r:.1f}" '
                        f'class="outlier outlier-{escape(o.channel)}" data-code="{escape(o.code)}">'
