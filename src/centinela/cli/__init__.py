@@ -21,6 +21,8 @@ COMMAND_MODULES = (
     "centinela.cli.demo",
     "centinela.cli.dbcmd",
     "centinela.cli.fhir",
+
+    "centinela.cli.geo",
 )
 
 app = typer.Typer(

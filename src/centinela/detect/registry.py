@@ -66,3 +66,4 @@ register("regional_surge", f"{_PKG}.regional:RegionalSurge")
 # Over the official records of the intake extensions (docs/intake.md).
 register("prescription_form_misuse", f"{_PKG}.records:PrescriptionFormMisuse")
 register("balance_gap", f"{_PKG}.records:BalanceGap")
+register("regional_outlier", f"{_PKG}.regional_outlier:RegionalOutlier")

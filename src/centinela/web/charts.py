@@ -81,5 +81,17 @@ def map_svg(ctx: MapContext, labels: dict[str, str]) -> Markup:
             shape = (f'<a href="/profiles/region/{r.code}" aria-label="{escape(r.name)}">'
                      f"{shape}</a>")
         out.append(shape)
+    # Layer: places flagged by regional_outlier, a circle at their capital sized by the ratio.
+    if ctx.outliers:
+        out.append('<g class="outlier-layer">')
+        for o in ctx.outliers:
+            if o.x is None:
+                continue
+            r = 6 + 2 * min(max((o.ratio or 1) - 1, 0), 8)
+            tip = f"{o.name} — ×{(o.ratio or 0):.1f} — {', '.join(o.drivers)}"
+            out.append(f'<a href="/alerts/{escape(o.alert_id)}"><circle cx="{o.x}" cy="{o.y}" r="{r:.1f}" '
+                       f'class="outlier outlier-{escape(o.channel)}" data-code="{escape(o.code)}">'
+                       f"<title>{escape(tip)}</title></circle></a>")
+        out.append("</g>")
     out.append("</svg>")
     return Markup("".join(out))

@@ -22,7 +22,8 @@ from centinela.reference.ubigeo import data_path, department_population, departm
 from centinela.registry.models import Establishment, Product
 from centinela.web.views.common import OUTFLOWS, cached, clear_cache
 
-__all__ = ["MapContext", "RegionStat", "build_map", "clear_cache", "department_paths"]
+__all__ = ["MapContext", "OutlierPlace", "RegionStat", "build_map", "clear_cache", "department_paths",
+           "project"]
 
 SHADES = 5
 
@@ -38,12 +39,62 @@ class RegionStat(BaseModel):
     visible: bool
 
 
+class OutlierPlace(BaseModel):
+    """A place flagged by ``regional_outlier`` (open alert): the map layer and the ranked table."""
+
+    alert_id: str
+    code: str
+    level: str
+    name: str
+    channel: str
+    ratio: float | None
+    rate_per_100k: float | None
+    expected_per_100k: float | None
+    score: float
+    severity: str
+    drivers: list[str]
+    prescribers: list[str]
+    x: float | None = None  # position on the map's SVG (capital of the place)
+    y: float | None = None
+
+
 class MapContext(BaseModel):
     regions: list[RegionStat]
     breaks: list[float]
     since: str
     until: str
     national_mg_per_100k: float
+    outliers: list[OutlierPlace] = []
+
+
+def outlier_places(session: Session, scope: list[str] | None) -> list[OutlierPlace]:
+    """Return the open ``regional_outlier`` alerts the viewer may see, strongest first."""
+    from centinela.reference.ubigeo import districts
+
+    q = select(Alert).where(Alert.detector == "regional_outlier", Alert.status != "closed")
+    if scope is not None:
+        q = q.where(Alert.department.in_(scope or ["--"]))
+    out = []
+    ds = districts()
+    for a in session.scalars(q.order_by(Alert.score.desc()).limit(200)):
+        ev = a.evidence or {}
+        inside = [d for code, d in ds.items() if code.startswith(a.subject_id)]
+        x = y = None
+        if inside:
+            weight = sum(max(d.population, 1) for d in inside)
+            lon = sum(d.longitude * max(d.population, 1) for d in inside) / weight
+            lat = sum(d.latitude * max(d.population, 1) for d in inside) / weight
+            x, y = project(lon, lat)
+        out.append(OutlierPlace(
+            alert_id=a.alert_id, code=a.subject_id, level=str(ev.get("level", "")),
+            name=str(ev.get("region_name", a.subject_id)), channel=str(ev.get("channel", "")),
+            ratio=ev.get("ratio"), rate_per_100k=ev.get("rate_per_100k"),
+            expected_per_100k=ev.get("expected_per_100k"), score=float(a.score or 0),
+            severity=a.severity,
+            drivers=[f"{e['id']} ({100 * e['share']:.0f} %)" for e in ev.get("establishments", [])[:3]],
+            prescribers=[f"{e['id']} ({100 * e['share']:.0f} %)" for e in ev.get("prescribers", [])[:3]],
+            x=x, y=y))
+    return out
 
 
 def fentanyl_by_department(session: Session, now: dt.datetime) -> dict[str, float]:
@@ -92,14 +143,15 @@ def build_map(session: Session, user: User, now: dt.datetime) -> MapContext:
             visible=visible))
     total_pop = sum(pop.values())
     return MapContext(
+        outliers=outlier_places(session, scope),
         regions=regions, breaks=[round(b, 3) for b in breaks],
         since=(now - dt.timedelta(days=365)).date().isoformat(), until=now.date().isoformat(),
         national_mg_per_100k=round(sum(mg.values()) * 100_000 / total_pop, 3) if total_pop else 0)
 
 
 @lru_cache(maxsize=1)
-def department_paths(width: int = 520, height: int = 760) -> dict[str, str]:
-    """Return department code → SVG path data, projected from the INEI GeoJSON (cached)."""
+def _rings(width: int = 520, height: int = 760) -> tuple[dict, tuple[float, float, float]]:
+    """Return (department code → rings, (x0, y1, scale)) of the INEI GeoJSON (cached)."""
     data = json.loads(data_path("peru_departamental_simple.geojson").read_text(encoding="utf-8"))
     rings_by_dep: dict[str, list[list[list[float]]]] = {}
     for feat in data["features"]:
@@ -112,6 +164,19 @@ def department_paths(width: int = 520, height: int = 760) -> dict[str, str]:
     ys = [p[1] for rings in rings_by_dep.values() for r in rings for p in r]
     x0, x1, y0, y1 = min(xs), max(xs), min(ys), max(ys)
     scale = min((width - 10) / (x1 - x0), (height - 10) / (y1 - y0))
+    return rings_by_dep, (x0, y1, scale)
+
+
+def project(lon: float, lat: float) -> tuple[float, float]:
+    """Return the SVG position of a longitude/latitude on the map."""
+    _, (x0, y1, scale) = _rings()
+    return round((lon - x0) * scale + 5, 1), round((y1 - lat) * scale + 5, 1)
+
+
+@lru_cache(maxsize=1)
+def department_paths(width: int = 520, height: int = 760) -> dict[str, str]:
+    """Return department code → SVG path data, projected from the INEI GeoJSON (cached)."""
+    rings_by_dep, (x0, y1, scale) = _rings(width, height)
     out = {}
     for code, rings in rings_by_dep.items():
         parts = []

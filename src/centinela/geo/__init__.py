@@ -1,0 +1,1 @@
+"""Geographic analysis: regional consumption against population and facilities."""

@@ -1,0 +1,94 @@
+"""``regional_outlier`` on a hand-built country: a planted excess is flagged and named, a tiny
+district with one patient on patches is not."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+
+from centinela.alerts.models import Alert
+from centinela.detect.engine import run_all
+from centinela.reference.ubigeo import districts
+from tests.detect_factory import FENT_PATCH, MORPH_TAB, base_products, est, mv, prof
+
+START = dt.datetime(2025, 7, 1, 15)
+
+
+def test_planted_excess_is_flagged_and_tiny_district_is_not(session):
+    base_products(session)
+    ds = sorted(districts().values(), key=lambda d: d.ubigeo)
+    chosen = [d for d in ds[::25] if d.population >= 5000][:55]
+    tiny = next(d for d in ds if 1800 <= d.population <= 2500 and d not in chosen)
+    big = max((d for d in chosen if d.population < 150_000), key=lambda d: d.population)
+    rng = np.random.default_rng(5)
+    prof(session, "CMP-000001")
+    prof(session, "CMP-PILL")
+    k = 0
+    for d in chosen + [tiny]:
+        e = est(session, f"F-{d.ubigeo}", kind="pharmacy", ubigeo=d.ubigeo)
+        n = 0 if d is tiny else rng.poisson(d.population / 8000 * np.exp(rng.normal(0, 0.2)))
+        if d is big:
+            n *= 5
+        for _ in range(int(n)):
+            k += 1
+            doc = "CMP-PILL" if d is big else "CMP-000001"
+            for month in range(int(rng.integers(1, 7))):
+                mv(session, "dispense", e, MORPH_TAB, 60, START + dt.timedelta(days=30 * month + k % 20),
+                   patient_id=f"P{k:06d}", prescriber_id=doc, days_supply=30)
+    k += 1
+    for month in range(12):  # one patient on 25 mcg/h patches all year
+        mv(session, "dispense", f"F-{tiny.ubigeo}", FENT_PATCH, 10, START + dt.timedelta(days=30 * month),
+           patient_id=f"P{k:06d}", prescriber_id="CMP-000001", days_supply=30)
+    session.flush()
+    report = run_all(session, only=["regional_outlier"])
+    assert not report.errors
+    alerts = {a.subject_id: a for a in session.query(Alert).filter_by(detector="regional_outlier")}
+    assert big.ubigeo in alerts, sorted(alerts)
+    a = alerts[big.ubigeo]
+    assert a.subject_kind == "region" and a.evidence["channel"] == "retail"
+    assert a.evidence["establishments"][0]["id"] == f"F-{big.ubigeo}"
+    assert a.evidence["prescribers"][0]["id"] == "CMP-PILL"
+    assert a.evidence["ratio"] > 2.5
+    assert any(r.startswith("DIRESA") or r.startswith("GERESA") or r.startswith("DIRIS")
+               for r in a.routed_to)
+    assert tiny.ubigeo not in alerts
+    assert not any(s.startswith(tiny.ubigeo[:4]) and len(s) == 4 for s in alerts)
+    # the tiny district tops the raw per-capita ranking, not the alerts
+    assert len(alerts) <= 3
+
+
+def _dense_country(session, factor: float, seed: int = 1) -> str:
+    """Every district of Junín, Lima and Piura (≥ 1 000 residents) with one pharmacy and about
+    one patient per 5 000 residents; one district of 80–150 thousand has ``factor`` × patients."""
+    base_products(session)
+    ds = sorted(districts().values(), key=lambda d: d.ubigeo)
+    chosen = [d for d in ds if d.ubigeo[:2] in ("12", "15", "20") and d.population >= 1000]
+    big = [d for d in chosen if 80_000 < d.population < 150_000][seed]
+    rng = np.random.default_rng(seed)
+    prof(session, "CMP-000001")
+    k = 0
+    for d in chosen:
+        e = est(session, f"F-{d.ubigeo}", kind="pharmacy", ubigeo=d.ubigeo)
+        n = rng.poisson(d.population / 5000 * np.exp(rng.normal(0, 0.2)) * (factor if d is big else 1))
+        for _ in range(int(n)):
+            k += 1
+            for month in range(int(rng.integers(1, 7))):
+                mv(session, "dispense", e, MORPH_TAB, 60, START + dt.timedelta(days=30 * month + k % 20),
+                   patient_id=f"P{k:06d}", prescriber_id="CMP-000001", days_supply=30)
+    session.flush()
+    return big.ubigeo
+
+
+def test_a_threefold_district_is_found_among_four_hundred(session):
+    big = _dense_country(session, 3.0)
+    run_all(session, only=["regional_outlier"])
+    alerts = {a.subject_id: a for a in session.query(Alert).filter_by(detector="regional_outlier")}
+    assert list(alerts) == [big]
+    assert alerts[big].evidence["level"] == "district"
+
+
+def test_no_alert_when_no_place_stands_out(session):
+    _dense_country(session, 1.0)
+    run_all(session, only=["regional_outlier"])
+    assert session.query(Alert).filter_by(detector="regional_outlier").count() == 0
