@@ -21,7 +21,6 @@ COMMAND_MODULES = (
     "centinela.cli.demo",
     "centinela.cli.dbcmd",
     "centinela.cli.fhir",
-
     "centinela.cli.geo",
 )
 
