@@ -110,6 +110,51 @@ def test_lookup_requires_the_attestation_and_a_reason(app, world, session):
     assert _audit(session, "pdmp.lookup") == []
 
 
+@pytest.mark.parametrize("kind,number,why", [
+    ("DNI", "1234", "invalid_document_dni"), ("DNI", "4455667", "invalid_document_dni"),
+    ("DNI", "44556677A", "invalid_document_dni"), ("CE", "12345678", "invalid_document_ce"),
+    ("PAS", "ABCDEF", "invalid_document_pas"), ("PAS", "12", "invalid_document_pas"),
+])
+def test_an_invalid_document_is_refused_not_shown_as_a_patient_without_history(
+        app, world, session, kind, number, why):
+    client = login(app, "farmacia")
+    r = client.post("/lookup", data={"document_type": kind, "document_number": number,
+                                     "reason": "dispensing", "attest": "on"}, headers=HTML)
+    assert r.status_code == 422 and r.context["ctx"] is None
+    assert r.context["errors"] == [f"lookup.{why}"] and "Documento inválido" in r.text
+    assert f">{number}<" not in r.text  # never echoed
+    api = client.post("/api/v1/lookup", json={"document_type": kind, "document_number": number,
+                                              "reason": "dispensing", "attest": True})
+    assert api.status_code == 422
+    assert _audit(session, "pdmp.lookup") == []
+
+
+def test_lookup_tells_not_found_from_no_recent_history_and_shows_identity_cues(app, world,
+                                                                               session):
+    client = login(app, "farmacia")
+    body = {"document_type": "DNI", "reason": "dispensing", "attest": True}
+    # Typed with dots, as people do: the same patient.
+    found = client.post("/api/v1/lookup", json={**body, "document_number": "44.556.677"}).json()
+    assert found["status"] == "found" and found["patient_id"] == world["patient_lima"]
+    ident = found["identity"]
+    assert set(ident) >= {"sex", "birth_year", "age", "district", "district_name", "varies"}
+    missing = client.post("/api/v1/lookup", json={**body, "document_number": "10293847"}).json()
+    assert missing["status"] == "not_found" and missing["identity"] is None
+    assert missing["dispensations"] == []
+    page = client.post("/lookup", data={"document_type": "DNI", "document_number": "10293847",
+                                        "reason": "dispensing", "attest": "on"}, headers=HTML)
+    assert 'data-status="not_found"' in page.text and "error de digitación" in page.text
+    # A known patient whose records are older than a year: "no recent history", not "not found".
+    old = session.scalars(select(Movement).where(
+        Movement.patient_id == world["patient_lima"])).all()
+    for m in old:
+        m.occurred_at = m.occurred_at.replace(year=m.occurred_at.year - 3)
+    session.commit()
+    stale = client.post("/api/v1/lookup", json={**body, "document_number": "44556677"}).json()
+    assert stale["status"] == "no_recent_history" and stale["identity"] is not None
+    assert stale["last_seen"] is not None
+
+
 def test_case_actions_move_the_alert_and_are_audited(app, world, session):
     client = login(app, "lima")
     aid = world["prescriber_volume"]

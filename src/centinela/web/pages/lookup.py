@@ -18,13 +18,15 @@ router = APIRouter()
 viewer = require_roles(*roles_for("lookup"))
 
 
-def _page(request: Request, result: LookupResult | None, errors: list[str], status: int = 200):
+def _page(request: Request, result: LookupResult | None, errors: list[str], status: int = 200,
+          doc_type: str = "DNI"):
     chart = None
     if result is not None:
         chart = line_chart([result.daily_mme], translate("lookup.chart", lang(request)),
                            threshold=result.mme_threshold)
     return render(request, "lookup.html", {"ctx": result, "errors": errors, "reasons": REASONS,
-                                           "chart_svg": chart}, status_code=status)
+                                           "chart_svg": chart, "doc_type": doc_type},
+                  status_code=status)
 
 
 @router.get("/lookup", response_class=HTMLResponse, include_in_schema=False)
@@ -47,12 +49,14 @@ async def lookup_page(request: Request, user: User = Depends(viewer),
     except ValidationError as err:
         # Name the fields only: the document number is never echoed back.
         fields = sorted({str(e["loc"][0]) for e in err.errors()})
-        return _page(request, None, [f"lookup.invalid_{f}" for f in fields], status=422)
+        return _page(request, None, [f"lookup.invalid_{f}" for f in fields], status=422,
+                     doc_type=str(form.get("document_type") or "DNI"))
     try:
         result = lookup(session, user, req, clock(request))
     except LookupRefused as err:
-        return _page(request, None, [f"lookup.invalid_{str(err).split(':')[0]}"], status=422)
-    return _page(request, result, [])
+        return _page(request, None, [f"lookup.invalid_{str(err).split(':')[0]}"], status=422,
+                     doc_type=req.document_type)
+    return _page(request, result, [], doc_type=req.document_type)
 
 
 @router.post("/api/v1/lookup", response_model=LookupResult, tags=["lookup"])

@@ -28,7 +28,8 @@ DAYS = 365
 
 class LookupRequest(BaseModel):
     document_type: Literal["DNI", "CE", "PAS"] = "DNI"
-    document_number: str = Field(..., min_length=4, max_length=20, pattern=r"^[A-Za-z0-9]+$")
+    # Checked per document type by ``valid_document`` (spaces, dots and dashes are ignored).
+    document_number: str = Field(..., min_length=1, max_length=30)
     reason: Literal["new_prescription", "dispensing", "ongoing_treatment", "emergency_care"]
     note: str = Field("", max_length=500)
     attest: bool = Field(..., description="I attest a current treatment relationship")
@@ -55,7 +56,24 @@ class Counted(BaseModel):
     dispensations: int
 
 
+class Identity(BaseModel):
+    """What the records say about the person, so the clinician can confirm who it is."""
+
+    sex: str | None
+    birth_year: int | None
+    age: int | None
+    district: str | None
+    district_name: str | None
+    varies: bool  # the records disagree (a typo, or two people under one number)
+
+
 class LookupResult(BaseModel):
+    # found: dispensations in the last 12 months; no_recent_history: known to Centinela, none
+    # in the window; not_found: this document has no record at all (check the number).
+    status: Literal["found", "no_recent_history", "not_found"]
+    document_type: str
+    identity: Identity | None
+    last_seen: str | None
     patient_id: str
     since: str
     until: str
@@ -74,12 +92,62 @@ class LookupRefused(ValueError):
     """The lookup lacks its attestation or has a malformed document (message is safe to show)."""
 
 
+_SEPARATORS = str.maketrans("", "", " .-_/")
+
+
+def valid_document(kind: str, number: str) -> str:
+    """Return the document number checked for its type, or refuse it with a clear reason.
+
+    DNI: 8 digits. Carné de extranjería (CE): 9 digits. Passport: 6 to 12 letters and digits
+    with at least one digit. Spaces, dots and dashes that people type are ignored; the number
+    is never echoed in the message.
+    """
+    n = number.translate(_SEPARATORS).upper()
+    if kind == "DNI":
+        if not (n.isdigit() and len(n) == 8):
+            raise LookupRefused("document_dni: a DNI has exactly 8 digits")
+    elif kind == "CE":
+        if not (n.isdigit() and len(n) == 9):
+            raise LookupRefused("document_ce: a carné de extranjería has 9 digits")
+    elif not (n.isascii() and n.isalnum() and 6 <= len(n) <= 12
+              and any(c.isdigit() for c in n)):
+        raise LookupRefused("document_pas: a passport number has 6 to 12 letters and digits")
+    return n
+
+
+def identity_of(session: Session, psn: str, now: dt.datetime) -> tuple[Identity | None, str | None]:
+    """The identity cues stored with a pseudonym (most recent first) and its last record."""
+    from collections import Counter
+
+    from centinela.reference import ubigeo
+
+    rows = session.execute(
+        select(Movement.patient_sex, Movement.patient_birth_year, Movement.patient_ubigeo,
+               Movement.occurred_at)
+        .where(Movement.patient_id == psn, Movement.occurred_at <= now)
+        .order_by(Movement.occurred_at.desc()).limit(500)).all()
+    if not rows:
+        return None, None
+    sexes = Counter(r[0] for r in rows if r[0])
+    years = Counter(r[1] for r in rows if r[1])
+    places = Counter(r[2] for r in rows if r[2])
+    sex = sexes.most_common(1)[0][0] if sexes else None
+    year = years.most_common(1)[0][0] if years else None
+    place = places.most_common(1)[0][0] if places else None
+    d = ubigeo.get(place) if place else None
+    name = f"{d.district}, {d.province}, {d.department}" if d else None
+    return Identity(sex=sex, birth_year=year, age=now.year - year if year else None,
+                    district=place, district_name=name,
+                    varies=len(sexes) > 1 or len(years) > 1), lima_iso(rows[0][3])
+
+
 def lookup(session: Session, user: User, req: LookupRequest, now: dt.datetime) -> LookupResult:
     """Return the last 12 months of controlled dispensations of a patient; audit the read."""
     if not req.attest:
         raise LookupRefused("attest: confirm the treatment relationship with this patient")
+    number = valid_document(req.document_type, req.document_number)
     try:
-        psn = pseudonymize(f"{req.document_type}:{req.document_number}")
+        psn = pseudonymize(f"{req.document_type}:{number}")
     except DocumentError:
         raise LookupRefused("document_number: letters and digits only") from None
     since = now - dt.timedelta(days=DAYS)
@@ -135,12 +203,16 @@ def lookup(session: Session, user: User, req: LookupRequest, now: dt.datetime) -
         warnings.append("lookup.warn_multiple_providers")
     if any((i.substance or "") == "methadone" for i in items) and len(prescribers) > 1:
         warnings.append("lookup.warn_methadone")
+    identity, last_seen = identity_of(session, psn, now)
+    status = "found" if items else "no_recent_history" if identity else "not_found"
     audit.record(session, user.username, "pdmp.lookup", psn,
                  reason=f"{req.reason}: {req.note.strip()}".strip(": "),
                  details={"attested": True, "role": user.role,
                           "professional_id": user.professional_id, "dispensations": len(items)},
                  now=now)
     return LookupResult(
+        status=status, document_type=req.document_type, identity=identity,
+        last_seen=last_seen,
         patient_id=psn, since=start.isoformat(), until=now.date().isoformat(),
         dispensations=items,
         prescribers=sorted(prescribers.values(), key=lambda c: -c.dispensations),
