@@ -23,7 +23,7 @@ def _page(request: Request, result: LookupResult | None, errors: list[str], stat
     chart = None
     if result is not None:
         chart = line_chart([result.daily_mme], translate("lookup.chart", lang(request)),
-                           threshold=result.mme_threshold)
+                           lines=[(50.0, "50 MME/día"), (90.0, "90 MME/día")])
     return render(request, "lookup.html", {"ctx": result, "errors": errors, "reasons": REASONS,
                                            "chart_svg": chart, "doc_type": doc_type},
                   status_code=status)

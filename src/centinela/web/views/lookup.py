@@ -11,16 +11,15 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 from sqlalchemy import select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from centinela import audit
 from centinela.accounts.models import User
 from centinela.config import get_settings
 from centinela.ingest.models import Movement
+from centinela.ledger.patients import clinical_report
 from centinela.privacy import DocumentError, pseudonymize
-from centinela.registry.models import Establishment, Product, Professional
-from centinela.web.views.common import OUTFLOWS, Point, Series, lima_iso
-from centinela.web.views.mme import daily_mme, unit_of
+from centinela.web.views.common import Point, Series, lima_iso
 
 REASONS = ("new_prescription", "dispensing", "ongoing_treatment", "emergency_care")
 DAYS = 365
@@ -41,9 +40,11 @@ class Dispensation(BaseModel):
     product_code: str
     product_name: str | None
     substance: str | None
+    substance_class: str
     quantity: float
     days_supply: int | None
     daily_mme: float
+    daily_diazepam_mg: float
     prescriber_id: str | None
     prescriber_name: str | None
     establishment_id: str
@@ -54,6 +55,13 @@ class Counted(BaseModel):
     id: str
     name: str | None
     dispensations: int
+
+
+class RiskFactor(BaseModel):
+    key: str
+    value: float
+    points: int
+    rule: str
 
 
 class Identity(BaseModel):
@@ -81,10 +89,22 @@ class LookupResult(BaseModel):
     prescribers: list[Counted]
     pharmacies: list[Counted]
     daily_mme: Series
+    daily_diazepam_mg: Series
     current_mme: float
     max_mme: float
+    current_diazepam_mg: float
     days_over_threshold: int
     mme_threshold: float
+    benzodiazepine_overlap_days: int  # last 90 days with an opioid and a benzodiazepine
+    opioid_overlap_days: int  # last 90 days with opioids of two prescribers at once
+    prescribers_90d: int
+    pharmacies_90d: int
+    prescribers_12m: int
+    pharmacies_12m: int
+    risk_score: int  # 0-100, the sum of risk_factors' points (docs/lookup.md)
+    risk_band: Literal["low", "moderate", "high"]
+    risk_factors: list[RiskFactor]
+    naloxone: bool  # offer naloxone: ≥ 50 MME/day now, or an opioid with a benzodiazepine
     warnings: list[str]
 
 
@@ -150,52 +170,34 @@ def lookup(session: Session, user: User, req: LookupRequest, now: dt.datetime) -
         psn = pseudonymize(f"{req.document_type}:{number}")
     except DocumentError:
         raise LookupRefused("document_number: letters and digits only") from None
-    since = now - dt.timedelta(days=DAYS)
-    pres = aliased(Professional)
-    rows = session.execute(
-        select(Movement, Product, pres.full_name, Establishment.name, Establishment.kind)
-        .join(Product, Product.product_code == Movement.product_code, isouter=True)
-        .join(pres, pres.professional_id == Movement.prescriber_id, isouter=True)
-        .join(Establishment, Establishment.establishment_id == Movement.establishment_id,
-              isouter=True)
-        .where(Movement.patient_id == psn, Movement.occurred_at >= since,
-               Movement.occurred_at <= now, Movement.event_type.in_(OUTFLOWS))
-        .order_by(Movement.occurred_at.desc())).all()
-    settings = get_settings()
-    start = since.date()
-    per_day = [0.0] * (DAYS + 1)
+    report = clinical_report(session, psn, now)
+    start = report.since
     items: list[Dispensation] = []
     prescribers: dict[str, Counted] = {}
     pharmacies: dict[str, Counted] = {}
-    for m, product, pres_name, est_name, _kind in rows:
-        d_mme = 0.0
-        if product is not None:
-            unit = unit_of(product)
-            d_mme = daily_mme(unit, m.quantity, m.days_supply)
-            days = (m.days_supply if m.days_supply and m.days_supply > 0 else
-                    (3 * m.quantity if unit.route == "transdermal" else max(m.quantity, 1.0)))
-            first = (m.occurred_at.date() - start).days
-            for i in range(max(first, 0), min(first + max(int(round(days)), 1), DAYS + 1)):
-                per_day[i] += d_mme
+    for f in report.fills:
+        m, product = f.movement, f.product
         items.append(Dispensation(
             occurred_at=lima_iso(m.occurred_at) or "", event_type=m.event_type,
             product_code=m.product_code, product_name=product.name if product else None,
-            substance=product.substance if product else None, quantity=m.quantity,
-            days_supply=m.days_supply, daily_mme=round(d_mme, 2), prescriber_id=m.prescriber_id,
-            prescriber_name=pres_name, establishment_id=m.establishment_id,
-            establishment_name=est_name))
+            substance=product.substance if product else None, substance_class=f.klass,
+            quantity=m.quantity, days_supply=m.days_supply, daily_mme=round(f.daily_mme, 2),
+            daily_diazepam_mg=round(f.daily_diazepam_mg, 2), prescriber_id=m.prescriber_id,
+            prescriber_name=f.prescriber_name, establishment_id=m.establishment_id,
+            establishment_name=f.establishment_name))
         if m.prescriber_id:
-            c = prescribers.setdefault(m.prescriber_id, Counted(id=m.prescriber_id,
-                                                                name=pres_name, dispensations=0))
+            c = prescribers.setdefault(m.prescriber_id, Counted(
+                id=m.prescriber_id, name=f.prescriber_name, dispensations=0))
             c.dispensations += 1
-        c = pharmacies.setdefault(m.establishment_id, Counted(id=m.establishment_id,
-                                                              name=est_name, dispensations=0))
+        c = pharmacies.setdefault(m.establishment_id, Counted(
+            id=m.establishment_id, name=f.establishment_name, dispensations=0))
         c.dispensations += 1
+    settings = get_settings()
+    per_day = report.mme
     threshold = settings.mme_threshold
-    today = (now.date() - start).days
     over = sum(1 for v in per_day if v >= threshold)
     warnings = []
-    if per_day[today] >= threshold:
+    if report.current_mme >= threshold:
         warnings.append("lookup.warn_high_mme")
     if over:
         warnings.append("lookup.warn_days_over")
@@ -203,6 +205,10 @@ def lookup(session: Session, user: User, req: LookupRequest, now: dt.datetime) -
         warnings.append("lookup.warn_multiple_providers")
     if any((i.substance or "") == "methadone" for i in items) and len(prescribers) > 1:
         warnings.append("lookup.warn_methadone")
+    if report.overlap_days:
+        warnings.append("lookup.warn_benzodiazepine")
+    if report.naloxone:
+        warnings.append("lookup.warn_naloxone")
     identity, last_seen = identity_of(session, psn, now)
     status = "found" if items else "no_recent_history" if identity else "not_found"
     audit.record(session, user.username, "pdmp.lookup", psn,
@@ -220,5 +226,16 @@ def lookup(session: Session, user: User, req: LookupRequest, now: dt.datetime) -
         daily_mme=Series(name="daily_mme", points=[
             Point(label=(start + dt.timedelta(days=i)).isoformat(), value=round(v, 2))
             for i, v in enumerate(per_day)]),
-        current_mme=round(per_day[today], 2), max_mme=round(max(per_day), 2),
-        days_over_threshold=over, mme_threshold=threshold, warnings=warnings)
+        daily_diazepam_mg=Series(name="daily_diazepam_mg", points=[
+            Point(label=(start + dt.timedelta(days=i)).isoformat(), value=round(v, 2))
+            for i, v in enumerate(report.diazepam)]),
+        current_mme=round(report.current_mme, 2), max_mme=round(report.max_mme, 2),
+        current_diazepam_mg=round(report.current_diazepam, 2),
+        days_over_threshold=over, mme_threshold=threshold,
+        benzodiazepine_overlap_days=report.overlap_days,
+        opioid_overlap_days=report.opioid_overlap_days,
+        prescribers_90d=report.prescribers_90, pharmacies_90d=report.pharmacies_90,
+        prescribers_12m=report.prescribers_365, pharmacies_12m=report.pharmacies_365,
+        risk_score=report.risk_score, risk_band=report.risk_band,
+        risk_factors=[RiskFactor(**f.__dict__) for f in report.factors],
+        naloxone=report.naloxone, warnings=warnings)
