@@ -38,11 +38,11 @@ ANESTHETICS = frozenset({"ketamine", "esketamine"})
 def substance_class(substance: str) -> str:
     """``opioid``, ``benzodiazepine`` (Z-drugs included), ``stimulant``, ``barbiturate``,
     ``anesthetic`` or ``other``; unknown names ending like an opioid or a benzodiazepine are
-    classified by their stem (``…fentanil``, ``…azepam``, ``…azolam``)."""
+    classified by their stem (``…fentanil``, ``…zepam``, ``…zolam``)."""
     s = (substance or "").strip().lower()
     if s in OPIOIDS or s.endswith(("fentanil", "fentanyl", "morphone", "codone", "orphine")):
         return "opioid"
-    if s in DIAZEPAM_EQUIVALENT or s in Z_DRUGS or s.endswith(("azepam", "azolam", "azepate")):
+    if s in DIAZEPAM_EQUIVALENT or s in Z_DRUGS or s.endswith(("zepam", "zolam", "zepate")):
         return "benzodiazepine"
     if s in STIMULANTS:
         return "stimulant"
