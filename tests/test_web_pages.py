@@ -155,6 +155,43 @@ def test_lookup_tells_not_found_from_no_recent_history_and_shows_identity_cues(a
     assert stale["last_seen"] is not None
 
 
+def _add_benzodiazepine(session, patient, now):
+    import datetime as dt
+
+    from centinela.registry.models import Product
+
+    session.add(Product(product_code="CLO-2", name="Clonazepam 2 mg tableta",
+                        substance="clonazepam", dosage_form="tablet", strength_mg_per_unit=2))
+    session.add(Movement(event_id="BZ-1", event_type="dispense",
+                         occurred_at=now - dt.timedelta(days=3), establishment_id="EST-LIM-F1",
+                         product_code="CLO-2", quantity=30, prescription_id="RB-1",
+                         prescriber_id="CMP-000002", patient_id=patient, days_supply=30,
+                         content_hash="b" * 32))
+    session.commit()
+
+
+def test_the_report_shows_a_benzodiazepine_with_an_opioid_and_prints_as_pdf(app, world, session,
+                                                                            now):
+    _add_benzodiazepine(session, world["patient_lima"], now)
+    client = login(app, "farmacia")
+    psn = world["patient_lima"]
+    assert client.get(f"/lookup/{psn}/pdf").status_code == 404  # no lookup yet: no PDF
+    r = client.post("/lookup", data={"document_type": "DNI", "document_number": "44556677",
+                                     "reason": "dispensing", "attest": "on"}, headers=HTML)
+    ctx = r.context["ctx"]
+    assert ctx.benzodiazepine_overlap_days >= 1 and ctx.naloxone
+    assert "lookup.warn_benzodiazepine" in ctx.warnings and "lookup.warn_naloxone" in ctx.warnings
+    assert ctx.current_diazepam_mg == 40
+    assert 'data-warning="lookup.warn_naloxone"' in r.text and "naloxona" in r.text
+    pdf = client.get(f"/lookup/{psn}/pdf")
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    assert pdf.content.startswith(b"%PDF") and len(pdf.content) > 2_000
+    assert b"44556677" not in pdf.content
+    assert len(_audit(session, "pdmp.report_pdf")) == 1
+    # Another professional who did not look the patient up gets no PDF.
+    assert login(app, "medico").get(f"/lookup/{psn}/pdf").status_code == 404
+
+
 def test_case_actions_move_the_alert_and_are_audited(app, world, session):
     client = login(app, "lima")
     aid = world["prescriber_volume"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, HTTPException, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
@@ -12,7 +12,15 @@ from centinela.accounts.policy import roles_for
 from centinela.web.charts import line_chart
 from centinela.web.deps import clock, db_session, lang, render, require_roles
 from centinela.web.i18n import translate
-from centinela.web.views.lookup import REASONS, LookupRefused, LookupRequest, LookupResult, lookup
+from centinela.web.views.lookup import (
+    REASONS,
+    LookupRefused,
+    LookupRequest,
+    LookupResult,
+    lookup,
+    recent_lookup,
+    result_for,
+)
 
 router = APIRouter()
 viewer = require_roles(*roles_for("lookup"))
@@ -57,6 +65,26 @@ async def lookup_page(request: Request, user: User = Depends(viewer),
         return _page(request, None, [f"lookup.invalid_{str(err).split(':')[0]}"], status=422,
                      doc_type=req.document_type)
     return _page(request, result, [], doc_type=req.document_type)
+
+
+@router.get("/lookup/{psn}/pdf", include_in_schema=False)
+def lookup_pdf(psn: str, request: Request, user: User = Depends(viewer),
+               session: Session = Depends(db_session)) -> Response:
+    """The printable report of a patient this user has just looked up (audited)."""
+    from centinela import audit
+    from centinela.web.views.lookup_pdf import report_pdf
+
+    now = clock(request)
+    if len(psn) > 40 or not recent_lookup(session, user, psn, now):
+        raise HTTPException(404, "run the lookup first (the PDF is for the lookup just made)")
+    result = result_for(session, psn, "", now)
+    audit.record(session, user.username, "pdmp.report_pdf", psn, reason="printed report",
+                 details={"role": user.role}, now=now)
+    session.commit()
+    body = report_pdf(result, user.username, now, lang(request))
+    return Response(body, media_type="application/pdf", headers={
+        "Content-Disposition": 'attachment; filename="centinela-informe-clinico.pdf"',
+        "Cache-Control": "no-store"})
 
 
 @router.post("/api/v1/lookup", response_model=LookupResult, tags=["lookup"])

@@ -170,6 +170,33 @@ def lookup(session: Session, user: User, req: LookupRequest, now: dt.datetime) -
         psn = pseudonymize(f"{req.document_type}:{number}")
     except DocumentError:
         raise LookupRefused("document_number: letters and digits only") from None
+    result = result_for(session, psn, req.document_type, now)
+    audit.record(session, user.username, "pdmp.lookup", psn,
+                 reason=f"{req.reason}: {req.note.strip()}".strip(": "),
+                 details={"attested": True, "role": user.role,
+                          "professional_id": user.professional_id,
+                          "dispensations": len(result.dispensations)},
+                 now=now)
+    return result
+
+
+PDF_WINDOW = dt.timedelta(minutes=30)
+
+
+def recent_lookup(session: Session, user: User, psn: str, now: dt.datetime) -> bool:
+    """Whether ``user`` ran an attested lookup of ``psn`` in the last 30 minutes (the PDF of a
+    report is only given to whoever just looked the patient up)."""
+    from centinela.audit import AuditEntry
+
+    return session.scalar(select(AuditEntry.id).where(
+        AuditEntry.actor == user.username, AuditEntry.action == "pdmp.lookup",
+        AuditEntry.subject == psn, AuditEntry.at >= (now - PDF_WINDOW).replace(microsecond=0))
+        .limit(1)) is not None
+
+
+def result_for(session: Session, psn: str, document_type: str,
+               now: dt.datetime) -> LookupResult:
+    """Build the report of a pseudonym (the caller checks access and audits the read)."""
     report = clinical_report(session, psn, now)
     start = report.since
     items: list[Dispensation] = []
@@ -211,13 +238,8 @@ def lookup(session: Session, user: User, req: LookupRequest, now: dt.datetime) -
         warnings.append("lookup.warn_naloxone")
     identity, last_seen = identity_of(session, psn, now)
     status = "found" if items else "no_recent_history" if identity else "not_found"
-    audit.record(session, user.username, "pdmp.lookup", psn,
-                 reason=f"{req.reason}: {req.note.strip()}".strip(": "),
-                 details={"attested": True, "role": user.role,
-                          "professional_id": user.professional_id, "dispensations": len(items)},
-                 now=now)
     return LookupResult(
-        status=status, document_type=req.document_type, identity=identity,
+        status=status, document_type=document_type, identity=identity,
         last_seen=last_seen,
         patient_id=psn, since=start.isoformat(), until=now.date().isoformat(),
         dispensations=items,
