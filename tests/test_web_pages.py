@@ -192,6 +192,30 @@ def test_the_report_shows_a_benzodiazepine_with_an_opioid_and_prints_as_pdf(app,
     assert login(app, "medico").get(f"/lookup/{psn}/pdf").status_code == 404
 
 
+def test_a_prescriber_sees_own_dispensations_and_reports_one_that_was_not_them(app, world,
+                                                                             session):
+    client = login(app, "medico")  # CMP-000001
+    mine = client.get("/api/v1/my/prescriptions").json()
+    assert mine["professional_id"] == "CMP-000001" and mine["total"] >= 1
+    r = client.get("/mis-recetas", headers=HTML)
+    assert r.status_code == 200 and r.context["ctx"].model_dump(mode="json") == mine
+    target = mine["dispensations"][0]["id"]
+    r = client.post(f"/mis-recetas/{target}/no-fui-yo", data={"note": "no conozco al paciente"},
+                    follow_redirects=False)
+    assert r.status_code == 303 and "alert=ALR-" in r.headers["location"]
+    alert = session.scalars(select(Alert).where(Alert.detector == "prescriber_disputed")).one()
+    assert alert.subject_id == "CMP-000001" and alert.severity == "high"
+    assert alert.evidence["note"] == "no conozco al paciente"
+    assert client.get("/api/v1/my/prescriptions").json()["dispensations"][0]["disputed"]
+    assert len(_audit(session, "prescriber.dispute")) == 1
+    # Someone else's dispensation, or another role: refused.
+    other = session.scalars(select(Movement).where(
+        Movement.event_type == "dispense", Movement.prescriber_id != "CMP-000001")).first()
+    assert client.post(f"/api/v1/my/prescriptions/{other.id}/dispute",
+                       json={}).status_code == 404
+    assert login(app, "farmacia").get("/api/v1/my/prescriptions").status_code == 403
+
+
 def test_case_actions_move_the_alert_and_are_audited(app, world, session):
     client = login(app, "lima")
     aid = world["prescriber_volume"]
