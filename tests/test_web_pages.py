@@ -325,3 +325,35 @@ def test_pages_switch_to_english(app, world):
     r = client.get("/lang/en", headers={"referer": "http://testserver/map"},
                    follow_redirects=False)
     assert r.headers["location"] == "/map" and "lang=en" in r.headers["set-cookie"]
+
+
+def test_a_delegate_looks_up_on_behalf_of_a_pharmacist_audited_under_both_names(app, world,
+                                                                                session):
+    from centinela.accounts.models import User
+
+    principal = login(app, "farmacia")
+    r = principal.post("/delegados", data={"username": "tecnico1", "full_name": "Técnico",
+                                           "password": "una-clave-larga-del-tecnico"},
+                       follow_redirects=False)
+    assert r.status_code == 303
+    names = [d["username"] for d in principal.get("/api/v1/delegates").json()["delegates"]]
+    assert names == ["tecnico", "tecnico1"]  # the demo delegate and the new one
+    bad = principal.post("/delegados", data={"username": "x", "password": "corta"},
+                         headers=HTML)
+    assert bad.status_code == 422 and bad.context["form"]["username"] == "x"
+
+    delegate = login(app, "tecnico1", "una-clave-larga-del-tecnico")
+    body = {"document_type": "DNI", "document_number": "44556677", "reason": "dispensing",
+            "attest": True}
+    answer = delegate.post("/api/v1/lookup", json=body)
+    assert answer.status_code == 200 and answer.json()["status"] == "found", answer.text
+    by_delegate = _audit(session, "pdmp.lookup")[-1]
+    assert by_delegate.actor == "tecnico1" and by_delegate.details["on_behalf_of"] == "farmacia"
+    assert _audit(session, "pdmp.lookup_by_delegate")[-1].actor == "farmacia"
+    # A delegate sees no other page, and a revoked delegation ends at once.
+    assert delegate.get("/api/v1/delegates").status_code == 403
+    principal.post("/delegados/tecnico1/revocar", follow_redirects=False)
+    session.expire_all()
+    assert session.scalars(select(User).where(User.username == "tecnico1")).one().active is False
+    assert delegate.post("/api/v1/lookup", json=body).status_code in (401, 403, 422)
+

@@ -8,6 +8,7 @@ PAGE_MODULES = (
     "centinela.web.pages.imports",
     "centinela.web.pages.lookup",
     "centinela.web.pages.prescriber",
+    "centinela.web.pages.delegates",
     "centinela.web.pages.access",
     "centinela.web.pages.admin",
 )

@@ -165,17 +165,28 @@ def lookup(session: Session, user: User, req: LookupRequest, now: dt.datetime) -
     """Return the last 12 months of controlled dispensations of a patient; audit the read."""
     if not req.attest:
         raise LookupRefused("attest: confirm the treatment relationship with this patient")
+    principal = None
+    if user.role == "delegate":
+        from centinela.accounts.service import active_principal
+
+        principal = active_principal(session, user)
+        if principal is None:
+            raise LookupRefused("delegation: this delegation is no longer in force")
     number = valid_document(req.document_type, req.document_number)
     try:
         psn = pseudonymize(f"{req.document_type}:{number}")
     except DocumentError:
         raise LookupRefused("document_number: letters and digits only") from None
     result = result_for(session, psn, req.document_type, now)
-    audit.record(session, user.username, "pdmp.lookup", psn,
-                 reason=f"{req.reason}: {req.note.strip()}".strip(": "),
-                 details={"attested": True, "role": user.role,
-                          "professional_id": user.professional_id,
-                          "dispensations": len(result.dispensations)},
+    reason = f"{req.reason}: {req.note.strip()}".strip(": ")
+    details = {"attested": True, "role": user.role, "professional_id": user.professional_id,
+               "dispensations": len(result.dispensations)}
+    if principal is not None:  # audited under both names
+        details.update(on_behalf_of=principal.username,
+                       professional_id=principal.professional_id)
+        audit.record(session, principal.username, "pdmp.lookup_by_delegate", psn, reason=reason,
+                     details={"delegate": user.username}, now=now)
+    audit.record(session, user.username, "pdmp.lookup", psn, reason=reason, details=details,
                  now=now)
     return result
 
