@@ -91,3 +91,87 @@ def test_doctor_shopping_and_overlapping_opioids_score_high(session):
     assert r.risk_band == "high"
     assert {f.key for f in r.factors if f.points} >= {"prescribers_90d", "pharmacies_90d",
                                                       "opioid_overlap_days"}
+
+
+def _alerts(session, detector):
+    from sqlalchemy import select
+
+    from centinela.alerts.models import Alert
+
+    return {a.subject_id: a for a in session.scalars(select(Alert).where(
+        Alert.detector == detector))}
+
+
+def test_patients_with_overlapping_opioid_and_benzodiazepine_from_several_prescribers(session):
+    from centinela.detect.engine import run_all
+
+    _world(session)
+    start = NOW - dt.timedelta(days=100)
+    for k in range(3):  # opioid from CMP-1, benzodiazepine from CMP-2, overlapping for months
+        mv(session, "dispense", "F1", MORPH_TAB, 60, days(start, 30 * k), patient_id="PSN:x",
+           prescriber_id="CMP-1", prescription_id=f"X{k}", days_supply=30)
+        mv(session, "dispense", "F2", CLONA, 30, days(start, 30 * k + 5), patient_id="PSN:x",
+           prescriber_id="CMP-2", prescription_id=f"XB{k}", days_supply=30)
+    # Look-alikes: one prescriber's moderate-dose combination; a short overlap of one week.
+    for k in range(3):
+        mv(session, "dispense", "F1", MORPH_TAB, 30, days(start, 30 * k), patient_id="PSN:y",
+           prescriber_id="CMP-3", prescription_id=f"Y{k}", days_supply=30)
+        mv(session, "dispense", "F1", CLONA, 15, days(start, 30 * k), patient_id="PSN:y",
+           prescriber_id="CMP-3", prescription_id=f"YB{k}", days_supply=30)
+    mv(session, "dispense", "F1", MORPH_TAB, 60, days(start, 0), patient_id="PSN:z",
+       prescriber_id="CMP-4", prescription_id="Z1", days_supply=30)
+    mv(session, "dispense", "F3", CLONA, 7, days(start, 23), patient_id="PSN:z",
+       prescriber_id="CMP-5", prescription_id="ZB", days_supply=7)
+    session.commit()
+    run_all(session, now=NOW, only=["opioid_benzodiazepine_overlap"])
+    alerts = _alerts(session, "opioid_benzodiazepine_overlap")
+    assert set(alerts) == {"PSN:x"}
+    ev = alerts["PSN:x"].evidence
+    assert ev["overlap_days"] >= 80 and ev["prescribers"] == ["CMP-1", "CMP-2"]
+
+
+def test_a_prescriber_who_coprescribes_far_more_than_specialty_peers(session):
+    from centinela.detect.engine import run_all
+    from tests.detect_factory import prof
+
+    _world(session)
+    start = NOW - dt.timedelta(days=120)
+
+    def practice(pid, specialty, n_patients, n_both):
+        prof(session, pid, specialty=specialty)
+        for j in range(n_patients):
+            psn = f"PSN:{pid}-{j}"
+            mv(session, "dispense", "F1", MORPH_TAB, 30, days(start, j), patient_id=psn,
+               prescriber_id=pid, prescription_id=f"{pid}-{j}", days_supply=30)
+            if j < n_both:
+                mv(session, "dispense", "F1", CLONA, 15, days(start, j + 2), patient_id=psn,
+                   prescriber_id=pid, prescription_id=f"{pid}-{j}B", days_supply=15)
+
+    for i in range(8):
+        practice(f"CMP-G{i}", "general_medicine", 15, 1)
+    practice("CMP-OUT", "general_medicine", 15, 9)
+    # Look-alike: palliative care co-prescribes a lot, and so do all of its peers.
+    for i in range(6):
+        practice(f"CMP-P{i}", "palliative_care", 15, 6 + i % 2)
+    session.commit()
+    run_all(session, now=NOW, only=["coprescribing_prescriber"])
+    alerts = _alerts(session, "coprescribing_prescriber")
+    assert set(alerts) == {"CMP-OUT"}
+    ev = alerts["CMP-OUT"].evidence
+    assert ev["coprescribed_patients"] == 9 and ev["opioid_patients"] == 15
+    assert ev["peer_rate"] < 0.1
+
+
+def test_no_benzodiazepines_in_the_data_means_no_alert(session):
+    from centinela.detect.engine import run_all
+
+    base_products(session)
+    est(session, "F1")
+    mv(session, "dispense", "F1", MORPH_TAB, 60, NOW - dt.timedelta(days=5), patient_id="PSN:q",
+       prescriber_id="CMP-1", prescription_id="Q1", days_supply=30)
+    session.commit()
+    report = run_all(session, now=NOW, only=["opioid_benzodiazepine_overlap",
+                                             "coprescribing_prescriber"])
+    assert not _alerts(session, "opioid_benzodiazepine_overlap")
+    assert not _alerts(session, "coprescribing_prescriber")
+    assert report is not None
