@@ -76,18 +76,21 @@ def _overlap(fills: list[tuple]) -> tuple[int, float, float]:
 
 
 class OpioidBenzodiazepineOverlap(Detector):
-    """A patient whose opioid and benzodiazepine supplies overlap for ``MIN_DAYS`` days or more,
-    from different prescribers (nobody sees the whole picture) or at ≥ 50 MME/day.
+    """A patient whose opioid supply overlaps for ``MIN_DAYS`` days or more with a
+    benzodiazepine from a prescriber who gave them no opioid: that prescriber did not see the
+    whole picture.
 
-    Severity rises with the days of overlap, the dose and the number of prescribers involved;
-    a single prescriber's deliberate, moderate-dose combination is not flagged.
+    A prescriber who deliberately combines the two is judged by ``coprescribing_prescriber``
+    against peers of the same specialty, not here. Severity rises with the days of overlap,
+    a peak ≥ 90 MME/day and separate pharmacies (the combination kept apart).
     """
 
     name = "opioid_benzodiazepine_overlap"
     title = "Opioide y benzodiacepina superpuestos / Opioid and benzodiazepine overlap"
     subject_kind = "patient"
     topics = ("patient_safety", "prescribing")
-    thresholds = {"overlap days": "≥ 14", "and": "two or more prescribers, or ≥ 50 MME/day"}
+    thresholds = {"overlap days": "≥ 14",
+                  "with": "a benzodiazepine from a prescriber who gave the patient no opioid"}
     evidence_fields = ("overlap_days", "peak_mme", "peak_diazepam_mg", "prescribers",
                        "establishments", "event_ids")
 
@@ -101,11 +104,21 @@ class OpioidBenzodiazepineOverlap(Detector):
         for psn, fills in sorted(by_patient.items()):
             if {f[3] for f in fills} != {"opioid", "benzodiazepine"}:
                 continue
-            days, peak_mme, peak_dz = _overlap(fills)
-            prescribers = sorted({f[1] for f in fills if f[1]})
-            if days < self.MIN_DAYS or (len(prescribers) < 2 and peak_mme < 50):
+            opioids = [f for f in fills if f[3] == "opioid"]
+            opioid_by = {f[1] for f in opioids}
+            # Benzodiazepines from prescribers who gave this patient no opioid: nobody who
+            # prescribed them saw the opioid (a prescriber who combines both is judged by
+            # coprescribing_prescriber).
+            outside = [f for f in fills if f[3] == "benzodiazepine" and f[1] not in opioid_by]
+            if not outside:
                 continue
-            strength = min(1.0, 0.25 + 0.15 * (len(prescribers) - 1) + days / 365)
+            days, peak_mme, peak_dz = _overlap(opioids + outside)
+            if days < self.MIN_DAYS:
+                continue
+            prescribers = sorted({f[1] for f in fills if f[1]})
+            apart = not ({f[2] for f in opioids} & {f[2] for f in outside})
+            strength = (0.2 + 0.15 * apart + 0.15 * (peak_mme >= 90)
+                        + min(0.2, days / 365))
             ests = sorted({f[2] for f in fills})
             t0 = to_epoch(min(f[9] for f in fills))
             t1 = to_epoch(max(f[9] for f in fills))
@@ -114,10 +127,11 @@ class OpioidBenzodiazepineOverlap(Detector):
                        f"de {len(prescribers)} prescriptor(es) en {len(ests)} establecimiento(s).")
             est = session.get(Establishment, ests[0])
             out.append(self.draft(
-                psn, t0, t1, strength, peak_mme * days / 30, summary,
+                psn, t0, t1, strength, peak_mme * days, summary,
                 {"overlap_days": days, "peak_mme": round(peak_mme, 1),
                  "peak_diazepam_mg": round(peak_dz, 1), "prescribers": prescribers,
-                 "establishments": ests, "event_ids": [f[8] for f in fills][:50]},
+                 "establishments": ests, "separate_pharmacies": apart,
+                 "event_ids": [f[8] for f in fills][:50]},
                 department=est.department if est else None, ubigeo=est.ubigeo if est else None))
         return out
 
