@@ -108,3 +108,44 @@ def test_online_lead_page_says_which_part_decided(browser_page, live_app, live_w
     decided = page.locator("p.decided").first.inner_text()
     assert "Decidió" in decided and "anuncio de mercado" in decided
     assert "test strips" not in page.content()  # a harm-reduction listing is not an offer
+
+
+def test_pharmacist_sees_an_invalid_document_then_a_patient_with_a_benzodiazepine_and_the_pdf(
+        browser_page, live_app, live_world, session):
+    import datetime as dt
+
+    from centinela.ingest.models import Movement
+    from centinela.registry.models import Product
+
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    session.add(Product(product_code="CLO-2", name="Clonazepam 2 mg tableta",
+                        substance="clonazepam", dosage_form="tablet", strength_mg_per_unit=2))
+    session.add(Movement(event_id="BZ-1", event_type="dispense",
+                         occurred_at=now - dt.timedelta(days=3), establishment_id="EST-LIM-F1",
+                         product_code="CLO-2", quantity=30, prescription_id="RB-1",
+                         prescriber_id="CMP-000002", patient_id=live_world["patient_lima"],
+                         days_supply=30, content_hash="b" * 32))
+    session.commit()
+    page, base = browser_page, live_app
+    _login(page, base, "farmacia")
+
+    def ask(number):
+        page.fill("input[name=document_number]", number)
+        page.select_option("select[name=reason]", "dispensing")
+        page.check("input[name=attest]")
+        with page.expect_navigation():
+            page.click("form.lookup-form button[type=submit]")
+
+    ask("1234")
+    assert "un DNI tiene exactamente 8 dígitos" in page.locator("p.error").inner_text()
+    assert page.locator("#result").count() == 0
+    ask("44556677")
+    page.wait_for_selector("#result")
+    warnings = page.locator("[data-warning]").all_inner_texts()
+    assert any("benzodiacepina" in w for w in warnings) and any("naloxona" in w for w in warnings)
+    assert int(page.locator("#overlap-days").inner_text()) >= 1
+    assert page.locator("#risk-factors tbody tr").count() == 6
+    with page.expect_download() as info:
+        page.click("#report-pdf")
+    path = info.value.path()
+    assert open(path, "rb").read(4) == b"%PDF"

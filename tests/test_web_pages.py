@@ -110,6 +110,112 @@ def test_lookup_requires_the_attestation_and_a_reason(app, world, session):
     assert _audit(session, "pdmp.lookup") == []
 
 
+@pytest.mark.parametrize("kind,number,why", [
+    ("DNI", "1234", "invalid_document_dni"), ("DNI", "4455667", "invalid_document_dni"),
+    ("DNI", "44556677A", "invalid_document_dni"), ("CE", "12345678", "invalid_document_ce"),
+    ("PAS", "ABCDEF", "invalid_document_pas"), ("PAS", "12", "invalid_document_pas"),
+])
+def test_an_invalid_document_is_refused_not_shown_as_a_patient_without_history(
+        app, world, session, kind, number, why):
+    client = login(app, "farmacia")
+    r = client.post("/lookup", data={"document_type": kind, "document_number": number,
+                                     "reason": "dispensing", "attest": "on"}, headers=HTML)
+    assert r.status_code == 422 and r.context["ctx"] is None
+    assert r.context["errors"] == [f"lookup.{why}"] and "Documento inválido" in r.text
+    assert f">{number}<" not in r.text  # never echoed
+    api = client.post("/api/v1/lookup", json={"document_type": kind, "document_number": number,
+                                              "reason": "dispensing", "attest": True})
+    assert api.status_code == 422
+    assert _audit(session, "pdmp.lookup") == []
+
+
+def test_lookup_tells_not_found_from_no_recent_history_and_shows_identity_cues(app, world,
+                                                                               session):
+    client = login(app, "farmacia")
+    body = {"document_type": "DNI", "reason": "dispensing", "attest": True}
+    # Typed with dots, as people do: the same patient.
+    found = client.post("/api/v1/lookup", json={**body, "document_number": "44.556.677"}).json()
+    assert found["status"] == "found" and found["patient_id"] == world["patient_lima"]
+    ident = found["identity"]
+    assert set(ident) >= {"sex", "birth_year", "age", "district", "district_name", "varies"}
+    missing = client.post("/api/v1/lookup", json={**body, "document_number": "10293847"}).json()
+    assert missing["status"] == "not_found" and missing["identity"] is None
+    assert missing["dispensations"] == []
+    page = client.post("/lookup", data={"document_type": "DNI", "document_number": "10293847",
+                                        "reason": "dispensing", "attest": "on"}, headers=HTML)
+    assert 'data-status="not_found"' in page.text and "error de digitación" in page.text
+    # A known patient whose records are older than a year: "no recent history", not "not found".
+    old = session.scalars(select(Movement).where(
+        Movement.patient_id == world["patient_lima"])).all()
+    for m in old:
+        m.occurred_at = m.occurred_at.replace(year=m.occurred_at.year - 3)
+    session.commit()
+    stale = client.post("/api/v1/lookup", json={**body, "document_number": "44556677"}).json()
+    assert stale["status"] == "no_recent_history" and stale["identity"] is not None
+    assert stale["last_seen"] is not None
+
+
+def _add_benzodiazepine(session, patient, now):
+    import datetime as dt
+
+    from centinela.registry.models import Product
+
+    session.add(Product(product_code="CLO-2", name="Clonazepam 2 mg tableta",
+                        substance="clonazepam", dosage_form="tablet", strength_mg_per_unit=2))
+    session.add(Movement(event_id="BZ-1", event_type="dispense",
+                         occurred_at=now - dt.timedelta(days=3), establishment_id="EST-LIM-F1",
+                         product_code="CLO-2", quantity=30, prescription_id="RB-1",
+                         prescriber_id="CMP-000002", patient_id=patient, days_supply=30,
+                         content_hash="b" * 32))
+    session.commit()
+
+
+def test_the_report_shows_a_benzodiazepine_with_an_opioid_and_prints_as_pdf(app, world, session,
+                                                                            now):
+    _add_benzodiazepine(session, world["patient_lima"], now)
+    client = login(app, "farmacia")
+    psn = world["patient_lima"]
+    assert client.get(f"/lookup/{psn}/pdf").status_code == 404  # no lookup yet: no PDF
+    r = client.post("/lookup", data={"document_type": "DNI", "document_number": "44556677",
+                                     "reason": "dispensing", "attest": "on"}, headers=HTML)
+    ctx = r.context["ctx"]
+    assert ctx.benzodiazepine_overlap_days >= 1 and ctx.naloxone
+    assert "lookup.warn_benzodiazepine" in ctx.warnings and "lookup.warn_naloxone" in ctx.warnings
+    assert ctx.current_diazepam_mg == 40
+    assert 'data-warning="lookup.warn_naloxone"' in r.text and "naloxona" in r.text
+    pdf = client.get(f"/lookup/{psn}/pdf")
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    assert pdf.content.startswith(b"%PDF") and len(pdf.content) > 2_000
+    assert b"44556677" not in pdf.content
+    assert len(_audit(session, "pdmp.report_pdf")) == 1
+    # Another professional who did not look the patient up gets no PDF.
+    assert login(app, "medico").get(f"/lookup/{psn}/pdf").status_code == 404
+
+
+def test_a_prescriber_sees_own_dispensations_and_reports_one_that_was_not_them(app, world,
+                                                                             session):
+    client = login(app, "medico")  # CMP-000001
+    mine = client.get("/api/v1/my/prescriptions").json()
+    assert mine["professional_id"] == "CMP-000001" and mine["total"] >= 1
+    r = client.get("/mis-recetas", headers=HTML)
+    assert r.status_code == 200 and r.context["ctx"].model_dump(mode="json") == mine
+    target = mine["dispensations"][0]["id"]
+    r = client.post(f"/mis-recetas/{target}/no-fui-yo", data={"note": "no conozco al paciente"},
+                    follow_redirects=False)
+    assert r.status_code == 303 and "alert=ALR-" in r.headers["location"]
+    alert = session.scalars(select(Alert).where(Alert.detector == "prescriber_disputed")).one()
+    assert alert.subject_id == "CMP-000001" and alert.severity == "high"
+    assert alert.evidence["note"] == "no conozco al paciente"
+    assert client.get("/api/v1/my/prescriptions").json()["dispensations"][0]["disputed"]
+    assert len(_audit(session, "prescriber.dispute")) == 1
+    # Someone else's dispensation, or another role: refused.
+    other = session.scalars(select(Movement).where(
+        Movement.event_type == "dispense", Movement.prescriber_id != "CMP-000001")).first()
+    assert client.post(f"/api/v1/my/prescriptions/{other.id}/dispute",
+                       json={}).status_code == 404
+    assert login(app, "farmacia").get("/api/v1/my/prescriptions").status_code == 403
+
+
 def test_case_actions_move_the_alert_and_are_audited(app, world, session):
     client = login(app, "lima")
     aid = world["prescriber_volume"]
@@ -219,3 +325,35 @@ def test_pages_switch_to_english(app, world):
     r = client.get("/lang/en", headers={"referer": "http://testserver/map"},
                    follow_redirects=False)
     assert r.headers["location"] == "/map" and "lang=en" in r.headers["set-cookie"]
+
+
+def test_a_delegate_looks_up_on_behalf_of_a_pharmacist_audited_under_both_names(app, world,
+                                                                                session):
+    from centinela.accounts.models import User
+
+    principal = login(app, "farmacia")
+    r = principal.post("/delegados", data={"username": "tecnico1", "full_name": "Técnico",
+                                           "password": "una-clave-larga-del-tecnico"},
+                       follow_redirects=False)
+    assert r.status_code == 303
+    names = [d["username"] for d in principal.get("/api/v1/delegates").json()["delegates"]]
+    assert names == ["tecnico", "tecnico1"]  # the demo delegate and the new one
+    bad = principal.post("/delegados", data={"username": "x", "password": "corta"},
+                         headers=HTML)
+    assert bad.status_code == 422 and bad.context["form"]["username"] == "x"
+
+    delegate = login(app, "tecnico1", "una-clave-larga-del-tecnico")
+    body = {"document_type": "DNI", "document_number": "44556677", "reason": "dispensing",
+            "attest": True}
+    answer = delegate.post("/api/v1/lookup", json=body)
+    assert answer.status_code == 200 and answer.json()["status"] == "found", answer.text
+    by_delegate = _audit(session, "pdmp.lookup")[-1]
+    assert by_delegate.actor == "tecnico1" and by_delegate.details["on_behalf_of"] == "farmacia"
+    assert _audit(session, "pdmp.lookup_by_delegate")[-1].actor == "farmacia"
+    # A delegate sees no other page, and a revoked delegation ends at once.
+    assert delegate.get("/api/v1/delegates").status_code == 403
+    principal.post("/delegados/tecnico1/revocar", follow_redirects=False)
+    session.expire_all()
+    assert session.scalars(select(User).where(User.username == "tecnico1")).one().active is False
+    assert delegate.post("/api/v1/lookup", json=body).status_code in (401, 403, 422)
+

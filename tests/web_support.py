@@ -47,7 +47,7 @@ def app(engine, now):
     return application
 
 
-def login(application, username: str | None):
+def login(application, username: str | None, password: str | None = None):
     """Return a TestClient signed in as ``username`` (None: anonymous) sending its CSRF token."""
     from fastapi.testclient import TestClient
 
@@ -56,7 +56,7 @@ def login(application, username: str | None):
     token = client.cookies.get("centinela_csrf")
     client.headers["X-CSRF-Token"] = token
     if username:
-        r = client.post("/login", data={"username": username, "password": PASSWORD,
+        r = client.post("/login", data={"username": username, "password": password or PASSWORD,
                                          "csrf_token": token}, follow_redirects=False)
         assert r.status_code == 303, r.text
         client.get("/healthz")  # signing in rotates the CSRF token

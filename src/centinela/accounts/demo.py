@@ -20,7 +20,9 @@ DEMO_USERS: tuple[tuple[str, str, list[str], str | None, str], ...] = (
     ("medico", "prescriber", [], "CMP-000001", "Médico prescriptor"),
     ("farmacia", "pharmacist", [], "CQFP-00001", "Químico farmacéutico"),
     ("sistema", "institution", [], None, "Sistema de una institución"),
+    ("tecnico", "delegate", [], None, "Técnico de farmacia, delegado de «farmacia»"),
 )
+DEMO_PRINCIPAL = "farmacia"  # whom the demo delegate acts for
 
 
 def seed_demo_users(session: Session, password: str | None = None,
@@ -39,7 +41,8 @@ def seed_demo_users(session: Session, password: str | None = None,
         user = session.scalar(select(User).where(User.username == username))
         if user is None:
             create_user(session, username, pw, role, departments_=deps, professional_id=prof,
-                        full_name=name)
+                        full_name=name,
+                        delegate_of=DEMO_PRINCIPAL if role == "delegate" else None)
         else:
             set_password(session, user, pw)
             user.active = True

@@ -12,6 +12,7 @@ from centinela.db import Base
 ROLES = (
     "admin", "national_analyst", "regional_analyst", "police", "prescriber", "pharmacist",
     "institution",  # service account of an institution system, authenticated by API token
+    "delegate",  # runs patient lookups on behalf of one prescriber or pharmacist (delegate_of)
 )
 TOKEN_SCOPES = ("ingest", "alerts:read", "ews:classify")
 ACCESS_STATUSES = ("pending", "approved", "denied", "revoked")
@@ -27,6 +28,7 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(30))
     departments: Mapped[list] = mapped_column(JSON, default=list)  # regional analysts
     professional_id: Mapped[str | None] = mapped_column(String(40))  # prescribers, pharmacists
+    delegate_of: Mapped[str | None] = mapped_column(String(80))  # delegates: the principal
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime)
 

@@ -34,7 +34,9 @@ PAGES: tuple[Page, ...] = (
     Page("map", "/map", "nav.map", INVESTIGATORS),
     Page("profiles", "/profiles", "nav.profiles", INVESTIGATORS),
     Page("imports", "/imports", "nav.imports", ("admin", "national_analyst")),
-    Page("lookup", "/lookup", "nav.lookup", (*CLINICIANS, "admin")),
+    Page("lookup", "/lookup", "nav.lookup", (*CLINICIANS, "delegate", "admin")),
+    Page("delegates", "/delegados", "nav.delegates", CLINICIANS),
+    Page("my_prescriptions", "/mis-recetas", "nav.my_prescriptions", ("prescriber",)),
     Page("access", "/access", "nav.access", ("police", "admin")),
     Page("admin", "/admin", "nav.admin", ("admin",)),
     # Pages of the other areas (their routers guard themselves; the menu only links).

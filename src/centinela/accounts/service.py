@@ -61,7 +61,8 @@ def check_password(stored_hash: str, password: str) -> bool:
 
 def create_user(session: Session, username: str, password: str, role: str, *,
                 departments_: list[str] | None = None, professional_id: str | None = None,
-                full_name: str = "", now: dt.datetime | None = None) -> User:
+                full_name: str = "", now: dt.datetime | None = None,
+                delegate_of: str | None = None) -> User:
     """Validate and add a user (caller commits)."""
     username = username.strip().lower()
     if not _USERNAME.match(username):
@@ -81,11 +82,14 @@ def create_user(session: Session, username: str, password: str, role: str, *,
             raise AccountError("professional_id: college number like CMP-012345 or CQFP-01234")
     if session.scalar(select(User.id).where(User.username == username)) is not None:
         raise AccountError(f"username: {username!r} already exists")
+    if (role == "delegate") != bool(delegate_of):
+        raise AccountError("role: a delegate is created by its prescriber or pharmacist "
+                           "(create_delegate), and only a delegate has a principal")
     user = User(
         username=username, full_name=full_name, password_hash=hash_password(password), role=role,
         departments=deps if role == "regional_analyst" else [],
         professional_id=professional_id if role in ("prescriber", "pharmacist") else None,
-        active=True, created_at=now or utcnow(),
+        delegate_of=delegate_of, active=True, created_at=now or utcnow(),
     )
     session.add(user)
     session.flush()
@@ -138,3 +142,23 @@ def authenticate(session: Session, username: str, password: str, client: str,
     session.execute(delete(LoginAttempt).where(LoginAttempt.at < now - dt.timedelta(days=1)))
     session.flush()
     return user if ok else None
+
+
+def create_delegate(session: Session, principal: User, username: str, password: str,
+                    full_name: str = "", now: dt.datetime | None = None) -> User:
+    """A prescriber or pharmacist authorises a delegate account for lookups on their behalf."""
+    if principal.role not in ("prescriber", "pharmacist") or not principal.active:
+        raise AccountError("only an active prescriber or pharmacist may authorise a delegate")
+    return create_user(session, username, password, "delegate", full_name=full_name, now=now,
+                       delegate_of=principal.username)
+
+
+def active_principal(session: Session, delegate: User) -> User | None:
+    """The prescriber or pharmacist a delegate acts for, if that delegation still holds."""
+    if delegate.role != "delegate" or not delegate.active or not delegate.delegate_of:
+        return None
+    principal = session.scalar(select(User).where(User.username == delegate.delegate_of))
+    if principal is None or not principal.active or principal.role not in ("prescriber",
+                                                                           "pharmacist"):
+        return None
+    return principal

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from centinela.reference.substances import substance_class
+
 ORAL = {
     "morphine": 1.0, "codeine": 0.15, "hydrocodone": 1.0, "hydromorphone": 5.0,
     "oxycodone": 1.5, "oxymorphone": 3.0, "methadone": 4.7, "tapentadol": 0.4,
@@ -48,6 +50,9 @@ def unit_mme(substance: str, dosage_form: str, strength_mg: float,
     sub = (substance or "").strip().lower()
     form = (dosage_form or "").strip().lower()
     mg = float(strength_mg or 0.0)
+    if substance_class(sub) not in ("opioid", "other"):
+        # Benzodiazepines, stimulants, barbiturates: controlled, but no morphine equivalent.
+        return UnitMME(0.0, mg, None, "non_opioid")
     if form == "patch":
         rate = patch_mcg_h if patch_mcg_h else mg * 10.0  # matrix patches: ~10 mcg/h per mg
         return UnitMME(PATCH_MME_PER_MCG_H_DAY * rate * PATCH_DAYS, mg, rate, "transdermal")

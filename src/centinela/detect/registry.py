@@ -63,6 +63,9 @@ register("suspicious_order", f"{_PKG}.orders:SuspiciousOrder")
 register("purchases_outgrow_use", f"{_PKG}.orders:PurchasesOutgrowUse")
 register("inventory_discrepancy", f"{_PKG}.inventory:InventoryDiscrepancy")
 register("regional_surge", f"{_PKG}.regional:RegionalSurge")
+# Opioids with benzodiazepines (controlled psychotropics in the ledger).
+register("opioid_benzodiazepine_overlap", f"{_PKG}.psychotropics:OpioidBenzodiazepineOverlap")
+register("coprescribing_prescriber", f"{_PKG}.psychotropics:CoprescribingPrescriber")
 # Over the official records of the intake extensions (docs/intake.md).
 register("prescription_form_misuse", f"{_PKG}.records:PrescriptionFormMisuse")
 register("balance_gap", f"{_PKG}.records:BalanceGap")

@@ -78,7 +78,7 @@ class GenerationReport:
 
 def generate(out_dir: str | Path, seed: int = 1, scale: float = 0.2, scenarios: bool = True,
              start: dt.date | str = DEFAULT_START, days: int = DEFAULT_DAYS,
-             fmt: str = "csv") -> GenerationReport:
+             fmt: str = "csv", psychotropics: bool = False) -> GenerationReport:
     """Write a synthetic year of movements (and planted scenarios) into ``out_dir``."""
     t0 = time.perf_counter()
     if isinstance(start, str):
@@ -122,6 +122,12 @@ def generate(out_dir: str | Path, seed: int = 1, scale: float = 0.2, scenarios: 
     with (out / "truth.jsonl").open("w", encoding="utf-8", newline="") as fh:
         for row in truth:
             fh.write(json.dumps(row, ensure_ascii=False, sort_keys=False) + "\n")
+    if psychotropics:  # benzodiazepines and other special-prescription medicines
+        from centinela.generate.psychotropics import add_psychotropics
+
+        extra = add_psychotropics(out, seed, fmt)
+        report.files["movements"] += extra["movements"]
+        truth = truth + extra["truth"]
     report.files["truth"] = len(truth)
     report.truth = truth
     (out / "README.txt").write_text(README.format(seed=seed, scale=scale, start=start, days=days,

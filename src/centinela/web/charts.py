@@ -11,13 +11,19 @@ COLORS = ("#b3261e", "#5b6b7a", "#1f6f8b", "#7a5c00")
 
 
 def line_chart(series: list[Series], title: str, width: int = 720, height: int = 240,
-               threshold: float | None = None) -> Markup:
-    """Return an inline SVG line chart of ``series`` sharing the same labels."""
+               threshold: float | None = None,
+               lines: list[tuple[float, str]] | None = None) -> Markup:
+    """Return an inline SVG line chart of ``series`` sharing the same labels.
+
+    ``lines`` are labelled reference levels (e.g. 50 and 90 MME/day).
+    """
     series = [s for s in series if s is not None and s.points]
     if not series:
         return Markup("")
     labels = [p.label for p in series[0].points]
-    top = max([p.value for s in series for p in s.points] + [threshold or 0, 1e-9])
+    lines = lines or []
+    top = max([p.value for s in series for p in s.points] + [threshold or 0, 1e-9]
+              + [v * 1.1 for v, _ in lines])
     left, right, up, down = 56, 12, 14, 40
     w, h = width - left - right, height - up - down
     n = max(len(labels) - 1, 1)
@@ -43,6 +49,12 @@ def line_chart(series: list[Series], title: str, width: int = 720, height: int =
         _, y = xy(0, threshold)
         out.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" '
                    f'stroke="#b3261e" stroke-dasharray="4 3"/>')
+    for value, label in lines:
+        _, y = xy(0, value)
+        out.append(f'<line class="ref" x1="{left}" x2="{width - right}" y1="{y:.1f}" '
+                   f'y2="{y:.1f}" stroke="#b3261e" stroke-dasharray="4 3"/>'
+                   f'<text x="{width - right - 4}" y="{y - 4:.1f}" font-size="11" '
+                   f'text-anchor="end" fill="#8c1d18">{escape(label)}</text>')
     for idx, s in enumerate(series):
         color = COLORS[idx % len(COLORS)]
         pts = " ".join(f"{x:.1f},{y:.1f}" for x, y in (xy(i, p.value)

@@ -7,6 +7,8 @@ PAGE_MODULES = (
     "centinela.web.pages.maps",
     "centinela.web.pages.imports",
     "centinela.web.pages.lookup",
+    "centinela.web.pages.prescriber",
+    "centinela.web.pages.delegates",
     "centinela.web.pages.access",
     "centinela.web.pages.admin",
 )

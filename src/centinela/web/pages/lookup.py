@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, HTTPException, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
@@ -12,19 +12,29 @@ from centinela.accounts.policy import roles_for
 from centinela.web.charts import line_chart
 from centinela.web.deps import clock, db_session, lang, render, require_roles
 from centinela.web.i18n import translate
-from centinela.web.views.lookup import REASONS, LookupRefused, LookupRequest, LookupResult, lookup
+from centinela.web.views.lookup import (
+    REASONS,
+    LookupRefused,
+    LookupRequest,
+    LookupResult,
+    lookup,
+    recent_lookup,
+    result_for,
+)
 
 router = APIRouter()
 viewer = require_roles(*roles_for("lookup"))
 
 
-def _page(request: Request, result: LookupResult | None, errors: list[str], status: int = 200):
+def _page(request: Request, result: LookupResult | None, errors: list[str], status: int = 200,
+          doc_type: str = "DNI"):
     chart = None
     if result is not None:
         chart = line_chart([result.daily_mme], translate("lookup.chart", lang(request)),
-                           threshold=result.mme_threshold)
+                           lines=[(50.0, "50 MME/día"), (90.0, "90 MME/día")])
     return render(request, "lookup.html", {"ctx": result, "errors": errors, "reasons": REASONS,
-                                           "chart_svg": chart}, status_code=status)
+                                           "chart_svg": chart, "doc_type": doc_type},
+                  status_code=status)
 
 
 @router.get("/lookup", response_class=HTMLResponse, include_in_schema=False)
@@ -47,12 +57,34 @@ async def lookup_page(request: Request, user: User = Depends(viewer),
     except ValidationError as err:
         # Name the fields only: the document number is never echoed back.
         fields = sorted({str(e["loc"][0]) for e in err.errors()})
-        return _page(request, None, [f"lookup.invalid_{f}" for f in fields], status=422)
+        return _page(request, None, [f"lookup.invalid_{f}" for f in fields], status=422,
+                     doc_type=str(form.get("document_type") or "DNI"))
     try:
         result = lookup(session, user, req, clock(request))
     except LookupRefused as err:
-        return _page(request, None, [f"lookup.invalid_{str(err).split(':')[0]}"], status=422)
-    return _page(request, result, [])
+        return _page(request, None, [f"lookup.invalid_{str(err).split(':')[0]}"], status=422,
+                     doc_type=req.document_type)
+    return _page(request, result, [], doc_type=req.document_type)
+
+
+@router.get("/lookup/{psn}/pdf", include_in_schema=False)
+def lookup_pdf(psn: str, request: Request, user: User = Depends(viewer),
+               session: Session = Depends(db_session)) -> Response:
+    """The printable report of a patient this user has just looked up (audited)."""
+    from centinela import audit
+    from centinela.web.views.lookup_pdf import report_pdf
+
+    now = clock(request)
+    if len(psn) > 40 or not recent_lookup(session, user, psn, now):
+        raise HTTPException(404, "run the lookup first (the PDF is for the lookup just made)")
+    result = result_for(session, psn, "", now)
+    audit.record(session, user.username, "pdmp.report_pdf", psn, reason="printed report",
+                 details={"role": user.role}, now=now)
+    session.commit()
+    body = report_pdf(result, user.username, now, lang(request))
+    return Response(body, media_type="application/pdf", headers={
+        "Content-Disposition": 'attachment; filename="centinela-informe-clinico.pdf"',
+        "Cache-Control": "no-store"})
 
 
 @router.post("/api/v1/lookup", response_model=LookupResult, tags=["lookup"])

@@ -11,16 +11,15 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 from sqlalchemy import select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from centinela import audit
 from centinela.accounts.models import User
 from centinela.config import get_settings
 from centinela.ingest.models import Movement
+from centinela.ledger.patients import clinical_report
 from centinela.privacy import DocumentError, pseudonymize
-from centinela.registry.models import Establishment, Product, Professional
-from centinela.web.views.common import OUTFLOWS, Point, Series, lima_iso
-from centinela.web.views.mme import daily_mme, unit_of
+from centinela.web.views.common import Point, Series, lima_iso
 
 REASONS = ("new_prescription", "dispensing", "ongoing_treatment", "emergency_care")
 DAYS = 365
@@ -28,7 +27,8 @@ DAYS = 365
 
 class LookupRequest(BaseModel):
     document_type: Literal["DNI", "CE", "PAS"] = "DNI"
-    document_number: str = Field(..., min_length=4, max_length=20, pattern=r"^[A-Za-z0-9]+$")
+    # Checked per document type by ``valid_document`` (spaces, dots and dashes are ignored).
+    document_number: str = Field(..., min_length=1, max_length=30)
     reason: Literal["new_prescription", "dispensing", "ongoing_treatment", "emergency_care"]
     note: str = Field("", max_length=500)
     attest: bool = Field(..., description="I attest a current treatment relationship")
@@ -40,9 +40,11 @@ class Dispensation(BaseModel):
     product_code: str
     product_name: str | None
     substance: str | None
+    substance_class: str
     quantity: float
     days_supply: int | None
     daily_mme: float
+    daily_diazepam_mg: float
     prescriber_id: str | None
     prescriber_name: str | None
     establishment_id: str
@@ -55,7 +57,31 @@ class Counted(BaseModel):
     dispensations: int
 
 
+class RiskFactor(BaseModel):
+    key: str
+    value: float
+    points: int
+    rule: str
+
+
+class Identity(BaseModel):
+    """What the records say about the person, so the clinician can confirm who it is."""
+
+    sex: str | None
+    birth_year: int | None
+    age: int | None
+    district: str | None
+    district_name: str | None
+    varies: bool  # the records disagree (a typo, or two people under one number)
+
+
 class LookupResult(BaseModel):
+    # found: dispensations in the last 12 months; no_recent_history: known to Centinela, none
+    # in the window; not_found: this document has no record at all (check the number).
+    status: Literal["found", "no_recent_history", "not_found"]
+    document_type: str
+    identity: Identity | None
+    last_seen: str | None
     patient_id: str
     since: str
     until: str
@@ -63,10 +89,22 @@ class LookupResult(BaseModel):
     prescribers: list[Counted]
     pharmacies: list[Counted]
     daily_mme: Series
+    daily_diazepam_mg: Series
     current_mme: float
     max_mme: float
+    current_diazepam_mg: float
     days_over_threshold: int
     mme_threshold: float
+    benzodiazepine_overlap_days: int  # last 90 days with an opioid and a benzodiazepine
+    opioid_overlap_days: int  # last 90 days with opioids of two prescribers at once
+    prescribers_90d: int
+    pharmacies_90d: int
+    prescribers_12m: int
+    pharmacies_12m: int
+    risk_score: int  # 0-100, the sum of risk_factors' points (docs/lookup.md)
+    risk_band: Literal["low", "moderate", "high"]
+    risk_factors: list[RiskFactor]
+    naloxone: bool  # offer naloxone: ≥ 50 MME/day now, or an opioid with a benzodiazepine
     warnings: list[str]
 
 
@@ -74,60 +112,130 @@ class LookupRefused(ValueError):
     """The lookup lacks its attestation or has a malformed document (message is safe to show)."""
 
 
+_SEPARATORS = str.maketrans("", "", " .-_/")
+
+
+def valid_document(kind: str, number: str) -> str:
+    """Return the document number checked for its type, or refuse it with a clear reason.
+
+    DNI: 8 digits. Carné de extranjería (CE): 9 digits. Passport: 6 to 12 letters and digits
+    with at least one digit. Spaces, dots and dashes that people type are ignored; the number
+    is never echoed in the message.
+    """
+    n = number.translate(_SEPARATORS).upper()
+    if kind == "DNI":
+        if not (n.isdigit() and len(n) == 8):
+            raise LookupRefused("document_dni: a DNI has exactly 8 digits")
+    elif kind == "CE":
+        if not (n.isdigit() and len(n) == 9):
+            raise LookupRefused("document_ce: a carné de extranjería has 9 digits")
+    elif not (n.isascii() and n.isalnum() and 6 <= len(n) <= 12
+              and any(c.isdigit() for c in n)):
+        raise LookupRefused("document_pas: a passport number has 6 to 12 letters and digits")
+    return n
+
+
+def identity_of(session: Session, psn: str, now: dt.datetime) -> tuple[Identity | None, str | None]:
+    """The identity cues stored with a pseudonym (most recent first) and its last record."""
+    from collections import Counter
+
+    from centinela.reference import ubigeo
+
+    rows = session.execute(
+        select(Movement.patient_sex, Movement.patient_birth_year, Movement.patient_ubigeo,
+               Movement.occurred_at)
+        .where(Movement.patient_id == psn, Movement.occurred_at <= now)
+        .order_by(Movement.occurred_at.desc()).limit(500)).all()
+    if not rows:
+        return None, None
+    sexes = Counter(r[0] for r in rows if r[0])
+    years = Counter(r[1] for r in rows if r[1])
+    places = Counter(r[2] for r in rows if r[2])
+    sex = sexes.most_common(1)[0][0] if sexes else None
+    year = years.most_common(1)[0][0] if years else None
+    place = places.most_common(1)[0][0] if places else None
+    d = ubigeo.get(place) if place else None
+    name = f"{d.district}, {d.province}, {d.department}" if d else None
+    return Identity(sex=sex, birth_year=year, age=now.year - year if year else None,
+                    district=place, district_name=name,
+                    varies=len(sexes) > 1 or len(years) > 1), lima_iso(rows[0][3])
+
+
 def lookup(session: Session, user: User, req: LookupRequest, now: dt.datetime) -> LookupResult:
     """Return the last 12 months of controlled dispensations of a patient; audit the read."""
     if not req.attest:
         raise LookupRefused("attest: confirm the treatment relationship with this patient")
+    principal = None
+    if user.role == "delegate":
+        from centinela.accounts.service import active_principal
+
+        principal = active_principal(session, user)
+        if principal is None:
+            raise LookupRefused("delegation: this delegation is no longer in force")
+    number = valid_document(req.document_type, req.document_number)
     try:
-        psn = pseudonymize(f"{req.document_type}:{req.document_number}")
+        psn = pseudonymize(f"{req.document_type}:{number}")
     except DocumentError:
         raise LookupRefused("document_number: letters and digits only") from None
-    since = now - dt.timedelta(days=DAYS)
-    pres = aliased(Professional)
-    rows = session.execute(
-        select(Movement, Product, pres.full_name, Establishment.name, Establishment.kind)
-        .join(Product, Product.product_code == Movement.product_code, isouter=True)
-        .join(pres, pres.professional_id == Movement.prescriber_id, isouter=True)
-        .join(Establishment, Establishment.establishment_id == Movement.establishment_id,
-              isouter=True)
-        .where(Movement.patient_id == psn, Movement.occurred_at >= since,
-               Movement.occurred_at <= now, Movement.event_type.in_(OUTFLOWS))
-        .order_by(Movement.occurred_at.desc())).all()
-    settings = get_settings()
-    start = since.date()
-    per_day = [0.0] * (DAYS + 1)
+    result = result_for(session, psn, req.document_type, now)
+    reason = f"{req.reason}: {req.note.strip()}".strip(": ")
+    details = {"attested": True, "role": user.role, "professional_id": user.professional_id,
+               "dispensations": len(result.dispensations)}
+    if principal is not None:  # audited under both names
+        details.update(on_behalf_of=principal.username,
+                       professional_id=principal.professional_id)
+        audit.record(session, principal.username, "pdmp.lookup_by_delegate", psn, reason=reason,
+                     details={"delegate": user.username}, now=now)
+    audit.record(session, user.username, "pdmp.lookup", psn, reason=reason, details=details,
+                 now=now)
+    return result
+
+
+PDF_WINDOW = dt.timedelta(minutes=30)
+
+
+def recent_lookup(session: Session, user: User, psn: str, now: dt.datetime) -> bool:
+    """Whether ``user`` ran an attested lookup of ``psn`` in the last 30 minutes (the PDF of a
+    report is only given to whoever just looked the patient up)."""
+    from centinela.audit import AuditEntry
+
+    return session.scalar(select(AuditEntry.id).where(
+        AuditEntry.actor == user.username, AuditEntry.action == "pdmp.lookup",
+        AuditEntry.subject == psn, AuditEntry.at >= (now - PDF_WINDOW).replace(microsecond=0))
+        .limit(1)) is not None
+
+
+def result_for(session: Session, psn: str, document_type: str,
+               now: dt.datetime) -> LookupResult:
+    """Build the report of a pseudonym (the caller checks access and audits the read)."""
+    report = clinical_report(session, psn, now)
+    start = report.since
     items: list[Dispensation] = []
     prescribers: dict[str, Counted] = {}
     pharmacies: dict[str, Counted] = {}
-    for m, product, pres_name, est_name, _kind in rows:
-        d_mme = 0.0
-        if product is not None:
-            unit = unit_of(product)
-            d_mme = daily_mme(unit, m.quantity, m.days_supply)
-            days = (m.days_supply if m.days_supply and m.days_supply > 0 else
-                    (3 * m.quantity if unit.route == "transdermal" else max(m.quantity, 1.0)))
-            first = (m.occurred_at.date() - start).days
-            for i in range(max(first, 0), min(first + max(int(round(days)), 1), DAYS + 1)):
-                per_day[i] += d_mme
+    for f in report.fills:
+        m, product = f.movement, f.product
         items.append(Dispensation(
             occurred_at=lima_iso(m.occurred_at) or "", event_type=m.event_type,
             product_code=m.product_code, product_name=product.name if product else None,
-            substance=product.substance if product else None, quantity=m.quantity,
-            days_supply=m.days_supply, daily_mme=round(d_mme, 2), prescriber_id=m.prescriber_id,
-            prescriber_name=pres_name, establishment_id=m.establishment_id,
-            establishment_name=est_name))
+            substance=product.substance if product else None, substance_class=f.klass,
+            quantity=m.quantity, days_supply=m.days_supply, daily_mme=round(f.daily_mme, 2),
+            daily_diazepam_mg=round(f.daily_diazepam_mg, 2), prescriber_id=m.prescriber_id,
+            prescriber_name=f.prescriber_name, establishment_id=m.establishment_id,
+            establishment_name=f.establishment_name))
         if m.prescriber_id:
-            c = prescribers.setdefault(m.prescriber_id, Counted(id=m.prescriber_id,
-                                                                name=pres_name, dispensations=0))
+            c = prescribers.setdefault(m.prescriber_id, Counted(
+                id=m.prescriber_id, name=f.prescriber_name, dispensations=0))
             c.dispensations += 1
-        c = pharmacies.setdefault(m.establishment_id, Counted(id=m.establishment_id,
-                                                              name=est_name, dispensations=0))
+        c = pharmacies.setdefault(m.establishment_id, Counted(
+            id=m.establishment_id, name=f.establishment_name, dispensations=0))
         c.dispensations += 1
+    settings = get_settings()
+    per_day = report.mme
     threshold = settings.mme_threshold
-    today = (now.date() - start).days
     over = sum(1 for v in per_day if v >= threshold)
     warnings = []
-    if per_day[today] >= threshold:
+    if report.current_mme >= threshold:
         warnings.append("lookup.warn_high_mme")
     if over:
         warnings.append("lookup.warn_days_over")
@@ -135,12 +243,15 @@ def lookup(session: Session, user: User, req: LookupRequest, now: dt.datetime) -
         warnings.append("lookup.warn_multiple_providers")
     if any((i.substance or "") == "methadone" for i in items) and len(prescribers) > 1:
         warnings.append("lookup.warn_methadone")
-    audit.record(session, user.username, "pdmp.lookup", psn,
-                 reason=f"{req.reason}: {req.note.strip()}".strip(": "),
-                 details={"attested": True, "role": user.role,
-                          "professional_id": user.professional_id, "dispensations": len(items)},
-                 now=now)
+    if report.overlap_days:
+        warnings.append("lookup.warn_benzodiazepine")
+    if report.naloxone:
+        warnings.append("lookup.warn_naloxone")
+    identity, last_seen = identity_of(session, psn, now)
+    status = "found" if items else "no_recent_history" if identity else "not_found"
     return LookupResult(
+        status=status, document_type=document_type, identity=identity,
+        last_seen=last_seen,
         patient_id=psn, since=start.isoformat(), until=now.date().isoformat(),
         dispensations=items,
         prescribers=sorted(prescribers.values(), key=lambda c: -c.dispensations),
@@ -148,5 +259,16 @@ def lookup(session: Session, user: User, req: LookupRequest, now: dt.datetime) -
         daily_mme=Series(name="daily_mme", points=[
             Point(label=(start + dt.timedelta(days=i)).isoformat(), value=round(v, 2))
             for i, v in enumerate(per_day)]),
-        current_mme=round(per_day[today], 2), max_mme=round(max(per_day), 2),
-        days_over_threshold=over, mme_threshold=threshold, warnings=warnings)
+        daily_diazepam_mg=Series(name="daily_diazepam_mg", points=[
+            Point(label=(start + dt.timedelta(days=i)).isoformat(), value=round(v, 2))
+            for i, v in enumerate(report.diazepam)]),
+        current_mme=round(report.current_mme, 2), max_mme=round(report.max_mme, 2),
+        current_diazepam_mg=round(report.current_diazepam, 2),
+        days_over_threshold=over, mme_threshold=threshold,
+        benzodiazepine_overlap_days=report.overlap_days,
+        opioid_overlap_days=report.opioid_overlap_days,
+        prescribers_90d=report.prescribers_90, pharmacies_90d=report.pharmacies_90,
+        prescribers_12m=report.prescribers_365, pharmacies_12m=report.pharmacies_365,
+        risk_score=report.risk_score, risk_band=report.risk_band,
+        risk_factors=[RiskFactor(**f.__dict__) for f in report.factors],
+        naloxone=report.naloxone, warnings=warnings)

@@ -1,0 +1,179 @@
+"""A patient's controlled-medicine history: the clinical report a prescriber or pharmacist reads
+before the next dose (MME, benzodiazepine overlap, providers, a transparent risk score).
+
+Pure domain code over the ledger: the web lookup and the API render what ``clinical_report``
+returns; nothing here knows about HTTP or templates.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, aliased
+
+from centinela.detect.mme import daily_mme, unit_mme
+from centinela.ingest.models import Movement
+from centinela.reference.substances import diazepam_mg, substance_class
+from centinela.registry.models import Establishment, Product, Professional
+
+DAYS = 365
+RECENT = 90
+OUTFLOWS = ("dispense", "administer")
+
+
+@dataclass
+class Fill:
+    """One dispensation (or administration) with its daily dose and the days it covers."""
+
+    movement: Movement
+    product: Product | None
+    prescriber_name: str | None
+    establishment_name: str | None
+    klass: str  # substance class: opioid, benzodiazepine, …
+    daily_mme: float
+    daily_diazepam_mg: float
+    days: int
+
+
+@dataclass
+class Factor:
+    """One term of the risk score: what it measures, its value and the points it adds."""
+
+    key: str
+    value: float
+    points: int
+    rule: str
+
+
+@dataclass
+class ClinicalReport:
+    since: dt.date
+    today_index: int
+    fills: list[Fill]
+    mme: list[float]  # per day, opioids
+    diazepam: list[float]  # per day, benzodiazepines and Z-drugs (diazepam mg)
+    overlap_days: int  # last 90 days with an opioid and a benzodiazepine both active
+    opioid_overlap_days: int  # last 90 days with opioid fills of two prescribers active
+    prescribers_90: int
+    pharmacies_90: int
+    prescribers_365: int
+    pharmacies_365: int
+    factors: list[Factor] = field(default_factory=list)
+
+    @property
+    def current_mme(self) -> float:
+        return self.mme[self.today_index]
+
+    @property
+    def max_mme(self) -> float:
+        return max(self.mme) if self.mme else 0.0
+
+    @property
+    def current_diazepam(self) -> float:
+        return self.diazepam[self.today_index]
+
+    @property
+    def risk_score(self) -> int:
+        return min(100, sum(f.points for f in self.factors))
+
+    @property
+    def risk_band(self) -> str:
+        s = self.risk_score
+        return "high" if s >= 60 else "moderate" if s >= 30 else "low"
+
+    @property
+    def naloxone(self) -> bool:
+        """Offer naloxone: current MME ≥ 50, or an opioid with a benzodiazepine now."""
+        return self.current_mme >= 50 or (self.current_mme > 0 and self.current_diazepam > 0)
+
+
+def _covered_days(unit_route: str, quantity: float, days_supply: int | None) -> int:
+    if days_supply and days_supply > 0:
+        return int(days_supply)
+    return int(round(3 * quantity if unit_route == "transdermal" else max(quantity, 1.0)))
+
+
+def clinical_report(session: Session, psn: str, now: dt.datetime) -> ClinicalReport:
+    """Build the report of the last 12 months (risk factors over the last 90 days)."""
+    since = now - dt.timedelta(days=DAYS)
+    start = since.date()
+    pres = aliased(Professional)
+    rows = session.execute(
+        select(Movement, Product, pres.full_name, Establishment.name)
+        .join(Product, Product.product_code == Movement.product_code, isouter=True)
+        .join(pres, pres.professional_id == Movement.prescriber_id, isouter=True)
+        .join(Establishment, Establishment.establishment_id == Movement.establishment_id,
+              isouter=True)
+        .where(Movement.patient_id == psn, Movement.occurred_at >= since,
+               Movement.occurred_at <= now, Movement.event_type.in_(OUTFLOWS))
+        .order_by(Movement.occurred_at.desc())).all()
+    n = DAYS + 1
+    mme, dz = [0.0] * n, [0.0] * n
+    opioid_by_prescriber: list[set[str]] = [set() for _ in range(n)]
+    fills: list[Fill] = []
+    recent_start = (now.date() - start).days - RECENT + 1
+    pres90, pharm90, pres365, pharm365 = set(), set(), set(), set()
+    for m, product, pres_name, est_name in rows:
+        klass, d_mme, d_dz, days = "other", 0.0, 0.0, 1
+        if product is not None:
+            klass = substance_class(product.substance)
+            unit = unit_mme(product.substance, product.dosage_form,
+                            product.strength_mg_per_unit, product.patch_mcg_per_hour)
+            days = _covered_days(unit.route, m.quantity, m.days_supply)
+            if klass == "opioid" or klass == "other":
+                d_mme = daily_mme(unit, m.quantity, m.days_supply)
+            if klass == "benzodiazepine":
+                d_dz = diazepam_mg(product.substance,
+                                   m.quantity * product.strength_mg_per_unit) / max(days, 1)
+        first = (m.occurred_at.date() - start).days
+        for i in range(max(first, 0), min(first + max(days, 1), n)):
+            mme[i] += d_mme
+            dz[i] += d_dz
+            if d_mme > 0 and m.event_type == "dispense":
+                opioid_by_prescriber[i].add(m.prescriber_id or "?")
+        fills.append(Fill(m, product, pres_name, est_name, klass, d_mme, d_dz, days))
+        if m.event_type == "dispense":
+            who = {m.prescriber_id} - {None}
+            pres365 |= who
+            pharm365.add(m.establishment_id)
+            if first >= recent_start:
+                pres90 |= who
+                pharm90.add(m.establishment_id)
+    today = (now.date() - start).days
+    window = range(max(recent_start, 0), today + 1)
+    report = ClinicalReport(
+        since=start, today_index=today, fills=fills, mme=mme, diazepam=dz,
+        overlap_days=sum(1 for i in window if mme[i] > 0 and dz[i] > 0),
+        opioid_overlap_days=sum(1 for i in window if len(opioid_by_prescriber[i]) >= 2),
+        prescribers_90=len(pres90), pharmacies_90=len(pharm90),
+        prescribers_365=len(pres365), pharmacies_365=len(pharm365))
+    report.factors = risk_factors(report)
+    return report
+
+
+def risk_factors(r: ClinicalReport) -> list[Factor]:
+    """The transparent risk score: each factor, its value and its points (sum capped at 100).
+
+    Weights follow the risks the CDC 2022 guideline and PDMP practice name: daily dose (50 and
+    90 MME), an opioid with a benzodiazepine, several prescribers and pharmacies, and opioid
+    prescriptions of different prescribers overlapping. Bands: < 30 low, 30–59 moderate,
+    ≥ 60 high. Documented in ``docs/lookup.md``; validated in ``benchmarks/clinical_risk.py``.
+    """
+    cur, peak = r.current_mme, r.max_mme
+    return [
+        Factor("current_mme", round(cur, 1), 25 if cur >= 90 else 15 if cur >= 50 else 0,
+               "≥ 50 MME/día: 15; ≥ 90: 25"),
+        Factor("max_mme", round(peak, 1), 10 if peak >= 90 else 0, "máximo ≥ 90 MME/día: 10"),
+        Factor("benzodiazepine_overlap_days", r.overlap_days,
+               (20 if r.overlap_days else 0) + (5 if r.overlap_days >= 30 else 0),
+               "≥ 1 día con opioide y benzodiacepina: 20; ≥ 30 días: 25"),
+        Factor("prescribers_90d", r.prescribers_90, min(20, 5 * max(0, r.prescribers_90 - 2)),
+               "5 por prescriptor después del 2.º (máx. 20)"),
+        Factor("pharmacies_90d", r.pharmacies_90, min(15, 5 * max(0, r.pharmacies_90 - 2)),
+               "5 por farmacia después de la 2.ª (máx. 15)"),
+        Factor("opioid_overlap_days", r.opioid_overlap_days,
+               10 if r.opioid_overlap_days >= 7 else 0,
+               "≥ 7 días con opioides de dos prescriptores a la vez: 10"),
+    ]
