@@ -60,10 +60,27 @@ class Settings(BaseSettings):
         365, description="Days online-market posts that joined no lead are kept."
     )
     data_dir: str = Field("", description="Folder for uploads and generated reports (empty: cwd).")
+    audit_key: str = Field(
+        "", description="HMAC key that signs audit-chain checkpoints; keep it outside the database "
+        "(empty: a random key created in the data folder, development only).",
+    )
+    audit_checkpoint_file: str = Field(
+        "", description="File the signed audit checkpoints are appended to "
+        "(empty: `audit-checkpoints.jsonl` in the data folder).",
+    )
+    audit_checkpoint_interval_s: int = Field(
+        3600, description="Seconds between signed audit checkpoints inside `centinela serve`.",
+    )
+    audit_oversight_authority: str = Field(
+        "ANPDP", description="Authority id that receives each audit checkpoint through the outbox "
+        "(created with an outbox channel when missing; empty: file only).",
+    )
 
     @model_validator(mode="after")
     def _refuse_dev_secrets_in_production(self) -> Settings:
         if self.environment == "production":
+            if not self.audit_key or len(self.audit_key) < 32:
+                raise ValueError("CENTINELA_AUDIT_KEY must be set to a strong secret in production")
             for name in ("pseudonym_key", "secret_key"):
                 if getattr(self, name) == DEV_SECRET or len(getattr(self, name)) < 32:
                     raise ValueError(
@@ -75,6 +92,31 @@ class Settings(BaseSettings):
     def certification_deadline(self) -> dt.date:
         """Date from which handling fentanyl requires a valid certificate."""
         return self.go_live + dt.timedelta(days=self.certification_grace_days)
+
+
+def local_secret(name: str) -> str:
+    """Return a random secret kept in ``<data_dir>/<name>``, creating it on first use.
+
+    Only for development installs: each one gets its own key instead of a published one.
+    """
+    import secrets
+    import sys
+    from pathlib import Path
+
+    path = Path(get_settings().data_dir or ".") / name
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(32)
+    try:
+        with open(path, "x", encoding="utf-8") as fh:  # "x": two first runs cannot both write
+            fh.write(value + "\n")
+        path.chmod(0o600)
+        print(f"centinela: created a random development key in {path} (keep it; set the "
+              "CENTINELA_ setting in production)", file=sys.stderr)
+    except FileExistsError:
+        return path.read_text(encoding="utf-8").strip()
+    return value
 
 
 @lru_cache

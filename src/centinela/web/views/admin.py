@@ -159,7 +159,10 @@ def build_audit(session: Session, actor: str = "", action: str = "",
     if before:
         q = q.where(audit.AuditEntry.id < before)
     rows = session.scalars(q.order_by(audit.AuditEntry.id.desc()).limit(AUDIT_PAGE)).all()
-    ok, bad = audit.verify(session)
+    from centinela.auditsign import verify_all
+
+    verdict = verify_all(session)
+    ok, bad = verdict.ok, verdict.bad_id
     return AuditContext(
         entries=[AuditRow(id=e.id, at=lima_iso(e.at), actor=e.actor, action=e.action,
                           subject=e.subject, reason=e.reason, details=e.details or {})
