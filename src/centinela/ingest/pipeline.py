@@ -25,7 +25,7 @@ from centinela.ingest.validate import (
     make_movement_checker,
     make_seizure_checker,
 )
-from centinela.ingest.values import Invalid, safe_patient
+from centinela.ingest.values import Invalid, safe_patient, unforeseen
 from centinela.ingest.worker import Chunk, Worker, chunks
 from centinela.ingest.writer import (
     Bulk,
@@ -194,6 +194,10 @@ def process_seizures(ctx: IntakeContext, items: Iterable[Item], fr: FileReport) 
             row = check(vals)
         except Invalid as exc:
             ctx.reject(fr, line, "seizures", vals[0], exc, dict(zip(fields, vals, strict=True)))
+            continue
+        except (ValueError, ArithmeticError, TypeError) as exc:
+            ctx.reject(fr, line, "seizures", vals[0], Invalid(None, unforeseen(exc)),
+                       dict(zip(fields, vals, strict=True)))
             continue
         batch.append((line, row))
         if len(batch) >= ctx.batch_size:

@@ -1,0 +1,69 @@
+"""Hostile intake: values no parser foresaw reject one row, never the import; keys that look
+like documents are never echoed (issue 11.5, 11.6)."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from centinela.ingest import worker
+from centinela.ingest.models import Movement, Rejection
+from centinela.ingest.service import import_directory
+from tests.ingest_support import movement, write_csv, write_jsonl, write_registry
+
+T = "2025-03-01T10:00:00-05:00"
+GOOD = movement("OK-1", "receipt", T, "EST-HOS", "10", counterparty_id="EST-DIS")
+
+HOSTILE = [
+    ({"occurred_at": "0001-01-01T00:00:00+05:00"}, "occurred_at", "out of range"),
+    ({"occurred_at": "9999-12-31T23:30:00-05:00"}, "occurred_at", "out of range"),
+    ({"occurred_at": "9999-12-31T23:30:00"}, "occurred_at", "out of range"),
+    ({"quantity": "1e308"}, "quantity", "out of range"),
+    ({"quantity": "2e9"}, "quantity", "out of range"),
+    ({"quantity": "inf"}, "quantity", "finite"),
+    ({"quantity": "-Infinity"}, "quantity", "finite"),
+    ({"quantity": "١٢"}, "quantity", "not a number"),  # Arabic-Indic digits
+    ({"quantity": "１２"}, "quantity", "not a number"),  # fullwidth digits
+    ({"quantity": "1e99999"}, "quantity", "not a number"),
+    ({"patient_birth_year": "１９８０"}, "patient_birth_year", "not a number"),
+]
+
+
+@pytest.fixture
+def registry_dir(data_dir):
+    write_registry(data_dir)
+    return data_dir
+
+
+@pytest.mark.parametrize("mode", ["in-process", "worker"])
+@pytest.mark.parametrize("change,field,reason", HOSTILE, ids=[h[2] + ":" + next(iter(h[0].values()))
+                                                                for h in HOSTILE])
+def test_hostile_value_rejects_only_its_row_with_line_and_reason(engine, session, registry_dir,
+                                                                 monkeypatch, mode, change, field,
+                                                                 reason):
+    if mode == "worker":
+        monkeypatch.setattr(worker, "PARALLEL_MIN_ROWS", 0)
+        monkeypatch.setattr(worker, "parallel_possible", lambda: True)
+    write_csv(registry_dir, "movements", [GOOD | {"event_id": "OK-0"}, GOOD | change,
+                                          GOOD | {"event_id": "OK-2"}])
+    report = import_directory(engine, registry_dir)
+    mv = report.files[-1]
+    assert (mv.accepted, mv.rejected) == (2, 1)
+    assert mv.status != "refused"
+    sample = mv.samples[0]
+    assert (sample.line, sample.field) == (3, field) and reason in sample.reason
+    stored = session.scalars(select(Rejection)).one()
+    assert (stored.line, stored.field) == (3, field)
+    assert sorted(session.scalars(select(Movement.event_id))) == ["OK-0", "OK-2"]
+
+
+def test_hostile_seizure_time_rejects_only_its_row(engine, session, registry_dir):
+    good = {"seizure_id": "S1", "occurred_at": T, "ubigeo": "150101", "agency": "PNP",
+            "substance": "fentanyl", "net_mass_mg": "12"}
+    write_jsonl(registry_dir, "seizures", [good, good | {"seizure_id": "S2",
+                                                         "occurred_at": "0001-01-01T00:00:00+05:00"},
+                                           good | {"seizure_id": "S3", "net_mass_mg": "1e308"}])
+    report = import_directory(engine, registry_dir)
+    sz = report.files[-1]
+    assert (sz.accepted, sz.rejected) == (1, 2)
+    assert [(s.line, s.field) for s in sz.samples] == [(2, "occurred_at"), (3, "net_mass_mg")]
