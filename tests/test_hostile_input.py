@@ -67,3 +67,61 @@ def test_hostile_seizure_time_rejects_only_its_row(engine, session, registry_dir
     sz = report.files[-1]
     assert (sz.accepted, sz.rejected) == (1, 2)
     assert [(s.line, s.field) for s in sz.samples] == [(2, "occurred_at"), (3, "net_mass_mg")]
+
+
+LEAKS = ("DNI:12345680", "dni 12345680", "12345680")
+
+
+def _no_number(text: str) -> None:
+    assert "12345680" not in text, text[:400]
+
+
+@pytest.mark.parametrize("key", LEAKS)
+def test_document_like_csv_column_is_never_stored_or_echoed(db_url, session, registry_dir, key):
+    from typer.testing import CliRunner
+
+    from centinela.cli import app
+    from centinela.privacy import pseudonymize
+
+    write_csv(registry_dir, "movements", [GOOD | {key: "x"}], fields=[*GOOD, key])
+    result = CliRunner().invoke(app, ["import", str(registry_dir)])
+    _no_number(result.output)
+    rej = session.scalars(select(Rejection)).one()
+    for text in (rej.field or "", rej.reason, repr(rej.record)):
+        _no_number(text)
+    assert rej.field == pseudonymize("DNI:12345680")  # still recognisable as the same leak
+
+
+def test_document_like_json_key_is_never_stored_or_echoed(engine, session, registry_dir):
+    write_jsonl(registry_dir, "movements", [GOOD | {"DNI:12345680": "1"}, GOOD | {"event_id": "J2"}])
+    report = import_directory(engine, registry_dir)
+    _no_number(report.as_text())
+    mv = report.files[-1]
+    assert (mv.accepted, mv.rejected) == (1, 1)
+    rej = session.scalars(select(Rejection)).one()
+    for text in (rej.field or "", rej.reason, repr(rej.record)):
+        _no_number(text)
+
+
+def test_document_like_key_is_not_echoed_by_the_api(engine):
+    import datetime as dt
+
+    from fastapi.testclient import TestClient
+
+    from centinela.accounts.models import User
+    from centinela.web.app import create_app
+
+    app = create_app(engine)
+    user = User(username="svc", role="institution", password_hash="x",
+                created_at=dt.datetime(2025, 1, 1))
+    app.state.user_resolver = lambda request, session: user
+    client = TestClient(app, headers={"Authorization": "Bearer t"})
+    r = client.post("/api/v1/movements", json={"records": [GOOD | {"DNI:12345680": "1"}]})
+    assert r.status_code == 200
+    _no_number(r.text)
+    imp = r.json()["import_id"]
+    for path in (f"/api/v1/imports/{imp}", f"/api/v1/imports/{imp}/rejections",
+                 f"/api/v1/imports/{imp}/rejections.csv"):
+        got = client.get(path)
+        assert got.status_code == 200, path
+        _no_number(got.text)

@@ -35,7 +35,7 @@ from centinela.ingest.writer import (
     stored_movements,
     suspend_indexes,
 )
-from centinela.privacy import redact
+from centinela.privacy import redact, safe_name
 from centinela.registry.models import Establishment, Product, Professional
 
 _MAX_VALUE = 500
@@ -99,7 +99,7 @@ def sanitize(raw: dict) -> dict:
     """Return a storable copy of a raw record: no patient document, nothing document-like."""
     out: dict[str, object] = {}
     for k, v in raw.items():
-        key = redact(str(k))[:60]
+        key = safe_name(str(k))[:60]
         if key == "patient_id":
             out[key] = safe_patient(str(v).strip()) if v not in (None, "") else v
         elif v is None or isinstance(v, bool | int | float):

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from centinela.ingest.fields import RecordSpec
 from centinela.ingest.values import Invalid
+from centinela.privacy import redact, safe_name
 
 Item = tuple[int, tuple | None, Invalid | None, dict | None]
 
@@ -23,8 +24,12 @@ class FileRefused(Exception):
     """A whole file that cannot be imported (unknown or missing column, unreadable)."""
 
     def __init__(self, field: str | None, reason: str) -> None:
+        safe = safe_name(field) if field else field
+        if field and safe != field:  # never echo a column named like a document number
+            reason = reason.replace(field, safe)
+        reason = redact(reason)
         super().__init__(reason)
-        self.field = field
+        self.field = safe
         self.reason = reason
 
 

@@ -17,7 +17,7 @@ try:  # OpenSSL's HMAC object itself: its copy() is C, hmac.HMAC.copy() is Pytho
 except ImportError:  # pragma: no cover - CPython without OpenSSL
     def _hmac_new(key: bytes, msg: bytes, digest: str):
         return hmac.new(key, msg, digest)
-from centinela.privacy import DocumentError, pseudonymize, redact
+from centinela.privacy import DocumentError, pseudonymize, redact, safe_name
 
 LIMA_OFFSET = dt.timedelta(hours=5)  # America/Lima is UTC−05:00 all year (no DST)
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -31,8 +31,11 @@ class Invalid(Exception):
     """A field value that breaks the reporting format."""
 
     def __init__(self, field: str | None, reason: str) -> None:
+        safe = safe_name(field) if field else field
+        if field and safe != field:  # a column or key that looks like a document number
+            reason = reason.replace(field, safe)
         super().__init__(reason)
-        self.field = field
+        self.field = safe
         self.reason = redact(reason)
 
 
