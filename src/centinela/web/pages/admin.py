@@ -96,6 +96,10 @@ async def user_update(user_id: DbId, request: Request, user: User = Depends(admi
     target.role = role
     target.departments = _form_list(str(form.get("departments") or ""))
     target.active = form.get("active") == "on"
+    if not target.active:
+        from centinela.accounts.sessions import revoke_user_sessions
+
+        revoke_user_sessions(session, target.id, "disabled by admin")
     audit.record(session, user.username, "admin.user_update", target.username,
                  details={"role": role, "departments": target.departments,
                           "active": target.active}, now=clock(request))

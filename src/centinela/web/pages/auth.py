@@ -66,17 +66,17 @@ async def login(request: Request, session: Session = Depends(db_session)):
                       status_code=401)
     resp = RedirectResponse(target if target != "/" else "/", status_code=303)
     secure = request.url.scheme == "https" or get_settings().environment == "production"
-    start_session(resp, user, secure=secure)
+    start_session(resp, user, secure=secure, session=session)
     # A new CSRF token for the new session (the next response sets it).
     resp.delete_cookie(CSRF_COOKIE, path="/")
     return resp
 
 
 @router.post("/logout", include_in_schema=False)
-def logout():
-    """End the session."""
+def logout(request: Request, session: Session = Depends(db_session)):
+    """End the session on the server (the old cookie stops working) and clear it."""
     resp = RedirectResponse("/login", status_code=303)
-    end_session(resp)
+    end_session(resp, request, session)
     return resp
 
 
