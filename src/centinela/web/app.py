@@ -19,6 +19,7 @@ from centinela.config import get_settings
 from centinela.db import get_engine, session_factory
 from centinela.web.routes import ROUTER_MODULES
 from centinela.web.security import SecurityMiddleware, resolve_user
+from centinela.web.txn import CommitBeforeResponse
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -45,6 +46,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
         setup = getattr(module, "setup", None)
         if setup is not None:
             setup(app)
+    app.add_middleware(CommitBeforeResponse)
     app.add_middleware(SecurityMiddleware, exempt=app.state.csrf_exempt,
                        https_only=get_settings().environment == "production")
 

@@ -19,14 +19,17 @@ from centinela.accounts.models import User
 from centinela.accounts.policy import nav_for
 from centinela.web.i18n import pick_lang, translate
 from centinela.web.security import CSRF_FIELD, csrf_token
+from centinela.web.txn import remember
 
 TEMPLATES_DIR = __import__("pathlib").Path(__file__).parent / "templates"
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
 
 
 def db_session(request: Request) -> Iterator[Session]:
-    """Yield a session bound to the app's engine; commit on success, roll back on error."""
+    """Yield a session bound to the app's engine; commit on success (before the response is
+    sent, see :mod:`centinela.web.txn`), roll back on error."""
     session = request.app.state.session_factory()
+    remember(request.scope.setdefault("state", {}), session)  # committed before the response
     try:
         yield session
         session.commit()

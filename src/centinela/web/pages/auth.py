@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fastapi.concurrency import run_in_threadpool
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel
@@ -57,7 +58,9 @@ async def login(request: Request, session: Session = Depends(db_session)):
     target = safe_next(str(form.get("next", "/")))
     client = request.client.host if request.client else "unknown"
     try:
-        user = authenticate(session, username, password, client, now=clock(request))
+        # argon2 and the LoginAttempt write run off the event loop (see centinela.web.txn).
+        user = await run_in_threadpool(authenticate, session, username, password, client,
+                                       clock(request))
     except RateLimited:
         return render(request, "login.html", {"next": target, "error": "login.rate_limited"},
                       status_code=429)
