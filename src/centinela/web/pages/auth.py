@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from fastapi.concurrency import run_in_threadpool
 from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
