@@ -89,3 +89,31 @@ def test_concurrent_reports_all_stored_and_visible_at_once(server, session):
     stored = session.scalar(select(func.count()).select_from(CitizenReport))
     assert stored == CLIENTS * PER_CLIENT
     assert visible_after and all(visible_after)
+
+
+def test_two_imports_of_the_same_registry_at_once_both_succeed(engine, session, data_dir):
+    from centinela.ingest.service import import_directory
+    from centinela.registry.models import Establishment, Product, Professional
+    from tests.ingest_support import write_registry
+
+    write_registry(data_dir)
+    reports, errors = [], []
+    start = threading.Barrier(4)
+
+    def run() -> None:
+        try:
+            start.wait()
+            reports.append(import_directory(engine, data_dir))
+        except BaseException as exc:  # noqa: BLE001 - asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    assert len(reports) == 4 and all(not r.error for r in reports), [r.error for r in reports]
+    assert all(f.status != "refused" and f.rejected == 0 for r in reports for f in r.files)
+    for model, n in ((Establishment, 4), (Professional, 3), (Product, 3)):
+        assert session.scalar(select(func.count()).select_from(model)) == n
