@@ -125,3 +125,42 @@ def test_document_like_key_is_not_echoed_by_the_api(engine):
         got = client.get(path)
         assert got.status_code == 200, path
         _no_number(got.text)
+
+
+@pytest.mark.parametrize("bad", ["javascript:alert(document.cookie)", "JaVaScRiPt:alert(1)",
+                                 "java\tscript:alert(1)", " javascript:alert(1)",
+                                 "data:text/html,<script>alert(1)</script>", "vbscript:x"])
+def test_only_http_links_from_ingested_posts_are_rendered_as_links(engine, bad):
+    import csv
+    import io
+    from pathlib import Path
+
+    from fastapi.testclient import TestClient
+
+    from centinela.accounts.models import User
+    from centinela.web.app import create_app
+    from centinela.web.deps import safe_url
+
+    assert safe_url(bad) == ""
+    assert safe_url("https://facebook.com/x") == "https://facebook.com/x"
+    src = Path(__file__).parent / "fixtures" / "online" / "posts.csv"
+    rows = list(csv.DictReader(src.open(encoding="utf-8")))
+    out = io.StringIO()
+    w = csv.DictWriter(out, fieldnames=list(rows[0]))
+    w.writeheader()
+    w.writerows([r | {"url": bad} for r in rows])
+    app = create_app(engine)
+    user = User(username="u", role="national_analyst", password_hash="x")
+    app.state.user_resolver = lambda request, session: user
+    client = TestClient(app)
+    client.get("/healthz")
+    client.headers["X-CSRF-Token"] = client.cookies.get("centinela_csrf")
+    res = client.post("/api/online/ingest",
+                      files={"file": ("posts.csv", out.getvalue().encode(), "text/csv")})
+    assert res.status_code == 200, res.text
+    leads = client.get("/api/online/leads").json()["leads"]
+    assert leads
+    for lead in leads:
+        page = client.get(f"/online/leads/{lead['lead_id']}").text
+        assert 'href="javascript' not in page.lower() and 'href="data:' not in page
+        assert 'href="java' not in page.lower() and 'href="vbscript' not in page.lower()
