@@ -76,3 +76,31 @@ def test_cli_refuses_a_common_password(db_url, monkeypatch):
     monkeypatch.setenv("CENTINELA_NEW_PASSWORD", "1234567890")
     r = CliRunner().invoke(cli, ["users", "create", "ana", "--role", "police"])
     assert r.exit_code != 0 and "password" in r.output
+
+
+def test_development_install_makes_its_own_pseudonym_key(monkeypatch, tmp_path, capsys):
+    from centinela.config import DEV_SECRET, Settings, get_settings
+    from centinela.privacy import pseudonymize
+
+    monkeypatch.delenv("CENTINELA_PSEUDONYM_KEY", raising=False)
+    monkeypatch.setenv("CENTINELA_ENVIRONMENT", "development")
+    first = Settings(data_dir=str(tmp_path))
+    assert "pseudonym.key" in capsys.readouterr().err  # it says so
+    assert len(first.pseudonym_key) >= 32 and first.pseudonym_key != DEV_SECRET
+    assert (tmp_path / "pseudonym.key").read_text().strip() == first.pseudonym_key
+    assert Settings(data_dir=str(tmp_path)).pseudonym_key == first.pseudonym_key  # kept
+    other = tmp_path / "other"
+    assert Settings(data_dir=str(other)).pseudonym_key != first.pseudonym_key  # per install
+    get_settings.cache_clear()
+    monkeypatch.setenv("CENTINELA_DATA_DIR", str(tmp_path))
+    assert pseudonymize("DNI:12345678") == pseudonymize("DNI:12345678", key=first.pseudonym_key)
+
+
+@pytest.mark.parametrize("env", ["development", "production"])
+def test_a_publicly_known_pseudonym_key_is_refused_outside_tests(monkeypatch, tmp_path, env):
+    from centinela.config import DEV_SECRET, TEST_PSEUDONYM_KEY, Settings
+
+    monkeypatch.setenv("CENTINELA_ENVIRONMENT", env)
+    for key in (DEV_SECRET, TEST_PSEUDONYM_KEY):
+        with pytest.raises(ValueError, match="publicly known"):
+            Settings(pseudonym_key=key, data_dir=str(tmp_path))

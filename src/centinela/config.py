@@ -14,6 +14,10 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET = "centinela-development-secret-do-not-use-in-production"
+TEST_PSEUDONYM_KEY = "test-pseudonym-key-0123456789abcdef"  # tests/conftest.py
+# Pseudonym keys published in this repository: with one of them a PSN reverses to its DNI by
+# trying the 10^8 numbers, so they are refused everywhere except the test suite.
+KNOWN_PSEUDONYM_KEYS = frozenset({DEV_SECRET, TEST_PSEUDONYM_KEY})
 
 
 class Settings(BaseSettings):
@@ -27,7 +31,9 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL of the database (SQLite or PostgreSQL).",
     )
     pseudonym_key: str = Field(
-        DEV_SECRET, description="Secret key of the HMAC that turns patient documents into PSN tokens."
+        "", description="Secret key of the HMAC that turns patient documents into PSN tokens "
+        "(empty: a development install creates its own random key in the data folder, "
+        "`pseudonym.key`, and says so; published keys are refused outside tests).",
     )
     secret_key: str = Field(
         DEV_SECRET, description="Secret that signs session cookies, CSRF tokens and webhooks."
@@ -78,6 +84,12 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_dev_secrets_in_production(self) -> Settings:
+        if self.pseudonym_key in KNOWN_PSEUDONYM_KEYS and self.environment != "test":
+            raise ValueError("CENTINELA_PSEUDONYM_KEY is a publicly known key: pseudonyms made "
+                             "with it can be reversed; unset it (a development install then "
+                             "creates its own) or set a secret one")
+        if not self.pseudonym_key and self.environment != "production":
+            self.pseudonym_key = local_secret("pseudonym.key", self.data_dir)
         if self.environment == "production":
             if not self.audit_key or len(self.audit_key) < 32:
                 raise ValueError("CENTINELA_AUDIT_KEY must be set to a strong secret in production")
@@ -94,7 +106,7 @@ class Settings(BaseSettings):
         return self.go_live + dt.timedelta(days=self.certification_grace_days)
 
 
-def local_secret(name: str) -> str:
+def local_secret(name: str, data_dir: str | None = None) -> str:
     """Return a random secret kept in ``<data_dir>/<name>``, creating it on first use.
 
     Only for development installs: each one gets its own key instead of a published one.
@@ -103,7 +115,8 @@ def local_secret(name: str) -> str:
     import sys
     from pathlib import Path
 
-    path = Path(get_settings().data_dir or ".") / name
+    folder = get_settings().data_dir if data_dir is None else data_dir
+    path = Path(folder or ".") / name
     if path.exists():
         return path.read_text(encoding="utf-8").strip()
     path.parent.mkdir(parents=True, exist_ok=True)
