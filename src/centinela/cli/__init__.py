@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "centinela.cli.demo",
     "centinela.cli.dbcmd",
     "centinela.cli.auditcmd",
+    "centinela.cli.outbox",
 )
 
 app = typer.Typer(

@@ -257,6 +257,18 @@ def channel_toggle(channel_id: DbId, request: Request, user: User = Depends(admi
     return RedirectResponse("/admin/authorities", status_code=303)
 
 
+@router.post("/admin/deliveries/retry", include_in_schema=False)
+def deliveries_retry(request: Request, user: User = Depends(admin),
+                     session: Session = Depends(db_session)):
+    """Put every failed delivery back in the queue (the dispatcher sends them next round)."""
+    from centinela.alerts.dispatch import retry_failed
+
+    n = retry_failed(session, now=clock(request))
+    audit.record(session, user.username, "admin.deliveries_retry", "outbox",
+                 details={"requeued": n}, now=clock(request))
+    return RedirectResponse("/admin/authorities", status_code=303)
+
+
 @router.get("/admin/audit", response_class=HTMLResponse, include_in_schema=False)
 def audit_page(request: Request, actor: str = "", action: str = "", before: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
                user: User = Depends(admin), session: Session = Depends(db_session)):

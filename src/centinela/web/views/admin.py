@@ -91,6 +91,7 @@ class AccessContext(BaseModel):
 
 class AuthoritiesContext(BaseModel):
     authorities: list[AuthorityRow]
+    failed_deliveries: int = 0  # gave up after the last attempt; re-queue from the page or CLI
 
 
 class AuditContext(BaseModel):
@@ -139,7 +140,11 @@ def build_authorities(session: Session) -> AuthoritiesContext:
         chans.setdefault(c.authority_id, []).append(ChannelRow(
             id=c.id, kind=c.kind, target=c.target, enabled=c.enabled,
             disabled_reason=c.disabled_reason))
-    return AuthoritiesContext(authorities=[
+    from centinela.alerts.models import Delivery
+
+    failed = session.scalar(select(func.count()).select_from(Delivery)
+                            .where(Delivery.status == "failed")) or 0
+    return AuthoritiesContext(failed_deliveries=failed, authorities=[
         AuthorityRow(authority_id=a.authority_id, name=a.name, kind=a.kind,
                      departments=list(a.departments or []), topics=list(a.topics or []),
                      min_severity=a.min_severity, active=a.active,
