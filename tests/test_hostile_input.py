@@ -195,3 +195,29 @@ def test_csv_downloads_neutralise_formulas(engine, session, registry_dir):
         for line in csv.reader(io.StringIO(r.text)):
             for value in line:
                 assert not value.startswith(("=", "+", "@")), (url, value)
+
+
+@pytest.mark.parametrize("path", [
+    "/api/v1/imports/9223372036854775808/rejections.csv",
+    "/api/v1/imports/9223372036854775808",
+    "/api/v1/imports/1/rejections?offset=99999999999999999999",
+    "/api/v1/imports/99999999999999999999999/rejections",
+    "/api/v1/alerts?page=99999999999999999999",
+    "/api/v1/ews/bulletins/99999999999999999999999",
+    "/imports/99999999999999999999",
+])
+def test_oversized_ids_and_offsets_are_4xx_not_500(engine, path):
+    import datetime as dt
+
+    from fastapi.testclient import TestClient
+
+    from centinela.accounts.models import User
+    from centinela.web.app import create_app
+
+    app = create_app(engine)
+    user = User(username="admin", role="admin", password_hash="x",
+                created_at=dt.datetime(2025, 1, 1))
+    app.state.user_resolver = lambda request, session: user
+    client = TestClient(app, raise_server_exceptions=False, headers={"Authorization": "Bearer t"})
+    r = client.get(path)
+    assert 400 <= r.status_code < 500, (path, r.status_code, r.text[:200])

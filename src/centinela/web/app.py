@@ -63,6 +63,12 @@ def create_app(engine: Engine | None = None) -> FastAPI:
         return JSONResponse({"detail": "invalid characters or value out of range in the input"},
                             status_code=400)
 
+    @app.exception_handler(OverflowError)
+    async def _too_big(request: Request, exc: OverflowError):
+        # An id or offset beyond the database's integers (SQLite raises this before the query).
+        return JSONResponse({"detail": "a number in the request is out of range"},
+                            status_code=422)
+
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException):
         if not wants_html(request):
