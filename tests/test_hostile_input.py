@@ -221,3 +221,19 @@ def test_oversized_ids_and_offsets_are_4xx_not_500(engine, path):
     client = TestClient(app, raise_server_exceptions=False, headers={"Authorization": "Bearer t"})
     r = client.get(path)
     assert 400 <= r.status_code < 500, (path, r.status_code, r.text[:200])
+
+
+@pytest.mark.parametrize("payload", [bytes(range(256)) * 160,  # 40 kB, one "line", commas rare
+                                     b"\x00\x01" * 20000 + b"," + b"\xff" * 20000,
+                                     b"MZ\x90\x00" + bytes(range(33, 127)) * 400])
+def test_binary_file_gives_a_short_error(db_url, session, registry_dir, payload):
+    from typer.testing import CliRunner
+
+    from centinela.cli import app
+
+    (registry_dir / "movements.csv").write_bytes(payload)
+    result = CliRunner().invoke(app, ["import", str(registry_dir)])
+    assert len(result.output) < 4000, len(result.output)
+    for rej in session.scalars(select(Rejection)):
+        assert len(rej.reason) <= 401 and len(rej.field or "") <= 60
+        assert (rej.field or "").isprintable()

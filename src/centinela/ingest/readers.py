@@ -14,7 +14,7 @@ from operator import itemgetter
 from pathlib import Path
 
 from centinela.ingest.fields import RecordSpec
-from centinela.ingest.values import Invalid
+from centinela.ingest.values import MAX_REASON, Invalid, printable
 from centinela.privacy import redact, safe_name
 
 Item = tuple[int, tuple | None, Invalid | None, dict | None]
@@ -27,7 +27,11 @@ class FileRefused(Exception):
         safe = safe_name(field) if field else field
         if field and safe != field:  # never echo a column named like a document number
             reason = reason.replace(field, safe)
+        if safe and (len(safe) > 60 or not safe.isprintable()):  # e.g. a binary file's "header"
+            short = printable(safe[:40]) + ("…" if len(safe) > 40 else "")
+            reason, safe = reason.replace(safe, short), short
         reason = redact(reason)
+        reason = reason if len(reason) <= MAX_REASON else reason[:MAX_REASON] + "…"
         super().__init__(reason)
         self.field = safe
         self.reason = reason

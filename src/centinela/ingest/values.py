@@ -34,9 +34,14 @@ class Invalid(Exception):
         safe = safe_name(field) if field else field
         if field and safe != field:  # a column or key that looks like a document number
             reason = reason.replace(field, safe)
+        if safe and (len(safe) > 60 or not safe.isprintable()):
+            short = printable(safe[:40]) + ("…" if len(safe) > 40 else "")
+            reason, safe = reason.replace(safe, short), short
+        reason = redact(reason)
+        reason = reason if len(reason) <= MAX_REASON else reason[:MAX_REASON] + "…"
         super().__init__(reason)
         self.field = safe
-        self.reason = redact(reason)
+        self.reason = reason
 
 
 def unforeseen(exc: BaseException) -> str:
@@ -47,7 +52,15 @@ def unforeseen(exc: BaseException) -> str:
 def show(value: str, limit: int = 40) -> str:
     """Quote a bad value for a message (shortened, document numbers redacted)."""
     v = value if len(value) <= limit else value[:limit] + "…"
-    return "'" + redact(v) + "'"
+    return "'" + redact(printable(v)) + "'"
+
+
+def printable(text: str) -> str:
+    """Replace control and other non-printable characters (binary input) by ``?``."""
+    return "".join(c if c.isprintable() else "?" for c in text)
+
+
+MAX_REASON = 400  # a reason names a field and quotes at most a short value
 
 
 def parse_time(field: str, value: str) -> dt.datetime:
