@@ -237,3 +237,40 @@ def test_binary_file_gives_a_short_error(db_url, session, registry_dir, payload)
     for rej in session.scalars(select(Rejection)):
         assert len(rej.reason) <= 401 and len(rej.field or "") <= 60
         assert (rej.field or "").isprintable()
+
+
+def test_a_20mb_body_is_refused_before_it_is_read(engine):
+    import asyncio
+
+    from fastapi.testclient import TestClient
+
+    from centinela.web.app import create_app
+    from centinela.web.limits import BodyLimit
+
+    app = create_app(engine)
+    client = TestClient(app)
+    big = b'{"kind": "fentanyl_no_rx", "text": "' + b"x" * 20_000_000 + b'"}'
+    r = client.post("/api/v1/reports", content=big, headers={"content-type": "application/json"})
+    assert r.status_code == 413
+
+    # At the ASGI level: not one byte of the declared 20 MB is pulled from the client.
+    pulled = []
+
+    async def receive():
+        pulled.append(1)
+        return {"type": "http.request", "body": b"x" * 65536, "more_body": True}
+
+    sent = []
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/api/v1/reports",
+             "headers": [(b"content-length", b"20000000")], "query_string": b""}
+    asyncio.run(BodyLimit(app)(scope, receive, send))
+    assert sent[0]["status"] == 413 and pulled == []
+    # A chunked body (no Content-Length) is cut off at the limit while it streams.
+    pulled.clear()
+    sent.clear()
+    asyncio.run(BodyLimit(app)({**scope, "headers": []}, receive, send))
+    assert sent[0]["status"] == 413 and len(pulled) * 65536 <= 8_000_000 + 2 * 65536

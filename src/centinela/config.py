@@ -66,6 +66,14 @@ class Settings(BaseSettings):
         365, description="Days online-market posts that joined no lead are kept."
     )
     data_dir: str = Field("", description="Folder for uploads and generated reports (empty: cwd).")
+    max_body_bytes: int = Field(
+        8_000_000, description="Largest request body accepted outside intake uploads, in bytes "
+        "(refused with 413 before it is read).",
+    )
+    max_upload_bytes: int = Field(
+        512_000_000, description="Largest upload or record batch accepted on intake paths, "
+        "in bytes (refused with 413 before it is read).",
+    )
     audit_key: str = Field(
         "", description="HMAC key that signs audit-chain checkpoints; keep it outside the database "
         "(empty: a random key created in the data folder, development only).",

@@ -19,6 +19,7 @@ from centinela.config import get_settings
 from centinela.db import get_engine, session_factory
 from centinela.web.routes import ROUTER_MODULES
 from centinela.web.security import SecurityMiddleware, resolve_user
+from centinela.web.limits import BodyLimit
 from centinela.web.txn import CommitBeforeResponse
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -49,6 +50,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     app.add_middleware(CommitBeforeResponse)
     app.add_middleware(SecurityMiddleware, exempt=app.state.csrf_exempt,
                        https_only=get_settings().environment == "production")
+    app.add_middleware(BodyLimit)  # outermost: a huge body is refused before anyone reads it
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError):
