@@ -17,9 +17,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from centinela import __version__
 from centinela.config import get_settings
 from centinela.db import get_engine, session_factory
+from centinela.web.limits import BodyLimit
 from centinela.web.routes import ROUTER_MODULES
 from centinela.web.security import SecurityMiddleware, resolve_user
-from centinela.web.limits import BodyLimit
 from centinela.web.txn import CommitBeforeResponse
 
 STATIC_DIR = Path(__file__).parent / "static"
