@@ -157,3 +157,31 @@ def test_cli_verify_exits_nonzero_and_names_the_entry(db_url, session):
     _rewrite_from(session, 2)
     bad = runner.invoke(app, ["audit", "verify"])
     assert bad.exit_code == 1 and "#6" in bad.output
+
+
+APPENDER = """
+import sys
+from centinela import audit
+from centinela.db import make_engine, session_factory
+engine = make_engine(sys.argv[1])
+make = session_factory(engine)
+for j in range(int(sys.argv[3])):
+    with make() as s:
+        audit.record(s, "proc" + sys.argv[2], "patient.profile", f"PSN:q{sys.argv[2]}-{j}")
+        s.commit()
+"""
+
+
+def test_chain_is_linear_across_processes(db_url, session):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    src = str(Path(audit.__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    procs = [subprocess.Popen([sys.executable, "-c", APPENDER, db_url, str(i), "12"], env=env)
+             for i in range(4)]
+    assert [p.wait(timeout=300) for p in procs] == [0, 0, 0, 0]
+    v = audit.verify_chain(session)
+    assert v.ok and v.entries == 48, v.describe()
