@@ -26,6 +26,7 @@ FROZEN_NOW = dt.datetime(2025, 12, 31, 12, 0, 0)
 def _isolated_settings(monkeypatch, tmp_path):
     """Every test starts from default settings, run from its own temp folder."""
     monkeypatch.setenv("CENTINELA_PSEUDONYM_KEY", "test-pseudonym-key-0123456789abcdef")
+    monkeypatch.setenv("CENTINELA_ENVIRONMENT", "test")  # the only place a known key is accepted
     monkeypatch.setenv("CENTINELA_DATA_DIR", str(tmp_path))
     get_settings.cache_clear()
     yield

@@ -14,6 +14,10 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET = "centinela-development-secret-do-not-use-in-production"
+TEST_PSEUDONYM_KEY = "test-pseudonym-key-0123456789abcdef"  # tests/conftest.py
+# Pseudonym keys published in this repository: with one of them a PSN reverses to its DNI by
+# trying the 10^8 numbers, so they are refused everywhere except the test suite.
+KNOWN_PSEUDONYM_KEYS = frozenset({DEV_SECRET, TEST_PSEUDONYM_KEY})
 
 
 class Settings(BaseSettings):
@@ -27,7 +31,9 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL of the database (SQLite or PostgreSQL).",
     )
     pseudonym_key: str = Field(
-        DEV_SECRET, description="Secret key of the HMAC that turns patient documents into PSN tokens."
+        "", description="Secret key of the HMAC that turns patient documents into PSN tokens "
+        "(empty: a development install creates its own random key in the data folder, "
+        "`pseudonym.key`, and says so; published keys are refused outside tests).",
     )
     secret_key: str = Field(
         DEV_SECRET, description="Secret that signs session cookies, CSRF tokens and webhooks."
@@ -63,10 +69,41 @@ class Settings(BaseSettings):
         365, description="Days online-market posts that joined no lead are kept."
     )
     data_dir: str = Field("", description="Folder for uploads and generated reports (empty: cwd).")
+    max_body_bytes: int = Field(
+        8_000_000, description="Largest request body accepted outside intake uploads, in bytes "
+        "(refused with 413 before it is read).",
+    )
+    max_upload_bytes: int = Field(
+        512_000_000, description="Largest upload or record batch accepted on intake paths, "
+        "in bytes (refused with 413 before it is read).",
+    )
+    audit_key: str = Field(
+        "", description="HMAC key that signs audit-chain checkpoints; keep it outside the database "
+        "(empty: a random key created in the data folder, development only).",
+    )
+    audit_checkpoint_file: str = Field(
+        "", description="File the signed audit checkpoints are appended to "
+        "(empty: `audit-checkpoints.jsonl` in the data folder).",
+    )
+    audit_checkpoint_interval_s: int = Field(
+        3600, description="Seconds between signed audit checkpoints inside `centinela serve`.",
+    )
+    audit_oversight_authority: str = Field(
+        "ANPDP", description="Authority id that receives each audit checkpoint through the outbox "
+        "(created with an outbox channel when missing; empty: file only).",
+    )
 
     @model_validator(mode="after")
     def _refuse_dev_secrets_in_production(self) -> Settings:
+        if self.pseudonym_key in KNOWN_PSEUDONYM_KEYS and self.environment != "test":
+            raise ValueError("CENTINELA_PSEUDONYM_KEY is a publicly known key: pseudonyms made "
+                             "with it can be reversed; unset it (a development install then "
+                             "creates its own) or set a secret one")
+        if not self.pseudonym_key and self.environment != "production":
+            self.pseudonym_key = local_secret("pseudonym.key", self.data_dir)
         if self.environment == "production":
+            if not self.audit_key or len(self.audit_key) < 32:
+                raise ValueError("CENTINELA_AUDIT_KEY must be set to a strong secret in production")
             for name in ("pseudonym_key", "secret_key", "exchange_key"):
                 if getattr(self, name) == DEV_SECRET or len(getattr(self, name)) < 32:
                     raise ValueError(
@@ -78,6 +115,32 @@ class Settings(BaseSettings):
     def certification_deadline(self) -> dt.date:
         """Date from which handling fentanyl requires a valid certificate."""
         return self.go_live + dt.timedelta(days=self.certification_grace_days)
+
+
+def local_secret(name: str, data_dir: str | None = None) -> str:
+    """Return a random secret kept in ``<data_dir>/<name>``, creating it on first use.
+
+    Only for development installs: each one gets its own key instead of a published one.
+    """
+    import secrets
+    import sys
+    from pathlib import Path
+
+    folder = get_settings().data_dir if data_dir is None else data_dir
+    path = Path(folder or ".") / name
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(32)
+    try:
+        with open(path, "x", encoding="utf-8") as fh:  # "x": two first runs cannot both write
+            fh.write(value + "\n")
+        path.chmod(0o600)
+        print(f"centinela: created a random development key in {path} (keep it; set the "
+              "CENTINELA_ setting in production)", file=sys.stderr)
+    except FileExistsError:
+        return path.read_text(encoding="utf-8").strip()
+    return value
 
 
 @lru_cache

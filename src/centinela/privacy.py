@@ -48,3 +48,19 @@ _DOC_ANYWHERE = re.compile(r"\b(DNI|CE|PAS)(?![A-Za-z])\s*[:#-]?\s*(?=[A-Za-z]{0
 def redact(text: str) -> str:
     """Replace anything that looks like a typed document number in free text."""
     return _DOC_ANYWHERE.sub(lambda m: m.group(1).upper() + ":[redactado]", text)
+
+
+_DOC_LOOSE = re.compile(r"^\s*(DNI|CE|PAS)\s*[:#-]?\s*([A-Za-z0-9]{5,})\s*$", re.IGNORECASE)
+_LONG_DIGITS = re.compile(r"[0-9]{7,}")
+
+
+def safe_name(name: str) -> str:
+    """Return a column name or JSON key fit to store and echo: one that looks like a document
+    (``DNI:12345680``, ``dni 12345680``, a bare run of 7+ digits) becomes its keyed pseudonym,
+    so the same leak is still recognisable without revealing the number."""
+    m = _DOC_LOOSE.match(name)
+    if m:
+        return pseudonymize(f"{m.group(1).upper()}:{m.group(2)}")
+    if _LONG_DIGITS.search(name):
+        return _LONG_DIGITS.sub(lambda d: pseudonymize(f"DNI:{d.group(0)}"), redact(name))
+    return redact(name)

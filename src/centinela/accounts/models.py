@@ -78,3 +78,21 @@ class LoginAttempt(Base):
     key: Mapped[str] = mapped_column(String(40))
     at: Mapped[dt.datetime] = mapped_column(DateTime)
     ok: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class WebSession(Base):
+    """A server-side browser session: the cookie holds a random token, only its SHA-256 is kept.
+
+    Logout, a password change or disabling the user revokes the row, so a copied cookie stops
+    working at once.
+    """
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    revoked_reason: Mapped[str | None] = mapped_column(String(60))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from functools import lru_cache
+from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -18,7 +20,29 @@ _hasher = PasswordHasher()
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{2,79}$")
 _PROFESSIONAL = re.compile(r"^(CMP|COP|CQFP|CEP)-\d{3,8}$")
 
-MIN_PASSWORD = 10
+MIN_PASSWORD = 12
+_COMMON = Path(__file__).parent / "data" / "common_passwords.txt"
+
+
+@lru_cache(maxsize=1)
+def _common_passwords() -> frozenset[str]:
+    lines = _COMMON.read_text(encoding="utf-8").splitlines()
+    return frozenset(w.strip().lower() for w in lines if w.strip() and not w.startswith("#"))
+
+
+def check_password_policy(password: str, username: str = "") -> None:
+    """Refuse a short, common or trivially guessable password (raises AccountError)."""
+    if len(password) < MIN_PASSWORD:
+        raise AccountError(f"password: at least {MIN_PASSWORD} characters")
+    low = password.lower()
+    if low in _common_passwords():
+        raise AccountError("password: too common (it is in the list of leaked passwords)")
+    if len(set(low)) < 4:
+        raise AccountError("password: too few distinct characters")
+    if low.isdigit() and (low in "01234567890123456789" or low in "98765432109876543210"):
+        raise AccountError("password: a run of digits is guessed at once")
+    if username and len(username) >= 3 and username.lower() in low:
+        raise AccountError("password: must not contain the username")
 # Failed sign-ins tolerated inside the window, per username and per client.
 MAX_FAILURES_PER_USER = 5
 MAX_FAILURES_PER_CLIENT = 20
@@ -69,8 +93,7 @@ def create_user(session: Session, username: str, password: str, role: str, *,
         raise AccountError("username: 3-80 characters, lower-case letters, digits, . _ -")
     if role not in ROLES:
         raise AccountError(f"role: must be one of {', '.join(ROLES)}")
-    if len(password) < MIN_PASSWORD:
-        raise AccountError(f"password: at least {MIN_PASSWORD} characters")
+    check_password_policy(password, username)
     deps = sorted({d.strip().zfill(2) for d in (departments_ or []) if d.strip()})
     unknown = [d for d in deps if d not in departments()]
     if unknown:
@@ -98,9 +121,11 @@ def create_user(session: Session, username: str, password: str, role: str, *,
 
 def set_password(session: Session, user: User, password: str) -> None:
     """Replace the user's password (which also ends their open sessions)."""
-    if len(password) < MIN_PASSWORD:
-        raise AccountError(f"password: at least {MIN_PASSWORD} characters")
+    from centinela.accounts.sessions import revoke_user_sessions
+
+    check_password_policy(password, user.username)
     user.password_hash = hash_password(password)
+    revoke_user_sessions(session, user.id, "password changed")
     session.flush()
 
 

@@ -22,6 +22,8 @@ COMMAND_MODULES = (
     "centinela.cli.dbcmd",
     "centinela.cli.fhir",
     "centinela.cli.geo",
+    "centinela.cli.auditcmd",
+    "centinela.cli.outbox",
 )
 
 app = typer.Typer(

@@ -33,6 +33,9 @@ def serve_app(host: str = "127.0.0.1", port: int = 8000, scheduler: bool = True)
     create_schema(engine)
     if scheduler:
         start_scheduler(engine, get_settings().detect_interval_s)
+    from centinela.auditsign import start_background as start_checkpoints
+
+    start_checkpoints(engine, get_settings().audit_checkpoint_interval_s)  # even without detection
     # proxy_headers: behind a reverse proxy the client address (hashed for rate limits) is
     # taken from X-Forwarded-For only for the proxies uvicorn is told to trust.
     uvicorn.run(create_app(engine), host=host, port=port, proxy_headers=True,

@@ -25,7 +25,7 @@ from centinela.ingest.validate import (
     make_movement_checker,
     make_seizure_checker,
 )
-from centinela.ingest.values import Invalid, safe_patient
+from centinela.ingest.values import Invalid, safe_patient, unforeseen
 from centinela.ingest.worker import Chunk, Worker, chunks
 from centinela.ingest.writer import (
     Bulk,
@@ -35,7 +35,7 @@ from centinela.ingest.writer import (
     stored_movements,
     suspend_indexes,
 )
-from centinela.privacy import redact
+from centinela.privacy import redact, safe_name
 from centinela.registry.models import Establishment, Product, Professional
 
 _MAX_VALUE = 500
@@ -101,7 +101,7 @@ def sanitize(raw: dict) -> dict:
     """Return a storable copy of a raw record: no patient document, nothing document-like."""
     out: dict[str, object] = {}
     for k, v in raw.items():
-        key = redact(str(k))[:60]
+        key = safe_name(str(k))[:60]
         if key == "patient_id":
             out[key] = safe_patient(str(v).strip()) if v not in (None, "") else v
         elif v is None or isinstance(v, bool | int | float):
@@ -196,6 +196,10 @@ def process_seizures(ctx: IntakeContext, items: Iterable[Item], fr: FileReport) 
             row = check(vals)
         except Invalid as exc:
             ctx.reject(fr, line, "seizures", vals[0], exc, dict(zip(fields, vals, strict=True)))
+            continue
+        except (ValueError, ArithmeticError, TypeError) as exc:
+            ctx.reject(fr, line, "seizures", vals[0], Invalid(None, unforeseen(exc)),
+                       dict(zip(fields, vals, strict=True)))
             continue
         batch.append((line, row))
         if len(batch) >= ctx.batch_size:

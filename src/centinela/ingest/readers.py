@@ -14,7 +14,8 @@ from operator import itemgetter
 from pathlib import Path
 
 from centinela.ingest.fields import RecordSpec
-from centinela.ingest.values import Invalid
+from centinela.ingest.values import MAX_REASON, Invalid, printable
+from centinela.privacy import redact, safe_name
 
 Item = tuple[int, tuple | None, Invalid | None, dict | None]
 
@@ -23,8 +24,16 @@ class FileRefused(Exception):
     """A whole file that cannot be imported (unknown or missing column, unreadable)."""
 
     def __init__(self, field: str | None, reason: str) -> None:
+        safe = safe_name(field) if field else field
+        if field and safe != field:  # never echo a column named like a document number
+            reason = reason.replace(field, safe)
+        if safe and (len(safe) > 60 or not safe.isprintable()):  # e.g. a binary file's "header"
+            short = printable(safe[:40]) + ("…" if len(safe) > 40 else "")
+            reason, safe = reason.replace(safe, short), short
+        reason = redact(reason)
+        reason = reason if len(reason) <= MAX_REASON else reason[:MAX_REASON] + "…"
         super().__init__(reason)
-        self.field = field
+        self.field = safe
         self.reason = reason
 
 

@@ -47,6 +47,7 @@ SEIZURE_COLUMNS = (
     "import_id",
 )
 _COUNTERPARTY_CHECKED = frozenset({"receipt", "transfer_in", "transfer_out"})
+MAX_UNITS = 1e9  # units (ampoules, patches, tablets) in one movement: far above any real one
 
 
 @dataclass
@@ -98,6 +99,9 @@ def make_movement_checker(known: Known, import_id: int,
         if not quantity:
             raise Invalid("quantity", "obligatorio / required")
         q = parse_number("quantity", quantity)
+        if q > MAX_UNITS:
+            raise Invalid("quantity", f"cantidad fuera de rango / out of range, more than "
+                                      f"{MAX_UNITS:.0e} units in one movement: {show(quantity)}")
         if event_type == "count":
             if q < 0:
                 raise Invalid("quantity", f"un conteo no puede ser negativo / a count must be zero "

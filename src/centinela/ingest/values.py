@@ -17,26 +17,50 @@ try:  # OpenSSL's HMAC object itself: its copy() is C, hmac.HMAC.copy() is Pytho
 except ImportError:  # pragma: no cover - CPython without OpenSSL
     def _hmac_new(key: bytes, msg: bytes, digest: str):
         return hmac.new(key, msg, digest)
-from centinela.privacy import DocumentError, pseudonymize, redact
+from centinela.privacy import DocumentError, pseudonymize, redact, safe_name
 
 LIMA_OFFSET = dt.timedelta(hours=5)  # America/Lima is UTC−05:00 all year (no DST)
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _BOOLS = {"true": True, "1": True, "false": False, "0": False}
+# ASCII digits only: float() also accepts Arabic-Indic, fullwidth and other Unicode digits.
+_NUMBER_RE = re.compile(r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,3})?$")
+MAX_MAGNITUDE = 1e12  # above any real count or mass in mg (10^12 mg = 1,000 t)
 
 
 class Invalid(Exception):
     """A field value that breaks the reporting format."""
 
     def __init__(self, field: str | None, reason: str) -> None:
+        safe = safe_name(field) if field else field
+        if field and safe != field:  # a column or key that looks like a document number
+            reason = reason.replace(field, safe)
+        if safe and (len(safe) > 60 or not safe.isprintable()):
+            short = printable(safe[:40]) + ("…" if len(safe) > 40 else "")
+            reason, safe = reason.replace(safe, short), short
+        reason = redact(reason)
+        reason = reason if len(reason) <= MAX_REASON else reason[:MAX_REASON] + "…"
         super().__init__(reason)
-        self.field = field
-        self.reason = redact(reason)
+        self.field = safe
+        self.reason = reason
+
+
+def unforeseen(exc: BaseException) -> str:
+    """Reason for a value no parser foresaw (the exception's type only: it may quote data)."""
+    return f"valor no procesable / unprocessable value ({type(exc).__name__})"
 
 
 def show(value: str, limit: int = 40) -> str:
     """Quote a bad value for a message (shortened, document numbers redacted)."""
     v = value if len(value) <= limit else value[:limit] + "…"
-    return "'" + redact(v) + "'"
+    return "'" + redact(printable(v)) + "'"
+
+
+def printable(text: str) -> str:
+    """Replace control and other non-printable characters (binary input) by ``?``."""
+    return "".join(c if c.isprintable() else "?" for c in text)
+
+
+MAX_REASON = 400  # a reason names a field and quotes at most a short value
 
 
 def parse_time(field: str, value: str) -> dt.datetime:
@@ -44,7 +68,7 @@ def parse_time(field: str, value: str) -> dt.datetime:
     if len(value) == 25 and value.endswith("-05:00") and value[10] == "T":
         try:  # the common case, Lima's own offset, without building a tz-aware datetime
             return dt.datetime.fromisoformat(value[:19]) + LIMA_OFFSET
-        except ValueError:
+        except (ValueError, OverflowError):
             pass
     try:
         if len(value) < 16 or value[4] != "-" or value[7] != "-" or value[10] not in "T ":
@@ -54,9 +78,13 @@ def parse_time(field: str, value: str) -> dt.datetime:
         raise Invalid(field, f"fecha y hora no válida / not an ISO 8601 date and time: {show(value)}"
                       " (ej. 2025-03-14T09:30:00-05:00)") from None
     off = d.utcoffset()
-    if off is None:
-        return d + LIMA_OFFSET
-    return (d - off).replace(tzinfo=None)
+    try:
+        if off is None:
+            return d + LIMA_OFFSET
+        return (d - off).replace(tzinfo=None)
+    except OverflowError:  # 0001-01-01T00:00:00+05:00 or 9999-12-31T23:00:00 in UTC
+        raise Invalid(field, f"fecha fuera de rango / date and time out of range: {show(value)}") \
+            from None
 
 
 def time_text(d: dt.datetime) -> str:
@@ -76,14 +104,16 @@ def parse_date(field: str, value: str) -> dt.date:
 
 def parse_number(field: str, value: str) -> float:
     """Parse a finite decimal number (``3`` and ``3.0`` are equal)."""
-    try:
-        if "_" in value:
-            raise ValueError
-        x = float(value)
-    except ValueError:
-        raise Invalid(field, f"no es un número / not a number: {show(value)}") from None
-    if math.isnan(x) or math.isinf(x):
-        raise Invalid(field, f"no es un número finito / not a finite number: {show(value)}")
+    if not _NUMBER_RE.match(value):
+        low = value.strip().lower().lstrip("+-")
+        if low in ("inf", "infinity", "nan"):
+            raise Invalid(field, f"no es un número finito / not a finite number: {show(value)}")
+        raise Invalid(field, f"no es un número / not a number (digits 0-9, '.' decimal): "
+                             f"{show(value)}")
+    x = float(value)
+    if math.isnan(x) or math.isinf(x) or abs(x) > MAX_MAGNITUDE:
+        raise Invalid(field, f"número fuera de rango / number out of range (at most "
+                             f"{MAX_MAGNITUDE:.0e}): {show(value)}")
     return x
 
 

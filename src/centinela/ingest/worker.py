@@ -27,7 +27,7 @@ from pathlib import Path
 from centinela.ingest.fields import MOVEMENTS
 from centinela.ingest.readers import FileRefused, Item, read_records
 from centinela.ingest.validate import Known, make_movement_checker
-from centinela.ingest.values import Invalid
+from centinela.ingest.values import Invalid, unforeseen
 from centinela.privacy import redact
 
 # Movements expected in one file before validation moves to a second process (the child costs
@@ -57,6 +57,10 @@ def chunks(items: Iterable[Item], check: Callable[[tuple], tuple], batch_size: i
                 add_row(check(vals))
             except Invalid as exc:
                 add_reject((line, vals[0], exc.field, exc.reason,
+                            dict(zip(fields, vals, strict=True))))
+            except (ValueError, ArithmeticError, TypeError) as exc:
+                # A value no parser foresaw rejects its own row, never the whole import.
+                add_reject((line, vals[0], None, unforeseen(exc),
                             dict(zip(fields, vals, strict=True))))
             else:
                 add_line(line)

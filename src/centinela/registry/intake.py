@@ -9,7 +9,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from centinela.ingest.fields import PROFESSIONAL_PREFIXES, RecordSpec
@@ -208,8 +210,18 @@ def _remember(ctx, name: str, values: tuple) -> None:
 
 def _write(session: Session, spec: RecordSpec, new: list[dict], changed: list[dict]) -> None:
     model = MODELS[spec.name]
-    for i in range(0, len(new), 5000):
-        session.execute(insert(model), new[i:i + 5000])
+    if new:
+        # Upsert, not insert: another import of the same registry may commit the same keys
+        # between our read of the existing rows and this write (PostgreSQL then waits on the
+        # key and updates instead of failing). Sorted keys: two imports lock rows in one order.
+        new = sorted(new, key=lambda r: r[spec.key])
+        table = model.__table__
+        upsert = (pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert)(table)
+        cols = [c for c in new[0] if c != spec.key]
+        stmt = upsert.on_conflict_do_update(
+            index_elements=[spec.key], set_={c: upsert.excluded[c] for c in cols})
+        for i in range(0, len(new), 5000):
+            session.execute(stmt, new[i:i + 5000])
     if changed:
         pk = getattr(model.__table__.c, spec.key)
         cols = [c for c in changed[0] if c != spec.key]

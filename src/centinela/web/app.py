@@ -17,8 +17,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from centinela import __version__
 from centinela.config import get_settings
 from centinela.db import get_engine, session_factory
+from centinela.web.limits import BodyLimit
 from centinela.web.routes import ROUTER_MODULES
 from centinela.web.security import SecurityMiddleware, resolve_user
+from centinela.web.txn import CommitBeforeResponse
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -45,8 +47,10 @@ def create_app(engine: Engine | None = None) -> FastAPI:
         setup = getattr(module, "setup", None)
         if setup is not None:
             setup(app)
+    app.add_middleware(CommitBeforeResponse)
     app.add_middleware(SecurityMiddleware, exempt=app.state.csrf_exempt,
                        https_only=get_settings().environment == "production")
+    app.add_middleware(BodyLimit)  # outermost: a huge body is refused before anyone reads it
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError):
@@ -64,6 +68,12 @@ def create_app(engine: Engine | None = None) -> FastAPI:
         # e.g. a NUL byte PostgreSQL cannot store or compare: the input is at fault, not us.
         return JSONResponse({"detail": "invalid characters or value out of range in the input"},
                             status_code=400)
+
+    @app.exception_handler(OverflowError)
+    async def _too_big(request: Request, exc: OverflowError):
+        # An id or offset beyond the database's integers (SQLite raises this before the query).
+        return JSONResponse({"detail": "a number in the request is out of range"},
+                            status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException):

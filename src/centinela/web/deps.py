@@ -19,14 +19,33 @@ from centinela.accounts.models import User
 from centinela.accounts.policy import nav_for
 from centinela.web.i18n import pick_lang, translate
 from centinela.web.security import CSRF_FIELD, csrf_token
+from centinela.web.txn import remember
 
 TEMPLATES_DIR = __import__("pathlib").Path(__file__).parent / "templates"
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
 
 
+def safe_url(value: object) -> str:
+    """Return ``value`` if it is an absolute http(s) URL, else "" (no ``javascript:``, ``data:``).
+
+    Browsers ignore tabs, newlines and leading spaces in a scheme (``java\tscript:``), so the
+    check runs on the URL with those removed, and such a URL is refused outright.
+    """
+    text = str(value or "")
+    squeezed = "".join(ch for ch in text if ch > " " and ch != "\x7f")
+    if squeezed != text.strip() or len(text) > 2000:
+        return ""
+    return text.strip() if squeezed.lower().startswith(("http://", "https://")) else ""
+
+
+templates.env.filters["safe_url"] = safe_url
+
+
 def db_session(request: Request) -> Iterator[Session]:
-    """Yield a session bound to the app's engine; commit on success, roll back on error."""
+    """Yield a session bound to the app's engine; commit on success (before the response is
+    sent, see :mod:`centinela.web.txn`), roll back on error."""
     session = request.app.state.session_factory()
+    remember(request.scope.setdefault("state", {}), session)  # committed before the response
     try:
         yield session
         session.commit()

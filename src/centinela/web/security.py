@@ -1,7 +1,8 @@
 """Sessions, CSRF, API tokens and secure headers of the web app.
 
-* Pages: a signed, HttpOnly, SameSite=Lax session cookie holding the user id and a fingerprint
-  of the password hash (changing the password ends every session).
+* Pages: a signed, HttpOnly, SameSite=Lax session cookie holding the user id, a fingerprint of
+  the password hash and a random token of a server-side session (``web_sessions``): logout, a
+  password change or disabling the user revoke it at once.
 * Every form POST carries the CSRF token of the ``centinela_csrf`` cookie (double submit) in the
   ``csrf_token`` field or the ``X-CSRF-Token`` header (htmx sends it from ``hx-headers``).
 * The API also takes ``Authorization: Bearer cnt_…`` tokens, limited to their scopes' paths.
@@ -23,6 +24,7 @@ from starlette.datastructures import Headers
 from starlette.responses import Response
 
 from centinela.accounts.models import User
+from centinela.accounts.sessions import create_session, revoke_session, session_user_id
 from centinela.accounts.tokens import resolve_token, scope_allows
 from centinela.config import get_settings
 
@@ -52,28 +54,41 @@ def _fingerprint(user: User) -> str:
     return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
 
 
-def start_session(response: Response, user: User, secure: bool) -> None:
-    """Set the signed session cookie of ``user`` on ``response``."""
-    value = _serializer().dumps({"u": user.id, "f": _fingerprint(user)})
+def start_session(response: Response, user: User, secure: bool, session: Session) -> None:
+    """Store a server-side session of ``user`` and set its signed cookie on ``response``."""
+    token = create_session(session, user, SESSION_MAX_AGE)
+    value = _serializer().dumps({"u": user.id, "f": _fingerprint(user), "s": token})
     response.set_cookie(SESSION_COOKIE, value, max_age=SESSION_MAX_AGE, httponly=True,
                         samesite="lax", secure=secure, path="/")
 
 
-def end_session(response: Response) -> None:
-    """Clear the session cookie."""
+def end_session(response: Response, request: Request | None = None,
+                session: Session | None = None) -> None:
+    """Revoke the request's server-side session (if any) and clear the cookie."""
+    if request is not None and session is not None:
+        data = _cookie_data(request)
+        if data and isinstance(data.get("s"), str):
+            revoke_session(session, data["s"], "logout")
     response.delete_cookie(SESSION_COOKIE, path="/")
 
 
-def _session_user(request: Request, session: Session) -> User | None:
+def _cookie_data(request: Request) -> dict | None:
     raw = request.cookies.get(SESSION_COOKIE)
-    if not raw:
+    if not raw or len(raw) > 4096:
         return None
     try:
         data = _serializer().loads(raw, max_age=SESSION_MAX_AGE)
     except BadSignature:
         return None
-    if not isinstance(data, dict) or not isinstance(data.get("u"), int):
+    return data if isinstance(data, dict) else None
+
+
+def _session_user(request: Request, session: Session) -> User | None:
+    data = _cookie_data(request)
+    if not data or not isinstance(data.get("u"), int) or not isinstance(data.get("s"), str):
         return None
+    if session_user_id(session, data["s"]) != data["u"]:
+        return None  # logged out, revoked or expired on the server
     user = session.get(User, data["u"])
     if user is None or not user.active or data.get("f") != _fingerprint(user):
         return None

@@ -96,6 +96,10 @@ async def user_update(user_id: DbId, request: Request, user: User = Depends(admi
     target.role = role
     target.departments = _form_list(str(form.get("departments") or ""))
     target.active = form.get("active") == "on"
+    if not target.active:
+        from centinela.accounts.sessions import revoke_user_sessions
+
+        revoke_user_sessions(session, target.id, "disabled by admin")
     audit.record(session, user.username, "admin.user_update", target.username,
                  details={"role": role, "departments": target.departments,
                           "active": target.active}, now=clock(request))
@@ -250,6 +254,18 @@ def channel_toggle(channel_id: DbId, request: Request, user: User = Depends(admi
     ch.disabled_reason = None if ch.enabled else f"disabled by {user.username}"
     audit.record(session, user.username, "admin.channel_toggle", ch.authority_id,
                  details={"channel_id": ch.id, "enabled": ch.enabled}, now=clock(request))
+    return RedirectResponse("/admin/authorities", status_code=303)
+
+
+@router.post("/admin/deliveries/retry", include_in_schema=False)
+def deliveries_retry(request: Request, user: User = Depends(admin),
+                     session: Session = Depends(db_session)):
+    """Put every failed delivery back in the queue (the dispatcher sends them next round)."""
+    from centinela.alerts.dispatch import retry_failed
+
+    n = retry_failed(session, now=clock(request))
+    audit.record(session, user.username, "admin.deliveries_retry", "outbox",
+                 details={"requeued": n}, now=clock(request))
     return RedirectResponse("/admin/authorities", status_code=303)
 
 

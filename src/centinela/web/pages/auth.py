@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
@@ -57,7 +58,9 @@ async def login(request: Request, session: Session = Depends(db_session)):
     target = safe_next(str(form.get("next", "/")))
     client = request.client.host if request.client else "unknown"
     try:
-        user = authenticate(session, username, password, client, now=clock(request))
+        # argon2 and the LoginAttempt write run off the event loop (see centinela.web.txn).
+        user = await run_in_threadpool(authenticate, session, username, password, client,
+                                       clock(request))
     except RateLimited:
         return render(request, "login.html", {"next": target, "error": "login.rate_limited"},
                       status_code=429)
@@ -66,17 +69,17 @@ async def login(request: Request, session: Session = Depends(db_session)):
                       status_code=401)
     resp = RedirectResponse(target if target != "/" else "/", status_code=303)
     secure = request.url.scheme == "https" or get_settings().environment == "production"
-    start_session(resp, user, secure=secure)
+    start_session(resp, user, secure=secure, session=session)
     # A new CSRF token for the new session (the next response sets it).
     resp.delete_cookie(CSRF_COOKIE, path="/")
     return resp
 
 
 @router.post("/logout", include_in_schema=False)
-def logout():
-    """End the session."""
+def logout(request: Request, session: Session = Depends(db_session)):
+    """End the session on the server (the old cookie stops working) and clear it."""
     resp = RedirectResponse("/login", status_code=303)
-    end_session(resp)
+    end_session(resp, request, session)
     return resp
 
 

@@ -58,10 +58,33 @@ def _scope(user: User, department: str | None = None) -> list[str] | None:
     return scope
 
 
+def _issue_scope(session: Session, user: User, department: str | None,
+                 alert_ids: tuple[str, ...]) -> None:
+    """A regional analyst issues bulletins only for a department of their own, on its alerts."""
+    scope = _scope(user, department)
+    if scope is None:
+        return
+    if not department:
+        raise HTTPException(403, "a regional analyst must name a department of their jurisdiction")
+    if alert_ids:
+        from centinela.alerts.models import Alert
+
+        outside = session.scalars(select(Alert.alert_id).where(
+            Alert.alert_id.in_(alert_ids),
+            (Alert.department.is_(None)) | (Alert.department.not_in(scope)))).all()
+        if outside:
+            raise HTTPException(403, "alerts outside your jurisdiction: " + ", ".join(outside[:5]))
+
+
 def _audit(session: Session, user: User, action: str, subject: str, now: dt.datetime,
            **details) -> None:
     audit.record(session, actor=user.username, action=action, subject=subject,
                  details=details, now=now)
+
+
+def _audit_issue(session: Session, user: User, b, now: dt.datetime) -> None:
+    _audit(session, user, "ews.bulletin.issue", b.number, now, departments=b.departments,
+           substance=b.substance, severity=b.severity, alert_ids=b.alert_ids)
 
 
 # --- API --------------------------------------------------------------------------------------
@@ -166,7 +189,7 @@ def api_create_bulletin(body: BulletinIn, request: Request,
                         session: Session = Depends(db_session),
                         user: User = Depends(require_roles(*ANALYSTS))) -> dict:
     """Issue a numbered bulletin (stored as HTML and PDF, routed to the authorities)."""
-    _scope(user, body.department)
+    _issue_scope(session, user, body.department, tuple(body.alert_ids))
     if not (body.substance or body.department or body.alert_ids):
         raise HTTPException(422, "give substance, department or alert_ids")
     try:
@@ -174,6 +197,7 @@ def api_create_bulletin(body: BulletinIn, request: Request,
                             tuple(body.alert_ids), body.days, created_by=user.username)
     except BulletinError as exc:
         raise HTTPException(422, str(exc)) from None
+    _audit_issue(session, user, b, clock(request))
     return bulletin_json(b)
 
 
@@ -256,13 +280,14 @@ def page_create_bulletin(request: Request, substance: str = Form(""), department
                          session: Session = Depends(db_session),
                          user: User = Depends(require_roles(*ANALYSTS))):
     dept = department.strip() or None
-    _scope(user, dept)
     alerts = tuple(a.strip() for a in alert_id.split(",") if a.strip())
+    _issue_scope(session, user, dept, alerts)
     try:
         b = create_bulletin(session, clock(request), substance.strip() or None, dept, alerts,
                             max(1, min(days, 365)), created_by=user.username)
     except BulletinError as exc:
         raise HTTPException(422, str(exc)) from None
+    _audit_issue(session, user, b, clock(request))
     return RedirectResponse(f"/ews/bulletins/{b.number}", status_code=303)
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from centinela import audit
 from centinela.accounts.models import User
+from centinela.csvsafe import row as csv_row
 from centinela.ingest.models import ImportRun, Rejection
 from centinela.ingest.service import (
     ImportFailed,
@@ -150,8 +151,8 @@ def get_rejections_csv(import_id: int, request: Request, session: Session = Depe
         w = csv.writer(buf)
         w.writerow(REJECTION_FIELDS)
         for item in items:
-            w.writerow([json.dumps(item[f], ensure_ascii=False) if f == "record" else item[f]
-                        for f in REJECTION_FIELDS])
+            w.writerow(csv_row(json.dumps(item[f], ensure_ascii=False) if f == "record"
+                               else item[f] for f in REJECTION_FIELDS))
             yield buf.getvalue()
             buf.seek(0)
             buf.truncate()

@@ -13,6 +13,7 @@ import hmac
 from typing import Literal
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
@@ -294,7 +295,8 @@ async def report_submit(
               "province": str(form.get("province") or "")}
     ui = ui_lang(lang(request))
     emergency = _emergency(text, ui)
-    try:
+
+    def file_report(photo_bytes: bytes | None):
         _verify(session, challenge_token, challenge_answer, now, honeypot=website)
         check_rate(session, "report", _client(request, now, "report"),
                    get_public_settings().reports_per_day, dt.timedelta(days=1), now)
@@ -302,8 +304,13 @@ async def report_submit(
                            occurred_on=_date(occurred_on),
                            establishment_name=establishment_name, contact=contact, text=text,
                            latitude=_float(latitude), longitude=_float(longitude),
-                           photo=await _read_photo(photo))
-        report, code = submit(session, data, channel="web", now=now)
+                           photo=photo_bytes)
+        return submit(session, data, channel="web", now=now)
+
+    try:
+        # Upload read first, database work in a worker thread: a SQLite writer waiting for the
+        # lock must never block the event loop that the lock's holder needs to commit.
+        report, code = await run_in_threadpool(file_report, await _read_photo(photo))
     except (AbuseError, ReportError, PhotoError) as exc:
         session.rollback()
         status = 429 if isinstance(exc, AbuseError) and exc.code == "rate" else 422
@@ -357,7 +364,8 @@ async def follow_add(request: Request, code: str = Form(""), text: str = Form(""
         return render(request, "public/report_status.html",
                       {"status": None, "error": "not_found"}, status_code=404)
     try:
-        add_info(session, report, text, await _read_photo(photo), now)
+        photo_bytes = await _read_photo(photo)
+        await run_in_threadpool(add_info, session, report, text, photo_bytes, now)
     except (ReportError, PhotoError) as exc:
         session.rollback()
         return render(request, "public/report_status.html",

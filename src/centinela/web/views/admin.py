@@ -91,6 +91,7 @@ class AccessContext(BaseModel):
 
 class AuthoritiesContext(BaseModel):
     authorities: list[AuthorityRow]
+    failed_deliveries: int = 0  # gave up after the last attempt; re-queue from the page or CLI
 
 
 class AuditContext(BaseModel):
@@ -139,7 +140,11 @@ def build_authorities(session: Session) -> AuthoritiesContext:
         chans.setdefault(c.authority_id, []).append(ChannelRow(
             id=c.id, kind=c.kind, target=c.target, enabled=c.enabled,
             disabled_reason=c.disabled_reason))
-    return AuthoritiesContext(authorities=[
+    from centinela.alerts.models import Delivery
+
+    failed = session.scalar(select(func.count()).select_from(Delivery)
+                            .where(Delivery.status == "failed")) or 0
+    return AuthoritiesContext(failed_deliveries=failed, authorities=[
         AuthorityRow(authority_id=a.authority_id, name=a.name, kind=a.kind,
                      departments=list(a.departments or []), topics=list(a.topics or []),
                      min_severity=a.min_severity, active=a.active,
@@ -159,7 +164,10 @@ def build_audit(session: Session, actor: str = "", action: str = "",
     if before:
         q = q.where(audit.AuditEntry.id < before)
     rows = session.scalars(q.order_by(audit.AuditEntry.id.desc()).limit(AUDIT_PAGE)).all()
-    ok, bad = audit.verify(session)
+    from centinela.auditsign import verify_all
+
+    verdict = verify_all(session)
+    ok, bad = verdict.ok, verdict.bad_id
     return AuditContext(
         entries=[AuditRow(id=e.id, at=lima_iso(e.at), actor=e.actor, action=e.action,
                           subject=e.subject, reason=e.reason, details=e.details or {})

@@ -48,6 +48,7 @@ class AlertRow(BaseModel):
     window_end: str
     summary: str
     routed_to: list[str]
+    undelivered: bool = False  # a delivery to an authority failed for good
 
 
 class MovementRow(BaseModel):

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from centinela.csvsafe import row as csv_row
 from centinela.ingest.models import ImportRun, Rejection
 from centinela.web.views.common import lima_iso
 
@@ -90,9 +91,9 @@ def rejects_csv(session: Session, run_id: int) -> str:
                 fields.append(k)
     buf = io.StringIO()
     writer = csv.writer(buf)
-    writer.writerow(["source", "line", "record_type", "field", "kind", "reason", *fields])
+    writer.writerow(csv_row(["source", "line", "record_type", "field", "kind", "reason", *fields]))
     for r in rows:
         rec = r.record or {}
-        writer.writerow([r.source.rsplit("/", 1)[-1], r.line, r.record_type, r.field, r.kind,
-                         r.reason, *[rec.get(k, "") for k in fields]])
+        writer.writerow(csv_row([r.source.rsplit("/", 1)[-1], r.line, r.record_type, r.field,
+                                 r.kind, r.reason, *[rec.get(k, "") for k in fields]]))
     return buf.getvalue()

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from centinela.accounts.access import granted_patients
 from centinela.accounts.models import User
 from centinela.accounts.policy import department_scope
-from centinela.alerts.models import SEVERITIES, STATUSES, Alert
+from centinela.alerts.models import SEVERITIES, STATUSES, Alert, Delivery
 from centinela.reference.ubigeo import departments
 from centinela.web.views.common import AlertRow, alert_row
 
@@ -92,6 +92,10 @@ def build_inbox(session: Session, user: User, filters: InboxFilters,
     granted = granted_patients(session, user, now) if user.role == "police" else set()
     rows = [alert_row(a, hide=user.role == "police" and a.subject_id not in granted)
             for a in alerts]
+    failed = set(session.scalars(select(Delivery.alert_id).where(
+        Delivery.alert_id.in_([a.alert_id for a in alerts]), Delivery.status == "failed")))
+    for row in rows:
+        row.undelivered = row.alert_id in failed
     deps = departments()
     codes = scope if scope is not None else sorted(deps)
     return InboxContext(
