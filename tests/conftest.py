@@ -19,6 +19,10 @@ from centinela.config import get_settings
 from centinela.db import Base, create_schema, make_engine, normalize_url
 
 PG_URL = os.environ.get("CENTINELA_TEST_DATABASE_URL", "")
+# Module- and session-scoped fixtures (generated worlds) build settings before the per-test
+# fixture below runs: the test environment, the only one that accepts a known key, holds for
+# the whole run.
+os.environ["CENTINELA_ENVIRONMENT"] = "test"
 FROZEN_NOW = dt.datetime(2025, 12, 31, 12, 0, 0)
 
 

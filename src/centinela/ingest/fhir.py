@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from centinela.ingest.fields import SPECS
 from centinela.ingest.readers import Item, records_from_objects
 from centinela.ingest.values import Invalid
@@ -181,6 +183,15 @@ class Entry:
     full_url: str | None = None
 
 
+def _loads(text: str | bytes):
+    """Parse JSON with orjson (several times faster on national bundles), falling back to the
+    standard library for what orjson refuses but JSON allows (integers past 64 bits)."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
+
+
 def read_entries(data: bytes | str, name: str = "bundle") -> list[Entry]:
     """Read a Bundle (JSON) or NDJSON (one resource a line) into entries."""
     text = data.decode("utf-8-sig") if isinstance(data, bytes) else data.lstrip("\ufeff")
@@ -189,7 +200,7 @@ def read_entries(data: bytes | str, name: str = "bundle") -> list[Entry]:
         raise FhirError(f"{name}: vacío / empty")
     if stripped.startswith("{"):
         try:
-            obj = json.loads(stripped)
+            obj = _loads(stripped)
         except ValueError:
             obj = None
         if isinstance(obj, dict):
@@ -225,7 +236,7 @@ def _ndjson(text: str) -> list[Entry]:
             continue
         where = f"línea/line {n}"
         try:
-            obj = json.loads(line)
+            obj = _loads(line)
         except ValueError as exc:
             out.append(Entry(n, where, None, f"JSON no válido / invalid JSON: {str(exc)[:80]}"))
             continue
