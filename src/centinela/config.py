@@ -60,6 +60,11 @@ class Settings(BaseSettings):
         365, description="Days online-market posts that joined no lead are kept."
     )
     data_dir: str = Field("", description="Folder for uploads and generated reports (empty: cwd).")
+    customs_detector: str = Field(
+        "", description="X-ray detector of customs triage: empty = shipped synthetic baseline, "
+        "a `.joblib` path, or `module:factory` (see docs/customs.md).")
+    customs_inspection_rate: float = Field(
+        0.02, description="Share of parcels customs can inspect; the review queue marks that top.")
 
     @model_validator(mode="after")
     def _refuse_dev_secrets_in_production(self) -> Settings:

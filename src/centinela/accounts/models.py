@@ -12,6 +12,7 @@ from centinela.db import Base
 ROLES = (
     "admin", "national_analyst", "regional_analyst", "police", "prescriber", "pharmacist",
     "institution",  # service account of an institution system, authenticated by API token
+    "customs",  # customs / postal officers (SUNAT, SERPOST): the parcel review queue only
 )
 TOKEN_SCOPES = ("ingest", "alerts:read")
 ACCESS_STATUSES = ("pending", "approved", "denied", "revoked")

@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "centinela.cli.public",
     "centinela.cli.demo",
     "centinela.cli.dbcmd",
+    "centinela.cli.customs",
 )
 
 app = typer.Typer(
