@@ -136,14 +136,9 @@ def import_outcomes_file(session: Session, path: Path, actor: str, now: dt.datet
                 counts["duplicates"] += 1  # re-sent outcome: nothing to do
                 continue
 
-            def num(k):
-                try:
-                    return float(rec[k]) if rec[k] else None
-                except ValueError:
-                    raise RecordError(k, f"{k} must be a number") from None
             record_outcome(session, rec["tracking_id"], rec["outcome"], actor, when,
-                           substance=rec["substance"] or None, net_mass_mg=num("net_mass_mg"),
-                           purity_percent=num("purity_percent"), units=num("units"),
+                           substance=rec["substance"] or None, net_mass_mg=_num(rec, "net_mass_mg"),
+                           purity_percent=_num(rec, "purity_percent"), units=_num(rec, "units"),
                            form=rec["form"] or "powder", note=rec["note"])
             counts["applied"] += 1
         except (RecordError, ReviewError, ValueError) as exc:
@@ -156,6 +151,13 @@ def import_outcomes_file(session: Session, path: Path, actor: str, now: dt.datet
             counts["rejected"] += 1
     session.flush()
     return counts
+
+
+def _num(rec: dict, key: str) -> float | None:
+    try:
+        return float(rec[key]) if rec[key] else None
+    except ValueError:
+        raise RecordError(key, f"{key} must be a number, got {rec[key]!r}") from None
 
 
 def outcome_evaluation(session: Session) -> dict:
