@@ -20,6 +20,7 @@ DEMO_USERS: tuple[tuple[str, str, list[str], str | None, str], ...] = (
     ("medico", "prescriber", [], "CMP-000001", "Médico prescriptor"),
     ("farmacia", "pharmacist", [], "CQFP-00001", "Químico farmacéutico"),
     ("sistema", "institution", [], None, "Sistema de una institución"),
+    ("aduana", "customs", [], None, "Oficial de aduanas (SUNAT)"),
 )
 
 
