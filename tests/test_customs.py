@@ -129,9 +129,12 @@ def test_scoring_factors_are_named_and_add_up():
         _parcel(5, declared_content="audífonos bluetooth", weight_kg=2.9, declared_value_usd=3,
                 length_cm=10, width_cm=10, height_cm=5),
     ]
-    # A new consignee receiving four small parcels within days.
-    parcels += [_parcel(10 + k, consignee_key="CNS:mule", arrived_at=dt.datetime(2025, 5, 20, k))
+    # A new consignee (first seen after 30 days of history) receiving four small parcels.
+    parcels += [_parcel(10 + k, consignee_key="CNS:mule", arrived_at=dt.datetime(2025, 6, 20, k))
                 for k in range(4)]
+    # One phone behind two consignee names.
+    shared = identity.phone_key("999 888 777")
+    parcels += [_parcel(20 + k, consignee_phone_key=shared) for k in range(2)]
     watch = Watchlist(senders={"SND:bad"}, lead_phones={phone: "online lead (open)"})
     x = features(parcels, watch)
     col = {f: i for i, f in enumerate(FACTORS)}
@@ -140,7 +143,10 @@ def test_scoring_factors_are_named_and_add_up():
     assert x[2, col["known_sender"]] == 1 and x[3, col["lead_or_report_phone"]] == 1
     assert x[4, col["vague_content"]] == 1 and x[4, col["value_vs_content"]] > 0
     assert x[5, col["value_vs_content"]] > 0 and x[5, col["density_vs_content"]] > 0
-    assert x[-1, col["new_consignee_repeat"]] > 0 and x[-4, col["new_consignee_repeat"]] == 0
+    assert x[-3, col["new_consignee_repeat"]] > 0 and x[-6, col["new_consignee_repeat"]] == 0
+    assert x[-1, col["shared_contact"]] == 1.0 and x[0, col["shared_contact"]] == 0
+    x_mis = features([_parcel(0, declared_content="pigment", hs_code="2933399000")])
+    assert x_mis[0, col["hs_vs_content"]] == 1 and x_mis[0, col["hs_code"]] == 2.0
     model = ManifestModel.default()
     scores = model.score(x)
     assert scores[1] > scores[0] and scores[2] > scores[0]

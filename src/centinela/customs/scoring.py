@@ -22,7 +22,7 @@ FACTORS = (
     "origin", "route", "hs_code", "content_keyword", "vague_content", "weight_vs_content",
     "value_vs_content", "density_vs_content", "known_sender", "known_consignee",
     "known_address", "lead_or_report_phone", "district_signals", "new_consignee_repeat",
-    "sender_fanout",
+    "shared_contact", "hs_vs_content",
 )
 # Expert starting weights (log-odds per unit of the factor's value).
 DEFAULT_WEIGHTS = {
@@ -30,7 +30,7 @@ DEFAULT_WEIGHTS = {
     "weight_vs_content": 0.8, "value_vs_content": 0.6, "density_vs_content": 0.6,
     "known_sender": 3.0, "known_consignee": 2.5, "known_address": 2.0,
     "lead_or_report_phone": 2.5, "district_signals": 0.3, "new_consignee_repeat": 1.2,
-    "sender_fanout": 0.9,
+    "shared_contact": 1.2, "hs_vs_content": 1.0,
 }
 DEFAULT_INTERCEPT = -6.0
 LABELS = {
@@ -47,7 +47,10 @@ LABELS = {
     "lead_or_report_phone": ("Teléfono en lead en línea o denuncia", "Phone in an online lead or citizen report"),
     "district_signals": ("Señales de fentanilo en el distrito", "Fentanyl signals in the district"),
     "new_consignee_repeat": ("Destinatario nuevo con paquetes pequeños repetidos", "New consignee, repeated small parcels"),
-    "sender_fanout": ("Remitente envía a muchos destinatarios nuevos", "Sender ships to many new consignees"),
+    "shared_contact": ("Varios destinatarios con el mismo teléfono o dirección",
+                       "Several consignees share one phone or address"),
+    "hs_vs_content": ("Partida arancelaria no corresponde al contenido",
+                      "HS code does not match the declared content"),
 }
 SMALL_KG = 1.0
 WINDOW_DAYS = 30
@@ -77,44 +80,45 @@ def _log_excess(value: float, lo: float, hi: float) -> float:
 
 
 def _history(parcels: list[dict]) -> tuple[np.ndarray, np.ndarray]:
-    """Return (new-consignee repeat, sender fan-out) values from the parcels' own timeline."""
+    """Return (new-consignee repeat, shared phone/address) values from the parcels' timeline.
+
+    "New" needs history: a consignee first seen in the first ``WINDOW_DAYS`` of the data may
+    simply predate it, so it is never called new.
+    """
     n = len(parcels)
-    repeat, fanout = np.zeros(n), np.zeros(n)
+    repeat, shared = np.zeros(n), np.zeros(n)
+    if not n:
+        return repeat, shared
     window = dt.timedelta(days=WINDOW_DAYS)
+    data_start = min(p["arrived_at"] for p in parcels)
     by_consignee: dict[str, list[int]] = defaultdict(list)
     for i, p in enumerate(parcels):
         by_consignee[p["consignee_key"]].append(i)
-    first_seen = {}
-    for key, idx in by_consignee.items():
+    for idx in by_consignee.values():
         idx.sort(key=lambda i: parcels[i]["arrived_at"])
-        first_seen[key] = parcels[idx[0]]["arrived_at"]
+        first = parcels[idx[0]]["arrived_at"]
+        if first - data_start < window:
+            continue
         small = [i for i in idx if parcels[i]["weight_kg"] < SMALL_KG]
         lo = 0
-        for hi_pos, i in enumerate(small):
+        for pos, i in enumerate(small):
             t = parcels[i]["arrived_at"]
             while parcels[small[lo]]["arrived_at"] < t - window:
                 lo += 1
-            count = hi_pos - lo + 1
-            if count >= 3 and t - first_seen[key] <= window:
+            count = pos - lo + 1
+            if count >= 3 and t - first <= window:
                 repeat[i] = min(math.log2(count - 1), 3.0)
-    by_sender: dict[str, list[int]] = defaultdict(list)
-    for i, p in enumerate(parcels):
-        if p["weight_kg"] < SMALL_KG:
-            by_sender[p["sender_key"]].append(i)
-    for idx in by_sender.values():
-        if len(idx) < 4:
-            continue
-        idx.sort(key=lambda i: parcels[i]["arrived_at"])
-        lo = 0
-        for pos, i in enumerate(idx):
-            t = parcels[i]["arrived_at"]
-            while parcels[idx[lo]]["arrived_at"] < t - window:
-                lo += 1
-            fresh = {parcels[j]["consignee_key"] for j in idx[lo:pos + 1]
-                     if t - first_seen[parcels[j]["consignee_key"]] <= window}
-            if len(fresh) >= 4:
-                fanout[i] = min(math.log2(len(fresh) / 3) + 0.5, 3.0)
-    return repeat, fanout
+    # One phone or address behind several consignee names: a mule or drop pattern.
+    for field_name in ("consignee_phone_key", "consignee_address_key"):
+        groups: dict[str, set[str]] = defaultdict(set)
+        for p in parcels:
+            if p.get(field_name):
+                groups[p[field_name]].add(p["consignee_key"])
+        for i, p in enumerate(parcels):
+            k = p.get(field_name)
+            if k and len(groups[k]) >= 2:
+                shared[i] = max(shared[i], min(math.log2(len(groups[k])), 3.0))
+    return repeat, shared
 
 
 def features(parcels: list[dict], watch: Watchlist | None = None) -> np.ndarray:
@@ -138,8 +142,12 @@ def features(parcels: list[dict], watch: Watchlist | None = None) -> np.ndarray:
             row[col["value_vs_content"]] = min(math.log(cat["usd_per_kg"][0] / per_kg), 3.0) \
                 if 0 < per_kg < cat["usd_per_kg"][0] else (3.0 if per_kg <= 0 else 0.0)
             if p.get("length_cm") and p.get("width_cm") and p.get("height_cm"):
+                # Packaging only makes a parcel lighter per litre: flag the too dense only.
                 litres = p["length_cm"] * p["width_cm"] * p["height_cm"] / 1000.0
-                row[col["density_vs_content"]] = _log_excess(kg / litres, *cat["density"])
+                row[col["density_vs_content"]] = _log_excess(kg / litres, 0.0, cat["density"][1])
+            hs = p.get("hs_code")
+            if hs and cat.get("hs_chapters") and hs[:2] not in cat["hs_chapters"]:
+                row[col["hs_vs_content"]] = 1.0
         elif usd <= 1.0:
             row[col["value_vs_content"]] = 1.5  # nothing declared of value
         row[col["known_sender"]] = float(p["sender_key"] in watch.senders or (
@@ -153,9 +161,9 @@ def features(parcels: list[dict], watch: Watchlist | None = None) -> np.ndarray:
             for k in (p.get("consignee_phone_key"), p.get("sender_phone_key"))))
         row[col["district_signals"]] = min(math.log1p(watch.district_signals.get(p["ubigeo"], 0)),
                                            3.0)
-    repeat, fanout = _history(parcels)
+    repeat, shared = _history(parcels)
     x[:, col["new_consignee_repeat"]] = repeat
-    x[:, col["sender_fanout"]] = fanout
+    x[:, col["shared_contact"]] = shared
     return x
 
 
@@ -213,6 +221,10 @@ def _detail(factor: str, p: dict) -> str | None:
         return f"{p['origin_country']}: {ref.origin_weight(p['origin_country'])[1]}"
     if factor == "route":
         return ref.transit_weight(p.get("transit") or [])[1]
+    if factor == "hs_vs_content":
+        cat = ref.category(p["declared_content"])
+        return (f"HS {p.get('hs_code')} vs {cat['name'] if cat else '?'} (chapters "
+                f"{', '.join(cat['hs_chapters']) if cat else '?'})")
     if factor == "hs_code":
         return f"{p.get('hs_code')}: {ref.hs_risk(p.get('hs_code'))[1]}"
     if factor == "content_keyword":
