@@ -138,6 +138,8 @@ def generate(n: int, seed: int = 1, start: dt.date = dt.date(2025, 5, 1), days: 
             "declared_value_usd": f"{usd:.2f}", "weight_kg": f"{kg:.3f}",
             "length_cm": "", "width_cm": "", "height_cm": "", "image": "",
         }
+        if row["transit_countries"] == origin:
+            row["transit_countries"] = ""
         if rng.random() < 0.6:
             side = (kg / float(rng.uniform(0.15, 0.6)) * 1000) ** (1 / 3)
             row.update(length_cm=f"{side * 1.4:.1f}", width_cm=f"{side:.1f}",

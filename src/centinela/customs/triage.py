@@ -11,7 +11,12 @@ from sqlalchemy.orm import Session
 
 from centinela.config import get_settings
 from centinela.customs import identity
-from centinela.customs.imaging.detector import Detector, image_score, load_detector
+from centinela.customs.imaging.detector import (
+    Detector,
+    image_score,
+    load_detector,
+    log_likelihood_ratio,
+)
 from centinela.customs.intake import load_image
 from centinela.customs.models import Parcel, ParcelImage
 from centinela.customs.scoring import ManifestModel, Watchlist, features
@@ -28,10 +33,15 @@ def model_path() -> Path:
     return Path(get_settings().data_dir or ".") / "customs" / "manifest_model.json"
 
 
-def combine(manifest: np.ndarray, image: np.ndarray) -> np.ndarray:
-    """Combine scores as independent evidence: 1 − (1 − manifest)(1 − image); NaN image = none."""
-    img = np.nan_to_num(image, nan=0.0)
-    return 1.0 - (1.0 - manifest) * (1.0 - img)
+def combine(manifest: np.ndarray, image_log_lr: np.ndarray) -> np.ndarray:
+    """Update the manifest's odds with the image's likelihood ratio (Bayes; NaN = no image).
+
+    The manifest score is a probability at the parcel's base rate; the image evidence is the
+    detector's log-likelihood ratio measured on held-out images, treated as independent of it.
+    """
+    m = np.clip(np.asarray(manifest, dtype=float), 1e-9, 1 - 1e-9)
+    z = np.log(m / (1 - m)) + np.nan_to_num(np.asarray(image_log_lr, dtype=float), nan=0.0)
+    return 1.0 / (1.0 + np.exp(-z))
 
 
 def build_watchlist(session: Session, now: dt.datetime, days: int = 365) -> Watchlist:
@@ -70,15 +80,17 @@ def build_watchlist(session: Session, now: dt.datetime, days: int = 365) -> Watc
 
 
 def score_images(session: Session, detector: Detector, tracking_ids: list[str],
-                 batch: int = 32) -> dict[str, tuple[float, list[dict]]]:
-    """Run the detector over the stored images of ``tracking_ids``."""
-    out: dict[str, tuple[float, list[dict]]] = {}
+                 batch: int = 32) -> dict[str, tuple[float, list[dict], float]]:
+    """Run the detector over the stored images: (score, regions, log-likelihood ratio)."""
+    out: dict[str, tuple[float, list[dict], float]] = {}
     for start in range(0, len(tracking_ids), batch):
         chunk = session.scalars(select(ParcelImage).where(
             ParcelImage.tracking_id.in_(tracking_ids[start:start + batch]))).all()
         arrays = [load_image(im.data, im.fmt) for im in chunk]
         for im, regions in zip(chunk, detector.detect(arrays), strict=True):
-            out[im.tracking_id] = (image_score(regions), [r.as_dict() for r in regions])
+            score = image_score(regions)
+            llr = float(log_likelihood_ratio(detector, np.array([score]))[0])
+            out[im.tracking_id] = (score, [r.as_dict() for r in regions], llr)
     return out
 
 
@@ -100,7 +112,7 @@ def triage(session: Session, now: dt.datetime, rescore: bool = False,
     ids = [rows[i]["tracking_id"] for i in todo]
     with_image = set(session.scalars(select(ParcelImage.tracking_id)))
     img_ids = [t for t in ids if t in with_image]
-    images: dict[str, tuple[float, list[dict]]] = {}
+    images: dict[str, tuple[float, list[dict], float]] = {}
     det_name = None
     if img_ids:
         detector = detector or load_detector(get_settings().customs_detector)
@@ -112,7 +124,7 @@ def triage(session: Session, now: dt.datetime, rescore: bool = False,
         img = images.get(tid)
         m = float(manifest[i])
         isc = img[0] if img else None
-        comb = float(combine(np.array([m]), np.array([np.nan if isc is None else isc]))[0])
+        comb = float(combine(np.array([m]), np.array([np.nan if img is None else img[2]]))[0])
         updates.append({
             "tracking_id": tid, "manifest_score": round(m, 6), "image_score": isc,
             "combined_score": round(comb, 6), "factors": model.explain(x[i], rows[i]),

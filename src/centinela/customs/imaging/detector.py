@@ -142,12 +142,28 @@ class BaselineDetector:
         self.classes = tuple(meta.get("classes", CLASSES))
         self.threshold = float(meta.get("threshold", 0.3))
         self.name = f"baseline-{meta.get('version', '?')}"
+        cal = meta.get("calibration") or {}
+        self._edges = np.asarray(cal.get("edges", []), dtype=float)
+        self._log_lr = np.asarray(cal.get("log_lr", []), dtype=float)
+
+    def log_likelihood_ratio(self, scores: np.ndarray) -> np.ndarray:
+        """Return log P(score | concealment) / P(score | none), measured on held-out images."""
+        scores = np.asarray(scores, dtype=float)
+        if not len(self._log_lr):
+            return default_log_lr(scores)
+        idx = np.clip(np.searchsorted(self._edges, scores, side="right") - 1, 0,
+                      len(self._log_lr) - 1)
+        return self._log_lr[idx]
 
     def detect(self, images: list[np.ndarray]) -> list[list[Region]]:
         feats, grids = zip(*(cell_features(a) for a in images), strict=True) if images else ((), ())
         if not images:
             return []
-        proba = self.model.predict_proba(np.concatenate(feats))
+        from threadpoolctl import threadpool_limits
+
+        # One thread: OpenMP workers spin-wait on a busy server and throughput collapses.
+        with threadpool_limits(limits=1, user_api="openmp"):
+            proba = self.model.predict_proba(np.concatenate(feats))
         out, start = [], 0
         for grid in grids:
             n = grid[0] * grid[1]
@@ -155,6 +171,35 @@ class BaselineDetector:
                                           self.threshold))
             start += n
         return out
+
+
+def default_log_lr(scores: np.ndarray) -> np.ndarray:
+    """Log-odds of a score read as a probability at even prior (detectors without calibration)."""
+    p = np.clip(np.asarray(scores, dtype=float), 0.01, 0.99)
+    return np.log(p / (1 - p))
+
+
+def log_likelihood_ratio(detector: Detector, scores: np.ndarray) -> np.ndarray:
+    """Return the detector's calibrated log-likelihood ratios, or the even-prior default."""
+    fn = getattr(detector, "log_likelihood_ratio", None)
+    return fn(scores) if fn is not None else default_log_lr(scores)
+
+
+def calibrate(det: BaselineDetector, n_images: int, seed: int, bins: int = 10) -> dict:
+    """Measure, on held-out images, the likelihood ratio of each band of image scores."""
+    from centinela.customs.imaging.synth import make_set
+
+    images = make_set(n_images, seed, threat_rate=0.5)
+    scores = np.array([image_score(r) for r in det.detect([im.array for im in images])])
+    y = np.array([bool(im.boxes) for im in images])
+    edges = np.linspace(0, 1, bins + 1)
+    idx = np.clip(np.searchsorted(edges, scores, side="right") - 1, 0, bins - 1)
+    pos = np.bincount(idx[y], minlength=bins) + 0.5  # smoothed: no band is ever certain
+    neg = np.bincount(idx[~y], minlength=bins) + 0.5
+    log_lr = np.log((pos / pos.sum()) / (neg / neg.sum()))
+    log_lr = np.maximum.accumulate(log_lr)  # a higher score is never weaker evidence
+    return {"edges": edges.tolist(), "log_lr": [round(float(v), 4) for v in log_lr],
+            "n_images": n_images, "seed": seed}
 
 
 def image_score(regions: list[Region]) -> float:
@@ -186,6 +231,8 @@ def train(n_images: int = 1500, seed: int = 7, out: Path | None = None) -> dict:
             "features": list(FEATURES), "cell": CELL, "threshold": 0.3,
             "trained_on": "SYNTHETIC images from centinela.customs.imaging.synth (not real scans)",
             "n_cells": int(len(y)), "seed": seed, "n_images": n_images}
+    meta["calibration"] = calibrate(BaselineDetector(model, meta), max(200, n_images // 3),
+                                    seed + 1000)
     path = out or Path(str(resources.files("centinela.customs") / "data" / MODEL_FILE))
     path.parent.mkdir(parents=True, exist_ok=True)
     joblib.dump(model, path, compress=3)
