@@ -27,13 +27,25 @@ def hs_risk(hs_code: str | None) -> tuple[float, str | None]:
     return best[0], best[1]
 
 
+@lru_cache(maxsize=1)
+def _keywords() -> list[tuple[str, float, str]]:
+    return [(normalize_text(e["pattern"]), e["weight"], e["label"])
+            for e in load("hs_codes.json")["keywords"]]
+
+
+@lru_cache(maxsize=1)
+def _vague() -> frozenset[str]:
+    return frozenset(normalize_text(v) for v in load("content_profiles.json")["vague"])
+
+
+@lru_cache(maxsize=65536)
 def keyword_risk(content: str) -> tuple[float, str | None]:
     """Return (weight, label) of the strongest precursor/drug keyword in declared content."""
     text = normalize_text(content)
-    best = (0.0, None)
-    for entry in load("hs_codes.json")["keywords"]:
-        if normalize_text(entry["pattern"]) in text and entry["weight"] > best[0]:
-            best = (entry["weight"], entry["label"])
+    best: tuple[float, str | None] = (0.0, None)
+    for pattern, weight, label in _keywords():
+        if pattern in text and weight > best[0]:
+            best = (weight, label)
     return best
 
 
@@ -61,7 +73,7 @@ def category(content: str) -> dict | None:
 def is_vague(content: str) -> bool:
     """Return True when the declaration says nothing checkable ("gift", "sample", "varios")."""
     text = normalize_text(content)
-    vague = {normalize_text(v) for v in load("content_profiles.json")["vague"]}
+    vague = _vague()
     return text in vague or (len(text.split()) <= 2 and any(v in text for v in vague))
 
 

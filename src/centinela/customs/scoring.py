@@ -202,9 +202,9 @@ class ManifestModel:
     def explain(self, row: np.ndarray, parcel: dict | None = None) -> list[dict]:
         """Return the non-zero factors of one parcel, largest contribution first."""
         out = []
-        for f, v, w in zip(FACTORS, row, self.vector, strict=True):
-            if v == 0:
-                continue
+        vec = self.vector
+        for j in np.flatnonzero(row):
+            f, v, w = FACTORS[j], row[j], vec[j]
             item = {"factor": f, "label_es": LABELS[f][0], "label_en": LABELS[f][1],
                     "value": round(float(v), 3), "weight": round(float(w), 3),
                     "contribution": round(float(v * w), 3)}

@@ -118,13 +118,16 @@ def triage(session: Session, now: dt.datetime, rescore: bool = False,
         detector = detector or load_detector(get_settings().customs_detector)
         det_name = detector.name
         images = score_images(session, detector, img_ids)
+    llr = np.array([images[rows[i]["tracking_id"]][2] if rows[i]["tracking_id"] in images
+                    else np.nan for i in todo])
+    combined = combine(manifest[todo], llr) if todo else np.array([])
     updates = []
-    for i in todo:
+    for k, i in enumerate(todo):
         tid = rows[i]["tracking_id"]
         img = images.get(tid)
         m = float(manifest[i])
         isc = img[0] if img else None
-        comb = float(combine(np.array([m]), np.array([np.nan if img is None else img[2]]))[0])
+        comb = float(combined[k])
         updates.append({
             "tracking_id": tid, "manifest_score": round(m, 6), "image_score": isc,
             "combined_score": round(comb, 6), "factors": model.explain(x[i], rows[i]),
