@@ -302,3 +302,18 @@ def test_customs_role_access(engine, session, tmp_path):
     from centinela.audit import AuditEntry
 
     assert session.scalar(select(AuditEntry).where(AuditEntry.action == "customs.parcel.read"))
+
+
+def test_centinela_import_reads_parcels_through_the_extension_point(tmp_path, db_url, session):
+    from typer.testing import CliRunner
+
+    from centinela.cli import app
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    _write(folder, [_row(), _row(tracking_id="LP000000002PE", weight_kg="abc")])
+    r = CliRunner().invoke(app, ["import", str(folder), "--json"])
+    assert r.exit_code in (0, 1), r.output
+    assert session.get(Parcel, "LP000000001PE") is not None
+    rej = session.scalar(select(Rejection).where(Rejection.record_key == "LP000000002PE"))
+    assert rej.field == "weight_kg" and rej.import_id is not None
