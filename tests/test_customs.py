@@ -317,3 +317,18 @@ def test_centinela_import_reads_parcels_through_the_extension_point(tmp_path, db
     assert session.get(Parcel, "LP000000001PE") is not None
     rej = session.scalar(select(Rejection).where(Rejection.record_key == "LP000000002PE"))
     assert rej.field == "weight_kg" and rej.import_id is not None
+
+
+def test_fit_from_outcomes_keeps_expert_weights_until_enough_seizures():
+    from centinela.customs.scoring import DEFAULT_WEIGHTS, fit
+
+    rng = np.random.default_rng(0)
+    x = rng.random((400, len(FACTORS)))
+    col = FACTORS.index("hs_code")
+    y = (x[:, col] + 0.2 * rng.random(400) > 0.9).astype(float)
+    few = fit(x[:30], y[:30])
+    assert few.source == "expert" and few.weights == DEFAULT_WEIGHTS
+    model = fit(x, y)
+    assert model.source == "fit:400"
+    assert model.weights["hs_code"] == max(model.weights.values())
+    assert model.score(x[y == 1]).mean() > model.score(x[y == 0]).mean()

@@ -83,6 +83,7 @@ def validate_parcel(raw: dict) -> dict:
         raise RecordError("origin_country", f"origin_country {rec['origin_country']!r} is not an "
                           "ISO 3166-1 alpha-2 code")
     transit = [c.strip().upper() for c in re.split(r"[;,]", rec["transit_countries"]) if c.strip()]
+    transit = list(dict.fromkeys(c for c in transit if c != country))  # origin is no transit
     bad = [c for c in transit if c not in COUNTRIES]
     if bad:
         raise RecordError("transit_countries", f"transit country {bad[0]!r} is not an ISO 3166-1 "
