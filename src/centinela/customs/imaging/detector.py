@@ -227,7 +227,10 @@ def train(n_images: int = 1500, seed: int = 7, out: Path | None = None) -> dict:
     model = HistGradientBoostingClassifier(max_iter=120, max_depth=6, learning_rate=0.15,
                                            l2_regularization=1.0, random_state=seed)
     model.fit(x, y)
+    import sklearn
+
     meta = {"version": f"synthetic-s{seed}-n{n_images}", "classes": list(CLASSES),
+            "sklearn": sklearn.__version__,
             "features": list(FEATURES), "cell": CELL, "threshold": 0.3,
             "trained_on": "SYNTHETIC images from centinela.customs.imaging.synth (not real scans)",
             "n_cells": int(len(y)), "seed": seed, "n_images": n_images}
@@ -251,7 +254,20 @@ def load_baseline(path: Path | None = None) -> BaselineDetector:
                                 "train-detector`")
     meta_path = path.with_suffix(".json")
     meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.is_file() else {}
-    return BaselineDetector(joblib.load(path), meta)
+    import sklearn
+
+    if meta.get("sklearn", sklearn.__version__) != sklearn.__version__:
+        import warnings
+
+        warnings.warn(f"{path} was trained with scikit-learn {meta['sklearn']}, this is "
+                      f"{sklearn.__version__}: run `centinela customs train-detector`",
+                      stacklevel=2)
+    try:
+        model = joblib.load(path)
+    except Exception as exc:  # unpickling across incompatible versions
+        raise RuntimeError(f"cannot load {path} ({exc}); run `centinela customs "
+                           "train-detector` to rebuild it from the generator") from exc
+    return BaselineDetector(model, meta)
 
 
 @lru_cache(maxsize=4)
