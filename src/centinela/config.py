@@ -92,6 +92,11 @@ class Settings(BaseSettings):
         "ANPDP", description="Authority id that receives each audit checkpoint through the outbox "
         "(created with an outbox channel when missing; empty: file only).",
     )
+    customs_detector: str = Field(
+        "", description="X-ray detector of customs triage: empty = shipped synthetic baseline, "
+        "a `.joblib` path, or `module:factory` (see docs/customs.md).")
+    customs_inspection_rate: float = Field(
+        0.02, description="Share of parcels customs can inspect; the review queue marks that top.")
 
     @model_validator(mode="after")
     def _refuse_dev_secrets_in_production(self) -> Settings:

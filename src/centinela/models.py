@@ -6,6 +6,7 @@ Each area keeps its tables in its own ``models`` module; add new modules here.
 from centinela import audit  # noqa: F401
 from centinela.accounts import models as accounts_models  # noqa: F401
 from centinela.alerts import models as alerts_models  # noqa: F401
+from centinela.customs import models as customs_models  # noqa: F401
 from centinela.ews import models as ews_models  # noqa: F401
 from centinela.ingest import models as ingest_models  # noqa: F401
 from centinela.ledger import models as ledger_models  # noqa: F401

@@ -21,6 +21,7 @@ DEMO_USERS: tuple[tuple[str, str, list[str], str | None, str], ...] = (
     ("farmacia", "pharmacist", [], "CQFP-00001", "Químico farmacéutico"),
     ("sistema", "institution", [], None, "Sistema de una institución"),
     ("tecnico", "delegate", [], None, "Técnico de farmacia, delegado de «farmacia»"),
+    ("aduana", "customs", [], None, "Oficial de aduanas (SUNAT)"),
 )
 DEMO_PRINCIPAL = "farmacia"  # whom the demo delegate acts for
 

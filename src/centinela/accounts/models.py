@@ -13,6 +13,7 @@ ROLES = (
     "admin", "national_analyst", "regional_analyst", "police", "prescriber", "pharmacist",
     "institution",  # service account of an institution system, authenticated by API token
     "delegate",  # runs patient lookups on behalf of one prescriber or pharmacist (delegate_of)
+    "customs",  # customs / postal officers (SUNAT, SERPOST): the parcel review queue only
 )
 TOKEN_SCOPES = ("ingest", "alerts:read", "ews:classify")
 ACCESS_STATUSES = ("pending", "approved", "denied", "revoked")

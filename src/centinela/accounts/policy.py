@@ -44,6 +44,7 @@ PAGES: tuple[Page, ...] = (
     Page("online", "/online", "nav.online", ("admin", "national_analyst", "police"), area="online"),
     Page("report", "/reportar", "nav.report", (), area="public"),
     Page("assistant", "/asistente", "nav.assistant", (), area="public"),
+    Page("customs", "/customs", "nav.customs", ("admin", "customs"), area="customs"),
 )
 _BY_KEY = {p.key: p for p in PAGES}
 

@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "centinela.cli.geo",
     "centinela.cli.auditcmd",
     "centinela.cli.outbox",
+    "centinela.cli.customs",
 )
 
 app = typer.Typer(

@@ -141,6 +141,25 @@ def run_demo(data_dir: Path, seed: int, scale: float) -> list[tuple[str, str, st
         for line in routing_digest(s, limit=12):
             typer.echo(f"   {line}")
 
+    def customs() -> dict:
+        from centinela.customs.generate import generate, write
+        from centinela.customs.intake import import_parcels_file
+        from centinela.customs.review import import_outcomes_file
+        from centinela.customs.triage import triage
+
+        folder = data_dir / "customs"
+        if not (folder / "parcels.csv").is_file():
+            write(generate(3000, seed), folder, images=150, seed=seed)
+        with session_scope(engine) as s:
+            counts = import_parcels_file(s, folder / "parcels.csv", None)
+            import_outcomes_file(s, folder / "outcomes.csv", "demo", now)
+            scored = triage(s, now)
+        return {**counts, **scored}
+
+    c = _step("7. Aduanas / customs parcel triage (SINTÉTICO / SYNTHETIC)", customs)
+    typer.echo(f"   paquetes / parcels: {c['accepted']} nuevos / new, {c['scored']} puntuados / "
+               f"scored, {c['images']} imágenes / images → /customs (usuario / user aduana)")
+
     with session_scope(engine) as s:
         users = seed_demo_users(s, professionals=_demo_professionals(s))
     return users

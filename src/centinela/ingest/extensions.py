@@ -23,6 +23,7 @@ EXTRA_FILES: dict[str, str] = {
     "overdoses": "centinela.ews.intake:import_overdoses_file",
     "balances": "centinela.ledger.balances:import_balances_file",
     "prescription_forms": "centinela.registry.forms:import_forms_file",
+    "parcels": "centinela.customs.intake:import_parcels_file",
 }
 
 

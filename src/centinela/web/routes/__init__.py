@@ -10,4 +10,5 @@ ROUTER_MODULES = (
     "centinela.web.routes.ews",
     "centinela.web.routes.online",
     "centinela.web.routes.fhir",
+    "centinela.web.routes.customs",
 )
