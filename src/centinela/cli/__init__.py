@@ -20,6 +20,8 @@ COMMAND_MODULES = (
     "centinela.cli.public",
     "centinela.cli.demo",
     "centinela.cli.dbcmd",
+    "centinela.cli.certification",
+    "centinela.cli.quarterly",
 )
 
 app = typer.Typer(

@@ -19,7 +19,10 @@ from sqlalchemy.orm import Session
 ExtraFn = Callable[[Session, Path, int], dict]
 
 # Areas register their files here, e.g. "overdoses": "centinela.ews.overdoses:import_file".
-EXTRA_FILES: dict[str, str] = {"overdoses": "centinela.ews.intake:import_overdoses_file"}
+EXTRA_FILES: dict[str, str] = {
+    "overdoses": "centinela.ews.intake:import_overdoses_file",
+    "certificates": "centinela.certification.intake:import_certificates_file",
+}
 
 
 def load(stem: str) -> ExtraFn:
