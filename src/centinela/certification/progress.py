@@ -82,6 +82,10 @@ def national(rows: list[dict]) -> dict:
 
 
 def _professionals_channel(session: Session) -> int:
+    if session.scalar(select(Authority.authority_id).limit(1)) is None:
+        from centinela.alerts.authorities import seed_authorities
+
+        seed_authorities(session)  # before ours, so routing still finds the seed registry
     a = session.get(Authority, PROFESSIONALS_OUTBOX)
     if a is None:
         session.add(Authority(authority_id=PROFESSIONALS_OUTBOX, kind="professionals",
@@ -98,23 +102,24 @@ def _professionals_channel(session: Session) -> int:
     return ch.id
 
 
-def _regional_channels(session: Session, department: str) -> list[tuple[str, int]]:
+def _regional(session: Session, department: str | None, ubigeo: str | None):
+    """Return the regional routes (DIRESA/GERESA, or Lima's DIRIS by district) of a person."""
     from centinela.alerts.routing import authorities_for
 
-    out = []
-    for r in authorities_for(session, ["compliance"], department, None, "low"):
-        if r.departments or r.areas:  # the regional authority, not the national ones
-            out.extend((r.authority_id, ch) for ch in r.channels)
-    return out
+    if not department:
+        return []
+    return [r for r in authorities_for(session, ["compliance"], department, ubigeo, "low")
+            if r.departments or r.areas]  # the regional level, not the national authorities
 
 
 def send_reminders(session: Session, today: dt.date, now: dt.datetime,
                    settings: Settings | None = None) -> dict:
     """Queue reminders for prescribers and pharmacists whose certificate is missing, expired or
-    expires within the window, and one list per department for its regional authority.
+    expires within the window, and one list per regional authority (DIRESA/GERESA, or the DIRIS
+    of the district in Lima Metropolitana).
 
     Idempotent: one reminder per professional and certificate state (``ref`` =
-    ``cert:<id>:<state>:<valid_until>``), one list per department and day.
+    ``cert:<id>:<state>:<valid_until>``), one list per authority and day.
     """
     s = settings or get_settings()
     rows = [(p, st) for p, st in standings(session, today, s)
@@ -122,12 +127,15 @@ def send_reminders(session: Session, today: dt.date, now: dt.datetime,
     chan = _professionals_channel(session)
     done = set(session.scalars(select(Delivery.ref).where(Delivery.payload_kind == "cert_reminder")))
     queued = Counter()
-    by_dep: dict[str, list[dict]] = defaultdict(list)
+    by_auth: dict[str, list[dict]] = defaultdict(list)
+    channels: dict[str, tuple[int, ...]] = {}
     for person, st in rows:
         item = {"professional_id": person.professional_id, "role": person.role,
                 "state": st.state, "valid_until": st.valid_until.isoformat() if st.valid_until else None,
                 "deadline": s.certification_deadline.isoformat()}
-        by_dep[person.department or UNKNOWN].append(item)
+        for r in _regional(session, person.department, person.ubigeo):
+            by_auth[r.authority_id].append(item | {"department": person.department})
+            channels[r.authority_id] = r.channels
         ref = f"cert:{person.professional_id}:{st.state}:{item['valid_until']}"
         if ref in done:
             continue
@@ -137,17 +145,16 @@ def send_reminders(session: Session, today: dt.date, now: dt.datetime,
                              created_at=now, severity="low"))
         done.add(ref)
         queued["professionals"] += 1
-    for dep, items in sorted(by_dep.items()):
-        ref = f"certlist:{dep}:{today.isoformat()}"
-        if ref in done or dep == UNKNOWN:
+    for authority_id, items in sorted(by_auth.items()):
+        ref = f"certlist:{authority_id}:{today.isoformat()}"
+        if ref in done:
             continue
-        payload = {"id": ref, "department": dep, "as_of": today.isoformat(),
+        payload = {"id": ref, "authority_id": authority_id, "as_of": today.isoformat(),
                    "counts": dict(Counter(i["state"] for i in items)), "professionals": items}
-        for authority_id, ch in _regional_channels(session, dep):
+        for ch in channels[authority_id]:
             session.add(Delivery(alert_id=None, payload_kind="cert_reminder", ref=ref,
-                                 payload=payload | {"authority_id": authority_id}, channel_id=ch,
-                                 status="pending", attempts=0, next_attempt_at=now,
-                                 created_at=now, severity="low"))
+                                 payload=payload, channel_id=ch, status="pending", attempts=0,
+                                 next_attempt_at=now, created_at=now, severity="low"))
             queued["authorities"] += 1
         done.add(ref)
     session.flush()

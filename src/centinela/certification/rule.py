@@ -111,16 +111,19 @@ class Person:
     role: str
     department: str | None
     establishment_id: str | None
+    ubigeo: str | None = None  # own district, else the workplace's (for DIRIS-level routing)
 
 
 def registered_people(session: Session) -> list[Person]:
     """Return every registered professional with their department (own ubigeo, else workplace)."""
-    est_dep = dict(session.execute(select(Establishment.establishment_id, Establishment.department)).all())
+    est_at = {e: (d, u) for e, d, u in session.execute(
+        select(Establishment.establishment_id, Establishment.department, Establishment.ubigeo))}
     out = []
     for pid, role, dep, ubi, est in session.execute(
             select(Professional.professional_id, Professional.role, Professional.department,
                    Professional.ubigeo, Professional.establishment_id)
             .order_by(Professional.professional_id)):
-        dep = dep or (ubi[:2] if ubi else None) or est_dep.get(est or "")
-        out.append(Person(pid, role, dep, est))
+        e_dep, e_ubi = est_at.get(est or "", (None, None))
+        dep = dep or (ubi[:2] if ubi else None) or e_dep
+        out.append(Person(pid, role, dep, est, ubi or e_ubi))
     return out

@@ -9,4 +9,5 @@ ROUTER_MODULES = (
     "centinela.web.routes.public",
     "centinela.web.routes.ews",
     "centinela.web.routes.online",
+    "centinela.web.routes.quarterly",
 )
