@@ -11,5 +11,5 @@ from centinela.ews import models as ews_models  # noqa: F401
 from centinela.ingest import models as ingest_models  # noqa: F401
 from centinela.online import models as online_models  # noqa: F401
 from centinela.public import models as public_models  # noqa: F401
-from centinela.registry import models as registry_models  # noqa: F401
 from centinela.quarterly import models as quarterly_models  # noqa: F401
+from centinela.registry import models as registry_models  # noqa: F401
