@@ -337,3 +337,39 @@ def test_certification_page_and_api_respect_the_region(users, app):  # noqa: F81
     body = r.json()
     assert (body["accepted"], body["rejected"]) == (1, 1)
     assert body["rejections"][0]["field"] == "professional_id"
+
+
+def test_count_checks_with_a_short_running_book_match_the_full_ledger(session):
+    from centinela.ledger.stock import reconcile_counts
+    from centinela.quarterly.figures import _count_checks
+
+    base_products(session)
+    for eid in ("P1", "P2", "P3"):
+        _est(session, eid, eid, "private", "150101", "pharmacy")
+    # P1: counted in March (outside the look-back) and August; P2: monthly; P3: never before.
+    mv(session, "receipt", "P1", FENT_AMP, 100, T(2026, 1, 5))
+    mv(session, "count", "P1", FENT_AMP, 98, T(2026, 3, 1))
+    mv(session, "dispense", "P1", FENT_AMP, 10, T(2026, 7, 10))
+    mv(session, "count", "P1", FENT_AMP, 85, T(2026, 8, 1))
+    mv(session, "count", "P1", FENT_AMP, 85, T(2026, 9, 1))
+    mv(session, "receipt", "P2", FENT_AMP, 50, T(2026, 5, 1), lot="L1")
+    for month, counted in ((6, 50), (7, 49), (8, 47), (9, 47)):
+        mv(session, "count", "P2", FENT_AMP, counted, T(2026, month, 2))
+        mv(session, "count", "P2", FENT_AMP, counted, T(2026, month, 2, 1), lot="L1")
+    mv(session, "receipt", "P3", FENT_AMP, 20, T(2025, 12, 1))
+    mv(session, "count", "P3", FENT_AMP, 19, T(2026, 8, 15))
+    session.commit()
+    s0, s1 = Quarter.parse("2026Q3").utc_bounds()
+    until = s1 - dt.timedelta(microseconds=1)
+
+    def key(c):
+        return (c.establishment_id, c.product_code, c.lot or "", c.counted_at)
+
+    fast = sorted(_count_checks(session, s0, until), key=key)
+    full = sorted(reconcile_counts(session, since=s0, until=until), key=key)
+    assert [(c.event_id, c.expected, c.discrepancy_units) for c in fast] == \
+        [(c.event_id, c.expected, c.discrepancy_units) for c in full]
+    got = {(c.establishment_id, c.lot, c.counted_at.month): c.discrepancy_units for c in fast}
+    assert got[("P1", None, 8)] == -3.0  # 98 - 10 = 88 expected, 85 counted
+    assert got[("P3", None, 8)] == -1.0
+    assert got[("P2", "L1", 7)] == -1.0

@@ -31,6 +31,7 @@ from centinela.registry.models import Establishment, Product
 LIMA = dt.timedelta(hours=5)  # Lima is UTC−5 all year (no daylight saving)
 CONSUMPTION = ("dispense", "administer")
 LATE_DAYS = 7  # a movement received more than this after it occurred is "late"
+COUNT_LOOKBACK = dt.timedelta(days=62)  # running book for count checks starts this far back
 _Q = re.compile(r"^(\d{4})Q([1-4])$")
 
 
@@ -440,8 +441,6 @@ def certification(session: Session, day: dt.date) -> dict:
 
 def data_quality(session: Session, quarter: Quarter, reg: _Registry, as_of: dt.datetime) -> dict:
     """Late and silent reporters, rejected rows and count reconciliation gaps of the quarter."""
-    from centinela.ledger.stock import reconcile_counts
-
     start, end = quarter.utc_bounds()
     in_q = (Movement.occurred_at >= start, Movement.occurred_at < end)
     per_est = dict(session.execute(select(Movement.establishment_id, func.count())
@@ -476,7 +475,7 @@ def data_quality(session: Session, quarter: Quarter, reg: _Registry, as_of: dt.d
     runs = session.execute(select(func.count(), func.coalesce(func.sum(ImportRun.accepted), 0),
                                   func.coalesce(func.sum(ImportRun.rejected), 0))
                            .where(ImportRun.started_at >= start, ImportRun.started_at <= as_of)).one()
-    checks = reconcile_counts(session, since=start, until=end - dt.timedelta(microseconds=1))
+    checks = _count_checks(session, start, end - dt.timedelta(microseconds=1))
     gaps = [c for c in checks if abs(c.discrepancy_units) > 1e-9]
     gap_dep = Counter()
     for c in gaps:
@@ -502,6 +501,27 @@ def data_quality(session: Session, quarter: Quarter, reg: _Registry, as_of: dt.d
         "count_gap_mg": _r(sum(c.discrepancy_mg for c in gaps)),
         "count_gaps_by_department": dict(sorted(gap_dep.items())),
     }
+
+
+def _count_checks(session: Session, start: dt.datetime, until: dt.datetime) -> list:
+    """Return the ledger's count checks of ``[start, until]``: a running book over the last
+    ``COUNT_LOOKBACK`` only, and the full history for the pairs whose first count of the quarter
+    has no earlier count in that window (same results as ``reconcile_counts`` over everything)."""
+    from centinela.ledger.stock import reconcile_counts
+
+    checks = reconcile_counts(session, since=start, until=until,
+                              window_from=start - COUNT_LOOKBACK)
+    redo = sorted({(c.establishment_id, c.product_code) for c in checks
+                   if c.previous_count_at is None})
+    if not redo:
+        return checks
+    redo_set = set(redo)
+    out = [c for c in checks if (c.establishment_id, c.product_code) not in redo_set]
+    for eid, code in redo:  # each one reads a single (establishment, product) by its index
+        out.extend(reconcile_counts(session, establishment_id=eid, product_code=code,
+                                    since=start, until=until))
+    out.sort(key=lambda c: (c.establishment_id, c.product_code, c.counted_at, c.lot or ""))
+    return out
 
 
 def data_cutoff(session: Session, quarter: Quarter) -> dt.datetime:
