@@ -373,3 +373,28 @@ def test_count_checks_with_a_short_running_book_match_the_full_ledger(session):
     assert got[("P1", None, 8)] == -3.0  # 98 - 10 = 88 expected, 85 counted
     assert got[("P3", None, 8)] == -1.0
     assert got[("P2", "L1", 7)] == -1.0
+
+
+@pytest.mark.browser
+def test_admin_generates_and_opens_the_report_in_a_browser(browser_page, live_app, users):
+    page, base = browser_page, live_app
+    page.goto(f"{base}/login")
+    page.fill("input[name=username]", "admin")
+    page.fill("input[name=password]", PASSWORD)  # noqa: F405
+    with page.expect_navigation():
+        page.click("button[type=submit]")
+    page.goto(f"{base}/admin/quarterly")
+    page.fill("input[name=quarter]", "2026Q3")
+    page.click("form[action='/admin/quarterly'] button")
+    # Figures, HTML and PDF are made in the request: allow for a loaded machine.
+    page.wait_for_selector("#reports tbody tr:has-text('2026Q3')", timeout=120_000)
+    row = page.locator("#reports tbody tr").first
+    assert "2026Q3" in row.inner_text() and "DIGEMID" in row.inner_text()
+    page.click("a[href='/admin/quarterly/2026Q3.html']")
+    page.wait_for_url("**/2026Q3.html")
+    assert "Informe trimestral interinstitucional 2026Q3" in page.locator("h1").inner_text()
+    assert page.locator("svg.map").count() == 3  # departments, Lima/Callao, certification
+    assert page.locator("svg.map").first.locator("path").count() == 25
+    page.goto(f"{base}/certification")
+    assert page.locator("#by-region tbody tr").count() == 3
+    assert page.locator("#by-region progress").count() == 3

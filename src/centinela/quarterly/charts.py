@@ -124,7 +124,7 @@ def choropleth(values: dict[str, float | None], names: dict[str, str], title: st
 
 
 def bars(items: list[tuple[str, float]], title: str, unit: str, width: int = 640,
-         color: str = FENT) -> str:
+         color: str = FENT, digits: int = 1) -> str:
     """Return a horizontal SVG bar chart of (label, value), in the order given."""
     row, left, top = 18, 190, 26
     h = top + row * max(len(items), 1) + 10
@@ -139,7 +139,7 @@ def bars(items: list[tuple[str, float]], title: str, unit: str, width: int = 640
         out.append(f'<text x="{left - 6}" y="{y + 12}" font-size="10" text-anchor="end">'
                    f'{escape(label[:34])}</text>'
                    f'<rect x="{left}" y="{y + 2}" width="{bw:.1f}" height="{row - 6}" fill="{color}"/>'
-                   f'<text x="{left + bw + 4:.1f}" y="{y + 12}" font-size="10">{_num(v or 0, 1)} '
+                   f'<text x="{left + bw + 4:.1f}" y="{y + 12}" font-size="10">{_num(v or 0, digits)} '
                    f'{escape(unit)}</text>')
     if not items:
         out.append(f'<text x="{left}" y="{top + 12}" font-size="10">sin datos</text>')

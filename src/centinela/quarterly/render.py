@@ -105,7 +105,7 @@ def build_charts(f: dict) -> dict[str, str]:
                                      for i in c["by_institution"]],
                                     "Fentanilo por tipo de institución", "mg"),
         "detectors": charts.bars([(d["detector"], float(d["raised"])) for d in det[:15]],
-                                 "Alertas por detector", "", color=charts.OTHER),
+                                 "Alertas por detector", "", color=charts.OTHER, digits=0),
         "map_certification": charts.choropleth(
             cert, names, f"Certificación vigente al {f['certification']['as_of']}",
             "% certificados"),
