@@ -309,7 +309,7 @@ def test_admin_page_lists_and_serves_the_report(users, app):  # noqa: F811
     r = client.post("/admin/quarterly", data={"quarter": "2026Q3"}, follow_redirects=False)
     assert r.status_code == 303
     page = client.get("/admin/quarterly")
-    assert page.status_code == 200 and "2026Q3" in page.text and "DIGEMID" in page.text
+    assert page.status_code == 200 and "2026Q3" in page.text and "DIGEMID (pending)" in page.text
     pdf = client.get("/admin/quarterly/2026Q3.pdf")
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
     data = client.get("/admin/quarterly/2026Q3.json").json()

@@ -104,11 +104,18 @@ def quarterly_page(request: Request, session: Session = Depends(db_session),
                                   QuarterlyReport.generated_at, QuarterlyReport.generated_by,
                                   QuarterlyReport.digest, QuarterlyReport.routing)
                            .order_by(QuarterlyReport.quarter.desc())).all()
+    from centinela.alerts.models import Delivery
+
+    sent: dict[str, list[tuple[str, str]]] = {}
+    for r in rows:
+        ref = f"quarterly:{r.quarter}:{r.digest[:12]}"
+        sent[r.quarter] = sorted({(d.payload.get("authority_id", "?"), d.status) for d in
+                                  session.scalars(select(Delivery).where(Delivery.ref == ref))})
     today = _lima_today(clock(request))
     last = (today.month - 1) // 3  # the last complete quarter
     default = f"{today.year}Q{last}" if last else f"{today.year - 1}Q4"
     return render(request, "quarterly.html", {
-        "reports": rows, "recipients": recipients(), "default_quarter": default,
+        "reports": rows, "sent": sent, "recipients": recipients(), "default_quarter": default,
         "can_generate": user.role == "admin"})
 
 
