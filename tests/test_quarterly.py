@@ -183,7 +183,8 @@ def test_every_figure_against_the_hand_computed_set(hand):
     assert (sec["public"]["fentanyl_mg"], sec["private"]["fentanyl_mg"]) == (1.5, 2.0)
     assert (sec["public"]["previous_fentanyl_mg"], sec["private"]["year_ago_fentanyl_mg"]) == (2.5, 1.0)
     assert [(t["quarter"], t["fentanyl_mg"]) for t in c["trend"]] == [
-        ("2025Q3", 1.0), ("2025Q4", 0.0), ("2026Q1", 0.0), ("2026Q2", 2.5), ("2026Q3", 3.5)]
+        ("2025Q3", 1.0), ("2025Q4", None), ("2026Q1", None), ("2026Q2", 2.5), ("2026Q3", 3.5)]
+    assert c["comparison_data"] == {"previous": True, "year_ago": True}
     lima = {d["ubigeo"]: d for d in c["lima_callao_districts"]}
     assert lima["150101"]["fentanyl_mg"] == 2.5
     assert lima["150101"]["fentanyl_per_100k"] == round(2.5 * 1e5 / districts()["150101"].population, 4)
@@ -252,6 +253,15 @@ def test_every_figure_against_the_hand_computed_set(hand):
     # P1's book at the count: -10 (2025 dispense) + 100 - 20 - 3 = 67; counted 70: +3 units.
     assert (q["counts_checked"], q["count_gaps"], q["count_gap_mg"]) == (1, 1, 0.3)
     assert q["count_gaps_by_department"] == {"15": 1}
+
+
+def test_a_quarter_without_data_is_no_data_not_zero(hand):
+    c = quarter_figures(hand, "2026Q1", AS_OF)["consumption"]  # nothing stored in 2025Q4/2025Q1
+    assert c["comparison_data"] == {"previous": False, "year_ago": False}
+    assert c["national"]["previous_fentanyl_mg"] is None
+    assert c["national"]["change_year_ago_fentanyl_pct"] is None
+    assert {d["year_ago_fentanyl_mg"] for d in c["by_department"]} == {None}
+    assert c["national"]["fentanyl_mg"] == 0.0  # the quarter itself: measured, zero
 
 
 def test_default_cutoff_is_a_function_of_the_database(hand):

@@ -173,10 +173,18 @@ def trend(points: list[dict], series: list[tuple[str, str, str]], title: str, un
         out.append(f'<text x="{x:.1f}" y="{height - bottom + 16}" font-size="10" '
                    f'text-anchor="middle">{escape(p["quarter"])}</text>')
     for si, (key, label, color) in enumerate(series):
-        pts = [xy(i, float(p.get(key) or 0)) for i, p in enumerate(points)]
-        out.append(f'<polyline fill="none" stroke="{color}" stroke-width="2" points="'
-                   + " ".join(f"{x:.1f},{y:.1f}" for x, y in pts) + '"/>')
-        out.extend(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{color}"/>' for x, y in pts)
+        # A quarter without data (None) breaks the line instead of dropping it to zero.
+        runs: list[list[tuple[float, float]]] = [[]]
+        for i, p in enumerate(points):
+            if p.get(key) is None:
+                runs.append([])
+                continue
+            runs[-1].append(xy(i, float(p[key])))
+        for pts in runs:
+            if len(pts) > 1:
+                out.append(f'<polyline fill="none" stroke="{color}" stroke-width="2" points="'
+                           + " ".join(f"{x:.1f},{y:.1f}" for x, y in pts) + '"/>')
+            out.extend(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{color}"/>' for x, y in pts)
         lx = left + 10 + si * 220
         out.append(f'<rect x="{lx}" y="{height - 14}" width="12" height="4" fill="{color}"/>'
                    f'<text x="{lx + 16}" y="{height - 9}" font-size="10">{escape(label)} ({escape(unit)})</text>')

@@ -215,15 +215,25 @@ def consumption(session: Session, quarter: Quarter, reg: _Registry) -> dict:
             _consumption_period(session, reg, qq)
         f = per["sub"].get("fentanyl", 0.0)
         o = sum(v for s, v in per["sub"].items() if s != "fentanyl")
-        trend.append({"quarter": qq.label, "fentanyl_mg": _r(f), "other_opioids_mg": _r(o),
-                      "fentanyl_per_100k": _per100k(f, total_pop)})
+        has = bool(per["establishments"])  # a quarter with no consumption record: no data
+        trend.append({"quarter": qq.label, "fentanyl_mg": _r(f) if has else None,
+                      "other_opioids_mg": _r(o) if has else None,
+                      "fentanyl_per_100k": _per100k(f, total_pop) if has else None})
     dist = districts()
     lima = []
     for ubi in sorted(u for u in dist if u.startswith(("1501", "0701"))):
         f, _o = _split(cur["district"], ubi)
         lima.append({"ubigeo": ubi, "name": dist[ubi].district, "population": dist[ubi].population,
                      "fentanyl_mg": _r(f), "fentanyl_per_100k": _per100k(f, dist[ubi].population)})
-    return {"national": nat, "by_substance": by_substance, "by_department": deps,
+    # A comparison quarter without any consumption record is "no data", not zero.
+    has = {"previous": bool(prev["establishments"]), "year_ago": bool(year["establishments"])}
+    for rows in ([nat], by_substance, deps, inst, sectors):
+        for r in rows:
+            for k in list(r):
+                if any(not ok and k.startswith(tag + "_") for tag, ok in has.items()):
+                    r[k] = None
+    return {"comparison_data": has, "national": nat, "by_substance": by_substance,
+            "by_department": deps,
             "unknown_department_mg": {"fentanyl_mg": _r(unknown[0]), "other_opioids_mg": _r(unknown[1])},
             "by_institution": inst, "by_sector": sectors, "trend": trend,
             "lima_callao_districts": lima}
