@@ -385,6 +385,24 @@ def test_count_checks_with_a_short_running_book_match_the_full_ledger(session):
     assert got[("P2", "L1", 7)] == -1.0
 
 
+def test_a_pharmacist_reads_their_own_standing_and_reminders(hand, app):  # noqa: F811
+    from centinela.accounts.service import create_user
+    from centinela.certification.progress import send_reminders
+
+    prof(hand, "CQFP-04321", role="pharmacist")
+    hand.add(Certificate(certificate_id="C-E", professional_id="CQFP-04321", issuer="CQFP",
+                         issued_on=dt.date(2026, 8, 15), expires_on=dt.date(2026, 10, 20),
+                         expiry_derived=False, content_hash="2" * 32, created_at=T(2026, 8, 15)))
+    create_user(hand, "farma-d", PASSWORD, "pharmacist", professional_id="CQFP-04321")  # noqa: F405
+    send_reminders(hand, dt.date(2026, 9, 30), T(2026, 9, 30, 12))
+    hand.commit()
+    app.state.clock = lambda: T(2026, 9, 30, 17)
+    me = login(app, "farma-d").get("/api/v1/certification/me").json()  # noqa: F405
+    assert (me["professional_id"], me["state"], me["valid_until"]) == ("CQFP-04321", "expiring", "2026-10-20")
+    assert [r["state"] for r in me["reminders"]] == ["expiring"]
+    assert "2026-10-20" in me["reminders"][0]["message"]
+
+
 @pytest.mark.browser
 def test_admin_generates_and_opens_the_report_in_a_browser(browser_page, live_app, users):
     page, base = browser_page, live_app

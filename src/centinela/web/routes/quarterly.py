@@ -46,6 +46,34 @@ def api_status(request: Request, session: Session = Depends(db_session),
     return _progress(session, user, _lima_today(clock(request)))
 
 
+@router.get("/api/v1/certification/me", tags=["certification"])
+def api_my_certification(request: Request, session: Session = Depends(db_session),
+                         user: User = Depends(require_roles("prescriber", "pharmacist"))) -> dict:
+    """A prescriber's or pharmacist's own standing and the reminders queued for them."""
+    from centinela.alerts.models import Channel, Delivery
+    from centinela.certification.progress import PROFESSIONALS_OUTBOX
+    from centinela.certification.rule import periods_by_professional, standing
+    from centinela.config import get_settings
+
+    pid = user.professional_id
+    if not pid:
+        raise HTTPException(404, "this account is not linked to a professional")
+    s = get_settings()
+    day = _lima_today(clock(request))
+    st = standing(periods_by_professional(session, s.certification_valid_days, ids=[pid]).get(pid, []),
+                  day, s.certification_reminder_days)
+    chans = select(Channel.id).where(Channel.authority_id == PROFESSIONALS_OUTBOX)
+    reminders = [{"queued_at": d.created_at.isoformat(), "state": d.payload.get("state"),
+                  "valid_until": d.payload.get("valid_until"), "message": d.payload.get("message")}
+                 for d in session.scalars(select(Delivery).where(Delivery.channel_id.in_(chans),
+                                                                 Delivery.ref.like(f"cert:{pid}:%"))
+                                          .order_by(Delivery.created_at))]
+    return {"professional_id": pid, "as_of": day.isoformat(), "state": st.state,
+            "certified_on": st.certified_on.isoformat() if st.certified_on else None,
+            "valid_until": st.valid_until.isoformat() if st.valid_until else None,
+            "deadline": s.certification_deadline.isoformat(), "reminders": reminders}
+
+
 @router.post("/api/v1/certificates", tags=["certification", "intake"])
 def api_certificates(request: Request, body: Annotated[dict, Body(...)],
                      session: Session = Depends(db_session),
