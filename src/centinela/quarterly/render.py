@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -12,6 +13,7 @@ from centinela.quarterly import charts
 from centinela.reference.ubigeo import departments
 
 TEMPLATES = Path(__file__).parent / "templates"
+_PDF_LOCK = threading.Lock()  # Pango and fontconfig are not safe to drive from several threads
 _env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html"]))
 
 SUPPLY_LABELS = (
@@ -132,4 +134,5 @@ def render_pdf(html: str) -> bytes:
     """Lay out the HTML as an A4 PDF with WeasyPrint (charts stay vector)."""
     from weasyprint import HTML
 
-    return HTML(string=html, base_url=str(TEMPLATES)).write_pdf()
+    with _PDF_LOCK:
+        return HTML(string=html, base_url=str(TEMPLATES)).write_pdf()
