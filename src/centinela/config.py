@@ -50,6 +50,14 @@ class Settings(BaseSettings):
     certification_valid_days: int = Field(
         365, description="Days an opioid-competency certificate stays valid."
     )
+    certification_reminder_days: int = Field(
+        60, description="Days before a certificate expires when reminders are sent."
+    )
+    quarterly_recipients: str = Field(
+        "DIGEMID,PNP-DIRANDRO,FISCALIA-TID",
+        description="Comma-separated authority ids that receive the quarterly report "
+                    "(ids not in the authorities table are skipped and reported).",
+    )
     import_batch_size: int = Field(5000, description="Rows per insert batch during imports.")
     transfer_receipt_days: int = Field(
         7, description="Days within which a transfer_out must be received by its counterparty."

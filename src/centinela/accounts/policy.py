@@ -42,6 +42,7 @@ PAGES: tuple[Page, ...] = (
     # Pages of the other areas (their routers guard themselves; the menu only links).
     Page("ews", "/ews", "nav.ews", INVESTIGATORS, area="ews"),
     Page("online", "/online", "nav.online", ("admin", "national_analyst", "police"), area="online"),
+    Page("certification", "/certification", "nav.certification", ANALYSTS, area="certification"),
     Page("report", "/reportar", "nav.report", (), area="public"),
     Page("assistant", "/asistente", "nav.assistant", (), area="public"),
     Page("customs", "/customs", "nav.customs", ("admin", "customs"), area="customs"),

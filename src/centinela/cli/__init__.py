@@ -25,6 +25,8 @@ COMMAND_MODULES = (
     "centinela.cli.auditcmd",
     "centinela.cli.outbox",
     "centinela.cli.customs",
+    "centinela.cli.certification",
+    "centinela.cli.quarterly",
 )
 
 app = typer.Typer(

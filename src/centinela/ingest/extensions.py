@@ -24,6 +24,7 @@ EXTRA_FILES: dict[str, str] = {
     "balances": "centinela.ledger.balances:import_balances_file",
     "prescription_forms": "centinela.registry.forms:import_forms_file",
     "parcels": "centinela.customs.intake:import_parcels_file",
+    "certificates": "centinela.certification.intake:import_certificates_file",
 }
 
 

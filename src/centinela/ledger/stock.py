@@ -109,23 +109,28 @@ class CountCheck:
 
 def reconcile_counts(session: Session, establishment_id: str | None = None,
                      product_code: str | None = None, since: dt.datetime | None = None,
-                     until: dt.datetime | None = None) -> list[CountCheck]:
+                     until: dt.datetime | None = None,
+                     window_from: dt.datetime | None = None) -> list[CountCheck]:
     """Check every count (in ``[since, until]``) against the book; one query per count level.
 
     A count without a lot is reconciled at product level; a count with a lot, against that lot.
     Movements at the same instant as a count are taken as before it.
+
+    ``window_from`` leaves older movements out of the running book (much less to sort): then
+    ``book`` is relative, and ``expected`` exact only for counts with a previous count at or after
+    ``window_from`` (``previous_count_at`` set); the caller re-checks the others in full.
     """
     info = strengths(session)
     out: list[CountCheck] = []
     for lot_level in (False, True):
         out.extend(_reconcile_level(session, info, lot_level, establishment_id, product_code,
-                                    since, until))
+                                    since, until, window_from))
     out.sort(key=lambda c: (c.establishment_id, c.product_code, c.counted_at, c.lot or ""))
     return out
 
 
 def _reconcile_level(session, info, lot_level: bool, establishment_id, product_code, since,
-                     until) -> Iterable[CountCheck]:
+                     until, window_from=None) -> Iterable[CountCheck]:
     part = [Movement.establishment_id, Movement.product_code]
     if lot_level:
         part.append(Movement.lot)
@@ -144,6 +149,8 @@ def _reconcile_level(session, info, lot_level: bool, establishment_id, product_c
         inner = inner.where(Movement.product_code == product_code)
     if until is not None:
         inner = inner.where(Movement.occurred_at <= until)
+    if window_from is not None:
+        inner = inner.where(Movement.occurred_at >= window_from)
     sub = inner.subquery()
     q = select(sub).where(sub.c.event_type == "count").order_by(
         sub.c.establishment_id, sub.c.product_code, sub.c.lot, sub.c.occurred_at, sub.c.id)

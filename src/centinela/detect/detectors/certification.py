@@ -8,16 +8,16 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from centinela.alerts.service import AlertDraft
+from centinela.certification.rule import HANDLING_ROLES, periods_by_professional
 from centinela.detect.base import Detector, day_str, fmt
 from centinela.detect.context import DAY, LIMA_OFFSET_S, DetectionContext, day_number
 from centinela.detect.util import groups, pair_key, role_of
 
-HANDLING_ROLES = ("pharmacist", "prescriber")
-
 
 class UncertifiedHandler(Detector):
     """A pharmacist or prescriber handling fentanyl after ``certification_deadline`` without a
-    certificate valid on that date (certified on or before it, within ``certification_valid_days``).
+    certificate valid on that date (``centinela.certification.rule``: any certificate of the
+    ``certificates`` table or the registry's ``opioid_certified_on`` + ``certification_valid_days``).
 
     Handling = named as ``prescriber_id`` or ``professional_id`` on a fentanyl movement. Role comes
     from the registry, else from the college-number prefix (CQFP pharmacist, CMP/COP prescriber);
@@ -48,20 +48,45 @@ class UncertifiedHandler(Detector):
         who = np.concatenate(who_all)
         if len(rows) == 0:
             return []
-        cert = reg.prof_cert_day[who]
+        # The one rule (centinela.certification.rule): valid from issue to expiry, both
+        # included, from the certificates table and the registry's opioid_certified_on.
         day = ctx.row_day[rows]
-        ok = ~np.isnan(cert) & (cert <= day) & (day <= cert + valid)
-        rows, who = rows[~ok], who[~ok]
+        codes = np.unique(who)
+        names = {int(c): f.profv.name(int(c)) for c in codes}
+        per = periods_by_professional(session, valid,
+                                      ids=sorted(set(names.values())) if len(codes) <= 5000 else None)
+        ok = np.zeros(len(rows), dtype=bool)
+        ends = np.full(len(rows), np.nan)
+        starts = np.full(len(rows), np.nan)
+        order = np.argsort(who, kind="stable")
+        bounds = np.searchsorted(who[order], codes)
+        for i, code in enumerate(codes):
+            ps = per.get(names[int(code)], [])
+            if not ps:
+                continue
+            m = order[bounds[i]:bounds[i + 1] if i + 1 < len(codes) else len(order)]
+            d = day[m]
+            hit = np.zeros(len(d), dtype=bool)
+            # Latest period begun on or before each day (for the "lapsed" window).
+            st = np.full(len(d), np.nan)
+            en = np.full(len(d), np.nan)
+            for p in ps:
+                p0, p1 = day_number(p.start), day_number(p.end)
+                began = d >= p0
+                hit |= began & (d <= p1)
+                st = np.where(began, p0, st)
+                en = np.where(began, np.fmax(en, p1), en)
+            ok[m], starts[m], ends[m] = hit, st, en
+        rows, who, starts, ends = rows[~ok], who[~ok], starts[~ok], ends[~ok]
         roles = {int(c): role_of(ctx, int(c)) for c in np.unique(who)}
         keep = np.array([roles[int(c)] in HANDLING_ROLES for c in who], dtype=bool)
-        rows, who = rows[keep], who[keep]
+        rows, who, starts, ends = rows[keep], who[keep], starts[keep], ends[keep]
         if len(rows) == 0:
             return []
         # The violation starts at the deadline, or the day after the certificate lapsed; one
         # alert per professional and violation, its window growing with each new event.
-        cert = reg.prof_cert_day[who]
-        lapsed = ~np.isnan(cert) & (cert + valid < ctx.row_day[rows])
-        vstart = np.where(lapsed, np.maximum(deadline, np.nan_to_num(cert) + valid + 1), deadline)
+        lapsed = ~np.isnan(ends) & (ends < ctx.row_day[rows])
+        vstart = np.where(lapsed, np.maximum(deadline, np.nan_to_num(ends) + 1), deadline)
         vstart = vstart.astype(np.int64)
         key = pair_key(who, vstart - vstart.min())
         out = []
@@ -71,8 +96,14 @@ class UncertifiedHandler(Detector):
             pid = f.profv.name(code)
             m0 = int(vstart[grp_pos[0]]) * DAY - LIMA_OFFSET_S
             m1 = int(f.t[grp].max())
-            certified = reg.prof_cert_day[code]
+            first = grp_pos[0]
+            certified, until = starts[first], ends[first]
+            if np.isnan(certified):  # no certificate began before: the next one, if any
+                later = per.get(pid, [])
+                certified = day_number(later[0].start) if later else np.nan
+                until = day_number(later[0].end) if later else np.nan
             cert_on = None if np.isnan(certified) else dt.date(1970, 1, 1) + dt.timedelta(days=int(certified))
+            cert_until = None if np.isnan(until) else dt.date(1970, 1, 1) + dt.timedelta(days=int(until))
             if cert_on is None:
                 why = "sin certificado"
             elif cert_on > dt.date(1970, 1, 1) + dt.timedelta(days=int(ctx.row_day[grp].min())):
@@ -87,8 +118,7 @@ class UncertifiedHandler(Detector):
                 pid, m0, m1, 0.45, float(ctx.row_mme[grp].sum()), summary,
                 {"role": roles[code], "registered": bool(reg.prof_known[code]),
                  "certified_on": cert_on.isoformat() if cert_on else None,
-                 "certificate_valid_until": (cert_on + dt.timedelta(days=valid)).isoformat()
-                 if cert_on else None,
+                 "certificate_valid_until": cert_until.isoformat() if cert_until else None,
                  "deadline": ctx.settings.certification_deadline.isoformat(),
                  "fentanyl_mg": mg, **f.events(grp)},
                 department=ctx.prof_department(code),

@@ -11,4 +11,5 @@ ROUTER_MODULES = (
     "centinela.web.routes.online",
     "centinela.web.routes.fhir",
     "centinela.web.routes.customs",
+    "centinela.web.routes.quarterly",
 )

@@ -1,0 +1,1 @@
+"""The quarterly inter-institutional report: figures, charts, HTML and PDF, delivery."""
