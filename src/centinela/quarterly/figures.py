@@ -49,7 +49,10 @@ class Quarter:
         m = _Q.match((text or "").strip().upper())
         if not m:
             raise QuarterError(f"trimestre no válido / not a quarter (YYYYQn): {text!r}")
-        return cls(int(m.group(1)), int(m.group(2)))
+        year = int(m.group(1))
+        if not 1990 <= year <= 2200:  # the report compares with a year before and after
+            raise QuarterError(f"año fuera de rango / year out of range (1990-2200): {year}")
+        return cls(year, int(m.group(2)))
 
     @property
     def label(self) -> str:
