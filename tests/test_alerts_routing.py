@@ -52,7 +52,8 @@ def test_one_delivery_per_channel_and_renotify_when_severity_rises(session):
     assert session.query(Delivery).filter_by(alert_id=alert.alert_id).count() == first
     upsert_alert(session, _draft(severity="high", score=70), now=T)
     rows = session.query(Delivery).filter_by(alert_id=alert.alert_id).all()
-    assert len(rows) == 2 * first
+    assert len(rows) == 2 * first + 1  # re-notified, and now the prosecutors too (high theft)
+    assert {d.payload["authority_id"] for d in rows if d.severity == "high"} >= {"FISCALIA-TID"}
     assert sorted({d.severity for d in rows}) == ["high", "medium"]
     assert all(d.status == "pending" and d.payload["alert_id"] == alert.alert_id for d in rows)
 

@@ -60,6 +60,14 @@ class Settings(BaseSettings):
         365, description="Days online-market posts that joined no lead are kept."
     )
     data_dir: str = Field("", description="Folder for uploads and generated reports (empty: cwd).")
+    realtime_window_days: int = Field(
+        7, description="Real-time rules judge only events that occurred within this many days of "
+        "the import; older events (backfills) are left to batch detection."
+    )
+    alert_suppress_days: int = Field(
+        180, description="Days a case closed as justified or false positive suppresses new "
+        "findings of the same detector on the same subject (unless the magnitude grows)."
+    )
 
     @model_validator(mode="after")
     def _refuse_dev_secrets_in_production(self) -> Settings:

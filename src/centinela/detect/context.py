@@ -206,10 +206,14 @@ class DetectionContext:
 
     @cached_property
     def in_scope(self) -> np.ndarray:
-        """Rows that findings may be reported on: this import (real time) or the lookback."""
+        """Rows that findings may be reported on: this import's recent events (real time, see
+        ``realtime_window_days``) or the lookback."""
         f = self.frame
         if self.scope_import_id is not None:
-            return f.import_id == self.scope_import_id
+            # Real time judges only recent events: a backfill of last year is history, judged
+            # (and grouped) by batch detection, never a flood of "urgent" deliveries.
+            recent = self.now_t - self.settings.realtime_window_days * DAY
+            return (f.import_id == self.scope_import_id) & (f.t >= recent) & (f.t <= self.now_t + DAY)
         return f.t >= self.start_t
 
     def est_department(self, code: int) -> str | None:

@@ -15,32 +15,78 @@ from centinela.detect.scoring import poisson_sf, strength_from_p
 from centinela.detect.util import groups
 
 
+# Severity of one reported loss by its magnitude and harm (first band reached, from the top).
+# Law 32250 (Jan 2025): trafficking more than 3 mg of fentanyl or analogues carries 15–25 years,
+# up to 1 mg 3–7 years; doses (units) and MME weigh the other opioids on the same scale.
+LOSS_BANDS = (
+    # severity, score range, units ≥, fentanyl-family mg ≥, MME ≥
+    ("critical", (85.0, 100.0), 100.0, 30.0, 9000.0),
+    ("high", (65.0, 84.9), 20.0, 3.0, 900.0),
+    ("medium", (40.0, 64.9), 5.0, 1.0, 150.0),
+)
+BREAKAGE_UNITS = 2.0  # one or two units (an ampoule dropped on the ward) stay low
+
+
+def loss_score(units: float, fentanyl_mg: float, mme: float) -> float:
+    """Return the 0–100 score of a loss of ``units`` holding ``fentanyl_mg`` of fentanyl-family
+    substance and ``mme`` morphine milligram equivalents."""
+    from centinela.detect.scoring import impact_from_mme
+
+    pos = impact_from_mme(mme)  # position inside the band, by total MME (log scale)
+    if units > BREAKAGE_UNITS:
+        for _sev, (lo, hi), min_units, min_mg, min_mme in LOSS_BANDS:
+            if units >= min_units or fentanyl_mg >= min_mg or mme >= min_mme:
+                return lo + (hi - lo) * pos
+    return 10.0 + 29.0 * pos
+
+
 class LossReport(Detector):
-    """Every ``loss`` movement (lost or stolen units) is reported to the authorities at once."""
+    """Every ``loss`` movement (lost or stolen units) is an alert graded by magnitude and harm.
+
+    Severity: critical from 100 units, 30 mg of fentanyl-family substance or 9 000 MME (hundreds
+    of ampoules: police and prosecutors at once); high from 20 units, 3 mg (the Law 32250
+    trafficking line) or 900 MME; medium from 5 units, 1 mg or 150 MME; otherwise low. One or
+    two units (a breakage) are always low. Real time judges only losses that occurred within
+    ``realtime_window_days``; older reports are history for the batch run.
+    """
 
     name = "loss_report"
     title = "Pérdida o robo reportado / Loss or theft reported"
     subject_kind = "establishment"
     realtime = True
     topics = ("theft_loss",)
-    thresholds = {"loss movements": "every one"}
-    evidence_fields = ("units", "product_code", "event_ids")
+    settings_used = ("realtime_window_days",)
+    thresholds = {"loss movements": "every one, graded by magnitude",
+                  "critical": "≥ 100 units or ≥ 30 mg fentanyl-family or ≥ 9 000 MME",
+                  "high": "≥ 20 units or > 3 mg (Law 32250) or ≥ 900 MME",
+                  "medium": "≥ 5 units or ≥ 1 mg or ≥ 150 MME",
+                  "low": "otherwise; 1–2 units (breakage) always low"}
+    evidence_fields = ("units", "fentanyl_mg", "doses", "product_code", "event_ids")
 
     def run(self, session: Session, now: dt.datetime, ctx: DetectionContext) -> list[AlertDraft]:
         f = ctx.frame
         rows = np.flatnonzero(f.is_type("loss") & ctx.in_scope)
+        family = ctx.registry.prod_family
         out = []
         for i in rows:
             est = int(f.est[i])
             name = f.estv.name(est)
-            product = f.prodv.name(int(f.product[i]))
-            summary = (f"{name} reportó la pérdida o robo de {fmt(float(f.qty[i]))} unidades de "
-                       f"{product} el {day_str(int(f.t[i]))}.")
+            prod = int(f.product[i])
+            product = f.prodv.name(prod)
+            units = float(f.qty[i])
+            mg = float(ctx.row_mg[i]) if prod >= 0 and family[prod] else 0.0
+            mme = float(ctx.row_mme[i])
+            score = loss_score(units, mg, mme)
+            harm = f" ({fmt(mg, 2)} mg de fentanilo o análogos)" if mg > 0 else ""
+            summary = (f"{name} reportó la pérdida o robo de {fmt(units)} unidades de "
+                       f"{product}{harm} el {day_str(int(f.t[i]))}.")
             out.append(self.draft(
-                name, int(f.t[i]), int(f.t[i]), 0.5, float(ctx.row_mme[i]), summary,
-                {"units": float(f.qty[i]), "product_code": product, "lot": f.lotv.name(int(f.lot[i])),
+                name, int(f.t[i]), int(f.t[i]), 0.5, mme, summary,
+                {"units": units, "doses": units, "fentanyl_mg": round(mg, 3),
+                 "product_code": product, "lot": f.lotv.name(int(f.lot[i])),
                  "professional_id": f.profv.name(int(f.professional[i])), **f.events(np.array([i]))},
                 department=ctx.est_department(est), ubigeo=ctx.registry.est_ubigeo[est],
+                score=score,
             ))
         return out
 
