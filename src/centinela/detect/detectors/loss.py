@@ -14,7 +14,6 @@ from centinela.detect.frame import CONSUMED
 from centinela.detect.scoring import poisson_sf, strength_from_p
 from centinela.detect.util import groups
 
-
 # Severity of one reported loss by its magnitude and harm (first band reached, from the top).
 # Law 32250 (Jan 2025): trafficking more than 3 mg of fentanyl or analogues carries 15–25 years,
 # up to 1 mg 3–7 years; doses (units) and MME weigh the other opioids on the same scale.
