@@ -11,7 +11,7 @@ from centinela.alerts.service import AlertDraft
 from centinela.detect.base import Detector, day_str, fmt
 from centinela.detect.context import DetectionContext
 from centinela.detect.frame import CONSUMED
-from centinela.detect.scoring import poisson_sf, strength_from_p
+from centinela.detect.scoring import bh_keep, poisson_sf, strength_from_p
 from centinela.detect.util import groups
 
 # Severity of one reported loss by its magnitude and harm (first band reached, from the top).
@@ -95,17 +95,19 @@ class RepeatedLoss(Detector):
 
     Expected losses = the national rate of loss events per unit consumed × the establishment's
     units consumed in the window; flagged when at least two losses and the Poisson tail
-    probability P(X ≥ k) is below 1e-3.
+    probability P(X ≥ k) is below 1e-3 and survives Benjamini–Hochberg (q = 5 %) over every
+    establishment that handled stock.
     """
 
     name = "repeated_loss"
     title = "Pérdidas repetidas / Repeated losses"
     subject_kind = "establishment"
     topics = ("theft_loss",)
-    thresholds = {"loss events": "≥ 2", "Poisson tail vs national rate": "p < 1e-3"}
+    thresholds = {"loss events": "≥ 2", "Poisson tail vs national rate": "p < 1e-3",
+                  "multiple testing": "Benjamini–Hochberg q = 5 % over establishments"}
     evidence_fields = ("observed", "expected", "p_value", "units_lost", "throughput_units")
 
-    P_MAX = 1e-3
+    P_MAX, Q = 1e-3, 0.05
 
     def run(self, session: Session, now: dt.datetime, ctx: DetectionContext) -> list[AlertDraft]:
         f = ctx.frame
@@ -116,14 +118,21 @@ class RepeatedLoss(Detector):
         used = win & f.is_type(*CONSUMED)
         through = np.bincount(f.est[used], weights=f.qty[used], minlength=len(f.estv))
         rate = len(loss) / max(float(through.sum()), 1.0)
-        out = []
+        cands = []
         for est, grp in groups(f.est[loss], loss):
             k = len(grp)
             if k < 2:
                 continue
             mu = rate * float(through[est])
             p = poisson_sf(k, mu)
-            if p >= self.P_MAX:
+            if p < self.P_MAX:
+                cands.append((p, est, grp, k, mu))
+        # Every establishment that handled stock is a test (Benjamini–Hochberg, q = 5 %).
+        n_tests = int(np.count_nonzero(through > 0)) + len(cands)
+        keep = bh_keep([c[0] for c in cands], n_tests, self.Q)
+        out = []
+        for (p, est, grp, k, mu), ok in zip(cands, keep, strict=True):
+            if not ok:
                 continue
             name = f.estv.name(est)
             units = float(f.qty[grp].sum())
