@@ -51,6 +51,7 @@ class Detector:
             window_start=from_epoch(t0), window_end=from_epoch(t1), summary=summary,
             evidence=_clean(evidence), department=department,
             topics=list(topics if topics is not None else self.topics), ubigeo=ubigeo,
+            grouped=True,
         )
 
 
