@@ -42,6 +42,7 @@ class Registry:
     prod_family: np.ndarray
     prod_route: list[str]
     prod_patch: np.ndarray
+    prod_pack: np.ndarray  # units per pack (1 when unknown)
 
 
 def lima_day(t: np.ndarray | int) -> np.ndarray | int:
@@ -157,6 +158,7 @@ class DetectionContext:
             prod_family=np.array([bool(d and d.substance.lower() in FENTANYL_FAMILY) for d in d_rows]),
             prod_route=[u.route if u else "unknown" for u in units],
             prod_patch=np.array([u.patch_mcg_h or nan if u else nan for u in units]),
+            prod_pack=np.array([float(d.units_per_pack or 1) if d else 1.0 for d in d_rows]),
         )
 
     @cached_property

@@ -140,8 +140,12 @@ class TransferNotReceived(Detector):
     """A ``transfer_out`` whose units never appear as a receipt at the counterparty.
 
     Receipts (``receipt``/``transfer_in``) of the same product from the sender are matched to
-    shipments in time order, from one day before the shipment to ``transfer_receipt_days`` after;
-    a shipment still short after that time is flagged (subject: the transfer_out's event_id).
+    shipments from one day before the shipment (the sender may book its transfer_out after the
+    receiver booked the receipt) to ``transfer_receipt_days`` after. Receipts that account for
+    a shipment whole are matched first, closest in time first: one receipt of the same quantity,
+    one of that many packs (units recorded as packs), or two receipts adding up to it (a delivery
+    booked in two parts, or received days apart); what is left is matched in time order. A
+    shipment still short after that time is flagged (subject: the transfer_out's event_id).
     """
 
     name = "transfer_not_received"
@@ -180,9 +184,15 @@ class TransferNotReceived(Detector):
             in_by_group[k] = sorted(grp.tolist(), key=lambda i: f.t[i])
         out = []
         osel = np.isin(oinv, cand)
+        pos_of = {int(o): j for j, o in enumerate(outs)}
         for k, grp in groups(oinv[osel], outs[osel]):
+            ships = sorted(grp.tolist(), key=lambda i: f.t[i])
             pool = [[int(f.t[i]), float(f.qty[i]), i] for i in in_by_group.get(k, [])]
-            for o in sorted(grp.tolist(), key=lambda i: f.t[i]):
+            pack = float(ctx.registry.prod_pack[int(f.product[ships[0]])])
+            done = self._match_whole(f, ships, pool, pack, grace)
+            for o in ships:
+                if o in done:
+                    continue
                 need = float(f.qty[o])
                 t_out = int(f.t[o])
                 matched: list[int] = []
@@ -195,10 +205,41 @@ class TransferNotReceived(Detector):
                     item[1] -= take
                     need -= take
                     matched.append(int(item[2]))
-                if need < min(1.0, float(f.qty[o])) - 1e-6 or not eligible[np.searchsorted(outs, o)]:
+                if need < min(1.0, float(f.qty[o])) - 1e-6 or not eligible[pos_of[int(o)]]:
                     continue
                 out.append(self._alert(ctx, o, need, matched))
         return out
+
+    @staticmethod
+    def _match_whole(f, ships: list[int], pool: list[list], pack: float, grace: int) -> set[int]:
+        """Match shipments to the receipts that account for them whole, closest in time first:
+        one receipt of the same quantity (or of that many packs, a unit mix-up), or two receipts
+        that add up to it (a delivery booked in two parts). Used receipts leave the pool."""
+        cands: list[tuple[int, int, tuple[int, ...]]] = []
+        for o in ships:
+            q, t_out = float(f.qty[o]), int(f.t[o])
+            near = [j for j, it in enumerate(pool) if t_out - DAY <= it[0] <= t_out + grace]
+            for j in near:
+                r = pool[j][1]
+                if abs(r - q) < 1e-6 or (pack > 1 and abs(r * pack - q) < 1e-6):
+                    cands.append((abs(pool[j][0] - t_out), o, (j,)))
+            if len(near) <= 40:
+                for a_i, a in enumerate(near):
+                    for b in near[a_i + 1:]:
+                        if abs(pool[a][1] + pool[b][1] - q) < 1e-6:
+                            cands.append((max(abs(pool[a][0] - t_out), abs(pool[b][0] - t_out)),
+                                          o, (a, b)))
+        cands.sort(key=lambda c: (c[0], c[1]))
+        done: set[int] = set()
+        used: set[int] = set()
+        for _, o, js in cands:
+            if o in done or any(j in used for j in js):
+                continue
+            done.add(o)
+            used.update(js)
+        for j in used:
+            pool[j][1] = 0.0
+        return done
 
     def _alert(self, ctx: DetectionContext, o: int, missing: float, matched: list[int]) -> AlertDraft:
         f = ctx.frame

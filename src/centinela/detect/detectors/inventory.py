@@ -10,9 +10,12 @@ from sqlalchemy.orm import Session
 from centinela.alerts.service import AlertDraft
 from centinela.detect.base import Detector, day_str, fmt
 from centinela.detect.context import DAY, DetectionContext
+from centinela.detect.frame import EVENT_CODE
 from centinela.detect.scoring import bh_keep, p_from_z, robust_center_scale, strength_from_p
 from centinela.detect.util import groups
 from centinela.ingest.models import EVENT_TYPES, STOCK_SIGN
+
+SHIPPING = ("import", "receipt", "transfer_in", "transfer_out", "export")
 
 
 class InventoryDiscrepancy(Detector):
@@ -26,7 +29,10 @@ class InventoryDiscrepancy(Detector):
     and shortfalls are netted in both directions over the whole run. The instant of each count is
     uncertain by ± 2 days (real counts are stamped when the form is filled, not when the shelf
     was counted): the book at a count is taken at the instant in that range that best agrees
-    with it, so flows on the count's day never make a gap. A negative book balance reported as
+    with it, so flows on the count's day never make a gap. Shipments are often booked days after
+    they physically moved (a receipt entered when the paperwork is done, a sender's transfer_out
+    entered the next day): receipts and transfers booked within 4 days of a count may lie on
+    the other side of it. A negative book balance reported as
     a count of zero is a surplus and never a shortfall. The start count is the one that gives
     the largest shortfall (a theft need not span the whole year).
     Score: shortfall ÷ max(units that left the stock over the run, 50) — units missing against
@@ -42,11 +48,13 @@ class InventoryDiscrepancy(Detector):
     subject_kind = "establishment"
     topics = ("diversion", "inventory")
     thresholds = {"count-time uncertainty": "± 2 days (book taken at the best-agreeing instant)",
+                  "shipment booking lag": "receipts/transfers within 4 days of a count",
                   "net missing units (start count → latest count)": "≥ 3",
                   "share of units handled (floor 50 units)": "≥ 2 %",
                   "peer robust z (same establishment kind and product)": "BH q = 5 %"}
     evidence_fields = ("products", "missing_units", "units_out", "share", "z", "p_value")
 
+    BOOKING_LAG_DAYS = 4
     SLACK_DAYS, MIN_UNITS, MIN_SHARE, FLOOR_UNITS, SIGMA_FLOOR, Q = 2, 3.0, 0.02, 50.0, 0.01, 0.05
 
     def run(self, session: Session, now: dt.datetime, ctx: DetectionContext) -> list[AlertDraft]:
@@ -66,8 +74,13 @@ class InventoryDiscrepancy(Detector):
         flow = sign_of_code[f.etype[rows]] * f.qty[rows]
         moved = np.where(flow < 0, -flow, 0.0)  # units that left the stock
         cum, cum_moved = np.cumsum(flow), np.cumsum(moved)
+        # Shipments in and out: the flows whose booking lags the physical move by days.
+        ship = np.isin(f.etype[rows], [EVENT_CODE[e] for e in SHIPPING])
+        cum_in = np.cumsum(np.where(ship & (flow > 0), flow, 0.0))
+        cum_out = np.cumsum(np.where(ship & (flow < 0), -flow, 0.0))
         t = f.t[rows]
         slack = self.SLACK_DAYS * DAY
+        lag = self.BOOKING_LAG_DAYS * DAY
         series: list[dict] = []
         for _, pos in groups(key, np.arange(len(rows))):
             lo_key, hi_key = int(pos.min()), int(pos.max()) + 1
@@ -85,8 +98,22 @@ class InventoryDiscrepancy(Detector):
                 cmax = max(float(span.max(initial=before)), before)
                 cmin = min(float(span.min(initial=before)), before)
                 counted = float(f.qty[rows[c]])
-                a_val.append(counted - cmax)  # as a start: the book counted from its best instant
-                b_val.append(counted - cmin)  # as the end: the book at its best instant
+                # A shipment booked up to the lag after (receipts) or before (transfers out) the
+                # count may already be on the other side of it physically.
+                w0 = lo_key + int(np.searchsorted(tk, t[c] - lag, "left"))
+                w1 = lo_key + int(np.searchsorted(tk, t[c] + lag, "right"))
+
+                def at(arr, i, lo=lo_key):
+                    return float(arr[i - 1]) if i > lo else (float(arr[lo - 1]) if lo > 0 else 0.0)
+
+                in_after, in_before = at(cum_in, w1) - at(cum_in, c + 1), at(cum_in, c + 1) - at(cum_in, w0)
+                out_after, out_before = (at(cum_out, w1) - at(cum_out, c + 1),
+                                         at(cum_out, c + 1) - at(cum_out, w0))
+                here = float(cum[c])
+                # As a start: the book counted from its best instant or booking; as the end: the
+                # same, in the other direction.
+                a_val.append(counted - max(cmax, here + in_after + out_before))
+                b_val.append(counted - min(cmin, here - in_before - out_after))
             a_arr, b_arr = np.array(a_val), np.array(b_val)
             z = len(cpos) - 1
             in_win = np.array([f.t[rows[c]] >= ctx.start_t - 31 * DAY for c in cpos[:-1]])
