@@ -56,9 +56,30 @@ def evaluate(flagged: dict[tuple[str, str], list[tuple]], truth: list[dict]) -> 
         return any(_overlaps(x[0], x[1], t) for x in flagged.get((t["subject_kind"], t["subject_id"]), []))
 
     found = [t for t in planted if hit(t)]
+
+    def hit_look(t, min_rank: int = 0):
+        # An alert on a look-alike subject that is also planted (the cancer institute that also
+        # loses ampoules) counts for the planted scenario when it overlaps the planted window.
+        twins = [p for p in planted if (p["subject_kind"], p["subject_id"]) ==
+                 (t["subject_kind"], t["subject_id"])]
+        return any(_overlaps(x[0], x[1], t) and RANK[x[3]] >= min_rank
+                   and not any(_overlaps(x[0], x[1], p) for p in twins)
+                   for x in flagged.get((t["subject_kind"], t["subject_id"]), []))
+
+    evaluate.hit_look = hit_look
     planted_subjects = {(t["subject_kind"], t["subject_id"]) for t in planted}
+    # The outlets through which a planted regional surge flows are part of it (an order alert
+    # on one of them is a lead on the planted activity).
+    planted_subjects |= {("establishment", e) for t in planted
+                         for e in t.get("involved_establishments", [])}
     n_alerts = sum(len(v) for v in flagged.values())
-    true_alerts = sum(len(v) for k, v in flagged.items() if k in planted_subjects)
+
+    def true_subject(key, items) -> bool:
+        # A regional alert whose named drivers include a planted subject found that subject.
+        return key in planted_subjects or any(
+            n in planted_subjects for x in items if len(x) > 4 for n in x[4])
+
+    true_alerts = sum(len(v) for k, v in flagged.items() if true_subject(k, v))
     # Findings only: without the per-event loss notifications (every loss is reported by rule).
     n_find = sum(1 for v in flagged.values() for x in v if x[2] not in NOTIFICATIONS)
     true_find = sum(1 for k, v in flagged.items() if k in planted_subjects
@@ -68,11 +89,14 @@ def evaluate(flagged: dict[tuple[str, str], list[tuple]], truth: list[dict]) -> 
         "recall": len(found) / len(planted) if planted else None,
         "alerts": n_alerts, "subjects": len(flagged),
         "precision_alerts": true_alerts / n_alerts if n_alerts else None,
-        "precision_subjects": len(set(flagged) & planted_subjects) / len(flagged) if flagged else None,
+        "precision_subjects": (sum(1 for k, v in flagged.items() if true_subject(k, v)) / len(flagged)
+                               if flagged else None),
+        "false_subjects": sorted(f"{k[1]}:{','.join(sorted({x[2] for x in v}))}"
+                                 for k, v in flagged.items() if not true_subject(k, v)),
         "findings": n_find, "precision_findings": true_find / n_find if n_find else None,
-        "lookalikes": len(looks), "lookalikes_flagged": sum(1 for t in looks if hit(t)),
+        "lookalikes": len(looks), "lookalikes_flagged": sum(1 for t in looks if hit_look(t)),
         "missed": sorted(t["scenario"] for t in planted if t not in found),
-        "lookalikes_hit": sorted(t["scenario"] for t in looks if hit(t)),
+        "lookalikes_hit": sorted(t["scenario"] for t in looks if hit_look(t)),
     }
 
 
@@ -86,22 +110,19 @@ def centinela_flags(session, min_severity: str = "low") -> dict:
     out: dict = defaultdict(list)
     for a in session.query(Alert):
         if RANK[a.severity] >= RANK[min_severity]:
+            drivers = (a.evidence or {}).get("drivers") or {}
+            named = [("establishment", x["id"]) for x in drivers.get("establishments", [])[:3]]
+            named += [("professional", x["id"]) for x in drivers.get("prescribers", [])[:3]]
             out[(a.subject_kind, a.subject_id)].append(
-                (a.window_start, a.window_end, a.detector, a.severity))
+                (a.window_start, a.window_end, a.detector, a.severity, named))
     return out
 
 
 def lookalikes_at(flags: dict, truth: list[dict], min_severity: str) -> list[str]:
     """Look-alike scenarios flagged at ``min_severity`` or above."""
-    out = []
-    for t in truth:
-        if t["kind"] != "lookalike":
-            continue
-        for ws, we, _d, sev in flags.get((t["subject_kind"], t["subject_id"]), []):
-            if RANK[sev] >= RANK[min_severity] and _overlaps(ws, we, t):
-                out.append(t["scenario"])
-                break
-    return sorted(out)
+    evaluate(flags, truth)
+    return sorted(t["scenario"] for t in truth
+                  if t["kind"] == "lookalike" and evaluate.hit_look(t, RANK[min_severity]))
 
 
 def baseline_flags(session, per_kind: dict[str, int]) -> dict:
@@ -269,8 +290,13 @@ def render(results: list[dict]) -> str:
              "Each year is imported as a backfill today (real-time rules on) and then judged by "
              "`run_all`. A planted scenario counts as found when an alert names its subject with a "
              "window overlapping the truth window (± 31 days). Precision: flagged subjects "
-             "(severity medium and above) that are planted subjects; alerts on unlabelled "
-             "subjects count against it even when they are genuine findings of the synthetic data.",
+             "(severity medium and above) that are planted subjects or the outlets a planted "
+             "regional surge flows through (listed in truth.jsonl; a regional alert counts when "
+             "the establishments or prescribers it names as drivers include a planted subject); "
+             "alerts on unlabelled subjects count against it even when they are genuine findings "
+             "of the synthetic data. A look-alike that is also a planted subject (in some seeds "
+             "the cancer institute both orders legitimately and loses ampoules) counts as flagged "
+             "only by alerts outside the planted window.",
              "",
              "| mode | scale | seed | movements | detect s | recall | precision (subjects, medium+) "
              "| precision (alerts, medium+) | alerts (all / medium+) | alerts per M movements | "

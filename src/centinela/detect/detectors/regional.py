@@ -18,19 +18,25 @@ from centinela.reference.ubigeo import department_population
 
 
 class RegionalSurge(Detector):
-    """Monthly dispensations and administrations in a department above their expectation, under
-    an over-dispersed count model, with the establishments and prescribers driving the rise.
+    """Monthly dispensations of fentanyl-family products in a department above their expectation,
+    under an over-dispersed count model, with the establishments and prescribers driving the rise.
+
+    Community supply is what a regional surge is about: in-hospital administration rises for
+    reasons a region cannot see (a new ICU) and its diversion is judged by the inventory and
+    waste detectors.
 
     Only complete calendar months are compared (never a partial current month, nor the partial
     first month of the data). Expected count of a department-month = the mean of its prior 3–6
     complete months, scaled by the change of the rest of the country over the same months (a
     national season is not a regional surge). Counts are negative binomial (quasi-Poisson
-    extension): Var = μ + α μ², α estimated by moments over every department-month (≥ 0.01), plus
+    extension): Var = μ + α μ², α the median of the department-months' moment estimates (≥ 0.01,
+    robust to the surges themselves), plus
     the uncertainty of the baseline mean itself; so a department with 20 events a month and one
     with 5 000 are each held to their own noise. A department-month, or a run of consecutive
-    months each ≥ 1.15× expected (Stouffer-combined), is flagged when its p survives
-    Benjamini–Hochberg (q = 5 %) over every department-month and run tested, the ratio is ≥ 1.25
-    (single month) or ≥ 1.15 (run), and the excess is ≥ 10 events. The evidence names the
+    months each ≥ 1.15× expected (tested as one sum against the months before the run, with the
+    variance of that shared baseline), is flagged when its p survives Benjamini–Hochberg
+    (q = 5 %) over every department-month and run tested, the ratio is ≥ 1.25 (single month) or
+    ≥ 1.15 (run), and the excess is ≥ 10 dispensations per month. The evidence names the
     establishments and prescribers whose rise over their own baseline makes up the excess.
     Population from INEI (shipped data); rates per 100 000 inhabitants in the evidence.
     """
@@ -41,7 +47,7 @@ class RegionalSurge(Detector):
     topics = ("regional_surge",)
     thresholds = {"count model": "negative binomial, α by moments (≥ 0.01)",
                   "single month": "ratio ≥ 1.25", "run of months": "each ≥ 1.15×",
-                  "excess events": "≥ 10", "history": "≥ 3 complete months",
+                  "excess dispensations": "≥ 10 per month", "history": "≥ 3 complete months",
                   "multiple testing": "Benjamini–Hochberg q = 5 %",
                   "months compared": "complete calendar months only"}
     evidence_fields = ("observed", "expected", "ratio", "p_value", "dispersion", "drivers",
@@ -51,7 +57,12 @@ class RegionalSurge(Detector):
 
     def run(self, session: Session, now: dt.datetime, ctx: DetectionContext) -> list[AlertDraft]:
         f = ctx.frame
-        rows = np.flatnonzero(f.is_type("dispense", "administer") & (f.est >= 0) & (f.product >= 0))
+        # Community supply: dispensations of fentanyl-family products. In-hospital administration
+        # rises for reasons a region cannot see (a new ICU, a surgical campaign) and its diversion
+        # is judged by the inventory and waste detectors.
+        fam = ctx.registry.prod_family
+        rows = np.flatnonzero(f.is_type("dispense") & (f.est >= 0) & (f.product >= 0))
+        rows = rows[fam[f.product[rows]]]
         if len(rows) == 0:
             return []
         deptv = Vocab()
@@ -92,7 +103,11 @@ class RegionalSurge(Detector):
         if ok.sum() < 5:
             return []
         e_ok, o_ok = exp[ok], obs[ok]
-        alpha = max(float(((o_ok - e_ok) ** 2 - e_ok).sum() / max((e_ok ** 2).sum(), 1e-9)),
+        # Over-dispersion: the median of the cells' moment estimates (robust to the surges
+        # themselves), from cells with enough events to carry information.
+        big = e_ok >= 5
+        est_a = ((o_ok - e_ok) ** 2 - e_ok) / np.maximum(e_ok, 1e-9) ** 2
+        alpha = max(float(np.median(est_a[big])) if big.any() else self.ALPHA_FLOOR,
                     self.ALPHA_FLOOR)
         var = np.where(ok, (exp + alpha * exp ** 2) * (1.0 + 1.0 / np.maximum(nbase, 1)), 1.0)
         pm = np.ones((nd, nm))
@@ -111,17 +126,23 @@ class RegionalSurge(Detector):
                     if ratio[di, m] >= self.RATIO_MIN and m >= start_m:
                         tests.append((float(pm[di, m]), di, [m]))
                     continue
-                if len(run) >= 2 and run[-1] >= start_m:
-                    zc = float(np.sum(stats.norm.isf(np.maximum(pm[di, run], 1e-300)))
-                               / np.sqrt(len(run)))
-                    tests.append((float(stats.norm.sf(zc)), di, list(run)))
-                    n_tests += 1
+                if len(run) >= 2 and run[-1] >= start_m and run[0] >= 3:
+                    # The run against the months before it (one fixed baseline, so the months
+                    # of the run never raise their own expectation), its sum tested once.
+                    e_run, o_run = self._run_expectation(obs, total, di, run)
+                    if e_run is not None:
+                        exp[di, run] = e_run
+                        n_b = min(6, run[0])
+                        v = float((e_run + alpha * e_run ** 2).sum()
+                                  + e_run.sum() ** 2 * (1.0 / max(e_run.mean(), 1e-9) + alpha) / n_b)
+                        tests.append((_nb_sf(o_run, float(e_run.sum()), v), di, list(run)))
+                        n_tests += 1
                 run = []
         passed = bh_keep([t[0] for t in tests], n_tests, self.Q)
         # One episode per department and overlapping months: the strongest test.
         best: dict[int, list[tuple[float, list[int]]]] = {}
         for (p, di, ep), ok_p in zip(tests, passed, strict=True):
-            if not ok_p or float(obs[di, ep].sum() - exp[di, ep].sum()) < self.MIN_EXCESS:
+            if not ok_p or float(obs[di, ep].sum() - exp[di, ep].sum()) < self.MIN_EXCESS * len(ep):
                 continue
             eps = best.setdefault(di, [])
             clash = [x for x in eps if set(x[1]) & set(ep)]
@@ -136,6 +157,19 @@ class RegionalSurge(Detector):
                 out.append(self._alert(ctx, code, ep, m0, obs[di], exp[di], p, alpha, mme[di],
                                        total, pop.get(code, 0), rows, d == di, mon))
         return out
+
+    @staticmethod
+    def _run_expectation(obs, total, di, run):
+        """Return (expected counts of each month of ``run`` from the 3–6 months before it,
+        scaled by the rest of the country; observed sum), or (None, 0) without history."""
+        lo = max(0, run[0] - 6)
+        if run[0] - lo < 3:
+            return None, 0.0
+        base = obs[di, lo:run[0]].mean()
+        rest_prior = (total[lo:run[0]] - obs[di, lo:run[0]]).mean()
+        rest = total[run] - obs[di, run]
+        factor = rest / rest_prior if rest_prior > 0 else np.ones(len(run))
+        return base * factor, float(obs[di, run].sum())
 
     def _alert(self, ctx, code, ep, m0, obs, exp, p, alpha, mme, total, pop, rows, mask,
                mon) -> AlertDraft:
@@ -165,14 +199,14 @@ class RegionalSurge(Detector):
         m_obs = float(mme[ep].sum())
         names = ", ".join(x["id"] for x in drivers["establishments"][:3])
         docs = ", ".join(x["id"] for x in drivers["prescribers"][:3])
-        summary = (f"El departamento de {dname} registró {fmt(o)} dispensaciones y administraciones "
-                   f"de opioides entre {month_label(m0 + ep[0])} y {month_label(m0 + ep[-1])}, "
+        summary = (f"El departamento de {dname} registró {fmt(o)} dispensaciones de fentanilo y "
+                   f"análogos entre {month_label(m0 + ep[0])} y {month_label(m0 + ep[-1])}, "
                    f"{o / e:.2f} veces lo esperado por su historia y la tendencia nacional"
                    + (f"; impulsado sobre todo por {names}" if names else "")
                    + (f" (prescriptores: {docs})" if docs else "") + ".")
         return self.draft(
             code, t0, t1, strength_from_p(p), m_obs * excess_share, summary,
-            {"metric": "dispensations + administrations per complete month", "observed": o,
+            {"metric": "fentanyl-family dispensations per complete month", "observed": o,
              "expected": round(e, 2), "ratio": o / e if e else None, "p_value": p,
              "dispersion": round(alpha, 4), "mme": m_obs,
              "months": [month_label(m0 + m) for m in ep], "drivers": drivers,
