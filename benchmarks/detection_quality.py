@@ -177,7 +177,8 @@ def baseline_flags(session, per_kind: dict[str, int]) -> dict:
         forest = IsolationForest(n_estimators=200, random_state=0).fit(X[active])
         score = -forest.score_samples(X[active])
         for i in active[np.argsort(-score)[:k]]:
-            out[(kind, vocab.name(int(i)))].append((window[0], window[1], "isolation_forest"))
+            out[(kind, vocab.name(int(i)))].append((window[0], window[1], "isolation_forest",
+                                                     "high", []))
     return out
 
 

@@ -12,7 +12,7 @@ from centinela.alerts.service import AlertDraft
 from centinela.detect.base import Detector, fmt
 from centinela.detect.context import DAY, DetectionContext
 from centinela.detect.frame import Vocab
-from centinela.detect.scoring import bh_keep, strength_from_p
+from centinela.detect.scoring import MAD_TO_SIGMA, bh_keep, strength_from_p
 from centinela.detect.util import month_bounds, month_index, month_label
 from centinela.reference.ubigeo import department_population
 
@@ -31,8 +31,9 @@ class RegionalSurge(Detector):
     national season is not a regional surge). Counts are negative binomial (quasi-Poisson
     extension): Var = μ + α μ², α the median of the department-months' moment estimates (≥ 0.01,
     robust to the surges themselves), plus
-    the uncertainty of the baseline mean itself; so a department with 20 events a month and one
-    with 5 000 are each held to their own noise. A department-month, or a run of consecutive
+    the uncertainty of the baseline mean itself, widened by the empirical null (the robust spread
+    of all department-months' z, when above 1: slow drifts of patient panels); so a department
+    with 20 events a month and one with 5 000 are each held to their own noise. A department-month, or a run of consecutive
     months each ≥ 1.15× expected (tested as one sum against the months before the run, with the
     variance of that shared baseline), is flagged when its p survives Benjamini–Hochberg
     (q = 5 %) over every department-month and run tested, the ratio is ≥ 1.25 (single month) or
@@ -110,6 +111,11 @@ class RegionalSurge(Detector):
         alpha = max(float(np.median(est_a[big])) if big.any() else self.ALPHA_FLOOR,
                     self.ALPHA_FLOOR)
         var = np.where(ok, (exp + alpha * exp ** 2) * (1.0 + 1.0 / np.maximum(nbase, 1)), 1.0)
+        # Empirical null (Efron): if the department-months spread more than the model says
+        # (slow drifts of patient panels), the robust spread of their z widens every test.
+        zall = (obs[ok] - exp[ok]) / np.sqrt(var[ok])
+        scale2 = max(1.0, (MAD_TO_SIGMA * float(np.median(np.abs(zall - np.median(zall))))) ** 2)
+        var = var * scale2
         pm = np.ones((nd, nm))
         for di, m in zip(*np.nonzero(ok), strict=True):
             pm[di, m] = _nb_sf(obs[di, m], exp[di, m], var[di, m])
@@ -133,8 +139,9 @@ class RegionalSurge(Detector):
                     if e_run is not None:
                         exp[di, run] = e_run
                         n_b = min(6, run[0])
-                        v = float((e_run + alpha * e_run ** 2).sum()
-                                  + e_run.sum() ** 2 * (1.0 / max(e_run.mean(), 1e-9) + alpha) / n_b)
+                        v = scale2 * float((e_run + alpha * e_run ** 2).sum()
+                                           + e_run.sum() ** 2 * (1.0 / max(e_run.mean(), 1e-9)
+                                                                 + alpha) / n_b)
                         tests.append((_nb_sf(o_run, float(e_run.sum()), v), di, list(run)))
                         n_tests += 1
                 run = []
@@ -154,8 +161,10 @@ class RegionalSurge(Detector):
         for di, eps in best.items():
             code = deptv.name(di)
             for p, ep in eps:
-                out.append(self._alert(ctx, code, ep, m0, obs[di], exp[di], p, alpha, mme[di],
-                                       total, pop.get(code, 0), rows, d == di, mon))
+                a = self._alert(ctx, code, ep, m0, obs[di], exp[di], p, alpha, mme[di],
+                                total, pop.get(code, 0), rows, d == di, mon)
+                if a is not None:
+                    out.append(a)
         return out
 
     @staticmethod
