@@ -28,6 +28,7 @@ class Detector:
     settings_used: ClassVar[tuple[str, ...]] = ()
     thresholds: ClassVar[dict[str, str]] = {}
     evidence_fields: ClassVar[tuple[str, ...]] = ()
+    tolerates: ClassVar[str] = ""  # what legitimate reporting it does not flag, and why
 
     def run(self, session: Session, now: dt.datetime, ctx: DetectionContext) -> list[AlertDraft]:
         """Return the alert drafts of this detector at ``now``."""

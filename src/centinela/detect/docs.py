@@ -51,6 +51,8 @@ def render_markdown() -> str:
         out += ["", f"## {d.name}", "", f"**{d.title}** — subject `{d.subject_kind}`"
                 + (", real time" if d.realtime else "") + ".", "",
                 inspect.cleandoc(type(d).__doc__ or "")]
+        if d.tolerates:
+            out += ["", "Tolerates: " + d.tolerates]
         if d.thresholds:
             out += ["", "Thresholds: " + "; ".join(f"{k} {v}" for k, v in d.thresholds.items()) + "."]
         if d.settings_used:

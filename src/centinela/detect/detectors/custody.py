@@ -27,6 +27,11 @@ class SerialReuse(Detector):
 
     name = "serial_reuse"
     title = "Serie usada dos veces / Serial used twice"
+    tolerates = (
+        "a partial administration plus its wasted residue (one unit in total) and the same "
+        "serial re-sent in a duplicate file (idempotent import). A serial is a physical "
+        "identity: two consumptions are never a reporting habit."
+    )
     subject_kind = "serial"
     realtime = True
     topics = ("custody", "counterfeit")
@@ -78,6 +83,11 @@ class UnauthorizedReceiver(Detector):
 
     name = "unauthorized_receiver"
     title = "Receptor no autorizado / Unauthorized receiver"
+    tolerates = (
+        "receipts on the day a licence is renewed (validity is judged on the movement's "
+        "date); repeats in a month are one alert. No base rate: an unlicensed holder is "
+        "unlawful however rare."
+    )
     subject_kind = "establishment"
     realtime = True
     topics = ("unauthorized_holder", "custody")
@@ -153,6 +163,12 @@ class TransferNotReceived(Detector):
 
     name = "transfer_not_received"
     title = "Envío no recibido / Transfer never received"
+    tolerates = (
+        "receipts booked up to transfer_receipt_days late, a receipt booked before the "
+        "sender's transfer_out (one day), deliveries booked in two parts, units recorded as "
+        "packs, and bursts of identical shipments whose receipts add up: each is how honest "
+        "logistics gets recorded."
+    )
     subject_kind = "shipment"
     topics = ("custody", "theft_loss")
     settings_used = ("transfer_receipt_days",)
@@ -293,6 +309,10 @@ class SeizureTrace(Detector):
 
     name = "seizure_trace"
     title = "Incautación rastreada / Seized lot or serial traced"
+    tolerates = (
+        "nothing: a seized unit of a registered lot is always traced; the alert names the "
+        "last custodian, not a culprit."
+    )
     subject_kind = "lot"
     topics = ("seizure_trace",)
     evidence_fields = ("seizure_id", "last_custodian", "custodians", "chain")

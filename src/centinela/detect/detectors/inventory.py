@@ -45,6 +45,13 @@ class InventoryDiscrepancy(Detector):
 
     name = "inventory_discrepancy"
     title = "Faltante en conteo de inventario / Inventory shortfall at count"
+    tolerates = (
+        "counts stamped at the start of the shift, the next morning or a day or two late (+/-"
+        " 2 days), shipments booked up to 4 days on the other side of a count, miscounts "
+        "corrected later (netting in both directions), a negative book counted as zero, quiet"
+        " months (floor of 50 units handled), and chance across all series (peer z, "
+        "Benjamini-Hochberg)."
+    )
     subject_kind = "establishment"
     topics = ("diversion", "inventory")
     thresholds = {"count-time uncertainty": "± 2 days (book taken at the best-agreeing instant)",

@@ -51,6 +51,11 @@ class LossReport(Detector):
 
     name = "loss_report"
     title = "Pérdida o robo reportado / Loss or theft reported"
+    tolerates = (
+        "breakages (one or two units are always low and stay with DIGEMID and the region) and"
+        " backfills (only losses within realtime_window_days are judged in real time). "
+        "Severity follows magnitude (units, mg of fentanyl, MME), not the mere report."
+    )
     subject_kind = "establishment"
     realtime = True
     topics = ("theft_loss",)
@@ -101,6 +106,11 @@ class RepeatedLoss(Detector):
 
     name = "repeated_loss"
     title = "Pérdidas repetidas / Repeated losses"
+    tolerates = (
+        "losses in proportion to the units handled (national rate x throughput) and chance "
+        "across all establishments (Benjamini-Hochberg), so a big hospital's yearly breakages"
+        " are not a pattern."
+    )
     subject_kind = "establishment"
     topics = ("theft_loss",)
     thresholds = {"loss events": "≥ 2", "Poisson tail vs national rate": "p < 1e-3",

@@ -44,6 +44,12 @@ class RegionalSurge(Detector):
 
     name = "regional_surge"
     title = "Aumento regional / Regional surge"
+    tolerates = (
+        "partial months (only complete ones are compared), national seasons (rest-of-country "
+        "scaling), the noise of small departments (negative binomial with an empirical null),"
+        " in-hospital administration (a new ICU), and chance across departments and months "
+        "(Benjamini-Hochberg)."
+    )
     subject_kind = "region"
     topics = ("regional_surge",)
     thresholds = {"count model": "negative binomial, α by moments (≥ 0.01)",

@@ -47,6 +47,12 @@ class UnwitnessedWaste(Detector):
 
     name = "waste_unwitnessed"
     title = "Desecho sin testigo independiente / Waste without an independent witness"
+    tolerates = (
+        "a ward-wide habit of self-witnessing or missing night witnesses (the actor is "
+        "compared with colleagues of the same establishment, shift and role), one-pharmacist "
+        "premises destroying expired stock (over-dispersion), and isolated slips (k >= 3, p <"
+        " 1e-3, Benjamini-Hochberg)."
+    )
     subject_kind = "professional"
     topics = ("waste",)
     thresholds = {"events without independent witness": "≥ 3",
@@ -226,6 +232,11 @@ class WasteShare(Detector):
 
     name = "waste_share"
     title = "Proporción de desecho atípica / Atypical waste share"
+    tolerates = (
+        "expired-lot disposal, pediatric wards (compared within their age band), "
+        "professionals who handle few units (< 10), and chance across every professional x "
+        "window (Benjamini-Hochberg)."
+    )
     subject_kind = "professional"
     topics = ("waste", "diversion")
     thresholds = {"robust z (logit share)": "≥ 3.5", "excess units": "≥ 3",
