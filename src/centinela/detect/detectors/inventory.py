@@ -32,7 +32,7 @@ class InventoryDiscrepancy(Detector):
     with it, so flows on the count's day never make a gap. Shipments are often booked days after
     they physically moved (a receipt entered when the paperwork is done, a sender's transfer_out
     entered the next day): receipts and transfers booked within 4 days of a count may lie on
-    the other side of it (at a start count, only as far as that count showed a surplus). A negative book balance reported as
+    the other side of it. A negative book balance reported as
     a count of zero is a surplus and never a shortfall. The start count is the one that gives
     the largest shortfall (a theft need not span the whole year).
     Score: shortfall ÷ max(units that left the stock over the run, 50) — units missing against
@@ -97,7 +97,6 @@ class InventoryDiscrepancy(Detector):
             base = cum[lo_key - 1] if lo_key > 0 else 0.0
             tk = t[lo_key:hi_key]
             a_val, b_val = [], []
-            prev: tuple[float, float] | None = None  # (counted, cum) at the previous count
             for c in cpos:
                 lo = lo_key + int(np.searchsorted(tk, t[c] - slack, "left"))
                 hi = lo_key + int(np.searchsorted(tk, t[c] + slack, "right"))
@@ -118,14 +117,9 @@ class InventoryDiscrepancy(Detector):
                 out_after, out_before = (at(cum_out, w1) - at(cum_out, c + 1),
                                          at(cum_out, c + 1) - at(cum_out, w0))
                 here = float(cum[c])
-                # As a start: the book counted from its best instant, or with the shipments booked
-                # late already in it, but only as far as this count itself showed a surplus
-                # (a receipt on the shelf before it is on the books); as the end: the same, in
-                # the other direction.
-                surplus = counted - (prev[0] + here - prev[1]) if prev else 0.0
-                lagged = here + min(in_after + out_before, max(surplus, 0.0))
-                prev = (counted, here)
-                a_val.append(counted - max(cmax, lagged))
+                # As a start: the book counted from its best instant or booking; as the end: the
+                # same, in the other direction.
+                a_val.append(counted - max(cmax, here + in_after + out_before))
                 b_val.append(counted - min(cmin, here - in_before - out_after))
             a_arr, b_arr = np.array(a_val), np.array(b_val)
             z = len(cpos) - 1

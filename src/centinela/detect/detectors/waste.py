@@ -37,8 +37,9 @@ class UnwitnessedWaste(Detector):
     whose ``expiry`` falls before the end of the following month) and the same shift (night:
     22:00–06:00 Lima). For k events without an independent witness out of n, the expected share
     r is that of the actor's colleagues at the same establishment in the same stratum
-    (leave-one-out, when they recorded ≥ 20 such events; a ward-wide habit is then the
-    expectation, not a finding), never below the national share of the stratum (≥ 0.5 %).
+    (leave-one-out, when they recorded ≥ 20 such events: a ward-wide habit is then the
+    expectation, not a finding, and other wards' habits are not), else the national share of
+    the stratum; never below 0.5 %.
     Over-dispersion ρ (ANOVA intra-actor correlation, pooled within establishments, else across
     the stratum) widens the test into a beta-binomial, so structural clustering is not read as
     behaviour. Flagged when k ≥ 3, P(X ≥ k) < 1e-3 and the p survives Benjamini–Hochberg
@@ -115,8 +116,10 @@ class UnwitnessedWaste(Detector):
             others_n = float(es_n[es_inv[j]] - n)
             r = r_nat
             if others_n >= self.MIN_EST_EVENTS and es_m[es_inv[j]] >= 3:
+                # Colleagues of the same establishment, shift and role are the peers: a national
+                # share inflated by other wards' habits says nothing about this ward.
                 r_est_cell[j] = float((es_k[es_inv[j]] - k + 0.5) / (others_n + 1.0))
-                r = max(r, float(r_est_cell[j]))
+                r = max(float(r_est_cell[j]), self.MIN_RATE)
             r_cell[j] = r
             screen[j] = k >= 3 and binom_sf(k, n, r) < self.P_MAX
         # Over-dispersion from the ordinary actors only (the candidates would widen their own
