@@ -193,7 +193,7 @@ def test_background_scheduler_detects_and_dispatches(engine):
     with session_scope(engine) as s:
         base_products(s)
         est(s, "F1", ubigeo="080101")
-        mv(s, "loss", "F1", FENT_AMP, 4, NOW)
+        mv(s, "loss", "F1", FENT_AMP, 6, NOW)  # medium: reaches the police
     stop = start_background(engine, interval_s=0.2, dispatch_every_s=0.1)
     try:
         deadline = time.time() + 20

@@ -52,7 +52,8 @@ def test_one_delivery_per_channel_and_renotify_when_severity_rises(session):
     assert session.query(Delivery).filter_by(alert_id=alert.alert_id).count() == first
     upsert_alert(session, _draft(severity="high", score=70), now=T)
     rows = session.query(Delivery).filter_by(alert_id=alert.alert_id).all()
-    assert len(rows) == 2 * first
+    assert len(rows) == 2 * first + 1  # re-notified, and now the prosecutors too (high theft)
+    assert {d.payload["authority_id"] for d in rows if d.severity == "high"} >= {"FISCALIA-TID"}
     assert sorted({d.severity for d in rows}) == ["high", "medium"]
     assert all(d.status == "pending" and d.payload["alert_id"] == alert.alert_id for d in rows)
 
@@ -76,3 +77,29 @@ def test_enqueue_bulletin_once_per_channel(session):
     assert len(rows) == 3  # DIGEMID outbox + webhook, DIRESA-08 outbox
     again = enqueue_payload(session, "bulletin", payload, ["early_warning"], "08", "high", now=T)
     assert again == []
+
+
+def test_lima_metropolitana_and_callao_never_reach_diresa_lima(session):
+    from tests.detect_factory import est
+
+    est(session, "E-SJL", ubigeo="150132")
+    est(session, "E-CALLAO", ubigeo="070101")
+    # No district on the alert: its establishment's decides (San Juan de Lurigancho → DIRIS-LE).
+    a, _ = upsert_alert(session, _draft(subject_id="E-SJL", ubigeo=None, department="15"), now=T)
+    assert "DIRIS-LE" in a.routed_to and "DIRESA-15" not in a.routed_to
+    b, _ = upsert_alert(session, _draft(subject_id="E-CALLAO", ubigeo=None, department="15"), now=T)
+    assert "DIRESA-07" in b.routed_to and "DIRESA-15" not in b.routed_to
+    # Lima department, district unknown and no establishment to ask: never assume provincias.
+    c, _ = upsert_alert(session, _draft(subject_id="NOPE", ubigeo=None, department="15"), now=T)
+    assert "DIRESA-15" not in c.routed_to and "DIGEMID" in c.routed_to
+
+
+def test_an_alert_spanning_regions_reaches_every_regional_authority(session):
+    from tests.detect_factory import est
+
+    est(session, "E-CUS", ubigeo="080101")
+    est(session, "E-AQP", ubigeo="040101")
+    a, _ = upsert_alert(session, _draft(subject_id="PSN:x", subject_kind="patient", ubigeo="080101",
+                                        department="08",
+                                        evidence={"establishments": ["E-CUS", "E-AQP"]}), now=T)
+    assert {"DIRESA-08", "GERESA-04"} <= set(a.routed_to)

@@ -7,7 +7,7 @@ import random
 
 from centinela.alerts.models import Alert
 from centinela.detect.engine import run_all
-from tests.detect_factory import FENT_AMP, MORPH_TAB, base_products, days, est, mv, prof
+from tests.detect_factory import FENT_AMP, FENT_PATCH, MORPH_TAB, base_products, days, est, mv, prof
 
 
 def _by_subject(session, detector):
@@ -62,8 +62,12 @@ def test_regional_surge_vs_national_season(session):
             if code == "08" and m >= 6:
                 n *= 2  # Cusco doubles in July and August
             for j in range(n):
-                mv(session, "administer", f"H{code}", FENT_AMP, 1, days(t0, 30 * m + j % 28),
-                   patient_id=f"PSN:{code}{m}{j}")
+                mv(session, "dispense", f"H{code}", FENT_PATCH, 1, days(t0, 30 * m + j % 28),
+                   patient_id=f"PSN:{code}{m}{j}", prescriber_id=f"CMP-{code}")
+    # A few days of September: August is complete, September (partial) is never compared.
+    for code in depts:
+        mv(session, "dispense", f"H{code}", FENT_PATCH, 1, dt.datetime(2025, 9, 3, 15),
+           patient_id=f"PSN:{code}sep", prescriber_id=f"CMP-{code}")
     session.commit()
     run_all(session)
     alerts = _by_subject(session, "regional_surge")
@@ -71,6 +75,32 @@ def test_regional_surge_vs_national_season(session):
     a = alerts["08"]
     assert a.subject_kind == "region" and a.department == "08"
     assert a.evidence["months"] == ["2025-07", "2025-08"]
+    assert a.evidence["drivers"]["establishments"][0]["id"] == "H08"
+    assert a.evidence["drivers"]["prescribers"][0]["id"] == "CMP-08"
+    assert "H08" in a.summary and a.evidence["dispersion"] >= 0.01
     assert 1.7 < a.evidence["ratio"] < 2.3
     assert a.evidence["rate_per_100k"] > 0 and a.evidence["population"] > 1_000_000
     assert "DIRESA-08" in a.routed_to
+
+
+def test_regional_surge_ignores_small_noisy_regions_and_the_partial_month(session):
+    """Quirks: a department with a handful of events a month swings by chance (over-dispersed
+    counts); the current month is only a few days old and must not be read as a fall or rise."""
+    rng = random.Random(5)
+    base_products(session)
+    depts = {"01": "010101", "04": "040101", "08": "080101", "13": "130101", "17": "170101"}
+    for code, ubigeo in depts.items():
+        est(session, f"H{code}", "hospital", ubigeo=ubigeo)
+    for m in range(8):
+        for code in depts:
+            n = rng.randint(3, 12) if code == "17" else rng.randint(36, 44)
+            for j in range(n):
+                at = dt.datetime(2025, 1 + m, 1 + j % 27, 15)
+                mv(session, "dispense", f"H{code}", FENT_PATCH, 1, at, patient_id=f"PSN:{code}{m}{j}", prescriber_id=f"CMP-{code}")
+    for code in depts:  # September 1–2 only, but one department already busy
+        for j in range(30 if code == "04" else 3):
+            mv(session, "dispense", f"H{code}", FENT_PATCH, 1, dt.datetime(2025, 9, 1 + j % 2, 15),
+               patient_id=f"PSN:{code}sep{j}", prescriber_id=f"CMP-{code}")
+    session.commit()
+    run_all(session)
+    assert _by_subject(session, "regional_surge") == {}

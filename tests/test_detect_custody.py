@@ -89,6 +89,30 @@ def test_partial_receipt_flags_the_shortfall(session):
     assert a.evidence["units_missing"] == 20 and a.evidence["units_received"] == 30
 
 
+def test_transfer_matching_tolerates_split_late_packs_and_early_receipts(session):
+    """Quirks: a delivery booked in two receipts days apart, units recorded as packs, the
+    receiver's receipt booked before the sender's transfer_out; a lost 10-unit shipment among
+    them is still the one flagged (the split parts of the next shipment are not credited to it)."""
+    from centinela.registry.models import Product
+
+    base_products(session)
+    session.get(Product, FENT_AMP).units_per_pack = 50
+    for e in ("D1", "P1"):
+        est(session, e)
+    mv(session, "transfer_out", "D1", FENT_AMP, 10, T, counterparty_id="P1", event_id="LOST")
+    mv(session, "transfer_out", "D1", FENT_AMP, 20, days(T, 5), counterparty_id="P1", event_id="SPLIT")
+    mv(session, "receipt", "P1", FENT_AMP, 10, days(T, 5.1), counterparty_id="D1")
+    mv(session, "receipt", "P1", FENT_AMP, 10, days(T, 6.1), counterparty_id="D1")
+    mv(session, "transfer_out", "D1", FENT_AMP, 100, days(T, 20), counterparty_id="P1", event_id="PACKS")
+    mv(session, "receipt", "P1", FENT_AMP, 2, days(T, 24), counterparty_id="D1")  # 2 packs of 50
+    mv(session, "transfer_out", "D1", FENT_AMP, 30, days(T, 41), counterparty_id="P1", event_id="EARLY")
+    mv(session, "receipt", "P1", FENT_AMP, 30, days(T, 40.5), counterparty_id="D1")
+    mv(session, "dispense", "P1", FENT_AMP, 1, days(T, 60), patient_id="PSN:x1", prescriber_id="CMP-1")
+    session.commit()
+    run_all(session)
+    assert [a.subject_id for a in _alerts(session, "transfer_not_received")] == ["LOST"]
+
+
 def test_seized_lot_is_traced_to_its_last_custodian(session):
     base_products(session)
     for e in ("IMP", "D1", "P1"):

@@ -105,6 +105,14 @@ class Settings(BaseSettings):
         "a `.joblib` path, or `module:factory` (see docs/customs.md).")
     customs_inspection_rate: float = Field(
         0.02, description="Share of parcels customs can inspect; the review queue marks that top.")
+    realtime_window_days: int = Field(
+        7, description="Real-time rules judge only events that occurred within this many days of "
+        "the import; older events (backfills) are left to batch detection."
+    )
+    alert_suppress_days: int = Field(
+        180, description="Days a case closed as justified or false positive suppresses new "
+        "findings of the same detector on the same subject (unless the magnitude grows)."
+    )
 
     @model_validator(mode="after")
     def _refuse_dev_secrets_in_production(self) -> Settings:

@@ -74,7 +74,8 @@ def default_authorities() -> list[AuthoritySeed]:
         AuthoritySeed("PNP-DIVINDAT", "División de Investigación de Delitos de Alta Tecnología (PNP)",
                       "police", topics=["online"], min_severity="medium"),
         AuthoritySeed("FISCALIA-TID", "Fiscalías Especializadas en Delitos de Tráfico Ilícito de Drogas",
-                      "prosecutor", topics=["seizure_trace", "unauthorized_holder", "counterfeit"],
+                      "prosecutor",
+                      topics=["seizure_trace", "unauthorized_holder", "counterfeit", "theft_loss"],
                       min_severity="high"),
     ]
     for code, name in sorted(departments().items()):

@@ -62,6 +62,8 @@ def _matches(r: _Route, topics: set[str], department: str | None, ubigeo: str | 
         return False
     if not r.departments and not r.areas:
         return True  # national
+    if r.exclude and not ubigeo and department in r.departments:
+        return False  # district unknown: never assume it lies outside the carved-out area
     if ubigeo and any(ubigeo.startswith(x) for x in r.exclude):
         return False
     if r.areas:
@@ -75,6 +77,53 @@ def authorities_for(session: Session, topics: list[str], department: str | None,
     return [r for r in _routes(session) if _matches(r, set(topics or ()), department, ubigeo, severity)]
 
 
+def places_of(session: Session, alert: Alert) -> list[tuple[str | None, str | None]]:
+    """Return the (department, district ubigeo) places an alert concerns.
+
+    The alert's own district (else its establishment's: the subject, or the professional's
+    workplace); a district decides the department, so Lima Metropolitana (1501xx) reaches its
+    DIRIS and Callao (07xxxx) its own authority, never DIRESA Lima (provincias). A department
+    that differs from the district's, and the establishments or departments named in the
+    evidence, add places: an alert spanning regions reaches every regional authority involved.
+    """
+    from centinela.registry.models import Establishment, Professional
+
+    def est_ubigeo(eid: str | None) -> str | None:
+        if not eid:
+            return None
+        row = session.get(Establishment, eid)
+        return row.ubigeo if row is not None and row.ubigeo else None
+
+    ubigeo = alert.ubigeo or None
+    if not ubigeo and alert.subject_kind == "establishment":
+        ubigeo = est_ubigeo(alert.subject_id)
+    if not ubigeo and alert.subject_kind == "professional":
+        prof = session.get(Professional, alert.subject_id)
+        if prof is not None:
+            ubigeo = est_ubigeo(prof.establishment_id) or prof.ubigeo or None
+    places: list[tuple[str | None, str | None]] = []
+    if ubigeo:
+        places.append((ubigeo[:2], ubigeo))
+        if alert.department and alert.department != ubigeo[:2]:
+            places.append((alert.department, None))
+    else:
+        places.append((alert.department, None))
+    ev = alert.evidence or {}
+    extra = [x for x in (ev.get("establishments") or []) if isinstance(x, str)]
+    extra += [x for x in (ev.get("establishment_ids") or []) if isinstance(x, str)]
+    for key in ("counterparty_id", "receiver_id", "sender_id"):
+        if isinstance(ev.get(key), str):
+            extra.append(ev[key])
+    for eid in extra[:20]:
+        u = est_ubigeo(eid)
+        if u and (u[:2], u) not in places:
+            places.append((u[:2], u))
+    for dep in (ev.get("departments") or [])[:30]:
+        if isinstance(dep, str) and not any(p[0] == dep for p in places):
+            places.append((dep, None))
+    return places
+
+
 def _order(ids: list[str]) -> list[str]:
     return sorted(ids, key=lambda a: (a != "DIGEMID", a))
 
@@ -85,8 +134,11 @@ def route_alert(session: Session, alert: Alert, now: dt.datetime | None = None) 
     from centinela.alerts.service import alert_json
 
     now = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    routes = authorities_for(session, alert.topics or [], alert.department, alert.ubigeo,
-                             alert.severity)
+    routes: list[_Route] = []
+    for department, ubigeo in places_of(session, alert):
+        for r in authorities_for(session, alert.topics or [], department, ubigeo, alert.severity):
+            if r not in routes:
+                routes.append(r)
     alert.routed_to = _order([r.authority_id for r in routes])
     sent: dict[int, int] = {}
     for ch_id, sev in session.execute(

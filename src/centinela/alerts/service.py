@@ -1,7 +1,8 @@
 """The one seam through which every part of Centinela raises an alert.
 
 Detectors, the early-warning system, online-market leads and citizen reports all build an
-``AlertDraft`` and call ``upsert_alert``: same detector + subject + window updates one alert.
+``AlertDraft`` and call ``upsert_alert``: one open alert per detector and subject, repeats are
+added to it as occurrences, and closed cases suppress what they judged (see ``upsert_alert``).
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ class AlertDraft:
     department: str | None = None
     topics: list[str] = field(default_factory=list)
     ubigeo: str | None = None
+    # True: one open alert per detector and subject (repeats become occurrences, closed cases
+    # suppress). Detection drafts set it; False keeps one alert per window (older callers).
+    grouped: bool = False
 
     def dedup_key(self) -> str:
         raw = "|".join(
@@ -50,8 +54,23 @@ def severity_for(score: float) -> str:
     return "low"
 
 
+MAX_OCCURRENCES = 50
+# A finding on a subject whose case was closed as justified or a false positive is suppressed
+# for ``alert_suppress_days`` unless its magnitude (MME involved) grows by this factor.
+SUPPRESS_GROWTH = 1.5
+SUPPRESSING_OUTCOMES = ("justified", "false_positive")
+
+
 def upsert_alert(session: Session, draft: AlertDraft, now: dt.datetime | None = None) -> tuple[Alert, bool]:
-    """Insert the alert or update the existing one with the same key; return (alert, created).
+    """Insert the alert or fold the draft into the open alert of the same detector and subject;
+    return (alert, created).
+
+    One open alert per subject and pattern: a repeat (another month, another loss) becomes an
+    occurrence of the open alert (``evidence.occurrences``, with its window) instead of a new
+    row; the alert keeps the strongest occurrence's score and summary. A draft whose window
+    overlaps a stored occurrence replaces it (the same finding seen over a grown window). A
+    subject whose case was closed as justified or false positive within ``alert_suppress_days``
+    raises nothing new unless the magnitude grows (returns the closed alert, not created).
 
     Routing and outbox rows are added by ``centinela.alerts.routing.route_alert`` when it is
     importable (the routing module is registered separately so this seam stays small).
@@ -63,14 +82,20 @@ def upsert_alert(session: Session, draft: AlertDraft, now: dt.datetime | None = 
     now = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
     key = draft.dedup_key()
     alert = session.scalar(select(Alert).where(Alert.dedup_key == key))
+    if alert is not None and alert.status == "closed" and draft.grouped:
+        return alert, False  # the same finding again: its case is already decided
     if alert is None:
-        alert = _overlapping_open_alert(session, draft)
-        if alert is not None:
+        alert = _open_alert(session, draft)
+        if alert is not None and not draft.grouped:
             # The same finding seen over a grown or shifted window: keep one alert.
             alert.dedup_key = key
             alert.window_start = draft.window_start
             alert.window_end = draft.window_end
     created = alert is None
+    if created and draft.grouped:
+        closed = _suppressing_case(session, draft, now)
+        if closed is not None:
+            return closed, False
     if created:
         alert = Alert(
             alert_id="ALR-" + key[:16].upper(),
@@ -83,16 +108,41 @@ def upsert_alert(session: Session, draft: AlertDraft, now: dt.datetime | None = 
             status="new",
             created_at=now,
             routed_to=[],
+            score=-1.0,
+            evidence={},
         )
         session.add(alert)
+    if not draft.grouped:
+        _apply(alert, draft)
+        alert.updated_at = now
+        return _routed(session, alert, created, now)
+    occurrences = _merge_occurrence(list((alert.evidence or {}).get("occurrences") or []), draft)
+    if created or draft.score >= (alert.score or 0.0) or _same_window(alert, draft):
+        _apply(alert, draft)
+    else:
+        alert.evidence = dict(alert.evidence or {})
+    best = max(occurrences, key=lambda o: o["score"])
+    if best["score"] > (alert.score or 0.0):  # a replaced occurrence may have been the best
+        alert.score, alert.severity = best["score"], severity_for(best["score"])
+    alert.evidence["occurrences"] = occurrences[-MAX_OCCURRENCES:]
+    alert.evidence["occurrence_count"] = len(occurrences)
+    alert.window_start = min(_dt(o["window_start"]) for o in occurrences)
+    alert.window_end = max(_dt(o["window_end"]) for o in occurrences)
+    alert.updated_at = now
+    return _routed(session, alert, created, now)
+
+
+def _apply(alert: Alert, draft: AlertDraft) -> None:
     alert.department = draft.department
     alert.ubigeo = draft.ubigeo
     alert.severity = draft.severity
     alert.score = round(float(draft.score), 3)
     alert.summary = draft.summary
-    alert.evidence = draft.evidence
+    alert.evidence = dict(draft.evidence)
     alert.topics = list(draft.topics)
-    alert.updated_at = now
+
+
+def _routed(session: Session, alert: Alert, created: bool, now: dt.datetime) -> tuple[Alert, bool]:
     session.flush()
     try:
         from centinela.alerts.routing import route_alert
@@ -102,21 +152,68 @@ def upsert_alert(session: Session, draft: AlertDraft, now: dt.datetime | None = 
     return alert, created
 
 
-def _overlapping_open_alert(session: Session, draft: AlertDraft) -> Alert | None:
-    """Return the open alert of the same detector and subject whose window overlaps the draft's."""
+def _dt(value: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(value)
+
+
+def _same_window(alert: Alert, draft: AlertDraft) -> bool:
+    return alert.window_start == draft.window_start and alert.window_end == draft.window_end
+
+
+def _merge_occurrence(occurrences: list[dict], draft: AlertDraft) -> list[dict]:
+    """Add the draft as an occurrence, replacing the stored ones its window overlaps."""
+    ws, we = draft.window_start, draft.window_end
+    kept = [o for o in occurrences
+            if not (_dt(o["window_start"]) <= we and _dt(o["window_end"]) >= ws)]
+    kept.append({"window_start": ws.isoformat(), "window_end": we.isoformat(),
+                 "score": round(float(draft.score), 3), "severity": draft.severity,
+                 "mme": (draft.evidence or {}).get("mme"),
+                 "event_ids": list((draft.evidence or {}).get("event_ids") or [])[:5]})
+    return sorted(kept, key=lambda o: o["window_start"])
+
+
+def _open_alert(session: Session, draft: AlertDraft) -> Alert | None:
+    """Return the open alert of the same detector and subject (any window when the draft is
+    grouped, else one whose window overlaps the draft's)."""
+    where = [Alert.detector == draft.detector, Alert.subject_kind == draft.subject_kind,
+             Alert.subject_id == draft.subject_id, Alert.status != "closed"]
+    if not draft.grouped:
+        where += [Alert.window_start <= draft.window_end, Alert.window_end >= draft.window_start]
     return session.scalar(
         select(Alert)
-        .where(
-            Alert.detector == draft.detector,
-            Alert.subject_kind == draft.subject_kind,
-            Alert.subject_id == draft.subject_id,
-            Alert.status != "closed",
-            Alert.window_start <= draft.window_end,
-            Alert.window_end >= draft.window_start,
-        )
+        .where(*where)
         .order_by(Alert.updated_at.desc())
         .limit(1)
     )
+
+
+def _suppressing_case(session: Session, draft: AlertDraft, now: dt.datetime) -> Alert | None:
+    """Return the recently closed justified/false-positive alert of this subject and detector
+    that suppresses the draft (None when there is none or the magnitude grew)."""
+    from centinela.alerts.models import CaseEvent
+    from centinela.config import get_settings
+
+    since = now - dt.timedelta(days=get_settings().alert_suppress_days)
+    closed = session.scalars(
+        select(Alert).where(
+            Alert.detector == draft.detector, Alert.subject_kind == draft.subject_kind,
+            Alert.subject_id == draft.subject_id, Alert.status == "closed",
+            Alert.outcome.in_(SUPPRESSING_OUTCOMES))
+        .order_by(Alert.updated_at.desc())
+    ).all()
+    for alert in closed:
+        closed_at = session.scalar(
+            select(CaseEvent.at).where(CaseEvent.alert_id == alert.alert_id,
+                                       CaseEvent.action == "close")
+            .order_by(CaseEvent.at.desc()).limit(1)) or alert.updated_at
+        if closed_at < since:
+            continue
+        before = float((alert.evidence or {}).get("mme") or 0.0)
+        after = float((draft.evidence or {}).get("mme") or 0.0)
+        grew = after > SUPPRESS_GROWTH * before if before > 0 else False
+        if not grew:
+            return alert
+    return None
 
 
 def alert_json(alert: Alert) -> dict:

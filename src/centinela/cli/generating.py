@@ -27,6 +27,9 @@ def register(app: typer.Typer) -> None:
                                   help="Primer día (YYYY-MM-DD) / first day."),
         days: int = typer.Option(DEFAULT_DAYS, "--days", help="Número de días / number of days."),
         as_json: bool = typer.Option(False, "--json", help="Imprimir el resumen en JSON."),
+        noise: bool = typer.Option(
+            False, "--noise/--clean",
+            help="Ruido realista de reporte (docs/generator.md) / realistic reporting quirks."),
         psychotropics: bool = typer.Option(
             False, "--psychotropics", help="Añadir benzodiacepinas y otros psicotrópicos "
             "controlados / add benzodiazepines and other controlled psychotropics."),
@@ -40,7 +43,7 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
         try:
             report = generate(out_dir, seed=seed, scale=scale, scenarios=scenarios, start=first,
-                              days=days, fmt=fmt, psychotropics=psychotropics)
+                              days=days, fmt=fmt, noise=noise, psychotropics=psychotropics)
         except ValueError as exc:
             raise typer.BadParameter(str(exc)) from None
         summary = report.as_dict()

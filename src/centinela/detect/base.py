@@ -7,7 +7,7 @@ from typing import ClassVar
 
 from sqlalchemy.orm import Session
 
-from centinela.alerts.service import AlertDraft
+from centinela.alerts.service import AlertDraft, severity_for
 from centinela.detect.context import DetectionContext
 from centinela.detect.frame import from_epoch
 from centinela.detect.scoring import calibrate
@@ -28,6 +28,7 @@ class Detector:
     settings_used: ClassVar[tuple[str, ...]] = ()
     thresholds: ClassVar[dict[str, str]] = {}
     evidence_fields: ClassVar[tuple[str, ...]] = ()
+    tolerates: ClassVar[str] = ""  # what legitimate reporting it does not flag, and why
 
     def run(self, session: Session, now: dt.datetime, ctx: DetectionContext) -> list[AlertDraft]:
         """Return the alert drafts of this detector at ``now``."""
@@ -36,9 +37,14 @@ class Detector:
     def draft(self, subject_id: str, t0: int, t1: int, strength: float, mme: float,
               summary: str, evidence: dict, department: str | None = None,
               ubigeo: str | None = None, topics: tuple[str, ...] | list[str] | None = None,
-              subject_kind: str | None = None) -> AlertDraft:
-        """Build a calibrated draft (score and severity from strength and MME)."""
-        score, severity = calibrate(strength, mme)
+              subject_kind: str | None = None, score: float | None = None) -> AlertDraft:
+        """Build a calibrated draft (score and severity from strength and MME, or from an
+        explicit ``score`` when the detector grades by magnitude, e.g. losses)."""
+        if score is None:
+            score, severity = calibrate(strength, mme)
+        else:
+            score = round(min(max(float(score), 0.0), 100.0), 1)
+            severity = severity_for(score)
         evidence = {"mme": round(float(mme), 1), **evidence}
         return AlertDraft(
             detector=self.name, subject_kind=subject_kind or self.subject_kind,
@@ -46,6 +52,7 @@ class Detector:
             window_start=from_epoch(t0), window_end=from_epoch(t1), summary=summary,
             evidence=_clean(evidence), department=department,
             topics=list(topics if topics is not None else self.topics), ubigeo=ubigeo,
+            grouped=True,
         )
 
 

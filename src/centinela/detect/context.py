@@ -42,6 +42,7 @@ class Registry:
     prod_family: np.ndarray
     prod_route: list[str]
     prod_patch: np.ndarray
+    prod_pack: np.ndarray  # units per pack (1 when unknown)
 
 
 def lima_day(t: np.ndarray | int) -> np.ndarray | int:
@@ -157,6 +158,7 @@ class DetectionContext:
             prod_family=np.array([bool(d and d.substance.lower() in FENTANYL_FAMILY) for d in d_rows]),
             prod_route=[u.route if u else "unknown" for u in units],
             prod_patch=np.array([u.patch_mcg_h or nan if u else nan for u in units]),
+            prod_pack=np.array([float(d.units_per_pack or 1) if d else 1.0 for d in d_rows]),
         )
 
     @cached_property
@@ -206,10 +208,14 @@ class DetectionContext:
 
     @cached_property
     def in_scope(self) -> np.ndarray:
-        """Rows that findings may be reported on: this import (real time) or the lookback."""
+        """Rows that findings may be reported on: this import's recent events (real time, see
+        ``realtime_window_days``) or the lookback."""
         f = self.frame
         if self.scope_import_id is not None:
-            return f.import_id == self.scope_import_id
+            # Real time judges only recent events: a backfill of last year is history, judged
+            # (and grouped) by batch detection, never a flood of "urgent" deliveries.
+            recent = self.now_t - self.settings.realtime_window_days * DAY
+            return (f.import_id == self.scope_import_id) & (f.t >= recent) & (f.t <= self.now_t + DAY)
         return f.t >= self.start_t
 
     def est_department(self, code: int) -> str | None:

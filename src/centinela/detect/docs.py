@@ -18,8 +18,20 @@ registered in `centinela/detect/registry.py`; a new one is added the same way.
 (`--now` overrides); real-time detectors also run on every accepted import
 (`centinela.detect.realtime.after_import`). Each alert carries its evidence: observed value,
 expected value or peer range, percentile or z, the window, the movements behind it (first 20
-`event_ids` and `event_count`) and a one-sentence Spanish summary. Same detector + subject +
-overlapping window updates one alert.
+`event_ids` and `event_count`) and a one-sentence Spanish summary.
+
+One open alert per detector and subject: a repeat (another loss, another month) is added to it
+as an occurrence (`evidence.occurrences`, each with its window, score and first event ids;
+`evidence.occurrence_count`) instead of a new row, and the alert keeps the strongest
+occurrence's score and summary; authorities are notified again only when the severity rises.
+Closing a case as `justified` or `false_positive` suppresses new findings of the same detector
+on the same subject for `alert_suppress_days` (default 180) unless the MME involved grows
+1.5-fold. Real-time rules judge only events that occurred within `realtime_window_days`
+(default 7) of the import: a backfill of history queues no delivery; batch detection judges it.
+Routing: an alert's district (else its establishment's) decides its region, so Lima
+Metropolitana (1501xx) reaches its DIRIS and Callao (07xxxx) its own authority, never DIRESA
+Lima (provincias); establishments and departments named in the evidence add every regional
+authority involved.
 
 ## Score and severity
 """
@@ -39,6 +51,8 @@ def render_markdown() -> str:
         out += ["", f"## {d.name}", "", f"**{d.title}** — subject `{d.subject_kind}`"
                 + (", real time" if d.realtime else "") + ".", "",
                 inspect.cleandoc(type(d).__doc__ or "")]
+        if d.tolerates:
+            out += ["", "Tolerates: " + d.tolerates]
         if d.thresholds:
             out += ["", "Thresholds: " + "; ".join(f"{k} {v}" for k, v in d.thresholds.items()) + "."]
         if d.settings_used:

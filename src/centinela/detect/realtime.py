@@ -1,7 +1,9 @@
 """Per-event rules on every accepted import (or API batch), set-based over its movements.
 
 Intake calls ``after_import(session, import_id, now)`` in the same transaction that accepted
-the movements, so an alert and its outbox rows exist as soon as the import commits.
+the movements, so an alert and its outbox rows exist as soon as the import commits. Only events
+that occurred within ``realtime_window_days`` of ``now`` are judged: importing last year's backlog
+queues nothing (batch detection judges history, one alert per subject and pattern).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from centinela.alerts.service import AlertDraft, upsert_alert
+from centinela.config import get_settings
 from centinela.detect.context import DetectionContext
 from centinela.detect.frame import load_frame
 from centinela.detect.registry import all_detectors
@@ -21,11 +24,19 @@ from centinela.ingest.models import Movement
 def after_import(session: Session, import_id: int, now: dt.datetime | None = None) -> int:
     """Run the real-time rules over one import; return the number of alerts raised or updated."""
     now = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    if now.tzinfo is not None:
+        now = now.astimezone(dt.UTC).replace(tzinfo=None)
     detectors = all_detectors(realtime=True)
-    serials = select(Movement.serial).where(Movement.import_id == import_id,
-                                            Movement.serial.is_not(None))
-    # The import's rows, plus every earlier use of the serials it mentions.
-    base = or_(Movement.import_id == import_id, Movement.serial.in_(serials))
+    # Only events that occurred recently are judged in real time (a backfill is history).
+    recent = (now - dt.timedelta(days=get_settings().realtime_window_days),
+              now + dt.timedelta(days=1))
+    mine = and_(Movement.import_id == import_id, Movement.occurred_at >= recent[0],
+                Movement.occurred_at <= recent[1])
+    if session.scalar(select(Movement.id).where(mine).limit(1)) is None:
+        return 0
+    serials = select(Movement.serial).where(mine, Movement.serial.is_not(None))
+    # The import's recent rows, plus every earlier use of the serials they mention.
+    base = or_(mine, Movement.serial.in_(serials))
     drafts = _run(session, now, import_id, detectors, base)
     if not drafts:
         return 0

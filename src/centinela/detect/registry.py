@@ -46,7 +46,6 @@ _PKG = "centinela.detect.detectors"
 register("serial_reuse", f"{_PKG}.custody:SerialReuse")
 register("unauthorized_receiver", f"{_PKG}.custody:UnauthorizedReceiver")
 register("loss_report", f"{_PKG}.loss:LossReport")
-register("waste_self_witnessed", f"{_PKG}.waste:SelfWitnessedWaste")
 register("uncertified_handler", f"{_PKG}.certification:UncertifiedHandler")
 register("dispense_high_mme", f"{_PKG}.patients:DispenseHighMME")
 # Statistical and reconciliation detectors (scheduled and on demand).

@@ -55,6 +55,7 @@ class GenerationReport:
     events: dict[str, int] = field(default_factory=dict)
     truth: list[dict] = field(default_factory=list)
     seconds: float = 0.0
+    quirks: dict[str, int] = field(default_factory=dict)
 
     @property
     def planted(self) -> list[dict]:
@@ -72,14 +73,21 @@ class GenerationReport:
             "files": self.files, "events": self.events,
             "planted": len(self.planted), "lookalikes": len(self.lookalikes),
             "scenarios": sorted({t["scenario"] for t in self.planted}),
-            "seconds": round(self.seconds, 2),
+            "seconds": round(self.seconds, 2), "quirks": self.quirks,
         }
 
 
 def generate(out_dir: str | Path, seed: int = 1, scale: float = 0.2, scenarios: bool = True,
              start: dt.date | str = DEFAULT_START, days: int = DEFAULT_DAYS,
-             fmt: str = "csv", psychotropics: bool = False) -> GenerationReport:
-    """Write a synthetic year of movements (and planted scenarios) into ``out_dir``."""
+             fmt: str = "csv", noise: bool = False,
+             psychotropics: bool = False) -> GenerationReport:
+    """Write a synthetic year of movements (and planted scenarios) into ``out_dir``.
+
+    ``noise`` turns on the realistic-noise mode (``centinela.generate.noise``): reporting
+    quirks of honest establishments, a partial last month and a national winter peak.
+    ``psychotropics`` adds benzodiazepines and other special-prescription medicines
+    (``centinela.generate.psychotropics``).
+    """
     t0 = time.perf_counter()
     if isinstance(start, str):
         start = dt.date.fromisoformat(start)
@@ -89,6 +97,8 @@ def generate(out_dir: str | Path, seed: int = 1, scale: float = 0.2, scenarios: 
         raise ValueError(f"scale must be in (0, 20], not {scale}")
     if not 28 <= days <= 3 * 366:
         raise ValueError(f"days must be between 28 and 1098, not {days}")
+    if noise and days == DEFAULT_DAYS:
+        days += 12  # the data end part-way through a month, as a live system's always do
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     settings = get_settings()
@@ -103,11 +113,24 @@ def generate(out_dir: str | Path, seed: int = 1, scale: float = 0.2, scenarios: 
         if plan else set()
     exclude |= {est for _d, est, _k, _q in mods.losses}
     _background_losses(world, catalog.FastRandom(seed * 13 + 5), mods, exclude)
+    if noise:
+        _winter_peak(world, mods, start, days)
     report = GenerationReport(out, seed, scale, start, days, fmt)
     moves = TableWriter(out, "movements", fmt)
+    quirks = None
     try:
-        sim = Sim(world, rng, nprng, mods, moves.write_plain)
+        sink = moves.write_plain
+        if noise:
+            from centinela.generate.noise import Noise
+
+            quirks = Noise(world, catalog.FastRandom(seed * 104729 + 3), moves.write_plain,
+                           protected=set(plan.used_est) if plan else set())
+            sink = quirks.day_rows
+        sim = Sim(world, rng, nprng, mods, sink)
         sim.run()
+        if quirks is not None:
+            quirks.flush()
+            report.quirks = dict(quirks.counts)
     finally:
         moves.close()
     report.files["movements"] = moves.count
@@ -135,6 +158,17 @@ def generate(out_dir: str | Path, seed: int = 1, scale: float = 0.2, scenarios: 
     report.seconds = time.perf_counter() - t0
     return report
 
+
+
+def _winter_peak(world: World, mods: Mods, start: dt.date, days: int) -> None:
+    """A legitimate seasonal peak: 15 % more surgical and ICU cases nationally, June–August
+    (the southern winter's respiratory season), on top of the mild monthly factors."""
+    for d in range(days):
+        day = start + dt.timedelta(days=d)
+        if day.month == 6 and day.day == 1:
+            d1 = min(days - 1, d + 91)
+            for h in world.hospitals + world.clinics:
+                mods.case_mult.setdefault(h, []).append((d, d1, 1.15))
 
 
 def _background_losses(world: World, rng: catalog.FastRandom, mods: Mods,

@@ -140,7 +140,8 @@ def regional_surge(p: Plan) -> None:
     p.truth("regional_surge", "planted", "region", dept, d0, d1, ["regional_surge"],
             f"fentanyl dispensing in department {dept} rises about {mult}x for "
             f"{d1 - d0 + 1} days: {n} extra patients across {len(outlets)} outlets and "
-            f"{len(prescribers)} prescribers", magnitude=mult)
+            f"{len(prescribers)} prescribers", magnitude=mult,
+            involved_establishments=[w.ests[o].id for o in outlets])
 
 
 def uncertified(p: Plan) -> None:

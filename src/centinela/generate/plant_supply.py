@@ -142,9 +142,10 @@ def waste_diversion(p: Plan) -> None:
 def self_witnessed(p: Plan) -> None:
     """A nurse who signs as the witness of her own waste."""
     w = p.world
-    h = p.pick_est(_hospitals(p, 3))
+    # A ward busy enough that "most of her waste" is several events, not one.
+    h = p.pick_est(_hospitals(p, 3), lambda i: w.ests[i].beds >= 40)
     nurse = p.pick_prof(w.ests[h].nurses)
-    d0, d1 = p.window(30, 120)
+    d0, d1 = p.window(60, 150)
     p.mods.self_witness[nurse] = (d0, d1)
     p.truth("self_witnessed_waste", "planted", "professional", w.profs[nurse].id, d0, d1,
             ["self_witnessed_waste"],

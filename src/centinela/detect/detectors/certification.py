@@ -27,6 +27,11 @@ class UncertifiedHandler(Detector):
 
     name = "uncertified_handler"
     title = "Manejo de fentanilo sin certificación / Uncertified fentanyl handler"
+    tolerates = (
+        "events before the certification deadline, certificates valid on the event's date, "
+        "and nurses (outside the rule). Repeats extend one alert per professional and "
+        "violation."
+    )
     subject_kind = "professional"
     realtime = True
     topics = ("compliance",)

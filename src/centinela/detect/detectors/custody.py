@@ -27,6 +27,11 @@ class SerialReuse(Detector):
 
     name = "serial_reuse"
     title = "Serie usada dos veces / Serial used twice"
+    tolerates = (
+        "a partial administration plus its wasted residue (one unit in total) and the same "
+        "serial re-sent in a duplicate file (idempotent import). A serial is a physical "
+        "identity: two consumptions are never a reporting habit."
+    )
     subject_kind = "serial"
     realtime = True
     topics = ("custody", "counterfeit")
@@ -78,6 +83,11 @@ class UnauthorizedReceiver(Detector):
 
     name = "unauthorized_receiver"
     title = "Receptor no autorizado / Unauthorized receiver"
+    tolerates = (
+        "receipts on the day a licence is renewed (validity is judged on the movement's "
+        "date); repeats in a month are one alert. No base rate: an unlicensed holder is "
+        "unlawful however rare."
+    )
     subject_kind = "establishment"
     realtime = True
     topics = ("unauthorized_holder", "custody")
@@ -140,12 +150,25 @@ class TransferNotReceived(Detector):
     """A ``transfer_out`` whose units never appear as a receipt at the counterparty.
 
     Receipts (``receipt``/``transfer_in``) of the same product from the sender are matched to
-    shipments in time order, from one day before the shipment to ``transfer_receipt_days`` after;
-    a shipment still short after that time is flagged (subject: the transfer_out's event_id).
+    shipments from one day before the shipment (the sender may book its transfer_out after the
+    receiver booked the receipt) to ``transfer_receipt_days`` after. Receipts that account for
+    a shipment whole are matched first (the same lot first, then the closest in time): one
+    receipt of the same quantity or of that many packs (units recorded as packs), or two
+    receipts adding up to it (a delivery booked in two parts, or received days apart; counted a
+    day further than a single receipt); what is left is matched in time order. A shipment left
+    short inside a burst of shipments whose receipts add up to every unit shipped around it
+    (± the receipt days) is a matching ambiguity, not a loss. A
+    shipment still short after that time is flagged (subject: the transfer_out's event_id).
     """
 
     name = "transfer_not_received"
     title = "Envío no recibido / Transfer never received"
+    tolerates = (
+        "receipts booked up to transfer_receipt_days late, a receipt booked before the "
+        "sender's transfer_out (one day), deliveries booked in two parts, units recorded as "
+        "packs, and bursts of identical shipments whose receipts add up: each is how honest "
+        "logistics gets recorded."
+    )
     subject_kind = "shipment"
     topics = ("custody", "theft_loss")
     settings_used = ("transfer_receipt_days",)
@@ -180,9 +203,15 @@ class TransferNotReceived(Detector):
             in_by_group[k] = sorted(grp.tolist(), key=lambda i: f.t[i])
         out = []
         osel = np.isin(oinv, cand)
+        pos_of = {int(o): j for j, o in enumerate(outs)}
         for k, grp in groups(oinv[osel], outs[osel]):
+            ships = sorted(grp.tolist(), key=lambda i: f.t[i])
             pool = [[int(f.t[i]), float(f.qty[i]), i] for i in in_by_group.get(k, [])]
-            for o in sorted(grp.tolist(), key=lambda i: f.t[i]):
+            pack = float(ctx.registry.prod_pack[int(f.product[ships[0]])])
+            done = self._match_whole(f, ships, pool, pack, grace)
+            for o in ships:
+                if o in done:
+                    continue
                 need = float(f.qty[o])
                 t_out = int(f.t[o])
                 matched: list[int] = []
@@ -195,10 +224,57 @@ class TransferNotReceived(Detector):
                     item[1] -= take
                     need -= take
                     matched.append(int(item[2]))
-                if need < min(1.0, float(f.qty[o])) - 1e-6 or not eligible[np.searchsorted(outs, o)]:
+                if need < min(1.0, float(f.qty[o])) - 1e-6 or not eligible[pos_of[int(o)]]:
                     continue
+                if self._balanced_nearby(f, ships, in_by_group.get(k, []), t_out, grace):
+                    continue  # every unit shipped around then arrived: a matching ambiguity
                 out.append(self._alert(ctx, o, need, matched))
         return out
+
+    @staticmethod
+    def _balanced_nearby(f, ships: list[int], receipts: list[int], t_out: int, grace: int) -> bool:
+        """True when the receipts around a shipment add up to every unit shipped around it (a
+        burst of identical shipments whose receipts cannot be told apart one by one)."""
+        sent = sum(float(f.qty[o]) for o in ships if t_out - grace <= f.t[o] <= t_out + grace)
+        got = sum(float(f.qty[i]) for i in receipts
+                  if t_out - grace - DAY <= f.t[i] <= t_out + 2 * grace)
+        return len([o for o in ships if t_out - grace <= f.t[o] <= t_out + grace]) > 1 \
+            and got >= sent - 1e-6
+
+    @staticmethod
+    def _match_whole(f, ships: list[int], pool: list[list], pack: float, grace: int) -> set[int]:
+        """Match shipments to the receipts that account for them whole, closest in time first:
+        one receipt of the same quantity (or of that many packs, a unit mix-up), or two receipts
+        that add up to it (a delivery booked in two parts). Used receipts leave the pool."""
+        singles: list[tuple[int, int, int, tuple[int, ...]]] = []
+        pairs: list[tuple[int, int, int, tuple[int, ...]]] = []
+        for o in ships:
+            q, t_out, lot = float(f.qty[o]), int(f.t[o]), int(f.lot[o])
+            near = [j for j, it in enumerate(pool) if t_out - DAY <= it[0] <= t_out + grace]
+            for j in near:
+                r = pool[j][1]
+                if abs(r - q) < 1e-6 or (pack > 1 and abs(r * pack - q) < 1e-6):
+                    other_lot = int(f.lot[pool[j][2]] != lot)
+                    singles.append((other_lot, abs(pool[j][0] - t_out), o, (j,)))
+            if len(near) <= 40:
+                for a_i, a in enumerate(near):
+                    for b in near[a_i + 1:]:
+                        if abs(pool[a][1] + pool[b][1] - q) < 1e-6:
+                            other_lot = int(f.lot[pool[a][2]] != lot or f.lot[pool[b][2]] != lot)
+                            # A two-part booking costs a day more than a single receipt.
+                            pairs.append((other_lot, DAY + max(abs(pool[a][0] - t_out),
+                                                               abs(pool[b][0] - t_out)), o, (a, b)))
+        done: set[int] = set()
+        used: set[int] = set()
+        # Same lot first, then the closest in time (a two-part booking counted a day further).
+        for _, _, o, js in sorted(singles + pairs, key=lambda c: (c[0], c[1], c[2])):
+            if o in done or any(j in used for j in js):
+                continue
+            done.add(o)
+            used.update(js)
+        for j in used:
+            pool[j][1] = 0.0
+        return done
 
     def _alert(self, ctx: DetectionContext, o: int, missing: float, matched: list[int]) -> AlertDraft:
         f = ctx.frame
@@ -233,6 +309,10 @@ class SeizureTrace(Detector):
 
     name = "seizure_trace"
     title = "Incautación rastreada / Seized lot or serial traced"
+    tolerates = (
+        "nothing: a seized unit of a registered lot is always traced; the alert names the "
+        "last custodian, not a culprit."
+    )
     subject_kind = "lot"
     topics = ("seizure_trace",)
     evidence_fields = ("seizure_id", "last_custodian", "custodians", "chain")

@@ -1,4 +1,4 @@
-"""Inventory reconciliation: book stock against physical counts."""
+"""Inventory reconciliation: book stock against physical counts, netted and time-tolerant."""
 
 from __future__ import annotations
 
@@ -9,52 +9,60 @@ from sqlalchemy.orm import Session
 
 from centinela.alerts.service import AlertDraft
 from centinela.detect.base import Detector, day_str, fmt
-from centinela.detect.context import DetectionContext
+from centinela.detect.context import DAY, DetectionContext
+from centinela.detect.frame import EVENT_CODE
+from centinela.detect.scoring import bh_keep, p_from_z, robust_center_scale, strength_from_p
 from centinela.detect.util import groups
 from centinela.ingest.models import EVENT_TYPES, STOCK_SIGN
 
-
-def _best_run(intervals: list[dict]) -> tuple[list[dict], float]:
-    """Return the run of consecutive intervals with the largest net shortfall (Kadane) and that
-    shortfall net of any surplus found at later counts (a miscount corrected later is not
-    missing)."""
-    best, best_sum, start, run = (0, 0), 0.0, 0, 0.0
-    for i, x in enumerate(intervals):
-        if run <= 0:
-            start, run = i, 0.0
-        run += x["diff"]
-        if run > best_sum:
-            best_sum, best = run, (start, i + 1)
-    later = sum(x["diff"] for x in intervals[best[1]:])
-    return intervals[best[0]:best[1]], best_sum + min(later, 0.0)
+SHIPPING = ("import", "receipt", "transfer_in", "transfer_out", "export")
 
 
 class InventoryDiscrepancy(Detector):
-    """Units missing at a physical count: previous count + receipts − (dispense + administer +
-    waste + loss + transfers out + exports) since then, minus what was counted.
+    """Units missing at physical counts, net of surpluses, against the units handled, compared
+    with the establishment's peers.
 
-    Per establishment × product, between consecutive counts. An honest book balances exactly, so
-    the only tolerance is for miscounts and rounding: surpluses offset shortfalls (a miscount
-    corrected at the next count nets to zero), and the shortfall must be material. A theft lasts
-    weeks or months, not necessarily the whole year, so the finding is the run of consecutive
-    count intervals with the largest net shortfall (maximum-sum run, surpluses inside it and at
-    later counts still offsetting it); diluting it with the months before and after would hide it
-    in a busy store.
-    Flagged when that net shortfall is ≥ 2 units and ≥ 2 % of the units that left the stock
-    (dispensed, administered, wasted, lost, shipped, exported) over the same intervals — a
-    conventional shrinkage tolerance, proportional to throughput so a big hospital is not flagged
-    for its size.
+    Per establishment × product. Between a start count a and the latest count z, the book says
+    counted(a) + receipts − outflows; the shortfall is book − counted(z). Consecutive intervals
+    telescope, so a miscount, a count stamped at the end of the shift or the next morning, or a
+    count a day or two late moves units between neighbouring intervals and nets out: surpluses
+    and shortfalls are netted in both directions over the whole run. The instant of each count is
+    uncertain by ± 2 days (real counts are stamped when the form is filled, not when the shelf
+    was counted): the book at a count is taken at the instant in that range that best agrees
+    with it, so flows on the count's day never make a gap. Shipments are often booked days after
+    they physically moved (a receipt entered when the paperwork is done, a sender's transfer_out
+    entered the next day): receipts and transfers booked within 4 days of a count may lie on
+    the other side of it. A negative book balance reported as
+    a count of zero is a surplus and never a shortfall. The start count is the one that gives
+    the largest shortfall (a theft need not span the whole year).
+    Score: shortfall ÷ max(units that left the stock over the run, 50) — units missing against
+    units handled, with a floor so a 2-unit gap in a quiet month is not "200 %". Each
+    establishment × product is a test: its share is compared with those of the same kind of
+    establishment and product (robust z, median/MAD, σ ≥ 1 %), and flagged when the shortfall is
+    ≥ 3 units and ≥ 2 % of what was handled and the p of z survives Benjamini–Hochberg (q = 5 %)
+    over every series tested.
     """
 
     name = "inventory_discrepancy"
     title = "Faltante en conteo de inventario / Inventory shortfall at count"
+    tolerates = (
+        "counts stamped at the start of the shift, the next morning or a day or two late (+/-"
+        " 2 days), shipments booked up to 4 days on the other side of a count, miscounts "
+        "corrected later (netting in both directions), a negative book counted as zero, quiet"
+        " months (floor of 50 units handled), and chance across all series (peer z, "
+        "Benjamini-Hochberg)."
+    )
     subject_kind = "establishment"
     topics = ("diversion", "inventory")
-    thresholds = {"net missing units (best run of count intervals)": "≥ 2",
-                  "share of units out in that run": "≥ 2 %"}
-    evidence_fields = ("products", "missing_units", "book", "counted", "intervals")
+    thresholds = {"count-time uncertainty": "± 2 days (book taken at the best-agreeing instant)",
+                  "shipment booking lag": "receipts/transfers within 4 days of a count",
+                  "net missing units (start count → latest count)": "≥ 3",
+                  "share of units handled (floor 50 units)": "≥ 2 %",
+                  "peer robust z (same establishment kind and product)": "BH q = 5 %"}
+    evidence_fields = ("products", "missing_units", "units_out", "share", "z", "p_value")
 
-    MIN_UNITS, MIN_SHARE = 2.0, 0.02
+    BOOKING_LAG_DAYS = 4
+    SLACK_DAYS, MIN_UNITS, MIN_SHARE, FLOOR_UNITS, SIGMA_FLOOR, Q = 2, 3.0, 0.02, 50.0, 0.01, 0.05
 
     def run(self, session: Session, now: dt.datetime, ctx: DetectionContext) -> list[AlertDraft]:
         f = ctx.frame
@@ -68,64 +76,117 @@ class InventoryDiscrepancy(Detector):
         rows = np.flatnonzero(ok & np.isin(key_all, counted_keys))
         sign_of_code = np.array([STOCK_SIGN[n] for n in EVENT_TYPES], dtype=float)
         key = key_all[rows]
-        # Counts sort after flows at the same instant (the count closes the period).
         order = np.lexsort((is_count[rows], f.t[rows], key))
         rows, key = rows[order], key[order]
         flow = sign_of_code[f.etype[rows]] * f.qty[rows]
         moved = np.where(flow < 0, -flow, 0.0)  # units that left the stock
         cum, cum_moved = np.cumsum(flow), np.cumsum(moved)
-        findings: dict[int, list[dict]] = {}
-        cpos = np.flatnonzero(is_count[rows])
-        for _, pos in groups(key[cpos], cpos):
-            if len(pos) < 2:
+        # Shipments in and out: the flows whose booking lags the physical move by days.
+        ship = np.isin(f.etype[rows], [EVENT_CODE[e] for e in SHIPPING])
+        cum_in = np.cumsum(np.where(ship & (flow > 0), flow, 0.0))
+        cum_out = np.cumsum(np.where(ship & (flow < 0), -flow, 0.0))
+        t = f.t[rows]
+        slack = self.SLACK_DAYS * DAY
+        lag = self.BOOKING_LAG_DAYS * DAY
+        series: list[dict] = []
+        for _, pos in groups(key, np.arange(len(rows))):
+            lo_key, hi_key = int(pos.min()), int(pos.max()) + 1
+            cpos = pos[is_count[rows[pos]]]
+            if len(cpos) < 2 or f.t[rows[cpos[-1]]] < ctx.start_t:
                 continue
-            nets: list[dict] = []
-            for a, b in zip(pos[:-1], pos[1:], strict=True):
-                book = f.qty[rows[a]] + (cum[b] - cum[a])
-                counted = float(f.qty[rows[b]])
-                nets.append({"a": int(a), "b": int(b), "book": float(book), "counted": counted,
-                             "diff": float(book - counted), "moved": float(cum_moved[b] - cum_moved[a])})
-            in_win = [x for x in nets if f.t[rows[x["b"]]] >= ctx.start_t]
-            if not in_win:
-                continue
-            in_win, missing = _best_run(in_win)
-            moved_total = sum(x["moved"] for x in in_win)
-            if missing < max(self.MIN_UNITS, self.MIN_SHARE * moved_total):
-                continue
-            short = [x for x in in_win if x["diff"] >= 1.0 - 1e-9]
-            if not short:
-                continue
-            est = int(f.est[rows[pos[0]]])
-            findings.setdefault(est, []).append({
-                "product": int(f.product[rows[pos[0]]]), "missing": missing, "moved": moved_total,
-                "intervals": short, "rows": rows,
-            })
-        return [self._alert(ctx, est, items) for est, items in findings.items()]
+            base = cum[lo_key - 1] if lo_key > 0 else 0.0
+            tk = t[lo_key:hi_key]
+            a_val, b_val = [], []
+            for c in cpos:
+                lo = lo_key + int(np.searchsorted(tk, t[c] - slack, "left"))
+                hi = lo_key + int(np.searchsorted(tk, t[c] + slack, "right"))
+                span = cum[lo:hi]
+                before = cum[lo - 1] if lo > lo_key else base
+                cmax = max(float(span.max(initial=before)), before)
+                cmin = min(float(span.min(initial=before)), before)
+                counted = float(f.qty[rows[c]])
+                # A shipment booked up to the lag after (receipts) or before (transfers out) the
+                # count may already be on the other side of it physically.
+                w0 = lo_key + int(np.searchsorted(tk, t[c] - lag, "left"))
+                w1 = lo_key + int(np.searchsorted(tk, t[c] + lag, "right"))
 
-    def _alert(self, ctx: DetectionContext, est: int, items: list[dict]) -> AlertDraft:
+                def at(arr, i, lo=lo_key):
+                    return float(arr[i - 1]) if i > lo else (float(arr[lo - 1]) if lo > 0 else 0.0)
+
+                in_after, in_before = at(cum_in, w1) - at(cum_in, c + 1), at(cum_in, c + 1) - at(cum_in, w0)
+                out_after, out_before = (at(cum_out, w1) - at(cum_out, c + 1),
+                                         at(cum_out, c + 1) - at(cum_out, w0))
+                here = float(cum[c])
+                # As a start: the book counted from its best instant or booking; as the end: the
+                # same, in the other direction.
+                a_val.append(counted - max(cmax, here + in_after + out_before))
+                b_val.append(counted - min(cmin, here - in_before - out_after))
+            a_arr, b_arr = np.array(a_val), np.array(b_val)
+            z = len(cpos) - 1
+            in_win = np.array([f.t[rows[c]] >= ctx.start_t - 31 * DAY for c in cpos[:-1]])
+            if not in_win.any():
+                continue
+            cand = np.where(in_win, a_arr[:-1], -np.inf)
+            a = int(np.argmax(cand))
+            missing = float(cand[a] - b_arr[z])
+            out_units = float(cum_moved[cpos[z]] - cum_moved[cpos[a]])
+            series.append({"key": int(key[cpos[0]]), "est": int(f.est[rows[cpos[0]]]),
+                           "product": int(f.product[rows[cpos[0]]]), "missing": missing,
+                           "moved": out_units, "a": int(cpos[a]), "z": int(cpos[z]),
+                           "share": missing / max(out_units, self.FLOOR_UNITS),
+                           "counts": int(len(cpos) - a)})
+        if not series:
+            return []
+        kinds = ctx.registry.est_kind
+        peer = np.array([hash((kinds[s["est"]] or "", s["product"])) for s in series])
+        share = np.array([s["share"] for s in series])
+        cands = []
+        for _, idx in groups(peer, np.arange(len(series))):
+            med, sigma = robust_center_scale(share[idx], self.SIGMA_FLOOR) if len(idx) >= 5 \
+                else (0.0, self.SIGMA_FLOOR)
+            for i in idx:
+                s = series[i]
+                if s["missing"] < max(self.MIN_UNITS, self.MIN_SHARE * s["moved"]):
+                    continue
+                if share[i] < self.MIN_SHARE:
+                    continue
+                zval = (share[i] - max(med, 0.0)) / sigma
+                cands.append((p_from_z(zval), zval, med, s))
+        keep = bh_keep([c[0] for c in cands], len(series), self.Q)
+        findings: dict[int, list[tuple]] = {}
+        for c, k in zip(cands, keep, strict=True):
+            if k:
+                findings.setdefault(c[3]["est"], []).append(c)
+        return [self._alert(ctx, rows, est, items) for est, items in findings.items()]
+
+    def _alert(self, ctx: DetectionContext, rows: np.ndarray, est: int,
+               items: list[tuple]) -> AlertDraft:
         f = ctx.frame
         name = f.estv.name(est)
-        t0 = min(int(f.t[it["rows"][x["a"]]]) for it in items for x in it["intervals"])
-        t1 = max(int(f.t[it["rows"][x["b"]]]) for it in items for x in it["intervals"])
-        missing_units = sum(it["missing"] for it in items)
-        mme = sum(it["missing"] * float(ctx.registry.prod_mme[it["product"]]) for it in items)
-        share = missing_units / max(sum(it["moved"] for it in items), 1.0)
-        n_int = sum(len(it["intervals"]) for it in items)
-        strength = min(0.9, 0.5 + 0.3 * min(1.0, share / 0.2) + 0.05 * (n_int - 1))
-        ev_rows = np.array(sorted({int(it["rows"][x["b"]]) for it in items for x in it["intervals"]}))
+        t0 = min(int(f.t[rows[s["a"]]]) for _, _, _, s in items)
+        t1 = max(int(f.t[rows[s["z"]]]) for _, _, _, s in items)
+        missing_units = sum(s["missing"] for _, _, _, s in items)
+        moved = sum(s["moved"] for _, _, _, s in items)
+        mme = sum(s["missing"] * float(ctx.registry.prod_mme[s["product"]]) for _, _, _, s in items)
+        p = min(c[0] for c in items)
+        zmax = max(c[1] for c in items)
+        share = missing_units / max(moved, self.FLOOR_UNITS)
+        ev_rows = np.array(sorted({int(rows[s[k]]) for _, _, _, s in items for k in ("a", "z")}))
         products = [{
-            "product_code": f.prodv.name(it["product"]), "missing_units": round(it["missing"], 3),
-            "units_out": round(it["moved"], 3),
-            "intervals": [{"from": day_str(int(f.t[it["rows"][x["a"]]])),
-                           "to": day_str(int(f.t[it["rows"][x["b"]]])),
-                           "book": round(x["book"], 3), "counted": x["counted"]}
-                          for x in it["intervals"][:12]],
-        } for it in sorted(items, key=lambda it: -it["missing"])]
+            "product_code": f.prodv.name(s["product"]), "missing_units": round(s["missing"], 3),
+            "units_out": round(s["moved"], 3), "share": round(s["share"], 4),
+            "peer_median_share": round(float(med), 4), "z": round(float(zv), 2),
+            "from": day_str(int(f.t[rows[s["a"]]])), "to": day_str(int(f.t[rows[s["z"]]])),
+            "counts": s["counts"],
+        } for _, zv, med, s in sorted(items, key=lambda c: -c[3]["missing"])]
         summary = (f"En los conteos de {name} faltan {fmt(missing_units, 1)} unidades frente al libro "
-                   f"({100 * share:.1f} % de las salidas) entre {day_str(t0)} y {day_str(t1)}.")
+                   f"({100 * share:.1f} % de lo manejado, neto de sobrantes) entre {day_str(t0)} y "
+                   f"{day_str(t1)}.")
         return self.draft(
-            name, t0, t1, strength, mme, summary,
-            {"metric": "book − counted units", "observed": round(missing_units, 3), "expected": 0,
-             "share_of_throughput": share, "products": products[:10], **f.events(ev_rows)},
+            name, t0, t1, strength_from_p(p), mme, summary,
+            {"metric": "book − counted units (netted)", "observed": round(missing_units, 3),
+             "expected": 0, "missing_units": round(missing_units, 3), "units_out": round(moved, 3),
+             "share": share, "z": zmax, "p_value": p, "products": products[:10],
+             **f.events(ev_rows)},
             department=ctx.est_department(est), ubigeo=ctx.registry.est_ubigeo[est],
         )

@@ -100,6 +100,12 @@ class SuspiciousOrder(Detector):
 
     name = "suspicious_order"
     title = "Pedido sospechoso / Suspicious order"
+    tolerates = (
+        "stock-ups followed by smaller orders, new wards whose use grows with their orders, "
+        "lumpy ordering (judged on the series' own variability), orders received at month end"
+        " (the next months' use counts), and chance across all series-months (Benjamini-"
+        "Hochberg)."
+    )
     subject_kind = "establishment"
     topics = ("diversion", "suspicious_order")
     thresholds = {"size vs trailing 12-month mean": "≥ 2×", "vs prior 6-month max": ">",
@@ -254,6 +260,10 @@ class PurchasesOutgrowUse(Detector):
 
     name = "purchases_outgrow_use"
     title = "Compras que superan el uso / Purchases outgrowing use"
+    tolerates = (
+        "counted stock changes (the balance R = U + dS over one consistent period) and "
+        "establishments that are simply big (peers' ratio)."
+    )
     subject_kind = "establishment"
     topics = ("diversion", "suspicious_order")
     thresholds = {"robust z (log ratio, σ ≥ 0.25)": "≥ 3.5", "ratio": "≥ 1.25",

@@ -48,6 +48,11 @@ class DispenseHighMME(Detector):
 
     name = "dispense_high_mme"
     title = "Dispensación con dosis diaria alta / Single high-dose dispense"
+    tolerates = (
+        "doses between the threshold and 4x it (clinical PDMP review, not an authority alert)"
+        " and oncology or palliative prescriptions, because label use of the strongest "
+        "presentation never reaches the bar."
+    )
     subject_kind = "patient"
     realtime = True
     topics = ("patient_safety",)
@@ -142,6 +147,10 @@ class MultipleProviders(Detector):
 
     name = "multiple_providers"
     title = "Múltiples prescriptores y farmacias / Multiple-provider episode"
+    tolerates = (
+        "care teams sharing one pharmacy and patients seen by fewer providers than the PDMP "
+        "thresholds."
+    )
     subject_kind = "patient"
     topics = ("doctor_shopping",)
     settings_used = ("pdmp_prescribers", "pdmp_pharmacies", "pdmp_window_days")
@@ -209,6 +218,10 @@ class OverlappingPrescriptions(Detector):
 
     name = "overlapping_prescriptions"
     title = "Prescripciones superpuestas / Overlapping prescriptions"
+    tolerates = (
+        "early renewals by the same prescriber, palliative teams sharing one pharmacy, and "
+        "overlaps shorter than 7 days or totalling less than 30 days."
+    )
     subject_kind = "patient"
     topics = ("doctor_shopping",)
     thresholds = {"overlap per event": "≥ 7 days", "overlap events": "≥ 2",
@@ -284,6 +297,10 @@ class HighMME(Detector):
 
     name = "high_mme"
     title = "Dosis diaria alta sostenida / Sustained high daily MME"
+    tolerates = (
+        "stable high doses from one prescriber (cancer pain), oncology and palliative "
+        "prescriptions below 4x the threshold, and early refills."
+    )
     subject_kind = "patient"
     topics = ("patient_safety",)
     settings_used = ("mme_threshold",)

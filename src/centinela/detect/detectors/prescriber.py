@@ -44,6 +44,11 @@ class PrescriberVolume(Detector):
 
     name = "prescriber_volume"
     title = "Volumen atípico de prescriptor / Atypical prescriber volume"
+    tolerates = (
+        "big practices with normal doses per patient (oncology institutes, palliative teams),"
+        " specialty differences (peers of the same specialty and department), and chance over"
+        " rolling windows (Benjamini-Hochberg)."
+    )
     subject_kind = "professional"
     topics = ("diversion", "prescribing")
     thresholds = {"robust z (log scale)": "≥ 3.5", "patients": "≥ 3", "peers": "≥ 8",

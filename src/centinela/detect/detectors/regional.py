@@ -1,47 +1,75 @@
-"""Regional surge: per-capita dispensing by department against its own history and the nation."""
+"""Regional surge: a department's monthly dispensing against its own history and the nation."""
 
 from __future__ import annotations
 
 import datetime as dt
 
 import numpy as np
+from scipy import stats
 from sqlalchemy.orm import Session
 
 from centinela.alerts.service import AlertDraft
 from centinela.detect.base import Detector, fmt
-from centinela.detect.context import DetectionContext
+from centinela.detect.context import DAY, DetectionContext
 from centinela.detect.frame import Vocab
-from centinela.detect.scoring import MAD_TO_SIGMA, p_from_z, strength_from_p
+from centinela.detect.scoring import MAD_TO_SIGMA, bh_keep, strength_from_p
 from centinela.detect.util import month_bounds, month_index, month_label
 from centinela.reference.ubigeo import department_population
 
 
 class RegionalSurge(Detector):
-    """Monthly dispensations and administrations in a department above their expectation.
+    """Monthly dispensations of fentanyl-family products in a department above their expectation,
+    under an over-dispersed count model, with the establishments and prescribers driving the rise.
 
-    Expected = the department's median of its prior 6 months (≥ 3), scaled by the change of the
-    rest of the country over the same months (so a national season is not a regional surge).
-    z = log(observed ÷ expected) ÷ √(σ² + 1/observed), σ the robust extra-Poisson spread of all
-    department-months (≥ 0.05).
-    Flagged when z ≥ 3.5 and observed ≥ 1.25× expected, or when a one-sided CUSUM of z
-    (k = 1, h = 5) crosses with observed ≥ 1.15× expected (a sustained smaller rise). Population
-    from INEI (shipped data); rates per 100 000 inhabitants in the evidence.
+    Community supply is what a regional surge is about: in-hospital administration rises for
+    reasons a region cannot see (a new ICU) and its diversion is judged by the inventory and
+    waste detectors.
+
+    Only complete calendar months are compared (never a partial current month, nor the partial
+    first month of the data). Expected count of a department-month = the mean of its prior 3–6
+    complete months, scaled by the change of the rest of the country over the same months (a
+    national season is not a regional surge). Counts are negative binomial (quasi-Poisson
+    extension): Var = μ + α μ², α the median of the department-months' moment estimates (≥ 0.01,
+    robust to the surges themselves), plus
+    the uncertainty of the baseline mean itself, widened by the empirical null (the robust spread
+    of all department-months' z, when above 1: slow drifts of patient panels); so a department
+    with 20 events a month and one with 5 000 are each held to their own noise. A department-month, or a run of consecutive
+    months each ≥ 1.15× expected (tested as one sum against the months before the run, with the
+    variance of that shared baseline), is flagged when its p survives Benjamini–Hochberg
+    (q = 5 %) over every department-month and run tested, the ratio is ≥ 1.25 (single month) or
+    ≥ 1.15 (run), and the excess is ≥ 10 dispensations per month. The evidence names the
+    establishments and prescribers whose rise over their own baseline makes up the excess.
+    Population from INEI (shipped data); rates per 100 000 inhabitants in the evidence.
     """
 
     name = "regional_surge"
     title = "Aumento regional / Regional surge"
+    tolerates = (
+        "partial months (only complete ones are compared), national seasons (rest-of-country "
+        "scaling), the noise of small departments (negative binomial with an empirical null),"
+        " in-hospital administration (a new ICU), and chance across departments and months "
+        "(Benjamini-Hochberg)."
+    )
     subject_kind = "region"
     topics = ("regional_surge",)
-    thresholds = {"z (single month)": "≥ 3.5 and ratio ≥ 1.25",
-                  "CUSUM (k = 1, h = 5)": "ratio ≥ 1.15", "history": "≥ 3 months"}
-    evidence_fields = ("observed", "expected", "ratio", "z", "rate_per_100k",
-                       "national_rate_per_100k", "months")
+    thresholds = {"count model": "negative binomial, α by moments (≥ 0.01)",
+                  "single month": "ratio ≥ 1.25", "run of months": "each ≥ 1.15×",
+                  "excess dispensations": "≥ 10 per month", "history": "≥ 3 complete months",
+                  "multiple testing": "Benjamini–Hochberg q = 5 %",
+                  "months compared": "complete calendar months only"}
+    evidence_fields = ("observed", "expected", "ratio", "p_value", "dispersion", "drivers",
+                       "rate_per_100k", "national_rate_per_100k", "months")
 
-    Z_MIN, RATIO_MIN, CUSUM_K, CUSUM_H, CUSUM_RATIO = 3.5, 1.25, 1.0, 5.0, 1.15
+    RATIO_MIN, RUN_RATIO, MIN_EXCESS, ALPHA_FLOOR, Q = 1.25, 1.15, 10.0, 0.01, 0.05
 
     def run(self, session: Session, now: dt.datetime, ctx: DetectionContext) -> list[AlertDraft]:
         f = ctx.frame
-        rows = np.flatnonzero(f.is_type("dispense", "administer") & (f.est >= 0) & (f.product >= 0))
+        # Community supply: dispensations of fentanyl-family products. In-hospital administration
+        # rises for reasons a region cannot see (a new ICU, a surgical campaign) and its diversion
+        # is judged by the inventory and waste detectors.
+        fam = ctx.registry.prod_family
+        rows = np.flatnonzero(f.is_type("dispense") & (f.est >= 0) & (f.product >= 0))
+        rows = rows[fam[f.product[rows]]]
         if len(rows) == 0:
             return []
         deptv = Vocab()
@@ -51,102 +79,176 @@ class RegionalSurge(Detector):
         if len(rows) == 0:
             return []
         mon = month_index(f.t[rows])
-        m0 = int(mon.min())
+        # Complete months only: drop a first month the data start inside and the current month.
+        first = int(mon.min())
+        if month_bounds(first)[0] < int(f.t[rows].min()) - DAY:
+            first += 1
         last = int(month_index(np.array([ctx.now_t]))[0])
-        nm, nd = last - m0 + 1, len(deptv)
+        if month_bounds(last)[1] > ctx.now_t + DAY:
+            last -= 1
+        keep = (mon >= first) & (mon <= last)
+        rows, d, mon = rows[keep], d[keep], mon[keep]
+        nm, nd = last - first + 1, len(deptv)
+        if nm < 4 or len(rows) == 0:
+            return []
+        m0 = first
         cell = d.astype(np.int64) * nm + (mon - m0)
-        # Counting dispensations and administrations (near-Poisson) rather than MME, whose big
-        # patch and bulk quantities make monthly totals too noisy to judge a department by.
         mme = np.bincount(cell, weights=ctx.row_mme[rows], minlength=nd * nm).reshape(nd, nm)
-        cnt = np.bincount(cell, minlength=nd * nm).reshape(nd, nm).astype(float)
-        obs = cnt
-        expo = self._exposure(int(f.t[rows].min()), ctx.now_t, m0, nm)
-        rate = obs / expo  # full-month equivalents
-        total = rate.sum(axis=0)
+        obs = np.bincount(cell, minlength=nd * nm).reshape(nd, nm).astype(float)
+        total = obs.sum(axis=0)
         exp = np.full((nd, nm), np.nan)
+        nbase = np.zeros(nm)
         for m in range(3, nm):
             lo = max(0, m - 6)
-            base = np.median(rate[:, lo:m], axis=1)
-            rest_now = total[m] - rate[:, m]
-            rest_prior = np.median(total[lo:m][None, :] - rate[:, lo:m], axis=1)
+            base = obs[:, lo:m].mean(axis=1)
+            rest_now = total[m] - obs[:, m]
+            rest_prior = (total[lo:m][None, :] - obs[:, lo:m]).mean(axis=1)
             factor = np.where(rest_prior > 0, rest_now / np.maximum(rest_prior, 1e-9), 1.0)
-            exp[:, m] = base * factor * expo[m]
-        ok = ~np.isnan(exp) & (exp > 0) & (obs > 0)
-        r = np.full((nd, nm), np.nan)
-        r[ok] = np.log(obs[ok] / exp[ok])
+            exp[:, m] = base * factor
+            nbase[m] = m - lo
+        ok = ~np.isnan(exp) & (exp > 0)
         if ok.sum() < 5:
             return []
-        med = float(np.median(r[ok]))
-        spread = MAD_TO_SIGMA * float(np.median(np.abs(r[ok] - med)))
-        noise = float(np.median(1.0 / np.maximum(cnt[ok], 1.0)))
-        sigma2 = max(spread ** 2 - noise, 0.05 ** 2)
-        z = np.where(ok, r / np.sqrt(sigma2 + 1.0 / np.maximum(cnt, 1.0)), 0.0)
-        ratio = np.where(ok, obs / np.where(exp > 0, exp, 1.0), 0.0)
+        e_ok, o_ok = exp[ok], obs[ok]
+        # Over-dispersion: the median of the cells' moment estimates (robust to the surges
+        # themselves), from cells with enough events to carry information.
+        big = e_ok >= 5
+        est_a = ((o_ok - e_ok) ** 2 - e_ok) / np.maximum(e_ok, 1e-9) ** 2
+        alpha = max(float(np.median(est_a[big])) if big.any() else self.ALPHA_FLOOR,
+                    self.ALPHA_FLOOR)
+        var = np.where(ok, (exp + alpha * exp ** 2) * (1.0 + 1.0 / np.maximum(nbase, 1)), 1.0)
+        # Empirical null (Efron): if the department-months spread more than the model says
+        # (slow drifts of patient panels), the robust spread of their z widens every test.
+        zall = (obs[ok] - exp[ok]) / np.sqrt(var[ok])
+        scale2 = max(1.0, (MAD_TO_SIGMA * float(np.median(np.abs(zall - np.median(zall))))) ** 2)
+        var = var * scale2
+        pm = np.ones((nd, nm))
+        for di, m in zip(*np.nonzero(ok), strict=True):
+            pm[di, m] = _nb_sf(obs[di, m], exp[di, m], var[di, m])
+        ratio = np.where(ok, obs / np.where(ok, exp, 1.0), 0.0)
         start_m = int(month_index(np.array([ctx.start_t]))[0]) - m0
+        tests: list[tuple[float, int, list[int]]] = []
+        n_tests = int(ok.sum())
+        for di in range(nd):
+            run: list[int] = []
+            for m in [*range(nm), nm]:
+                up = m < nm and ok[di, m] and ratio[di, m] >= self.RUN_RATIO
+                if up:
+                    run.append(m)
+                    if ratio[di, m] >= self.RATIO_MIN and m >= start_m:
+                        tests.append((float(pm[di, m]), di, [m]))
+                    continue
+                if len(run) >= 2 and run[-1] >= start_m and run[0] >= 3:
+                    # The run against the months before it (one fixed baseline, so the months
+                    # of the run never raise their own expectation), its sum tested once.
+                    e_run, o_run = self._run_expectation(obs, total, di, run)
+                    if e_run is not None:
+                        exp[di, run] = e_run
+                        n_b = min(6, run[0])
+                        v = scale2 * float((e_run + alpha * e_run ** 2).sum()
+                                           + e_run.sum() ** 2 * (1.0 / max(e_run.mean(), 1e-9)
+                                                                 + alpha) / n_b)
+                        tests.append((_nb_sf(o_run, float(e_run.sum()), v), di, list(run)))
+                        n_tests += 1
+                run = []
+        passed = bh_keep([t[0] for t in tests], n_tests, self.Q)
+        # One episode per department and overlapping months: the strongest test.
+        best: dict[int, list[tuple[float, list[int]]]] = {}
+        for (p, di, ep), ok_p in zip(tests, passed, strict=True):
+            if not ok_p or float(obs[di, ep].sum() - exp[di, ep].sum()) < self.MIN_EXCESS * len(ep):
+                continue
+            eps = best.setdefault(di, [])
+            clash = [x for x in eps if set(x[1]) & set(ep)]
+            if clash and min(x[0] for x in clash) <= p:
+                continue
+            best[di] = [x for x in eps if not (set(x[1]) & set(ep))] + [(p, ep)]
         pop = department_population()
         out = []
-        for di in range(nd):
+        for di, eps in best.items():
             code = deptv.name(di)
-            flagged, s = [], 0.0
-            for m in range(nm):
-                s = max(0.0, s + z[di, m] - self.CUSUM_K) if ok[di, m] else 0.0
-                single = z[di, m] >= self.Z_MIN and ratio[di, m] >= self.RATIO_MIN
-                cusum = s >= self.CUSUM_H and ratio[di, m] >= self.CUSUM_RATIO
-                if (single or cusum) and m >= start_m:
-                    flagged.append(m)
-            for ep in _runs(flagged):
-                out.append(self._alert(ctx, code, ep, m0, obs[di], exp[di], z[di], mme[di],
-                                       total, expo, pop.get(code, 0), rows, d == di))
+            for p, ep in eps:
+                a = self._alert(ctx, code, ep, m0, obs[di], exp[di], p, alpha, mme[di],
+                                total, pop.get(code, 0), rows, d == di, mon)
+                if a is not None:
+                    out.append(a)
         return out
 
     @staticmethod
-    def _exposure(t_first: int, t_now: int, m0: int, nm: int) -> np.ndarray:
-        """Return the share of each month covered by the data (partial first and last months)."""
-        expo = np.ones(nm)
-        for m in (0, nm - 1):
-            a, b = month_bounds(m0 + m)
-            lo, hi = max(a, t_first), min(b, t_now)
-            expo[m] = max((hi - lo) / max(b - a, 1), 1.0 / 31)
-        return expo
+    def _run_expectation(obs, total, di, run):
+        """Return (expected counts of each month of ``run`` from the 3–6 months before it,
+        scaled by the rest of the country; observed sum), or (None, 0) without history."""
+        lo = max(0, run[0] - 6)
+        if run[0] - lo < 3:
+            return None, 0.0
+        base = obs[di, lo:run[0]].mean()
+        rest_prior = (total[lo:run[0]] - obs[di, lo:run[0]]).mean()
+        rest = total[run] - obs[di, run]
+        factor = rest / rest_prior if rest_prior > 0 else np.ones(len(run))
+        return base * factor, float(obs[di, run].sum())
 
-    def _alert(self, ctx, code, ep, m0, obs, exp, z, mme, total, expo, pop, rows, mask) -> AlertDraft:
+    def _alert(self, ctx, code, ep, m0, obs, exp, p, alpha, mme, total, pop, rows, mask,
+               mon) -> AlertDraft:
         f = ctx.frame
         t0, _ = month_bounds(m0 + ep[0])
         _, t1 = month_bounds(m0 + ep[-1])
-        t1 = min(t1, ctx.now_t)
         o, e = float(obs[ep].sum()), float(exp[ep].sum())
-        zc = float(np.sum(z[ep]) / np.sqrt(len(ep)))
         months = len(ep)
         per100k = 1e5 * o / pop / months if pop else None
         national_pop = sum(department_population().values()) - pop
-        nat = float((total[ep] * expo[ep]).sum()) - o
+        nat = float(total[ep].sum()) - o
         nat_rate = 1e5 * nat / national_pop / months if national_pop else None
-        sel = rows[mask & (f.t[rows] >= t0) & (f.t[rows] <= t1)]
+        in_ep = mask & (mon - m0 >= ep[0]) & (mon - m0 <= ep[-1])
+        lo = max(0, ep[0] - 6)
+        in_base = mask & (mon - m0 >= lo) & (mon - m0 < ep[0])
+        n_base = max(ep[0] - lo, 1)
+        drivers = {
+            "establishments": _drivers(f.est, f.estv, rows, in_ep, in_base, months, n_base),
+            "prescribers": _drivers(np.where(f.prescriber >= 0, f.prescriber, -1), f.profv,
+                                    rows, in_ep, in_base, months, n_base),
+        }
+        sel = rows[in_ep]
         from centinela.reference.ubigeo import departments
 
         dname = departments().get(code, code)
         excess_share = max(o - e, 0.0) / o if o else 0.0
         m_obs = float(mme[ep].sum())
-        summary = (f"El departamento de {dname} registró {fmt(o)} dispensaciones y administraciones "
-                   f"de opioides entre {month_label(m0 + ep[0])} y {month_label(m0 + ep[-1])}, "
-                   f"{o / e:.2f} veces lo esperado por su historia y la tendencia nacional.")
+        names = ", ".join(x["id"] for x in drivers["establishments"][:3])
+        docs = ", ".join(x["id"] for x in drivers["prescribers"][:3])
+        summary = (f"El departamento de {dname} registró {fmt(o)} dispensaciones de fentanilo y "
+                   f"análogos entre {month_label(m0 + ep[0])} y {month_label(m0 + ep[-1])}, "
+                   f"{o / e:.2f} veces lo esperado por su historia y la tendencia nacional"
+                   + (f"; impulsado sobre todo por {names}" if names else "")
+                   + (f" (prescriptores: {docs})" if docs else "") + ".")
         return self.draft(
-            code, t0, t1, strength_from_p(p_from_z(zc)), m_obs * excess_share, summary,
-            {"metric": "dispensations + administrations per month", "observed": o, "expected": e,
-             "ratio": o / e if e else None, "z": zc, "p_value": p_from_z(zc), "mme": m_obs,
-             "months": [month_label(m0 + m) for m in ep],
+            code, t0, t1, strength_from_p(p), m_obs * excess_share, summary,
+            {"metric": "fentanyl-family dispensations per complete month", "observed": o,
+             "expected": round(e, 2), "ratio": o / e if e else None, "p_value": p,
+             "dispersion": round(alpha, 4), "mme": m_obs,
+             "months": [month_label(m0 + m) for m in ep], "drivers": drivers,
+             "establishments": [x["id"] for x in drivers["establishments"][:5]],
              "rate_per_100k": per100k, "national_rate_per_100k": nat_rate,
              "population": pop, **f.events(sel)},
             department=code,
         )
 
 
-def _runs(months: list[int]) -> list[list[int]]:
-    """Group sorted month indexes into runs of consecutive months."""
-    runs: list[list[int]] = []
-    for m in months:
-        if runs and m - runs[-1][-1] == 1:
-            runs[-1].append(m)
-        else:
-            runs.append([m])
-    return runs
+def _nb_sf(k: float, mu: float, var: float) -> float:
+    """Return P(X ≥ k) for a negative binomial with mean ``mu`` and variance ``var`` > mu."""
+    if var <= mu * (1 + 1e-9):
+        return float(stats.poisson.sf(k - 1, mu))
+    n = mu * mu / (var - mu)
+    return float(stats.nbinom.sf(k - 1, n, mu / var))
+
+
+def _drivers(codes: np.ndarray, vocab, rows: np.ndarray, in_ep: np.ndarray, in_base: np.ndarray,
+             months: int, n_base: int, top: int = 5) -> list[dict]:
+    """Return the subjects whose monthly count rose most over their own baseline months."""
+    c = codes[rows]
+    n = len(vocab) + 1
+    ep = np.bincount(np.maximum(c[in_ep & (c >= 0)], 0), minlength=n)[: n - 1] / months
+    base = np.bincount(np.maximum(c[in_base & (c >= 0)], 0), minlength=n)[: n - 1] / n_base
+    excess = (ep - base) * months
+    order = np.argsort(-excess)[:top]
+    return [{"id": vocab.name(int(i)), "observed": round(float(ep[i] * months), 1),
+             "expected": round(float(base[i] * months), 1), "excess": round(float(excess[i]), 1)}
+            for i in order if excess[i] > 0]

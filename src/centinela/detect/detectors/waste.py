@@ -1,4 +1,4 @@
-"""Waste: self-witnessed and unwitnessed waste, and a professional's waste share vs colleagues."""
+"""Waste: waste without an independent witness (base rates) and a professional's waste share."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from centinela.alerts.service import AlertDraft
 from centinela.detect.base import Detector, day_str, fmt
-from centinela.detect.context import DAY, DetectionContext
+from centinela.detect.context import DAY, LIMA_OFFSET_S, DetectionContext
 from centinela.detect.scoring import (
     bh_keep,
     binom_sf,
@@ -19,159 +19,175 @@ from centinela.detect.scoring import (
     robust_z,
     strength_from_p,
 )
-from centinela.detect.util import groups, month_bounds, month_index, pair_key
+from centinela.detect.util import groups, pair_key, role_of
 
 PEDIATRIC_AGE = 15
 
 
-class SelfWitnessedWaste(Detector):
-    """Waste whose witness is the same professional who wasted it (no independent witness).
-
-    One alert per professional and calendar month.
-    """
-
-    name = "waste_self_witnessed"
-    title = "Desecho autotestificado / Self-witnessed waste"
-    subject_kind = "professional"
-    realtime = True
-    topics = ("waste",)
-    thresholds = {"witness_id": "= professional_id"}
-    evidence_fields = ("waste_events", "units", "event_ids")
-
-    def run(self, session: Session, now: dt.datetime, ctx: DetectionContext) -> list[AlertDraft]:
-        f = ctx.frame
-        rows = np.flatnonzero(f.is_type("waste") & (f.professional >= 0)
-                              & (f.witness == f.professional))
-        if len(rows) == 0:
-            return []
-        month = month_index(f.t[rows])
-        key = pair_key(f.professional[rows], month - month.min())
-        scope = ctx.in_scope
-        out = []
-        for _, grp in groups(key, rows):
-            if not scope[grp].any():
-                continue
-            code = int(f.professional[grp[0]])
-            pid = f.profv.name(code)
-            m0, m1 = month_bounds(int(month_index(f.t[grp[:1]])[0]))
-            units = float(f.qty[grp].sum())
-            strength = min(0.8, 0.55 + 0.05 * (len(grp) - 1))
-            summary = (f"{pid} registró {len(grp)} desecho(s) de {fmt(units, 2)} unidades "
-                       f"atestiguados por sí mismo entre {day_str(int(f.t[grp].min()))} y "
-                       f"{day_str(int(f.t[grp].max()))}.")
-            est = int(f.est[grp[0]])
-            out.append(self.draft(
-                pid, m0, m1, strength, float(ctx.row_mme[grp].sum()), summary,
-                {"waste_events": len(grp), "units": units,
-                 "establishments": sorted({f.estv.name(int(e)) for e in f.est[grp]}),
-                 **f.events(grp)},
-                department=ctx.prof_department(code) or ctx.est_department(est),
-                ubigeo=ctx.registry.est_ubigeo[est],
-            ))
-        return out
-
-
 class UnwitnessedWaste(Detector):
-    """Waste recorded without a witness, more often than the base rate of comparable waste explains.
+    """Waste without an independent witness (no witness, or the handler signing as her own
+    witness) more often than comparable waste at the same establishment and in the country.
 
-    Comparable waste: the same kind of establishment and the same kind of waste (the residue of a
-    dose, or the disposal of an expired lot, whose ``expiry`` falls before the end of the following
-    month). A small pharmacy with one pharmacist destroys expired stock without a second signature
-    far more often than a ward wastes a residue without one; one national rate would flag every
-    such pharmacy for its staffing, not its behaviour. For each professional (or the
-    establishment when no professional is named) and stratum, k unwitnessed of n events is
-    flagged when k ≥ 3 and the tail P(X ≥ k) < 1e-3 under a beta-binomial whose mean r is the
-    stratum's unwitnessed share (≥ 0.5 %) and whose intra-actor correlation ρ (ANOVA estimator) is
-    estimated from the other actors of the stratum (leave-one-out, so the actor tested does not
-    widen its own baseline). ρ is the over-dispersion: where unwitnessed events cluster by actor
-    for structural reasons (one-pharmacist premises never have a second signature) an actor with
-    every event unwitnessed is ordinary; where they are spread thinly (wards, ρ ≈ 0) the test is
-    the binomial one. The p must also survive Benjamini–Hochberg (q = 5 %) over every actor ×
-    stratum tested.
+    Self-witnessed and unwitnessed waste both have a base rate in real reporting: hospitals
+    where signing as one's own witness is a habit of the whole ward, night shifts with no second
+    nurse, one-pharmacist premises destroying expired stock. One alert per occurrence floods the
+    authorities with that base rate, so each actor (the professional, else the establishment) is
+    tested against its peers instead. Comparable waste (a stratum) = the same kind of
+    establishment, the same role, the same kind of waste (dose residue, or disposal of a lot
+    whose ``expiry`` falls before the end of the following month) and the same shift (night:
+    22:00–06:00 Lima). For k events without an independent witness out of n, the expected share
+    r is that of the actor's colleagues at the same establishment in the same stratum
+    (leave-one-out, when they recorded ≥ 20 such events: a ward-wide habit is then the
+    expectation, not a finding, and other wards' habits are not), else the national share of
+    the stratum; never below 0.5 %.
+    Over-dispersion ρ (ANOVA intra-actor correlation, pooled within establishments, else across
+    the stratum) widens the test into a beta-binomial, so structural clustering is not read as
+    behaviour. Flagged when k ≥ 3, P(X ≥ k) < 1e-3 and the p survives Benjamini–Hochberg
+    (q = 5 %) over every actor × establishment × stratum tested.
     """
 
     name = "waste_unwitnessed"
-    title = "Desecho sin testigo / Unwitnessed waste"
+    title = "Desecho sin testigo independiente / Waste without an independent witness"
+    tolerates = (
+        "a ward-wide habit of self-witnessing or missing night witnesses (the actor is "
+        "compared with colleagues of the same establishment, shift and role), one-pharmacist "
+        "premises destroying expired stock (over-dispersion), and isolated slips (k >= 3, p <"
+        " 1e-3, Benjamini-Hochberg)."
+    )
     subject_kind = "professional"
     topics = ("waste",)
-    thresholds = {"unwitnessed events": "≥ 3",
-                  "beta-binomial tail vs comparable waste": "p < 1e-3",
+    thresholds = {"events without independent witness": "≥ 3",
+                  "beta-binomial tail vs colleagues and comparable waste": "p < 1e-3",
+                  "colleagues' events for an establishment baseline": "≥ 20",
                   "multiple testing": "Benjamini–Hochberg q = 5 % over all actors"}
-    evidence_fields = ("observed", "expected", "base_rate", "intra_actor_correlation", "p_value")
+    evidence_fields = ("observed", "self_witnessed", "expected", "base_rate",
+                       "establishment_rate", "intra_actor_correlation", "p_value")
 
-    P_MAX, Q, MIN_RATE = 1e-3, 0.05, 0.005
+    P_MAX, Q, MIN_RATE, MIN_EST_EVENTS = 1e-3, 0.05, 0.005, 20
 
     def run(self, session: Session, now: dt.datetime, ctx: DetectionContext) -> list[AlertDraft]:
         f = ctx.frame
         waste = np.flatnonzero(f.is_type("waste") & ctx.in_scope)
         if len(waste) == 0:
             return []
-        unw = f.witness[waste] < 0
-        # Strata: establishment kind × (expired-lot disposal or dose residue).
+        prof = f.professional[waste]
+        selfw = (prof >= 0) & (f.witness[waste] == prof)
+        unw = (f.witness[waste] < 0) | selfw
+        # Strata: establishment kind × role × (expired-lot disposal or residue) × night shift.
         kinds = ctx.registry.est_kind
         kind_code = {k: i for i, k in enumerate(sorted({k or "" for k in kinds}))}
         est_kind = np.array([kind_code[k or ""] for k in kinds] or [0], dtype=np.int64)
-        stratum = np.where(f.est[waste] >= 0, est_kind[np.maximum(f.est[waste], 0)], -1) * 2 \
-            + ctx.waste_expired[waste]
+        roles = {r: i for i, r in enumerate(("prescriber", "pharmacist", "nurse"))}
+        role = np.array([roles.get(role_of(ctx, int(c)) or "", 3) if c >= 0 else 4 for c in prof],
+                        dtype=np.int64)
+        hour = ((f.t[waste] + LIMA_OFFSET_S) % DAY) // 3600
+        night = (hour >= 22) | (hour < 6)
+        stratum = ((np.where(f.est[waste] >= 0, est_kind[np.maximum(f.est[waste], 0)], -1) * 8
+                    + role) * 2 + ctx.waste_expired[waste]) * 2 + night
         _, s_inv = np.unique(stratum, return_inverse=True)
-        s_rate = np.maximum(np.bincount(s_inv, weights=unw.astype(float)) / np.bincount(s_inv),
-                            self.MIN_RATE)
         rate = max(float(unw.mean()), self.MIN_RATE)
         # Actor: the professional, else the establishment (offset so codes never collide).
-        prof = f.professional[waste]
         actor = np.where(prof >= 0, prof.astype(np.int64), len(f.profv) + f.est[waste].astype(np.int64))
-        # One test per actor × stratum; the stratum's actors give the over-dispersion.
-        cell = actor * 4096 + s_inv
+        est = f.est[waste].astype(np.int64)
+        n_s = int(s_inv.max()) + 1
+        cell = (actor * (len(f.estv) + 1) + (est + 1)) * n_s + s_inv
         cells: list[tuple] = []
-        for c, grp_pos in groups(cell, np.arange(len(waste))):
-            cells.append((int(c) // 4096, int(c) % 4096, grp_pos, int(unw[grp_pos].sum()), len(grp_pos)))
-        by_stratum: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-        for st in range(len(s_rate)):
-            ks = np.array([x[3] for x in cells if x[1] == st], dtype=float)
-            ns = np.array([x[4] for x in cells if x[1] == st], dtype=float)
-            by_stratum[st] = (ks, ns)
+        for _c, pos in groups(cell, np.arange(len(waste))):
+            cells.append((int(actor[pos[0]]), int(est[pos[0]]), int(s_inv[pos[0]]), pos,
+                          int(unw[pos].sum()), len(pos)))
+        ck = np.array([x[4] for x in cells], dtype=float)
+        cn = np.array([x[5] for x in cells], dtype=float)
+        cs = np.array([x[2] for x in cells], dtype=np.int64)
+        ce = np.array([x[1] for x in cells], dtype=np.int64)
+        # Establishment × stratum totals (for the colleagues' leave-one-out share).
+        es_key = ce * n_s + cs
+        es_u, es_inv = np.unique(es_key, return_inverse=True)
+        es_k = np.bincount(es_inv, weights=ck)
+        es_n = np.bincount(es_inv, weights=cn)
+        es_m = np.bincount(es_inv)
+        s_k = np.bincount(cs, weights=ck, minlength=n_s)
+        s_n = np.bincount(cs, weights=cn, minlength=n_s)
+        # Baseline share of each cell: colleagues at the same establishment, else the country.
+        r_cell = np.full(len(cells), np.nan)
+        r_est_cell = np.full(len(cells), np.nan)
+        screen = np.zeros(len(cells), dtype=bool)
+        for j, (_a, _e, st, _pos, k, n) in enumerate(cells):
+            r_nat = max(float((s_k[st] - k) / max(s_n[st] - n, 1.0)), self.MIN_RATE)
+            others_n = float(es_n[es_inv[j]] - n)
+            r = r_nat
+            if others_n >= self.MIN_EST_EVENTS and es_m[es_inv[j]] >= 3:
+                # Colleagues of the same establishment, shift and role are the peers: a national
+                # share inflated by other wards' habits says nothing about this ward.
+                r_est_cell[j] = float((es_k[es_inv[j]] - k + 0.5) / (others_n + 1.0))
+                r = max(float(r_est_cell[j]), self.MIN_RATE)
+            r_cell[j] = r
+            screen[j] = k >= 3 and binom_sf(k, n, r) < self.P_MAX
+        # Over-dispersion from the ordinary actors only (the candidates would widen their own
+        # baseline): pooled within establishments where colleagues exist, else the stratum.
+        ordinary = ~screen
+        rho_all = {st: _icc(ck[ordinary & (cs == st)], cn[ordinary & (cs == st)])
+                   for st in np.unique(cs[screen])}
+        rho_within = {st: _icc_within(ck[ordinary & (cs == st)], cn[ordinary & (cs == st)],
+                                      es_inv[ordinary & (cs == st)])
+                      for st in np.unique(cs[screen])}
         cands, n_tests = [], len(cells)
-        for a, st, grp_pos, k, n in cells:
-            if k < 3:
-                continue
-            r = float(s_rate[st])
-            if binom_sf(k, n, r) >= self.P_MAX:
-                continue  # not even unusual for an exchangeable event
-            ks, ns = by_stratum[st]
-            mine = np.flatnonzero((ks == k) & (ns == n))[:1]
-            keep_mask = np.ones(len(ks), dtype=bool)
-            keep_mask[mine] = False
-            rho = _icc(ks[keep_mask], ns[keep_mask])
-            r_loo = max(float(ks[keep_mask].sum() / max(ns[keep_mask].sum(), 1.0)), self.MIN_RATE)
-            p = _betabinom_sf(k, n, r_loo, rho)
+        for j in np.flatnonzero(screen):
+            a, _e, st, pos, k, n = cells[j]
+            r_est = None if np.isnan(r_est_cell[j]) else float(r_est_cell[j])
+            r = float(r_cell[j])
+            rho = rho_within[st] if r_est is not None else rho_all[st]
+            p = _betabinom_sf(k, n, r, rho)
             if p < self.P_MAX:
-                rows = waste[grp_pos]
-                cands.append((p, a, rho, rows[unw[grp_pos]], k, n, n * r_loo))
+                rows = waste[pos]
+                cands.append((p, a, rho, rows[unw[pos]], k, n, n * r, r_est, int(selfw[pos].sum())))
         keep = bh_keep([c[0] for c in cands], n_tests, self.Q)
+        # One alert per actor: its strongest cell.
+        best: dict[int, tuple] = {}
+        for c, ok in zip(cands, keep, strict=True):
+            if ok and (c[1] not in best or c[0] < best[c[1]][0]):
+                best[c[1]] = c
         out = []
-        for (p, a, rho, bad, k, n, mu), ok in zip(cands, keep, strict=True):
-            if not ok:
-                continue
+        for p, a, rho, bad, k, n, mu, r_est, n_self in best.values():
             if a < len(f.profv):
                 kind, sid, dept = "professional", f.profv.name(int(a)), ctx.prof_department(int(a))
             else:
-                est = int(a - len(f.profv))
-                kind, sid, dept = "establishment", f.estv.name(est), ctx.est_department(est)
+                e = int(a - len(f.profv))
+                kind, sid, dept = "establishment", f.estv.name(e), ctx.est_department(e)
             est0 = int(f.est[bad[0]])
-            summary = (f"{sid} registró {k} de {n} desechos sin testigo entre "
+            how = (f" ({n_self} firmados por sí mismo como testigo)" if n_self else "")
+            summary = (f"{sid} registró {k} de {n} desechos sin testigo independiente{how} entre "
                        f"{day_str(int(f.t[bad].min()))} y {day_str(int(f.t[bad].max()))} "
-                       f"(se esperaban {mu:.1f} según desechos comparables).")
+                       f"(se esperaban {mu:.1f} según sus colegas y desechos comparables).")
             out.append(self.draft(
                 sid, int(f.t[bad].min()), int(f.t[bad].max()), strength_from_p(p),
                 float(ctx.row_mme[bad].sum()), summary,
-                {"metric": "unwitnessed waste events", "observed": k, "waste_events": n,
+                {"metric": "waste without independent witness", "observed": k,
+                 "self_witnessed": n_self, "waste_events": n,
                  "expected": round(mu, 3), "base_rate": round(mu / n, 5), "national_rate": rate,
+                 "establishment_rate": None if r_est is None else round(r_est, 5),
                  "intra_actor_correlation": round(rho, 4), "p_value": p,
                  "units": float(f.qty[bad].sum()), **f.events(bad)},
                 department=dept or ctx.est_department(est0), ubigeo=ctx.registry.est_ubigeo[est0],
                 subject_kind=kind,
             ))
         return out
+
+
+def _icc_within(k: np.ndarray, n: np.ndarray, group: np.ndarray) -> float:
+    """Return the intra-actor correlation of actors around their own establishment's share
+    (ANOVA, pooled over establishments): the spread left once a ward-wide habit is known."""
+    m, total = len(k), float(n.sum())
+    _, g = np.unique(group, return_inverse=True)
+    n_groups = int(g.max()) + 1 if m else 0
+    if m - n_groups < 1 or total <= m:
+        return _icc(k, n)
+    p = k / n
+    pg = np.bincount(g, weights=k) / np.bincount(g, weights=n)
+    msb = float((n * (p - pg[g]) ** 2).sum()) / (m - n_groups)
+    msw = float((n * p * (1 - p)).sum()) / (total - m)
+    n0 = (total - float((n * n).sum()) / total) / max(m - 1, 1)
+    den = msb + (n0 - 1) * msw
+    return float(min(max((msb - msw) / den, 0.0), 0.999)) if den > 0 else 0.0
 
 
 def _icc(k: np.ndarray, n: np.ndarray) -> float:
@@ -219,6 +235,11 @@ class WasteShare(Detector):
 
     name = "waste_share"
     title = "Proporción de desecho atípica / Atypical waste share"
+    tolerates = (
+        "expired-lot disposal, pediatric wards (compared within their age band), "
+        "professionals who handle few units (< 10), and chance across every professional x "
+        "window (Benjamini-Hochberg)."
+    )
     subject_kind = "professional"
     topics = ("waste", "diversion")
     thresholds = {"robust z (logit share)": "≥ 3.5", "excess units": "≥ 3",
