@@ -223,10 +223,12 @@ def test_a_national_sample_exported_to_balances_and_forms_and_back_raises_nothin
     run_all(session, only=["balance_gap", "prescription_form_misuse"])
     assert session.scalars(select(Alert)).all() == []
 
-    # Tamper: one balance declares 30 units fewer issued; one form is used again elsewhere.
+    # Tamper: one balance declares a fifth of its issues fewer (well past the 2 % tolerance);
+    # one form is used again elsewhere.
     victim = max(balances, key=lambda b: b["issues_units"])
-    changed = dict(victim, period_end=victim["period_end"], issues_units=victim["issues_units"]
-                   - 30, closing_units=victim["closing_units"] + 30)
+    hidden = round(victim["issues_units"] / 5)
+    changed = dict(victim, issues_units=victim["issues_units"] - hidden,
+                   closing_units=victim["closing_units"] + hidden)
     session.execute(PeriodicBalance.__table__.delete().where(
         PeriodicBalance.establishment_id == victim["establishment_id"],
         PeriodicBalance.product_code == victim["product_code"],

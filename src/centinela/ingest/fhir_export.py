@@ -140,7 +140,14 @@ def movement_resource(m: Movement, refs: dict[str, dict]) -> dict:
         ext.append({"url": F.EXT_SERIAL, "valueString": m.serial})
     base["extension"] = ext
     if m.patient_id:
-        base["subject"] = _ref(refs["pat:" + m.patient_id])
+        shared = refs["pat:" + m.patient_id]
+        own = _patient(m.patient_id, m.patient_sex, m.patient_birth_year, m.patient_ubigeo)
+        if {k: own.get(k) for k in ("gender", "birthDate", "address")} == \
+                {k: shared.get(k) for k in ("gender", "birthDate", "address")}:
+            base["subject"] = _ref(shared)
+        else:  # this movement's record of the person differs: keep it with the movement
+            base["contained"].append({**own, "id": "p"})
+            base["subject"] = {"reference": "#p"}
     performer = [{"actor": _ref(refs["pra:" + m.professional_id])}] if m.professional_id else []
     if m.event_type == "dispense":
         res = {"resourceType": "MedicationDispense", **base,

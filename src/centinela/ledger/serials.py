@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -90,9 +91,12 @@ def last_custodian(session: Session, as_of: dt.datetime, serial: str | None = No
     """Return the last custodian of a serial, or of a lot, as of ``as_of`` (None if never seen).
 
     For a serial: its last movement. When that serial was never reported unit by unit (boxes
-    move by lot) and its ``lot`` is given, the lot answers. For a lot, spread over many
-    places: the most recent movement among establishments that still hold units of it on the
-    books (else the last movement of the lot anywhere).
+    move by lot) and its ``lot`` is given, its neighbours answer first: boxes ship in
+    contiguous serial ranges, so the establishment that used the closest serial numbers of the
+    same lot (within ``NEIGHBOUR_SPAN``) and still holds units of it is where the unit went.
+    Otherwise the lot answers: for a lot spread over many places, the most recent movement
+    among establishments that still hold units of it on the books (else the last movement of
+    the lot anywhere).
     """
     if serial is None and lot is None:
         raise ValueError("give a serial, a lot, or both")
@@ -103,6 +107,11 @@ def last_custodian(session: Session, as_of: dt.datetime, serial: str | None = No
         if lot is None:
             return None
     holders = lot_holders(session, lot, as_of, product_code)
+    if serial is not None:
+        near = _neighbour_custodian(session, serial, lot, as_of, product_code,
+                                    {h.establishment_id: h for h in holders if h.units > 0})
+        if near is not None:
+            return near
     q = select(*_COLS).where(Movement.lot == lot, Movement.occurred_at <= as_of)
     if product_code is not None:
         q = q.where(Movement.product_code == product_code)
@@ -118,6 +127,40 @@ def last_custodian(session: Session, as_of: dt.datetime, serial: str | None = No
         # Units of the lot remain on that shelf whatever its last movement was.
         custody = Custody(custody.establishment_id, "held", custody.since, custody.event_id)
     return custody
+
+
+NEIGHBOUR_SPAN = 100
+_TRAILING = re.compile(r"(\d+)$")
+
+
+def _neighbour_custodian(session: Session, serial: str, lot: str, as_of: dt.datetime,
+                         product_code: str | None, holding: dict) -> Custody | None:
+    """The holder of the lot that used the serial numbers closest to ``serial``."""
+    m = _TRAILING.search(serial)
+    if m is None or not holding:
+        return None
+    stem, number = serial[:m.start()], int(m.group(1))
+    q = select(Movement.serial, Movement.establishment_id).where(
+        Movement.lot == lot, Movement.serial.is_not(None), Movement.occurred_at <= as_of,
+        Movement.establishment_id.in_(list(holding)))
+    if product_code is not None:
+        q = q.where(Movement.product_code == product_code)
+    best: tuple[int, str] | None = None
+    for other, est in session.execute(q):
+        om = _TRAILING.search(other)
+        if om is None or other[:om.start()] != stem:
+            continue
+        gap = abs(int(om.group(1)) - number)
+        if gap <= NEIGHBOUR_SPAN and (best is None or gap < best[0]):
+            best = (gap, est)
+    if best is None:
+        return None
+    h = holding[best[1]]
+    last = session.scalar(select(Movement.event_id).where(
+        Movement.lot == lot, Movement.establishment_id == h.establishment_id,
+        Movement.occurred_at <= as_of).order_by(Movement.occurred_at.desc(), Movement.id.desc())
+        .limit(1))
+    return Custody(h.establishment_id, "held", h.last_movement_at, last or "")
 
 
 @dataclass(frozen=True)

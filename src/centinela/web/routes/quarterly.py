@@ -152,10 +152,14 @@ def quarterly_generate(request: Request, quarter: Annotated[str, Form(pattern=QU
                        session: Session = Depends(db_session),
                        user: User = Depends(require_roles("admin"))):
     """Produce (or refresh) the report of ``quarter`` and queue it for its recipients."""
+    from centinela.quarterly.figures import QuarterError
     from centinela.quarterly.service import produce
 
     now = clock(request)
-    res = produce(session, quarter, None, now, actor=user.username)
+    try:
+        res = produce(session, quarter, None, now, actor=user.username)
+    except QuarterError as exc:
+        raise HTTPException(422, str(exc)) from None
     audit.record(session, actor=user.username, action="quarterly.generate", subject=quarter,
                  details={"digest": res.digest, "queued": len(res.routing.get("queued", []))},
                  now=now)
