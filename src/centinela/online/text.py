@@ -39,9 +39,11 @@ def squeeze_repeats(word: str) -> str:
 
 
 # Separators and decoration that carry no meaning for the decision: bars, bullets, arrows, stars,
-# box drawing, runs of ~ * = _; a slash between two words ("fentanyl/heroin", not "c/u" or "S/ 50").
+# box drawing, runs of ~ * = _; a slash between two words ("fentanyl/heroin", "alguien / vende",
+# not "c/u" or "S/ 50").
 _SEPARATORS = re.compile(r"[|¦‖│┃•·◦‣∙►▶▸▹➤➔→←⇒★☆✦✧✪✩❖◆◇■□▪▫●○◉◎~*=_\\«»<>\[\]{}]+"
-                         r"|(?<=[^\W\d_]{2})/(?=[^\W\d_]{2})|(?<=[^\W\d_]{2})\+(?=[^\W\d_]{2})")
+                         r"|(?<=[^\W\d_]{2})/(?=[^\W\d_]{2})|(?<=[^\W\d_]{2})\+(?=[^\W\d_]{2})"
+                         r"|(?:(?<=\s)|^)/+(?=\s|$)")
 # Emoji and other symbols are kept, as their own tokens after the words ("🔥fentanyl🔥").
 _SYMBOLS = re.compile(r"([\u2190-\u2bff\u2600-\u27bf\U0001f000-\U0001faff\ufe0f\u200d]+)")
 # Sentence punctuation glued to a word ("Heroin!!", "vendo.", "¿fentanilo?").
