@@ -28,7 +28,7 @@ from pathlib import Path
 
 warnings.filterwarnings("ignore")
 README = Path(__file__).parent / "README.md"
-PASSWORD = "bench-password-123"
+PASSWORD = "medicion-de-latencia-2026"
 
 
 def pct(values: list[float], q: float) -> float:
