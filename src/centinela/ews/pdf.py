@@ -16,7 +16,8 @@ FONT_CANDIDATES = (
 )
 # Helvetica covers Latin-1 (á, é, ñ, ¿, ¡): only these need a plain spelling.
 _ASCII = {"–": "-", "—": "-", "≤": "<=", "≥": ">=", "×": "x", "α": "alfa", "β": "beta",
-          "…": "...", "“": '"', "”": '"', "‘": "'", "’": "'", "•": "-", "µ": "u"}
+          "…": "...", "“": '"', "”": '"', "‘": "'", "’": "'", "•": "-", "µ": "u",
+          "→": "->"}
 
 
 def unicode_font() -> tuple[str, str] | None:
@@ -27,10 +28,12 @@ def unicode_font() -> tuple[str, str] | None:
     return None
 
 
-class _Doc(FPDF):
-    def __init__(self, number: str) -> None:
+class UnicodeDoc(FPDF):
+    """An A4 document in a Unicode font when the system has one (else Helvetica, with the few
+    characters Latin-1 lacks spelled plainly by ``text_``); shared by Centinela's PDFs."""
+
+    def __init__(self, margin: float = 18) -> None:
         super().__init__(format="A4")
-        self.number = number
         fonts = unicode_font()
         self.unicode = fonts is not None
         if fonts:
@@ -39,14 +42,21 @@ class _Doc(FPDF):
             self.family_name = "Body"
         else:
             self.family_name = "Helvetica"
-        self.set_auto_page_break(True, margin=18)
+        self.set_auto_page_break(True, margin=margin)
 
-    def text_(self, value: str) -> str:
+    def text_(self, value: object) -> str:
+        value = str(value)
         if self.unicode:
             return value
         for k, v in _ASCII.items():
             value = value.replace(k, v)
         return value.encode("latin-1", "replace").decode("latin-1")
+
+
+class _Doc(UnicodeDoc):
+    def __init__(self, number: str) -> None:
+        super().__init__()
+        self.number = number
 
     def footer(self) -> None:
         self.set_y(-12)

@@ -4,37 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 
-from fpdf import FPDF
-
-from centinela.ews.pdf import unicode_font
+from centinela.ews.pdf import UnicodeDoc
 from centinela.web.i18n import translate
 from centinela.web.views.lookup import LookupResult
 
-_PLAIN = {"–": "-", "—": "-", "≤": "<=", "≥": ">=", "×": "x", "…": "...", "→": "->",
-          "·": "-", "º": "o", "ª": "a"}
 
-
-class _Report(FPDF):
+class _Report(UnicodeDoc):
     def __init__(self, footer: str) -> None:
-        super().__init__(format="A4")
+        super().__init__(margin=16)
         self.footer_text = footer
-        fonts = unicode_font()
-        self.unicode = fonts is not None
-        if fonts:
-            self.add_font("Body", "", fonts[0])
-            self.add_font("Body", "B", fonts[1])
-            self.family_name = "Body"
-        else:
-            self.family_name = "Helvetica"
-        self.set_auto_page_break(True, margin=16)
 
-    def t(self, value: object) -> str:
-        text = str(value)
-        if self.unicode:
-            return text
-        for k, v in _PLAIN.items():
-            text = text.replace(k, v)
-        return text.encode("latin-1", "replace").decode("latin-1")
+    t = UnicodeDoc.text_
 
     def footer(self) -> None:
         self.set_y(-12)
