@@ -50,6 +50,10 @@ def test_planted_excess_is_flagged_and_tiny_district_is_not(session):
     assert a.evidence["establishments"][0]["id"] == f"F-{big.ubigeo}"
     assert a.evidence["prescribers"][0]["id"] == "CMP-PILL"
     assert a.evidence["ratio"] > 2.5
+    # One pharmacy makes the whole excess: listed, but the regional evidence is one practice's,
+    # so it is capped at medium and names the establishment as the lead.
+    assert a.evidence["single_outlet"] is True and a.severity == "medium"
+    assert f"F-{big.ubigeo}" in a.summary.split("Un solo establecimiento")[1]
     assert any(r.startswith("DIRESA") or r.startswith("GERESA") or r.startswith("DIRIS")
                for r in a.routed_to)
     assert tiny.ubigeo not in alerts
@@ -86,6 +90,7 @@ def test_a_threefold_district_is_found_among_four_hundred(session):
     alerts = {a.subject_id: a for a in session.query(Alert).filter_by(detector="regional_outlier")}
     assert list(alerts) == [big]
     assert alerts[big].evidence["level"] == "district"
+    assert alerts[big].evidence["single_outlet"] is True  # one pharmacy per district here
 
 
 def test_no_alert_when_no_place_stands_out(session):
