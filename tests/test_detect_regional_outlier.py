@@ -97,3 +97,17 @@ def test_no_alert_when_no_place_stands_out(session):
     _dense_country(session, 1.0)
     run_all(session, only=["regional_outlier"])
     assert session.query(Alert).filter_by(detector="regional_outlier").count() == 0
+
+
+def test_a_palliative_team_does_not_make_its_district_an_outlier(session):
+    """The planted threefold district, when its extra patients are a palliative-care team's, is
+    not a regional outlier (cancer and end-of-life care are left out of per-resident use)."""
+    big = _dense_country(session, 1.0)
+    prof(session, "CMP-PAL", specialty="palliative_care")
+    for k in range(60):
+        for month in range(6):
+            mv(session, "dispense", f"F-{big}", MORPH_TAB, 60, START + dt.timedelta(days=30 * month + k % 20),
+               patient_id=f"PAL{k:04d}", prescriber_id="CMP-PAL", days_supply=30)
+    session.flush()
+    run_all(session, only=["regional_outlier"])
+    assert session.query(Alert).filter_by(detector="regional_outlier").count() == 0

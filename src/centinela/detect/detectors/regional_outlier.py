@@ -11,6 +11,7 @@ from centinela.alerts.service import AlertDraft
 from centinela.detect.base import Detector, day_str, fmt
 from centinela.detect.context import DAY, DetectionContext
 from centinela.detect.scoring import calibrate, strength_from_p
+from centinela.detect.util import prescriber_exempt
 from centinela.geo.outliers import outliers
 from centinela.geo.peru import LEVELS, beds, is_referral, population, region_name
 
@@ -43,6 +44,10 @@ class RegionalOutlier(Detector):
     patients. A department or province is not reported again when flagged places inside it make
     half or more of its excess. Age structure is not used (the shipped INEI file has none). The
     alert names the establishments and prescribers that make the excess.
+
+    Prescriptions by oncology and palliative-care prescribers are left out (as opioid-use
+    indicators leave out cancer and end-of-life care): a palliative team makes its town's
+    per-resident use high by design, and ``prescriber_volume`` judges it against its peers.
 
     Patients cluster within outlets: when one establishment makes ≥ 90 % of a place's MME, the
     comparison between places rests on a single practice (its design effect is not in the
@@ -89,8 +94,12 @@ class RegionalOutlier(Detector):
         hosp_row = at_hospital[np.maximum(f.est, 0)]
         masks = {"hospital": f.is_type("administer") | (f.is_type("dispense") & hosp_row),
                  "retail": f.is_type("dispense") & ~hosp_row}
+        # Cancer and palliative care are left out, as opioid-use indicators do (CDC, CMS): that
+        # use follows where the service is, and its prescribers are judged on their own.
+        exempt_code = prescriber_exempt(ctx, np.arange(len(f.profv)))
+        exempt_row = (f.prescriber >= 0) & exempt_code[np.maximum(f.prescriber, 0)]
         for channel in CHANNELS:
-            rows = np.flatnonzero(base & masks[channel])
+            rows = np.flatnonzero(base & masks[channel] & ~exempt_row)
             if len(rows) == 0:
                 continue
             known_est = np.array([len(u) == 6 for u in ub_of_est], dtype=bool)
