@@ -51,8 +51,8 @@ def test_planted_excess_is_flagged_and_tiny_district_is_not(session):
     assert a.evidence["prescribers"][0]["id"] == "CMP-PILL"
     assert a.evidence["ratio"] > 2.5
     # One pharmacy makes the whole excess: listed, but the regional evidence is one practice's,
-    # so it is capped at medium and names the establishment as the lead.
-    assert a.evidence["single_outlet"] is True and a.severity == "medium"
+    # so it is a low lead that names the establishment.
+    assert a.evidence["single_outlet"] is True and a.severity == "low"
     assert f"F-{big.ubigeo}" in a.summary.split("Un solo establecimiento")[1]
     assert any(r.startswith("DIRESA") or r.startswith("GERESA") or r.startswith("DIRIS")
                for r in a.routed_to)

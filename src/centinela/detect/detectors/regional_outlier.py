@@ -51,8 +51,10 @@ class RegionalOutlier(Detector):
 
     Patients cluster within outlets: when one establishment makes ≥ 90 % of a place's MME, the
     comparison between places rests on a single practice (its design effect is not in the
-    patient count), so the p-value overstates the regional evidence. Such a finding is capped
-    at ``medium`` and says that the establishment is the lead; the subject detectors judge it.
+    patient count: one independent unit, however many patients), so there is no regional
+    evidence beyond that outlet's. Such a finding is listed at ``low`` and names the
+    establishment as the lead; the subject detectors (orders, prescriber volume, inventory)
+    judge the establishment and its prescribers against their peers.
     """
 
     name = "regional_outlier"
@@ -66,7 +68,7 @@ class RegionalOutlier(Detector):
                        "establishments", "prescribers", "single_outlet", "beds", "population")
 
     Q, MIN_RATIO, MIN_EFFECTIVE, PARENT_SHARE = 0.05, 1.5, 3.0, 0.5
-    SINGLE_OUTLET_SHARE, SINGLE_OUTLET_MAX = 0.9, 60.0  # one outlet: at most medium (< 65)
+    SINGLE_OUTLET_SHARE, SINGLE_OUTLET_MAX = 0.9, 35.0  # one outlet: a low lead (< 40)
 
     def run(self, session: Session, now: dt.datetime, ctx: DetectionContext) -> list[AlertDraft]:
         self._ctx = ctx
