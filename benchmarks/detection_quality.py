@@ -110,9 +110,14 @@ def centinela_flags(session, min_severity: str = "low") -> dict:
     out: dict = defaultdict(list)
     for a in session.query(Alert):
         if RANK[a.severity] >= RANK[min_severity]:
-            drivers = (a.evidence or {}).get("drivers") or {}
-            named = [("establishment", x["id"]) for x in drivers.get("establishments", [])[:3]]
-            named += [("professional", x["id"]) for x in drivers.get("prescribers", [])[:3]]
+            # Named drivers: regional_surge keeps them under "drivers", regional_outlier at the
+            # top level of its evidence (same shape: [{"id": …, "share": …}, …]).
+            ev = a.evidence or {}
+            drivers = ev.get("drivers") or (ev if a.subject_kind == "region" else {})
+            named = [("establishment", x["id"]) for x in (drivers.get("establishments") or [])[:3]
+                     if isinstance(x, dict)]
+            named += [("professional", x["id"]) for x in (drivers.get("prescribers") or [])[:3]
+                      if isinstance(x, dict)]
             out[(a.subject_kind, a.subject_id)].append(
                 (a.window_start, a.window_end, a.detector, a.severity, named))
     return out

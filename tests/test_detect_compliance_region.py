@@ -46,6 +46,32 @@ def test_uncertified_fentanyl_handlers_after_the_deadline(session):
     assert alerts["CQFP-EXPIRED"].window_start == dt.datetime(2026, 1, 1, 5)
 
 
+
+def test_uncertified_custody_only_handler_is_a_low_compliance_notice(session):
+    """A director technician who only signs counts and receipts without a certificate is listed
+    (low), while an uncertified pharmacist dispensing to patients is ranked higher (medium+)."""
+    base_products(session)
+    est(session, "F1")
+    est(session, "D1", "distributor")
+    prof(session, "CQFP-BOOKS", role="pharmacist")
+    prof(session, "CQFP-DISP", role="pharmacist")
+    prof(session, "CMP-DOC", specialty="oncology", certified=dt.date(2025, 12, 1))
+    for k in range(6):
+        at = dt.datetime(2026, 1, 15, 15) + dt.timedelta(days=20 * k)
+        mv(session, "count", "D1", FENT_AMP, 400, at, professional_id="CQFP-BOOKS")
+        mv(session, "receipt", "D1", FENT_AMP, 200, at, professional_id="CQFP-BOOKS")
+        mv(session, "dispense", "F1", FENT_AMP, 2, at, professional_id="CQFP-DISP",
+           prescriber_id="CMP-DOC", patient_id=f"PSN:p{k}", prescription_id=f"R{k}")
+    session.commit()
+    run_all(session)
+    alerts = _by_subject(session, "uncertified_handler")
+    assert set(alerts) == {"CQFP-BOOKS", "CQFP-DISP"}
+    books, disp = alerts["CQFP-BOOKS"], alerts["CQFP-DISP"]
+    assert books.severity == "low" and books.evidence["patient_facing_events"] == 0
+    assert books.score < 40 and "custodia" in books.summary
+    assert disp.severity in ("medium", "high", "critical")
+    assert disp.evidence["patients"] == 6 and disp.evidence["patient_facing_events"] == 6
+
 def test_regional_surge_vs_national_season(session):
     rng = random.Random(2)
     base_products(session)

@@ -51,6 +51,30 @@ def test_suspicious_order_vs_new_ward_and_stock_up(session):
     assert alerts["SPIKE"].window_start.month == 7
 
 
+
+def test_suspicious_order_with_one_month_of_follow_up_is_provisional(session):
+    """The same spike seen with two more months of use is graded; seen with only the month
+    after it (received in the last full month of the data) it is listed as provisional, low."""
+    rng = random.Random(5)
+    base_products(session)
+    est(session, "D1", "distributor")
+    for e in ("EARLY", "LATE", *(f"P{i}" for i in range(9))):
+        est(session, e)
+    for m in range(9):
+        for i in range(9):
+            q = rng.randint(90, 110)
+            _month(session, f"P{i}", m, q, q)
+        _month(session, "EARLY", m, 400 if m == 6 else 100, 100)
+        _month(session, "LATE", m, 400 if m == 7 else 100, 100)
+    session.commit()
+    run_all(session)
+    alerts = _by_subject(session, "suspicious_order")
+    assert set(alerts) == {"EARLY", "LATE"}
+    early, late = alerts["EARLY"], alerts["LATE"]
+    assert early.evidence["provisional"] is False and early.severity != "low"
+    assert late.evidence["provisional"] is True and late.evidence["horizon_months"] == 2
+    assert late.severity == "low" and "Provisional" in late.summary
+
 def test_purchases_outgrowing_use_vs_documented_stock_build_up(session):
     rng = random.Random(5)
     base_products(session)

@@ -71,6 +71,26 @@ def test_overlapping_prescriptions_vs_palliative_team_at_one_pharmacy(session):
     assert a.evidence["overlap_events"] == 2 and a.evidence["observed"] >= 30
 
 
+
+def test_overlap_between_two_prescribers_is_a_low_notice_three_are_graded(session):
+    """Shared care (a specialist and a family doctor, two pharmacies) overlapping for months is
+    listed as a low PDMP notice; the same overlap spread over three prescribers is ranked."""
+    base_products(session)
+    for i in range(3):
+        est(session, f"F{i}")
+        prof(session, f"CMP-{i}", specialty="general_medicine")
+    for k in range(6):  # two prescribers alternating, 30-day supplies every 15 days
+        _dispense(session, f"F{k % 2}", f"CMP-{k % 2}", "PSN:shared01", days(T, 15 * k), qty=30)
+        _dispense(session, f"F{k % 3}", f"CMP-{k % 3}", "PSN:three01", days(T, 15 * k), qty=30)
+    session.commit()
+    run_all(session)
+    alerts = _subjects(session, "overlapping_prescriptions")
+    assert set(alerts) == {"PSN:shared01", "PSN:three01"}
+    shared, three = alerts["PSN:shared01"], alerts["PSN:three01"]
+    assert shared.evidence["prescribers"] == 2 and shared.severity == "low"
+    assert shared.evidence["observed"] >= 30 and "dos prescriptores" in shared.summary
+    assert three.evidence["prescribers"] == 3 and three.severity != "low"
+
 def test_high_daily_mme_needs_a_risk_multiplier_and_exempts_cancer_care(session):
     base_products(session)
     session.add(Product(product_code="MET-10", name="Metadona 10 mg", substance="methadone",

@@ -50,6 +50,10 @@ def test_planted_excess_is_flagged_and_tiny_district_is_not(session):
     assert a.evidence["establishments"][0]["id"] == f"F-{big.ubigeo}"
     assert a.evidence["prescribers"][0]["id"] == "CMP-PILL"
     assert a.evidence["ratio"] > 2.5
+    # One pharmacy makes the whole excess: listed, but the regional evidence is one practice's,
+    # so it is a low lead that names the establishment.
+    assert a.evidence["single_outlet"] is True and a.severity == "low"
+    assert f"F-{big.ubigeo}" in a.summary.split("Un solo establecimiento")[1]
     assert any(r.startswith("DIRESA") or r.startswith("GERESA") or r.startswith("DIRIS")
                for r in a.routed_to)
     assert tiny.ubigeo not in alerts
@@ -86,9 +90,24 @@ def test_a_threefold_district_is_found_among_four_hundred(session):
     alerts = {a.subject_id: a for a in session.query(Alert).filter_by(detector="regional_outlier")}
     assert list(alerts) == [big]
     assert alerts[big].evidence["level"] == "district"
+    assert alerts[big].evidence["single_outlet"] is True  # one pharmacy per district here
 
 
 def test_no_alert_when_no_place_stands_out(session):
     _dense_country(session, 1.0)
+    run_all(session, only=["regional_outlier"])
+    assert session.query(Alert).filter_by(detector="regional_outlier").count() == 0
+
+
+def test_a_palliative_team_does_not_make_its_district_an_outlier(session):
+    """The planted threefold district, when its extra patients are a palliative-care team's, is
+    not a regional outlier (cancer and end-of-life care are left out of per-resident use)."""
+    big = _dense_country(session, 1.0)
+    prof(session, "CMP-PAL", specialty="palliative_care")
+    for k in range(60):
+        for month in range(6):
+            mv(session, "dispense", f"F-{big}", MORPH_TAB, 60, START + dt.timedelta(days=30 * month + k % 20),
+               patient_id=f"PAL{k:04d}", prescriber_id="CMP-PAL", days_supply=30)
+    session.flush()
     run_all(session, only=["regional_outlier"])
     assert session.query(Alert).filter_by(detector="regional_outlier").count() == 0

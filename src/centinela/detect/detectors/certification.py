@@ -11,6 +11,7 @@ from centinela.alerts.service import AlertDraft
 from centinela.certification.rule import HANDLING_ROLES, periods_by_professional
 from centinela.detect.base import Detector, day_str, fmt
 from centinela.detect.context import DAY, LIMA_OFFSET_S, DetectionContext, day_number
+from centinela.detect.scoring import calibrate
 from centinela.detect.util import groups, pair_key, role_of
 
 
@@ -23,6 +24,13 @@ class UncertifiedHandler(Detector):
     from the registry, else from the college-number prefix (CQFP pharmacist, CMP/COP prescriber);
     nurses are outside this rule. One alert per professional and violation: its window starts at
     the deadline (or the day the certificate lapsed) and grows with each new event.
+
+    Severity follows harm, not only the rule: the certificate is a competency in prescribing and
+    dispensing opioids to patients, so a professional whose uncertified handling reached
+    patients (prescriptions, dispenses, administrations) gets the graded score (medium), while
+    one named only on custody records (stock counts, receipts, transfers: a warehouse or
+    pharmacy director signing the books) is a compliance notice at ``low`` — still listed, so
+    the regulator can ask for the certificate, but not ranked with diversion findings.
     """
 
     name = "uncertified_handler"
@@ -30,13 +38,16 @@ class UncertifiedHandler(Detector):
     tolerates = (
         "events before the certification deadline, certificates valid on the event's date, "
         "and nurses (outside the rule). Repeats extend one alert per professional and "
-        "violation."
+        "violation. Handling of custody records only (counts, receipts, transfers, no patient "
+        "reached) stays a low-severity compliance notice."
     )
     subject_kind = "professional"
     realtime = True
     topics = ("compliance",)
     settings_used = ("go_live", "certification_grace_days", "certification_valid_days")
-    evidence_fields = ("role", "certified_on", "certificate_valid_until", "deadline", "events")
+    evidence_fields = ("role", "certified_on", "certificate_valid_until", "deadline",
+                       "patient_facing_events", "patients", "events")
+    CUSTODY_ONLY_MAX = 35.0  # below the medium band (40): a compliance notice
 
     def run(self, session: Session, now: dt.datetime, ctx: DetectionContext) -> list[AlertDraft]:
         f, reg = ctx.frame, ctx.registry
@@ -116,16 +127,24 @@ class UncertifiedHandler(Detector):
             else:
                 why = f"certificado vencido (emitido el {cert_on})"
             mg = float(ctx.row_mg[grp].sum())
+            # Patient-facing acts: the harm the certificate is meant to prevent.
+            facing = grp[(f.patient[grp] >= 0) | (f.prescriber[grp] == code)]
+            patients = int(len(np.unique(f.patient[facing][f.patient[facing] >= 0])))
             summary = (f"{pid} ({roles[code]}) manejó {fmt(mg, 2)} mg de fentanilo en {len(grp)} "
                        f"movimiento(s) entre {day_str(int(f.t[grp].min()))} y "
                        f"{day_str(int(f.t[grp].max()))}, después del plazo de certificación, {why}.")
+            score = None
+            if len(facing) == 0:
+                summary += " Solo registros de custodia (conteos, recepciones): aviso de cumplimiento."
+                score = min(calibrate(0.45, float(ctx.row_mme[grp].sum()))[0], self.CUSTODY_ONLY_MAX)
             out.append(self.draft(
                 pid, m0, m1, 0.45, float(ctx.row_mme[grp].sum()), summary,
                 {"role": roles[code], "registered": bool(reg.prof_known[code]),
                  "certified_on": cert_on.isoformat() if cert_on else None,
                  "certificate_valid_until": cert_until.isoformat() if cert_until else None,
                  "deadline": ctx.settings.certification_deadline.isoformat(),
-                 "fentanyl_mg": mg, **f.events(grp)},
-                department=ctx.prof_department(code),
+                 "fentanyl_mg": mg, "patient_facing_events": int(len(facing)),
+                 "patients": patients, **f.events(grp)},
+                department=ctx.prof_department(code), score=score,
             ))
         return out

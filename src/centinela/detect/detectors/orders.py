@@ -14,6 +14,7 @@ from centinela.detect.context import DAY, DetectionContext
 from centinela.detect.frame import INBOUND, Vocab
 from centinela.detect.scoring import (
     bh_keep,
+    calibrate,
     p_from_z,
     percentile_of,
     robust_center_scale,
@@ -96,6 +97,12 @@ class SuspiciousOrder(Detector):
     month of receipts. Ordering more than peers is reported as evidence (peer percentile) but is
     not a criterion: a cancer institute orders far more than hospitals of its size and uses all of
     it. Consecutive months merge.
+
+    A finding whose follow-up is only the order month and the next one (an order received in
+    the last full month of the data) is provisional: an order of two or more typical months
+    has not had time to be used, so an ordinary stock-up and a diverted order still look the
+    same apart from their size. It is listed at ``low`` ("provisional") and graded as usual
+    when a later run sees a longer follow-up (the open alert takes the new occurrence).
     """
 
     name = "suspicious_order"
@@ -104,7 +111,7 @@ class SuspiciousOrder(Detector):
         "stock-ups followed by smaller orders, new wards whose use grows with their orders, "
         "lumpy ordering (judged on the series' own variability), orders received at month end"
         " (the next months' use counts), and chance across all series-months (Benjamini-"
-        "Hochberg)."
+        "Hochberg). With only one month of follow-up a finding is provisional (low)."
     )
     subject_kind = "establishment"
     topics = ("diversion", "suspicious_order")
@@ -117,6 +124,8 @@ class SuspiciousOrder(Detector):
                        "use_ratio", "net_inflow_z", "peer_percentile")
 
     HORIZON, MIN_HORIZON, Q, SIGMA_FLOOR_MONTHS, P_SCREEN = 6, 2, 0.05, 0.5, 1e-3
+    GRADED_HORIZON = 3  # months of follow-up (order month included) before a graded severity
+    PROVISIONAL_MAX = 35.0  # below the medium band (40)
 
     def run(self, session: Session, now: dt.datetime, ctx: DetectionContext) -> list[AlertDraft]:
         if ctx.frame.n == 0:
@@ -225,6 +234,13 @@ class SuspiciousOrder(Detector):
             summary = (f"{name} recibió {fmt(best['R'], 2)} mg de {sub} en "
                        f"{month_label(mo.m0 + best['m'])}, {fmt(ratio, 1)} veces su promedio de 12 "
                        f"meses, sin un aumento equivalente de su dispensación o uso.")
+            follow_up = max(it["horizon_months"] for it in ep)
+            score = None
+            if follow_up < self.GRADED_HORIZON:
+                summary += (" Provisional: solo se conoce un mes de uso posterior; se reevalúa "
+                            "con los meses siguientes.")
+                score = min(calibrate(strength_from_p(best["p"]), excess_mg * mme_per_mg)[0],
+                            self.PROVISIONAL_MAX)
             yield self.draft(
                 name, t0, t1, strength_from_p(best["p"]), excess_mg * mme_per_mg, summary,
                 {"metric": "mg received per month", "substance": sub, "criteria": criteria,
@@ -237,8 +253,10 @@ class SuspiciousOrder(Detector):
                  "peer_percentile": percentile_of(best["R"], peer_vals) if len(peer_vals) else None,
                  "peer_range": [float(np.percentile(peer_vals, 25)), float(np.percentile(peer_vals, 75))]
                  if len(peer_vals) else None,
-                 "peers": int(len(peer_vals)), **f.events(rows)},
+                 "peers": int(len(peer_vals)), "provisional": follow_up < self.GRADED_HORIZON,
+                 **f.events(rows)},
                 department=ctx.est_department(est), ubigeo=ctx.registry.est_ubigeo[est],
+                score=score,
             )
 
 

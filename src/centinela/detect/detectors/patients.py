@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from centinela.alerts.service import AlertDraft
 from centinela.detect.base import Detector, day_str, fmt
 from centinela.detect.context import DAY, DetectionContext
+from centinela.detect.scoring import calibrate
 from centinela.detect.util import (
     dispense_daily_mme,
     groups,
@@ -214,21 +215,31 @@ class OverlappingPrescriptions(Detector):
     while one from another prescriber at another pharmacy still has ≥ 7 days left. Flagged when
     ≥ 2 overlap events add up to ≥ 30 overlapping days in the window (PDMP/PQA practice). The same
     prescriber renewing early, or a palliative team sharing one pharmacy, is not an overlap here.
+
+    Severity follows who is involved: overlaps between exactly two prescribers (a specialist and
+    a family doctor, a discharge supply overlapping the usual one) are the most common legitimate
+    overlap and are the two prescribers' clinical matter, so they stay a ``low`` PDMP notice;
+    from three prescribers on (the lower bar of multiple-provider definitions, e.g. ≥ 3
+    prescribers and ≥ 3 pharmacies) the finding is graded by overlap and MME as before. A high
+    combined dose is judged separately by ``high_mme``.
     """
 
     name = "overlapping_prescriptions"
     title = "Prescripciones superpuestas / Overlapping prescriptions"
     tolerates = (
         "early renewals by the same prescriber, palliative teams sharing one pharmacy, and "
-        "overlaps shorter than 7 days or totalling less than 30 days."
+        "overlaps shorter than 7 days or totalling less than 30 days; overlaps between only "
+        "two prescribers stay a low-severity notice (shared care, discharge supplies)."
     )
     subject_kind = "patient"
     topics = ("doctor_shopping",)
     thresholds = {"overlap per event": "≥ 7 days", "overlap events": "≥ 2",
                   "overlapping days": "≥ 30"}
-    evidence_fields = ("overlap_events", "overlap_days", "pairs")
+    evidence_fields = ("overlap_events", "overlap_days", "prescribers", "pharmacies", "pairs")
 
     MIN_DAYS, MIN_EVENTS, MIN_TOTAL = 7.0, 2, 30.0
+    GRADED_PRESCRIBERS = 3  # fewer prescribers in the overlaps: a low notice
+    NOTICE_MAX = 35.0  # below the medium band (40)
 
     def run(self, session: Session, now: dt.datetime, ctx: DetectionContext) -> list[AlertDraft]:
         f = ctx.frame
@@ -273,12 +284,20 @@ class OverlappingPrescriptions(Detector):
             summary = (f"El paciente {pid} acumuló {len(events)} prescripciones de opioides que se "
                        f"superponen con las de otro prescriptor y otra farmacia ({fmt(total)} días "
                        f"superpuestos) entre {day_str(t0)} y {day_str(t1)}.")
+            n_presc = int(len(np.unique(f.prescriber[involved])))
+            n_pharm = int(len(np.unique(f.est[involved])))
+            score = None
+            if n_presc < self.GRADED_PRESCRIBERS:
+                summary += " Solo dos prescriptores: aviso clínico para que coordinen (PDMP)."
+                score = min(calibrate(strength, float(ctx.row_mme[involved].sum()))[0],
+                            self.NOTICE_MAX)
             out.append(self.draft(
                 pid, t0, t1, strength, float(ctx.row_mme[involved].sum()), summary,
                 {"metric": "overlapping days from other prescribers and pharmacies",
                  "observed": round(total, 1), "expected": f"< {self.MIN_TOTAL:.0f}",
-                 "overlap_events": len(events), "pairs": pairs[:20], **f.events(involved)},
-                department=dept, ubigeo=ubigeo,
+                 "overlap_events": len(events), "prescribers": n_presc, "pharmacies": n_pharm,
+                 "pairs": pairs[:20], **f.events(involved)},
+                department=dept, ubigeo=ubigeo, score=score,
             ))
         return out
 

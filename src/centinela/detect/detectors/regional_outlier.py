@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session
 from centinela.alerts.service import AlertDraft
 from centinela.detect.base import Detector, day_str, fmt
 from centinela.detect.context import DAY, DetectionContext
-from centinela.detect.scoring import strength_from_p
+from centinela.detect.scoring import calibrate, strength_from_p
+from centinela.detect.util import prescriber_exempt
 from centinela.geo.outliers import outliers
 from centinela.geo.peru import LEVELS, beds, is_referral, population, region_name
 
@@ -43,6 +44,17 @@ class RegionalOutlier(Detector):
     patients. A department or province is not reported again when flagged places inside it make
     half or more of its excess. Age structure is not used (the shipped INEI file has none). The
     alert names the establishments and prescribers that make the excess.
+
+    Prescriptions by oncology and palliative-care prescribers are left out (as opioid-use
+    indicators leave out cancer and end-of-life care): a palliative team makes its town's
+    per-resident use high by design, and ``prescriber_volume`` judges it against its peers.
+
+    Patients cluster within outlets: when one establishment makes ≥ 90 % of a place's MME, the
+    comparison between places rests on a single practice (its design effect is not in the
+    patient count: one independent unit, however many patients), so there is no regional
+    evidence beyond that outlet's. Such a finding is listed at ``low`` and names the
+    establishment as the lead; the subject detectors (orders, prescriber volume, inventory)
+    judge the establishment and its prescribers against their peers.
     """
 
     name = "regional_outlier"
@@ -53,9 +65,10 @@ class RegionalOutlier(Detector):
                   "ratio": "≥ max(1.5, e^{2τ}) × expected", "effective patients": "≥ 3"}
     evidence_fields = ("channel", "level", "observed_mme", "expected_mme", "rate_per_100k",
                        "expected_per_100k", "smoothed_per_100k", "ratio", "p_value", "q_value",
-                       "establishments", "prescribers", "beds", "population")
+                       "establishments", "prescribers", "single_outlet", "beds", "population")
 
     Q, MIN_RATIO, MIN_EFFECTIVE, PARENT_SHARE = 0.05, 1.5, 3.0, 0.5
+    SINGLE_OUTLET_SHARE, SINGLE_OUTLET_MAX = 0.9, 35.0  # one outlet: a low lead (< 40)
 
     def run(self, session: Session, now: dt.datetime, ctx: DetectionContext) -> list[AlertDraft]:
         self._ctx = ctx
@@ -83,8 +96,12 @@ class RegionalOutlier(Detector):
         hosp_row = at_hospital[np.maximum(f.est, 0)]
         masks = {"hospital": f.is_type("administer") | (f.is_type("dispense") & hosp_row),
                  "retail": f.is_type("dispense") & ~hosp_row}
+        # Cancer and palliative care are left out, as opioid-use indicators do (CDC, CMS): that
+        # use follows where the service is, and its prescribers are judged on their own.
+        exempt_code = prescriber_exempt(ctx, np.arange(len(f.profv)))
+        exempt_row = (f.prescriber >= 0) & exempt_code[np.maximum(f.prescriber, 0)]
         for channel in CHANNELS:
-            rows = np.flatnonzero(base & masks[channel])
+            rows = np.flatnonzero(base & masks[channel] & ~exempt_row)
             if len(rows) == 0:
                 continue
             known_est = np.array([len(u) == 6 for u in ub_of_est], dtype=bool)
@@ -189,6 +206,13 @@ class RegionalOutlier(Detector):
         p = float(res.p_value[i])
         t0 = int(f.t[sel].min())
         t1 = int(f.t[sel].max())
+        single = bool(ests) and ests[0]["share"] >= self.SINGLE_OUTLET_SHARE
+        score = None
+        if single:
+            summary += (f" Un solo establecimiento hace el {ests[0]['share']:.0%}: la pista es "
+                        f"{ests[0]['id']}, no un patrón regional.")
+            score = min(calibrate(strength_from_p(p), max(c["y"] - c["E"], 0.0))[0],
+                        self.SINGLE_OUTLET_MAX)
         return self.draft(
             c["code"], t0, t1, strength_from_p(p), max(c["y"] - c["E"], 0.0), summary,
             {"channel": c["channel"], "level": level, "region_name": name,
@@ -200,8 +224,9 @@ class RegionalOutlier(Detector):
              "threshold_ratio": res.params.get("threshold_ratio"),
              "population": c["pop"], "beds": c["beds"][0], "referral_hospital": c["beds"][1],
              "window": [day_str(t0), day_str(t1)],
-             "establishments": ests, "prescribers": pres, **f.events(sel)},
-            department=c["code"][:2], ubigeo=c["code"] if c["level"] == 6 else None,
+             "establishments": ests, "prescribers": pres, "single_outlet": single,
+             **f.events(sel)},
+            department=c["code"][:2], ubigeo=c["code"] if c["level"] == 6 else None, score=score,
         )
 
 
