@@ -43,3 +43,66 @@ def test_a_refused_lookup_keeps_the_reason_note_and_attestation(app, world):
     assert 'value="paciente en urgencias"' in r.text
     assert 'name="attest" required checked' in r.text
     assert "1234" not in r.text  # the document number is still never echoed back
+
+
+def test_account_errors_are_shown_in_spanish_on_the_delegates_and_admin_pages(app, world):
+    r = login(app, "medico").post("/delegados", data={
+        "username": "ayudante1", "full_name": "Ana Ayudante", "password": "corta"}, headers=HTML)
+    assert r.status_code == 422
+    assert "Contraseña: al menos 12 caracteres." in r.text
+    assert "at least" not in r.text
+    assert 'value="ayudante1"' in r.text  # the form keeps what was typed
+    r = login(app, "admin").post("/admin/users", data={
+        "username": "nueva.analista", "password": "una-clave-bastante-larga", "role": "regional_analyst",
+        "departments": "", "full_name": "N A"}, headers=HTML)
+    assert r.status_code == 422
+    assert "un analista regional necesita al menos un departamento" in r.text
+    from centinela.web.i18n import account_error
+    assert account_error("password: at least 12 characters", "en") == \
+        "Password: at least 12 characters."
+    assert account_error("something new", "es") == "something new"
+
+
+def test_alert_evidence_is_labelled_in_spanish_with_yes_no_not_python_literals(app, world,
+                                                                                session, now):
+    when = now - dt.timedelta(days=2)
+    alert, _ = upsert_alert(session, AlertDraft(
+        "unauthorized_receiver", "establishment", "EST-DIST", "high", 80.0, when, when,
+        "Receptor no autorizado.", {"authorized_controlled": False, "establishment_known": True,
+                                    "authorization_expires": None, "brand_new_key": 3},
+        department="15"), now=now)
+    session.commit()
+    r = login(app, "analista").get(f"/alerts/{alert.alert_id}", headers=HTML)
+    assert r.status_code == 200
+    table = r.text.split("kv")[1].split("</table>")[0]
+    assert "Autorizado para controlados" in table and "Establecimiento registrado" in table
+    assert ">No<" in table and ">Sí<" in table and ">—<" in table
+    assert "True" not in table and "False" not in table and "None" not in table
+    assert "brand_new_key" in table  # a key without a label still shows, as it is
+    api = login(app, "analista").get(f"/api/v1/alerts/{alert.alert_id}").json()
+    assert api["evidence"]["authorized_controlled"] is False  # the API keeps the raw values
+
+
+def test_a_refused_customs_outcome_is_explained_in_spanish_and_keeps_the_form(
+        app, world, session, now, tmp_path):
+    from centinela.customs.generate import generate, write
+    from centinela.customs.intake import import_parcels_file
+    from centinela.customs.review import queue
+    from centinela.customs.triage import triage
+
+    write(generate(40, seed=3), tmp_path / "gen", images=0, seed=3)
+    import_parcels_file(session, tmp_path / "gen" / "parcels.csv", None)
+    triage(session, now)
+    session.commit()
+    tid = queue(session, limit=1)[0].tracking_id
+    client = login(app, "aduana")
+    r = client.post(f"/customs/parcels/{tid}/outcome", data={
+        "outcome": "seized", "substance": "", "net_mass_mg": "12,5", "purity_percent": "",
+        "note": "caja con doble fondo"}, headers=HTML)
+    assert r.status_code == 422
+    assert "Sustancia: indique lo encontrado" in r.text and "name what was found" not in r.text
+    assert 'value="seized" selected' in r.text and 'value="12,5"' in r.text
+    assert "caja con doble fondo</textarea>" in r.text
+    r = client.post(f"/customs/parcels/{tid}/outcome", data={
+        "outcome": "seized", "substance": "fentanilo", "net_mass_mg": "doce"}, headers=HTML)
+    assert r.status_code == 422 and "no es un número" in r.text
