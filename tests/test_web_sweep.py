@@ -106,3 +106,22 @@ def test_a_refused_customs_outcome_is_explained_in_spanish_and_keeps_the_form(
     r = client.post(f"/customs/parcels/{tid}/outcome", data={
         "outcome": "seized", "substance": "fentanilo", "net_mass_mg": "doce"}, headers=HTML)
     assert r.status_code == 422 and "no es un número" in r.text
+
+
+def test_alert_pages_name_detectors_in_spanish_not_by_their_code(app, world, session, now):
+    when = now - dt.timedelta(days=2)
+    alert, _ = upsert_alert(session, AlertDraft(
+        "seizure_trace", "lot", "L2025A", "medium", 40.0, when, when, "Lote incautado.", {},
+        department="15"), now=now)
+    session.commit()
+    client = login(app, "analista")
+    inbox = client.get("/alerts", headers=HTML).text
+    assert ">Incautación rastreada<" in inbox
+    detail = client.get(f"/alerts/{alert.alert_id}", headers=HTML).text
+    assert "Incautación rastreada" in detail
+    assert "Seized lot or serial traced" in client.get(f"/alerts/{alert.alert_id}?lang=en",
+                                                         headers=HTML).text
+    assert "Incautación rastreada" in client.get("/profiles/lot/L2025A", headers=HTML).text
+    from centinela.web.i18n import detector_label
+    assert detector_label("stock_gap") == "stock_gap"  # unregistered: the code, not a crash
+    assert "regional_outlier" not in client.get("/map", headers=HTML).text.split("<table")[0]

@@ -73,3 +73,32 @@ def account_error(message: str, lang: str = DEFAULT_LANG) -> str:
         if m:
             return translate(key, lang, **m.groupdict())
     return message
+
+
+@lru_cache(maxsize=1)
+def _detector_titles() -> dict[str, tuple[str, str]]:
+    """Return detector name → (Spanish, English) from each detector's "es / en" title."""
+    from centinela.detect.registry import DETECTORS, load
+
+    out: dict[str, tuple[str, str]] = {}
+    for name in DETECTORS:
+        try:
+            title = load(name).title
+        except Exception:  # noqa: BLE001 - a broken plugin must not break every page
+            continue
+        es, _, en = title.partition(" / ")
+        out[name] = (es.strip(), (en or es).strip())
+    return out
+
+
+def detector_label(name: str, lang: str = DEFAULT_LANG) -> str:
+    """Return a detector's human title in ``lang`` (the catalogue, then its own title, else the
+    code itself, e.g. for early-warning and citizen-report alerts)."""
+    key = f"detector.{name}"
+    text = translate(key, lang)
+    if text != key:
+        return text
+    titles = _detector_titles().get(name)
+    if titles is None:
+        return name
+    return titles[0] if lang == "es" else titles[1]
