@@ -125,3 +125,15 @@ def test_alert_pages_name_detectors_in_spanish_not_by_their_code(app, world, ses
     from centinela.web.i18n import detector_label
     assert detector_label("stock_gap") == "stock_gap"  # unregistered: the code, not a crash
     assert "regional_outlier" not in client.get("/map", headers=HTML).text.split("<table")[0]
+
+
+def test_error_pages_explain_in_spanish(app, world):
+    client = login(app, "analista")
+    r = client.get("/profiles/serial/NO-SUCH-SERIAL", headers=HTML)
+    assert r.status_code == 404
+    assert "no existe o está fuera de su ámbito" in r.text
+    assert "outside your reach" not in r.text
+    r = login(app, "medico").get("/admin", headers=HTML)
+    assert r.status_code == 403 and "su rol no da acceso a esta página" in r.text
+    r = client.get("/profiles/serial/NO-SUCH-SERIAL?lang=en", headers=HTML)
+    assert "not found or outside your reach" in r.text
