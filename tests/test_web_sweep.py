@@ -137,3 +137,13 @@ def test_error_pages_explain_in_spanish(app, world):
     assert r.status_code == 403 and "su rol no da acceso a esta página" in r.text
     r = client.get("/profiles/serial/NO-SUCH-SERIAL?lang=en", headers=HTML)
     assert "not found or outside your reach" in r.text
+
+
+def test_a_refused_access_request_keeps_the_case_and_reason(app, world):
+    r = login(app, "policia").post("/access", data={
+        "case_number": "CF-2026-118", "reason": "corta", "document_type": "CE",
+        "document_number": "001234567"}, headers=HTML)
+    assert r.status_code == 422
+    assert 'value="CF-2026-118"' in r.text and ">corta</textarea>" in r.text
+    assert "<option selected>CE</option>" in r.text
+    assert "001234567" not in r.text
