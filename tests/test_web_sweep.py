@@ -147,3 +147,11 @@ def test_a_refused_access_request_keeps_the_case_and_reason(app, world):
     assert 'value="CF-2026-118"' in r.text and ">corta</textarea>" in r.text
     assert "<option selected>CE</option>" in r.text
     assert "001234567" not in r.text
+
+
+def test_a_serial_profile_names_the_last_movement_in_spanish(app, world):
+    r = login(app, "analista").get("/profiles/serial/SN-0001", headers=HTML)
+    assert r.status_code == 200
+    facts = r.text.split('class="facts"')[1].split("</dl>")[0]
+    last = facts.split("Último movimiento")[1].split("</dd>")[0]
+    assert last.endswith("<dd>administración @ EST-LIM-H1")
