@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from centinela.accounts.models import User
 from centinela.accounts.policy import nav_for
-from centinela.web.i18n import pick_lang, translate
+from centinela.web.i18n import detector_label, pick_lang, translate
 from centinela.web.security import CSRF_FIELD, csrf_token
 from centinela.web.txn import remember
 
@@ -115,6 +115,7 @@ def render(request: Request, name: str, context: dict, status_code: int = 200):
     user = _menu_user(request)
     ctx = {
         "request": request, "lang": lng, "t": lambda k, **p: translate(k, lng, **p),
+        "detector": lambda code: detector_label(code, lng),
         "user": user, "nav": nav_for(user), "csrf_token": token,
         "csrf_field": lambda: Markup(
             f'<input type="hidden" name="{CSRF_FIELD}" value="{escape(token)}">'),

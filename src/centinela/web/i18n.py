@@ -43,3 +43,62 @@ def pick_lang(query_lang: str | None, cookie_lang: str | None, accept: str | Non
     if accept and accept.lower().startswith("en"):
         return "en"
     return DEFAULT_LANG
+
+
+# AccountError messages (English, for logs and the API) → catalogue keys for the pages.
+_ACCOUNT_ERRORS = (
+    (r"password: at least (?P<n>\d+) characters", "account_error.password_short"),
+    (r"password: too common", "account_error.password_common"),
+    (r"password: too few distinct characters", "account_error.password_distinct"),
+    (r"password: a run of digits", "account_error.password_digits"),
+    (r"password: must not contain the username", "account_error.password_username"),
+    (r"username: 3-80 characters", "account_error.username_format"),
+    (r"username: '(?P<name>.*)' already exists", "account_error.username_taken"),
+    (r"role: must be one of", "account_error.role"),
+    (r"departments: unknown INEI department code\(s\) (?P<codes>.*)",
+     "account_error.departments_unknown"),
+    (r"departments: a regional analyst needs", "account_error.departments_needed"),
+    (r"professional_id: college number", "account_error.professional_id"),
+    (r"username: no such user", "account_error.no_such_user"),
+    (r"scopes: choose from", "account_error.scopes"),
+)
+
+
+def account_error(message: str, lang: str = DEFAULT_LANG) -> str:
+    """Return an account-validation message in ``lang`` (unknown messages pass through)."""
+    import re
+
+    for pattern, key in _ACCOUNT_ERRORS:
+        m = re.match(pattern, message)
+        if m:
+            return translate(key, lang, **m.groupdict())
+    return message
+
+
+@lru_cache(maxsize=1)
+def _detector_titles() -> dict[str, tuple[str, str]]:
+    """Return detector name → (Spanish, English) from each detector's "es / en" title."""
+    from centinela.detect.registry import DETECTORS, load
+
+    out: dict[str, tuple[str, str]] = {}
+    for name in DETECTORS:
+        try:
+            title = load(name).title
+        except Exception:  # noqa: BLE001 - a broken plugin must not break every page
+            continue
+        es, _, en = title.partition(" / ")
+        out[name] = (es.strip(), (en or es).strip())
+    return out
+
+
+def detector_label(name: str, lang: str = DEFAULT_LANG) -> str:
+    """Return a detector's human title in ``lang`` (the catalogue, then its own title, else the
+    code itself, e.g. for early-warning and citizen-report alerts)."""
+    key = f"detector.{name}"
+    text = translate(key, lang)
+    if text != key:
+        return text
+    titles = _detector_titles().get(name)
+    if titles is None:
+        return name
+    return titles[0] if lang == "es" else titles[1]

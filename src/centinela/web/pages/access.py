@@ -59,8 +59,13 @@ async def access_form(request: Request, user: User = Depends(police),
                         document_number=str(form.get("document_number") or "").strip())
         _file(request, session, user, body)
     except (ValueError, HTTPException):
+        # Keep what was typed except the document number (never echoed back).
+        kept = {"case_number": str(form.get("case_number") or "")[:80],
+                "reason": str(form.get("reason") or "")[:2000],
+                "document_type": str(form.get("document_type") or "DNI")}
         return render(request, "access.html", {"ctx": access_rows(session, user.username),
-                                               "error": "access.invalid"}, status_code=422)
+                                               "error": "access.invalid", "kept": kept},
+                      status_code=422)
     return RedirectResponse("/access", status_code=303)
 
 

@@ -16,7 +16,8 @@ from centinela.accounts.models import ROLES, User
 from centinela.accounts.service import AccountError, create_user
 from centinela.accounts.tokens import create_token, revoke_token
 from centinela.alerts.models import SEVERITIES, Authority, Channel
-from centinela.web.deps import clock, db_session, render, require_roles
+from centinela.web.deps import clock, db_session, lang, render, require_roles
+from centinela.web.i18n import account_error
 from centinela.web.views.admin import (
     AccessContext,
     AccessRow,
@@ -73,7 +74,8 @@ async def user_create(request: Request, user: User = Depends(admin),
     except AccountError as err:
         session.rollback()
         return render(request, "admin/users.html", {"ctx": build_users(session),
-                                                     "error": str(err), "new_token": None},
+                                                     "error": account_error(str(err), lang(request)),
+                                                     "new_token": None},
                       status_code=422)
     audit.record(session, user.username, "admin.user_create", new.username,
                  details={"role": new.role, "departments": new.departments}, now=clock(request))
@@ -123,7 +125,7 @@ async def token_create(request: Request, user: User = Depends(admin),
             audit.record(session, user.username, "admin.token_create", owner.username,
                          details={"token_id": row.id, "scopes": row.scopes}, now=clock(request))
         except AccountError as err:
-            error = str(err)
+            error = account_error(str(err), lang(request))
     return render(request, "admin/users.html", {"ctx": build_users(session), "error": error,
                                                  "new_token": plain},
                   status_code=422 if error else 200)

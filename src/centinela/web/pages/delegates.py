@@ -12,7 +12,8 @@ from centinela import audit
 from centinela.accounts.models import User
 from centinela.accounts.policy import roles_for
 from centinela.accounts.service import AccountError, create_delegate
-from centinela.web.deps import clock, db_session, render, require_roles
+from centinela.web.deps import clock, db_session, lang, render, require_roles
+from centinela.web.i18n import account_error
 
 router = APIRouter()
 principal_only = require_roles(*roles_for("delegates"))
@@ -51,7 +52,8 @@ def add(request: Request, username: str = Form(""), full_name: str = Form(""),
         d = create_delegate(session, user, username, password, full_name, now=clock(request))
     except AccountError as exc:
         session.rollback()
-        return page(request, user, session, error=str(exc), form_username=username,
+        return page(request, user, session, error=account_error(str(exc), lang(request)),
+                    form_username=username,
                     form_full_name=full_name, status=422)
     audit.record(session, user.username, "account.delegate_created", d.username,
                  now=clock(request))

@@ -27,13 +27,14 @@ viewer = require_roles(*roles_for("lookup"))
 
 
 def _page(request: Request, result: LookupResult | None, errors: list[str], status: int = 200,
-          doc_type: str = "DNI"):
+          doc_type: str = "DNI", kept: dict | None = None):
     chart = None
     if result is not None:
         chart = line_chart([result.daily_mme], translate("lookup.chart", lang(request)),
                            lines=[(50.0, "50 MME/día"), (90.0, "90 MME/día")])
     return render(request, "lookup.html", {"ctx": result, "errors": errors, "reasons": REASONS,
-                                           "chart_svg": chart, "doc_type": doc_type},
+                                           "chart_svg": chart, "doc_type": doc_type,
+                                           "kept": kept or {}},
                   status_code=status)
 
 
@@ -48,6 +49,9 @@ async def lookup_page(request: Request, user: User = Depends(viewer),
                       session: Session = Depends(db_session)):
     """Run the lookup and show the patient's last 12 months on the same page."""
     form = await request.form()
+    # On a refusal keep what was typed except the document number (never echoed back).
+    kept = {"reason": str(form.get("reason") or ""), "note": str(form.get("note") or "")[:500],
+            "attest": form.get("attest") in ("on", "true", "1")}
     try:
         req = LookupRequest(
             document_type=form.get("document_type") or "DNI",
@@ -58,12 +62,12 @@ async def lookup_page(request: Request, user: User = Depends(viewer),
         # Name the fields only: the document number is never echoed back.
         fields = sorted({str(e["loc"][0]) for e in err.errors()})
         return _page(request, None, [f"lookup.invalid_{f}" for f in fields], status=422,
-                     doc_type=str(form.get("document_type") or "DNI"))
+                     doc_type=str(form.get("document_type") or "DNI"), kept=kept)
     try:
         result = lookup(session, user, req, clock(request))
     except LookupRefused as err:
         return _page(request, None, [f"lookup.invalid_{str(err).split(':')[0]}"], status=422,
-                     doc_type=req.document_type)
+                     doc_type=req.document_type, kept=kept)
     return _page(request, result, [], doc_type=req.document_type)
 
 

@@ -16,7 +16,8 @@ from centinela.config import get_settings
 from centinela.customs.models import OUTCOMES, Parcel, ParcelImage
 from centinela.customs.review import ReviewError, queue, rank_cutoff, record_outcome
 from centinela.reference import ubigeo as ubigeo_ref
-from centinela.web.deps import clock, db_session, render, require_roles
+from centinela.web.deps import clock, db_session, lang, render, require_roles
+from centinela.web.i18n import translate
 
 router = APIRouter(tags=["customs"])
 guard = require_roles(*roles_for("customs"))
@@ -153,6 +154,23 @@ def _float(value: str) -> float | None:
         raise ReviewError(f"{value!r} is not a number") from None
 
 
+# ReviewError messages (English, for the API) → the page's catalogue keys, by their start.
+_REVIEW_ERRORS = (("substance:", "customs.error.substance"),
+                  ("net_mass_mg or units:", "customs.error.quantity"),
+                  ("net_mass_mg must", "customs.error.mass"),
+                  ("purity_percent", "customs.error.purity"),
+                  ("this parcel's seizure is already recorded", "customs.error.already_seized"))
+
+
+def _review_error(message: str, lng: str) -> str:
+    if message.endswith("is not a number"):
+        return translate("customs.error.number", lng, value=message.split(" is not")[0])
+    for start, key in _REVIEW_ERRORS:
+        if message.startswith(start):
+            return translate(key, lng)
+    return message
+
+
 @router.post("/customs/parcels/{tracking_id}/outcome", include_in_schema=False)
 def page_outcome(tracking_id: str, request: Request, outcome: str = Form(...),
                  substance: str = Form(""), net_mass_mg: str = Form(""),
@@ -166,7 +184,10 @@ def page_outcome(tracking_id: str, request: Request, outcome: str = Form(...),
                        purity_percent=_float(purity_percent), note=note)
     except ReviewError as exc:
         session.rollback()
+        kept = {"outcome": outcome, "substance": substance, "net_mass_mg": net_mass_mg,
+                "purity_percent": purity_percent, "note": note}
         return render(request, "customs/parcel.html",
-                      {"p": _detail(session, tracking_id, user, now), "error": str(exc),
-                       "outcomes": OUTCOMES}, status_code=422)
+                      {"p": _detail(session, tracking_id, user, now),
+                       "error": _review_error(str(exc), lang(request)), "outcomes": OUTCOMES,
+                       "kept": kept}, status_code=422)
     return RedirectResponse(f"/customs/parcels/{tracking_id}", status_code=303)

@@ -16,7 +16,7 @@ from centinela import audit
 from centinela.accounts.models import User
 from centinela.accounts.policy import department_scope, may_see_department, may_see_patient
 from centinela.alerts.models import Alert
-from centinela.ingest.models import Movement
+from centinela.ingest.models import Movement, Seizure
 from centinela.reference.ubigeo import department_population, departments
 from centinela.registry.models import Establishment, Product, Professional
 from centinela.web.views.alert import NotVisible
@@ -221,7 +221,7 @@ def _chain(session, user, kind, subject_id, now) -> Profile:
         where.append(Movement.establishment_id.in_(ests))
     timeline, total = _moves(session, where, TIMELINE, False, oldest_first=True)
     if not timeline:
-        raise NotVisible(subject_id)
+        return _unrecorded_chain(session, user, kind, subject_id, now)
     holders = list(dict.fromkeys(m.establishment_id for m in timeline))
     first, last = timeline[0], timeline[-1]
     facts = [Fact(key="profile.product", value=f"{first.product_name} ({first.product_code})"),
@@ -233,6 +233,27 @@ def _chain(session, user, kind, subject_id, now) -> Profile:
                    facts=facts, chart=chart_for(session, kind, subject_id, now), volumes=[],
                    alerts=_alerts(session, kind, subject_id), movements=timeline,
                    movements_total=total, top=[], patient_level=False)
+
+
+def _unrecorded_chain(session, user, kind, subject_id, now) -> Profile:
+    """A lot or serial seen only in seizures: alerts link here, so show what is known."""
+    alerts = [a for a in session.scalars(select(Alert).where(
+        Alert.subject_kind == kind, Alert.subject_id == subject_id, Alert.status != "closed",
+    ).order_by(Alert.score.desc()).limit(50)) if may_see_department(user, a.department)]
+    column = Seizure.serial if kind == "serial" else Seizure.lot
+    seizures = [s for s in session.scalars(select(Seizure).where(column == subject_id)
+                                           .order_by(Seizure.occurred_at))
+                if may_see_department(user, (s.ubigeo or "")[:2])]
+    if not alerts and not seizures:
+        raise NotVisible(subject_id)
+    facts = [Fact(key="profile.movements_recorded", value="0")]
+    if seizures:
+        facts += [Fact(key="profile.seized", value="; ".join(
+            f"{s.seizure_id} ({s.occurred_at:%Y-%m-%d}, {s.agency})" for s in seizures[:20]))]
+    return Profile(kind=kind, subject_id=subject_id, title=subject_id, department=None,
+                   facts=facts, chart=chart_for(session, kind, subject_id, now), volumes=[],
+                   alerts=[alert_row(a) for a in alerts], movements=[], movements_total=0,
+                   top=[], patient_level=False)
 
 
 def _patient(session, user, kind, subject_id, now) -> Profile:
