@@ -426,3 +426,18 @@ def test_admin_generates_and_opens_the_report_in_a_browser(browser_page, live_ap
     page.goto(f"{base}/certification")
     assert page.locator("#by-region tbody tr").count() == 3
     assert page.locator("#by-region progress").count() == 3
+
+
+def test_a_quarter_still_running_reads_data_until_its_last_record(session):
+    import datetime as dt
+
+    from centinela.ingest.models import ImportRun
+    from centinela.quarterly.figures import Quarter, data_cutoff
+
+    q = Quarter(2026, 4)
+    assert data_cutoff(session, q) == q.utc_bounds()[1]  # nothing stored: the quarter's end
+    stamp = dt.datetime(2026, 12, 5, 10, 30)
+    session.add(ImportRun(source="x", channel="cli", started_at=stamp, status="completed",
+                          summary={}))
+    session.commit()
+    assert data_cutoff(session, q) == stamp  # not 2027-01-01: the data reach 5 December

@@ -538,13 +538,14 @@ def _count_checks(session: Session, start: dt.datetime, until: dt.datetime) -> l
 
 
 def data_cutoff(session: Session, quarter: Quarter) -> dt.datetime:
-    """Return the default ``as_of``: the end of the quarter or the last thing stored after it
-    (import, alert change, case event), whichever is later — a function of the database only."""
+    """Return the default ``as_of``, a function of the database only: the last thing stored
+    (import, alert change, case event) — never a date the data have not reached, so a quarter
+    still running reads "data until" its last record — else the end of the quarter."""
     _, end = quarter.utc_bounds()
-    last = [session.scalar(select(func.max(ImportRun.started_at))),
-            session.scalar(select(func.max(Alert.updated_at))),
-            session.scalar(select(func.max(CaseEvent.at)))]
-    return max([end, *[t for t in last if t is not None]]).replace(microsecond=0)
+    last = [t for t in (session.scalar(select(func.max(ImportRun.started_at))),
+                        session.scalar(select(func.max(Alert.updated_at))),
+                        session.scalar(select(func.max(CaseEvent.at)))) if t is not None]
+    return (max(last) if last else end).replace(microsecond=0)
 
 
 def quarter_figures(session: Session, quarter: str | Quarter, as_of: dt.datetime | None = None) -> dict:
