@@ -64,14 +64,14 @@ def unit_mme(substance: str, dosage_form: str, strength_mg: float,
     return UnitMME(ORAL.get(sub, 1.0) * mg, mg, None, "oral")
 
 
-def daily_mme(unit: UnitMME, quantity: float, days_supply: float | None) -> float:
-    """Return the daily MME of a dispense (CDC: units × MME per unit ÷ days of supply).
+def days_covered(unit: UnitMME, quantity: float, days_supply: float | None) -> float:
+    """Return the days a dispense covers: its days supply, else 3 days a patch and one day any
+    other unit (the lower, conservative reading)."""
+    if days_supply and days_supply > 0:
+        return float(days_supply)
+    return PATCH_DAYS * quantity if unit.route == "transdermal" else max(quantity, 1.0)
 
-    Without a days supply, a patch covers 3 days each and any other unit one day each: the
-    lower (conservative) reading.
-    """
-    if unit.route == "transdermal":
-        days = days_supply if days_supply and days_supply > 0 else PATCH_DAYS * quantity
-    else:
-        days = days_supply if days_supply and days_supply > 0 else max(quantity, 1.0)
-    return unit.mme_per_unit * quantity / max(days, 1.0)
+
+def daily_mme(unit: UnitMME, quantity: float, days_supply: float | None) -> float:
+    """Return the daily MME of a dispense (CDC: units × MME per unit ÷ days covered)."""
+    return unit.mme_per_unit * quantity / max(days_covered(unit, quantity, days_supply), 1.0)

@@ -261,7 +261,6 @@ class Mapped:
     """Reporting-format records (as items for the pipeline) from one FHIR input."""
 
     items: dict[str, list[Item]] = field(default_factory=lambda: {k: [] for k in SPECS})
-    resources: int = 0
     bundle: bool = True  # a Bundle (positions are entries) or NDJSON (positions are lines)
 
 
@@ -567,7 +566,6 @@ def map_entries(entries: list[Entry], validator: Validator | None = None) -> Map
     out = Mapped()
     seen_registry: set[tuple[str, str]] = set()
     for e in entries:
-        out.resources += 1
         out.bundle = e.where.startswith("Bundle")
         if e.error or e.resource is None:
             out.items["movements"].append(_bad(e, e.error or "sin recurso / no resource"))
@@ -620,11 +618,6 @@ def _bad(e: Entry, reason: str, fld: str | None = None) -> Item:
         raw["resourceType"] = str(e.resource.get("resourceType"))[:40]
         raw["id"] = str(e.resource.get("id"))[:64]
     return e.position, None, Invalid(fld, f"{e.where}: {reason}"), raw
-
-
-def read_path(path: Path) -> list[Entry]:
-    """Entries of a FHIR file (``.json`` Bundle or ``.ndjson``)."""
-    return read_entries(path.read_bytes(), path.name)
 
 
 def iter_files(paths: Iterable[Path]) -> Iterator[Path]:

@@ -9,11 +9,12 @@ also reports movements, with the movement-level ledger of the same period.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from centinela.ingest.extra import import_file
@@ -33,8 +34,6 @@ BALANCES = RecordSpec(
     max_len={"establishment_id": 40, "product_code": 40},
 )
 KEY = ("establishment_id", "product_code", "period_end")
-INFLOW = tuple(t for t, s in STOCK_SIGN.items() if s > 0)
-OUTFLOW = tuple(t for t, s in STOCK_SIGN.items() if s < 0)
 # A book may round a fraction of an ampoule (administer/waste of part of a unit).
 ARITHMETIC_TOLERANCE = 0.5
 
@@ -102,8 +101,7 @@ def reconcile(session: Session, since: dt.date | None = None) -> list[BalanceChe
                                          PeriodicBalance.product_code,
                                          PeriodicBalance.period_end)
     balances = list(session.scalars(q))
-    reporters = {(e, p) for e, p in session.execute(
-        select(Movement.establishment_id, Movement.product_code).distinct())}
+    flows = _Flows(session, {b.establishment_id for b in balances})
     out: list[BalanceCheck] = []
     previous: dict[tuple[str, str], PeriodicBalance] = {}
     for b in balances:
@@ -113,8 +111,8 @@ def reconcile(session: Session, since: dt.date | None = None) -> list[BalanceChe
         if since is not None and b.period_end < since:
             continue
         lr = li = rg = ig = None
-        if key in reporters:
-            lr, li = _ledger_flows(session, b)
+        if key in flows:
+            lr, li = flows.between(key, b.period_start, b.period_end)
             rg, ig = b.receipts_units - lr, b.issues_units - li
         carry = b.opening_units - prev.closing_units \
             if prev is not None and prev.period_end < b.period_start else None
@@ -125,18 +123,44 @@ def reconcile(session: Session, since: dt.date | None = None) -> list[BalanceChe
     return out
 
 
-def _ledger_flows(session: Session, b: PeriodicBalance) -> tuple[float, float]:
-    start = dt.datetime.combine(b.period_start, dt.time()) + dt.timedelta(hours=5)  # Lima → UTC
-    end = dt.datetime.combine(b.period_end + dt.timedelta(days=1), dt.time()) \
-        + dt.timedelta(hours=5)
-    rows = session.execute(
-        select(Movement.event_type, func.sum(Movement.quantity))
-        .where(Movement.establishment_id == b.establishment_id,
-               Movement.product_code == b.product_code,
-               Movement.occurred_at >= start, Movement.occurred_at < end)
-        .group_by(Movement.event_type)).all()
-    by_type = {t: float(q or 0) for t, q in rows}
-    return (sum(by_type.get(t, 0.0) for t in INFLOW), sum(by_type.get(t, 0.0) for t in OUTFLOW))
+class _Flows:
+    """Inflows and outflows of the establishments that report balances, read in one pass and
+    summed over any period by prefix sums (no query per balance)."""
+
+    def __init__(self, session: Session, establishments: set[str]) -> None:
+        moves: dict[tuple[str, str], list[tuple[dt.datetime, float, float]]] = {}
+        ids = sorted(establishments)
+        for i in range(0, len(ids), 900):  # under every database's bound-parameter limit
+            for est, prod, etype, when, qty in session.execute(
+                    select(Movement.establishment_id, Movement.product_code, Movement.event_type,
+                           Movement.occurred_at, Movement.quantity)
+                    .where(Movement.establishment_id.in_(ids[i:i + 900]),
+                           Movement.event_type != "count")):
+                sign = STOCK_SIGN[etype]
+                moves.setdefault((est, prod), []).append(
+                    (when, qty if sign > 0 else 0.0, qty if sign < 0 else 0.0))
+        self._times: dict[tuple[str, str], list[dt.datetime]] = {}
+        self._sums: dict[tuple[str, str], list[tuple[float, float]]] = {}
+        for key, rows in moves.items():
+            rows.sort(key=lambda r: r[0])
+            acc, tin, tout = [(0.0, 0.0)], 0.0, 0.0
+            for _, qin, qout in rows:
+                tin, tout = tin + qin, tout + qout
+                acc.append((tin, tout))
+            self._times[key] = [r[0] for r in rows]
+            self._sums[key] = acc
+
+    def __contains__(self, key: tuple[str, str]) -> bool:
+        return key in self._times
+
+    def between(self, key: tuple[str, str], first: dt.date,
+                last: dt.date) -> tuple[float, float]:
+        """(receipts, issues) in units from ``first`` to ``last``, Lima days."""
+        start = dt.datetime.combine(first, dt.time()) + dt.timedelta(hours=5)  # Lima → UTC
+        end = dt.datetime.combine(last + dt.timedelta(days=1), dt.time()) + dt.timedelta(hours=5)
+        times, sums = self._times[key], self._sums[key]
+        lo, hi = bisect.bisect_left(times, start), bisect.bisect_left(times, end)
+        return sums[hi][0] - sums[lo][0], sums[hi][1] - sums[lo][1]
 
 
 def balance_only_establishments(session: Session) -> set[str]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
-from centinela.detect.mme import daily_mme, unit_mme
+from centinela.detect.mme import daily_mme, days_covered, unit_mme
 from centinela.ingest.models import Movement
 from centinela.reference.substances import diazepam_mg, substance_class
 from centinela.registry.models import Establishment, Product, Professional
@@ -89,12 +89,6 @@ class ClinicalReport:
         return self.current_mme >= 50 or (self.current_mme > 0 and self.current_diazepam > 0)
 
 
-def _covered_days(unit_route: str, quantity: float, days_supply: int | None) -> int:
-    if days_supply and days_supply > 0:
-        return int(days_supply)
-    return int(round(3 * quantity if unit_route == "transdermal" else max(quantity, 1.0)))
-
-
 def clinical_report(session: Session, psn: str, now: dt.datetime) -> ClinicalReport:
     """Build the report of the last 12 months (risk factors over the last 90 days)."""
     since = now - dt.timedelta(days=DAYS)
@@ -121,7 +115,7 @@ def clinical_report(session: Session, psn: str, now: dt.datetime) -> ClinicalRep
             klass = substance_class(product.substance)
             unit = unit_mme(product.substance, product.dosage_form,
                             product.strength_mg_per_unit, product.patch_mcg_per_hour)
-            days = _covered_days(unit.route, m.quantity, m.days_supply)
+            days = int(round(days_covered(unit, m.quantity, m.days_supply)))
             if klass == "opioid" or klass == "other":
                 d_mme = daily_mme(unit, m.quantity, m.days_supply)
             if klass == "benzodiazepine":

@@ -20,7 +20,7 @@ from centinela.alerts.service import AlertDraft
 from centinela.detect.base import Detector, fmt
 from centinela.detect.context import DetectionContext
 from centinela.detect.frame import to_epoch
-from centinela.detect.mme import daily_mme, unit_mme
+from centinela.detect.mme import daily_mme, days_covered, unit_mme
 from centinela.ingest.models import Movement
 from centinela.reference.substances import diazepam_mg, substance_class
 from centinela.registry.models import Establishment, Product, Professional
@@ -48,8 +48,7 @@ def _fills(session: Session, now: dt.datetime) -> list[tuple]:
         if klass not in ("opioid", "benzodiazepine"):
             continue
         unit = unit_mme(p.substance, p.dosage_form, p.strength_mg_per_unit, p.patch_mcg_per_hour)
-        days = int(m.days_supply) if m.days_supply else int(
-            round(3 * m.quantity if unit.route == "transdermal" else max(m.quantity, 1.0)))
+        days = int(round(days_covered(unit, m.quantity, m.days_supply)))
         d_mme = daily_mme(unit, m.quantity, m.days_supply) if klass == "opioid" else 0.0
         dz = diazepam_mg(p.substance, m.quantity * p.strength_mg_per_unit) / max(days, 1) \
             if klass == "benzodiazepine" else 0.0

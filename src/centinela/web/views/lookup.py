@@ -22,7 +22,6 @@ from centinela.privacy import DocumentError, pseudonymize
 from centinela.web.views.common import Point, Series, lima_iso
 
 REASONS = ("new_prescription", "dispensing", "ongoing_treatment", "emergency_care")
-DAYS = 365
 
 
 class LookupRequest(BaseModel):
