@@ -16,6 +16,7 @@ from centinela import audit
 from centinela.accounts.models import User
 from centinela.accounts.policy import department_scope, may_see_department, may_see_patient
 from centinela.alerts.models import Alert
+from centinela.geo.usage import region_use
 from centinela.ingest.models import Movement, Seizure
 from centinela.reference.ubigeo import department_population, departments
 from centinela.registry.models import Establishment, Product, Professional
@@ -180,7 +181,9 @@ def _region(session, user, kind, subject_id, now) -> Profile:
     where = [Movement.establishment_id.in_(ests)]
     pop = department_population().get(subject_id, 0)
     vols = _volumes(session, where, now)
-    mg = sum(p.value for p in vols[1].points)
+    # The same function (and window) as the map, so both pages show one number per region.
+    use = region_use(session, subject_id, now)
+    mg = use.mg
     n_est = session.scalar(select(func.count()).select_from(Establishment)
                            .where(Establishment.department == subject_id)) or 0
     n_prof = session.scalar(select(func.count()).select_from(Professional)
@@ -203,7 +206,7 @@ def _region(session, user, kind, subject_id, now) -> Profile:
              Fact(key="profile.professionals", value=str(n_prof)),
              Fact(key="profile.fentanyl_mg_12m", value=f"{mg:,.1f}"),
              Fact(key="profile.fentanyl_mg_per_100k",
-                  value=f"{mg * 100_000 / pop:,.2f}" if pop else None)]
+                  value=f"{use.per_100k:,.2f}" if use.per_100k is not None else None)]
     return Profile(kind=kind, subject_id=subject_id, title=departments()[subject_id],
                    department=subject_id, facts=facts,
                    chart=chart_for(session, "region", subject_id, now), volumes=vols,
