@@ -174,3 +174,26 @@ def test_number_and_date_formatting():
     assert format_datetime(dt.datetime(2026, 12, 5, 3, 4), "es") == "4 dic 2026, 22:04"
     assert format_datetime("2026-12-05T10:00:00-05:00", "en") == "Dec 5, 2026, 10:00"
     assert format_date("2026-09-01", "es") == "1 set 2026"
+
+
+def test_region_profile_page_writes_the_map_figure(app, world):
+    from centinela.web.fmt import format_decimal
+
+    client = login(app, "analista")
+    regions = {r["code"]: r for r in client.get("/api/v1/map").json()["regions"]}
+    for code in ("15", "20"):
+        figure = format_decimal(regions[code]["mg_per_100k"], "es")
+        assert figure in client.get(f"/profiles/region/{code}", headers=HTML).text
+        assert figure in client.get("/map", headers=HTML).text
+
+
+def test_import_detail_names_each_file(app, world):
+    client = login(app, "analista")
+    body = ("event_id,event_type,occurred_at,establishment_id,product_code,quantity,"
+            "counterparty_id\nFN-1,receipt,2025-12-01T10:00:00-05:00,EST-LIM-H1,FEN-AMP,10,"
+            "EST-DIST\n")
+    r = client.post("/imports", files={"files": ("movements.csv", body, "text/csv")},
+                    headers=HTML, follow_redirects=True)
+    assert r.status_code == 200
+    cell = re.search(r'<td class="file-name">([^<]*)</td>', r.text)
+    assert cell and "movements.csv" in cell.group(1)

@@ -5,6 +5,7 @@ shared Jinja environment); the language comes from the template's ``lang`` varia
 
     {{ value|num }}            1 369 (es: non-breaking space between thousands)
     {{ value|dec }}            1 368,97 (2 decimals; en: 1,368.97)
+    {{ value|qty }}            2 or 0,5 (units: decimals only when needed)
     {{ value|mg }}             1 333,5 mg
     {{ value|pct }}            12,5 %
     {{ when|date }}            5 dic 2026 (a date, datetime or ISO string; naive = UTC)
@@ -26,7 +27,7 @@ LIMA = ZoneInfo("America/Lima")
 LOCALES = {"es": "es_PE", "en": "en_US"}
 
 __all__ = ["LIMA", "format_date", "format_datetime", "format_decimal", "format_mg",
-           "format_number", "format_percent", "register", "to_lima"]
+           "format_number", "format_percent", "format_quantity", "register", "to_lima"]
 
 
 def _locale(lang: str | None) -> str:
@@ -51,6 +52,15 @@ def format_number(value: float | int | None, lang: str = "es", digits: int = 0) 
 def format_decimal(value: float | int | None, lang: str = "es", digits: int = 2) -> str:
     """Return ``value`` with exactly ``digits`` decimals (default 2)."""
     return format_number(value, lang, digits)
+
+
+def format_quantity(value: float | int | None, lang: str = "es", digits: int = 2) -> str:
+    """Return a count of units with up to ``digits`` decimals, none when whole (``2``, ``0,5``)."""
+    if value is None:
+        return ""
+    fmt = "#,##0" + ("." + "#" * digits if digits > 0 else "")
+    text = bnumbers.format_decimal(value, format=fmt, locale="en_US", group_separator=True)
+    return text.translate(_ES_SEPARATORS) if _locale(lang).startswith("es") else text
 
 
 def format_mg(value: float | int | None, lang: str = "es", digits: int = 1) -> str:
@@ -115,7 +125,7 @@ def _lang(ctx) -> str:
 
 
 def register(env) -> None:
-    """Register the filters ``num``, ``dec``, ``mg``, ``pct``, ``date``, ``datetime`` on ``env``."""
+    """Register the filters ``num``, ``dec``, ``qty``, ``mg``, ``pct``, ``date``, ``datetime`` on ``env``."""
 
     @pass_context
     def num(ctx, value, digits: int = 0):
@@ -124,6 +134,10 @@ def register(env) -> None:
     @pass_context
     def dec(ctx, value, digits: int = 2):
         return format_decimal(value, _lang(ctx), digits)
+
+    @pass_context
+    def qty(ctx, value, digits: int = 2):
+        return format_quantity(value, _lang(ctx), digits)
 
     @pass_context
     def mg(ctx, value, digits: int = 1):
@@ -141,5 +155,5 @@ def register(env) -> None:
     def datetime_(ctx, value):
         return format_datetime(value, _lang(ctx))
 
-    env.filters.update({"num": num, "dec": dec, "mg": mg, "pct": pct, "date": date,
+    env.filters.update({"num": num, "dec": dec, "qty": qty, "mg": mg, "pct": pct, "date": date,
                         "datetime": datetime_})

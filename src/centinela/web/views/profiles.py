@@ -45,6 +45,8 @@ TIMELINE = 500
 class Fact(BaseModel):
     key: str
     value: str | None
+    number: float | None = None  # a figure the page writes in the reader's style (fmt.py)
+    digits: int = 0
 
 
 class Ranked(BaseModel):
@@ -201,12 +203,14 @@ def _region(session, user, kind, subject_id, now) -> Profile:
     est_names = dict(session.execute(select(Establishment.establishment_id, Establishment.name)
                                      .where(Establishment.establishment_id.in_(
                                          [t[0] for t in top] or [""]))).all())
-    facts = [Fact(key="profile.population", value=f"{pop:,}"),
-             Fact(key="profile.establishments", value=str(n_est)),
-             Fact(key="profile.professionals", value=str(n_prof)),
-             Fact(key="profile.fentanyl_mg_12m", value=f"{mg:,.1f}"),
+    rate = use.per_100k
+    facts = [Fact(key="profile.population", value=f"{pop:,}", number=pop),
+             Fact(key="profile.establishments", value=str(n_est), number=n_est),
+             Fact(key="profile.professionals", value=str(n_prof), number=n_prof),
+             Fact(key="profile.fentanyl_mg_12m", value=f"{mg:,.1f}", number=mg, digits=1),
              Fact(key="profile.fentanyl_mg_per_100k",
-                  value=f"{use.per_100k:,.2f}" if use.per_100k is not None else None)]
+                  value=f"{rate:,.2f}" if rate is not None else None,
+                  number=round(rate, 2) if rate is not None else None, digits=2)]
     return Profile(kind=kind, subject_id=subject_id, title=departments()[subject_id],
                    department=subject_id, facts=facts,
                    chart=chart_for(session, "region", subject_id, now), volumes=vols,
