@@ -197,3 +197,13 @@ def test_import_detail_names_each_file(app, world):
     assert r.status_code == 200
     cell = re.search(r'<td class="file-name">([^<]*)</td>', r.text)
     assert cell and "movements.csv" in cell.group(1)
+
+
+def test_error_page_in_the_users_language_with_a_way_back(app, world):
+    client = login(app, "analista")
+    back = "http://testserver/map"
+    es = client.get("/map?region=99", headers={**HTML, "referer": back})
+    assert es.status_code == 404 and "No encontrado o fuera de su ámbito" in es.text
+    assert 'id="error-back"' in es.text and f'href="{back}"' in es.text
+    en = client.get("/map?region=99&lang=en", headers={**HTML, "referer": "https://evil.example/"})
+    assert "Not found or outside your reach" in en.text and 'id="error-back"' not in en.text
