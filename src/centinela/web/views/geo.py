@@ -71,6 +71,11 @@ class OutlierPlace(BaseModel):
     y: float | None = None
 
 
+class LegendClass(BaseModel):
+    shade: int
+    low: float | None  # None: the first class (below the first break, above zero)
+
+
 class MapContext(BaseModel):
     regions: list[RegionStat]
     breaks: list[float]
@@ -85,6 +90,7 @@ class MapContext(BaseModel):
     crumbs: list[Crumb] = []
     layer: str = "rate"
     viewbox: str = "0 0 520 760"
+    legend: list[LegendClass] = []
 
 
 def outlier_places(session: Session, scope: list[str] | None, region: str = "",
@@ -130,10 +136,19 @@ def fentanyl_by_department(session: Session, now: dt.datetime) -> dict[str, floa
 
 
 def _quantile_breaks(values: list[float]) -> list[float]:
+    """Return the distinct lower bounds of classes 2.. of the positive values (quantiles)."""
     positive = sorted(v for v in values if v > 0)
     if not positive:
         return []
-    return [positive[int(len(positive) * q / SHADES)] for q in range(1, SHADES)]
+    cuts = [positive[int(len(positive) * q / SHADES)] for q in range(1, SHADES)]
+    return sorted({c for c in cuts if c > positive[0]})
+
+
+def shade_of(value: float, breaks: list[float]) -> int:
+    """Return the shade (1..5) of a positive value: its class spread over the five shades."""
+    cls = sum(1 for b in breaks if value >= b)
+    return 1 + round(cls * (SHADES - 1) / len(breaks)) if breaks else SHADES
+
 
 
 def build_map(session: Session, user: User, now: dt.datetime, region: str = "",
@@ -184,7 +199,7 @@ def build_map(session: Session, user: User, now: dt.datetime, region: str = "",
         u = use.get(code) or geo_usage.RegionUse(code, 0.0, 0)
         rate = u.per_100k
         value = values[code]
-        shade = 1 + sum(1 for b in breaks if value >= b) if visible and value > 0 else 0
+        shade = shade_of(value, breaks) if visible and value > 0 else 0
         regions.append(RegionStat(
             code=code, name=name, population=u.population,
             fentanyl_mg_12m=round(u.mg, 3) if visible else None,
@@ -213,7 +228,18 @@ def build_map(session: Session, user: User, now: dt.datetime, region: str = "",
         level=geo_usage.LEVEL_OF[level], region=region,
         region_name=crumbs[-1].name if region else "",
         parent_mg_per_100k=round(parent.per_100k, 3) if parent and parent.per_100k else None,
-        crumbs=crumbs, layer=layer, viewbox=view.viewbox)
+        crumbs=crumbs, layer=layer, viewbox=view.viewbox,
+        legend=_legend(breaks, any(values[c] > 0 for c in visible_codes)))
+
+
+def _legend(breaks: list[float], any_positive: bool) -> list[LegendClass]:
+    """Return the legend's classes: below the first break, then one per break."""
+    if not any_positive:
+        return []
+    if not breaks:
+        return [LegendClass(shade=SHADES, low=None)]
+    return [LegendClass(shade=1, low=None),
+            *(LegendClass(shade=shade_of(b, breaks), low=round(b, 3)) for b in breaks)]
 
 
 def project(lon: float, lat: float) -> tuple[float, float]:
