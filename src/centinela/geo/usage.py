@@ -58,15 +58,23 @@ def _roll(rows, level: int) -> dict[str, float]:
 def fentanyl_mg(session: Session, now: dt.datetime, level: int = 2) -> dict[str, float]:
     """Return region code (``level`` digits) → mg of fentanyl dispensed or administered in the
     window. Departments use the establishment's department, finer levels its ubigeo."""
+    from centinela.web.views.common import cached
+
     since, until = window(now)
-    rows = session.execute(
-        select(Establishment.ubigeo, Establishment.department,
-               func.sum(Movement.quantity * Product.strength_mg_per_unit))
-        .join(Product, Product.product_code == Movement.product_code)
-        .join(Establishment, Establishment.establishment_id == Movement.establishment_id)
-        .where(Movement.event_type.in_(OUTFLOWS), Product.substance == "fentanyl",
-               Movement.occurred_at >= since, Movement.occurred_at <= until)
-        .group_by(Establishment.ubigeo, Establishment.department)).all()
+
+    def by_district() -> list[tuple[str, str, float]]:
+        return [tuple(r) for r in session.execute(
+            select(Establishment.ubigeo, Establishment.department,
+                   func.sum(Movement.quantity * Product.strength_mg_per_unit))
+            .join(Product, Product.product_code == Movement.product_code)
+            .join(Establishment, Establishment.establishment_id == Movement.establishment_id)
+            .where(Movement.event_type.in_(OUTFLOWS), Product.substance == "fentanyl",
+                   Movement.occurred_at >= since, Movement.occurred_at <= until)
+            .group_by(Establishment.ubigeo, Establishment.department)).all()]
+
+    # One query per moment at district grain; every level rolls up from it (cached).
+    rows = cached(session, ("fentanyl_mg_by_district", now.isoformat(timespec="minutes")),
+                  by_district)
     return _roll(rows, level)
 
 
