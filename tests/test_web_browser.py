@@ -72,7 +72,12 @@ def test_analyst_inbox_alert_triage_upload_and_map(browser_page, live_app, live_
 
     page.goto(f"{base}/map")
     assert page.locator("#peru-map svg path").count() == 25
-    page.click("svg.map a[href='/profiles/region/15']")
+    page.click("svg.map a[href='/map?region=15&layer=rate']")
+    page.wait_for_url("**/map?region=15*")
+    assert page.locator("#peru-map svg path").count() == 10  # Lima's provinces
+    page.click("#map-crumbs a[href^='/map?region=&']")
+    page.wait_for_url("**/map?region=&*")
+    page.click("#map-table a[href='/profiles/region/15']")
     page.wait_for_url("**/profiles/region/15")
     assert "Lima" in page.locator("h1").inner_text()
 

@@ -123,7 +123,7 @@ def test_alert_pages_name_detectors_in_spanish_not_by_their_code(app, world, ses
                                                          headers=HTML).text
     assert "Incautación rastreada" in client.get("/profiles/lot/L2025A", headers=HTML).text
     from centinela.web.i18n import detector_label
-    assert detector_label("stock_gap") == "stock_gap"  # unregistered: the code, not a crash
+    assert detector_label("not_a_detector") == "not_a_detector"  # unregistered: the code
     assert "regional_outlier" not in client.get("/map", headers=HTML).text.split("<table")[0]
 
 

@@ -47,6 +47,11 @@ def create_app(engine: Engine | None = None) -> FastAPI:
         setup = getattr(module, "setup", None)
         if setup is not None:
             setup(app)
+    @app.get("/docs", include_in_schema=False)
+    def _docs_redirect():
+        # The API documentation lives at /api/docs (OpenAPI at /api/openapi.json).
+        return RedirectResponse("/api/docs", status_code=307)
+
     app.add_middleware(CommitBeforeResponse)
     app.add_middleware(SecurityMiddleware, exempt=app.state.csrf_exempt,
                        https_only=get_settings().environment == "production")

@@ -39,6 +39,7 @@ def safe_url(value: object) -> str:
 
 
 templates.env.filters["safe_url"] = safe_url
+__import__("centinela.web.fmt", fromlist=["register"]).register(templates.env)  # num, date, ...
 
 
 def db_session(request: Request) -> Iterator[Session]:
@@ -109,7 +110,12 @@ def _menu_user(request: Request) -> User | None:
 
 
 def render(request: Request, name: str, context: dict, status_code: int = 200):
-    """Render a template with the language, translator, user, menu and CSRF token."""
+    """Render a template with the language, translator, user, menu and CSRF token; a client
+    that asks for ``application/json`` gets the page's JSON twin (:mod:`centinela.web.twin`)."""
+    from centinela.web.twin import twin_response, wants_json
+
+    if wants_json(request):
+        return twin_response(context, status_code)
     lng = lang(request)
     token = csrf_token(request)
     user = _menu_user(request)

@@ -40,6 +40,8 @@ def home(request: Request, user: User | None = Depends(current_user)):
     if user is None:
         return RedirectResponse("/login", status_code=303)
     pages = [p for p in nav_for(user) if p.area == "core"]
+    # Roles with no core page (customs) start on their own area, not back on the login form.
+    pages = pages or [p for p in nav_for(user) if p.area != "public"]
     return RedirectResponse(pages[0].path if pages else "/login", status_code=303)
 
 

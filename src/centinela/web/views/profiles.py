@@ -16,6 +16,7 @@ from centinela import audit
 from centinela.accounts.models import User
 from centinela.accounts.policy import department_scope, may_see_department, may_see_patient
 from centinela.alerts.models import Alert
+from centinela.geo.usage import region_use
 from centinela.ingest.models import Movement, Seizure
 from centinela.reference.ubigeo import department_population, departments
 from centinela.registry.models import Establishment, Product, Professional
@@ -44,6 +45,8 @@ TIMELINE = 500
 class Fact(BaseModel):
     key: str
     value: str | None
+    number: float | None = None  # a figure the page writes in the reader's style (fmt.py)
+    digits: int = 0
 
 
 class Ranked(BaseModel):
@@ -180,7 +183,9 @@ def _region(session, user, kind, subject_id, now) -> Profile:
     where = [Movement.establishment_id.in_(ests)]
     pop = department_population().get(subject_id, 0)
     vols = _volumes(session, where, now)
-    mg = sum(p.value for p in vols[1].points)
+    # The same function (and window) as the map, so both pages show one number per region.
+    use = region_use(session, subject_id, now)
+    mg = use.mg
     n_est = session.scalar(select(func.count()).select_from(Establishment)
                            .where(Establishment.department == subject_id)) or 0
     n_prof = session.scalar(select(func.count()).select_from(Professional)
@@ -198,12 +203,14 @@ def _region(session, user, kind, subject_id, now) -> Profile:
     est_names = dict(session.execute(select(Establishment.establishment_id, Establishment.name)
                                      .where(Establishment.establishment_id.in_(
                                          [t[0] for t in top] or [""]))).all())
-    facts = [Fact(key="profile.population", value=f"{pop:,}"),
-             Fact(key="profile.establishments", value=str(n_est)),
-             Fact(key="profile.professionals", value=str(n_prof)),
-             Fact(key="profile.fentanyl_mg_12m", value=f"{mg:,.1f}"),
+    rate = use.per_100k
+    facts = [Fact(key="profile.population", value=f"{pop:,}", number=pop),
+             Fact(key="profile.establishments", value=str(n_est), number=n_est),
+             Fact(key="profile.professionals", value=str(n_prof), number=n_prof),
+             Fact(key="profile.fentanyl_mg_12m", value=f"{mg:,.1f}", number=mg, digits=1),
              Fact(key="profile.fentanyl_mg_per_100k",
-                  value=f"{mg * 100_000 / pop:,.2f}" if pop else None)]
+                  value=f"{rate:,.2f}" if rate is not None else None,
+                  number=round(rate, 2) if rate is not None else None, digits=2)]
     return Profile(kind=kind, subject_id=subject_id, title=departments()[subject_id],
                    department=subject_id, facts=facts,
                    chart=chart_for(session, "region", subject_id, now), volumes=vols,
