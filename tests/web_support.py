@@ -27,8 +27,8 @@ def fast_argon2(monkeypatch):
 def world(session, now) -> dict[str, str]:
     """The sample Lima/Piura world and one demo user per role (password ``PASSWORD``)."""
     from centinela.accounts.demo import seed_demo_users
-    from centinela.web.sample import seed_sample
     from centinela.web.views.geo import clear_cache
+    from tests.sample import seed_sample
 
     clear_cache()
     ids = seed_sample(session, now)

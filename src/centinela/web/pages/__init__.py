@@ -1,14 +1,14 @@
 """Routers of the analyst app (pages and their JSON twins), mounted by ``routes.core``."""
 
 PAGE_MODULES = (
-    "centinela.web.pages.auth",
-    "centinela.web.pages.alerts",
-    "centinela.web.pages.profiles",
-    "centinela.web.pages.maps",
-    "centinela.web.pages.imports",
-    "centinela.web.pages.lookup",
-    "centinela.web.pages.prescriber",
-    "centinela.web.pages.delegates",
-    "centinela.web.pages.access",
-    "centinela.web.pages.admin",
+    "centinela.web.routes.auth",
+    "centinela.web.routes.alerts",
+    "centinela.web.routes.profiles",
+    "centinela.web.routes.maps",
+    "centinela.web.routes.imports",
+    "centinela.web.routes.lookup",
+    "centinela.web.routes.prescriber",
+    "centinela.web.routes.delegates",
+    "centinela.web.routes.access",
+    "centinela.web.routes.admin",
 )
