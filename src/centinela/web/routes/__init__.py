@@ -1,11 +1,23 @@
-"""Routers of the web app; each area owns one module exposing ``router``.
-
-Add a module name here to mount it; the app factory includes them in this order.
+"""Routers of the web app: one module per area, each exposing ``router`` (and optionally
+``setup(app)``). The app factory includes them in this order.
 """
 
 ROUTER_MODULES = (
-    "centinela.web.routes.core",
+    "centinela.web.routes.core",  # health check, language switch
+    # analyst app: pages and their JSON twins
+    "centinela.web.routes.auth",
+    "centinela.web.routes.alerts",
+    "centinela.web.routes.profiles",
+    "centinela.web.routes.maps",
+    "centinela.web.routes.imports",
+    "centinela.web.routes.lookup",
+    "centinela.web.routes.prescriber",
+    "centinela.web.routes.delegates",
+    "centinela.web.routes.access",
+    "centinela.web.routes.admin",
+    # machine intake
     "centinela.web.routes.intake",
+    # citizens and public channels
     "centinela.web.routes.public",
     "centinela.web.routes.ews",
     "centinela.web.routes.online",
