@@ -696,7 +696,7 @@ def triage_page(request: Request, status: str | None = None, user: User = Depend
     record(session, user.username, "citizen_report.list", status or "all",
            details={"count": len(ctx["reports"])}, now=now)
     ctx["user"] = user
-    return render(request, "public/analyst_reports.html", ctx)
+    return render(request, "citizen_reports.html", ctx)
 
 
 class StatusBody(BaseModel):
