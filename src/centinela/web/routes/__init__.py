@@ -15,10 +15,13 @@ ROUTER_MODULES = (
     "centinela.web.routes.delegates",
     "centinela.web.routes.access",
     "centinela.web.routes.admin",
-    # machine intake
-    "centinela.web.routes.intake",
-    # citizens and public channels
+    "centinela.web.routes.intake",  # machine intake of the reporting format
+    # citizens: pages and API, messaging webhooks, the assistant; then the staff's triage
     "centinela.web.routes.public",
+    "centinela.web.routes.channels",
+    "centinela.web.routes.assistant",
+    "centinela.web.routes.triage",
+    # other areas
     "centinela.web.routes.ews",
     "centinela.web.routes.online",
     "centinela.web.routes.fhir",

@@ -1,5 +1,6 @@
-"""Public channels on the web: anonymous report form and follow-up, the assistant chat, the
-treatment-services finder, their JSON API twins, messaging webhooks, and analyst triage.
+"""Citizen pages: the anonymous report form and follow-up, the treatment-services finder, and
+their JSON API twins (the assistant, the messaging webhooks and the staff triage have their own
+modules: ``assistant``, ``channels``, ``triage``).
 
 The client address is hashed at once with a key that rotates daily and is never stored.
 """
@@ -9,14 +10,12 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
-import hmac
 from typing import Literal
 
-from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from centinela.accounts.models import User
@@ -43,12 +42,10 @@ from centinela.public.intake import (
     public_status,
     submit,
 )
-from centinela.public.messaging import handle_sms, telegram_reply
-from centinela.public.models import REPORT_HOWS, REPORT_KINDS, REPORT_STATUSES, ReportPhoto
+from centinela.public.models import REPORT_HOWS, REPORT_KINDS
 from centinela.public.photos import PhotoError
 from centinela.public.settings import get_public_settings
 from centinela.public.text import collation_key
-from centinela.public.triage import TriageError, row_json, set_status, triage
 from centinela.reference import ubigeo as ref
 from centinela.web.deps import TEMPLATES_DIR, db_session, lang, require_roles
 from centinela.web.deps import render as _render
@@ -68,8 +65,6 @@ class ErrorBody(BaseModel):
 
 ERRORS = {code: {"model": ErrorBody} for code in (400, 404, 422, 429)}
 router = APIRouter()
-ANALYSTS = ("admin", "national_analyst", "regional_analyst", "police")
-analyst = require_roles(*ANALYSTS)
 admin_only = require_roles("admin")
 CENTRAL_DENUNCIAS = {"name": "Central Única de Denuncias (Ministerio del Interior)",
                      "phone": "1818"}
@@ -114,9 +109,7 @@ def _validation_shape(request: Request, exc) -> JSONResponse | None:
 
 
 def setup(app) -> None:
-    """Let the SMS gateway post forms without a browser's CSRF cookie (secret path instead);
-    shape the public API's input errors like its other errors."""
-    app.state.csrf_exempt.add("/api/v1/reports/sms/")
+    """Shape the public API's input errors like its other errors."""
     app.state.validation_error_shape = _validation_shape
     # Train the small crisis model now, off the request path, so that the first message that
     # needs it (a crisis in words the lexicon does not list) is not the one that waits.
@@ -499,98 +492,6 @@ def _not_found(request: Request) -> str:
     return "Ningún reporte tiene este código. Revise que tenga los 20 caracteres."
 
 
-def _secret_ok(given: str, expected: str) -> bool:
-    return bool(expected) and hmac.compare_digest(given.encode(), expected.encode())
-
-
-@router.post("/api/v1/reports/sms/{secret}", tags=["public"])
-async def sms_webhook(secret: str, request: Request, session: Session = Depends(db_session)):
-    """SMS/messaging gateway webhook: JSON {from, text} or Twilio-style form (From, Body)."""
-    if not _secret_ok(secret, get_public_settings().sms_webhook_secret):
-        raise HTTPException(status_code=404)
-    ctype = request.headers.get("content-type", "")
-    if ctype.startswith("application/json"):
-        data = await request.json()
-        sender, body, twiml = str(data.get("from", "")), str(data.get("text", "")), False
-    else:
-        form = await request.form()
-        sender, body, twiml = str(form.get("From", "")), str(form.get("Body", "")), True
-    reply = handle_sms(session, sender, body, _now(request))
-    if twiml:
-        from xml.sax.saxutils import escape
-
-        xml = f'<?xml version="1.0" encoding="UTF-8"?><Response><Message>{escape(reply)}' \
-              f"</Message></Response>"
-        return Response(xml, media_type="application/xml")
-    return {"reply": reply}
-
-
-# ---------------------------------------------------------------- assistant
-
-
-class AskBody(BaseModel):
-    question: str = Field(max_length=1000)
-    language: Literal["es", "en", "qu"] | None = None
-
-
-@router.post("/api/v1/assistant/ask", tags=["public"], responses=ERRORS)
-def api_ask(body: AskBody, request: Request, session: Session = Depends(db_session)):
-    """Answer a question: answer, sources, red_flag, confidence, language (and kind)."""
-    now = _now(request)
-    # Red flags before any limit: an emergency is always answered, whatever came before.
-    if detect_red_flag(body.question) is None:
-        try:
-            check_rate(session, "ask", _client(request, now, "ask"),
-                       get_public_settings().asks_per_minute, dt.timedelta(minutes=1), now)
-        except AbuseError:
-            language = body.language or detect_language(body.question)
-            resp = _problem(429, "question", rate_limited("ask", language), code="rate")
-            resp.headers["Retry-After"] = "60"
-            return resp
-    return ask(body.question, body.language, session=session, now=now).as_dict()
-
-
-@router.get("/asistente", response_class=HTMLResponse, include_in_schema=False)
-def assistant_page(request: Request) -> HTMLResponse:
-    """Show the chat widget."""
-    return render(request, "public/assistant.html", {})
-
-
-@router.post("/asistente/mensaje", response_class=HTMLResponse, include_in_schema=False)
-def assistant_message(request: Request, question: str = Form(""),
-                      session: Session = Depends(db_session)) -> HTMLResponse:
-    """Answer one chat message and return the two chat bubbles (htmx fragment)."""
-    now = _now(request)
-    if detect_red_flag(question) is None:
-        try:
-            check_rate(session, "ask", _client(request, now, "ask"),
-                       get_public_settings().asks_per_minute, dt.timedelta(minutes=1), now)
-        except AbuseError:
-            language = detect_language(question) if question.strip() else lang(request)
-            return render(request, "public/_chat_turn.html",
-                          {"question": question, "a": None, "limited": True,
-                           "limited_text": rate_limited("ask", language)}, status_code=429)
-    ui = lang(request)
-    answer = ask(question, None, session=session, now=now)
-    return render(request, "public/_chat_turn.html",
-                  {"question": question, "a": answer.as_dict(), "ui": ui, "limited": False})
-
-
-@router.post("/api/v1/assistant/telegram/{secret}", tags=["public"])
-async def telegram_webhook(secret: str, request: Request, session: Session = Depends(db_session)):
-    """Telegram Bot API webhook: receive an Update, reply with sendMessage."""
-    settings = get_public_settings()
-    if not _secret_ok(secret, settings.telegram_webhook_secret):
-        raise HTTPException(status_code=404)
-    header = request.headers.get("x-telegram-bot-api-secret-token")
-    if header is not None and not _secret_ok(header, settings.telegram_webhook_secret):
-        raise HTTPException(status_code=403)
-    update = await request.json()
-    sent = telegram_reply(session, update, _now(request))
-    return {"ok": True, "replied": sent is not None,
-            "red_flag": sent.get("red_flag") if sent else None}
-
-
 # ---------------------------------------------------------------- treatment services
 
 
@@ -654,109 +555,3 @@ def api_add_service(body: ServiceBody, request: Request, user: User = Depends(ad
         return _problem(422, str(exc).split(":")[0], str(exc))
     record(session, user.username, "service.upsert", svc.service_id, now=now)
     return JSONResponse({"service_id": svc.service_id, "name": svc.name}, status_code=201)
-
-
-# ---------------------------------------------------------------- analyst triage
-
-
-def _scope(user: User) -> list[str] | None:
-    return list(user.departments or []) if user.role == "regional_analyst" else None
-
-
-def _triage_context(session: Session, user: User, status: str | None,
-                    now: dt.datetime) -> dict:
-    if status and status not in REPORT_STATUSES:
-        raise HTTPException(status_code=422, detail=f"status must be one of {REPORT_STATUSES}")
-    rows = triage(session, now, status=status, departments=_scope(user))
-    return {"reports": [row_json(r) for r in rows], "status": status,
-            "statuses": REPORT_STATUSES, "generated_at": now.isoformat()}
-
-
-@router.get("/api/v1/analyst/reports", tags=["analyst"])
-def api_triage(request: Request, status: str | None = None, user: User = Depends(analyst),
-               session: Session = Depends(db_session)) -> dict:
-    """Citizen reports for triage: clusters, duplicates, priority (JSON twin of the page)."""
-    from centinela.audit import record
-
-    now = _now(request)
-    ctx = _triage_context(session, user, status, now)
-    record(session, user.username, "citizen_report.list", status or "all",
-           details={"count": len(ctx["reports"])}, now=now)
-    return ctx
-
-
-@router.get("/analista/reportes", response_class=HTMLResponse, include_in_schema=False)
-def triage_page(request: Request, status: str | None = None, user: User = Depends(analyst),
-                session: Session = Depends(db_session)) -> HTMLResponse:
-    """Triage page for analysts."""
-    from centinela.audit import record
-
-    now = _now(request)
-    ctx = _triage_context(session, user, status or None, now)
-    record(session, user.username, "citizen_report.list", status or "all",
-           details={"count": len(ctx["reports"])}, now=now)
-    ctx["user"] = user
-    return render(request, "citizen_reports.html", ctx)
-
-
-class StatusBody(BaseModel):
-    status: Literal[REPORT_STATUSES]  # type: ignore[valid-type]
-    note: str = Field("", max_length=1000, description="Shown to the reporter.")
-
-
-def _check_scope(session: Session, user: User, report_id: str) -> None:
-    from centinela.public.models import CitizenReport
-
-    report = session.scalar(select(CitizenReport).where(CitizenReport.report_id == report_id))
-    if report is None:
-        raise HTTPException(status_code=404, detail="report not found")
-    scope = _scope(user)
-    if scope is not None and report.department not in scope:
-        raise HTTPException(status_code=403, detail="report outside your departments")
-
-
-@router.post("/api/v1/analyst/reports/{report_id}/status", tags=["analyst"])
-def api_set_status(report_id: str, body: StatusBody, request: Request,
-                   user: User = Depends(analyst), session: Session = Depends(db_session)):
-    """Change a report's status (audited); the reporter sees it with the code."""
-    _check_scope(session, user, report_id)
-    try:
-        report = set_status(session, report_id, body.status, user.username, _now(request),
-                            body.note)
-    except TriageError as exc:
-        session.rollback()
-        return _problem(409, "status", str(exc))
-    return {"report_id": report.report_id, "status": report.status}
-
-
-@router.post("/analista/reportes/{report_id}/estado", response_class=HTMLResponse,
-             include_in_schema=False)
-def triage_set_status(report_id: str, request: Request, status: str = Form(...),
-                      note: str = Form(""), user: User = Depends(analyst),
-                      session: Session = Depends(db_session)) -> Response:
-    """Change a report's status from the triage page."""
-    from fastapi.responses import RedirectResponse
-
-    _check_scope(session, user, report_id)
-    try:
-        set_status(session, report_id, status, user.username, _now(request), note)
-    except TriageError as exc:
-        session.rollback()
-        raise HTTPException(status_code=409, detail=str(exc)) from None
-    return RedirectResponse("/analista/reportes", status_code=303)
-
-
-@router.get("/analista/reportes/foto/{photo_id}", include_in_schema=False)
-def triage_photo(photo_id: int, request: Request, user: User = Depends(analyst),
-                 session: Session = Depends(db_session)) -> Response:
-    """Serve a (metadata-free) report photo to an analyst; the read is audited."""
-    from centinela.audit import record
-
-    photo = session.get(ReportPhoto, photo_id)
-    if photo is None:
-        raise HTTPException(status_code=404)
-    _check_scope(session, user, photo.report_id)
-    record(session, user.username, "citizen_report.photo", photo.report_id,
-           details={"photo_id": photo_id}, now=_now(request))
-    return Response(photo.content, media_type=photo.media_type,
-                    headers={"Cache-Control": "no-store"})
