@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from tests.web_support import PASSWORD, fast_argon2  # noqa: F401
+from tests.web_support import PASSWORD
 
 pytestmark = pytest.mark.browser
 
