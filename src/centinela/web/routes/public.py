@@ -45,10 +45,16 @@ from centinela.public.intake import (
 from centinela.public.models import REPORT_HOWS, REPORT_KINDS
 from centinela.public.photos import PhotoError
 from centinela.public.settings import get_public_settings
-from centinela.public.text import collation_key
 from centinela.reference import ubigeo as ref
 from centinela.web.deps import TEMPLATES_DIR, db_session, lang, require_roles
 from centinela.web.deps import render as _render
+from centinela.web.views.public import (
+    CENTRAL_DENUNCIAS,
+    place_choices,
+    places,
+    report_form_context,
+    services_context,
+)
 
 
 class ErrorDetail(BaseModel):
@@ -66,8 +72,7 @@ class ErrorBody(BaseModel):
 ERRORS = {code: {"model": ErrorBody} for code in (400, 404, 422, 429)}
 router = APIRouter()
 admin_only = require_roles("admin")
-CENTRAL_DENUNCIAS = {"name": "Central Única de Denuncias (Ministerio del Interior)",
-                     "phone": "1818"}
+
 
 
 def render(request: Request, name: str, context: dict, status_code: int = 200):
@@ -144,41 +149,10 @@ def _client(request: Request, now: dt.datetime, purpose: str) -> str:
 # ---------------------------------------------------------------- places (cascading selects)
 
 
-def _places(department: str | None, province: str | None) -> list[dict]:
-    """Places in Spanish (es-PE) alphabetical order: "Áncash" right after "Amazonas"."""
-    if province:
-        rows = ({"code": d.ubigeo, "name": d.district}
-                for d in ref.districts().values() if d.province_code == province)
-    elif department:
-        rows = ({"code": code, "name": names[1]} for code, names in ref.provinces().items()
-                if code[:2] == department)
-    else:
-        rows = ({"code": c, "name": n} for c, n in ref.departments().items())
-    return sorted(rows, key=lambda p: collation_key(p["name"]))
-
-
-def _place_choices(ubigeo: str | None, department: str | None = None,
-                   province: str | None = None) -> dict:
-    """The three cascading lists with the person's choice kept (after an error, on reload)."""
-    code = (ubigeo or "").strip()
-    if code and ref.is_valid(code.zfill(6)):
-        code = code.zfill(6)
-        department, province = code[:2], code[:4]
-    department = department or None
-    province = province if province and department and province[:2] == department else None
-    return {
-        "departments": _places(None, None),
-        "provinces": _places(department, None) if department else [],
-        "districts": _places(None, province) if province else [],
-        "chosen": {"department": department or "", "province": province or "",
-                   "ubigeo": code if province else ""},
-    }
-
-
 @router.get("/api/v1/places", tags=["public"])
 def api_places(department: str | None = None, province: str | None = None) -> dict:
     """Departments, a department's provinces, or a province's districts (INEI codes)."""
-    return {"places": _places(department, province)}
+    return {"places": places(department, province)}
 
 
 @router.get("/reportar/lugares", response_class=HTMLResponse, include_in_schema=False)
@@ -187,21 +161,10 @@ def places_options(request: Request, department: str | None = None,
     """Return <option> elements for the htmx cascade."""
     level = "district" if province else "province"
     return render(request, "public/_options.html",
-                  {"places": _places(department, province), "level": level})
+                  {"places": places(department, province), "level": level})
 
 
 # ---------------------------------------------------------------- report form
-
-
-def _form_context(request: Request, now: dt.datetime, **extra) -> dict:
-    values = extra.get("values") or {}
-    ctx = {"challenge": new_challenge(now), "kinds": REPORT_KINDS, "hows": REPORT_HOWS,
-           "central": CENTRAL_DENUNCIAS, "values": {}, "error": None, "error_field": None,
-           "emergency": None,
-           **_place_choices(values.get("ubigeo"), values.get("department"),
-                            values.get("province"))}
-    ctx.update(extra)
-    return ctx
 
 
 def _emergency(text: str, ui: str) -> str | None:
@@ -230,7 +193,7 @@ def _citizen_error(exc: Exception, ui: str, bucket: str = "report") -> tuple[str
 @router.get("/reportar", response_class=HTMLResponse, include_in_schema=False)
 def report_form(request: Request) -> HTMLResponse:
     """Show the anonymous report form (the page may ask the browser for a location)."""
-    resp = render(request, "public/report_form.html", _form_context(request, _now(request)))
+    resp = render(request, "public/report_form.html", report_form_context(_now(request)))
     resp.headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=(self)"
     return resp
 
@@ -309,8 +272,8 @@ async def report_submit(
         status = 429 if isinstance(exc, AbuseError) and exc.code == "rate" else 422
         field, message = _citizen_error(exc, ui)
         return render(request, "public/report_form.html",
-                      _form_context(request, now, values=values, error=message,
-                                    error_field=field, emergency=emergency),
+                      report_form_context(now, values=values, error=message,
+                                          error_field=field, emergency=emergency),
                       status_code=status)
     return render(request, "public/report_done.html",
                   {"code": code, "report_id": report.report_id, "central": CENTRAL_DENUNCIAS,
@@ -509,34 +472,21 @@ class ServiceBody(BaseModel):
     service_id: str | None = None
 
 
-def _nearest_context(session: Session, ubigeo: str | None, kind: str | None, limit: int,
-                     now: dt.datetime) -> dict:
-    d = ref.get((ubigeo or "").zfill(6)) if ubigeo else None
-    found = directory.nearest(session, d.ubigeo, limit=limit, kind=kind, now=now) if d else []
-    specialised, note = (directory.mental_health_nearby(session, d.ubigeo, now=now)
-                         if d and kind in (None, "csmc") else ([], None))
-    return {"ubigeo": d.ubigeo if d else None,
-            "place": f"{d.district}, {d.province}, {d.department}" if d else None,
-            "services": [n.as_dict() for n in found],
-            "mental_health": [n.as_dict() for n in specialised],
-            "mental_health_note": note}
-
-
 @router.get("/api/v1/services/nearest", tags=["public"], responses=ERRORS)
 def api_nearest(request: Request, ubigeo: str, kind: str | None = None, limit: int = 5,
                 session: Session = Depends(db_session)):
     """Nearest treatment services to a district capital, with straight-line distance."""
     if not ref.is_valid(ubigeo.zfill(6)):
         return _problem(422, "ubigeo", "not an INEI district code")
-    return _nearest_context(session, ubigeo, kind, max(1, min(limit, 50)), _now(request))
+    return services_context(session, ubigeo, kind, max(1, min(limit, 50)), _now(request))
 
 
 @router.get("/servicios", response_class=HTMLResponse, include_in_schema=False)
 def services_page(request: Request, ubigeo: str | None = None, kind: str | None = None,
                   session: Session = Depends(db_session)) -> HTMLResponse:
     """Find the nearest services to a district (same context as the JSON twin)."""
-    ctx = _nearest_context(session, ubigeo, kind or None, 8, _now(request))
-    ctx.update(_place_choices(ubigeo))
+    ctx = services_context(session, ubigeo, kind or None, 8, _now(request))
+    ctx.update(place_choices(ubigeo))
     return render(request, "public/services.html", ctx)
 
 
