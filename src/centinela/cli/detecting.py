@@ -162,7 +162,7 @@ def precision_cmd(as_json: bool = typer.Option(False, "--json")) -> None:
 
 
 authorities = typer.Typer(help="Autoridades y canales / authorities and delivery channels.",
-                   no_args_is_help=True)
+                          no_args_is_help=True)
 
 
 @authorities.command("list")

@@ -23,11 +23,7 @@ def _session():
 
 report = typer.Typer(help="Citizen reports: file, list for triage, change status.",
                      no_args_is_help=True)
-
-
 assistant = typer.Typer(help="The public assistant: ask, evaluate.", no_args_is_help=True)
-
-
 services = typer.Typer(help="Treatment-services directory.", no_args_is_help=True)
 
 
