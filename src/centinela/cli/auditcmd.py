@@ -39,4 +39,3 @@ def checkpoint(
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from exc
     typer.echo(f"checkpoint #{body['last_id']} ({body['entries']} entries) -> {checkpoint_path()}")
-

@@ -36,4 +36,3 @@ def retry(channel: int = typer.Option(None, help="Only this channel id.")) -> No
         audit.record(s, "cli", "outbox.retry", "outbox", details={"requeued": n,
                                                                   "channel": channel})
     typer.echo(f"{n} envío(s) reencolado(s) / deliveries re-queued")
-

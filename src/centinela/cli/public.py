@@ -182,4 +182,3 @@ def services_nearest(ubigeo: str, limit: int = typer.Option(5),
     for s in found:
         typer.echo(json.dumps(s, ensure_ascii=False) if as_json else
                    f"{s['distance_km']:7.1f} km  {s['name']} ({s['district']}) {s['phone']}")
-

@@ -146,4 +146,3 @@ def tokens_create(
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from None
     typer.echo(plain)
-
