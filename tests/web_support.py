@@ -25,3 +25,13 @@ def login(application, username: str | None, password: str | None = None):
         client.headers["X-CSRF-Token"] = client.cookies.get("centinela_csrf")
         assert client.headers["X-CSRF-Token"] != token
     return client
+
+
+def __getattr__(name: str):
+    """Old imports of the web fixtures (``from tests.web_support import fast_argon2``, from branches
+    written before they moved to ``tests/conftest.py``) still resolve; new tests need no import."""
+    if name in ("fast_argon2", "world", "app", "as_user"):
+        from tests import conftest
+
+        return getattr(conftest, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
