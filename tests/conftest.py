@@ -1,5 +1,7 @@
 """Shared fixtures: a real, fresh database per test (SQLite file, or PostgreSQL when
-``CENTINELA_TEST_DATABASE_URL`` is set), frozen time, and the settings cache reset.
+``CENTINELA_TEST_DATABASE_URL`` is set), frozen time, and the settings cache reset; for the web
+tests, the sample world (``tests/sample.py``), demo users, the app with a frozen clock and
+signed-in clients (helpers ``login`` and ``PASSWORD`` in ``tests/web_support.py``).
 
 PostgreSQL: each xdist worker gets its own schema; tables are truncated between tests.
 SQLite: the migrated schema is built once per worker and copied into each test's folder.
@@ -13,10 +15,12 @@ import shutil
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy import create_engine, text
 
 from centinela.config import get_settings
 from centinela.db import Base, create_schema, make_engine, normalize_url
+from tests.web_support import PASSWORD, login
 
 PG_URL = os.environ.get("CENTINELA_TEST_DATABASE_URL", "")
 # Module- and session-scoped fixtures (generated worlds) build settings before the per-test
@@ -138,3 +142,45 @@ def browser_page(live_app):
 
     with chromium_page() as page:
         yield page
+
+
+# ---------------------------------------------------------------- web
+
+
+@pytest.fixture(autouse=True)
+def fast_argon2(monkeypatch):
+    """Cheap argon2 parameters in tests only (production keeps argon2-cffi's defaults)."""
+    from centinela.accounts import service
+
+    monkeypatch.setattr(service, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024,
+                                                           parallelism=1))
+
+
+@pytest.fixture
+def world(session, now) -> dict[str, str]:
+    """The sample Lima/Piura world and one demo user per role (password ``PASSWORD``)."""
+    from centinela.accounts.demo import seed_demo_users
+    from centinela.web.views.geo import clear_cache
+    from tests.sample import seed_sample
+
+    clear_cache()
+    ids = seed_sample(session, now)
+    seed_demo_users(session, password=PASSWORD)
+    session.commit()
+    return ids
+
+
+@pytest.fixture
+def app(engine, now):
+    """The real app on this test's database, its clock frozen at ``now``."""
+    from centinela.web.app import create_app
+
+    application = create_app(engine)
+    application.state.clock = lambda: now
+    return application
+
+
+@pytest.fixture
+def as_user(app, world):
+    """Factory: ``as_user("lima")`` → a signed-in client."""
+    return lambda username: login(app, username)

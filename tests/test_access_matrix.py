@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from tests.web_support import *  # noqa: F403
 from tests.web_support import login
 
 ROLES = ("admin", "analista", "lima", "piura", "policia", "medico", "farmacia", "sistema", None)

@@ -7,7 +7,6 @@ import json
 from typer.testing import CliRunner
 
 from centinela.cli import app
-from tests.web_support import fast_argon2  # noqa: F401
 
 
 def test_users_and_tokens_from_the_command_line(db_url, monkeypatch):

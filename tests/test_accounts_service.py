@@ -12,7 +12,6 @@ from centinela.accounts.demo import seed_demo_users
 from centinela.accounts.models import ROLES, AccessRequest, User
 from centinela.accounts.policy import may_see_department, may_see_patient, nav_for
 from centinela.privacy import pseudonymize
-from tests.web_support import fast_argon2  # noqa: F401
 
 
 def test_passwords_are_argon2_hashed_and_checked(session, now):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.web_support import PASSWORD, fast_argon2  # noqa: F401
+from tests.web_support import PASSWORD
 
 pytestmark = pytest.mark.browser
 

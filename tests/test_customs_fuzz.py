@@ -8,7 +8,6 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.web_support import *  # noqa: F403
 from tests.web_support import login
 
 

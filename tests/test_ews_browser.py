@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.web_support import PASSWORD, fast_argon2  # noqa: F401
+from tests.web_support import PASSWORD
 
 pytestmark = pytest.mark.browser
 

@@ -6,7 +6,6 @@ import datetime as dt
 
 from centinela.alerts.service import AlertDraft, upsert_alert
 from centinela.detect.detectors.regional_outlier import RegionalOutlier
-from tests.web_support import *  # noqa: F403
 from tests.web_support import login
 
 HTML = {"accept": "text/html"}

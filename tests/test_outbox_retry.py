@@ -13,7 +13,6 @@ from centinela.alerts.dispatch import dispatch_pending
 from centinela.alerts.models import Delivery
 from centinela.alerts.service import AlertDraft, upsert_alert
 from centinela.db import session_factory
-from tests.web_support import *  # noqa: F403
 from tests.web_support import login
 
 

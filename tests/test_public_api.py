@@ -176,6 +176,9 @@ def test_analyst_triage_requires_role_scopes_region_and_audits(client, session):
     assert [r["ubigeo"] for r in regional.json()["reports"]] == ["150101"]
     page = client.get("/analista/reportes", headers={"x-test-role": "regional_analyst"})
     assert page.status_code == 200 and lima["report_id"] in page.text
+    # Staff page, staff layout: the analyst menu and sign-out, not the citizen site's frame.
+    assert 'class="top"' in page.text and 'href="/alerts"' in page.text
+    assert 'action="/logout"' in page.text and "/reportar/public.js" not in page.text
     moved = client.post(f"/api/v1/analyst/reports/{lima['report_id']}/status",
                         json={"status": "in_review", "note": "Revisando"},
                         headers={"x-test-role": "national_analyst"})

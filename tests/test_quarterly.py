@@ -24,7 +24,7 @@ from centinela.quarterly.service import produce
 from centinela.reference.ubigeo import department_population, districts
 from centinela.registry.models import Establishment
 from tests.detect_factory import FENT_AMP, MORPH_TAB, base_products, mv, prof
-from tests.web_support import *  # noqa: F403
+from tests.web_support import PASSWORD, login
 
 T = dt.datetime
 AS_OF = T(2026, 10, 31, 12)
@@ -310,12 +310,12 @@ def test_command_writes_the_three_files(hand, tmp_path):
 def users(hand):
     from centinela.accounts.demo import seed_demo_users
 
-    seed_demo_users(hand, password=PASSWORD)  # noqa: F405
+    seed_demo_users(hand, password=PASSWORD)
     hand.commit()
 
 
-def test_admin_page_lists_and_serves_the_report(users, app):  # noqa: F811
-    client = login(app, "admin")  # noqa: F405
+def test_admin_page_lists_and_serves_the_report(users, app):
+    client = login(app, "admin")
     r = client.post("/admin/quarterly", data={"quarter": "2026Q3"}, follow_redirects=False)
     assert r.status_code == 303
     page = client.get("/admin/quarterly")
@@ -324,20 +324,20 @@ def test_admin_page_lists_and_serves_the_report(users, app):  # noqa: F811
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
     data = client.get("/admin/quarterly/2026Q3.json").json()
     assert data["quarter"] == "2026Q3"
-    assert login(app, "policia").get("/admin/quarterly/2026Q3.pdf").status_code == 403  # noqa: F405
+    assert login(app, "policia").get("/admin/quarterly/2026Q3.pdf").status_code == 403
 
 
-def test_certification_page_and_api_respect_the_region(users, app):  # noqa: F811
-    national = login(app, "analista").get("/api/v1/certification/status").json()  # noqa: F405
+def test_certification_page_and_api_respect_the_region(users, app):
+    national = login(app, "analista").get("/api/v1/certification/status").json()
     assert national["national"]["total"] == 4
     assert {d["department"] for d in national["departments"]} == {"04", "15", "20"}
-    lima = login(app, "lima").get("/api/v1/certification/status").json()  # noqa: F405
+    lima = login(app, "lima").get("/api/v1/certification/status").json()
     assert [d["department"] for d in lima["departments"]] == ["15"] and lima["national"] is None
-    page = login(app, "lima").get("/certification")  # noqa: F405
+    page = login(app, "lima").get("/certification")
     assert page.status_code == 200 and 'data-department="15"' in page.text
     assert 'data-department="04"' not in page.text
-    assert login(app, "policia").get("/certification").status_code == 403  # noqa: F405
-    inst = login(app, "sistema")  # noqa: F405
+    assert login(app, "policia").get("/certification").status_code == 403
+    inst = login(app, "sistema")
     r = inst.post("/api/v1/certificates", json={"records": [
         {"certificate_id": "K1", "professional_id": "CQFP-B", "issuer": "CQFP",
          "issued_on": "2026-09-01"},
@@ -385,7 +385,7 @@ def test_count_checks_with_a_short_running_book_match_the_full_ledger(session):
     assert got[("P2", "L1", 7)] == -1.0
 
 
-def test_a_pharmacist_reads_their_own_standing_and_reminders(hand, app):  # noqa: F811
+def test_a_pharmacist_reads_their_own_standing_and_reminders(hand, app):
     from centinela.accounts.service import create_user
     from centinela.certification.progress import send_reminders
 
@@ -393,11 +393,11 @@ def test_a_pharmacist_reads_their_own_standing_and_reminders(hand, app):  # noqa
     hand.add(Certificate(certificate_id="C-E", professional_id="CQFP-04321", issuer="CQFP",
                          issued_on=dt.date(2026, 8, 15), expires_on=dt.date(2026, 10, 20),
                          expiry_derived=False, content_hash="2" * 32, created_at=T(2026, 8, 15)))
-    create_user(hand, "farma-d", PASSWORD, "pharmacist", professional_id="CQFP-04321")  # noqa: F405
+    create_user(hand, "farma-d", PASSWORD, "pharmacist", professional_id="CQFP-04321")
     send_reminders(hand, dt.date(2026, 9, 30), T(2026, 9, 30, 12))
     hand.commit()
     app.state.clock = lambda: T(2026, 9, 30, 17)
-    me = login(app, "farma-d").get("/api/v1/certification/me").json()  # noqa: F405
+    me = login(app, "farma-d").get("/api/v1/certification/me").json()
     assert (me["professional_id"], me["state"], me["valid_until"]) == ("CQFP-04321", "expiring", "2026-10-20")
     assert [r["state"] for r in me["reminders"]] == ["expiring"]
     assert "2026-10-20" in me["reminders"][0]["message"]
@@ -408,7 +408,7 @@ def test_admin_generates_and_opens_the_report_in_a_browser(browser_page, live_ap
     page, base = browser_page, live_app
     page.goto(f"{base}/login")
     page.fill("input[name=username]", "admin")
-    page.fill("input[name=password]", PASSWORD)  # noqa: F405
+    page.fill("input[name=password]", PASSWORD)
     with page.expect_navigation():
         page.click("button[type=submit]")
     page.goto(f"{base}/admin/quarterly")

@@ -7,7 +7,6 @@ from sqlalchemy import select
 
 from centinela.audit import AuditEntry
 from centinela.ews.models import Bulletin
-from tests.web_support import *  # noqa: F403
 from tests.web_support import login
 
 # Routes anyone may call (public channels, signing in and out): no region is involved.

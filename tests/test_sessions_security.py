@@ -10,7 +10,6 @@ from typer.testing import CliRunner
 
 from centinela.accounts import service
 from centinela.accounts.models import User, WebSession
-from tests.web_support import *  # noqa: F403
 from tests.web_support import login
 
 

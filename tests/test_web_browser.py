@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from tests.web_support import PASSWORD, fast_argon2  # noqa: F401
+from tests.web_support import PASSWORD
 
 pytestmark = pytest.mark.browser
 
@@ -21,8 +21,8 @@ BAD_UPLOAD = (
 def live_world(session):
     """The sample world dated around the real clock (the live server's clock is not frozen)."""
     from centinela.accounts.demo import seed_demo_users
-    from centinela.web.sample import seed_sample
     from centinela.web.views.common import clear_cache
+    from tests.sample import seed_sample
 
     clear_cache()
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)

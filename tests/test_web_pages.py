@@ -11,7 +11,6 @@ from sqlalchemy import select, text, update
 from centinela.alerts.models import Alert, CaseEvent
 from centinela.audit import AuditEntry
 from centinela.ingest.models import Movement
-from tests.web_support import *  # noqa: F403
 from tests.web_support import login
 
 HTML = {"accept": "text/html"}

@@ -13,7 +13,6 @@ import schemathesis
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
-from tests.web_support import *  # noqa: F403
 from tests.web_support import login
 
 # (user, path prefix of the operations fuzzed, examples per operation): the admin reaches

@@ -10,7 +10,6 @@ from sqlalchemy import select
 from centinela.accounts.models import LoginAttempt, User
 from centinela.accounts.service import set_password
 from centinela.accounts.tokens import create_token
-from tests.web_support import *  # noqa: F403
 from tests.web_support import PASSWORD, login
 
 

@@ -1,50 +1,12 @@
-"""Fixtures of the web tests: the sample world, demo users, an app with a frozen clock, logins.
-
-Import the fixtures into a test module with ``from tests.web_support import *``.
-"""
+"""Helpers of the web tests (their fixtures — ``world``, ``app``, ``as_user`` — are in
+``tests/conftest.py``): the demo users' password and a signed-in client."""
 
 from __future__ import annotations
 
 import warnings
 
-import pytest
-from argon2 import PasswordHasher
-
 PASSWORD = "demo-password-123"
 warnings.filterwarnings("ignore", message=".*httpx2.*")
-
-
-@pytest.fixture(autouse=True)
-def fast_argon2(monkeypatch):
-    """Cheap argon2 parameters in tests only (production keeps argon2-cffi's defaults)."""
-    from centinela.accounts import service
-
-    monkeypatch.setattr(service, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024,
-                                                           parallelism=1))
-
-
-@pytest.fixture
-def world(session, now) -> dict[str, str]:
-    """The sample Lima/Piura world and one demo user per role (password ``PASSWORD``)."""
-    from centinela.accounts.demo import seed_demo_users
-    from centinela.web.sample import seed_sample
-    from centinela.web.views.geo import clear_cache
-
-    clear_cache()
-    ids = seed_sample(session, now)
-    seed_demo_users(session, password=PASSWORD)
-    session.commit()
-    return ids
-
-
-@pytest.fixture
-def app(engine, now):
-    """The real app on this test's database, its clock frozen at ``now``."""
-    from centinela.web.app import create_app
-
-    application = create_app(engine)
-    application.state.clock = lambda: now
-    return application
 
 
 def login(application, username: str | None, password: str | None = None):
@@ -65,10 +27,11 @@ def login(application, username: str | None, password: str | None = None):
     return client
 
 
-@pytest.fixture
-def as_user(app, world):
-    """Factory: ``as_user("lima")`` → a signed-in client."""
-    return lambda username: login(app, username)
+def __getattr__(name: str):
+    """Old imports of the web fixtures (``from tests.web_support import fast_argon2``, from branches
+    written before they moved to ``tests/conftest.py``) still resolve; new tests need no import."""
+    if name in ("fast_argon2", "world", "app", "as_user"):
+        from tests import conftest
 
-
-__all__ = ["PASSWORD", "app", "as_user", "fast_argon2", "login", "world"]
+        return getattr(conftest, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,32 +1,32 @@
 """The ``centinela`` command line: one entry point, one module per area of commands.
 
-Each module in ``COMMAND_MODULES`` exposes ``register(app)`` and adds its commands or sub-apps.
-The spec's contract lives in ``importing`` (import), ``detecting`` (detect, alerts).
+Every module declares module-level Typer apps: ``app`` holds its top-level commands (merged
+into the root here) or, for an area with a command group, the group itself; modules with more
+than one group name the others (``detecting.authorities``, ``serving.users``…). This file only
+composes them. The spec's contract lives in ``importing`` (import), ``detecting`` (detect, alerts).
 """
 
 from __future__ import annotations
 
-import importlib
-
 import typer
 
-COMMAND_MODULES = (
-    "centinela.cli.importing",
-    "centinela.cli.generating",
-    "centinela.cli.detecting",
-    "centinela.cli.serving",
-    "centinela.cli.ews",
-    "centinela.cli.online",
-    "centinela.cli.public",
-    "centinela.cli.demo",
-    "centinela.cli.dbcmd",
-    "centinela.cli.fhir",
-    "centinela.cli.geo",
-    "centinela.cli.auditcmd",
-    "centinela.cli.outbox",
-    "centinela.cli.customs",
-    "centinela.cli.certification",
-    "centinela.cli.quarterly",
+from centinela.cli import (
+    auditcmd,
+    certification,
+    customs,
+    dbcmd,
+    demo,
+    detecting,
+    ews,
+    fhir,
+    generating,
+    geo,
+    importing,
+    online,
+    outbox,
+    public,
+    quarterly,
+    serving,
 )
 
 app = typer.Typer(
@@ -37,8 +37,31 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for _name in COMMAND_MODULES:
-    importlib.import_module(_name).register(app)
+# Top-level commands, in the order ``centinela --help`` lists them.
+for _commands in (importing.app, generating.app, detecting.app, serving.app, demo.app,
+                  dbcmd.app, quarterly.app):
+    app.add_typer(_commands)
+
+# Command groups.
+GROUPS: tuple[tuple[str, typer.Typer], ...] = (
+    ("authorities", detecting.authorities),
+    ("users", serving.users),
+    ("tokens", serving.tokens),
+    ("ews", ews.app),
+    ("online", online.app),
+    ("report", public.report),
+    ("assistant", public.assistant),
+    ("services", public.services),
+    ("db", dbcmd.db),
+    ("fhir", fhir.app),
+    ("geo", geo.app),
+    ("audit", auditcmd.app),
+    ("outbox", outbox.app),
+    ("customs", customs.app),
+    ("certification", certification.app),
+)
+for _name, _group in GROUPS:
+    app.add_typer(_group, name=_name)
 
 
 def main() -> None:

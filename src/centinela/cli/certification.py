@@ -7,13 +7,8 @@ import json
 
 import typer
 
-cert_app = typer.Typer(help="Certificación en opioides / opioid-competency certification.",
-                       no_args_is_help=True)
-
-
-def register(app: typer.Typer) -> None:
-    """Add the ``certification`` sub-app to the main app."""
-    app.add_typer(cert_app, name="certification")
+app = typer.Typer(help="Certificación en opioides / opioid-competency certification.",
+                  no_args_is_help=True)
 
 
 def _day(value: str | None) -> dt.date:
@@ -33,7 +28,7 @@ def _engine():
     return engine
 
 
-@cert_app.command("status")
+@app.command("status")
 def status_cmd(
     as_json: bool = typer.Option(False, "--json", help="One JSON object per department and line."),
     as_of: str = typer.Option(None, "--as-of", help="Day to evaluate (YYYY-MM-DD; default today)."),
@@ -61,7 +56,7 @@ def status_cmd(
                    f"{pct:>7}{r['expiring_60d']:>12}{r['nurses_certified']:>12}{r['nurses_total']:>12}")
 
 
-@cert_app.command("remind")
+@app.command("remind")
 def remind_cmd(
     as_of: str = typer.Option(None, "--as-of", help="Day to evaluate (YYYY-MM-DD; default today)."),
     as_json: bool = typer.Option(False, "--json"),

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import typer
 
-customs = typer.Typer(help="Aduanas: triaje de paquetes / customs parcel triage.",
-                      no_args_is_help=True)
+app = typer.Typer(help="Aduanas: triaje de paquetes / customs parcel triage.",
+                  no_args_is_help=True)
 
 
 def _now() -> dt.datetime:
@@ -31,7 +31,7 @@ def _find(directory: Path, stem: str) -> Path | None:
     return None
 
 
-@customs.command("import")
+@app.command("import")
 def import_cmd(
     directory: Path = typer.Argument(..., help="Folder with parcels.csv|.jsonl, the images it "
                                      "names, and optionally outcomes.csv|.jsonl."),
@@ -75,7 +75,7 @@ def import_cmd(
         typer.echo(f"ver rechazos / see rejections: import {run.id} (/imports)")
 
 
-@customs.command("triage")
+@app.command("triage")
 def triage_cmd(
     rescore: bool = typer.Option(False, "--rescore", help="Score every parcel again."),
     top: int = typer.Option(20, "--top", help="Parcels of the queue to print."),
@@ -105,7 +105,7 @@ def triage_cmd(
                        f"img {img}  {why}")
 
 
-@customs.command("generate")
+@app.command("generate")
 def generate_cmd(
     directory: Path = typer.Argument(..., help="Folder to write (created if missing)."),
     parcels: int = typer.Option(5000, "--parcels", min=10, max=1_000_000),
@@ -122,7 +122,7 @@ def generate_cmd(
                f"decomisos previos → {directory}")
 
 
-@customs.command("train-detector")
+@app.command("train-detector")
 def train_cmd(
     images: int = typer.Option(1200, "--images", min=50),
     seed: int = typer.Option(7, "--seed"),
@@ -136,7 +136,7 @@ def train_cmd(
                f"{meta['trained_on']}")
 
 
-@customs.command("fit-manifest")
+@app.command("fit-manifest")
 def fit_cmd() -> None:
     """Refit the manifest weights from officers' outcomes (keeps expert weights if too few)."""
     from sqlalchemy import select
@@ -160,7 +160,7 @@ def fit_cmd() -> None:
     typer.echo(f"{model_path()}: {model.source}")
 
 
-@customs.command("evaluate")
+@app.command("evaluate")
 def evaluate_cmd() -> None:
     """Print how the scores fared against officers' outcomes (JSON)."""
     from centinela.customs.review import outcome_evaluation
@@ -168,8 +168,3 @@ def evaluate_cmd() -> None:
 
     with session_scope(_engine()) as session:
         typer.echo(json.dumps(outcome_evaluation(session), indent=2))
-
-
-def register(app: typer.Typer) -> None:
-    """Add the ``customs`` sub-app."""
-    app.add_typer(customs, name="customs")

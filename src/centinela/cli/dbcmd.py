@@ -27,27 +27,29 @@ def settings_markdown() -> str:
     return "\n".join(lines) + "\n"
 
 
-def register(app: typer.Typer) -> None:
-    db = typer.Typer(help="Database schema management.", no_args_is_help=True)
+app = typer.Typer()  # top-level commands, merged into the root by cli/__init__
 
-    @db.command("upgrade")
-    def upgrade() -> None:
-        """Apply every pending migration to CENTINELA_DATABASE_URL."""
-        from centinela.db import create_schema, get_engine
 
-        create_schema(get_engine())
-        typer.echo("schema up to date")
+db = typer.Typer(help="Database schema management.", no_args_is_help=True)
 
-    app.add_typer(db, name="db")
 
-    @app.command("settings")
-    def show_settings(markdown: bool = typer.Option(False, help="Print the reference table.")) -> None:
-        """Show the effective settings (secrets hidden) or the Markdown reference."""
-        if markdown:
-            typer.echo(settings_markdown(), nl=False)
-            return
-        from centinela.config import get_settings
+@db.command("upgrade")
+def upgrade() -> None:
+    """Apply every pending migration to CENTINELA_DATABASE_URL."""
+    from centinela.db import create_schema, get_engine
 
-        for name, value in get_settings().model_dump().items():
-            hidden = "secret" in name or "key" in name
-            typer.echo(f"CENTINELA_{name.upper()}={'***' if hidden else value}")
+    create_schema(get_engine())
+    typer.echo("schema up to date")
+
+
+@app.command("settings")
+def show_settings(markdown: bool = typer.Option(False, help="Print the reference table.")) -> None:
+    """Show the effective settings (secrets hidden) or the Markdown reference."""
+    if markdown:
+        typer.echo(settings_markdown(), nl=False)
+        return
+    from centinela.config import get_settings
+
+    for name, value in get_settings().model_dump().items():
+        hidden = "secret" in name or "key" in name
+        typer.echo(f"CENTINELA_{name.upper()}={'***' if hidden else value}")

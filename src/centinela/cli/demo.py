@@ -165,40 +165,40 @@ def run_demo(data_dir: Path, seed: int, scale: float) -> list[tuple[str, str, st
     return users
 
 
-def register(app: typer.Typer) -> None:
-    """Add the ``demo`` command."""
+app = typer.Typer()  # top-level commands, merged into the root by cli/__init__
 
-    @app.command("demo")
-    def demo_cmd(
-        scale: float = typer.Option(1.0, "--scale",
-                                    help="1.0 ≈ un año nacional (~1 M movimientos); 0.1 es rápido."),
-        seed: int = typer.Option(1, "--seed", help="Semilla del generador / generator seed."),
-        data_dir: Path = typer.Option(Path("demo-data"), "--data-dir",
-                                      help="Carpeta de los datos sintéticos / synthetic data folder."),
-        serve: bool = typer.Option(True, "--serve/--no-serve",
-                                   help="Servir la aplicación al final / serve the web app."),
-        host: str = typer.Option("127.0.0.1", help="Address to listen on."),
-        port: int = typer.Option(8000, help="Port to listen on."),
-    ) -> None:
-        """Demostración completa / full demo: generate, import, detect, route, serve."""
-        from centinela.config import get_settings
 
-        typer.echo("Centinela demo — TODOS LOS DATOS SON SINTÉTICOS / ALL DATA IS SYNTHETIC "
-                   f"(base de datos / database: {get_settings().database_url})")
-        try:
-            users = run_demo(data_dir, seed, scale)
-        except ValueError as exc:
-            raise typer.BadParameter(str(exc)) from None
-        typer.secho("\n== Usuarios demo / demo users (contraseñas nuevas en cada ejecución / "
-                    "fresh passwords each run)", bold=True)
-        for username, password, role, scope in users:
-            typer.echo(f"   {username:<10} {password:<14} {role:<18} {scope}")
-        if not serve:
-            typer.echo("\n--no-serve: listo / done. `centinela serve` sirve la aplicación.")
-            return
-        from centinela.cli.serving import serve_app
+@app.command("demo")
+def demo_cmd(
+    scale: float = typer.Option(1.0, "--scale",
+                                help="1.0 ≈ un año nacional (~1 M movimientos); 0.1 es rápido."),
+    seed: int = typer.Option(1, "--seed", help="Semilla del generador / generator seed."),
+    data_dir: Path = typer.Option(Path("demo-data"), "--data-dir",
+                                  help="Carpeta de los datos sintéticos / synthetic data folder."),
+    serve: bool = typer.Option(True, "--serve/--no-serve",
+                               help="Servir la aplicación al final / serve the web app."),
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(8000, help="Port to listen on."),
+) -> None:
+    """Demostración completa / full demo: generate, import, detect, route, serve."""
+    from centinela.config import get_settings
 
-        typer.echo(f"\nCentinela en / at http://{host}:{port}/  (denuncias / reports: "
-                   f"http://{host}:{port}/reportar, asistente / assistant: "
-                   f"http://{host}:{port}/asistente) — Ctrl+C para salir / to stop")
-        serve_app(host, port)
+    typer.echo("Centinela demo — TODOS LOS DATOS SON SINTÉTICOS / ALL DATA IS SYNTHETIC "
+               f"(base de datos / database: {get_settings().database_url})")
+    try:
+        users = run_demo(data_dir, seed, scale)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    typer.secho("\n== Usuarios demo / demo users (contraseñas nuevas en cada ejecución / "
+                "fresh passwords each run)", bold=True)
+    for username, password, role, scope in users:
+        typer.echo(f"   {username:<10} {password:<14} {role:<18} {scope}")
+    if not serve:
+        typer.echo("\n--no-serve: listo / done. `centinela serve` sirve la aplicación.")
+        return
+    from centinela.cli.serving import serve_app
+
+    typer.echo(f"\nCentinela en / at http://{host}:{port}/  (denuncias / reports: "
+               f"http://{host}:{port}/reportar, asistente / assistant: "
+               f"http://{host}:{port}/asistente) — Ctrl+C para salir / to stop")
+    serve_app(host, port)

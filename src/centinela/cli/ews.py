@@ -8,13 +8,8 @@ from pathlib import Path
 
 import typer
 
-ews_app = typer.Typer(help="Sistema de alerta temprana / early-warning system (fentanyl, "
-                           "analogues, new synthetic opioids).", no_args_is_help=True)
-
-
-def register(app: typer.Typer) -> None:
-    """Add the ``ews`` sub-app to the main app."""
-    app.add_typer(ews_app, name="ews")
+app = typer.Typer(help="Sistema de alerta temprana / early-warning system (fentanyl, "
+                       "analogues, new synthetic opioids).", no_args_is_help=True)
 
 
 def _now(value: str | None) -> dt.datetime:
@@ -40,7 +35,7 @@ def _echo(data, as_json: bool, text: str) -> None:
     typer.echo(json.dumps(data, ensure_ascii=False, default=str) if as_json else text)
 
 
-@ews_app.command("classify")
+@app.command("classify")
 def classify_cmd(
     query: str = typer.Argument(None, help="SMILES or a name from the substance registry."),
     file: Path = typer.Option(None, "--file", "-f", dir_okay=False, allow_dash=True,
@@ -99,7 +94,7 @@ def classify_cmd(
         raise typer.Exit(2)
 
 
-@ews_app.command("substances")
+@app.command("substances")
 def substances_cmd(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Lista el registro de sustancias / list the substance registry."""
     from centinela.ews.registry import registry
@@ -109,7 +104,7 @@ def substances_cmd(as_json: bool = typer.Option(False, "--json", help="Print JSO
                                    for r in rows))
 
 
-@ews_app.command("tier")
+@app.command("tier")
 def tier_cmd(
     mass_mg: float = typer.Option(None, "--mass-mg", help="Laboratory net mass in mg."),
     purity: float = typer.Option(None, "--purity", help="Purity in percent (0-100]."),
@@ -146,7 +141,7 @@ def tier_cmd(
     _echo(res, as_json, text)
 
 
-@ews_app.command("import-overdoses")
+@app.command("import-overdoses")
 def import_overdoses_cmd(
     file: Path = typer.Argument(..., exists=True, dir_okay=False,
                                 help="overdoses.csv or overdoses.jsonl"),
@@ -180,7 +175,7 @@ def import_overdoses_cmd(
     _echo({**counts, "import_id": run.id, "rejections": rejections}, as_json, text)
 
 
-@ews_app.command("sync")
+@app.command("sync")
 def sync_cmd(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Convierte incautaciones nuevas en señales / turn new seizures into signals."""
     from centinela.db import session_scope
@@ -192,7 +187,7 @@ def sync_cmd(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) 
                            f"{counts['updated']} · sin cambios/unchanged {counts['unchanged']}")
 
 
-@ews_app.command("detect")
+@app.command("detect")
 def detect_cmd(
     now: str = typer.Option(None, "--now", help="Evaluate as of this time (ISO 8601)."),
     sims: int = typer.Option(999, "--sims", help="Monte-Carlo replicates of the scan."),
@@ -214,7 +209,7 @@ def detect_cmd(
                                   f"{v['updated']}" for k, v in counts.items()))
 
 
-@ews_app.command("bulletin")
+@app.command("bulletin")
 def bulletin_cmd(
     substance: str = typer.Option(None, "--substance", help="Name or SMILES."),
     department: str = typer.Option(None, "--department", help="2-digit department code."),
@@ -248,7 +243,7 @@ def bulletin_cmd(
                          f"enrutamiento/routing: {data['routing'].get('status')}")
 
 
-@ews_app.command("export")
+@app.command("export")
 def export_cmd(
     since: str = typer.Option(None, "--since", help="Start date/time (default: 30 days ago)."),
     until: str = typer.Option(None, "--until", help="End date/time (default: now)."),

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import typer
 
-fhir_app = typer.Typer(help="HL7 FHIR R4: importar y exportar / import and export.",
-                       no_args_is_help=True)
+app = typer.Typer(help="HL7 FHIR R4: importar y exportar / import and export.",
+                  no_args_is_help=True)
 
 
-@fhir_app.command("import")
+@app.command("import")
 def import_cmd(
     paths: list[Path] = typer.Argument(..., help="Bundles (.json) or NDJSON files, or folders."),
     as_json: bool = typer.Option(False, "--json", help="Print the import report as JSON."),
@@ -62,7 +62,7 @@ def _outcome(engine, report) -> dict:
     return operation_outcome(report, rej)
 
 
-@fhir_app.command("export")
+@app.command("export")
 def export_cmd(
     out: Path = typer.Argument(..., help="File to write (.ndjson, or .json for a Bundle)."),
     since: str = typer.Option("", help="First day (YYYY-MM-DD, UTC) of the movements."),
@@ -94,8 +94,3 @@ def export_cmd(
             with out.open("w", encoding="utf-8") as fh:
                 n = write_ndjson(resources, fh)
     typer.echo(f"{n} recursos FHIR escritos / FHIR resources written: {out}")
-
-
-def register(app: typer.Typer) -> None:
-    """Add ``fhir`` to the main app."""
-    app.add_typer(fhir_app, name="fhir")

@@ -7,16 +7,11 @@ from pathlib import Path
 
 import typer
 
-geo_app = typer.Typer(help="Análisis geográfico / geographic analysis (per-capita outliers).",
-                      no_args_is_help=True)
+app = typer.Typer(help="Análisis geográfico / geographic analysis (per-capita outliers).",
+                  no_args_is_help=True)
 
 
-def register(app: typer.Typer) -> None:
-    """Add the ``geo`` sub-app to the main app."""
-    app.add_typer(geo_app, name="geo")
-
-
-@geo_app.command("outliers")
+@app.command("outliers")
 def outliers_cmd(
     counts: Path = typer.Option(..., "--counts", help="CSV: region,period,quantity[,name]."),
     population: Path = typer.Option(..., "--population", help="CSV: region,period,population."),

@@ -9,8 +9,8 @@ from pathlib import Path
 import typer
 from sqlalchemy import select
 
-online = typer.Typer(help="Monitoreo de mercados en línea / online-market monitoring.",
-                     no_args_is_help=True)
+app = typer.Typer(help="Monitoreo de mercados en línea / online-market monitoring.",
+                  no_args_is_help=True)
 
 
 def _now() -> dt.datetime:
@@ -25,7 +25,7 @@ def _engine():
     return engine
 
 
-@online.command("ingest")
+@app.command("ingest")
 def ingest_cmd(
     paths: list[Path] = typer.Argument(..., help="Export files (CSV, JSONL, result.json, .txt)."),
     fmt: str = typer.Option(None, "--format", help="posts | telegram | whatsapp | darknet"),
@@ -62,7 +62,7 @@ def ingest_cmd(
                        f"{len(report.leads)} leads")
 
 
-@online.command("pull")
+@app.command("pull")
 def pull_cmd(urls: list[str] = typer.Argument(..., help="Public RSS 2.0 / Atom feed URLs.")) -> None:
     """Pull public feeds (conditional GET: unchanged feeds cost one 304)."""
     from centinela.db import session_scope
@@ -80,7 +80,7 @@ def pull_cmd(urls: list[str] = typer.Argument(..., help="Public RSS 2.0 / Atom f
         typer.echo(json.dumps(report.as_dict(), ensure_ascii=False))
 
 
-@online.command("classify")
+@app.command("classify")
 def classify_cmd(
     text: str = typer.Argument(None, help="Text to classify (or use --file)."),
     file: Path = typer.Option(None, "--file", help="One text per line."),
@@ -109,7 +109,7 @@ def classify_cmd(
         typer.echo(json.dumps({"text": t[:200], **c.as_dict()}, ensure_ascii=False))
 
 
-@online.command("leads")
+@app.command("leads")
 def leads_cmd(
     status: str = typer.Option(None, help="open | confirmed | dismissed"),
     as_json: bool = typer.Option(False, "--json"),
@@ -131,7 +131,7 @@ def leads_cmd(
                            f"{','.join(row['substances'])}  {','.join(row['platforms'])}")
 
 
-@online.command("lead")
+@app.command("lead")
 def lead_cmd(lead_id: str) -> None:
     """Show one lead with its posts, identifiers and evidence (JSON)."""
     from centinela import audit
@@ -160,7 +160,7 @@ def _decide(lead_id: str, decision: str, note: str, actor: str, department: str 
         raise typer.Exit(2) from exc
 
 
-@online.command("confirm")
+@app.command("confirm")
 def confirm_cmd(lead_id: str, note: str = typer.Option(..., help="Why (audited)."),
                 actor: str = typer.Option("cli"),
                 department: str = typer.Option(None, help="2-digit INEI code if the lead has none.")) -> None:
@@ -168,14 +168,14 @@ def confirm_cmd(lead_id: str, note: str = typer.Option(..., help="Why (audited).
     _decide(lead_id, "confirm", note, actor, department)
 
 
-@online.command("dismiss")
+@app.command("dismiss")
 def dismiss_cmd(lead_id: str, note: str = typer.Option(..., help="Why (audited)."),
                 actor: str = typer.Option("cli")) -> None:
     """Dismiss a lead (its posts become negative training examples)."""
     _decide(lead_id, "dismiss", note, actor, None)
 
 
-@online.command("retrain")
+@app.command("retrain")
 def retrain_cmd(
     out: Path = typer.Option(None, help="Folder for the artefact (default: <data_dir>/online-model)."),
     ship: bool = typer.Option(False, help="Write into the package (build time)."),
@@ -197,7 +197,7 @@ def retrain_cmd(
     typer.echo(json.dumps(m, indent=2))
 
 
-@online.command("purge")
+@app.command("purge")
 def purge_cmd(days: int = typer.Option(None, help="Override CENTINELA_ONLINE_RETENTION_DAYS.")) -> None:
     """Delete posts and identifiers past the retention period."""
     from centinela.db import session_scope
@@ -207,7 +207,7 @@ def purge_cmd(days: int = typer.Option(None, help="Override CENTINELA_ONLINE_RET
         typer.echo(json.dumps(purge(session, _now(), days)))
 
 
-@online.command("corpus")
+@app.command("corpus")
 def corpus_cmd(out: Path = typer.Option(None, help="Default: the packaged corpus.jsonl.")) -> None:
     """Regenerate the synthetic labeled corpus (fixed seed; see docs/online.md)."""
     from centinela.online import model_store
@@ -219,7 +219,7 @@ def corpus_cmd(out: Path = typer.Option(None, help="Default: the packaged corpus
     typer.echo(f"{len(rows)} rows → {target} (sha256 {sha[:16]}…)")
 
 
-@online.command("runs")
+@app.command("runs")
 def runs_cmd(limit: int = typer.Option(20)) -> None:
     """Show recent ingest runs (counts only)."""
     from centinela.db import session_scope
@@ -229,8 +229,3 @@ def runs_cmd(limit: int = typer.Option(20)) -> None:
         for r in session.scalars(select(OnlineIngestRun).order_by(OnlineIngestRun.id.desc()).limit(limit)):
             typer.echo(f"#{r.id} {r.started_at:%Y-%m-%d %H:%M} {r.source_kind:<9} {r.source[:50]:<50} "
                        f"read={r.n_read} dup={r.n_duplicate} pos={r.n_positive} neg={r.n_negative}")
-
-
-def register(app: typer.Typer) -> None:
-    """Add this module's commands to the main app."""
-    app.add_typer(online, name="online")

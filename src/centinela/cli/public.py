@@ -21,161 +21,164 @@ def _session():
     return session_scope(engine)
 
 
-def register(app: typer.Typer) -> None:
-    """Add the public-channel commands to the main app."""
-    report = typer.Typer(help="Citizen reports: file, list for triage, change status.",
-                         no_args_is_help=True)
-    assistant = typer.Typer(help="The public assistant: ask, evaluate.", no_args_is_help=True)
-    services = typer.Typer(help="Treatment-services directory.", no_args_is_help=True)
+report = typer.Typer(help="Citizen reports: file, list for triage, change status.",
+                     no_args_is_help=True)
+assistant = typer.Typer(help="The public assistant: ask, evaluate.", no_args_is_help=True)
+services = typer.Typer(help="Treatment-services directory.", no_args_is_help=True)
 
-    @report.command("submit")
-    def report_submit(
-        kind: str = typer.Option(..., help="fentanyl_no_rx, pills, online_offer, "
-                                           "suspicious_pharmacy or other"),
-        ubigeo: str = typer.Option(..., help="INEI district code"),
-        text: str = typer.Option("", help="What was seen"),
-        establishment: str = typer.Option("", help="Establishment name"),
-        contact: str = typer.Option("", help="Seller phone, handle or link"),
-        photo: Path = typer.Option(None, exists=True, dir_okay=False, help="JPEG or PNG"),
-    ) -> None:
-        """File a report (channel ``cli``) and print its follow-up code."""
-        from centinela.public.intake import ReportError, ReportInput, submit
-        from centinela.public.photos import PhotoError
 
-        try:
-            with _session() as session:
-                rep, code = submit(session, ReportInput(
-                    kind=kind, ubigeo=ubigeo, text=text, establishment_name=establishment or None,
-                    contact=contact or None, photo=photo.read_bytes() if photo else None),
-                    channel="cli", now=_now())
-                typer.echo(f"{rep.report_id} code={code} priority={rep.priority}")
-        except (ReportError, PhotoError) as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2) from None
+@report.command("submit")
+def report_submit(
+    kind: str = typer.Option(..., help="fentanyl_no_rx, pills, online_offer, "
+                                       "suspicious_pharmacy or other"),
+    ubigeo: str = typer.Option(..., help="INEI district code"),
+    text: str = typer.Option("", help="What was seen"),
+    establishment: str = typer.Option("", help="Establishment name"),
+    contact: str = typer.Option("", help="Seller phone, handle or link"),
+    photo: Path = typer.Option(None, exists=True, dir_okay=False, help="JPEG or PNG"),
+) -> None:
+    """File a report (channel ``cli``) and print its follow-up code."""
+    from centinela.public.intake import ReportError, ReportInput, submit
+    from centinela.public.photos import PhotoError
 
-    @report.command("list")
-    def report_list(status: str = typer.Option(None, help="Only this status"),
-                    as_json: bool = typer.Option(False, "--json", help="One JSON object a line"),
-                    actor: str = typer.Option("cli", help="Who reads (audit log)")) -> None:
-        """List recent reports for triage, highest priority first (read is audited)."""
-        from centinela.audit import record
-        from centinela.public.triage import row_json, triage
-
+    try:
         with _session() as session:
-            rows = [row_json(r) for r in triage(session, _now(), status=status)]
-            record(session, actor, "citizen_report.list", status or "all",
-                   details={"count": len(rows)})
-        for r in rows:
-            if as_json:
-                typer.echo(json.dumps(r, ensure_ascii=False))
-            else:
-                dup = f" dup-of={r['duplicate_of']}" if r["duplicate_of"] else ""
-                typer.echo(f"{r['priority']:5.1f} {r['report_id']} {r['status']:9} {r['kind']:20}"
-                           f" {r['place']} cluster={r['cluster']}{dup}")
+            rep, code = submit(session, ReportInput(
+                kind=kind, ubigeo=ubigeo, text=text, establishment_name=establishment or None,
+                contact=contact or None, photo=photo.read_bytes() if photo else None),
+                channel="cli", now=_now())
+            typer.echo(f"{rep.report_id} code={code} priority={rep.priority}")
+    except (ReportError, PhotoError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
 
-    @report.command("set-status")
-    def report_set_status(report_id: str, status: str,
-                          actor: str = typer.Option(..., help="Analyst username (audited)"),
-                          note: str = typer.Option("", help="Shown to the reporter")) -> None:
-        """Move a report to received, in_review, forwarded or closed."""
-        from centinela.public.triage import TriageError, set_status
 
-        try:
-            with _session() as session:
-                set_status(session, report_id, status, actor, _now(), note)
-        except TriageError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2) from None
-        typer.echo(f"{report_id} → {status}")
+@report.command("list")
+def report_list(status: str = typer.Option(None, help="Only this status"),
+                as_json: bool = typer.Option(False, "--json", help="One JSON object a line"),
+                actor: str = typer.Option("cli", help="Who reads (audit log)")) -> None:
+    """List recent reports for triage, highest priority first (read is audited)."""
+    from centinela.audit import record
+    from centinela.public.triage import row_json, triage
 
-    @report.command("status")
-    def report_status(code: str) -> None:
-        """Show what the reporter sees for a follow-up code."""
-        from centinela.public.intake import find_by_code, public_status
+    with _session() as session:
+        rows = [row_json(r) for r in triage(session, _now(), status=status)]
+        record(session, actor, "citizen_report.list", status or "all",
+               details={"count": len(rows)})
+    for r in rows:
+        if as_json:
+            typer.echo(json.dumps(r, ensure_ascii=False))
+        else:
+            dup = f" dup-of={r['duplicate_of']}" if r["duplicate_of"] else ""
+            typer.echo(f"{r['priority']:5.1f} {r['report_id']} {r['status']:9} {r['kind']:20}"
+                       f" {r['place']} cluster={r['cluster']}{dup}")
 
+
+@report.command("set-status")
+def report_set_status(report_id: str, status: str,
+                      actor: str = typer.Option(..., help="Analyst username (audited)"),
+                      note: str = typer.Option("", help="Shown to the reporter")) -> None:
+    """Move a report to received, in_review, forwarded or closed."""
+    from centinela.public.triage import TriageError, set_status
+
+    try:
         with _session() as session:
-            rep = find_by_code(session, code)
-            if rep is None:
-                typer.echo("error: no report has this code", err=True)
-                raise typer.Exit(1)
-            typer.echo(json.dumps(public_status(session, rep), ensure_ascii=False, indent=1))
+            set_status(session, report_id, status, actor, _now(), note)
+    except TriageError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"{report_id} → {status}")
 
-    @assistant.command("ask")
-    def assistant_ask(question: str, lang: str = typer.Option(None, help="es, en or qu"),
-                      as_json: bool = typer.Option(False, "--json")) -> None:
-        """Ask the assistant one question."""
-        from centinela.public.assistant.engine import ask
-        from centinela.public.messaging import format_answer
 
+@report.command("status")
+def report_status(code: str) -> None:
+    """Show what the reporter sees for a follow-up code."""
+    from centinela.public.intake import find_by_code, public_status
+
+    with _session() as session:
+        rep = find_by_code(session, code)
+        if rep is None:
+            typer.echo("error: no report has this code", err=True)
+            raise typer.Exit(1)
+        typer.echo(json.dumps(public_status(session, rep), ensure_ascii=False, indent=1))
+
+
+@assistant.command("ask")
+def assistant_ask(question: str, lang: str = typer.Option(None, help="es, en or qu"),
+                  as_json: bool = typer.Option(False, "--json")) -> None:
+    """Ask the assistant one question."""
+    from centinela.public.assistant.engine import ask
+    from centinela.public.messaging import format_answer
+
+    with _session() as session:
+        answer = ask(question, lang, session=session, now=_now()).as_dict()
+    typer.echo(json.dumps(answer, ensure_ascii=False, indent=1) if as_json
+               else format_answer(answer))
+
+
+@assistant.command("eval")
+def assistant_eval(show_misses: bool = typer.Option(False, help="List wrong answers")) -> None:
+    """Score the assistant on the shipped evaluation sets."""
+    from centinela.public.evaluation import evaluate
+
+    result = evaluate()
+    misses = result.pop("misses")
+    typer.echo(json.dumps(result, ensure_ascii=False, indent=1))
+    if show_misses:
+        for m in misses:
+            typer.echo(f"MISS {m['q']!r}: expected {m['expected']}, got {m['got']}")
+
+
+@services.command("seed")
+def services_seed() -> None:
+    """Load (or refresh) the 241 IPRESS hospitals into the directory."""
+    from centinela.public.directory import seed_ipress
+
+    with _session() as session:
+        new = seed_ipress(session, _now())
+    typer.echo(f"IPRESS hospitals: {new} new")
+
+
+@services.command("add")
+def services_add(
+    name: str = typer.Option(...), ubigeo: str = typer.Option(...),
+    kind: str = typer.Option("csmc", help="csmc, hospital or other"),
+    address: str = typer.Option(""), phone: str = typer.Option(""),
+    hours: str = typer.Option(""), latitude: float = typer.Option(None),
+    longitude: float = typer.Option(None), institution: str = typer.Option("MINSA"),
+    source: str = typer.Option("", help="Where this record comes from"),
+    actor: str = typer.Option("admin", help="Who adds it (audited)"),
+) -> None:
+    """Add or update a service, e.g. a community mental-health centre (CSMC)."""
+    from centinela.audit import record
+    from centinela.public.directory import ServiceError, add_service
+
+    try:
         with _session() as session:
-            answer = ask(question, lang, session=session, now=_now()).as_dict()
-        typer.echo(json.dumps(answer, ensure_ascii=False, indent=1) if as_json
-                   else format_answer(answer))
+            svc = add_service(session, name=name, ubigeo=ubigeo, kind=kind, address=address,
+                              phone=phone, hours=hours, latitude=latitude,
+                              longitude=longitude, institution=institution, source=source,
+                              added_by=actor, now=_now())
+            record(session, actor, "service.upsert", svc.service_id)
+            typer.echo(svc.service_id)
+    except ServiceError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
 
-    @assistant.command("eval")
-    def assistant_eval(show_misses: bool = typer.Option(False, help="List wrong answers")) -> None:
-        """Score the assistant on the shipped evaluation sets."""
-        from centinela.public.evaluation import evaluate
 
-        result = evaluate()
-        misses = result.pop("misses")
-        typer.echo(json.dumps(result, ensure_ascii=False, indent=1))
-        if show_misses:
-            for m in misses:
-                typer.echo(f"MISS {m['q']!r}: expected {m['expected']}, got {m['got']}")
+@services.command("nearest")
+def services_nearest(ubigeo: str, limit: int = typer.Option(5),
+                     kind: str = typer.Option(None),
+                     as_json: bool = typer.Option(False, "--json")) -> None:
+    """List the nearest services to a district capital, with distance."""
+    from centinela.public.directory import ServiceError, nearest
 
-    @services.command("seed")
-    def services_seed() -> None:
-        """Load (or refresh) the 241 IPRESS hospitals into the directory."""
-        from centinela.public.directory import seed_ipress
-
+    try:
         with _session() as session:
-            new = seed_ipress(session, _now())
-        typer.echo(f"IPRESS hospitals: {new} new")
-
-    @services.command("add")
-    def services_add(
-        name: str = typer.Option(...), ubigeo: str = typer.Option(...),
-        kind: str = typer.Option("csmc", help="csmc, hospital or other"),
-        address: str = typer.Option(""), phone: str = typer.Option(""),
-        hours: str = typer.Option(""), latitude: float = typer.Option(None),
-        longitude: float = typer.Option(None), institution: str = typer.Option("MINSA"),
-        source: str = typer.Option("", help="Where this record comes from"),
-        actor: str = typer.Option("admin", help="Who adds it (audited)"),
-    ) -> None:
-        """Add or update a service, e.g. a community mental-health centre (CSMC)."""
-        from centinela.audit import record
-        from centinela.public.directory import ServiceError, add_service
-
-        try:
-            with _session() as session:
-                svc = add_service(session, name=name, ubigeo=ubigeo, kind=kind, address=address,
-                                  phone=phone, hours=hours, latitude=latitude,
-                                  longitude=longitude, institution=institution, source=source,
-                                  added_by=actor, now=_now())
-                record(session, actor, "service.upsert", svc.service_id)
-                typer.echo(svc.service_id)
-        except ServiceError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2) from None
-
-    @services.command("nearest")
-    def services_nearest(ubigeo: str, limit: int = typer.Option(5),
-                         kind: str = typer.Option(None),
-                         as_json: bool = typer.Option(False, "--json")) -> None:
-        """List the nearest services to a district capital, with distance."""
-        from centinela.public.directory import ServiceError, nearest
-
-        try:
-            with _session() as session:
-                found = [n.as_dict() for n in nearest(session, ubigeo, limit, kind, _now())]
-        except ServiceError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2) from None
-        for s in found:
-            typer.echo(json.dumps(s, ensure_ascii=False) if as_json else
-                       f"{s['distance_km']:7.1f} km  {s['name']} ({s['district']}) {s['phone']}")
-
-    app.add_typer(report, name="report")
-    app.add_typer(assistant, name="assistant")
-    app.add_typer(services, name="services")
+            found = [n.as_dict() for n in nearest(session, ubigeo, limit, kind, _now())]
+    except ServiceError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    for s in found:
+        typer.echo(json.dumps(s, ensure_ascii=False) if as_json else
+                   f"{s['distance_km']:7.1f} km  {s['name']} ({s['district']}) {s['phone']}")

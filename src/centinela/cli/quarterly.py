@@ -8,12 +8,10 @@ from pathlib import Path
 
 import typer
 
-
-def register(app: typer.Typer) -> None:
-    """Add the ``quarterly`` command to the main app."""
-    app.command("quarterly")(quarterly_cmd)
+app = typer.Typer()  # top-level commands, merged into the root by cli/__init__
 
 
+@app.command("quarterly")
 def quarterly_cmd(
     quarter: str = typer.Option(..., "--quarter", help="Trimestre / quarter, e.g. 2026Q3."),
     out: Path = typer.Option(..., "--out", help="Carpeta de salida / output folder."),

@@ -42,105 +42,107 @@ def serve_app(host: str = "127.0.0.1", port: int = 8000, scheduler: bool = True)
                 server_header=False)
 
 
-def register(app: typer.Typer) -> None:
-    """Add ``serve``, ``users`` and ``tokens`` to the main app."""
+app = typer.Typer()  # top-level commands, merged into the root by cli/__init__
 
-    @app.command("serve")
-    def serve(
-        host: str = typer.Option("127.0.0.1", help="Address to listen on."),
-        port: int = typer.Option(8000, help="Port to listen on."),
-        no_scheduler: bool = typer.Option(False, "--no-scheduler",
-                                          help="Do not run detection and dispatch in the background."),
-    ) -> None:
-        """Sirve la aplicación web / serve the web app (and run detection on a schedule)."""
-        typer.echo(f"Centinela en / at http://{host}:{port}/")
-        serve_app(host, port, scheduler=not no_scheduler)
 
-    users = typer.Typer(help="Usuarios / user accounts.", no_args_is_help=True)
+@app.command("serve")
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(8000, help="Port to listen on."),
+    no_scheduler: bool = typer.Option(False, "--no-scheduler",
+                                      help="Do not run detection and dispatch in the background."),
+) -> None:
+    """Sirve la aplicación web / serve the web app (and run detection on a schedule)."""
+    typer.echo(f"Centinela en / at http://{host}:{port}/")
+    serve_app(host, port, scheduler=not no_scheduler)
 
-    @users.command("create")
-    def users_create(
-        username: str = typer.Argument(...),
-        role: str = typer.Option(..., help="admin, national_analyst, regional_analyst, police, "
-                                 "prescriber, pharmacist or institution."),
-        departments: str = typer.Option("", help="Comma-separated INEI department codes "
-                                        "(regional analysts), e.g. 15,20."),
-        professional_id: str = typer.Option("", help="College number (prescribers, pharmacists)."),
-        full_name: str = typer.Option("", help="Display name."),
-        password: str = typer.Option("", help="Password (asked for when omitted; or set "
-                                     "CENTINELA_NEW_PASSWORD).", envvar="CENTINELA_NEW_PASSWORD"),
-    ) -> None:
-        """Crea un usuario / create a user."""
-        from centinela.accounts.service import AccountError, create_user
-        from centinela.db import create_schema, get_engine, session_scope
 
-        if not password:
-            password = getpass.getpass("Contraseña / password: ")
-        engine = get_engine()
-        create_schema(engine)
-        try:
-            with session_scope(engine) as session:
-                user = create_user(session, username, password, role,
-                                   departments_=[d for d in departments.split(",") if d.strip()],
-                                   professional_id=professional_id or None, full_name=full_name)
-                name, urole = user.username, user.role
-        except AccountError as err:
-            typer.echo(f"error: {err}", err=True)
-            raise typer.Exit(2) from None
-        typer.echo(f"usuario creado / user created: {name} ({urole})")
+users = typer.Typer(help="Usuarios / user accounts.", no_args_is_help=True)
 
-    @users.command("list")
-    def users_list(as_json: bool = typer.Option(False, "--json")) -> None:
-        """Lista los usuarios / list users."""
-        from sqlalchemy import select
 
-        from centinela.accounts.models import User
-        from centinela.db import create_schema, get_engine, session_scope
+@users.command("create")
+def users_create(
+    username: str = typer.Argument(...),
+    role: str = typer.Option(..., help="admin, national_analyst, regional_analyst, police, "
+                             "prescriber, pharmacist or institution."),
+    departments: str = typer.Option("", help="Comma-separated INEI department codes "
+                                    "(regional analysts), e.g. 15,20."),
+    professional_id: str = typer.Option("", help="College number (prescribers, pharmacists)."),
+    full_name: str = typer.Option("", help="Display name."),
+    password: str = typer.Option("", help="Password (asked for when omitted; or set "
+                                 "CENTINELA_NEW_PASSWORD).", envvar="CENTINELA_NEW_PASSWORD"),
+) -> None:
+    """Crea un usuario / create a user."""
+    from centinela.accounts.service import AccountError, create_user
+    from centinela.db import create_schema, get_engine, session_scope
 
-        engine = get_engine()
-        create_schema(engine)
+    if not password:
+        password = getpass.getpass("Contraseña / password: ")
+    engine = get_engine()
+    create_schema(engine)
+    try:
         with session_scope(engine) as session:
-            rows = [{"username": u.username, "role": u.role, "departments": u.departments or [],
-                     "professional_id": u.professional_id, "active": u.active}
-                    for u in session.scalars(select(User).order_by(User.username))]
-        for r in rows:
-            if as_json:
-                typer.echo(json.dumps(r, ensure_ascii=False))
-            else:
-                scope = ",".join(r["departments"]) or r["professional_id"] or "-"
-                state = "" if r["active"] else " (inactivo/inactive)"
-                typer.echo(f"{r['username']:<20} {r['role']:<18} {scope}{state}")
+            user = create_user(session, username, password, role,
+                               departments_=[d for d in departments.split(",") if d.strip()],
+                               professional_id=professional_id or None, full_name=full_name)
+            name, urole = user.username, user.role
+    except AccountError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"usuario creado / user created: {name} ({urole})")
 
-    tokens = typer.Typer(help="Tokens de API / API tokens.", no_args_is_help=True)
 
-    @tokens.command("create")
-    def tokens_create(
-        username: str = typer.Argument(..., help="Owner (usually an institution account)."),
-        name: str = typer.Option("token", help="What the token is for."),
-        scope: list[str] = typer.Option(["ingest"], "--scope", help="ingest, alerts:read "
-                                        "(repeat for several)."),
-        days: int = typer.Option(365, help="Days until it expires."),
-    ) -> None:
-        """Crea un token (se muestra una sola vez) / create a token (shown once)."""
-        from sqlalchemy import select
+@users.command("list")
+def users_list(as_json: bool = typer.Option(False, "--json")) -> None:
+    """Lista los usuarios / list users."""
+    from sqlalchemy import select
 
-        from centinela.accounts.models import User
-        from centinela.accounts.service import AccountError
-        from centinela.accounts.tokens import create_token
-        from centinela.db import create_schema, get_engine, session_scope
+    from centinela.accounts.models import User
+    from centinela.db import create_schema, get_engine, session_scope
 
-        engine = get_engine()
-        create_schema(engine)
-        try:
-            with session_scope(engine) as session:
-                user = session.scalar(select(User).where(User.username == username))
-                if user is None:
-                    raise AccountError(f"username: no such user {username!r}")
-                plain, _ = create_token(session, user, name, list(scope), days=days)
-        except AccountError as err:
-            typer.echo(f"error: {err}", err=True)
-            raise typer.Exit(2) from None
-        typer.echo(plain)
+    engine = get_engine()
+    create_schema(engine)
+    with session_scope(engine) as session:
+        rows = [{"username": u.username, "role": u.role, "departments": u.departments or [],
+                 "professional_id": u.professional_id, "active": u.active}
+                for u in session.scalars(select(User).order_by(User.username))]
+    for r in rows:
+        if as_json:
+            typer.echo(json.dumps(r, ensure_ascii=False))
+        else:
+            scope = ",".join(r["departments"]) or r["professional_id"] or "-"
+            state = "" if r["active"] else " (inactivo/inactive)"
+            typer.echo(f"{r['username']:<20} {r['role']:<18} {scope}{state}")
 
-    app.add_typer(users, name="users")
-    app.add_typer(tokens, name="tokens")
+
+tokens = typer.Typer(help="Tokens de API / API tokens.", no_args_is_help=True)
+
+
+@tokens.command("create")
+def tokens_create(
+    username: str = typer.Argument(..., help="Owner (usually an institution account)."),
+    name: str = typer.Option("token", help="What the token is for."),
+    scope: list[str] = typer.Option(["ingest"], "--scope", help="ingest, alerts:read "
+                                    "(repeat for several)."),
+    days: int = typer.Option(365, help="Days until it expires."),
+) -> None:
+    """Crea un token (se muestra una sola vez) / create a token (shown once)."""
+    from sqlalchemy import select
+
+    from centinela.accounts.models import User
+    from centinela.accounts.service import AccountError
+    from centinela.accounts.tokens import create_token
+    from centinela.db import create_schema, get_engine, session_scope
+
+    engine = get_engine()
+    create_schema(engine)
+    try:
+        with session_scope(engine) as session:
+            user = session.scalar(select(User).where(User.username == username))
+            if user is None:
+                raise AccountError(f"username: no such user {username!r}")
+            plain, _ = create_token(session, user, name, list(scope), days=days)
+    except AccountError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(plain)

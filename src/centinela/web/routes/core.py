@@ -1,13 +1,9 @@
-"""Health check, language switch, and the analyst app's pages (``web.pages``)."""
+"""Health check and language switch."""
 
 from __future__ import annotations
 
-import importlib
-
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
-
-from centinela.web.pages import PAGE_MODULES
 
 router = APIRouter()
 
@@ -32,6 +28,3 @@ def set_lang(code: str, request: Request) -> RedirectResponse:
         resp.set_cookie("lang", code, max_age=365 * 86400, samesite="lax")
     return resp
 
-
-for _name in PAGE_MODULES:
-    router.include_router(importlib.import_module(_name).router)

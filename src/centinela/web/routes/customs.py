@@ -12,12 +12,11 @@ from sqlalchemy.orm import Session
 from centinela import audit
 from centinela.accounts.models import User
 from centinela.accounts.policy import roles_for
-from centinela.config import get_settings
 from centinela.customs.models import OUTCOMES, Parcel, ParcelImage
-from centinela.customs.review import ReviewError, queue, rank_cutoff, record_outcome
-from centinela.reference import ubigeo as ubigeo_ref
+from centinela.customs.review import ReviewError, record_outcome
 from centinela.web.deps import clock, db_session, lang, render, require_roles
 from centinela.web.i18n import translate
+from centinela.web.views.customs import parcel_detail, queue_context
 
 router = APIRouter(tags=["customs"])
 guard = require_roles(*roles_for("customs"))
@@ -33,49 +32,18 @@ class OutcomeIn(BaseModel):
     note: str = Field("", max_length=4000)
 
 
-def _summary(p: Parcel, cutoff: float | None = None) -> dict:
-    d = ubigeo_ref.get(p.ubigeo)
-    return {
-        "tracking_id": p.tracking_id, "carrier": p.carrier,
-        "arrived_at": p.arrived_at.isoformat(), "origin_country": p.origin_country,
-        "origin_city": p.origin_city, "transit": p.transit, "sender_name": p.sender_name,
-        "consignee": p.consignee_key, "ubigeo": p.ubigeo,
-        "district": f"{d.district}, {d.department}" if d else p.ubigeo,
-        "declared_content": p.declared_content, "hs_code": p.hs_code,
-        "declared_value_usd": p.declared_value_usd, "weight_kg": p.weight_kg,
-        "manifest_score": p.manifest_score, "image_score": p.image_score,
-        "combined_score": p.combined_score,
-        "in_inspection_top": cutoff is not None and p.combined_score is not None
-        and p.combined_score >= cutoff,
-        "top_factors": [f["factor"] for f in (p.factors or [])[:3]],
-        "has_regions": bool(p.regions), "outcome": p.outcome,
-    }
-
-
 def _queue_context(session: Session, status: str, limit: int) -> dict:
-    rate = get_settings().customs_inspection_rate
     try:
-        rows = queue(session, limit=limit, status=status)
+        return queue_context(session, status, limit)
     except ReviewError as exc:
         raise HTTPException(422, str(exc)) from exc
-    cutoff = rank_cutoff(session, rate)
-    return {"status": status, "inspection_rate": rate, "cutoff": cutoff,
-            "synthetic_note": True, "outcomes": list(OUTCOMES),
-            "parcels": [_summary(p, cutoff) for p in rows]}
 
 
 def _detail(session: Session, tracking_id: str, user: User, now: dt.datetime) -> dict:
-    p = session.get(Parcel, tracking_id)
-    if p is None:
+    out = parcel_detail(session, tracking_id)
+    if out is None:
         raise HTTPException(404, f"unknown parcel {tracking_id}")
     audit.record(session, user.username, "customs.parcel.read", tracking_id, now=now)
-    out = _summary(p, rank_cutoff(session, get_settings().customs_inspection_rate))
-    out.update(factors=p.factors or [], regions=p.regions or [],
-               has_image=session.get(ParcelImage, tracking_id) is not None,
-               dimensions_cm=[p.length_cm, p.width_cm, p.height_cm] if p.length_cm else None,
-               model_version=p.model_version, outcome_by=p.outcome_by,
-               outcome_at=p.outcome_at.isoformat() if p.outcome_at else None,
-               outcome_note=p.outcome_note, seizure_id=p.seizure_id)
     return out
 
 

@@ -14,13 +14,13 @@ from sqlalchemy.orm import Session
 from centinela import audit
 from centinela.accounts.models import User
 from centinela.accounts.policy import department_scope
-from centinela.ews import views
 from centinela.ews.bulletins import BulletinError, bulletin_json, create_bulletin
 from centinela.ews.classify import classify, classify_record
 from centinela.ews.export import export_incidents
 from centinela.ews.models import Bulletin
 from centinela.ews.tiers import TierError, tier
 from centinela.web.deps import clock, db_session, render, require_roles
+from centinela.web.views import ews as views
 
 router = APIRouter()
 ANALYSTS = ("admin", "national_analyst", "regional_analyst")

@@ -1,5 +1,6 @@
-"""Public channels on the web: anonymous report form and follow-up, the assistant chat, the
-treatment-services finder, their JSON API twins, messaging webhooks, and analyst triage.
+"""Citizen pages: the anonymous report form and follow-up, the treatment-services finder, and
+their JSON API twins (the assistant, the messaging webhooks and the staff triage have their own
+modules: ``assistant``, ``channels``, ``triage``).
 
 The client address is hashed at once with a key that rotates daily and is never stored.
 """
@@ -9,14 +10,12 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
-import hmac
 from typing import Literal
 
-from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from centinela.accounts.models import User
@@ -43,15 +42,19 @@ from centinela.public.intake import (
     public_status,
     submit,
 )
-from centinela.public.messaging import handle_sms, telegram_reply
-from centinela.public.models import REPORT_HOWS, REPORT_KINDS, REPORT_STATUSES, ReportPhoto
+from centinela.public.models import REPORT_HOWS, REPORT_KINDS
 from centinela.public.photos import PhotoError
 from centinela.public.settings import get_public_settings
-from centinela.public.text import collation_key
-from centinela.public.triage import TriageError, row_json, set_status, triage
 from centinela.reference import ubigeo as ref
 from centinela.web.deps import TEMPLATES_DIR, db_session, lang, require_roles
 from centinela.web.deps import render as _render
+from centinela.web.views.public import (
+    CENTRAL_DENUNCIAS,
+    place_choices,
+    places,
+    report_form_context,
+    services_context,
+)
 
 
 class ErrorDetail(BaseModel):
@@ -68,11 +71,8 @@ class ErrorBody(BaseModel):
 
 ERRORS = {code: {"model": ErrorBody} for code in (400, 404, 422, 429)}
 router = APIRouter()
-ANALYSTS = ("admin", "national_analyst", "regional_analyst", "police")
-analyst = require_roles(*ANALYSTS)
 admin_only = require_roles("admin")
-CENTRAL_DENUNCIAS = {"name": "Central Única de Denuncias (Ministerio del Interior)",
-                     "phone": "1818"}
+
 
 
 def render(request: Request, name: str, context: dict, status_code: int = 200):
@@ -114,9 +114,7 @@ def _validation_shape(request: Request, exc) -> JSONResponse | None:
 
 
 def setup(app) -> None:
-    """Let the SMS gateway post forms without a browser's CSRF cookie (secret path instead);
-    shape the public API's input errors like its other errors."""
-    app.state.csrf_exempt.add("/api/v1/reports/sms/")
+    """Shape the public API's input errors like its other errors."""
     app.state.validation_error_shape = _validation_shape
     # Train the small crisis model now, off the request path, so that the first message that
     # needs it (a crisis in words the lexicon does not list) is not the one that waits.
@@ -151,41 +149,10 @@ def _client(request: Request, now: dt.datetime, purpose: str) -> str:
 # ---------------------------------------------------------------- places (cascading selects)
 
 
-def _places(department: str | None, province: str | None) -> list[dict]:
-    """Places in Spanish (es-PE) alphabetical order: "Áncash" right after "Amazonas"."""
-    if province:
-        rows = ({"code": d.ubigeo, "name": d.district}
-                for d in ref.districts().values() if d.province_code == province)
-    elif department:
-        rows = ({"code": code, "name": names[1]} for code, names in ref.provinces().items()
-                if code[:2] == department)
-    else:
-        rows = ({"code": c, "name": n} for c, n in ref.departments().items())
-    return sorted(rows, key=lambda p: collation_key(p["name"]))
-
-
-def _place_choices(ubigeo: str | None, department: str | None = None,
-                   province: str | None = None) -> dict:
-    """The three cascading lists with the person's choice kept (after an error, on reload)."""
-    code = (ubigeo or "").strip()
-    if code and ref.is_valid(code.zfill(6)):
-        code = code.zfill(6)
-        department, province = code[:2], code[:4]
-    department = department or None
-    province = province if province and department and province[:2] == department else None
-    return {
-        "departments": _places(None, None),
-        "provinces": _places(department, None) if department else [],
-        "districts": _places(None, province) if province else [],
-        "chosen": {"department": department or "", "province": province or "",
-                   "ubigeo": code if province else ""},
-    }
-
-
 @router.get("/api/v1/places", tags=["public"])
 def api_places(department: str | None = None, province: str | None = None) -> dict:
     """Departments, a department's provinces, or a province's districts (INEI codes)."""
-    return {"places": _places(department, province)}
+    return {"places": places(department, province)}
 
 
 @router.get("/reportar/lugares", response_class=HTMLResponse, include_in_schema=False)
@@ -194,21 +161,10 @@ def places_options(request: Request, department: str | None = None,
     """Return <option> elements for the htmx cascade."""
     level = "district" if province else "province"
     return render(request, "public/_options.html",
-                  {"places": _places(department, province), "level": level})
+                  {"places": places(department, province), "level": level})
 
 
 # ---------------------------------------------------------------- report form
-
-
-def _form_context(request: Request, now: dt.datetime, **extra) -> dict:
-    values = extra.get("values") or {}
-    ctx = {"challenge": new_challenge(now), "kinds": REPORT_KINDS, "hows": REPORT_HOWS,
-           "central": CENTRAL_DENUNCIAS, "values": {}, "error": None, "error_field": None,
-           "emergency": None,
-           **_place_choices(values.get("ubigeo"), values.get("department"),
-                            values.get("province"))}
-    ctx.update(extra)
-    return ctx
 
 
 def _emergency(text: str, ui: str) -> str | None:
@@ -237,7 +193,7 @@ def _citizen_error(exc: Exception, ui: str, bucket: str = "report") -> tuple[str
 @router.get("/reportar", response_class=HTMLResponse, include_in_schema=False)
 def report_form(request: Request) -> HTMLResponse:
     """Show the anonymous report form (the page may ask the browser for a location)."""
-    resp = render(request, "public/report_form.html", _form_context(request, _now(request)))
+    resp = render(request, "public/report_form.html", report_form_context(_now(request)))
     resp.headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=(self)"
     return resp
 
@@ -316,8 +272,8 @@ async def report_submit(
         status = 429 if isinstance(exc, AbuseError) and exc.code == "rate" else 422
         field, message = _citizen_error(exc, ui)
         return render(request, "public/report_form.html",
-                      _form_context(request, now, values=values, error=message,
-                                    error_field=field, emergency=emergency),
+                      report_form_context(now, values=values, error=message,
+                                          error_field=field, emergency=emergency),
                       status_code=status)
     return render(request, "public/report_done.html",
                   {"code": code, "report_id": report.report_id, "central": CENTRAL_DENUNCIAS,
@@ -499,98 +455,6 @@ def _not_found(request: Request) -> str:
     return "Ningún reporte tiene este código. Revise que tenga los 20 caracteres."
 
 
-def _secret_ok(given: str, expected: str) -> bool:
-    return bool(expected) and hmac.compare_digest(given.encode(), expected.encode())
-
-
-@router.post("/api/v1/reports/sms/{secret}", tags=["public"])
-async def sms_webhook(secret: str, request: Request, session: Session = Depends(db_session)):
-    """SMS/messaging gateway webhook: JSON {from, text} or Twilio-style form (From, Body)."""
-    if not _secret_ok(secret, get_public_settings().sms_webhook_secret):
-        raise HTTPException(status_code=404)
-    ctype = request.headers.get("content-type", "")
-    if ctype.startswith("application/json"):
-        data = await request.json()
-        sender, body, twiml = str(data.get("from", "")), str(data.get("text", "")), False
-    else:
-        form = await request.form()
-        sender, body, twiml = str(form.get("From", "")), str(form.get("Body", "")), True
-    reply = handle_sms(session, sender, body, _now(request))
-    if twiml:
-        from xml.sax.saxutils import escape
-
-        xml = f'<?xml version="1.0" encoding="UTF-8"?><Response><Message>{escape(reply)}' \
-              f"</Message></Response>"
-        return Response(xml, media_type="application/xml")
-    return {"reply": reply}
-
-
-# ---------------------------------------------------------------- assistant
-
-
-class AskBody(BaseModel):
-    question: str = Field(max_length=1000)
-    language: Literal["es", "en", "qu"] | None = None
-
-
-@router.post("/api/v1/assistant/ask", tags=["public"], responses=ERRORS)
-def api_ask(body: AskBody, request: Request, session: Session = Depends(db_session)):
-    """Answer a question: answer, sources, red_flag, confidence, language (and kind)."""
-    now = _now(request)
-    # Red flags before any limit: an emergency is always answered, whatever came before.
-    if detect_red_flag(body.question) is None:
-        try:
-            check_rate(session, "ask", _client(request, now, "ask"),
-                       get_public_settings().asks_per_minute, dt.timedelta(minutes=1), now)
-        except AbuseError:
-            language = body.language or detect_language(body.question)
-            resp = _problem(429, "question", rate_limited("ask", language), code="rate")
-            resp.headers["Retry-After"] = "60"
-            return resp
-    return ask(body.question, body.language, session=session, now=now).as_dict()
-
-
-@router.get("/asistente", response_class=HTMLResponse, include_in_schema=False)
-def assistant_page(request: Request) -> HTMLResponse:
-    """Show the chat widget."""
-    return render(request, "public/assistant.html", {})
-
-
-@router.post("/asistente/mensaje", response_class=HTMLResponse, include_in_schema=False)
-def assistant_message(request: Request, question: str = Form(""),
-                      session: Session = Depends(db_session)) -> HTMLResponse:
-    """Answer one chat message and return the two chat bubbles (htmx fragment)."""
-    now = _now(request)
-    if detect_red_flag(question) is None:
-        try:
-            check_rate(session, "ask", _client(request, now, "ask"),
-                       get_public_settings().asks_per_minute, dt.timedelta(minutes=1), now)
-        except AbuseError:
-            language = detect_language(question) if question.strip() else lang(request)
-            return render(request, "public/_chat_turn.html",
-                          {"question": question, "a": None, "limited": True,
-                           "limited_text": rate_limited("ask", language)}, status_code=429)
-    ui = lang(request)
-    answer = ask(question, None, session=session, now=now)
-    return render(request, "public/_chat_turn.html",
-                  {"question": question, "a": answer.as_dict(), "ui": ui, "limited": False})
-
-
-@router.post("/api/v1/assistant/telegram/{secret}", tags=["public"])
-async def telegram_webhook(secret: str, request: Request, session: Session = Depends(db_session)):
-    """Telegram Bot API webhook: receive an Update, reply with sendMessage."""
-    settings = get_public_settings()
-    if not _secret_ok(secret, settings.telegram_webhook_secret):
-        raise HTTPException(status_code=404)
-    header = request.headers.get("x-telegram-bot-api-secret-token")
-    if header is not None and not _secret_ok(header, settings.telegram_webhook_secret):
-        raise HTTPException(status_code=403)
-    update = await request.json()
-    sent = telegram_reply(session, update, _now(request))
-    return {"ok": True, "replied": sent is not None,
-            "red_flag": sent.get("red_flag") if sent else None}
-
-
 # ---------------------------------------------------------------- treatment services
 
 
@@ -608,34 +472,21 @@ class ServiceBody(BaseModel):
     service_id: str | None = None
 
 
-def _nearest_context(session: Session, ubigeo: str | None, kind: str | None, limit: int,
-                     now: dt.datetime) -> dict:
-    d = ref.get((ubigeo or "").zfill(6)) if ubigeo else None
-    found = directory.nearest(session, d.ubigeo, limit=limit, kind=kind, now=now) if d else []
-    specialised, note = (directory.mental_health_nearby(session, d.ubigeo, now=now)
-                         if d and kind in (None, "csmc") else ([], None))
-    return {"ubigeo": d.ubigeo if d else None,
-            "place": f"{d.district}, {d.province}, {d.department}" if d else None,
-            "services": [n.as_dict() for n in found],
-            "mental_health": [n.as_dict() for n in specialised],
-            "mental_health_note": note}
-
-
 @router.get("/api/v1/services/nearest", tags=["public"], responses=ERRORS)
 def api_nearest(request: Request, ubigeo: str, kind: str | None = None, limit: int = 5,
                 session: Session = Depends(db_session)):
     """Nearest treatment services to a district capital, with straight-line distance."""
     if not ref.is_valid(ubigeo.zfill(6)):
         return _problem(422, "ubigeo", "not an INEI district code")
-    return _nearest_context(session, ubigeo, kind, max(1, min(limit, 50)), _now(request))
+    return services_context(session, ubigeo, kind, max(1, min(limit, 50)), _now(request))
 
 
 @router.get("/servicios", response_class=HTMLResponse, include_in_schema=False)
 def services_page(request: Request, ubigeo: str | None = None, kind: str | None = None,
                   session: Session = Depends(db_session)) -> HTMLResponse:
     """Find the nearest services to a district (same context as the JSON twin)."""
-    ctx = _nearest_context(session, ubigeo, kind or None, 8, _now(request))
-    ctx.update(_place_choices(ubigeo))
+    ctx = services_context(session, ubigeo, kind or None, 8, _now(request))
+    ctx.update(place_choices(ubigeo))
     return render(request, "public/services.html", ctx)
 
 
@@ -654,109 +505,3 @@ def api_add_service(body: ServiceBody, request: Request, user: User = Depends(ad
         return _problem(422, str(exc).split(":")[0], str(exc))
     record(session, user.username, "service.upsert", svc.service_id, now=now)
     return JSONResponse({"service_id": svc.service_id, "name": svc.name}, status_code=201)
-
-
-# ---------------------------------------------------------------- analyst triage
-
-
-def _scope(user: User) -> list[str] | None:
-    return list(user.departments or []) if user.role == "regional_analyst" else None
-
-
-def _triage_context(session: Session, user: User, status: str | None,
-                    now: dt.datetime) -> dict:
-    if status and status not in REPORT_STATUSES:
-        raise HTTPException(status_code=422, detail=f"status must be one of {REPORT_STATUSES}")
-    rows = triage(session, now, status=status, departments=_scope(user))
-    return {"reports": [row_json(r) for r in rows], "status": status,
-            "statuses": REPORT_STATUSES, "generated_at": now.isoformat()}
-
-
-@router.get("/api/v1/analyst/reports", tags=["analyst"])
-def api_triage(request: Request, status: str | None = None, user: User = Depends(analyst),
-               session: Session = Depends(db_session)) -> dict:
-    """Citizen reports for triage: clusters, duplicates, priority (JSON twin of the page)."""
-    from centinela.audit import record
-
-    now = _now(request)
-    ctx = _triage_context(session, user, status, now)
-    record(session, user.username, "citizen_report.list", status or "all",
-           details={"count": len(ctx["reports"])}, now=now)
-    return ctx
-
-
-@router.get("/analista/reportes", response_class=HTMLResponse, include_in_schema=False)
-def triage_page(request: Request, status: str | None = None, user: User = Depends(analyst),
-                session: Session = Depends(db_session)) -> HTMLResponse:
-    """Triage page for analysts."""
-    from centinela.audit import record
-
-    now = _now(request)
-    ctx = _triage_context(session, user, status or None, now)
-    record(session, user.username, "citizen_report.list", status or "all",
-           details={"count": len(ctx["reports"])}, now=now)
-    ctx["user"] = user
-    return render(request, "public/analyst_reports.html", ctx)
-
-
-class StatusBody(BaseModel):
-    status: Literal[REPORT_STATUSES]  # type: ignore[valid-type]
-    note: str = Field("", max_length=1000, description="Shown to the reporter.")
-
-
-def _check_scope(session: Session, user: User, report_id: str) -> None:
-    from centinela.public.models import CitizenReport
-
-    report = session.scalar(select(CitizenReport).where(CitizenReport.report_id == report_id))
-    if report is None:
-        raise HTTPException(status_code=404, detail="report not found")
-    scope = _scope(user)
-    if scope is not None and report.department not in scope:
-        raise HTTPException(status_code=403, detail="report outside your departments")
-
-
-@router.post("/api/v1/analyst/reports/{report_id}/status", tags=["analyst"])
-def api_set_status(report_id: str, body: StatusBody, request: Request,
-                   user: User = Depends(analyst), session: Session = Depends(db_session)):
-    """Change a report's status (audited); the reporter sees it with the code."""
-    _check_scope(session, user, report_id)
-    try:
-        report = set_status(session, report_id, body.status, user.username, _now(request),
-                            body.note)
-    except TriageError as exc:
-        session.rollback()
-        return _problem(409, "status", str(exc))
-    return {"report_id": report.report_id, "status": report.status}
-
-
-@router.post("/analista/reportes/{report_id}/estado", response_class=HTMLResponse,
-             include_in_schema=False)
-def triage_set_status(report_id: str, request: Request, status: str = Form(...),
-                      note: str = Form(""), user: User = Depends(analyst),
-                      session: Session = Depends(db_session)) -> Response:
-    """Change a report's status from the triage page."""
-    from fastapi.responses import RedirectResponse
-
-    _check_scope(session, user, report_id)
-    try:
-        set_status(session, report_id, status, user.username, _now(request), note)
-    except TriageError as exc:
-        session.rollback()
-        raise HTTPException(status_code=409, detail=str(exc)) from None
-    return RedirectResponse("/analista/reportes", status_code=303)
-
-
-@router.get("/analista/reportes/foto/{photo_id}", include_in_schema=False)
-def triage_photo(photo_id: int, request: Request, user: User = Depends(analyst),
-                 session: Session = Depends(db_session)) -> Response:
-    """Serve a (metadata-free) report photo to an analyst; the read is audited."""
-    from centinela.audit import record
-
-    photo = session.get(ReportPhoto, photo_id)
-    if photo is None:
-        raise HTTPException(status_code=404)
-    _check_scope(session, user, photo.report_id)
-    record(session, user.username, "citizen_report.photo", photo.report_id,
-           details={"photo_id": photo_id}, now=_now(request))
-    return Response(photo.content, media_type=photo.media_type,
-                    headers={"Cache-Control": "no-store"})

@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 
 from centinela import audit
 from centinela.accounts.models import User
-from centinela.accounts.policy import department_scope
 from centinela.web.deps import clock, db_session, render, require_roles
+from centinela.web.views.certification import certification_progress
 
 router = APIRouter()
 CERT_ROLES = ("admin", "national_analyst", "regional_analyst")
@@ -26,24 +26,11 @@ def _lima_today(now: dt.datetime) -> dt.date:
     return (now - dt.timedelta(hours=5)).date()
 
 
-def _progress(session: Session, user: User, day: dt.date) -> dict:
-    """Return rows by department (limited to the user's reach) and by region × profession."""
-    from centinela.certification.progress import department_status, national, standings
-
-    rows = standings(session, day)
-    scope = department_scope(user)
-    if scope is not None:
-        rows = [(p, s) for p, s in rows if p.department in scope]
-    deps = department_status(session, day, rows=rows)
-    return {"as_of": day.isoformat(), "departments": deps,
-            "national": national(deps) if deps and scope is None else None}
-
-
 @router.get("/api/v1/certification/status", tags=["certification"])
 def api_status(request: Request, session: Session = Depends(db_session),
                user: User = Depends(require_roles(*CERT_ROLES))) -> dict:
     """Certification progress by department today (prescribers and pharmacists; nurses apart)."""
-    return _progress(session, user, _lima_today(clock(request)))
+    return certification_progress(session, user, _lima_today(clock(request)))
 
 
 @router.get("/api/v1/certification/me", tags=["certification"])
@@ -114,7 +101,7 @@ def certification_page(request: Request, session: Session = Depends(db_session),
     from centinela.config import get_settings
 
     day = _lima_today(clock(request))
-    data = _progress(session, user, day)
+    data = certification_progress(session, user, day)
     s = get_settings()
     return render(request, "certification.html", {
         "data": data, "deadline": s.certification_deadline.isoformat(),
