@@ -94,8 +94,8 @@ ROLES = {
 @pytest.fixture
 def walk_world(session):
     from centinela.accounts.demo import seed_demo_users
-    from centinela.web.sample import seed_sample
     from centinela.web.views.common import clear_cache
+    from tests.sample import seed_sample
 
     clear_cache()
     ids = seed_sample(session, dt.datetime.now(dt.UTC).replace(tzinfo=None))

@@ -23,7 +23,7 @@ def spread_use(session, now: dt.datetime, seed: int = 7) -> None:
     fentanyl dispensing, so every level of the map has something to shade. Nothing is real."""
     from centinela.ingest.models import Movement, Seizure
     from centinela.reference.ubigeo import districts
-    from centinela.web.sample import _est
+    from tests.sample import _est
 
     rnd = random.Random(seed)
     codes = sorted(districts())
@@ -47,8 +47,8 @@ def spread_use(session, now: dt.datetime, seed: int = 7) -> None:
 
 def test_map_drill_down_in_the_browser(browser_page, live_app, session, tmp_path):
     from centinela.accounts.demo import seed_demo_users
-    from centinela.web.sample import seed_sample
     from centinela.web.views.common import clear_cache
+    from tests.sample import seed_sample
     from tests.test_web_browser import _login
 
     clear_cache()
