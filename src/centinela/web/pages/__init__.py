@@ -2,6 +2,7 @@
 
 PAGE_MODULES = (
     "centinela.web.pages.auth",
+    "centinela.web.pages.workspace",
     "centinela.web.pages.alerts",
     "centinela.web.pages.profiles",
     "centinela.web.pages.maps",
