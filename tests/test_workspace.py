@@ -328,5 +328,15 @@ def test_police_404_points_to_access_requests_and_requests_from_the_alert(app, b
     assert (req.requester, req.patient_id, req.status) == ("policia", busy["patient_lima"],
                                                             "pending")
     assert login(app, "analista").get(f"/alerts/{alert}/access-request").status_code == 403
-    # Non-patient alerts have no patient to request.
+    # An alert without any patient has nothing to request.
     assert police.get(f"/alerts/{busy['stock_gap']}/access-request").status_code == 404
+    # A prescriber alert shows police its patients hidden, with a way to ask for them.
+    page = police.get(f"/alerts/{busy['prescriber_volume']}").text
+    assert busy["patient_lima"] not in page
+    assert f'href="/alerts/{busy["prescriber_volume"]}/access-request"' in page
+    r = police.post(f"/alerts/{busy['prescriber_volume']}/access-request",
+                    data={"case_number": "CF-2025-78", "reason": "Receta múltiple investigada"},
+                    follow_redirects=False)
+    assert r.status_code == 303
+    reqs = session.scalars(select(AccessRequest).where(AccessRequest.case_number == "CF-2025-78"))
+    assert [q.patient_id for q in reqs] == [busy["patient_lima"]]

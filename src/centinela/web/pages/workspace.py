@@ -358,11 +358,32 @@ def custody_csv(kind: str, subject_id: str, request: Request,
 
 # ---------------------------------------------------------------- police: access from an alert
 
-def _alert_for_police(session: Session, user: User, alert_id: str) -> Alert:
+MAX_PATIENTS_PER_REQUEST = 20
+
+
+def _psn_tokens(value: object, out: list[str]) -> list[str]:
+    if isinstance(value, str) and value.startswith("PSN:") and value not in out:
+        out.append(value)
+    elif isinstance(value, list):
+        for v in value:
+            _psn_tokens(v, out)
+    elif isinstance(value, dict):
+        for v in value.values():
+            _psn_tokens(v, out)
+    return out
+
+
+def _alert_for_police(session: Session, user: User, alert_id: str) -> tuple[Alert, list[str]]:
+    """Return the alert and the patients (pseudonyms) a request from it would name: the
+    alert's own patient, or those in its evidence; 404 when there is none."""
     alert = session.scalar(select(Alert).where(Alert.alert_id == alert_id))
-    if alert is None or alert.subject_kind != "patient":
+    if alert is None:
         raise HTTPException(404, "alert not found")
-    return alert
+    patients = ([alert.subject_id] if alert.subject_kind == "patient"
+                else _psn_tokens(alert.evidence or {}, [])[:MAX_PATIENTS_PER_REQUEST])
+    if not patients:
+        raise HTTPException(404, "this alert names no patient")
+    return alert, patients
 
 
 @router.get("/alerts/{alert_id}/access-request", response_class=HTMLResponse,
@@ -370,30 +391,33 @@ def _alert_for_police(session: Session, user: User, alert_id: str) -> Alert:
 def access_from_alert_page(alert_id: str, request: Request, user: User = Depends(police),
                            session: Session = Depends(db_session)):
     """Show the access-request form for the patient of an alert (the pseudonym stays hidden)."""
-    alert = _alert_for_police(session, user, alert_id)
+    alert, patients = _alert_for_police(session, user, alert_id)
     return render(request, "alerts/access_request.html",
-                  {"alert_id": alert.alert_id, "error": None, "kept": {}})
+                  {"alert_id": alert.alert_id, "patients": len(patients), "error": None,
+                   "kept": {}})
 
 
 @router.post("/alerts/{alert_id}/access-request", include_in_schema=False)
 async def access_from_alert(alert_id: str, request: Request, user: User = Depends(police),
                             session: Session = Depends(db_session)):
-    """File an access request for the patient of an alert; an admin decides it."""
-    alert = _alert_for_police(session, user, alert_id)
+    """File an access request for each patient of an alert; an admin decides them."""
+    alert, patients = _alert_for_police(session, user, alert_id)
     form = await request.form()
     kept = {"case_number": str(form.get("case_number") or "")[:80],
             "reason": str(form.get("reason") or "")[:2000]}
     now = clock(request)
     try:
-        req = request_access(session, user, kept["case_number"], kept["reason"],
-                             alert.subject_id, now=now)
+        reqs = [request_access(session, user, kept["case_number"], kept["reason"], psn,
+                               now=now) for psn in patients]
     except AccountError:
+        session.rollback()
         return render(request, "alerts/access_request.html",
-                      {"alert_id": alert.alert_id, "error": "access.invalid", "kept": kept},
-                      status_code=422)
-    audit.record(session, user.username, "access.request", req.patient_id,
-                 reason=f"case {req.case_number}: {req.reason}",
-                 details={"alert": alert.alert_id}, now=now)
+                      {"alert_id": alert.alert_id, "patients": len(patients),
+                       "error": "access.invalid", "kept": kept}, status_code=422)
+    for req in reqs:
+        audit.record(session, user.username, "access.request", req.patient_id,
+                     reason=f"case {req.case_number}: {req.reason}",
+                     details={"alert": alert.alert_id}, now=now)
     return RedirectResponse("/access", status_code=303)
 
 
