@@ -160,9 +160,10 @@ def inbox_rows(session: Session, user: User, filters: InboxFilters, now: dt.date
     """Return (rows of one page, total lines, total alerts) for ``filters``."""
     where = [*visible_alerts(session, user, now), *filter_where(user, filters)]
     grouped = _grouped(where)
-    total = session.scalar(select(func.count()).select_from(grouped)
-                           .where(grouped.c.rn == 1)) or 0
-    total_alerts = session.scalar(select(func.count()).select_from(grouped)) or 0
+    total_alerts, total = session.execute(select(
+        func.count(), func.coalesce(func.sum(case((grouped.c.rn == 1, 1), else_=0)), 0))
+        .select_from(grouped)).one()
+    total_alerts, total = int(total_alerts or 0), int(total or 0)
     found = session.execute(
         select(Alert, grouped.c.n).join(grouped, grouped.c.aid == Alert.id)
         .where(grouped.c.rn == 1).order_by(*_order(filters)).offset(offset).limit(limit)).all()
