@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from centinela import audit
@@ -76,12 +77,19 @@ def open_case(session: Session, alert: Alert, actor: str, assignee: str | None =
     existing = case_of_alert(session, alert.alert_id)
     if existing is not None:
         return existing
-    case = Case(number=next_number(session, now), title=alert.summary[:200],
-                department=alert.department, assignee=assignee or actor, created_by=actor,
-                due_date=due_date or (now + dt.timedelta(days=30)).date(), status="open",
-                created_at=now, updated_at=now)
-    session.add(case)
-    session.flush()
+    for attempt in range(5):  # two analysts opening cases at once may draw the same number
+        case = Case(number=next_number(session, now), title=alert.summary[:200],
+                    department=alert.department, assignee=assignee or actor, created_by=actor,
+                    due_date=due_date or (now + dt.timedelta(days=30)).date(), status="open",
+                    created_at=now, updated_at=now)
+        try:
+            with session.begin_nested():
+                session.add(case)
+                session.flush()
+            break
+        except IntegrityError:
+            if attempt == 4:
+                raise
     session.add(CaseAlert(case_id=case.id, alert_id=alert.alert_id, linked_at=now,
                           linked_by=actor))
     _log(session, case, actor, "open", alert.alert_id, now,
