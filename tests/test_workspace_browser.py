@@ -138,3 +138,21 @@ def test_case_from_alert_close_needs_an_outcome_in_the_form(browser_page, live_a
             "td,th{border:1px solid #ccc;padding:3px 6px;text-align:left}</style>"
             f"<h1>centinela-alertas.csv</h1><table><tr>{head}</tr>{cells}</table>")
         page.screenshot(path=str(shots / "workspace_export_csv.png"), full_page=True)
+
+
+def test_lot_custody_flow_fits(browser_page, live_app, live_world):
+    page, base = browser_page, live_app
+    _login(page, base, "analista")
+    page.set_viewport_size({"width": 1366, "height": 900})
+    page.goto(f"{base}/profiles/lot/L2025A")
+    steps = page.locator("#custody-flow .step h3").all_inner_texts()
+    assert steps == ["Distribuidor", "Establecimiento", "Paciente o incautación"]
+    height, width, view = _size(page)
+    assert height < 4000 and width <= view
+    shots = _shots()
+    if shots:
+        page.locator("#custody").screenshot(path=str(shots / "workspace_lot_custody.png"))
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.reload()
+    height, width, view = _size(page)
+    assert width <= view, f"lot page: horizontal overflow at 390px ({width}px)"
