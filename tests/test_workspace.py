@@ -155,6 +155,9 @@ def test_case_lifecycle_with_outcome_required_inline(app, busy, session):
     assert number == "CEN-2025-000001"
     assert _open_case(c, busy["prescriber_volume"]) == number  # one case per alert
     assert _open_case(c, busy["mme_high"]) == "CEN-2025-000002"
+    c.get("/cases/CEN-2025-000002")  # a patient's alert: reading the case is audited
+    assert session.scalar(select(AuditEntry).where(AuditEntry.action == "casefile.patient_data",
+                                                   AuditEntry.subject == "case:CEN-2025-000002"))
     r = c.post(f"/cases/{number}", data={"op": "update", "assignee": "analista",
                                          "due_date": "2026-01-15", "note": "Pedir recetas"},
                follow_redirects=False)

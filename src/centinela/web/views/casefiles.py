@@ -15,13 +15,19 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from centinela import csvsafe
+from centinela import audit, csvsafe
 from centinela.accounts.models import User
 from centinela.accounts.policy import ANALYSTS, department_scope, may_see_department
 from centinela.alerts import casefiles
 from centinela.alerts.case_models import Case, CaseAlert
 from centinela.alerts.models import OUTCOMES
-from centinela.web.views.common import AlertRow, alert_row, department_name, lima_iso
+from centinela.web.views.common import (
+    AlertRow,
+    alert_row,
+    department_name,
+    has_patients,
+    lima_iso,
+)
 
 SUPERVISORS = ("admin", "national_analyst")
 PER_PAGE = 25
@@ -172,6 +178,9 @@ def build_case(session: Session, user: User, number: str, now: dt.datetime) -> C
     """Return one case with its alerts, log and attachments."""
     case = get_case(session, user, number)
     alerts = casefiles.linked_alerts(session, case)
+    if any(a.subject_kind == "patient" or has_patients(a.summary.split(" ")) for a in alerts):
+        audit.record(session, user.username, "casefile.patient_data", f"case:{case.number}",
+                     reason="case detail", details={"role": user.role}, now=now)
     return CaseDetail(
         case=case_row(case, len(alerts), now.date()),
         alerts=[alert_row(a) for a in alerts],
