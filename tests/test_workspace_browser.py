@@ -41,6 +41,16 @@ def live_world(session):
                              product_code="FEN-PATCH", quantity=1, prescription_id=f"RXB-{i}",
                              prescriber_id="CMP-000001", patient_id=ids["patient_lima"],
                              content_hash=hashlib.md5(eid.encode()).hexdigest()))
+    # A full inbox page: 40 more establishments with a long-winded alert each.
+    from centinela.alerts.service import AlertDraft, upsert_alert
+
+    for i in range(40):
+        upsert_alert(session, AlertDraft(
+            "stock_gap", "establishment", f"EST-X-{i:03d}", "medium", 45.0 + i / 10,
+            now - dt.timedelta(days=60), now - dt.timedelta(days=2),
+            f"Faltante de inventario no explicado de {i + 3} ampollas de fentanilo citrato "
+            "0.05 mg/mL x 2 mL entre el conteo de apertura y el de cierre del mes.",
+            {"missing_units": float(i + 3)}, department="15"), now=now)
     seed_demo_users(session, password=PASSWORD)
     session.commit()
     return ids
@@ -90,6 +100,9 @@ def test_inbox_and_alert_fit_desktop_and_phone(browser_page, live_app, live_worl
         assert width <= view, f"{path}: horizontal overflow at 390px ({width}px)"
         if shots and path.startswith("/alerts?"):
             page.screenshot(path=str(shots / "workspace_inbox_phone.png"), full_page=False)
+    page.goto(f"{base}/alerts?status=all")
+    assert page.locator("#alerts-table tbody tr").count() == 25
+    assert "de 45" in page.locator("#inbox-totals").inner_text()
     # The movements behind the alert come in pages with totals and a CSV download.
     page.set_viewport_size({"width": 1366, "height": 900})
     page.goto(f"{base}/alerts/{alert}")
@@ -131,12 +144,12 @@ def test_case_from_alert_close_needs_an_outcome_in_the_form(browser_page, live_a
         rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
         keep = [0, 2, 4, 5, 6, 7, 12, 13, 14, 16]
         cells = "".join("<tr>" + "".join(f"<td>{html.escape(r[i])}</td>" for i in keep) + "</tr>"
-                        for r in rows[1:])
+                        for r in rows[1:16])
         head = "".join(f"<th>{html.escape(rows[0][i])}</th>" for i in keep)
         page.set_content(
             "<style>body{font:13px system-ui;margin:1rem}table{border-collapse:collapse}"
             "td,th{border:1px solid #ccc;padding:3px 6px;text-align:left}</style>"
-            f"<h1>centinela-alertas.csv</h1><table><tr>{head}</tr>{cells}</table>")
+            f"<h1>centinela-alertas.csv ({len(rows) - 1} filas; las 15 primeras)</h1><table><tr>{head}</tr>{cells}</table>")
         page.screenshot(path=str(shots / "workspace_export_csv.png"), full_page=True)
 
 

@@ -42,7 +42,7 @@ class InboxFilters(BaseModel):
                   "window", "recent"] = "score"
     order: Literal["asc", "desc"] = "desc"
     page: int = Field(1, ge=1, le=100000)
-    per_page: int = Field(50, ge=1, le=200)
+    per_page: int = Field(25, ge=1, le=200)
 
     def query(self, **changes: object) -> str:
         """Return the query string of these filters (without the page unless changed)."""
