@@ -290,6 +290,9 @@ def test_alert_movements_paginated_with_totals_and_csv(app, long_evidence):
     rows = list(csv.DictReader(io.StringIO(r.content.decode("utf-8-sig"))))
     assert len(rows) == total and rows[0]["event_type"] == "dispense"
     assert login(app, "piura").get(f"/alerts/{alert}/movements.csv").status_code == 404
+    police = login(app, "policia").get(f"/alerts/{alert}/movements.csv")  # no grant
+    assert police.status_code == 200 and long_evidence["patient_lima"] not in police.text
+    assert "PSN:[reservado]" in police.text
 
 
 def test_lot_custody_flow_pages_and_csv(app, long_evidence):
