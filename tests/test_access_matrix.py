@@ -56,6 +56,22 @@ MATRIX: list[tuple[str, str, dict]] = [
     ("POST", "/api/v1/alerts/{lot_anomaly}/actions", dict(
         admin=200, analista=200, lima=200, piura=404, policia=403, medico=403, farmacia=403,
         sistema=403)),
+    # The analyst's workspace (issue 14): exports, saved filters, cases, evidence downloads.
+    ("GET", "/alerts.json", dict(admin=200, analista=200, lima=200, piura=200, policia=200,
+                                 medico=403, farmacia=403, sistema=403)),
+    ("GET", "/api/v1/saved-filters", dict(admin=200, analista=200, lima=200, piura=200,
+                                          policia=200, medico=403, farmacia=403, sistema=403)),
+    ("GET", "/api/v1/cases", dict(admin=200, analista=200, lima=200, piura=200, policia=403,
+                                  medico=403, farmacia=403, sistema=403)),
+    ("GET", "/alerts/{prescriber_volume}/movements.csv", dict(
+        admin=200, analista=200, lima=200, piura=404, policia=200, medico=403, farmacia=403,
+        sistema=403)),
+    ("GET", "/alerts/{mme_high}/movements.csv", dict(
+        admin=200, analista=200, lima=200, piura=404, policia=404, medico=403, farmacia=403,
+        sistema=403)),
+    ("GET", "/profiles/lot/L2025A/movements.csv", dict(
+        admin=200, analista=200, lima=200, piura=404, policia=200, medico=403, farmacia=403,
+        sistema=403)),
 ]
 
 

@@ -17,6 +17,8 @@ OPEN = {
     "/api/v1/assistant/ask", "/asistente/mensaje", "/api/v1/assistant/telegram/{secret}",
     # Stateless classification of a structure or a signal list: computes, stores nothing.
     "/api/v1/ews/classify", "/api/v1/ews/tier",
+    # A user's own saved inbox filter (a name and a query string): no region's data.
+    "/saved-filters",
 }
 REFUSED = {401, 403, 404, 405, 409, 422}
 

@@ -5,6 +5,7 @@ Each area keeps its tables in its own ``models`` module; add new modules here.
 
 from centinela import audit  # noqa: F401
 from centinela.accounts import models as accounts_models  # noqa: F401
+from centinela.alerts import case_models  # noqa: F401
 from centinela.alerts import models as alerts_models  # noqa: F401
 from centinela.certification import models as certification_models  # noqa: F401
 from centinela.customs import models as customs_models  # noqa: F401

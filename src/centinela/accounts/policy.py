@@ -31,6 +31,7 @@ class Page:
 
 PAGES: tuple[Page, ...] = (
     Page("inbox", "/alerts", "nav.alerts", INVESTIGATORS),
+    Page("cases", "/cases", "nav.cases", ANALYSTS),
     Page("map", "/map", "nav.map", INVESTIGATORS),
     Page("profiles", "/profiles", "nav.profiles", INVESTIGATORS),
     Page("imports", "/imports", "nav.imports", ("admin", "national_analyst")),

@@ -6,6 +6,7 @@ ROUTER_MODULES = (
     "centinela.web.routes.core",  # health check, language switch
     # analyst app: pages and their JSON twins
     "centinela.web.routes.auth",
+    "centinela.web.routes.workspace",
     "centinela.web.routes.alerts",
     "centinela.web.routes.profiles",
     "centinela.web.routes.maps",

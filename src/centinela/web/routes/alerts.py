@@ -39,9 +39,12 @@ class CaseActionOut(BaseModel):
 def inbox_page(request: Request, filters: Annotated[InboxFilters, Query()],
                user: User = Depends(viewer), session: Session = Depends(db_session)):
     """Render the alert inbox."""
+    from centinela.web.routes.workspace import saved_filters
+
     ctx = build_inbox(session, user, filters, clock(request))
     name = "alerts/_rows.html" if request.headers.get("hx-request") else "alerts/inbox.html"
-    return render(request, name, {"ctx": ctx})
+    return render(request, name, {"ctx": ctx, "saved": saved_filters(session, user),
+                                  "saved_error": bool(request.query_params.get("saved_error"))})
 
 
 @router.get("/api/v1/alerts", response_model=InboxContext, tags=["alerts"])
@@ -51,22 +54,31 @@ def inbox_api(request: Request, filters: Annotated[InboxFilters, Query()],
     return build_inbox(session, user, filters, clock(request))
 
 
-def _detail(request: Request, session: Session, user: User, alert_id: str) -> AlertDetail:
+def _detail(request: Request, session: Session, user: User, alert_id: str,
+            page: int = 1) -> AlertDetail:
     try:
-        return build_alert(session, user, alert_id, clock(request))
+        return build_alert(session, user, alert_id, clock(request), page=page)
     except NotVisible:
         raise HTTPException(404, "alert not found") from None
 
 
 @router.get("/alerts/{alert_id}", response_class=HTMLResponse, include_in_schema=False)
 def alert_page(alert_id: str, request: Request, user: User = Depends(viewer),
-               session: Session = Depends(db_session)):
+               session: Session = Depends(db_session),
+               mpage: Annotated[int, Query(ge=1, le=100000)] = 1):
     """Render one alert with its evidence, chart, movements, deliveries and case log."""
-    ctx = _detail(request, session, user, alert_id)
+    return _alert_html(request, session, user, alert_id, mpage)
+
+
+def _alert_html(request: Request, session: Session, user: User, alert_id: str, mpage: int = 1,
+                case_error: str | None = None, kept: dict | None = None, status_code: int = 200):
+    ctx = _detail(request, session, user, alert_id, mpage)
     lng = lang(request)
     chart = line_chart([ctx.chart.subject, ctx.chart.peers],
                        translate(ctx.chart.title, lng))
-    return render(request, "alerts/detail.html", {"ctx": ctx, "chart_svg": chart})
+    return render(request, "alerts/detail.html", {"ctx": ctx, "chart_svg": chart,
+                                                  "case_error": case_error, "kept": kept or {}},
+                  status_code=status_code)
 
 
 @router.get("/api/v1/alerts/{alert_id}", response_model=AlertDetail, tags=["alerts"])
@@ -100,7 +112,20 @@ async def alert_action_form(alert_id: str, request: Request, user: User = Depend
                             outcome=form.get("outcome") or None)
     except ValueError:
         raise HTTPException(422, "action, outcome or note is not valid") from None
-    _act(request, session, user, alert_id, body)
+    try:
+        alert = visible_alert(session, user, alert_id, clock(request))
+    except NotVisible:
+        raise HTTPException(404, "alert not found") from None
+    try:
+        apply_action(session, alert, body.action, user.username, body.note, body.outcome,
+                     now=clock(request))
+    except CaseError:
+        # Back to the alert with the error next to the form and what was typed kept (422).
+        session.rollback()
+        key = ("case.error_outcome" if body.action == "close" and not body.outcome
+               else "case.error_state")
+        return _alert_html(request, session, user, alert_id, case_error=key,
+                           kept={"action": body.action, "note": body.note}, status_code=422)
     return RedirectResponse(f"/alerts/{alert_id}#case", status_code=303)
 
 

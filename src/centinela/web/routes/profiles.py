@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel
 from sqlalchemy import or_, select
@@ -84,12 +86,19 @@ def _profile(request: Request, session: Session, user: User, kind: str, sid: str
 @router.get("/profiles/{kind}/{subject_id}", response_class=HTMLResponse,
             include_in_schema=False)
 def profile_page(kind: str, subject_id: str, request: Request, user: User = Depends(viewer),
-                 session: Session = Depends(db_session)):
-    """Render a profile with volumes over time and open alerts."""
+                 session: Session = Depends(db_session),
+                 mpage: Annotated[int, Query(ge=1, le=100000)] = 1):
+    """Render a profile with volumes over time and open alerts (a lot's or serial's custody as
+    a flow and a paged timeline)."""
+    from centinela.web.views.evidence import custody_view
+
     ctx = _profile(request, session, user, kind, subject_id)
     lng = lang(request)
     chart = line_chart([ctx.chart.subject, ctx.chart.peers], translate(ctx.chart.title, lng))
-    return render(request, "profiles/profile.html", {"ctx": ctx, "chart_svg": chart})
+    custody = (custody_view(session, department_scope(user), kind, subject_id, mpage)
+               if kind in ("lot", "serial") and ctx.movements_total else None)
+    return render(request, "profiles/profile.html", {"ctx": ctx, "chart_svg": chart,
+                                                     "custody": custody})
 
 
 @router.get("/api/v1/profiles/{kind}/{subject_id}", response_model=Profile, tags=["profiles"])

@@ -5,12 +5,13 @@ from __future__ import annotations
 import datetime as dt
 
 from pydantic import BaseModel
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from centinela import audit
 from centinela.accounts.models import User
 from centinela.accounts.policy import ANALYSTS, may_see_department, may_see_patient
+from centinela.alerts.casefiles import case_of_alert
 from centinela.alerts.models import Alert, Authority, CaseEvent, Channel, Delivery, DeliveryAttempt
 from centinela.ingest.models import Movement
 from centinela.web.views.cases import allowed_actions
@@ -21,12 +22,11 @@ from centinela.web.views.common import (
     has_patients,
     hide_patients,
     lima_iso,
-    movement_row,
-    products,
 )
+from centinela.web.views.evidence import MovementPage, movement_page
 from centinela.web.views.subjects import Chart, chart_for, subject_where
 
-MOVEMENTS_SHOWN = 100
+MOVEMENTS_SHOWN = 25  # one page of the movements behind an alert
 
 
 class EvidenceItem(BaseModel):
@@ -71,6 +71,8 @@ class AlertDetail(BaseModel):
     chart: Chart
     movements: list[MovementRow]
     movements_total: int
+    movements_page: MovementPage | None = None  # the page shown, with its position and totals
+    case_number: str | None = None  # the numbered case the alert belongs to
     deliveries: list[DeliveryRow]
     case_events: list[CaseEventRow]
     actions: list[str]
@@ -110,20 +112,19 @@ def visible_alert(session: Session, user: User, alert_id: str, now: dt.datetime)
     return alert
 
 
-def build_alert(session: Session, user: User, alert_id: str, now: dt.datetime) -> AlertDetail:
+def build_alert(session: Session, user: User, alert_id: str, now: dt.datetime,
+                page: int = 1) -> AlertDetail:
     """Return the detail page of one alert; reading patient-level data is audited."""
     alert = visible_alert(session, user, alert_id, now)
-    prods = products(session)
     where = [*subject_where(session, alert.subject_kind, alert.subject_id),
              Movement.occurred_at >= alert.window_start, Movement.occurred_at <= alert.window_end]
-    total = session.scalar(select(func.count()).select_from(Movement).where(*where)) or 0
-    moves = session.scalars(select(Movement).where(*where)
-                            .order_by(Movement.occurred_at.desc()).limit(MOVEMENTS_SHOWN)).all()
     evidence = alert.evidence or {}
-    patient_level = (alert.subject_kind == "patient" or has_patients(evidence)
-                     or any(m.patient_id for m in moves))
     # Police see patients only under a grant for the alert's own patient subject.
     show = user.role != "police" or (alert.subject_kind == "patient")
+    mpage = movement_page(session, where, page, show)
+    total = mpage.total
+    patient_level = (alert.subject_kind == "patient" or has_patients(evidence)
+                     or any(m.patient_id for m in mpage.rows))
     row = alert_row(alert, hide=not show)
     if not show:
         evidence = hide_patients(evidence)
@@ -137,7 +138,8 @@ def build_alert(session: Session, user: User, alert_id: str, now: dt.datetime) -
         updated_at=lima_iso(alert.updated_at), evidence=evidence,
         evidence_items=flatten(evidence),
         chart=chart_for(session, alert.subject_kind, alert.subject_id, alert.window_end),
-        movements=[movement_row(m, prods, show) for m in moves], movements_total=total,
+        movements=mpage.rows, movements_total=total, movements_page=mpage,
+        case_number=case.number if (case := case_of_alert(session, alert.alert_id)) else None,
         deliveries=_deliveries(session, alert.alert_id), case_events=_case_events(session, alert),
         actions=allowed_actions(alert) if user.role in ANALYSTS else [],
         patient_data_shown=patient_level and show, patient_data_hidden=patient_level and not show,
