@@ -27,6 +27,7 @@ from centinela.web.chartspec import (
     Marker,
     RefLine,
 )
+from centinela.web.evidence import code as code_text
 from centinela.web.fmt import unit_label
 from centinela.web.i18n import translate
 from centinela.web.views.common import OUTFLOWS, cached, month_labels, month_of, products
@@ -68,11 +69,13 @@ class _Ctx:
         return unit_label(code, self.lang)
 
     def months(self, history: int = 12) -> list[str]:
-        """Months from ``history`` before the window start to the window's end (data end)."""
-        end = min(self.alert.window_end, self.data_end)
-        start = self.alert.window_start
-        n = max((end.year - start.year) * 12 + end.month - start.month + 1, 1)
-        return month_labels(end, min(n + history - 1, 24))
+        """Months from ``history`` before the window start to the ledger's end (24 at most)."""
+        start, end = self.alert.window_start, self.data_end
+        if _span(start, end) + history - 1 > 24:
+            # An old window: the year before it and up to six months after it.
+            after = _add_months(min(self.alert.window_end, end), 6)
+            end = min(after, end)
+        return month_labels(end, min(max(_span(start, end), 1) + history - 1, 24))
 
     def window_months(self) -> tuple[str, str]:
         a = self.alert
@@ -88,6 +91,16 @@ class _Ctx:
         return ChartSpec(key=key, lang=self.lang, title=title, unit_label=unit,
                          partial_note=" (" + self.t("partial") + ")",
                          window_label=self.t("window"), **kw)
+
+
+def _span(a: dt.datetime, b: dt.datetime) -> int:
+    """Return how many calendar months ``a`` … ``b`` touch."""
+    return (b.year - a.year) * 12 + b.month - a.month + 1
+
+
+def _add_months(t: dt.datetime, k: int) -> dt.datetime:
+    m = t.year * 12 + t.month - 1 + k
+    return dt.datetime(m // 12, m % 12 + 1, 1)
 
 
 def _next_month(label: str) -> dt.datetime:
@@ -165,7 +178,7 @@ def _orders(c: _Ctx) -> list[ChartSpec]:
     received = monthly(c, [*est, Movement.event_type == "receipt"], labels, "mg", _is(sub))
     used = monthly(c, [*est, Movement.event_type.in_((*OUTFLOWS, "transfer_out", "export"))],
                    labels, "mg", _is(sub))
-    subst = sub or c.t("controlled")
+    subst = code_text(sub, c.lang) if sub else c.t("controlled")
     spec = c.spec("orders", c.t("orders.title", substance=subst), c.t("unit.mg_month", substance=subst),
                   x_label=c.t("month"), keys=labels, window=c.window_months(),
                   series=[ChartSeries(name=c.t("received"), points=received),

@@ -93,7 +93,7 @@ def render_pair(spec: ChartSpec) -> Markup:
 
 
 def _wrap(svg: Markup, cls: str) -> str:
-    return svg.replace('class="chart alert-chart"', f'class="chart alert-chart chart-{cls}"', 1)
+    return str(svg).replace('class="chart alert-chart"', f'class="chart alert-chart chart-{cls}"', 1)
 
 
 def _open(spec: ChartSpec, width: int, height: float) -> list[str]:

@@ -1,0 +1,221 @@
+"""Alert pages show what each alert claims: a chart of the trigger quantity with units, the
+threshold or peers it was compared with, and evidence in the reader's language (no raw keys,
+no English codes on the Spanish page). Built from the generator's planted scenarios and the
+real detectors, one assertion set per detector family."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from centinela.config import get_settings
+from centinela.generate import generate
+from tests.web_support import PASSWORD, fast_argon2, login  # noqa: F401
+
+FAMILIES = {  # family → detectors whose alerts the generated year yields
+    "orders": ["suspicious_order"],
+    "prescriber": ["prescriber_volume"],
+    "patient": ["high_mme", "dispense_high_mme", "multiple_providers",
+                "overlapping_prescriptions"],
+    "loss": ["loss_report", "repeated_loss", "waste_share", "waste_unwitnessed"],
+    "custody": ["serial_reuse", "unauthorized_receiver", "transfer_not_received",
+                "seizure_trace"],
+    "regional": ["regional_surge", "regional_outlier"],
+    "records": ["uncertified_handler"],
+}
+SNAKE = re.compile(r"\b[a-z]+(?:_[a-z0-9]+)+\b")
+
+
+class _Visible(HTMLParser):
+    """Collect the text a reader sees (no attributes, scripts or styles)."""
+
+    def __init__(self):
+        super().__init__()
+        self.parts: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag, attrs):
+        if tag in ("script", "style", "title"):
+            self._skip += 1
+
+    def handle_endtag(self, tag):
+        if tag in ("script", "style", "title") and self._skip:
+            self._skip -= 1
+
+    def handle_data(self, data):
+        if not self._skip:
+            self.parts.append(data)
+
+
+def visible_text(html: str) -> str:
+    p = _Visible()
+    p.feed(html)
+    return " ".join(p.parts)
+
+
+@pytest.fixture(scope="module")
+def year(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("alertcharts")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CENTINELA_PSEUDONYM_KEY", "test-pseudonym-key-0123456789abcdef")
+        get_settings.cache_clear()
+        generate(out, seed=1, scale=0.05)
+    get_settings.cache_clear()
+    return out
+
+
+@pytest.fixture
+def detected(engine, session, year) -> dict[str, str]:
+    """Import the generated year, run every detector; return detector → strongest alert id."""
+    from centinela.accounts.demo import seed_demo_users
+    from centinela.alerts.models import Alert
+    from centinela.detect.engine import run_all
+    from centinela.ingest.service import import_directory
+    from centinela.web.views.common import clear_cache
+
+    clear_cache()
+    import_directory(engine, year, channel="cli", realtime=False)
+    run_all(engine)
+    seed_demo_users(session, password=PASSWORD)
+    session.commit()
+    out: dict[str, str] = {}
+    for a in session.scalars(select(Alert).order_by(Alert.score.desc())):
+        out.setdefault(a.detector, a.alert_id)
+    return out
+
+
+@pytest.fixture
+def app(engine):
+    from centinela.web.app import create_app
+
+    return create_app(engine)
+
+
+def _check_page(html: str, detector: str, lang: str) -> list[str]:
+    """Return what is wrong with one alert page (empty when it shows its claim)."""
+    from centinela.detect.registry import DETECTORS
+
+    problems = []
+    if "alert-chart" not in html:
+        problems.append("no chart")
+    svgs = re.findall(r'<svg class="chart alert-chart chart-wide".*?</svg>', html, re.S)
+    if not svgs:
+        problems.append("no wide svg")
+    for svg in svgs:
+        if 'data-unit="' not in svg or 'class="y-unit"' not in svg:
+            problems.append("chart without unit")
+        if not re.search(r'class="(bar[ "]|line|pt|bar subject)', svg):
+            problems.append("chart without the trigger quantity")
+    if not re.search(r'class="(ref|band|bar expected|bar peer|marker|window)"', "".join(svgs)):
+        problems.append("no threshold, peers' band, window or comparison bar")
+    text = visible_text(html)
+    snake = sorted(set(SNAKE.findall(text)))
+    if snake:
+        problems.append(f"raw keys or codes in the page: {snake}")
+    codes = set(DETECTORS) | {"ews_aberration", "citizen_report"}
+    leaked = [c for c in codes if re.search(rf"\b{c}\b", text)]
+    if leaked:
+        problems.append(f"detector codes in the page: {leaked}")
+    if lang == "es":
+        english = [w for w in ("Observed", "Expected", "received", "peers", "threshold")
+                   if re.search(rf"\b{w}\b", text)]
+        if english:
+            problems.append(f"English on the Spanish page: {english}")
+    return problems
+
+
+@pytest.mark.parametrize("lang", ["es", "en"])
+def test_every_detector_family_charts_its_claim(app, detected, lang):
+    client = login(app, "analista")
+    problems = {}
+    missing = []
+    for family, detectors in FAMILIES.items():
+        for detector in detectors:
+            alert_id = detected.get(detector)
+            if alert_id is None:
+                missing.append(detector)
+                continue
+            r = client.get(f"/alerts/{alert_id}?lang={lang}")
+            assert r.status_code == 200, (detector, r.text[:300])
+            bad = _check_page(r.text, detector, lang)
+            if bad:
+                problems[f"{family}/{detector}"] = bad
+    assert not missing, f"the generated year raised no alert of {missing}"
+    assert not problems, "\n".join(f"{k}: {v}" for k, v in problems.items())
+
+
+def test_suspicious_order_chart_shows_receipts_in_mg_with_the_12_month_mean(app, detected):
+    client = login(app, "analista")
+    page = client.get(f"/alerts/{detected['suspicious_order']}").text
+    assert "Recepciones de fentanilo por mes" in page
+    assert 'data-unit="mg de fentanilo por mes"' in page
+    assert "Promedio de 12 meses previos" in page and 'class="ref"' in page
+    assert "veces su promedio de 12 meses" in page  # the plain sentence
+    api = client.get(f"/api/v1/alerts/{detected['suspicious_order']}?lang=en").json()
+    orders = next(c for c in api["charts"] if c["key"] == "orders")
+    assert orders["series"][0]["name"].startswith("Received")
+    assert orders["refs"][0]["value"] > 0 and orders["window"]
+    assert "times its 12-month average" in api["explained"]["headline"]
+
+
+def test_region_chart_marks_the_running_month_partial_instead_of_a_crash(app, detected,
+                                                                           session):
+    from centinela.ingest.models import Movement
+
+    client = login(app, "analista")
+    api = client.get(f"/api/v1/alerts/{detected['regional_surge']}").json()
+    region = next(c for c in api["charts"] if c["key"] == "region")
+    points = region["series"][0]["points"]
+    # A month the ledger does not cover to its end is partial (hatched), never a "crash".
+    last = session.scalar(select(Movement.occurred_at).order_by(Movement.occurred_at.desc()))
+    complete = (last + dt.timedelta(hours=1)).month != last.month
+    assert points[-1]["key"] == last.strftime("%Y-%m")
+    assert points[-1]["partial"] is (not complete)
+    assert not any(p["partial"] for p in points[:-1])
+
+    # A ledger that stops mid-month: the page hatches that month and says why.
+    from centinela.web.views.common import clear_cache
+
+    session.query(Movement).filter(Movement.occurred_at >= last.replace(day=15)).delete()
+    session.commit()
+    clear_cache()
+    api = client.get(f"/api/v1/alerts/{detected['regional_surge']}").json()
+    points = next(c for c in api["charts"] if c["key"] == "region")["series"][0]["points"]
+    assert points[-1]["partial"] is True
+    page = client.get(f"/alerts/{detected['regional_surge']}").text
+    assert 'class="bar partial"' in page and "mes o día incompleto" in page
+    assert region["unit_label"] == "Dispensaciones por mes"
+
+
+def test_patient_chart_draws_the_90_mme_threshold(app, detected):
+    client = login(app, "analista")
+    api = client.get(f"/api/v1/alerts/{detected['high_mme']}").json()
+    daily = next(c for c in api["charts"] if c["key"] == "patient-daily")
+    assert [r["value"] for r in daily["refs"]] == [50, 90]
+    assert max(p["value"] for p in daily["series"][0]["points"]) >= 90
+    assert daily["unit_label"] == "MME por día"
+
+
+def test_prescriber_chart_compares_with_the_peers_band(app, detected):
+    client = login(app, "analista")
+    api = client.get(f"/api/v1/alerts/{detected['prescriber_volume']}").json()
+    peers = next(c for c in api["charts"] if c["key"] == "prescriber-peers")
+    assert peers["band"]["low"] <= peers["band"]["high"]
+    assert peers["bars"][0]["value"] > peers["bars"][1]["value"]
+    monthly = next(c for c in api["charts"] if c["key"] == "prescriber-monthly")
+    assert len(monthly["series"]) == 2  # the subject and the peers' median, both drawn
+
+
+def test_format_helpers_follow_the_locale():
+    from centinela.web.fmt import format_compact, format_date, format_month, format_number
+
+    assert format_number(1333.5, "es") == "1,333.5"  # CLDR es-PE: comma groups, point decimals
+    assert format_compact(1_374_848, "es") == "1.4\u00a0M"
+    assert format_compact(2_500, "en") == "2.5\u00a0K"
+    assert format_month("2026-08", "es", "long") == "agosto de 2026"
+    assert format_date("2026-08-05", "en") == "Aug 5, 2026"
