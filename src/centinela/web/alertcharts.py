@@ -60,7 +60,7 @@ class _Ctx:
     def __init__(self, session: Session, alert: Alert, evidence: dict, lang: str):
         self.session, self.alert, self.ev, self.lang = session, alert, evidence, lang
         self.prods = products(session)
-        self.data_end = _data_end(session)
+        self.data_start, self.data_end = _data_span(session)
 
     def t(self, key: str, **params) -> str:
         return translate("chart." + key, self.lang, **params)
@@ -80,17 +80,29 @@ class _Ctx:
     def window_months(self) -> tuple[str, str]:
         a = self.alert
         end = min(a.window_end, self.data_end)
-        return a.window_start.strftime("%Y-%m"), end.strftime("%Y-%m")
+        return _lima(a.window_start).strftime("%Y-%m"), _lima(end).strftime("%Y-%m")
 
     def partial_month(self, label: str) -> bool:
-        """A month is partial when the ledger ends before its last day."""
+        """A month is partial when the ledger starts after its first day or ends before its
+        last (a running month is not a crash, a first half-month is not growth)."""
         nxt = _next_month(label)
-        return self.data_end < nxt - dt.timedelta(hours=1)
+        first = dt.datetime.fromisoformat(label + "-01")
+        return self.data_end < nxt - dt.timedelta(hours=1) or \
+            self.data_start > first + dt.timedelta(hours=6)
+
+    def before_data(self, label: str) -> bool:
+        """True for a month wholly before the ledger's first movement (nothing to show)."""
+        return _next_month(label) <= self.data_start
 
     def spec(self, key: str, title: str, unit: str, **kw) -> ChartSpec:
         return ChartSpec(key=key, lang=self.lang, title=title, unit_label=unit,
                          partial_note=" (" + self.t("partial") + ")",
                          window_label=self.t("window"), **kw)
+
+
+def _lima(t: dt.datetime) -> dt.datetime:
+    """Naive UTC → naive Lima time (UTC−5 all year: Peru keeps no daylight saving)."""
+    return t - dt.timedelta(hours=5)
 
 
 def _span(a: dt.datetime, b: dt.datetime) -> int:
@@ -108,9 +120,13 @@ def _next_month(label: str) -> dt.datetime:
     return dt.datetime(y + (m == 12), m % 12 + 1, 1)
 
 
-def _data_end(session: Session) -> dt.datetime:
-    return cached(session, ("alertchart-data-end",), lambda: session.scalar(
-        select(func.max(Movement.occurred_at))) or dt.datetime(2000, 1, 1))
+def _data_span(session: Session) -> tuple[dt.datetime, dt.datetime]:
+    """Return the first and last movement times of the ledger (cached)."""
+    def compute():
+        lo, hi = session.execute(select(func.min(Movement.occurred_at),
+                                        func.max(Movement.occurred_at))).one()
+        return lo or dt.datetime(2000, 1, 1), hi or dt.datetime(2000, 1, 1)
+    return cached(session, ("alertchart-data-span",), compute)
 
 
 def _measure(qty: float, count: int, p: Product | None, measure: str) -> float:
@@ -141,8 +157,8 @@ def monthly(c: _Ctx, where: list, labels: list[str], measure: str,
         p = c.prods.get(code)
         if mon in sums and (keep is None or keep(p)):
             sums[mon] += _measure(qty, n, p, measure)
-    return [ChartPoint(key=m, value=round(v, 2), partial=c.partial_month(m))
-            for m, v in sums.items()]
+    return [ChartPoint(key=m, value=None if c.before_data(m) else round(v, 2),
+                       partial=c.partial_month(m)) for m, v in sums.items()]
 
 
 def _is(substance: str | None) -> Callable[[Product | None], bool]:
@@ -249,8 +265,8 @@ def _patient_daily(c: _Ctx) -> list[ChartPoint]:
                                     Movement.quantity, Movement.days_supply).where(
         Movement.patient_id == a.subject_id, Movement.event_type.in_(OUTFLOWS),
         Movement.occurred_at >= start - dt.timedelta(days=90), Movement.occurred_at <= end)).all()
-    first = start.date()
-    n = (end.date() - first).days + 1
+    first = _lima(start).date()
+    n = (_lima(end).date() - first).days + 1
     vals = [0.0] * n
     for at, code, qty, supply in rows:
         p = c.prods.get(code)
@@ -259,7 +275,7 @@ def _patient_daily(c: _Ctx) -> list[ChartPoint]:
         u = unit_of(p)
         per_day = daily_mme(u, qty or 0, supply)
         cover = max(int(round(days_covered(u, qty or 0, supply))), 1)
-        d0 = (at.date() - first).days
+        d0 = (_lima(at).date() - first).days
         for d in range(max(d0, 0), min(d0 + cover, n)):
             vals[d] += per_day
     return [ChartPoint(key=(first + dt.timedelta(days=i)).isoformat(), value=round(v, 1))
@@ -270,7 +286,8 @@ def _patient(c: _Ctx) -> list[ChartSpec]:
     a, ev = c.alert, c.ev
     pts = _patient_daily(c)
     keys = [p.key for p in pts]
-    w0, w1 = a.window_start.date().isoformat(), min(a.window_end, c.data_end).date().isoformat()
+    w0 = _lima(a.window_start).date().isoformat()
+    w1 = _lima(min(a.window_end, c.data_end)).date().isoformat()
     spec = c.spec("patient-daily", c.t("patient.title"), c.t("unit.mme_day"), period="day",
                   x_label=c.t("day"), keys=keys,
                   window=(max(w0, keys[0]), min(w1, keys[-1])) if keys else None,
@@ -380,7 +397,7 @@ def _regional(c: _Ctx) -> list[ChartSpec]:
         pts = [ChartPoint(key=(start + dt.timedelta(days=i)).isoformat(), value=float(v))
                for i, v in enumerate(ev["last_28_days"])]
         keys = [p.key for p in pts]
-        w0 = a.window_start.date().isoformat()
+        w0 = _lima(a.window_start).date().isoformat()
         return [c.spec("ews", c.t("ews.title"), c.t("unit.cases_day"), period="day",
                        x_label=c.t("day"), keys=keys,
                        window=(max(w0, keys[0]), keys[-1]) if keys else None,

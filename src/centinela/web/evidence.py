@@ -119,7 +119,7 @@ def _dict_entry(v: dict, lang: str) -> str:
     if "share" in v:
         return f"{ident} ({format_percent_value(v['share'], lang)})"
     if "observed" in v and "expected" in v:
-        return f"{ident} ({format_number(v['observed'], lang)} / {format_number(v['expected'], lang)})"
+        return f"{ident} ({translate('evidence.vs_expected', lang, obs=format_number(v['observed'], lang), exp=format_number(v['expected'], lang, 1))})"
     if "units_on_books" in v:
         return f"{ident} ({format_quantity(v['units_on_books'], 'units', lang)})"
     return str(ident)
@@ -142,6 +142,9 @@ def items(alert: Alert, evidence: dict, lang: str) -> list[EvidenceItem]:
             unit = DETECTOR_UNITS.get(alert.detector, "")
             if alert.detector == "waste_share" or (alert.detector == "purchases_outgrow_use"):
                 unit = ""
+        elif key in ("rate_per_100k", "national_rate_per_100k") and \
+                alert.detector == "regional_surge":
+            unit = "disp_per100k"
         else:
             unit = KEY_UNITS.get(key, "")
         if key == "occurrence_count":

@@ -65,7 +65,13 @@ UNITS = {
     "patients": ("pacientes", "patients"),
     "times": ("veces", "times"),
     "mme_day": ("MME/día", "MME/day"),
+    "disp_per100k": ("dispensaciones por 100 000 hab.", "dispensations per 100,000 pop."),
 }
+
+
+SINGULAR = {"units": "unit", "days": "day", "patients": "patient", "events": "event"}
+UNITS.update({"day": ("día", "day"), "patient": ("paciente", "patient"),
+              "event": ("evento", "event")})
 
 
 def unit_label(unit: str, lang: str = "es") -> str:
@@ -79,6 +85,8 @@ def format_quantity(value: float | None, unit: str, lang: str = "es",
     """Return ``value`` followed by its unit word: "1,333.5 mg", "12 unidades"."""
     if value is None:
         return "—"
+    if value == 1 and unit in SINGULAR:
+        unit = SINGULAR[unit]
     return f"{format_number(value, lang, digits)}\u00a0{unit_label(unit, lang)}"
 
 
