@@ -223,3 +223,62 @@ def test_format_helpers_follow_the_locale():
     assert format_compact(2_500, "en") == "2.5\u00a0K"
     assert format_month("2026-08", "es", "long") == "agosto de 2026"
     assert format_date("2026-08-05", "en") == "Aug 5, 2026"
+
+
+def test_psychotropics_family_charts_both_drugs_and_the_peer_rate(app, session):
+    """Opioid + benzodiazepine: the patient's daily MME and diazepam mg; the prescriber's share
+    of co-prescribed patients against the specialty's rate (hand-built, as the detector tests)."""
+    from centinela.accounts.demo import seed_demo_users
+    from centinela.alerts.models import Alert
+    from centinela.detect.engine import run_all
+    from centinela.registry.models import Product
+    from tests.detect_factory import MORPH_TAB, base_products, days, est, mv, prof
+
+    now = dt.datetime(2025, 12, 31, 12)
+    base_products(session)
+    session.add(Product(product_code="CLO-2", name="Clonazepam 2 mg tableta",
+                        substance="clonazepam", dosage_form="tablet", strength_mg_per_unit=2))
+    for e in ("F1", "F2"):
+        est(session, e)
+    start = now - dt.timedelta(days=120)
+    for k in range(3):  # opioid from CMP-1, benzodiazepine from CMP-2, overlapping for months
+        mv(session, "dispense", "F1", MORPH_TAB, 60, days(start, 30 * k), patient_id="PSN:x",
+           prescriber_id="CMP-1", prescription_id=f"X{k}", days_supply=30)
+        mv(session, "dispense", "F2", "CLO-2", 30, days(start, 30 * k + 5), patient_id="PSN:x",
+           prescriber_id="CMP-2", prescription_id=f"XB{k}", days_supply=30)
+
+    def practice(pid, n_both):
+        prof(session, pid, specialty="general_medicine")
+        for j in range(15):
+            psn = f"PSN:{pid}-{j}"
+            mv(session, "dispense", "F1", MORPH_TAB, 30, days(start, j), patient_id=psn,
+               prescriber_id=pid, prescription_id=f"{pid}-{j}", days_supply=30)
+            if j < n_both:
+                mv(session, "dispense", "F1", "CLO-2", 15, days(start, j + 2), patient_id=psn,
+                   prescriber_id=pid, prescription_id=f"{pid}-{j}B", days_supply=15)
+
+    for i in range(8):
+        practice(f"CMP-G{i}", 1)
+    practice("CMP-OUT", 9)
+    session.commit()
+    run_all(session, now=now, only=["opioid_benzodiazepine_overlap", "coprescribing_prescriber"])
+    seed_demo_users(session, password=PASSWORD)
+    session.commit()
+    alerts = {a.detector: a.alert_id for a in session.scalars(select(Alert))}
+    assert set(alerts) == {"opioid_benzodiazepine_overlap", "coprescribing_prescriber"}
+    app.state.clock = lambda: now
+    client = login(app, "analista")
+    for detector, alert_id in alerts.items():
+        page = client.get(f"/alerts/{alert_id}").text
+        assert not _check_page(page, detector, "es"), (detector, _check_page(page, detector, "es"))
+    api = client.get(f"/api/v1/alerts/{alerts['opioid_benzodiazepine_overlap']}").json()
+    keys = [c["key"] for c in api["charts"]]
+    assert keys == ["patient-daily", "patient-benzo"]
+    benzo = api["charts"][1]
+    assert max(p["value"] for p in benzo["series"][0]["points"]) > 0
+    assert "diazepam" in benzo["unit_label"]
+    api = client.get(f"/api/v1/alerts/{alerts['coprescribing_prescriber']}").json()
+    rate = api["charts"][0]
+    assert rate["key"] == "coprescribing"
+    assert rate["bars"][0]["value"] == 60.0 and rate["bars"][1]["value"] < 10
+    assert "60%" in api["explained"]["headline"]

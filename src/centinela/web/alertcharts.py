@@ -253,9 +253,11 @@ def _prescriber(c: _Ctx) -> list[ChartSpec]:
     return out
 
 
-def _patient_daily(c: _Ctx) -> list[ChartPoint]:
-    """Daily MME of the patient's dispenses spread over the days each covers."""
+def _patient_daily(c: _Ctx, benzodiazepines: bool = False) -> list[ChartPoint]:
+    """Daily MME of the patient's dispenses spread over the days each covers (or, with
+    ``benzodiazepines``, the daily diazepam-equivalent mg of their benzodiazepines)."""
     from centinela.detect.mme import daily_mme, days_covered
+    from centinela.reference.substances import diazepam_mg, substance_class
     from centinela.web.views.mme import unit_of
 
     a = c.alert
@@ -272,9 +274,15 @@ def _patient_daily(c: _Ctx) -> list[ChartPoint]:
         p = c.prods.get(code)
         if p is None:
             continue
-        u = unit_of(p)
-        per_day = daily_mme(u, qty or 0, supply)
-        cover = max(int(round(days_covered(u, qty or 0, supply))), 1)
+        if benzodiazepines:
+            if substance_class(p.substance) != "benzodiazepine":
+                continue
+            cover = max(int(supply or 1), 1)
+            per_day = diazepam_mg(p.substance, (qty or 0) * (p.strength_mg_per_unit or 0)) / cover
+        else:
+            u = unit_of(p)
+            per_day = daily_mme(u, qty or 0, supply)
+            cover = max(int(round(days_covered(u, qty or 0, supply))), 1)
         d0 = (_lima(at).date() - first).days
         for d in range(max(d0, 0), min(d0 + cover, n)):
             vals[d] += per_day
@@ -314,7 +322,16 @@ def _patient(c: _Ctx) -> list[ChartSpec]:
 def _psychotropics(c: _Ctx) -> list[ChartSpec]:
     a, ev = c.alert, c.ev
     if a.subject_kind == "patient":
-        return _patient(c)
+        specs = _patient(c)
+        benzo = _patient_daily(c, benzodiazepines=True)
+        if any(p.value for p in benzo):
+            keys = [p.key for p in benzo]
+            specs.append(c.spec("patient-benzo", c.t("benzo.title"), c.t("unit.diazepam_day"),
+                                period="day", x_label=c.t("day"), keys=keys,
+                                window=specs[0].window,
+                                series=[ChartSeries(name=c.t("benzo.daily"), mark="line",
+                                                    points=benzo, color="#1f6f8b")]))
+        return specs
     out = []
     if _num(ev.get("rate")) is not None:
         out.append(c.spec("coprescribing", c.t("coprescribing.title"), c.t("unit.pct"),
