@@ -282,3 +282,59 @@ def test_psychotropics_family_charts_both_drugs_and_the_peer_rate(app, session):
     assert rate["key"] == "coprescribing"
     assert rate["bars"][0]["value"] == 60.0 and rate["bars"][1]["value"] < 10
     assert "60%" in api["explained"]["headline"]
+
+
+def test_purchases_outgrowing_use_and_inventory_shortfall_pages(app, session):
+    """Orders and inventory on hand-built books (as tests/test_detect_orders.py): the ratio of
+    received to used mg against peers; the units missing at the count."""
+    import random
+
+    from centinela.accounts.demo import seed_demo_users
+    from centinela.alerts.models import Alert
+    from centinela.detect.engine import run_all
+    from tests.detect_factory import FENT_AMP, MORPH_TAB, base_products, days, est, mv
+
+    t0 = dt.datetime(2025, 1, 6, 15)
+    rng = random.Random(5)
+    base_products(session)
+    est(session, "D1", "distributor")
+    for e in ("GAP", *(f"P{i}" for i in range(10))):
+        est(session, e)
+    for m in range(9):
+        for i in range(10):
+            q = rng.randint(95, 105)
+            mv(session, "receipt", f"P{i}", MORPH_TAB, q, days(t0, 30 * m), counterparty_id="D1")
+            mv(session, "dispense", f"P{i}", MORPH_TAB, q + rng.randint(-3, 3),
+               days(t0, 30 * m + 10), patient_id=f"PSN:P{i}-{m}", prescriber_id="CMP-1",
+               prescription_id=f"R{i}-{m}", days_supply=30)
+        mv(session, "receipt", "GAP", MORPH_TAB, 250, days(t0, 30 * m), counterparty_id="D1")
+        mv(session, "dispense", "GAP", MORPH_TAB, 100, days(t0, 30 * m + 10),
+           patient_id=f"PSN:GAP-{m}", prescriber_id="CMP-1", prescription_id=f"G{m}",
+           days_supply=30)
+    est(session, "SHORT", "hospital")
+    stock = 100.0
+    mv(session, "count", "SHORT", FENT_AMP, 100, t0)
+    for m in range(1, 5):
+        mv(session, "receipt", "SHORT", FENT_AMP, 50, days(t0, 30 * m - 20), counterparty_id="D1")
+        mv(session, "administer", "SHORT", FENT_AMP, 50, days(t0, 30 * m - 10),
+           patient_id=f"PSN:S{m}")
+        stock -= 5
+        mv(session, "count", "SHORT", FENT_AMP, stock, days(t0, 30 * m))
+    session.commit()
+    run_all(session, only=["purchases_outgrow_use", "inventory_discrepancy"])
+    seed_demo_users(session, password=PASSWORD)
+    session.commit()
+    alerts = {a.detector: a.alert_id for a in session.scalars(select(Alert))}
+    assert set(alerts) == {"purchases_outgrow_use", "inventory_discrepancy"}
+    app.state.clock = lambda: dt.datetime(2025, 12, 31, 12)
+    client = login(app, "analista")
+    for detector, alert_id in alerts.items():
+        page = client.get(f"/alerts/{alert_id}").text
+        assert not _check_page(page, detector, "es"), (detector, _check_page(page, detector, "es"))
+    api = client.get(f"/api/v1/alerts/{alerts['purchases_outgrow_use']}").json()
+    assert [c["key"] for c in api["charts"]] == ["orders", "orders-ratio"]
+    ratio = api["charts"][1]
+    assert 2.4 < ratio["bars"][0]["value"] < 2.6 and ratio["band"]["high"] < 1.2
+    api = client.get(f"/api/v1/alerts/{alerts['inventory_discrepancy']}").json()
+    gap = api["charts"][0]
+    assert gap["key"] == "inventory-gap" and gap["bars"][0]["value"] == 20.0
