@@ -242,12 +242,14 @@ def _prescriber(c: _Ctx) -> list[ChartSpec]:
     spec = c.spec("prescriber-monthly", c.t("prescriber.monthly"), c.t("unit.mme_month"),
                   x_label=c.t("month"), keys=labels, window=c.window_months(),
                   series=[ChartSeries(name=c.t("subject_mme"), points=[
-                      ChartPoint(key=p.label, value=p.value, partial=c.partial_month(p.label))
+                      ChartPoint(key=p.label, value=None if c.before_data(p.label) else p.value,
+                                 partial=c.partial_month(p.label))
                       for p in base.subject.points])])
     if base.peers is not None:
         spec.series.append(ChartSeries(name=c.t("peer_median_n", n=base.extra.get("peers", 0)),
                                        mark="line", dashed=True, points=[
-            ChartPoint(key=p.label, value=p.value, partial=c.partial_month(p.label))
+            ChartPoint(key=p.label, value=None if c.before_data(p.label) else p.value,
+                       partial=c.partial_month(p.label))
             for p in base.peers.points]))
     out.append(spec)
     return out

@@ -157,8 +157,15 @@ def _time(spec: ChartSpec, width: int) -> Markup:
         out.append(f'<line x1="{left:.1f}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" '
                    f'stroke="#e2e2e2"/>')
         out.append(_t(left - 6, y + 4, s, "end", cls="y-tick"))
+    last_right = -1.0
     for i in range(0, n, every):
-        out.append(_t(x_of(i + 0.5), x_axis_y + 15, tick_texts[i], "middle", cls="x-tick"))
+        half = text_width(tick_texts[i]) / 2
+        # Keep the label inside the drawing; drop it rather than overlap its neighbour.
+        x = min(max(x_of(i + 0.5), half + 2), width - half - 2)
+        if x - half < last_right + 4:
+            continue
+        out.append(_t(x, x_axis_y + 15, tick_texts[i], "middle", cls="x-tick"))
+        last_right = x + half
     if spec.x_label:
         out.append(_t(left + plot_w / 2, x_axis_y + 31, spec.x_label, "middle", fill="#444",
                       cls="x-unit"))
