@@ -225,16 +225,16 @@ def test_format_helpers_follow_the_locale():
     assert format_date("2026-08-05", "en") == "Aug 5, 2026"
 
 
-def test_psychotropics_family_charts_both_drugs_and_the_peer_rate(app, session):
-    """Opioid + benzodiazepine: the patient's daily MME and diazepam mg; the prescriber's share
-    of co-prescribed patients against the specialty's rate (hand-built, as the detector tests)."""
+def psychotropics_world(session) -> dict[str, str]:
+    """Opioid + benzodiazepine findings on hand-built books (as the detector tests); return
+    detector → alert id."""
     from centinela.accounts.demo import seed_demo_users
     from centinela.alerts.models import Alert
     from centinela.detect.engine import run_all
     from centinela.registry.models import Product
     from tests.detect_factory import MORPH_TAB, base_products, days, est, mv, prof
 
-    now = dt.datetime(2025, 12, 31, 12)
+    now = PSYCHO_NOW
     base_products(session)
     session.add(Product(product_code="CLO-2", name="Clonazepam 2 mg tableta",
                         substance="clonazepam", dosage_form="tablet", strength_mg_per_unit=2))
@@ -265,7 +265,18 @@ def test_psychotropics_family_charts_both_drugs_and_the_peer_rate(app, session):
     seed_demo_users(session, password=PASSWORD)
     session.commit()
     alerts = {a.detector: a.alert_id for a in session.scalars(select(Alert))}
+    return alerts
+
+
+PSYCHO_NOW = dt.datetime(2025, 12, 31, 12)
+
+
+def test_psychotropics_family_charts_both_drugs_and_the_peer_rate(app, session):
+    """Opioid + benzodiazepine: the patient's daily MME and diazepam mg; the prescriber's share
+    of co-prescribed patients against the specialty's rate."""
+    alerts = psychotropics_world(session)
     assert set(alerts) == {"opioid_benzodiazepine_overlap", "coprescribing_prescriber"}
+    now = PSYCHO_NOW
     app.state.clock = lambda: now
     client = login(app, "analista")
     for detector, alert_id in alerts.items():

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_alert_charts import FAMILIES, detected, year  # noqa: F401
+from tests.test_alert_charts import FAMILIES, detected, psychotropics_world, year  # noqa: F401
 from tests.web_support import PASSWORD, fast_argon2  # noqa: F401
 
 pytestmark = pytest.mark.browser
@@ -71,6 +71,25 @@ def test_chart_labels_fit_at_phone_and_laptop_widths(browser_page, live_app, det
                 if shots and detector == detectors[0]:
                     _shoot(page, Path(shots) / f"alert-{family}-{width}.png")
     assert not problems, "\n".join(f"{k}: {v}" for k, v in problems.items())
+
+
+def test_psychotropics_chart_labels_fit(browser_page, live_app, session):
+    page, base = browser_page, live_app
+    alerts = psychotropics_world(session)
+    _login(page, base)
+    shots = os.environ.get("CENTINELA_SCREENSHOT_DIR")
+    problems = {}
+    for detector in ("opioid_benzodiazepine_overlap", "coprescribing_prescriber"):
+        for width in (390, 1366):
+            page.set_viewport_size({"width": width, "height": 900})
+            page.goto(f"{base}/alerts/{alerts[detector]}")
+            assert page.locator("svg.alert-chart").count() >= 2
+            bad = page.evaluate(CHECK)
+            if bad:
+                problems[f"{detector}@{width}"] = bad
+            if shots and detector == "opioid_benzodiazepine_overlap":
+                _shoot(page, Path(shots) / f"alert-psychotropics-{width}.png")
+    assert not problems, problems
 
 
 def _shoot(page, path: Path) -> None:

@@ -75,7 +75,9 @@ class _Ctx:
             # An old window: the year before it and up to six months after it.
             after = _add_months(min(self.alert.window_end, end), 6)
             end = min(after, end)
-        return month_labels(end, min(max(_span(start, end), 1) + history - 1, 24))
+        labels = month_labels(end, min(max(_span(start, end), 1) + history - 1, 24))
+        kept = [m for m in labels if not self.before_data(m)]
+        return kept or labels[-1:]
 
     def window_months(self) -> tuple[str, str]:
         a = self.alert

@@ -33,7 +33,7 @@ HIDDEN = {"event_ids", "occurrences", "tau", "window", "metric", "tests", "horiz
 # Units of the evidence's own keys; "observed"/"expected" take the detector's unit below.
 KEY_UNITS = {
     "mme": "mme", "observed_mme": "mme", "expected_mme": "mme", "total_mme": "mme",
-    "mme_per_patient": "mme", "peak_mme": "mme", "peer_median_mme": "mme",
+    "mme_per_patient": "mme", "peak_mme": "mme_day", "peer_median_mme": "mme",
     "fentanyl_mg": "mg", "received_mg": "mg", "used_mg": "mg", "stock_change_mg": "mg",
     "excess_mg": "mg", "prior_6_month_max": "mg", "peak_diazepam_mg": "mg",
     "units": "units", "units_consumed": "units", "units_shipped": "units",
