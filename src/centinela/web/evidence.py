@@ -54,6 +54,7 @@ DETECTOR_UNITS = {
 SHARE_KEYS = {"share", "rate", "peer_rate", "base_rate", "national_rate", "establishment_rate"}
 DATE_KEYS = {"certified_on", "certificate_valid_until", "deadline", "authorization_expires", "due"}
 SNAKE = re.compile(r"\b[a-z]+(?:_[a-z0-9]+)+\b")
+ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 class EvidenceItem(BaseModel):
@@ -71,6 +72,8 @@ class Explained(BaseModel):
 def code(value: object, lang: str) -> str:
     """Translate a stored code (specialty, risk factor, channel…) or snake_case tokens in text."""
     text = str(value)
+    if ISO_DAY.fullmatch(text):
+        return format_date(text, lang)
     if " · " in text:
         return " · ".join(code(part, lang) for part in text.split(" · "))
     cats = catalogs()
