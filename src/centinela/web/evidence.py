@@ -309,3 +309,13 @@ EXTRA: dict[str, Callable[[Alert, dict], bool]] = {
                                           int | float) and isinstance(ev.get("peers"), int),
     "say.occurrences": lambda a, ev: (ev.get("occurrence_count") or 0) > 1,
 }
+
+
+def headline(alert: Alert, lang: str = "es", hide_patients: bool = False) -> str:
+    """Return an alert's one-line headline in ``lang`` (for lists such as the inbox)."""
+    text = explain(alert, alert.evidence or {}, lang).headline
+    if hide_patients:
+        from centinela.web.views.common import hide_patients_text
+
+        text = hide_patients_text(text)
+    return text
