@@ -349,3 +349,55 @@ def test_purchases_outgrowing_use_and_inventory_shortfall_pages(app, session):
     api = client.get(f"/api/v1/alerts/{alerts['inventory_discrepancy']}").json()
     gap = api["charts"][0]
     assert gap["key"] == "inventory-gap" and gap["bars"][0]["value"] == 20.0
+
+
+def test_records_family_form_misuse_and_balance_gap_pages(app, engine, session, data_dir):
+    """Official records (as tests/test_intake_records.py): misused prescription forms and a
+    balance that loses units; both pages state the claim and chart it without raw codes."""
+    from centinela.accounts.demo import seed_demo_users
+    from centinela.alerts.models import Alert
+    from centinela.detect.engine import run_all
+    from centinela.ingest.service import import_directory
+    from tests.test_intake_records import (
+        BAL_FIELDS,
+        FORM_FIELDS,
+        _balance,
+        _dispense,
+        _registry,
+        write_csv,
+    )
+
+    _registry(data_dir)
+    write_csv(data_dir, "prescription_forms", [
+        {"series": "RE-", "first_number": "100", "last_number": "199",
+         "prescriber_id": "CMP-012345", "issued_on": "2025-01-10", "issuer": "CMP"},
+        {"series": "RE-", "first_number": "200", "last_number": "299",
+         "prescriber_id": "CMP-054321", "issued_on": "2025-01-10", "issuer": "CMP"},
+    ], fields=FORM_FIELDS)
+    write_csv(data_dir, "balances", [
+        _balance("EST-FAR", "EE-00002", "2025-01-01", "2025-01-31", "10", "20", "15", "15"),
+        _balance("EST-FAR", "EE-00002", "2025-02-01", "2025-02-28", "15", "0", "5", "4"),
+    ], fields=BAL_FIELDS)
+    write_csv(data_dir, "movements", [
+        _dispense("D4", "02-03", "DNI:45678912", "RE-000102", est="EST-HOS"),
+        _dispense("D5", "03-03", "DNI:87654321", "RE-000102", est="EST-HOS"),
+        _dispense("D6", "02-05", "DNI:45678912", "RE-000250", est="EST-HOS"),
+        _dispense("D7", "02-06", "DNI:45678912", "RE-000900", est="EST-HOS"),
+    ])
+    import_directory(engine, data_dir, realtime=False)
+    now = dt.datetime(2025, 6, 30, 12)
+    run_all(session, now=now, only=["prescription_form_misuse", "balance_gap"])
+    seed_demo_users(session, password=PASSWORD)
+    session.commit()
+    alerts = {a.detector: a.alert_id for a in session.scalars(select(Alert))}
+    assert set(alerts) == {"prescription_form_misuse", "balance_gap"}
+    app.state.clock = lambda: now
+    client = login(app, "analista")
+    for detector, alert_id in alerts.items():
+        page = client.get(f"/alerts/{alert_id}").text
+        assert not _check_page(page, detector, "es"), (detector, _check_page(page, detector, "es"))
+    page = client.get(f"/alerts/{alerts['prescription_form_misuse']}").text
+    assert "reutilizadas" in page and "con número no emitido" in page
+    api = client.get(f"/api/v1/alerts/{alerts['balance_gap']}?lang=en").json()
+    assert api["charts"][0]["key"] == "balance" and api["charts"][0]["bars"][0]["value"] == 6
+    assert "6 units unexplained" in api["explained"]["headline"]

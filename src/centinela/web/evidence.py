@@ -95,6 +95,8 @@ def _fmt_value(key: str, value, unit: str, lang: str) -> str:
         return "< 0.0001" if value < 1e-4 else format_number(value, lang, 4)
     if key in SHARE_KEYS and isinstance(value, int | float):
         return format_percent_value(value, lang)
+    if key == "period" and isinstance(value, str) and "/" in value:
+        return " – ".join(code(x, lang) for x in value.split("/"))
     if key == "months" and isinstance(value, list):
         return ", ".join(format_month(str(m), lang) for m in value)
     if isinstance(value, int | float):
@@ -262,8 +264,8 @@ def _params(alert: Alert, ev: dict, lang: str) -> dict[str, str]:
         "used_mg": _q(ev.get("used_mg"), "mg", lang, 1),
         "overlap_days": _n(ev.get("overlap_days"), lang, 0),
         "peak_mme": _n(ev.get("peak_mme"), lang, 0),
-        "gap": _n(ev.get("units_unexplained"), lang, 1),
-        "period": str(ev.get("period") or "—"),
+        "gap": _n(ev.get("units_unexplained"), lang),
+        "period": " – ".join(code(x, lang) for x in str(ev.get("period") or "—").split("/")),
         "forms": _n(len(ev["forms"]) if isinstance(ev.get("forms"), list) else ev.get("forms"), lang),
         "occurrences": _n(ev.get("occurrence_count") or 1, lang),
     }
