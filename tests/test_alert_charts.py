@@ -213,6 +213,10 @@ def test_prescriber_chart_compares_with_the_peers_band(app, detected):
     assert peers["bars"][0]["value"] > peers["bars"][1]["value"]
     monthly = next(c for c in api["charts"] if c["key"] == "prescriber-monthly")
     assert len(monthly["series"]) == 2  # the subject and the peers' median, both drawn
+    # The prescriber's profile names the specialty and role in Spanish, not as codes.
+    profile = client.get(f"/profiles/professional/{api['alert']['subject_id']}").text
+    assert not SNAKE.findall(visible_text(profile).split("Movimientos")[0])
+    assert "prescriptor" in visible_text(profile)
 
 
 def test_format_helpers_follow_the_locale():
