@@ -268,10 +268,11 @@ def _compare(spec: ChartSpec, width: int) -> Markup:
 
     out = _open(spec, width, height)
     out.append(_t(8, 13, spec.unit_label, fill="#444", cls="y-unit"))
-    if spec.band:
+    if spec.band:  # behind each bar only, so the row labels stay on white
         x0, x1 = x_of(spec.band.low), x_of(spec.band.high)
-        out.append(f'<rect class="band" x="{x0:.1f}" y="{up}" width="{max(x1 - x0, 2):.1f}" '
-                   f'height="{plot_h}" fill="{BAND}"/>')
+        for i in range(len(rows)):
+            out.append(f'<rect class="band" x="{x0:.1f}" y="{up + row_h * i + 15}" '
+                       f'width="{max(x1 - x0, 2):.1f}" height="18" fill="{BAND}"/>')
     for v in ticks:
         x = x_of(v)
         out.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{up}" y2="{axis_y}" stroke="#e2e2e2"/>')
