@@ -240,19 +240,18 @@ def _prescriber(c: _Ctx) -> list[ChartSpec]:
                             float(ev["observed"]), _num(ev.get("expected")), _range(ev),
                             c.t("peer_median")))
     base = chart_for(c.session, a.subject_kind, a.subject_id, min(a.window_end, c.data_end))
-    labels = [p.label for p in base.subject.points]
+    labels = [p.label for p in base.subject.points if not c.before_data(p.label)] \
+        or [base.subject.points[-1].label]
     spec = c.spec("prescriber-monthly", c.t("prescriber.monthly"), c.t("unit.mme_month"),
                   x_label=c.t("month"), keys=labels, window=c.window_months(),
                   series=[ChartSeries(name=c.t("subject_mme"), points=[
-                      ChartPoint(key=p.label, value=None if c.before_data(p.label) else p.value,
-                                 partial=c.partial_month(p.label))
-                      for p in base.subject.points])])
+                      ChartPoint(key=p.label, value=p.value, partial=c.partial_month(p.label))
+                      for p in base.subject.points if p.label in labels])])
     if base.peers is not None:
         spec.series.append(ChartSeries(name=c.t("peer_median_n", n=base.extra.get("peers", 0)),
                                        mark="line", dashed=True, points=[
-            ChartPoint(key=p.label, value=None if c.before_data(p.label) else p.value,
-                       partial=c.partial_month(p.label))
-            for p in base.peers.points]))
+            ChartPoint(key=p.label, value=p.value, partial=c.partial_month(p.label))
+            for p in base.peers.points if p.label in labels]))
     out.append(spec)
     return out
 
