@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import math
+
 from markupsafe import Markup, escape
 
+from centinela.web.fmt import format_compact
+from centinela.web.svgplot import text_width
 from centinela.web.views.common import Series
 from centinela.web.views.geo import MapContext, department_paths
 
@@ -24,7 +28,9 @@ def line_chart(series: list[Series], title: str, width: int = 720, height: int =
     lines = lines or []
     top = max([p.value for s in series for p in s.points] + [threshold or 0, 1e-9]
               + [v * 1.1 for v, _ in lines])
-    left, right, up, down = 56, 12, 14, 40
+    # The left margin fits the widest y label (compact numbers: "1.4 M", never ",374,848").
+    y_labels = [format_compact(top * k / 4) for k in range(5)]
+    left, right, up, down = 12 + max(text_width(t) for t in y_labels), 12, 14, 40
     w, h = width - left - right, height - up - down
     n = max(len(labels) - 1, 1)
 
@@ -39,10 +45,14 @@ def line_chart(series: list[Series], title: str, width: int = 720, height: int =
         _, y = xy(0, v)
         out.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" '
                    f'stroke="#ddd"/><text x="{left - 6}" y="{y + 4:.1f}" font-size="11" '
-                   f'text-anchor="end">{v:,.0f}</text>')
-    step = max(1, len(labels) // 12)
+                   f'text-anchor="end">{escape(y_labels[k])}</text>')
+    # Date ticks thinned until the widest fits its slot, so they never overlap.
+    widest = max((text_width(x) for x in labels), default=0) + 8
+    step = max(1, math.ceil(widest / (w / max(len(labels), 1))), len(labels) // 12)
     for i in range(0, len(labels), step):
         x, _ = xy(i, 0)
+        half = text_width(labels[i]) / 2
+        x = min(max(x, half + 2), width - half - 2)  # inside the drawing, never clipped
         out.append(f'<text x="{x:.1f}" y="{height - down + 16}" font-size="11" '
                    f'text-anchor="middle">{escape(labels[i])}</text>')
     if threshold:

@@ -27,11 +27,18 @@ LIMA = ZoneInfo("America/Lima")
 LOCALES = {"es": "es_PE", "en": "en_US"}
 
 __all__ = ["LIMA", "format_date", "format_datetime", "format_decimal", "format_mg",
-           "format_number", "format_percent", "format_quantity", "register", "to_lima"]
+           "format_number", "format_percent", "format_quantity", "register", "to_lima",
+           "format_count", "format_compact", "format_percent_value", "format_month", "locale",
+           "unit_label", "UNITS"]
 
 
 def _locale(lang: str | None) -> str:
     return LOCALES.get((lang or "es")[:2], "es_PE")
+
+
+def locale(lang: str) -> str:
+    """Return the Babel locale of an interface language."""
+    return _locale(lang)
 
 
 # Peru's official style (SI, INDECOPI's metrology norm; the issue's "1 333,5 mg"): decimal comma
@@ -40,10 +47,15 @@ def _locale(lang: str | None) -> str:
 _ES_SEPARATORS = str.maketrans({",": "\u00a0", ".": ","})
 
 
-def format_number(value: float | int | None, lang: str = "es", digits: int = 0) -> str:
-    """Return ``value`` with ``digits`` decimals in the language's style ("" for None)."""
+def format_number(value: float | int | None, lang: str = "es", digits: int | None = None) -> str:
+    """Return ``value`` with ``digits`` decimals in the language's style ("" for None).
+
+    ``digits=None`` picks them: none for whole numbers, one from 100 up, two below.
+    """
     if value is None:
         return ""
+    if digits is None:
+        digits = 0 if float(value).is_integer() else (1 if abs(value) >= 100 else 2)
     fmt = "#,##0" + ("." + "0" * digits if digits > 0 else "")
     text = bnumbers.format_decimal(value, format=fmt, locale="en_US", group_separator=True)
     return text.translate(_ES_SEPARATORS) if _locale(lang).startswith("es") else text
@@ -54,7 +66,7 @@ def format_decimal(value: float | int | None, lang: str = "es", digits: int = 2)
     return format_number(value, lang, digits)
 
 
-def format_quantity(value: float | int | None, lang: str = "es", digits: int = 2) -> str:
+def format_count(value: float | int | None, lang: str = "es", digits: int = 2) -> str:
     """Return a count of units with up to ``digits`` decimals, none when whole (``2``, ``0,5``)."""
     if value is None:
         return ""
@@ -63,7 +75,7 @@ def format_quantity(value: float | int | None, lang: str = "es", digits: int = 2
     return text.translate(_ES_SEPARATORS) if _locale(lang).startswith("es") else text
 
 
-def format_mg(value: float | int | None, lang: str = "es", digits: int = 1) -> str:
+def format_mg(value: float | int | None, lang: str = "es", digits: int | None = 1) -> str:
     """Return a mass in milligrams, e.g. ``1 333,5 mg``."""
     if value is None:
         return ""
@@ -76,6 +88,65 @@ def format_percent(value: float | None, lang: str = "es", digits: int = 1) -> st
         return ""
     sep = "\u00a0" if _locale(lang).startswith("es") else ""
     return f"{format_number(value, lang, digits)}{sep}%"
+
+
+def format_compact(value: float, lang: str = "es") -> str:
+    """Return a short axis label: 950, 1.234 → 1,2 mil / 1.2K, 1 374 848 → 1,4 M."""
+    if abs(value) < 1000:
+        digits = 0 if abs(value) >= 10 or float(value).is_integer() else 1
+        return format_number(round(value, digits), lang, digits)
+    for size, es, en in ((1e9, "mil M", "B"), (1e6, "M", "M"), (1e3, "mil", "K")):
+        if abs(value) >= size:
+            scaled = value / size
+            digits = 0 if float(round(scaled, 1)).is_integer() or abs(scaled) >= 100 else 1
+            return f"{format_number(round(scaled, digits), lang, digits)}\u00a0{en if lang == 'en' else es}"
+    return format_number(value, lang)
+
+
+def format_percent_value(share: float | None, lang: str = "es") -> str:
+    """Return a share (0.37) as a percentage with up to one decimal ("37 %", "12,5 %")."""
+    if share is None:
+        return "—"
+    value = round(share * 100, 1)
+    return format_percent(value, lang, 0 if float(value).is_integer() else 1)
+
+
+UNITS = {
+    "mg": ("mg", "mg"),
+    "mme": ("MME", "MME"),
+    "units": ("unidades", "units"),
+    "unit": ("unidad", "unit"),
+    "days": ("días", "days"),
+    "per100k": ("por 100 000 hab.", "per 100,000 pop."),
+    "mme_per100k": ("MME por 100 000 hab.", "MME per 100,000 pop."),
+    "dispensations": ("dispensaciones", "dispensations"),
+    "events": ("eventos", "events"),
+    "patients": ("pacientes", "patients"),
+    "times": ("veces", "times"),
+    "mme_day": ("MME/día", "MME/day"),
+    "disp_per100k": ("dispensaciones por 100 000 hab.", "dispensations per 100,000 pop."),
+}
+
+
+SINGULAR = {"units": "unit", "days": "day", "patients": "patient", "events": "event"}
+UNITS.update({"day": ("día", "day"), "patient": ("paciente", "patient"),
+              "event": ("evento", "event")})
+
+
+def unit_label(unit: str, lang: str = "es") -> str:
+    """Return the word of a unit code in ``lang`` (the code itself when unknown)."""
+    pair = UNITS.get(unit)
+    return (pair[1] if lang == "en" else pair[0]) if pair else unit
+
+
+def format_quantity(value: float | None, unit: str, lang: str = "es",
+                    digits: int | None = None) -> str:
+    """Return ``value`` followed by its unit word: "1,333.5 mg", "12 unidades"."""
+    if value is None:
+        return "—"
+    if value == 1 and unit in SINGULAR:
+        unit = SINGULAR[unit]
+    return f"{format_number(value, lang, digits)}\u00a0{unit_label(unit, lang)}"
 
 
 def _parse(value) -> dt.datetime | dt.date | None:
@@ -120,6 +191,14 @@ def format_datetime(value, lang: str = "es") -> str:
     return f"{format_date(local.date(), lang)}, {local:%H:%M}"
 
 
+def format_month(label: str, lang: str = "es", style: str = "medium") -> str:
+    """Return a ``YYYY-MM`` month: "ago 26" (short), "ago 2026" (medium), "agosto de 2026"."""
+    day = dt.date(int(label[:4]), int(label[5:7]), 1)
+    fmt = {"short": "MMM yy", "medium": "MMM y"}.get(
+        style, "MMMM 'de' y" if lang != "en" else "MMMM y")
+    return bdates.format_date(day, format=fmt, locale=locale(lang)).replace(".", "")
+
+
 def _lang(ctx) -> str:
     return ctx.get("lang") or "es"
 
@@ -137,7 +216,7 @@ def register(env) -> None:
 
     @pass_context
     def qty(ctx, value, digits: int = 2):
-        return format_quantity(value, _lang(ctx), digits)
+        return format_count(value, _lang(ctx), digits)
 
     @pass_context
     def mg(ctx, value, digits: int = 1):

@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session
 
 from centinela.accounts.models import User
 from centinela.accounts.policy import ANALYSTS, roles_for
-from centinela.web.charts import line_chart
 from centinela.web.deps import clock, db_session, lang, render, require_roles
-from centinela.web.i18n import translate
+from centinela.web.fmt import format_datetime
+from centinela.web.svgplot import render_pair
 from centinela.web.views.alert import AlertDetail, NotVisible, build_alert, visible_alert
 from centinela.web.views.cases import CaseError, apply_action
 from centinela.web.views.inbox import InboxContext, InboxFilters, build_inbox
@@ -57,7 +57,7 @@ def inbox_api(request: Request, filters: Annotated[InboxFilters, Query()],
 def _detail(request: Request, session: Session, user: User, alert_id: str,
             page: int = 1) -> AlertDetail:
     try:
-        return build_alert(session, user, alert_id, clock(request), page=page)
+        return build_alert(session, user, alert_id, clock(request), page=page, lang=lang(request))
     except NotVisible:
         raise HTTPException(404, "alert not found") from None
 
@@ -73,12 +73,11 @@ def alert_page(alert_id: str, request: Request, user: User = Depends(viewer),
 def _alert_html(request: Request, session: Session, user: User, alert_id: str, mpage: int = 1,
                 case_error: str | None = None, kept: dict | None = None, status_code: int = 200):
     ctx = _detail(request, session, user, alert_id, mpage)
+    charts = [(spec, render_pair(spec)) for spec in ctx.charts]
     lng = lang(request)
-    chart = line_chart([ctx.chart.subject, ctx.chart.peers],
-                       translate(ctx.chart.title, lng))
-    return render(request, "alerts/detail.html", {"ctx": ctx, "chart_svg": chart,
-                                                  "case_error": case_error, "kept": kept or {}},
-                  status_code=status_code)
+    return render(request, "alerts/detail.html", {
+        "ctx": ctx, "charts": charts, "fmt_dt": lambda v: format_datetime(v, lng),
+        "case_error": case_error, "kept": kept or {}}, status_code=status_code)
 
 
 @router.get("/api/v1/alerts/{alert_id}", response_model=AlertDetail, tags=["alerts"])

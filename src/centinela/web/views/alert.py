@@ -14,6 +14,9 @@ from centinela.accounts.policy import ANALYSTS, may_see_department, may_see_pati
 from centinela.alerts.casefiles import case_of_alert
 from centinela.alerts.models import Alert, Authority, CaseEvent, Channel, Delivery, DeliveryAttempt
 from centinela.ingest.models import Movement
+from centinela.web.alertcharts import charts_for
+from centinela.web.chartspec import ChartSpec
+from centinela.web.evidence import Explained, explain
 from centinela.web.views.cases import allowed_actions
 from centinela.web.views.common import (
     AlertRow,
@@ -21,6 +24,7 @@ from centinela.web.views.common import (
     alert_row,
     has_patients,
     hide_patients,
+    hide_patients_text,
     lima_iso,
 )
 from centinela.web.views.evidence import MovementPage, movement_page
@@ -68,6 +72,8 @@ class AlertDetail(BaseModel):
     updated_at: str | None
     evidence: dict
     evidence_items: list[EvidenceItem]
+    explained: Explained | None = None
+    charts: list[ChartSpec] = []
     chart: Chart
     movements: list[MovementRow]
     movements_total: int
@@ -113,7 +119,7 @@ def visible_alert(session: Session, user: User, alert_id: str, now: dt.datetime)
 
 
 def build_alert(session: Session, user: User, alert_id: str, now: dt.datetime,
-                page: int = 1) -> AlertDetail:
+                page: int = 1, lang: str = "es") -> AlertDetail:
     """Return the detail page of one alert; reading patient-level data is audited."""
     alert = visible_alert(session, user, alert_id, now)
     where = [*subject_where(session, alert.subject_kind, alert.subject_id),
@@ -133,7 +139,12 @@ def build_alert(session: Session, user: User, alert_id: str, now: dt.datetime,
                      reason="alert detail", details={"role": user.role,
                                                      "subject_kind": alert.subject_kind},
                      now=now)
+    explained = explain(alert, evidence, lang)
+    if not show:
+        explained.headline = hide_patients_text(explained.headline)
+        explained.sentences = [hide_patients_text(x) for x in explained.sentences]
     return AlertDetail(
+        explained=explained, charts=charts_for(session, alert, evidence, lang),
         alert=row, outcome=alert.outcome, created_at=lima_iso(alert.created_at),
         updated_at=lima_iso(alert.updated_at), evidence=evidence,
         evidence_items=flatten(evidence),

@@ -114,6 +114,9 @@ def alert_row(alert: Alert, hide: bool = False) -> AlertRow:
     if hide:
         row.subject_id = hide_patients(row.subject_id)
         row.summary = hide_patients_text(row.summary)
+    from centinela.web.evidence import code  # stored summaries may name codes (general_medicine)
+
+    row.summary = code(row.summary, "es")
     return row
 
 
