@@ -26,11 +26,10 @@ pytestmark = pytest.mark.browser
 @pytest.fixture
 def live_world(session):
     """The sample world around the real clock, with 80 more movements behind one alert."""
-    from tests.sample import seed_sample
-
     from centinela.accounts.demo import seed_demo_users
     from centinela.ingest.models import Movement
     from centinela.web.views.common import clear_cache
+    from tests.sample import seed_sample
 
     clear_cache()
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
