@@ -25,9 +25,9 @@ from sqlalchemy import func, select
 
 from centinela.db import create_schema, make_engine, session_scope
 from centinela.generate import generate
-from centinela.ingest.models import Movement
 from centinela.ingest.service import import_directory
 from centinela.ledger.patients import clinical_report
+from centinela.ledger.records import Movement
 
 PATIENT_SCENARIOS = ("doctor_shopping", "high_mme", "opioid_benzodiazepine_overlap")
 

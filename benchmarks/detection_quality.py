@@ -136,7 +136,7 @@ def baseline_flags(session, per_kind: dict[str, int]) -> dict:
 
     from centinela.detect.context import DetectionContext
     from centinela.detect.engine import latest_movement_time
-    from centinela.ingest.models import EVENT_TYPES
+    from centinela.ledger.records import EVENT_TYPES
 
     now = latest_movement_time(session)
     ctx = DetectionContext(session, now)
@@ -194,7 +194,7 @@ def realtime_latency(engine, n_events: int = 200) -> dict:
     from centinela.alerts.models import Delivery
     from centinela.db import session_scope
     from centinela.detect.realtime import after_import
-    from centinela.ingest.models import ImportRun, Movement
+    from centinela.ledger.records import ImportRun, Movement
     from centinela.registry.models import Establishment, Product
 
     with session_scope(engine) as s:

@@ -26,7 +26,7 @@ from centinela.ews.intake import sync_seizures
 from centinela.ews.models import Signal
 from centinela.ews.scan import ScanParams
 from centinela.ews.signals import record_signal
-from centinela.ingest.models import Rejection, Seizure
+from centinela.ledger.records import Rejection, Seizure
 from centinela.web.app import create_app
 
 FENTANYL = "CCC(=O)N(c1ccccc1)C1CCN(CCc2ccccc2)CC1"

@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy import func, inspect, select
 
 from centinela.ingest import extensions, pipeline, writer
-from centinela.ingest.models import ImportRun, Movement, Rejection, Seizure
 from centinela.ingest.service import ImportFailed, import_directory, import_records
+from centinela.ledger.records import ImportRun, Movement, Rejection, Seizure
 from centinela.registry.models import Establishment, Professional
 from tests.ingest_support import (
     ESTABLISHMENTS,

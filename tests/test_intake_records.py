@@ -9,10 +9,10 @@ from sqlalchemy import select
 
 from centinela.alerts.models import Alert
 from centinela.detect.engine import run_all
-from centinela.ingest.models import Rejection
 from centinela.ingest.service import import_directory
 from centinela.ledger.balances import balance_only_establishments, reconcile
 from centinela.ledger.models import PeriodicBalance
+from centinela.ledger.records import Rejection
 from centinela.ledger.summary import format_summary, national_summary
 from centinela.registry.forms import FormBook, split_number
 from centinela.registry.models import PrescriptionFormBlock
@@ -186,7 +186,7 @@ def test_balances_reconcile_with_their_arithmetic_carry_over_and_the_ledger(engi
 def _months(session) -> list[tuple[dt.date, dt.date]]:
     from sqlalchemy import func
 
-    from centinela.ingest.models import Movement
+    from centinela.ledger.records import Movement
 
     lo, hi = session.execute(select(func.min(Movement.occurred_at),
                                     func.max(Movement.occurred_at))).one()

@@ -63,7 +63,7 @@ def _demo_professionals(session) -> dict[str, str]:
     """Pick the busiest real prescriber and pharmacist of the data for the demo accounts."""
     from sqlalchemy import func, select
 
-    from centinela.ingest.models import Movement
+    from centinela.ledger.records import Movement
 
     out: dict[str, str] = {}
     for role, col in (("prescriber", Movement.prescriber_id),

@@ -155,7 +155,7 @@ def import_overdoses_cmd(
     """Importa intoxicaciones/sobredosis / import overdose and poisoning records."""
     from centinela.db import session_scope
     from centinela.ews.intake import import_overdoses_file
-    from centinela.ingest.models import ImportRun, Rejection
+    from centinela.ledger.records import ImportRun, Rejection
 
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     with session_scope(_engine()) as session:

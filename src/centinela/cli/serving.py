@@ -14,9 +14,9 @@ log = logging.getLogger("centinela.serve")
 def start_scheduler(engine, interval_s: int) -> object | None:
     """Start the detection/dispatch scheduler when the detection area provides it."""
     try:
-        from centinela.detect.scheduler import start_background
+        from centinela.jobs import start_background
     except ImportError:
-        log.warning("centinela.detect.scheduler is not installed: no scheduled detection")
+        log.warning("centinela.jobs is not installed: no scheduled detection")
         return None
     return start_background(engine, interval_s)
 

@@ -183,7 +183,7 @@ def load_image(data: bytes, fmt: str) -> np.ndarray:
 
 def import_parcels_file(session: Session, path, import_id: int | None) -> dict:
     """Import one parcels file (and the images it names) inside the caller's transaction."""
-    from centinela.ingest.models import Rejection
+    from centinela.ledger.records import Rejection
 
     path = Path(path)
     folder = path.parent

@@ -14,7 +14,7 @@ from centinela.alerts.service import AlertDraft, upsert_alert
 from centinela.db import session_scope
 from centinela.detect.context import DetectionContext
 from centinela.detect.registry import all_detectors, load
-from centinela.ingest.models import Movement
+from centinela.ledger.records import Movement
 
 # A detector that emits more than this in one run is misbehaving on this data; keep its
 # strongest findings so the analyst queue stays usable, and say so in the report.

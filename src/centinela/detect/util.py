@@ -64,7 +64,7 @@ def dispense_daily_mme(ctx: DetectionContext, rows: np.ndarray) -> tuple[np.ndar
 
 def prescriber_exempt(ctx: DetectionContext, codes: np.ndarray) -> np.ndarray:
     """Return True for prescribers in specialties exempt from high-dose limits (cancer, palliative)."""
-    from centinela.detect.mme import EXEMPT_SPECIALTIES
+    from centinela.ledger.mme import EXEMPT_SPECIALTIES
 
     spec = ctx.registry.prof_specialty
     return np.array([c >= 0 and (spec[c] or "") in EXEMPT_SPECIALTIES for c in codes], dtype=bool)

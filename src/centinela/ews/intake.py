@@ -178,7 +178,7 @@ def read_records(path: Path) -> Iterator[tuple[int, dict]]:
 
 def import_overdoses_file(session: Session, path, import_id: int | None) -> dict:
     """Import one overdoses file inside the caller's transaction; return the counts."""
-    from centinela.ingest.models import Rejection
+    from centinela.ledger.records import Rejection
 
     path = Path(path)
     counts = {"accepted": 0, "duplicates": 0, "conflicts": 0, "rejected": 0}
@@ -314,7 +314,7 @@ def seizure_payload(seizure, product=None) -> dict:
 
 def sync_seizures(session: Session) -> dict:
     """Turn new or changed seizures into ``seizure``/``lab`` signals (idempotent)."""
-    from centinela.ingest.models import Seizure
+    from centinela.ledger.records import Seizure
     from centinela.registry.models import Product
 
     signals = {

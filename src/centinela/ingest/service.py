@@ -26,7 +26,6 @@ from centinela.config import get_settings
 from centinela.db import session_scope
 from centinela.ingest import extensions, worker
 from centinela.ingest.fields import EXTENSIONS, ORDER, SPECS
-from centinela.ingest.models import ImportRun
 from centinela.ingest.pipeline import IntakeContext, process
 from centinela.ingest.readers import (
     FileRefused,
@@ -37,6 +36,7 @@ from centinela.ingest.readers import (
 )
 from centinela.ingest.report import FileReport, ImportReport, Sample
 from centinela.ingest.values import Invalid
+from centinela.ledger.records import ImportRun
 from centinela.privacy import redact
 
 log = logging.getLogger("centinela.ingest")

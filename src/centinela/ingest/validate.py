@@ -13,7 +13,6 @@ from typing import NoReturn
 
 from centinela.ingest import gs1
 from centinela.ingest.fields import (
-    EVENT_TYPES,
     FRACTIONAL_EVENTS,
     MOVEMENTS,
     PATIENT_SEXES,
@@ -33,6 +32,7 @@ from centinela.ingest.values import (
     show,
     time_text,
 )
+from centinela.ledger.records import EVENT_TYPES
 from centinela.reference import ubigeo
 
 MOVEMENT_COLUMNS = (

@@ -19,9 +19,9 @@ from sqlalchemy.orm import Session
 
 from centinela.ingest.extra import import_file
 from centinela.ingest.fields import RecordSpec
-from centinela.ingest.models import STOCK_SIGN, Movement
 from centinela.ingest.values import Invalid, parse_date, parse_number, show
 from centinela.ledger.models import PeriodicBalance
+from centinela.ledger.records import STOCK_SIGN, Movement
 from centinela.registry.models import Establishment, Product
 
 BALANCES = RecordSpec(

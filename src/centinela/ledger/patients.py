@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
-from centinela.detect.mme import daily_mme, days_covered, unit_mme
-from centinela.ingest.models import Movement
+from centinela.ledger.mme import daily_mme, days_covered, unit_mme
+from centinela.ledger.records import Movement
 from centinela.reference.substances import diazepam_mg, substance_class
 from centinela.registry.models import Establishment, Product, Professional
 

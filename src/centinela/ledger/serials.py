@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from centinela.ingest.models import Movement
+from centinela.ledger.records import Movement
 from centinela.ledger.stock import signed_quantity
 
 # What the last movement of a unit says about where it is.

@@ -16,7 +16,7 @@ from sqlalchemy import case, func, literal, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from centinela.ingest.models import STOCK_SIGN, Movement
+from centinela.ledger.records import STOCK_SIGN, Movement
 from centinela.registry.models import Product
 
 PLUS = tuple(t for t, s in STOCK_SIGN.items() if s > 0)

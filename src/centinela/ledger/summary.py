@@ -8,9 +8,9 @@ from collections import Counter
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from centinela.ingest.models import ImportRun, Movement, Rejection, Seizure
 from centinela.ledger.balances import balance_only_establishments
 from centinela.ledger.models import PeriodicBalance
+from centinela.ledger.records import ImportRun, Movement, Rejection, Seizure
 from centinela.ledger.stock import signed_quantity, strengths
 from centinela.reference import ubigeo
 from centinela.registry.models import Establishment, Product, Professional

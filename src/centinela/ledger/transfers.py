@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from centinela.config import get_settings
-from centinela.ingest.models import Movement
+from centinela.ledger.records import Movement
 
 RECEIVING = ("receipt", "transfer_in")
 

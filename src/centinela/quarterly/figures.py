@@ -21,7 +21,7 @@ from centinela.certification.progress import department_status, national, standi
 from centinela.certification.rule import HANDLING_ROLES
 from centinela.config import get_settings
 from centinela.ews.models import Bulletin, Signal
-from centinela.ingest.models import ImportRun, Movement, Rejection, Seizure
+from centinela.ledger.records import ImportRun, Movement, Rejection, Seizure
 from centinela.online.models import OnlineLead
 from centinela.public.models import CitizenReport
 from centinela.quarterly.institutions import LABELS, TYPES, institution_type

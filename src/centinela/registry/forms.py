@@ -114,7 +114,7 @@ class FormBook:
 def forms_from_ledger(session: Session) -> list[dict]:
     """The form blocks that the dispenses imply: each prescriber's consecutive numbers of one
     series as one block, issued on the day of its first use (export, round trip)."""
-    from centinela.ingest.models import Movement
+    from centinela.ledger.records import Movement
 
     used: dict[tuple[str, int], tuple[str, object]] = {}
     for form, prescriber, when in session.execute(

@@ -14,7 +14,7 @@ from centinela.detect.base import Detector, day_str, fmt
 from centinela.detect.context import DAY, DetectionContext
 from centinela.detect.frame import CONSUMED, INBOUND, to_epoch
 from centinela.detect.util import groups, month_bounds, month_index, pair_key
-from centinela.ingest.models import Seizure
+from centinela.ledger.records import Seizure
 
 
 class SerialReuse(Detector):
@@ -396,6 +396,6 @@ class SeizureTrace(Detector):
 
 
 def _etype(f, i: int) -> str:
-    from centinela.ingest.models import EVENT_TYPES
+    from centinela.ledger.records import EVENT_TYPES
 
     return EVENT_TYPES[int(f.etype[i])]

@@ -110,7 +110,7 @@ def _opioid_naive(ctx: DetectionContext, session: Session, rows: np.ndarray, day
     days and the data reach back that far (otherwise the history is unknown: False)."""
     from sqlalchemy import func, select
 
-    from centinela.ingest.models import Movement
+    from centinela.ledger.records import Movement
 
     f = ctx.frame
     horizon = days * DAY

@@ -20,8 +20,8 @@ from centinela.alerts.service import AlertDraft
 from centinela.detect.base import Detector, fmt
 from centinela.detect.context import DetectionContext
 from centinela.detect.frame import to_epoch
-from centinela.detect.mme import daily_mme, days_covered, unit_mme
-from centinela.ingest.models import Movement
+from centinela.ledger.mme import daily_mme, days_covered, unit_mme
+from centinela.ledger.records import Movement
 from centinela.reference.substances import diazepam_mg, substance_class
 from centinela.registry.models import Establishment, Product, Professional
 

@@ -13,10 +13,10 @@ from centinela.alerts.service import AlertDraft
 from centinela.detect.base import Detector, fmt
 from centinela.detect.context import DetectionContext
 from centinela.detect.frame import to_epoch
-from centinela.detect.mme import unit_mme
 from centinela.detect.scoring import calibrate
-from centinela.ingest.models import Movement
 from centinela.ledger.balances import reconcile
+from centinela.ledger.mme import unit_mme
+from centinela.ledger.records import Movement
 from centinela.registry.forms import FormBook, split_number
 from centinela.registry.models import Establishment, Product, Professional
 

@@ -13,8 +13,8 @@ from sqlalchemy import select
 from centinela.accounts.models import User
 from centinela.db import session_scope
 from centinela.ingest.fhir import FhirError, import_fhir, operation_outcome
-from centinela.ingest.models import Rejection
 from centinela.ingest.service import ImportFailed
+from centinela.ledger.records import Rejection
 from centinela.web.deps import clock, require_roles
 
 router = APIRouter(prefix="/api/v1", tags=["intake"])

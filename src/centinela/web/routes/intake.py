@@ -19,13 +19,13 @@ from sqlalchemy.orm import Session
 from centinela import audit
 from centinela.accounts.models import User
 from centinela.csvsafe import row as csv_row
-from centinela.ingest.models import ImportRun, Rejection
 from centinela.ingest.service import (
     ImportFailed,
     IntakeError,
     import_records,
     import_uploaded_files,
 )
+from centinela.ledger.records import ImportRun, Rejection
 from centinela.web.deps import clock, db_session, require_roles
 
 router = APIRouter(prefix="/api/v1", tags=["intake"])

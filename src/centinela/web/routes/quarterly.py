@@ -81,7 +81,7 @@ def api_certificates(request: Request, body: Annotated[dict, Body(...)],
     """Import certificates: ``{"records": [{certificate_id, professional_id, issuer, issued_on,
     expires_on?, course?}, …]}`` → counts and the rejected lines with where and why."""
     from centinela.certification.intake import import_certificate_records
-    from centinela.ingest.models import ImportRun, Rejection
+    from centinela.ledger.records import ImportRun, Rejection
 
     records = body.get("records") if isinstance(body, dict) else None
     if not isinstance(records, list) or not records:

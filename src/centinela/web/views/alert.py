@@ -12,7 +12,7 @@ from centinela import audit
 from centinela.accounts.models import User
 from centinela.accounts.policy import ANALYSTS, may_see_department, may_see_patient
 from centinela.alerts.models import Alert, Authority, CaseEvent, Channel, Delivery, DeliveryAttempt
-from centinela.ingest.models import Movement
+from centinela.ledger.records import Movement
 from centinela.web.views.cases import allowed_actions
 from centinela.web.views.common import (
     AlertRow,

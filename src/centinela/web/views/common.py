@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from centinela.alerts.models import Alert
 from centinela.alerts.service import alert_json
-from centinela.ingest.models import Movement
+from centinela.ledger.records import Movement
 from centinela.reference.ubigeo import departments
 from centinela.registry.models import Establishment, Product
 from centinela.web.views.mme import mme_per_unit

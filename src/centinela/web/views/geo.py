@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from centinela.accounts.models import User
 from centinela.accounts.policy import department_scope
 from centinela.alerts.models import Alert
-from centinela.ingest.models import Movement
+from centinela.ledger.records import Movement
 from centinela.reference.ubigeo import data_path, department_population, departments
 from centinela.registry.models import Establishment, Product
 from centinela.web.views.common import OUTFLOWS, cached, clear_cache

@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 from centinela import audit
 from centinela.accounts.models import User
 from centinela.config import get_settings
-from centinela.ingest.models import Movement
 from centinela.ledger.patients import clinical_report
+from centinela.ledger.records import Movement
 from centinela.privacy import DocumentError, pseudonymize
 from centinela.web.views.common import Point, Series, lima_iso
 

@@ -1,8 +1,8 @@
-"""MME of registry products through the detection engine's factors (``centinela.detect.mme``)."""
+"""MME of registry products through the detection engine's factors (``centinela.ledger.mme``)."""
 
 from __future__ import annotations
 
-from centinela.detect.mme import UnitMME, daily_mme, unit_mme
+from centinela.ledger.mme import UnitMME, daily_mme, unit_mme
 from centinela.registry.models import Product
 
 __all__ = ["daily_mme", "mme_per_unit", "unit_of"]

@@ -1,4 +1,5 @@
-"""Tables for movements, seizures, import runs and rejected records."""
+"""The core records of the ledger: movements, seizures, the imports they came from and the
+records refused, with the movement types and their stock signs."""
 
 from __future__ import annotations
 
@@ -20,10 +21,14 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from centinela.db import Base
-from centinela.ingest.fields import EVENT_TYPES
 
 __all__ = ["EVENT_TYPES", "STOCK_SIGN", "ImportRun", "Movement", "Rejection", "Seizure"]
 
+# Movement types (spec table "event_type") and what each does to the stock on hand.
+EVENT_TYPES = (
+    "import", "receipt", "transfer_in", "transfer_out", "dispense", "administer", "waste",
+    "loss", "export", "count",
+)
 STOCK_SIGN = {
     "import": 1, "receipt": 1, "transfer_in": 1, "transfer_out": -1, "dispense": -1,
     "administer": -1, "waste": -1, "loss": -1, "export": -1, "count": 0,

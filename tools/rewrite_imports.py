@@ -1,0 +1,115 @@
+#!/usr/bin/env python3
+"""Rewrite old Centinela import paths to their issue-13 homes across a tree.
+
+Usage: ``python3 tools/rewrite_imports.py src tests benchmarks [--check]``
+
+Handles ``import a.b``, ``from a.b import x, y`` (splitting a line when only some names moved),
+``from a import b`` for moved modules, and dotted names inside strings (``monkeypatch`` targets,
+``"module:function"`` tables). Idempotent; prints each file it changed. ``--check`` only lists
+the files that still use an old path (exit 1 when any).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+# Whole modules: old dotted path → new dotted path.
+MODULES: dict[str, str] = {
+    "centinela.ingest.models": "centinela.ledger.records",
+    "centinela.registry.intake": "centinela.ingest.registry",
+    "centinela.detect.scheduler": "centinela.jobs",
+    "centinela.detect.mme": "centinela.ledger.mme",
+    "centinela.online.text": "centinela.lib.text",
+}
+
+# Single names that moved out of a module that still exists: (old module, name) → new module.
+SYMBOLS: dict[tuple[str, str], str] = {
+    ("centinela.ingest.fields", "EVENT_TYPES"): "centinela.ledger.records",
+}
+
+# Names that were renamed on the way: (new module, old name) → new name.
+RENAMES: dict[tuple[str, str], str] = {}
+
+_FROM = re.compile(r"^(?P<indent>[ \t]*)from (?P<mod>[\w.]+) import (?P<names>\([^)]*\)|[^\n#]+)"
+                   r"(?P<tail>[ \t]*(?:#[^\n]*)?)$", re.M)
+
+
+def _split_names(raw: str) -> list[str]:
+    raw = raw.strip()
+    if raw.startswith("("):
+        raw = raw[1:-1]
+    raw = re.sub(r"#[^\n]*", "", raw)
+    return [n.strip() for n in raw.replace("\n", " ").split(",") if n.strip()]
+
+
+def _moves(mod: str, names: str) -> bool:
+    if mod in MODULES:
+        return True
+    return any((mod, n.partition(" as ")[0].strip()) in SYMBOLS or
+               f"{mod}.{n.partition(' as ')[0].strip()}" in MODULES for n in _split_names(names))
+
+
+def _rewrite_from(m: re.Match) -> str:
+    indent, mod, names, tail = m["indent"], m["mod"], m["names"], m["tail"]
+    if not _moves(mod, names):
+        return m.group(0)
+    mod = MODULES.get(mod, mod)
+    parts = _split_names(names)
+    groups: dict[str, list[str]] = {}
+    for part in parts:
+        name, _, alias = part.partition(" as ")
+        name, alias = name.strip(), alias.strip()
+        target = SYMBOLS.get((mod, name), mod)
+        # "from centinela.ingest import models" → "from centinela.ledger import records as models"
+        full = f"{mod}.{name}"
+        if full in MODULES:
+            new_pkg, _, new_name = MODULES[full].rpartition(".")
+            alias = alias or (name if new_name != name else "")
+            target, name = new_pkg, new_name
+        new_name = RENAMES.get((target, name), name)
+        if new_name != name and not alias:
+            alias = name
+        groups.setdefault(target, []).append(f"{new_name} as {alias}" if alias and alias != new_name
+                                             else new_name)
+    lines = []
+    for i, (target, items) in enumerate(groups.items()):
+        body = ", ".join(items)
+        line = f"{indent}from {target} import {body}"
+        if len(line) > 100:
+            inner = "".join(f"{indent}    {it},\n" for it in items)
+            line = f"{indent}from {target} import (\n{inner}{indent})"
+        lines.append(line + (tail if i == 0 else ""))
+    return "\n".join(lines)
+
+
+def rewrite(text: str) -> str:
+    """Return ``text`` with every old path replaced by its new one."""
+    out = _FROM.sub(_rewrite_from, text)
+    for old, new in sorted(MODULES.items(), key=lambda kv: -len(kv[0])):
+        out = re.sub(rf"(?<![\w.]){re.escape(old)}(?![\w])", new, out)
+    return out
+
+
+def main(argv: list[str]) -> int:
+    check = "--check" in argv
+    roots = [Path(a) for a in argv if a != "--check"] or [Path(".")]
+    stale = 0
+    for root in roots:
+        files = [root] if root.is_file() else sorted([*root.rglob("*.py"), *root.rglob("*.md")])
+        for path in files:
+            if path.resolve() == Path(__file__).resolve():
+                continue
+            text = path.read_text(encoding="utf-8")
+            new = rewrite(text)
+            if new != text:
+                stale += 1
+                print(path)
+                if not check:
+                    path.write_text(new, encoding="utf-8")
+    return 1 if check and stale else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
