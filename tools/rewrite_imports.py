@@ -22,11 +22,18 @@ MODULES: dict[str, str] = {
     "centinela.detect.scheduler": "centinela.jobs",
     "centinela.detect.mme": "centinela.ledger.mme",
     "centinela.online.text": "centinela.lib.text",
+    "centinela.ingest.extensions": "centinela.ingest.hooks",  # values are now functions
 }
 
 # Single names that moved out of a module that still exists: (old module, name) → new module.
 SYMBOLS: dict[tuple[str, str], str] = {
     ("centinela.ingest.fields", "EVENT_TYPES"): "centinela.ledger.records",
+    ("centinela.ledger.balances", "import_balances_file"): "centinela.ingest.balances",
+    ("centinela.ledger.balances", "BALANCES"): "centinela.ingest.balances",
+    ("centinela.registry.forms", "import_forms_file"): "centinela.ingest.forms",
+    ("centinela.registry.forms", "FORMS"): "centinela.ingest.forms",
+    ("centinela.ews.detect", "run"): "centinela.ews.detectors",
+    ("centinela.ews.detect", "DETECTORS"): "centinela.ews.detectors",
 }
 
 # Names that were renamed on the way: (new module, old name) → new name.

@@ -10,6 +10,8 @@ import importlib
 
 import typer
 
+from centinela.wiring import install
+
 COMMAND_MODULES = (
     "centinela.cli.importing",
     "centinela.cli.generating",
@@ -37,6 +39,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+install()  # upper layers register into ingest and the detector registry
 for _name in COMMAND_MODULES:
     importlib.import_module(_name).register(app)
 

@@ -201,7 +201,8 @@ def detect_cmd(
 ) -> None:
     """Ejecuta los detectores de alerta temprana / run the EWS detectors."""
     from centinela.db import session_scope
-    from centinela.ews.detect import DetectConfig, run
+    from centinela.ews.detect import DetectConfig
+    from centinela.ews.detectors import run
     from centinela.ews.intake import sync_seizures
     from centinela.ews.scan import ScanParams
 

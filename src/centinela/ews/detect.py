@@ -1,4 +1,7 @@
-"""EWS signal detection over stored signals; every finding becomes an alert via ``upsert_alert``.
+"""EWS signal detection over stored signals: the rules, each returning alert drafts.
+
+``centinela.ews.detectors`` wraps each rule as a registered ``Detector`` (``centinela detect``,
+the scheduled job and ``centinela ews detect`` run them through the one detection engine).
 
 Detectors (all take ``now``): first appearance of a substance nationally and per department,
 aberrations of daily series per department × substance (EARS C1–C3, EWMA, CUSUM), space-time
@@ -16,7 +19,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from centinela.alerts.service import AlertDraft, severity_for, upsert_alert
+from centinela.alerts.service import AlertDraft, severity_for
 from centinela.ews import stats
 from centinela.ews.models import Signal
 from centinela.ews.registry import registry
@@ -399,38 +402,3 @@ def name_mismatches(session: Session, now: dt.datetime, cfg: DetectConfig) -> li
                       "inchikey": sig.inchikey},
         ))
     return drafts
-
-
-DETECTORS = {
-    "ews_first": first_appearances,
-    "ews_aberration": aberrations,
-    "ews_cluster": clusters,
-    "ews_seized_registry_product": registry_product_seizures,
-    "ews_name_mismatch": name_mismatches,
-}
-
-
-def run(session: Session, now: dt.datetime, cfg: DetectConfig | None = None,
-        only: tuple[str, ...] = ()) -> dict:
-    """Run the EWS detectors at ``now``; upsert one alert per finding; return counts."""
-    cfg = cfg or DetectConfig()
-    counts: dict[str, dict[str, int]] = {}
-    for name, fn in DETECTORS.items():
-        if only and name not in only:
-            continue
-        created = updated = 0
-        try:
-            drafts = fn(session, now, cfg)
-        except Exception as exc:  # noqa: BLE001 - one detector's failure never stops the rest
-            import logging
-
-            logging.getLogger(__name__).exception("EWS detector %s failed", name)
-            counts[name] = {"created": 0, "updated": 0, "error": f"{type(exc).__name__}: {exc}"}
-            continue
-        for draft in drafts:
-            _, new = upsert_alert(session, draft, now=now)
-            created += int(new)
-            updated += int(not new)
-        counts[name] = {"created": created, "updated": updated}
-    session.flush()
-    return counts
