@@ -34,10 +34,25 @@ SYMBOLS: dict[tuple[str, str], str] = {
     ("centinela.registry.forms", "FORMS"): "centinela.ingest.forms",
     ("centinela.ews.detect", "run"): "centinela.ews.detectors",
     ("centinela.ews.detect", "DETECTORS"): "centinela.ews.detectors",
+    ("centinela.ews.detect", "lima_day"): "centinela.lib.clock",
+    ("centinela.detect.context", "LIMA_OFFSET_S"): "centinela.lib.clock",
+    ("centinela.online.connectors.base", "LIMA"): "centinela.lib.clock",
+    ("centinela.web.views.common", "LIMA"): "centinela.lib.clock",
+    ("centinela.ews.intake", "LIMA"): "centinela.lib.clock",
+    ("centinela.ews.export", "LIMA"): "centinela.lib.clock",
+    ("centinela.ingest.service", "utcnow"): "centinela.lib.clock",
+    ("centinela.accounts.service", "utcnow"): "centinela.lib.clock",
+    ("centinela.alerts.service", "alert_json"): "centinela.alerts.payload",
+    ("centinela.generate.scenarios", "plan"): "centinela.generate.planting",
 }
 
 # Names that were renamed on the way: (new module, old name) → new name.
-RENAMES: dict[tuple[str, str], str] = {}
+RENAMES: dict[tuple[str, str], str] = {
+    ("centinela.lib.clock", "day_window"): "lima_days",
+}
+# Attribute uses of a moved name through its old module (``detect.day_window(...)`` after
+# ``from centinela.ews import detect``) are not rewritten: grep for them after a merge.
+SYMBOLS[("centinela.ews.detect", "day_window")] = "centinela.lib.clock"
 
 _FROM = re.compile(r"^(?P<indent>[ \t]*)from (?P<mod>[\w.]+) import (?P<names>\([^)]*\)|[^\n#]+)"
                    r"(?P<tail>[ \t]*(?:#[^\n]*)?)$", re.M)
@@ -91,9 +106,31 @@ def _rewrite_from(m: re.Match) -> str:
     return "\n".join(lines)
 
 
+# The public channels' second settings object became the ``public`` section of the one settings.
+CALLS: list[tuple[str, str]] = [
+    (r"\bget_public_settings\.cache_clear\(\)", "get_settings.cache_clear()"),
+    (r"\bget_public_settings\(\)", "get_settings().public"),
+    (r"\bPublicSettings\b", "PublicSettings"),
+]
+_PUBLIC_IMPORT = re.compile(r"^([ \t]*)from centinela\.public\.settings import ([^\n]+)$", re.M)
+
+
+def _public_import(m: re.Match) -> str:
+    names = [n.strip() for n in m[2].split(",")]
+    new = sorted({"get_settings" if n == "get_public_settings" else n for n in names})
+    return f"{m[1]}from centinela.config import {', '.join(new)}"
+
+
 def rewrite(text: str) -> str:
     """Return ``text`` with every old path replaced by its new one."""
     out = _FROM.sub(_rewrite_from, text)
+    if "centinela.public.settings" in out or "get_public_settings" in out:
+        out = _PUBLIC_IMPORT.sub(_public_import, out)
+        for pattern, new in CALLS:
+            out = re.sub(pattern, new, out)
+        # one import of get_settings per scope is enough
+        out = re.sub(r"^([ \t]*)(from centinela\.config import get_settings\n)((?:.*\n)*?)\1\2",
+                     r"\1\2\3", out, flags=re.M)
     for old, new in sorted(MODULES.items(), key=lambda kv: -len(kv[0])):
         out = re.sub(rf"(?<![\w.]){re.escape(old)}(?![\w])", new, out)
     return out

@@ -13,10 +13,10 @@ from sqlalchemy.orm import Session
 from centinela.config import Settings, get_settings
 from centinela.detect.frame import Frame, load_frame, to_epoch
 from centinela.ledger.mme import FENTANYL_FAMILY, unit_mme
+from centinela.lib.clock import LIMA_OFFSET_S
 from centinela.registry.models import Establishment, Product, Professional
 
 DAY = 86400
-LIMA_OFFSET_S = -5 * 3600
 
 
 @dataclass

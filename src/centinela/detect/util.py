@@ -6,7 +6,8 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from centinela.detect.context import DAY, LIMA_OFFSET_S, DetectionContext
+from centinela.detect.context import DAY, DetectionContext
+from centinela.lib.clock import LIMA_OFFSET_S
 
 PRESCRIBER_PREFIXES = ("CMP-", "COP-", "COB-")
 

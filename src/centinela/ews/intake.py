@@ -31,10 +31,10 @@ from centinela.ews.models import (
 from centinela.ews.registry import resolve
 from centinela.ews.signals import record_signal
 from centinela.ews.tiers import TierError, tier
+from centinela.lib import clock
 from centinela.privacy import redact
 from centinela.reference import ubigeo as ubigeo_ref
 
-LIMA = dt.timezone(dt.timedelta(hours=-5))
 OVERDOSE_FIELDS = (
     "event_id", "occurred_at", "ubigeo", "setting", "suspected_substances",
     "confirmed_substances", "naloxone_given", "outcome", "age_band", "sex", "reporter", "route",
@@ -57,13 +57,7 @@ class RecordError(ValueError):
 
 def parse_time(value: str) -> dt.datetime:
     """Parse ISO 8601 (no offset = America/Lima) and return naive UTC."""
-    text = value.strip()
-    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-        text += "T00:00:00"
-    parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=LIMA)
-    return parsed.astimezone(dt.UTC).replace(tzinfo=None)
+    return clock.parse_time(value)
 
 
 def _bool(value: str) -> bool | None:

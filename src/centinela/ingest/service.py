@@ -35,6 +35,7 @@ from centinela.ingest.readers import (
 from centinela.ingest.report import FileReport, ImportReport, Sample
 from centinela.ingest.values import Invalid
 from centinela.ledger.records import ImportRun
+from centinela.lib.clock import utcnow
 from centinela.privacy import redact
 
 log = logging.getLogger("centinela.ingest")
@@ -78,10 +79,6 @@ class Source:
         if self.objects is not None:
             return records_from_objects(self.objects, SPECS[self.record_type])
         return read_records(self.path, SPECS[self.record_type])
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def find_sources(folder: Path) -> tuple[list[Source], list[str]]:

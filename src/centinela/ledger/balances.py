@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from centinela.ledger.models import PeriodicBalance
 from centinela.ledger.records import STOCK_SIGN, Movement
+from centinela.lib.clock import lima_midnight
 
 KEY = ("establishment_id", "product_code", "period_end")
 # A book may round a fraction of an ampoule (administer/waste of part of a unit).
@@ -112,8 +113,8 @@ class _Flows:
     def between(self, key: tuple[str, str], first: dt.date,
                 last: dt.date) -> tuple[float, float]:
         """(receipts, issues) in units from ``first`` to ``last``, Lima days."""
-        start = dt.datetime.combine(first, dt.time()) + dt.timedelta(hours=5)  # Lima → UTC
-        end = dt.datetime.combine(last + dt.timedelta(days=1), dt.time()) + dt.timedelta(hours=5)
+        start = lima_midnight(first)
+        end = lima_midnight(last + dt.timedelta(days=1))
         times, sums = self._times[key], self._sums[key]
         lo, hi = bisect.bisect_left(times, start), bisect.bisect_left(times, end)
         return sums[hi][0] - sums[lo][0], sums[hi][1] - sums[lo][1]
@@ -137,8 +138,7 @@ def balances_from_ledger(session: Session, months: list[tuple[dt.date, dt.date]]
     rows = session.execute(select(Movement.establishment_id, Movement.product_code,
                                   Movement.event_type, Movement.occurred_at, Movement.quantity)
                            .where(Movement.event_type != "count")).all()
-    edges = [(dt.datetime.combine(a, dt.time()) + dt.timedelta(hours=5),
-              dt.datetime.combine(b + dt.timedelta(days=1), dt.time()) + dt.timedelta(hours=5))
+    edges = [(lima_midnight(a), lima_midnight(b + dt.timedelta(days=1)))
              for a, b in months]
     acc: dict[tuple[str, str], list[list[float]]] = {}
     for est, prod, etype, when, qty in rows:

@@ -9,13 +9,13 @@ issued; a dispense cites its form in ``prescription_id`` as series + number.
 from __future__ import annotations
 
 import bisect
-import datetime as dt
 import re
 from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from centinela.lib import clock
 from centinela.registry.models import PrescriptionFormBlock
 
 MAX_BLOCK = 100_000
@@ -88,7 +88,7 @@ def forms_from_ledger(session: Session) -> list[dict]:
         parts = split_number(form)
         if parts is None:
             continue
-        day = (when - dt.timedelta(hours=5)).date()
+        day = clock.lima_day(when)
         old = used.get(parts)
         if old is None or day < old[1]:
             used[parts] = (prescriber, day)

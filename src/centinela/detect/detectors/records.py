@@ -17,6 +17,7 @@ from centinela.detect.scoring import calibrate
 from centinela.ledger.balances import reconcile
 from centinela.ledger.mme import unit_mme
 from centinela.ledger.records import Movement
+from centinela.lib.clock import lima_day
 from centinela.registry.forms import FormBook, split_number
 from centinela.registry.models import Establishment, Product, Professional
 
@@ -80,7 +81,7 @@ class PrescriptionFormMisuse(Detector):
                 out += [(p, "not_issued") for p in sorted(named)]
             else:
                 out += [(p, "other_prescriber") for p in sorted(named - {block.prescriber_id})]
-                if any((r.occurred_at - dt.timedelta(hours=5)).date() < block.issued_on
+                if any(lima_day(r.occurred_at) < block.issued_on
                        for r in rows):
                     out += [(p, "before_issue") for p in sorted(named)]
             return out

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-LIMA = dt.timezone(dt.timedelta(hours=-5))
+from centinela.lib.clock import LIMA
 
 
 class ConnectorError(ValueError):

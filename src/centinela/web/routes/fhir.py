@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
 from centinela.accounts.models import User
+from centinela.accounts.policy import INTAKE_ROLES
 from centinela.db import session_scope
 from centinela.ingest.fhir import FhirError, import_fhir, operation_outcome
 from centinela.ingest.service import ImportFailed
@@ -18,7 +19,7 @@ from centinela.ledger.records import Rejection
 from centinela.web.deps import clock, require_roles
 
 router = APIRouter(prefix="/api/v1", tags=["intake"])
-guard = require_roles("admin", "national_analyst", "institution")
+guard = require_roles(*INTAKE_ROLES)
 MAX_BODY = 64 << 20
 FHIR_JSON = "application/fhir+json"
 

@@ -20,6 +20,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from centinela.accounts.models import User
+from centinela.accounts.policy import INVESTIGATORS
+from centinela.config import get_settings
+from centinela.lib.clock import utcnow
 from centinela.public import directory
 from centinela.public.abuse import AbuseError, check_rate, daily_client_hash, new_challenge
 from centinela.public.abuse import verify_challenge as _verify
@@ -46,7 +49,6 @@ from centinela.public.intake import (
 from centinela.public.messaging import handle_sms, telegram_reply
 from centinela.public.models import REPORT_HOWS, REPORT_KINDS, REPORT_STATUSES, ReportPhoto
 from centinela.public.photos import PhotoError
-from centinela.public.settings import get_public_settings
 from centinela.public.text import collation_key
 from centinela.public.triage import TriageError, row_json, set_status, triage
 from centinela.reference import ubigeo as ref
@@ -68,8 +70,7 @@ class ErrorBody(BaseModel):
 
 ERRORS = {code: {"model": ErrorBody} for code in (400, 404, 422, 429)}
 router = APIRouter()
-ANALYSTS = ("admin", "national_analyst", "regional_analyst", "police")
-analyst = require_roles(*ANALYSTS)
+analyst = require_roles(*INVESTIGATORS)  # analysts and the police triage citizen reports
 admin_only = require_roles("admin")
 CENTRAL_DENUNCIAS = {"name": "Central Única de Denuncias (Ministerio del Interior)",
                      "phone": "1818"}
@@ -131,7 +132,7 @@ def _now(request: Request) -> dt.datetime:
     """Current naive-UTC time; tests may set ``app.state.public_clock`` or ``app.state.clock``."""
     clock = getattr(request.app.state, "public_clock", None) or getattr(
         request.app.state, "clock", None)
-    return clock() if clock else dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    return clock() if clock else utcnow()
 
 
 @router.get("/reportar/public.js", include_in_schema=False)
@@ -267,7 +268,7 @@ def _date(value: str | None) -> dt.date | None:
 async def _read_photo(upload: UploadFile | None) -> bytes | None:
     if upload is None or not upload.filename:
         return None
-    limit = get_public_settings().photo_max_bytes
+    limit = get_settings().public.photo_max_bytes
     data = await upload.read(limit + 1)
     if len(data) > limit:
         raise PhotoError(f"photo: larger than {limit // 1_000_000} MB")
@@ -299,7 +300,7 @@ async def report_submit(
     def file_report(photo_bytes: bytes | None):
         _verify(session, challenge_token, challenge_answer, now, honeypot=website)
         check_rate(session, "report", _client(request, now, "report"),
-                   get_public_settings().reports_per_day, dt.timedelta(days=1), now)
+                   get_settings().public.reports_per_day, dt.timedelta(days=1), now)
         data = ReportInput(kind=kind, ubigeo=ubigeo, how=how or None,
                            occurred_on=_date(occurred_on),
                            establishment_name=establishment_name, contact=contact, text=text,
@@ -431,7 +432,7 @@ def api_challenge(request: Request) -> dict:
     """Return a light challenge to answer when filing a report (no identity involved)."""
     ch = new_challenge(_now(request))
     return {"token": ch["token"], "question": ch["question"],
-            "min_seconds": get_public_settings().min_submit_seconds}
+            "min_seconds": get_settings().public.min_submit_seconds}
 
 
 @router.post("/api/v1/reports", tags=["public"], status_code=201, responses=ERRORS)
@@ -443,7 +444,7 @@ def api_report(body: ReportBody, request: Request, session: Session = Depends(db
     try:
         _verify(session, body.challenge.token, body.challenge.answer, now)
         check_rate(session, "report", _client(request, now, "report"),
-                   get_public_settings().reports_per_day, dt.timedelta(days=1), now)
+                   get_settings().public.reports_per_day, dt.timedelta(days=1), now)
         report, code = submit(session, ReportInput(
             kind=body.kind, ubigeo=body.ubigeo, text=body.text, how=body.how,
             occurred_on=body.occurred_on, establishment_name=body.establishment_name,
@@ -506,7 +507,7 @@ def _secret_ok(given: str, expected: str) -> bool:
 @router.post("/api/v1/reports/sms/{secret}", tags=["public"])
 async def sms_webhook(secret: str, request: Request, session: Session = Depends(db_session)):
     """SMS/messaging gateway webhook: JSON {from, text} or Twilio-style form (From, Body)."""
-    if not _secret_ok(secret, get_public_settings().sms_webhook_secret):
+    if not _secret_ok(secret, get_settings().public.sms_webhook_secret):
         raise HTTPException(status_code=404)
     ctype = request.headers.get("content-type", "")
     if ctype.startswith("application/json"):
@@ -541,7 +542,7 @@ def api_ask(body: AskBody, request: Request, session: Session = Depends(db_sessi
     if detect_red_flag(body.question) is None:
         try:
             check_rate(session, "ask", _client(request, now, "ask"),
-                       get_public_settings().asks_per_minute, dt.timedelta(minutes=1), now)
+                       get_settings().public.asks_per_minute, dt.timedelta(minutes=1), now)
         except AbuseError:
             language = body.language or detect_language(body.question)
             resp = _problem(429, "question", rate_limited("ask", language), code="rate")
@@ -564,7 +565,7 @@ def assistant_message(request: Request, question: str = Form(""),
     if detect_red_flag(question) is None:
         try:
             check_rate(session, "ask", _client(request, now, "ask"),
-                       get_public_settings().asks_per_minute, dt.timedelta(minutes=1), now)
+                       get_settings().public.asks_per_minute, dt.timedelta(minutes=1), now)
         except AbuseError:
             language = detect_language(question) if question.strip() else lang(request)
             return render(request, "public/_chat_turn.html",
@@ -579,7 +580,7 @@ def assistant_message(request: Request, question: str = Form(""),
 @router.post("/api/v1/assistant/telegram/{secret}", tags=["public"])
 async def telegram_webhook(secret: str, request: Request, session: Session = Depends(db_session)):
     """Telegram Bot API webhook: receive an Update, reply with sendMessage."""
-    settings = get_public_settings()
+    settings = get_settings().public
     if not _secret_ok(secret, settings.telegram_webhook_secret):
         raise HTTPException(status_code=404)
     header = request.headers.get("x-telegram-bot-api-secret-token")

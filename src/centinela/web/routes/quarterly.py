@@ -12,18 +12,18 @@ from sqlalchemy.orm import Session
 
 from centinela import audit
 from centinela.accounts.models import User
-from centinela.accounts.policy import department_scope
+from centinela.accounts.policy import ANALYSTS, INTAKE_ROLES, NATIONAL, department_scope
+from centinela.lib.clock import lima_day
 from centinela.web.deps import clock, db_session, render, require_roles
 
 router = APIRouter()
-CERT_ROLES = ("admin", "national_analyst", "regional_analyst")
-INTAKE_ROLES = ("admin", "national_analyst", "institution")
-REPORT_ROLES = ("admin", "national_analyst")
+CERT_ROLES = ANALYSTS
+REPORT_ROLES = NATIONAL
 QUARTER = r"^\d{4}Q[1-4]$"
 
 
 def _lima_today(now: dt.datetime) -> dt.date:
-    return (now - dt.timedelta(hours=5)).date()
+    return lima_day(now)
 
 
 def _progress(session: Session, user: User, day: dt.date) -> dict:

@@ -13,13 +13,13 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from centinela.alerts.models import Alert
-from centinela.alerts.service import alert_json
+from centinela.alerts.payload import alert_json
 from centinela.ledger.records import Movement
+from centinela.lib import clock
 from centinela.reference.ubigeo import departments
 from centinela.registry.models import Establishment, Product
 from centinela.web.views.mme import mme_per_unit
 
-LIMA = dt.timezone(dt.timedelta(hours=-5))
 HIDDEN_PATIENT = "PSN:[reservado]"
 OUTFLOWS = ("dispense", "administer")
 
@@ -71,7 +71,7 @@ def lima_iso(value: dt.datetime | None) -> str | None:
     """Render a naive-UTC time in Lima time, ISO 8601 with offset."""
     if value is None:
         return None
-    return value.replace(tzinfo=dt.UTC).astimezone(LIMA).isoformat(timespec="minutes")
+    return clock.lima_iso(value, timespec="minutes")
 
 
 def department_name(code: str | None) -> str | None:
