@@ -44,6 +44,11 @@ SYMBOLS: dict[tuple[str, str], str] = {
     ("centinela.accounts.service", "utcnow"): "centinela.lib.clock",
     ("centinela.alerts.service", "alert_json"): "centinela.alerts.payload",
     ("centinela.generate.scenarios", "plan"): "centinela.generate.planting",
+    ("centinela.web.views.mme", "unit_of"): "centinela.ledger.mme",
+    ("centinela.web.views.mme", "mme_per_unit"): "centinela.ledger.mme",
+    ("centinela.web.views.mme", "daily_mme"): "centinela.ledger.mme",
+    ("centinela.web.views.lookup", "LookupRefused"): "centinela.ledger.patients",
+    ("centinela.web.views.lookup", "valid_document"): "centinela.ledger.patients",
 }
 
 # Names that were renamed on the way: (new module, old name) → new name.

@@ -14,11 +14,11 @@ from sqlalchemy.orm import Session
 
 from centinela.alerts.models import Alert
 from centinela.alerts.payload import alert_json
+from centinela.ledger.mme import mme_per_unit
 from centinela.ledger.records import Movement
 from centinela.lib import clock
 from centinela.reference.ubigeo import departments
 from centinela.registry.models import Establishment, Product
-from centinela.web.views.mme import mme_per_unit
 
 HIDDEN_PATIENT = "PSN:[reservado]"
 OUTFLOWS = ("dispense", "administer")
