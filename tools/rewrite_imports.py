@@ -49,12 +49,19 @@ SYMBOLS: dict[tuple[str, str], str] = {
     ("centinela.web.views.mme", "daily_mme"): "centinela.ledger.mme",
     ("centinela.web.views.lookup", "LookupRefused"): "centinela.ledger.patients",
     ("centinela.web.views.lookup", "valid_document"): "centinela.ledger.patients",
+    ("centinela.reference.ubigeo", "fold"): "centinela.lib.text",
+    ("centinela.public.text", "fold"): "centinela.lib.text",
+    ("centinela.public.directory", "haversine_km"): "centinela.lib.geo",
+    ("centinela.ews.scan", "haversine_matrix"): "centinela.lib.geo",
+    ("centinela.ews.scan", "EARTH_KM"): "centinela.lib.geo",
 }
 
 # Names that were renamed on the way: (new module, old name) → new name.
 RENAMES: dict[tuple[str, str], str] = {
     ("centinela.lib.clock", "day_window"): "lima_days",
 }
+# public.text.fold kept ñ: it is lib.text.fold_keep_enye (imported under its old name).
+RENAMES_FROM: dict[tuple[str, str], str] = {("centinela.public.text", "fold"): "fold_keep_enye"}
 # Attribute uses of a moved name through its old module (``detect.day_window(...)`` after
 # ``from centinela.ews import detect``) are not rewritten: grep for them after a merge.
 SYMBOLS[("centinela.ews.detect", "day_window")] = "centinela.lib.clock"
@@ -95,7 +102,7 @@ def _rewrite_from(m: re.Match) -> str:
             new_pkg, _, new_name = MODULES[full].rpartition(".")
             alias = alias or (name if new_name != name else "")
             target, name = new_pkg, new_name
-        new_name = RENAMES.get((target, name), name)
+        new_name = RENAMES_FROM.get((mod, name)) or RENAMES.get((target, name), name)
         if new_name != name and not alias:
             alias = name
         groups.setdefault(target, []).append(f"{new_name} as {alias}" if alias and alias != new_name

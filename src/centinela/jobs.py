@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy.engine import Engine
 
@@ -33,7 +34,7 @@ def detect(engine: Engine) -> DetectionReport:
         return run_all(session)
 
 
-def run_once(engine: Engine) -> dict:
+def run_once(engine: Engine) -> dict[str, Any]:
     """Run every detector and deliver what is due; return a small report."""
     report = detect(engine)
     sent = dispatch_pending(session_factory(engine), limit=500)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from centinela.alerts.models import Alert
 from centinela.lib import clock
 
 
-def alert_json(alert: Alert) -> dict:
+def alert_json(alert: Alert) -> dict[str, Any]:
     """Return the spec's JSON shape of an alert (``centinela alerts --json``)."""
     return {
         "alert_id": alert.alert_id,

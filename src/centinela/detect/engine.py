@@ -6,6 +6,7 @@ import datetime as dt
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
@@ -56,7 +57,7 @@ class DetectionReport:
     def errors(self) -> list[DetectorResult]:
         return [r for r in self.results if r.error]
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         """Return the report as JSON-ready data."""
         return {
             "now": self.now.isoformat(), "movements": self.movements,

@@ -29,7 +29,7 @@ def load(name: str) -> Detector:
         raise KeyError(f"unknown detector {name!r}; known: {', '.join(sorted(DETECTORS))}") from None
     if isinstance(target, str):
         module, cls = target.split(":")
-        detector = getattr(importlib.import_module(module), cls)()
+        detector: Detector = getattr(importlib.import_module(module), cls)()
     else:
         detector = target()
     if detector.name != name:

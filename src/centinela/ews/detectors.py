@@ -8,8 +8,7 @@ by ``centinela detect`` and the scheduled job as well as by ``centinela ews dete
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from sqlalchemy.orm import Session
 
@@ -20,14 +19,12 @@ from centinela.detect.engine import run_detectors
 from centinela.ews import detect as rules
 from centinela.ews.detect import DetectConfig
 
-Rule = Callable[[Session, dt.datetime, DetectConfig], list[AlertDraft]]
-
 
 class EwsDetector(Detector):
     """Base of the EWS detectors: one rule of ``centinela.ews.detect`` over stored signals."""
 
     subject_kind = "region"
-    rule: ClassVar[Rule]
+    rule: ClassVar[staticmethod[[Session, dt.datetime, DetectConfig], list[AlertDraft]]]
 
     def __init__(self, config: DetectConfig | None = None) -> None:
         self.config = config or DetectConfig()
@@ -98,7 +95,7 @@ DETECTORS: dict[str, type[EwsDetector]] = {
 
 
 def run(session: Session, now: dt.datetime, cfg: DetectConfig | None = None,
-        only: tuple[str, ...] = ()) -> dict:
+        only: tuple[str, ...] = ()) -> dict[str, Any]:
     """Run the EWS detectors at ``now`` through the detection engine; return counts per
     detector (``created``, ``updated`` and ``error`` when it failed)."""
     dets = [cls(cfg) for name, cls in DETECTORS.items() if not only or name in only]

@@ -14,7 +14,7 @@ from centinela.ews.chem import (
     looks_like_smiles,
     standardize,
 )
-from centinela.reference.ubigeo import fold
+from centinela.lib.text import fold
 
 CATEGORIES = (
     "fentanyl", "listed_fentanyl_analogue", "precursor", "nitazene", "brorphine_like",

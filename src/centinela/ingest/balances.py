@@ -4,6 +4,7 @@ ledger's periodic balances; ``centinela.ledger.balances`` reconciles them."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -25,13 +26,13 @@ BALANCES = RecordSpec(
     max_len={"establishment_id": 40, "product_code": 40},
 )
 
-def import_balances_file(session: Session, path: Path, import_id: int | None) -> dict:
+def import_balances_file(session: Session, path: Path, import_id: int | None) -> dict[str, Any]:
     """Import ``balances.csv``/``.jsonl`` inside the caller's transaction (extension point)."""
     ests = dict(session.execute(select(Establishment.establishment_id,
                                        Establishment.department)).all())
     products = set(session.scalars(select(Product.product_code)))
 
-    def check(rec: dict) -> dict:
+    def check(rec: dict[str, Any]) -> dict[str, Any]:
         est, prod = rec["establishment_id"], rec["product_code"]
         if est not in ests:
             raise Invalid("establishment_id", f"establecimiento no registrado / unknown "

@@ -4,6 +4,7 @@ the numbered special prescription form blocks issued to prescribers."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -22,12 +23,12 @@ FORMS = RecordSpec(
     max_len={"series": 30, "prescriber_id": 40, "issuer": 80},
 )
 
-def import_forms_file(session: Session, path: Path, import_id: int | None) -> dict:
+def import_forms_file(session: Session, path: Path, import_id: int | None) -> dict[str, Any]:
     """Import ``prescription_forms.csv``/``.jsonl`` inside the caller's transaction."""
     prescribers = dict(session.execute(select(Professional.professional_id,
                                               Professional.role)).all())
 
-    def check(rec: dict) -> dict:
+    def check(rec: dict[str, Any]) -> dict[str, Any]:
         pid = rec["prescriber_id"]
         role = prescribers.get(pid)
         if role is None:

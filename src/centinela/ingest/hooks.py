@@ -23,7 +23,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-ExtraFn = Callable[[Session, Path, int], dict]
+ExtraFn = Callable[[Session, Path, int], dict[str, Any]]
 AfterImportFn = Callable[[Session, int, dt.datetime], Any]
 
 # File stem → reader, in the order the files are read.

@@ -13,6 +13,7 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -128,7 +129,7 @@ def balance_only_establishments(session: Session) -> set[str]:
 
 
 def balances_from_ledger(session: Session, months: list[tuple[dt.date, dt.date]],
-                         establishment_ids: set[str] | None = None) -> list[dict]:
+                         establishment_ids: set[str] | None = None) -> list[dict[str, Any]]:
     """Write the periodic balances that the movement-level ledger implies (export, round trip).
 
     Per establishment, product and period (Lima days): opening = book stock before the period,

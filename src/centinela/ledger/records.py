@@ -4,6 +4,7 @@ records refused, with the movement types and their stock signs."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -56,7 +57,7 @@ class ImportRun(Base):
     duplicates: Mapped[int] = mapped_column(Integer, default=0)
     conflicts: Mapped[int] = mapped_column(Integer, default=0)
     rejected: Mapped[int] = mapped_column(Integer, default=0)
-    summary: Mapped[dict] = mapped_column(JSON, default=dict)
+    summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     submitted_by: Mapped[str | None] = mapped_column(String(80))
 
 
@@ -142,5 +143,5 @@ class Rejection(Base):
     field: Mapped[str | None] = mapped_column(String(60))
     kind: Mapped[str] = mapped_column(String(20), default="invalid")
     reason: Mapped[str] = mapped_column(Text)
-    record: Mapped[dict] = mapped_column(JSON, default=dict)
+    record: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime)

@@ -82,7 +82,8 @@ def _legs(session: Session, types: tuple[str, ...], since: dt.datetime | None,
         q = q.where(Movement.occurred_at >= since)
     if until is not None:
         q = q.where(Movement.occurred_at <= until)
-    return [Leg(*row) for row in session.execute(q.order_by(Movement.occurred_at, Movement.id))]
+    return [Leg(**row._asdict())
+            for row in session.execute(q.order_by(Movement.occurred_at, Movement.id))]
 
 
 def _compatible(out: Leg, rec: Leg) -> bool:
@@ -129,9 +130,9 @@ def match_transfers(session: Session, now: dt.datetime, since: dt.datetime | Non
         used.add(rec_id)
     result = TransferMatch()
     for out in outs:
-        rec = matched.get(out.id)
-        if rec is not None:
-            result.pairs.append(TransferPair(out, rec))
+        got = matched.get(out.id)
+        if got is not None:
+            result.pairs.append(TransferPair(out, got))
         elif out.occurred_at + window <= now:
             result.unreceived.append(out)
         else:

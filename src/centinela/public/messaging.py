@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from centinela import http
 from centinela.config import get_settings
+from centinela.lib.text import fold_keep_enye as fold
 from centinela.public.abuse import AbuseError, check_rate, daily_client_hash
 from centinela.public.assistant.engine import ask
 from centinela.public.assistant.language import detect_language
@@ -33,7 +34,6 @@ from centinela.public.intake import (
     submit,
 )
 from centinela.public.places import find_place
-from centinela.public.text import fold
 from centinela.reference import ubigeo as ref
 
 STATUS_ES = {"received": "recibida", "in_review": "en revisión", "forwarded": "derivada a la "

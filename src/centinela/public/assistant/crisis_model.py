@@ -14,7 +14,7 @@ import re
 from functools import lru_cache
 from importlib import resources
 
-from centinela.public.text import fold
+from centinela.lib.text import fold_keep_enye as fold
 
 # Probability that a message is *not* ordinary above which it is flagged. Low on purpose: a
 # false flag costs a polite message with the emergency numbers, a miss can cost a life.

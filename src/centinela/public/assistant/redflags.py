@@ -13,7 +13,8 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from centinela.public.text import fold, fuzzy_equal, words
+from centinela.lib.text import fold_keep_enye as fold
+from centinela.public.text import fuzzy_equal, words
 
 CATEGORIES = ("child", "suicide", "overdose", "emergency")
 
