@@ -23,6 +23,8 @@ MODULES: dict[str, str] = {
     "centinela.detect.mme": "centinela.ledger.mme",
     "centinela.online.text": "centinela.lib.text",
     "centinela.ingest.extensions": "centinela.ingest.hooks",  # values are now functions
+    "centinela.ews.chem": "centinela.lib.chem",
+    "centinela.registry.forms": "centinela.ledger.forms",
 }
 
 # Single names that moved out of a module that still exists: (old module, name) → new module.
@@ -30,8 +32,8 @@ SYMBOLS: dict[tuple[str, str], str] = {
     ("centinela.ingest.fields", "EVENT_TYPES"): "centinela.ledger.records",
     ("centinela.ledger.balances", "import_balances_file"): "centinela.ingest.balances",
     ("centinela.ledger.balances", "BALANCES"): "centinela.ingest.balances",
-    ("centinela.registry.forms", "import_forms_file"): "centinela.ingest.forms",
-    ("centinela.registry.forms", "FORMS"): "centinela.ingest.forms",
+    ("centinela.ledger.forms", "import_forms_file"): "centinela.ingest.forms",
+    ("centinela.ledger.forms", "FORMS"): "centinela.ingest.forms",
     ("centinela.ews.detect", "run"): "centinela.ews.detectors",
     ("centinela.ews.detect", "DETECTORS"): "centinela.ews.detectors",
     ("centinela.ews.detect", "lima_day"): "centinela.lib.clock",
@@ -54,6 +56,10 @@ SYMBOLS: dict[tuple[str, str], str] = {
     ("centinela.public.directory", "haversine_km"): "centinela.lib.geo",
     ("centinela.ews.scan", "haversine_matrix"): "centinela.lib.geo",
     ("centinela.ews.scan", "EARTH_KM"): "centinela.lib.geo",
+    ("centinela.ews.intake", "RecordError"): "centinela.ingest.files",
+    ("centinela.ews.intake", "content_hash"): "centinela.ingest.files",
+    ("centinela.ews.intake", "read_records"): "centinela.ingest.files",
+    ("centinela.ews.intake", "parse_time"): "centinela.lib.clock",
 }
 
 # Names that were renamed on the way: (new module, old name) → new name.

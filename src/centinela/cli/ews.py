@@ -20,7 +20,7 @@ def register(app: typer.Typer) -> None:
 def _now(value: str | None) -> dt.datetime:
     if not value:
         return dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    from centinela.ews.intake import parse_time
+    from centinela.lib.clock import parse_time
 
     try:
         return parse_time(value)

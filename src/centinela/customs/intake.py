@@ -22,7 +22,8 @@ from sqlalchemy.orm import Session
 
 from centinela.customs import identity
 from centinela.customs.models import Parcel, ParcelImage
-from centinela.ews.intake import RecordError, parse_time, read_records
+from centinela.ingest.files import RecordError, read_records
+from centinela.lib.clock import parse_time
 from centinela.privacy import DocumentError, redact
 from centinela.reference import ubigeo as ubigeo_ref
 

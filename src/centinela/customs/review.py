@@ -14,8 +14,9 @@ from sqlalchemy.orm import Session
 from centinela import audit
 from centinela.customs.evaluation import average_precision
 from centinela.customs.models import OUTCOMES, Parcel
-from centinela.ews.intake import RecordError, parse_time, read_records
 from centinela.ews.signals import record_signal
+from centinela.ingest.files import RecordError, read_records
+from centinela.lib.clock import parse_time
 from centinela.privacy import redact
 
 AGENCY = "SUNAT-ADUANAS"

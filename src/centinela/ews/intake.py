@@ -19,7 +19,6 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from centinela.ews.chem import looks_like_smiles, structure_problem
 from centinela.ews.classify import classify, classify_smiles
 from centinela.ews.models import (
     OVERDOSE_OUTCOMES,
@@ -32,6 +31,7 @@ from centinela.ews.registry import resolve
 from centinela.ews.signals import record_signal
 from centinela.ews.tiers import TierError, tier
 from centinela.lib import clock
+from centinela.lib.chem import looks_like_smiles, structure_problem
 from centinela.privacy import redact
 from centinela.reference import ubigeo as ubigeo_ref
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 
-from centinela.ews.chem import (
+from centinela.lib.chem import (
     Structure,
     StructureError,
     connectivity,

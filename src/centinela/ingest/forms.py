@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from centinela.ingest.extra import import_file
 from centinela.ingest.fields import RecordSpec
 from centinela.ingest.values import Invalid, parse_date, parse_int, show
-from centinela.registry.forms import MAX_BLOCK
+from centinela.ledger.forms import MAX_BLOCK
 from centinela.registry.models import PrescriptionFormBlock, Professional
 
 FORMS = RecordSpec(

@@ -298,7 +298,7 @@ def _non_negative(name: str, value: str) -> float | None:
 
 def _smiles_parser() -> Callable[[str], str | None]:
     """Return a structure check: None when usable, else the reason (Spanish / English)."""
-    from centinela.ews.chem import structure_problem  # RDKit's own messages are off there
+    from centinela.lib.chem import structure_problem  # RDKit's own messages are off there
 
     def problem(smiles: str) -> str | None:
         exc = structure_problem(smiles)

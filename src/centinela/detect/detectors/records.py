@@ -15,10 +15,10 @@ from centinela.detect.context import DetectionContext
 from centinela.detect.frame import to_epoch
 from centinela.detect.scoring import calibrate
 from centinela.ledger.balances import reconcile
+from centinela.ledger.forms import FormBook, split_number
 from centinela.ledger.mme import unit_mme
 from centinela.ledger.records import Movement
 from centinela.lib.clock import lima_day
-from centinela.registry.forms import FormBook, split_number
 from centinela.registry.models import Establishment, Product, Professional
 
 
