@@ -9,8 +9,10 @@ issued; a dispense cites its form in ``prescription_id`` as series + number.
 from __future__ import annotations
 
 import bisect
+import datetime as dt
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -75,24 +77,24 @@ class FormBook:
         return None
 
 
-def forms_from_ledger(session: Session) -> list[dict]:
+def forms_from_ledger(session: Session) -> list[dict[str, Any]]:
     """The form blocks that the dispenses imply: each prescriber's consecutive numbers of one
     series as one block, issued on the day of its first use (export, round trip)."""
     from centinela.ledger.records import Movement
 
-    used: dict[tuple[str, int], tuple[str, object]] = {}
+    used: dict[tuple[str, int], tuple[str, dt.date]] = {}
     for form, prescriber, when in session.execute(
             select(Movement.prescription_id, Movement.prescriber_id, Movement.occurred_at)
             .where(Movement.event_type == "dispense", Movement.prescription_id.is_not(None),
                    Movement.prescriber_id.is_not(None))):
-        parts = split_number(form)
-        if parts is None:
+        parts = split_number(form) if form else None
+        if parts is None or prescriber is None:
             continue
         day = clock.lima_day(when)
         old = used.get(parts)
         if old is None or day < old[1]:
             used[parts] = (prescriber, day)
-    out: list[dict] = []
+    out: list[dict[str, Any]] = []
     for (series, number), (prescriber, day) in sorted(used.items()):
         last = out[-1] if out else None
         if (last is not None and last["series"] == series
