@@ -56,6 +56,9 @@ def score_seed(seed: int, scale: float, root: Path) -> list[tuple[int, int, floa
 
 
 def main() -> None:
+    from centinela.wiring import install
+
+    install()  # the application start: extension files, real-time rules, EWS detectors
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     ap.add_argument("--scale", type=float, default=0.05)

@@ -376,6 +376,9 @@ def write_section(text: str, readme: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from centinela.wiring import install
+
+    install()  # the application start: extension files, real-time rules, EWS detectors
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", default="1,2,3")
     ap.add_argument("--scales", default="0.05", help="Comma-separated scales, e.g. 0.3,1.0")

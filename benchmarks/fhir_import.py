@@ -36,6 +36,9 @@ def _fresh(folder: Path, name: str):
 
 
 def main() -> None:
+    from centinela.wiring import install
+
+    install()  # the application start: extension files, real-time rules, EWS detectors
     ap = argparse.ArgumentParser()
     ap.add_argument("--dispenses", type=int, default=10_000)
     ap.add_argument("--repeat", type=int, default=3)
