@@ -18,7 +18,7 @@ from centinela.ledger.balances import reconcile
 from centinela.ledger.forms import FormBook, split_number
 from centinela.ledger.mme import unit_mme
 from centinela.ledger.records import Movement
-from centinela.lib.clock import lima_day
+from centinela.lib.clock import lima_day, lima_midnight
 from centinela.registry.models import Establishment, Product, Professional
 
 
@@ -173,9 +173,8 @@ class BalanceGap(Detector):
                        f"({fmt(mg)} mg; {fmt(100 * share)} % de lo movido en el periodo)"
                        + (f" y {len(checks) - 1} periodo(s) más" if len(checks) > 1 else "")
                        + ".")
-            t0 = to_epoch(dt.datetime.combine(c.period_start, dt.time()) + dt.timedelta(hours=5))
-            t1 = to_epoch(dt.datetime.combine(c.period_end, dt.time(23, 59))
-                          + dt.timedelta(hours=5))
+            t0 = to_epoch(lima_midnight(c.period_start))
+            t1 = to_epoch(lima_midnight(c.period_end) + dt.timedelta(hours=23, minutes=59))
             out.append(self.draft(
                 est_id, t0, t1, strength, mme, summary,
                 {"product_code": c.product_code,
