@@ -15,10 +15,9 @@ def _parse_now(value: str | None) -> dt.datetime | None:
     if not value:
         return None
     try:
-        t = dt.datetime.fromisoformat(value)
+        return clock.parse_time(value)  # the spec: no offset means Lima time
     except ValueError:
         raise typer.BadParameter(f"--now must be ISO 8601 (e.g. 2025-12-31T23:59:00-05:00), got {value!r}") from None
-    return clock.to_utc(t)  # the spec: no offset means Lima time
 
 
 def _engine():
