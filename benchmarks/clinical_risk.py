@@ -25,9 +25,9 @@ from sqlalchemy import func, select
 
 from centinela.db import create_schema, make_engine, session_scope
 from centinela.generate import generate
-from centinela.ingest.models import Movement
 from centinela.ingest.service import import_directory
 from centinela.ledger.patients import clinical_report
+from centinela.ledger.records import Movement
 
 PATIENT_SCENARIOS = ("doctor_shopping", "high_mme", "opioid_benzodiazepine_overlap")
 
@@ -56,6 +56,9 @@ def score_seed(seed: int, scale: float, root: Path) -> list[tuple[int, int, floa
 
 
 def main() -> None:
+    from centinela.wiring import install
+
+    install()  # the application start: extension files, real-time rules, EWS detectors
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     ap.add_argument("--scale", type=float, default=0.05)

@@ -136,7 +136,7 @@ def baseline_flags(session, per_kind: dict[str, int]) -> dict:
 
     from centinela.detect.context import DetectionContext
     from centinela.detect.engine import latest_movement_time
-    from centinela.ingest.models import EVENT_TYPES
+    from centinela.ledger.records import EVENT_TYPES
 
     now = latest_movement_time(session)
     ctx = DetectionContext(session, now)
@@ -194,7 +194,7 @@ def realtime_latency(engine, n_events: int = 200) -> dict:
     from centinela.alerts.models import Delivery
     from centinela.db import session_scope
     from centinela.detect.realtime import after_import
-    from centinela.ingest.models import ImportRun, Movement
+    from centinela.ledger.records import ImportRun, Movement
     from centinela.registry.models import Establishment, Product
 
     with session_scope(engine) as s:
@@ -376,6 +376,9 @@ def write_section(text: str, readme: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from centinela.wiring import install
+
+    install()  # the application start: extension files, real-time rules, EWS detectors
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", default="1,2,3")
     ap.add_argument("--scales", default="0.05", help="Comma-separated scales, e.g. 0.3,1.0")

@@ -25,8 +25,8 @@ from centinela.generate import generate
 from centinela.ingest import fhir
 from centinela.ingest.fhir_export import as_bundle, export_resources
 from centinela.ingest.fields import SPECS
-from centinela.ingest.models import Movement
 from centinela.ingest.service import import_directory
+from centinela.ledger.records import Movement
 
 
 def _fresh(folder: Path, name: str):
@@ -36,6 +36,9 @@ def _fresh(folder: Path, name: str):
 
 
 def main() -> None:
+    from centinela.wiring import install
+
+    install()  # the application start: extension files, real-time rules, EWS detectors
     ap = argparse.ArgumentParser()
     ap.add_argument("--dispenses", type=int, default=10_000)
     ap.add_argument("--repeat", type=int, default=3)

@@ -217,6 +217,9 @@ def machine() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from centinela.wiring import install
+
+    install()  # the application start: extension files, real-time rules, EWS detectors
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--dir", type=Path, default=None, help="work folder (default: a temp dir)")

@@ -39,7 +39,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from centinela.db import create_schema, get_engine, session_scope
-    from centinela.ingest.models import Movement
+    from centinela.ledger.records import Movement
     from centinela.quarterly.figures import Quarter, quarter_figures
     from centinela.quarterly.render import render_html, render_pdf
     from centinela.quarterly.service import produce

@@ -82,8 +82,8 @@ def main() -> None:
     from centinela.alerts.models import Alert
     from centinela.db import create_schema, make_engine, session_scope
     from centinela.generate import generate
-    from centinela.ingest.models import Movement
     from centinela.ingest.service import import_directory
+    from centinela.ledger.records import Movement
     from centinela.web.app import create_app
     from centinela.web.views.common import clear_cache
 

@@ -7,7 +7,7 @@ import itertools
 
 from sqlalchemy.orm import Session
 
-from centinela.ingest.models import Movement
+from centinela.ledger.records import Movement
 from centinela.registry.models import Establishment, Product, Professional
 
 _seq = itertools.count(1)

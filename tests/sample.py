@@ -12,7 +12,7 @@ import hashlib
 from sqlalchemy.orm import Session
 
 from centinela.alerts.service import AlertDraft, upsert_alert
-from centinela.ingest.models import Movement
+from centinela.ledger.records import Movement
 from centinela.privacy import pseudonymize
 from centinela.registry.models import Establishment, Product, Professional
 

@@ -165,7 +165,7 @@ def test_suspicious_order_chart_shows_receipts_in_mg_with_the_12_month_mean(app,
 
 def test_region_chart_marks_the_running_month_partial_instead_of_a_crash(app, detected,
                                                                            session):
-    from centinela.ingest.models import Movement
+    from centinela.ledger.records import Movement
 
     client = login(app, "analista")
     api = client.get(f"/api/v1/alerts/{detected['regional_surge']}").json()

@@ -187,7 +187,7 @@ def test_background_scheduler_detects_and_dispatches(engine):
 
     from centinela.alerts.query import routing_digest
     from centinela.db import session_scope
-    from centinela.detect.scheduler import start_background
+    from centinela.jobs import start_background
     from tests.detect_factory import FENT_AMP, base_products, est, mv
 
     with session_scope(engine) as s:

@@ -14,8 +14,8 @@ from centinela.certification.progress import department_status, national, send_r
 from centinela.certification.rule import Period, standing
 from centinela.cli import app
 from centinela.detect.engine import run_all
-from centinela.ingest.models import Rejection
 from centinela.ingest.service import import_directory
+from centinela.ledger.records import Rejection
 from tests.detect_factory import FENT_AMP, base_products, est, mv, prof
 
 D = dt.date

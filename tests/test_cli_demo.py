@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from centinela.accounts.models import User
 from centinela.alerts.models import Alert, Delivery
 from centinela.cli import app
-from centinela.ingest.models import Movement
+from centinela.ledger.records import Movement
 from centinela.public.models import CitizenReport
 
 

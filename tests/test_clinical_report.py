@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from centinela.detect.mme import unit_mme
+from centinela.ledger.mme import unit_mme
 from centinela.ledger.patients import clinical_report
 from centinela.reference.substances import diazepam_mg, substance_class
 from centinela.registry.models import Product

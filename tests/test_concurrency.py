@@ -10,8 +10,8 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from centinela.config import get_settings
 from centinela.public.models import CitizenReport
-from centinela.public.settings import get_public_settings
 from tests.live import serve_in_thread
 
 CLIENTS = 8
@@ -22,12 +22,12 @@ PER_CLIENT = 6
 def server(engine, monkeypatch):
     monkeypatch.setenv("CENTINELA_PUBLIC_MIN_SUBMIT_SECONDS", "0")
     monkeypatch.setenv("CENTINELA_PUBLIC_REPORTS_PER_DAY", "100000")
-    get_public_settings.cache_clear()
+    get_settings.cache_clear()
     from centinela.web.app import create_app
 
     with serve_in_thread(create_app(engine)) as base:
         yield base
-    get_public_settings.cache_clear()
+    get_settings.cache_clear()
 
 
 def _answer(question: str) -> str:

@@ -7,7 +7,8 @@ import datetime as dt
 import pytest
 from sqlalchemy import update
 
-from centinela.alerts.service import AlertDraft, alert_json, upsert_alert
+from centinela.alerts.payload import alert_json
+from centinela.alerts.service import AlertDraft, upsert_alert
 from centinela.audit import AuditEntry, record, verify
 from centinela.config import Settings
 from centinela.privacy import DocumentError, pseudonymize, redact
@@ -65,7 +66,7 @@ def test_same_subject_detector_window_updates_one_alert(session):
 def test_every_setting_is_documented():
     from pathlib import Path
 
-    from centinela.cli.dbcmd import settings_markdown
+    from centinela.config import settings_markdown
 
     doc = Path(__file__).resolve().parents[1] / "docs" / "settings.md"
     assert doc.read_text(encoding="utf-8") == settings_markdown(), (

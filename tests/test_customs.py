@@ -19,7 +19,7 @@ from centinela.customs.models import Parcel, ParcelImage
 from centinela.customs.review import ReviewError, queue, record_outcome
 from centinela.customs.scoring import FACTORS, ManifestModel, Watchlist, features
 from centinela.customs.triage import triage
-from centinela.ingest.models import Rejection, Seizure
+from centinela.ledger.records import Rejection, Seizure
 
 BASE = {
     "tracking_id": "LP000000001PE", "carrier": "SERPOST", "arrived_at": "2025-05-02T10:00:00-05:00",

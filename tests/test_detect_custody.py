@@ -6,7 +6,7 @@ import datetime as dt
 
 from centinela.alerts.models import Alert
 from centinela.detect.engine import run_all
-from centinela.ingest.models import Seizure
+from centinela.ledger.records import Seizure
 from tests.detect_factory import FENT_AMP, base_products, days, est, mv
 
 T = dt.datetime(2025, 6, 2, 15)

@@ -13,7 +13,7 @@ from centinela.detect import registry
 from centinela.detect.base import Detector
 from centinela.detect.engine import run_all
 from centinela.detect.realtime import after_import
-from centinela.ingest.models import ImportRun
+from centinela.ledger.records import ImportRun
 from tests.detect_factory import FENT_AMP, MORPH_TAB, base_products, days, est, mv, prof
 
 T = dt.datetime(2025, 5, 5, 15)

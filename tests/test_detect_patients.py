@@ -6,7 +6,7 @@ import datetime as dt
 
 from centinela.alerts.models import Alert
 from centinela.detect.engine import run_all
-from centinela.detect.mme import daily_mme, unit_mme
+from centinela.ledger.mme import daily_mme, unit_mme
 from centinela.registry.models import Product
 from tests.detect_factory import FENT_PATCH, MORPH_TAB, base_products, days, est, mv, prof
 

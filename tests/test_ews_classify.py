@@ -4,7 +4,6 @@
 import pytest
 from rdkit import Chem
 
-from centinela.ews.chem import standardize
 from centinela.ews.classify import (
     _COUNTER_IONS,
     Classification,
@@ -14,6 +13,7 @@ from centinela.ews.classify import (
     classify_structure,
 )
 from centinela.ews.registry import parse_query, registry
+from centinela.lib.chem import standardize
 
 FENTANYL = "CCC(=O)N(c1ccccc1)C1CCN(CCc2ccccc2)CC1"
 

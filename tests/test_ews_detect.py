@@ -6,7 +6,8 @@ import numpy as np
 from sqlalchemy import select
 
 from centinela.alerts.models import Alert
-from centinela.ews import detect, stats
+from centinela.ews import detectors as ews_detectors
+from centinela.ews import stats
 from centinela.ews.detect import DetectConfig
 from centinela.ews.scan import ScanParams, scan
 from centinela.ews.signals import record_signal
@@ -73,7 +74,7 @@ def test_detection_end_to_end_raises_alerts(session, now):
     record_signal(session, "seizure", "SZ-9", now - dt.timedelta(days=2), ubigeo="040101",
                   substance="fentanyl", payload={"product_code": "FEN-AMP", "lot": "L77"})
     cfg = DetectConfig(scan=ScanParams(n_sims=99))
-    counts_run = detect.run(session, now, cfg)
+    counts_run = ews_detectors.run(session, now, cfg)
     alerts = {(a.detector, a.subject_kind, a.subject_id): a for a in session.scalars(select(Alert))}
     assert ("ews_first_national", "region", "15") in alerts
     assert ("ews_first_department", "region", "08") in alerts
@@ -86,7 +87,7 @@ def test_detection_end_to_end_raises_alerts(session, now):
     assert counts_run["ews_first"]["created"] >= 2
     # running again at the same now updates, never duplicates
     n = session.query(Alert).count()
-    again = detect.run(session, now, cfg)
+    again = ews_detectors.run(session, now, cfg)
     assert session.query(Alert).count() == n
     assert again["ews_first"]["created"] == 0
 
@@ -104,7 +105,7 @@ def test_cluster_alert_from_signals(session, now):
     for i in range(14):  # a burst in Lima Cercado and neighbours in the last 3 days
         record_signal(session, "overdose", f"C{i}", now - dt.timedelta(days=i % 3, hours=2),
                       ubigeo=["150101", "150113", "150115"][i % 3])
-    detect.run(session, now, DetectConfig(scan=ScanParams(n_sims=99)), only=("ews_cluster",))
+    ews_detectors.run(session, now, DetectConfig(scan=ScanParams(n_sims=99)), only=("ews_cluster",))
     cl = session.scalar(select(Alert).where(Alert.detector == "ews_cluster_overdose"))
     assert cl is not None and cl.subject_id == "15"
     assert cl.evidence["p_value"] <= 0.05 and "150101" in cl.evidence["ubigeos"]

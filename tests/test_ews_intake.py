@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from centinela.ews.intake import import_overdoses_file, sync_seizures
 from centinela.ews.models import Overdose, Signal
-from centinela.ingest.models import Rejection, Seizure
+from centinela.ledger.records import Rejection, Seizure
 
 HEADER = ("event_id,occurred_at,ubigeo,setting,suspected_substances,confirmed_substances,"
           "naloxone_given,outcome,age_band,sex,reporter,route\n")

@@ -18,7 +18,7 @@ from centinela.accounts.tokens import create_token
 from centinela.alerts.models import Alert
 from centinela.cli import app as cli_app
 from centinela.db import session_scope
-from centinela.ews import detect
+from centinela.ews import detectors as ews_detectors
 from centinela.ews.classify import classify, classify_lines
 from centinela.ews.detect import DetectConfig
 from centinela.ews.export import export_incidents, incident_id
@@ -26,7 +26,7 @@ from centinela.ews.intake import sync_seizures
 from centinela.ews.models import Signal
 from centinela.ews.scan import ScanParams
 from centinela.ews.signals import record_signal
-from centinela.ingest.models import Rejection, Seizure
+from centinela.ledger.records import Rejection, Seizure
 from centinela.web.app import create_app
 
 FENTANYL = "CCC(=O)N(c1ccccc1)C1CCN(CCc2ccccc2)CC1"
@@ -192,7 +192,7 @@ def test_citizen_tip_does_not_raise_a_first_appearance(session, now):
     # a tip of a substance never confirmed: only the lower-confidence signal
     record_signal(session, "citizen", "T2", now - dt.timedelta(days=1), ubigeo="080101",
                   substance="carfentanil")
-    detect.run(session, now, cfg, only=("ews_first",))
+    ews_detectors.run(session, now, cfg, only=("ews_first",))
     alerts = list(session.scalars(select(Alert)))
     assert not [a for a in alerts if a.detector in ("ews_first_national", "ews_first_department")]
     reported = [a for a in alerts if a.detector == "ews_first_reported"]
@@ -207,7 +207,7 @@ def test_new_analogue_alert_is_named_after_the_structure(session, now):
     session.add(seizure)
     session.flush()
     sync_seizures(session)
-    detect.run(session, now, DetectConfig(scan=ScanParams(n_sims=19)), only=("ews_first",))
+    ews_detectors.run(session, now, DetectConfig(scan=ScanParams(n_sims=19)), only=("ews_first",))
     first = session.scalar(select(Alert).where(Alert.detector == "ews_first_national"))
     assert "polvo blanco" not in first.summary and "nitaceno" in first.summary
     assert "C" in first.summary and "InChIKey" in first.summary

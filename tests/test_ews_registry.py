@@ -7,8 +7,8 @@ import pytest
 from rdkit import Chem
 from rdkit.Chem.rdMolDescriptors import CalcMolFormula
 
-from centinela.ews.chem import StructureError, standardize
 from centinela.ews.registry import CATEGORIES, parse_query, registry, resolve
+from centinela.lib.chem import StructureError, standardize
 
 RAW = json.loads((resources.files("centinela.ews") / "data" / "substances.json").read_text("utf-8"))
 

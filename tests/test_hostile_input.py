@@ -7,8 +7,8 @@ import pytest
 from sqlalchemy import select
 
 from centinela.ingest import worker
-from centinela.ingest.models import Movement, Rejection
 from centinela.ingest.service import import_directory
+from centinela.ledger.records import Movement, Rejection
 from tests.ingest_support import movement, write_csv, write_jsonl, write_registry
 
 T = "2025-03-01T10:00:00-05:00"

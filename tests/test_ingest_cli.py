@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from centinela.cli import app
-from centinela.ingest.models import ImportRun, Movement
+from centinela.ledger.records import ImportRun, Movement
 from tests.ingest_support import movement, write_csv, write_registry
 
 T = "2025-03-01T10:00:00-05:00"

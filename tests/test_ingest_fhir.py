@@ -10,8 +10,8 @@ from sqlalchemy import select
 from centinela.db import create_schema, make_engine, session_scope
 from centinela.ingest import fhir as F
 from centinela.ingest.fhir_export import as_bundle, export_resources, write_ndjson
-from centinela.ingest.models import Movement, Rejection
 from centinela.ingest.service import import_directory
+from centinela.ledger.records import Movement, Rejection
 from centinela.registry.models import Establishment, Product, Professional
 from tests.ingest_support import write_registry
 

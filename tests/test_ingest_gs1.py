@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from centinela.ingest import gs1
-from centinela.ingest.models import Movement, Rejection
 from centinela.ingest.service import import_directory
 from centinela.ingest.values import Invalid
+from centinela.ledger.records import Movement, Rejection
 from centinela.registry.models import Product
 from tests.ingest_support import ESTABLISHMENTS, PRODUCTS, PROFESSIONALS, movement, write_csv
 

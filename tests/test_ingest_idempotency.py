@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, inspect, select
 
-from centinela.ingest import extensions, pipeline, writer
-from centinela.ingest.models import ImportRun, Movement, Rejection, Seizure
+from centinela.ingest import hooks, pipeline, writer
 from centinela.ingest.service import ImportFailed, import_directory, import_records
+from centinela.ledger.records import ImportRun, Movement, Rejection, Seizure
 from centinela.registry.models import Establishment, Professional
 from tests.ingest_support import (
     ESTABLISHMENTS,
@@ -187,13 +187,7 @@ def test_extension_file_runs_inside_the_import(engine, session, data_dir, monkey
         lines = path.read_text().splitlines()
         return {"accepted": len(lines) - 1, "rejected": 0}
 
-    import sys
-    import types
-
-    mod = types.ModuleType("centinela_test_ext")
-    mod.import_file = fake_overdoses
-    monkeypatch.setitem(sys.modules, "centinela_test_ext", mod)
-    monkeypatch.setitem(extensions.EXTRA_FILES, "overdoses", "centinela_test_ext:import_file")
+    monkeypatch.setitem(hooks.EXTRA_FILES, "overdoses", fake_overdoses)
     write_registry(data_dir)
     (data_dir / "overdoses.csv").write_text("case_id\nOD-1\nOD-2\n")
     (data_dir / "notes.txt").write_text("ignored")

@@ -9,8 +9,8 @@ from sqlalchemy import MetaData, select, text
 from typer.testing import CliRunner
 
 from centinela.cli import app
-from centinela.ingest.models import Movement, Rejection
 from centinela.ingest.values import fast_pseudonym
+from centinela.ledger.records import Movement, Rejection
 from centinela.privacy import pseudonymize
 from tests.ingest_support import movement, write_csv, write_jsonl, write_registry
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from centinela.ingest.models import Movement, Rejection, Seizure
 from centinela.ingest.service import import_directory
+from centinela.ledger.records import Movement, Rejection, Seizure
 from centinela.registry.models import Establishment, Product, Professional
 from tests.ingest_support import (
     ESTABLISHMENTS,

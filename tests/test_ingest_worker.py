@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import select
 
 from centinela.ingest import pipeline, worker
-from centinela.ingest.models import Movement, Rejection
 from centinela.ingest.service import ImportFailed, import_directory
+from centinela.ledger.records import Movement, Rejection
 from centinela.privacy import pseudonymize
 from tests import test_ingest_idempotency as idem
 from tests import test_ingest_privacy as priv

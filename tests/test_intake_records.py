@@ -9,12 +9,12 @@ from sqlalchemy import select
 
 from centinela.alerts.models import Alert
 from centinela.detect.engine import run_all
-from centinela.ingest.models import Rejection
 from centinela.ingest.service import import_directory
 from centinela.ledger.balances import balance_only_establishments, reconcile
+from centinela.ledger.forms import FormBook, split_number
 from centinela.ledger.models import PeriodicBalance
+from centinela.ledger.records import Rejection
 from centinela.ledger.summary import format_summary, national_summary
-from centinela.registry.forms import FormBook, split_number
 from centinela.registry.models import PrescriptionFormBlock
 from tests.ingest_support import (
     ESTABLISHMENTS,
@@ -186,7 +186,7 @@ def test_balances_reconcile_with_their_arithmetic_carry_over_and_the_ledger(engi
 def _months(session) -> list[tuple[dt.date, dt.date]]:
     from sqlalchemy import func
 
-    from centinela.ingest.models import Movement
+    from centinela.ledger.records import Movement
 
     lo, hi = session.execute(select(func.min(Movement.occurred_at),
                                     func.max(Movement.occurred_at))).one()
@@ -205,7 +205,7 @@ def test_a_national_sample_exported_to_balances_and_forms_and_back_raises_nothin
     import pytest
 
     from centinela.ledger.balances import balances_from_ledger
-    from centinela.registry.forms import forms_from_ledger
+    from centinela.ledger.forms import forms_from_ledger
 
     generate = pytest.importorskip("centinela.generate").generate
     generate(data_dir, seed=7, scale=0.01)

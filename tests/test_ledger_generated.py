@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from centinela.ingest.models import Seizure
 from centinela.ingest.service import import_directory
+from centinela.ledger.records import Seizure
 from centinela.ledger.serials import last_custodian, lot_holders
 from centinela.ledger.stock import book_stock, reconcile_counts
 from centinela.ledger.summary import national_summary

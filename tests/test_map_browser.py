@@ -21,7 +21,7 @@ pytestmark = pytest.mark.browser
 def spread_use(session, now: dt.datetime, seed: int = 7) -> None:
     """Synthetic pharmacies in a few dozen districts (Lima and elsewhere) with a year of
     fentanyl dispensing, so every level of the map has something to shade. Nothing is real."""
-    from centinela.ingest.models import Movement, Seizure
+    from centinela.ledger.records import Movement, Seizure
     from centinela.reference.ubigeo import districts
     from tests.sample import _est
 

@@ -25,7 +25,7 @@ def _profile_rate(client, code: str) -> float:
 def _add_edge_movement(session, now):
     """A dispense 364 days 23 hours ago: inside the 365-day window, outside the 12 monthly
     buckets (Jan-Dec) that the profile used to sum (the cause of 1,368.97 vs 1,253.21)."""
-    from centinela.ingest.models import Movement
+    from centinela.ledger.records import Movement
 
     session.add(Movement(event_id="EDGE-1", event_type="dispense",
                          occurred_at=now - dt.timedelta(days=364, hours=23), establishment_id="EST-PIU-F1",
@@ -35,8 +35,8 @@ def _add_edge_movement(session, now):
 
 @pytest.mark.parametrize("code", ["15", "20"])  # Lima and a small region (Piura)
 def test_map_and_profile_show_the_same_rate(app, world, session, now, code):
-    from centinela.geo.usage import region_use
     from centinela.web.views.common import clear_cache
+    from centinela.web.views.usage import region_use
 
     _add_edge_movement(session, now)
     clear_cache()
@@ -87,7 +87,7 @@ def test_regional_analyst_cannot_drill_outside(app, world):
 
 
 def test_layers_seizures_reports_alerts(app, world, session, now):
-    from centinela.ingest.models import Seizure
+    from centinela.ledger.records import Seizure
     from centinela.public.models import CitizenReport
 
     session.add(Seizure(seizure_id="SZ-1", occurred_at=now - dt.timedelta(days=20),

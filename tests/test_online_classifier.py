@@ -148,7 +148,7 @@ def test_fast_tfidf_equals_sklearn_transform():
 
 
 def test_lexicon_fast_scan_equals_combined_regex():
-    from centinela.online.text import deleet, fold
+    from centinela.lib.text import deleet, fold
 
     lex = load_lexicon()
     for text in _probe_texts():

@@ -12,7 +12,7 @@ from sqlalchemy import inspect, select, text
 
 from centinela.accounts.models import User
 from centinela.audit import AuditEntry
-from centinela.public.settings import get_public_settings
+from centinela.config import get_settings
 
 UA = "Mozilla/5.0 (UniqueReporterBrowser-7f3a)"
 
@@ -21,9 +21,9 @@ UA = "Mozilla/5.0 (UniqueReporterBrowser-7f3a)"
 def public_env(monkeypatch):
     monkeypatch.setenv("CENTINELA_PUBLIC_MIN_SUBMIT_SECONDS", "0")
     monkeypatch.setenv("CENTINELA_PUBLIC_SMS_WEBHOOK_SECRET", "sms-secret-123")
-    get_public_settings.cache_clear()
+    get_settings.cache_clear()
     yield
-    get_public_settings.cache_clear()
+    get_settings.cache_clear()
 
 
 @pytest.fixture
@@ -107,7 +107,7 @@ def test_challenge_honeypot_speed_and_replay(client, app, now, monkeypatch):
     replay = client.post("/api/v1/reports", json={**body, "challenge": ch})
     assert replay.status_code == 400 and replay.json()["error"]["code"] == "replay"
     monkeypatch.setenv("CENTINELA_PUBLIC_MIN_SUBMIT_SECONDS", "3")
-    get_public_settings.cache_clear()
+    get_settings.cache_clear()
     fast = client.post("/api/v1/reports", json={**body, "challenge": challenge(client)})
     assert fast.status_code == 400 and fast.json()["error"]["code"] == "too_fast"
     assert "too fast" not in fast.json()["error"]["message"]
@@ -126,7 +126,7 @@ def test_challenge_honeypot_speed_and_replay(client, app, now, monkeypatch):
 
 def test_rate_limit_per_client_per_day(client, monkeypatch):
     monkeypatch.setenv("CENTINELA_PUBLIC_REPORTS_PER_DAY", "2")
-    get_public_settings.cache_clear()
+    get_settings.cache_clear()
     file_report(client)
     file_report(client)
     resp = client.post("/api/v1/reports", json={"kind": "pills", "ubigeo": "150101",

@@ -117,7 +117,7 @@ def test_evaluation_floors():
 def test_every_public_setting_is_documented():
     from pathlib import Path
 
-    from centinela.public.settings import PublicSettings
+    from centinela.config import PublicSettings
 
     doc = (Path(__file__).resolve().parents[1] / "docs" / "public.md").read_text(encoding="utf-8")
     for name in PublicSettings.model_fields:

@@ -9,8 +9,8 @@ import pytest
 from PIL import Image
 from sqlalchemy import inspect, select, text
 
+from centinela.config import get_settings
 from centinela.public.models import CitizenReport, ReportPhoto
-from centinela.public.settings import get_public_settings
 
 pytestmark = pytest.mark.browser
 
@@ -18,9 +18,9 @@ pytestmark = pytest.mark.browser
 @pytest.fixture
 def quick_forms(monkeypatch):
     monkeypatch.setenv("CENTINELA_PUBLIC_MIN_SUBMIT_SECONDS", "0")
-    get_public_settings.cache_clear()
+    get_settings.cache_clear()
     yield
-    get_public_settings.cache_clear()
+    get_settings.cache_clear()
 
 
 def gps_jpeg(path):
@@ -112,9 +112,9 @@ def test_english_switch_in_real_browser(live_app, browser_page):
 def tight_limits(monkeypatch):
     monkeypatch.setenv("CENTINELA_PUBLIC_MIN_SUBMIT_SECONDS", "0")
     monkeypatch.setenv("CENTINELA_PUBLIC_ASKS_PER_MINUTE", "2")
-    get_public_settings.cache_clear()
+    get_settings.cache_clear()
     yield
-    get_public_settings.cache_clear()
+    get_settings.cache_clear()
 
 
 def test_form_error_is_spanish_and_keeps_the_place_in_real_browser(tight_limits, live_app,

@@ -10,9 +10,9 @@ import pytest
 from fastapi.testclient import TestClient
 from itsdangerous import URLSafeTimedSerializer
 
+from centinela.config import get_settings
 from centinela.public.abuse import new_challenge
 from centinela.public.messaging import handle_sms, telegram_reply
-from centinela.public.settings import get_public_settings
 
 NUMBERS = ("106", "113", "105")
 
@@ -22,9 +22,9 @@ def public_env(monkeypatch):
     monkeypatch.setenv("CENTINELA_PUBLIC_MIN_SUBMIT_SECONDS", "0")
     monkeypatch.setenv("CENTINELA_PUBLIC_ASKS_PER_MINUTE", "3")
     monkeypatch.setenv("CENTINELA_PUBLIC_REPORTS_PER_DAY", "2")
-    get_public_settings.cache_clear()
+    get_settings.cache_clear()
     yield
-    get_public_settings.cache_clear()
+    get_settings.cache_clear()
 
 
 @pytest.fixture
@@ -85,14 +85,14 @@ def test_web_chat_limit_and_emergency(client):
 
 def test_sms_emergency_before_limit(session, now, monkeypatch):
     monkeypatch.setenv("CENTINELA_PUBLIC_REPORTS_PER_DAY", "1")
-    get_public_settings.cache_clear()
+    get_settings.cache_clear()
     for _ in range(6):
         handle_sms(session, "+51911222333", "hola", now)
     limited = handle_sms(session, "+51911222333", "hola", now)
     assert all(n in limited for n in NUMBERS)
     reply = handle_sms(session, "+51911222333", "mi amigo no respira", now)
     assert reply.startswith("🚨") and "106" in reply[:60]
-    get_public_settings.cache_clear()
+    get_settings.cache_clear()
 
 
 def test_telegram_emergency(session, now):

@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from fastapi.testclient import TestClient
 
-from centinela.public.settings import get_public_settings
+from centinela.config import get_settings
 
 
 class FakeBotAPI(BaseHTTPRequestHandler):
@@ -39,10 +39,10 @@ def bot_api(monkeypatch):
     monkeypatch.setenv("CENTINELA_PUBLIC_TELEGRAM_API_BASE", f"http://127.0.0.1:{server.server_port}")
     monkeypatch.setenv("CENTINELA_PUBLIC_TELEGRAM_BOT_TOKEN", "123:ABC")
     monkeypatch.setenv("CENTINELA_PUBLIC_TELEGRAM_WEBHOOK_SECRET", "hook-secret")
-    get_public_settings.cache_clear()
+    get_settings.cache_clear()
     yield FakeBotAPI.received
     server.shutdown()
-    get_public_settings.cache_clear()
+    get_settings.cache_clear()
 
 
 def update(text: str, uid: int = 1) -> dict:

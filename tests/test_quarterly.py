@@ -14,7 +14,7 @@ from centinela.alerts.models import Alert, CaseEvent, Delivery
 from centinela.certification.models import Certificate
 from centinela.cli import app as cli_app
 from centinela.ews.models import Bulletin, Signal
-from centinela.ingest.models import ImportRun, Rejection, Seizure
+from centinela.ledger.records import ImportRun, Rejection, Seizure
 from centinela.online.models import OnlineLead
 from centinela.public.models import CitizenReport
 from centinela.quarterly.figures import Quarter, QuarterError, data_cutoff, quarter_figures
@@ -431,7 +431,7 @@ def test_admin_generates_and_opens_the_report_in_a_browser(browser_page, live_ap
 def test_a_quarter_still_running_reads_data_until_its_last_record(session):
     import datetime as dt
 
-    from centinela.ingest.models import ImportRun
+    from centinela.ledger.records import ImportRun
     from centinela.quarterly.figures import Quarter, data_cutoff
 
     q = Quarter(2026, 4)

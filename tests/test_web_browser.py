@@ -119,7 +119,7 @@ def test_pharmacist_sees_an_invalid_document_then_a_patient_with_a_benzodiazepin
         browser_page, live_app, live_world, session):
     import datetime as dt
 
-    from centinela.ingest.models import Movement
+    from centinela.ledger.records import Movement
     from centinela.registry.models import Product
 
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)

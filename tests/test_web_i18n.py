@@ -8,7 +8,7 @@ from pathlib import Path
 from centinela.accounts.models import ROLES
 from centinela.accounts.policy import PAGES
 from centinela.alerts.models import OUTCOMES, SEVERITIES, STATUSES, SUBJECT_KINDS
-from centinela.ingest.models import EVENT_TYPES
+from centinela.ledger.records import EVENT_TYPES
 from centinela.web.i18n import catalogs
 from centinela.web.views.inbox import STATUS_FILTERS
 from centinela.web.views.lookup import REASONS

@@ -10,7 +10,7 @@ from sqlalchemy import select, text, update
 
 from centinela.alerts.models import Alert, CaseEvent
 from centinela.audit import AuditEntry
-from centinela.ingest.models import Movement
+from centinela.ledger.records import Movement
 from tests.web_support import login
 
 HTML = {"accept": "text/html"}

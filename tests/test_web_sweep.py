@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from centinela.alerts.service import AlertDraft, upsert_alert
-from centinela.ingest.models import Seizure
+from centinela.ledger.records import Seizure
 from tests.web_support import login
 
 HTML = {"accept": "text/html"}

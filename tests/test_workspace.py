@@ -17,7 +17,7 @@ from centinela.alerts.case_models import Case, CaseAttachment
 from centinela.alerts.models import Alert
 from centinela.alerts.service import AlertDraft, upsert_alert
 from centinela.audit import AuditEntry
-from centinela.ingest.models import Movement
+from centinela.ledger.records import Movement
 from tests.web_support import *  # noqa: F403
 from tests.web_support import login
 

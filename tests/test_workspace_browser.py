@@ -27,7 +27,7 @@ pytestmark = pytest.mark.browser
 def live_world(session):
     """The sample world around the real clock, with 80 more movements behind one alert."""
     from centinela.accounts.demo import seed_demo_users
-    from centinela.ingest.models import Movement
+    from centinela.ledger.records import Movement
     from centinela.web.views.common import clear_cache
     from tests.sample import seed_sample
 

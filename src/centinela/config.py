@@ -20,6 +20,40 @@ TEST_PSEUDONYM_KEY = "test-pseudonym-key-0123456789abcdef"  # tests/conftest.py
 KNOWN_PSEUDONYM_KEYS = frozenset({DEV_SECRET, TEST_PSEUDONYM_KEY})
 
 
+class PublicSettings(BaseSettings):
+    """Settings of citizen reporting and the public assistant (``Settings.public``)."""
+
+    model_config = SettingsConfigDict(env_prefix="CENTINELA_PUBLIC_", extra="ignore")
+
+    reports_per_day: int = Field(
+        5, description="Reports one client (daily-rotating keyed hash) may file per day."
+    )
+    asks_per_minute: int = Field(
+        20, description="Assistant questions one client may ask per minute."
+    )
+    min_submit_seconds: float = Field(
+        3.0, description="Least seconds between fetching a challenge and submitting a report."
+    )
+    challenge_max_age_s: int = Field(
+        7200, description="Seconds a report challenge stays valid."
+    )
+    photo_max_bytes: int = Field(5_000_000, description="Largest photo upload accepted, in bytes.")
+    photo_max_side: int = Field(1600, description="Longest side of a stored photo, in pixels.")
+    text_max_chars: int = Field(4000, description="Longest free text of a report or an addition.")
+    telegram_bot_token: str = Field(
+        "", description="Telegram bot token used to reply (empty: replies are not sent)."
+    )
+    telegram_webhook_secret: str = Field(
+        "", description="Secret path segment of the Telegram webhook (empty: webhook disabled)."
+    )
+    telegram_api_base: str = Field(
+        "https://api.telegram.org", description="Base URL of the Telegram Bot API."
+    )
+    sms_webhook_secret: str = Field(
+        "", description="Secret path segment of the SMS/messaging report webhook (empty: disabled)."
+    )
+
+
 class Settings(BaseSettings):
     """Centinela settings; each field is documented in ``docs/settings.md`` (checked by a test)."""
 
@@ -113,6 +147,11 @@ class Settings(BaseSettings):
         180, description="Days a case closed as justified or false positive suppresses new "
         "findings of the same detector on the same subject (unless the magnitude grows)."
     )
+    # Nested sections keep their own prefix (``CENTINELA_PUBLIC_*``) and are documented and
+    # checked with the rest.
+    public: PublicSettings = Field(
+        default_factory=PublicSettings, description="Citizen reporting and the public assistant."
+    )
 
     @model_validator(mode="after")
     def _refuse_dev_secrets_in_production(self) -> Settings:
@@ -130,12 +169,87 @@ class Settings(BaseSettings):
                     raise ValueError(
                         f"CENTINELA_{name.upper()} must be set to a strong secret in production"
                     )
+            for env, value in secrets_of(self):
+                if value and (value in KNOWN_PSEUDONYM_KEYS or len(value) < 32):
+                    raise ValueError(f"{env} must be empty (disabled) or a strong secret "
+                                     "(32 characters or more) in production")
         return self
 
     @property
     def certification_deadline(self) -> dt.date:
         """Date from which handling fentanyl requires a valid certificate."""
         return self.go_live + dt.timedelta(days=self.certification_grace_days)
+
+
+SECTION_SECRETS = ("telegram_bot_token", "telegram_webhook_secret", "sms_webhook_secret")
+
+
+def sections(settings_cls: type[Settings] = Settings) -> list[tuple[str, type[BaseSettings]]]:
+    """Return the nested sections of the settings: (field name, section class)."""
+    out = []
+    for name, field in settings_cls.model_fields.items():
+        kind = field.annotation
+        if isinstance(kind, type) and issubclass(kind, BaseSettings):
+            out.append((name, kind))
+    return out
+
+
+def secrets_of(settings: Settings) -> list[tuple[str, str]]:
+    """Return (environment variable, value) of each secret held in a nested section."""
+    out = []
+    for name, kind in sections(type(settings)):
+        section = getattr(settings, name)
+        prefix = kind.model_config.get("env_prefix", "")
+        out += [(f"{prefix}{f.upper()}", getattr(section, f)) for f in kind.model_fields
+                if f in SECTION_SECRETS]
+    return out
+
+
+def effective_lines(settings: Settings) -> list[str]:
+    """Return ``VARIABLE=value`` for every setting, nested sections included, secrets hidden."""
+    nested = dict(sections(type(settings)))
+    out = []
+    for name in type(settings).model_fields:
+        if name in nested:
+            section, prefix = getattr(settings, name), nested[name].model_config.get("env_prefix", "")
+            out += [f"{prefix}{sub.upper()}="
+                    f"{'***' if sub in SECTION_SECRETS else getattr(section, sub)}"
+                    for sub in nested[name].model_fields]
+            continue
+        hidden = "secret" in name or "key" in name
+        out.append(f"CENTINELA_{name.upper()}={'***' if hidden else getattr(settings, name)}")
+    return out
+
+
+def settings_markdown() -> str:
+    """Render every setting, nested sections included, as Markdown (``docs/settings.md``)."""
+    lines = [
+        "# Settings",
+        "",
+        "Generated by `centinela settings --markdown` from `centinela.config.Settings`; a test",
+        "checks this file is current. Every setting is an environment variable; none is needed",
+        "to start (SQLite file in the working directory, development secrets).",
+        "`CENTINELA_ENVIRONMENT=production` refuses the development secrets, and secrets of",
+        "the nested sections that are set but weak.",
+        "",
+        "| variable | default | meaning |",
+        "|---|---|---|",
+    ]
+    nested = dict(sections())
+    for name, field in Settings.model_fields.items():
+        if name in nested:
+            continue
+        default = field.default
+        shown = "(development secret)" if "secret" in name or "key" in name else f"`{default}`"
+        lines.append(f"| `CENTINELA_{name.upper()}` | {shown} | {field.description or ''} |")
+    for name, kind in nested.items():
+        prefix = kind.model_config.get("env_prefix", "")
+        lines += ["", f"## `{name}`: {Settings.model_fields[name].description or ''}", "",
+                  "| variable | default | meaning |", "|---|---|---|"]
+        for sub, field in kind.model_fields.items():
+            shown = "(empty: disabled)" if sub in SECTION_SECRETS else f"`{field.default}`"
+            lines.append(f"| `{prefix}{sub.upper()}` | {shown} | {field.description or ''} |")
+    return "\n".join(lines) + "\n"
 
 
 def local_secret(name: str, data_dir: str | None = None) -> str:

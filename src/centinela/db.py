@@ -100,8 +100,6 @@ def create_schema(engine: Engine | None = None) -> None:
     """Bring the database schema to the latest migration (idempotent)."""
     from alembic import command
 
-    import centinela.models  # noqa: F401  (registers every table)
-
     engine = engine or get_engine()
 
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))

@@ -8,7 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from centinela.accounts.models import AccessRequest, User
-from centinela.accounts.service import AccountError, utcnow
+from centinela.accounts.service import AccountError
+from centinela.lib.clock import utcnow
 from centinela.privacy import DocumentError, pseudonymize
 
 DEFAULT_DAYS = 30

@@ -13,9 +13,13 @@ from sqlalchemy.orm import Session
 
 from centinela.accounts.models import User
 
+# The one definition of each group of roles; web routes and pages import these.
 ANALYSTS = ("admin", "national_analyst", "regional_analyst")
-INVESTIGATORS = (*ANALYSTS, "police")
+INVESTIGATORS = (*ANALYSTS, "police")  # analysts and the police (triage, EWS, seizures)
 CLINICIANS = ("prescriber", "pharmacist")
+NATIONAL = ("admin", "national_analyst")
+INTAKE_ROLES = (*NATIONAL, "institution")  # who may submit files and batches
+ONLINE_ROLES = (*NATIONAL, "police")
 # Roles that may read patient-level data without a per-patient grant (audited every time).
 PATIENT_LEVEL_ROLES = ("admin", "national_analyst", "regional_analyst")
 

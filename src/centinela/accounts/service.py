@@ -13,6 +13,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from centinela.accounts.models import ROLES, LoginAttempt, User
+from centinela.lib.clock import utcnow
 from centinela.privacy import client_hash
 from centinela.reference.ubigeo import departments
 
@@ -57,11 +58,6 @@ class AccountError(ValueError):
 
 class RateLimited(Exception):
     """Too many failed sign-ins for this username or client; retry later."""
-
-
-def utcnow() -> dt.datetime:
-    """Return the current naive-UTC time."""
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def _dummy_hash() -> str:

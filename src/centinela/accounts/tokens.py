@@ -11,7 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from centinela.accounts.models import TOKEN_SCOPES, ApiToken, User
-from centinela.accounts.service import AccountError, utcnow
+from centinela.accounts.service import AccountError
+from centinela.lib.clock import utcnow
 
 PREFIX = "cnt_"
 # Which API paths (method, path prefix) each scope opens; anything else is refused to a token.

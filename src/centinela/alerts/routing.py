@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from centinela.alerts.models import SEVERITIES, Alert, Authority, Channel, Delivery
+from centinela.alerts.payload import alert_json
 
 RANK = {s: i for i, s in enumerate(SEVERITIES)}
 
@@ -131,8 +132,6 @@ def _order(ids: list[str]) -> list[str]:
 def route_alert(session: Session, alert: Alert, now: dt.datetime | None = None) -> list[str]:
     """Set ``alert.routed_to`` and queue a pending delivery per enabled channel (once per alert
     and channel; again when the alert's severity rises above what was notified)."""
-    from centinela.alerts.service import alert_json
-
     now = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
     routes: list[_Route] = []
     for department, ubigeo in places_of(session, alert):

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from centinela.alerts.models import SEVERITIES, SUBJECT_KINDS, Alert
+from centinela.alerts.routing import route_alert
 
 
 @dataclass
@@ -72,8 +73,7 @@ def upsert_alert(session: Session, draft: AlertDraft, now: dt.datetime | None = 
     subject whose case was closed as justified or false positive within ``alert_suppress_days``
     raises nothing new unless the magnitude grows (returns the closed alert, not created).
 
-    Routing and outbox rows are added by ``centinela.alerts.routing.route_alert`` when it is
-    importable (the routing module is registered separately so this seam stays small).
+    Routing and outbox rows are added by ``centinela.alerts.routing.route_alert``.
     """
     if draft.subject_kind not in SUBJECT_KINDS:
         raise ValueError(f"unknown subject_kind {draft.subject_kind!r}")
@@ -144,10 +144,6 @@ def _apply(alert: Alert, draft: AlertDraft) -> None:
 
 def _routed(session: Session, alert: Alert, created: bool, now: dt.datetime) -> tuple[Alert, bool]:
     session.flush()
-    try:
-        from centinela.alerts.routing import route_alert
-    except ImportError:  # routing not installed yet
-        return alert, created
     route_alert(session, alert, now=now)
     return alert, created
 
@@ -214,28 +210,3 @@ def _suppressing_case(session: Session, draft: AlertDraft, now: dt.datetime) -> 
         if not grew:
             return alert
     return None
-
-
-def alert_json(alert: Alert) -> dict:
-    """Return the spec's JSON shape of an alert (``centinela alerts --json``)."""
-    return {
-        "alert_id": alert.alert_id,
-        "detector": alert.detector,
-        "subject_kind": alert.subject_kind,
-        "subject_id": alert.subject_id,
-        "severity": alert.severity,
-        "score": alert.score,
-        "window_start": _iso(alert.window_start),
-        "window_end": _iso(alert.window_end),
-        "summary": alert.summary,
-        "evidence": alert.evidence or {},
-        "routed_to": list(alert.routed_to or []),
-        "status": alert.status,
-        "department": alert.department,
-    }
-
-
-def _iso(value: dt.datetime) -> str:
-    """Render a stored naive-UTC datetime as ISO 8601 with offset, in Lima time."""
-    lima = dt.timezone(dt.timedelta(hours=-5))
-    return value.replace(tzinfo=dt.UTC).astimezone(lima).isoformat()

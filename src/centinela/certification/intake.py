@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 
 from centinela.certification.models import Certificate
 from centinela.config import get_settings
-from centinela.ews.intake import content_hash, read_records
-from centinela.ingest.models import Rejection
+from centinela.ingest.files import content_hash, read_records
+from centinela.ledger.records import Rejection
 from centinela.privacy import redact
 from centinela.registry.models import Professional
 

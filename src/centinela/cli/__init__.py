@@ -28,6 +28,7 @@ from centinela.cli import (
     quarterly,
     serving,
 )
+from centinela.wiring import install
 
 app = typer.Typer(
     name="centinela",
@@ -36,6 +37,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+install()  # upper layers register into ingest and the detector registry
 
 # Top-level commands, in the order ``centinela --help`` lists them.
 for _commands in (importing.app, generating.app, detecting.app, serving.app, demo.app,

@@ -41,7 +41,7 @@ def import_cmd(
     from centinela.customs.intake import import_parcels_file
     from centinela.customs.review import import_outcomes_file
     from centinela.db import session_scope
-    from centinela.ingest.models import ImportRun
+    from centinela.ledger.records import ImportRun
 
     parcels = _find(directory, "parcels")
     if parcels is None:

@@ -63,7 +63,7 @@ def _demo_professionals(session) -> dict[str, str]:
     """Pick the busiest real prescriber and pharmacist of the data for the demo accounts."""
     from sqlalchemy import func, select
 
-    from centinela.ingest.models import Movement
+    from centinela.ledger.records import Movement
 
     out: dict[str, str] = {}
     for role, col in (("prescriber", Movement.prescriber_id),
@@ -84,7 +84,7 @@ def run_demo(data_dir: Path, seed: int, scale: float) -> list[tuple[str, str, st
     from centinela.alerts.query import routing_digest
     from centinela.db import create_schema, get_engine, session_factory, session_scope
     from centinela.detect.engine import run_all
-    from centinela.ews.detect import run as ews_run
+    from centinela.ews.detectors import run as ews_run
     from centinela.ews.intake import sync_seizures
     from centinela.ingest.service import import_directory
     from centinela.ledger.summary import format_summary, national_summary

@@ -8,17 +8,16 @@ from pathlib import Path
 
 import typer
 
+from centinela.lib import clock
+
 
 def _parse_now(value: str | None) -> dt.datetime | None:
     if not value:
         return None
     try:
-        t = dt.datetime.fromisoformat(value)
+        return clock.parse_time(value)  # the spec: no offset means Lima time
     except ValueError:
         raise typer.BadParameter(f"--now must be ISO 8601 (e.g. 2025-12-31T23:59:00-05:00), got {value!r}") from None
-    if t.tzinfo is None:  # the spec: no offset means Lima time
-        t = t.replace(tzinfo=dt.timezone(dt.timedelta(hours=-5)))
-    return t.astimezone(dt.UTC).replace(tzinfo=None)
 
 
 def _engine():
@@ -77,8 +76,8 @@ def alerts_cmd(
     limit: int = typer.Option(0, "--limit", help="At most this many (0 = all)."),
 ) -> None:
     """Lista las alertas por puntaje / list alerts, highest score first."""
+    from centinela.alerts.payload import alert_json
     from centinela.alerts.query import list_alerts
-    from centinela.alerts.service import alert_json
     from centinela.db import session_scope
 
     with session_scope(_engine()) as session:

@@ -15,7 +15,7 @@ app = typer.Typer(help="Sistema de alerta temprana / early-warning system (fenta
 def _now(value: str | None) -> dt.datetime:
     if not value:
         return dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    from centinela.ews.intake import parse_time
+    from centinela.lib.clock import parse_time
 
     try:
         return parse_time(value)
@@ -150,7 +150,7 @@ def import_overdoses_cmd(
     """Importa intoxicaciones/sobredosis / import overdose and poisoning records."""
     from centinela.db import session_scope
     from centinela.ews.intake import import_overdoses_file
-    from centinela.ingest.models import ImportRun, Rejection
+    from centinela.ledger.records import ImportRun, Rejection
 
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     with session_scope(_engine()) as session:
@@ -196,7 +196,8 @@ def detect_cmd(
 ) -> None:
     """Ejecuta los detectores de alerta temprana / run the EWS detectors."""
     from centinela.db import session_scope
-    from centinela.ews.detect import DetectConfig, run
+    from centinela.ews.detect import DetectConfig
+    from centinela.ews.detectors import run
     from centinela.ews.intake import sync_seizures
     from centinela.ews.scan import ScanParams
 

@@ -52,7 +52,7 @@ def _outcome(engine, report) -> dict:
 
     from centinela.db import session_scope
     from centinela.ingest.fhir import operation_outcome
-    from centinela.ingest.models import Rejection
+    from centinela.ledger.records import Rejection
 
     with session_scope(engine) as session:
         rows = session.scalars(select(Rejection).where(Rejection.import_id == report.import_id)

@@ -12,12 +12,9 @@ log = logging.getLogger("centinela.serve")
 
 
 def start_scheduler(engine, interval_s: int) -> object | None:
-    """Start the detection/dispatch scheduler when the detection area provides it."""
-    try:
-        from centinela.detect.scheduler import start_background
-    except ImportError:
-        log.warning("centinela.detect.scheduler is not installed: no scheduled detection")
-        return None
+    """Start the detection/dispatch scheduler (``centinela.jobs``)."""
+    from centinela.jobs import start_background
+
     return start_background(engine, interval_s)
 
 

@@ -22,7 +22,8 @@ from sqlalchemy.orm import Session
 
 from centinela.customs import identity
 from centinela.customs.models import Parcel, ParcelImage
-from centinela.ews.intake import RecordError, parse_time, read_records
+from centinela.ingest.files import RecordError, read_records
+from centinela.lib.clock import parse_time
 from centinela.privacy import DocumentError, redact
 from centinela.reference import ubigeo as ubigeo_ref
 
@@ -183,7 +184,7 @@ def load_image(data: bytes, fmt: str) -> np.ndarray:
 
 def import_parcels_file(session: Session, path, import_id: int | None) -> dict:
     """Import one parcels file (and the images it names) inside the caller's transaction."""
-    from centinela.ingest.models import Rejection
+    from centinela.ledger.records import Rejection
 
     path = Path(path)
     folder = path.parent

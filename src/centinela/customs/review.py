@@ -14,8 +14,9 @@ from sqlalchemy.orm import Session
 from centinela import audit
 from centinela.customs.evaluation import average_precision
 from centinela.customs.models import OUTCOMES, Parcel
-from centinela.ews.intake import RecordError, parse_time, read_records
 from centinela.ews.signals import record_signal
+from centinela.ingest.files import RecordError, read_records
+from centinela.lib.clock import parse_time
 from centinela.privacy import redact
 
 AGENCY = "SUNAT-ADUANAS"
@@ -94,7 +95,7 @@ def record_outcome(session: Session, tracking_id: str, outcome: str, actor: str,
 def _seizure(session: Session, parcel: Parcel, substance: str, net_mass_mg, purity, units,
              form, now: dt.datetime):
     from centinela.ews.intake import seizure_payload
-    from centinela.ingest.models import Seizure
+    from centinela.ledger.records import Seizure
 
     sid = f"CUS-{parcel.tracking_id}"[:80]
     body = json.dumps([substance, net_mass_mg, purity, units, form, parcel.ubigeo], default=str)
@@ -117,7 +118,7 @@ def _seizure(session: Session, parcel: Parcel, substance: str, net_mass_mg, puri
 
 def import_outcomes_file(session: Session, path: Path, actor: str, now: dt.datetime) -> dict:
     """Apply ``outcomes.csv``/``.jsonl`` (tracking_id, outcome, decided_at, substance, …)."""
-    from centinela.ingest.models import Rejection
+    from centinela.ledger.records import Rejection
 
     counts = {"applied": 0, "duplicates": 0, "rejected": 0}
     allowed = {"tracking_id", "outcome", "decided_at", "substance", "net_mass_mg",

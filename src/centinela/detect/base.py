@@ -11,6 +11,7 @@ from centinela.alerts.service import AlertDraft, severity_for
 from centinela.detect.context import DetectionContext
 from centinela.detect.frame import from_epoch
 from centinela.detect.scoring import calibrate
+from centinela.lib import clock
 
 
 class Detector:
@@ -84,4 +85,4 @@ def fmt(x: float, digits: int = 1) -> str:
 
 def day_str(t: int) -> str:
     """Return the Lima date of epoch seconds as YYYY-MM-DD."""
-    return (from_epoch(t) - dt.timedelta(hours=5)).date().isoformat()
+    return clock.lima_day(from_epoch(t)).isoformat()

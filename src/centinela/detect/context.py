@@ -12,11 +12,11 @@ from sqlalchemy.orm import Session
 
 from centinela.config import Settings, get_settings
 from centinela.detect.frame import Frame, load_frame, to_epoch
-from centinela.detect.mme import FENTANYL_FAMILY, unit_mme
+from centinela.ledger.mme import FENTANYL_FAMILY, unit_mme
+from centinela.lib.clock import LIMA_OFFSET_S
 from centinela.registry.models import Establishment, Product, Professional
 
 DAY = 86400
-LIMA_OFFSET_S = -5 * 3600
 
 
 @dataclass
@@ -96,7 +96,7 @@ class DetectionContext:
     def frame(self) -> Frame:
         """All movements up to ``now`` (loaded on first use)."""
         if self._frame is None:
-            from centinela.ingest.models import Movement
+            from centinela.ledger.records import Movement
 
             conn = self.session.connection()
             self._frame = load_frame(conn, Movement.occurred_at <= self.now)
@@ -178,7 +178,7 @@ class DetectionContext:
     def waste_expired(self) -> np.ndarray:
         """True for ``waste`` rows that dispose of expired stock: the lot's ``expiry`` falls before
         the end of the month after the waste (fetched for waste rows only, on first use)."""
-        from centinela.ingest.models import Movement
+        from centinela.ledger.records import Movement
 
         f = self.frame
         out = np.zeros(f.n, dtype=bool)

@@ -12,7 +12,9 @@ HEADER = """# Detectors
 
 Generated from the detector registry by `centinela detectors --write docs/detectors.md`
 (`tests/test_detect_docs.py` fails when this file is stale). Every detector is a small class
-registered in `centinela/detect/registry.py`; a new one is added the same way.
+registered in `centinela/detect/registry.py`; a new one is added the same way. The early-warning
+detectors (`ews_*`, `centinela/ews/detectors.py`) are registered at start by
+`centinela.wiring.install()` and run by the same engine.
 
 `centinela detect` runs all of them over what is stored, judged as of the latest movement
 (`--now` overrides); real-time detectors also run on every accepted import

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
@@ -12,9 +14,12 @@ from sqlalchemy.orm import Session
 
 from centinela.alerts.service import AlertDraft, upsert_alert
 from centinela.db import session_scope
+from centinela.detect.base import Detector
 from centinela.detect.context import DetectionContext
 from centinela.detect.registry import all_detectors, load
-from centinela.ingest.models import Movement
+from centinela.ledger.records import Movement
+
+log = logging.getLogger(__name__)
 
 # A detector that emits more than this in one run is misbehaving on this data; keep its
 # strongest findings so the analyst queue stays usable, and say so in the report.
@@ -52,7 +57,7 @@ class DetectionReport:
     def errors(self) -> list[DetectorResult]:
         return [r for r in self.results if r.error]
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         """Return the report as JSON-ready data."""
         return {
             "now": self.now.isoformat(), "movements": self.movements,
@@ -94,7 +99,21 @@ def _run(session: Session, now: dt.datetime | None, only: list[str] | None,
     report.movements = ctx.frame.n
     _ = ctx.registry
     report.load_seconds = time.perf_counter() - t0
-    stamp = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    report.results = run_detectors(session, now, detectors, ctx)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def run_detectors(session: Session, now: dt.datetime, detectors: list[Detector],
+                  ctx: DetectionContext | None = None,
+                  stamp: dt.datetime | None = None) -> list[DetectorResult]:
+    """Run ``detectors`` at ``now`` and upsert their alerts, each in its own savepoint: a
+    detector that fails is reported and rolled back, the others still run; a detector that
+    emits more than ``MAX_ALERTS_PER_DETECTOR`` keeps its strongest findings. ``stamp`` is the
+    time written on the alerts (default: the wall clock)."""
+    ctx = ctx or DetectionContext(session, now)
+    stamp = stamp or dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    results = []
     for det in detectors:
         res = DetectorResult(det.name)
         t1 = time.perf_counter()
@@ -108,12 +127,12 @@ def _run(session: Session, now: dt.datetime | None, only: list[str] | None,
                     res.new += int(created)
                     res.updated += int(not created)
         except Exception as exc:  # noqa: BLE001 - one broken detector must not stop the others
+            log.exception("detector %s failed", det.name)
             res.error = f"{type(exc).__name__}: {exc}"
             res.new = res.updated = 0
         res.seconds = time.perf_counter() - t1
-        report.results.append(res)
-    report.seconds = time.perf_counter() - started
-    return report
+        results.append(res)
+    return results
 
 
 def _cap(drafts: list[AlertDraft], res: DetectorResult) -> list[AlertDraft]:

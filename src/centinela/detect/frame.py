@@ -15,7 +15,7 @@ import numpy as np
 from sqlalchemy import Integer, cast, func, select
 from sqlalchemy.engine import Connection
 
-from centinela.ingest.models import EVENT_TYPES, Movement
+from centinela.ledger.records import EVENT_TYPES, Movement
 
 EPOCH = dt.datetime(1970, 1, 1)
 EVENT_CODE = {name: i for i, name in enumerate(EVENT_TYPES)}

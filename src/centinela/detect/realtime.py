@@ -18,7 +18,7 @@ from centinela.config import get_settings
 from centinela.detect.context import DetectionContext
 from centinela.detect.frame import load_frame
 from centinela.detect.registry import all_detectors
-from centinela.ingest.models import Movement
+from centinela.ledger.records import Movement
 
 
 def after_import(session: Session, import_id: int, now: dt.datetime | None = None) -> int:

@@ -10,12 +10,13 @@ import importlib
 
 from centinela.detect.base import Detector
 
-DETECTORS: dict[str, str] = {}
+DETECTORS: dict[str, str | type[Detector]] = {}
 
 
-def register(name: str, target: str) -> None:
-    """Register detector ``name`` implemented by ``"module:Class"``."""
-    if ":" not in target:
+def register(name: str, target: str | type[Detector]) -> None:
+    """Register detector ``name`` implemented by ``"module:Class"`` (imported on first use) or
+    by the class itself (an upper layer registering at start, see ``centinela.wiring``)."""
+    if isinstance(target, str) and ":" not in target:
         raise ValueError(f"detector target must be 'module:Class', got {target!r}")
     DETECTORS[name] = target
 
@@ -26,8 +27,11 @@ def load(name: str) -> Detector:
         target = DETECTORS[name]
     except KeyError:
         raise KeyError(f"unknown detector {name!r}; known: {', '.join(sorted(DETECTORS))}") from None
-    module, cls = target.split(":")
-    detector = getattr(importlib.import_module(module), cls)()
+    if isinstance(target, str):
+        module, cls = target.split(":")
+        detector: Detector = getattr(importlib.import_module(module), cls)()
+    else:
+        detector = target()
     if detector.name != name:
         raise ValueError(f"detector {target} declares name {detector.name!r}, registered as {name!r}")
     return detector

@@ -6,7 +6,9 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from centinela.detect.context import DAY, LIMA_OFFSET_S, DetectionContext
+from centinela.detect.context import DAY, DetectionContext
+from centinela.ledger.mme import days_covered_many
+from centinela.lib.clock import LIMA_OFFSET_S
 
 PRESCRIBER_PREFIXES = ("CMP-", "COP-", "COB-")
 
@@ -48,15 +50,12 @@ def pair_key(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def dispense_daily_mme(ctx: DetectionContext, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Return (daily MME, days covered) of dispense ``rows`` (CDC formula, see ``mme``)."""
+    """Return (daily MME, days covered) of dispense ``rows`` (CDC formula, ``ledger.mme``)."""
     f, reg = ctx.frame, ctx.registry
     prod = np.maximum(f.product[rows], 0)
     qty = f.qty[rows]
     patch = np.array([reg.prod_route[p] == "transdermal" for p in prod], dtype=bool)
-    days = f.days_supply[rows]
-    default_days = np.where(patch, 3.0 * qty, np.maximum(qty, 1.0))
-    days = np.where(np.isnan(days) | (days <= 0), default_days, days)
-    days = np.maximum(days, 1.0)
+    days = np.maximum(days_covered_many(patch, qty, f.days_supply[rows]), 1.0)
     daily = qty * reg.prod_mme[prod] / days
     daily = np.where(f.product[rows] >= 0, daily, 0.0)
     return daily, days
@@ -64,7 +63,7 @@ def dispense_daily_mme(ctx: DetectionContext, rows: np.ndarray) -> tuple[np.ndar
 
 def prescriber_exempt(ctx: DetectionContext, codes: np.ndarray) -> np.ndarray:
     """Return True for prescribers in specialties exempt from high-dose limits (cancer, palliative)."""
-    from centinela.detect.mme import EXEMPT_SPECIALTIES
+    from centinela.ledger.mme import EXEMPT_SPECIALTIES
 
     spec = ctx.registry.prof_specialty
     return np.array([c >= 0 and (spec[c] or "") in EXEMPT_SPECIALTIES for c in codes], dtype=bool)

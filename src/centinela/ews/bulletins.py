@@ -13,10 +13,11 @@ from sqlalchemy.orm import Session
 
 from centinela.alerts.models import Alert
 from centinela.ews.classify import CLASS_LABELS, classify_smiles
-from centinela.ews.detect import lima_day, substance_key
+from centinela.ews.detect import substance_key
 from centinela.ews.models import Bulletin, Signal
 from centinela.ews.pdf import bulletin_pdf
 from centinela.ews.registry import parse_query, registry
+from centinela.lib.clock import lima_day
 from centinela.reference import ubigeo as ubigeo_ref
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "web" / "templates"

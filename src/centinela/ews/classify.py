@@ -18,7 +18,11 @@ from dataclasses import dataclass, field
 from rdkit import Chem
 from rdkit.Chem.rdMolDescriptors import CalcMolFormula
 
-from centinela.ews.chem import (
+from centinela.ews.control import FAMILY_LABELS, FAMILY_RANK, control_for, family_of
+from centinela.ews.families import RULES_BY_ID, family_rule
+from centinela.ews.fentanyl_class import Clause, analyse_core
+from centinela.ews.registry import Resolution, Substance, parse_query, registry, resolve
+from centinela.lib.chem import (
     _UNCHARGER,
     Structure,
     StructureError,
@@ -26,10 +30,6 @@ from centinela.ews.chem import (
     parse_smiles,
     standardize,
 )
-from centinela.ews.control import FAMILY_LABELS, FAMILY_RANK, control_for, family_of
-from centinela.ews.families import RULES_BY_ID, family_rule
-from centinela.ews.fentanyl_class import Clause, analyse_core
-from centinela.ews.registry import Resolution, Substance, parse_query, registry, resolve
 
 CLASS_LABELS = {
     "fentanyl": ("Fentanilo", "Fentanyl"),

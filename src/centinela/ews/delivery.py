@@ -6,6 +6,7 @@ import datetime as dt
 
 from sqlalchemy.orm import Session
 
+from centinela.alerts.routing import enqueue_payload
 from centinela.ews.models import Bulletin
 
 
@@ -24,11 +25,7 @@ def bulletin_payload(b: Bulletin) -> dict:
 
 
 def route_bulletin(session: Session, b: Bulletin, now: dt.datetime) -> dict:
-    """Queue the bulletin for the authorities; say plainly when routing is not installed."""
-    try:
-        from centinela.alerts.routing import enqueue_payload
-    except ImportError:
-        return {"status": "stored", "detail": "alert routing not installed: stored, not sent"}
+    """Queue the bulletin for the authorities (one delivery per channel of each authority)."""
     depts = list(b.departments or [])
     department = depts[0] if len(depts) == 1 else None  # several departments: national level
     result = enqueue_payload(session, "bulletin", bulletin_payload(b),

@@ -1,4 +1,7 @@
-"""EWS signal detection over stored signals; every finding becomes an alert via ``upsert_alert``.
+"""EWS signal detection over stored signals: the rules, each returning alert drafts.
+
+``centinela.ews.detectors`` wraps each rule as a registered ``Detector`` (``centinela detect``,
+the scheduled job and ``centinela ews detect`` run them through the one detection engine).
 
 Detectors (all take ``now``): first appearance of a substance nationally and per department,
 aberrations of daily series per department × substance (EARS C1–C3, EWMA, CUSUM), space-time
@@ -16,14 +19,14 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from centinela.alerts.service import AlertDraft, severity_for, upsert_alert
+from centinela.alerts.service import AlertDraft, severity_for
 from centinela.ews import stats
 from centinela.ews.models import Signal
 from centinela.ews.registry import registry
 from centinela.ews.scan import ScanParams, scan
+from centinela.lib.clock import lima_day, lima_days
 from centinela.reference import ubigeo as ubigeo_ref
 
-LIMA_OFFSET = dt.timedelta(hours=-5)
 CATEGORY_SCORE = {
     "nitazene": 80, "fentanyl_related": 75, "listed_fentanyl_analogue": 70, "u_series": 70,
     "brorphine_like": 70, "fentanyl_scaffold_outside_class": 65, "fentanyl": 55, "precursor": 50,
@@ -45,17 +48,6 @@ class DetectConfig:
     params: stats.Params = field(default_factory=stats.Params)
     scan: ScanParams = field(default_factory=ScanParams)
     scan_study_days: int = 90
-
-
-def lima_day(value: dt.datetime) -> dt.date:
-    """Return the America/Lima calendar date of a naive-UTC time."""
-    return (value + LIMA_OFFSET).date()
-
-
-def day_window(day: dt.date, days: int = 1) -> tuple[dt.datetime, dt.datetime]:
-    """Return the naive-UTC bounds of ``days`` Lima days starting on ``day``."""
-    start = dt.datetime.combine(day, dt.time()) - LIMA_OFFSET
-    return start, start + dt.timedelta(days=days) - dt.timedelta(seconds=1)
 
 
 def substance_key(sig: Signal) -> str | None:
@@ -172,7 +164,7 @@ def first_appearances(session: Session, now: dt.datetime, cfg: DetectConfig) -> 
         if sig.occurred_at < since:
             continue
         cat = _category(sig)
-        start, end = day_window(lima_day(sig.occurred_at))
+        start, end = lima_days(lima_day(sig.occurred_at))
         earlier = any_first[key] if any_first[key] is not sig else None
         note = (f" Antes solo había reportes sin confirmar (desde el "
                 f"{lima_day(earlier.occurred_at).isoformat()}, fuente: {earlier.source_kind})."
@@ -194,7 +186,7 @@ def first_appearances(session: Session, now: dt.datetime, cfg: DetectConfig) -> 
         if sig.occurred_at < since or key in firsts and firsts[key].occurred_at <= sig.occurred_at:
             continue
         cat = _category(sig)
-        start, end = day_window(lima_day(sig.occurred_at))
+        start, end = lima_days(lima_day(sig.occurred_at))
         score = min(_score(cat, sig.substance, -25), 45.0)
         drafts.append(AlertDraft(
             detector="ews_first_reported", subject_kind="region",
@@ -210,7 +202,7 @@ def first_appearances(session: Session, now: dt.datetime, cfg: DetectConfig) -> 
         if sig.occurred_at < since or firsts[key] is sig:
             continue
         cat = _category(sig)
-        start, end = day_window(lima_day(sig.occurred_at))
+        start, end = lima_days(lima_day(sig.occurred_at))
         score = _score(cat, sig.substance, -10)
         drafts.append(AlertDraft(
             detector="ews_first_department", subject_kind="region", subject_id=dept,
@@ -265,7 +257,7 @@ def aberrations(session: Session, now: dt.datetime, cfg: DetectConfig) -> list[A
     """Alert on series whose recent days are aberrant for at least one method."""
     today = lima_day(now)
     start = today - dt.timedelta(days=cfg.history_days - 1)
-    sigs = load_signals(session, day_window(start)[0], now)
+    sigs = load_signals(session, lima_days(start)[0], now)
     names = {substance_key(s): (_label(s), _category(s)) for s in sigs if substance_key(s)}
     drafts = []
     for (dept, key), x in series(sigs, start, cfg.history_days).items():
@@ -284,8 +276,8 @@ def aberrations(session: Session, now: dt.datetime, cfg: DetectConfig) -> list[A
         score = min(100.0, 35 + 8 * len(fired) + 3 * min(peak, 10)
                     + (10 if cat in ("nitazene", "fentanyl_related", "listed_fentanyl_analogue",
                                      "fentanyl") else 0))
-        w0, _ = day_window(first)
-        _, w1 = day_window(last)
+        w0, _ = lima_days(first)
+        _, w1 = lima_days(last)
         recent_counts = x[-cfg.recent_days:]
         drafts.append(AlertDraft(
             detector="ews_aberration", subject_kind="region", subject_id=dept,
@@ -309,7 +301,7 @@ def clusters(session: Session, now: dt.datetime, cfg: DetectConfig) -> list[Aler
     """Alert on significant space-time clusters of overdoses and of seizures."""
     today = lima_day(now)
     start = today - dt.timedelta(days=cfg.scan_study_days - 1)
-    sigs = load_signals(session, day_window(start)[0], now)
+    sigs = load_signals(session, lima_days(start)[0], now)
     drafts = []
     for label, kinds in (("overdose", ("overdose",)), ("seizure", SEIZURE_KINDS)):
         events: dict[str, Signal] = {}
@@ -329,8 +321,8 @@ def clusters(session: Session, now: dt.datetime, cfg: DetectConfig) -> list[Aler
             dist = ubigeo_ref.get(centre)
             members = [codes[i] for i in cl.locations]
             first = today - dt.timedelta(days=cl.window_days - 1)
-            w0, _ = day_window(first)
-            _, w1 = day_window(today)
+            w0, _ = lima_days(first)
+            _, w1 = lima_days(today)
             score = min(100.0, 45 + 6 * min(cl.llr, 8) + (10 if cl.p_value <= 0.01 else 0))
             what = "intoxicaciones/sobredosis" if label == "overdose" else "incautaciones"
             drafts.append(AlertDraft(
@@ -363,7 +355,7 @@ def registry_product_seizures(session: Session, now: dt.datetime,
             continue
         kind, subject = ("serial", p["serial"]) if p.get("serial") else (
             ("lot", p["lot"]) if p.get("lot") else ("region", sig.department or "00"))
-        start, end = day_window(lima_day(sig.occurred_at))
+        start, end = lima_days(lima_day(sig.occurred_at))
         drafts.append(AlertDraft(
             detector="ews_seized_registry_product", subject_kind=kind, subject_id=subject,
             severity="high", score=70.0, window_start=start, window_end=end,
@@ -386,7 +378,7 @@ def name_mismatches(session: Session, now: dt.datetime, cfg: DetectConfig) -> li
         p = sig.payload or {}
         if not p.get("mismatch"):
             continue
-        start, end = day_window(lima_day(sig.occurred_at))
+        start, end = lima_days(lima_day(sig.occurred_at))
         drafts.append(AlertDraft(
             detector="ews_name_mismatch", subject_kind="region",
             subject_id=sig.department or "00", severity="medium", score=45.0,
@@ -399,38 +391,3 @@ def name_mismatches(session: Session, now: dt.datetime, cfg: DetectConfig) -> li
                       "inchikey": sig.inchikey},
         ))
     return drafts
-
-
-DETECTORS = {
-    "ews_first": first_appearances,
-    "ews_aberration": aberrations,
-    "ews_cluster": clusters,
-    "ews_seized_registry_product": registry_product_seizures,
-    "ews_name_mismatch": name_mismatches,
-}
-
-
-def run(session: Session, now: dt.datetime, cfg: DetectConfig | None = None,
-        only: tuple[str, ...] = ()) -> dict:
-    """Run the EWS detectors at ``now``; upsert one alert per finding; return counts."""
-    cfg = cfg or DetectConfig()
-    counts: dict[str, dict[str, int]] = {}
-    for name, fn in DETECTORS.items():
-        if only and name not in only:
-            continue
-        created = updated = 0
-        try:
-            drafts = fn(session, now, cfg)
-        except Exception as exc:  # noqa: BLE001 - one detector's failure never stops the rest
-            import logging
-
-            logging.getLogger(__name__).exception("EWS detector %s failed", name)
-            counts[name] = {"created": 0, "updated": 0, "error": f"{type(exc).__name__}: {exc}"}
-            continue
-        for draft in drafts:
-            _, new = upsert_alert(session, draft, now=now)
-            created += int(new)
-            updated += int(not new)
-        counts[name] = {"created": created, "updated": updated}
-    session.flush()
-    return counts

@@ -10,9 +10,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from centinela.config import get_settings
-from centinela.ews.detect import confirmed, lima_day, substance_key
+from centinela.ews.detect import confirmed, substance_key
 from centinela.ews.models import Signal
 from centinela.ews.registry import registry
+from centinela.lib import clock
+from centinela.lib.clock import lima_day
 from centinela.reference import ubigeo as ubigeo_ref
 
 FORMAT = "centinela-ews-incidents"
@@ -30,7 +32,6 @@ TRAFFICKING_ROUTE = {
     "online": "online market", "street": "street retail", "pharmacy": "pharmacy",
     "hospital": "hospital",
 }
-LIMA = dt.timezone(dt.timedelta(hours=-5))
 
 
 def incident_id(sig: Signal, key: str | None = None) -> str:
@@ -76,7 +77,7 @@ def incident(sig: Signal, first_dates: dict | None = None) -> dict:
         "type": "overdose" if is_od else ("forensic_identification" if sig.source_kind == "lab"
                                           else "seizure"),
         "date": lima_day(sig.occurred_at).isoformat(),
-        "datetime": sig.occurred_at.replace(tzinfo=dt.UTC).astimezone(LIMA).isoformat(),
+        "datetime": clock.lima_iso(sig.occurred_at),
         "place": {
             "country": "PE", "ubigeo": sig.ubigeo,
             "department": d.department if d else None, "province": d.province if d else None,

@@ -8,18 +8,13 @@ stored seizures into ``seizure``/``lab`` signals.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import hashlib
-import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from centinela.ews.chem import looks_like_smiles, structure_problem
 from centinela.ews.classify import classify, classify_smiles
 from centinela.ews.models import (
     OVERDOSE_OUTCOMES,
@@ -31,10 +26,12 @@ from centinela.ews.models import (
 from centinela.ews.registry import resolve
 from centinela.ews.signals import record_signal
 from centinela.ews.tiers import TierError, tier
+from centinela.ingest.files import RecordError, content_hash, read_records
+from centinela.lib import clock
+from centinela.lib.chem import looks_like_smiles, structure_problem
 from centinela.privacy import redact
 from centinela.reference import ubigeo as ubigeo_ref
 
-LIMA = dt.timezone(dt.timedelta(hours=-5))
 OVERDOSE_FIELDS = (
     "event_id", "occurred_at", "ubigeo", "setting", "suspected_substances",
     "confirmed_substances", "naloxone_given", "outcome", "age_band", "sex", "reporter", "route",
@@ -44,26 +41,6 @@ _CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,59}$")
 _DOCUMENT = re.compile(r"^(DNI|CE|PAS)\b|^\d{8}$", re.IGNORECASE)
 _AGE_BAND = re.compile(r"^(\d{1,3})-(\d{1,3})$|^(\d{1,3})\+$")
 _SMILES_CHARS = re.compile(r"[()=#\[\]@]|\d")
-
-
-class RecordError(ValueError):
-    """One field of one record is invalid (field and reason kept for the rejection)."""
-
-    def __init__(self, field: str | None, reason: str) -> None:
-        super().__init__(reason)
-        self.field = field
-        self.reason = reason
-
-
-def parse_time(value: str) -> dt.datetime:
-    """Parse ISO 8601 (no offset = America/Lima) and return naive UTC."""
-    text = value.strip()
-    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-        text += "T00:00:00"
-    parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=LIMA)
-    return parsed.astimezone(dt.UTC).replace(tzinfo=None)
 
 
 def _bool(value: str) -> bool | None:
@@ -109,7 +86,7 @@ def validate_overdose(raw: dict) -> dict:
         raise RecordError("reporter", "reporter must be an institution code (IPRESS, "
                           "establishment or service id), never a person's name or document")
     try:
-        occurred = parse_time(rec["occurred_at"])
+        occurred = clock.parse_time(rec["occurred_at"])
     except ValueError:
         raise RecordError("occurred_at", "occurred_at must be ISO 8601, e.g. "
                           "2025-03-14T09:30:00-05:00") from None
@@ -147,38 +124,9 @@ def validate_overdose(raw: dict) -> dict:
     }
 
 
-def content_hash(rec: dict) -> str:
-    """Hash the cleaned content (same event re-sent = no-op; different = conflict)."""
-    body = json.dumps(rec, sort_keys=True, default=str, ensure_ascii=False)
-    return hashlib.sha256(body.encode()).hexdigest()[:32]
-
-
-def read_records(path: Path) -> Iterator[tuple[int, dict]]:
-    """Yield (line number, raw record) from a CSV or JSON Lines file."""
-    if path.suffix.lower() in (".jsonl", ".json", ".ndjson"):
-        with path.open(encoding="utf-8-sig") as fh:
-            for n, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    obj = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    yield n, {"__error__": f"invalid JSON: {exc.msg} at column {exc.colno}"}
-                    continue
-                yield n, obj if isinstance(obj, dict) else {"__error__": "line is not an object"}
-        return
-    with path.open(encoding="utf-8-sig", newline="") as fh:
-        reader = csv.DictReader(fh)
-        for row in reader:
-            if None in row:
-                yield reader.line_num, {"__error__": "more values than header columns"}
-                continue
-            yield reader.line_num, dict(row)
-
-
 def import_overdoses_file(session: Session, path, import_id: int | None) -> dict:
     """Import one overdoses file inside the caller's transaction; return the counts."""
-    from centinela.ingest.models import Rejection
+    from centinela.ledger.records import Rejection
 
     path = Path(path)
     counts = {"accepted": 0, "duplicates": 0, "conflicts": 0, "rejected": 0}
@@ -314,7 +262,7 @@ def seizure_payload(seizure, product=None) -> dict:
 
 def sync_seizures(session: Session) -> dict:
     """Turn new or changed seizures into ``seizure``/``lab`` signals (idempotent)."""
-    from centinela.ingest.models import Seizure
+    from centinela.ledger.records import Seizure
     from centinela.registry.models import Product
 
     signals = {

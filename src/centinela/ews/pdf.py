@@ -7,6 +7,8 @@ from pathlib import Path
 
 from fpdf import FPDF
 
+from centinela.lib import clock
+
 FONT_CANDIDATES = (
     ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
      "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"),
@@ -88,7 +90,7 @@ def bulletin_pdf(number: str, issued_at: dt.datetime, c: dict) -> bytes:
     pdf.multi_cell(w, 8, pdf.text_(f"Boletín {number}"), new_x="LMARGIN", new_y="NEXT")
     pdf.set_font(f, "B", 13)
     pdf.multi_cell(w, 7, pdf.text_(c["title"]), new_x="LMARGIN", new_y="NEXT")
-    para(f"Emitido: {(issued_at - dt.timedelta(hours=5)).date().isoformat()} · Nivel de "
+    para(f"Emitido: {clock.lima_day(issued_at).isoformat()} · Nivel de "
          f"riesgo: {c['severity'].upper()}", 9)
     heading("Qué")
     para(c["what"])

@@ -7,14 +7,14 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 
-from centinela.ews.chem import (
+from centinela.lib.chem import (
     Structure,
     StructureError,
     connectivity,
     looks_like_smiles,
     standardize,
 )
-from centinela.reference.ubigeo import fold
+from centinela.lib.text import fold
 
 CATEGORIES = (
     "fentanyl", "listed_fentanyl_analogue", "precursor", "nitazene", "brorphine_like",

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-EARTH_KM = 6371.0
+from centinela.lib.geo import haversine_matrix
 
 
 @dataclass(frozen=True)
@@ -41,14 +41,6 @@ class Cluster:
     @property
     def relative_risk(self) -> float:
         return self.observed / self.expected if self.expected > 0 else float("inf")
-
-
-def haversine_matrix(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
-    """Return the great-circle distance matrix in km."""
-    la, lo = np.radians(lat)[:, None], np.radians(lon)[:, None]
-    dlat, dlon = la - la.T, lo - lo.T
-    a = np.sin(dlat / 2) ** 2 + np.cos(la) * np.cos(la.T) * np.sin(dlon / 2) ** 2
-    return 2 * EARTH_KM * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
 
 
 def _llr(c: np.ndarray, mu: np.ndarray, total: float) -> np.ndarray:

@@ -16,8 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from centinela.config import get_settings
-from centinela.generate import catalog, seizures
-from centinela.generate import scenarios as planting
+from centinela.generate import catalog, planting, seizures
 from centinela.generate.sim import Mods, Sim
 from centinela.generate.world import World, build_world
 from centinela.generate.writer import TableWriter

@@ -147,16 +147,5 @@ class Plan:
         return rate * 5.5 / n
 
 
-def plan(world: World, rng: FastRandom, mods: Mods, settings: Settings) -> Plan:
-    """Choose and wire every planted scenario and look-alike into ``mods``."""
-    p = Plan(world, rng, mods, settings)
-    from centinela.generate import plant_people, plant_supply
-
-    plant_supply.prepare(p)
-    plant_people.plant(p)
-    plant_supply.plant(p)
-    return p
-
-
 __all__ = ["LOOKALIKES", "ONCOLOGY_INSTITUTE", "PLANTED", "Course", "Plan", "new_course",
-           "patient_document", "plan", "seizure_row"]
+           "patient_document", "seizure_row"]

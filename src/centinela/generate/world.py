@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from centinela.generate import catalog
+from centinela.lib.text import fold
 from centinela.reference import ubigeo
 
 # Upstream lost some accented letters (U+FFFD); these are the words where it happened.
@@ -96,9 +97,9 @@ class World:
 
 
 def _district(name: str, dept: str) -> str:
-    key = ubigeo.fold(name)
+    key = fold(name)
     for d in ubigeo.districts().values():
-        if d.department_code == dept and ubigeo.fold(d.district) == key:
+        if d.department_code == dept and fold(d.district) == key:
             return d.ubigeo
     raise LookupError(f"district {name!r} not found in department {dept}")
 

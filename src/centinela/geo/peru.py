@@ -67,7 +67,7 @@ REFERRAL_WORDS = ("neoplas", "oncolog", "cancer", "instituto nacional", "paliati
 @lru_cache(maxsize=1)
 def _referral_names() -> frozenset[tuple[str, str]]:
     """Return (department code, folded name) of IPRESS level-III and specialized hospitals."""
-    from centinela.reference.ubigeo import fold
+    from centinela.lib.text import fold
 
     out = set()
     with data_path("hospitals_ipress_operational.csv").open(encoding="utf-8", errors="replace") as fh:
@@ -83,7 +83,7 @@ def is_referral(name: str | None, ubigeo: str | None) -> bool:
     """Return True for a referral hospital that serves other districts: an IPRESS level-III or
     specialized (``-E``) hospital of the same name in the department, or a cancer, palliative or
     national institute by its name."""
-    from centinela.reference.ubigeo import fold
+    from centinela.lib.text import fold
 
     if not name:
         return False

@@ -30,7 +30,7 @@ def import_file(session: Session, path: Path, import_id: int | None, spec: Recor
 
     ``check`` turns a record (field → text) into the row's column values or raises ``Invalid``.
     """
-    from centinela.ingest.models import Rejection
+    from centinela.ledger.records import Rejection
 
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     counts = {"read": 0, "accepted": 0, "duplicates": 0, "conflicts": 0, "rejected": 0}

@@ -639,7 +639,8 @@ def import_fhir(engine, files: list[tuple[str, bytes]], channel: str = "fhir",
 
     Raises ``FhirError`` when a file is not FHIR at all (nothing imported).
     """
-    from centinela.ingest.service import Source, run_import, run_realtime, utcnow
+    from centinela.ingest.service import Source, run_import, run_realtime
+    from centinela.lib.clock import utcnow
 
     now = now or utcnow()
     with _bulk_allocation():

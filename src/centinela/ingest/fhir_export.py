@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from centinela.ingest import fhir as F
-from centinela.ingest.models import Movement
+from centinela.ledger.records import Movement
 from centinela.registry.models import Establishment, Product, Professional
 
 GENDER_OUT = {"F": "female", "M": "male", "X": "other"}

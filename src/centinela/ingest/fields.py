@@ -100,11 +100,6 @@ ORDER = tuple(SPECS)
 REGISTRY_TYPES = ("establishments", "professionals", "products")
 EXTENSIONS = (".csv", ".jsonl")
 
-# Movement types (spec table "event_type"); ``models`` re-exports them with the stock signs.
-EVENT_TYPES = (
-    "import", "receipt", "transfer_in", "transfer_out", "dispense", "administer", "waste",
-    "loss", "export", "count",
-)
 # Conditionally required movement fields (spec: "for receipt, transfer_in, transfer_out", …).
 REQUIRED_BY_EVENT: dict[str, tuple[str, ...]] = {
     "receipt": ("counterparty_id",),

@@ -15,7 +15,6 @@ from sqlalchemy.orm import Session
 
 from centinela.config import get_settings
 from centinela.ingest.fields import SEIZURES, RecordSpec
-from centinela.ingest.models import Rejection, Seizure
 from centinela.ingest.readers import Item
 from centinela.ingest.report import FileReport, Sample
 from centinela.ingest.validate import (
@@ -35,6 +34,7 @@ from centinela.ingest.writer import (
     stored_movements,
     suspend_indexes,
 )
+from centinela.ledger.records import Rejection, Seizure
 from centinela.privacy import redact, safe_name
 from centinela.registry.models import Establishment, Product, Professional
 
@@ -244,6 +244,6 @@ def process(ctx: IntakeContext, spec: RecordSpec, items: Iterable[Item], fr: Fil
     elif spec.name == "seizures":
         process_seizures(ctx, items, fr)
     else:
-        from centinela.registry.intake import process_registry
+        from centinela.ingest.registry import process_registry
 
         process_registry(ctx, spec, items, fr)

@@ -1,7 +1,7 @@
 """Import service: the one code path behind ``centinela import``, the upload and the API.
 
 An import is one transaction: registry files first, then movements, seizures and the extra files
-of ``ingest.extensions``; a failure anywhere rolls everything back. After the commit the
+of ``ingest.hooks``; a failure anywhere rolls everything back. After the commit the
 real-time rules (``centinela.detect.realtime.after_import``, when installed) run in their own
 transaction; their failure is reported but does not undo the import.
 """
@@ -9,8 +9,6 @@ transaction; their failure is reported but does not undo the import.
 from __future__ import annotations
 
 import datetime as dt
-import importlib
-import importlib.util
 import logging
 import shutil
 import tempfile
@@ -24,9 +22,8 @@ from sqlalchemy.engine import Engine
 
 from centinela.config import get_settings
 from centinela.db import session_scope
-from centinela.ingest import extensions, worker
+from centinela.ingest import hooks, worker
 from centinela.ingest.fields import EXTENSIONS, ORDER, SPECS
-from centinela.ingest.models import ImportRun
 from centinela.ingest.pipeline import IntakeContext, process
 from centinela.ingest.readers import (
     FileRefused,
@@ -37,6 +34,8 @@ from centinela.ingest.readers import (
 )
 from centinela.ingest.report import FileReport, ImportReport, Sample
 from centinela.ingest.values import Invalid
+from centinela.ledger.records import ImportRun
+from centinela.lib.clock import utcnow
 from centinela.privacy import redact
 
 log = logging.getLogger("centinela.ingest")
@@ -82,15 +81,11 @@ class Source:
         return read_records(self.path, SPECS[self.record_type])
 
 
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
-
-
 def find_sources(folder: Path) -> tuple[list[Source], list[str]]:
     """Return the importable files of ``folder`` in import order, and the names ignored."""
     by_name = {p.name: p for p in folder.iterdir() if p.is_file()}
     sources: list[Source] = []
-    for stem in (*ORDER, *extensions.EXTRA_FILES):
+    for stem in (*ORDER, *hooks.EXTRA_FILES):
         for ext in EXTENSIONS:
             path = by_name.pop(stem + ext, None)
             if path is not None:
@@ -302,7 +297,7 @@ def _refuse(ctx: IntakeContext, src: Source, fr: FileReport, exc: FileRefused) -
 
 
 def _run_extension(session, src: Source, fr: FileReport, import_id: int) -> None:
-    fn = extensions.load(src.record_type)
+    fn = hooks.load(src.record_type)
     counts = fn(session, src.path, import_id) or {}
     for name in ("read", "accepted", "updated", "duplicates", "conflicts", "rejected"):
         setattr(fr, name, int(counts.get(name, 0)))
@@ -313,18 +308,15 @@ def _run_extension(session, src: Source, fr: FileReport, import_id: int) -> None
 
 
 def run_realtime(engine: Engine, import_id: int | None, now: dt.datetime) -> dict | None:
-    """Call the real-time rules once for this import, if that module is installed."""
-    try:
-        found = importlib.util.find_spec("centinela.detect.realtime") is not None
-    except (ImportError, ValueError):
-        found = False
-    if not found or import_id is None:
+    """Call the after-import rules (``hooks.AFTER_IMPORT``) once for this import, if any."""
+    if not hooks.AFTER_IMPORT or import_id is None:
         return None
+    results = []
     try:
-        module = importlib.import_module("centinela.detect.realtime")
-        with session_scope(engine) as session:
-            result = module.after_import(session, import_id, now)
-        return {"ran": True, "result": _jsonable(result)}
+        for fn in hooks.AFTER_IMPORT:
+            with session_scope(engine) as session:
+                results.append(fn(session, import_id, now))
+        return {"ran": True, "result": _jsonable(results[0] if len(results) == 1 else results)}
     except Exception as exc:  # reported, never undoes the import
         log.exception("real-time rules failed after import %s", import_id)
         return {"ran": False, "error": describe(exc)}

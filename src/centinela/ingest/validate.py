@@ -13,7 +13,6 @@ from typing import NoReturn
 
 from centinela.ingest import gs1
 from centinela.ingest.fields import (
-    EVENT_TYPES,
     FRACTIONAL_EVENTS,
     MOVEMENTS,
     PATIENT_SEXES,
@@ -33,6 +32,7 @@ from centinela.ingest.values import (
     show,
     time_text,
 )
+from centinela.ledger.records import EVENT_TYPES
 from centinela.reference import ubigeo
 
 MOVEMENT_COLUMNS = (
@@ -298,7 +298,7 @@ def _non_negative(name: str, value: str) -> float | None:
 
 def _smiles_parser() -> Callable[[str], str | None]:
     """Return a structure check: None when usable, else the reason (Spanish / English)."""
-    from centinela.ews.chem import structure_problem  # RDKit's own messages are off there
+    from centinela.lib.chem import structure_problem  # RDKit's own messages are off there
 
     def problem(smiles: str) -> str | None:
         exc = structure_problem(smiles)

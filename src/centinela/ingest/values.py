@@ -17,9 +17,9 @@ try:  # OpenSSL's HMAC object itself: its copy() is C, hmac.HMAC.copy() is Pytho
 except ImportError:  # pragma: no cover - CPython without OpenSSL
     def _hmac_new(key: bytes, msg: bytes, digest: str):
         return hmac.new(key, msg, digest)
+from centinela.lib.clock import UTC_OFFSET, to_utc
 from centinela.privacy import DocumentError, pseudonymize, redact, safe_name
 
-LIMA_OFFSET = dt.timedelta(hours=5)  # America/Lima is UTC−05:00 all year (no DST)
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _BOOLS = {"true": True, "1": True, "false": False, "0": False}
 # ASCII digits only: float() also accepts Arabic-Indic, fullwidth and other Unicode digits.
@@ -67,7 +67,7 @@ def parse_time(field: str, value: str) -> dt.datetime:
     """Parse an ISO 8601 time; no offset means America/Lima. Return naive UTC."""
     if len(value) == 25 and value.endswith("-05:00") and value[10] == "T":
         try:  # the common case, Lima's own offset, without building a tz-aware datetime
-            return dt.datetime.fromisoformat(value[:19]) + LIMA_OFFSET
+            return dt.datetime.fromisoformat(value[:19]) - UTC_OFFSET
         except (ValueError, OverflowError):
             pass
     try:
@@ -77,11 +77,8 @@ def parse_time(field: str, value: str) -> dt.datetime:
     except ValueError:
         raise Invalid(field, f"fecha y hora no válida / not an ISO 8601 date and time: {show(value)}"
                       " (ej. 2025-03-14T09:30:00-05:00)") from None
-    off = d.utcoffset()
     try:
-        if off is None:
-            return d + LIMA_OFFSET
-        return (d - off).replace(tzinfo=None)
+        return to_utc(d)
     except OverflowError:  # 0001-01-01T00:00:00+05:00 or 9999-12-31T23:00:00 in UTC
         raise Invalid(field, f"fecha fuera de rango / date and time out of range: {show(value)}") \
             from None

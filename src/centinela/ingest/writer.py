@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from sqlalchemy import Index, func, select
 from sqlalchemy.orm import Session
 
-from centinela.ingest.models import Movement
+from centinela.ledger.records import Movement
 
 SORTER_THREADS = 2  # helper threads SQLite may use to sort while it rebuilds an index
 

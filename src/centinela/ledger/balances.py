@@ -1,8 +1,9 @@
-"""Periodic balances of controlled medicines: intake and reconciliation with the ledger.
+"""Periodic balances of controlled medicines: reconciliation with the ledger.
 
 Every Peruvian establishment that handles narcotics keeps the official book and closes it each
 period with opening stock, receipts, issues and closing stock per product. ``balances.csv``
-(an extension file, ``docs/intake.md``) carries those figures. ``reconcile`` compares each
+(an extension file, ``docs/intake.md``, read by ``centinela.ingest.balances``) carries those
+figures. ``reconcile`` compares each
 balance with its own arithmetic, with the previous period's closing and, where the establishment
 also reports movements, with the movement-level ledger of the same period.
 """
@@ -12,61 +13,18 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 from dataclasses import dataclass
-from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from centinela.ingest.extra import import_file
-from centinela.ingest.fields import RecordSpec
-from centinela.ingest.models import STOCK_SIGN, Movement
-from centinela.ingest.values import Invalid, parse_date, parse_number, show
 from centinela.ledger.models import PeriodicBalance
-from centinela.registry.models import Establishment, Product
+from centinela.ledger.records import STOCK_SIGN, Movement
+from centinela.lib.clock import lima_midnight
 
-BALANCES = RecordSpec(
-    name="balances",
-    fields=("establishment_id", "product_code", "period_start", "period_end", "opening_units",
-            "receipts_units", "issues_units", "closing_units"),
-    required=frozenset({"establishment_id", "product_code", "period_start", "period_end",
-                        "opening_units", "receipts_units", "issues_units", "closing_units"}),
-    key="period_end",
-    max_len={"establishment_id": 40, "product_code": 40},
-)
 KEY = ("establishment_id", "product_code", "period_end")
 # A book may round a fraction of an ampoule (administer/waste of part of a unit).
 ARITHMETIC_TOLERANCE = 0.5
-
-
-def import_balances_file(session: Session, path: Path, import_id: int | None) -> dict:
-    """Import ``balances.csv``/``.jsonl`` inside the caller's transaction (extension point)."""
-    ests = dict(session.execute(select(Establishment.establishment_id,
-                                       Establishment.department)).all())
-    products = set(session.scalars(select(Product.product_code)))
-
-    def check(rec: dict) -> dict:
-        est, prod = rec["establishment_id"], rec["product_code"]
-        if est not in ests:
-            raise Invalid("establishment_id", f"establecimiento no registrado / unknown "
-                                              f"establishment {show(est)}")
-        if prod not in products:
-            raise Invalid("product_code", f"producto no registrado / unknown product {show(prod)}")
-        start = parse_date("period_start", rec["period_start"])
-        end = parse_date("period_end", rec["period_end"])
-        if end < start:
-            raise Invalid("period_end", "el periodo termina antes de empezar / period_end is "
-                                        "before period_start")
-        row = {"establishment_id": est, "product_code": prod, "period_start": start,
-               "period_end": end, "department": ests[est]}
-        for name in ("opening_units", "receipts_units", "issues_units", "closing_units"):
-            x = parse_number(name, rec[name])
-            if x < 0:
-                raise Invalid(name, f"no puede ser negativo / must not be negative: "
-                                    f"{show(rec[name])}")
-            row[name] = x
-        return row
-
-    return import_file(session, path, import_id, BALANCES, PeriodicBalance, KEY, check)
 
 
 @dataclass
@@ -156,8 +114,8 @@ class _Flows:
     def between(self, key: tuple[str, str], first: dt.date,
                 last: dt.date) -> tuple[float, float]:
         """(receipts, issues) in units from ``first`` to ``last``, Lima days."""
-        start = dt.datetime.combine(first, dt.time()) + dt.timedelta(hours=5)  # Lima → UTC
-        end = dt.datetime.combine(last + dt.timedelta(days=1), dt.time()) + dt.timedelta(hours=5)
+        start = lima_midnight(first)
+        end = lima_midnight(last + dt.timedelta(days=1))
         times, sums = self._times[key], self._sums[key]
         lo, hi = bisect.bisect_left(times, start), bisect.bisect_left(times, end)
         return sums[hi][0] - sums[lo][0], sums[hi][1] - sums[lo][1]
@@ -171,7 +129,7 @@ def balance_only_establishments(session: Session) -> set[str]:
 
 
 def balances_from_ledger(session: Session, months: list[tuple[dt.date, dt.date]],
-                         establishment_ids: set[str] | None = None) -> list[dict]:
+                         establishment_ids: set[str] | None = None) -> list[dict[str, Any]]:
     """Write the periodic balances that the movement-level ledger implies (export, round trip).
 
     Per establishment, product and period (Lima days): opening = book stock before the period,
@@ -181,8 +139,7 @@ def balances_from_ledger(session: Session, months: list[tuple[dt.date, dt.date]]
     rows = session.execute(select(Movement.establishment_id, Movement.product_code,
                                   Movement.event_type, Movement.occurred_at, Movement.quantity)
                            .where(Movement.event_type != "count")).all()
-    edges = [(dt.datetime.combine(a, dt.time()) + dt.timedelta(hours=5),
-              dt.datetime.combine(b + dt.timedelta(days=1), dt.time()) + dt.timedelta(hours=5))
+    edges = [(lima_midnight(a), lima_midnight(b + dt.timedelta(days=1)))
              for a, b in months]
     acc: dict[tuple[str, str], list[list[float]]] = {}
     for est, prod, etype, when, qty in rows:

@@ -1,20 +1,24 @@
 """A patient's controlled-medicine history: the clinical report a prescriber or pharmacist reads
 before the next dose (MME, benzodiazepine overlap, providers, a transparent risk score).
 
-Pure domain code over the ledger: the web lookup and the API render what ``clinical_report``
-returns; nothing here knows about HTTP or templates.
+Pure domain code over the ledger: the document check, the identity cues, the clinical report
+and its warnings. The web lookup and the API render what these return; nothing here knows
+about HTTP or templates.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
-from centinela.detect.mme import daily_mme, days_covered, unit_mme
-from centinela.ingest.models import Movement
+from centinela.config import get_settings
+from centinela.ledger.mme import daily_mme, days_covered, unit_mme
+from centinela.ledger.records import Movement
+from centinela.reference import ubigeo
 from centinela.reference.substances import diazepam_mg, substance_class
 from centinela.registry.models import Establishment, Product, Professional
 
@@ -87,6 +91,93 @@ class ClinicalReport:
     def naloxone(self) -> bool:
         """Offer naloxone: current MME ≥ 50, or an opioid with a benzodiazepine now."""
         return self.current_mme >= 50 or (self.current_mme > 0 and self.current_diazepam > 0)
+
+
+class LookupRefused(ValueError):
+    """The lookup lacks its attestation or has a malformed document (message is safe to show)."""
+
+
+_SEPARATORS = str.maketrans("", "", " .-_/")
+
+
+def valid_document(kind: str, number: str) -> str:
+    """Return the document number checked for its type, or refuse it with a clear reason.
+
+    DNI: 8 digits. Carné de extranjería (CE): 9 digits. Passport: 6 to 12 letters and digits
+    with at least one digit. Spaces, dots and dashes that people type are ignored; the number
+    is never echoed in the message.
+    """
+    n = number.translate(_SEPARATORS).upper()
+    if kind == "DNI":
+        if not (n.isdigit() and len(n) == 8):
+            raise LookupRefused("document_dni: a DNI has exactly 8 digits")
+    elif kind == "CE":
+        if not (n.isdigit() and len(n) == 9):
+            raise LookupRefused("document_ce: a carné de extranjería has 9 digits")
+    elif not (n.isascii() and n.isalnum() and 6 <= len(n) <= 12
+              and any(c.isdigit() for c in n)):
+        raise LookupRefused("document_pas: a passport number has 6 to 12 letters and digits")
+    return n
+
+
+@dataclass
+class PatientIdentity:
+    """What the records say about the person, so the clinician can confirm who it is."""
+
+    sex: str | None
+    birth_year: int | None
+    age: int | None
+    district: str | None
+    district_name: str | None
+    varies: bool  # the records disagree (a typo, or two people under one number)
+    last_seen: dt.datetime  # the most recent record (naive UTC)
+
+
+def patient_identity(session: Session, psn: str, now: dt.datetime) -> PatientIdentity | None:
+    """Return the identity cues stored with a pseudonym (the most common of its last 500
+    records), or None when it has no record up to ``now``."""
+    rows = session.execute(
+        select(Movement.patient_sex, Movement.patient_birth_year, Movement.patient_ubigeo,
+               Movement.occurred_at)
+        .where(Movement.patient_id == psn, Movement.occurred_at <= now)
+        .order_by(Movement.occurred_at.desc()).limit(500)).all()
+    if not rows:
+        return None
+    sexes = Counter(r[0] for r in rows if r[0])
+    years = Counter(r[1] for r in rows if r[1])
+    places = Counter(r[2] for r in rows if r[2])
+    sex = sexes.most_common(1)[0][0] if sexes else None
+    year = years.most_common(1)[0][0] if years else None
+    place = places.most_common(1)[0][0] if places else None
+    d = ubigeo.get(place) if place else None
+    name = f"{d.district}, {d.province}, {d.department}" if d else None
+    return PatientIdentity(sex=sex, birth_year=year, age=now.year - year if year else None,
+                           district=place, district_name=name,
+                           varies=len(sexes) > 1 or len(years) > 1, last_seen=rows[0][3])
+
+
+def history_warnings(report: ClinicalReport) -> list[str]:
+    """Return the warning keys of a patient's history (``lookup.warn_*``, docs/lookup.md)."""
+    settings = get_settings()
+    prescribers = {f.movement.prescriber_id for f in report.fills} - {None}
+    pharmacies = {f.movement.establishment_id for f in report.fills}
+    threshold = settings.mme_threshold
+    warnings = []
+    if report.current_mme >= threshold:
+        warnings.append("lookup.warn_high_mme")
+    if any(v >= threshold for v in report.mme):
+        warnings.append("lookup.warn_days_over")
+    if len(prescribers) >= settings.pdmp_prescribers or len(pharmacies) >= settings.pdmp_pharmacies:
+        warnings.append("lookup.warn_multiple_providers")
+    if len(prescribers) > 1 and any(
+            f.product is not None and (f.product.substance or "") == "methadone"
+            for f in report.fills):
+        warnings.append("lookup.warn_methadone")
+    if report.overlap_days:
+        warnings.append("lookup.warn_benzodiazepine")
+    if report.naloxone:
+        warnings.append("lookup.warn_naloxone")
+    return warnings
 
 
 def clinical_report(session: Session, psn: str, now: dt.datetime) -> ClinicalReport:

@@ -7,11 +7,12 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from centinela.ingest.models import Movement
+from centinela.ledger.records import Movement
 from centinela.ledger.stock import signed_quantity
 
 # What the last movement of a unit says about where it is.
@@ -60,7 +61,7 @@ def serial_timeline(session: Session, serial: str, product_code: str | None = No
     if as_of is not None:
         q = q.where(Movement.occurred_at <= as_of)
     q = q.order_by(Movement.occurred_at, Movement.id)
-    return [SerialEvent(*row) for row in session.execute(q)]
+    return [SerialEvent(**row._asdict()) for row in session.execute(q)]
 
 
 def serial_paths(session: Session, serials: Iterable[str] | None = None,
@@ -76,11 +77,11 @@ def serial_paths(session: Session, serials: Iterable[str] | None = None,
         q = q.where(Movement.occurred_at >= since)
     out: dict[str, list[SerialEvent]] = defaultdict(list)
     for row in session.execute(q.order_by(Movement.serial, Movement.occurred_at, Movement.id)):
-        out[row.serial].append(SerialEvent(*row))
+        out[row.serial].append(SerialEvent(**row._asdict()))
     return dict(out)
 
 
-def _custody(last) -> Custody:
+def _custody(last: SerialEvent) -> Custody:
     status = STATUS.get(last.event_type, "held")
     dest = last.counterparty_id if status == "in_transit" else None
     return Custody(last.establishment_id, status, last.occurred_at, last.event_id, dest)
@@ -106,6 +107,7 @@ def last_custodian(session: Session, as_of: dt.datetime, serial: str | None = No
             return _custody(events[-1])
         if lot is None:
             return None
+    assert lot is not None  # a serial without history falls back on its lot
     holders = lot_holders(session, lot, as_of, product_code)
     if serial is not None:
         near = _neighbour_custodian(session, serial, lot, as_of, product_code,
@@ -122,7 +124,7 @@ def last_custodian(session: Session, as_of: dt.datetime, serial: str | None = No
                            .limit(1)).first()
     if last is None:
         return None
-    custody = _custody(last)
+    custody = _custody(SerialEvent(**last._asdict()))
     if last.establishment_id in positive and custody.status != "in_transit":
         # Units of the lot remain on that shelf whatever its last movement was.
         custody = Custody(custody.establishment_id, "held", custody.since, custody.event_id)
@@ -134,7 +136,7 @@ _TRAILING = re.compile(r"(\d+)$")
 
 
 def _neighbour_custodian(session: Session, serial: str, lot: str, as_of: dt.datetime,
-                         product_code: str | None, holding: dict) -> Custody | None:
+                         product_code: str | None, holding: dict[str, Any]) -> Custody | None:
     """The holder of the lot that used the serial numbers closest to ``serial``."""
     m = _TRAILING.search(serial)
     if m is None or not holding:
@@ -147,6 +149,8 @@ def _neighbour_custodian(session: Session, serial: str, lot: str, as_of: dt.date
         q = q.where(Movement.product_code == product_code)
     best: tuple[int, str] | None = None
     for other, est in session.execute(q):
+        if other is None:
+            continue
         om = _TRAILING.search(other)
         if om is None or other[:om.start()] != stem:
             continue

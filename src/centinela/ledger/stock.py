@@ -11,12 +11,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import case, func, literal, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from centinela.ingest.models import STOCK_SIGN, Movement
+from centinela.ledger.records import STOCK_SIGN, Movement
 from centinela.registry.models import Product
 
 PLUS = tuple(t for t, s in STOCK_SIGN.items() if s > 0)
@@ -54,7 +55,7 @@ def book_stock(session: Session, as_of: dt.datetime | None = None,
                establishment_id: str | None = None, product_code: str | None = None,
                by_lot: bool = False, substance: str | None = None) -> list[StockLine]:
     """Return book stock per establishment/product(/lot) from movements up to ``as_of``."""
-    cols = [Movement.establishment_id, Movement.product_code]
+    cols: list[Any] = [Movement.establishment_id, Movement.product_code]
     if by_lot:
         cols.append(Movement.lot)
     q = select(*cols, func.sum(signed_quantity())).group_by(*cols).order_by(*cols)
@@ -129,9 +130,11 @@ def reconcile_counts(session: Session, establishment_id: str | None = None,
     return out
 
 
-def _reconcile_level(session, info, lot_level: bool, establishment_id, product_code, since,
-                     until, window_from=None) -> Iterable[CountCheck]:
-    part = [Movement.establishment_id, Movement.product_code]
+def _reconcile_level(session: Session, info: dict[str, tuple[str, float]], lot_level: bool,
+                     establishment_id: str | None, product_code: str | None,
+                     since: dt.datetime | None, until: dt.datetime | None,
+                     window_from: dt.datetime | None = None) -> Iterable[CountCheck]:
+    part: list[Any] = [Movement.establishment_id, Movement.product_code]
     if lot_level:
         part.append(Movement.lot)
     is_count = case((Movement.event_type == "count", 1), else_=0)
@@ -158,7 +161,7 @@ def _reconcile_level(session, info, lot_level: bool, establishment_id, product_c
         q = q.where(sub.c.lot.is_not(None))
     else:
         q = q.where(sub.c.lot.is_(None))
-    prev: dict[tuple, tuple[float, float, dt.datetime]] = {}
+    prev: dict[tuple[str, str, str | None], tuple[float, float, dt.datetime]] = {}
     for r in session.execute(q):
         key = (r.establishment_id, r.product_code, r.lot)
         book_units = float(r.book or 0.0)

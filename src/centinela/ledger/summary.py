@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from centinela.ingest.models import ImportRun, Movement, Rejection, Seizure
 from centinela.ledger.balances import balance_only_establishments
 from centinela.ledger.models import PeriodicBalance
+from centinela.ledger.records import ImportRun, Movement, Rejection, Seizure
 from centinela.ledger.stock import signed_quantity, strengths
 from centinela.reference import ubigeo
 from centinela.registry.models import Establishment, Product, Professional
@@ -19,7 +20,7 @@ _QUOTED = re.compile(r"'[^']*'")
 _IMPORT_REF = re.compile(r"\s*\(import #\d+\)")
 
 
-def _counts(session: Session, col) -> dict[str, int]:
+def _counts(session: Session, col: Any) -> dict[str, int]:
     return {str(k): int(n) for k, n in session.execute(
         select(col, func.count()).group_by(col).order_by(col))}
 
@@ -29,7 +30,7 @@ def reason_key(reason: str) -> str:
     return _IMPORT_REF.sub("", _QUOTED.sub("'…'", reason))
 
 
-def national_summary(session: Session) -> dict:
+def national_summary(session: Session) -> dict[str, Any]:
     """Return establishments, professionals, movements, stock on hand and rejections."""
     deps = ubigeo.departments()
     by_dep = {}
@@ -43,7 +44,7 @@ def national_summary(session: Session) -> dict:
     per_place = (select(Movement.establishment_id, Movement.product_code,
                         func.sum(signed_quantity()).label("units"))
                  .group_by(Movement.establishment_id, Movement.product_code))
-    stock: dict[str, dict] = {}
+    stock: dict[str, dict[str, Any]] = {}
     negative = 0
     for _est, prod, units in session.execute(per_place):
         units = float(units or 0.0)
@@ -97,7 +98,7 @@ def national_summary(session: Session) -> dict:
     }
 
 
-def balance_summary(session: Session, info: dict | None = None) -> dict:
+def balance_summary(session: Session, info: dict[str, Any] | None = None) -> dict[str, Any]:
     """Periodic balances: who reports them, and what balance-only establishments hold and issue.
 
     An establishment that reports balances but no movement still counts in the national
@@ -107,7 +108,7 @@ def balance_summary(session: Session, info: dict | None = None) -> dict:
     only = balance_only_establishments(session)
     reporting = session.scalar(select(func.count(func.distinct(
         PeriodicBalance.establishment_id)))) or 0
-    out: dict[str, dict] = {}
+    out: dict[str, dict[str, Any]] = {}
     latest: dict[tuple[str, str], PeriodicBalance] = {}
     for b in session.scalars(select(PeriodicBalance).where(
             PeriodicBalance.establishment_id.in_(only)).order_by(PeriodicBalance.period_end)):
@@ -128,7 +129,7 @@ def balance_summary(session: Session, info: dict | None = None) -> dict:
             "balance_only_establishments": len(only), "balance_only": out}
 
 
-def format_summary(data: dict) -> str:
+def format_summary(data: dict[str, Any]) -> str:
     """Render the national summary as text (Spanish first, English after the slash)."""
     est, pro, mov = data["establishments"], data["professionals"], data["movements"]
     stock, rej = data["stock_on_hand"], data["rejections"]

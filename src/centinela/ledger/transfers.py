@@ -1,10 +1,14 @@
 """Transfers matched end to end: each ``transfer_out`` with its receipt at the counterparty.
 
 A shipment from A to B matches a ``receipt`` or ``transfer_in`` reported by B with counterparty
-A, for the same product and quantity (and lot and serial when both sides give them), within
-``settings.transfer_receipt_days`` either side. Each receipt serves one shipment; the closest
-receipt after the shipment wins, then the closest before it (a receipt recorded before its
-shipment is matched but shows a negative lag: a signal, not an error).
+A, for the same product and quantity (and lot and serial when both sides give them), inside the
+**receipt window** (``receipt_window``): from ``RECEIPT_LEAD`` (one day) before the shipment (the
+sender may book its transfer_out after the receiver booked the receipt) to
+``settings.transfer_receipt_days`` after it. The ledger view and the ``transfer_not_received``
+detector use this one window. Each receipt serves one shipment; the closest receipt after the
+shipment wins, then the closest before it (a receipt recorded before its shipment is matched
+but shows a negative lag: a signal, not an error). A shipment unmatched once the window has
+closed is unreceived.
 """
 
 from __future__ import annotations
@@ -18,9 +22,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from centinela.config import get_settings
-from centinela.ingest.models import Movement
+from centinela.ledger.records import Movement
 
 RECEIVING = ("receipt", "transfer_in")
+RECEIPT_LEAD = dt.timedelta(days=1)
+"""How long before its shipment a receipt may be booked and still match it."""
+
+
+def receipt_window(days: int | None = None) -> tuple[dt.timedelta, dt.timedelta]:
+    """Return (lead, grace): a receipt matches a shipment sent at ``t`` when it was booked in
+    ``[t - lead, t + grace]``; grace is ``days`` (default ``settings.transfer_receipt_days``)."""
+    days = get_settings().transfer_receipt_days if days is None else days
+    return RECEIPT_LEAD, dt.timedelta(days=days)
 
 
 @dataclass(frozen=True)
@@ -69,7 +82,8 @@ def _legs(session: Session, types: tuple[str, ...], since: dt.datetime | None,
         q = q.where(Movement.occurred_at >= since)
     if until is not None:
         q = q.where(Movement.occurred_at <= until)
-    return [Leg(*row) for row in session.execute(q.order_by(Movement.occurred_at, Movement.id))]
+    return [Leg(**row._asdict())
+            for row in session.execute(q.order_by(Movement.occurred_at, Movement.id))]
 
 
 def _compatible(out: Leg, rec: Leg) -> bool:
@@ -83,8 +97,7 @@ def _compatible(out: Leg, rec: Leg) -> bool:
 def match_transfers(session: Session, now: dt.datetime, since: dt.datetime | None = None,
                     until: dt.datetime | None = None, days: int | None = None) -> TransferMatch:
     """Match shipments sent in ``[since, until]`` with receipts (loaded ``days`` wider)."""
-    days = get_settings().transfer_receipt_days if days is None else days
-    window = dt.timedelta(days=days)
+    lead, window = receipt_window(days)
     outs = _legs(session, ("transfer_out",), since, until)
     recs = _legs(session, RECEIVING, since - window if since else None,
                  until + window if until else None)
@@ -101,7 +114,7 @@ def match_transfers(session: Session, now: dt.datetime, since: dt.datetime | Non
         if not group:
             continue
         ts = times[key]
-        lo = bisect.bisect_left(ts, out.occurred_at - window)
+        lo = bisect.bisect_left(ts, out.occurred_at - lead)
         hi = bisect.bisect_right(ts, out.occurred_at + window)
         for rec in group[lo:hi]:
             if _compatible(out, rec):
@@ -117,9 +130,9 @@ def match_transfers(session: Session, now: dt.datetime, since: dt.datetime | Non
         used.add(rec_id)
     result = TransferMatch()
     for out in outs:
-        rec = matched.get(out.id)
-        if rec is not None:
-            result.pairs.append(TransferPair(out, rec))
+        got = matched.get(out.id)
+        if got is not None:
+            result.pairs.append(TransferPair(out, got))
         elif out.occurred_at + window <= now:
             result.unreceived.append(out)
         else:

@@ -19,9 +19,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold
 from sklearn.preprocessing import normalize
 
+from centinela.lib.text import deleet, fold
+from centinela.lib.text import normalize as clean_text
 from centinela.online.lexicon import CATEGORIES, LexiconHits, load_lexicon
-from centinela.online.text import deleet, fold
-from centinela.online.text import normalize as clean_text
 
 THRESHOLD = 0.5
 C_REG = 16.0

@@ -23,8 +23,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from centinela.lib.text import fold
 from centinela.online.lexicon import Lexicon, LexiconHits, _pattern
-from centinela.online.text import fold
 
 CONTEXTS = ("market", "chat", "social", "ad")
 DEFAULT_CONTEXT = "social"

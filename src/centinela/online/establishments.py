@@ -8,7 +8,7 @@ import re
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from centinela.online.text import fold
+from centinela.lib.text import fold
 from centinela.registry.models import Establishment
 
 GENERIC = frozenset({"botica", "boticas", "farmacia", "farmacias", "clinica", "hospital", "policlinico",

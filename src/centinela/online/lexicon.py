@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 
-from centinela.online.text import deleet, fold, squeeze_repeats
+from centinela.lib.text import deleet, fold, squeeze_repeats
 
 CATEGORIES = (
     "fentanyl", "other_opioid", "form", "sale", "payment", "code_emoji", "other_drug", "news",

@@ -13,7 +13,8 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from centinela.reference.ubigeo import departments, districts, fold
+from centinela.lib.text import fold
+from centinela.reference.ubigeo import departments, districts
 
 ALIASES = {  # common abbreviations in Lima posts
     "sjl": "150132", "smp": "150135", "ves": "150142", "vmt": "150143", "sjm": "150133",

@@ -16,7 +16,6 @@ from sqlalchemy.orm import Session
 from centinela.config import get_settings
 from centinela.privacy import client_hash
 from centinela.public.models import RateEvent
-from centinela.public.settings import get_public_settings
 
 
 class AbuseError(ValueError):
@@ -76,7 +75,7 @@ def new_challenge(now: dt.datetime) -> dict:
 def verify_challenge(session: Session, token: str, answer: str | int | None,
                      now: dt.datetime, honeypot: str = "") -> None:
     """Check honeypot, signature, age, time-to-submit and answer; each token works once."""
-    settings = get_public_settings()
+    settings = get_settings().public
     if honeypot:
         raise AbuseError("honeypot", "submission rejected")
     try:

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import math
 import re
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from centinela.lib.geo import haversine_km
+from centinela.lib.text import fold
 from centinela.public.models import SERVICE_KINDS, TreatmentService
 from centinela.reference import ubigeo as ref
 
@@ -46,13 +47,6 @@ def repair(text: str) -> str:
     text = _CION.sub("CIÓN", text)
     return _NUM.sub("N°", text).strip()
 
-
-def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance in kilometres."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * 6371.0088 * math.asin(math.sqrt(a))
 
 
 def ipress_rows() -> list[dict]:
@@ -137,7 +131,7 @@ def add_service(session: Session, *, name: str, ubigeo: str, kind: str = "csmc",
 
 
 def _slug(text: str) -> str:
-    return re.sub(r"[^A-Z0-9]+", "-", ref.fold(text).upper()).strip("-")[:20]
+    return re.sub(r"[^A-Z0-9]+", "-", fold(text).upper()).strip("-")[:20]
 
 
 @dataclass(frozen=True)

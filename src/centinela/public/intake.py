@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from centinela.config import get_settings
 from centinela.public import codes
 from centinela.public.matching import contact_key, link_establishment, snap
 from centinela.public.models import (
@@ -23,7 +24,6 @@ from centinela.public.models import (
 )
 from centinela.public.photos import sanitize
 from centinela.public.redaction import lead_phones, redact_text
-from centinela.public.settings import get_public_settings
 from centinela.reference import ubigeo as ref
 
 MAX_ADDITIONS = 20
@@ -53,7 +53,7 @@ class ReportInput:
 
 def validate(data: ReportInput, now: dt.datetime) -> ReportInput:
     """Check every field and return a cleaned copy (raises ReportError naming the field)."""
-    settings = get_public_settings()
+    settings = get_settings().public
     if data.kind not in REPORT_KINDS:
         raise ReportError("kind", f"must be one of {', '.join(REPORT_KINDS)}")
     code = (data.ubigeo or "").strip().zfill(6)
@@ -172,7 +172,7 @@ def public_status(session: Session, report: CitizenReport) -> dict:
 def add_info(session: Session, report: CitizenReport, text: str, photo: bytes | None,
              now: dt.datetime) -> ReportEvent:
     """Append the reporter's new information (text and/or photo) to the report."""
-    settings = get_public_settings()
+    settings = get_settings().public
     text = (text or "").strip()
     if not text and not photo:
         raise ReportError("text", "write the new information or attach a photo")

@@ -17,6 +17,8 @@ import re
 from sqlalchemy.orm import Session
 
 from centinela import http
+from centinela.config import get_settings
+from centinela.lib.text import fold_keep_enye as fold
 from centinela.public.abuse import AbuseError, check_rate, daily_client_hash
 from centinela.public.assistant.engine import ask
 from centinela.public.assistant.language import detect_language
@@ -32,8 +34,6 @@ from centinela.public.intake import (
     submit,
 )
 from centinela.public.places import find_place
-from centinela.public.settings import get_public_settings
-from centinela.public.text import fold
 from centinela.reference import ubigeo as ref
 
 STATUS_ES = {"received": "recibida", "in_review": "en revisión", "forwarded": "derivada a la "
@@ -89,7 +89,7 @@ def handle_sms(session: Session, sender: str, body: str, now: dt.datetime) -> st
             return emergency
     try:
         check_rate(session, "sms", daily_client_hash(sender or "unknown", now.date(), "sms"),
-                   limit=get_public_settings().reports_per_day * 4,
+                   limit=get_settings().public.reports_per_day * 4,
                    window=dt.timedelta(days=1), now=now)
     except AbuseError:
         return emergency or rate_limited("sms", "es")
@@ -178,7 +178,7 @@ def telegram_reply(session: Session, update: dict, now: dt.datetime) -> dict | N
     payload = {"chat_id": chat_id, "text": reply[:4096]}
     if message.get("message_id") is not None:
         payload["reply_to_message_id"] = message["message_id"]
-    settings = get_public_settings()
+    settings = get_settings().public
     if settings.telegram_bot_token:
         url = f"{settings.telegram_api_base.rstrip('/')}/bot{settings.telegram_bot_token}/sendMessage"
         resp = http.post(url, json=payload)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from centinela.public.settings import get_public_settings
+from centinela.config import get_settings
 
 MAX_PIXELS = 40_000_000
 
@@ -29,7 +29,7 @@ class CleanPhoto:
 
 def sanitize(data: bytes) -> CleanPhoto:
     """Return the photo re-encoded as a metadata-free JPEG (or PNG when it has transparency)."""
-    settings = get_public_settings()
+    settings = get_settings().public
     if not data:
         raise PhotoError("photo: empty file")
     if len(data) > settings.photo_max_bytes:

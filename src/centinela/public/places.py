@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from centinela.public.text import STOPWORDS, fold, words
+from centinela.lib.text import fold_keep_enye as fold
+from centinela.public.text import STOPWORDS, words
 from centinela.reference import ubigeo as ref
 
 # Words that are place names somewhere in Peru but mean something else in a question.

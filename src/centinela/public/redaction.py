@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from centinela.public.text import fold
+from centinela.lib.text import fold_keep_enye as fold
 
 # A number token: digit groups joined by one space, dot or hyphen (no letters glued on either
 # side), optionally after +51 / 0051. Group lengths are checked in Python.

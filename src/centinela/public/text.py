@@ -9,6 +9,8 @@ import unicodedata
 from collections import Counter
 from functools import lru_cache
 
+from centinela.lib.text import fold_keep_enye
+
 _WORD = re.compile(r"[a-z0-9ñ]+")
 
 STOPWORDS = frozenset("""
@@ -53,17 +55,9 @@ CANON = {
 }
 
 
-def fold(text: str) -> str:
-    """Lower-case, strip accents (keep ñ) and collapse whitespace."""
-    text = text.lower().replace("ñ", "\x00")
-    norm = unicodedata.normalize("NFKD", text)
-    out = "".join(c for c in norm if not unicodedata.combining(c)).replace("\x00", "ñ")
-    return " ".join(out.split())
-
-
 def words(text: str) -> list[str]:
     """Return the folded word tokens of ``text`` (stopwords kept)."""
-    return _WORD.findall(fold(text))
+    return _WORD.findall(fold_keep_enye(text))
 
 
 _SUFFIXES = (
@@ -199,6 +193,6 @@ def collation_key(text: str) -> tuple[str, str, str]:
     """Sort key for Spanish (es-PE) lists shown to people: accents and case are ignored at the
     first level ("Áncash" sorts with "Ancash", before "Apurímac"), ñ is a letter after n."""
     low = (text or "").lower()
-    primary = fold(low.replace("ñ", "n{"))  # "{" sorts right after "z"
+    primary = fold_keep_enye(low.replace("ñ", "n{"))  # "{" sorts right after "z"
     secondary = unicodedata.normalize("NFD", low)
     return primary, secondary, text or ""

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from centinela.audit import record
-from centinela.public.directory import haversine_km
+from centinela.lib.geo import haversine_km
 from centinela.public.matching import name_similarity
 from centinela.public.models import REPORT_STATUSES, CitizenReport, ReportEvent, ReportPhoto
 from centinela.public.text import text_similarity

@@ -21,14 +21,14 @@ from centinela.certification.progress import department_status, national, standi
 from centinela.certification.rule import HANDLING_ROLES
 from centinela.config import get_settings
 from centinela.ews.models import Bulletin, Signal
-from centinela.ingest.models import ImportRun, Movement, Rejection, Seizure
+from centinela.ledger.records import ImportRun, Movement, Rejection, Seizure
+from centinela.lib import clock
 from centinela.online.models import OnlineLead
 from centinela.public.models import CitizenReport
 from centinela.quarterly.institutions import LABELS, TYPES, institution_type
 from centinela.reference.ubigeo import department_population, departments, districts
 from centinela.registry.models import Establishment, Product
 
-LIMA = dt.timedelta(hours=5)  # Lima is UTC−5 all year (no daylight saving)
 CONSUMPTION = ("dispense", "administer")
 LATE_DAYS = 7  # a movement received more than this after it occurred is "late"
 COUNT_LOOKBACK = dt.timedelta(days=62)  # running book for count checks starts this far back
@@ -73,8 +73,8 @@ class Quarter:
 
     def utc_bounds(self) -> tuple[dt.datetime, dt.datetime]:
         """Return [start, end) in naive UTC of the Lima calendar quarter."""
-        start = dt.datetime.combine(self.first_day, dt.time()) + LIMA
-        end = dt.datetime.combine(self.shift(1).first_day, dt.time()) + LIMA
+        start = clock.lima_midnight(self.first_day)
+        end = clock.lima_midnight(self.shift(1).first_day)
         return start, end
 
     def months(self) -> list[str]:
@@ -325,7 +325,7 @@ def early_warning(session: Session, quarter: Quarter) -> dict:
                                                      Signal.substance.is_not(None))
         .group_by(Signal.substance)).all()))
     bulls = [{"number": b.number, "title": b.title, "severity": b.severity,
-              "issued_on": (b.issued_at - LIMA).date().isoformat(), "substance": b.substance,
+              "issued_on": clock.lima_day(b.issued_at).isoformat(), "substance": b.substance,
               "departments": list(b.departments or [])}
              for b in session.scalars(select(Bulletin).where(Bulletin.issued_at >= start,
                                                              Bulletin.issued_at < end)
@@ -554,7 +554,7 @@ def quarter_figures(session: Session, quarter: str | Quarter, as_of: dt.datetime
     q = quarter if isinstance(quarter, Quarter) else Quarter.parse(quarter)
     as_of = as_of or data_cutoff(session, q)
     reg = _Registry(session)
-    cert_day = min(q.last_day, (as_of - LIMA).date())
+    cert_day = min(q.last_day, clock.lima_day(as_of))
     return {
         "quarter": q.label, "period": {"first_day": q.first_day.isoformat(),
                                        "last_day": q.last_day.isoformat()},

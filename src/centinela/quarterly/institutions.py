@@ -20,7 +20,8 @@ import csv
 import re
 from functools import lru_cache
 
-from centinela.reference.ubigeo import data_path, fold
+from centinela.lib.text import fold
+from centinela.reference.ubigeo import data_path
 
 TYPES = ("minsa", "essalud", "armed_police", "private", "unregistered")
 LABELS = {

@@ -1,6 +1,6 @@
 """Classes of controlled substances and the dose equivalents used to weigh them.
 
-Opioids are weighed in morphine milligram equivalents (``centinela.detect.mme``).
+Opioids are weighed in morphine milligram equivalents (``centinela.ledger.mme``).
 Benzodiazepines and Z-drugs are weighed in diazepam milligram equivalents after the Ashton
 Manual's table ("Benzodiazepines: how they work and how to withdraw", 2002, approximate
 equivalents to 10 mg of oral diazepam): alprazolam 0.5, bromazepam 5, chlordiazepoxide 25,

@@ -7,7 +7,6 @@ beside it for attribution. Codes are INEI's (Callao is 07), never RENIEC's.
 from __future__ import annotations
 
 import csv
-import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -35,12 +34,6 @@ class District:
 def data_path(name: str):
     """Return a traversable path to a shipped data file under ``data/peru``."""
     return resources.files("centinela") / "data" / "peru" / name
-
-
-def fold(text: str) -> str:
-    """Lower-case and strip accents (for tolerant name matching)."""
-    norm = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in norm if not unicodedata.combining(c)).lower().strip()
 
 
 @lru_cache(maxsize=1)

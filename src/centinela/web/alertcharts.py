@@ -15,8 +15,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from centinela.alerts.models import Alert
-from centinela.detect.mme import FENTANYL_FAMILY
-from centinela.ingest.models import Movement
+from centinela.ledger.mme import FENTANYL_FAMILY, mme_per_unit
+from centinela.ledger.records import Movement
 from centinela.registry.models import Establishment, Product
 from centinela.web.chartspec import (
     Band,
@@ -31,7 +31,6 @@ from centinela.web.evidence import code as code_text
 from centinela.web.fmt import unit_label
 from centinela.web.i18n import translate
 from centinela.web.views.common import OUTFLOWS, cached, month_labels, month_of, products
-from centinela.web.views.mme import mme_per_unit
 
 FAMILIES = {
     "suspicious_order": "orders", "purchases_outgrow_use": "orders",
@@ -259,9 +258,8 @@ def _prescriber(c: _Ctx) -> list[ChartSpec]:
 def _patient_daily(c: _Ctx, benzodiazepines: bool = False) -> list[ChartPoint]:
     """Daily MME of the patient's dispenses spread over the days each covers (or, with
     ``benzodiazepines``, the daily diazepam-equivalent mg of their benzodiazepines)."""
-    from centinela.detect.mme import daily_mme, days_covered
+    from centinela.ledger.mme import daily_mme, days_covered, unit_of
     from centinela.reference.substances import diazepam_mg, substance_class
-    from centinela.web.views.mme import unit_of
 
     a = c.alert
     start = a.window_start - dt.timedelta(days=30)

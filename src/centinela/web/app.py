@@ -21,6 +21,7 @@ from centinela.web.limits import BodyLimit
 from centinela.web.routes import ROUTER_MODULES
 from centinela.web.security import SecurityMiddleware, resolve_user
 from centinela.web.txn import CommitBeforeResponse
+from centinela.wiring import install
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -34,6 +35,7 @@ def wants_html(request: Request) -> bool:
 
 def create_app(engine: Engine | None = None) -> FastAPI:
     """Build the app bound to ``engine`` (default: the configured database)."""
+    install()
     app = FastAPI(title="Centinela", version=__version__, docs_url="/api/docs",
                   openapi_url="/api/openapi.json", redoc_url=None)
     app.state.engine = engine or get_engine()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from pathlib import Path
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.templating import Jinja2Templates
@@ -17,11 +18,12 @@ from sqlalchemy.orm import Session
 
 from centinela.accounts.models import User
 from centinela.accounts.policy import nav_for
+from centinela.web.fmt import register as register_formats
 from centinela.web.i18n import detector_label, pick_lang, translate
 from centinela.web.security import CSRF_FIELD, csrf_token
 from centinela.web.txn import remember
 
-TEMPLATES_DIR = __import__("pathlib").Path(__file__).parent / "templates"
+TEMPLATES_DIR = Path(__file__).parent / "templates"
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
 
 
@@ -39,7 +41,7 @@ def safe_url(value: object) -> str:
 
 
 templates.env.filters["safe_url"] = safe_url
-__import__("centinela.web.fmt", fromlist=["register"]).register(templates.env)  # num, date, ...
+register_formats(templates.env)  # num, dec, qty, mg, pct, date, datetime
 
 
 def db_session(request: Request) -> Iterator[Session]:

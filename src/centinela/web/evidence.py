@@ -9,12 +9,12 @@ generic line in English.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
 from pydantic import BaseModel
 
 from centinela.alerts.models import Alert
+from centinela.web.codes import code
 from centinela.web.fmt import (
     format_date,
     format_month,
@@ -53,10 +53,6 @@ DETECTOR_UNITS = {
 }
 SHARE_KEYS = {"share", "rate", "peer_rate", "base_rate", "national_rate", "establishment_rate"}
 DATE_KEYS = {"certified_on", "certificate_valid_until", "deadline", "authorization_expires", "due"}
-SNAKE = re.compile(r"\b[a-z]+(?:_[a-z0-9]+)+\b")
-ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-
 class EvidenceItem(BaseModel):
     key: str  # the stored evidence key (for the API and the title attribute only)
     label: str
@@ -67,21 +63,6 @@ class Explained(BaseModel):
     headline: str
     sentences: list[str]
     items: list[EvidenceItem]
-
-
-def code(value: object, lang: str) -> str:
-    """Translate a stored code (specialty, risk factor, channel…) or snake_case tokens in text."""
-    text = str(value)
-    if ISO_DAY.fullmatch(text):
-        return format_date(text, lang)
-    if " · " in text:
-        return " · ".join(code(part, lang) for part in text.split(" · "))
-    cats = catalogs()
-    key = "code." + text
-    if key in cats["es"]:
-        return translate(key, lang)
-    return SNAKE.sub(lambda m: translate("code." + m.group(0), lang)
-                     if "code." + m.group(0) in cats["es"] else m.group(0).replace("_", " "), text)
 
 
 def _fmt_value(key: str, value, unit: str, lang: str) -> str:

@@ -10,9 +10,10 @@ from sqlalchemy.orm import Session
 from centinela.alerts.service import AlertDraft
 from centinela.certification.rule import HANDLING_ROLES, periods_by_professional
 from centinela.detect.base import Detector, day_str, fmt
-from centinela.detect.context import DAY, LIMA_OFFSET_S, DetectionContext, day_number
+from centinela.detect.context import DAY, DetectionContext, day_number
 from centinela.detect.scoring import calibrate
 from centinela.detect.util import groups, pair_key, role_of
+from centinela.lib.clock import LIMA_OFFSET_S
 
 
 class UncertifiedHandler(Detector):

@@ -14,7 +14,10 @@ from centinela.detect.base import Detector, day_str, fmt
 from centinela.detect.context import DAY, DetectionContext
 from centinela.detect.frame import CONSUMED, INBOUND, to_epoch
 from centinela.detect.util import groups, month_bounds, month_index, pair_key
-from centinela.ingest.models import Seizure
+from centinela.ledger.records import Seizure
+from centinela.ledger.transfers import RECEIPT_LEAD, receipt_window
+
+LEAD_S = int(RECEIPT_LEAD.total_seconds())  # a receipt may be booked before its shipment
 
 
 class SerialReuse(Detector):
@@ -177,7 +180,8 @@ class TransferNotReceived(Detector):
 
     def run(self, session: Session, now: dt.datetime, ctx: DetectionContext) -> list[AlertDraft]:
         f = ctx.frame
-        grace = ctx.settings.transfer_receipt_days * DAY
+        # The ledger's one receipt window (centinela.ledger.transfers), in seconds.
+        grace = int(receipt_window(ctx.settings.transfer_receipt_days)[1].total_seconds())
         outs = np.flatnonzero(f.is_type("transfer_out") & (f.counterparty >= 0) & (f.product >= 0))
         ins = np.flatnonzero(f.is_type("receipt", "transfer_in") & (f.counterparty >= 0)
                              & (f.product >= 0))
@@ -218,7 +222,7 @@ class TransferNotReceived(Detector):
                 for item in pool:
                     if need <= 1e-6:
                         break
-                    if item[1] <= 1e-6 or not (t_out - DAY <= item[0] <= t_out + grace):
+                    if item[1] <= 1e-6 or not (t_out - LEAD_S <= item[0] <= t_out + grace):
                         continue
                     take = min(item[1], need)
                     item[1] -= take
@@ -250,7 +254,7 @@ class TransferNotReceived(Detector):
         pairs: list[tuple[int, int, int, tuple[int, ...]]] = []
         for o in ships:
             q, t_out, lot = float(f.qty[o]), int(f.t[o]), int(f.lot[o])
-            near = [j for j, it in enumerate(pool) if t_out - DAY <= it[0] <= t_out + grace]
+            near = [j for j, it in enumerate(pool) if t_out - LEAD_S <= it[0] <= t_out + grace]
             for j in near:
                 r = pool[j][1]
                 if abs(r - q) < 1e-6 or (pack > 1 and abs(r * pack - q) < 1e-6):
@@ -396,6 +400,6 @@ class SeizureTrace(Detector):
 
 
 def _etype(f, i: int) -> str:
-    from centinela.ingest.models import EVENT_TYPES
+    from centinela.ledger.records import EVENT_TYPES
 
     return EVENT_TYPES[int(f.etype[i])]

@@ -13,7 +13,7 @@ from centinela.detect.context import DAY, DetectionContext
 from centinela.detect.frame import EVENT_CODE
 from centinela.detect.scoring import bh_keep, p_from_z, robust_center_scale, strength_from_p
 from centinela.detect.util import groups
-from centinela.ingest.models import EVENT_TYPES, STOCK_SIGN
+from centinela.ledger.records import EVENT_TYPES, STOCK_SIGN
 
 SHIPPING = ("import", "receipt", "transfer_in", "transfer_out", "export")
 

@@ -19,6 +19,7 @@ from centinela.detect.util import (
     pair_key,
     prescriber_exempt,
 )
+from centinela.lib.clock import LIMA_OFFSET_S
 
 
 def _patient_place(ctx: DetectionContext, rows: np.ndarray) -> tuple[str | None, str | None]:
@@ -110,7 +111,7 @@ def _opioid_naive(ctx: DetectionContext, session: Session, rows: np.ndarray, day
     days and the data reach back that far (otherwise the history is unknown: False)."""
     from sqlalchemy import func, select
 
-    from centinela.ingest.models import Movement
+    from centinela.ledger.records import Movement
 
     f = ctx.frame
     horizon = days * DAY
@@ -377,7 +378,7 @@ class HighMME(Detector):
             ratio = peak / thr
             strength = min(0.85, 0.45 + 0.15 * np.log2(max(ratio, 1.0)) + 0.05 * len(risks))
             dept, ubigeo = _patient_place(ctx, g)
-            t0, t1 = d0 * DAY + 5 * 3600, d1 * DAY + 5 * 3600 - 1
+            t0, t1 = d0 * DAY - LIMA_OFFSET_S, d1 * DAY - LIMA_OFFSET_S - 1
             summary = (f"El paciente {pid} mantuvo {fmt(float(days_above[p]))} días una dosis "
                        f"combinada ≥ {fmt(thr)} MME/día (máximo {fmt(peak)}) entre {day_str(t0)} y "
                        f"{day_str(t1)}, con factores de riesgo: {', '.join(risks)}.")

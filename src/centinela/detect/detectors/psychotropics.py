@@ -20,8 +20,9 @@ from centinela.alerts.service import AlertDraft
 from centinela.detect.base import Detector, fmt
 from centinela.detect.context import DetectionContext
 from centinela.detect.frame import to_epoch
-from centinela.detect.mme import daily_mme, days_covered, unit_mme
-from centinela.ingest.models import Movement
+from centinela.ledger.mme import daily_mme, days_covered, unit_mme
+from centinela.ledger.records import Movement
+from centinela.lib.clock import lima_day
 from centinela.reference.substances import diazepam_mg, substance_class
 from centinela.registry.models import Establishment, Product, Professional
 
@@ -52,7 +53,7 @@ def _fills(session: Session, now: dt.datetime) -> list[tuple]:
         d_mme = daily_mme(unit, m.quantity, m.days_supply) if klass == "opioid" else 0.0
         dz = diazepam_mg(p.substance, m.quantity * p.strength_mg_per_unit) / max(days, 1) \
             if klass == "benzodiazepine" else 0.0
-        day = (m.occurred_at - dt.timedelta(hours=5)).date().toordinal()
+        day = lima_day(m.occurred_at).toordinal()
         out.append((m.patient_id, m.prescriber_id, m.establishment_id, klass, day,
                     max(days, 1), d_mme, dz, m.event_id, m.occurred_at))
     return out

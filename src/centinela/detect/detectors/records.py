@@ -13,11 +13,12 @@ from centinela.alerts.service import AlertDraft
 from centinela.detect.base import Detector, fmt
 from centinela.detect.context import DetectionContext
 from centinela.detect.frame import to_epoch
-from centinela.detect.mme import unit_mme
 from centinela.detect.scoring import calibrate
-from centinela.ingest.models import Movement
 from centinela.ledger.balances import reconcile
-from centinela.registry.forms import FormBook, split_number
+from centinela.ledger.forms import FormBook, split_number
+from centinela.ledger.mme import unit_mme
+from centinela.ledger.records import Movement
+from centinela.lib.clock import lima_day, lima_midnight
 from centinela.registry.models import Establishment, Product, Professional
 
 
@@ -80,7 +81,7 @@ class PrescriptionFormMisuse(Detector):
                 out += [(p, "not_issued") for p in sorted(named)]
             else:
                 out += [(p, "other_prescriber") for p in sorted(named - {block.prescriber_id})]
-                if any((r.occurred_at - dt.timedelta(hours=5)).date() < block.issued_on
+                if any(lima_day(r.occurred_at) < block.issued_on
                        for r in rows):
                     out += [(p, "before_issue") for p in sorted(named)]
             return out
@@ -172,9 +173,8 @@ class BalanceGap(Detector):
                        f"({fmt(mg)} mg; {fmt(100 * share)} % de lo movido en el periodo)"
                        + (f" y {len(checks) - 1} periodo(s) más" if len(checks) > 1 else "")
                        + ".")
-            t0 = to_epoch(dt.datetime.combine(c.period_start, dt.time()) + dt.timedelta(hours=5))
-            t1 = to_epoch(dt.datetime.combine(c.period_end, dt.time(23, 59))
-                          + dt.timedelta(hours=5))
+            t0 = to_epoch(lima_midnight(c.period_start))
+            t1 = to_epoch(lima_midnight(c.period_end) + dt.timedelta(hours=23, minutes=59))
             out.append(self.draft(
                 est_id, t0, t1, strength, mme, summary,
                 {"product_code": c.product_code,

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from centinela.alerts.service import AlertDraft
 from centinela.detect.base import Detector, day_str, fmt
-from centinela.detect.context import DAY, LIMA_OFFSET_S, DetectionContext
+from centinela.detect.context import DAY, DetectionContext
 from centinela.detect.scoring import (
     bh_keep,
     binom_sf,
@@ -20,6 +20,7 @@ from centinela.detect.scoring import (
     strength_from_p,
 )
 from centinela.detect.util import groups, pair_key, role_of
+from centinela.lib.clock import LIMA_OFFSET_S
 
 PEDIATRIC_AGE = 15
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-LIMA = dt.timezone(dt.timedelta(hours=-5))
+from centinela.lib import clock
 
 
 class ConnectorError(ValueError):
@@ -73,17 +73,6 @@ def parse_time(value: str | None, where: str) -> dt.datetime | None:
     if text.isdigit():
         return dt.datetime.fromtimestamp(int(text), dt.UTC).replace(tzinfo=None)
     try:
-        parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return clock.parse_time(text)
     except ValueError:
-        if len(text) == 10:
-            try:
-                parsed = dt.datetime.fromisoformat(text + "T00:00:00")
-            except ValueError:
-                parsed = None
-        else:
-            parsed = None
-        if parsed is None:
-            raise ConnectorError(f"{where}: time {text!r} is not ISO 8601") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=LIMA)
-    return parsed.astimezone(dt.UTC).replace(tzinfo=None)
+        raise ConnectorError(f"{where}: time {text!r} is not ISO 8601") from None

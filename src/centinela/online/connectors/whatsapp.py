@@ -9,7 +9,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from centinela.online.connectors.base import LIMA, ConnectorError, RawPost
+from centinela.lib.clock import LIMA
+from centinela.online.connectors.base import ConnectorError, RawPost
 
 _DATE = r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{2,4})"
 _TIME = r"(\d{1,2}):(\d{2})(?::(\d{2}))?(?:[\s\u202f\u00a0]*([apAP])\.?[\s\u202f\u00a0]?[mM]\.?)?"

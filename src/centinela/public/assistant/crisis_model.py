@@ -14,7 +14,7 @@ import re
 from functools import lru_cache
 from importlib import resources
 
-from centinela.public.text import fold
+from centinela.lib.text import fold_keep_enye as fold
 
 # Probability that a message is *not* ordinary above which it is flagged. Low on purpose: a
 # false flag costs a polite message with the emergency numbers, a miss can cost a life.
@@ -75,14 +75,12 @@ _QUESTION = re.compile(r"^[¿¡\s]*(?:que (?:es|son|significa|pasa si|dice)|dond
                        r"(?:do|does|to|can)|is (?:it|there)|are there)\b")
 
 
-def predict(message: str):
-    """Return a RedFlag when the model finds a crisis the lexicon missed, else None."""
-    from centinela.public.assistant.redflags import RedFlag
-
+def predict(message: str) -> tuple[str, str] | None:
+    """Return (category, cue) when the model finds a crisis the lexicon missed, else None."""
     folded = fold(message)
     if len(folded) < 8 or _QUESTION.match(folded):
         return None  # asking about a subject is not being in crisis (the lexicon still runs)
     p, category = crisis_probability(message)
     if p >= CRISIS_THRESHOLD:
-        return RedFlag(str(category), f"model p={p:.2f}")
+        return str(category), f"model p={p:.2f}"
     return None

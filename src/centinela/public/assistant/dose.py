@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from centinela.public.text import fold
+from centinela.lib.text import fold_keep_enye as fold
 
 _DOSE = tuple(re.compile(p) for p in (
     r"\bdosis\b", r"\bdosage\b", r"\bdose\b", r"\bdosificacion\b", r"\bposologia\b",

@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field
 
 from sqlalchemy.orm import Session
 
+from centinela.lib.text import fold_keep_enye as fold
 from centinela.public.assistant import messages as msg
 from centinela.public.assistant.dose import is_dose_question
 from centinela.public.assistant.kb import Entry
@@ -17,7 +18,6 @@ from centinela.public.assistant.legal import LEGAL_SOURCES, is_legal_quantity_qu
 from centinela.public.assistant.redflags import detect as detect_red_flag
 from centinela.public.assistant.retrieval import confidence, default_index
 from centinela.public.places import find_place
-from centinela.public.text import fold
 from centinela.reference import ubigeo as ref
 
 CONFIDENCE_THRESHOLD = 0.33

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from centinela.public.text import fold
+from centinela.lib.text import fold_keep_enye as fold
 
 _PATTERNS: dict[str, tuple[str, ...]] = {
     "define": (r"^(que|q|ke) (es|son)\b", r"\bwhat (is|are)\b", r"\bque significa\b",

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 from centinela.ews.tiers import law, tier_for_mass
-from centinela.public.text import fold
+from centinela.lib.text import fold_keep_enye as fold
 
 _LEGAL = re.compile(
     r"\b(pena|penas|carcel|prision|anos|años|condena|sentencia|delito|ley|legal|ilegal|detuvieron|"

@@ -13,7 +13,8 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from centinela.public.text import fold, fuzzy_equal, words
+from centinela.lib.text import fold_keep_enye as fold
+from centinela.public.text import fuzzy_equal, words
 
 CATEGORIES = ("child", "suicide", "overdose", "emergency")
 
@@ -225,7 +226,8 @@ def detect(message: str) -> RedFlag | None:
     from centinela.public.assistant.crisis_model import predict
 
     literal = _IDIOMS.sub(" ", fold(message)).strip()  # figures of speech are not crises
-    return predict(literal) if literal else None
+    found_by_model = predict(literal) if literal else None
+    return RedFlag(*found_by_model) if found_by_model else None
 
 
 # A topic word alone ("suicidio", "sobredosis") is a red flag only when the message speaks of

@@ -11,6 +11,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from centinela.lib.text import fold_keep_enye as fold
 from centinela.public.assistant.intents import intents
 from centinela.public.assistant.kb import Entry, entries
 from centinela.public.text import (
@@ -19,7 +20,6 @@ from centinela.public.text import (
     CharTfidf,
     content_text,
     edit_distance,
-    fold,
     stem,
     terms,
     words,

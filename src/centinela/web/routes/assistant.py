@@ -10,12 +10,12 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
+from centinela.config import get_settings
 from centinela.public.abuse import AbuseError, check_rate
 from centinela.public.assistant.engine import ask
 from centinela.public.assistant.language import detect_language
 from centinela.public.assistant.redflags import detect as detect_red_flag
 from centinela.public.citizen_messages import rate_limited
-from centinela.public.settings import get_public_settings
 from centinela.web.deps import db_session, lang
 from centinela.web.routes.public import ERRORS, _client, _now, _problem, render
 
@@ -35,7 +35,7 @@ def api_ask(body: AskBody, request: Request, session: Session = Depends(db_sessi
     if detect_red_flag(body.question) is None:
         try:
             check_rate(session, "ask", _client(request, now, "ask"),
-                       get_public_settings().asks_per_minute, dt.timedelta(minutes=1), now)
+                       get_settings().public.asks_per_minute, dt.timedelta(minutes=1), now)
         except AbuseError:
             language = body.language or detect_language(body.question)
             resp = _problem(429, "question", rate_limited("ask", language), code="rate")
@@ -58,7 +58,7 @@ def assistant_message(request: Request, question: str = Form(""),
     if detect_red_flag(question) is None:
         try:
             check_rate(session, "ask", _client(request, now, "ask"),
-                       get_public_settings().asks_per_minute, dt.timedelta(minutes=1), now)
+                       get_settings().public.asks_per_minute, dt.timedelta(minutes=1), now)
         except AbuseError:
             language = detect_language(question) if question.strip() else lang(request)
             return render(request, "public/_chat_turn.html",

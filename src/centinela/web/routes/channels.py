@@ -12,8 +12,8 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
+from centinela.config import get_settings
 from centinela.public.messaging import handle_sms, telegram_reply
-from centinela.public.settings import get_public_settings
 from centinela.web.deps import db_session
 from centinela.web.routes.public import _now
 
@@ -32,7 +32,7 @@ def _secret_ok(given: str, expected: str) -> bool:
 @router.post("/api/v1/reports/sms/{secret}", tags=["public"])
 async def sms_webhook(secret: str, request: Request, session: Session = Depends(db_session)):
     """SMS/messaging gateway webhook: JSON {from, text} or Twilio-style form (From, Body)."""
-    if not _secret_ok(secret, get_public_settings().sms_webhook_secret):
+    if not _secret_ok(secret, get_settings().public.sms_webhook_secret):
         raise HTTPException(status_code=404)
     ctype = request.headers.get("content-type", "")
     if ctype.startswith("application/json"):
@@ -54,7 +54,7 @@ async def sms_webhook(secret: str, request: Request, session: Session = Depends(
 @router.post("/api/v1/assistant/telegram/{secret}", tags=["public"])
 async def telegram_webhook(secret: str, request: Request, session: Session = Depends(db_session)):
     """Telegram Bot API webhook: receive an Update, reply with sendMessage."""
-    settings = get_public_settings()
+    settings = get_settings().public
     if not _secret_ok(secret, settings.telegram_webhook_secret):
         raise HTTPException(status_code=404)
     header = request.headers.get("x-telegram-bot-api-secret-token")

@@ -13,18 +13,18 @@ from sqlalchemy.orm import Session
 
 from centinela import audit
 from centinela.accounts.models import User
-from centinela.accounts.policy import department_scope
+from centinela.accounts.policy import ANALYSTS, INVESTIGATORS, department_scope
 from centinela.ews.bulletins import BulletinError, bulletin_json, create_bulletin
 from centinela.ews.classify import classify, classify_record
 from centinela.ews.export import export_incidents
 from centinela.ews.models import Bulletin
 from centinela.ews.tiers import TierError, tier
+from centinela.lib.clock import lima_days, lima_midnight
 from centinela.web.deps import clock, db_session, render, require_roles
 from centinela.web.views import ews as views
 
 router = APIRouter()
-ANALYSTS = ("admin", "national_analyst", "regional_analyst")
-EWS_ROLES = (*ANALYSTS, "police")
+EWS_ROLES = INVESTIGATORS
 CLASSIFY_ROLES = (*EWS_ROLES, "institution")  # laboratories' service accounts
 DEPT = r"^\d{2}$"
 
@@ -220,8 +220,8 @@ def api_export(request: Request, since: dt.date | None = None, until: dt.date | 
         if len(scope) != 1:
             raise HTTPException(422, "regional analysts must give department")
         department = scope[0]
-    end = dt.datetime.combine(until, dt.time(23, 59, 59)) + dt.timedelta(hours=5) if until else now
-    start = (dt.datetime.combine(since, dt.time()) + dt.timedelta(hours=5) if since
+    end = lima_days(until)[1] if until else now
+    start = (lima_midnight(since) if since
              else end - dt.timedelta(days=30))
     doc = export_incidents(session, start, end, now, department)
     _audit(session, user, "ews.export", department or "national", now, count=doc["count"])

@@ -11,14 +11,15 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
 from centinela.accounts.models import User
+from centinela.accounts.policy import INTAKE_ROLES
 from centinela.db import session_scope
 from centinela.ingest.fhir import FhirError, import_fhir, operation_outcome
-from centinela.ingest.models import Rejection
 from centinela.ingest.service import ImportFailed
+from centinela.ledger.records import Rejection
 from centinela.web.deps import clock, require_roles
 
 router = APIRouter(prefix="/api/v1", tags=["intake"])
-guard = require_roles("admin", "national_analyst", "institution")
+guard = require_roles(*INTAKE_ROLES)
 MAX_BODY = 64 << 20
 FHIR_JSON = "application/fhir+json"
 

@@ -18,18 +18,18 @@ from sqlalchemy.orm import Session
 
 from centinela import audit
 from centinela.accounts.models import User
+from centinela.accounts.policy import INTAKE_ROLES
 from centinela.csvsafe import row as csv_row
-from centinela.ingest.models import ImportRun, Rejection
 from centinela.ingest.service import (
     ImportFailed,
     IntakeError,
     import_records,
     import_uploaded_files,
 )
+from centinela.ledger.records import ImportRun, Rejection
 from centinela.web.deps import clock, db_session, require_roles
 
 router = APIRouter(prefix="/api/v1", tags=["intake"])
-INTAKE_ROLES = ("admin", "national_analyst", "institution")
 guard = require_roles(*INTAKE_ROLES)
 REJECTION_FIELDS = ("id", "source", "line", "record_type", "record_key", "field", "kind",
                     "reason", "record")

@@ -9,12 +9,12 @@ from sqlalchemy.orm import Session
 
 from centinela.accounts.models import User
 from centinela.accounts.policy import roles_for
+from centinela.ledger.patients import LookupRefused
 from centinela.web.charts import line_chart
 from centinela.web.deps import clock, db_session, lang, render, require_roles
 from centinela.web.i18n import translate
 from centinela.web.views.lookup import (
     REASONS,
-    LookupRefused,
     LookupRequest,
     LookupResult,
     lookup,

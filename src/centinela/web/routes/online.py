@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from centinela import audit
 from centinela.accounts.models import User
+from centinela.accounts.policy import ONLINE_ROLES
 from centinela.config import get_settings
 from centinela.online.connectors import CONNECTORS, ConnectorError
 from centinela.online.leads import LeadError, decide
@@ -22,8 +23,7 @@ from centinela.online.views import lead_detail, lead_summary, list_leads
 from centinela.web.deps import clock, db_session, render, require_roles
 
 router = APIRouter(tags=["online"])
-ROLES = ("admin", "national_analyst", "police")
-guard = require_roles(*ROLES)
+guard = require_roles(*ONLINE_ROLES)
 MAX_UPLOAD = 20 * 1024 * 1024
 
 

@@ -19,6 +19,8 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from centinela.accounts.models import User
+from centinela.config import get_settings
+from centinela.lib.clock import utcnow
 from centinela.public import directory
 from centinela.public.abuse import AbuseError, check_rate, daily_client_hash, new_challenge
 from centinela.public.abuse import verify_challenge as _verify
@@ -44,7 +46,6 @@ from centinela.public.intake import (
 )
 from centinela.public.models import REPORT_HOWS, REPORT_KINDS
 from centinela.public.photos import PhotoError
-from centinela.public.settings import get_public_settings
 from centinela.reference import ubigeo as ref
 from centinela.web.deps import TEMPLATES_DIR, db_session, lang, require_roles
 from centinela.web.deps import render as _render
@@ -129,7 +130,7 @@ def _now(request: Request) -> dt.datetime:
     """Current naive-UTC time; tests may set ``app.state.public_clock`` or ``app.state.clock``."""
     clock = getattr(request.app.state, "public_clock", None) or getattr(
         request.app.state, "clock", None)
-    return clock() if clock else dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    return clock() if clock else utcnow()
 
 
 @router.get("/reportar/public.js", include_in_schema=False)
@@ -223,7 +224,7 @@ def _date(value: str | None) -> dt.date | None:
 async def _read_photo(upload: UploadFile | None) -> bytes | None:
     if upload is None or not upload.filename:
         return None
-    limit = get_public_settings().photo_max_bytes
+    limit = get_settings().public.photo_max_bytes
     data = await upload.read(limit + 1)
     if len(data) > limit:
         raise PhotoError(f"photo: larger than {limit // 1_000_000} MB")
@@ -255,7 +256,7 @@ async def report_submit(
     def file_report(photo_bytes: bytes | None):
         _verify(session, challenge_token, challenge_answer, now, honeypot=website)
         check_rate(session, "report", _client(request, now, "report"),
-                   get_public_settings().reports_per_day, dt.timedelta(days=1), now)
+                   get_settings().public.reports_per_day, dt.timedelta(days=1), now)
         data = ReportInput(kind=kind, ubigeo=ubigeo, how=how or None,
                            occurred_on=_date(occurred_on),
                            establishment_name=establishment_name, contact=contact, text=text,
@@ -387,7 +388,7 @@ def api_challenge(request: Request) -> dict:
     """Return a light challenge to answer when filing a report (no identity involved)."""
     ch = new_challenge(_now(request))
     return {"token": ch["token"], "question": ch["question"],
-            "min_seconds": get_public_settings().min_submit_seconds}
+            "min_seconds": get_settings().public.min_submit_seconds}
 
 
 @router.post("/api/v1/reports", tags=["public"], status_code=201, responses=ERRORS)
@@ -399,7 +400,7 @@ def api_report(body: ReportBody, request: Request, session: Session = Depends(db
     try:
         _verify(session, body.challenge.token, body.challenge.answer, now)
         check_rate(session, "report", _client(request, now, "report"),
-                   get_public_settings().reports_per_day, dt.timedelta(days=1), now)
+                   get_settings().public.reports_per_day, dt.timedelta(days=1), now)
         report, code = submit(session, ReportInput(
             kind=body.kind, ubigeo=body.ubigeo, text=body.text, how=body.how,
             occurred_on=body.occurred_on, establishment_name=body.establishment_name,

@@ -12,18 +12,19 @@ from sqlalchemy.orm import Session
 
 from centinela import audit
 from centinela.accounts.models import User
+from centinela.accounts.policy import ANALYSTS, INTAKE_ROLES, NATIONAL
+from centinela.lib.clock import lima_day
 from centinela.web.deps import clock, db_session, render, require_roles
 from centinela.web.views.certification import certification_progress
 
 router = APIRouter()
-CERT_ROLES = ("admin", "national_analyst", "regional_analyst")
-INTAKE_ROLES = ("admin", "national_analyst", "institution")
-REPORT_ROLES = ("admin", "national_analyst")
+CERT_ROLES = ANALYSTS
+REPORT_ROLES = NATIONAL
 QUARTER = r"^\d{4}Q[1-4]$"
 
 
 def _lima_today(now: dt.datetime) -> dt.date:
-    return (now - dt.timedelta(hours=5)).date()
+    return lima_day(now)
 
 
 @router.get("/api/v1/certification/status", tags=["certification"])
@@ -68,7 +69,7 @@ def api_certificates(request: Request, body: Annotated[dict, Body(...)],
     """Import certificates: ``{"records": [{certificate_id, professional_id, issuer, issued_on,
     expires_on?, course?}, …]}`` → counts and the rejected lines with where and why."""
     from centinela.certification.intake import import_certificate_records
-    from centinela.ingest.models import ImportRun, Rejection
+    from centinela.ledger.records import ImportRun, Rejection
 
     records = body.get("records") if isinstance(body, dict) else None
     if not isinstance(records, list) or not records:

@@ -24,7 +24,7 @@ from centinela.alerts import casefiles
 from centinela.alerts.case_models import CaseAttachment, SavedFilter
 from centinela.alerts.casefiles import CaseFileError
 from centinela.alerts.models import Alert
-from centinela.ingest.models import Movement
+from centinela.ledger.records import Movement
 from centinela.registry.models import Establishment
 from centinela.web.deps import clock, db_session, lang, render, require_roles
 from centinela.web.i18n import detector_label

@@ -13,7 +13,7 @@ from centinela.accounts.models import User
 from centinela.accounts.policy import ANALYSTS, may_see_department, may_see_patient
 from centinela.alerts.casefiles import case_of_alert
 from centinela.alerts.models import Alert, Authority, CaseEvent, Channel, Delivery, DeliveryAttempt
-from centinela.ingest.models import Movement
+from centinela.ledger.records import Movement
 from centinela.web.alertcharts import charts_for
 from centinela.web.chartspec import ChartSpec
 from centinela.web.evidence import Explained, explain

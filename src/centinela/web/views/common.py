@@ -13,13 +13,14 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from centinela.alerts.models import Alert
-from centinela.alerts.service import alert_json
-from centinela.ingest.models import Movement
+from centinela.alerts.payload import alert_json
+from centinela.ledger.mme import mme_per_unit
+from centinela.ledger.records import Movement
+from centinela.lib import clock
 from centinela.reference.ubigeo import departments
 from centinela.registry.models import Establishment, Product
-from centinela.web.views.mme import mme_per_unit
+from centinela.web.codes import code
 
-LIMA = dt.timezone(dt.timedelta(hours=-5))
 HIDDEN_PATIENT = "PSN:[reservado]"
 OUTFLOWS = ("dispense", "administer")
 
@@ -71,7 +72,7 @@ def lima_iso(value: dt.datetime | None) -> str | None:
     """Render a naive-UTC time in Lima time, ISO 8601 with offset."""
     if value is None:
         return None
-    return value.replace(tzinfo=dt.UTC).astimezone(LIMA).isoformat(timespec="minutes")
+    return clock.lima_iso(value, timespec="minutes")
 
 
 def department_name(code: str | None) -> str | None:
@@ -114,9 +115,7 @@ def alert_row(alert: Alert, hide: bool = False) -> AlertRow:
     if hide:
         row.subject_id = hide_patients(row.subject_id)
         row.summary = hide_patients_text(row.summary)
-    from centinela.web.evidence import code  # stored summaries may name codes (general_medicine)
-
-    row.summary = code(row.summary, "es")
+    row.summary = code(row.summary, "es")  # stored summaries may name codes (general_medicine)
     return row
 
 

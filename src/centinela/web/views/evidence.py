@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from centinela import csvsafe
-from centinela.ingest.models import Movement, Seizure
+from centinela.ledger.records import Movement, Seizure
 from centinela.registry.models import Establishment
 from centinela.web.views.common import MovementRow, movement_row, products
 

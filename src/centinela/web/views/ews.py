@@ -9,12 +9,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from centinela.alerts.models import Alert
-from centinela.alerts.service import alert_json
+from centinela.alerts.payload import alert_json
 from centinela.ews.bulletins import bulletin_json
 from centinela.ews.classify import CLASS_LABELS, classify_smiles
-from centinela.ews.detect import _label, lima_day, substance_key
+from centinela.ews.detect import _label, substance_key
 from centinela.ews.models import Bulletin, Signal
 from centinela.ews.registry import registry
+from centinela.lib.clock import lima_day
 from centinela.reference import ubigeo as ubigeo_ref
 
 

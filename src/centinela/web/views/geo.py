@@ -1,7 +1,7 @@
 """Map of Peru: departments shaded by per-capita fentanyl use, with open alerts.
 
 Use = mg of fentanyl dispensed or administered in the last 365 days per 100,000 inhabitants
-(INEI 2025 projection), computed by :func:`centinela.geo.usage.use_per_capita` (the region
+(INEI 2025 projection), computed by :func:`centinela.web.views.usage.use_per_capita` (the region
 profile calls the same function, so both pages show the same number). The map drills down from
 departments to provinces to districts; layers: use per capita, open alerts, seizures, citizen
 reports.
@@ -18,9 +18,9 @@ from sqlalchemy.orm import Session
 from centinela.accounts.models import User
 from centinela.accounts.policy import department_scope
 from centinela.alerts.models import Alert
-from centinela.geo.usage import use_per_capita
 from centinela.reference.ubigeo import departments
 from centinela.web.views.common import clear_cache
+from centinela.web.views.usage import use_per_capita
 
 __all__ = ["LAYERS", "Crumb", "MapContext", "OutlierPlace", "RegionStat", "build_map", "clear_cache",
            "department_paths", "project"]
@@ -131,7 +131,7 @@ def outlier_places(session: Session, scope: list[str] | None, region: str = "",
 
 
 def fentanyl_by_department(session: Session, now: dt.datetime) -> dict[str, float]:
-    """Return department → mg of fentanyl used in the window of :func:`centinela.geo.usage.window`."""
+    """Return department → mg of fentanyl used in the window of :func:`centinela.web.views.usage.window`."""
     return {c: u.mg for c, u in use_per_capita(session, now, 2).items() if u.mg}
 
 
@@ -158,8 +158,8 @@ def build_map(session: Session, user: User, now: dt.datetime, region: str = "",
     citizen reports, limited to the viewer's departments. Raises ``NotVisible`` for a region
     that does not exist or lies outside the viewer's reach."""
     from centinela.geo import shapes
-    from centinela.geo import usage as geo_usage
     from centinela.reference.ubigeo import districts, provinces
+    from centinela.web.views import usage as geo_usage
     from centinela.web.views.alert import NotVisible
 
     region = (region or "").strip()

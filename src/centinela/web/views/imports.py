@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from centinela.csvsafe import row as csv_row
-from centinela.ingest.models import ImportRun, Rejection
+from centinela.ledger.records import ImportRun, Rejection
 from centinela.web.views.common import lima_iso
 
 REJECTS_SHOWN = 500

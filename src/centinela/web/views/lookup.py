@@ -16,8 +16,13 @@ from sqlalchemy.orm import Session
 from centinela import audit
 from centinela.accounts.models import User
 from centinela.config import get_settings
-from centinela.ingest.models import Movement
-from centinela.ledger.patients import clinical_report
+from centinela.ledger.patients import (
+    LookupRefused,
+    clinical_report,
+    history_warnings,
+    patient_identity,
+    valid_document,
+)
 from centinela.privacy import DocumentError, pseudonymize
 from centinela.web.views.common import Point, Series, lima_iso
 
@@ -107,57 +112,13 @@ class LookupResult(BaseModel):
     warnings: list[str]
 
 
-class LookupRefused(ValueError):
-    """The lookup lacks its attestation or has a malformed document (message is safe to show)."""
-
-
-_SEPARATORS = str.maketrans("", "", " .-_/")
-
-
-def valid_document(kind: str, number: str) -> str:
-    """Return the document number checked for its type, or refuse it with a clear reason.
-
-    DNI: 8 digits. Carné de extranjería (CE): 9 digits. Passport: 6 to 12 letters and digits
-    with at least one digit. Spaces, dots and dashes that people type are ignored; the number
-    is never echoed in the message.
-    """
-    n = number.translate(_SEPARATORS).upper()
-    if kind == "DNI":
-        if not (n.isdigit() and len(n) == 8):
-            raise LookupRefused("document_dni: a DNI has exactly 8 digits")
-    elif kind == "CE":
-        if not (n.isdigit() and len(n) == 9):
-            raise LookupRefused("document_ce: a carné de extranjería has 9 digits")
-    elif not (n.isascii() and n.isalnum() and 6 <= len(n) <= 12
-              and any(c.isdigit() for c in n)):
-        raise LookupRefused("document_pas: a passport number has 6 to 12 letters and digits")
-    return n
-
-
 def identity_of(session: Session, psn: str, now: dt.datetime) -> tuple[Identity | None, str | None]:
-    """The identity cues stored with a pseudonym (most recent first) and its last record."""
-    from collections import Counter
-
-    from centinela.reference import ubigeo
-
-    rows = session.execute(
-        select(Movement.patient_sex, Movement.patient_birth_year, Movement.patient_ubigeo,
-               Movement.occurred_at)
-        .where(Movement.patient_id == psn, Movement.occurred_at <= now)
-        .order_by(Movement.occurred_at.desc()).limit(500)).all()
-    if not rows:
+    """The identity cues stored with a pseudonym and its last record, for the page."""
+    found = patient_identity(session, psn, now)
+    if found is None:
         return None, None
-    sexes = Counter(r[0] for r in rows if r[0])
-    years = Counter(r[1] for r in rows if r[1])
-    places = Counter(r[2] for r in rows if r[2])
-    sex = sexes.most_common(1)[0][0] if sexes else None
-    year = years.most_common(1)[0][0] if years else None
-    place = places.most_common(1)[0][0] if places else None
-    d = ubigeo.get(place) if place else None
-    name = f"{d.district}, {d.province}, {d.department}" if d else None
-    return Identity(sex=sex, birth_year=year, age=now.year - year if year else None,
-                    district=place, district_name=name,
-                    varies=len(sexes) > 1 or len(years) > 1), lima_iso(rows[0][3])
+    cues = {k: v for k, v in found.__dict__.items() if k != "last_seen"}
+    return Identity(**cues), lima_iso(found.last_seen)
 
 
 def lookup(session: Session, user: User, req: LookupRequest, now: dt.datetime) -> LookupResult:
@@ -229,23 +190,10 @@ def result_for(session: Session, psn: str, document_type: str,
         c = pharmacies.setdefault(m.establishment_id, Counted(
             id=m.establishment_id, name=f.establishment_name, dispensations=0))
         c.dispensations += 1
-    settings = get_settings()
     per_day = report.mme
-    threshold = settings.mme_threshold
+    threshold = get_settings().mme_threshold
     over = sum(1 for v in per_day if v >= threshold)
-    warnings = []
-    if report.current_mme >= threshold:
-        warnings.append("lookup.warn_high_mme")
-    if over:
-        warnings.append("lookup.warn_days_over")
-    if len(prescribers) >= settings.pdmp_prescribers or len(pharmacies) >= settings.pdmp_pharmacies:
-        warnings.append("lookup.warn_multiple_providers")
-    if any((i.substance or "") == "methadone" for i in items) and len(prescribers) > 1:
-        warnings.append("lookup.warn_methadone")
-    if report.overlap_days:
-        warnings.append("lookup.warn_benzodiazepine")
-    if report.naloxone:
-        warnings.append("lookup.warn_naloxone")
+    warnings = history_warnings(report)
     identity, last_seen = identity_of(session, psn, now)
     status = "found" if items else "no_recent_history" if identity else "not_found"
     return LookupResult(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from centinela.ews.pdf import UnicodeDoc
+from centinela.lib import clock
 from centinela.web.i18n import translate
 from centinela.web.views.lookup import LookupResult
 
@@ -31,7 +32,7 @@ def report_pdf(r: LookupResult, actor: str, now: dt.datetime, lang: str = "es") 
     def tr(key: str, **kw) -> str:
         return translate(key, lang, **kw)
 
-    stamp = (now - dt.timedelta(hours=5)).strftime("%Y-%m-%d %H:%M")
+    stamp = (now + clock.UTC_OFFSET).strftime("%Y-%m-%d %H:%M")
     pdf = _Report(f"Centinela · {tr('lookup.title')} · {r.patient_id} · {actor} · {stamp}")
     pdf.add_page()
     pdf.line_(tr("lookup.title"), 16, bold=True, h=8)

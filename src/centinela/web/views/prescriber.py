@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from centinela import audit
 from centinela.accounts.models import User
 from centinela.alerts.service import AlertDraft, upsert_alert
-from centinela.ingest.models import Movement
+from centinela.ledger.records import Movement
 from centinela.registry.models import Establishment, Product
 from centinela.web.views.common import lima_iso
 

@@ -16,8 +16,7 @@ from centinela import audit
 from centinela.accounts.models import User
 from centinela.accounts.policy import department_scope, may_see_department, may_see_patient
 from centinela.alerts.models import Alert
-from centinela.geo.usage import region_use
-from centinela.ingest.models import Movement, Seizure
+from centinela.ledger.records import Movement, Seizure
 from centinela.reference.ubigeo import department_population, departments
 from centinela.registry.models import Establishment, Product, Professional
 from centinela.web.views.alert import NotVisible
@@ -36,6 +35,7 @@ from centinela.web.views.common import (
     series,
 )
 from centinela.web.views.subjects import Chart, chart_for, subject_where
+from centinela.web.views.usage import region_use
 
 PROFILE_KINDS = ("professional", "establishment", "region", "lot", "serial", "patient")
 RECENT = 50

@@ -8,7 +8,7 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from centinela.ingest.models import Movement
+from centinela.ledger.records import Movement
 from centinela.reference.ubigeo import department_population
 from centinela.registry.models import Establishment, Professional
 from centinela.web.views.common import (

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from centinela.alerts.models import Alert
 from centinela.geo.peru import population
-from centinela.ingest.models import Movement, Seizure
+from centinela.ledger.records import Movement, Seizure
 from centinela.registry.models import Establishment, Product
 
 WINDOW_DAYS = 365

@@ -1,7 +1,8 @@
 """Numbered special prescription forms: blocks issued to prescribers, and form numbers.
 
 Narcotics in Peru are prescribed on numbered special prescription forms issued to each
-prescriber. ``prescription_forms.csv`` (an extension file, ``docs/intake.md``) lists the blocks
+prescriber. ``prescription_forms.csv`` (an extension file, ``docs/intake.md``, read by
+``centinela.ingest.forms``) lists the blocks
 issued; a dispense cites its form in ``prescription_id`` as series + number.
 """
 
@@ -11,51 +12,16 @@ import bisect
 import datetime as dt
 import re
 from dataclasses import dataclass
-from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from centinela.ingest.extra import import_file
-from centinela.ingest.fields import RecordSpec
-from centinela.ingest.values import Invalid, parse_date, parse_int, show
-from centinela.registry.models import PrescriptionFormBlock, Professional
+from centinela.lib import clock
+from centinela.registry.models import PrescriptionFormBlock
 
-FORMS = RecordSpec(
-    name="prescription_forms",
-    fields=("series", "first_number", "last_number", "prescriber_id", "issued_on", "issuer"),
-    required=frozenset({"first_number", "last_number", "prescriber_id", "issued_on"}),
-    key="first_number",
-    max_len={"series": 30, "prescriber_id": 40, "issuer": 80},
-)
 MAX_BLOCK = 100_000
 _NUMBER = re.compile(r"^(.*?)(\d+)$")
-
-
-def import_forms_file(session: Session, path: Path, import_id: int | None) -> dict:
-    """Import ``prescription_forms.csv``/``.jsonl`` inside the caller's transaction."""
-    prescribers = dict(session.execute(select(Professional.professional_id,
-                                              Professional.role)).all())
-
-    def check(rec: dict) -> dict:
-        pid = rec["prescriber_id"]
-        role = prescribers.get(pid)
-        if role is None:
-            raise Invalid("prescriber_id", f"profesional no registrado / unknown professional "
-                                           f"{show(pid)}")
-        if role != "prescriber":
-            raise Invalid("prescriber_id", f"{show(pid)} no es prescriptor / is not a prescriber")
-        first = parse_int("first_number", rec["first_number"], 0, 10**12)
-        last = parse_int("last_number", rec["last_number"], 0, 10**12)
-        if last < first or last - first >= MAX_BLOCK:
-            raise Invalid("last_number", f"bloque inválido / a block runs from first_number to "
-                                         f"last_number, at most {MAX_BLOCK:,} forms")
-        return {"series": rec["series"], "first_number": first, "last_number": last,
-                "prescriber_id": pid, "issued_on": parse_date("issued_on", rec["issued_on"]),
-                "issuer": rec["issuer"] or None}
-
-    return import_file(session, path, import_id, FORMS, PrescriptionFormBlock,
-                       ("series", "first_number"), check)
 
 
 def split_number(prescription_id: str) -> tuple[str, int] | None:
@@ -111,24 +77,24 @@ class FormBook:
         return None
 
 
-def forms_from_ledger(session: Session) -> list[dict]:
+def forms_from_ledger(session: Session) -> list[dict[str, Any]]:
     """The form blocks that the dispenses imply: each prescriber's consecutive numbers of one
     series as one block, issued on the day of its first use (export, round trip)."""
-    from centinela.ingest.models import Movement
+    from centinela.ledger.records import Movement
 
-    used: dict[tuple[str, int], tuple[str, object]] = {}
+    used: dict[tuple[str, int], tuple[str, dt.date]] = {}
     for form, prescriber, when in session.execute(
             select(Movement.prescription_id, Movement.prescriber_id, Movement.occurred_at)
             .where(Movement.event_type == "dispense", Movement.prescription_id.is_not(None),
                    Movement.prescriber_id.is_not(None))):
-        parts = split_number(form)
-        if parts is None:
+        parts = split_number(form) if form else None
+        if parts is None or prescriber is None:
             continue
-        day = (when - dt.timedelta(hours=5)).date()
+        day = clock.lima_day(when)
         old = used.get(parts)
         if old is None or day < old[1]:
             used[parts] = (prescriber, day)
-    out: list[dict] = []
+    out: list[dict[str, Any]] = []
     for (series, number), (prescriber, day) in sorted(used.items()):
         last = out[-1] if out else None
         if (last is not None and last["series"] == series

@@ -8,7 +8,7 @@ from rdkit import Chem, RDLogger
 from rdkit.Chem.MolStandardize import rdMolStandardize
 from rdkit.Chem.rdMolDescriptors import CalcMolFormula
 
-RDLogger.DisableLog("rdApp.*")  # invalid input is reported by us, with where and why
+RDLogger.DisableLog("rdApp.*")  # type: ignore[attr-defined]  # invalid input is reported by us, with where and why
 
 _CHOOSER = rdMolStandardize.LargestFragmentChooser(preferOrganic=True)
 _UNCHARGER = rdMolStandardize.Uncharger()

@@ -12,8 +12,14 @@ vials we use the usual equianalgesic tables (parenteral morphine 10 mg ≈ oral 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
 
 from centinela.reference.substances import substance_class
+
+if TYPE_CHECKING:
+    from centinela.registry.models import Product
 
 ORAL = {
     "morphine": 1.0, "codeine": 0.15, "hydrocodone": 1.0, "hydromorphone": 5.0,
@@ -72,6 +78,26 @@ def days_covered(unit: UnitMME, quantity: float, days_supply: float | None) -> f
     return PATCH_DAYS * quantity if unit.route == "transdermal" else max(quantity, 1.0)
 
 
+def days_covered_many(patch: np.ndarray, quantity: np.ndarray,
+                      days_supply: np.ndarray) -> np.ndarray:
+    """``days_covered`` of many dispenses at once (``patch``: transdermal units; a days supply
+    that is NaN or not positive counts as not given)."""
+    default = np.where(patch, PATCH_DAYS * quantity, np.maximum(quantity, 1.0))
+    given = ~np.isnan(days_supply) & (days_supply > 0)
+    return np.where(given, days_supply, default)
+
+
 def daily_mme(unit: UnitMME, quantity: float, days_supply: float | None) -> float:
     """Return the daily MME of a dispense (CDC: units × MME per unit ÷ days covered)."""
     return unit.mme_per_unit * quantity / max(days_covered(unit, quantity, days_supply), 1.0)
+
+
+def unit_of(product: Product) -> UnitMME:
+    """Return the MME of one unit of ``product``."""
+    return unit_mme(product.substance, product.dosage_form, product.strength_mg_per_unit,
+                    product.patch_mcg_per_hour)
+
+
+def mme_per_unit(product: Product) -> float:
+    """Return the MME held in one unit of ``product``."""
+    return unit_of(product).mme_per_unit

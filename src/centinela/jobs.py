@@ -1,23 +1,42 @@
-"""Background loop for ``centinela serve``: detection then dispatch, every ``interval_s``."""
+"""The application's scheduled jobs (``centinela serve``): detection, then dispatch.
+
+Detection runs every registered detector (the ledger's and the early-warning system's, after
+turning new seizures into EWS signals) every ``interval_s``; dispatch delivers due alerts.
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
 from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy.engine import Engine
+
+from centinela.alerts.dispatch import dispatch_pending
+from centinela.db import session_factory, session_scope
+from centinela.detect.engine import DetectionReport, run_all
+from centinela.ews.intake import sync_seizures
+from centinela.wiring import install
 
 log = logging.getLogger("centinela.scheduler")
 
 
-def run_once(engine: Engine) -> dict:
-    """Run every detector and deliver what is due; return a small report."""
-    from centinela.alerts.dispatch import dispatch_pending
-    from centinela.db import session_factory
-    from centinela.detect.engine import run_all
+def detect(engine: Engine) -> DetectionReport:
+    """Sync seizures into EWS signals, then run every registered detector."""
+    install()
+    with session_scope(engine) as session:
+        try:
+            with session.begin_nested():
+                sync_seizures(session)
+        except Exception:  # noqa: BLE001 - detection still runs over what is stored
+            log.exception("syncing seizures into EWS signals failed")
+        return run_all(session)
 
-    report = run_all(engine)
+
+def run_once(engine: Engine) -> dict[str, Any]:
+    """Run every detector and deliver what is due; return a small report."""
+    report = detect(engine)
     sent = dispatch_pending(session_factory(engine), limit=500)
     return {"new": report.new, "updated": report.updated, "sent": sent,
             "errors": [r.name for r in report.errors], "seconds": round(report.seconds, 2)}
@@ -29,7 +48,6 @@ def start_background(engine: Engine, interval_s: float, dispatch_every_s: float 
     ``dispatch_every_s``; return a callable that stops it (and waits for the thread)."""
     from centinela.alerts.dispatch import dispatch_pending
     from centinela.db import session_factory
-    from centinela.detect.engine import run_all
 
     stop = threading.Event()
     factory = session_factory(engine)
@@ -40,7 +58,7 @@ def start_background(engine: Engine, interval_s: float, dispatch_every_s: float 
         while not stop.is_set():
             try:
                 if run_detection and clock >= next_detect:
-                    report = run_all(engine)
+                    report = detect(engine)
                     log.info("detection: %d new, %d updated in %.1fs", report.new, report.updated,
                              report.seconds)
                     next_detect = clock + interval_s

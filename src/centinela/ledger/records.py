@@ -1,8 +1,10 @@
-"""Tables for movements, seizures, import runs and rejected records."""
+"""The core records of the ledger: movements, seizures, the imports they came from and the
+records refused, with the movement types and their stock signs."""
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -20,10 +22,14 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from centinela.db import Base
-from centinela.ingest.fields import EVENT_TYPES
 
 __all__ = ["EVENT_TYPES", "STOCK_SIGN", "ImportRun", "Movement", "Rejection", "Seizure"]
 
+# Movement types (spec table "event_type") and what each does to the stock on hand.
+EVENT_TYPES = (
+    "import", "receipt", "transfer_in", "transfer_out", "dispense", "administer", "waste",
+    "loss", "export", "count",
+)
 STOCK_SIGN = {
     "import": 1, "receipt": 1, "transfer_in": 1, "transfer_out": -1, "dispense": -1,
     "administer": -1, "waste": -1, "loss": -1, "export": -1, "count": 0,
@@ -51,7 +57,7 @@ class ImportRun(Base):
     duplicates: Mapped[int] = mapped_column(Integer, default=0)
     conflicts: Mapped[int] = mapped_column(Integer, default=0)
     rejected: Mapped[int] = mapped_column(Integer, default=0)
-    summary: Mapped[dict] = mapped_column(JSON, default=dict)
+    summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     submitted_by: Mapped[str | None] = mapped_column(String(80))
 
 
@@ -137,5 +143,5 @@ class Rejection(Base):
     field: Mapped[str | None] = mapped_column(String(60))
     kind: Mapped[str] = mapped_column(String(20), default="invalid")
     reason: Mapped[str] = mapped_column(Text)
-    record: Mapped[dict] = mapped_column(JSON, default=dict)
+    record: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime)

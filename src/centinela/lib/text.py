@@ -1,4 +1,5 @@
-"""Text normalization shared by the lexicon, the classifier and the extractors."""
+"""One text folding for Centinela (online classifier, public assistant, place and substance
+names), plus the online classifier's normalization helpers. Pure: no database."""
 
 from __future__ import annotations
 
@@ -23,6 +24,15 @@ def fold(text: str) -> str:
             norm = unicodedata.normalize("NFKD", text)
             text = "".join(c for c in norm if not unicodedata.combining(c))
     return _SPACES.sub(" ", text.lower()).strip()
+
+
+def fold_keep_enye(text: str) -> str:
+    """``fold`` that keeps ñ (``año`` is not ``ano``) and folds every whitespace, line breaks
+    included (the public assistant's and triage's reading of a message)."""
+    text = text.lower().replace("ñ", "\x00")
+    norm = unicodedata.normalize("NFKD", text)
+    out = "".join(c for c in norm if not unicodedata.combining(c)).replace("\x00", "ñ")
+    return " ".join(out.split())
 
 
 def deleet(folded: str) -> str:
