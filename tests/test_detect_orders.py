@@ -167,3 +167,53 @@ def test_inventory_tolerates_count_time_quirks_and_quiet_months(session):
     alerts = _by_subject(session, "inventory_discrepancy")
     assert set(alerts) == {"THIEF"}
     assert alerts["THIEF"].evidence["missing_units"] == 48.0
+
+
+def test_inventory_surplus_at_one_count_is_not_a_baseline(session):
+    """Quirk: a count taken before a dispense but stamped after it, with a receipt booked in two
+    parts on either side of it, reads 5 units above the book once; the counts before and after
+    agree with the book. Measuring from that one surplus would make the next, correct count a
+    5-unit shortfall. A shelf that keeps losing units after a confirmed level is still flagged."""
+    base_products(session)
+    for e in ("BLIP", "THIEF", *(f"H{i}" for i in range(6))):
+        est(session, e, "hospital")
+    for e in ("BLIP", "THIEF", *(f"H{i}" for i in range(6))):
+        mv(session, "count", e, FENT_AMP, 50, T0)
+    for m in range(1, 7):
+        end = days(T0, 30 * m)
+        for e in ("BLIP", "THIEF", *(f"H{i}" for i in range(6))):
+            mv(session, "receipt", e, FENT_AMP, 30, days(T0, 30 * m - 20), counterparty_id="D1")
+            mv(session, "administer", e, FENT_AMP, 30, days(T0, 30 * m - 10), patient_id=f"PSN:{e}{m}")
+            if e.startswith("H"):
+                mv(session, "count", e, FENT_AMP, 50, end)
+        mv(session, "count", "BLIP", FENT_AMP, 55 if m == 3 else 50, end)
+        mv(session, "count", "THIEF", FENT_AMP, 50 - (4 * (m - 2) if m > 2 else 0), end)
+    session.commit()
+    run_all(session)
+    alerts = _by_subject(session, "inventory_discrepancy")
+    assert set(alerts) == {"THIEF"}
+    assert alerts["THIEF"].evidence["missing_units"] == 16.0
+
+
+def test_suspicious_order_judges_a_growing_establishment_against_its_recent_level(session):
+    """Quirk: a hospital service that opened mid-year orders little for months, then its
+    orders and use grow together; its largest order (1.7x its recent level, 4x its 12-month
+    mean still holding the quiet months) is partly left on the shelf as activity winds down.
+    A pharmacy with flat use that suddenly orders 5x is flagged."""
+    rng = random.Random(11)
+    base_products(session)
+    est(session, "D1", "distributor")
+    for e in ("GROWN", "SPIKE", *(f"P{i}" for i in range(9))):
+        est(session, e)
+    for m in range(12):
+        for i in range(9):
+            q = rng.randint(90, 110)
+            _month(session, f"P{i}", m, q, q)
+        grown = {5: (300, 300), 6: (600, 600), 7: (600, 600), 8: (850, 450)}.get(
+            m, (20, 20) if m < 5 else (100, 100))
+        _month(session, "GROWN", m, *grown)
+        _month(session, "SPIKE", m, 500 if m == 7 else 100, 100)
+    session.commit()
+    run_all(session)
+    alerts = _by_subject(session, "suspicious_order")
+    assert set(alerts) == {"SPIKE"}

@@ -34,7 +34,10 @@ class InventoryDiscrepancy(Detector):
     entered the next day): receipts and transfers booked within 4 days of a count may lie on
     the other side of it. A negative book balance reported as
     a count of zero is a surplus and never a shortfall. The start count is the one that gives
-    the largest shortfall (a theft need not span the whole year).
+    the largest shortfall (a theft need not span the whole year), but a start level must be
+    confirmed by the count before it (the lower of the two is taken): a surplus that only one
+    count shows is a miscount or a count-time artifact, and measuring from it would turn the
+    next, correct count into a shortfall.
     Score: shortfall ÷ max(units that left the stock over the run, 50) — units missing against
     units handled, with a floor so a 2-unit gap in a quiet month is not "200 %". Each
     establishment × product is a test: its share is compared with those of the same kind of
@@ -48,7 +51,8 @@ class InventoryDiscrepancy(Detector):
     tolerates = (
         "counts stamped at the start of the shift, the next morning or a day or two late (+/-"
         " 2 days), shipments booked up to 4 days on the other side of a count, miscounts "
-        "corrected later (netting in both directions), a negative book counted as zero, quiet"
+        "corrected later (netting in both directions), a surplus seen at only one count (a start"
+        " level must be confirmed by the previous count), a negative book counted as zero, quiet"
         " months (floor of 50 units handled), and chance across all series (peer z, "
         "Benjamini-Hochberg)."
     )
@@ -126,7 +130,14 @@ class InventoryDiscrepancy(Detector):
             in_win = np.array([f.t[rows[c]] >= ctx.start_t - 31 * DAY for c in cpos[:-1]])
             if not in_win.any():
                 continue
-            cand = np.where(in_win, a_arr[:-1], -np.inf)
+            # A start level must be seen at two consecutive counts: a surplus at one count that
+            # the count before it does not show (a miscount, a count taken before a dispense
+            # but stamped after it, a split receipt booked on the other side of the count) is
+            # not a baseline to measure later counts from. The first count has no predecessor.
+            start_level = a_arr[:-1].copy()
+            if len(start_level) > 1:
+                start_level[1:] = np.minimum(a_arr[1:-1], a_arr[:-2])
+            cand = np.where(in_win, start_level, -np.inf)
             a = int(np.argmax(cand))
             missing = float(cand[a] - b_arr[z])
             out_units = float(cum_moved[cpos[z]] - cum_moved[cpos[a]])
