@@ -280,7 +280,9 @@ class PurchasesOutgrowUse(Detector):
     counts uses the window less its first 30 days of activity (when an opening stock is bought),
     with ΔS = 0. Ratio R ÷ (U + ΔS) against establishments of the same kind (robust z on log scale,
     σ ≥ 0.25, the spread that ordinary stock policies produce over a year): flagged when z ≥ 3.5,
-    ratio ≥ 1.25 and the unexplained mg ≥ 2 months of average use; as every establishment ×
+    ratio ≥ 1.25 and the unexplained mg ≥ 2 months of average use and more than the largest
+    single receipt of the period (one order can be on the shelf unopened: a drugstore that
+    bought two boxes and sold one has not diverted the other); as every establishment ×
     substance is tested, the p of z must also survive Benjamini–Hochberg (q = 5 %) over all the
     series tested.
     """
@@ -288,13 +290,15 @@ class PurchasesOutgrowUse(Detector):
     name = "purchases_outgrow_use"
     title = "Compras que superan el uso / Purchases outgrowing use"
     tolerates = (
-        "counted stock changes (the balance R = U + dS over one consistent period) and "
-        "establishments that are simply big (peers' ratio)."
+        "counted stock changes (the balance R = U + dS over one consistent period), "
+        "establishments that are simply big (peers' ratio), and a last order still on the "
+        "shelf (the unexplained must exceed the largest single receipt)."
     )
     subject_kind = "establishment"
     topics = ("diversion", "suspicious_order")
     thresholds = {"robust z (log ratio, σ ≥ 0.25)": "≥ 3.5", "ratio": "≥ 1.25",
-                  "unexplained": "≥ 2 months of average use", "peers": "≥ 8",
+                  "unexplained": "≥ 2 months of average use and > the largest single receipt",
+                  "peers": "≥ 8",
                   "multiple testing": "Benjamini–Hochberg q = 5 % over all series"}
     evidence_fields = ("observed", "expected", "peer_range", "percentile", "z", "received_mg",
                        "used_mg", "stock_change_mg")
@@ -348,6 +352,10 @@ class PurchasesOutgrowUse(Detector):
         np.minimum.at(start, g_of[in_period], np.where(counted, p0, t)[in_period])
         months = np.where(span > 0, (span - np.minimum(start, span)) / (30.4 * DAY), 0.0)
         self._rows_in = (flows, g_of, in_period, inbound)
+        # The largest single receipt of each series: without a count saying otherwise, the last
+        # order can still be on the shelf, unopened.
+        biggest = np.zeros(len(mo.keys))
+        np.maximum.at(biggest, g_of[sel_in], mg[sel_in])
         denom = np.maximum(U + dS, 1e-9)
         ratio = np.where((R > 0) & (U > 0), R / denom, np.nan)
         lr = np.log(np.where(ratio > 0, ratio, np.nan))
@@ -363,7 +371,7 @@ class PurchasesOutgrowUse(Detector):
                 for g in idx[(lr[idx] - med) / sigma >= self.Z_MIN]:
                     gap = R[g] - U[g] - dS[g]
                     monthly_use = U[g] / max(months[g], 1.0)
-                    if ratio[g] < self.MIN_RATIO or gap < 2 * monthly_use:
+                    if ratio[g] < self.MIN_RATIO or gap < 2 * monthly_use or gap <= biggest[g]:
                         continue
                     cands.append((p_from_z(float((lr[g] - med) / sigma)), int(g), idx, med, sigma, gap))
         keep = bh_keep([c[0] for c in cands], n_tests, self.Q)
