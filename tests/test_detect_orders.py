@@ -237,3 +237,38 @@ def test_suspicious_order_judges_a_growing_establishment_against_its_recent_leve
     run_all(session)
     alerts = _by_subject(session, "suspicious_order")
     assert set(alerts) == {"SPIKE"}
+
+
+def test_inventory_booking_lag_does_not_excuse_a_steady_shortfall(session):
+    """Quirk: the monthly delivery is booked three days after every count. While the counts agree
+    with the book, that delivery cannot have been in them; 8 ampoules a month then vanish and
+    are still flagged. A count that only a delivery booked two days later explains (the
+    receipt typed in three days late) is still tolerated."""
+    base_products(session)
+    for e in ("MONTHLY", "LATEBOOK"):
+        est(session, e, "hospital")
+    mv(session, "count", "MONTHLY", FENT_AMP, 10, T0)
+    mv(session, "receipt", "MONTHLY", FENT_AMP, 50, T0 + dt.timedelta(days=3), counterparty_id="D1")
+    mv(session, "count", "LATEBOOK", FENT_AMP, 60, T0)
+    stock = 60
+    for m in range(1, 8):
+        end = days(T0, 30 * m)
+        for e in ("MONTHLY", "LATEBOOK"):
+            mv(session, "administer", e, FENT_AMP, 50, end - dt.timedelta(days=10),
+               patient_id=f"PSN:{e}{m}")
+        stock -= 50
+        if m >= 4:
+            stock -= 8  # vanish from MONTHLY's shelf
+        mv(session, "count", "MONTHLY", FENT_AMP, stock, end)
+        mv(session, "receipt", "MONTHLY", FENT_AMP, 50 + (8 if m >= 4 else 0),
+           end + dt.timedelta(days=3), counterparty_id="D1")
+        stock += 50 + (8 if m >= 4 else 0)
+        # LATEBOOK: the delivery arrives before the count but is booked three days after it.
+        mv(session, "count", "LATEBOOK", FENT_AMP, 60, end)
+        mv(session, "receipt", "LATEBOOK", FENT_AMP, 50, end + dt.timedelta(days=3),
+           counterparty_id="D1")
+    session.commit()
+    run_all(session)
+    alerts = _by_subject(session, "inventory_discrepancy")
+    assert set(alerts) == {"MONTHLY"}
+    assert alerts["MONTHLY"].evidence["missing_units"] == 32.0

@@ -32,7 +32,10 @@ class InventoryDiscrepancy(Detector):
     with it, so flows on the count's day never make a gap. Shipments are often booked days after
     they physically moved (a receipt entered when the paperwork is done, a sender's transfer_out
     entered the next day): receipts and transfers booked within 4 days of a count may lie on
-    the other side of it. A negative book balance reported as
+    the other side of it — but only for a count the plain book does not explain: a count whose
+    count-time range gives the same level as the count before it needs no shipment on the other
+    side, so a monthly delivery booked the day after every count cannot excuse a steady
+    shortfall. A negative book balance reported as
     a count of zero is a surplus and never a shortfall. The start count is the one that gives
     the largest shortfall (a theft need not span the whole year), but a start level must be
     confirmed by the count before it (the lower of the two is taken): a surplus that only one
@@ -59,7 +62,8 @@ class InventoryDiscrepancy(Detector):
     subject_kind = "establishment"
     topics = ("diversion", "inventory")
     thresholds = {"count-time uncertainty": "± 2 days (book taken at the best-agreeing instant)",
-                  "shipment booking lag": "receipts/transfers within 4 days of a count",
+                  "shipment booking lag": "receipts/transfers within 4 days of a count, only "
+                                          "when the plain book does not explain the count",
                   "net missing units (start count → latest count)": "≥ 3",
                   "share of units handled (floor 50 units)": "≥ 2 %",
                   "peer robust z (same establishment kind and product)": "BH q = 5 %"}
@@ -100,7 +104,7 @@ class InventoryDiscrepancy(Detector):
                 continue
             base = cum[lo_key - 1] if lo_key > 0 else 0.0
             tk = t[lo_key:hi_key]
-            a_val, b_val = [], []
+            a_val, b_val, plain = [], [], []
             for c in cpos:
                 lo = lo_key + int(np.searchsorted(tk, t[c] - slack, "left"))
                 hi = lo_key + int(np.searchsorted(tk, t[c] + slack, "right"))
@@ -125,6 +129,15 @@ class InventoryDiscrepancy(Detector):
                 # same, in the other direction.
                 a_val.append(counted - max(cmax, here + in_after + out_before))
                 b_val.append(counted - min(cmin, here - in_before - out_after))
+                # A count that agrees with the plain book as the count before it did (their
+                # count-time ranges give a common level) needs no shipment booked on the other
+                # side to explain it: a monthly delivery booked the day after every count must
+                # not excuse a steady shortfall. The booking lag is used only by counts that
+                # the plain book does not explain.
+                plain.append((counted - cmax, counted - cmin))
+                if len(plain) > 1 and plain[-1][0] <= plain[-2][1] + 1e-9 \
+                        and plain[-2][0] <= plain[-1][1] + 1e-9:
+                    a_val[-1], b_val[-1] = plain[-1]
             a_arr, b_arr = np.array(a_val), np.array(b_val)
             z = len(cpos) - 1
             in_win = np.array([f.t[rows[c]] >= ctx.start_t - 31 * DAY for c in cpos[:-1]])
