@@ -94,6 +94,7 @@ def evaluate(flagged: dict[tuple[str, str], list[tuple]], truth: list[dict]) -> 
         "false_subjects": sorted(f"{k[1]}:{','.join(sorted({x[2] for x in v}))}"
                                  for k, v in flagged.items() if not true_subject(k, v)),
         "findings": n_find, "precision_findings": true_find / n_find if n_find else None,
+        "per_detector": per_detector(flagged, true_subject),
         "lookalikes": len(looks), "lookalikes_flagged": sum(1 for t in looks if hit_look(t)),
         "missed": sorted(t["scenario"] for t in planted if t not in found),
         "lookalikes_hit": sorted(t["scenario"] for t in looks if hit_look(t)),
@@ -101,6 +102,20 @@ def evaluate(flagged: dict[tuple[str, str], list[tuple]], truth: list[dict]) -> 
 
 
 RANK = {"low": 0, "medium": 1, "high": 2, "critical": 3}
+
+
+def per_detector(flagged: dict, true_subject) -> dict[str, dict]:
+    """Per detector: flagged subjects, how many are planted (true), and the false ones."""
+    out: dict[str, dict] = {}
+    for key, items in flagged.items():
+        ok = true_subject(key, items)
+        for det in sorted({x[2] for x in items}):
+            row = out.setdefault(det, {"subjects": 0, "true": 0, "false": []})
+            row["subjects"] += 1
+            row["true"] += int(ok)
+            if not ok:
+                row["false"].append(key[1])
+    return out
 
 
 def centinela_flags(session, min_severity: str = "low") -> dict:
@@ -223,7 +238,22 @@ def realtime_latency(engine, n_events: int = 200) -> dict:
     return results
 
 
-def run_seed(seed: int, scale: float, workdir: Path, noise: bool = False) -> dict:
+def _clear_judgement(engine) -> None:
+    """Forget every alert and delivery and the real-time benchmark's own rows, keeping the
+    imported year, so the detectors can judge it again (``--rejudge``)."""
+    from sqlalchemy import text
+
+    with engine.begin() as c:
+        c.execute(text("DELETE FROM movements WHERE event_id LIKE 'BENCH-%'"))
+        c.execute(text("DELETE FROM import_runs WHERE source = 'bench'"))
+        c.execute(text("DELETE FROM delivery_attempts"))
+        c.execute(text("DELETE FROM deliveries"))
+        c.execute(text("DELETE FROM case_events"))
+        c.execute(text("DELETE FROM alerts"))
+
+
+def run_seed(seed: int, scale: float, workdir: Path, noise: bool = False,
+             rejudge: bool = False) -> dict:
     from sqlalchemy import func, select
 
     from centinela.alerts.models import Delivery
@@ -235,19 +265,25 @@ def run_seed(seed: int, scale: float, workdir: Path, noise: bool = False) -> dic
     tag = f"seed{seed}-{scale}-{'noisy' if noise else 'clean'}"
     data = workdir / tag
     db = workdir / f"{tag}.db"
-    for p in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
-        p.unlink(missing_ok=True)
-    t0 = time.perf_counter()
-    gen = generate(data, seed=seed, scale=scale, noise=noise)
-    t_gen = time.perf_counter() - t0
-    engine = make_engine(f"sqlite:///{db}")
-    create_schema(engine)
-    t0 = time.perf_counter()
-    # A backfill: the whole (past) year imported today, real-time rules on.
-    import_directory(engine, data, channel="cli")
-    t_imp = time.perf_counter() - t0
-    with session_factory(engine)() as s:
-        queued = s.scalar(select(func.count()).select_from(Delivery))
+    if rejudge and db.exists() and (data / "truth.jsonl").exists():
+        # The same imported year judged again by the current detectors.
+        engine = make_engine(f"sqlite:///{db}")
+        _clear_judgement(engine)
+        gen, t_gen, t_imp, queued = None, 0.0, 0.0, None
+    else:
+        for p in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
+            p.unlink(missing_ok=True)
+        t0 = time.perf_counter()
+        gen = generate(data, seed=seed, scale=scale, noise=noise)
+        t_gen = time.perf_counter() - t0
+        engine = make_engine(f"sqlite:///{db}")
+        create_schema(engine)
+        t0 = time.perf_counter()
+        # A backfill: the whole (past) year imported today, real-time rules on.
+        import_directory(engine, data, channel="cli")
+        t_imp = time.perf_counter() - t0
+        with session_factory(engine)() as s:
+            queued = s.scalar(select(func.count()).select_from(Delivery))
     report = run_all(engine)
     truth = load_truth(data / "truth.jsonl")
     with session_factory(engine)() as s:
@@ -262,7 +298,7 @@ def run_seed(seed: int, scale: float, workdir: Path, noise: bool = False) -> dic
     return {"seed": seed, "scale": scale, "noise": noise, "movements": report.movements,
             "generate_s": t_gen, "import_s": t_imp, "detect_s": report.seconds,
             "detect_load_s": report.load_seconds, "backfill_deliveries": queued,
-            "quirks": gen.quirks,
+            "quirks": gen.quirks if gen is not None else None,
             "per_detector": {r.name: r.found for r in report.results},
             "errors": [r.name for r in report.errors],
             "centinela": evaluate(ours, truth), "medium": evaluate(ours_med, truth),
@@ -317,7 +353,8 @@ def render(results: list[dict]) -> str:
             f"{r['movements']:,} | {r['detect_s']:.1f} | {c['found']}/{c['planted']} "
             f"({_pct(c['recall'])}) | {_pct(m['precision_subjects'])} ({m['subjects']}) | "
             f"{_pct(m['precision_alerts'])} | {c['alerts']} / {m['alerts']} | {per_m:.0f} | "
-            f"{r['backfill_deliveries']} | {c['lookalikes_flagged']}/{c['lookalikes']} / "
+            f"{'—' if r['backfill_deliveries'] is None else r['backfill_deliveries']} | "
+            f"{c['lookalikes_flagged']}/{c['lookalikes']} / "
             f"{len(r['lookalikes_high'])} | {b['found']}/{b['planted']} ({_pct(b['recall'])}) | "
             f"{_pct(b['precision_subjects'])} |")
     missed = sorted({m for r in results for m in r["centinela"]["missed"]})
@@ -386,6 +423,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workdir", default=None)
     ap.add_argument("--write", action="store_true", help="Update benchmarks/README.md")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--rejudge", action="store_true",
+                    help="Reuse the years already generated and imported in --workdir (clear "
+                         "their alerts and judge them again); generate only what is missing.")
     ap.add_argument("--national", default=None,
                     help="SQLite file of an imported national year: time `detect` on it too.")
     ap.add_argument("--national-truth", default=None, help="truth.jsonl of that national year.")
@@ -396,7 +436,7 @@ def main(argv: list[str] | None = None) -> int:
     for scale in (float(x) for x in args.scales.split(",")):
         for mode in args.modes.split(","):
             for seed in (int(x) for x in args.seeds.split(",")):
-                r = run_seed(seed, scale, workdir, noise=mode == "noisy")
+                r = run_seed(seed, scale, workdir, noise=mode == "noisy", rejudge=args.rejudge)
                 results.append(r)
                 c, m = r["centinela"], r["medium"]
                 print(json.dumps(r, default=str) if args.json else
@@ -407,6 +447,11 @@ def main(argv: list[str] | None = None) -> int:
                       f"{r['backfill_deliveries']}, look-alikes {c['lookalikes_hit']} (high+ "
                       f"{r['lookalikes_high']}); missed {c['missed']}; per detector "
                       f"{ {k: v for k, v in r['per_detector'].items() if v} }", flush=True)
+                if not args.json:
+                    for det, row in sorted(m["per_detector"].items()):
+                        print(f"    {det}: {row['true']}/{row['subjects']} subjects planted (medium+)"
+                              + (f"; false: {', '.join(row['false'])}" if row["false"] else ""),
+                              flush=True)
     text = render(results)
     if args.national:
         text += national_timing(Path(args.national),

@@ -130,3 +130,30 @@ def test_regional_surge_ignores_small_noisy_regions_and_the_partial_month(sessio
     session.commit()
     run_all(session)
     assert _by_subject(session, "regional_surge") == {}
+
+
+def test_regional_surge_counts_chronic_patients_once_not_every_refill(session):
+    """Quirk: 45 chronic patients join one department's panels and refill every month: a
+    steady 1.4x for six months in dispensations, but only 45 independent patients (each
+    test's variance times the patient design effect). A department where the same excess
+    comes from a new patient every time is still flagged."""
+    base_products(session)
+    codes = ["01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "11", "12", "13", "14"]
+    for code in codes:
+        est(session, f"H{code}", "hospital", ubigeo=f"{code}0101")
+    for m in range(12):
+        for code in codes:
+            n = 100
+            if m >= 6 and code == "13":
+                n += 45  # the same 45 chronic patients every month
+            if m >= 6 and code == "08":
+                n += 60  # sixty new patients every month
+            for j in range(n):
+                pid = (f"PSN:chronic{j - 100}" if code == "13" and j >= 100
+                       else f"PSN:{code}-{m}-{j}")
+                mv(session, "dispense", f"H{code}", FENT_PATCH, 1,
+                   dt.datetime(2025, 1 + m, 1 + j % 27, 15), patient_id=pid,
+                   prescriber_id=f"CMP-{code}")
+    session.commit()
+    run_all(session)
+    assert set(_by_subject(session, "regional_surge")) == {"08"}

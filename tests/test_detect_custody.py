@@ -141,3 +141,27 @@ def test_seized_lot_is_traced_to_its_last_custodian(session):
     assert traced.evidence["traced"] is True
     assert alerts["L-UNKNOWN"].evidence["traced"] is False
     assert traced.score > alerts["L-UNKNOWN"].score
+
+
+def test_receipt_booked_weeks_late_is_not_a_missing_shipment(session):
+    """Quirk: the delivery note typed in 8 and 20 days after the shipment (past the 7-day
+    window) while another shipment on the same route is received on time; a shipment whose
+    units never arrive is still flagged."""
+    base_products(session)
+    for e in ("D1", "P1"):
+        est(session, e)
+    mv(session, "transfer_out", "D1", FENT_AMP, 5, T, counterparty_id="P1", event_id="LATE-8")
+    mv(session, "receipt", "P1", FENT_AMP, 5, days(T, 8.05), counterparty_id="D1")
+    mv(session, "transfer_out", "D1", FENT_AMP, 10, days(T, 30), counterparty_id="P1",
+       event_id="LATE-20")
+    mv(session, "transfer_out", "D1", FENT_AMP, 10, days(T, 35), counterparty_id="P1",
+       event_id="ON-TIME")
+    mv(session, "receipt", "P1", FENT_AMP, 10, days(T, 36), counterparty_id="D1")
+    mv(session, "receipt", "P1", FENT_AMP, 10, days(T, 50), counterparty_id="D1")
+    mv(session, "transfer_out", "D1", FENT_AMP, 20, days(T, 70), counterparty_id="P1",
+       event_id="NEVER")
+    mv(session, "dispense", "P1", FENT_AMP, 1, days(T, 120), patient_id="PSN:x1",
+       prescriber_id="CMP-1")
+    session.commit()
+    run_all(session)
+    assert [a.subject_id for a in _alerts(session, "transfer_not_received")] == ["NEVER"]

@@ -97,6 +97,26 @@ def test_purchases_outgrowing_use_vs_documented_stock_build_up(session):
     assert "BUILD" not in _by_subject(session, "inventory_discrepancy")
 
 
+def test_purchases_outgrow_use_tolerates_the_last_order_still_on_the_shelf(session):
+    """Quirk: a drugstore that sells little buys a box now and then; over the year it received
+    2.5x what it sold, but the whole gap is less than its last order, which can sit unopened on
+    the shelf (no count says otherwise). A pharmacy whose gap is many orders is flagged."""
+    rng = random.Random(9)
+    base_products(session)
+    est(session, "D1", "distributor")
+    for e in ("ONEBOX", "GAP", *(f"P{i}" for i in range(10))):
+        est(session, e)
+    for m in range(9):
+        for i in range(10):
+            q = rng.randint(95, 105)
+            _month(session, f"P{i}", m, q, q + rng.randint(-3, 3))
+        _month(session, "ONEBOX", m, 100 if m in (0, 6) else 0, 5)
+        _month(session, "GAP", m, 250, 100)
+    session.commit()
+    run_all(session)
+    assert set(_by_subject(session, "purchases_outgrow_use")) == {"GAP"}
+
+
 def test_inventory_shortfall_vs_corrected_miscount(session):
     base_products(session)
     for e in ("SHORT", "MISCOUNT", "TINY"):
@@ -167,3 +187,88 @@ def test_inventory_tolerates_count_time_quirks_and_quiet_months(session):
     alerts = _by_subject(session, "inventory_discrepancy")
     assert set(alerts) == {"THIEF"}
     assert alerts["THIEF"].evidence["missing_units"] == 48.0
+
+
+def test_inventory_surplus_at_one_count_is_not_a_baseline(session):
+    """Quirk: a count taken before a dispense but stamped after it, with a receipt booked in two
+    parts on either side of it, reads 5 units above the book once; the counts before and after
+    agree with the book. Measuring from that one surplus would make the next, correct count a
+    5-unit shortfall. A shelf that keeps losing units after a confirmed level is still flagged."""
+    base_products(session)
+    for e in ("BLIP", "THIEF", *(f"H{i}" for i in range(6))):
+        est(session, e, "hospital")
+    for e in ("BLIP", "THIEF", *(f"H{i}" for i in range(6))):
+        mv(session, "count", e, FENT_AMP, 50, T0)
+    for m in range(1, 7):
+        end = days(T0, 30 * m)
+        for e in ("BLIP", "THIEF", *(f"H{i}" for i in range(6))):
+            mv(session, "receipt", e, FENT_AMP, 30, days(T0, 30 * m - 20), counterparty_id="D1")
+            mv(session, "administer", e, FENT_AMP, 30, days(T0, 30 * m - 10), patient_id=f"PSN:{e}{m}")
+            if e.startswith("H"):
+                mv(session, "count", e, FENT_AMP, 50, end)
+        mv(session, "count", "BLIP", FENT_AMP, 55 if m == 3 else 50, end)
+        mv(session, "count", "THIEF", FENT_AMP, 50 - (4 * (m - 2) if m > 2 else 0), end)
+    session.commit()
+    run_all(session)
+    alerts = _by_subject(session, "inventory_discrepancy")
+    assert set(alerts) == {"THIEF"}
+    assert alerts["THIEF"].evidence["missing_units"] == 16.0
+
+
+def test_suspicious_order_judges_a_growing_establishment_against_its_recent_level(session):
+    """Quirk: a hospital service that opened mid-year orders little for months, then its
+    orders and use grow together; its largest order (1.7x its recent level, 4x its 12-month
+    mean still holding the quiet months) is partly left on the shelf as activity winds down.
+    A pharmacy with flat use that suddenly orders 5x is flagged."""
+    rng = random.Random(11)
+    base_products(session)
+    est(session, "D1", "distributor")
+    for e in ("GROWN", "SPIKE", *(f"P{i}" for i in range(9))):
+        est(session, e)
+    for m in range(12):
+        for i in range(9):
+            q = rng.randint(90, 110)
+            _month(session, f"P{i}", m, q, q)
+        grown = {5: (300, 300), 6: (600, 600), 7: (600, 600), 8: (850, 450)}.get(
+            m, (20, 20) if m < 5 else (100, 100))
+        _month(session, "GROWN", m, *grown)
+        _month(session, "SPIKE", m, 500 if m == 7 else 100, 100)
+    session.commit()
+    run_all(session)
+    alerts = _by_subject(session, "suspicious_order")
+    assert set(alerts) == {"SPIKE"}
+
+
+def test_inventory_booking_lag_does_not_excuse_a_steady_shortfall(session):
+    """Quirk: the monthly delivery is booked three days after every count. While the counts agree
+    with the book, that delivery cannot have been in them; 8 ampoules a month then vanish and
+    are still flagged. A count that only a delivery booked two days later explains (the
+    receipt typed in three days late) is still tolerated."""
+    base_products(session)
+    for e in ("MONTHLY", "LATEBOOK"):
+        est(session, e, "hospital")
+    mv(session, "count", "MONTHLY", FENT_AMP, 10, T0)
+    mv(session, "receipt", "MONTHLY", FENT_AMP, 50, T0 + dt.timedelta(days=3), counterparty_id="D1")
+    mv(session, "count", "LATEBOOK", FENT_AMP, 60, T0)
+    stock = 60
+    for m in range(1, 8):
+        end = days(T0, 30 * m)
+        for e in ("MONTHLY", "LATEBOOK"):
+            mv(session, "administer", e, FENT_AMP, 50, end - dt.timedelta(days=10),
+               patient_id=f"PSN:{e}{m}")
+        stock -= 50
+        if m >= 4:
+            stock -= 8  # vanish from MONTHLY's shelf
+        mv(session, "count", "MONTHLY", FENT_AMP, stock, end)
+        mv(session, "receipt", "MONTHLY", FENT_AMP, 50 + (8 if m >= 4 else 0),
+           end + dt.timedelta(days=3), counterparty_id="D1")
+        stock += 50 + (8 if m >= 4 else 0)
+        # LATEBOOK: the delivery arrives before the count but is booked three days after it.
+        mv(session, "count", "LATEBOOK", FENT_AMP, 60, end)
+        mv(session, "receipt", "LATEBOOK", FENT_AMP, 50, end + dt.timedelta(days=3),
+           counterparty_id="D1")
+    session.commit()
+    run_all(session)
+    alerts = _by_subject(session, "inventory_discrepancy")
+    assert set(alerts) == {"MONTHLY"}
+    assert alerts["MONTHLY"].evidence["missing_units"] == 32.0

@@ -137,3 +137,50 @@ def test_single_dispense_above_the_extreme_level(session):
     ev = single["PSN:huge01"].evidence
     assert abs(ev["observed"] - 400.0) < 1e-6 and ev["expected"] == 90.0
     assert ev["opioid_naive"] is True
+
+
+def test_cancer_patient_co_managed_by_a_family_doctor_or_palliative_team(session):
+    """Quirk: a cancer patient whose family doctor adds morphine tablets beside the oncologist's
+    methadone (two opioids, two prescribers, two pharmacies, ≥ 90 MME/day for months), and one
+    whose oncology team (two oncologists) and a palliative-care unit each supply patches at
+    their own pharmacy. CDC's scope is the patient: neither is sustained unsupervised high
+    dosing (high_mme) and their overlaps are low coordination notices; the same regimen
+    without any oncology or palliative prescriber is ranked."""
+    base_products(session)
+    session.add(Product(product_code="MET-10", name="Metadona 10 mg", substance="methadone",
+                        dosage_form="tablet", strength_mg_per_unit=10))
+    for e in ("F1", "F2", "F3"):
+        est(session, e)
+    prof(session, "CMP-GP", specialty="general_medicine")
+    prof(session, "CMP-GP2", specialty="general_medicine")
+    prof(session, "CMP-GP3", specialty="general_medicine")
+    prof(session, "CMP-ONC", specialty="oncology")
+    prof(session, "CMP-ONC2", specialty="oncology")
+    prof(session, "CMP-PAL", specialty="palliative_care")
+    for k in range(5):
+        _dispense(session, "F1", "CMP-ONC", "PSN:onco02", days(T, 30 * k), qty=60,
+                  product="MET-10")
+        _dispense(session, "F2", "CMP-GP", "PSN:onco02", days(T, 30 * k + 10), qty=30,
+                  days_supply=10)
+        _dispense(session, "F2", "CMP-GP", "PSN:onco02", days(T, 30 * k + 20), qty=30,
+                  days_supply=10)
+        # The same regimen from three general practitioners: ranked.
+        _dispense(session, "F1", f"CMP-GP{2 + k % 2}", "PSN:gp02", days(T, 30 * k), qty=60,
+                  product="MET-10")
+        _dispense(session, "F2", "CMP-GP", "PSN:gp02", days(T, 30 * k + 10), qty=30,
+                  days_supply=10)
+        _dispense(session, "F2", "CMP-GP", "PSN:gp02", days(T, 30 * k + 20), qty=30,
+                  days_supply=10)
+        # Oncology team and palliative unit, patches every 30 days, 15 days apart.
+        _dispense(session, "F1", ("CMP-ONC", "CMP-ONC2")[k % 2], "PSN:pal02", days(T, 30 * k),
+                  qty=10, product=FENT_PATCH)
+        _dispense(session, "F3", "CMP-PAL", "PSN:pal02", days(T, 30 * k + 15), qty=10,
+                  product=FENT_PATCH)
+    session.commit()
+    run_all(session)
+    assert set(_subjects(session, "high_mme")) == {"PSN:gp02"}
+    overlaps = _subjects(session, "overlapping_prescriptions")
+    assert {"PSN:onco02", "PSN:pal02"} <= set(overlaps)
+    assert overlaps["PSN:onco02"].severity == "low" and overlaps["PSN:pal02"].severity == "low"
+    assert "oncológico" in overlaps["PSN:pal02"].summary
+    assert overlaps["PSN:gp02"].severity != "low"

@@ -46,3 +46,26 @@ def test_like_with_like_flags_intensity_and_sudden_volume_not_big_palliative(ses
     assert y["criterion"] == "volume_change" and y["history_ratio"] >= 2
     assert alerts["CMP-GPX"].subject_kind == "professional"
     assert alerts["CMP-GPX"].department == "15"
+
+
+def test_intensity_of_a_small_panel_must_not_be_one_patient(session):
+    """Quirk: a family doctor with four regular patients, one of them a cancer patient on a
+    high dose: MME per patient is 6x the peers', but only because of that one patient (left
+    out, the others are ordinary). A doctor giving every patient 5x is still flagged."""
+    rng = random.Random(7)
+    base_products(session)
+    est(session, "F1")
+    for i in range(12):
+        _practice(session, f"CMP-GP{i:02d}", "general_medicine",
+                  [rng.randint(8, 12) for _ in range(6)], 30)
+    _practice(session, "CMP-GPX", "general_medicine", [10] * 6, 150)  # 5x dose per patient
+    prof(session, "CMP-SMALL", specialty="general_medicine")
+    for month in range(6):
+        for j in range(4):
+            mv(session, "dispense", "F1", MORPH_TAB, 600 if j == 0 else 30,
+               days(T0, 30 * month + j), patient_id=f"PSN:small-{j}", prescriber_id="CMP-SMALL",
+               prescription_id=f"RX-small-{month}-{j}", days_supply=30)
+    session.commit()
+    run_all(session)
+    alerts = {a.subject_id for a in session.query(Alert).filter_by(detector="prescriber_volume")}
+    assert alerts == {"CMP-GPX"}

@@ -111,3 +111,40 @@ def test_a_palliative_team_does_not_make_its_district_an_outlier(session):
     session.flush()
     run_all(session, only=["regional_outlier"])
     assert session.query(Alert).filter_by(detector="regional_outlier").count() == 0
+
+
+def test_a_place_prescribed_by_one_or_two_doctors_is_a_low_lead(session):
+    """Quirk: a district whose excess is two outlets filling one or two doctors' prescriptions
+    (patients cluster within prescribers as within outlets): a low lead naming the doctors. The
+    same excess spread over six doctors is a regional finding."""
+    base_products(session)
+    ds = sorted(districts().values(), key=lambda d: d.ubigeo)
+    chosen = [d for d in ds[::25] if d.population >= 5000][:55]
+    mid = sorted((d for d in chosen if d.population < 150_000), key=lambda d: -d.population)
+    two, many = mid[0], next(d for d in mid[1:] if d.ubigeo[:2] != mid[0].ubigeo[:2]
+                             and not d.ubigeo.endswith("0101"))
+    rng = np.random.default_rng(7)
+    prof(session, "CMP-000001")
+    k = 0
+    for d in chosen:
+        outlets = [est(session, f"F-{d.ubigeo}-{j}", kind="pharmacy", ubigeo=d.ubigeo)
+                   for j in range(2)]
+        n = rng.poisson(d.population / 8000 * np.exp(rng.normal(0, 0.2)))
+        if d in (two, many):
+            n *= 5
+        for i in range(int(n)):
+            k += 1
+            doc = ("CMP-000001" if d not in (two, many) else
+                   f"CMP-TWO{i % 2}" if d is two else f"CMP-MANY{i % 6}")
+            for month in range(int(rng.integers(1, 7))):
+                mv(session, "dispense", outlets[i % 2], MORPH_TAB, 60,
+                   START + dt.timedelta(days=30 * month + k % 20), patient_id=f"P{k:06d}",
+                   prescriber_id=doc, days_supply=30)
+    session.flush()
+    run_all(session, only=["regional_outlier"])
+    alerts = {a.subject_id: a for a in session.query(Alert).filter_by(detector="regional_outlier")}
+    assert two.ubigeo in alerts and many.ubigeo in alerts, sorted(alerts)
+    a, b = alerts[two.ubigeo], alerts[many.ubigeo]
+    assert a.severity == "low" and a.evidence["effective_prescribers"] <= 2
+    assert "CMP-TWO" in a.summary.split("uno o dos prescriptores")[1]
+    assert b.severity != "low" and b.evidence["effective_prescribers"] > 4.5

@@ -160,14 +160,19 @@ class TransferNotReceived(Detector):
     receipts adding up to it (a delivery booked in two parts, or received days apart; counted a
     day further than a single receipt); what is left is matched in time order. A shipment left
     short inside a burst of shipments whose receipts add up to every unit shipped around it
-    (± the receipt days) is a matching ambiguity, not a loss. A
-    shipment still short after that time is flagged (subject: the transfer_out's event_id).
+    (± the receipt days) is a matching ambiguity, not a loss. Receipts still unmatched once
+    every shipment has taken those within its own window are then matched to a short shipment
+    when booked up to ``LATE_DAYS`` (31, one monthly reporting cycle) after it: a delivery note
+    typed in a week or three late is a late booking, not a missing shipment. A shipment still
+    short after that is flagged (subject: the transfer_out's event_id).
     """
 
     name = "transfer_not_received"
     title = "Envío no recibido / Transfer never received"
     tolerates = (
-        "receipts booked up to transfer_receipt_days late, a receipt booked before the "
+        "receipts booked up to transfer_receipt_days late (and, when no other shipment claims "
+        "them, up to 31 days late: the delivery note typed in a reporting cycle later), a "
+        "receipt booked before the "
         "sender's transfer_out (one day), deliveries booked in two parts, units recorded as "
         "packs, and bursts of identical shipments whose receipts add up: each is how honest "
         "logistics gets recorded."
@@ -213,6 +218,7 @@ class TransferNotReceived(Detector):
             pool = [[int(f.t[i]), float(f.qty[i]), i] for i in in_by_group.get(k, [])]
             pack = float(ctx.registry.prod_pack[int(f.product[ships[0]])])
             done = self._match_whole(f, ships, pool, pack, grace)
+            short: list[tuple[int, float, list[int]]] = []
             for o in ships:
                 if o in done:
                     continue
@@ -232,8 +238,33 @@ class TransferNotReceived(Detector):
                     continue
                 if self._balanced_nearby(f, ships, in_by_group.get(k, []), t_out, grace):
                     continue  # every unit shipped around then arrived: a matching ambiguity
+                short.append((o, need, matched))
+            # Late bookings: receipts left over once every shipment took those within its own
+            # window may still account for a short shipment when booked up to LATE_DAYS after it
+            # (the delivery note typed in weeks later). Same lot first, then the earliest.
+            for o, need, matched in short:
+                need = self._match_late(f, o, need, pool, grace, matched)
+                if need < min(1.0, float(f.qty[o])) - 1e-6:
+                    continue
                 out.append(self._alert(ctx, o, need, matched))
         return out
+
+    LATE_DAYS = 31  # a receipt booked within a month (one reporting cycle) is late, not missing
+
+    def _match_late(self, f, o: int, need: float, pool: list[list], grace: int,
+                    matched: list[int]) -> float:
+        """Take leftover receipts booked after the grace and up to ``LATE_DAYS`` after the
+        shipment; return the units still missing."""
+        t_out, lot = int(f.t[o]), int(f.lot[o])
+        late = [it for it in pool if it[1] > 1e-6 and t_out + grace < it[0] <= t_out + self.LATE_DAYS * DAY]
+        for item in sorted(late, key=lambda it: (int(f.lot[it[2]]) != lot, it[0])):
+            if need <= 1e-6:
+                break
+            take = min(item[1], need)
+            item[1] -= take
+            need -= take
+            matched.append(int(item[2]))
+        return need
 
     @staticmethod
     def _balanced_nearby(f, ships: list[int], receipts: list[int], t_out: int, grace: int) -> bool:

@@ -32,9 +32,15 @@ class InventoryDiscrepancy(Detector):
     with it, so flows on the count's day never make a gap. Shipments are often booked days after
     they physically moved (a receipt entered when the paperwork is done, a sender's transfer_out
     entered the next day): receipts and transfers booked within 4 days of a count may lie on
-    the other side of it. A negative book balance reported as
+    the other side of it — but only for a count the plain book does not explain: a count whose
+    count-time range gives the same level as the count before it needs no shipment on the other
+    side, so a monthly delivery booked the day after every count cannot excuse a steady
+    shortfall. A negative book balance reported as
     a count of zero is a surplus and never a shortfall. The start count is the one that gives
-    the largest shortfall (a theft need not span the whole year).
+    the largest shortfall (a theft need not span the whole year), but a start level must be
+    confirmed by the count before it (the lower of the two is taken): a surplus that only one
+    count shows is a miscount or a count-time artifact, and measuring from it would turn the
+    next, correct count into a shortfall.
     Score: shortfall ÷ max(units that left the stock over the run, 50) — units missing against
     units handled, with a floor so a 2-unit gap in a quiet month is not "200 %". Each
     establishment × product is a test: its share is compared with those of the same kind of
@@ -48,14 +54,16 @@ class InventoryDiscrepancy(Detector):
     tolerates = (
         "counts stamped at the start of the shift, the next morning or a day or two late (+/-"
         " 2 days), shipments booked up to 4 days on the other side of a count, miscounts "
-        "corrected later (netting in both directions), a negative book counted as zero, quiet"
+        "corrected later (netting in both directions), a surplus seen at only one count (a start"
+        " level must be confirmed by the previous count), a negative book counted as zero, quiet"
         " months (floor of 50 units handled), and chance across all series (peer z, "
         "Benjamini-Hochberg)."
     )
     subject_kind = "establishment"
     topics = ("diversion", "inventory")
     thresholds = {"count-time uncertainty": "± 2 days (book taken at the best-agreeing instant)",
-                  "shipment booking lag": "receipts/transfers within 4 days of a count",
+                  "shipment booking lag": "receipts/transfers within 4 days of a count, only "
+                                          "when the plain book does not explain the count",
                   "net missing units (start count → latest count)": "≥ 3",
                   "share of units handled (floor 50 units)": "≥ 2 %",
                   "peer robust z (same establishment kind and product)": "BH q = 5 %"}
@@ -96,7 +104,7 @@ class InventoryDiscrepancy(Detector):
                 continue
             base = cum[lo_key - 1] if lo_key > 0 else 0.0
             tk = t[lo_key:hi_key]
-            a_val, b_val = [], []
+            a_val, b_val, plain = [], [], []
             for c in cpos:
                 lo = lo_key + int(np.searchsorted(tk, t[c] - slack, "left"))
                 hi = lo_key + int(np.searchsorted(tk, t[c] + slack, "right"))
@@ -121,12 +129,28 @@ class InventoryDiscrepancy(Detector):
                 # same, in the other direction.
                 a_val.append(counted - max(cmax, here + in_after + out_before))
                 b_val.append(counted - min(cmin, here - in_before - out_after))
+                # A count that agrees with the plain book as the count before it did (their
+                # count-time ranges give a common level) needs no shipment booked on the other
+                # side to explain it: a monthly delivery booked the day after every count must
+                # not excuse a steady shortfall. The booking lag is used only by counts that
+                # the plain book does not explain.
+                plain.append((counted - cmax, counted - cmin))
+                if len(plain) > 1 and plain[-1][0] <= plain[-2][1] + 1e-9 \
+                        and plain[-2][0] <= plain[-1][1] + 1e-9:
+                    a_val[-1], b_val[-1] = plain[-1]
             a_arr, b_arr = np.array(a_val), np.array(b_val)
             z = len(cpos) - 1
             in_win = np.array([f.t[rows[c]] >= ctx.start_t - 31 * DAY for c in cpos[:-1]])
             if not in_win.any():
                 continue
-            cand = np.where(in_win, a_arr[:-1], -np.inf)
+            # A start level must be seen at two consecutive counts: a surplus at one count that
+            # the count before it does not show (a miscount, a count taken before a dispense
+            # but stamped after it, a split receipt booked on the other side of the count) is
+            # not a baseline to measure later counts from. The first count has no predecessor.
+            start_level = a_arr[:-1].copy()
+            if len(start_level) > 1:
+                start_level[1:] = np.minimum(a_arr[1:-1], a_arr[:-2])
+            cand = np.where(in_win, start_level, -np.inf)
             a = int(np.argmax(cand))
             missing = float(cand[a] - b_arr[z])
             out_units = float(cum_moved[cpos[z]] - cum_moved[cpos[a]])

@@ -73,8 +73,10 @@ class SuspiciousOrder(Detector):
     the screening rules of 21 CFR 1301.74(b) (orders of unusual size, deviating from the normal
     pattern, or of unusual frequency), as DEA's common screening rules state them:
 
-    * size: receipts ≥ 2× the trailing 12-month mean (≥ 3 months of history, ≥ 3 of them with
-      receipts) and above the maximum of the prior 6 months; or
+    * size: receipts ≥ 2× the trailing 12-month mean and ≥ 2× the mean of the last 3 months
+      (≥ 3 months of history, ≥ 3 of them with receipts) and above the maximum of the prior 6
+      months — an establishment that grew (opened mid-year, a ward expanded) is judged against
+      its recent level; or
     * frequency: number of orders ≥ 2× the trailing mean (and ≥ 3) with Poisson tail < 1e-3.
 
     A screened month is a finding only when its own use does not explain it. Over that month and
@@ -109,13 +111,14 @@ class SuspiciousOrder(Detector):
     title = "Pedido sospechoso / Suspicious order"
     tolerates = (
         "stock-ups followed by smaller orders, new wards whose use grows with their orders, "
+        "establishments that grew during the year (recent 3-month level as a second baseline), "
         "lumpy ordering (judged on the series' own variability), orders received at month end"
         " (the next months' use counts), and chance across all series-months (Benjamini-"
         "Hochberg). With only one month of follow-up a finding is provisional (low)."
     )
     subject_kind = "establishment"
     topics = ("diversion", "suspicious_order")
-    thresholds = {"size vs trailing 12-month mean": "≥ 2×", "vs prior 6-month max": ">",
+    thresholds = {"size vs trailing 12-month mean and vs last 3 months": "≥ 2× both", "vs prior 6-month max": ">",
                   "frequency": "≥ 2× and Poisson p < 1e-3", "history": "≥ 3 months",
                   "net inflow not explained by use (≤ 6 months)":
                       "z vs own history, Benjamini–Hochberg q = 5 % over all series-months",
@@ -124,6 +127,7 @@ class SuspiciousOrder(Detector):
                        "use_ratio", "net_inflow_z", "peer_percentile")
 
     HORIZON, MIN_HORIZON, Q, SIGMA_FLOOR_MONTHS, P_SCREEN = 6, 2, 0.05, 0.5, 1e-3
+    RECENT_MONTHS = 3  # the recent level a growing establishment's orders are compared with
     GRADED_HORIZON = 3  # months of follow-up (order month included) before a graded severity
     PROVISIONAL_MAX = 35.0  # below the medium band (40)
 
@@ -160,7 +164,12 @@ class SuspiciousOrder(Detector):
                              self.SIGMA_FLOOR_MONTHS * meanR)
             max6 = R[:, max(0, m - 6):m].max(axis=1) if m > 0 else np.zeros(len(R))
             Rm, Nm = R[:, m], N[:, m]
-            size = ok & (Rm > 0) & (Rm >= 2 * meanR) & (Rm > max6)
+            # A growing establishment (a service opening mid-year, a ward expanding) has a normal
+            # pattern at its recent level, not at a 12-month mean still holding the quiet
+            # months before it: the size rule uses the larger of the two baselines.
+            recent = (cR[idx, m] - cR[idx, np.maximum(m - self.RECENT_MONTHS, a_)]) / np.maximum(
+                np.minimum(n_prior, self.RECENT_MONTHS), 1)
+            size = ok & (Rm > 0) & (Rm >= 2 * np.maximum(meanR, recent)) & (Rm > max6)
             p_freq = stats.poisson.sf(Nm - 1, np.maximum(meanN, 1e-9))
             freq = ok & (Nm >= np.maximum(3, 2 * meanN)) & (p_freq < self.P_SCREEN)
             # Horizon: this month and up to five more (what is known at ``now``).
@@ -271,7 +280,9 @@ class PurchasesOutgrowUse(Detector):
     counts uses the window less its first 30 days of activity (when an opening stock is bought),
     with ΔS = 0. Ratio R ÷ (U + ΔS) against establishments of the same kind (robust z on log scale,
     σ ≥ 0.25, the spread that ordinary stock policies produce over a year): flagged when z ≥ 3.5,
-    ratio ≥ 1.25 and the unexplained mg ≥ 2 months of average use; as every establishment ×
+    ratio ≥ 1.25 and the unexplained mg ≥ 2 months of average use and more than the largest
+    single receipt of the period (one order can be on the shelf unopened: a drugstore that
+    bought two boxes and sold one has not diverted the other); as every establishment ×
     substance is tested, the p of z must also survive Benjamini–Hochberg (q = 5 %) over all the
     series tested.
     """
@@ -279,13 +290,15 @@ class PurchasesOutgrowUse(Detector):
     name = "purchases_outgrow_use"
     title = "Compras que superan el uso / Purchases outgrowing use"
     tolerates = (
-        "counted stock changes (the balance R = U + dS over one consistent period) and "
-        "establishments that are simply big (peers' ratio)."
+        "counted stock changes (the balance R = U + dS over one consistent period), "
+        "establishments that are simply big (peers' ratio), and a last order still on the "
+        "shelf (the unexplained must exceed the largest single receipt)."
     )
     subject_kind = "establishment"
     topics = ("diversion", "suspicious_order")
     thresholds = {"robust z (log ratio, σ ≥ 0.25)": "≥ 3.5", "ratio": "≥ 1.25",
-                  "unexplained": "≥ 2 months of average use", "peers": "≥ 8",
+                  "unexplained": "≥ 2 months of average use and > the largest single receipt",
+                  "peers": "≥ 8",
                   "multiple testing": "Benjamini–Hochberg q = 5 % over all series"}
     evidence_fields = ("observed", "expected", "peer_range", "percentile", "z", "received_mg",
                        "used_mg", "stock_change_mg")
@@ -339,6 +352,10 @@ class PurchasesOutgrowUse(Detector):
         np.minimum.at(start, g_of[in_period], np.where(counted, p0, t)[in_period])
         months = np.where(span > 0, (span - np.minimum(start, span)) / (30.4 * DAY), 0.0)
         self._rows_in = (flows, g_of, in_period, inbound)
+        # The largest single receipt of each series: without a count saying otherwise, the last
+        # order can still be on the shelf, unopened.
+        biggest = np.zeros(len(mo.keys))
+        np.maximum.at(biggest, g_of[sel_in], mg[sel_in])
         denom = np.maximum(U + dS, 1e-9)
         ratio = np.where((R > 0) & (U > 0), R / denom, np.nan)
         lr = np.log(np.where(ratio > 0, ratio, np.nan))
@@ -354,7 +371,7 @@ class PurchasesOutgrowUse(Detector):
                 for g in idx[(lr[idx] - med) / sigma >= self.Z_MIN]:
                     gap = R[g] - U[g] - dS[g]
                     monthly_use = U[g] / max(months[g], 1.0)
-                    if ratio[g] < self.MIN_RATIO or gap < 2 * monthly_use:
+                    if ratio[g] < self.MIN_RATIO or gap < 2 * monthly_use or gap <= biggest[g]:
                         continue
                     cands.append((p_from_z(float((lr[g] - med) / sigma)), int(g), idx, med, sigma, gap))
         keep = bh_keep([c[0] for c in cands], n_tests, self.Q)

@@ -221,7 +221,10 @@ class OverlappingPrescriptions(Detector):
     a family doctor, a discharge supply overlapping the usual one) are the most common legitimate
     overlap and are the two prescribers' clinical matter, so they stay a ``low`` PDMP notice;
     from three prescribers on (the lower bar of multiple-provider definitions, e.g. ≥ 3
-    prescribers and ≥ 3 pharmacies) the finding is graded by overlap and MME as before. A high
+    prescribers and ≥ 3 pharmacies) the finding is graded by overlap and MME as before. A
+    patient with an oncology or palliative-care prescription among the overlaps is co-managed
+    by care teams (the oncologist's team and a palliative unit, each with its pharmacy): a
+    ``low`` notice too; multiple-provider episodes are judged by ``multiple_providers``. A high
     combined dose is judged separately by ``high_mme``.
     """
 
@@ -230,7 +233,8 @@ class OverlappingPrescriptions(Detector):
     tolerates = (
         "early renewals by the same prescriber, palliative teams sharing one pharmacy, and "
         "overlaps shorter than 7 days or totalling less than 30 days; overlaps between only "
-        "two prescribers stay a low-severity notice (shared care, discharge supplies)."
+        "two prescribers, or involving an oncology or palliative-care team, stay a "
+        "low-severity notice (shared care, discharge supplies, co-managed cancer pain)."
     )
     subject_kind = "patient"
     topics = ("doctor_shopping",)
@@ -288,8 +292,11 @@ class OverlappingPrescriptions(Detector):
             n_presc = int(len(np.unique(f.prescriber[involved])))
             n_pharm = int(len(np.unique(f.est[involved])))
             score = None
-            if n_presc < self.GRADED_PRESCRIBERS:
-                summary += " Solo dos prescriptores: aviso clínico para que coordinen (PDMP)."
+            cancer_care = bool(prescriber_exempt(ctx, f.prescriber[involved]).any())
+            if n_presc < self.GRADED_PRESCRIBERS or cancer_care:
+                summary += (" Paciente en cuidado oncológico o paliativo: aviso clínico para que "
+                            "los equipos coordinen (PDMP)." if cancer_care else
+                            " Solo dos prescriptores: aviso clínico para que coordinen (PDMP).")
                 score = min(calibrate(strength, float(ctx.row_mme[involved].sum()))[0],
                             self.NOTICE_MAX)
             out.append(self.draft(
@@ -309,8 +316,11 @@ class HighMME(Detector):
     prescribers overlap (≥ 7 days), or the peak exceeds 4 × the threshold. A stable high dose
     from one prescriber (typical of cancer pain) is left to the clinician's PDMP review. Oncology
     and palliative-care prescriptions are exempt from the threshold (CDC guideline scope) but not
-    from implausibility: with only such prescribers, a patient is flagged when the peak exceeds
-    4 × the threshold AND two opioids overlap. An early refill of the
+    from implausibility: a patient with any such prescription in the period is under cancer or
+    palliative care (the guideline's scope is the patient, so a family doctor's tablets beside
+    the oncologist's patches, or a rotation from one opioid to another, are not unsupervised
+    high dosing) and is flagged only when the peak exceeds 4 × the threshold AND two opioids
+    overlap. An early refill of the
     same substance starts when the previous supply ends (PQA carry-over), so stockpiling does
     not read as a doubled dose (it shows in the prescriber's and patient's other indicators).
     """
@@ -318,8 +328,9 @@ class HighMME(Detector):
     name = "high_mme"
     title = "Dosis diaria alta sostenida / Sustained high daily MME"
     tolerates = (
-        "stable high doses from one prescriber (cancer pain), oncology and palliative "
-        "prescriptions below 4x the threshold, and early refills."
+        "stable high doses from one prescriber (cancer pain), patients under oncology or "
+        "palliative care (any such prescription in the period; CDC scope is the patient) "
+        "below 4x the threshold or on one opioid, and early refills."
     )
     subject_kind = "patient"
     topics = ("patient_safety",)
@@ -372,8 +383,11 @@ class HighMME(Detector):
             risks = self._risk_factors(ctx, inside, start, end, rows, peak / thr)
             if not risks:
                 continue
-            if all(exempt[int(i)] for i in inside) and not {"extreme_dose", "two_opioids"} <= set(risks):
-                continue  # cancer and palliative care: only an implausible regimen is flagged
+            if any(exempt[int(i)] for i in inside) and not {"extreme_dose", "two_opioids"} <= set(risks):
+                # A patient under cancer or palliative care (the CDC guideline's scope is the
+                # patient, not each prescription: a family doctor's tablets beside the
+                # oncologist's patches, an opioid rotation): only an implausible regimen.
+                continue
             pid = f.patv.name(p)
             ratio = peak / thr
             strength = min(0.85, 0.45 + 0.15 * np.log2(max(ratio, 1.0)) + 0.05 * len(risks))

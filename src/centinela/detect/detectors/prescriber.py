@@ -29,9 +29,12 @@ class PrescriberVolume(Detector):
     specialty nationally, else all prescribers. Statistics on the log scale with median/MAD
     (σ ≥ 0.25). A prescriber is flagged when either
 
-    * **intensity**: MME per patient treated is ≥ 3.5 robust z above peers, with ≥ 3 patients and
-      a total volume above the peers' 75th percentile — a big practice with normal doses per
-      patient (oncology institute, palliative team) is not flagged for being big; or
+    * **intensity**: MME per patient treated is ≥ 3.5 robust z above peers, also with the
+      prescriber's heaviest patient left out (one cancer patient on patches in a small panel is
+      one clinical case, not a prescribing pattern; the p is that of the leave-one-out z), with
+      ≥ 3 patients and a total volume above the peers' 75th percentile — a big practice with
+      normal doses per patient (oncology institute, palliative team) is not flagged for being
+      big; or
     * **volume and change**: total MME ≥ 3.5 robust z above peers AND ≥ 2× the prescriber's own
       rate before the window (≥ 60 days of history), Poisson tail of the prescription count
       < 1e-4 — big and suddenly bigger.
@@ -46,6 +49,7 @@ class PrescriberVolume(Detector):
     title = "Volumen atípico de prescriptor / Atypical prescriber volume"
     tolerates = (
         "big practices with normal doses per patient (oncology institutes, palliative teams),"
+        " small panels whose intensity is one heavy patient (leave-one-out),"
         " specialty differences (peers of the same specialty and department), and chance over"
         " rolling windows (Benjamini-Hochberg)."
     )
@@ -115,7 +119,15 @@ class PrescriberVolume(Detector):
                         continue
                     found = []
                     if zp >= self.Z_MIN and npat[c] >= self.MIN_PATIENTS and lt[m] > p75:
-                        found.append(("intensity", p_from_z(zp)))
+                        # Not one patient's regimen: the intensity must hold with the
+                        # prescriber's heaviest patient left out (a single cancer patient on
+                        # patches in a small panel is one clinical case, not a pattern).
+                        mine = (wp == c) & (wpat >= 0)
+                        top = float(np.bincount(wpat[mine], weights=wm[mine]).max()) if mine.any() else 0.0
+                        loo = (tot[c] - top) / max(npat[c] - 1, 1)
+                        z_loo = (np.log(loo) - mp) / sp if loo > 0 else -np.inf
+                        if z_loo >= self.Z_MIN:
+                            found.append(("intensity", p_from_z(z_loo)))
                     if zt >= self.Z_MIN and hist_days[c] >= 60:
                         rate = hist_mme[c] / hist_days[c]
                         ratio = (tot[c] / WINDOW_DAYS) / rate if rate > 0 else np.inf

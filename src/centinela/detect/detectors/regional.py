@@ -33,7 +33,11 @@ class RegionalSurge(Detector):
     robust to the surges themselves), plus
     the uncertainty of the baseline mean itself, widened by the empirical null (the robust spread
     of all department-months' z, when above 1: slow drifts of patient panels); so a department
-    with 20 events a month and one with 5 000 are each held to their own noise. A department-month, or a run of consecutive
+    with 20 events a month and one with 5 000 are each held to their own noise. Dispensations
+    are clustered by patient (a chronic patient refills every month, so a few patients joining
+    a panel raise every month of a run): each test's variance is multiplied by its design effect
+    Σk²/Σk (k = dispensations of each patient in the department and months tested), so the
+    evidence is counted in independent patients. A department-month, or a run of consecutive
     months each ≥ 1.15× expected (tested as one sum against the months before the run, with the
     variance of that shared baseline), is flagged when its p survives Benjamini–Hochberg
     (q = 5 %) over every department-month and run tested, the ratio is ≥ 1.25 (single month) or
@@ -47,6 +51,7 @@ class RegionalSurge(Detector):
     tolerates = (
         "partial months (only complete ones are compared), national seasons (rest-of-country "
         "scaling), the noise of small departments (negative binomial with an empirical null),"
+        " a few chronic patients joining a panel (variance times the patient design effect),"
         " in-hospital administration (a new ICU), and chance across departments and months "
         "(Benjamini-Hochberg)."
     )
@@ -55,6 +60,7 @@ class RegionalSurge(Detector):
     thresholds = {"count model": "negative binomial, α by moments (≥ 0.01)",
                   "single month": "ratio ≥ 1.25", "run of months": "each ≥ 1.15×",
                   "excess dispensations": "≥ 10 per month", "history": "≥ 3 complete months",
+                  "clustering by patient": "variance × design effect Σk²/Σk",
                   "multiple testing": "Benjamini–Hochberg q = 5 %",
                   "months compared": "complete calendar months only"}
     evidence_fields = ("observed", "expected", "ratio", "p_value", "dispersion", "drivers",
@@ -136,7 +142,8 @@ class RegionalSurge(Detector):
                 if up:
                     run.append(m)
                     if ratio[di, m] >= self.RATIO_MIN and m >= start_m:
-                        tests.append((float(pm[di, m]), di, [m]))
+                        tests.append((float(pm[di, m]), di, [m],
+                                      (float(obs[di, m]), float(exp[di, m]), float(var[di, m]))))
                     continue
                 if len(run) >= 2 and run[-1] >= start_m and run[0] >= 3:
                     # The run against the months before it (one fixed baseline, so the months
@@ -148,9 +155,17 @@ class RegionalSurge(Detector):
                         v = scale2 * float((e_run + alpha * e_run ** 2).sum()
                                            + e_run.sum() ** 2 * (1.0 / max(e_run.mean(), 1e-9)
                                                                  + alpha) / n_b)
-                        tests.append((_nb_sf(o_run, float(e_run.sum()), v), di, list(run)))
+                        tests.append((_nb_sf(o_run, float(e_run.sum()), v), di, list(run),
+                                      (o_run, float(e_run.sum()), v)))
                         n_tests += 1
                 run = []
+        # Dispensations are clustered by patient: a chronic patient refills every month, so a
+        # few patients joining a panel add a dispensation to every month of a run. Each test's
+        # variance is multiplied by its design effect Σk²/Σk (Kish; k = dispensations of each
+        # patient in the department and months tested), so evidence counts independent patients.
+        pat, rel = f.patient[rows], mon - m0
+        tests = [(_nb_sf(o, e, v * _design_effect(pat[(d == di) & np.isin(rel, ep)]))
+                  if p < 0.05 else p, di, ep) for p, di, ep, (o, e, v) in tests]
         passed = bh_keep([t[0] for t in tests], n_tests, self.Q)
         # One episode per department and overlapping months: the strongest test.
         best: dict[int, list[tuple[float, list[int]]]] = {}
@@ -230,6 +245,15 @@ class RegionalSurge(Detector):
              "population": pop, **f.events(sel)},
             department=code,
         )
+
+
+def _design_effect(patients: np.ndarray) -> float:
+    """Return Σk²/Σk over the patients' dispensation counts k (rows without a patient count as
+    their own cluster of one): 1 when every dispensation is a different patient."""
+    known = patients[patients >= 0]
+    k = np.bincount(known).astype(float) if len(known) else np.zeros(0)
+    n = float(k.sum()) + float((patients < 0).sum())
+    return (float((k ** 2).sum()) + float((patients < 0).sum())) / n if n else 1.0
 
 
 def _nb_sf(k: float, mu: float, var: float) -> float:

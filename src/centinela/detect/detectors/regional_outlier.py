@@ -54,11 +54,20 @@ class RegionalOutlier(Detector):
     patient count: one independent unit, however many patients), so there is no regional
     evidence beyond that outlet's. Such a finding is listed at ``low`` and names the
     establishment as the lead; the subject detectors (orders, prescriber volume, inventory)
-    judge the establishment and its prescribers against their peers.
+    judge the establishment and its prescribers against their peers. The same holds for
+    prescribers: when the place's prescribing is one or two practices (Kish effective number of
+    prescribers, (Σ share)² ÷ Σ share² over the main prescribers, ≤ 2), the finding is a
+    ``low`` lead naming them (``prescriber_volume`` judges them against their peers).
     """
 
     name = "regional_outlier"
     title = "Consumo regional atípico / Regional per-capita outlier"
+    tolerates = (
+        "places with many hospital beds, a level-III hospital or many outlets (expectation), "
+        "small populations (effective patients), oncology and palliative prescriptions, and "
+        "places whose use is one outlet (>= 90 %) or one or two prescribers (effective number "
+        "<= 2): those are low leads naming them, not regional patterns."
+    )
     subject_kind = "region"
     topics = ("regional_surge", "diversion")
     thresholds = {"false discovery rate": "5 % (Benjamini–Hochberg per level and channel)",
@@ -69,6 +78,7 @@ class RegionalOutlier(Detector):
 
     Q, MIN_RATIO, MIN_EFFECTIVE, PARENT_SHARE = 0.05, 1.5, 3.0, 0.5
     SINGLE_OUTLET_SHARE, SINGLE_OUTLET_MAX = 0.9, 35.0  # one outlet: a low lead (< 40)
+    FEW_PRESCRIBERS = 2.0  # Kish effective number of prescribers at or below: a low lead
 
     def run(self, session: Session, now: dt.datetime, ctx: DetectionContext) -> list[AlertDraft]:
         self._ctx = ctx
@@ -207,10 +217,20 @@ class RegionalOutlier(Detector):
         t0 = int(f.t[sel].min())
         t1 = int(f.t[sel].max())
         single = bool(ests) and ests[0]["share"] >= self.SINGLE_OUTLET_SHARE
+        # The same clustering within prescribers: when the prescribing is one or two practices
+        # (Kish effective number of prescribers ≤ 2), there is no regional evidence beyond them.
+        shares = [x["share"] for x in pres]
+        eff_presc = (sum(shares) ** 2 / sum(x * x for x in shares)) if shares else float("inf")
+        few_presc = not single and eff_presc <= self.FEW_PRESCRIBERS
         score = None
         if single:
             summary += (f" Un solo establecimiento hace el {ests[0]['share']:.0%}: la pista es "
                         f"{ests[0]['id']}, no un patrón regional.")
+        elif few_presc:
+            summary += (" La prescripción es de uno o dos prescriptores ("
+                        + ", ".join(x["id"] for x in pres[:2])
+                        + "): la pista son ellos, no un patrón regional.")
+        if single or few_presc:
             score = min(calibrate(strength_from_p(p), max(c["y"] - c["E"], 0.0))[0],
                         self.SINGLE_OUTLET_MAX)
         return self.draft(
@@ -225,6 +245,7 @@ class RegionalOutlier(Detector):
              "population": c["pop"], "beds": c["beds"][0], "referral_hospital": c["beds"][1],
              "window": [day_str(t0), day_str(t1)],
              "establishments": ests, "prescribers": pres, "single_outlet": single,
+             "effective_prescribers": round(eff_presc, 2) if shares else None,
              **f.events(sel)},
             department=c["code"][:2], ubigeo=c["code"] if c["level"] == 6 else None, score=score,
         )
