@@ -124,9 +124,6 @@ class Settings(BaseSettings):
         "drops them).")
     partition_archive_schema: str = Field(
         "", description="Schema that receives detached partitions (empty: `<schema>_archive`).")
-    read_database_url: str = Field(
-        "", description="Read replica for analysts' read-only pages and exports (empty: the "
-        "main database); see docs/scale.md.")
     import_progress_every: int = Field(
         10, description="Batches between two progress updates of a running import (terminal "
         "bar and imports page).")

@@ -134,9 +134,11 @@ def _exists(conn: Connection, schema: str, name: str) -> bool:
 
 
 def maintain(conn: Connection, ahead: int | None = None, now: dt.datetime | None = None,
-             retention_months: int | None = None, archive: bool | None = None) -> Maintenance:
-    """Create the months up to ``ahead`` months from now (and the months of rows waiting in
-    the default partition); apply the retention setting. No-op off PostgreSQL partitions."""
+             retention_months: int | None = None, archive: bool | None = None,
+             since: dt.date | None = None) -> Maintenance:
+    """Create the months up to ``ahead`` months from now (from ``since``, before a backfill,
+    and the months of rows waiting in the default partition); apply the retention setting.
+    No-op off PostgreSQL partitions."""
     from centinela.config import get_settings
 
     s = get_settings()
@@ -149,6 +151,10 @@ def maintain(conn: Connection, ahead: int | None = None, now: dt.datetime | None
     _app, parts_schema, archive_schema = schemas(conn)
     this = month_start(now or dt.datetime.now(dt.UTC))
     months = {add_months(this, k) for k in range(0, ahead + 1)}
+    month = month_start(since) if since else this
+    while month < this:
+        months.add(month)
+        month = add_months(month, 1)
     if _exists(conn, parts_schema, DEFAULT):
         months |= {month_start(m) for m in conn.execute(text(
             f"SELECT DISTINCT date_trunc('month', occurred_at) FROM "  # noqa: S608

@@ -44,6 +44,8 @@ def register(app: typer.Typer) -> None:
                                   "(default CENTINELA_PARTITION_AHEAD_MONTHS)."),
         retention: int = typer.Option(None, "--retention-months", help="Detach months that "
                                       "ended longer ago (default the setting; 0: keep all)."),
+        since: str = typer.Option(None, "--from", help="Also create every month from this one "
+                                  "(YYYY-MM), before loading a backfill."),
         show: bool = typer.Option(False, "--list", help="Only list the partitions."),
     ) -> None:
         """Crea las particiones mensuales / create monthly movements partitions (PostgreSQL)."""
@@ -58,7 +60,10 @@ def register(app: typer.Typer) -> None:
                            "before migration 0012_partitions): nothing to do")
                 return
             if not show:
-                done = maintain(conn, ahead=ahead, retention_months=retention)
+                import datetime as dt
+
+                start = dt.date.fromisoformat(since + "-01") if since else None
+                done = maintain(conn, ahead=ahead, retention_months=retention, since=start)
                 typer.echo(f"created {len(done.created)}: {', '.join(done.created) or '-'}; "
                            f"moved out of the default: {done.moved or '-'}; "
                            f"archived: {', '.join(done.archived) or '-'}; "
