@@ -200,7 +200,7 @@ def centinela_import(folder: Path, url: str, realtime: bool = True,
     the real-time rules' result. On partitioned PostgreSQL the file's months are created first
     (``centinela db partitions --from 2025-01``, not timed, like the schema)."""
     from centinela.db import create_schema, make_engine
-    from centinela.ingest.service import import_directory
+    from centinela.ingest.service import import_directory, run_realtime
     from centinela.partitions import maintain
 
     engine = make_engine(url)
@@ -208,10 +208,13 @@ def centinela_import(folder: Path, url: str, realtime: bool = True,
     with engine.begin() as conn:
         maintain(conn, since=dt.date(2025, 1, 1))
     t0 = time.perf_counter()
-    report = import_directory(engine, folder, channel="bench", realtime=realtime, now=now)
+    # What import_directory(realtime=True) does, with the two steps timed apart.
+    report = import_directory(engine, folder, channel="bench", realtime=False, now=now)
+    t1 = time.perf_counter()
+    rt = run_realtime(engine, report.import_id, now) if realtime else None
     total = time.perf_counter() - t0
     engine.dispose()
-    return report.as_dict(), total, report.realtime
+    return report.as_dict(), total, {"seconds": round(total - (t1 - t0), 1), "result": rt}
 
 
 def machine() -> str:
