@@ -30,6 +30,7 @@ log = logging.getLogger("centinela.partitions")
 
 TABLE = "movements"
 DEFAULT = f"{TABLE}_default"
+LOCK_TIMEOUT = "5s"
 
 
 @dataclass
@@ -111,15 +112,14 @@ def create_month(conn: Connection, month: dt.date, parts_schema: str) -> int | N
     waiting = conn.execute(text(
         f"SELECT count(*) FROM {default} WHERE occurred_at >= :lo AND occurred_at < :hi"),  # noqa: S608
         {"lo": lo, "hi": hi}).scalar() if _exists(conn, parts_schema, DEFAULT) else 0
-    if not waiting:
-        conn.execute(text(f"CREATE TABLE {target} PARTITION OF {TABLE} "
-                          f"FOR VALUES FROM ('{lo}') TO ('{hi}')"))
-        return 0
-    # Rows of this month already sit in the default partition: move them, then attach.
+    # A standalone table, then ATTACH: ATTACH takes SHARE UPDATE EXCLUSIVE on movements (reads
+    # and imports go on), where CREATE TABLE … PARTITION OF would take ACCESS EXCLUSIVE.
     conn.execute(text(f"CREATE TABLE {target} (LIKE {TABLE} INCLUDING DEFAULTS)"))
-    conn.execute(text(
-        f"WITH moved AS (DELETE FROM {default} WHERE occurred_at >= :lo AND occurred_at < :hi "  # noqa: S608
-        f"RETURNING *) INSERT INTO {target} SELECT * FROM moved"), {"lo": lo, "hi": hi})
+    if waiting:  # rows of this month already sit in the default partition: move them
+        conn.execute(text(
+            f"WITH moved AS (DELETE FROM {default} WHERE occurred_at >= :lo "  # noqa: S608
+            f"AND occurred_at < :hi RETURNING *) INSERT INTO {target} SELECT * FROM moved"),
+            {"lo": lo, "hi": hi})
     conn.execute(text(f"ALTER TABLE {target} ADD CONSTRAINT {_q(name + '_range')} CHECK "
                       f"(occurred_at >= '{lo}' AND occurred_at < '{hi}')"))
     conn.execute(text(f"ALTER TABLE {TABLE} ATTACH PARTITION {target} "
@@ -149,6 +149,9 @@ def maintain(conn: Connection, ahead: int | None = None, now: dt.datetime | None
     retention = s.partition_retention_months if retention_months is None else retention_months
     archive = s.partition_archive if archive is None else archive
     _app, parts_schema, archive_schema = schemas(conn)
+    # Never queue readers behind this job while a long import holds the table: give up after
+    # LOCK_TIMEOUT (the transaction fails; the next turn of the job retries).
+    conn.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
     this = month_start(now or dt.datetime.now(dt.UTC))
     months = {add_months(this, k) for k in range(0, ahead + 1)}
     month = month_start(since) if since else this
