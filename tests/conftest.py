@@ -66,6 +66,8 @@ def _template_db(tmp_path_factory):
         admin = create_engine(normalize_url(PG_URL))
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+            for extra in ("parts", "archive"):  # partitions of movements (0012_partitions)
+                conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}_{extra}" CASCADE'))
         admin.dispose()
         return
     path = tmp_path_factory.mktemp("template") / "template.db"

@@ -152,6 +152,20 @@ class Settings(BaseSettings):
     public: PublicSettings = Field(
         default_factory=PublicSettings, description="Citizen reporting and the public assistant."
     )
+    partition_ahead_months: int = Field(
+        3, description="PostgreSQL: monthly movements partitions kept created ahead of the current "
+        "month (`centinela db partitions`, and `serve` every 6 hours).")
+    partition_retention_months: int = Field(
+        0, description="PostgreSQL: detach movements partitions that ended more than this many "
+        "months ago (0: keep every month online).")
+    partition_archive: bool = Field(
+        True, description="Retention moves detached partitions to the archive schema (false: "
+        "drops them).")
+    partition_archive_schema: str = Field(
+        "", description="Schema that receives detached partitions (empty: `<schema>_archive`).")
+    import_progress_every: int = Field(
+        10, description="Batches between two progress updates of a running import (terminal "
+        "bar and imports page).")
 
     @model_validator(mode="after")
     def _refuse_dev_secrets_in_production(self) -> Settings:

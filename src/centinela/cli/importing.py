@@ -15,15 +15,19 @@ def import_cmd(
     directory: Path = typer.Argument(..., help="Folder with establishments, professionals, "
                                      "products, movements, seizures (.csv or .jsonl)."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    quiet: bool = typer.Option(False, "--quiet", "-q",
+                               help="No progress bar (none is drawn when not a terminal)."),
 ) -> None:
     """Importa los archivos del formato / import the reporting-format files of DIR."""
     from centinela.db import create_schema, get_engine
+    from centinela.ingest.progress import terminal_bar
     from centinela.ingest.service import ImportFailed, IntakeError, import_directory
 
     engine = get_engine()
     try:
         create_schema(engine)
-        report = import_directory(engine, directory, channel="cli")
+        with terminal_bar(not quiet) as listener:
+            report = import_directory(engine, directory, channel="cli", progress=listener)
     except IntakeError as exc:
         _fail(str(exc), as_json)
     except ImportFailed as exc:

@@ -33,6 +33,9 @@ def serve_app(host: str = "127.0.0.1", port: int = 8000, scheduler: bool = True)
     from centinela.auditsign import start_background as start_checkpoints
 
     start_checkpoints(engine, get_settings().audit_checkpoint_interval_s)  # even without detection
+    from centinela.partitions import start_maintenance
+
+    start_maintenance(engine)  # PostgreSQL: monthly movements partitions created ahead
     # proxy_headers: behind a reverse proxy the client address (hashed for rate limits) is
     # taken from X-Forwarded-For only for the proxies uvicorn is told to trust.
     uvicorn.run(create_app(engine), host=host, port=port, proxy_headers=True,

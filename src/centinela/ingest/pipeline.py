@@ -7,7 +7,7 @@ the bulk writer and the buffer of rejections.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from sqlalchemy import insert, select
@@ -56,6 +56,8 @@ class IntakeContext:
     bulk: Bulk | None = None
     pending: list[dict] = field(default_factory=list)
     registry_cache: dict[str, dict] = field(default_factory=dict)
+    progress: Callable[[int], None] | None = None  # called with the records read so far
+    batch_lines: list[int] = field(default_factory=list)  # line numbers of the batch written
 
     @classmethod
     def open(cls, session: Session, import_id: int, now: dt.datetime) -> IntakeContext:
@@ -135,20 +137,35 @@ def process_movements(ctx: IntakeContext, items: Iterable[Item] | Worker, fr: Fi
     if (ctx.bulk.dialect == "sqlite" and large
             and expected_rows >= movement_watermark(ctx.session) // 2):
         suspended = suspend_indexes(ctx.session)
+    staged = ctx.bulk.dialect == "postgresql"
     with larger_cache(ctx.bulk, BULK_CACHE_KIB if large else 0):
         for rows, lines, rejects, read in batches:
             fr.read += read
             for line, key, name, reason, raw in rejects:
                 ctx.reject(fr, line, "movements", key, Invalid(name, reason), raw)
             if rows:
-                _account(ctx, fr, rows, lines, *_insert_movements(ctx, rows))
+                ctx.batch_lines = lines
+                done = _insert_movements(ctx, rows)
+                if done is not None:
+                    _account(ctx, fr, rows, lines, *done)
+            if ctx.progress is not None:
+                ctx.progress(fr.read)
+    if staged and ctx.bulk.stage is not None:
+        _merge_staged(ctx, fr)
     ctx.flush_rejections()
     if suspended:
         restore_indexes(ctx.session, suspended)
 
 
-def _insert_movements(ctx: IntakeContext, batch: list[tuple]) -> tuple:
-    """Insert a batch; look up the keys that were already stored, if any."""
+def _insert_movements(ctx: IntakeContext, batch: list[tuple]) -> tuple | None:
+    """Insert a batch; look up the keys that were already stored, if any.
+
+    PostgreSQL: COPY the batch into the file's staging table and return None (the file is
+    merged at once by ``_merge_staged``)."""
+    if ctx.bulk.dialect == "postgresql":
+        ctx.bulk.insert_ignore("movements", MOVEMENT_COLUMNS, batch,
+                               ("establishment_id", "event_id"), lines=ctx.batch_lines)
+        return None
     mark = movement_watermark(ctx.session)
     inserted = ctx.bulk.insert_ignore("movements", MOVEMENT_COLUMNS, batch,
                                       ("establishment_id", "event_id"))
@@ -157,6 +174,24 @@ def _insert_movements(ctx: IntakeContext, batch: list[tuple]) -> tuple:
         # Some keys already existed (earlier import, earlier batch, or earlier in this batch).
         stored = stored_movements(ctx.bulk, [(r[3], r[0]) for r in batch])
     return mark, inserted, stored
+
+
+def _merge_staged(ctx: IntakeContext, fr: FileReport) -> None:
+    """PostgreSQL: merge the staged file set-based; count duplicates, keep conflicts."""
+    inserted, others = ctx.bulk.stage.merge(ctx.import_id)
+    fr.accepted += inserted
+    for line, same, imp, row in others:
+        if same:
+            fr.duplicates += 1
+            continue
+        ctx.reject(fr, line, "movements", row[0], Invalid("event_id", _conflict_reason(ctx, imp)),
+                   dict(zip(MOVEMENT_COLUMNS[:19], row[:19], strict=True)), kind="conflict")
+
+
+def _conflict_reason(ctx: IntakeContext, imp: int | None) -> str:
+    return ("event_id ya registrado por este establecimiento con otro contenido / "
+            "event_id already stored for this establishment with different content"
+            + (f" (import #{imp})" if imp and imp != ctx.import_id else ""))
 
 
 def _account(ctx: IntakeContext, fr: FileReport, batch: list[tuple], lines: list[int],
@@ -175,10 +210,7 @@ def _account(ctx: IntakeContext, fr: FileReport, batch: list[tuple], lines: list
         if h == row[19]:
             fr.duplicates += 1
             continue
-        reason = ("event_id ya registrado por este establecimiento con otro contenido / "
-                  "event_id already stored for this establishment with different content"
-                  + (f" (import #{imp})" if imp and imp != ctx.import_id else ""))
-        ctx.reject(fr, line, "movements", row[0], Invalid("event_id", reason),
+        ctx.reject(fr, line, "movements", row[0], Invalid("event_id", _conflict_reason(ctx, imp)),
                    dict(zip(MOVEMENT_COLUMNS[:19], row[:19], strict=True)), kind="conflict")
 
 

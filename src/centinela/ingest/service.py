@@ -13,7 +13,7 @@ import logging
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -25,6 +25,7 @@ from centinela.db import session_scope
 from centinela.ingest import hooks, worker
 from centinela.ingest.fields import EXTENSIONS, ORDER, SPECS
 from centinela.ingest.pipeline import IntakeContext, process
+from centinela.ingest.progress import ImportProgress
 from centinela.ingest.readers import (
     FileRefused,
     Item,
@@ -96,8 +97,11 @@ def find_sources(folder: Path) -> tuple[list[Source], list[str]]:
 
 def import_directory(engine: Engine, path: str | Path, channel: str = "cli",
                      submitted_by: str | None = None, now: dt.datetime | None = None,
-                     realtime: bool = True) -> ImportReport:
-    """Import the reporting-format files found in a directory (then the real-time rules)."""
+                     realtime: bool = True,
+                     progress: Callable[[int, int], None] | None = None) -> ImportReport:
+    """Import the reporting-format files found in a directory (then the real-time rules).
+
+    ``progress(done, total)`` is called as records are read (``total`` is an estimate)."""
     folder = Path(path)
     if not folder.is_dir():
         raise IntakeError(f"no existe el directorio / directory not found: {folder}")
@@ -107,7 +111,7 @@ def import_directory(engine: Engine, path: str | Path, channel: str = "cli",
         raise IntakeError(f"no hay archivos del formato en {folder} / no reporting-format files "
                           f"in {folder} (expected {expected})")
     return run_import(engine, str(folder), channel, sources, submitted_by, now, ignored,
-                      realtime)
+                      realtime, progress)
 
 
 def import_uploaded_files(engine: Engine, files: list[tuple[str, bytes | BinaryIO]],
@@ -183,26 +187,32 @@ def import_records(engine: Engine, record_type: str, records: list, channel: str
 
 def run_import(engine: Engine, label: str, channel: str, sources: list[Source],
                submitted_by: str | None, now: dt.datetime | None,
-               ignored: list[str], realtime: bool = True) -> ImportReport:
+               ignored: list[str], realtime: bool = True,
+               progress: Callable[[int, int], None] | None = None) -> ImportReport:
     """Run every source in one transaction; then the real-time rules in another."""
     now = now or utcnow()
     report = ImportReport(None, label, channel, started_at=now, ignored=ignored)
+    shown = ImportProgress(label, channel, sum(s.expected_rows() for s in sources), progress)
     try:
         with session_scope(engine) as session:
             run = ImportRun(source=label[:500], channel=channel, started_at=now, status="running",
                             submitted_by=submitted_by, summary={})
             session.add(run)
             session.flush()
-            report.import_id = run.id
+            report.import_id = shown.import_id = run.id
             ctx = IntakeContext.open(session, run.id, now)
+            done = 0
             for src in sources:
                 fr = FileReport(src.name, src.record_type)
                 report.files.append(fr)
+                ctx.progress = lambda read, base=done: shown.update(base + read)
                 if src.record_type in SPECS:
                     _process_source(ctx, src, fr)
                 else:
                     _run_extension(session, src, fr, run.id)
                 ctx.flush_rejections()
+                done += fr.read
+                shown.update(done, force=True)
             report.status = "completed"
             report.finished_at = utcnow()
             run.finished_at = report.finished_at
@@ -218,6 +228,8 @@ def run_import(engine: Engine, label: str, channel: str, sources: list[Source],
         report.error = describe(exc)
         log.error("import %s failed and was rolled back: %s", report.import_id, report.error)
         raise ImportFailed(report) from exc
+    finally:
+        shown.close()
     log.info("import %s: %s", report.import_id, report.as_dict()["totals"])
     if realtime:
         report.realtime = run_realtime(engine, report.import_id, now)

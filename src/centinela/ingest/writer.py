@@ -28,10 +28,20 @@ class Bulk:
         self.dialect = conn.dialect.name
         self.raw = conn.connection.driver_connection
         self._staged: set[str] = set()
+        self.stage: MovementStage | None = None
 
     def insert_ignore(self, table: str, columns: Sequence[str], rows: list[tuple],
-                      conflict: Sequence[str]) -> int:
-        """Insert ``rows``; skip those whose ``conflict`` key exists. Return rows inserted."""
+                      conflict: Sequence[str], lines: Sequence[int] | None = None) -> int:
+        """Insert ``rows``; skip those whose ``conflict`` key exists. Return rows inserted.
+
+        With ``lines`` on PostgreSQL the rows are only COPYed into the file's staging table
+        (``self.stage``) and 0 is returned: ``MovementStage.merge`` inserts them all at once.
+        """
+        if lines is not None and self.dialect != "sqlite":
+            if self.stage is None:
+                self.stage = MovementStage(self, table, columns, conflict)
+            self.stage.add(rows, lines)
+            return 0
         cols = ", ".join(columns)
         on = ", ".join(conflict)
         if self.dialect == "sqlite":
@@ -58,6 +68,88 @@ class Bulk:
             inserted = cur.rowcount
             cur.execute(f"TRUNCATE {stage}")
         return inserted
+
+
+MERGE_WORK_MEM = "256MB"
+MERGE_LOCK = 0x43454E54  # pg_advisory_xact_lock key: one movements merge at a time
+
+
+class MovementStage:
+    """PostgreSQL: a whole file's validated rows, COPYed into one temp table as batches arrive,
+    then merged into ``table`` by one set-based ``INSERT … SELECT`` (``merge``).
+
+    One statement maintains the indexes far faster than one per batch (200k movements: 2.5 s
+    against 7 s). On a partitioned movements table (``0012_partitions``) the unique key holds
+    ``occurred_at`` too, so the (establishment_id, event_id) key is enforced here: the first
+    occurrence in the file of a key not stored yet is inserted, under a transaction-level
+    advisory lock so that two imports cannot both insert one key.
+    """
+
+    def __init__(self, bulk: Bulk, table: str, columns: Sequence[str],
+                 key: Sequence[str]) -> None:
+        self.bulk, self.table, self.columns, self.key = bulk, table, tuple(columns), tuple(key)
+        self.name = f"_stage_{table}_file"
+        self.count = 0
+        cols = ", ".join(self.columns)
+        with bulk.raw.cursor() as cur:
+            cur.execute(f"DROP TABLE IF EXISTS {self.name}")
+            cur.execute(f"CREATE TEMP TABLE {self.name} ON COMMIT DROP AS "  # noqa: S608
+                        f"SELECT 0::bigint AS seq, 0 AS line, {cols} FROM {table} WITH NO DATA")
+            cur.execute(f"SELECT c.relkind FROM pg_class c WHERE c.oid = to_regclass('{table}')")  # noqa: S608
+            row = cur.fetchone()
+        self.partitioned = bool(row) and row[0] == "p"
+
+    def add(self, rows: list[tuple], lines: Sequence[int]) -> None:
+        cols = ", ".join(self.columns)
+        start = self.count
+        with self.bulk.raw.cursor() as cur, \
+                cur.copy(f"COPY {self.name} (seq, line, {cols}) FROM STDIN") as copy:
+            for i, (row, line) in enumerate(zip(rows, lines, strict=True)):
+                copy.write_row((start + i, line, *row))
+        self.count += len(rows)
+
+    def merge(self, import_id: int) -> tuple[int, list[tuple]]:
+        """Insert the staged rows; return (inserted, the others in file order).
+
+        Each other row is ``(line, same_content, stored_import_id, row)``: a duplicate of a
+        stored row (or of an earlier line of the file) when ``same_content``, else a conflict.
+        """
+        cols = ", ".join(self.columns)
+        on = ", ".join(self.key)
+        match = " AND ".join(f"m.{k} = s.{k}" for k in self.key)
+        stage, table = self.name, self.table
+        with self.bulk.raw.cursor() as cur:
+            cur.execute(f"ANALYZE {stage}")
+            # The merge sorts the file once (first occurrence of each key): in memory, not in
+            # temporary files (4 MB default work_mem spills at 200k rows). This transaction only.
+            cur.execute(f"SET LOCAL work_mem = '{MERGE_WORK_MEM}'")
+            if self.partitioned:
+                cur.execute("SELECT pg_advisory_xact_lock(%s)", (MERGE_LOCK,))
+            cur.execute(f"SELECT coalesce(max(id), 0) FROM {table}")  # noqa: S608
+            mark = cur.fetchone()[0]
+            if self.partitioned:
+                cur.execute(
+                    f"INSERT INTO {table} ({cols}) SELECT {cols} FROM ("  # noqa: S608
+                    f"SELECT DISTINCT ON ({on}) * FROM {stage} ORDER BY {on}, seq) s "
+                    f"WHERE NOT EXISTS (SELECT 1 FROM {table} m WHERE {match}) "
+                    "ORDER BY seq ON CONFLICT DO NOTHING")
+            else:
+                cur.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {stage} "  # noqa: S608
+                            f"ORDER BY seq ON CONFLICT ({on}) DO NOTHING")
+            inserted = cur.rowcount
+            others: list[tuple] = []
+            if inserted < self.count:
+                raw = ", ".join(f"s.{c}" for c in self.columns)
+                cur.execute(
+                    f"SELECT s.line, s.content_hash = m.content_hash, m.import_id, {raw} "  # noqa: S608
+                    f"FROM (SELECT *, row_number() OVER (PARTITION BY {on} ORDER BY seq) AS rn "
+                    f"FROM {stage}) s JOIN {table} m ON {match} "
+                    "WHERE NOT (s.rn = 1 AND m.import_id = %s AND m.id > %s) ORDER BY s.seq",
+                    (import_id, mark))
+                others = [(r[0], r[1], r[2], tuple(r[3:])) for r in cur]
+            cur.execute(f"DROP TABLE {stage}")
+        self.bulk.stage = None
+        return inserted, others
 
 
 def movement_watermark(session: Session) -> int:

@@ -30,7 +30,18 @@ MAX_UPLOAD_FILES = 10
 def imports_page(request: Request, user: User = Depends(viewer),
                  session: Session = Depends(db_session)):
     """List recent imports with an upload form."""
-    return render(request, "imports/list.html", {"ctx": build_imports(session), "error": None})
+    from centinela.ingest.progress import running_imports
+
+    return render(request, "imports/list.html", {"ctx": build_imports(session), "error": None,
+                                                 "running": running_imports()})
+
+
+@router.get("/imports/running", response_class=HTMLResponse, include_in_schema=False)
+def imports_running(request: Request, user: User = Depends(viewer)):
+    """The running imports with their progress (htmx fragment, polled while any runs)."""
+    from centinela.ingest.progress import running_imports
+
+    return render(request, "imports/running.html", {"running": running_imports()})
 
 
 @router.get("/api/v1/import-runs", response_model=ImportsContext, tags=["imports"])

@@ -1,0 +1,158 @@
+"""Issue 18 (import at scale): PostgreSQL monthly partitions of movements (created, kept ahead,
+pruned, retired), the intake's key on a partitioned table, and the progress of running imports."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+
+import pytest
+from sqlalchemy import func, select, text
+
+from centinela.ingest.progress import ImportProgress, folder, running_imports
+from centinela.ingest.service import import_directory
+from centinela.ledger.records import Movement, Rejection
+from centinela.partitions import is_partitioned, maintain, partitions
+from tests.ingest_support import movement, write_csv, write_registry
+from tests.web_support import *  # noqa: F403
+from tests.web_support import login
+
+PG = bool(os.environ.get("CENTINELA_TEST_DATABASE_URL"))
+pg_only = pytest.mark.skipif(not PG, reason="partitioning is PostgreSQL-only")
+
+
+def _months(conn) -> set[str]:
+    return {p["name"] for p in partitions(conn)}
+
+
+@pg_only
+def test_migration_partitions_movements_by_month_and_the_job_keeps_months_ahead(engine):
+    with engine.begin() as conn:
+        assert is_partitioned(conn)
+        names = _months(conn)
+        assert "movements_default" in names
+        this = dt.date.today().replace(day=1)
+        assert f"movements_{this.year:04d}_{this.month:02d}" in names
+        done = maintain(conn, ahead=6, now=dt.datetime(2030, 1, 15))
+        assert {"movements_2030_01", "movements_2030_07"} <= set(done.created)
+        assert maintain(conn, ahead=6, now=dt.datetime(2030, 1, 15)).created == []  # idempotent
+        pk = conn.execute(text(
+            "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'pk_movements' "
+            "AND conrelid = 'movements'::regclass"
+        )).scalar()
+        assert pk == "PRIMARY KEY (id, occurred_at)"
+
+
+@pg_only
+def test_rows_outside_every_month_wait_in_the_default_and_move_to_their_month(engine, session,
+                                                                            data_dir):
+    write_registry(data_dir)
+    write_csv(data_dir, "movements", [
+        movement(f"OLD-{i}", "receipt", f"2019-03-{10 + i}T10:00:00-05:00", "EST-HOS", "2",
+                 counterparty_id="EST-DIS") for i in range(3)])
+    assert import_directory(engine, data_dir, realtime=False).files[-1].accepted == 3
+    with engine.begin() as conn:
+        in_default = conn.execute(text(
+            "SELECT count(*) FROM movements WHERE tableoid::regclass::text LIKE "
+            "'%movements_default'")).scalar()
+        assert in_default == 3
+        done = maintain(conn, ahead=0)
+        assert done.moved == {"movements_2019_03": 3}
+        assert conn.execute(text("SELECT count(*) FROM movements")).scalar() == 3
+        # A query for that month reads only its partition (pruning).
+        plan = "\n".join(conn.execute(text(
+            "EXPLAIN SELECT * FROM movements WHERE occurred_at >= '2019-03-01' "
+            "AND occurred_at < '2019-04-01'")).scalars())
+        assert "movements_2019_03" in plan
+        assert "movements_default" not in plan and "movements_20" not in plan.replace(
+            "movements_2019_03", "")
+
+
+@pg_only
+def test_retention_detaches_old_months_into_the_archive_schema(engine, session, data_dir):
+    write_registry(data_dir)
+    write_csv(data_dir, "movements", [
+        movement("R-OLD", "receipt", "2020-01-10T10:00:00-05:00", "EST-HOS", "2",
+                 counterparty_id="EST-DIS")])
+    import_directory(engine, data_dir, realtime=False)
+    with engine.begin() as conn:
+        maintain(conn, ahead=1)
+        done = maintain(conn, ahead=1, retention_months=24)
+        assert "movements_2020_01" in done.archived
+        assert conn.execute(text("SELECT count(*) FROM movements")).scalar() == 0
+        schema = conn.execute(text("SELECT current_schema()")).scalar()
+        kept = conn.execute(text(
+            f'SELECT count(*) FROM "{schema}_archive".movements_2020_01')).scalar()  # noqa: S608
+        assert kept == 1
+        conn.execute(text(f'DROP SCHEMA "{schema}_archive" CASCADE'))
+
+
+def test_same_key_at_another_time_is_still_a_conflict(engine, session, data_dir):
+    # On a partitioned table the database's unique key holds occurred_at too: the intake keeps
+    # (establishment_id, event_id) unique itself, across months and across imports.
+    write_registry(data_dir)
+    write_csv(data_dir, "movements", [
+        movement("K-1", "receipt", "2025-03-10T10:00:00-05:00", "EST-HOS", "2",
+                 counterparty_id="EST-DIS"),
+        movement("K-1", "receipt", "2025-05-10T10:00:00-05:00", "EST-HOS", "2",
+                 counterparty_id="EST-DIS"),
+        movement("K-2", "receipt", "2025-03-11T10:00:00-05:00", "EST-HOS", "2",
+                 counterparty_id="EST-DIS")])
+    fr = import_directory(engine, data_dir, realtime=False).files[-1]
+    assert (fr.accepted, fr.conflicts, fr.duplicates) == (2, 1, 0)
+    write_csv(data_dir, "movements", [
+        movement("K-2", "receipt", "2025-07-11T10:00:00-05:00", "EST-HOS", "2",
+                 counterparty_id="EST-DIS"),
+        movement("K-1", "receipt", "2025-03-10T10:00:00-05:00", "EST-HOS", "2",
+                 counterparty_id="EST-DIS")])
+    fr = import_directory(engine, data_dir, realtime=False).files[-1]
+    assert (fr.accepted, fr.conflicts, fr.duplicates) == (0, 1, 1)
+    assert session.scalar(select(func.count()).select_from(Movement)) == 2
+    kinds = session.scalars(select(Rejection.kind).where(Rejection.record_type == "movements"))
+    assert sorted(kinds) == ["conflict", "conflict"]
+
+
+def test_progress_is_published_while_an_import_runs_and_removed_after(engine, data_dir,
+                                                                       monkeypatch):
+    seen: list[tuple[int, int]] = []
+    files: list[dict] = []
+    real_write = ImportProgress._write
+
+    def spy(self):
+        real_write(self)
+        files.extend(json.loads(p.read_text()) for p in folder().glob("*.json"))
+
+    monkeypatch.setattr(ImportProgress, "_write", spy)
+    monkeypatch.setenv("CENTINELA_IMPORT_BATCH_SIZE", "10")
+    monkeypatch.setenv("CENTINELA_IMPORT_PROGRESS_EVERY", "2")
+    from centinela.config import get_settings
+
+    get_settings.cache_clear()
+    write_registry(data_dir)
+    write_csv(data_dir, "movements", [
+        movement(f"P-{i}", "receipt", "2025-03-10T10:00:00-05:00", "EST-HOS", "2",
+                 counterparty_id="EST-DIS") for i in range(95)])
+    report = import_directory(engine, data_dir, realtime=False,
+                              progress=lambda done, total: seen.append((done, total)))
+    assert report.files[-1].accepted == 95
+    assert seen[-1][0] == report.total("read") and all(t >= d for d, t in seen)
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+    assert len(files) >= 4 and any(f["import_id"] == report.import_id for f in files)
+    assert running_imports() == []  # removed when the import ended
+
+
+def test_imports_page_shows_running_imports_and_polls_while_any_runs(app, world):
+    client = login(app, "analista")
+    page = client.get("/imports").text
+    assert 'id="running-imports"' in page and "hx-trigger" not in page.split(
+        'id="running-imports"')[1].split(">")[0]
+    shown = ImportProgress("movements.csv", "cli", 1000)
+    try:
+        shown.update(400, force=True)
+        frag = client.get("/imports/running").text
+        assert 'hx-trigger="every 2s"' in frag
+        assert 'value="400"' in frag and "40 %" in frag
+    finally:
+        shown.close()
+    assert 'hx-trigger' not in client.get("/imports/running").text
