@@ -12,12 +12,13 @@ log = logging.getLogger("centinela.scheduler")
 
 
 def run_once(engine: Engine) -> dict:
-    """Run every detector and deliver what is due; return a small report."""
+    """Run detection (incremental: only what changed, see ``detect.incremental``) and deliver
+    what is due; return a small report."""
     from centinela.alerts.dispatch import dispatch_pending
     from centinela.db import session_factory
     from centinela.detect.engine import run_all
 
-    report = run_all(engine)
+    report = run_all(engine, incremental=True)
     sent = dispatch_pending(session_factory(engine), limit=500)
     return {"new": report.new, "updated": report.updated, "sent": sent,
             "errors": [r.name for r in report.errors], "seconds": round(report.seconds, 2)}
@@ -40,7 +41,7 @@ def start_background(engine: Engine, interval_s: float, dispatch_every_s: float 
         while not stop.is_set():
             try:
                 if run_detection and clock >= next_detect:
-                    report = run_all(engine)
+                    report = run_all(engine, incremental=True)
                     log.info("detection: %d new, %d updated in %.1fs", report.new, report.updated,
                              report.seconds)
                     next_detect = clock + interval_s

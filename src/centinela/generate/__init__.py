@@ -80,7 +80,7 @@ class GenerationReport:
 def generate(out_dir: str | Path, seed: int = 1, scale: float = 0.2, scenarios: bool = True,
              start: dt.date | str = DEFAULT_START, days: int = DEFAULT_DAYS,
              fmt: str = "csv", noise: bool = False,
-             psychotropics: bool = False) -> GenerationReport:
+             psychotropics: bool = False, progress=None) -> GenerationReport:
     """Write a synthetic year of movements (and planted scenarios) into ``out_dir``.
 
     ``noise`` turns on the realistic-noise mode (``centinela.generate.noise``): reporting
@@ -127,6 +127,7 @@ def generate(out_dir: str | Path, seed: int = 1, scale: float = 0.2, scenarios: 
                            protected=set(plan.used_est) if plan else set())
             sink = quirks.day_rows
         sim = Sim(world, rng, nprng, mods, sink)
+        sim.on_day = progress  # (days done, days) after each simulated day, when given
         sim.run()
         if quirks is not None:
             quirks.flush()
