@@ -136,7 +136,7 @@ def _epoch_expr(dialect: str):
 
 # Rows fetched per round trip: the transient Python tuples of one chunk are the only
 # per-row objects alive at once, so loading costs the NumPy columns plus one chunk.
-CHUNK_ROWS = 50_000
+CHUNK_ROWS = 10_000
 
 
 def load_frame(conn: Connection, where=None, vocab_from: Frame | None = None,
@@ -179,9 +179,9 @@ def load_frame(conn: Connection, where=None, vocab_from: Frame | None = None,
     f.n = sum(len(p["row_id"]) for p in parts)
     if not parts:
         return f
-    for name in parts[0]:
-        setattr(f, name, parts[0][name] if len(parts) == 1
-                else np.concatenate([p[name] for p in parts]))
+    for name in list(parts[0]):
+        # One column at a time, dropping its chunks as it goes: never two copies of the frame.
+        setattr(f, name, np.concatenate([p.pop(name) for p in parts]))
     return f
 
 
