@@ -95,3 +95,24 @@ def test_incremental_run_revisits_only_the_touched_subject(engine, session, tmp_
     again = run_all(engine, now=now)
     assert again.new == 0
     assert _alerts(session) == after_incremental
+
+
+def test_cli_incremental_and_generate_years(engine, session, tmp_path):
+    from typer.testing import CliRunner
+
+    from centinela.cli import app
+
+    runner = CliRunner()
+    out = tmp_path / "two"
+    res = runner.invoke(app, ["generate", str(out), "--scale", "0.01", "--years", "2",
+                              "--start", "2024-07-01"])
+    assert res.exit_code == 0, res.output
+    assert "2024-07-01 + 730" in res.output  # two consecutive years; no bar off a terminal
+    assert "━" not in res.output
+    import_directory(engine, out, realtime=False)
+    res = runner.invoke(app, ["detect", "--incremental"])
+    assert res.exit_code == 0, res.output
+    assert "Total:" in res.output  # no watermark yet: a full run
+    res = runner.invoke(app, ["detect", "--incremental", "--json"])
+    assert res.exit_code == 0, res.output
+    assert '"mode": "skip"' in res.output
