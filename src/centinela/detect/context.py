@@ -78,7 +78,7 @@ class DetectionContext:
     def __init__(self, session: Session, now: dt.datetime, settings: Settings | None = None,
                  lookback_days: int = 366, frame: Frame | None = None,
                  scope_import_id: int | None = None, history_days: int | None = None,
-                 where=None, progress=None) -> None:
+                 where=None, progress=None, serials: bool = True) -> None:
         self.session = session
         self.now = now.replace(tzinfo=None) if now.tzinfo is None else (
             now.astimezone(dt.UTC).replace(tzinfo=None))
@@ -94,6 +94,7 @@ class DetectionContext:
                       else self.now - dt.timedelta(days=lookback_days + history_days))
         self._where = where
         self._progress = progress
+        self._serials = serials
 
     @property
     def realtime(self) -> bool:
@@ -106,7 +107,8 @@ class DetectionContext:
             from centinela.detect.window import window_filter
 
             where = self._where if self._where is not None else window_filter(self.now, self.since)
-            self._frame = load_frame(self.session.connection(), where, progress=self._progress)
+            self._frame = load_frame(self.session.connection(), where, progress=self._progress,
+                                     serials=self._serials)
         return self._frame
 
     @cached_property

@@ -130,7 +130,8 @@ def _run(session: Session, now: dt.datetime | None, only: list[str] | None,
     # One context per frame: the main window, each object frame, each partition.
     plans: list[tuple[list[Detector], dict, set[str] | None]] = []
     if main:
-        plans.append((main, {"history_days": hist}, None))
+        # Serial numbers are followed only on the object frames below.
+        plans.append((main, {"history_days": hist, "serials": False}, None))
     for kind in dict.fromkeys(OBJECT_FRAMES[d.name] for d in detectors if d.name in OBJECT_FRAMES):
         dets = [d for d in detectors if OBJECT_FRAMES.get(d.name) == kind]
         plans.append((dets, {"where": object_filter(kind, now, start)}, None))

@@ -12,7 +12,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 import numpy as np
-from sqlalchemy import Integer, cast, func, select
+from sqlalchemy import Integer, cast, func, null, select
 from sqlalchemy.engine import Connection
 
 from centinela.ingest.models import EVENT_TYPES, Movement
@@ -140,16 +140,21 @@ CHUNK_ROWS = 10_000
 
 
 def load_frame(conn: Connection, where=None, vocab_from: Frame | None = None,
-               progress=None) -> Frame:
+               progress=None, serials: bool = True) -> Frame:
     """Load the movements matching ``where`` (all when None) into a Frame.
 
     Rows are streamed in chunks of ``CHUNK_ROWS`` and interned into compact columns as they
     arrive, so peak memory is the columns plus one chunk, never a list of every row.
     ``vocab_from`` reuses another frame's vocabularies so codes are comparable; ``progress``
-    (optional) is called with the number of rows of each chunk.
+    (optional) is called with the number of rows of each chunk. ``serials=False`` leaves the
+    serial numbers out (every row ``-1``): unit serials are nearly unique, and only the
+    detectors that follow serials (on their own frames) read them.
     """
     dialect = conn.dialect.name
-    stmt = select(*_COLUMNS, _epoch_expr(dialect))
+    cols = list(_COLUMNS)
+    if not serials:
+        cols[cols.index(Movement.serial)] = null()
+    stmt = select(*cols, _epoch_expr(dialect))
     if where is not None:
         stmt = stmt.where(where)
     compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
