@@ -170,6 +170,10 @@ def load_frame(conn: Connection, where=None, vocab_from: Frame | None = None,
     try:
         if dialect == "postgresql":
             cur.itersize = CHUNK_ROWS
+            # A cursor is planned for its first 10 % of rows by default (an index scan over a
+            # window of millions of rows); every row is read, so plan for all of them.
+            with dbapi.cursor() as setter:
+                setter.execute("SET LOCAL cursor_tuple_fraction = 1.0")
         cur.execute(str(compiled))
         while True:
             rows = cur.fetchmany(CHUNK_ROWS)
