@@ -143,6 +143,14 @@ class Settings(BaseSettings):
         7, description="Real-time rules judge only events that occurred within this many days of "
         "the import; older events (backfills) are left to batch detection."
     )
+    detect_history_days: int = Field(
+        400, description="Days of history before the lookback window that batch detection loads "
+        "for baselines (each detector declares what it needs, capped here; see "
+        "`centinela.detect.window`); memory then does not grow with the years stored. "
+        "Negative: load the whole history.")
+    detect_full_every_hours: float = Field(
+        24, description="An incremental detection run (`centinela detect --incremental`, the "
+        "scheduled job) is a full run when the last full run is older than this.")
     alert_suppress_days: int = Field(
         180, description="Days a case closed as justified or false positive suppresses new "
         "findings of the same detector on the same subject (unless the magnitude grows)."

@@ -23,7 +23,8 @@ log = logging.getLogger("centinela.scheduler")
 
 
 def detect(engine: Engine) -> DetectionReport:
-    """Sync seizures into EWS signals, then run every registered detector."""
+    """Sync seizures into EWS signals, then run every registered detector incrementally (only
+    what changed since the last recorded run, see ``detect.incremental``)."""
     install()
     with session_scope(engine) as session:
         try:
@@ -31,7 +32,7 @@ def detect(engine: Engine) -> DetectionReport:
                 sync_seizures(session)
         except Exception:  # noqa: BLE001 - detection still runs over what is stored
             log.exception("syncing seizures into EWS signals failed")
-        return run_all(session)
+        return run_all(session, incremental=True)
 
 
 def run_once(engine: Engine) -> dict[str, Any]:

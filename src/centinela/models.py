@@ -9,6 +9,7 @@ from centinela.alerts import case_models  # noqa: F401
 from centinela.alerts import models as alerts_models  # noqa: F401
 from centinela.certification import models as certification_models  # noqa: F401
 from centinela.customs import models as customs_models  # noqa: F401
+from centinela.detect import models as detect_models  # noqa: F401
 from centinela.ews import models as ews_models  # noqa: F401
 from centinela.ledger import models as ledger_models  # noqa: F401
 from centinela.ledger import records as ledger_records  # noqa: F401

@@ -37,24 +37,51 @@ def detect_cmd(
     only: str = typer.Option(None, "--only", help="Comma-separated detector names."),
     lookback_days: int = typer.Option(366, "--lookback-days", help="Report findings in this window."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    incremental: bool = typer.Option(
+        False, "--incremental", help="Revisar solo lo que cambió desde la última corrida / "
+        "revisit only the subjects touched since the last run (docs: detect.incremental)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Sin barra de progreso / no progress bar."),
 ) -> None:
     """Ejecuta todos los detectores / run every detector over what is stored."""
-    from centinela.detect.engine import run_all
+    from centinela.cli.progress import bar, wanted
+    from centinela.detect.engine import Progress, run_all
+    from centinela.detect.registry import DETECTORS
 
     names = [n.strip() for n in only.split(",")] if only else None
     try:
-        report = run_all(_engine(), now=_parse_now(now), only=names, lookback_days=lookback_days)
+        with bar(wanted(quiet, as_json), "Detección / detection",
+                 total=len(names or DETECTORS)) as advance:
+
+            class _Bar(Progress):
+                loaded = 0
+
+                def rows(self, n: int) -> None:
+                    self.loaded += n
+                    advance(0, description=f"Carga / loading {self.loaded:,} movimientos")
+
+                def detector(self, name: str) -> None:
+                    advance(1, description=f"Detector {name}")
+
+            report = run_all(_engine(), now=_parse_now(now), only=names,
+                             lookback_days=lookback_days, incremental=incremental,
+                             progress=_Bar())
     except KeyError as exc:
         typer.echo(str(exc).strip("'\""), err=True)
         raise typer.Exit(2) from None
     if as_json:
         typer.echo(json.dumps(report.as_dict(), ensure_ascii=False))
     else:
+        if report.mode == "skip":
+            typer.echo("Nada nuevo desde la última corrida / nothing new since the last run.")
+            return
         typer.echo(f"Detección al {report.now.isoformat()} UTC sobre {report.movements} movimientos "
-                   f"/ detection as of now over {report.movements} movements")
+                   f"/ detection as of now over {report.movements} movements"
+                   + (" (incremental)" if report.mode == "partial" else ""))
         typer.echo(f"{'detector':28} {'hallazgos':>9} {'nuevas':>7} {'actualiz.':>9} {'seg':>7}")
         for r in report.results:
             line = f"{r.name:28} {r.found:9d} {r.new:7d} {r.updated:9d} {r.seconds:7.2f}"
+            if r.scope == "partition":
+                line += f"  ({r.subjects} sujeto(s) con cambios / subject(s) touched)"
             if r.truncated:
                 line += f"  (+{r.truncated} de menor puntaje omitidas / lower-score dropped)"
             if r.error:

@@ -32,6 +32,10 @@ def generate_cmd(
     psychotropics: bool = typer.Option(
         False, "--psychotropics", help="Añadir benzodiacepinas y otros psicotrópicos "
         "controlados / add benzodiazepines and other controlled psychotropics."),
+    years: int = typer.Option(
+        0, "--years", help="Años nacionales seguidos (reemplaza --days) / consecutive years "
+        "(overrides --days; 10 at --scale 1 ≈ 10 M movements)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Sin barra de progreso / no progress bar."),
 ) -> None:
     """Generar datos sintéticos / generate synthetic data (movements, registry, truth)."""
     try:
@@ -40,9 +44,19 @@ def generate_cmd(
         raise typer.BadParameter(f"--start must be YYYY-MM-DD, got {start!r}") from None
     if fmt not in FORMATS:
         raise typer.BadParameter(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    if years < 0:
+        raise typer.BadParameter(f"--years must be 0 or more, got {years}")
+    if years:
+        days = (first.replace(year=first.year + years, day=min(first.day, 28)) - first).days
+    from centinela.cli.progress import bar, wanted
+
     try:
-        report = generate(out_dir, seed=seed, scale=scale, scenarios=scenarios, start=first,
-                          days=days, fmt=fmt, noise=noise, psychotropics=psychotropics)
+        with bar(wanted(quiet, as_json), "Generación / generation (días / days)",
+                 total=days) as advance:
+            report = generate(out_dir, seed=seed, scale=scale, scenarios=scenarios,
+                              start=first, days=days, fmt=fmt, noise=noise,
+                              psychotropics=psychotropics,
+                              progress=lambda done, _total: advance(completed=done))
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     summary = report.as_dict()

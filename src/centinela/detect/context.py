@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from centinela.config import Settings, get_settings
-from centinela.detect.frame import Frame, load_frame, to_epoch
+from centinela.detect.frame import Frame, from_epoch, load_frame, to_epoch
 from centinela.ledger.mme import FENTANYL_FAMILY, unit_mme
 from centinela.lib.clock import LIMA_OFFSET_S
 from centinela.registry.models import Establishment, Product, Professional
@@ -77,7 +77,8 @@ class DetectionContext:
 
     def __init__(self, session: Session, now: dt.datetime, settings: Settings | None = None,
                  lookback_days: int = 366, frame: Frame | None = None,
-                 scope_import_id: int | None = None) -> None:
+                 scope_import_id: int | None = None, history_days: int | None = None,
+                 where=None, progress=None, serials: bool = True) -> None:
         self.session = session
         self.now = now.replace(tzinfo=None) if now.tzinfo is None else (
             now.astimezone(dt.UTC).replace(tzinfo=None))
@@ -87,6 +88,13 @@ class DetectionContext:
         self.start_t = self.now_t - lookback_days * DAY
         self.scope_import_id = scope_import_id
         self._frame = frame
+        # The movements loaded: from ``history_days`` before the lookback window (None: all
+        # history) up to ``now``; ``where`` replaces that filter (partition or object frames).
+        self.since = (None if history_days is None
+                      else self.now - dt.timedelta(days=lookback_days + history_days))
+        self._where = where
+        self._progress = progress
+        self._serials = serials
 
     @property
     def realtime(self) -> bool:
@@ -94,12 +102,13 @@ class DetectionContext:
 
     @property
     def frame(self) -> Frame:
-        """All movements up to ``now`` (loaded on first use)."""
+        """The movements of this run (loaded on first use): up to ``now``, from ``since``."""
         if self._frame is None:
-            from centinela.ledger.records import Movement
+            from centinela.detect.window import window_filter
 
-            conn = self.session.connection()
-            self._frame = load_frame(conn, Movement.occurred_at <= self.now)
+            where = self._where if self._where is not None else window_filter(self.now, self.since)
+            self._frame = load_frame(self.session.connection(), where, progress=self._progress,
+                                     serials=self._serials)
         return self._frame
 
     @cached_property
@@ -187,6 +196,9 @@ class DetectionContext:
         stmt = select(Movement.id, Movement.expiry).where(
             Movement.event_type == "waste", Movement.expiry.is_not(None),
             Movement.occurred_at <= self.now)
+        if len(f.t):
+            # Only the frame's time span: older waste rows are not in the frame anyway.
+            stmt = stmt.where(Movement.occurred_at >= from_epoch(int(f.t.min())))
         rows = self.session.execute(stmt).all()
         if not rows:
             return out

@@ -35,6 +35,8 @@ class DetectorResult:
     seconds: float = 0.0
     truncated: int = 0
     error: str | None = None
+    scope: str = "full"  # "full" | "partition" (incremental: only the subjects touched)
+    subjects: int | None = None
 
 
 @dataclass
@@ -43,6 +45,7 @@ class DetectionReport:
     movements: int = 0
     seconds: float = 0.0
     load_seconds: float = 0.0
+    mode: str = "full"  # "full" | "partial" | "skip" (incremental runs)
     results: list[DetectorResult] = field(default_factory=list)
 
     @property
@@ -62,7 +65,7 @@ class DetectionReport:
         return {
             "now": self.now.isoformat(), "movements": self.movements,
             "seconds": round(self.seconds, 3), "load_seconds": round(self.load_seconds, 3),
-            "new": self.new, "updated": self.updated,
+            "mode": self.mode, "new": self.new, "updated": self.updated,
             "detectors": [r.__dict__ | {"seconds": round(r.seconds, 3)} for r in self.results],
         }
 
@@ -73,33 +76,102 @@ def latest_movement_time(session: Session) -> dt.datetime | None:
 
 
 def run_all(session_or_engine: Session | Engine, now: dt.datetime | None = None,
-            only: list[str] | None = None, lookback_days: int = 366) -> DetectionReport:
+            only: list[str] | None = None, lookback_days: int = 366,
+            incremental: bool = False, progress: Progress | None = None) -> DetectionReport:
     """Run the detectors (all, or ``only`` these names) and upsert their alerts.
 
     ``now`` defaults to the latest movement stored, so historical data sets are judged as of
-    their own end. A detector that fails is reported and the others still run.
+    their own end. A detector that fails is reported and the others still run. Movements are
+    loaded for the lookback window plus the history each detector declares
+    (``centinela.detect.window``). ``incremental`` revisits only what changed since the last
+    recorded run (``centinela.detect.incremental``); ``progress`` is told about each step.
     """
     if isinstance(session_or_engine, Session):
-        return _run(session_or_engine, now, only, lookback_days)
+        return _run(session_or_engine, now, only, lookback_days, incremental, progress)
     with session_scope(session_or_engine) as session:
-        return _run(session, now, only, lookback_days)
+        return _run(session, now, only, lookback_days, incremental, progress)
+
+
+class Progress:
+    """Receives progress of a run; the default does nothing (the CLI draws a bar)."""
+
+    def rows(self, n: int) -> None:
+        """``n`` more movements were loaded."""
+
+    def detector(self, name: str) -> None:
+        """Detector ``name`` finished."""
 
 
 def _run(session: Session, now: dt.datetime | None, only: list[str] | None,
-         lookback_days: int) -> DetectionReport:
+         lookback_days: int, incremental: bool = False,
+         progress: Progress | None = None) -> DetectionReport:
+    from centinela.config import get_settings
+    from centinela.detect import incremental as inc
+    from centinela.detect.window import OBJECT_FRAMES, history_days, object_filter
+
     started = time.perf_counter()
+    progress = progress or Progress()
+    settings = get_settings()
     if now is None:
         now = latest_movement_time(session) or dt.datetime.now(dt.UTC).replace(tzinfo=None)
     elif now.tzinfo is not None:
         now = now.astimezone(dt.UTC).replace(tzinfo=None)
     detectors = [load(n) for n in only] if only else all_detectors()
-    ctx = DetectionContext(session, now, lookback_days=lookback_days)
     report = DetectionReport(now=now)
-    t0 = time.perf_counter()
-    report.movements = ctx.frame.n
-    _ = ctx.registry
-    report.load_seconds = time.perf_counter() - t0
-    report.results = run_detectors(session, now, detectors, ctx)
+    wall = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    plan = inc.plan(session, now, lookback_days, settings.detect_full_every_hours, wall)
+    report.mode = plan.mode if incremental else "full"
+    if incremental and plan.mode == "skip":
+        report.seconds = time.perf_counter() - started
+        return report
+    partial = incremental and plan.mode == "partial"
+    start = now - dt.timedelta(days=lookback_days)
+    cap = settings.detect_history_days
+    main = [d for d in detectors if d.name not in OBJECT_FRAMES
+            and not (partial and d.name in inc.PARTITIONS)]
+    needs = [history_days(d.name, cap) for d in main]
+    known = [h for h in needs if h is not None]
+    hist = None if len(known) < len(needs) else max(known, default=0)
+    # One context per frame: the main window, each object frame, each partition.
+    plans: list[tuple[list[Detector], dict[str, Any], set[str] | None]] = []
+    if main:
+        # Serial numbers are followed only on the object frames below.
+        plans.append((main, {"history_days": hist, "serials": False}, None))
+    for kind in dict.fromkeys(OBJECT_FRAMES[d.name] for d in detectors if d.name in OBJECT_FRAMES):
+        dets = [d for d in detectors if OBJECT_FRAMES.get(d.name) == kind]
+        plans.append((dets, {"where": object_filter(kind, now, start)}, None))
+    if partial:
+        for kind in dict.fromkeys(inc.PARTITIONS[d.name] for d in detectors
+                                  if d.name in inc.PARTITIONS):
+            dets = [d for d in detectors if inc.PARTITIONS.get(d.name) == kind]
+            since = now - dt.timedelta(days=lookback_days + max(
+                history_days(d.name, max(cap, 0)) or 0 for d in dets))
+            where = inc.touched_filter(kind, plan.since_id, plan.max_id) & (
+                Movement.occurred_at >= since) & (Movement.occurred_at <= now)
+            plans.append((dets, {"where": where},
+                          inc.touched_ids(session, kind, plan.since_id, plan.max_id)))
+    stamp = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    results: dict[str, DetectorResult] = {}
+    for dets, kw, subjects in plans:
+        t0 = time.perf_counter()
+        ctx = DetectionContext(session, now, lookback_days=lookback_days, progress=progress.rows,
+                               **kw)
+        n = ctx.frame.n
+        _ = ctx.registry
+        report.load_seconds += time.perf_counter() - t0
+        if subjects is None and dets is main:
+            report.movements = n
+        for det in dets:
+            res = _run_one(session, det, now, ctx, stamp, subjects)
+            res.scope = "partition" if subjects is not None else "full"
+            res.subjects = None if subjects is None else len(subjects)
+            results[det.name] = res
+            progress.detector(det.name)
+        del ctx  # free this frame before loading the next
+    report.results = [results[d.name] for d in detectors]
+    if not only:
+        inc.save_state(session, now, lookback_days, plan.max_id, wall,
+                       full=not partial)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -113,26 +185,30 @@ def run_detectors(session: Session, now: dt.datetime, detectors: list[Detector],
     time written on the alerts (default: the wall clock)."""
     ctx = ctx or DetectionContext(session, now)
     stamp = stamp or dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    results = []
-    for det in detectors:
-        res = DetectorResult(det.name)
-        t1 = time.perf_counter()
-        try:
-            with session.begin_nested():
-                drafts = det.run(session, now, ctx)
-                res.found = len(drafts)
-                drafts = _cap(drafts, res)
-                for draft in drafts:
-                    _, created = upsert_alert(session, draft, now=stamp)
-                    res.new += int(created)
-                    res.updated += int(not created)
-        except Exception as exc:  # noqa: BLE001 - one broken detector must not stop the others
-            log.exception("detector %s failed", det.name)
-            res.error = f"{type(exc).__name__}: {exc}"
-            res.new = res.updated = 0
-        res.seconds = time.perf_counter() - t1
-        results.append(res)
-    return results
+    return [_run_one(session, det, now, ctx, stamp, None) for det in detectors]
+
+
+def _run_one(session: Session, det: Detector, now: dt.datetime, ctx: DetectionContext,
+             stamp: dt.datetime, subjects: set[str] | None) -> DetectorResult:
+    res = DetectorResult(det.name)
+    t1 = time.perf_counter()
+    try:
+        with session.begin_nested():
+            drafts = det.run(session, now, ctx)
+            if subjects is not None:
+                drafts = [d for d in drafts if d.subject_id in subjects]
+            res.found = len(drafts)
+            drafts = _cap(drafts, res)
+            for draft in drafts:
+                _, created = upsert_alert(session, draft, now=stamp)
+                res.new += int(created)
+                res.updated += int(not created)
+    except Exception as exc:  # noqa: BLE001 - one broken detector must not stop the others
+        log.exception("detector %s failed", det.name)
+        res.error = f"{type(exc).__name__}: {exc}"
+        res.new = res.updated = 0
+    res.seconds = time.perf_counter() - t1
+    return res
 
 
 def _cap(drafts: list[AlertDraft], res: DetectorResult) -> list[AlertDraft]:

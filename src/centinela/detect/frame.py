@@ -12,7 +12,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 import numpy as np
-from sqlalchemy import Integer, cast, func, select
+from sqlalchemy import Integer, cast, func, null, select
 from sqlalchemy.engine import Connection
 
 from centinela.ledger.records import EVENT_TYPES, Movement
@@ -134,47 +134,87 @@ def _epoch_expr(dialect: str):
     return cast(func.extract("epoch", Movement.occurred_at), Integer)
 
 
-def load_frame(conn: Connection, where=None, vocab_from: Frame | None = None) -> Frame:
+# Rows fetched per round trip: the transient Python tuples of one chunk are the only
+# per-row objects alive at once, so loading costs the NumPy columns plus one chunk.
+CHUNK_ROWS = 10_000
+
+
+def load_frame(conn: Connection, where=None, vocab_from: Frame | None = None,
+               progress=None, serials: bool = True) -> Frame:
     """Load the movements matching ``where`` (all when None) into a Frame.
 
-    ``vocab_from`` reuses another frame's vocabularies so codes are comparable.
+    Rows are streamed in chunks of ``CHUNK_ROWS`` and interned into compact columns as they
+    arrive, so peak memory is the columns plus one chunk, never a list of every row.
+    ``vocab_from`` reuses another frame's vocabularies so codes are comparable; ``progress``
+    (optional) is called with the number of rows of each chunk. ``serials=False`` leaves the
+    serial numbers out (every row ``-1``): unit serials are nearly unique, and only the
+    detectors that follow serials (on their own frames) read them.
     """
     dialect = conn.dialect.name
-    stmt = select(*_COLUMNS, _epoch_expr(dialect))
+    cols = list(_COLUMNS)
+    if not serials:
+        cols[cols.index(Movement.serial)] = null()
+    stmt = select(*cols, _epoch_expr(dialect))
     if where is not None:
         stmt = stmt.where(where)
     compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
-    cur = conn.connection.dbapi_connection.cursor()
-    try:
-        cur.execute(str(compiled))
-        rows = cur.fetchall()
-    finally:
-        cur.close()
     f = Frame()
     if vocab_from is not None:
         for name in ("estv", "profv", "prodv", "patv", "serialv", "lotv", "deptv"):
             setattr(f, name, getattr(vocab_from, name))
-    f.n = len(rows)
     f.conn = conn
-    if not rows:
+    parts: list[dict[str, np.ndarray]] = []
+    dbapi = conn.connection.dbapi_connection
+    # A named (server-side) cursor on PostgreSQL streams; SQLite cursors stream natively.
+    cur = dbapi.cursor(name="centinela_frame") if dialect == "postgresql" else dbapi.cursor()
+    try:
+        if dialect == "postgresql":
+            cur.itersize = CHUNK_ROWS
+            # A cursor is planned for its first 10 % of rows by default (an index scan over a
+            # window of millions of rows); every row is read, so plan for all of them.
+            with dbapi.cursor() as setter:
+                setter.execute("SET LOCAL cursor_tuple_fraction = 1.0")
+        cur.execute(str(compiled))
+        while True:
+            rows = cur.fetchmany(CHUNK_ROWS)
+            if not rows:
+                break
+            parts.append(_encode_chunk(f, rows))
+            if progress is not None:
+                progress(len(rows))
+            del rows
+    finally:
+        cur.close()
+    f.n = sum(len(p["row_id"]) for p in parts)
+    if not parts:
         return f
+    for name in list(parts[0]):
+        # One column at a time, dropping its chunks as it goes: never two copies of the frame.
+        setattr(f, name, np.concatenate([p.pop(name) for p in parts]))
+    return f
+
+
+def _encode_chunk(f: Frame, rows: list[tuple]) -> dict[str, np.ndarray]:
+    """Turn one chunk of rows into compact columns (codes from ``f``'s vocabularies)."""
+    n = len(rows)
     (ids, etypes, ests, prods, qtys, cps, lots, serials, prescr, profs, wits, pats,
      births, pubig, days, imps, ts) = zip(*rows, strict=True)
-    f.row_id = np.fromiter(ids, dtype=np.int64, count=f.n)
-    f.etype = np.fromiter((EVENT_CODE.get(e, -1) for e in etypes), dtype=np.int8, count=f.n)
-    f.t = np.fromiter(ts, dtype=np.int64, count=f.n)
-    f.est = f.estv.encode(ests)
-    f.counterparty = f.estv.encode(cps)
-    f.product = f.prodv.encode(prods)
-    f.qty = np.asarray(qtys, dtype=np.float64)
-    f.lot = f.lotv.encode(lots)
-    f.serial = f.serialv.encode(serials)
-    f.prescriber = f.profv.encode(prescr)
-    f.professional = f.profv.encode(profs)
-    f.witness = f.profv.encode(wits)
-    f.patient = f.patv.encode(pats)
-    f.birth_year = np.array([np.nan if b is None else b for b in births], dtype=np.float64)
-    f.patient_dept = f.deptv.encode(pubig)
-    f.days_supply = np.array([np.nan if d is None else d for d in days], dtype=np.float64)
-    f.import_id = np.array([-1 if i is None else i for i in imps], dtype=np.int64)
-    return f
+    return {
+        "row_id": np.fromiter(ids, dtype=np.int64, count=n),
+        "etype": np.fromiter((EVENT_CODE.get(e, -1) for e in etypes), dtype=np.int8, count=n),
+        "t": np.fromiter(ts, dtype=np.int64, count=n),
+        "est": f.estv.encode(ests),
+        "counterparty": f.estv.encode(cps),
+        "product": f.prodv.encode(prods),
+        "qty": np.asarray(qtys, dtype=np.float64),
+        "lot": f.lotv.encode(lots),
+        "serial": f.serialv.encode(serials),
+        "prescriber": f.profv.encode(prescr),
+        "professional": f.profv.encode(profs),
+        "witness": f.profv.encode(wits),
+        "patient": f.patv.encode(pats),
+        "birth_year": np.array([np.nan if b is None else b for b in births], dtype=np.float64),
+        "patient_dept": f.deptv.encode(pubig),
+        "days_supply": np.array([np.nan if d is None else d for d in days], dtype=np.float64),
+        "import_id": np.array([-1 if i is None else i for i in imps], dtype=np.int64),
+    }

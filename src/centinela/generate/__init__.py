@@ -23,6 +23,7 @@ from centinela.generate.writer import TableWriter
 
 DEFAULT_START = dt.date(2025, 7, 1)
 DEFAULT_DAYS = 365
+MAX_DAYS = 11 * 366  # ten national years for the scale benchmark (≈ 10 M movements at scale 1)
 FORMATS = ("csv", "jsonl")
 
 README = """DATOS SINTÉTICOS / SYNTHETIC DATA — Centinela generator
@@ -79,7 +80,7 @@ class GenerationReport:
 def generate(out_dir: str | Path, seed: int = 1, scale: float = 0.2, scenarios: bool = True,
              start: dt.date | str = DEFAULT_START, days: int = DEFAULT_DAYS,
              fmt: str = "csv", noise: bool = False,
-             psychotropics: bool = False) -> GenerationReport:
+             psychotropics: bool = False, progress=None) -> GenerationReport:
     """Write a synthetic year of movements (and planted scenarios) into ``out_dir``.
 
     ``noise`` turns on the realistic-noise mode (``centinela.generate.noise``): reporting
@@ -94,8 +95,8 @@ def generate(out_dir: str | Path, seed: int = 1, scale: float = 0.2, scenarios: 
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
     if not 0 < scale <= 20:
         raise ValueError(f"scale must be in (0, 20], not {scale}")
-    if not 28 <= days <= 3 * 366:
-        raise ValueError(f"days must be between 28 and 1098, not {days}")
+    if not 28 <= days <= MAX_DAYS:
+        raise ValueError(f"days must be between 28 and {MAX_DAYS}, not {days}")
     if noise and days == DEFAULT_DAYS:
         days += 12  # the data end part-way through a month, as a live system's always do
     out = Path(out_dir)
@@ -126,6 +127,7 @@ def generate(out_dir: str | Path, seed: int = 1, scale: float = 0.2, scenarios: 
                            protected=set(plan.used_est) if plan else set())
             sink = quirks.day_rows
         sim = Sim(world, rng, nprng, mods, sink)
+        sim.on_day = progress  # (days done, days) after each simulated day, when given
         sim.run()
         if quirks is not None:
             quirks.flush()

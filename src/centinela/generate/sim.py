@@ -59,6 +59,7 @@ class Sim(Activity):
     def __init__(self, world: World, rng: random.Random, nprng: np.random.Generator,
                  mods: Mods, sink: Callable[[list[tuple]], None]) -> None:
         self.w, self.rng, self.np, self.mods, self.sink = world, rng, nprng, mods, sink
+        self.on_day: Callable[[int, int], None] | None = None  # progress: (days done, days)
         self.ests, self.profs = world.ests, world.profs
         self.days = (world.end - world.start).days + 1
         dates = [world.start + dt.timedelta(days=d) for d in range(self.days)]
@@ -248,6 +249,8 @@ class Sim(Activity):
                 counts[r[2][1]] += 1
             self.sink([r[2] for r in buf])
             self.buf = []
+            if self.on_day is not None:
+                self.on_day(d + 1, self.days)
 
     def plan(self, t: int, fn: Callable, *args: object) -> None:
         self.seq += 1

@@ -56,6 +56,12 @@ class PrescriptionFormMisuse(Detector):
                     Movement.product_code, Movement.quantity)
              .where(Movement.event_type == "dispense", Movement.prescription_id.is_not(None),
                     Movement.occurred_at <= now))
+        # Every use, at any date, of the forms used in the window (not every form ever used).
+        start = ctx.now - dt.timedelta(days=ctx.lookback_days)
+        q = q.where(Movement.prescription_id.in_(
+            select(Movement.prescription_id).where(
+                Movement.event_type == "dispense", Movement.prescription_id.is_not(None),
+                Movement.occurred_at >= start, Movement.occurred_at <= now)))
         uses: dict[str, list] = defaultdict(list)
         for row in session.execute(q):
             uses[row.prescription_id].append(row)

@@ -1,0 +1,85 @@
+"""What each detector reads: the window of movements it judges and the history before it.
+
+Batch detection judges the lookback window (``lookback_days`` up to ``now``). Baselines need
+history before it; each detector declares how many days (``HISTORY_DAYS``), capped by the
+``detect_history_days`` setting, so the movements loaded do not grow with the years stored.
+Detectors that follow one object through all time (a serial number, a seized lot) read a
+narrow frame instead: every movement of the serials or lots the window touches, at any date.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import and_, or_, select
+
+from centinela.ledger.records import Movement
+
+DEFAULT_HISTORY_DAYS = 400
+
+# Days of history before the lookback window each detector's baseline needs. A detector not
+# listed gets DEFAULT_HISTORY_DAYS (the conservative choice for a new detector).
+HISTORY_DAYS: dict[str, int] = {
+    "unauthorized_receiver": 0,
+    "loss_report": 0,
+    "uncertified_handler": 0,
+    "dispense_high_mme": 0,  # prior dispensations come from its own query
+    "transfer_not_received": 30,  # receipts booked up to 2 × transfer_receipt_days early
+    "repeated_loss": 0,
+    "waste_share": 31,
+    "waste_unwitnessed": 31,
+    "prescriber_volume": 365,  # a prescriber's own history (≥ 60 days) and the window before
+    "multiple_providers": 120,  # pdmp_window_days before the window (90 by default)
+    "overlapping_prescriptions": 120,
+    "high_mme": 120,
+    "suspicious_order": 400,  # 12 months before each judged month, from month starts
+    "purchases_outgrow_use": 400,
+    "inventory_discrepancy": 95,  # the count before the window and its booking lag
+    "regional_surge": 365,  # 6-month baselines and the dispersion of a year of months
+    "opioid_benzodiazepine_overlap": 0,  # reads its own year of dispensations
+    "coprescribing_prescriber": 0,
+    "prescription_form_misuse": 0,  # reads every use of each form itself
+    "balance_gap": 0,  # reconciles the periodic balances itself
+    "regional_outlier": 0,
+}
+
+# Detectors that trace one object through its whole history read their own narrow frame.
+OBJECT_FRAMES: dict[str, str] = {
+    "serial_reuse": "serials",
+    "seizure_trace": "seized",
+}
+
+
+def history_days(name: str, cap: int) -> int | None:
+    """Return the days of history ``name`` loads before the window (None: all history)."""
+    if cap < 0:
+        return None
+    return min(HISTORY_DAYS.get(name, DEFAULT_HISTORY_DAYS), cap)
+
+
+def window_filter(now: dt.datetime, since: dt.datetime | None):
+    """Movements up to ``now`` and, when ``since`` is set, from ``since`` on."""
+    cond = Movement.occurred_at <= now
+    return cond if since is None else and_(Movement.occurred_at >= since, cond)
+
+
+def object_filter(kind: str, now: dt.datetime, start: dt.datetime):
+    """Every movement up to ``now`` of the serials (or seized lots/serials) of the window."""
+    if kind == "serials":
+        used = select(Movement.serial).where(
+            Movement.occurred_at >= start, Movement.occurred_at <= now,
+            Movement.serial.is_not(None)).distinct()
+        return and_(Movement.occurred_at <= now, Movement.serial.in_(used))
+    if kind == "seized":
+        return _seized_filter(now, start)
+    raise ValueError(f"unknown object frame {kind!r}")
+
+
+def _seized_filter(now: dt.datetime, start: dt.datetime):
+    from centinela.ledger.records import Seizure
+
+    window = and_(Seizure.occurred_at <= now, Seizure.occurred_at >= start)
+    lots = select(Seizure.lot).where(window, Seizure.lot.is_not(None))
+    serials = select(Seizure.serial).where(window, Seizure.serial.is_not(None))
+    return and_(Movement.occurred_at <= now,
+                or_(Movement.lot.in_(lots), Movement.serial.in_(serials)))
