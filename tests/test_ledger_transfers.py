@@ -24,7 +24,7 @@ def test_window_is_one_day_before_to_the_receipt_days_after(session):
     (-30, False),  # booked more than a day before the shipment: not its receipt
     (-12, True),  # booked half a day before: the sender booked late
     (6 * 24, True),
-    (8 * 24, False),  # after the 7 receipt days
+    (8 * 24, True),  # after the 7 receipt days, unclaimed: a late booking (LATE_RECEIPT_DAYS)
 ])
 def test_ledger_and_detector_agree_on_the_window(session, offset_h, received):
     base_products(session)
@@ -48,3 +48,25 @@ def test_ledger_and_detector_agree_on_the_window(session, offset_h, received):
     flagged = sorted(a.subject_id for a in session.query(Alert).filter_by(
         detector="transfer_not_received"))
     assert flagged == expected
+
+
+def test_a_late_receipt_serves_one_shipment_the_closest_in_time(session):
+    """Booked 36 days after SHIP (past a reporting cycle) and 16 after LOST: it is LOST's late
+    receipt, in the ledger and in the detector; SHIP stays unreceived."""
+    base_products(session)
+    est(session, "D1", "distributor")
+    est(session, "P1")
+    mv(session, "transfer_out", "D1", FENT_AMP, 50, T, counterparty_id="P1", event_id="SHIP")
+    mv(session, "transfer_out", "D1", FENT_AMP, 50, T + dt.timedelta(days=20),
+       counterparty_id="P1", event_id="LOST")
+    mv(session, "receipt", "P1", FENT_AMP, 50, T + dt.timedelta(days=36), counterparty_id="D1")
+    mv(session, "count", "P1", FENT_AMP, 0, NOW)
+    session.commit()
+
+    m = match_transfers(session, NOW)
+    assert [p.shipment.event_id for p in m.pairs] == ["LOST"]
+    assert [leg.event_id for leg in m.unreceived] == ["SHIP"]
+    run_all(session, now=NOW, only=["transfer_not_received"])
+    flagged = sorted(a.subject_id for a in session.query(Alert).filter_by(
+        detector="transfer_not_received"))
+    assert flagged == ["SHIP"]

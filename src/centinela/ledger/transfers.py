@@ -28,6 +28,11 @@ RECEIVING = ("receipt", "transfer_in")
 RECEIPT_LEAD = dt.timedelta(days=1)
 """How long before its shipment a receipt may be booked and still match it."""
 
+LATE_RECEIPT_DAYS = 31
+"""A receipt that no shipment claims within the receipt window still matches an unreceived
+shipment booked up to this many days before it (one monthly reporting cycle): a delivery note
+typed in weeks late is a late booking, not a missing shipment."""
+
 
 def receipt_window(days: int | None = None) -> tuple[dt.timedelta, dt.timedelta]:
     """Return (lead, grace): a receipt matches a shipment sent at ``t`` when it was booked in
@@ -98,9 +103,10 @@ def match_transfers(session: Session, now: dt.datetime, since: dt.datetime | Non
                     until: dt.datetime | None = None, days: int | None = None) -> TransferMatch:
     """Match shipments sent in ``[since, until]`` with receipts (loaded ``days`` wider)."""
     lead, window = receipt_window(days)
+    late = max(window, dt.timedelta(days=LATE_RECEIPT_DAYS))
     outs = _legs(session, ("transfer_out",), since, until)
     recs = _legs(session, RECEIVING, since - window if since else None,
-                 until + window if until else None)
+                 until + late if until else None)
     groups: dict[tuple[str, str, str], list[Leg]] = defaultdict(list)
     for r in recs:  # received by r.establishment_id from r.counterparty_id
         groups[(r.counterparty_id, r.establishment_id, r.product_code)].append(r)
@@ -124,6 +130,29 @@ def match_transfers(session: Session, now: dt.datetime, since: dt.datetime | Non
     used: set[int] = set()
     matched: dict[int, Leg] = {}
     for _cost, out_id, rec_id, _out, rec in cands:
+        if out_id in matched or rec_id in used:
+            continue
+        matched[out_id] = rec
+        used.add(rec_id)
+    # Second pass: receipts left over match still-unmatched shipments booked up to ``late``
+    # before them (a late booking), closest first.
+    late_cands: list[tuple[float, int, int, Leg]] = []
+    for out in outs:
+        if out.id in matched:
+            continue
+        key = (out.establishment_id, out.counterparty_id, out.product_code)
+        group = groups.get(key)
+        if not group:
+            continue
+        ts = times[key]
+        lo = bisect.bisect_right(ts, out.occurred_at + window)
+        hi = bisect.bisect_right(ts, out.occurred_at + late)
+        for rec in group[lo:hi]:
+            if rec.id not in used and _compatible(out, rec):
+                lag = (rec.occurred_at - out.occurred_at).total_seconds()
+                late_cands.append((lag, out.id, rec.id, rec))
+    late_cands.sort(key=lambda c: c[:3])
+    for _lag, out_id, rec_id, rec in late_cands:
         if out_id in matched or rec_id in used:
             continue
         matched[out_id] = rec

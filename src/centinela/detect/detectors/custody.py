@@ -15,7 +15,7 @@ from centinela.detect.context import DAY, DetectionContext
 from centinela.detect.frame import CONSUMED, INBOUND, to_epoch
 from centinela.detect.util import groups, month_bounds, month_index, pair_key
 from centinela.ledger.records import Seizure
-from centinela.ledger.transfers import RECEIPT_LEAD, receipt_window
+from centinela.ledger.transfers import LATE_RECEIPT_DAYS, RECEIPT_LEAD, receipt_window
 
 LEAD_S = int(RECEIPT_LEAD.total_seconds())  # a receipt may be booked before its shipment
 
@@ -249,7 +249,7 @@ class TransferNotReceived(Detector):
                 out.append(self._alert(ctx, o, need, matched))
         return out
 
-    LATE_DAYS = 31  # a receipt booked within a month (one reporting cycle) is late, not missing
+    LATE_DAYS = LATE_RECEIPT_DAYS  # one reporting cycle: late, not missing (ledger.transfers)
 
     def _match_late(self, f, o: int, need: float, pool: list[list], grace: int,
                     matched: list[int]) -> float:
