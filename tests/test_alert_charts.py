@@ -405,3 +405,17 @@ def test_records_family_form_misuse_and_balance_gap_pages(app, engine, session, 
     api = client.get(f"/api/v1/alerts/{alerts['balance_gap']}?lang=en").json()
     assert api["charts"][0]["key"] == "balance" and api["charts"][0]["bars"][0]["value"] == 6
     assert "6 units unexplained" in api["explained"]["headline"]
+
+
+def test_inbox_and_its_export_read_headlines_in_the_interface_language(app, detected):
+    """The stored summary is Spanish; the English inbox rebuilds each headline in English."""
+    client = login(app, "analista")
+    es = client.get("/api/v1/alerts?detector=suspicious_order").json()
+    en = client.get("/api/v1/alerts?detector=suspicious_order&lang=en").json()
+    assert es["rows"] and len(es["rows"]) == len(en["rows"])
+    assert any("veces su promedio de 12 meses" in r["summary"] for r in es["rows"])
+    assert any("times its 12-month average" in r["summary"] for r in en["rows"])
+    assert not any("veces su promedio" in r["summary"] for r in en["rows"])
+    exported = client.get("/alerts.json?detector=suspicious_order&lang=en").json()
+    rows = exported["rows"] if isinstance(exported, dict) else exported
+    assert any("times its 12-month average" in r["summary"] for r in rows)

@@ -36,6 +36,7 @@ class Page:
 PAGES: tuple[Page, ...] = (
     Page("inbox", "/alerts", "nav.alerts", INVESTIGATORS),
     Page("cases", "/cases", "nav.cases", ANALYSTS),
+    Page("citizen_reports", "/analista/reportes", "nav.citizen_reports", INVESTIGATORS),
     Page("map", "/map", "nav.map", INVESTIGATORS),
     Page("profiles", "/profiles", "nav.profiles", INVESTIGATORS),
     Page("imports", "/imports", "nav.imports", ("admin", "national_analyst")),

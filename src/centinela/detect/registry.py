@@ -1,7 +1,9 @@
-"""The table of detectors: name → class path, imported lazily.
+"""The table of detectors: name → class.
 
-Built-in detectors are registered exactly as a new one would be: add a module with a
-``Detector`` subclass and one ``register`` line (or call ``register`` from a plugin at import).
+Built-in detectors are registered below by plain imports; a new one is a module with a
+``Detector`` subclass and one ``register`` line. Upper layers (the early-warning system)
+register theirs at start through ``centinela.wiring``. A plugin outside the package may still
+register a ``"module:Class"`` path, imported on first use.
 """
 
 from __future__ import annotations
@@ -9,6 +11,31 @@ from __future__ import annotations
 import importlib
 
 from centinela.detect.base import Detector
+from centinela.detect.detectors.certification import UncertifiedHandler
+from centinela.detect.detectors.custody import (
+    SeizureTrace,
+    SerialReuse,
+    TransferNotReceived,
+    UnauthorizedReceiver,
+)
+from centinela.detect.detectors.inventory import InventoryDiscrepancy
+from centinela.detect.detectors.loss import LossReport, RepeatedLoss
+from centinela.detect.detectors.orders import PurchasesOutgrowUse, SuspiciousOrder
+from centinela.detect.detectors.patients import (
+    DispenseHighMME,
+    HighMME,
+    MultipleProviders,
+    OverlappingPrescriptions,
+)
+from centinela.detect.detectors.prescriber import PrescriberVolume
+from centinela.detect.detectors.psychotropics import (
+    CoprescribingPrescriber,
+    OpioidBenzodiazepineOverlap,
+)
+from centinela.detect.detectors.records import BalanceGap, PrescriptionFormMisuse
+from centinela.detect.detectors.regional import RegionalSurge
+from centinela.detect.detectors.regional_outlier import RegionalOutlier
+from centinela.detect.detectors.waste import UnwitnessedWaste, WasteShare
 
 DETECTORS: dict[str, str | type[Detector]] = {}
 
@@ -45,31 +72,30 @@ def all_detectors(realtime: bool | None = None) -> list[Detector]:
     return [d for d in found if d.realtime == realtime]
 
 
-_PKG = "centinela.detect.detectors"
 # Per-event rules (also run in real time on every accepted import).
-register("serial_reuse", f"{_PKG}.custody:SerialReuse")
-register("unauthorized_receiver", f"{_PKG}.custody:UnauthorizedReceiver")
-register("loss_report", f"{_PKG}.loss:LossReport")
-register("uncertified_handler", f"{_PKG}.certification:UncertifiedHandler")
-register("dispense_high_mme", f"{_PKG}.patients:DispenseHighMME")
+register("serial_reuse", SerialReuse)
+register("unauthorized_receiver", UnauthorizedReceiver)
+register("loss_report", LossReport)
+register("uncertified_handler", UncertifiedHandler)
+register("dispense_high_mme", DispenseHighMME)
 # Statistical and reconciliation detectors (scheduled and on demand).
-register("transfer_not_received", f"{_PKG}.custody:TransferNotReceived")
-register("seizure_trace", f"{_PKG}.custody:SeizureTrace")
-register("repeated_loss", f"{_PKG}.loss:RepeatedLoss")
-register("waste_share", f"{_PKG}.waste:WasteShare")
-register("waste_unwitnessed", f"{_PKG}.waste:UnwitnessedWaste")
-register("prescriber_volume", f"{_PKG}.prescriber:PrescriberVolume")
-register("multiple_providers", f"{_PKG}.patients:MultipleProviders")
-register("overlapping_prescriptions", f"{_PKG}.patients:OverlappingPrescriptions")
-register("high_mme", f"{_PKG}.patients:HighMME")
-register("suspicious_order", f"{_PKG}.orders:SuspiciousOrder")
-register("purchases_outgrow_use", f"{_PKG}.orders:PurchasesOutgrowUse")
-register("inventory_discrepancy", f"{_PKG}.inventory:InventoryDiscrepancy")
-register("regional_surge", f"{_PKG}.regional:RegionalSurge")
+register("transfer_not_received", TransferNotReceived)
+register("seizure_trace", SeizureTrace)
+register("repeated_loss", RepeatedLoss)
+register("waste_share", WasteShare)
+register("waste_unwitnessed", UnwitnessedWaste)
+register("prescriber_volume", PrescriberVolume)
+register("multiple_providers", MultipleProviders)
+register("overlapping_prescriptions", OverlappingPrescriptions)
+register("high_mme", HighMME)
+register("suspicious_order", SuspiciousOrder)
+register("purchases_outgrow_use", PurchasesOutgrowUse)
+register("inventory_discrepancy", InventoryDiscrepancy)
+register("regional_surge", RegionalSurge)
 # Opioids with benzodiazepines (controlled psychotropics in the ledger).
-register("opioid_benzodiazepine_overlap", f"{_PKG}.psychotropics:OpioidBenzodiazepineOverlap")
-register("coprescribing_prescriber", f"{_PKG}.psychotropics:CoprescribingPrescriber")
+register("opioid_benzodiazepine_overlap", OpioidBenzodiazepineOverlap)
+register("coprescribing_prescriber", CoprescribingPrescriber)
 # Over the official records of the intake extensions (docs/intake.md).
-register("prescription_form_misuse", f"{_PKG}.records:PrescriptionFormMisuse")
-register("balance_gap", f"{_PKG}.records:BalanceGap")
-register("regional_outlier", f"{_PKG}.regional_outlier:RegionalOutlier")
+register("prescription_form_misuse", PrescriptionFormMisuse)
+register("balance_gap", BalanceGap)
+register("regional_outlier", RegionalOutlier)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -18,7 +17,7 @@ from centinela import __version__
 from centinela.config import get_settings
 from centinela.db import get_engine, session_factory
 from centinela.web.limits import BodyLimit
-from centinela.web.routes import ROUTER_MODULES
+from centinela.web.routes import ROUTERS
 from centinela.web.security import SecurityMiddleware, resolve_user
 from centinela.web.txn import CommitBeforeResponse
 from centinela.wiring import install
@@ -43,8 +42,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     app.state.user_resolver = resolve_user
     app.state.csrf_exempt = set()  # path prefixes of cookie-less form webhooks
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
-    for name in ROUTER_MODULES:
-        module = importlib.import_module(name)
+    for module in ROUTERS:
         app.include_router(module.router)
         setup = getattr(module, "setup", None)
         if setup is not None:

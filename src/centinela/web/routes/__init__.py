@@ -1,31 +1,58 @@
 """Routers of the web app: one module per area, each exposing ``router`` (and optionally
-``setup(app)``). The app factory includes them in this order.
+``setup(app)``). The app factory (``centinela.web.app``) includes them in this order.
 """
 
-ROUTER_MODULES = (
-    "centinela.web.routes.core",  # health check, language switch
+from types import ModuleType
+
+from centinela.web.routes import (
+    access,
+    admin,
+    alerts,
+    assistant,
+    auth,
+    channels,
+    core,
+    customs,
+    delegates,
+    ews,
+    fhir,
+    imports,
+    intake,
+    lookup,
+    maps,
+    online,
+    prescriber,
+    profiles,
+    public,
+    quarterly,
+    triage,
+    workspace,
+)
+
+ROUTERS: tuple[ModuleType, ...] = (
+    core,  # health check, language switch
     # analyst app: pages and their JSON twins
-    "centinela.web.routes.auth",
-    "centinela.web.routes.workspace",
-    "centinela.web.routes.alerts",
-    "centinela.web.routes.profiles",
-    "centinela.web.routes.maps",
-    "centinela.web.routes.imports",
-    "centinela.web.routes.lookup",
-    "centinela.web.routes.prescriber",
-    "centinela.web.routes.delegates",
-    "centinela.web.routes.access",
-    "centinela.web.routes.admin",
-    "centinela.web.routes.intake",  # machine intake of the reporting format
+    auth,
+    workspace,
+    alerts,
+    profiles,
+    maps,
+    imports,
+    lookup,
+    prescriber,
+    delegates,
+    access,
+    admin,
+    intake,  # machine intake of the reporting format
     # citizens: pages and API, messaging webhooks, the assistant; then the staff's triage
-    "centinela.web.routes.public",
-    "centinela.web.routes.channels",
-    "centinela.web.routes.assistant",
-    "centinela.web.routes.triage",
+    public,
+    channels,
+    assistant,
+    triage,
     # other areas
-    "centinela.web.routes.ews",
-    "centinela.web.routes.online",
-    "centinela.web.routes.fhir",
-    "centinela.web.routes.customs",
-    "centinela.web.routes.quarterly",
+    ews,
+    online,
+    fhir,
+    customs,
+    quarterly,
 )
