@@ -268,6 +268,8 @@ def run_seed(seed: int, scale: float, workdir: Path, noise: bool = False,
     if rejudge and db.exists() and (data / "truth.jsonl").exists():
         # The same imported year judged again by the current detectors.
         engine = make_engine(f"sqlite:///{db}")
+        # A year imported by an older Centinela lacks the newer tables (detect_state, ...).
+        create_schema(engine)
         _clear_judgement(engine)
         gen, t_gen, t_imp, queued = None, 0.0, 0.0, None
     else:

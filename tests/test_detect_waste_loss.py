@@ -109,3 +109,61 @@ def test_every_loss_is_reported_and_repeated_losses_scaled_by_throughput(session
     assert set(repeated) == {"SMALL"}
     ev = repeated["SMALL"].evidence
     assert ev["observed"] == 3 and ev["expected"] < 0.1 and ev["units_lost"] == 15
+
+
+def _shift_nurse(session, rng, nid, given, n, hospital, start=0, every=2, birth_year=1970):
+    """A nurse with ``n`` shifts, one dose a shift drawn from ``given`` (lo, hi) ampoules."""
+    for j in range(n):
+        at = days(T0, start + j * every) + dt.timedelta(hours=rng.randint(0, 8))
+        dose = round(rng.uniform(*given), 2)
+        mv(session, "administer", hospital, FENT_AMP, dose, at, patient_id=f"PSN:{nid}{j}",
+           professional_id=nid, patient_birth_year=birth_year)
+        mv(session, "waste", hospital, FENT_AMP, round(1 - dose, 2), at + dt.timedelta(minutes=20),
+           professional_id=nid, witness_id="CEP-WIT")
+
+
+def test_waste_share_of_a_low_volume_nurse_against_her_own_ward(session):
+    """Pattern: a nurse with few shifts wastes twice her ward's share for three months. Across
+    the country she is unremarkable (other hospitals' wards waste more by habit, with bigger
+    ampoules for small doses), so only her own colleagues, day by day, show it. Look-alikes: a
+    colleague of that high-waste ward with as few shifts, a ward nurse with one dropped ampoule,
+    and a nurse of the same ward caring for children."""
+    rng = random.Random(5)
+    base_products(session)
+    # Wards waste 20 %, 30 %, 45 % and 60 % of each ampoule by habit (ampoule sizes, doses).
+    for h, given in (("H1", (0.7, 0.9)), ("H2", (0.3, 0.5)), ("H3", (0.6, 0.8)), ("H4", (0.45, 0.65))):
+        est(session, h, "hospital")
+        for i in range(6):
+            _shift_nurse(session, rng, f"CEP-{h}{i}", given, 120, h)
+    _shift_nurse(session, rng, "CEP-DIV", (0.7, 0.9), 20, "H1", start=0, every=6)
+    _shift_nurse(session, rng, "CEP-DIV", (0.4, 0.55), 16, "H1", start=150, every=6)
+    _shift_nurse(session, rng, "CEP-BLOW", (0.3, 0.5), 20, "H2", every=14)  # look-alike
+    _shift_nurse(session, rng, "CEP-DROP", (0.7, 0.9), 20, "H1", every=14)  # look-alike
+    mv(session, "administer", "H1", FENT_AMP, 1, days(T0, 100), patient_id="PSN:DROP",
+       professional_id="CEP-DROP")
+    mv(session, "waste", "H1", FENT_AMP, 1, days(T0, 100), professional_id="CEP-DROP",
+       witness_id="CEP-WIT")  # a dropped ampoule, replaced
+    _shift_nurse(session, rng, "CEP-KIDS", (0.05, 0.2), 20, "H1", every=14, birth_year=2021)
+    session.commit()
+    run_all(session)
+    alerts = _by_subject(session, "waste_share")
+    assert set(alerts) == {"CEP-DIV"}
+    ev = alerts["CEP-DIV"].evidence
+    assert ev["metric"].startswith("daily waste share vs colleagues of the same establishment")
+    assert ev["peers"] == 7 and ev["excess_units"] >= 3 and ev["p_value"] < 1e-4
+    assert ev["expected"] < 0.3 < ev["observed"]
+
+
+def test_exact_tail_of_a_sum_of_lumpy_days():
+    """Quirk: waste is lumpy (mostly a small residue, now and then a whole ampoule), so the tail
+    of a sum of days is taken exactly from the colleagues' days, not from a normal curve."""
+    import numpy as np
+    from scipy import stats
+
+    from centinela.detect.detectors.waste import _sum_sf
+
+    days_ = np.array([0.0] * 90 + [1.0] * 10)  # 1 day in 10 a whole ampoule is wasted
+    assert abs(_sum_sf([(days_, 20)], 6) - stats.binom(20, 0.1).sf(5)) < 1e-9
+    assert abs(_sum_sf([(days_, 12), (days_, 8)], 6) - stats.binom(20, 0.1).sf(5)) < 1e-9
+    normal = stats.norm.sf((6 - 2) / np.sqrt(20 * 0.09))
+    assert _sum_sf([(days_, 20)], 6) > normal  # the normal tail is too thin here

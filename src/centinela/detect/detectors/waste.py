@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import numpy as np
+from scipy import stats
 from sqlalchemy.orm import Session
 
 from centinela.alerts.service import AlertDraft
@@ -174,6 +175,29 @@ class UnwitnessedWaste(Detector):
         return out
 
 
+def _sum_sf(parts: list[tuple[np.ndarray, int]], observed: float, bins: int = 400) -> float:
+    """Return P(Σ ≥ observed) for a sum of independent draws: n draws (with replacement) from each
+    empirical sample (the colleagues' day residuals of each product), by FFT convolution on a
+    common grid (a bootstrap distribution computed exactly instead of sampled)."""
+    lo = sum(n * float(r.min()) for r, n in parts)
+    hi = sum(n * float(r.max()) for r, n in parts)
+    if hi <= lo:
+        return 1.0 if observed <= hi else 0.0
+    step = (hi - lo) / (bins * len(parts) * 4)
+    size = int(np.ceil((hi - lo) / step)) + 2 * sum(n for _, n in parts) + 2
+    nfft = 1 << int(np.ceil(np.log2(size)))
+    spec = np.ones(nfft // 2 + 1, dtype=complex)
+    offset = 0
+    for r, n in parts:
+        mn = float(r.min())
+        pmf = np.bincount(np.rint((r - mn) / step).astype(np.int64)) / len(r)
+        spec *= np.fft.rfft(pmf, nfft) ** n
+        offset += n * mn
+    dist = np.maximum(np.fft.irfft(spec, nfft), 0.0)
+    k = int(np.ceil((observed - offset) / step - 1e-9))
+    return float(min(dist[max(k, 0):].sum() / max(dist.sum(), 1e-300), 1.0))
+
+
 def _icc_within(k: np.ndarray, n: np.ndarray, group: np.ndarray) -> float:
     """Return the intra-actor correlation of actors around their own establishment's share
     (ANOVA, pooled over establishments): the spread left once a ward-wide habit is known."""
@@ -230,21 +254,37 @@ class WasteShare(Detector):
     Peers: every professional with ≥ 10 units of the same product and the same patient age band
     (pediatric care wastes more of each ampoule). Robust z of logit(share) against the peers'
     median/MAD (σ ≥ 0.35); flagged when z ≥ 3.5 and the excess over the peer median is ≥ 3 units.
-    Every professional × product × window is a test, so the p of z must also survive
-    Benjamini–Hochberg (q = 5 %) over all the tests of the run.
+    A nurse who handles few units has too few doses for that comparison to be conclusive, and
+    wards differ in waste by habit (ampoule sizes, doses), so a second comparison is made with
+    her own colleagues: the same establishment, product and patient age band (≥ 5 colleagues),
+    day by day (≥ 5 days with the product; the day is the unit, as doses of one shift share
+    ampoules). Each day's excess waste is W − π·T (π = the colleagues' pooled share, T = units
+    handled); her summed excess is compared with its variance under no difference, σ²·T (σ²
+    from the colleagues' days) plus τ²·T² (τ² = the between-colleague variance of the share,
+    pooled per product over all wards by the method of moments, as in a random-effects
+    meta-analysis: habits differ beyond day-to-day chance). The z of every professional tested
+    is centred and scaled on all of them (empirical null), and because waste is lumpy (now and
+    then a whole ampoule) the tail of a candidate (z ≥ 3.5, excess ≥ 3 units) is computed
+    exactly: her days drawn from her colleagues' days, by FFT convolution.
+    Every professional × product × window of both comparisons is a test of the same
+    hypothesis, so the p must survive one Benjamini–Hochberg (q = 5 %) over all of them.
     """
 
     name = "waste_share"
     title = "Proporción de desecho atípica / Atypical waste share"
     tolerates = (
         "expired-lot disposal, pediatric wards (compared within their age band), "
-        "professionals who handle few units (< 10), and chance across every professional x "
+        "professionals who handle few units (< 10), ward habits (colleagues of the same "
+        "establishment; between-colleague variance), lumpy waste such as a dropped ampoule "
+        "(exact tail from the colleagues' days), and chance across every professional x "
         "window (Benjamini-Hochberg)."
     )
     subject_kind = "professional"
     topics = ("waste", "diversion")
     thresholds = {"robust z (logit share)": "≥ 3.5", "excess units": "≥ 3",
                   "units handled": "≥ 10", "peers": "≥ 8",
+                  "same-ward test": "≥ 5 colleagues, ≥ 5 days; z ≥ 3.5 (empirical null, "
+                                    "exact tail), excess ≥ 3 units",
                   "multiple testing": "Benjamini–Hochberg q = 5 % over all tests",
                   "excluded": "disposal of expired lots; professionals who administer none"}
     evidence_fields = ("observed", "expected", "peer_range", "percentile", "z", "peers")
@@ -277,9 +317,14 @@ class WasteShare(Detector):
                 p = cand[0]
                 if p not in best or cand[1] > best[p][1]:
                     best[p] = cand
-        keep = bh_keep([p_from_z(c[1]) for c in best.values()], self._tests, self.Q)
-        best = {p: c for (p, c), k in zip(best.items(), keep, strict=True) if k}
-        out = []
+        # Both comparisons (all colleagues of the product nationally, and colleagues of the same
+        # establishment day by day) test the same hypothesis: one Benjamini–Hochberg family.
+        unit, unit_tests = self._unit_scan(ctx, rows_all, windows, ped)
+        keep = bh_keep([p_from_z(c[1]) for c in best.values()]
+                       + [p_from_z(c["z"]) for c in unit.values()], self._tests + unit_tests, self.Q)
+        unit = {p: c for (p, c), k in zip(unit.items(), keep[len(best):], strict=True) if k}
+        best = {p: c for (p, c), k in zip(best.items(), keep[:len(best)], strict=True) if k}
+        out = [self._unit_draft(ctx, c) for p, c in unit.items() if p not in best]
         for p, (_, z, rows, inv, i, waste, total, prod, med_share, peer_shares, npeers,
                 excess, b) in best.items():
             g = rows[inv == i]
@@ -349,3 +394,147 @@ class WasteShare(Detector):
                     out.append((int(prof[i]), float(z), rows, inv, int(i), waste, total, prod,
                                 med_share, waste[others] / total[others], len(others), excess, b))
         return out
+
+    # Same-unit test: colleagues of the same establishment and product, day by day.
+    UNIT_MIN_PEERS, UNIT_MIN_DAYS, UNIT_Z, UNIT_Z_FLOOR = 5, 5, 3.5, 1.0
+
+    def _unit_scan(self, ctx: DetectionContext, rows_all: np.ndarray,
+                   windows: list[tuple[int, int]], ped: dict) -> tuple[dict[int, dict], int]:
+        """Return, per professional, the strongest window of the day-by-day test against
+        colleagues of the same establishment and product, and the number of tests made."""
+        f = ctx.frame
+        rows_all = rows_all[f.est[rows_all] >= 0]
+        pediatric = np.array([p for p, b in ped.items() if b], dtype=np.int64)
+        best: dict[int, dict] = {}
+        tests = 0
+        for w0, w1 in windows:
+            rows = rows_all[(f.t[rows_all] >= w0) & (f.t[rows_all] < w1)]
+            if len(rows) == 0:
+                continue
+            found, n = self._unit_window(ctx, rows, pediatric)
+            tests += n
+            for c in found:
+                if c["p"] not in best or c["z"] > best[c["p"]]["z"]:
+                    best[c["p"]] = c
+        return best, tests
+
+    def _unit_window(self, ctx: DetectionContext, rows: np.ndarray,
+                     pediatric: np.ndarray) -> tuple[list[dict], int]:
+        f = ctx.frame
+        day = (f.t[rows] + LIMA_OFFSET_S) // DAY
+        is_w = f.is_type("waste")[rows]
+        qty = f.qty[rows]
+        # Colleagues: the same establishment, product and patient age band.
+        band = np.isin(f.professional[rows], pediatric).astype(np.int64)
+        stratum = pair_key(pair_key(f.est[rows], f.product[rows]), band)
+        # One cell per professional × day × stratum: the day is the unit (doses of one shift are
+        # drawn from the same ampoules and are not independent of each other).
+        cell = np.stack([stratum, f.professional[rows].astype(np.int64), day.astype(np.int64)], 1)
+        cells, inv = np.unique(cell, axis=0, return_inverse=True)
+        inv = inv.ravel()
+        W = np.bincount(inv, weights=np.where(is_w, qty, 0.0), minlength=len(cells))
+        T = np.bincount(inv, weights=qty, minlength=len(cells))
+        # Per professional: Σ over her days of the excess waste W − π·T (π = her colleagues'
+        # pooled share in the stratum), against its variance under no difference.
+        S: dict[int, float] = {}
+        V: dict[int, float] = {}
+        ex: dict[int, float] = {}
+        wsum: dict[int, float] = {}
+        tsum: dict[int, float] = {}
+        npeers: dict[int, int] = {}
+        D: dict[int, int] = {}
+        NUL: dict[int, list] = {}
+        prod_of = dict(zip(stratum.tolist(), f.product[rows].tolist(), strict=True))
+        strata = []
+        # Habits differ between colleagues beyond day-to-day chance (shifts, patients): the
+        # between-professional variance τ² of the waste share within a unit is estimated per
+        # product, pooled over every unit (method of moments, as in a random-effects
+        # meta-analysis), and added to each professional's variance, so a persistent small
+        # difference is not read as evidence that grows with time.
+        tau_num: dict[int, float] = {}
+        tau_den: dict[int, float] = {}
+        for st in np.unique(cells[:, 0]):
+            idx = np.flatnonzero(cells[:, 0] == st)
+            profs = cells[idx, 1]
+            uprof = np.unique(profs)
+            if len(uprof) < self.UNIT_MIN_PEERS + 1:
+                continue
+            pos = np.searchsorted(uprof, profs)
+            Wq = np.bincount(pos, weights=W[idx], minlength=len(uprof))
+            Tq = np.bincount(pos, weights=T[idx], minlength=len(uprof))
+            pooled = W[idx].sum() / max(T[idx].sum(), 1e-9)
+            s2 = max(float(((W[idx] - pooled * T[idx]) ** 2).sum() / max(T[idx].sum(), 1e-9)), 1e-6)
+            q = Tq > 0
+            e_q = Wq[q] / Tq[q]
+            k = int(q.sum())
+            if k > 1:
+                g = int(prod_of[int(st)])
+                tau_num[g] = tau_num.get(g, 0.0) + float(((e_q - e_q.mean()) ** 2).sum()
+                                                         - (k - 1) / k * (s2 / Tq[q]).sum())
+                tau_den[g] = tau_den.get(g, 0.0) + (k - 1)
+            strata.append((int(st), idx, profs, uprof))
+        for st, idx, profs, uprof in strata:
+            tau2 = max(tau_num.get(int(prod_of[st]), 0.0) / max(tau_den.get(int(prod_of[st]), 1.0), 1.0), 0.0)
+            for pr in uprof:
+                mine, other = idx[profs == pr], idx[profs != pr]
+                if len(mine) < 2:
+                    continue
+                pooled = W[other].sum() / max(T[other].sum(), 1e-9)
+                # Score test: each day's excess waste r = W − π·T against the colleagues'
+                # pooled share π, with var(r) = σ²·T estimated from the colleagues' own days.
+                r_peer = W[other] - pooled * T[other]
+                s2 = max(float((r_peer ** 2).sum() / max(T[other].sum(), 1e-9)), 1e-6)
+                pr = int(pr)
+                t_me = float(T[mine].sum())
+                S[pr] = S.get(pr, 0.0) + float((W[mine] - pooled * T[mine]).sum())
+                V[pr] = V.get(pr, 0.0) + s2 * t_me + tau2 * t_me ** 2
+                NUL.setdefault(pr, []).append((r_peer, len(mine)))
+                D[pr] = D.get(pr, 0) + len(mine)
+                ex[pr] = ex.get(pr, 0.0) + float(W[mine].sum() - pooled * T[mine].sum())
+                wsum[pr] = wsum.get(pr, 0.0) + float(W[mine].sum())
+                tsum[pr] = tsum.get(pr, 0.0) + float(T[mine].sum())
+                npeers[pr] = max(npeers.get(pr, 0), len(uprof) - 1)
+        tested = [p for p in S if D[p] >= self.UNIT_MIN_DAYS and tsum[p] >= self.MIN_UNITS]
+        if len(tested) < self.MIN_PEERS + 1:
+            return [], 0
+        zr = np.array([S[p] / np.sqrt(V[p]) for p in tested])
+        # Empirical null: habits differ between professionals (shifts, patient mix) more than
+        # day-to-day chance says, so z is centred and scaled on every professional tested.
+        med, sig = robust_center_scale(zr, self.UNIT_Z_FLOOR)
+        out = []
+        for p, z0 in zip(tested, zr, strict=True):
+            z = float((z0 - med) / sig)
+            if z >= self.UNIT_Z and ex[p] >= self.MIN_EXCESS:
+                # Waste is lumpy (a whole ampoule now and then), so the normal tail is too thin
+                # this far out: the p-value is exact for her days drawn from her colleagues'.
+                z = min(z, float(stats.norm.isf(max(_sum_sf(NUL[p], S[p]), 1e-300))))
+            if z >= self.UNIT_Z and ex[p] >= self.MIN_EXCESS:
+                mine = rows[(f.professional[rows] == p)]
+                out.append({"p": p, "z": z, "rows": mine, "excess": ex[p], "waste": wsum[p],
+                            "total": tsum[p], "peers": npeers[p], "days": D[p]})
+        return out, len(tested)
+
+    def _unit_draft(self, ctx: DetectionContext, c: dict) -> AlertDraft:
+        f = ctx.frame
+        g = c["rows"]
+        w = g[f.is_type("waste")[g]]
+        pid = f.profv.name(c["p"])
+        pval = p_from_z(c["z"])
+        obs = c["waste"] / c["total"]
+        expected = (c["waste"] - c["excess"]) / c["total"]
+        wq = float(f.qty[w].sum())
+        mme = float(ctx.row_mme[w].sum()) * c["excess"] / wq if wq > 0 else 0.0
+        est0 = int(f.est[g[0]])
+        summary = (f"{pid} desechó el {100 * obs:.0f} % de las unidades que manejó, día a día por "
+                   f"encima de sus {c['peers']} colegas del mismo establecimiento y producto "
+                   f"(esperado {100 * expected:.0f} %), un exceso de {fmt(c['excess'], 1)} unidades.")
+        return self.draft(
+            pid, int(f.t[g].min()), int(f.t[g].max()), strength_from_p(pval), mme, summary,
+            {"metric": "daily waste share vs colleagues of the same establishment and product",
+             "test": "day-by-day excess over colleagues' share; exact tail, empirical null",
+             "observed": obs, "expected": expected, "z": c["z"], "p_value": pval,
+             "peers": c["peers"], "days": c["days"], "units_handled": c["total"],
+             "units_wasted": c["waste"], "excess_units": c["excess"], **f.events(w)},
+            department=ctx.prof_department(c["p"]) or ctx.est_department(est0),
+            ubigeo=ctx.registry.est_ubigeo[est0],
+        )
