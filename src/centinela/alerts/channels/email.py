@@ -6,7 +6,7 @@ import json
 import smtplib
 from email.message import EmailMessage
 
-from centinela.alerts.channels import PermanentError, TransientError, Transport, subject_line
+from centinela.alerts.channels.base import PermanentError, TransientError, Transport, subject_line
 from centinela.alerts.models import Channel
 from centinela.config import get_settings
 

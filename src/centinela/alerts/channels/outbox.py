@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from centinela.alerts.channels import Transport
+from centinela.alerts.channels.base import Transport
 from centinela.alerts.models import Channel
 
 

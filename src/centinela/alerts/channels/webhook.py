@@ -15,7 +15,7 @@ import time
 import httpx
 
 from centinela import http
-from centinela.alerts.channels import PermanentError, TransientError, Transport
+from centinela.alerts.channels.base import PermanentError, TransientError, Transport
 from centinela.alerts.models import Channel
 from centinela.config import get_settings
 
