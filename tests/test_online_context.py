@@ -17,7 +17,7 @@ from centinela.online.classifier import evaluate
 from centinela.online.classify import classify
 from centinela.online.connectors import ConnectorError, get_connector
 from centinela.online.lexicon import load_lexicon, registry_terms
-from centinela.online.places import find_places
+from centinela.reference.places import find_places
 
 FIX = Path(__file__).parent / "fixtures" / "online"
 REAL = FIX / "real"

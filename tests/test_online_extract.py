@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from centinela.online.extract import extract, phones
-from centinela.online.places import find_places
+from centinela.reference.places import find_places
 
 
 def test_phone_formats():

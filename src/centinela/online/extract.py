@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 import phonenumbers
 
 from centinela.lib.text import fold
-from centinela.online.places import find_places
+from centinela.reference.places import find_places
 
 _DIGIT_WORDS = {"cero": "0", "uno": "1", "una": "1", "dos": "2", "tres": "3", "cuatro": "4",
                 "cinco": "5", "seis": "6", "siete": "7", "ocho": "8", "nueve": "9", "zero": "0",

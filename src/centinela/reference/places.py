@@ -179,8 +179,37 @@ class _EnyeIndex(dict):
         return got
 
 
+# Place names that are also everyday words in a message: "llama al 945…", "un puno de
+# pastillas" (puño typed without ñ), "está mala", "comas", "el tambo" (a shop).
+AMBIGUOUS = frozenset("llama callao puno mala comas tambo pampas salas".split())
+_LOCATIVE = frozenset("""en de del desde hasta por cerca para distrito provincia departamento
+region ciudad hospital hospitales centro centros servicio servicios zona""".split())
+_PRONOUNS = frozenset("me te se lo la le nos les un una el".split())
+_PHONE = frozenset("numero celular cel whatsapp wsp telefono toque tiro".split())
+
+
+def _everyday_use(key: str, tokens: list[str], i: int, n: int) -> bool | None:
+    """For a name in ``AMBIGUOUS``: True when used as a common word, False when the words
+    around it make it a place, None when they do not tell."""
+    if key not in AMBIGUOUS:
+        return None
+    prev = tokens[i - 1] if i > 0 else ""
+    nxt = tokens[i + n] if i + n < len(tokens) else ""
+    nxt2 = tokens[i + n + 1] if i + n + 1 < len(tokens) else ""
+    if nxt.isdigit() or (nxt in ("al", "a") and (nxt2.isdigit() or nxt2 in _PHONE)):
+        return True  # "llama al 945…", "callao al toque"
+    if prev in _LOCATIVE or prev in STRONG_CUES or (prev == "el" and key == "callao"):
+        return False  # "cerca de Llama", "en Comas", "el Callao", "Lima y Callao al por mayor"
+    if prev in _PRONOUNS or nxt in ("al", "de", "a", "la", "lo"):
+        return True  # "me llama", "un puno de pastillas", "llama a su amigo"
+    return None
+
+
 def _verb_use(key: str, tokens: list[str], i: int, n: int) -> bool:
     """Whether a place name is used as a verb or adjective here ("llama al…", "callao al ver")."""
+    everyday = _everyday_use(key, tokens, i, n)
+    if everyday is not None:
+        return everyday
     rule = VERB_LIKE.get(key)
     if rule is None:
         return False
