@@ -228,3 +228,20 @@ def test_the_child_started_ahead_validates_the_file_and_none_is_left_running(
     spawned.clear()
     import_directory(engine, registry_dir)
     assert len(spawned) == 1 and spawned[0].poll() is not None
+
+
+def test_the_child_imports_neither_sqlalchemy_nor_the_models():
+    """The child's start is on the import's critical path: it loads only the intake modules
+    (the event types come from ``ingest.fields``, kept equal to the ledger's)."""
+    import subprocess
+
+    from centinela.ingest.fields import MOVEMENT_EVENT_TYPES
+    from centinela.ledger.records import EVENT_TYPES
+
+    assert MOVEMENT_EVENT_TYPES == EVENT_TYPES
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    out = subprocess.run(  # noqa: S603 - our own interpreter
+        [sys.executable, "-c", "import sys, centinela.ingest.worker; "
+         "print(sorted(m for m in sys.modules if m.startswith(('sqlalchemy', 'centinela.ledger'))))"],
+        capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.strip() == "[]"
