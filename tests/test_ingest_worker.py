@@ -201,3 +201,47 @@ def test_no_second_process_falls_back_to_validating_here(in_worker, engine, sess
     caplog.set_level(logging.WARNING, logger="centinela.ingest")
     assert import_directory(engine, data_dir).files[-1].accepted == 1
     assert not in_worker and "validating in this one" in caplog.text
+
+
+def test_the_child_started_ahead_validates_the_file_and_none_is_left_running(
+        engine, session, registry_dir, monkeypatch):
+    """The child is spawned before the registry files (its start overlaps them) and is the one
+    that validates the movements; a child spawned but never given a job is stopped."""
+    started = _force_worker(monkeypatch)
+    spawned = []
+    real_spawn = worker.spawn
+
+    def spy_spawn():
+        proc = real_spawn()
+        spawned.append(proc)
+        return proc
+
+    monkeypatch.setattr(worker, "spawn", spy_spawn)
+    write_csv(registry_dir, "movements", [val.GOOD | {"event_id": "OK-1"}])
+    mv = import_directory(engine, registry_dir).files[-1]
+    assert (mv.read, mv.accepted) == (1, 1)
+    assert len(started) == 1 and len(spawned) == 1  # the spare was used, no second start
+    assert started[0]._proc is spawned[0]
+    assert spawned[0].poll() is not None
+    # A child whose file is refused at its header is stopped too.
+    (registry_dir / "movements.csv").write_text("not,the,header\n1,2,3\n")
+    spawned.clear()
+    import_directory(engine, registry_dir)
+    assert len(spawned) == 1 and spawned[0].poll() is not None
+
+
+def test_the_child_imports_neither_sqlalchemy_nor_the_models():
+    """The child's start is on the import's critical path: it loads only the intake modules
+    (the event types come from ``ingest.fields``, kept equal to the ledger's)."""
+    import subprocess
+
+    from centinela.ingest.fields import MOVEMENT_EVENT_TYPES
+    from centinela.ledger.records import EVENT_TYPES
+
+    assert MOVEMENT_EVENT_TYPES == EVENT_TYPES
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    out = subprocess.run(  # noqa: S603 - our own interpreter
+        [sys.executable, "-c", "import sys, centinela.ingest.worker; "
+         "print(sorted(m for m in sys.modules if m.startswith(('sqlalchemy', 'centinela.ledger'))))"],
+        capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.strip() == "[]"

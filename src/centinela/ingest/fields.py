@@ -109,6 +109,12 @@ REQUIRED_BY_EVENT: dict[str, tuple[str, ...]] = {
     "administer": ("patient_id",),
 }
 FRACTIONAL_EVENTS = frozenset({"administer", "waste"})
+# The spec's event_type values, in ``ledger.records.EVENT_TYPES`` order (a test keeps them
+# equal): the validating child reads them here, without importing SQLAlchemy and the models.
+MOVEMENT_EVENT_TYPES = (
+    "import", "receipt", "transfer_in", "transfer_out", "dispense", "administer", "waste",
+    "loss", "export", "count",
+)
 SEIZURE_CONTEXTS = ("street", "pharmacy", "hospital", "border", "parcel", "airport", "port",
                     "online")
 SEIZURE_FORMS = ("powder", "pill", "ampoule", "patch", "liquid", "blotter")

@@ -193,6 +193,7 @@ def run_import(engine: Engine, label: str, channel: str, sources: list[Source],
     now = now or utcnow()
     report = ImportReport(None, label, channel, started_at=now, ignored=ignored)
     shown = ImportProgress(label, channel, sum(s.expected_rows() for s in sources), progress)
+    spare = _spawn_ahead(sources)
     try:
         with session_scope(engine) as session:
             run = ImportRun(source=label[:500], channel=channel, started_at=now, status="running",
@@ -207,7 +208,7 @@ def run_import(engine: Engine, label: str, channel: str, sources: list[Source],
                 report.files.append(fr)
                 ctx.progress = lambda read, base=done: shown.update(base + read)
                 if src.record_type in SPECS:
-                    _process_source(ctx, src, fr)
+                    _process_source(ctx, src, fr, spare)
                 else:
                     _run_extension(session, src, fr, run.id)
                 ctx.flush_rejections()
@@ -229,6 +230,7 @@ def run_import(engine: Engine, label: str, channel: str, sources: list[Source],
         log.error("import %s failed and was rolled back: %s", report.import_id, report.error)
         raise ImportFailed(report) from exc
     finally:
+        worker.discard(spare)  # unused (or already finished): never left running
         shown.close()
     log.info("import %s: %s", report.import_id, report.as_dict()["totals"])
     if realtime:
@@ -242,14 +244,30 @@ def describe(exc: BaseException) -> str:
     return redact(f"{type(inner).__name__}: {inner}".splitlines()[0])[:500]
 
 
-def _process_source(ctx: IntakeContext, src: Source, fr: FileReport) -> None:
+def _parallel(src: Source) -> bool:
+    """True when ``src`` is validated in a second process (a large movements file)."""
+    return (src.record_type == "movements" and src.path is not None
+            and src.expected_rows() >= worker.PARALLEL_MIN_ROWS and worker.parallel_possible())
+
+
+def _spawn_ahead(sources: list[Source]):
+    """Start the validating child before the registry files are imported, if one will be
+    needed: its start overlaps them. None if none is needed or none could start."""
+    if not any(_parallel(s) for s in sources):
+        return None
+    try:
+        return worker.spawn()
+    except OSError:
+        return None  # _start_worker tries again, then validates in this process
+
+
+def _process_source(ctx: IntakeContext, src: Source, fr: FileReport, spare=None) -> None:
     spec = SPECS[src.record_type]
     expected = src.expected_rows()
     items = None
     try:
-        if (src.record_type == "movements" and src.path is not None
-                and expected >= worker.PARALLEL_MIN_ROWS and worker.parallel_possible()):
-            items = _start_worker(ctx, src)  # None if no second process could start
+        if _parallel(src):
+            items = _start_worker(ctx, src, spare)  # None if no second process could start
         if items is None:
             items = src.items()
             if src.path is not None and src.path.suffix.lower() == ".csv":
@@ -264,11 +282,12 @@ def _process_source(ctx: IntakeContext, src: Source, fr: FileReport) -> None:
             items.close()
 
 
-def _start_worker(ctx: IntakeContext, src: Source) -> worker.Worker | None:
-    """Start validating ``src`` in a second process (FileRefused on a bad header)."""
+def _start_worker(ctx: IntakeContext, src: Source, spare=None) -> worker.Worker | None:
+    """Start validating ``src`` in a second process (FileRefused on a bad header); ``spare``
+    is a child started ahead (``worker.spawn``), used if it is still waiting."""
     try:
         return worker.Worker(src.path, ctx.known, ctx.import_id, get_settings().pseudonym_key,
-                             ctx.batch_size)
+                             ctx.batch_size, proc=spare)
     except (OSError, worker.WorkerFailed) as exc:
         log.warning("no second process for %s (%s); validating in this one", src.name,
                     describe(exc))

@@ -21,6 +21,9 @@ from centinela.ingest.fields import (
     SEIZURE_FORMS,
     SEIZURES,
 )
+from centinela.ingest.fields import (
+    MOVEMENT_EVENT_TYPES as EVENT_TYPES,
+)
 from centinela.ingest.values import (
     Invalid,
     check_enum,
@@ -32,7 +35,6 @@ from centinela.ingest.values import (
     show,
     time_text,
 )
-from centinela.ledger.records import EVENT_TYPES
 from centinela.reference import ubigeo
 
 MOVEMENT_COLUMNS = (
