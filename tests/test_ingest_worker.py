@@ -232,13 +232,13 @@ def test_the_child_started_ahead_validates_the_file_and_none_is_left_running(
 
 def test_the_child_imports_neither_sqlalchemy_nor_the_models():
     """The child's start is on the import's critical path: it loads only the intake modules
-    (the event types come from ``ingest.fields``, kept equal to the ledger's)."""
+    (the event types come from ``reference.events``, the ledger's one copy)."""
     import subprocess
 
     from centinela.ingest.fields import MOVEMENT_EVENT_TYPES
     from centinela.ledger.records import EVENT_TYPES
 
-    assert MOVEMENT_EVENT_TYPES == EVENT_TYPES
+    assert MOVEMENT_EVENT_TYPES is EVENT_TYPES
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
     out = subprocess.run(  # noqa: S603 - our own interpreter
         [sys.executable, "-c", "import sys, centinela.ingest.worker; "

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from centinela.reference.events import EVENT_TYPES
+
 
 @dataclass(frozen=True)
 class RecordSpec:
@@ -109,12 +111,8 @@ REQUIRED_BY_EVENT: dict[str, tuple[str, ...]] = {
     "administer": ("patient_id",),
 }
 FRACTIONAL_EVENTS = frozenset({"administer", "waste"})
-# The spec's event_type values, in ``ledger.records.EVENT_TYPES`` order (a test keeps them
-# equal): the validating child reads them here, without importing SQLAlchemy and the models.
-MOVEMENT_EVENT_TYPES = (
-    "import", "receipt", "transfer_in", "transfer_out", "dispense", "administer", "waste",
-    "loss", "export", "count",
-)
+# The spec's event_type values (one copy, ``reference.events``; no SQLAlchemy for the child).
+MOVEMENT_EVENT_TYPES = EVENT_TYPES
 SEIZURE_CONTEXTS = ("street", "pharmacy", "hospital", "border", "parcel", "airport", "port",
                     "online")
 SEIZURE_FORMS = ("powder", "pill", "ampoule", "patch", "liquid", "blotter")

@@ -22,18 +22,12 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from centinela.db import Base
+from centinela.reference.events import EVENT_TYPES, STOCK_SIGN
 
 __all__ = ["EVENT_TYPES", "STOCK_SIGN", "ImportRun", "Movement", "Rejection", "Seizure"]
 
-# Movement types (spec table "event_type") and what each does to the stock on hand.
-EVENT_TYPES = (
-    "import", "receipt", "transfer_in", "transfer_out", "dispense", "administer", "waste",
-    "loss", "export", "count",
-)
-STOCK_SIGN = {
-    "import": 1, "receipt": 1, "transfer_in": 1, "transfer_out": -1, "dispense": -1,
-    "administer": -1, "waste": -1, "loss": -1, "export": -1, "count": 0,
-}
+# Movement types (spec table "event_type") and what each does to the stock on hand: one copy,
+# in ``reference.events`` (no database import, so the import's validating child reads it too).
 
 
 def _partial(name: str, *columns: str) -> Index:
