@@ -278,3 +278,14 @@ def test_demo_seed_and_summary(session, now):
     assert lines[0].startswith("Denuncias ciudadanas: 5")
     assert any("red_flag [overdose]" in line for line in lines)
     assert any("locator" in line for line in lines)
+
+
+def test_a_status_query_is_never_read_as_an_emergency_whatever_the_code(session, now):
+    """Tracking codes are random letters; the crisis check reads the words around them only."""
+    from centinela.public import codes
+
+    for i in range(200):
+        code = codes.new_code()
+        reply = handle_sms(session, f"+51999{i:06d}", f"estado {code}", now)
+        assert "🚨" not in reply and "sobredosis" not in reply, (code, reply)
+    assert "🚨" in handle_sms(session, "+51998000112", "estado mi hermano no respira", now)

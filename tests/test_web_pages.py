@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 
 import pytest
@@ -363,3 +364,25 @@ def test_a_delegate_looks_up_on_behalf_of_a_pharmacist_audited_under_both_names(
     assert session.scalars(select(User).where(User.username == "tecnico1")).one().active is False
     assert delegate.post("/api/v1/lookup", json=body).status_code in (401, 403, 422)
 
+
+
+def test_my_prescriptions_come_a_page_at_a_time(app, world, session, now):
+    """A busy prescriber's 180 days are paged (25 a page), newest first, with totals."""
+    from centinela.web.views.prescriber import PER_PAGE
+
+    for i in range(PER_PAGE + 7):
+        session.add(Movement(event_id=f"PG-{i}", event_type="dispense",
+                             occurred_at=now - dt.timedelta(hours=i + 1),
+                             establishment_id="EST-LIM-F1", product_code="FEN-AMP", quantity=1,
+                             prescription_id=f"RP-{i}", prescriber_id="CMP-000001",
+                             content_hash=f"{i:032d}"))
+    session.commit()
+    client = login(app, "medico")
+    first = client.get("/api/v1/my/prescriptions").json()
+    assert first["total"] >= PER_PAGE + 7 and first["shown"] == PER_PAGE and first["page"] == 1
+    assert first["dispensations"][0]["prescription_id"] == "RP-0"  # newest first
+    last = client.get(f"/api/v1/my/prescriptions?p={first['pages']}").json()
+    assert last["page"] == first["pages"] and 1 <= last["shown"] <= PER_PAGE
+    assert (first["pages"] - 1) * PER_PAGE + last["shown"] == first["total"]
+    page = client.get("/mis-recetas?p=2", headers=HTML)
+    assert page.status_code == 200 and 'id="mine-pager"' in page.text

@@ -277,15 +277,18 @@ def long_evidence(session, busy, now):
 
 
 def test_alert_movements_paginated_with_totals_and_csv(app, long_evidence):
+    from centinela.web.views.alert import MOVEMENTS_SHOWN
+
     c = login(app, "analista")
     alert = long_evidence["prescriber_volume"]
     ctx = c.get(f"/api/v1/alerts/{alert}").json()
     mp = ctx["movements_page"]
     total = mp["total"]
-    assert total >= 63 and len(mp["rows"]) == 25 and mp["pages"] == -(-total // 25)
+    size = MOVEMENTS_SHOWN
+    assert total >= 63 and len(mp["rows"]) == size and mp["pages"] == -(-total // size)
     page3 = c.get(f"/alerts/{alert}?mpage=3").text
-    assert f"Filas 51–{min(75, total)} de {total}" in page3
-    assert page3.count("<tr><td>20") <= 25 + 40  # case log and deliveries are short
+    assert f"Filas {2 * size + 1}–{min(3 * size, total)} de {total}" in page3
+    assert page3.count("<tr><td>20") <= size + 40  # case log and deliveries are short
     r = c.get(f"/alerts/{alert}/movements.csv")
     rows = list(csv.DictReader(io.StringIO(r.content.decode("utf-8-sig"))))
     assert len(rows) == total and rows[0]["event_type"] == "dispense"

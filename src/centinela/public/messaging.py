@@ -25,6 +25,7 @@ from centinela.public.assistant.language import detect_language
 from centinela.public.assistant.messages import RED_FLAG
 from centinela.public.assistant.redflags import detect as detect_red_flag
 from centinela.public.citizen_messages import field_message, rate_limited
+from centinela.public.codes import looks_like_code
 from centinela.public.intake import (
     ReportError,
     ReportInput,
@@ -80,7 +81,12 @@ def handle_sms(session: Session, sender: str, body: str, now: dt.datetime) -> st
     body = (body or "").strip()
     command, _, rest = body.partition(" ")
     command = fold(command).rstrip(":")
-    flag = detect_red_flag(body)
+    # A tracking code is random letters: "ESTADO QHTD-AKBF-…" must not read as an emergency,
+    # so the codes of a status query are left out of the red-flag check (its words are not).
+    judged = body
+    if command in ("estado", "status"):
+        judged = " ".join(w for w in rest.split() if not looks_like_code(w.strip(".,;:")))
+    flag = detect_red_flag(judged) if judged.strip() else None
     emergency = None
     if flag is not None:
         language = detect_language(body)

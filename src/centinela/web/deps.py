@@ -13,11 +13,13 @@ from pathlib import Path
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
 from markupsafe import Markup, escape
 from sqlalchemy.orm import Session
 
 from centinela.accounts.models import User
 from centinela.accounts.policy import nav_for
+from centinela.web.codes import code
 from centinela.web.fmt import register as register_formats
 from centinela.web.i18n import detector_label, pick_lang, translate
 from centinela.web.security import CSRF_FIELD, csrf_token
@@ -42,6 +44,16 @@ def safe_url(value: object) -> str:
 
 templates.env.filters["safe_url"] = safe_url
 register_formats(templates.env)  # num, dec, qty, mg, pct, date, datetime
+
+
+@pass_context
+def _code_filter(ctx, value):
+    """``{{ value|code }}``: a stored code, or the codes inside a stored text, in the page's
+    language (``general_medicine`` → "medicina general")."""
+    return code(value, ctx.get("lang") or "es") if value not in (None, "") else ""
+
+
+templates.env.filters["code"] = _code_filter
 
 
 def db_session(request: Request) -> Iterator[Session]:

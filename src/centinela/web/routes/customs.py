@@ -32,9 +32,12 @@ class OutcomeIn(BaseModel):
     note: str = Field("", max_length=4000)
 
 
-def _queue_context(session: Session, status: str, limit: int) -> dict:
+QUEUE_PAGE = 40  # parcels a page: an officer works down the top of the queue
+
+
+def _queue_context(session: Session, status: str, limit: int, offset: int = 0) -> dict:
     try:
-        return queue_context(session, status, limit)
+        return queue_context(session, status, limit, offset)
     except ReviewError as exc:
         raise HTTPException(422, str(exc)) from exc
 
@@ -98,9 +101,12 @@ def page_home(user: User = Depends(guard)) -> RedirectResponse:
 
 @router.get("/customs/queue", include_in_schema=False)
 def page_queue(request: Request, status: str = "open", session: Session = Depends(db_session),
-               user: User = Depends(guard)):
-    """Page: the review queue (JSON twin: /api/customs/queue)."""
-    return render(request, "customs/queue.html", _queue_context(session, status, 200))
+               user: User = Depends(guard), p: int = 1):
+    """Page: the review queue, ``QUEUE_PAGE`` parcels a page (JSON twin: /api/customs/queue)."""
+    page = min(max(p, 1), 100000)
+    ctx = _queue_context(session, status, QUEUE_PAGE, (page - 1) * QUEUE_PAGE)
+    ctx["page"] = page
+    return render(request, "customs/queue.html", ctx)
 
 
 @router.get("/customs/parcels/{tracking_id}", include_in_schema=False)

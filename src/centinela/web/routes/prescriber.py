@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy.orm import Session
 
@@ -17,18 +19,20 @@ prescriber = require_roles(*roles_for("my_prescriptions"))
 
 @router.get("/mis-recetas", response_class=HTMLResponse, include_in_schema=False)
 def page(request: Request, user: User = Depends(prescriber),
-         session: Session = Depends(db_session)):
-    """Show what was dispensed under this prescriber's licence."""
-    ctx = my_prescriptions(session, user, clock(request))
+         session: Session = Depends(db_session),
+         p: Annotated[int, Query(ge=1, le=100000)] = 1):
+    """Show what was dispensed under this prescriber's licence (a page at a time)."""
+    ctx = my_prescriptions(session, user, clock(request), p)
     return render(request, "prescriber.html", {"ctx": ctx,
                                                "done": request.query_params.get("alert")})
 
 
 @router.get("/api/v1/my/prescriptions", response_model=MyPrescriptions, tags=["lookup"])
 def api(request: Request, user: User = Depends(prescriber),
-        session: Session = Depends(db_session)):
-    """Dispensations of the last 180 days under the signed-in prescriber's licence."""
-    return my_prescriptions(session, user, clock(request))
+        session: Session = Depends(db_session),
+        p: Annotated[int, Query(ge=1, le=100000)] = 1):
+    """Dispensations of the last 180 days under the signed-in prescriber's licence (page ``p``)."""
+    return my_prescriptions(session, user, clock(request), p)
 
 
 @router.post("/mis-recetas/{movement_id}/no-fui-yo", include_in_schema=False)

@@ -30,7 +30,7 @@ from centinela.web.views.common import (
 from centinela.web.views.evidence import MovementPage, movement_page
 from centinela.web.views.subjects import Chart, chart_for, subject_where
 
-MOVEMENTS_SHOWN = 25  # one page of the movements behind an alert
+MOVEMENTS_SHOWN = 15  # one page of the movements behind an alert (keeps the page under 4,000 px)
 
 
 class EvidenceItem(BaseModel):
@@ -127,7 +127,7 @@ def build_alert(session: Session, user: User, alert_id: str, now: dt.datetime,
     evidence = alert.evidence or {}
     # Police see patients only under a grant for the alert's own patient subject.
     show = user.role != "police" or (alert.subject_kind == "patient")
-    mpage = movement_page(session, where, page, show)
+    mpage = movement_page(session, where, page, show, per_page=MOVEMENTS_SHOWN)
     total = mpage.total
     patient_level = (alert.subject_kind == "patient" or has_patients(evidence)
                      or any(m.patient_id for m in mpage.rows))

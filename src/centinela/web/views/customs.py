@@ -30,14 +30,15 @@ def parcel_summary(p: Parcel, cutoff: float | None = None) -> dict:
     }
 
 
-def queue_context(session: Session, status: str, limit: int) -> dict:
-    """The review queue, highest combined score first; ReviewError on an unknown status."""
+def queue_context(session: Session, status: str, limit: int, offset: int = 0) -> dict:
+    """The review queue, highest combined score first, ``limit`` parcels from ``offset``;
+    ReviewError on an unknown status."""
     rate = get_settings().customs_inspection_rate
-    rows = queue(session, limit=limit, status=status)
+    rows = queue(session, limit=limit, status=status, offset=offset)
     cutoff = rank_cutoff(session, rate)
     return {"status": status, "inspection_rate": rate, "cutoff": cutoff,
-            "synthetic_note": True, "outcomes": list(OUTCOMES),
-            "parcels": [parcel_summary(p, cutoff) for p in rows]}
+            "synthetic_note": True, "outcomes": list(OUTCOMES), "offset": offset,
+            "limit": limit, "parcels": [parcel_summary(p, cutoff) for p in rows]}
 
 
 def parcel_detail(session: Session, tracking_id: str) -> dict | None:

@@ -21,7 +21,7 @@ from centinela.registry.models import Establishment, Product
 from centinela.web.views.common import lima_iso
 
 DAYS = 180
-LIMIT = 500
+PER_PAGE = 25  # dispensations shown a page (the page stays short; the API pages too)
 
 
 class MyDispensation(BaseModel):
@@ -42,6 +42,9 @@ class MyPrescriptions(BaseModel):
     since: str
     total: int
     shown: int
+    page: int = 1
+    pages: int = 1
+    first: int = 0
     by_pharmacy: list[dict]
     dispensations: list[MyDispensation]
 
@@ -50,19 +53,24 @@ class NotYours(LookupError):
     """The dispensation does not exist or was not made under this user's licence."""
 
 
-def my_prescriptions(session: Session, user: User, now: dt.datetime) -> MyPrescriptions:
-    """The last 180 days of dispensations under ``user.professional_id`` (newest first)."""
+def my_prescriptions(session: Session, user: User, now: dt.datetime,
+                     page: int = 1) -> MyPrescriptions:
+    """The last 180 days of dispensations under ``user.professional_id`` (newest first), one
+    page of ``PER_PAGE`` at a time."""
     pid = user.professional_id or ""
     since = now - dt.timedelta(days=DAYS)
     where = (Movement.prescriber_id == pid, Movement.event_type == "dispense",
              Movement.occurred_at >= since, Movement.occurred_at <= now)
     total = session.scalar(select(func.count()).select_from(Movement).where(*where)) or 0
+    pages = max(1, -(-total // PER_PAGE))
+    page = min(max(1, page), pages)
     rows = session.execute(
         select(Movement, Product.name, Establishment.name)
         .join(Product, Product.product_code == Movement.product_code, isouter=True)
         .join(Establishment, Establishment.establishment_id == Movement.establishment_id,
               isouter=True)
-        .where(*where).order_by(Movement.occurred_at.desc()).limit(LIMIT)).all()
+        .where(*where).order_by(Movement.occurred_at.desc(), Movement.id.desc())
+        .offset((page - 1) * PER_PAGE).limit(PER_PAGE)).all()
     disputed = _disputed(session, pid)
     items = [MyDispensation(
         id=m.id, occurred_at=lima_iso(m.occurred_at) or "", product_name=pname or m.product_code,
@@ -78,6 +86,7 @@ def my_prescriptions(session: Session, user: User, now: dt.datetime) -> MyPrescr
         .order_by(func.count().desc())).all()
     return MyPrescriptions(
         professional_id=pid, since=since.date().isoformat(), total=total, shown=len(items),
+        page=page, pages=pages, first=(page - 1) * PER_PAGE + 1 if items else 0,
         by_pharmacy=[{"establishment_id": e, "name": n, "dispensations": c} for e, n, c in per],
         dispensations=items)
 
