@@ -86,6 +86,9 @@ def db_url(_template_db, tmp_path, monkeypatch) -> str:
         names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
         with eng.begin() as conn:
             conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+            # Every test starts with the audit log's append-only guard on (a tampering test
+            # turns it off, as an attacker with database rights would).
+            conn.execute(text("ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only"))
         eng.dispose()
     else:
         target = tmp_path / "centinela.db"

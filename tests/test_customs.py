@@ -291,6 +291,16 @@ def test_customs_role_access(engine, session, tmp_path):
         assert officer.get(path).status_code == 403, path
     page = officer.get("/customs/queue", headers={"accept": "text/html"})
     assert page.status_code == 200 and 'href="/customs"' in page.text
+    # The page shows the queue 40 parcels at a time, numbered across pages.
+    from centinela.web.routes.customs import QUEUE_PAGE
+
+    open_n = len(queue(session, limit=10_000))
+    import re
+
+    assert len(re.findall(r'<tr(?: class="top")?>\s*<td>\d', page.text)) == QUEUE_PAGE
+    assert open_n > QUEUE_PAGE and "p=2" in page.text
+    second = officer.get("/customs/queue?p=2", headers={"accept": "text/html"}).text
+    assert f"<td>{QUEUE_PAGE + 1}" in second and "p=1" in second
     assert 'href="/alerts"' not in page.text.split("</nav>")[0]
     detail = officer.get(f"/customs/parcels/{tid}", headers={"accept": "text/html"}).text
     assert "SINTÉTICO" in detail or "SINTÉTICOS" in detail
