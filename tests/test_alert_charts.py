@@ -419,3 +419,16 @@ def test_inbox_and_its_export_read_headlines_in_the_interface_language(app, dete
     exported = client.get("/alerts.json?detector=suspicious_order&lang=en").json()
     rows = exported["rows"] if isinstance(exported, dict) else exported
     assert any("times its 12-month average" in r["summary"] for r in rows)
+
+
+def test_alert_lists_on_profile_and_ews_pages_read_english_in_english(app, detected, session):
+    """Every list of alerts (not only the inbox) rebuilds stored Spanish summaries in English."""
+    from centinela.alerts.models import Alert
+
+    alert = session.query(Alert).filter_by(alert_id=detected["suspicious_order"]).one()
+    client = login(app, "analista")
+    page = client.get(f"/profiles/establishment/{alert.subject_id}?lang=en").text
+    assert "times its 12-month average" in page
+    assert "veces su promedio de 12 meses" not in page
+    es = client.get(f"/profiles/establishment/{alert.subject_id}?lang=es").text
+    assert "veces su promedio de 12 meses" in es

@@ -16,6 +16,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from centinela import __version__
 from centinela.config import get_settings
 from centinela.db import get_engine, session_factory
+from centinela.web.deps import lang
+from centinela.web.i18n import current_lang
 from centinela.web.limits import BodyLimit
 from centinela.web.routes import ROUTERS
 from centinela.web.security import SecurityMiddleware, resolve_user
@@ -30,6 +32,24 @@ def wants_html(request: Request) -> bool:
     if request.url.path.startswith("/api/"):
         return False
     return "text/html" in request.headers.get("accept", "")
+
+
+class LanguageContext:
+    """Pure ASGI middleware: set ``i18n.current_lang`` to the request's interface language for
+    the time the request is served (sync views run in a thread that copies the context)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        token = current_lang.set(lang(Request(scope)))
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            current_lang.reset(token)
 
 
 def create_app(engine: Engine | None = None) -> FastAPI:
@@ -53,6 +73,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
         return RedirectResponse("/api/docs", status_code=307)
 
     app.add_middleware(CommitBeforeResponse)
+    app.add_middleware(LanguageContext)  # the request's language, for lists deep in the views
     app.add_middleware(SecurityMiddleware, exempt=app.state.csrf_exempt,
                        https_only=get_settings().environment == "production")
     app.add_middleware(BodyLimit)  # outermost: a huge body is refused before anyone reads it

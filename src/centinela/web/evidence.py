@@ -23,7 +23,7 @@ from centinela.web.fmt import (
     format_quantity,
 )
 from centinela.web.i18n import catalogs, translate
-from centinela.web.views.common import department_name
+from centinela.web.names import department_name, hide_patients_text
 
 HIDDEN = {"event_ids", "occurrences", "tau", "window", "metric", "tests", "horizon_months",
           "series", "score_z", "smoothed_per_100k", "effective_patients", "threshold_ratio",
@@ -298,7 +298,5 @@ def headline(alert: Alert, lang: str = "es", hide_patients: bool = False) -> str
     """Return an alert's one-line headline in ``lang`` (for lists such as the inbox)."""
     text = explain(alert, alert.evidence or {}, lang).headline
     if hide_patients:
-        from centinela.web.views.common import hide_patients_text
-
         text = hide_patients_text(text)
     return text

@@ -7,10 +7,15 @@ back to Spanish; a missing key renders as the key itself (and a test checks none
 from __future__ import annotations
 
 import json
+from contextvars import ContextVar
 from functools import lru_cache
 from importlib import resources
 
 LANGS = ("es", "en")
+
+current_lang: ContextVar[str] = ContextVar("centinela_lang", default="es")
+"""The interface language of the request being served (set by the app's middleware); lists
+built deep in the page contexts read it to show stored Spanish text in the reader's language."""
 DEFAULT_LANG = "es"
 
 

@@ -17,11 +17,17 @@ from centinela.alerts.payload import alert_json
 from centinela.ledger.mme import mme_per_unit
 from centinela.ledger.records import Movement
 from centinela.lib import clock
-from centinela.reference.ubigeo import departments
 from centinela.registry.models import Establishment, Product
 from centinela.web.codes import code
+from centinela.web.evidence import headline
+from centinela.web.i18n import current_lang
+from centinela.web.names import (
+    HIDDEN_PATIENT,
+    department_name,
+    hide_patients,
+    hide_patients_text,
+)
 
-HIDDEN_PATIENT = "PSN:[reservado]"
 OUTFLOWS = ("dispense", "administer")
 
 
@@ -75,22 +81,6 @@ def lima_iso(value: dt.datetime | None) -> str | None:
     return clock.lima_iso(value, timespec="minutes")
 
 
-def department_name(code: str | None) -> str | None:
-    """Return the INEI department name of a 2-digit code."""
-    return departments().get(code or "") if code else None
-
-
-def hide_patients(value: Any) -> Any:
-    """Replace every PSN pseudonym inside ``value`` (str, list, dict) with a placeholder."""
-    if isinstance(value, str):
-        return HIDDEN_PATIENT if value.startswith("PSN:") else value
-    if isinstance(value, list):
-        return [hide_patients(v) for v in value]
-    if isinstance(value, dict):
-        return {k: hide_patients(v) for k, v in value.items()}
-    return value
-
-
 def has_patients(value: Any) -> bool:
     """Return True when ``value`` holds a PSN pseudonym anywhere."""
     if isinstance(value, str):
@@ -116,12 +106,13 @@ def alert_row(alert: Alert, hide: bool = False) -> AlertRow:
         row.subject_id = hide_patients(row.subject_id)
         row.summary = hide_patients_text(row.summary)
     row.summary = code(row.summary, "es")  # stored summaries may name codes (general_medicine)
+    lang = current_lang.get()
+    if lang != "es":  # stored summaries are Spanish: rebuild the headline in the reader's language
+        try:
+            row.summary = headline(alert, lang, hide_patients=hide)
+        except Exception:  # noqa: BLE001 - odd stored evidence keeps its stored summary
+            pass
     return row
-
-
-def hide_patients_text(text: str) -> str:
-    """Replace PSN tokens inside free text."""
-    return " ".join(HIDDEN_PATIENT if w.startswith("PSN:") else w for w in text.split(" "))
 
 
 def products(session: Session) -> dict[str, Product]:

@@ -1,0 +1,31 @@
+"""Names and redaction shared by the page contexts and the alert evidence (no page logic):
+department names, and pseudonyms hidden from roles that may not see patients."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from centinela.reference.ubigeo import departments
+
+HIDDEN_PATIENT = "PSN:[reservado]"
+
+
+def department_name(code: str | None) -> str | None:
+    """Return the INEI department name of a 2-digit code."""
+    return departments().get(code or "") if code else None
+
+
+def hide_patients(value: Any) -> Any:
+    """Replace every PSN pseudonym inside ``value`` (str, list, dict) with a placeholder."""
+    if isinstance(value, str):
+        return HIDDEN_PATIENT if value.startswith("PSN:") else value
+    if isinstance(value, list):
+        return [hide_patients(v) for v in value]
+    if isinstance(value, dict):
+        return {k: hide_patients(v) for k, v in value.items()}
+    return value
+
+
+def hide_patients_text(text: str) -> str:
+    """Replace PSN tokens inside free text."""
+    return " ".join(HIDDEN_PATIENT if w.startswith("PSN:") else w for w in text.split(" "))
