@@ -114,14 +114,12 @@ def one_loss(folder: Path, url: str) -> None:
 def web(url: str, data: Path, requests: int) -> dict[str, float]:
     """Return p95 (ms) of the patient lookup, the inbox JSON and the map JSON (cold and cached)."""
     sys.path.insert(0, str(HERE))
-    from fastapi.testclient import TestClient
     from sqlalchemy import func, select
-    from web_latency import patient_documents, pct, timed
+    from web_latency import patient_documents, pct, signed_in_client, timed
 
     from centinela.accounts.service import create_user
     from centinela.db import make_engine, session_scope
     from centinela.ledger.records import Movement
-    from centinela.web.app import create_app
     from centinela.web.views.common import clear_cache
 
     engine = make_engine(url)
@@ -129,17 +127,7 @@ def web(url: str, data: Path, requests: int) -> dict[str, float]:
         now = s.scalar(select(func.max(Movement.occurred_at)))
         create_user(s, "bench", PASSWORD, "admin")
     docs, busiest = patient_documents(data, requests)
-    app = create_app(engine)
-    app.state.clock = lambda: now
-    client = TestClient(app)
-    client.get("/login")
-    token = client.cookies.get("centinela_csrf")
-    client.headers["X-CSRF-Token"] = token
-    r = client.post("/login", data={"username": "bench", "password": PASSWORD,
-                                    "csrf_token": token}, follow_redirects=False)
-    assert r.status_code == 303, r.text
-    client.get("/healthz")
-    client.headers["X-CSRF-Token"] = client.cookies.get("centinela_csrf")
+    client = signed_in_client(engine, now, "bench", PASSWORD)
     it = iter(range(10**9))
 
     def ok(resp):

@@ -58,6 +58,27 @@ def patient_documents(folder: Path, limit: int) -> tuple[list[str], str]:
     return docs[:limit], counts.most_common(1)[0][0]
 
 
+
+def signed_in_client(engine, now, username: str, password: str):
+    """Return an in-process client of the app at ``now``, signed in as ``username``."""
+    from fastapi.testclient import TestClient
+
+    from centinela.web.app import create_app
+
+    app = create_app(engine)
+    app.state.clock = lambda: now
+    client = TestClient(app)
+    client.get("/login")
+    token = client.cookies.get("centinela_csrf")
+    client.headers["X-CSRF-Token"] = token
+    r = client.post("/login", data={"username": username, "password": password,
+                                    "csrf_token": token}, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    client.get("/healthz")  # signing in rotates the CSRF token
+    client.headers["X-CSRF-Token"] = client.cookies.get("centinela_csrf")
+    return client
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scale", type=float, default=1.0, help="generator scale (1 = national)")
@@ -74,7 +95,6 @@ def main() -> None:
     reuse = bool(args.workdir) and (tmp / "bench.db").exists() and not args.db
     os.environ.setdefault("CENTINELA_PSEUDONYM_KEY", "bench-pseudonym-key-0123456789abcdef")
     os.environ["CENTINELA_DATA_DIR"] = str(tmp)
-    from fastapi.testclient import TestClient
     from sqlalchemy import func, select
 
     from centinela.accounts.models import User
@@ -84,7 +104,6 @@ def main() -> None:
     from centinela.generate import generate
     from centinela.ingest.service import import_directory
     from centinela.ledger.records import Movement
-    from centinela.web.app import create_app
     from centinela.web.views.common import clear_cache
 
     url = args.db or f"sqlite:///{tmp / 'bench.db'}"
@@ -127,17 +146,7 @@ def main() -> None:
           f"{n_moves:,} movements, {n_alerts:,} alerts")
     docs, busiest = patient_documents(data, args.requests)
 
-    app = create_app(engine)
-    app.state.clock = lambda: now
-    client = TestClient(app)
-    client.get("/login")
-    token = client.cookies.get("centinela_csrf")
-    client.headers["X-CSRF-Token"] = token
-    r = client.post("/login", data={"username": "bench", "password": PASSWORD,
-                                    "csrf_token": token}, follow_redirects=False)
-    assert r.status_code == 303, r.text
-    client.get("/healthz")  # signing in rotates the CSRF token
-    client.headers["X-CSRF-Token"] = client.cookies.get("centinela_csrf")
+    client = signed_in_client(engine, now, "bench", PASSWORD)
     html = {"accept": "text/html"}
     n = args.requests
     it = iter(range(10**9))

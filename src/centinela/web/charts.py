@@ -6,10 +6,12 @@ import math
 
 from markupsafe import Markup, escape
 
-from centinela.web.fmt import format_compact
+from centinela.geo.shapes import view as shape_view
+from centinela.web.fmt import format_compact, format_decimal, format_number
+from centinela.web.i18n import translate
 from centinela.web.svgplot import text_width
 from centinela.web.views.common import Series
-from centinela.web.views.geo import MapContext, department_paths
+from centinela.web.views.geo import MapContext
 
 COLORS = ("#b3261e", "#5b6b7a", "#1f6f8b", "#7a5c00")
 
@@ -84,36 +86,45 @@ def line_chart(series: list[Series], title: str, width: int = 720, height: int =
     return Markup("".join(out))
 
 
-def map_svg(ctx: MapContext, labels: dict[str, str]) -> Markup:
-    """Return the SVG map: each visible department links to its region profile."""
-    paths = department_paths()
-    out = ['<svg class="map" viewBox="0 0 520 760" role="img" '
-           f'aria-label="{escape(labels["title"])}" xmlns="http://www.w3.org/2000/svg">']
+def layer_value(ctx: MapContext, value: float | None, lng: str) -> str:
+    """Return a layer's figure as the page writes it (2 decimals for rates, counts whole)."""
+    if value is None:
+        return ""
+    return format_decimal(value, lng) if ctx.layer == "rate" else format_number(value, lng)
+
+
+def region_map_svg(ctx: MapContext, lng: str) -> Markup:
+    """Return the SVG of the regions of ``ctx``: each links one level down (department →
+    provinces → districts); the tooltip gives the layer's figure with its unit."""
+    geo = shape_view({"department": 2, "province": 4, "district": 6}[ctx.level], ctx.region)
+    paths = geo.paths()
+    title = translate("map.title", lng)
+    unit = translate(f"map.unit_{ctx.layer}", lng)
+    out = [f'<svg class="map" viewBox="{ctx.viewbox}" role="img" aria-label="{escape(title)}" '
+           'xmlns="http://www.w3.org/2000/svg">']
     for r in ctx.regions:
         d = paths.get(r.code)
         if not d:
             continue
-        tip = f"{r.name} ({r.code})"
+        tip = r.name
         if r.visible:
-            tip += (f" — {r.mg_per_100k:,.2f} {labels['unit']} — "
-                    f"{r.open_alerts} {labels['alerts']}")
+            tip += f" — {layer_value(ctx, r.value, lng)} {unit}"
         shape = (f'<path d="{d}" class="shade-{r.shade}" data-code="{r.code}">'
                  f"<title>{escape(tip)}</title></path>")
-        if r.visible:
-            shape = (f'<a href="/profiles/region/{r.code}" aria-label="{escape(r.name)}">'
-                     f"{shape}</a>")
+        if r.visible and r.drill:
+            shape = (f'<a href="/map?region={r.code}&amp;layer={ctx.layer}" '
+                     f'aria-label="{escape(r.name)}">{shape}</a>')
         out.append(shape)
-    # Layer: places flagged by regional_outlier, a circle at their capital sized by the ratio.
     if ctx.outliers:
         out.append('<g class="outlier-layer">')
         for o in ctx.outliers:
             if o.x is None:
                 continue
-            r = 6 + 2 * min(max((o.ratio or 1) - 1, 0), 8)
-            tip = f"{o.name} — ×{(o.ratio or 0):.1f} — {', '.join(o.drivers)}"
-            out.append(f'<a href="/alerts/{escape(o.alert_id)}"><circle cx="{o.x}" cy="{o.y}" r="{r:.1f}" '
-                       f'class="outlier outlier-{escape(o.channel)}" data-code="{escape(o.code)}">'
-                       f"<title>{escape(tip)}</title></circle></a>")
+            radius = 6 + 2 * min(max((o.ratio or 1) - 1, 0), 8)
+            tip = f"{o.name} — ×{format_decimal(o.ratio or 0, lng, 1)} — {', '.join(o.drivers)}"
+            out.append(f'<a href="/alerts/{escape(o.alert_id)}"><circle cx="{o.x}" cy="{o.y}" '
+                       f'r="{radius:.1f}" class="outlier outlier-{escape(o.channel)}" '
+                       f'data-code="{escape(o.code)}"><title>{escape(tip)}</title></circle></a>')
         out.append("</g>")
     out.append("</svg>")
     return Markup("".join(out))

@@ -41,7 +41,7 @@ def inbox_page(request: Request, filters: Annotated[InboxFilters, Query()],
     """Render the alert inbox."""
     from centinela.web.routes.workspace import saved_filters
 
-    ctx = build_inbox(session, user, filters, clock(request), lang(request))
+    ctx = build_inbox(session, user, filters, clock(request))
     name = "alerts/_rows.html" if request.headers.get("hx-request") else "alerts/inbox.html"
     return render(request, name, {"ctx": ctx, "saved": saved_filters(session, user),
                                   "saved_error": bool(request.query_params.get("saved_error"))})
@@ -51,7 +51,7 @@ def inbox_page(request: Request, filters: Annotated[InboxFilters, Query()],
 def inbox_api(request: Request, filters: Annotated[InboxFilters, Query()],
               user: User = Depends(viewer), session: Session = Depends(db_session)):
     """Return the alert inbox (the page's context)."""
-    return build_inbox(session, user, filters, clock(request), lang(request))
+    return build_inbox(session, user, filters, clock(request))
 
 
 def _detail(request: Request, session: Session, user: User, alert_id: str,

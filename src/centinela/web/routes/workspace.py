@@ -78,7 +78,7 @@ def inbox_csv(request: Request, filters: Annotated[InboxFilters, Query()],
               user: User = Depends(viewer), session: Session = Depends(db_session)):
     """Download the filtered inbox (every page) as CSV."""
     now = clock(request)
-    rows, _ = export_rows(session, user, filters, now, lang(request))
+    rows, _ = export_rows(session, user, filters, now)
     lng = lang(request)
     out = io.StringIO()
     writer = csv.writer(out)
@@ -97,7 +97,7 @@ def inbox_json(request: Request, filters: Annotated[InboxFilters, Query()],
                user: User = Depends(viewer), session: Session = Depends(db_session)):
     """Return the filtered inbox (every page, up to 10,000 lines) as JSON."""
     now = clock(request)
-    rows, total = export_rows(session, user, filters, now, lang(request))
+    rows, total = export_rows(session, user, filters, now)
     audit.record(session, user.username, "inbox.export", "alerts", reason="json",
                  details={"rows": len(rows), "filters": filters.query()}, now=now)
     return InboxExport(filters=filters, total=total, exported=len(rows), rows=rows)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -29,6 +30,7 @@ from centinela.web.names import (
 )
 
 OUTFLOWS = ("dispense", "administer")
+log = logging.getLogger(__name__)
 
 
 class Point(BaseModel):
@@ -111,7 +113,7 @@ def alert_row(alert: Alert, hide: bool = False) -> AlertRow:
         try:
             row.summary = headline(alert, lang, hide_patients=hide)
         except Exception:  # noqa: BLE001 - odd stored evidence keeps its stored summary
-            pass
+            log.warning("no %s headline for alert %s", lang, alert.alert_id, exc_info=True)
     return row
 
 

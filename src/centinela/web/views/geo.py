@@ -22,8 +22,7 @@ from centinela.reference.ubigeo import departments
 from centinela.web.views.common import clear_cache
 from centinela.web.views.usage import use_per_capita
 
-__all__ = ["LAYERS", "Crumb", "MapContext", "OutlierPlace", "RegionStat", "build_map", "clear_cache",
-           "department_paths", "project"]
+__all__ = ["LAYERS", "Crumb", "MapContext", "OutlierPlace", "RegionStat", "build_map", "clear_cache"]
 
 SHADES = 5
 
@@ -240,17 +239,3 @@ def _legend(breaks: list[float], any_positive: bool) -> list[LegendClass]:
         return [LegendClass(shade=SHADES, low=None)]
     return [LegendClass(shade=1, low=None),
             *(LegendClass(shade=shade_of(b, breaks), low=round(b, 3)) for b in breaks)]
-
-
-def project(lon: float, lat: float) -> tuple[float, float]:
-    """Return the SVG position of a longitude/latitude on the map of Peru."""
-    from centinela.geo.shapes import view
-
-    return view(2, "").project(lon, lat)
-
-
-def department_paths() -> dict[str, str]:
-    """Return department code → simplified SVG path data of the map of Peru."""
-    from centinela.geo.shapes import view
-
-    return view(2, "").paths()

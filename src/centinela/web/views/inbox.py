@@ -5,7 +5,6 @@ model (a column and a direction); pages with totals; the same rows for CSV and J
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -26,8 +25,6 @@ SORTS = ("score", "severity", "detector", "subject", "department", "status", "up
 EXPORT_MAX = 10_000
 FILTER_KEYS = ("date_from", "date_to", "q", "severity", "detector", "department", "status",
                "assignee", "subject_kind", "sort", "order")
-
-log = logging.getLogger(__name__)
 
 
 class InboxFilters(BaseModel):
@@ -159,7 +156,7 @@ def _grouped(where: list):
 
 
 def inbox_rows(session: Session, user: User, filters: InboxFilters, now: dt.datetime,
-               offset: int, limit: int, lang: str = "es") -> tuple[list[InboxRow], int, int]:
+               offset: int, limit: int) -> tuple[list[InboxRow], int, int]:
     """Return (rows of one page, total lines, total alerts) for ``filters``."""
     where = [*visible_alerts(session, user, now), *filter_where(user, filters)]
     grouped = _grouped(where)
@@ -190,10 +187,7 @@ def inbox_rows(session: Session, user: User, filters: InboxFilters, now: dt.date
         if alerts else set()
     rows = []
     for alert, n in found:
-        hide = user.role == "police" and alert.subject_id not in granted
-        base = alert_row(alert, hide=hide)
-        if lang != "es":  # the stored summary is Spanish; other languages rebuild the headline
-            base.summary = _headline(alert, lang, hide) or base.summary
+        base = alert_row(alert, hide=user.role == "police" and alert.subject_id not in granted)
         c = cases.get(alert.alert_id)
         rows.append(InboxRow(
             **base.model_dump(), alerts_in_group=int(n),
@@ -203,24 +197,13 @@ def inbox_rows(session: Session, user: User, filters: InboxFilters, now: dt.date
     return rows, total, total_alerts
 
 
-def _headline(alert: Alert, lang: str, hide: bool) -> str | None:
-    """Return the alert's headline in ``lang`` (None when its evidence cannot be explained)."""
-    from centinela.web.evidence import headline
-
-    try:
-        return headline(alert, lang, hide_patients=hide)
-    except Exception:  # noqa: BLE001 - an odd stored evidence falls back to the stored summary
-        log.warning("no %s headline for alert %s", lang, alert.alert_id, exc_info=True)
-        return None
-
-
 def build_inbox(session: Session, user: User, filters: InboxFilters,
-                now: dt.datetime, lang: str = "es") -> InboxContext:
-    """Return the inbox page for ``user`` (summaries in ``lang``)."""
+                now: dt.datetime) -> InboxContext:
+    """Return the inbox page for ``user``."""
     facets_where = visible_alerts(session, user, now)
     rows, total, total_alerts = inbox_rows(session, user, filters, now,
                                            (filters.page - 1) * filters.per_page,
-                                           filters.per_page, lang)
+                                           filters.per_page)
     counts = dict(session.execute(
         select(Alert.severity, func.count()).where(*facets_where, Alert.status != "closed")
         .group_by(Alert.severity)).all())
@@ -242,7 +225,7 @@ def build_inbox(session: Session, user: User, filters: InboxFilters,
 
 
 def export_rows(session: Session, user: User, filters: InboxFilters,
-                now: dt.datetime, lang: str = "es") -> tuple[list[InboxRow], int]:
+                now: dt.datetime) -> tuple[list[InboxRow], int]:
     """Return every line of the filtered inbox (at most ``EXPORT_MAX``) and the total."""
-    rows, total, _ = inbox_rows(session, user, filters, now, 0, EXPORT_MAX, lang)
+    rows, total, _ = inbox_rows(session, user, filters, now, 0, EXPORT_MAX)
     return rows, total
