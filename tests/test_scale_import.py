@@ -113,6 +113,65 @@ def test_same_key_at_another_time_is_still_a_conflict(engine, session, data_dir)
     assert sorted(kinds) == ["conflict", "conflict"]
 
 
+@pg_only
+def test_whole_months_are_loaded_apart_and_attached_with_the_same_keys_and_indexes(
+        engine, session, data_dir, monkeypatch):
+    # A backfill: months whose partition is missing (2019-05) or created ahead and empty
+    # (2019-06) are loaded into their own table, indexed in one sort each and attached; a
+    # month below the threshold (2019-07) goes in row by row. Duplicates, conflicts and a
+    # re-sent file are told apart exactly as on the row-by-row path.
+    from centinela.ingest import writer
+
+    monkeypatch.setattr(writer, "BULK_MONTH_ROWS", 3)
+    with engine.begin() as conn:
+        schema = conn.execute(text("SELECT current_schema()")).scalar()
+        from centinela.partitions import create_month
+
+        create_month(conn, dt.date(2019, 6, 1), f"{schema}_parts")
+    write_registry(data_dir)
+    rows = [movement(f"B-{i}", "receipt", f"2019-05-{10 + i}T10:00:00-05:00", "EST-HOS", "2",
+                     counterparty_id="EST-DIS") for i in range(4)]
+    rows += [movement(f"C-{i}", "receipt", f"2019-06-{10 + i}T10:00:00-05:00", "EST-HOS", "2",
+                      counterparty_id="EST-DIS") for i in range(3)]
+    rows += [movement("D-0", "receipt", "2019-07-02T10:00:00-05:00", "EST-HOS", "2",
+                      counterparty_id="EST-DIS"),
+             movement("B-0", "receipt", "2019-05-10T10:00:00-05:00", "EST-HOS", "2",
+                      counterparty_id="EST-DIS"),   # the same line again: a duplicate
+             movement("B-1", "receipt", "2019-06-20T10:00:00-05:00", "EST-HOS", "2",
+                      counterparty_id="EST-DIS")]  # the same key, other content: a conflict
+    write_csv(data_dir, "movements", rows)
+    fr = import_directory(engine, data_dir, realtime=False).files[-1]
+    assert (fr.accepted, fr.duplicates, fr.conflicts) == (8, 1, 1)
+    with engine.begin() as conn:
+        where = dict(conn.execute(text(
+            "SELECT event_id, tableoid::regclass::text FROM movements")).all())
+        assert where["B-0"].endswith("movements_2019_05")
+        assert where["C-0"].endswith("movements_2019_06")
+        assert where["D-0"].endswith("movements_2019_07") or where["D-0"].endswith("default")
+        names = _months(conn)
+        assert not any(n.endswith("_new") or n.startswith("_load") for n in names)
+        # The attached month carries every index of movements (attached, not rebuilt later).
+        parent = conn.execute(text(
+            "SELECT count(*) FROM pg_index WHERE indrelid = 'movements'::regclass")).scalar()
+        child = conn.execute(text(
+            "SELECT count(*) FROM pg_index WHERE indrelid = to_regclass(:n)"),
+            {"n": f'"{schema}_parts".movements_2019_05'}).scalar()
+        assert child == parent
+        # The database still refuses a second row of a stored key at the same time.
+        ids = [r[0] for r in conn.execute(text("SELECT id FROM movements ORDER BY id"))]
+        assert len(ids) == len(set(ids)) == 8
+    with pytest.raises(Exception, match="duplicate key"), engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO movements (event_id, event_type, occurred_at, establishment_id, "
+            "product_code, quantity, content_hash) SELECT event_id, event_type, occurred_at, "
+            "establishment_id, product_code, quantity, content_hash FROM movements "
+            "WHERE event_id = 'B-2'"))
+    # The whole file again: every row a duplicate or the known conflict, nothing added.
+    fr = import_directory(engine, data_dir, realtime=False).files[-1]
+    assert (fr.accepted, fr.duplicates + fr.conflicts) == (0, 10)
+    assert session.scalar(select(func.count()).select_from(Movement)) == 8
+
+
 def test_progress_is_published_while_an_import_runs_and_removed_after(engine, data_dir,
                                                                        monkeypatch):
     seen: list[tuple[int, int]] = []

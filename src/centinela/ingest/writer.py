@@ -8,6 +8,9 @@ holds do we look the missing keys up (one query per batch) to tell duplicates fr
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
+import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
@@ -15,6 +18,9 @@ from sqlalchemy import Index, func, select
 from sqlalchemy.orm import Session
 
 from centinela.ledger.records import Movement
+from centinela.partitions import add_months, partition_name
+
+log = logging.getLogger("centinela.ingest")
 
 SORTER_THREADS = 2  # helper threads SQLite may use to sort while it rebuilds an index
 
@@ -127,16 +133,19 @@ class MovementStage:
                 cur.execute("SELECT pg_advisory_xact_lock(%s)", (MERGE_LOCK,))
             cur.execute(f"SELECT coalesce(max(id), 0) FROM {table}")  # noqa: S608
             mark = cur.fetchone()[0]
-            if self.partitioned:
-                cur.execute(
-                    f"INSERT INTO {table} ({cols}) SELECT {cols} FROM ("  # noqa: S608
-                    f"SELECT DISTINCT ON ({on}) * FROM {stage} ORDER BY {on}, seq) s "
-                    f"WHERE NOT EXISTS (SELECT 1 FROM {table} m WHERE {match}) "
-                    "ORDER BY seq ON CONFLICT DO NOTHING")
+            firsts = (f"SELECT {cols} FROM (SELECT DISTINCT ON ({on}) * FROM {stage} "  # noqa: S608
+                      f"ORDER BY {on}, seq) s WHERE NOT EXISTS (SELECT 1 FROM {table} m "
+                      f"WHERE {match}) ORDER BY seq")
+            months = bulk_months(cur, stage, table) if self.partitioned else []
+            if months:
+                inserted = BulkMonths(cur, table, months).load(cols, firsts)
+            elif self.partitioned:
+                cur.execute(f"INSERT INTO {table} ({cols}) {firsts} ON CONFLICT DO NOTHING")  # noqa: S608
+                inserted = cur.rowcount
             else:
                 cur.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {stage} "  # noqa: S608
                             f"ORDER BY seq ON CONFLICT ({on}) DO NOTHING")
-            inserted = cur.rowcount
+                inserted = cur.rowcount
             others: list[tuple] = []
             if inserted < self.count:
                 raw = ", ".join(f"s.{c}" for c in self.columns)
@@ -150,6 +159,177 @@ class MovementStage:
             cur.execute(f"DROP TABLE {stage}")
         self.bulk.stage = None
         return inserted, others
+
+
+# A month of the file with at least this many rows, whose partition is missing or empty, is
+# loaded apart and attached (``BulkMonths``) instead of inserted row by row.
+BULK_MONTH_ROWS = 10_000
+SWAP_LOCK_TIMEOUT = "5s"
+LOCK_NOT_AVAILABLE = "55P03"  # SQLSTATE of a lock_timeout
+
+
+def bulk_months(cur, stage: str, table: str) -> list[tuple[dt.date, str | None]]:
+    """Months of the staged file to load apart: ``(month, empty partition to replace or None)``.
+
+    A month qualifies when it holds ``BULK_MONTH_ROWS`` staged rows, its partition does not
+    exist or holds no row, and the default partition holds none of its rows.
+    """
+    cur.execute(f"SELECT date_trunc('month', occurred_at)::date, count(*) FROM {stage} "  # noqa: S608
+                "GROUP BY 1 HAVING count(*) >= %s ORDER BY 1", (BULK_MONTH_ROWS,))
+    counts = cur.fetchall()
+    if not counts:
+        return []
+    cur.execute("SELECT c.relname, n.nspname, pg_get_expr(c.relpartbound, c.oid) "
+                "FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE i.inhparent = %s::regclass",
+                (table,))
+    attached = {name: (schema, bound) for name, schema, bound in cur.fetchall()}
+    default = next(((s, n) for n, (s, b) in attached.items() if b == "DEFAULT"), None)
+    out: list[tuple[dt.date, str | None]] = []
+    for month, _n in counts:
+        lo, hi = month, add_months(month, 1)
+        name = partition_name(month)
+        if default is not None:
+            cur.execute(f"SELECT EXISTS (SELECT 1 FROM {_ident(*default)} "  # noqa: S608
+                        "WHERE occurred_at >= %s AND occurred_at < %s)", (lo, hi))
+            if cur.fetchone()[0]:
+                continue
+        existing = None
+        if name in attached:
+            existing = _ident(attached[name][0], name)
+            cur.execute(f"SELECT EXISTS (SELECT 1 FROM {existing})")  # noqa: S608
+            if cur.fetchone()[0]:
+                continue
+        out.append((month, existing))
+    return out
+
+
+def _ident(schema: str, name: str) -> str:
+    return ".".join('"' + p.replace('"', '""') + '"' for p in (schema, name))
+
+
+class BulkMonths:
+    """PostgreSQL bulk path for whole months (a backfill): load apart, index, attach.
+
+    The file's new rows are inserted into a private loader table partitioned like
+    ``movements``: one plain table per bulk month plus a default for the other months' rows.
+    Each month table is then detached from the loader, gets the movements indexes and key
+    constraints built in one sort each (far cheaper than maintaining 11 indexes row by row),
+    and a CHECK of its range, and is attached to ``movements``: ATTACH takes SHARE UPDATE
+    EXCLUSIVE on ``movements`` (readers and writers go on) and, finding every index and the
+    range proven, neither builds nor scans. Rows of the other months go in row by row as usual.
+
+    A month whose partition exists but is empty (created ahead) has it detached and dropped
+    first; that takes ACCESS EXCLUSIVE on ``movements`` from there to the import's commit, a
+    moment at the end of the file (``SWAP_LOCK_TIMEOUT`` at most to get it). If the lock is
+    not granted, or the partition is no longer empty, the swap is rolled back to its savepoint
+    and the month's rows are inserted row by row instead: never an error for the import.
+    """
+
+    def __init__(self, cur, table: str, months: list[tuple[dt.date, str | None]]) -> None:
+        self.cur, self.table, self.months = cur, table, months
+        cur.execute("SELECT current_schema()")
+        self.parts = f"{cur.fetchone()[0]}_parts"
+        self.loader = _ident(self.parts, f"_load_{os.getpid()}")
+
+    def _new(self, month: dt.date) -> str:
+        return f"{partition_name(month)}_new"
+
+    def load(self, cols: str, firsts: str) -> int:
+        """Insert ``firsts`` (the file's new rows); return how many went in."""
+        cur, table, parts = self.cur, self.table, self.parts
+        rest = _ident(parts, f"_load_{os.getpid()}_rest")
+        cur.execute(f"CREATE TABLE {self.loader} (LIKE {table} INCLUDING DEFAULTS) "
+                    "PARTITION BY RANGE (occurred_at)")
+        cur.execute(f"CREATE TABLE {rest} PARTITION OF {self.loader} DEFAULT")
+        for month, _old in self.months:
+            cur.execute(f"CREATE TABLE {_ident(parts, self._new(month))} PARTITION OF "
+                        f"{self.loader} FOR VALUES FROM ('{month}') TO ('{add_months(month, 1)}')")
+        cur.execute(f"INSERT INTO {self.loader} ({cols}) {firsts}")
+        inserted = cur.rowcount
+        # The other months' rows, row by row (ids kept: they were drawn in file order).
+        cur.execute(f"SELECT count(*) FROM {rest}")  # noqa: S608
+        waiting = cur.fetchone()[0]
+        if waiting:
+            cur.execute(f"INSERT INTO {table} SELECT * FROM {rest} ORDER BY id "  # noqa: S608
+                        "ON CONFLICT DO NOTHING")
+            inserted -= waiting - cur.rowcount
+        keys, indexes = self._definitions()
+        for month, _old in self.months:
+            name = self._new(month)
+            new = _ident(parts, name)
+            cur.execute(f"ALTER TABLE {self.loader} DETACH PARTITION {new}")
+            for i, key in enumerate(keys):
+                cur.execute(f'ALTER TABLE {new} ADD CONSTRAINT "{name}_key{i}" {key}')
+            for unique, using in indexes:
+                cur.execute(f"CREATE {unique}INDEX ON {new} USING {using}")
+            cur.execute(f'ALTER TABLE {new} ADD CONSTRAINT "{name}_range" CHECK '
+                        f"(occurred_at >= '{month}' AND occurred_at < '{add_months(month, 1)}')")
+        cur.execute(f"DROP TABLE {self.loader}")
+        for month, old in self.months:
+            inserted -= self._attach(month, old)
+        return inserted
+
+    def _definitions(self) -> tuple[list[str], list[tuple[str, str]]]:
+        """The movements key constraints (``PRIMARY KEY (…)``, ``UNIQUE (…)``) and its other
+        indexes as ``(\"UNIQUE \" or \"\", \"btree (…) [WHERE …]\")``, read from the catalog so that
+        ATTACH finds every one of them already built."""
+        cur = self.cur
+        cur.execute("SELECT pg_get_constraintdef(oid), conindid FROM pg_constraint "
+                    "WHERE conrelid = %s::regclass AND contype IN ('p', 'u') ORDER BY conname",
+                    (self.table,))
+        rows = cur.fetchall()
+        keys = [d for d, _ix in rows]
+        cur.execute("SELECT pg_get_indexdef(indexrelid) FROM pg_index WHERE indrelid = "
+                    "%s::regclass AND NOT indexrelid = ANY(%s) ORDER BY indexrelid",
+                    (self.table, [ix for _d, ix in rows]))
+        indexes = []
+        for (d,) in cur.fetchall():
+            head, _sep, using = d.partition(" USING ")
+            indexes.append(("UNIQUE " if head.startswith("CREATE UNIQUE") else "", using))
+        return keys, indexes
+
+    def _attach(self, month: dt.date, old: str | None) -> int:
+        """Attach the month's table; return its rows that could not go in (key conflicts with
+        rows stored meanwhile, only on the row-by-row fallback)."""
+        cur, table, parts = self.cur, self.table, self.parts
+        name = self._new(month)
+        new = _ident(parts, name)
+        cur.execute("SHOW lock_timeout")
+        before = cur.fetchone()[0]
+        cur.execute("SAVEPOINT bulk_swap")
+        try:
+            if old is not None:
+                cur.execute(f"SET LOCAL lock_timeout = '{SWAP_LOCK_TIMEOUT}'")
+                cur.execute(f"ALTER TABLE {table} DETACH PARTITION {old}")
+                cur.execute(f"SET LOCAL lock_timeout = '{before}'")
+                cur.execute(f"SELECT EXISTS (SELECT 1 FROM {old})")  # noqa: S608
+                if cur.fetchone()[0]:
+                    raise _NotEmpty
+                cur.execute(f"DROP TABLE {old}")
+            cur.execute(f"ALTER TABLE {table} ATTACH PARTITION {new} "
+                        f"FOR VALUES FROM ('{month}') TO ('{add_months(month, 1)}')")
+            cur.execute(f'ALTER TABLE {new} DROP CONSTRAINT "{name}_range"')
+            cur.execute(f'ALTER TABLE {new} RENAME TO "{partition_name(month)}"')
+            cur.execute("RELEASE SAVEPOINT bulk_swap")
+            return 0
+        except Exception as exc:
+            if not isinstance(exc, _NotEmpty) and getattr(exc, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+                raise
+            cur.execute("ROLLBACK TO SAVEPOINT bulk_swap")
+        log.warning("movements of %s: their partition is busy or no longer empty; inserted "
+                    "row by row", month)
+        cur.execute(f"SELECT count(*) FROM {new}")  # noqa: S608
+        staged = cur.fetchone()[0]
+        cur.execute(f"INSERT INTO {table} SELECT * FROM {new} ORDER BY id "  # noqa: S608
+                    "ON CONFLICT DO NOTHING")
+        done = cur.rowcount
+        cur.execute(f"DROP TABLE {new}")
+        return staged - done
+
+
+class _NotEmpty(Exception):
+    """The empty partition to replace received rows meanwhile."""
 
 
 def movement_watermark(session: Session) -> int:
