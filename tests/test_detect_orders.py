@@ -272,3 +272,61 @@ def test_inventory_booking_lag_does_not_excuse_a_steady_shortfall(session):
     alerts = _by_subject(session, "inventory_discrepancy")
     assert set(alerts) == {"MONTHLY"}
     assert alerts["MONTHLY"].evidence["missing_units"] == 32.0
+
+
+def _stock_months(session, pharmacy, plan, start=0):
+    """Months of (received, used); the month-end count states the book level (as a diverter
+    who falsifies counts to match the books reports it, and as an honest count does)."""
+    level = start
+    for m, (received, used) in enumerate(plan):
+        level += received - used
+        _month(session, pharmacy, m, received, used, count=level)
+
+
+def test_suspicious_order_stock_build_up_kept_while_ordering_goes_on(session):
+    """The pattern rule: orders of 300 a month (never 2x the pharmacy's opening months, so
+    the size screen stays quiet) build its counted stock by six months of use, and after it
+    the pharmacy keeps ordering what it uses while the books hold the surplus. Look-alikes:
+    a stock-up drawn down afterwards, a shelf left full when use fell away (a patient who
+    stopped), a slow mover whose one box is many months of its use, and one count reported
+    in the wrong unit (ten times the stock, once)."""
+    rng = random.Random(11)
+    base_products(session)
+    est(session, "D1", "distributor")
+    names = ("HOARD", "DRAWN", "SHELF", "ONEBOX", "MIXUP", *(f"P{i}" for i in range(9)))
+    for e in names:
+        est(session, e)
+    opening = [(300, 100), (250, 100), (200, 100), (100, 100), (100, 100)]
+    steady = [(100, 100)] * 7
+    _stock_months(session, "HOARD", opening + [(300, 100)] * 3 + [(100, 100)] * 4)
+    _stock_months(session, "DRAWN", opening + [(300, 100)] * 3 + [(0, 100)] * 4)
+    _stock_months(session, "SHELF", opening + [(100, 20)] * 7)
+    _stock_months(session, "ONEBOX", [(40, 5), (0, 5), (0, 5), (0, 5), (0, 5), (100, 5)]
+                  + [(0, 5)] * 6)
+    level = 0
+    for m, (received, used) in enumerate(opening + steady):
+        level += received - used
+        _month(session, "MIXUP", m, received, used, count=level * (10 if m == 7 else 1))
+    for i in range(9):
+        level = 0
+        for m in range(12):
+            q = rng.randint(90, 110)
+            level += q - q
+            _month(session, f"P{i}", m, q, q, count=50 + level)
+    session.commit()
+    run_all(session, only=["suspicious_order"])
+    alerts = [a for a in session.query(Alert).filter_by(detector="suspicious_order")]
+    assert {a.subject_id for a in alerts} == {"HOARD"}
+    (hoard,) = alerts
+    ev = hoard.evidence
+    assert ev["criteria"] == ["stock_build_up"]
+    assert ev["built_mg"] == 600 * 30 and ev["months_of_use_built"] == 6
+    assert ev["cover_months_after"] >= 8 and ev["follow_up_months"] >= 2
+    assert ev["months"] == ["2025-06", "2025-07", "2025-08"]
+    assert hoard.severity != "low" and "Verificar las existencias" in hoard.summary
+    from centinela.web.evidence import explain
+
+    en = explain(hoard, ev, "en").headline
+    assert "built up 18" in en and "from June 2025 to August 2025" in en
+    assert en.endswith("Verify the physical stock.")
+    assert "Verificar las existencias físicas" in explain(hoard, ev, "es").headline

@@ -242,6 +242,10 @@ def _params(alert: Alert, ev: dict, lang: str) -> dict[str, str]:
         "series_substance": code(ev.get("substance") or "—", lang),
         "use_ratio": _n(ev.get("use_ratio"), lang, 1),
         "received_mg": _q(ev.get("received_mg"), "mg", lang, 1),
+        "built_mg": _q(ev.get("built_mg"), "mg", lang, 1),
+        "cover_before": _n(ev.get("cover_months_before"), lang, 1),
+        "cover_after": _n(ev.get("cover_months_after"), lang, 1),
+        "follow_up": _n(ev.get("follow_up_months"), lang),
         "used_mg": _q(ev.get("used_mg"), "mg", lang, 1),
         "overlap_days": _n(ev.get("overlap_days"), lang, 0),
         "peak_mme": _n(ev.get("peak_mme"), lang, 0),
@@ -258,6 +262,8 @@ def _variant(alert: Alert, ev: dict) -> str:
                                        else "volume")
     if alert.detector == "regional_outlier" and ev.get("single_outlet"):
         return "regional_outlier.single"
+    if alert.detector == "suspicious_order" and "stock_build_up" in (ev.get("criteria") or []):
+        return "suspicious_order.build_up"
     return alert.detector
 
 

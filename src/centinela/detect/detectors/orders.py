@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import numpy as np
 from scipy import stats
@@ -21,9 +22,13 @@ from centinela.detect.scoring import (
     strength_from_p,
 )
 from centinela.detect.util import groups, month_bounds, month_index, month_label
+from centinela.ledger.records import EVENT_TYPES, STOCK_SIGN
 
 OUTFLOW = ("dispense", "administer", "transfer_out", "export")
 DISPOSAL = ("waste", "loss")
+# Establishments that hold stock to dispense or administer it (wholesalers and manufacturers
+# hold stock for others, so their stock in months of their own outflow means nothing).
+DISPENSING_KINDS = ("pharmacy", "drugstore", "hospital", "clinic")
 
 
 class _Monthly:
@@ -66,6 +71,55 @@ class _Monthly:
         self.mme_per_mg = np.divide(ctx.row_mme[rows], mg, out=np.zeros(len(rows)), where=mg > 0)
 
 
+def month_end_stock(ctx: DetectionContext, mo: _Monthly) -> np.ndarray:
+    """Return the stock (mg) of each establishment × substance at the end of each month.
+
+    Each product's level is its last physical count rolled forward with the book (receipts in,
+    outflows out) to the month's end; the substance's stock is the sum over its products. A
+    month is unknown (nan) while any product that has moved has not been counted yet.
+    """
+    f, reg = ctx.frame, ctx.registry
+    nm = mo.last + 1
+    S = np.zeros((len(mo.keys), nm))
+    known = np.zeros((len(mo.keys), nm), dtype=bool)
+    has_count = np.zeros(len(mo.keys), dtype=bool)
+    sub_of_prod = mo.subv.encode(reg.prod_substance)
+    sign = np.array([STOCK_SIGN[n] for n in EVENT_TYPES], dtype=float)
+    ok = (f.est >= 0) & (f.product >= 0) & (f.t <= ctx.now_t)
+    width = len(f.prodv) + 1
+    pk = f.est.astype(np.int64) * width + f.product
+    is_count = f.is_type("count")
+    rows = np.flatnonzero(ok & (is_count | f.is_type(*INBOUND, *OUTFLOW, *DISPOSAL)))
+    if len(rows) == 0 or len(mo.keys) == 0:
+        return np.full((len(mo.keys), nm), np.nan)
+    # Within one instant the flows come first: a count states the level after them.
+    rows = rows[np.lexsort((is_count[rows], f.t[rows], pk[rows]))]
+    ends = np.array([month_bounds(mo.m0 + m)[1] for m in range(nm)], dtype=np.int64)
+    unknown = np.zeros((len(mo.keys), nm), dtype=bool)
+    for k, sel in groups(pk[rows], rows):
+        e, prod = divmod(int(k), width)
+        key = e * (len(mo.subv) + 1) + int(sub_of_prod[prod])
+        g = int(np.searchsorted(mo.keys, key))
+        if g >= len(mo.keys) or mo.keys[g] != key:
+            continue
+        t = f.t[sel]
+        cnt = is_count[sel]
+        cum = np.cumsum(np.where(cnt, 0.0, sign[f.etype[sel]] * f.qty[sel]))
+        cidx = np.flatnonzero(cnt)
+        last = np.searchsorted(t, ends, "right") - 1  # last row at or before each month end
+        if len(cidx) == 0:
+            unknown[g] |= last >= 0  # moved but never counted: its level is not known
+            continue
+        has_count[g] = True
+        off = f.qty[sel][cidx] - cum[cidx]  # count − book at each count
+        j = np.searchsorted(cidx, last, "right") - 1  # last count at or before that row
+        level = np.where(j >= 0, cum[np.maximum(last, 0)] + off[np.maximum(j, 0)], 0.0)
+        unknown[g] |= (last >= 0) & (j < 0)
+        S[g] += np.where(last >= 0, level, 0.0) * float(reg.prod_mg[prod])
+        known[g] |= j >= 0
+    return np.where(known & ~unknown & has_count[:, None], S, np.nan)
+
+
 class SuspiciousOrder(Detector):
     """Orders of unusual size or frequency that the establishment's own use does not explain.
 
@@ -105,6 +159,27 @@ class SuspiciousOrder(Detector):
     has not had time to be used, so an ordinary stock-up and a diverted order still look the
     same apart from their size. It is listed at ``low`` ("provisional") and graded as usual
     when a later run sees a longer follow-up (the open alert takes the new occurrence).
+
+    Pattern rule (stock build-up), for establishments that dispense or administer (pharmacies,
+    drugstores, hospitals, clinics). An honest pharmacy orders to replace what it uses: its
+    stock holds a month or two of use plus a pack, and a large order is followed by smaller
+    ones until it is used (you do not order while the shelf is full). Orders that go to the
+    back door leave a different trace when the counts are kept to match the books (21 CFR
+    1301.74(b): orders "deviating substantially from a normal pattern"): the stock on the
+    books grows by many months of use and stays there, while the establishment goes on ordering
+    as if it held nothing. Month-
+    end stock is each product's last physical count rolled forward with the book. A build-up
+    over 1–4 months (a → m) is flagged when, with u the largest of the monthly use (outflows,
+    waste and losses) before, during and after it: the stock grew by ≥ 4 months of use (twice
+    the upper end of a normal holding) and by more than the largest single receipt (one order
+    can sit unopened); use did not fall below half its level before (a shelf left full when a
+    patient stopped is not an order pattern); over ≥ 2 full months after it the stock never fell
+    below half the build-up (not drawn down) and receipts were ≥ half the outflows (ordering
+    went on). Its strength: the build-up against the series' own month-to-month stock changes
+    outside it (z = ΔS ÷ (σ·√months), steady state of no net change, σ floor half a typical
+    month of receipts), the p multiplied by the 4 build-up lengths looked at, and Benjamini–
+    Hochberg (q = 5 %) over every series tested. The alert asks for the physical stock to be
+    verified: a surplus that is only on paper left by the back door.
     """
 
     name = "suspicious_order"
@@ -114,7 +189,11 @@ class SuspiciousOrder(Detector):
         "establishments that grew during the year (recent 3-month level as a second baseline), "
         "lumpy ordering (judged on the series' own variability), orders received at month end"
         " (the next months' use counts), and chance across all series-months (Benjamini-"
-        "Hochberg). With only one month of follow-up a finding is provisional (low)."
+        "Hochberg). With only one month of follow-up a finding is provisional (low). Stock "
+        "build-up rule: normal holdings (< 4 months of use built), one order still unopened "
+        "(the build-up must exceed the largest receipt), stock-ups drawn down afterwards, "
+        "shelves left full when use fell away, a single count in the wrong unit (the stock "
+        "must stay for >= 2 full months), the partial current month, and wholesalers."
     )
     subject_kind = "establishment"
     topics = ("diversion", "suspicious_order")
@@ -122,13 +201,21 @@ class SuspiciousOrder(Detector):
                   "frequency": "≥ 2× and Poisson p < 1e-3", "history": "≥ 3 months",
                   "net inflow not explained by use (≤ 6 months)":
                       "z vs own history, Benjamini–Hochberg q = 5 % over all series-months",
-                  "unexplained": "≥ 1 typical month of receipts"}
+                  "unexplained": "≥ 1 typical month of receipts",
+                  "stock build-up (1–4 months, dispensing establishments)":
+                      "≥ 4 months of use and > largest single receipt; use ≥ ½ its level before",
+                  "build-up kept": "≥ 2 full months, stock ≥ half the build-up, receipts ≥ ½ outflows",
+                  "build-up vs own stock changes": "z, p × 4, Benjamini–Hochberg q = 5 % over series"}
     evidence_fields = ("orders", "criteria", "observed", "expected", "prior_6_month_max",
-                       "use_ratio", "net_inflow_z", "peer_percentile")
+                       "use_ratio", "net_inflow_z", "peer_percentile", "built_mg",
+                       "cover_months_before", "cover_months_after")
 
     HORIZON, MIN_HORIZON, Q, SIGMA_FLOOR_MONTHS, P_SCREEN = 6, 2, 0.05, 0.5, 1e-3
     RECENT_MONTHS = 3  # the recent level a growing establishment's orders are compared with
     GRADED_HORIZON = 3  # months of follow-up (order month included) before a graded severity
+    # Pattern rule (stock build-up): months of use the counted stock must grow by, the longest
+    # build-up looked at, and the full months it must then be kept while ordering goes on.
+    BUILD_MIN_MONTHS, BUILD_MONTHS_MAX, BUILD_FOLLOW_UP = 4.0, 4, 2
     PROVISIONAL_MAX = 35.0  # below the medium band (40)
 
     def run(self, session: Session, now: dt.datetime, ctx: DetectionContext) -> list[AlertDraft]:
@@ -207,7 +294,117 @@ class SuspiciousOrder(Detector):
             if k:
                 c["tests"] = n_tests
                 flagged.setdefault(int(mo.est[c["g"]]), []).append(c)
-        return [d for est, items in flagged.items() for d in self._episodes(ctx, mo, est, items)]
+        out = [d for est, items in flagged.items() for d in self._episodes(ctx, mo, est, items)]
+        return out + self._build_ups(ctx, mo, start_m)
+
+    def _build_ups(self, ctx: DetectionContext, mo: _Monthly, start_m: int) -> list[AlertDraft]:
+        """Stock built by orders and kept while ordering goes on (the pattern rule)."""
+        S = month_end_stock(ctx, mo)
+        R, out = mo.R, mo.U + mo.W  # receipts and every outflow (mg per month)
+        n, nm = R.shape
+        # Follow-up only over full months: the current month is partial (its use is not known).
+        last_full = mo.last - (1 if ctx.now_t < month_bounds(mo.m0 + mo.last)[1] - DAY else 0)
+        kinds = np.array([ctx.registry.est_kind[int(e)] or "" for e in mo.est])
+        dispensing = np.isin(kinds, DISPENSING_KINDS)
+        big = np.zeros((n, nm))
+        np.maximum.at(big, (mo.inv[mo.inbound], mo.mon[mo.inbound]),
+                      ctx.row_mg[mo.rows[mo.inbound]])
+        dS = np.diff(S, axis=1)  # monthly stock changes (nan where unknown)
+        first_change = mo.first + 1  # the opening month's change is the opening stock
+        mean_r = R.sum(axis=1) / np.maximum(nm - mo.first, 1)
+        best: dict[int, dict[str, Any]] = {}
+        tested = np.zeros(n, dtype=bool)
+        for m in range(max(start_m, 0), last_full - self.BUILD_FOLLOW_UP + 1):
+            after = slice(m + 1, last_full + 1)
+            n_after = last_full - m
+            s_after = S[:, after]
+            o_after = out[:, after].mean(axis=1)
+            r_after = R[:, after].sum(axis=1)
+            for a in range(max(m - self.BUILD_MONTHS_MAX, 0), m):
+                if a < 2:
+                    continue
+                ub = out[:, a - 2:a + 1].mean(axis=1)
+                base_ok = (dispensing & (a - 2 >= mo.first) & (ub > 0) & ~np.isnan(S[:, a])
+                           & ~np.isnan(S[:, m]) & ~np.isnan(s_after).any(axis=1))
+                if not base_ok.any():
+                    continue
+                tested |= base_ok
+                built = S[:, m] - S[:, a]
+                o_build = out[:, a + 1:m + 1].mean(axis=1)
+                u = np.maximum(np.maximum(ub, o_build), o_after)
+                # Use did not fall away (a stock left on the shelf by a patient who stopped is
+                # not an order pattern), the stock grew by ≥ BUILD_MIN_MONTHS of use and by more
+                # than one order, it was kept (not drawn down) and ordering went on.
+                cond = (base_ok & (o_build >= 0.5 * ub) & (o_after >= 0.5 * ub)
+                        & (built >= self.BUILD_MIN_MONTHS * u)
+                        & (built > big[:, a + 1:m + 1].max(axis=1))
+                        & (np.nan_to_num(s_after.min(axis=1), nan=-np.inf) >= S[:, a] + 0.5 * built)
+                        & (r_after >= 0.5 * out[:, after].sum(axis=1)))
+                for g in np.flatnonzero(cond):
+                    # The build-up against the series' own month-to-month stock changes outside
+                    # it (its ordering lumpiness), at a steady state of no net change.
+                    idx = np.arange(nm - 1)
+                    outside = (((idx + 1) <= a) | ((idx + 1) > m)) & ((idx + 1) >= first_change[g]) \
+                        & ((idx + 1) <= last_full) & ~np.isnan(dS[g])
+                    if outside.sum() < 3:
+                        continue
+                    sd = max(float(np.std(dS[g, outside], ddof=1)), self.SIGMA_FLOOR_MONTHS * mean_r[g])
+                    if sd <= 0:
+                        continue
+                    z = float(built[g]) / (sd * np.sqrt(m - a))
+                    # Bonferroni over the build-up lengths looked at for this end month.
+                    pv = min(1.0, self.BUILD_MONTHS_MAX * p_from_z(z))
+                    if int(g) not in best or pv < best[int(g)]["p"]:
+                        best[int(g)] = {
+                            "g": int(g), "a": a, "m": m, "p": pv, "z": z,
+                            "built": float(built[g]), "u": float(u[g]), "kept": float(s_after[g].min() - S[g, a]),
+                            "stock_before": float(S[g, a]), "stock_after": float(s_after[g].mean()),
+                            "cover_before": float(S[g, a] / ub[g]),
+                            "cover_after": float(s_after[g].mean() / max(o_after[g], 1e-9)),
+                            "follow_up": n_after, "received_after": float(r_after[g]),
+                            "used_after": float(out[g, after].sum()),
+                        }
+        cands = list(best.values())
+        n_tests = int(tested.sum())
+        keep = bh_keep([c["p"] for c in cands], n_tests, self.Q)
+        return [self._build_up_alert(ctx, mo, c, n_tests) for c, k in zip(cands, keep, strict=True) if k]
+
+    def _build_up_alert(self, ctx: DetectionContext, mo: _Monthly, c: dict[str, Any],
+                        n_tests: int) -> AlertDraft:
+        f = ctx.frame
+        g, a, m = c["g"], c["a"], c["m"]
+        est = int(mo.est[g])
+        ms = list(range(a + 1, m + 1))
+        t0, _ = month_bounds(mo.m0 + ms[0])
+        _, t1 = month_bounds(mo.m0 + ms[-1])
+        sel = (mo.inv == g) & mo.inbound & np.isin(mo.mon, ms)
+        rows = mo.rows[sel]
+        mme_per_mg = float(np.median(mo.mme_per_mg[sel])) if sel.any() else 0.0
+        sub = mo.subv.name(int(mo.sub[g]))
+        name = f.estv.name(est) or ""
+        hist = mo.R[g, max(mo.first[g], a - 11):a + 1]
+        mean_r = float(hist.mean()) if len(hist) else 0.0
+        peak_m = ms[int(np.argmax(mo.R[g, ms]))]
+        peak = float(mo.R[g, peak_m])
+        months_built = c["built"] / c["u"] if c["u"] > 0 else float("inf")
+        summary = (f"{name} acumuló {fmt(c['built'], 2)} mg de {sub} entre {month_label(mo.m0 + ms[0])} "
+                   f"y {month_label(mo.m0 + m)} ({fmt(months_built, 1)} meses de su uso): sus existencias "
+                   f"pasaron de {fmt(c['cover_before'], 1)} a {fmt(c['cover_after'], 1)} meses de uso, se "
+                   f"mantuvieron {c['follow_up']} meses y siguió pidiendo. Verificar las existencias físicas.")
+        return self.draft(
+            name, t0, t1, strength_from_p(c["p"]), max(c["kept"], 0.0) * mme_per_mg, summary,
+            {"metric": "counted stock in months of use", "substance": sub, "criteria": ["stock_build_up"],
+             "observed": peak, "expected": mean_r, "ratio": peak / mean_r if mean_r > 0 else None,
+             "built_mg": c["built"], "kept_mg": c["kept"], "months_of_use_built": months_built,
+             "use_mg_per_month": c["u"], "stock_mg_before": c["stock_before"],
+             "stock_mg_after": c["stock_after"], "cover_months_before": c["cover_before"],
+             "cover_months_after": c["cover_after"], "follow_up_months": c["follow_up"],
+             "received_after_mg": c["received_after"], "used_after_mg": c["used_after"],
+             "p_value": c["p"], "net_inflow_z": c["z"], "tests": n_tests,
+             "months": [month_label(mo.m0 + x) for x in ms], "provisional": False,
+             **f.events(rows)},
+            department=ctx.est_department(est), ubigeo=ctx.registry.est_ubigeo[est],
+        )
 
     def _episodes(self, ctx: DetectionContext, mo: _Monthly, est: int, items: list[dict]):
         items.sort(key=lambda x: x["m"])
