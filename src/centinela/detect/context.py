@@ -128,11 +128,6 @@ class DetectionContext:
             return None
         return History(self.session.connection(), *self._history)
 
-    @property
-    def frame_start_t(self) -> int | None:
-        """Epoch seconds of the frame's first instant (None: every movement up to ``now``)."""
-        return None if self.since is None else to_epoch(self.since)
-
     @cached_property
     def registry(self) -> Registry:
         """Registry attributes for every code in the frame's vocabularies."""

@@ -305,10 +305,10 @@ def _drivers(codes: np.ndarray, vocab, rows: np.ndarray, in_ep: np.ndarray, in_b
     excess = (ep - base) * months
     # Ties by id: the order must not depend on the order codes were assigned in (which
     # movements the frame holds).
-    order = np.lexsort((np.array(names, dtype=str), -excess))[:top]
-    return [{"id": names[int(i)], "observed": round(float(ep[i] * months), 1),
+    order = sorted(np.flatnonzero(excess > 0).tolist(), key=lambda i: (-excess[i], names[i]))
+    return [{"id": names[i], "observed": round(float(ep[i] * months), 1),
              "expected": round(float(base[i] * months), 1), "excess": round(float(excess[i]), 1)}
-            for i in order if excess[i] > 0]
+            for i in order[:top]]
 
 
 def _events(f, sel: np.ndarray, older: dict, cap: int = 20) -> dict:
