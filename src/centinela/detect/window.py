@@ -20,8 +20,9 @@ from centinela.ledger.records import Movement
 
 DEFAULT_HISTORY_DAYS = 400
 
-# Days of history before the lookback window each detector's baseline needs. A detector not
-# listed gets DEFAULT_HISTORY_DAYS (the conservative choice for a new detector).
+# Days of raw movements before the lookback window each detector reads (a run loads the
+# largest; at most 120 for the built-ins). A detector not listed, without a ``history_days``
+# attribute, gets DEFAULT_HISTORY_DAYS (the conservative choice for a new detector).
 HISTORY_DAYS: dict[str, int] = {
     "unauthorized_receiver": 0,
     "loss_report": 0,
