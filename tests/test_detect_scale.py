@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import pytest
 from sqlalchemy import delete, func, select
 
 from centinela.alerts.models import Alert, CaseEvent, Delivery, DeliveryAttempt
 from centinela.config import get_settings
+from centinela.detect import window
+from centinela.detect.context import DetectionContext
 from centinela.detect.engine import latest_movement_time, run_all
 from centinela.ingest.service import import_directory
 from centinela.ledger.records import Movement
@@ -28,8 +31,10 @@ def _clear_alerts(session) -> None:
     session.commit()
 
 
-def test_three_years_give_the_alerts_of_the_window_alone(engine, session, tmp_path):
-    """History older than the window + declared baseline changes nothing and is not loaded."""
+def test_three_years_give_the_alerts_of_the_window_alone(engine, session, tmp_path, monkeypatch):
+    """History older than the window + declared baseline changes nothing and is not loaded;
+    the raw frame holds the window and a short history, the rest are database aggregates
+    that give the alerts a raw frame of the whole baseline gives."""
     folder = tmp_path / "gen"
     generate(folder, seed=2, scale=0.01, days=3 * 365, start=dt.date(2023, 7, 1))
     report = import_directory(engine, folder, realtime=False)
@@ -43,6 +48,48 @@ def test_three_years_give_the_alerts_of_the_window_alone(engine, session, tmp_pa
     with_history = _alerts(session)
     assert with_history  # the planted scenarios of the last year are found
 
+    # The frame: the window plus the short raw history; not the 400 days of baseline (those
+    # are aggregates), so it does not grow with the years stored.
+    frame_since = now - dt.timedelta(days=366 + max(window.HISTORY_DAYS.values()))
+    in_frame = session.scalar(select(func.count()).where(Movement.occurred_at >= frame_since))
+    assert first.movements == in_frame
+    baseline = now - dt.timedelta(days=366 + get_settings().detect_history_days)
+    assert first.movements < 0.8 * session.scalar(
+        select(func.count()).where(Movement.occurred_at >= baseline))
+
+    # The same run with every baseline as raw movements (the way before the aggregates).
+    _clear_alerts(session)
+    with monkeypatch.context() as m:
+        m.setattr(window, "HISTORY_DAYS", window.HISTORY_DAYS | window.AGGREGATE_DAYS)
+        m.setattr(window, "AGGREGATE_DAYS", {})
+        raw = run_all(engine, now=now)
+    assert not raw.errors and raw.movements > first.movements
+    assert _alerts(session) == with_history
+    # The four baseline detectors with relaxed thresholds, so they flag plenty: the same
+    # findings from the aggregates as from raw movements.
+    long = sorted(window.AGGREGATE_DAYS)
+    with monkeypatch.context() as m:
+        _relax(m)
+        _clear_alerts(session)
+        agg = run_all(engine, now=now, only=long)
+        relaxed = _alerts(session)
+        _clear_alerts(session)
+        m.setattr(window, "HISTORY_DAYS", window.HISTORY_DAYS | window.AGGREGATE_DAYS)
+        m.setattr(window, "AGGREGATE_DAYS", {})
+        raw = run_all(engine, now=now, only=long)
+        assert _alerts(session) == relaxed
+    assert not agg.errors and agg.movements < raw.movements
+    assert {a[0] for a in relaxed} >= set(long) - {"purchases_outgrow_use"}
+    # purchases_outgrow_use rarely flags even relaxed: compare its (and suspicious_order's)
+    # monthly series directly, raw frame against aggregates.
+    aggregated = DetectionContext(session, now, history_days=31, aggregate_days=400)
+    raw_ctx = DetectionContext(session, now, history_days=400)
+    assert aggregated.frame.n < raw_ctx.frame.n
+    assert _monthly_cells(aggregated) == pytest.approx(_monthly_cells(raw_ctx), rel=1e-9)
+    _clear_alerts(session)
+    first = run_all(engine, now=now)
+    assert _alerts(session) == with_history
+
     # The same database with only the window and its declared baseline.
     since = now - dt.timedelta(days=366 + get_settings().detect_history_days)
     session.execute(delete(Movement).where(Movement.occurred_at < since))
@@ -51,6 +98,40 @@ def test_three_years_give_the_alerts_of_the_window_alone(engine, session, tmp_pa
     second = run_all(engine, now=now)
     assert second.movements == first.movements
     assert _alerts(session) == with_history
+
+
+def _monthly_cells(ctx) -> dict:
+    """Every establishment × substance series' monthly R, N, U, W by (establishment, substance,
+    month label), and its first active month."""
+    from centinela.detect.detectors.orders import _Monthly
+    from centinela.detect.util import month_label
+
+    mo = _Monthly(ctx)
+    out: dict = {}
+    for g, (e, sub) in enumerate(zip(mo.est, mo.sub, strict=True)):
+        name = (ctx.frame.estv.name(int(e)), mo.subv.name(int(sub)) if sub < len(mo.subv) else "")
+        out[name + ("first",)] = month_label(mo.m0 + int(mo.first[g]))
+        for label, x in (("R", mo.R), ("N", mo.N), ("U", mo.U), ("W", mo.W)):
+            for m in np.flatnonzero(x[g]):
+                out[name + (label, month_label(mo.m0 + int(m)))] = float(x[g, m])
+    return out
+
+
+def _relax(m) -> None:
+    """Lower the thresholds of the four baseline detectors (for equality checks only)."""
+    from centinela.detect.detectors.orders import PurchasesOutgrowUse, SuspiciousOrder
+    from centinela.detect.detectors.prescriber import PrescriberVolume
+    from centinela.detect.detectors.regional import RegionalSurge
+
+    for cls, values in ((PrescriberVolume, {"Z_MIN": 1.5, "HIST_RATIO": 1.1, "HIST_P": 0.2,
+                                            "Q": 1.0, "MIN_PEERS": 3}),
+                        (PurchasesOutgrowUse, {"Z_MIN": 1.0, "MIN_RATIO": 1.0, "Q": 1.0,
+                                               "MIN_PEERS": 3}),
+                        (SuspiciousOrder, {"Q": 1.0}),
+                        (RegionalSurge, {"Q": 1.0, "RATIO_MIN": 1.05, "RUN_RATIO": 1.02,
+                                         "MIN_EXCESS": 1.0})):
+        for name, value in values.items():
+            m.setattr(cls, name, value)
 
 
 def _one_loss(folder, est: str, product: str, lot: str, at: str, pharmacist: str) -> None:

@@ -144,10 +144,11 @@ class Settings(BaseSettings):
         "the import; older events (backfills) are left to batch detection."
     )
     detect_history_days: int = Field(
-        400, description="Days of history before the lookback window that batch detection loads "
+        400, description="Days of history before the lookback window that batch detection reads "
         "for baselines (each detector declares what it needs, capped here; see "
-        "`centinela.detect.window`); memory then does not grow with the years stored. "
-        "Negative: load the whole history.")
+        "`centinela.detect.window`): up to ~120 days as raw movements, the rest as database "
+        "aggregates per subject × month, so memory does not grow with the years stored. "
+        "Negative: load the whole history as raw movements (the old way).")
     detect_full_every_hours: float = Field(
         24, description="An incremental detection run (`centinela detect --incremental`, the "
         "scheduled job) is a full run when the last full run is older than this.")

@@ -30,6 +30,9 @@ class Detector:
     thresholds: ClassVar[dict[str, str]] = {}
     evidence_fields: ClassVar[tuple[str, ...]] = ()
     tolerates: ClassVar[str] = ""  # what legitimate reporting it does not flag, and why
+    # Days of raw movements read before the lookback window; None: ``window.HISTORY_DAYS``
+    # (or its conservative default). A detector that reads only its own tables sets 0.
+    history_days: ClassVar[int | None] = None
 
     def run(self, session: Session, now: dt.datetime, ctx: DetectionContext) -> list[AlertDraft]:
         """Return the alert drafts of this detector at ``now``."""

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from centinela.config import Settings, get_settings
+from centinela.detect.aggregates import History
 from centinela.detect.frame import Frame, from_epoch, load_frame, to_epoch
 from centinela.ledger.mme import FENTANYL_FAMILY, unit_mme
 from centinela.lib.clock import LIMA_OFFSET_S
@@ -78,7 +79,8 @@ class DetectionContext:
     def __init__(self, session: Session, now: dt.datetime, settings: Settings | None = None,
                  lookback_days: int = 366, frame: Frame | None = None,
                  scope_import_id: int | None = None, history_days: int | None = None,
-                 where=None, progress=None, serials: bool = True) -> None:
+                 where=None, progress=None, serials: bool = True,
+                 aggregate_days: int = 0) -> None:
         self.session = session
         self.now = now.replace(tzinfo=None) if now.tzinfo is None else (
             now.astimezone(dt.UTC).replace(tzinfo=None))
@@ -92,6 +94,13 @@ class DetectionContext:
         # history) up to ``now``; ``where`` replaces that filter (partition or object frames).
         self.since = (None if history_days is None
                       else self.now - dt.timedelta(days=lookback_days + history_days))
+        # History older than the raw frame, up to ``aggregate_days`` before the window, is read
+        # as database aggregates (``history``).
+        self._history: tuple[dt.datetime, dt.datetime] | None = None
+        if (self.since is not None and where is None and frame is None
+                and aggregate_days > (history_days or 0)):
+            self._history = (self.now - dt.timedelta(days=lookback_days + aggregate_days),
+                             self.since)
         self._where = where
         self._progress = progress
         self._serials = serials
@@ -110,6 +119,14 @@ class DetectionContext:
             self._frame = load_frame(self.session.connection(), where, progress=self._progress,
                                      serials=self._serials)
         return self._frame
+
+    @cached_property
+    def history(self) -> History | None:
+        """The history before the frame as aggregates (``centinela.detect.aggregates``), or
+        None when the frame holds all the history this run reads."""
+        if self._history is None:
+            return None
+        return History(self.session.connection(), *self._history)
 
     @cached_property
     def registry(self) -> Registry:

@@ -82,8 +82,9 @@ def run_all(session_or_engine: Session | Engine, now: dt.datetime | None = None,
 
     ``now`` defaults to the latest movement stored, so historical data sets are judged as of
     their own end. A detector that fails is reported and the others still run. Movements are
-    loaded for the lookback window plus the history each detector declares
-    (``centinela.detect.window``). ``incremental`` revisits only what changed since the last
+    loaded for the lookback window plus the short history each detector declares; longer
+    baselines read older history as database aggregates (``centinela.detect.window``,
+    ``centinela.detect.aggregates``). ``incremental`` revisits only what changed since the last
     recorded run (``centinela.detect.incremental``); ``progress`` is told about each step.
     """
     if isinstance(session_or_engine, Session):
@@ -107,7 +108,12 @@ def _run(session: Session, now: dt.datetime | None, only: list[str] | None,
          progress: Progress | None = None) -> DetectionReport:
     from centinela.config import get_settings
     from centinela.detect import incremental as inc
-    from centinela.detect.window import OBJECT_FRAMES, history_days, object_filter
+    from centinela.detect.window import (
+        OBJECT_FRAMES,
+        aggregate_days,
+        history_days,
+        object_filter,
+    )
 
     started = time.perf_counter()
     progress = progress or Progress()
@@ -129,14 +135,17 @@ def _run(session: Session, now: dt.datetime | None, only: list[str] | None,
     cap = settings.detect_history_days
     main = [d for d in detectors if d.name not in OBJECT_FRAMES
             and not (partial and d.name in inc.PARTITIONS)]
-    needs = [history_days(d.name, cap) for d in main]
+    needs = [history_days(d.name, cap, d.history_days) for d in main]
     known = [h for h in needs if h is not None]
     hist = None if len(known) < len(needs) else max(known, default=0)
+    # Longer baselines read the history before the raw frame as database aggregates.
+    agg = max((aggregate_days(d.name, cap) for d in main), default=0) if hist is not None else 0
     # One context per frame: the main window, each object frame, each partition.
     plans: list[tuple[list[Detector], dict[str, Any], set[str] | None]] = []
     if main:
         # Serial numbers are followed only on the object frames below.
-        plans.append((main, {"history_days": hist, "serials": False}, None))
+        plans.append((main, {"history_days": hist, "serials": False, "aggregate_days": agg},
+                      None))
     for kind in dict.fromkeys(OBJECT_FRAMES[d.name] for d in detectors if d.name in OBJECT_FRAMES):
         dets = [d for d in detectors if OBJECT_FRAMES.get(d.name) == kind]
         plans.append((dets, {"where": object_filter(kind, now, start)}, None))
@@ -145,7 +154,7 @@ def _run(session: Session, now: dt.datetime | None, only: list[str] | None,
                                   if d.name in inc.PARTITIONS):
             dets = [d for d in detectors if inc.PARTITIONS.get(d.name) == kind]
             since = now - dt.timedelta(days=lookback_days + max(
-                history_days(d.name, max(cap, 0)) or 0 for d in dets))
+                history_days(d.name, max(cap, 0), d.history_days) or 0 for d in dets))
             where = inc.touched_filter(kind, plan.since_id, plan.max_id) & (
                 Movement.occurred_at >= since) & (Movement.occurred_at <= now)
             plans.append((dets, {"where": where},

@@ -1,8 +1,11 @@
 """What each detector reads: the window of movements it judges and the history before it.
 
 Batch detection judges the lookback window (``lookback_days`` up to ``now``). Baselines need
-history before it; each detector declares how many days (``HISTORY_DAYS``), capped by the
-``detect_history_days`` setting, so the movements loaded do not grow with the years stored.
+history before it; each detector declares how many days of raw movements it reads before the
+window (``HISTORY_DAYS``, at most ~120: the patient rules' look-back) and, for the baselines of
+a year or more, how many days of history it reads as database aggregates (``AGGREGATE_DAYS``,
+``centinela.detect.aggregates``). Both are capped by the ``detect_history_days`` setting, so
+neither the movements loaded nor the aggregates grow with the years stored.
 Detectors that follow one object through all time (a serial number, a seized lot) read a
 narrow frame instead: every movement of the serials or lots the window touches, at any date.
 """
@@ -17,8 +20,9 @@ from centinela.ledger.records import Movement
 
 DEFAULT_HISTORY_DAYS = 400
 
-# Days of history before the lookback window each detector's baseline needs. A detector not
-# listed gets DEFAULT_HISTORY_DAYS (the conservative choice for a new detector).
+# Days of raw movements before the lookback window each detector reads (a run loads the
+# largest; at most 120 for the built-ins). A detector not listed, without a ``history_days``
+# attribute, gets DEFAULT_HISTORY_DAYS (the conservative choice for a new detector).
 HISTORY_DAYS: dict[str, int] = {
     "unauthorized_receiver": 0,
     "loss_report": 0,
@@ -28,19 +32,28 @@ HISTORY_DAYS: dict[str, int] = {
     "repeated_loss": 0,
     "waste_share": 31,
     "waste_unwitnessed": 31,
-    "prescriber_volume": 365,  # a prescriber's own history (≥ 60 days) and the window before
+    "prescriber_volume": 0,  # its 90-day windows lie in the lookback; history: aggregates
     "multiple_providers": 120,  # pdmp_window_days before the window (90 by default)
     "overlapping_prescriptions": 120,
     "high_mme": 120,
-    "suspicious_order": 400,  # 12 months before each judged month, from month starts
-    "purchases_outgrow_use": 400,
+    "suspicious_order": 31,  # the month the window starts in (evidence); history: aggregates
+    "purchases_outgrow_use": 0,
     "inventory_discrepancy": 95,  # the count before the window and its booking lag
-    "regional_surge": 365,  # 6-month baselines and the dispersion of a year of months
+    "regional_surge": 31,  # the month the window starts in; history: aggregates
     "opioid_benzodiazepine_overlap": 0,  # reads its own year of dispensations
     "coprescribing_prescriber": 0,
     "prescription_form_misuse": 0,  # reads every use of each form itself
     "balance_gap": 0,  # reconciles the periodic balances itself
     "regional_outlier": 0,
+}
+
+# Days of history before the window that a detector reads as aggregates (per subject × month,
+# computed by the database; ``DetectionContext.history``) rather than as raw movements.
+AGGREGATE_DAYS: dict[str, int] = {
+    "prescriber_volume": 365,  # a prescriber's own history (≥ 60 days) before each window
+    "suspicious_order": 400,  # 12 months before each judged month, from month starts
+    "purchases_outgrow_use": 400,  # when each establishment × substance series began
+    "regional_surge": 365,  # 6-month baselines and the dispersion of a year of months
 }
 
 # Detectors that trace one object through its whole history read their own narrow frame.
@@ -50,11 +63,19 @@ OBJECT_FRAMES: dict[str, str] = {
 }
 
 
-def history_days(name: str, cap: int) -> int | None:
-    """Return the days of history ``name`` loads before the window (None: all history)."""
+def history_days(name: str, cap: int, declared: int | None = None) -> int | None:
+    """Return the days of raw movements ``name`` loads before the window (None: all history).
+
+    ``declared`` (a detector's ``history_days`` attribute) overrides the table."""
     if cap < 0:
         return None
-    return min(HISTORY_DAYS.get(name, DEFAULT_HISTORY_DAYS), cap)
+    days = declared if declared is not None else HISTORY_DAYS.get(name, DEFAULT_HISTORY_DAYS)
+    return min(days, cap)
+
+
+def aggregate_days(name: str, cap: int) -> int:
+    """Return the days of history before the window ``name`` reads as aggregates (0: none)."""
+    return min(AGGREGATE_DAYS.get(name, 0), max(cap, 0))
 
 
 def window_filter(now: dt.datetime, since: dt.datetime | None):

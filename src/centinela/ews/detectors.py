@@ -24,6 +24,7 @@ class EwsDetector(Detector):
     """Base of the EWS detectors: one rule of ``centinela.ews.detect`` over stored signals."""
 
     subject_kind = "region"
+    history_days = 0  # the rules read the EWS tables, not the movement frame
     rule: ClassVar[staticmethod[[Session, dt.datetime, DetectConfig], list[AlertDraft]]]
 
     def __init__(self, config: DetectConfig | None = None) -> None:

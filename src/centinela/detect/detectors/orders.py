@@ -32,22 +32,33 @@ DISPENSING_KINDS = ("pharmacy", "drugstore", "hospital", "clinic")
 
 
 class _Monthly:
-    """Monthly receipts (mg), receipt counts and use (mg) per establishment × substance."""
+    """Monthly receipts (mg), receipt counts and use (mg) per establishment × substance.
+
+    The frame's months come from its rows; older months from the history aggregates
+    (establishment × product × event type × month, ``ctx.history``), so a year of baseline
+    costs one cell per series and month, not its movements.
+    """
 
     def __init__(self, ctx: DetectionContext) -> None:
         f, reg = ctx.frame, ctx.registry
         self.subv = Vocab()
         sub_of_prod = self.subv.encode(reg.prod_substance)
+        width = len(self.subv) + 1
         ok = (f.est >= 0) & (f.product >= 0) & (f.t <= ctx.now_t)
         rows = np.flatnonzero(ok & f.is_type(*INBOUND, *OUTFLOW))
-        self.m0 = int(month_index(np.array([f.t[rows].min() if len(rows) else ctx.now_t]))[0])
+        old = _OlderCells(ctx, sub_of_prod, width)
+        m_first = [int(month_index(np.array([f.t[rows].min()]))[0])] if len(rows) else []
+        if old.flow.any():
+            m_first.append(int(old.month[old.flow].min()))
+        self.m0 = min(m_first) if m_first else int(month_index(np.array([ctx.now_t]))[0])
         self.last = int(month_index(np.array([ctx.now_t]))[0]) - self.m0
         nm = self.last + 1
         sub = sub_of_prod[f.product[rows]]
-        key = f.est[rows].astype(np.int64) * (len(self.subv) + 1) + sub
-        self.keys, inv = np.unique(key, return_inverse=True)
-        self.est = (self.keys // (len(self.subv) + 1)).astype(np.int64)
-        self.sub = (self.keys % (len(self.subv) + 1)).astype(np.int64)
+        key = f.est[rows].astype(np.int64) * width + sub
+        self.keys, inv_all = np.unique(np.concatenate([key, old.key[old.flow]]), return_inverse=True)
+        inv = inv_all[:len(key)]
+        self.est = (self.keys // width).astype(np.int64)
+        self.sub = (self.keys % width).astype(np.int64)
         mon = month_index(f.t[rows]) - self.m0
         cell = inv * nm + mon
         size = len(self.keys) * nm
@@ -58,13 +69,14 @@ class _Monthly:
         self.U = np.bincount(cell[~inbound], weights=mg[~inbound], minlength=size).reshape(-1, nm)
         # Recorded disposal (waste, loss): leaves the stock but is not use.
         wrows = np.flatnonzero(ok & f.is_type(*DISPOSAL))
-        wkey = f.est[wrows].astype(np.int64) * (len(self.subv) + 1) + sub_of_prod[f.product[wrows]]
+        wkey = f.est[wrows].astype(np.int64) * width + sub_of_prod[f.product[wrows]]
         wpos = np.searchsorted(self.keys, wkey)
         wok = (wpos < len(self.keys)) & (self.keys[np.minimum(wpos, len(self.keys) - 1)] == wkey)
         wmon = month_index(f.t[wrows[wok]]) - self.m0
         wm_ok = (wmon >= 0) & (wmon < nm)
         self.W = np.bincount((wpos[wok] * nm + wmon)[wm_ok], weights=ctx.row_mg[wrows[wok]][wm_ok],
                              minlength=size).reshape(-1, nm)
+        self.first_t_old = old.add(self, nm)
         active = (self.R > 0) | (self.U > 0)
         self.first = np.where(active.any(axis=1), active.argmax(axis=1), nm)
         self.rows, self.inv, self.mon, self.inbound = rows, inv, mon, inbound
@@ -118,6 +130,59 @@ def month_end_stock(ctx: DetectionContext, mo: _Monthly) -> np.ndarray:
         S[g] += np.where(last >= 0, level, 0.0) * float(reg.prod_mg[prod])
         known[g] |= j >= 0
     return np.where(known & ~unknown & has_count[:, None], S, np.nan)
+
+
+class _OlderCells:
+    """The history before the frame as establishment × substance × month cells (mg, count)."""
+
+    def __init__(self, ctx: DetectionContext, sub_of_prod: np.ndarray, width: int) -> None:
+        f, reg = ctx.frame, ctx.registry
+        hist = ctx.history
+        n = 0
+        if hist is not None:
+            g = hist.grouped(("establishment", "product", "event_type"),
+                             (*INBOUND, *OUTFLOW, *DISPOSAL), monthly=True)
+            est, prod = g.codes("establishment", f.estv), g.codes("product", f.prodv)
+            ok = (est >= 0) & (prod >= 0)
+            n = int(ok.sum())
+        if n == 0:
+            self.key = self.month = self.first_t = np.zeros(0, np.int64)
+            self.mg = self.count = np.zeros(0)
+            self.flow = self.inbound = self.disposal = np.zeros(0, bool)
+            return
+        assert g.month is not None
+        est, prod = est[ok], prod[ok]
+        known = prod < len(sub_of_prod)
+        safe = np.where(known, prod, 0)
+        sub = np.where(known, sub_of_prod[safe], -1)
+        self.key = est * width + sub
+        self.month = g.month[ok]
+        self.mg = np.where(known, g.qty[ok] * reg.prod_mg[safe], 0.0)
+        self.count = g.rows[ok].astype(float)
+        self.first_t = g.first_t[ok]
+        etype = np.array(g.keys["event_type"], dtype=object)[ok]
+        self.inbound = np.isin(etype, INBOUND)
+        self.disposal = np.isin(etype, DISPOSAL)
+        self.flow = ~self.disposal
+
+    def add(self, mo: _Monthly, nm: int) -> np.ndarray:
+        """Add the cells to ``mo``'s R, N, U, W; return each series' earliest time there."""
+        first_t = np.full(len(mo.keys), np.iinfo(np.int64).max)
+        if len(self.key) == 0:
+            return first_t
+        pos = np.searchsorted(mo.keys, self.key)
+        series = (pos < len(mo.keys)) & (mo.keys[np.minimum(pos, len(mo.keys) - 1)] == self.key)
+        np.minimum.at(first_t, pos[series], self.first_t[series])
+        mon = self.month - mo.m0
+        hit = series & (mon >= 0) & (mon < nm)
+        cell = pos * nm + mon
+        size = len(mo.keys) * nm
+        for target, sel, w in ((mo.R, self.inbound, self.mg), (mo.N, self.inbound, self.count),
+                               (mo.U, self.flow & ~self.inbound, self.mg),
+                               (mo.W, self.disposal, self.mg)):
+            s = hit & sel
+            target += np.bincount(cell[s], weights=w[s], minlength=size).reshape(-1, nm)
+        return first_t
 
 
 class SuspiciousOrder(Detector):
@@ -429,7 +494,7 @@ class SuspiciousOrder(Detector):
             # Peers: same kind of establishment, same substance and month.
             g = best["g"]
             if not hasattr(mo, "kinds"):
-                mo.kinds = np.array([ctx.registry.est_kind[int(e)] or "" for e in mo.est])
+                mo.kinds = np.array([_kind(ctx, int(e)) for e in mo.est])
             peers = np.flatnonzero((mo.sub == mo.sub[g]) & (mo.est != est) & (mo.kinds == (kind or "")))
             peer_vals = mo.R[peers, best["m"]]
             peer_vals = peer_vals[peer_vals > 0]
@@ -514,7 +579,7 @@ class PurchasesOutgrowUse(Detector):
         g_of = np.searchsorted(mo.keys, gkey)
         valid = (g_of < len(mo.keys)) & (mo.keys[np.minimum(g_of, len(mo.keys) - 1)] == gkey)
         flows, g_of = flows[valid], g_of[valid]
-        first_t = np.full(len(mo.keys), np.iinfo(np.int64).max)
+        first_t = mo.first_t_old.copy()  # series that began before the frame
         np.minimum.at(first_t, g_of, f.t[flows])
         c0, c1, dS_units = self._count_periods(ctx)
         width = len(f.prodv) + 1
@@ -556,7 +621,7 @@ class PurchasesOutgrowUse(Detector):
         denom = np.maximum(U + dS, 1e-9)
         ratio = np.where((R > 0) & (U > 0), R / denom, np.nan)
         lr = np.log(np.where(ratio > 0, ratio, np.nan))
-        kinds = np.array([reg.est_kind[int(e)] or "" for e in mo.est])
+        kinds = np.array([_kind(ctx, int(e)) for e in mo.est])
         cands, n_tests = [], 0
         for kind in np.unique(kinds):
             for s in np.unique(mo.sub):
@@ -623,3 +688,10 @@ class PurchasesOutgrowUse(Detector):
              **f.events(rows)},
             department=ctx.est_department(est), ubigeo=ctx.registry.est_ubigeo[est],
         )
+
+
+def _kind(ctx: DetectionContext, est: int) -> str:
+    """Return the registry kind of an establishment code ('' when unknown or seen only in
+    the history aggregates, whose codes lie past the registry)."""
+    kinds = ctx.registry.est_kind
+    return (kinds[est] or "") if 0 <= est < len(kinds) else ""

@@ -76,6 +76,9 @@ class PrescriberVolume(Detector):
         nprof = len(f.profv)
         first_seen = np.full(nprof, np.iinfo(np.int64).max)
         np.minimum.at(first_seen, pres, t)
+        # History before the frame (database aggregates): MME, prescriptions, first seen.
+        old_mme, old_rx, t_first = self._older(ctx, nprof, first_seen)
+        t_first = min(t_first, int(t[0]))
         spec = np.array([hash(s or "") for s in reg.prof_specialty[:nprof]] + [0] * (nprof - len(reg.prof_specialty)))
         dept = np.array([hash(d or "") for d in reg.prof_dept[:nprof]] + [0] * (nprof - len(reg.prof_dept)))
         width = int(pat.max(initial=0)) + 2
@@ -84,7 +87,7 @@ class PrescriberVolume(Detector):
         for k in range(N_WINDOWS):
             end = ctx.now_t - k * STEP_DAYS * DAY
             start = end - WINDOW_DAYS * DAY
-            if start < int(t[0]) - DAY or end <= ctx.start_t:
+            if start < t_first - DAY or end <= ctx.start_t:
                 break
             a, b = np.searchsorted(t, [start, end])
             if b - a == 0:
@@ -96,8 +99,8 @@ class PrescriberVolume(Detector):
             upairs = upairs[upairs % width != 0]
             npat = np.bincount((upairs // width).astype(np.int64), minlength=nprof)
             # Own history: everything before the window start (prefix sums over time-sorted rows).
-            hist_mme = np.bincount(pres[:a], weights=mme[:a], minlength=nprof)
-            hist_rx = np.bincount(pres[:a], minlength=nprof)
+            hist_mme = np.bincount(pres[:a], weights=mme[:a], minlength=nprof) + old_mme
+            hist_rx = np.bincount(pres[:a], minlength=nprof) + old_rx
             hist_days = np.maximum((start - first_seen) / DAY, 0.0)
             active = np.flatnonzero((nrx > 0) & (tot > 0))
             per_pat = np.where(npat > 0, tot / np.maximum(npat, 1), np.nan)
@@ -151,6 +154,33 @@ class PrescriberVolume(Detector):
         # Every prescriber × window is a test: Benjamini–Hochberg over all of them.
         keep = bh_keep([v["p"] for v in best.values()], n_tests, self.Q)
         return [self._alert(ctx, c, v, rows) for (c, v), k in zip(best.items(), keep, strict=True) if k]
+
+    @staticmethod
+    def _older(ctx: DetectionContext, nprof: int,
+               first_seen: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+        """Add the history before the frame: return each prescriber's MME and prescription
+        count there, lower ``first_seen`` to it, and return the earliest time of all."""
+        old_mme, old_rx = np.zeros(nprof), np.zeros(nprof, dtype=np.int64)
+        hist = ctx.history
+        if hist is None:
+            return old_mme, old_rx, np.iinfo(np.int64).max
+        f, reg = ctx.frame, ctx.registry
+        g = hist.grouped(("prescriber", "product"), ("dispense", "administer"))
+        pres = g.codes("prescriber", f.profv)
+        prod = g.codes("product", f.prodv)
+        ok = (pres >= 0) & (prod >= 0)
+        if not ok.any():
+            return old_mme, old_rx, np.iinfo(np.int64).max
+        t_first = int(g.first_t[ok].min())
+        # Prescribers seen only before the frame prescribe in no window: not judged.
+        keep = ok & (pres < nprof)
+        pres, prod = pres[keep], prod[keep]
+        known = prod < len(reg.prod_mme)
+        mme = np.where(known, g.qty[keep] * reg.prod_mme[np.where(known, prod, 0)], 0.0)
+        old_mme = np.bincount(pres, weights=mme, minlength=nprof)
+        old_rx = np.bincount(pres, weights=g.rows[keep], minlength=nprof).astype(np.int64)
+        np.minimum.at(first_seen, pres, g.first_t[keep])
+        return old_mme, old_rx, t_first
 
     def _peer_groups(self, active, spec, dept, reg):
         """Yield (positions judged, peer positions, label): specialty × department, else

@@ -42,7 +42,8 @@ class RegionalSurge(Detector):
     variance of that shared baseline), is flagged when its p survives Benjamini–Hochberg
     (q = 5 %) over every department-month and run tested, the ratio is ≥ 1.25 (single month) or
     ≥ 1.15 (run), and the excess is ≥ 10 dispensations per month. The evidence names the
-    establishments and prescribers whose rise over their own baseline makes up the excess.
+    establishments and prescribers whose rise over their own baseline makes up the excess
+    (equal rises in order of id).
     Population from INEI (shipped data); rates per 100 000 inhabitants in the evidence.
     """
 
@@ -76,31 +77,37 @@ class RegionalSurge(Detector):
         fam = ctx.registry.prod_family
         rows = np.flatnonzero(f.is_type("dispense") & (f.est >= 0) & (f.product >= 0))
         rows = rows[fam[f.product[rows]]]
-        if len(rows) == 0:
-            return []
         deptv = Vocab()
         dept_of_est = deptv.encode(ctx.registry.est_dept)
         d = dept_of_est[f.est[rows]]
         rows, d = rows[d >= 0], d[d >= 0]
-        if len(rows) == 0:
+        # Months before the frame: department × month cells from the history aggregates.
+        old = _Older(ctx, dept_of_est)
+        if len(rows) == 0 and len(old.d) == 0:
             return []
         mon = month_index(f.t[rows])
         # Complete months only: drop a first month the data start inside and the current month.
-        first = int(mon.min())
-        if month_bounds(first)[0] < int(f.t[rows].min()) - DAY:
+        first = int(min(mon.min(initial=np.iinfo(np.int64).max), old.month.min(initial=np.iinfo(np.int64).max)))
+        t_min = min(int(f.t[rows].min(initial=np.iinfo(np.int64).max)), old.t_min)
+        if month_bounds(first)[0] < t_min - DAY:
             first += 1
         last = int(month_index(np.array([ctx.now_t]))[0])
         if month_bounds(last)[1] > ctx.now_t + DAY:
             last -= 1
         keep = (mon >= first) & (mon <= last)
         rows, d, mon = rows[keep], d[keep], mon[keep]
+        old.keep(first, last)
         nm, nd = last - first + 1, len(deptv)
-        if nm < 4 or len(rows) == 0:
+        if nm < 4 or len(rows) + len(old.d) == 0:
             return []
         m0 = first
         cell = d.astype(np.int64) * nm + (mon - m0)
         mme = np.bincount(cell, weights=ctx.row_mme[rows], minlength=nd * nm).reshape(nd, nm)
         obs = np.bincount(cell, minlength=nd * nm).reshape(nd, nm).astype(float)
+        if len(old.d):
+            ocell = old.d * nm + (old.month - m0)
+            mme += np.bincount(ocell, weights=old.mme, minlength=nd * nm).reshape(nd, nm)
+            obs += np.bincount(ocell, weights=old.count, minlength=nd * nm).reshape(nd, nm)
         total = obs.sum(axis=0)
         exp = np.full((nd, nm), np.nan)
         nbase = np.zeros(nm)
@@ -164,8 +171,16 @@ class RegionalSurge(Detector):
         # variance is multiplied by its design effect Σk²/Σk (Kish; k = dispensations of each
         # patient in the department and months tested), so evidence counts independent patients.
         pat, rel = f.patient[rows], mon - m0
-        tests = [(_nb_sf(o, e, v * _design_effect(pat[(d == di) & np.isin(rel, ep)]))
-                  if p < 0.05 else p, di, ep) for p, di, ep, (o, e, v) in tests]
+
+        def deff(di: int, ep: list[int]) -> float:
+            frame_pat = pat[(d == di) & np.isin(rel, ep)]
+            if old.raw_month is None or m0 + ep[0] >= old.raw_month:
+                return _design_effect(frame_pat)
+            # Months before the frame: the department's patients there, from the database.
+            return old.design_effect(deptv.name(di), [m0 + m for m in ep], frame_pat)
+
+        tests = [(_nb_sf(o, e, v * deff(di, ep)) if p < 0.05 else p, di, ep)
+                 for p, di, ep, (o, e, v) in tests]
         passed = bh_keep([t[0] for t in tests], n_tests, self.Q)
         # One episode per department and overlapping months: the strongest test.
         best: dict[int, list[tuple[float, list[int]]]] = {}
@@ -183,7 +198,7 @@ class RegionalSurge(Detector):
             code = deptv.name(di)
             for p, ep in eps:
                 a = self._alert(ctx, code, ep, m0, obs[di], exp[di], p, alpha, mme[di],
-                                total, pop.get(code, 0), rows, d == di, mon)
+                                total, pop.get(code, 0), rows, d == di, mon, old)
                 if a is not None:
                     out.append(a)
         return out
@@ -202,7 +217,7 @@ class RegionalSurge(Detector):
         return base * factor, float(obs[di, run].sum())
 
     def _alert(self, ctx, code, ep, m0, obs, exp, p, alpha, mme, total, pop, rows, mask,
-               mon) -> AlertDraft:
+               mon, old: _Older) -> AlertDraft:
         f = ctx.frame
         t0, _ = month_bounds(m0 + ep[0])
         _, t1 = month_bounds(m0 + ep[-1])
@@ -216,10 +231,15 @@ class RegionalSurge(Detector):
         lo = max(0, ep[0] - 6)
         in_base = mask & (mon - m0 >= lo) & (mon - m0 < ep[0])
         n_base = max(ep[0] - lo, 1)
+        # Months before the frame (a baseline, or a run that began there) come from the
+        # history aggregates: counts per establishment and per prescriber of the department.
+        older = old.drivers(code, m0 + lo, m0 + ep[0], m0 + ep[-1])
         drivers = {
-            "establishments": _drivers(f.est, f.estv, rows, in_ep, in_base, months, n_base),
+            "establishments": _drivers(f.est, f.estv, rows, in_ep, in_base, months, n_base,
+                                       extra=older["establishment"]),
             "prescribers": _drivers(np.where(f.prescriber >= 0, f.prescriber, -1), f.profv,
-                                    rows, in_ep, in_base, months, n_base),
+                                    rows, in_ep, in_base, months, n_base,
+                                    extra=older["prescriber"]),
         }
         sel = rows[in_ep]
         from centinela.reference.ubigeo import departments
@@ -242,7 +262,7 @@ class RegionalSurge(Detector):
              "months": [month_label(m0 + m) for m in ep], "drivers": drivers,
              "establishments": [x["id"] for x in drivers["establishments"][:5]],
              "rate_per_100k": per100k, "national_rate_per_100k": nat_rate,
-             "population": pop, **f.events(sel)},
+             "population": pop, **_events(f, sel, older)},
             department=code,
         )
 
@@ -265,14 +285,147 @@ def _nb_sf(k: float, mu: float, var: float) -> float:
 
 
 def _drivers(codes: np.ndarray, vocab, rows: np.ndarray, in_ep: np.ndarray, in_base: np.ndarray,
-             months: int, n_base: int, top: int = 5) -> list[dict]:
-    """Return the subjects whose monthly count rose most over their own baseline months."""
+             months: int, n_base: int, top: int = 5, extra=None) -> list[dict]:
+    """Return the subjects whose monthly count rose most over their own baseline months.
+
+    ``extra`` = (codes, in episode, counts, names past the vocabulary) adds the months before
+    the frame (history aggregates; codes past ``vocab`` are names only the history knows)."""
     c = codes[rows]
-    n = len(vocab) + 1
-    ep = np.bincount(np.maximum(c[in_ep & (c >= 0)], 0), minlength=n)[: n - 1] / months
-    base = np.bincount(np.maximum(c[in_base & (c >= 0)], 0), minlength=n)[: n - 1] / n_base
+    names = list(vocab.names)
+    if extra is not None and len(extra[0]):
+        names += extra[3]
+    n = len(names) + 1
+    ep = np.bincount(np.maximum(c[in_ep & (c >= 0)], 0), minlength=n)[: n - 1].astype(float)
+    base = np.bincount(np.maximum(c[in_base & (c >= 0)], 0), minlength=n)[: n - 1].astype(float)
+    if extra is not None and len(extra[0]):
+        xc, x_ep, xn = extra[0], extra[1], extra[2]
+        ep += np.bincount(xc[x_ep], weights=xn[x_ep], minlength=n)[: n - 1]
+        base += np.bincount(xc[~x_ep], weights=xn[~x_ep], minlength=n)[: n - 1]
+    ep, base = ep / months, base / n_base
     excess = (ep - base) * months
-    order = np.argsort(-excess)[:top]
-    return [{"id": vocab.name(int(i)), "observed": round(float(ep[i] * months), 1),
+    # Ties by id: the order must not depend on the order codes were assigned in (which
+    # movements the frame holds).
+    order = sorted(np.flatnonzero(excess > 0).tolist(), key=lambda i: (-excess[i], names[i]))
+    return [{"id": names[i], "observed": round(float(ep[i] * months), 1),
              "expected": round(float(base[i] * months), 1), "excess": round(float(excess[i]), 1)}
-            for i in order if excess[i] > 0]
+            for i in order[:top]]
+
+
+def _events(f, sel: np.ndarray, older: dict, cap: int = 20) -> dict:
+    """The episode's events, earliest first (those of its months before the frame first)."""
+    ev = f.events(sel, cap)
+    if older["episode_rows"]:
+        ev["event_ids"] = (older["episode_events"] + ev["event_ids"])[:cap]
+        ev["event_count"] += older["episode_rows"]
+    return ev
+
+
+class _Older:
+    """Fentanyl-family dispensations before the frame, per department × month (aggregates)."""
+
+    def __init__(self, ctx: DetectionContext, dept_of_est: np.ndarray) -> None:
+        self.ctx = ctx
+        hist = ctx.history
+        self.raw_month = hist.raw_month if hist is not None else None
+        self.d = self.month = np.zeros(0, np.int64)
+        self.count = self.mme = np.zeros(0)
+        self.t_min = np.iinfo(np.int64).max
+        self.est = np.zeros(0, np.int64)
+        if hist is None:
+            return
+        f, reg = ctx.frame, ctx.registry
+        g = hist.grouped(("establishment", "product"), ("dispense",), monthly=True)
+        est, prod = g.codes("establishment", f.estv), g.codes("product", f.prodv)
+        known = (est >= 0) & (est < len(dept_of_est)) & (prod >= 0) & (prod < len(reg.prod_family))
+        ok = known.copy()
+        ok[known] = reg.prod_family[prod[known]] & (dept_of_est[est[known]] >= 0)
+        if not ok.any():
+            return
+        assert g.month is not None
+        self.est, self.month = est[ok], g.month[ok]
+        self.d = dept_of_est[self.est].astype(np.int64)
+        self.count = g.rows[ok].astype(float)
+        self.mme = g.qty[ok] * reg.prod_mme[prod[ok]]
+        self.t_min = int(g.first_t[ok].min())
+
+    def keep(self, first: int, last: int) -> None:
+        """Keep the complete months compared (``first`` … ``last``)."""
+        k = (self.month >= first) & (self.month <= last)
+        self.d, self.month, self.count, self.mme, self.est = (
+            self.d[k], self.month[k], self.count[k], self.mme[k], self.est[k])
+
+    def _where(self, code: str):
+        from sqlalchemy import select
+
+        from centinela.ledger.records import Movement
+        from centinela.registry.models import Establishment
+
+        f, reg = self.ctx.frame, self.ctx.registry
+        family = [f.prodv.names[i] for i in np.flatnonzero(reg.prod_family)]
+        return (Movement.establishment_id.in_(
+            select(Establishment.establishment_id).where(Establishment.department == code))
+            & Movement.product_code.in_(family))
+
+    def design_effect(self, code: str, months: list[int], frame_pat: np.ndarray) -> float:
+        """Σk²/Σk over the department's patients in ``months`` (Lima month indexes), the
+        frame's rows ``frame_pat`` (patient codes) and the months before the frame."""
+        hist = self.ctx.history
+        assert hist is not None
+        g = hist.grouped(("patient",), ("dispense",), monthly=True, where=self._where(code),
+                         first_month=min(months))
+        assert g.month is not None
+        inside = np.isin(g.month, months)
+        counts: dict[str, float] = {}
+        names = self.ctx.frame.patv.names
+        known = frame_pat[frame_pat >= 0]
+        for c, k in zip(*np.unique(known, return_counts=True), strict=True):
+            counts[names[int(c)]] = float(k)
+        unknown = float((frame_pat < 0).sum())
+        for name, k, i in zip(g.keys["patient"], g.rows, inside, strict=True):
+            if not i:
+                continue
+            if name is None:
+                unknown += float(k)
+            else:
+                counts[name] = counts.get(name, 0.0) + float(k)
+        k_arr = np.array(list(counts.values()))
+        n = float(k_arr.sum()) + unknown
+        return (float((k_arr ** 2).sum()) + unknown) / n if n else 1.0
+
+    def drivers(self, code: str, lo: int, ep0: int, ep1: int) -> dict:
+        """Counts before the frame for an episode ``ep0``…``ep1`` and its baseline from ``lo``
+        (Lima month indexes): per establishment and per prescriber, and the episode's rows."""
+        none = (np.zeros(0, np.int64), np.zeros(0, bool), np.zeros(0), [])
+        out: dict = {"establishment": none, "prescriber": none, "episode_rows": 0}
+        if self.raw_month is None or lo >= self.raw_month:
+            return out
+        f = self.ctx.frame
+        mine = (self.month >= lo) & (self.month <= ep1) & np.array(
+            [self.ctx.registry.est_dept[int(e)] == code for e in self.est], dtype=bool)
+        in_ep = self.month[mine] >= ep0
+        out["establishment"] = (self.est[mine], in_ep, self.count[mine], [])
+        out["episode_rows"] = int(self.count[mine][in_ep].sum())
+        hist = self.ctx.history
+        assert hist is not None
+        if out["episode_rows"]:
+            from sqlalchemy import select
+
+            from centinela.ledger.records import Movement
+
+            y, m = divmod(ep0, 12)
+            start = dt.datetime(1970 + y, m + 1, 1) + dt.timedelta(hours=5)
+            if hist.since is not None:
+                start = max(start, hist.since)
+            stmt = (select(Movement.event_id)
+                    .where(Movement.occurred_at >= start, Movement.occurred_at < hist.until,
+                           Movement.event_type == "dispense", self._where(code))
+                    .order_by(Movement.occurred_at, Movement.id).limit(20))
+            out["episode_events"] = list(self.ctx.session.scalars(stmt))
+        g = hist.grouped(("prescriber",), ("dispense",), monthly=True, where=self._where(code),
+                         first_month=lo)
+        assert g.month is not None
+        pc = g.codes("prescriber", f.profv)
+        sel = (pc >= 0) & (g.month <= ep1)
+        out["prescriber"] = (pc[sel], g.month[sel] >= ep0, g.rows[sel].astype(float),
+                             g.extra_names("prescriber", f.profv))
+        return out
