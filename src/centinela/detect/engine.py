@@ -155,10 +155,10 @@ def _run(session: Session, now: dt.datetime | None, only: list[str] | None,
             dets = [d for d in detectors if inc.PARTITIONS.get(d.name) == kind]
             since = now - dt.timedelta(days=lookback_days + max(
                 history_days(d.name, max(cap, 0), d.history_days) or 0 for d in dets))
-            where = inc.touched_filter(kind, plan.since_id, plan.max_id) & (
+            touched = inc.touched_ids(session, kind, plan.since_id, plan.max_id)
+            where = inc.touched_filter(kind, touched) & (
                 Movement.occurred_at >= since) & (Movement.occurred_at <= now)
-            plans.append((dets, {"where": where},
-                          inc.touched_ids(session, kind, plan.since_id, plan.max_id)))
+            plans.append((dets, {"where": where}, touched))
     stamp = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     results: dict[str, DetectorResult] = {}
     for dets, kw, subjects in plans:
