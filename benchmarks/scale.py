@@ -125,7 +125,10 @@ def web(url: str, data: Path, requests: int) -> dict[str, float]:
     engine = make_engine(url)
     with session_scope(engine) as s:
         now = s.scalar(select(func.max(Movement.occurred_at)))
-        create_user(s, "bench", PASSWORD, "admin")
+        from centinela.accounts.models import User
+
+        if s.scalar(select(User.id).where(User.username == "bench")) is None:
+            create_user(s, "bench", PASSWORD, "admin")  # absent unless --reuse
     docs, busiest = patient_documents(data, requests)
     client = signed_in_client(engine, now, "bench", PASSWORD)
     it = iter(range(10**9))
@@ -183,6 +186,7 @@ def measure(years: int, args, work: Path) -> dict:
     det = child(_CHILD_DETECT, {**env, "BENCH_INCREMENTAL": "0"})
     res.update(detect_s=det["seconds"], detect_rss_mb=det["maxrss_mb"],
                loaded=det["movements"], alerts=det["alerts"], detect_errors=det["errors"])
+    print(json.dumps(res), flush=True)
     if not args.no_full_history:
         old = child(_CHILD_DETECT, {**env, "BENCH_INCREMENTAL": "0",
                                     "CENTINELA_DETECT_HISTORY_DAYS": "-1"})
