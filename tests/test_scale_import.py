@@ -172,6 +172,44 @@ def test_whole_months_are_loaded_apart_and_attached_with_the_same_keys_and_index
     assert session.scalar(select(func.count()).select_from(Movement)) == 8
 
 
+@pg_only
+def test_a_busy_empty_partition_falls_back_to_row_by_row_insert(engine, session, data_dir,
+                                                                monkeypatch, caplog):
+    # Swapping an empty partition created ahead needs ACCESS EXCLUSIVE on movements. While a
+    # reader holds the table, the swap gives up after the lock timeout and the month's rows go
+    # in row by row, into the existing partition: the import neither fails nor waits long.
+    from centinela.ingest import writer
+    from centinela.partitions import create_month
+
+    monkeypatch.setattr(writer, "BULK_MONTH_ROWS", 2)
+    monkeypatch.setattr(writer, "SWAP_LOCK_TIMEOUT", "300ms")
+    with engine.begin() as conn:
+        schema = conn.execute(text("SELECT current_schema()")).scalar()
+        create_month(conn, dt.date(2019, 9, 1), f"{schema}_parts")
+    write_registry(data_dir)
+    write_csv(data_dir, "movements", [
+        movement(f"F-{i}", "receipt", f"2019-09-{10 + i}T10:00:00-05:00", "EST-HOS", "2",
+                 counterparty_id="EST-DIS") for i in range(3)])
+    reader = engine.connect()
+    try:
+        reader.execute(text("SELECT count(*) FROM movements"))  # holds ACCESS SHARE until rollback
+        fr = import_directory(engine, data_dir, realtime=False).files[-1]
+    finally:
+        reader.rollback()
+        reader.close()
+    assert (fr.accepted, fr.conflicts, fr.duplicates) == (3, 0, 0)
+    assert "inserted row by row" in caplog.text  # the swap gave up and fell back
+    with engine.begin() as conn:
+        where = {r[0] for r in conn.execute(text(
+            "SELECT tableoid::regclass::text FROM movements WHERE event_id LIKE 'F-%'"))}
+        assert len(where) == 1 and next(iter(where)).endswith("movements_2019_09")
+        assert not any(n.endswith("_new") for n in _months(conn))
+        left = conn.execute(text(
+            "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = :s AND c.relname LIKE '%\\_new'"), {"s": f"{schema}_parts"}).scalar()
+        assert left == 0
+
+
 def test_progress_is_published_while_an_import_runs_and_removed_after(engine, data_dir,
                                                                        monkeypatch):
     seen: list[tuple[int, int]] = []
