@@ -129,13 +129,17 @@ class MovementStage:
             # The merge sorts the file once (first occurrence of each key): in memory, not in
             # temporary files (4 MB default work_mem spills at 200k rows). This transaction only.
             cur.execute(f"SET LOCAL work_mem = '{MERGE_WORK_MEM}'")
+            cur.execute(f"SET LOCAL maintenance_work_mem = '{MERGE_WORK_MEM}'")
             if self.partitioned:
                 cur.execute("SELECT pg_advisory_xact_lock(%s)", (MERGE_LOCK,))
             cur.execute(f"SELECT coalesce(max(id), 0) FROM {table}")  # noqa: S608
             mark = cur.fetchone()[0]
-            firsts = (f"SELECT {cols} FROM (SELECT DISTINCT ON ({on}) * FROM {stage} "  # noqa: S608
-                      f"ORDER BY {on}, seq) s WHERE NOT EXISTS (SELECT 1 FROM {table} m "
-                      f"WHERE {match}) ORDER BY seq")
+            # The first occurrence of each key not stored yet. A hash of the narrow keys, not a
+            # sort of the wide rows (1 M staged rows spill a sort to disk); ids then follow the
+            # staging table's order, which is the file's.
+            firsts = (f"SELECT {cols} FROM {stage} s WHERE s.seq IN (SELECT min(seq) "  # noqa: S608
+                      f"FROM {stage} GROUP BY {on}) AND NOT EXISTS (SELECT 1 FROM {table} m "
+                      f"WHERE {match})")
             months = bulk_months(cur, stage, table) if self.partitioned else []
             if months:
                 inserted = BulkMonths(cur, table, months).load(cols, firsts)
