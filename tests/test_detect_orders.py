@@ -330,3 +330,72 @@ def test_suspicious_order_stock_build_up_kept_while_ordering_goes_on(session):
     assert "built up 18" in en and "from June 2025 to August 2025" in en
     assert en.endswith("Verify the physical stock.")
     assert "Verificar las existencias físicas" in explain(hoard, ev, "es").headline
+
+
+def test_inventory_shortfall_at_a_holder_of_a_lot_seized_on_the_street(session):
+    """A street seizure is independent evidence: it raises the prior of the series that held
+    the seized lot (weighted Benjamini–Hochberg), never a finding by itself. Among 100
+    hospitals, SEIZED and PLAIN are each 3 % short at their counts (z 3 against the 1 % floor:
+    over 100 series, not enough alone); a unit of a lot still on SEIZED's books was seized on the
+    street, so SEIZED is flagged and PLAIN is not. HOLDER also held a seized lot (a serial that
+    no movement names, so its lot) but its counts agree with its books: not flagged."""
+    from centinela.ledger.records import Seizure
+
+    base_products(session)
+    hospitals = ["SEIZED", "PLAIN", "HOLDER", *(f"H{i:02d}" for i in range(97))]
+    for e in hospitals:
+        est(session, e, "hospital")
+        mv(session, "count", e, FENT_AMP, 40, T0)
+    for m in range(1, 7):
+        end = days(T0, 30 * m)
+        for e in hospitals:
+            lot = {"SEIZED": "LOT-S", "HOLDER": "LOT-H"}.get(e, f"LOT-{e}")
+            mv(session, "receipt", e, FENT_AMP, 100, days(T0, 30 * m - 20), counterparty_id="D1",
+               lot=lot)
+            mv(session, "administer", e, FENT_AMP, 100, days(T0, 30 * m - 10),
+               patient_id=f"PSN:{e}{m}")
+        for e in hospitals:
+            short = 3 * m if e in ("SEIZED", "PLAIN") else 0  # 18 of 600 handled: 3 %
+            mv(session, "count", e, FENT_AMP, 40 - short, end)
+    seized_at = days(T0, 30 * 4 + 5)
+    session.add(Seizure(seizure_id="SZ-S", occurred_at=seized_at, ubigeo="150101",
+                        agency="PNP-DIRANDRO", product_code=FENT_AMP, lot="LOT-S", units=1.0,
+                        content_hash="a" * 32))
+    session.add(Seizure(seizure_id="SZ-H", occurred_at=seized_at, ubigeo="150101",
+                        agency="PNP-DIRANDRO", product_code=FENT_AMP, lot="LOT-H",
+                        serial="LOT-H000123", units=1.0, content_hash="b" * 32))
+    session.commit()
+    run_all(session, only=["inventory_discrepancy"])
+    alerts = _by_subject(session, "inventory_discrepancy")
+    assert set(alerts) == {"SEIZED"}
+    ev = alerts["SEIZED"].evidence
+    assert ev["missing_units"] == 18.0 and ev["seizures"] == ["SZ-S"]
+    assert ev["products"][0]["bh_weight"] > 1.0 and 1e-3 < ev["p_value"] < 2e-3
+    assert "incautados" in alerts["SEIZED"].summary
+    # The alert page says it in Spanish and English.
+    from centinela.web.evidence import explain
+
+    for lang, word in (("es", "incautadas"), ("en", "seized")):
+        said = " ".join(explain(alerts["SEIZED"], ev, lang).sentences)
+        assert word in said and "SZ-S" in said
+
+
+def test_inventory_shortfall_without_a_seizure_is_judged_as_before(session):
+    """The same 100 hospitals and the same two 3 % shortfalls, no seizure: neither survives
+    Benjamini–Hochberg over the 100 series (all weights 1)."""
+    base_products(session)
+    hospitals = ["SEIZED", "PLAIN", *(f"H{i:02d}" for i in range(98))]
+    for e in hospitals:
+        est(session, e, "hospital")
+        mv(session, "count", e, FENT_AMP, 40, T0)
+    for m in range(1, 7):
+        for e in hospitals:
+            mv(session, "receipt", e, FENT_AMP, 100, days(T0, 30 * m - 20), counterparty_id="D1")
+            mv(session, "administer", e, FENT_AMP, 100, days(T0, 30 * m - 10),
+               patient_id=f"PSN:{e}{m}")
+            mv(session, "count", e, FENT_AMP, 40 - (3 * m if e in ("SEIZED", "PLAIN") else 0),
+               days(T0, 30 * m))
+    session.commit()
+    run_all(session, only=["inventory_discrepancy"])
+    assert _by_subject(session, "inventory_discrepancy") == {}
+

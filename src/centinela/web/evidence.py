@@ -243,6 +243,7 @@ def _params(alert: Alert, ev: dict, lang: str) -> dict[str, str]:
         "use_ratio": _n(ev.get("use_ratio"), lang, 1),
         "received_mg": _q(ev.get("received_mg"), "mg", lang, 1),
         "built_mg": _q(ev.get("built_mg"), "mg", lang, 1),
+        "seizures": ", ".join(str(x) for x in ev.get("seizures") or []) or "—",
         "cover_before": _n(ev.get("cover_months_before"), lang, 1),
         "cover_after": _n(ev.get("cover_months_after"), lang, 1),
         "follow_up": _n(ev.get("follow_up_months"), lang),
@@ -278,7 +279,7 @@ def explain(alert: Alert, evidence: dict, lang: str = "es") -> Explained:
             sentences.append(translate(key, lang, **params))
         except (KeyError, IndexError, ValueError):
             pass
-    for extra in ("say.peers", "say.occurrences"):
+    for extra in ("say.peers", "say.occurrences", "say.seized_lot"):
         fn = EXTRA.get(extra)
         if fn and fn(alert, evidence):
             sentences.append(translate(extra, lang, **params))
@@ -297,6 +298,8 @@ EXTRA: dict[str, Callable[[Alert, dict], bool]] = {
     "say.peers": lambda a, ev: isinstance(ev.get("percentile") or ev.get("peer_percentile"),
                                           int | float) and isinstance(ev.get("peers"), int),
     "say.occurrences": lambda a, ev: (ev.get("occurrence_count") or 0) > 1,
+    "say.seized_lot": lambda a, ev: a.detector == "inventory_discrepancy"
+    and bool(ev.get("seizures")),
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import numpy as np
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from centinela.alerts.service import AlertDraft
@@ -13,7 +14,7 @@ from centinela.detect.context import DAY, DetectionContext
 from centinela.detect.frame import EVENT_CODE
 from centinela.detect.scoring import bh_keep, p_from_z, robust_center_scale, strength_from_p
 from centinela.detect.util import groups
-from centinela.ledger.records import EVENT_TYPES, STOCK_SIGN
+from centinela.ledger.records import EVENT_TYPES, STOCK_SIGN, Movement, Seizure
 
 SHIPPING = ("import", "receipt", "transfer_in", "transfer_out", "export")
 
@@ -47,6 +48,19 @@ class InventoryDiscrepancy(Detector):
     establishment and product (robust z, median/MAD, σ ≥ 1 %), and flagged when the shortfall is
     ≥ 3 units and ≥ 2 % of what was handled and the p of z survives Benjamini–Hochberg (q = 5 %)
     over every series tested.
+
+    Street seizures are independent evidence (police data, not the ledger): a series whose
+    establishment still held on its books, at the seizure date, the seized unit (a seized
+    serial that a movement names) or units of the seized lot (a lot, or a serial that no
+    movement names: packs are often received by lot only), same product, seizures of the
+    lookback window, is a hypothesis with a higher prior. The family is then tested with
+    weighted Benjamini–Hochberg (Genovese, Roeder & Wasserman 2006: reject on p_i ÷ w_i; the
+    weights average 1 and are fixed before the p-values, so the false discovery rate stays at
+    q). Each seizure is one piece of evidence shared among the series it points to (a serial:
+    its one holder; a lot: all its holders, often dozens of hospitals), and the linked series
+    share a tenth of the weight budget in proportion to it (each w ≥ 1); the others share the
+    rest (their bar about 10 % stricter). A seizure link alone is never a finding: the series
+    must still be short at its counts by ≥ 3 units and ≥ 2 % of what it handled.
     """
 
     name = "inventory_discrepancy"
@@ -57,7 +71,9 @@ class InventoryDiscrepancy(Detector):
         "corrected later (netting in both directions), a surplus seen at only one count (a start"
         " level must be confirmed by the previous count), a negative book counted as zero, quiet"
         " months (floor of 50 units handled), and chance across all series (peer z, "
-        "Benjamini-Hochberg)."
+        "Benjamini-Hochberg). A lot seized on the street that an establishment still held on "
+        "its books raises the prior of its series (weighted Benjamini-Hochberg) but is never a "
+        "finding without its own shortfall; a lot held by many is evidence shared among them."
     )
     subject_kind = "establishment"
     topics = ("diversion", "inventory")
@@ -66,11 +82,15 @@ class InventoryDiscrepancy(Detector):
                                           "when the plain book does not explain the count",
                   "net missing units (start count → latest count)": "≥ 3",
                   "share of units handled (floor 50 units)": "≥ 2 %",
-                  "peer robust z (same establishment kind and product)": "BH q = 5 %"}
-    evidence_fields = ("products", "missing_units", "units_out", "share", "z", "p_value")
+                  "peer robust z (same establishment kind and product)": "BH q = 5 %",
+                  "series holding a lot seized on the street":
+                      "weighted BH, a tenth of the weight shared among them (w ≥ 1)"}
+    evidence_fields = ("products", "missing_units", "units_out", "share", "z", "p_value",
+                       "seizures")
 
     BOOKING_LAG_DAYS = 4
     SLACK_DAYS, MIN_UNITS, MIN_SHARE, FLOOR_UNITS, SIGMA_FLOOR, Q = 2, 3.0, 0.02, 50.0, 0.01, 0.05
+    SEIZURE_WEIGHT_SHARE = 0.1  # share of the weighted-BH budget for series a seizure points to
 
     def run(self, session: Session, now: dt.datetime, ctx: DetectionContext) -> list[AlertDraft]:
         f = ctx.frame
@@ -164,6 +184,8 @@ class InventoryDiscrepancy(Detector):
         kinds = ctx.registry.est_kind
         peer = np.array([hash((kinds[s["est"]] or "", s["product"])) for s in series])
         share = np.array([s["share"] for s in series])
+        linked = self._seized_links(session, ctx)
+        weight = self._weights(series, linked)
         cands = []
         for _, idx in groups(peer, np.arange(len(series))):
             med, sigma = robust_center_scale(share[idx], self.SIGMA_FLOOR) if len(idx) >= 5 \
@@ -175,13 +197,73 @@ class InventoryDiscrepancy(Detector):
                 if share[i] < self.MIN_SHARE:
                     continue
                 zval = (share[i] - max(med, 0.0)) / sigma
+                s["seizures"] = linked.get((s["est"], s["product"]), [])
+                s["weight"] = float(weight[i])
                 cands.append((p_from_z(zval), zval, med, s))
-        keep = bh_keep([c[0] for c in cands], len(series), self.Q)
+        # Weighted Benjamini–Hochberg (all weights 1 when no seizure points to a series).
+        keep = bh_keep([c[0] / c[3]["weight"] for c in cands], len(series), self.Q)
         findings: dict[int, list[tuple]] = {}
         for c, k in zip(cands, keep, strict=True):
             if k:
                 findings.setdefault(c[3]["est"], []).append(c)
         return [self._alert(ctx, rows, est, items) for est, items in findings.items()]
+
+    def _seized_links(self, session: Session, ctx: DetectionContext) -> dict[tuple[int, int], list[str]]:
+        """(establishment, product) → the street seizures of the lookback window it still held
+        on its books at the seizure date: for a seized serial, whoever holds that unit (its
+        receipts minus its outflows > 0); for a lot, or a serial no movement names, every
+        holder of the lot."""
+        if ctx.realtime:
+            return {}
+        f = ctx.frame
+        start = ctx.now - dt.timedelta(days=ctx.lookback_days)
+        seizures = session.scalars(
+            select(Seizure).where(Seizure.occurred_at <= ctx.now, Seizure.occurred_at >= start,
+                                  (Seizure.lot.is_not(None)) | (Seizure.serial.is_not(None)))).all()
+        links: dict[tuple[int, int], list[str]] = {}
+        for sz in seizures:
+            bal: dict[tuple[str, str], float] = {}
+            # A serial that no movement names (packs are often received by lot only) is still
+            # a unit of its lot: then the lot's holders are the candidates.
+            for which in ([Movement.serial == sz.serial] if sz.serial else []) + \
+                    ([Movement.lot == sz.lot] if sz.lot else []):
+                q = select(Movement.establishment_id, Movement.product_code, Movement.event_type,
+                           Movement.quantity).where(which, Movement.occurred_at <= sz.occurred_at,
+                                                    Movement.event_type != "count")
+                if sz.product_code:
+                    q = q.where(Movement.product_code == sz.product_code)
+                for est_id, prod, etype, qty in session.execute(q):
+                    k = (est_id, prod)
+                    bal[k] = bal.get(k, 0.0) + STOCK_SIGN.get(etype, 0) * float(qty or 0.0)
+                if any(b > 1e-9 for b in bal.values()):
+                    break
+            for (est_id, prod), b in bal.items():
+                e, pr = f.estv.code(est_id), f.prodv.code(prod)
+                if b > 1e-9 and e >= 0 and pr >= 0:
+                    links.setdefault((e, pr), []).append(sz.seizure_id)
+        return links
+
+    def _weights(self, series: list[dict], links: dict[tuple[int, int], list[str]]) -> np.ndarray:
+        """Weighted-BH weights (mean 1). Each seizure is one piece of evidence shared among the
+        series it points to (a serial: its one holder; a lot: every holder); the linked series
+        share ``SEIZURE_WEIGHT_SHARE`` of the budget in proportion to that evidence (each ≥ 1),
+        the others the rest."""
+        m = len(series)
+        holders: dict[str, int] = {}
+        for sids in links.values():
+            for sid in sids:
+                holders[sid] = holders.get(sid, 0) + 1
+        ev = np.array([sum(1.0 / holders[sid] for sid in links.get((s["est"], s["product"]), []))
+                       for s in series])
+        hit = ev > 0
+        m_c = int(hit.sum())
+        w = np.ones(m)
+        if m_c == 0 or m_c == m:
+            return w
+        w[hit] = np.maximum(self.SEIZURE_WEIGHT_SHARE * m * ev[hit] / ev[hit].sum(), 1.0)
+        # The others share what is left, so the weights still average 1.
+        w[~hit] = max(m - float(w[hit].sum()), 0.0) / (m - m_c)
+        return w
 
     def _alert(self, ctx: DetectionContext, rows: np.ndarray, est: int,
                items: list[tuple]) -> AlertDraft:
@@ -194,6 +276,7 @@ class InventoryDiscrepancy(Detector):
         mme = sum(s["missing"] * float(ctx.registry.prod_mme[s["product"]]) for _, _, _, s in items)
         p = min(c[0] for c in items)
         zmax = max(c[1] for c in items)
+        seizures = sorted({sid for _, _, _, s in items for sid in s["seizures"]})
         share = missing_units / max(moved, self.FLOOR_UNITS)
         ev_rows = np.array(sorted({int(rows[s[k]]) for _, _, _, s in items for k in ("a", "z")}))
         products = [{
@@ -201,16 +284,20 @@ class InventoryDiscrepancy(Detector):
             "units_out": round(s["moved"], 3), "share": round(s["share"], 4),
             "peer_median_share": round(float(med), 4), "z": round(float(zv), 2),
             "from": day_str(int(f.t[rows[s["a"]]])), "to": day_str(int(f.t[rows[s["z"]]])),
-            "counts": s["counts"],
+            "counts": s["counts"], "seizures": s["seizures"], "bh_weight": round(s["weight"], 3),
         } for _, zv, med, s in sorted(items, key=lambda c: -c[3]["missing"])]
         summary = (f"En los conteos de {name} faltan {fmt(missing_units, 1)} unidades frente al libro "
                    f"({100 * share:.1f} % de lo manejado, neto de sobrantes) entre {day_str(t0)} y "
                    f"{day_str(t1)}.")
+        if seizures:
+            summary += (f" Lotes que figuraban en sus libros fueron incautados en la calle "
+                        f"({', '.join(seizures[:5])}).")
         return self.draft(
             name, t0, t1, strength_from_p(p), mme, summary,
             {"metric": "book − counted units (netted)", "observed": round(missing_units, 3),
              "expected": 0, "missing_units": round(missing_units, 3), "units_out": round(moved, 3),
              "share": share, "z": zmax, "p_value": p, "products": products[:10],
+             "seizures": seizures,
              **f.events(ev_rows)},
             department=ctx.est_department(est), ubigeo=ctx.registry.est_ubigeo[est],
         )
