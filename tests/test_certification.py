@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from centinela.alerts.models import Alert, Delivery
@@ -13,6 +13,7 @@ from centinela.certification.models import Certificate
 from centinela.certification.progress import department_status, national, send_reminders
 from centinela.certification.rule import Period, standing
 from centinela.cli import app
+from centinela.db import session_scope
 from centinela.detect.engine import run_all
 from centinela.ingest.service import import_directory
 from centinela.ledger.records import Rejection
@@ -166,3 +167,52 @@ def test_detector_uses_the_certificates_table_too(session):
     assert late.evidence["event_count"] == 1
     assert late.evidence["certificate_valid_until"] == "2026-03-01"
     assert late.window_start == dt.datetime(2026, 3, 2, 5)  # the day after it lapsed, Lima
+
+
+def test_the_scheduler_queues_reminders_on_its_own_once_a_period(engine, session, data_dir):
+    # `centinela serve` runs the reminders itself (at start, then every
+    # certification_remind_every_hours); a second period on the same day queues nothing new.
+    import time
+
+    from centinela.jobs import start_background
+
+    _registry_files(data_dir)
+    import_directory(engine, data_dir, now=dt.datetime(2026, 9, 1, 12))
+
+    def reminders() -> int:
+        with session_scope(engine) as s:
+            return s.scalar(select(func.count()).select_from(Delivery).where(
+                Delivery.payload_kind == "cert_reminder", Delivery.ref.like("cert:%"))) or 0
+
+    stop = start_background(engine, interval_s=3600, dispatch_every_s=0.1, run_detection=False,
+                            remind_every_s=0.2)
+    try:
+        deadline = time.time() + 20
+        while time.time() < deadline and reminders() == 0:
+            time.sleep(0.1)
+        time.sleep(0.5)  # a few more periods
+    finally:
+        stop()
+    queued = reminders()
+    assert queued >= 1  # the professionals without a valid certificate, once each
+    with session_scope(engine) as s:
+        refs = list(s.scalars(select(Delivery.ref).where(Delivery.ref.like("cert:%"))))
+    assert len(refs) == len(set(refs)) == queued
+
+
+def test_the_scheduler_leaves_reminders_alone_when_switched_off(engine, session, data_dir):
+    import time
+
+    from centinela.jobs import start_background
+
+    _registry_files(data_dir)
+    import_directory(engine, data_dir, now=dt.datetime(2026, 9, 1, 12))
+    stop = start_background(engine, interval_s=3600, dispatch_every_s=0.1, run_detection=False,
+                            remind_every_s=0)
+    try:
+        time.sleep(0.6)
+    finally:
+        stop()
+    with session_scope(engine) as s:
+        assert s.scalar(select(func.count()).select_from(Delivery).where(
+            Delivery.payload_kind == "cert_reminder")) == 0

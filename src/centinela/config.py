@@ -87,6 +87,11 @@ class Settings(BaseSettings):
     certification_reminder_days: int = Field(
         60, description="Days before a certificate expires when reminders are sent."
     )
+    certification_remind_every_hours: float = Field(
+        24.0, description="Hours between the certification reminder runs of the scheduler inside "
+                          "`centinela serve` (idempotent: one reminder per professional and "
+                          "certificate state, one list per regional authority and day; 0: off)."
+    )
     quarterly_recipients: str = Field(
         "DIGEMID,PNP-DIRANDRO,FISCALIA-TID",
         description="Comma-separated authority ids that receive the quarterly report "
