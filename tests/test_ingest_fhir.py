@@ -132,6 +132,8 @@ def test_malformed_resources_are_rejected_one_by_one_with_their_entry(engine, se
     rej = {r.line: r for r in session.scalars(select(Rejection))}
     assert set(rej) == {3, 4, 5, 6, 7}
     assert "invalid FHIR" in rej[3].reason and "Bundle.entry[2]" in rej[3].reason
+    # Spanish first, then the library's English: a quantity of "five" breaks FHIR's format.
+    assert "FHIR no válido en quantity.value: valor que no cumple el formato" in rej[3].reason
     assert "cancelled" in rej[4].reason
     assert "unknown establishment" in rej[5].reason
     assert "Observation" in rej[6].reason

@@ -158,14 +158,40 @@ class Validator:
         return None
 
 
+# Spanish for the validation errors a FHIR file most often has (pydantic's error ``type``);
+# the library's own English message follows it.
+_ERRORS_ES = {
+    "missing": "falta un elemento obligatorio",
+    "extra_forbidden": "elemento que FHIR R4 no define aquí",
+    "string_pattern_mismatch": "valor que no cumple el formato de FHIR",
+    "string_too_long": "valor demasiado largo",
+    "literal_error": "valor no permitido",
+    "enum": "valor no permitido",
+}
+
+
+def _spanish(kind: str, msg: str) -> str:
+    if kind == "value_error" and ("regex" in msg or "pattern" in msg):
+        return _ERRORS_ES["string_pattern_mismatch"]  # fhir.resources' own format checks
+    if kind in _ERRORS_ES:
+        return _ERRORS_ES[kind]
+    if kind.endswith("_parsing"):
+        return "valor con formato incorrecto"
+    if kind.endswith("_type"):
+        return "tipo de valor incorrecto"
+    return "valor no válido"
+
+
 def _describe(exc: Exception) -> str:
     errors = getattr(exc, "errors", None)
     if callable(errors):
         try:
             first = errors()[0]
             where = ".".join(str(p) for p in first.get("loc", ()) if p != "__root__")
+            where = where or "resource"
             msg = str(first.get("msg", ""))[:160]
-            return f"FHIR no válido / invalid FHIR at {where or 'resource'}: {msg}"
+            es = _spanish(str(first.get("type", "")), msg)
+            return f"FHIR no válido en {where}: {es} / invalid FHIR at {where}: {msg}"
         except Exception:  # noqa: BLE001 - fall back to the plain text
             pass
     return f"FHIR no válido / invalid FHIR: {str(exc).splitlines()[0][:200]}"
