@@ -41,10 +41,11 @@ class Maintenance:
     moved: dict[str, int] = field(default_factory=dict)  # partition → rows out of the default
     archived: list[str] = field(default_factory=list)
     dropped: list[str] = field(default_factory=list)
+    analyzed: list[str] = field(default_factory=list)  # partitions whose statistics were stale
 
     def as_dict(self) -> dict:
         return {"created": self.created, "moved": self.moved, "archived": self.archived,
-                "dropped": self.dropped}
+                "dropped": self.dropped, "analyzed": self.analyzed}
 
 
 def month_start(day: dt.date | dt.datetime) -> dt.date:
@@ -173,7 +174,40 @@ def maintain(conn: Connection, ahead: int | None = None, now: dt.datetime | None
                 done.moved[partition_name(month)] = moved
     if retention:
         _retire(conn, add_months(this, -retention), archive, archive_schema, done)
+    _analyze_stale(conn, parts_schema, done)
     return done
+
+
+# A partition is re-analyzed when never analyzed, or when rows changed since its last
+# statistics exceed this share of its rows (autovacuum's own default is 10 % + 50 rows).
+STALE_SHARE = 0.2
+
+
+def _analyze_stale(conn: Connection, parts_schema: str, done: Maintenance) -> None:
+    """ANALYZE the partitions whose planner statistics are missing or stale.
+
+    Autovacuum analyzes partitions too, when it runs: this covers a server where it is off, and
+    months loaded by the import's bulk path, whose statistics the import takes with a small
+    sample. Without statistics the planner estimates one row per partition and picks nested
+    loops: the map's yearly aggregate took 3.3 s instead of 0.4 s on a national year."""
+    # Never analyzed: no statistics yet (pg_stats, readable without superuser; the activity
+    # counters below may lag by a second).
+    rows = conn.execute(text(
+        "SELECT c.relname, NOT EXISTS (SELECT 1 FROM pg_stats st WHERE st.schemaname = n.nspname "
+        "AND st.tablename = c.relname), "
+        "coalesce(t.n_mod_since_analyze > :share * greatest(t.n_live_tup, 1), false) "
+        "FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "LEFT JOIN pg_stat_user_tables t ON t.relid = c.oid "
+        "WHERE i.inhparent = to_regclass(:t) AND n.nspname = :s ORDER BY c.relname"),
+        {"s": parts_schema, "t": TABLE, "share": STALE_SHARE}).all()
+    for name, never, stale in rows:
+        target = f"{_q(parts_schema)}.{_q(name)}"
+        if not (stale or (never and conn.execute(text(
+                f"SELECT EXISTS (SELECT 1 FROM {target})")).scalar())):  # noqa: S608
+            continue
+        conn.execute(text(f"ANALYZE {target}"))
+        done.analyzed.append(name)
 
 
 def _retire(conn: Connection, before: dt.date, archive: bool, archive_schema: str,
