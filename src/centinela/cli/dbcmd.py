@@ -50,7 +50,8 @@ def partitions_cmd(
             typer.echo(f"created {len(done.created)}: {', '.join(done.created) or '-'}; "
                        f"moved out of the default: {done.moved or '-'}; "
                        f"archived: {', '.join(done.archived) or '-'}; "
-                       f"dropped: {', '.join(done.dropped) or '-'}")
+                       f"dropped: {', '.join(done.dropped) or '-'}; "
+                       f"statistics refreshed: {len(done.analyzed)}")
         for p in partitions(conn):
             span = f"{p['from']} – {p['to']}" if p["from"] else "default"
             typer.echo(f"{p['schema']}.{p['name']}\t{span}\t~{p['rows']} rows")
