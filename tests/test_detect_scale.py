@@ -134,16 +134,18 @@ def _relax(m) -> None:
             m.setattr(cls, name, value)
 
 
-def _one_loss(folder, est: str, product: str, lot: str, at: str, pharmacist: str) -> None:
+def _one_loss(folder, est: str, product: str, lot: str, at: str, pharmacist: str,
+              event_id: str = "MV-NEW-0001") -> None:
     folder.mkdir()
     (folder / "movements.csv").write_text(
         "event_id,event_type,occurred_at,establishment_id,product_code,quantity,counterparty_id,"
         "lot,expiry,serial,prescription_id,prescriber_id,professional_id,patient_id,patient_sex,"
         "patient_birth_year,patient_ubigeo,days_supply,witness_id\n"
-        f"MV-NEW-0001,loss,{at},{est},{product},3,,{lot},2027-12-31,,,,{pharmacist},,,,,,\n")
+        f"{event_id},loss,{at},{est},{product},3,,{lot},2027-12-31,,,,{pharmacist},,,,,,\n")
 
 
-def test_incremental_run_revisits_only_the_touched_subject(engine, session, tmp_path):
+def test_incremental_run_revisits_only_the_touched_subject(engine, session, tmp_path,
+                                                           monkeypatch):
     folder = tmp_path / "gen"
     generate(folder, seed=5, scale=0.01)
     import_directory(engine, folder, realtime=False)
@@ -162,13 +164,29 @@ def test_incremental_run_revisits_only_the_touched_subject(engine, session, tmp_
     _one_loss(tmp_path / "new", m.establishment_id, m.product_code, m.lot, at, m.professional_id)
     import_directory(engine, tmp_path / "new", realtime=False)
 
+    # One new movement is far below detect_peer_rerun_share of the window: the peer detectors
+    # keep their alerts until the next full run; only the touched subject is revisited.
+    before = _alerts(session)
     inc = run_all(engine, now=now, incremental=True)
     assert inc.mode == "partial" and not inc.errors
     by_name = {r.name: r for r in inc.results}
     loss = by_name["loss_report"]
     assert loss.scope == "partition" and loss.subjects == 1  # that pharmacy only
     assert by_name["high_mme"].scope == "partition" and by_name["high_mme"].subjects == 0
-    assert by_name["regional_surge"].scope == "full"  # peers: recomputed in full
+    assert by_name["regional_surge"].scope == "deferred"
+    assert {a for a in _alerts(session) if a[0] == "regional_surge"} == \
+        {a for a in before if a[0] == "regional_surge"}
+
+    # With the share at 0 the peers are recomputed in full on every incremental run.
+    _one_loss(tmp_path / "new2", m.establishment_id, m.product_code, m.lot, at, m.professional_id,
+              event_id="MV-NEW-0002")
+    import_directory(engine, tmp_path / "new2", realtime=False)
+    monkeypatch.setenv("CENTINELA_DETECT_PEER_RERUN_SHARE", "0")
+    get_settings.cache_clear()
+    inc = run_all(engine, now=now, incremental=True)
+    by_name = {r.name: r for r in inc.results}
+    assert by_name["regional_surge"].scope == "full"
+    assert by_name["loss_report"].scope == "partition"
     after_incremental = _alerts(session)
     assert any(a[0] == "loss_report" and a[2] == m.establishment_id for a in after_incremental)
 

@@ -157,6 +157,11 @@ class Settings(BaseSettings):
     detect_full_every_hours: float = Field(
         24, description="An incremental detection run (`centinela detect --incremental`, the "
         "scheduled job) is a full run when the last full run is older than this.")
+    detect_peer_rerun_share: float = Field(
+        0.01, description="In an incremental run the peer detectors (peer z-scores, regional "
+        "rates, BH over every series) run again only when the movements new since the last run "
+        "are at least this share of the lookback window's; otherwise they keep their stored "
+        "alerts until the next full run (`detect_full_every_hours`). 0: always rerun them.")
     alert_suppress_days: int = Field(
         180, description="Days a case closed as justified or false positive suppresses new "
         "findings of the same detector on the same subject (unless the magnitude grows)."

@@ -82,6 +82,8 @@ def detect_cmd(
             line = f"{r.name:28} {r.found:9d} {r.new:7d} {r.updated:9d} {r.seconds:7.2f}"
             if r.scope == "partition":
                 line += f"  ({r.subjects} sujeto(s) con cambios / subject(s) touched)"
+            elif r.scope == "deferred":
+                line += "  (pares: hasta la próxima corrida completa / peers: until the next full run)"
             if r.truncated:
                 line += f"  (+{r.truncated} de menor puntaje omitidas / lower-score dropped)"
             if r.error:

@@ -35,7 +35,8 @@ class DetectorResult:
     seconds: float = 0.0
     truncated: int = 0
     error: str | None = None
-    scope: str = "full"  # "full" | "partition" (incremental: only the subjects touched)
+    scope: str = "full"  # "full" | "partition" (incremental: only the subjects touched) |
+    # "deferred" (incremental: a peer detector left for the next full run, detect_peer_rerun_share)
     subjects: int | None = None
 
 
@@ -135,6 +136,11 @@ def _run(session: Session, now: dt.datetime | None, only: list[str] | None,
     cap = settings.detect_history_days
     main = [d for d in detectors if d.name not in OBJECT_FRAMES
             and not (partial and d.name in inc.PARTITIONS)]
+    deferred: list[Detector] = []
+    if partial and main and _few_new(session, plan, start, now, settings.detect_peer_rerun_share):
+        # A handful of new movements barely moves a peer comparison: the peer detectors keep
+        # their stored alerts until the next full run (at most detect_full_every_hours away).
+        deferred, main = main, []
     needs = [history_days(d.name, cap, d.history_days) for d in main]
     known = [h for h in needs if h is not None]
     hist = None if len(known) < len(needs) else max(known, default=0)
@@ -177,12 +183,26 @@ def _run(session: Session, now: dt.datetime | None, only: list[str] | None,
             results[det.name] = res
             progress.detector(det.name)
         del ctx  # free this frame before loading the next
+    for det in deferred:
+        results[det.name] = DetectorResult(det.name, scope="deferred")
     report.results = [results[d.name] for d in detectors]
     if not only:
         inc.save_state(session, now, lookback_days, plan.max_id, wall,
                        full=not partial)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _few_new(session: Session, plan: Any, start: dt.datetime, now: dt.datetime,
+             share: float) -> bool:
+    """True when the movements new since the last run are fewer than ``share`` of the window's."""
+    if share <= 0:
+        return False
+    new = session.scalar(select(func.count()).select_from(Movement).where(
+        Movement.id > plan.since_id, Movement.id <= plan.max_id)) or 0
+    window = session.scalar(select(func.count()).select_from(Movement).where(
+        Movement.occurred_at >= start, Movement.occurred_at <= now)) or 0
+    return new < share * max(window, 1)
 
 
 def run_detectors(session: Session, now: dt.datetime, detectors: list[Detector],
