@@ -174,6 +174,8 @@ def test_incremental_run_revisits_only_the_touched_subject(engine, session, tmp_
     assert loss.scope == "partition" and loss.subjects == 1  # that pharmacy only
     assert by_name["high_mme"].scope == "partition" and by_name["high_mme"].subjects == 0
     assert by_name["regional_surge"].scope == "deferred"
+    # Serials are followed only for those the new movements name (this loss names none).
+    assert by_name["serial_reuse"].scope == "partition" and by_name["serial_reuse"].found == 0
     assert {a for a in _alerts(session) if a[0] == "regional_surge"} == \
         {a for a in before if a[0] == "regional_surge"}
 
@@ -215,3 +217,26 @@ def test_cli_incremental_and_generate_years(engine, session, tmp_path):
     res = runner.invoke(app, ["detect", "--incremental", "--json"])
     assert res.exit_code == 0, res.output
     assert '"mode": "skip"' in res.output
+
+
+def test_incremental_serial_frame_holds_every_movement_of_the_touched_serials_only(engine,
+                                                                                  session):
+    from centinela.detect import incremental as inc
+    from tests.detect_factory import FENT_AMP, base_products, est, mv
+
+    base_products(session)
+    est(session, "A1")
+    est(session, "A2")
+    t = dt.datetime(2026, 3, 1, 12)
+    mv(session, "receipt", "A1", FENT_AMP, 1, t - dt.timedelta(days=400), serial="S-OLD")
+    mv(session, "receipt", "A1", FENT_AMP, 1, t - dt.timedelta(days=3), serial="S-KEEP")
+    session.flush()
+    mark = session.scalar(select(func.max(Movement.id)))
+    mv(session, "dispense", "A2", FENT_AMP, 1, t, serial="S-OLD")  # new: reuses an old serial
+    session.flush()
+    top = session.scalar(select(func.max(Movement.id)))
+    touched = inc.touched_serials(session, mark, top)
+    assert touched == {"S-OLD"}
+    rows = session.scalars(select(Movement.serial).where(inc.serials_filter(touched, t))).all()
+    assert sorted(rows) == ["S-OLD", "S-OLD"]  # its whole history, 400 days back included
+    assert session.scalars(select(Movement.id).where(inc.serials_filter(set(), t))).all() == []

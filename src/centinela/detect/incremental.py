@@ -92,6 +92,19 @@ def touched_filter(kind: str, ids: set[str]):
     return or_(*(c.in_(wanted) for c in _COLUMNS[kind]))
 
 
+def touched_serials(session: Session, since_id: int, max_id: int) -> set[str]:
+    """Return the serial numbers that movements with id in (since_id, max_id] name."""
+    return set(session.scalars(select(Movement.serial).where(
+        Movement.id > since_id, Movement.id <= max_id, Movement.serial.is_not(None)).distinct()))
+
+
+def serials_filter(serials: set[str], now):
+    """Every movement up to ``now`` of ``serials`` (nothing when there are none)."""
+    if not serials:
+        return false()
+    return (Movement.serial.in_(sorted(serials))) & (Movement.occurred_at <= now)
+
+
 def touched_ids(session: Session, kind: str, since_id: int, max_id: int) -> set[str]:
     """Return the ids of ``kind`` subjects named by movements in (since_id, max_id]."""
     new = (Movement.id > since_id) & (Movement.id <= max_id)
