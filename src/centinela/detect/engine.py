@@ -155,7 +155,7 @@ def _run(session: Session, now: dt.datetime | None, only: list[str] | None,
                       None))
     for kind in dict.fromkeys(OBJECT_FRAMES[d.name] for d in detectors if d.name in OBJECT_FRAMES):
         dets = [d for d in detectors if OBJECT_FRAMES.get(d.name) == kind]
-        where = object_filter(kind, now, start)
+        where = object_filter(kind, now, start, session)
         if partial and kind == "serials":
             # A serial's reuse depends on that serial's movements alone: follow only the
             # serials the new movements name (at 10 M movements the whole serial frame took
