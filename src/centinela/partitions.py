@@ -83,6 +83,11 @@ def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def qualified(schema: str, name: str) -> str:
+    """Return ``"schema"."name"``, each part quoted for SQL."""
+    return f"{_q(schema)}.{_q(name)}"
+
+
 def partitions(conn: Connection) -> list[dict]:
     """Every partition of movements: name, schema, bounds (None for the default), rows (est.)."""
     rows = conn.execute(text(
@@ -108,8 +113,8 @@ def create_month(conn: Connection, month: dt.date, parts_schema: str) -> int | N
     if conn.execute(text("SELECT to_regclass(:n)"), {"n": f"{parts_schema}.{name}"}).scalar():
         return None
     lo, hi = month.isoformat(), add_months(month, 1).isoformat()
-    target = f"{_q(parts_schema)}.{_q(name)}"
-    default = f"{_q(parts_schema)}.{_q(DEFAULT)}"
+    target = qualified(parts_schema, name)
+    default = qualified(parts_schema, DEFAULT)
     waiting = conn.execute(text(
         f"SELECT count(*) FROM {default} WHERE occurred_at >= :lo AND occurred_at < :hi"),  # noqa: S608
         {"lo": lo, "hi": hi}).scalar() if _exists(conn, parts_schema, DEFAULT) else 0
@@ -161,8 +166,8 @@ def maintain(conn: Connection, ahead: int | None = None, now: dt.datetime | None
         month = add_months(month, 1)
     if _exists(conn, parts_schema, DEFAULT):
         months |= {month_start(m) for m in conn.execute(text(
-            f"SELECT DISTINCT date_trunc('month', occurred_at) FROM "  # noqa: S608
-            f"{_q(parts_schema)}.{_q(DEFAULT)}")).scalars()}
+            "SELECT DISTINCT date_trunc('month', occurred_at) FROM "  # noqa: S608
+            f"{qualified(parts_schema, DEFAULT)}")).scalars()}
     if retention:
         oldest = add_months(this, -retention)
         months = {m for m in months if m >= oldest}
@@ -202,7 +207,7 @@ def _analyze_stale(conn: Connection, parts_schema: str, done: Maintenance) -> No
         "WHERE i.inhparent = to_regclass(:t) AND n.nspname = :s ORDER BY c.relname"),
         {"s": parts_schema, "t": TABLE, "share": STALE_SHARE}).all()
     for name, never, stale in rows:
-        target = f"{_q(parts_schema)}.{_q(name)}"
+        target = qualified(parts_schema, name)
         if not (stale or (never and conn.execute(text(
                 f"SELECT EXISTS (SELECT 1 FROM {target})")).scalar())):  # noqa: S608
             continue
@@ -216,7 +221,7 @@ def _retire(conn: Connection, before: dt.date, archive: bool, archive_schema: st
     for p in partitions(conn):
         if p["to"] is None or p["to"] > before:
             continue
-        name = f"{_q(p['schema'])}.{_q(p['name'])}"
+        name = qualified(p['schema'], p['name'])
         conn.execute(text(f"ALTER TABLE {TABLE} DETACH PARTITION {name}"))
         if archive:
             conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {_q(archive_schema)}"))

@@ -32,6 +32,9 @@ from sqlalchemy.engine import Connection
 
 from centinela.detect.frame import Vocab, to_epoch
 from centinela.ledger.records import Movement
+from centinela.lib.clock import LIMA_OFFSET_S
+
+LIMA = dt.timedelta(seconds=LIMA_OFFSET_S)  # Lima wall time = UTC + LIMA (UTC-5, no DST)
 
 # The columns a detector may group by (a closed list: the query is built from it).
 COLUMNS = {
@@ -82,11 +85,12 @@ class Groups:
 
 def month_expr(dialect: str) -> ColumnElement[int]:
     """SQL for the Lima calendar month index of ``occurred_at`` (naive UTC)."""
+    shift = f"{LIMA_OFFSET_S} seconds"
     if dialect == "sqlite":
-        shifted = func.strftime("%Y", Movement.occurred_at, "-5 hours")
-        mon = func.strftime("%m", Movement.occurred_at, "-5 hours")
+        shifted = func.strftime("%Y", Movement.occurred_at, shift)
+        mon = func.strftime("%m", Movement.occurred_at, shift)
         return cast(shifted, Integer) * 12 + cast(mon, Integer) - (1970 * 12 + 1)
-    lima = Movement.occurred_at - text("interval '5 hours'")
+    lima = Movement.occurred_at + text(f"interval '{shift}'")
     return cast(func.extract("year", lima) * 12 + func.extract("month", lima)
                 - (1970 * 12 + 1), Integer)
 
@@ -158,7 +162,7 @@ class History:
     def raw_month(self) -> int:
         """Lima month index of the first month wholly in the raw frame (months before it have
         all, or part, of their movements here)."""
-        d = self.until - dt.timedelta(hours=5)
+        d = self.until + LIMA
         split = d != dt.datetime(d.year, d.month, 1)
         return (d.year - 1970) * 12 + d.month - 1 + int(split)
 
@@ -173,7 +177,7 @@ class History:
         since = self.since
         if first_month is not None:
             y, m = divmod(first_month, 12)
-            start = dt.datetime(1970 + y, m + 1, 1) + dt.timedelta(hours=5)
+            start = dt.datetime(1970 + y, m + 1, 1) - LIMA  # Lima midnight, as UTC
             since = start if since is None else max(since, start)
         if since is not None and since >= self.until:
             out = Groups(keys={c: [] for c in by},

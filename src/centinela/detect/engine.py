@@ -138,7 +138,8 @@ def _run(session: Session, now: dt.datetime | None, only: list[str] | None,
             and not (partial and d.name in inc.PARTITIONS)]
     deferred: list[Detector] = []
     narrow: set[str] = set()  # object-frame detectors run on the touched objects only
-    if partial and main and _few_new(session, plan, start, now, settings.detect_peer_rerun_share):
+    if partial and main and _few_new(session, plan.since_id, plan.max_id, start, now,
+                                     settings.detect_peer_rerun_share):
         # A handful of new movements barely moves a peer comparison: the peer detectors keep
         # their stored alerts until the next full run (at most detect_full_every_hours away).
         deferred, main = main, []
@@ -155,7 +156,6 @@ def _run(session: Session, now: dt.datetime | None, only: list[str] | None,
                       None))
     for kind in dict.fromkeys(OBJECT_FRAMES[d.name] for d in detectors if d.name in OBJECT_FRAMES):
         dets = [d for d in detectors if OBJECT_FRAMES.get(d.name) == kind]
-        where = object_filter(kind, now, start, session)
         if partial and kind == "serials":
             # A serial's reuse depends on that serial's movements alone: follow only the
             # serials the new movements name (at 10 M movements the whole serial frame took
@@ -163,6 +163,8 @@ def _run(session: Session, now: dt.datetime | None, only: list[str] | None,
             where = inc.serials_filter(inc.touched_serials(session, plan.since_id, plan.max_id),
                                        now)
             narrow.update(d.name for d in dets)
+        else:
+            where = object_filter(kind, now, start, session)
         plans.append((dets, {"where": where}, None))
     if partial:
         for kind in dict.fromkeys(inc.PARTITIONS[d.name] for d in detectors
@@ -202,13 +204,14 @@ def _run(session: Session, now: dt.datetime | None, only: list[str] | None,
     return report
 
 
-def _few_new(session: Session, plan: Any, start: dt.datetime, now: dt.datetime,
-             share: float) -> bool:
-    """True when the movements new since the last run are fewer than ``share`` of the window's."""
+def _few_new(session: Session, since_id: int, max_id: int, start: dt.datetime,
+             now: dt.datetime, share: float) -> bool:
+    """True when the movements with id in (since_id, max_id] are fewer than ``share`` of the
+    window's."""
     if share <= 0:
         return False
     new = session.scalar(select(func.count()).select_from(Movement).where(
-        Movement.id > plan.since_id, Movement.id <= plan.max_id)) or 0
+        Movement.id > since_id, Movement.id <= max_id)) or 0
     window = session.scalar(select(func.count()).select_from(Movement).where(
         Movement.occurred_at >= start, Movement.occurred_at <= now)) or 0
     return new < share * max(window, 1)

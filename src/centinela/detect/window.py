@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import and_, false, or_, select
+from sqlalchemy.orm import Session
 
 from centinela.ledger.records import Movement
 
@@ -84,11 +85,11 @@ def window_filter(now: dt.datetime, since: dt.datetime | None):
     return cond if since is None else and_(Movement.occurred_at >= since, cond)
 
 
-def object_filter(kind: str, now: dt.datetime, start: dt.datetime, session=None):
+def object_filter(kind: str, now: dt.datetime, start: dt.datetime, session: Session):
     """Every movement up to ``now`` of the serials (or seized lots/serials) of the window.
 
-    With ``session`` the seized lots and serials (a short list) are read first and passed as
-    values: a subquery inside an OR made PostgreSQL scan every partition of ten years."""
+    The seized lots and serials (a short list) are read first and passed as values: a subquery
+    inside an OR made PostgreSQL scan every partition of ten years."""
     if kind == "serials":
         used = select(Movement.serial).where(
             Movement.occurred_at >= start, Movement.occurred_at <= now,
@@ -99,19 +100,16 @@ def object_filter(kind: str, now: dt.datetime, start: dt.datetime, session=None)
     raise ValueError(f"unknown object frame {kind!r}")
 
 
-def _seized_filter(now: dt.datetime, start: dt.datetime, session=None):
+def _seized_filter(now: dt.datetime, start: dt.datetime, session: Session):
     from centinela.ledger.records import Seizure
 
     window = and_(Seizure.occurred_at <= now, Seizure.occurred_at >= start)
-    lots = select(Seizure.lot).where(window, Seizure.lot.is_not(None))
-    serials = select(Seizure.serial).where(window, Seizure.serial.is_not(None))
-    if session is None:
-        return and_(Movement.occurred_at <= now,
-                    or_(Movement.lot.in_(lots), Movement.serial.in_(serials)))
-    lot_values = sorted(set(session.scalars(lots)))
-    serial_values = sorted(set(session.scalars(serials)))
-    if not lot_values and not serial_values:
+    lots = sorted(set(session.scalars(select(Seizure.lot).where(window,
+                                                                 Seizure.lot.is_not(None)))))
+    serials = sorted(set(session.scalars(select(Seizure.serial).where(
+        window, Seizure.serial.is_not(None)))))
+    if not lots and not serials:
         return false()
     return and_(Movement.occurred_at <= now,
-                or_(Movement.lot.in_(lot_values) if lot_values else false(),
-                    Movement.serial.in_(serial_values) if serial_values else false()))
+                or_(Movement.lot.in_(lots) if lots else false(),
+                    Movement.serial.in_(serials) if serials else false()))

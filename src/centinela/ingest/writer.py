@@ -15,10 +15,18 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from sqlalchemy import Index, func, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from centinela.ledger.records import Movement
-from centinela.partitions import add_months, partition_name
+from centinela.partitions import (
+    DEFAULT,
+    add_months,
+    partition_name,
+    partitions,
+    qualified,
+    schemas,
+)
 
 log = logging.getLogger("centinela.ingest")
 
@@ -140,9 +148,10 @@ class MovementStage:
             firsts = (f"SELECT {cols} FROM {stage} s WHERE s.seq IN (SELECT min(seq) "  # noqa: S608
                       f"FROM {stage} GROUP BY {on}) AND NOT EXISTS (SELECT 1 FROM {table} m "
                       f"WHERE {match})")
-            months = bulk_months(cur, stage, table) if self.partitioned else []
+            conn = self.bulk.session.connection()
+            months = bulk_months(cur, conn, stage) if self.partitioned else []
             if months:
-                inserted = BulkMonths(cur, table, months).load(cols, firsts)
+                inserted = BulkMonths(cur, conn, table, months).load(cols, firsts)
             elif self.partitioned:
                 cur.execute(f"INSERT INTO {table} ({cols}) {firsts} ON CONFLICT DO NOTHING")  # noqa: S608
                 inserted = cur.rowcount
@@ -173,44 +182,35 @@ LOCK_NOT_AVAILABLE = "55P03"  # SQLSTATE of a lock_timeout
 ANALYZE_TARGET = 30  # statistics target of a bulk-loaded month's first ANALYZE (default 100)
 
 
-def bulk_months(cur, stage: str, table: str) -> list[tuple[dt.date, str | None]]:
+def bulk_months(cur, conn: Connection, stage: str) -> list[tuple[dt.date, str | None]]:
     """Months of the staged file to load apart: ``(month, empty partition to replace or None)``.
 
     A month qualifies when it holds ``BULK_MONTH_ROWS`` staged rows, its partition does not
-    exist or holds no row, and the default partition holds none of its rows.
+    exist or holds no row, and the default partition holds none of its rows. ``conn`` is the
+    import's connection (the catalog is read through ``centinela.partitions``).
     """
     cur.execute(f"SELECT date_trunc('month', occurred_at)::date, count(*) FROM {stage} "  # noqa: S608
                 "GROUP BY 1 HAVING count(*) >= %s ORDER BY 1", (BULK_MONTH_ROWS,))
     counts = cur.fetchall()
     if not counts:
         return []
-    cur.execute("SELECT c.relname, n.nspname, pg_get_expr(c.relpartbound, c.oid) "
-                "FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-                "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE i.inhparent = %s::regclass",
-                (table,))
-    attached = {name: (schema, bound) for name, schema, bound in cur.fetchall()}
-    default = next(((s, n) for n, (s, b) in attached.items() if b == "DEFAULT"), None)
+    attached = {p["name"]: qualified(p["schema"], p["name"]) for p in partitions(conn)}
+    default = attached.get(DEFAULT)
     out: list[tuple[dt.date, str | None]] = []
     for month, _n in counts:
-        lo, hi = month, add_months(month, 1)
-        name = partition_name(month)
         if default is not None:
-            cur.execute(f"SELECT EXISTS (SELECT 1 FROM {_ident(*default)} "  # noqa: S608
-                        "WHERE occurred_at >= %s AND occurred_at < %s)", (lo, hi))
+            cur.execute(f"SELECT EXISTS (SELECT 1 FROM {default} "  # noqa: S608
+                        "WHERE occurred_at >= %s AND occurred_at < %s)",
+                        (month, add_months(month, 1)))
             if cur.fetchone()[0]:
                 continue
-        existing = None
-        if name in attached:
-            existing = _ident(attached[name][0], name)
+        existing = attached.get(partition_name(month))
+        if existing is not None:
             cur.execute(f"SELECT EXISTS (SELECT 1 FROM {existing})")  # noqa: S608
             if cur.fetchone()[0]:
                 continue
         out.append((month, existing))
     return out
-
-
-def _ident(schema: str, name: str) -> str:
-    return ".".join('"' + p.replace('"', '""') + '"' for p in (schema, name))
 
 
 class BulkMonths:
@@ -231,11 +231,11 @@ class BulkMonths:
     and the month's rows are inserted row by row instead: never an error for the import.
     """
 
-    def __init__(self, cur, table: str, months: list[tuple[dt.date, str | None]]) -> None:
+    def __init__(self, cur, conn: Connection, table: str,
+                 months: list[tuple[dt.date, str | None]]) -> None:
         self.cur, self.table, self.months = cur, table, months
-        cur.execute("SELECT current_schema()")
-        self.parts = f"{cur.fetchone()[0]}_parts"
-        self.loader = _ident(self.parts, f"_load_{os.getpid()}")
+        self.parts = schemas(conn)[1]
+        self.loader = qualified(self.parts, f"_load_{os.getpid()}")
 
     def _new(self, month: dt.date) -> str:
         return f"{partition_name(month)}_new"
@@ -243,12 +243,12 @@ class BulkMonths:
     def load(self, cols: str, firsts: str) -> int:
         """Insert ``firsts`` (the file's new rows); return how many went in."""
         cur, table, parts = self.cur, self.table, self.parts
-        rest = _ident(parts, f"_load_{os.getpid()}_rest")
+        rest = qualified(parts, f"_load_{os.getpid()}_rest")
         cur.execute(f"CREATE TABLE {self.loader} (LIKE {table} INCLUDING DEFAULTS) "
                     "PARTITION BY RANGE (occurred_at)")
         cur.execute(f"CREATE TABLE {rest} PARTITION OF {self.loader} DEFAULT")
         for month, _old in self.months:
-            cur.execute(f"CREATE TABLE {_ident(parts, self._new(month))} PARTITION OF "
+            cur.execute(f"CREATE TABLE {qualified(parts, self._new(month))} PARTITION OF "
                         f"{self.loader} FOR VALUES FROM ('{month}') TO ('{add_months(month, 1)}')")
         cur.execute(f"INSERT INTO {self.loader} ({cols}) {firsts}")
         inserted = cur.rowcount
@@ -262,7 +262,7 @@ class BulkMonths:
         keys, indexes = self._definitions()
         for month, _old in self.months:
             name = self._new(month)
-            new = _ident(parts, name)
+            new = qualified(parts, name)
             cur.execute(f"ALTER TABLE {self.loader} DETACH PARTITION {new}")
             for i, key in enumerate(keys):
                 cur.execute(f'ALTER TABLE {new} ADD CONSTRAINT "{name}_key{i}" {key}')
@@ -277,7 +277,7 @@ class BulkMonths:
         target = cur.fetchone()[0]
         cur.execute(f"SET LOCAL default_statistics_target = {ANALYZE_TARGET}")
         for month, _old in self.months:
-            cur.execute(f"ANALYZE {_ident(parts, self._new(month))}")
+            cur.execute(f"ANALYZE {qualified(parts, self._new(month))}")
         cur.execute(f"SET LOCAL default_statistics_target = {int(target)}")
         for month, old in self.months:
             inserted -= self._attach(month, old)
@@ -307,7 +307,7 @@ class BulkMonths:
         rows stored meanwhile, only on the row-by-row fallback)."""
         cur, table, parts = self.cur, self.table, self.parts
         name = self._new(month)
-        new = _ident(parts, name)
+        new = qualified(parts, name)
         cur.execute("SHOW lock_timeout")
         before = cur.fetchone()[0]
         cur.execute("SAVEPOINT bulk_swap")
