@@ -121,6 +121,45 @@ def test_high_daily_mme_needs_a_risk_multiplier_and_exempts_cancer_care(session)
     assert ev["risk_factors"] == ["two_opioids", "two_prescribers"]
 
 
+def test_high_mme_acute_episode_is_a_notice_and_chronic_use_is_graded(session):
+    """Quirk: a post-operative patient bridged by a second doctor's morphine on top of methadone
+    reaches about 167 MME/day for 20 days (acute use, under 2x the threshold): a low notice for
+    the clinicians, not an alert for the authorities. The same regimen for three months, or
+    an acute episode at 2x the threshold or more, is graded medium or above."""
+    base_products(session)
+    session.add(Product(product_code="MET-10", name="Metadona 10 mg", substance="methadone",
+                        dosage_form="tablet", strength_mg_per_unit=10))
+    est(session, "F1")
+    est(session, "F2")
+    prof(session, "CMP-GP", specialty="general_medicine")
+    prof(session, "CMP-GP2", specialty="general_medicine")
+    # Morphine 30 mg, 4 a day (120 MME/day), and methadone 10 mg, 1 a day (47 MME/day) from a
+    # second doctor, for 20 days: ≈ 167 MME/day.
+    _dispense(session, "F1", "CMP-GP", "PSN:acute01", T, qty=80, days_supply=20)
+    _dispense(session, "F2", "CMP-GP2", "PSN:acute01", T, qty=20, product="MET-10",
+              days_supply=20)
+    # The same daily regimen for 90 days.
+    for k in range(3):
+        _dispense(session, "F1", "CMP-GP", "PSN:chronic01", days(T, 30 * k), qty=120)
+        _dispense(session, "F2", "CMP-GP2", "PSN:chronic01", days(T, 30 * k), qty=30,
+                  product="MET-10")
+    # Acute but at about 4x the threshold (≈ 380 MME/day).
+    _dispense(session, "F1", "CMP-GP", "PSN:acutehigh01", T, qty=160, days_supply=20)
+    _dispense(session, "F2", "CMP-GP2", "PSN:acutehigh01", T, qty=60, product="MET-10",
+              days_supply=20)
+    session.commit()
+    run_all(session)
+    found = _subjects(session, "high_mme")
+    assert set(found) == {"PSN:acute01", "PSN:chronic01", "PSN:acutehigh01"}
+    acute = found["PSN:acute01"]
+    assert acute.evidence["days_above"] < 30 and acute.evidence["observed"] < 180
+    assert acute.severity == "low" and "Episodio agudo" in acute.summary
+    assert found["PSN:chronic01"].evidence["days_above"] >= 60
+    assert found["PSN:chronic01"].severity in ("medium", "high", "critical")
+    assert found["PSN:acutehigh01"].evidence["observed"] >= 180
+    assert found["PSN:acutehigh01"].severity in ("medium", "high", "critical")
+
+
 def test_single_dispense_above_the_extreme_level(session):
     base_products(session)
     est(session, "F1")

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from centinela.alerts.service import AlertDraft
 from centinela.detect.base import Detector, fmt
-from centinela.detect.context import DAY, DetectionContext
+from centinela.detect.context import DAY, DetectionContext, lima_day
 from centinela.detect.frame import INBOUND, Vocab
 from centinela.detect.scoring import (
     bh_keep,
@@ -83,12 +83,14 @@ class _Monthly:
         self.mme_per_mg = np.divide(ctx.row_mme[rows], mg, out=np.zeros(len(rows)), where=mg > 0)
 
 
-def month_end_stock(ctx: DetectionContext, mo: _Monthly) -> np.ndarray:
+def month_end_stock(ctx: DetectionContext, mo: _Monthly, max_age_s: int | None = None) -> np.ndarray:
     """Return the stock (mg) of each establishment × substance at the end of each month.
 
     Each product's level is its last physical count rolled forward with the book (receipts in,
     outflows out) to the month's end; the substance's stock is the sum over its products. A
-    month is unknown (nan) while any product that has moved has not been counted yet.
+    month is unknown (nan) while any product that has moved has not been counted yet, and,
+    with ``max_age_s``, while any product's last count is older than that at the month's end
+    (the level is then mostly the book's, not what was found on the shelf).
     """
     f, reg = ctx.frame, ctx.registry
     nm = mo.last + 1
@@ -127,6 +129,9 @@ def month_end_stock(ctx: DetectionContext, mo: _Monthly) -> np.ndarray:
         j = np.searchsorted(cidx, last, "right") - 1  # last count at or before that row
         level = np.where(j >= 0, cum[np.maximum(last, 0)] + off[np.maximum(j, 0)], 0.0)
         unknown[g] |= (last >= 0) & (j < 0)
+        if max_age_s is not None:
+            counted_at = t[cidx][np.maximum(j, 0)]
+            unknown[g] |= (last >= 0) & (j >= 0) & (ends - counted_at > max_age_s)
         S[g] += np.where(last >= 0, level, 0.0) * float(reg.prod_mg[prod])
         known[g] |= j >= 0
     return np.where(known & ~unknown & has_count[:, None], S, np.nan)
@@ -219,6 +224,14 @@ class SuspiciousOrder(Detector):
     not a criterion: a cancer institute orders far more than hospitals of its size and uses all of
     it. Consecutive months merge.
 
+    Extra receipts found on the shelf are not missing: when a physical count no older than 35
+    days at the end of the month before the order and at the horizon's end shows the stock
+    grown, and the stock then held is a normal holding (≤ 2 months of the largest monthly
+    outflow from three months before the order to the horizon's end: a pharmacy that stocked up
+    for a new patient who then stopped), that growth is taken off the unexplained net inflow,
+    which must still be ≥ a typical month of receipts. A larger holding is left to the stock
+    build-up rule below; a count that does not find the units excuses nothing.
+
     A finding whose follow-up is only the order month and the next one (an order received in
     the last full month of the data) is provisional: an order of two or more typical months
     has not had time to be used, so an ordinary stock-up and a diverted order still look the
@@ -253,8 +266,9 @@ class SuspiciousOrder(Detector):
         "stock-ups followed by smaller orders, new wards whose use grows with their orders, "
         "establishments that grew during the year (recent 3-month level as a second baseline), "
         "lumpy ordering (judged on the series' own variability), orders received at month end"
-        " (the next months' use counts), and chance across all series-months (Benjamini-"
-        "Hochberg). With only one month of follow-up a finding is provisional (low). Stock "
+        " (the next months' use counts), surplus that a recent count finds on the shelf as a "
+        "normal holding (<= 2 months of the largest monthly outflow), and chance across all "
+        "series-months (Benjamini-Hochberg). With only one month of follow-up a finding is provisional (low). Stock "
         "build-up rule: normal holdings (< 4 months of use built), one order still unopened "
         "(the build-up must exceed the largest receipt), stock-ups drawn down afterwards, "
         "shelves left full when use fell away, a single count in the wrong unit (the stock "
@@ -266,7 +280,8 @@ class SuspiciousOrder(Detector):
                   "frequency": "≥ 2× and Poisson p < 1e-3", "history": "≥ 3 months",
                   "net inflow not explained by use (≤ 6 months)":
                       "z vs own history, Benjamini–Hochberg q = 5 % over all series-months",
-                  "unexplained": "≥ 1 typical month of receipts",
+                  "unexplained": "≥ 1 typical month of receipts (after stock a count ≤ 35 days old "
+                                 "finds on the shelf, when it is ≤ 2 months of outflow)",
                   "stock build-up (1–4 months, dispensing establishments)":
                       "≥ 4 months of use and > largest single receipt; use ≥ ½ its level before",
                   "build-up kept": "≥ 2 full months, stock ≥ half the build-up, receipts ≥ ½ outflows",
@@ -282,6 +297,10 @@ class SuspiciousOrder(Detector):
     # build-up looked at, and the full months it must then be kept while ordering goes on.
     BUILD_MIN_MONTHS, BUILD_MONTHS_MAX, BUILD_FOLLOW_UP = 4.0, 4, 2
     PROVISIONAL_MAX = 35.0  # below the medium band (40)
+    # Size/frequency rule: extra receipts that a recent count (≤ 35 days before the horizon's
+    # end) finds on the shelf, as a holding of ≤ 2 months of the largest monthly outflow, are
+    # not missing.
+    HOLD_MONTHS, COUNT_MAX_AGE_DAYS = 2.0, 35
 
     def run(self, session: Session, now: dt.datetime, ctx: DetectionContext) -> list[AlertDraft]:
         if ctx.frame.n == 0:
@@ -296,6 +315,7 @@ class SuspiciousOrder(Detector):
         cands: list[dict] = []
         n_tests = 0
         idx = np.arange(len(R))
+        counted: np.ndarray | None = None
         # An order covers the coming weeks: a month is judged once the month after it is known.
         for m in range(max(start_m, 0), nm - (self.MIN_HORIZON - 1)):
             a = np.maximum(mo.first, m - 12)
@@ -342,6 +362,21 @@ class SuspiciousOrder(Detector):
             extra_u = np.maximum(sumU - meanU * (h + 1), 0.0)
             unexplained = ((extra_r - extra_u) >= np.maximum(0.5 * extra_r, meanR)) & (extra_r > 0)
             hit = np.flatnonzero((size | freq) & unexplained & (excess >= meanR) & (z > 0))
+            if len(hit):
+                # The surplus found on the shelf: a recent physical count at the horizon's end
+                # shows the extra received as stock, and that stock is a normal holding
+                # (≤ HOLD_MONTHS of the largest monthly outflow around the order). What is still
+                # missing after it must be ≥ a typical month of receipts, as above.
+                if counted is None:
+                    counted = month_end_stock(ctx, mo, max_age_s=self.COUNT_MAX_AGE_DAYS * DAY)
+                s_before = counted[hit, m - 1] if m > 0 else np.full(len(hit), np.nan)
+                s_end = counted[hit, m + h]
+                peak = (U + W)[hit, max(int(m) - self.RECENT_MONTHS, 0):m + h + 1].max(axis=1)
+                shelf = np.where(np.isnan(s_before) | np.isnan(s_end)
+                                 | (s_end > self.HOLD_MONTHS * peak), 0.0,
+                                 np.maximum(s_end - np.nan_to_num(s_before), 0.0))
+                on_shelf = excess[hit] - shelf < meanR[hit]
+                hit = hit[~on_shelf]
             for g in hit:
                 cands.append({
                     "g": int(g), "m": m, "p": min(1.0, (h + 1) * p_from_z(float(z[g]))),
@@ -540,7 +575,9 @@ class PurchasesOutgrowUse(Detector):
     more physical counts in the window the period runs from the first count to the last, so R, U
     and ΔS describe the same days (an honest book balances exactly: R = U + ΔS); a product without
     counts uses the window less its first 30 days of activity (when an opening stock is bought),
-    with ΔS = 0. Ratio R ÷ (U + ΔS) against establishments of the same kind (robust z on log scale,
+    with ΔS = 0. A count's stated time is uncertain within its day (stamped at the end of a shift
+    or the next morning), so flows on the first and the last count's day are read charitably:
+    outflows inside the period, inflows outside. Ratio R ÷ (U + ΔS) against establishments of the same kind (robust z on log scale,
     σ ≥ 0.25, the spread that ordinary stock policies produce over a year): flagged when z ≥ 3.5,
     ratio ≥ 1.25 and the unexplained mg ≥ 2 months of average use and more than the largest
     single receipt of the period (one order can be on the shelf unopened: a drugstore that
@@ -553,7 +590,8 @@ class PurchasesOutgrowUse(Detector):
     title = "Compras que superan el uso / Purchases outgrowing use"
     tolerates = (
         "counted stock changes (the balance R = U + dS over one consistent period), "
-        "establishments that are simply big (peers' ratio), and a last order still on the "
+        "count-time uncertainty (flows on the first and last count's day are read in the "
+        "establishment's favour), establishments that are simply big (peers' ratio), and a last order still on the "
         "shelf (the unexplained must exceed the largest single receipt)."
     )
     subject_kind = "establishment"
@@ -593,10 +631,19 @@ class PurchasesOutgrowUse(Detector):
         p0 = np.where(hit, v0[pos] if len(ck) else -1, -1)
         p1 = np.where(hit, v1[pos] if len(ck) else -1, -1)
         counted = p1 > p0
-        in_period = np.where(counted, (t > p0) & (t <= p1),
+        inbound = f.is_type(*INBOUND)[flows]
+        # A count's stated time is uncertain within its day (stamped at the end of a shift or
+        # the next morning): flows on the first or last count's Lima day may fall on either
+        # side of it. The charitable reading is kept — outflows of those days inside the
+        # period, inflows outside — so a count taken before the day's dispensing but stamped
+        # after it never reads as units received and not used.
+        d, d0, d1 = lima_day(t), lima_day(p0), lima_day(p1)
+        edge = (d == d0) | (d == d1)
+        counted_in = np.where(inbound, (t > p0) & (t <= p1) & ~edge,
+                              ((t > p0) | (d == d0)) & ((t <= p1) | (d == d1)))
+        in_period = np.where(counted, counted_in,
                              (t >= ctx.start_t) & (t >= first_t[g_of] + 30 * DAY))
         mg = ctx.row_mg[flows]
-        inbound = f.is_type(*INBOUND)[flows]
         sel_in, sel_out = in_period & inbound, in_period & ~inbound
         R = np.bincount(g_of[sel_in], weights=mg[sel_in], minlength=len(mo.keys))
         U = np.bincount(g_of[sel_out], weights=mg[sel_out], minlength=len(mo.keys))

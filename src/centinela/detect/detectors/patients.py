@@ -323,6 +323,11 @@ class HighMME(Detector):
     overlap. An early refill of the
     same substance starts when the previous supply ends (PQA carry-over), so stockpiling does
     not read as a doubled dose (it shows in the prescriber's and patient's other indicators).
+    Harm grows with dose and duration: an acute episode (fewer than 30 days at or above the
+    threshold: a post-operative course, a pain crisis bridged by a second prescriber; CDC 2022
+    calls opioid use of under a month acute) whose peak stays below 2 × the threshold is a
+    ``low`` notice for the patient's clinicians; subacute or chronic use, or a higher peak, is
+    graded as usual.
     """
 
     name = "high_mme"
@@ -330,16 +335,20 @@ class HighMME(Detector):
     tolerates = (
         "stable high doses from one prescriber (cancer pain), patients under oncology or "
         "palliative care (any such prescription in the period; CDC scope is the patient) "
-        "below 4x the threshold or on one opioid, and early refills."
+        "below 4x the threshold or on one opioid, and early refills. An acute episode "
+        "(< 30 days at or above the threshold) with a peak below 2x the threshold is a low "
+        "notice, not an alert for the authorities."
     )
     subject_kind = "patient"
     topics = ("patient_safety",)
     settings_used = ("mme_threshold",)
     thresholds = {"days at or above the threshold": "≥ 14",
+                  "graded above low": "≥ 30 days at or above the threshold, or peak ≥ 2 × threshold",
                   "risk multiplier": "2 opioids or 2 prescribers overlapping ≥ 7 days, or peak > 4 × threshold"}
     evidence_fields = ("observed", "expected", "days_above", "risk_factors", "event_ids")
 
     MIN_DAYS, OVERLAP_DAYS, EXTREME_MULTIPLE = 14, 7, 4.0
+    ACUTE_DAYS, ACUTE_MULTIPLE, NOTICE_MAX = 30, 2.0, 35.0  # NOTICE_MAX: below medium (40)
 
     def run(self, session: Session, now: dt.datetime, ctx: DetectionContext) -> list[AlertDraft]:
         f = ctx.frame
@@ -396,13 +405,19 @@ class HighMME(Detector):
             summary = (f"El paciente {pid} mantuvo {fmt(float(days_above[p]))} días una dosis "
                        f"combinada ≥ {fmt(thr)} MME/día (máximo {fmt(peak)}) entre {day_str(t0)} y "
                        f"{day_str(t1)}, con factores de riesgo: {', '.join(risks)}.")
+            mme_total = float(ctx.row_mme[inside].sum())
+            score = None
+            if days_above[p] < self.ACUTE_DAYS and ratio < self.ACUTE_MULTIPLE:
+                score = min(calibrate(strength, mme_total)[0], self.NOTICE_MAX)
+                summary += (" Episodio agudo (menos de 30 días, menos del doble del umbral): "
+                            "aviso para los clínicos del paciente.")
             out.append(self.draft(
-                pid, t0, t1, strength, float(ctx.row_mme[inside].sum()), summary,
+                pid, t0, t1, strength, mme_total, summary,
                 {"metric": "concurrent daily MME", "observed": peak, "expected": thr,
                  "days_above": float(days_above[p]), "risk_factors": risks,
                  "prescribers": sorted({f.profv.name(int(x)) for x in f.prescriber[inside] if x >= 0}),
                  **f.events(inside)},
-                department=dept, ubigeo=ubigeo,
+                department=dept, ubigeo=ubigeo, score=score,
             ))
         return out
 
