@@ -73,6 +73,14 @@ Reporting quirks (rates chosen here, per establishment unless said otherwise)
 * Partial last month: 12 % of establishments have not sent their last 2-4 weeks.
 * No deliberately rejected rows.
 
+Changes after the first measurement (v2, disclosed in README.md; artefacts of this generator, not
+reporting quirks): the year starts with the chronic patients already in treatment (v1 started
+with none, so every panel grew from January); chronic prescriptions at community pharmacies come
+from general / internal medicine, oncology and palliative care (v1 drew any specialty, including
+surgeons and traumatologists); the prescription mill's quantities are per product (v1 could give
+60-90 patches of 50 mcg/h for 30 days); clinic ids no longer collide with IPRESS codes; a
+pharmacy that closes stops ordering 12 days before and its deliveries in transit are cancelled.
+
 Planted (truth kind ``planted``, about 20) and look-alikes (``lookalike``, 10) are listed in
 ``PLANTED`` / ``LOOKALIKES`` below; every truth row has ``strength`` (strong / subtle) and a
 ``note``.
@@ -315,7 +323,7 @@ class World:
         for i in range(max(5, round(110 * s))):
             dept = r.choice(["15", "15", "15", "15", "04", "13", "14", "20", "08", "12", "07", "11"])
             beds = float(np.clip(r.lognormal(3.3, 0.7), 8, 250))
-            e = self.add_est(Est(f"RENIPRESS-{20000 + i * 37:08d}", f"Clínica {r.choice(['San', 'Santa'])} "
+            e = self.add_est(Est(f"RENIPRESS-{40000 + i * 37:08d}", f"Clínica {r.choice(['San', 'Santa'])} "
                                  f"{r.choice(['Gabriel', 'Lucia', 'Isabel', 'Pablo', 'Felipe', 'Rosa', 'Martin'])} "
                                  f"{i}", "clinic", "private", self.district(dept), beds))
             e.q["essalud"] = False
@@ -332,10 +340,16 @@ class World:
             })
             e.q["shift"] = "12h" if e.sector == "public" else "3t"
         # community prescribers
-        self.community = [self.pro("CMP", "prescriber", r.choice(
-            ["general_medicine", "general_medicine", "oncology", "palliative_care", "surgery",
-             "traumatology", "internal_medicine"]), None) for _ in range(max(20, round(260 * s)))]
+        specs = [r.choice(["general_medicine", "general_medicine", "oncology", "palliative_care",
+                           "surgery", "traumatology", "internal_medicine"])
+                 for _ in range(max(20, round(260 * s)))]
+        self.community = [self.pro("CMP", "prescriber", sp, None) for sp in specs]
         self.comm_w = r.pareto(1.5, len(self.community)) + 0.2
+        # v2: chronic (cancer / palliative / chronic pain) prescriptions come from oncology,
+        # palliative care, general and internal medicine; acute ones from any of them
+        chronic_ok = np.array([sp in ("general_medicine", "oncology", "palliative_care",
+                                      "internal_medicine") for sp in specs])
+        self.comm_chronic_w = np.where(chronic_ok, self.comm_w, 0.0)
         # pharmacies and boticas
         self.pharmacies = []
         for i in range(max(15, round(420 * s))):
@@ -736,7 +750,7 @@ class World:
             ph = h["pro"]
         serial = ""
         if e.q.get("serial") and prod in (P25, P50):
-            for k in range(qty):
+            for _ in range(qty):
                 e.q["nser"] = e.q.get("nser", 0) + 1
                 serial = f"{lot}S{e.q['nser']:06d}"
                 row = self.mv("dispense", t, e, prod, "1", lot=lot, exp=exp, serial=serial,
@@ -804,7 +818,7 @@ class World:
     # ----------------------------------------------------------------- reordering
     def reorder(self, e: Est, day: int):
         r = self.rng
-        if e.q.get("closed"):
+        if e.q.get("closed") or 0 <= e.close_day - day <= 12:
             return
         for p, u0 in list(e.use.items()):
             if u0 <= 0:
@@ -852,7 +866,7 @@ class World:
         wk = (self.start + dt.timedelta(days=day)).weekday()
         size = e.q["size"]
         if r.random() < 0.04 * size * e.mult["chronic"] and wk < 6:
-            w = self.comm_w / self.comm_w.sum()
+            w = self.comm_chronic_w / self.comm_chronic_w.sum()
             e.chronic.append(self.new_chronic(e, day, self.community, weights=w))
         for _ in range(r.poisson(0.12 * size * (0.5 if wk == 6 else 1))):
             pres = self.community[int(r.choice(len(self.community), p=self.comm_w / self.comm_w.sum()))]
@@ -893,6 +907,12 @@ class World:
             self.mv("count", t + 3600, e, p, "0", prof=e.pharmacists[0])
         e.q["closed"] = True
         e.chronic = []
+        for d_, items in list(e.pending.items()):  # v2: deliveries in transit are cancelled
+            for (_, p, qty, sup, lot, exp) in items:
+                x = (d_, sup, e.id, p, qty, lot, exp)
+                if x in self.shipments:
+                    self.shipments.remove(x)
+        e.pending.clear()
 
     # ----------------------------------------------------------------- loans between hospitals
     def loans(self, day):
@@ -1063,6 +1083,31 @@ class World:
                 e.stock[p] = math.ceil(u * 25)
                 e.lot[p] = self.lot_at(p, 0)
 
+    def warm_start(self):
+        """v2: the year starts with the chronic patients already under treatment (about four
+        months of new patients), their next renewal spread over their supply period."""
+        r = self.rng
+
+        def seed(e, n, pres, weights=None):
+            for _ in range(n):
+                c = self.new_chronic(e, 0, pres, weights=weights)
+                c[4] = int(r.integers(0, c[3]))
+                e.chronic.append(c)
+        for e in self.hospitals:
+            if e.beds >= 80:
+                seed(e, r.poisson(e.beds * 0.0009 * e.mult["chronic"] * 120), e.onco)
+        w = self.comm_chronic_w / self.comm_chronic_w.sum()
+        for e in self.pharmacies:
+            if e.open_day == 0:
+                seed(e, r.poisson(0.04 * e.q["size"] * e.mult["chronic"] * 6 / 7 * 120), self.community, w)
+        pal = self.inen.onco[0]
+        for _ in range(r.poisson(0.12 * 120)):
+            c = self.new_chronic(self.inen, 0, [pal], prod=r.choice([MT30, P50, METH]))
+            c[2] = int(c[2] * 3) if c[1] != P50 else 30
+            c[3] = 30
+            c[4] = int(r.integers(0, 30))
+            self.inen.chronic.append(c)
+
     # ----------------------------------------------------------------- hooks (scenarios)
     def hook(self, e, day, acts):
         for fn in self.day_hooks.get(e.id, []):
@@ -1092,6 +1137,9 @@ class World:
 
         def pick(pool, cond=lambda x: True):
             c = [x for x in pool if x.id not in used and cond(x)]
+            if not c:  # small worlds: any unused establishment of the same kind
+                kinds = {x.kind for x in pool}
+                c = [x for x in self.ests if x.kind in kinds and x.id not in used and cond(x)]
             x = c[int(r.integers(len(c)))]
             used.add(x.id)
             return x
@@ -1182,9 +1230,10 @@ class World:
         def mill(e, day, acts, d0=d0):
             if day >= d0:
                 for _ in range(r.poisson(1.6)):
+                    prod = r.choice([P50, MT30])
+                    qty = int(r.choice([10, 10, 15, 20])) if prod == P50 else int(r.choice([60, 90, 120]))
                     acts.append((day * DAY + int(r.uniform(17, 22.5) * HOUR), "dispense",
-                                 [self.patient(None), r.choice([P50, MT30]), int(r.choice([10, 10, 20, 60, 90])),
-                                  30, day, mill_pres[int(r.integers(2))], day]))
+                                 [self.patient(None), prod, qty, 30, day, mill_pres[int(r.integers(2))], day]))
                 e.use[P50] = max(e.use[P50], 8)
                 e.use[MT30] = max(e.use[MT30], 40)
         self.on(pm, mill)
@@ -1482,6 +1531,7 @@ class World:
         self.build()
         self.plant()
         self.init_use()
+        self.warm_start()
         for d in self.hospitals + self.clinics:
             d.use[FEN5] = d.use.get(FEN5, 0)
         ghost_day, ghost_pharm = self.ghost
