@@ -2,7 +2,7 @@
 """Judge Centinela on a foreign world (``benchmarks/foreign/world.py``).
 
     PYTHONPATH=$PWD/src python3 benchmarks/foreign/run.py --seeds 1,2 --scale 0.3 [--workdir DIR]
-        [--reuse] [--json FILE]
+        [--reuse | --rejudge] [--json FILE]
 
 For each seed: generate the world (or reuse it with ``--reuse``), import it into a fresh SQLite
 file with ``centinela.ingest.service.import_directory`` (a backfill, real-time rules on, as
@@ -48,7 +48,8 @@ def alert_rows(session) -> list:
     return list(session.query(Alert))
 
 
-def run_seed(seed: int, scale: float, workdir: Path, reuse: bool = False) -> dict:
+def run_seed(seed: int, scale: float, workdir: Path, reuse: bool = False,
+             rejudge: bool = False) -> dict:
     from centinela.db import create_schema, make_engine, session_factory
     from centinela.detect.engine import run_all
     from centinela.ingest.service import import_directory
@@ -61,13 +62,20 @@ def run_seed(seed: int, scale: float, workdir: Path, reuse: bool = False) -> dic
     else:
         gen = json.loads((data / "summary.json").read_text())
     t_gen = time.perf_counter() - t0
-    for p in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
-        p.unlink(missing_ok=True)
-    engine = make_engine(f"sqlite:///{db}")
-    create_schema(engine)
-    t0 = time.perf_counter()
-    rep = import_directory(engine, data, channel="cli")
-    t_imp = time.perf_counter() - t0
+    if rejudge and db.exists():
+        # The same imported year judged again by the current detectors (alerts cleared).
+        engine = make_engine(f"sqlite:///{db}")
+        create_schema(engine)
+        dq._clear_judgement(engine)
+        rep, t_imp = None, 0.0
+    else:
+        for p in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
+            p.unlink(missing_ok=True)
+        engine = make_engine(f"sqlite:///{db}")
+        create_schema(engine)
+        t0 = time.perf_counter()
+        rep = import_directory(engine, data, channel="cli")
+        t_imp = time.perf_counter() - t0
     report = run_all(engine)
     truth = truth_for_centinela(data / "truth.jsonl")
     with session_factory(engine)() as s:
@@ -110,9 +118,9 @@ def run_seed(seed: int, scale: float, workdir: Path, reuse: bool = False) -> dic
     res = {"seed": seed, "scale": scale, "movements": report.movements, "generate_s": t_gen,
            "import_s": t_imp, "detect_s": report.seconds,
            "import": {f.name: {k: getattr(f, k) for k in ("read", "accepted", "duplicates", "conflicts",
-                                                           "rejected")} for f in rep.files},
-           "rejections": [x.as_text() for x in rep.samples()][:10],
-           "backfill_realtime": rep.realtime,
+                                                           "rejected")} for f in rep.files} if rep else None,
+           "rejections": [x.as_text() for x in rep.samples()][:10] if rep else None,
+           "backfill_realtime": rep.realtime if rep else None,
            "quirks": gen.get("quirks"),
            "errors": [r.name for r in report.errors],
            "all": dq.evaluate(flags, truth), "medium": dq.evaluate(flags_med, truth),
@@ -219,13 +227,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scale", type=float, default=0.3)
     ap.add_argument("--workdir", default=None)
     ap.add_argument("--reuse", action="store_true", help="reuse generated worlds in --workdir")
+    ap.add_argument("--rejudge", action="store_true",
+                    help="reuse the worlds AND their imported databases in --workdir: clear the "
+                         "alerts and judge again with the current detectors (no import)")
     ap.add_argument("--json", default=None, help="write the full results here")
     args = ap.parse_args(argv)
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="centinela-foreign-"))
     workdir.mkdir(parents=True, exist_ok=True)
     results = []
     for seed in (int(x) for x in args.seeds.split(",")):
-        r = run_seed(seed, args.scale, workdir, args.reuse)
+        r = run_seed(seed, args.scale, workdir, args.reuse or args.rejudge, args.rejudge)
         results.append(r)
         show(r)
         sys.stdout.flush()
