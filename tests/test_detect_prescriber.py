@@ -69,3 +69,34 @@ def test_intensity_of_a_small_panel_must_not_be_one_patient(session):
     run_all(session)
     alerts = {a.subject_id for a in session.query(Alert).filter_by(detector="prescriber_volume")}
     assert alerts == {"CMP-GPX"}
+
+
+def test_patients_of_a_flagged_prescriber_are_grouped_under_its_alert(session):
+    """One root cause, one alert: a family doctor gives every patient about 400 MME/day. Each
+    dispense is above the extreme level (dispense_high_mme), but the authorities act on the
+    doctor's prescriber_volume alert: the patients' alerts stay listed, at low, naming it. A
+    patient of an ordinary doctor given the same extreme dose keeps its own grade."""
+    rng = random.Random(7)
+    base_products(session)
+    est(session, "F1")
+    for i in range(12):
+        _practice(session, f"CMP-GP{i:02d}", "general_medicine",
+                  [rng.randint(8, 12) for _ in range(6)], 30)
+    _practice(session, "CMP-MILL", "general_medicine", [10] * 6, 400)
+    _practice(session, "CMP-GPZ", "general_medicine", [10] * 6, 30)
+    mv(session, "dispense", "F1", MORPH_TAB, 400, days(T0, 100), patient_id="PSN:alone-1",
+       prescriber_id="CMP-GPZ", prescription_id="RX-alone-1", days_supply=30)
+    session.commit()
+    run_all(session)
+    volume = {a.subject_id: a for a in session.query(Alert).filter_by(detector="prescriber_volume")}
+    assert "CMP-MILL" in volume and volume["CMP-MILL"].severity != "low"
+    assert "CMP-GPZ" not in volume
+    single = {a.subject_id: a for a in session.query(Alert).filter_by(detector="dispense_high_mme")}
+    mill = [a for pid, a in single.items() if pid.startswith("PSN:CMP-MILL")]
+    assert len(mill) >= 10
+    assert all(a.severity == "low" for a in mill)
+    assert all(a.evidence["grouped_under"] == [volume["CMP-MILL"].alert_id] for a in mill)
+    assert all(a.evidence["severity_before_grouping"] != "low" for a in mill)
+    assert "Agrupada en la alerta del prescriptor" in mill[0].summary
+    assert single["PSN:alone-1"].severity != "low"
+    assert "grouped_under" not in single["PSN:alone-1"].evidence

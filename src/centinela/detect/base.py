@@ -30,6 +30,9 @@ class Detector:
     thresholds: ClassVar[dict[str, str]] = {}
     evidence_fields: ClassVar[tuple[str, ...]] = ()
     tolerates: ClassVar[str] = ""  # what legitimate reporting it does not flag, and why
+    # Detectors whose open medium+ alert on every prescriber a draft names takes the draft in
+    # (graded low, listed under it): ``centinela.detect.grouping``.
+    group_under: ClassVar[tuple[str, ...]] = ()
     # Days of raw movements read before the lookback window; None: ``window.HISTORY_DAYS``
     # (or its conservative default). A detector that reads only its own tables sets 0.
     history_days: ClassVar[int | None] = None

@@ -44,6 +44,10 @@ def render_markdown() -> str:
     fields = Settings.model_fields
     out = [HEADER, inspect.cleandoc(SCORING_DOC or "").split("\n", 1)[1].strip(), "",
            "Severity bands: low < 40 ≤ medium < 65 ≤ high < 85 ≤ critical.", "",
+           "One root cause, one alert: a patient finding of a detector marked *Grouped under* "
+           "whose every prescriber has an open alert (medium or above) of the named detector "
+           "is kept, graded low and listed under that alert (`grouped_under` in its evidence; "
+           "`centinela.detect.grouping`): the authorities act on the prescriber's alert.", "",
            "| detector | subject | real time | topics |", "|---|---|---|---|"]
     dets = [load(n) for n in DETECTORS]
     for d in dets:
@@ -55,6 +59,8 @@ def render_markdown() -> str:
                 inspect.cleandoc(type(d).__doc__ or "")]
         if d.tolerates:
             out += ["", "Tolerates: " + d.tolerates]
+        if d.group_under:
+            out += ["", "Grouped under: " + ", ".join(f"`{g}`" for g in d.group_under) + "."]
         if d.thresholds:
             out += ["", "Thresholds: " + "; ".join(f"{k} {v}" for k, v in d.thresholds.items()) + "."]
         if d.settings_used:

@@ -16,6 +16,7 @@ from centinela.alerts.service import AlertDraft, upsert_alert
 from centinela.db import session_scope
 from centinela.detect.base import Detector
 from centinela.detect.context import DetectionContext
+from centinela.detect.grouping import group_under, ordered
 from centinela.detect.registry import all_detectors, load
 from centinela.ledger.records import Movement
 
@@ -134,8 +135,8 @@ def _run(session: Session, now: dt.datetime | None, only: list[str] | None,
     partial = incremental and plan.mode == "partial"
     start = now - dt.timedelta(days=lookback_days)
     cap = settings.detect_history_days
-    main = [d for d in detectors if d.name not in OBJECT_FRAMES
-            and not (partial and d.name in inc.PARTITIONS)]
+    main = ordered([d for d in detectors if d.name not in OBJECT_FRAMES
+                    and not (partial and d.name in inc.PARTITIONS)])
     deferred: list[Detector] = []
     narrow: set[str] = set()  # object-frame detectors run on the touched objects only
     if partial and main and _few_new(session, plan.since_id, plan.max_id, start, now,
@@ -239,6 +240,7 @@ def _run_one(session: Session, det: Detector, now: dt.datetime, ctx: DetectionCo
             if subjects is not None:
                 drafts = [d for d in drafts if d.subject_id in subjects]
             res.found = len(drafts)
+            drafts = group_under(session, det, drafts)
             drafts = _cap(drafts, res)
             for draft in drafts:
                 _, created = upsert_alert(session, draft, now=stamp)

@@ -49,11 +49,13 @@ class DispenseHighMME(Detector):
     """
 
     name = "dispense_high_mme"
+    group_under = ("prescriber_volume",)
     title = "Dispensación con dosis diaria alta / Single high-dose dispense"
     tolerates = (
         "doses between the threshold and 4x it (clinical PDMP review, not an authority alert)"
         " and oncology or palliative prescriptions, because label use of the strongest "
-        "presentation never reaches the bar."
+        "presentation never reaches the bar. A patient whose every prescriber has an open "
+        "prescriber_volume alert (medium+) is graded low and listed under that alert."
     )
     subject_kind = "patient"
     realtime = True
@@ -331,13 +333,16 @@ class HighMME(Detector):
     """
 
     name = "high_mme"
+    group_under = ("prescriber_volume",)
     title = "Dosis diaria alta sostenida / Sustained high daily MME"
     tolerates = (
         "stable high doses from one prescriber (cancer pain), patients under oncology or "
         "palliative care (any such prescription in the period; CDC scope is the patient) "
         "below 4x the threshold or on one opioid, and early refills. An acute episode "
         "(< 30 days at or above the threshold) with a peak below 2x the threshold is a low "
-        "notice, not an alert for the authorities."
+        "notice, not an alert for the authorities. A patient whose every prescriber has an "
+        "open prescriber_volume alert (medium+) is graded low and listed under that alert "
+        "(one root cause, one alert)."
     )
     subject_kind = "patient"
     topics = ("patient_safety",)
