@@ -224,13 +224,19 @@ class SuspiciousOrder(Detector):
     not a criterion: a cancer institute orders far more than hospitals of its size and uses all of
     it. Consecutive months merge.
 
+    The expected net inflow is the prior months' mean net inflow, never below zero (a stock
+    drawn down before the order is not extrapolated over the horizon).
+
     Extra receipts found on the shelf are not missing: when a physical count no older than 35
-    days at the end of the month before the order and at the horizon's end shows the stock
-    grown, and the stock then held is a normal holding (≤ 2 months of the largest monthly
-    outflow from three months before the order to the horizon's end: a pharmacy that stocked up
-    for a new patient who then stopped), that growth is taken off the unexplained net inflow,
-    which must still be ≥ a typical month of receipts. A larger holding is left to the stock
-    build-up rule below; a count that does not find the units excuses nothing.
+    days at the end of the horizon's latest month so counted shows the stock grown from the
+    month before the order (its last count rolled forward with the book, which units gone
+    unrecorded could only make larger), and the stock then held is a normal holding (≤ 2
+    months of the largest monthly outflow from three months before the order to the horizon's
+    end, plus the largest single receipt of the horizon, which can sit unopened: a pharmacy
+    that stocked up for a new patient who then stopped), that growth is taken off the
+    unexplained net inflow, which must still be ≥ a typical month of receipts. A larger
+    holding is left to the stock build-up rule below; a count that does not find the units
+    excuses nothing.
 
     A finding whose follow-up is only the order month and the next one (an order received in
     the last full month of the data) is provisional: an order of two or more typical months
@@ -267,7 +273,8 @@ class SuspiciousOrder(Detector):
         "establishments that grew during the year (recent 3-month level as a second baseline), "
         "lumpy ordering (judged on the series' own variability), orders received at month end"
         " (the next months' use counts), surplus that a recent count finds on the shelf as a "
-        "normal holding (<= 2 months of the largest monthly outflow), and chance across all "
+        "normal holding (<= 2 months of the largest monthly outflow plus one order), and "
+        "chance across all "
         "series-months (Benjamini-Hochberg). With only one month of follow-up a finding is provisional (low). Stock "
         "build-up rule: normal holdings (< 4 months of use built), one order still unopened "
         "(the build-up must exceed the largest receipt), stock-ups drawn down afterwards, "
@@ -281,7 +288,7 @@ class SuspiciousOrder(Detector):
                   "net inflow not explained by use (≤ 6 months)":
                       "z vs own history, Benjamini–Hochberg q = 5 % over all series-months",
                   "unexplained": "≥ 1 typical month of receipts (after stock a count ≤ 35 days old "
-                                 "finds on the shelf, when it is ≤ 2 months of outflow)",
+                                 "finds on the shelf, when it is ≤ 2 months of outflow + one receipt)",
                   "stock build-up (1–4 months, dispensing establishments)":
                       "≥ 4 months of use and > largest single receipt; use ≥ ½ its level before",
                   "build-up kept": "≥ 2 full months, stock ≥ half the build-up, receipts ≥ ½ outflows",
@@ -297,9 +304,9 @@ class SuspiciousOrder(Detector):
     # build-up looked at, and the full months it must then be kept while ordering goes on.
     BUILD_MIN_MONTHS, BUILD_MONTHS_MAX, BUILD_FOLLOW_UP = 4.0, 4, 2
     PROVISIONAL_MAX = 35.0  # below the medium band (40)
-    # Size/frequency rule: extra receipts that a recent count (≤ 35 days before the horizon's
-    # end) finds on the shelf, as a holding of ≤ 2 months of the largest monthly outflow, are
-    # not missing.
+    # Size/frequency rule: extra receipts that a recent count (≤ 35 days before a month's end)
+    # finds on the shelf, as a holding of ≤ 2 months of the largest monthly outflow plus the
+    # largest single receipt, are not missing.
     HOLD_MONTHS, COUNT_MAX_AGE_DAYS = 2.0, 35
 
     def run(self, session: Session, now: dt.datetime, ctx: DetectionContext) -> list[AlertDraft]:
@@ -316,6 +323,7 @@ class SuspiciousOrder(Detector):
         n_tests = 0
         idx = np.arange(len(R))
         counted: np.ndarray | None = None
+        big = booked = np.zeros(0)
         # An order covers the coming weeks: a month is judged once the month after it is known.
         for m in range(max(start_m, 0), nm - (self.MIN_HORIZON - 1)):
             a = np.maximum(mo.first, m - 12)
@@ -348,12 +356,15 @@ class SuspiciousOrder(Detector):
             h = min(self.HORIZON - 1, mo.last - m)
             sumR = cR[:, m + h + 1] - cR[:, m]
             sumU = cU[:, m + h + 1] - cU[:, m]
-            excess = (cD[:, m + h + 1] - cD[:, m]) - meanD * (h + 1)
+            # The expected net inflow is the prior months' mean, never below zero: a stock drawn
+            # down before the order is not extrapolated (it would make any month an excess).
+            drift = np.maximum(meanD, 0.0)
+            excess = (cD[:, m + h + 1] - cD[:, m]) - drift * (h + 1)
             # Cumulative excess after 1 … h+1 months (a CUSUM); the largest z is kept and its p is
             # multiplied by the h+1 looks taken (Bonferroni).
             z = np.full(len(R), -np.inf)
             for j in range(1, h + 2):
-                ex_j = (cD[:, m + j] - cD[:, m]) - meanD * j
+                ex_j = (cD[:, m + j] - cD[:, m]) - drift * j
                 z = np.maximum(z, np.divide(ex_j, sdD * np.sqrt(j), out=np.full(len(R), -np.inf),
                                             where=sdD > 0))
             # Effect size: at least half of the extra ordered (above the trailing mean) is not
@@ -369,11 +380,22 @@ class SuspiciousOrder(Detector):
                 # missing after it must be ≥ a typical month of receipts, as above.
                 if counted is None:
                     counted = month_end_stock(ctx, mo, max_age_s=self.COUNT_MAX_AGE_DAYS * DAY)
-                s_before = counted[hit, m - 1] if m > 0 else np.full(len(hit), np.nan)
-                s_end = counted[hit, m + h]
+                    booked = month_end_stock(ctx, mo)
+                    big = np.zeros(R.shape)  # largest single receipt of each month (mg)
+                    np.maximum.at(big, (mo.inv[mo.inbound], mo.mon[mo.inbound]),
+                                  ctx.row_mg[mo.rows[mo.inbound]])
+                # Before the order, the last count rolled forward with the book: units gone
+                # unrecorded since that count only make it larger (the credit smaller).
+                s_before = booked[hit, m - 1] if m > 0 else np.full(len(hit), np.nan)
+                # The latest month of the horizon whose stock a recent count states (the
+                # current month is partial: its last count may be weeks before its end).
+                s_end = np.full(len(hit), np.nan)
+                for j in range(m + h, m - 1, -1):
+                    s_end = np.where(np.isnan(s_end), counted[hit, j], s_end)
                 peak = (U + W)[hit, max(int(m) - self.RECENT_MONTHS, 0):m + h + 1].max(axis=1)
-                shelf = np.where(np.isnan(s_before) | np.isnan(s_end)
-                                 | (s_end > self.HOLD_MONTHS * peak), 0.0,
+                # "A month or two of use plus a pack": one order can sit unopened.
+                holding = self.HOLD_MONTHS * peak + big[hit, m:m + h + 1].max(axis=1)
+                shelf = np.where(np.isnan(s_before) | np.isnan(s_end) | (s_end > holding), 0.0,
                                  np.maximum(s_end - np.nan_to_num(s_before), 0.0))
                 on_shelf = excess[hit] - shelf < meanR[hit]
                 hit = hit[~on_shelf]
