@@ -392,6 +392,47 @@ def test_suspicious_order_stock_build_up_kept_while_ordering_goes_on(session):
     assert "Verificar las existencias físicas" in explain(hoard, ev, "es").headline
 
 
+def test_suspicious_order_build_up_of_one_presentation_left_as_dead_stock(session):
+    """Quirk: a hospital pharmacy bought 30 mg morphine tablets for a run of patients (300 a
+    month for three months, 100 used), then its prescribers moved to 10 mg tablets: the 30 mg
+    stock sits on the shelf, counted every month, never ordered again, while the 10 mg
+    presentation is ordered as it is used. At the substance level the stock grew by six months
+    of use and ordering went on; per presentation, what was built is dead stock. The same
+    build-up with the 30 mg tablets ordered again as if the shelf were empty is flagged."""
+    from centinela.registry.models import Product
+
+    rng = random.Random(13)
+    base_products(session)
+    session.add(Product(product_code="MOR-10", name="Morfina 10 mg tableta", substance="morphine",
+                        dosage_form="tablet", strength_mg_per_unit=10))
+    est(session, "D1", "distributor")
+    for e in ("DEAD", "HOARD", *(f"P{i}" for i in range(9))):
+        est(session, e)
+    opening = [(300, 100), (250, 100), (200, 100), (100, 100), (100, 100)]
+    build = [(300, 100)] * 3
+    for e in ("DEAD", "HOARD"):
+        level = 0
+        for m, (received, used) in enumerate(opening + build):
+            level += received - used
+            _month(session, e, m, received, used, count=level)
+        for m in range(8, 12):
+            if e == "DEAD":
+                level -= 5
+                _month(session, e, m, 0, 5, count=level)
+                _month(session, e, m, 300, 300, product="MOR-10", count=20)
+            else:
+                _month(session, e, m, 100, 100, count=level)
+    for i in range(9):
+        for m in range(12):
+            q = rng.randint(90, 110)
+            _month(session, f"P{i}", m, q, q, count=50)
+    session.commit()
+    run_all(session, only=["suspicious_order"])
+    alerts = {a.subject_id: a for a in session.query(Alert).filter_by(detector="suspicious_order")}
+    assert "HOARD" in alerts and alerts["HOARD"].evidence["criteria"] == ["stock_build_up"]
+    assert "DEAD" not in alerts
+
+
 def test_inventory_shortfall_at_a_holder_of_a_lot_seized_on_the_street(session):
     """A street seizure is independent evidence: it raises the prior of the series that held
     the seized lot (weighted Benjamini–Hochberg), never a finding by itself. Among 100

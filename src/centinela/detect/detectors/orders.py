@@ -137,6 +137,51 @@ def month_end_stock(ctx: DetectionContext, mo: _Monthly, max_age_s: int | None =
     return np.where(known & ~unknown & has_count[:, None], S, np.nan)
 
 
+def _level_at(f, sel: np.ndarray, t: int, sign: np.ndarray, is_count: np.ndarray) -> float:
+    """One product's stock at ``t``: its last count at or before ``t`` rolled forward with the
+    book (``sel``: the product's rows, time-ordered, counts after flows of the same instant);
+    nan when it was not counted by then."""
+    upto = sel[f.t[sel] <= t]
+    counts = np.flatnonzero(is_count[upto])
+    if len(counts) == 0:
+        return float("nan")
+    c = counts[-1]
+    after = upto[c + 1:]
+    flows = after[~is_count[after]]
+    return float(f.qty[upto[c]] + (sign[f.etype[flows]] * f.qty[flows]).sum())
+
+
+def _built_products_reordered(ctx: DetectionContext, mo: _Monthly, g: int, a: int, m: int,
+                              last_full: int) -> bool:
+    """True when the presentations whose counted stock grew from month ``a`` to ``m`` were
+    ordered again afterwards (receipts ≥ half their outflows, and some). A batch of one
+    presentation bought for a spike and left on the shelf while the establishment orders
+    another one (2 mL ampoules after a box of 10 mL) is dead stock, not ordering that goes
+    on as if the shelf were empty."""
+    f, reg = ctx.frame, ctx.registry
+    est, sub = int(mo.est[g]), int(mo.sub[g])
+    sub_of_prod = mo.subv.encode(reg.prod_substance)
+    rows = np.flatnonzero((f.est == est) & (f.product >= 0) & (f.t <= ctx.now_t))
+    rows = rows[sub_of_prod[f.product[rows]] == sub]
+    is_count = f.is_type("count")
+    rows = rows[np.lexsort((is_count[rows], f.t[rows]))]
+    sign = np.array([STOCK_SIGN[n] for n in EVENT_TYPES], dtype=float)
+    inbound = f.is_type(*INBOUND)
+    t_a, t_m = month_bounds(mo.m0 + a)[1], month_bounds(mo.m0 + m)[1]
+    t_end = month_bounds(mo.m0 + last_full)[1]
+    received = used = 0.0
+    for prod in np.unique(f.product[rows]):
+        sel = rows[f.product[rows] == prod]
+        grew = _level_at(f, sel, t_m, sign, is_count) - _level_at(f, sel, t_a, sign, is_count)
+        if not grew > 0:  # also nan: not counted
+            continue
+        after = sel[(f.t[sel] > t_m) & (f.t[sel] <= t_end) & ~is_count[sel]]
+        mg = float(reg.prod_mg[prod])
+        received += float(f.qty[after][inbound[after]].sum()) * mg
+        used += float(f.qty[after][~inbound[after]].sum()) * mg
+    return received > 0 and received >= 0.5 * used
+
+
 class _OlderCells:
     """The history before the frame as establishment × substance × month cells (mg, count)."""
 
@@ -259,7 +304,9 @@ class SuspiciousOrder(Detector):
     can sit unopened); use did not fall below half its level before (a shelf left full when a
     patient stopped is not an order pattern); over ≥ 2 full months after it the stock never fell
     below half the build-up (not drawn down) and receipts were ≥ half the outflows (ordering
-    went on). Its strength: the build-up against the series' own month-to-month stock changes
+    went on), also for the presentations whose stock was built (a box of 10 mL ampoules bought
+    for a spike and left on the shelf while the establishment orders 2 mL ampoules is dead
+    stock, not ordering as if the shelf were empty). Its strength: the build-up against the series' own month-to-month stock changes
     outside it (z = ΔS ÷ (σ·√months), steady state of no net change, σ floor half a typical
     month of receipts), the p multiplied by the 4 build-up lengths looked at, and Benjamini–
     Hochberg (q = 5 %) over every series tested. The alert asks for the physical stock to be
@@ -279,7 +326,8 @@ class SuspiciousOrder(Detector):
         "build-up rule: normal holdings (< 4 months of use built), one order still unopened "
         "(the build-up must exceed the largest receipt), stock-ups drawn down afterwards, "
         "shelves left full when use fell away, a single count in the wrong unit (the stock "
-        "must stay for >= 2 full months), the partial current month, and wholesalers."
+        "must stay for >= 2 full months), dead stock of one presentation while another is "
+        "ordered, the partial current month, and wholesalers."
     )
     subject_kind = "establishment"
     topics = ("diversion", "suspicious_order")
@@ -463,6 +511,8 @@ class SuspiciousOrder(Detector):
                         & (np.nan_to_num(s_after.min(axis=1), nan=-np.inf) >= S[:, a] + 0.5 * built)
                         & (r_after >= 0.5 * out[:, after].sum(axis=1)))
                 for g in np.flatnonzero(cond):
+                    if not _built_products_reordered(ctx, mo, int(g), a, m, last_full):
+                        continue
                     # The build-up against the series' own month-to-month stock changes outside
                     # it (its ordering lumpiness), at a steady state of no net change.
                     idx = np.arange(nm - 1)
