@@ -72,6 +72,49 @@ def test_uncertified_custody_only_handler_is_a_low_compliance_notice(session):
     assert disp.severity in ("medium", "high", "critical")
     assert disp.evidence["patients"] == 6 and disp.evidence["patient_facing_events"] == 6
 
+def test_uncertified_handlers_as_a_systemic_gap_are_notices_exceptions_are_graded(session):
+    """Quirk: a national registry that carries each professional's first certification date and
+    not the renewals — every certificate looks lapsed in 2026. When most handlers (here 24 of
+    31: 30 pharmacists and the prescriber) hold no valid certificate, each finding is a compliance notice (low), not 24 alerts
+    for the authorities. Where certification is the norm (a second world: 3 of 30), the
+    uncertified pharmacist dispensing to patients is graded as usual."""
+    base_products(session)
+    est(session, "F1")
+    prof(session, "CMP-DOC", specialty="oncology", certified=dt.date(2025, 12, 1))
+    after = dt.datetime(2026, 2, 10, 15)
+    for i in range(30):
+        pid = f"CQFP-S{i:02d}"
+        prof(session, pid, role="pharmacist",
+             certified=dt.date(2024, 3, 1) if i < 24 else dt.date(2025, 11, 1))
+        mv(session, "dispense", "F1", FENT_AMP, 2, after + dt.timedelta(days=i), professional_id=pid,
+           prescriber_id="CMP-DOC", patient_id=f"PSN:s{i}", prescription_id=f"RS{i}")
+    session.commit()
+    run_all(session)
+    alerts = _by_subject(session, "uncertified_handler")
+    assert set(alerts) == {f"CQFP-S{i:02d}" for i in range(24)}
+    assert all(a.severity == "low" and a.evidence["systemic"] for a in alerts.values())
+    assert alerts["CQFP-S00"].evidence["handlers_without_valid_certificate"] == [24, 31]
+    assert "brecha sistémica" in alerts["CQFP-S00"].summary
+
+
+def test_uncertified_exceptions_where_certification_is_the_norm_are_graded(session):
+    base_products(session)
+    est(session, "F1")
+    prof(session, "CMP-DOC", specialty="oncology", certified=dt.date(2025, 12, 1))
+    after = dt.datetime(2026, 2, 10, 15)
+    for i in range(30):
+        pid = f"CQFP-N{i:02d}"
+        prof(session, pid, role="pharmacist",
+             certified=dt.date(2024, 3, 1) if i < 3 else dt.date(2025, 11, 1))
+        mv(session, "dispense", "F1", FENT_AMP, 2, after + dt.timedelta(days=i), professional_id=pid,
+           prescriber_id="CMP-DOC", patient_id=f"PSN:n{i}", prescription_id=f"RN{i}")
+    session.commit()
+    run_all(session)
+    alerts = _by_subject(session, "uncertified_handler")
+    assert set(alerts) == {"CQFP-N00", "CQFP-N01", "CQFP-N02"}
+    assert all(a.severity != "low" and not a.evidence["systemic"] for a in alerts.values())
+
+
 def test_regional_surge_vs_national_season(session):
     rng = random.Random(2)
     base_products(session)

@@ -32,6 +32,13 @@ class UncertifiedHandler(Detector):
     one named only on custody records (stock counts, receipts, transfers: a warehouse or
     pharmacy director signing the books) is a compliance notice at ``low`` — still listed, so
     the regulator can ask for the certificate, but not ranked with diversion findings.
+
+    The rule has a base rate too: when at least half of the pharmacists and prescribers named
+    on fentanyl movements after the deadline (≥ 20 of them) hold no valid certificate, the gap
+    is systemic — renewals missing from the registry, or a programme not yet running — and
+    each finding is a compliance notice (``low``, ``systemic`` in its evidence), so that a
+    lapsed national registry does not bury the authorities in thousands of alerts. Where
+    certification is the norm, the exceptions are graded as above.
     """
 
     name = "uncertified_handler"
@@ -40,7 +47,8 @@ class UncertifiedHandler(Detector):
         "events before the certification deadline, certificates valid on the event's date, "
         "and nurses (outside the rule). Repeats extend one alert per professional and "
         "violation. Handling of custody records only (counts, receipts, transfers, no patient "
-        "reached) stays a low-severity compliance notice."
+        "reached) stays a low-severity compliance notice, and so does every finding when at "
+        "least half of the handlers (>= 20) hold no valid certificate (a systemic gap)."
     )
     subject_kind = "professional"
     realtime = True
@@ -49,6 +57,9 @@ class UncertifiedHandler(Detector):
     evidence_fields = ("role", "certified_on", "certificate_valid_until", "deadline",
                        "patient_facing_events", "patients", "events")
     CUSTODY_ONLY_MAX = 35.0  # below the medium band (40): a compliance notice
+    # Systemic gap: at least this share of ≥ SYSTEMIC_MIN_HANDLERS handlers without a valid
+    # certificate makes each individual finding a notice.
+    SYSTEMIC_SHARE, SYSTEMIC_MIN_HANDLERS = 0.5, 20
 
     def run(self, session: Session, now: dt.datetime, ctx: DetectionContext) -> list[AlertDraft]:
         f, reg = ctx.frame, ctx.registry
@@ -94,6 +105,14 @@ class UncertifiedHandler(Detector):
                 st = np.where(began, p0, st)
                 en = np.where(began, np.fmax(en, p1), en)
             ok[m], starts[m], ends[m] = hit, st, en
+        # The base rate: when most handlers named after the deadline hold no valid certificate,
+        # the gap is systemic (renewals not in the registry, a programme not yet running), and
+        # thousands of individual alerts would bury the exceptions; each stays listed as a
+        # compliance notice (low) and the certification page shows the whole picture.
+        handler_codes = [int(c) for c in codes if role_of(ctx, int(c)) in HANDLING_ROLES]
+        without = set(np.unique(who[~ok]).tolist()) & set(handler_codes)
+        systemic = (len(handler_codes) >= self.SYSTEMIC_MIN_HANDLERS
+                    and len(without) >= self.SYSTEMIC_SHARE * len(handler_codes))
         rows, who, starts, ends = rows[~ok], who[~ok], starts[~ok], ends[~ok]
         roles = {int(c): role_of(ctx, int(c)) for c in np.unique(who)}
         keep = np.array([roles[int(c)] in HANDLING_ROLES for c in who], dtype=bool)
@@ -138,6 +157,11 @@ class UncertifiedHandler(Detector):
             if len(facing) == 0:
                 summary += " Solo registros de custodia (conteos, recepciones): aviso de cumplimiento."
                 score = min(calibrate(0.45, float(ctx.row_mme[grp].sum()))[0], self.CUSTODY_ONLY_MAX)
+            elif systemic:
+                summary += (f" La mayoría de quienes manejan fentanilo ({len(without)} de "
+                            f"{len(handler_codes)}) no tiene un certificado vigente registrado: "
+                            "brecha sistémica, aviso de cumplimiento.")
+                score = min(calibrate(0.45, float(ctx.row_mme[grp].sum()))[0], self.CUSTODY_ONLY_MAX)
             out.append(self.draft(
                 pid, m0, m1, 0.45, float(ctx.row_mme[grp].sum()), summary,
                 {"role": roles[code], "registered": bool(reg.prof_known[code]),
@@ -145,7 +169,9 @@ class UncertifiedHandler(Detector):
                  "certificate_valid_until": cert_until.isoformat() if cert_until else None,
                  "deadline": ctx.settings.certification_deadline.isoformat(),
                  "fentanyl_mg": mg, "patient_facing_events": int(len(facing)),
-                 "patients": patients, **f.events(grp)},
+                 "patients": patients,
+                 "handlers_without_valid_certificate": [len(without), len(handler_codes)],
+                 "systemic": systemic, **f.events(grp)},
                 department=ctx.prof_department(code), score=score,
             ))
         return out
