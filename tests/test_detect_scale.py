@@ -133,7 +133,7 @@ def _relax(m) -> None:
                                             "Q": 1.0, "MIN_PEERS": 3}),
                         (PurchasesOutgrowUse, {"Z_MIN": 1.0, "MIN_RATIO": 1.0, "Q": 1.0,
                                                "MIN_PEERS": 3}),
-                        (SuspiciousOrder, {"Q": 1.0}),
+                        (SuspiciousOrder, {"Q": 1.0, "COUNT_MAX_AGE_DAYS": -1}),
                         (RegionalSurge, {"Q": 1.0, "RATIO_MIN": 1.05, "RUN_RATIO": 1.02,
                                          "MIN_EXCESS": 1.0})):
         for name, value in values.items():
