@@ -264,3 +264,22 @@ def test_one_late_receipt_does_not_take_the_next_shipments_receipt(session):
     alerts = _alerts(session, "transfer_not_received")
     assert [a.subject_id for a in alerts] == ["C"]
     assert alerts[0].evidence["units_missing"] == 2250
+
+
+def test_late_receipt_stays_with_the_shipment_booked_in_parts_around_it(session):
+    """Look-alike of a late booking: a 10-unit shipment never arrives; two weeks later a
+    20-unit shipment is booked in three parts (10 + 5 + 5) inside its own window. The 10-unit
+    part is the second shipment's, not the first one's late receipt: the lost one is flagged."""
+    base_products(session)
+    for e in ("D1", "P1"):
+        est(session, e)
+    mv(session, "transfer_out", "D1", FENT_AMP, 10, T, counterparty_id="P1", event_id="LOST")
+    mv(session, "transfer_out", "D1", FENT_AMP, 20, days(T, 15), counterparty_id="P1",
+       event_id="PARTS")
+    for d, q in ((16, 10), (17, 5), (18, 5)):
+        mv(session, "receipt", "P1", FENT_AMP, q, days(T, d), counterparty_id="D1")
+    mv(session, "dispense", "P1", FENT_AMP, 1, days(T, 60), patient_id="PSN:x1",
+       prescriber_id="CMP-1")
+    session.commit()
+    run_all(session)
+    assert [a.subject_id for a in _alerts(session, "transfer_not_received")] == ["LOST"]

@@ -160,7 +160,8 @@ class TransferNotReceived(Detector):
     whole are matched first: one receipt of the same quantity or of that many packs (units
     recorded as packs, in every pass), or two receipts adding up to it (a delivery booked in two
     parts, or received days apart; counted a day further than a single receipt). Receipts inside
-    the receipt window come before late ones, then the same lot, then the closest in time; a
+    the receipt window come before late ones, then the same lot, then the closest in time; a late
+    receipt is not taken while it lies in the window of another shipment still unmatched; a
     shipment left without a whole receipt may then take one from another shipment that has a free
     alternative (at most ``MAX_REASSIGN`` such hand-overs), so one late or mixed-up booking on a
     route never leaves the next shipment short. What is left is matched in time order. A shipment
@@ -324,9 +325,13 @@ class TransferNotReceived(Detector):
         late_s = self.LATE_DAYS * DAY
         cands: list[tuple[int, int, int, int, tuple[int, ...]]] = []
         singles: dict[int, list[tuple[tuple[int, int, int], int]]] = {}
+        within: dict[int, list[int]] = {}  # receipt -> shipments whose receipt window holds it
         for o in ships:
             q, t_out, lot = float(f.qty[o]), int(f.t[o]), int(f.lot[o])
             near = [j for j, it in enumerate(pool) if t_out - LEAD_S <= it[0] <= t_out + late_s]
+            for j in near:
+                if pool[j][0] <= t_out + grace:
+                    within.setdefault(j, []).append(o)
             for j in near:
                 r = pool[j][1]
                 if abs(r - q) < 1e-6 or (pack > 1 and abs(r * pack - q) < 1e-6):
@@ -351,8 +356,14 @@ class TransferNotReceived(Detector):
                                       o, (a, b)))
         done: dict[int, tuple[int, ...]] = {}
         owner: dict[int, int] = {}  # receipt -> shipment it was matched to
-        for *_, o, js in sorted(cands, key=lambda c: c[:4]):
-            if o in done or any(j in owner for j in js):
+
+        def claimed(js: tuple[int, ...], o: int) -> bool:
+            """A late receipt stays with a still-unmatched shipment whose own window holds it
+            (that shipment may need it as part of a delivery booked in parts)."""
+            return any(o2 != o and o2 not in done for j in js for o2 in within.get(j, ()))
+
+        for late, *_, o, js in sorted(cands, key=lambda c: c[:4]):
+            if o in done or any(j in owner for j in js) or (late and claimed(js, o)):
                 continue
             done[o] = js
             owner.update({j: o for j in js})
@@ -361,8 +372,8 @@ class TransferNotReceived(Detector):
 
         def take(o: int, seen: set[int], depth: int) -> bool:
             """Give ``o`` a single receipt, handing over at most ``depth`` receipts."""
-            for _, j in singles.get(o, []):
-                if j in seen:
+            for cost, j in singles.get(o, []):
+                if j in seen or (cost[0] and claimed((j,), o)):
                     continue
                 seen.add(j)
                 prev = owner.get(j)
