@@ -283,30 +283,3 @@ def test_late_receipt_stays_with_the_shipment_booked_in_parts_around_it(session)
     session.commit()
     run_all(session)
     assert [a.subject_id for a in _alerts(session, "transfer_not_received")] == ["LOST"]
-
-
-def test_burst_tolerance_does_not_count_the_next_shipments_own_receipt(session):
-    """Quirk: two shipments days apart booked as one receipt a day after the second (a burst
-    whose receipts cannot be told apart one by one): no alert. Look-alike: a 300-unit shipment
-    that never arrives between a 150 received and a 450 received ten days later; the 450 receipt
-    is the 450 shipment's own, not credit for the burst: the lost one is flagged."""
-    base_products(session)
-    for e in ("D1", "P1", "P2"):
-        est(session, e)
-    mv(session, "transfer_out", "D1", FENT_AMP, 10, T, counterparty_id="P1", event_id="BURST-1")
-    mv(session, "transfer_out", "D1", FENT_AMP, 10, days(T, 6), counterparty_id="P1",
-       event_id="BURST-2")
-    mv(session, "receipt", "P1", FENT_AMP, 20, days(T, 8), counterparty_id="D1")
-    mv(session, "transfer_out", "D1", FENT_AMP, 150, T, counterparty_id="P2", event_id="OK-150")
-    mv(session, "receipt", "P2", FENT_AMP, 150, days(T, 3), counterparty_id="D1")
-    mv(session, "transfer_out", "D1", FENT_AMP, 300, days(T, 4), counterparty_id="P2",
-       event_id="LOST-300")
-    mv(session, "transfer_out", "D1", FENT_AMP, 450, days(T, 14), counterparty_id="P2",
-       event_id="OK-450")
-    mv(session, "receipt", "P2", FENT_AMP, 450, days(T, 15), counterparty_id="D1")
-    for e in ("P1", "P2"):
-        mv(session, "dispense", e, FENT_AMP, 1, days(T, 60), patient_id="PSN:x1",
-           prescriber_id="CMP-1")
-    session.commit()
-    run_all(session)
-    assert [a.subject_id for a in _alerts(session, "transfer_not_received")] == ["LOST-300"]

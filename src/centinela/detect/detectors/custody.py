@@ -166,8 +166,7 @@ class TransferNotReceived(Detector):
     alternative (at most ``MAX_REASSIGN`` such hand-overs), so one late or mixed-up booking on a
     route never leaves the next shipment short. What is left is matched in time order. A shipment
     left short inside a burst of shipments whose receipts add up to every unit shipped around it
-    (± the receipt days; a receipt that accounts whole for a shipment outside the burst is not
-    counted) is a matching ambiguity, not a loss; one still short after the late
+    (± the receipt days) is a matching ambiguity, not a loss; one still short after the late
     receipts is flagged (subject: the transfer_out's event_id).
 
     Each shipment is judged against the **receiver's own reporting horizon** (its latest reported
@@ -250,10 +249,7 @@ class TransferNotReceived(Detector):
             ships = sorted(grp.tolist(), key=lambda i: f.t[i])
             pool = [[int(f.t[i]), float(f.qty[i]), i] for i in in_by_group.get(k, [])]
             pack = float(ctx.registry.prod_pack[int(f.product[ships[0]])])
-            whole = self._match_whole(f, ships, pool, pack, grace)
-            done = set(whole)
-            # Receipts that account whole for one shipment belong to it (no burst credit).
-            owned = {int(pool[j][2]): o for o, js in whole.items() for j in js}
+            done = self._match_whole(f, ships, pool, pack, grace)
             short: list[tuple[int, float, list[int]]] = []
             for o in ships:
                 if o in done:
@@ -274,7 +270,7 @@ class TransferNotReceived(Detector):
                 if need < min(1.0, float(f.qty[o])) - 1e-6 or not (eligible[j] or
                                                                    (due_now[j] and silent[j])):
                     continue
-                if self._balanced_nearby(f, ships, in_by_group.get(k, []), t_out, grace, owned):
+                if self._balanced_nearby(f, ships, in_by_group.get(k, []), t_out, grace):
                     continue  # every unit shipped around then arrived: a matching ambiguity
                 short.append((o, need, matched))
             # Late bookings: receipts left over once every shipment took those within its own
@@ -308,28 +304,24 @@ class TransferNotReceived(Detector):
         return need
 
     @staticmethod
-    def _balanced_nearby(f, ships: list[int], receipts: list[int], t_out: int, grace: int,
-                         owned: dict[int, int]) -> bool:
+    def _balanced_nearby(f, ships: list[int], receipts: list[int], t_out: int, grace: int) -> bool:
         """True when the receipts around a shipment add up to every unit shipped around it (a
-        burst of identical shipments whose receipts cannot be told apart one by one). A receipt
-        that accounts whole for a shipment outside the burst is that shipment's, not the
-        burst's."""
+        burst of identical shipments whose receipts cannot be told apart one by one)."""
         sent = sum(float(f.qty[o]) for o in ships if t_out - grace <= f.t[o] <= t_out + grace)
         got = sum(float(f.qty[i]) for i in receipts
-                  if t_out - grace - DAY <= f.t[i] <= t_out + 2 * grace
-                  and (i not in owned or t_out - grace <= f.t[owned[i]] <= t_out + grace))
+                  if t_out - grace - DAY <= f.t[i] <= t_out + 2 * grace)
         return len([o for o in ships if t_out - grace <= f.t[o] <= t_out + grace]) > 1 \
             and got >= sent - 1e-6
 
     def _match_whole(self, f, ships: list[int], pool: list[list], pack: float,
-                     grace: int) -> dict[int, tuple[int, ...]]:
+                     grace: int) -> set[int]:
         """Match shipments to the receipts that account for them whole: one receipt of the same
         quantity (or of that many packs, a unit mix-up), or two receipts that add up to it (a
         delivery booked in two parts), booked from ``LEAD_S`` before the shipment to
         ``LATE_DAYS`` after. Receipts inside the receipt window first, then the same lot, then
         the closest in time; then a shipment left without one may take a single receipt from
         another shipment that can use a free one instead (``MAX_REASSIGN`` hand-overs at most).
-        Used receipts leave the pool; returns shipment -> the pool indices that account for it."""
+        Used receipts leave the pool."""
         late_s = self.LATE_DAYS * DAY
         cands: list[tuple[int, int, int, int, tuple[int, ...]]] = []
         singles: dict[int, list[tuple[tuple[int, int, int], int]]] = {}
@@ -398,7 +390,7 @@ class TransferNotReceived(Detector):
                 take(o, set(), self.MAX_REASSIGN)
         for j in owner:
             pool[j][1] = 0.0
-        return done
+        return set(done)
 
     def _alert(self, ctx: DetectionContext, o: int, missing: float, matched: list[int],
                horizon: np.ndarray) -> AlertDraft:
