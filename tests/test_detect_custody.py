@@ -165,3 +165,121 @@ def test_receipt_booked_weeks_late_is_not_a_missing_shipment(session):
     session.commit()
     run_all(session)
     assert [a.subject_id for a in _alerts(session, "transfer_not_received")] == ["NEVER"]
+
+
+def test_shipment_due_after_the_receivers_last_report_waits_for_its_report(session):
+    """Quirk: a receiver whose last weeks are not reported yet (a partial last month). Its
+    shipment due after its own last report is not judged; a receiver that keeps reporting past
+    the due date without booking the receipt is flagged; a receiver silent for months gets one
+    low notice (missing reports), not a diversion alert."""
+    base_products(session)
+    for e in ("D1", "LATE", "BUSY", "GONE"):
+        est(session, e, "distributor" if e == "D1" else "pharmacy")
+    # LATE reported up to T+30 (its last weeks not sent yet); the shipment is due at T+35.
+    mv(session, "transfer_out", "D1", FENT_AMP, 40, T, counterparty_id="LATE")
+    mv(session, "receipt", "LATE", FENT_AMP, 40, days(T, 1), counterparty_id="D1")
+    mv(session, "dispense", "LATE", FENT_AMP, 1, days(T, 30), patient_id="PSN:x1",
+       prescriber_id="CMP-1")
+    mv(session, "transfer_out", "D1", FENT_AMP, 50, days(T, 28), counterparty_id="LATE",
+       event_id="SHIP-PENDING")
+    # BUSY keeps reporting weeks after the due date and never books the receipt.
+    mv(session, "transfer_out", "D1", FENT_AMP, 50, days(T, 28), counterparty_id="BUSY",
+       event_id="SHIP-UNBOOKED")
+    mv(session, "dispense", "BUSY", FENT_AMP, 1, days(T, 40), patient_id="PSN:x2",
+       prescriber_id="CMP-1")
+    mv(session, "dispense", "BUSY", FENT_AMP, 1, days(T, 85), patient_id="PSN:x2",
+       prescriber_id="CMP-1")
+    # GONE stopped reporting at T; shipments were still sent to it at T+5 and T+20.
+    mv(session, "dispense", "GONE", FENT_AMP, 1, T, patient_id="PSN:x3", prescriber_id="CMP-1")
+    mv(session, "transfer_out", "D1", FENT_AMP, 30, days(T, 5), counterparty_id="GONE",
+       event_id="SHIP-GONE-1")
+    mv(session, "transfer_out", "D1", FENT_AMP, 20, days(T, 20), counterparty_id="GONE",
+       event_id="SHIP-GONE-2")
+    session.commit()
+    run_all(session)
+    alerts = {(a.subject_kind, a.subject_id): a for a in _alerts(session, "transfer_not_received")}
+    assert set(alerts) == {("shipment", "SHIP-UNBOOKED"), ("establishment", "GONE")}
+    flagged = alerts[("shipment", "SHIP-UNBOOKED")]
+    assert flagged.severity in ("medium", "high", "critical")
+    assert flagged.evidence["receiver_last_report"] == "2025-08-26"
+    notice = alerts[("establishment", "GONE")]
+    assert notice.severity == "low"
+    assert notice.evidence["shipments"] == ["SHIP-GONE-1", "SHIP-GONE-2"]
+    assert notice.evidence["units_unconfirmed"] == 50
+
+
+def test_receipt_in_packs_booked_after_the_window_is_matched(session):
+    """Quirk: the receiver books 2 packs (10 units) 9 days after the shipment and another
+    shipment's 5 packs 7 days and 2 hours after it, past the 7-day window: late and in packs,
+    still the shipment. A shipment whose units never arrive is still flagged."""
+    from centinela.registry.models import Product
+
+    base_products(session)
+    session.get(Product, FENT_AMP).units_per_pack = 5
+    for e in ("D1", "P1"):
+        est(session, e)
+    mv(session, "transfer_out", "D1", FENT_AMP, 10, T, counterparty_id="P1", event_id="PACK-9")
+    mv(session, "transfer_out", "D1", FENT_AMP, 25, days(T, 8), counterparty_id="P1",
+       event_id="ON-TIME")
+    mv(session, "receipt", "P1", FENT_AMP, 2, days(T, 9), counterparty_id="D1")  # 2 packs
+    mv(session, "receipt", "P1", FENT_AMP, 25, days(T, 12), counterparty_id="D1")
+    mv(session, "transfer_out", "D1", FENT_AMP, 25, days(T, 40), counterparty_id="P1",
+       event_id="PACK-7")
+    mv(session, "receipt", "P1", FENT_AMP, 5, days(T, 47.1), counterparty_id="D1")  # 5 packs
+    mv(session, "transfer_out", "D1", FENT_AMP, 15, days(T, 60), counterparty_id="P1",
+       event_id="NEVER")
+    mv(session, "dispense", "P1", FENT_AMP, 1, days(T, 100), patient_id="PSN:x1",
+       prescriber_id="CMP-1")
+    session.commit()
+    run_all(session)
+    assert [a.subject_id for a in _alerts(session, "transfer_not_received")] == ["NEVER"]
+
+
+def test_one_late_receipt_does_not_take_the_next_shipments_receipt(session):
+    """Quirk: a receiver books late and in packs: 45 packs (2 250 units) 7½ days after the
+    first shipment, the next shipment's 2 200 units 10 days after it. Each receipt is its own
+    shipment's: no alert (the old late pass gave the second receipt to the first shipment and
+    flagged both). Two consecutive shipments with only one late receipt: one alert at most."""
+    from centinela.registry.models import Product
+
+    base_products(session)
+    session.get(Product, FENT_AMP).units_per_pack = 50
+    for e in ("D1", "H1", "H2"):
+        est(session, e, "distributor" if e == "D1" else "hospital")
+    mv(session, "transfer_out", "D1", FENT_AMP, 2250, T, counterparty_id="H1", event_id="A")
+    mv(session, "receipt", "H1", FENT_AMP, 45, days(T, 7.4), counterparty_id="D1")  # packs
+    mv(session, "transfer_out", "D1", FENT_AMP, 2200, days(T, 17), counterparty_id="H1",
+       event_id="B")
+    mv(session, "receipt", "H1", FENT_AMP, 2200, days(T, 27.3), counterparty_id="D1")
+    # H2: the same two shipments, only the second one booked (late): one of them is short.
+    mv(session, "transfer_out", "D1", FENT_AMP, 2250, T, counterparty_id="H2", event_id="C")
+    mv(session, "transfer_out", "D1", FENT_AMP, 2250, days(T, 17), counterparty_id="H2",
+       event_id="D")
+    mv(session, "receipt", "H2", FENT_AMP, 2250, days(T, 27.3), counterparty_id="D1")
+    for e in ("H1", "H2"):
+        mv(session, "administer", e, FENT_AMP, 1, days(T, 80), patient_id="PSN:x1",
+           prescriber_id="CMP-1")
+    session.commit()
+    run_all(session)
+    alerts = _alerts(session, "transfer_not_received")
+    assert [a.subject_id for a in alerts] == ["C"]
+    assert alerts[0].evidence["units_missing"] == 2250
+
+
+def test_late_receipt_stays_with_the_shipment_booked_in_parts_around_it(session):
+    """Look-alike of a late booking: a 10-unit shipment never arrives; two weeks later a
+    20-unit shipment is booked in three parts (10 + 5 + 5) inside its own window. The 10-unit
+    part is the second shipment's, not the first one's late receipt: the lost one is flagged."""
+    base_products(session)
+    for e in ("D1", "P1"):
+        est(session, e)
+    mv(session, "transfer_out", "D1", FENT_AMP, 10, T, counterparty_id="P1", event_id="LOST")
+    mv(session, "transfer_out", "D1", FENT_AMP, 20, days(T, 15), counterparty_id="P1",
+       event_id="PARTS")
+    for d, q in ((16, 10), (17, 5), (18, 5)):
+        mv(session, "receipt", "P1", FENT_AMP, q, days(T, d), counterparty_id="D1")
+    mv(session, "dispense", "P1", FENT_AMP, 1, days(T, 60), patient_id="PSN:x1",
+       prescriber_id="CMP-1")
+    session.commit()
+    run_all(session)
+    assert [a.subject_id for a in _alerts(session, "transfer_not_received")] == ["LOST"]

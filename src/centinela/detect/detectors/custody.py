@@ -154,34 +154,55 @@ class TransferNotReceived(Detector):
 
     Receipts (``receipt``/``transfer_in``) of the same product from the sender are matched to
     shipments from one day before the shipment (the sender may book its transfer_out after the
-    receiver booked the receipt) to ``transfer_receipt_days`` after. Receipts that account for
-    a shipment whole are matched first (the same lot first, then the closest in time): one
-    receipt of the same quantity or of that many packs (units recorded as packs), or two
-    receipts adding up to it (a delivery booked in two parts, or received days apart; counted a
-    day further than a single receipt); what is left is matched in time order. A shipment left
-    short inside a burst of shipments whose receipts add up to every unit shipped around it
-    (± the receipt days) is a matching ambiguity, not a loss. Receipts still unmatched once
-    every shipment has taken those within its own window are then matched to a short shipment
-    when booked up to ``LATE_DAYS`` (31, one monthly reporting cycle) after it: a delivery note
-    typed in a week or three late is a late booking, not a missing shipment. A shipment still
-    short after that is flagged (subject: the transfer_out's event_id).
+    receiver booked the receipt) to ``transfer_receipt_days`` after, and, when booked later, up
+    to ``LATE_DAYS`` (31, one monthly reporting cycle) after: a delivery note typed in a week or
+    three late is a late booking, not a missing shipment. Receipts that account for a shipment
+    whole are matched first: one receipt of the same quantity or of that many packs (units
+    recorded as packs, in every pass), or two receipts adding up to it (a delivery booked in two
+    parts, or received days apart; counted a day further than a single receipt). Receipts inside
+    the receipt window come before late ones, then the same lot, then the closest in time; a late
+    receipt is not taken while it lies in the window of another shipment still unmatched; a
+    shipment left without a whole receipt may then take one from another shipment that has a free
+    alternative (at most ``MAX_REASSIGN`` such hand-overs), so one late or mixed-up booking on a
+    route never leaves the next shipment short. What is left is matched in time order. A shipment
+    left short inside a burst of shipments whose receipts add up to every unit shipped around it
+    (± the receipt days) is a matching ambiguity, not a loss; one still short after the late
+    receipts is flagged (subject: the transfer_out's event_id).
+
+    Each shipment is judged against the **receiver's own reporting horizon** (its latest reported
+    movement of any kind), not the newest movement in the database: a shipment due after the
+    receiver's last report waits for the receiver's next report (establishments send their
+    months late). A receiver that keeps reporting past the due date without booking the receipt
+    is flagged. A receiver that has reported nothing for more than ``SILENT_DAYS`` (two monthly
+    cycles) gets one low notice (subject: the receiver) listing the shipments sent to it since its
+    last report: missing reports, not evidence of a diversion. A receiver that has reported no
+    movement at all is judged by the database's horizon (its shipments vanish from the record).
     """
 
     name = "transfer_not_received"
     title = "Envío no recibido / Transfer never received"
     tolerates = (
-        "receipts booked up to transfer_receipt_days late (and, when no other shipment claims "
+        "receipts booked up to transfer_receipt_days late (and, when no other shipment needs "
         "them, up to 31 days late: the delivery note typed in a reporting cycle later), a "
         "receipt booked before the "
         "sender's transfer_out (one day), deliveries booked in two parts, units recorded as "
-        "packs, and bursts of identical shipments whose receipts add up: each is how honest "
-        "logistics gets recorded."
+        "packs (however late), bursts of identical shipments whose receipts add up, and "
+        "receivers whose latest reports are not in yet (a shipment due after the receiver's "
+        "last report is not judged; a receiver silent for two months is a low notice): each is "
+        "how honest logistics gets recorded."
     )
     subject_kind = "shipment"
     topics = ("custody", "theft_loss")
     settings_used = ("transfer_receipt_days",)
-    thresholds = {"missing units": "≥ 1 (or the whole shipment if it is fractional)"}
-    evidence_fields = ("sender", "receiver", "units_shipped", "units_received", "due")
+    thresholds = {"missing units": "≥ 1 (or the whole shipment if it is fractional)",
+                  "receiver's horizon": "its latest report on or after the due date",
+                  "silent receiver (low notice)": "no report for > 62 days"}
+    evidence_fields = ("sender", "receiver", "units_shipped", "units_received", "due",
+                       "receiver_last_report")
+
+    LATE_DAYS = LATE_RECEIPT_DAYS  # one reporting cycle: late, not missing (ledger.transfers)
+    SILENT_DAYS = 2 * LATE_RECEIPT_DAYS  # two reporting cycles without any report: silent
+    MAX_REASSIGN = 2  # hand-overs of a whole receipt between shipments of one route
 
     def run(self, session: Session, now: dt.datetime, ctx: DetectionContext) -> list[AlertDraft]:
         f = ctx.frame
@@ -194,15 +215,25 @@ class TransferNotReceived(Detector):
             return []
         width_e = len(f.estv) + 1
         width_p = len(f.prodv) + 1
+        # Each establishment's reporting horizon: its latest movement of any kind up to now.
+        horizon = np.full(width_e, np.iinfo(np.int64).min, dtype=np.int64)
+        rep = np.flatnonzero((f.est >= 0) & (f.t <= ctx.now_t))
+        np.maximum.at(horizon, f.est[rep], f.t[rep].astype(np.int64))
+        due = f.t[outs].astype(np.int64) + grace
+        r_h = horizon[f.counterparty[outs]]
+        never = r_h == np.iinfo(np.int64).min
+        judged = never | (r_h >= due)  # the receiver reported past the due date (or never)
+        silent = ~judged & (r_h < ctx.now_t - self.SILENT_DAYS * DAY)
         okey = (f.est[outs].astype(np.int64) * width_e + f.counterparty[outs]) * width_p + f.product[outs]
         ikey = (f.counterparty[ins].astype(np.int64) * width_e + f.est[ins]) * width_p + f.product[ins]
         allk, inv = np.unique(np.concatenate([okey, ikey]), return_inverse=True)
         oinv, iinv = inv[: len(outs)], inv[len(outs):]
         sent = np.bincount(oinv, weights=f.qty[outs], minlength=len(allk))
         got = np.bincount(iinv, weights=f.qty[ins], minlength=len(allk))
-        eligible = (f.t[outs] + grace <= ctx.now_t) & ctx.in_scope[outs]
+        due_now = (due <= ctx.now_t) & ctx.in_scope[outs]
+        eligible = due_now & judged
         short_groups = set(np.flatnonzero(got + 1e-6 < sent).tolist())
-        candidates = set(np.unique(oinv[eligible]).tolist()) & short_groups
+        candidates = set(np.unique(oinv[due_now & (judged | silent)]).tolist()) & short_groups
         if not candidates:
             return []
         cand = np.array(sorted(candidates))
@@ -211,6 +242,7 @@ class TransferNotReceived(Detector):
         for k, grp in groups(iinv[isel], ins[isel]):
             in_by_group[k] = sorted(grp.tolist(), key=lambda i: f.t[i])
         out = []
+        unheard: dict[int, list[tuple[int, float]]] = {}  # silent receiver -> (shipment, missing)
         osel = np.isin(oinv, cand)
         pos_of = {int(o): j for j, o in enumerate(outs)}
         for k, grp in groups(oinv[osel], outs[osel]):
@@ -234,7 +266,9 @@ class TransferNotReceived(Detector):
                     item[1] -= take
                     need -= take
                     matched.append(int(item[2]))
-                if need < min(1.0, float(f.qty[o])) - 1e-6 or not eligible[pos_of[int(o)]]:
+                j = pos_of[int(o)]
+                if need < min(1.0, float(f.qty[o])) - 1e-6 or not (eligible[j] or
+                                                                   (due_now[j] and silent[j])):
                     continue
                 if self._balanced_nearby(f, ships, in_by_group.get(k, []), t_out, grace):
                     continue  # every unit shipped around then arrived: a matching ambiguity
@@ -246,10 +280,13 @@ class TransferNotReceived(Detector):
                 need = self._match_late(f, o, need, pool, grace, matched)
                 if need < min(1.0, float(f.qty[o])) - 1e-6:
                     continue
-                out.append(self._alert(ctx, o, need, matched))
+                if silent[pos_of[int(o)]]:
+                    unheard.setdefault(int(f.counterparty[o]), []).append((o, need))
+                else:
+                    out.append(self._alert(ctx, o, need, matched, horizon))
+        for receiver, items in sorted(unheard.items()):
+            out.append(self._silent_notice(ctx, receiver, int(horizon[receiver]), items))
         return out
-
-    LATE_DAYS = LATE_RECEIPT_DAYS  # one reporting cycle: late, not missing (ledger.transfers)
 
     def _match_late(self, f, o: int, need: float, pool: list[list], grace: int,
                     matched: list[int]) -> float:
@@ -276,42 +313,87 @@ class TransferNotReceived(Detector):
         return len([o for o in ships if t_out - grace <= f.t[o] <= t_out + grace]) > 1 \
             and got >= sent - 1e-6
 
-    @staticmethod
-    def _match_whole(f, ships: list[int], pool: list[list], pack: float, grace: int) -> set[int]:
-        """Match shipments to the receipts that account for them whole, closest in time first:
-        one receipt of the same quantity (or of that many packs, a unit mix-up), or two receipts
-        that add up to it (a delivery booked in two parts). Used receipts leave the pool."""
-        singles: list[tuple[int, int, int, tuple[int, ...]]] = []
-        pairs: list[tuple[int, int, int, tuple[int, ...]]] = []
+    def _match_whole(self, f, ships: list[int], pool: list[list], pack: float,
+                     grace: int) -> set[int]:
+        """Match shipments to the receipts that account for them whole: one receipt of the same
+        quantity (or of that many packs, a unit mix-up), or two receipts that add up to it (a
+        delivery booked in two parts), booked from ``LEAD_S`` before the shipment to
+        ``LATE_DAYS`` after. Receipts inside the receipt window first, then the same lot, then
+        the closest in time; then a shipment left without one may take a single receipt from
+        another shipment that can use a free one instead (``MAX_REASSIGN`` hand-overs at most).
+        Used receipts leave the pool."""
+        late_s = self.LATE_DAYS * DAY
+        cands: list[tuple[int, int, int, int, tuple[int, ...]]] = []
+        singles: dict[int, list[tuple[tuple[int, int, int], int]]] = {}
+        within: dict[int, list[int]] = {}  # receipt -> shipments whose receipt window holds it
         for o in ships:
             q, t_out, lot = float(f.qty[o]), int(f.t[o]), int(f.lot[o])
-            near = [j for j, it in enumerate(pool) if t_out - LEAD_S <= it[0] <= t_out + grace]
+            near = [j for j, it in enumerate(pool) if t_out - LEAD_S <= it[0] <= t_out + late_s]
+            for j in near:
+                if pool[j][0] <= t_out + grace:
+                    within.setdefault(j, []).append(o)
             for j in near:
                 r = pool[j][1]
                 if abs(r - q) < 1e-6 or (pack > 1 and abs(r * pack - q) < 1e-6):
-                    other_lot = int(f.lot[pool[j][2]] != lot)
-                    singles.append((other_lot, abs(pool[j][0] - t_out), o, (j,)))
-            if len(near) <= 40:
-                for a_i, a in enumerate(near):
-                    for b in near[a_i + 1:]:
-                        if abs(pool[a][1] + pool[b][1] - q) < 1e-6:
-                            other_lot = int(f.lot[pool[a][2]] != lot or f.lot[pool[b][2]] != lot)
-                            # A two-part booking costs a day more than a single receipt.
-                            pairs.append((other_lot, DAY + max(abs(pool[a][0] - t_out),
-                                                               abs(pool[b][0] - t_out)), o, (a, b)))
-        done: set[int] = set()
-        used: set[int] = set()
-        # Same lot first, then the closest in time (a two-part booking counted a day further).
-        for _, _, o, js in sorted(singles + pairs, key=lambda c: (c[0], c[1], c[2])):
-            if o in done or any(j in used for j in js):
-                continue
-            done.add(o)
-            used.update(js)
-        for j in used:
-            pool[j][1] = 0.0
-        return done
+                    cost = (int(pool[j][0] > t_out + grace), int(f.lot[pool[j][2]] != lot),
+                            abs(pool[j][0] - t_out))
+                    cands.append((*cost, o, (j,)))
+                    singles.setdefault(o, []).append((cost, j))
+            inside = [j for j in near if pool[j][0] <= t_out + grace]
+            for pair_of in (inside, near) if len(near) > len(inside) else (inside,):
+                if len(pair_of) > 40:
+                    continue
+                late_pass = pair_of is near and len(near) > len(inside)
+                for a_i, a in enumerate(pair_of):
+                    for b in pair_of[a_i + 1:]:
+                        is_late = max(pool[a][0], pool[b][0]) > t_out + grace
+                        if is_late != late_pass or abs(pool[a][1] + pool[b][1] - q) >= 1e-6:
+                            continue
+                        other_lot = int(f.lot[pool[a][2]] != lot or f.lot[pool[b][2]] != lot)
+                        # A two-part booking costs a day more than a single receipt.
+                        cands.append((int(is_late), other_lot,
+                                      DAY + max(abs(pool[a][0] - t_out), abs(pool[b][0] - t_out)),
+                                      o, (a, b)))
+        done: dict[int, tuple[int, ...]] = {}
+        owner: dict[int, int] = {}  # receipt -> shipment it was matched to
 
-    def _alert(self, ctx: DetectionContext, o: int, missing: float, matched: list[int]) -> AlertDraft:
+        def claimed(js: tuple[int, ...], o: int) -> bool:
+            """A late receipt stays with a still-unmatched shipment whose own window holds it
+            (that shipment may need it as part of a delivery booked in parts)."""
+            return any(o2 != o and o2 not in done for j in js for o2 in within.get(j, ()))
+
+        for late, *_, o, js in sorted(cands, key=lambda c: c[:4]):
+            if o in done or any(j in owner for j in js) or (late and claimed(js, o)):
+                continue
+            done[o] = js
+            owner.update({j: o for j in js})
+        for opts in singles.values():
+            opts.sort()
+
+        def take(o: int, seen: set[int], depth: int) -> bool:
+            """Give ``o`` a single receipt, handing over at most ``depth`` receipts."""
+            for cost, j in singles.get(o, []):
+                if j in seen or (cost[0] and claimed((j,), o)):
+                    continue
+                seen.add(j)
+                prev = owner.get(j)
+                if prev is not None and (len(done[prev]) > 1 or depth == 0
+                                         or not take(prev, seen, depth - 1)):
+                    continue
+                done[o] = (j,)
+                owner[j] = o
+                return True
+            return False
+
+        for o in ships:
+            if o not in done and o in singles:
+                take(o, set(), self.MAX_REASSIGN)
+        for j in owner:
+            pool[j][1] = 0.0
+        return set(done)
+
+    def _alert(self, ctx: DetectionContext, o: int, missing: float, matched: list[int],
+               horizon: np.ndarray) -> AlertDraft:
         f = ctx.frame
         sender, receiver = int(f.est[o]), int(f.counterparty[o])
         shipped = float(f.qty[o])
@@ -329,9 +411,43 @@ class TransferNotReceived(Detector):
              "units_received": round(shipped - missing, 4), "units_missing": round(missing, 4),
              "receipt_days": days, "receiver_registered": bool(ctx.registry.est_known[receiver]),
              "receipts_matched": f.event_id_list(matched) if matched else [],
+             "due": day_str(int(f.t[o]) + days * DAY),
+             "receiver_last_report": _day_or_none(int(horizon[receiver])),
              **f.events(np.array([o]))},
             department=ctx.est_department(sender), ubigeo=ctx.registry.est_ubigeo[sender],
         )
+
+    SILENT_SCORE = 30.0  # a low notice: missing reports, not evidence of a diversion
+
+    def _silent_notice(self, ctx: DetectionContext, receiver: int, last: int,
+                       items: list[tuple[int, float]]) -> AlertDraft:
+        """One low notice per receiver silent for more than ``SILENT_DAYS``: the shipments sent
+        to it whose due date lies after its last report cannot be judged."""
+        f = ctx.frame
+        rows = np.array(sorted(o for o, _ in items), dtype=np.int64)
+        units = float(sum(missing for _, missing in items))
+        name = f.estv.name(receiver)
+        senders = sorted({f.estv.name(int(f.est[o])) for o in rows})
+        summary = (f"El establecimiento {name} no reporta movimientos desde {day_str(last)}: "
+                   f"{len(rows)} envío(s) de {', '.join(senders)} con {fmt(units)} unidades, "
+                   f"vencidos después de esa fecha, no se pueden verificar (reportes faltantes).")
+        return self.draft(
+            name, last, int(f.t[rows].max()) + ctx.settings.transfer_receipt_days * DAY,
+            0.0, float(ctx.row_mme[rows].sum()), summary,
+            {"reason": "receiver_silent", "receiver": name, "receiver_last_report": day_str(last),
+             "senders": senders, "units_shipped": float(f.qty[rows].sum()),
+             "units_unconfirmed": round(units, 4), "shipments": f.event_id_list(rows),
+             "receiver_registered": bool(ctx.registry.est_known[receiver]),
+             **f.events(rows)},
+            department=ctx.registry.est_dept[receiver] or ctx.est_department(receiver),
+            ubigeo=ctx.registry.est_ubigeo[receiver], subject_kind="establishment",
+            topics=("custody", "compliance"), score=self.SILENT_SCORE,
+        )
+
+
+def _day_or_none(t: int) -> str | None:
+    """The day of an epoch second, or None for "never" (the int64 minimum)."""
+    return None if t == np.iinfo(np.int64).min else day_str(t)
 
 
 class SeizureTrace(Detector):
