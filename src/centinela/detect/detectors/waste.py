@@ -548,7 +548,9 @@ class DisposalShare(Detector):
     (dispensed, administered, shipped, exported, wasted, lost), in mg; stock written off
     D = waste and loss rows that are not dose residue. Dose residue — waste recorded by a
     professional who administers the same product at the same establishment (the rest of an
-    ampoule after a dose; judged per professional by ``waste_share``) — is left out, so a
+    ampoule after a dose; judged per professional by ``waste_share``), or a fraction of a unit
+    wasted where the product is administered (a residue whose row names no professional) — is
+    left out, so a
     hospital's anaesthesia residue is not read as disposal; what remains is what the pharmacy,
     the storekeeper or nobody in particular writes off: expired or damaged stock, losses.
     Disposal of a lot whose known ``expiry`` (stated on any movement of that lot) falls before the
@@ -614,6 +616,9 @@ class DisposalShare(Detector):
         is_adm = f.is_type("administer")[rows]
         is_waste = f.is_type("waste")[rows]
         residue = is_waste & (f.professional[rows] >= 0) & np.isin(who, np.unique(who[is_adm]))
+        # Stock is written off in whole units: a fraction of a unit wasted where the product is
+        # administered is a dose residue even when the row names no professional.
+        residue |= is_waste & (f.qty[rows] < 1) & np.isin(epk, np.unique(epk[is_adm]))
         off = f.is_type("waste", "loss")[rows] & ~residue
         lo, hi = self._lot_expiry(ctx, rows[off])
         day = ctx.row_day[rows[off]]
