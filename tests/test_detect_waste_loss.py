@@ -191,7 +191,8 @@ def test_disposal_share_flags_inflated_expiry_waste_not_expired_batches(session)
     """Quirk (foreign world): a pharmacy declares 10-20 % of its throughput as "expired" waste
     every ~12 days, on lots far from expiry, always with the same witness. Look-alikes of the
     same kind: a pharmacy destroying a genuinely expired batch (known expiry before the waste),
-    one destroying a whole batch once (the largest write-off day is set aside)."""
+    one destroying a whole batch once, or over a few days (the largest write-off episode is set
+    aside)."""
     from tests.detect_factory import FENT_PATCH
 
     base_products(session)
@@ -210,6 +211,10 @@ def test_disposal_share_flags_inflated_expiry_waste_not_expired_batches(session)
     _outlet(session, "F-ONCE")
     mv(session, "waste", "F-ONCE", FENT_PATCH, 90, dt.datetime(2025, 7, 1, 10),
        professional_id="CQFP-F-ONCE", witness_id="CQFP-F-ONCE-2")  # a batch destroyed once
+    _outlet(session, "F-BATCH")
+    for d in (0, 2, 5):  # a batch of unknown expiry destroyed over a week: one episode
+        mv(session, "waste", "F-BATCH", FENT_PATCH, 60, dt.datetime(2025, 9, 1, 10) + dt.timedelta(days=d),
+           professional_id="CQFP-F-BATCH", witness_id="CQFP-F-BATCH-2")
     session.commit()
     run_all(session, only=["disposal_share"])
     alerts = _by_subject(session, "disposal_share")

@@ -544,59 +544,66 @@ class DisposalShare(Detector):
     """An establishment that writes off (wastes or loses) a larger share of a substance than
     establishments of the same kind.
 
-    Per establishment × substance over the window: units handled H = every recorded outflow
-    (dispensed, administered, shipped, exported, wasted, lost), in mg; stock written off
-    D = waste and loss rows that are not dose residue. Dose residue — waste recorded by a
-    professional who administers the same product at the same establishment (the rest of an
-    ampoule after a dose; judged per professional by ``waste_share``), or a fraction of a unit
-    wasted where the product is administered (a residue whose row names no professional) — is
-    left out, so a
-    hospital's anaesthesia residue is not read as disposal; what remains is what the pharmacy,
-    the storekeeper or nobody in particular writes off: expired or damaged stock, losses.
-    Disposal of a lot whose known ``expiry`` (stated on any movement of that lot) falls before the
-    end of the month after the write-off is destroying expired stock, the expected reason, and
-    is left out too. The single largest write-off day is removed from D and H (a box dropped
-    once, a batch destroyed once is one event, not a habit), and write-offs on at least 3
-    different days are required. Share s = D ÷ H (never below 1 %: routine expiry and breakage),
-    compared with establishments of the same kind that handle the same substance (≥ 8 peers with
-    ≥ 50 units handled): robust z of logit(s) against the peers' median/MAD (σ ≥ 0.75). Flagged
-    when z ≥ 3.5, the excess over the peer median is ≥ 10 units and ≥ one month of the series'
-    average use (a slow-moving outlet can see a whole box expire), and its p survives
-    Benjamini–Hochberg (q = 5 %) over every series tested. The evidence lists what
-    supports diversion behind the declared waste: units of lots whose known expiry is more
-    than 90 days after the write-off ("expired" stock that was not), and the share of
-    write-offs signed by the most frequent witness.
+    Per establishment × presentation (product) over the window — each presentation has its own
+    stock and expiry, and a slow-selling strength can expire beside a fast one: units handled
+    H = every recorded outflow (dispensed, administered, shipped, exported, wasted, lost); stock
+    written off
+    D = waste and loss rows that are not dose residue. Dose residue is left out — waste recorded
+    by a professional who administers the same product at the same establishment (the rest of
+    an ampoule after a dose, judged per professional by ``waste_share``), or a fraction of a
+    unit wasted where the product is administered (a residue whose row names no professional)
+    — so a hospital's anaesthesia residue is not read as disposal; what remains is what the
+    pharmacy, the storekeeper or nobody in particular writes off: expired or damaged stock,
+    losses. Disposal of a lot whose known ``expiry`` (stated on any movement of that lot) falls
+    before the end of the month after the write-off is destruction of expired stock, the
+    expected reason, and is left out too.
+
+    Write-offs less than a week apart form one episode (a destruction recorded over a few
+    days); the largest episode is removed from D and H (a box dropped once, a batch destroyed
+    once is one event, not a habit) and at least 3 episodes are required. Share
+    s = D ÷ H (never below 1 %: routine expiry and breakage), compared with the presentations of
+    the same substance at establishments of the same kind (≥ 8 peers with ≥ 50 units handled;
+    a presentation handled less is too slow-moving for a share to mean much): robust z
+    of logit(s) against the peers' median/MAD (σ ≥ 0.75). Flagged when z ≥ 3.5, the excess
+    over the peer median is ≥ 10 units and ≥ one month of the series' average use (a
+    slow-moving outlet can see a whole box expire), and its p survives Benjamini–Hochberg
+    (q = 5 %) over every series tested. The evidence adds what supports diversion behind
+    declared waste: units of lots whose known expiry is more than 90 days after the write-off
+    ("expired" stock that was not), and the share of write-offs signed by the most frequent
+    witness.
     """
 
     name = "disposal_share"
     title = "Bajas de existencias por encima de pares / Stock written off above peers"
     tolerates = (
-        "dose residue in hospitals (waste by professionals who administer the product is "
-        "judged per professional by waste_share), destruction of genuinely expired lots (known "
-        "expiry before the end of the following month), a one-off breakage or batch destruction "
-        "(the largest write-off day is set aside), small or slow-moving outlets (>= 50 units "
-        "handled, >= 3 write-off days, excess >= 10 units and >= 1 month of use), and the habits of a kind of establishment "
-        "(peers of the same kind)."
+        "dose residue in hospitals (waste by professionals who administer the product, or a "
+        "fraction of a unit, is judged per professional by waste_share), destruction of "
+        "genuinely expired lots (known expiry before the end of the following month), a one-off "
+        "breakage or batch destruction (the largest write-off episode is set aside), small or "
+        "slow-moving outlets (>= 50 units handled, >= 3 episodes, excess >= 10 units and >= 1 "
+        "month of use), and the habits of a kind of establishment (peers of the same kind)."
     )
     subject_kind = "establishment"
     topics = ("waste", "diversion")
     thresholds = {"robust z (logit share, σ ≥ 0.75)": "≥ 3.5", "share floor": "1 %",
-                  "units handled": "≥ 50", "write-off days": "≥ 3 (the largest set aside)",
-                  "excess": "≥ 10 units and ≥ 1 month of average use", "peers of the same kind": "≥ 8",
+                  "units handled": "≥ 50",
+                  "write-off episodes (days < 7 apart merged)": "≥ 3, the largest set aside",
+                  "excess": "≥ 10 units and ≥ 1 month of average use",
+                  "peers of the same kind": "≥ 8",
                   "expired lot": "known expiry ≤ write-off day + 31 days (left out)",
                   "far from expiry (evidence)": "known expiry > write-off day + 90 days",
                   "multiple testing": "Benjamini–Hochberg q = 5 % over all series"}
     evidence_fields = ("observed", "expected", "peer_range", "percentile", "z", "peers",
-                       "units_handled", "units_written_off", "excess_units",
-                       "largest_day_units", "expired_lot_units", "far_from_expiry_units",
+                       "units_handled", "units_written_off", "excess_units", "episodes",
+                       "largest_episode_units", "expired_lot_units", "far_from_expiry_units",
                        "top_witness", "top_witness_share")
 
     history_days = 0  # judges the lookback window only (lot expiries come from its own query)
 
-    Z_MIN, MIN_UNITS, MIN_DAYS, MIN_EXCESS, MIN_PEERS = 3.5, 50.0, 3, 10.0, 8
+    Z_MIN, MIN_UNITS, MIN_EPISODES, MIN_EXCESS, MIN_PEERS = 3.5, 50.0, 3, 10.0, 8
     SHARE_FLOOR, SIGMA_FLOOR, Q = 0.01, 0.75, 0.05
     MIN_MONTHS_USE = 1.0
-    EXPIRED_DAYS, FAR_DAYS = 31, 90
+    EXPIRED_DAYS, FAR_DAYS, EPISODE_DAYS = 31, 90, 7
 
     def run(self, session: Session, now: dt.datetime, ctx: DetectionContext) -> list[AlertDraft]:
         from centinela.detect.frame import Vocab
@@ -630,23 +637,29 @@ class DisposalShare(Detector):
         counted = off & ~expired
         subv = Vocab()
         sub_of_prod = subv.encode([s or "" for s in reg.prod_substance])
-        series = f.est[rows].astype(np.int64) * (len(subv) + 1) + sub_of_prod[f.product[rows]] + 1
+        # One series per establishment × presentation: each presentation has its own stock and
+        # expiry (a slow-selling strength expires beside a fast one), and units are comparable.
+        width = len(f.prodv) + 1
+        series = f.est[rows].astype(np.int64) * width + f.product[rows]
         mg = ctx.row_mg[rows]
         qty = f.qty[rows]
         uniq, inv = np.unique(series, return_inverse=True)
         H = np.bincount(inv, weights=mg, minlength=len(uniq))
         Hu = np.bincount(inv, weights=qty, minlength=len(uniq))
         D = np.bincount(inv, weights=np.where(counted, mg, 0.0), minlength=len(uniq))
-        # Write-off days of each series, and the largest one (set aside).
+        # Write-off episodes of each series (write-off days less than a week apart: one
+        # destruction recorded over a few days), and the largest one (set aside).
         big = np.zeros(len(uniq))
         ndays = np.zeros(len(uniq), dtype=np.int64)
         cpos = np.flatnonzero(counted)
         for g, pos in groups(inv[cpos], cpos):
-            per_day: dict[int, float] = {}
-            for d_, m_ in zip(ctx.row_day[rows[pos]].tolist(), mg[pos].tolist(), strict=True):
-                per_day[d_] = per_day.get(d_, 0.0) + m_
-            big[g] = max(per_day.values())
-            ndays[g] = len(per_day)
+            d_row = ctx.row_day[rows[pos]]
+            udays, d_inv = np.unique(d_row, return_inverse=True)
+            per_day = np.bincount(d_inv.ravel(), weights=mg[pos])
+            episode = np.concatenate([[0], np.cumsum(np.diff(udays) >= self.EPISODE_DAYS)])
+            per_episode = np.bincount(episode, weights=per_day)
+            big[g] = float(per_episode.max())
+            ndays[g] = len(per_episode)
         Dt, Ht = D - big, np.maximum(H - big, 1e-9)
         mg_unit = np.where(Hu > 0, H / np.maximum(Hu, 1e-9), 0.0)
         # Average monthly use of each series over the months it was active in the window.
@@ -657,8 +670,9 @@ class DisposalShare(Detector):
         monthly = (H - D) / np.maximum((t_hi - t_lo) / (30.4 * DAY), 1.0)
         share = np.clip(Dt / Ht, self.SHARE_FLOOR, 0.999)
         logit = np.log(share / (1 - share))
-        est_of = uniq // (len(subv) + 1)
-        sub_of = uniq % (len(subv) + 1)  # substance code + 1
+        est_of = uniq // width
+        prod_of = uniq % width
+        sub_of = sub_of_prod[prod_of] + 1  # substance code + 1: peers handle the same substance
         kinds = np.array([(reg.est_kind[int(e)] or "") if 0 <= e < len(reg.est_kind) else ""
                           for e in est_of])
         eligible = (Hu >= self.MIN_UNITS) & (H > 0)
@@ -671,7 +685,7 @@ class DisposalShare(Detector):
                 n_tests += len(idx)
                 med0, sig0 = robust_center_scale(logit[idx], self.SIGMA_FLOOR)
                 for g in idx[((logit[idx] - med0) / sig0 >= self.Z_MIN * 0.8)
-                             & (ndays[idx] >= self.MIN_DAYS)]:
+                             & (ndays[idx] >= self.MIN_EPISODES)]:
                     others = idx[idx != g]
                     z, med, _ = robust_z(float(logit[g]), logit[others], self.SIGMA_FLOOR)
                     med_share = float(1 / (1 + np.exp(-med)))
@@ -688,7 +702,8 @@ class DisposalShare(Detector):
                 continue
             mine = inv == g
             out.append(self._alert(ctx, rows, mine, counted, expired, far, int(est_of[g]),
-                                   subv.name(int(sub_of[g]) - 1) or "", z, p, med_share,
+                                   subv.name(int(sub_of[g]) - 1) or "",
+                                   f.prodv.name(int(prod_of[g])) or "", z, p, med_share,
                                    share[others], float(share[g]), float(H[g]), float(Hu[g]),
                                    float(D[g]), float(big[g]), int(ndays[g]), excess_mg,
                                    float(mg_unit[g]), str(kinds[g])))
@@ -725,7 +740,7 @@ class DisposalShare(Detector):
                 lo[i], hi[i] = found[key]
         return lo, hi
 
-    def _alert(self, ctx, rows, mine, counted, expired, far, est, sub, z, p, med_share,
+    def _alert(self, ctx, rows, mine, counted, expired, far, est, sub, product, z, p, med_share,
                peer_shares, obs, H, Hu, D, big, ndays, excess_mg, mg_unit, kind) -> AlertDraft:
         f = ctx.frame
         name = f.estv.name(est)
@@ -744,26 +759,26 @@ class DisposalShare(Detector):
         mg_w = ctx.row_mg[wrote]
         mme_per_mg = float(ctx.row_mme[wrote].sum() / mg_w.sum()) if mg_w.sum() > 0 else 0.0
         summary = (f"{name} dio de baja (desecho o pérdida) el {100 * obs:.0f} % de las "
-                   f"{fmt(Hu)} unidades de {sub} que manejó, sin contar su mayor baja de un día "
+                   f"{fmt(Hu)} unidades de {product} ({sub}) que manejó, sin contar su mayor baja "
                    f"(mediana de {len(peer_shares)} establecimientos del mismo tipo: "
-                   f"{100 * med_share:.1f} %), en {ndays} días: un exceso de {fmt(excess_u, 1)} "
+                   f"{100 * med_share:.1f} %), en {ndays} bajas separadas: un exceso de {fmt(excess_u, 1)} "
                    f"unidades.")
         if far_u > 0:
             summary += (f" {fmt(far_u, 1)} unidades dadas de baja eran de lotes que vencían más de "
                         f"{self.FAR_DAYS} días después.")
-        if top is not None and top_share >= 0.8 and len(wrote) >= self.MIN_DAYS:
+        if top is not None and top_share >= 0.8 and len(wrote) >= self.MIN_EPISODES:
             summary += f" El {100 * top_share:.0f} % de las bajas tuvo el mismo testigo ({top})."
         return self.draft(
             name, int(f.t[wrote].min()), int(f.t[wrote].max()), strength_from_p(p),
             excess_mg * mme_per_mg, summary,
             {"metric": "units written off (waste and loss, not dose residue) ÷ units handled",
-             "substance": sub, "observed": obs, "expected": med_share,
+             "substance": sub, "product_code": product, "observed": obs, "expected": med_share,
              "peer_range": [float(np.percentile(peer_shares, 25)),
                             float(np.percentile(peer_shares, 75))],
              "percentile": percentile_of(obs, peer_shares), "z": z, "p_value": p,
              "peers": int(len(peer_shares)), "peer_group": kind, "units_handled": Hu,
-             "units_written_off": D / unit, "write_off_days": ndays,
-             "largest_day_units": big / unit, "excess_units": excess_u,
+             "units_written_off": D / unit, "episodes": ndays,
+             "largest_episode_units": big / unit, "excess_units": excess_u,
              "expired_lot_units": exp_u, "far_from_expiry_units": far_u,
              "top_witness": top, "top_witness_share": round(top_share, 3),
              "unwitnessed": int((wit < 0).sum()), **f.events(wrote)},
