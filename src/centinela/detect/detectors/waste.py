@@ -541,18 +541,17 @@ class WasteShare(Detector):
 
 
 class DisposalShare(Detector):
-    """An establishment that writes off (wastes or loses) a larger share of a substance than
+    """An establishment that writes off (wastes or loses) a larger share of a presentation than
     establishments of the same kind.
 
     Per establishment × presentation (product) over the window — each presentation has its own
     stock and expiry, and a slow-selling strength can expire beside a fast one: units handled
-    H = every recorded outflow (dispensed, administered, shipped, exported, wasted, lost); stock
-    written off
-    D = waste and loss rows that are not dose residue. Dose residue is left out — waste recorded
-    by a professional who administers the same product at the same establishment (the rest of
-    an ampoule after a dose, judged per professional by ``waste_share``), or a fraction of a
-    unit wasted where the product is administered (a residue whose row names no professional)
-    — so a hospital's anaesthesia residue is not read as disposal; what remains is what the
+    H = every recorded outflow (dispensed, administered, shipped, exported, wasted, lost);
+    stock written off D = waste and loss rows that are not dose residue. Dose residue is left
+    out — waste recorded by a professional who administers the same product at the same
+    establishment (the rest of an ampoule after a dose, judged per professional by
+    ``waste_share``), or a fraction of a unit wasted where the product is administered (a
+    residue whose row names no professional) — so a hospital's anaesthesia residue is not read as disposal; what remains is what the
     pharmacy, the storekeeper or nobody in particular writes off: expired or damaged stock,
     losses. Disposal of a lot whose known ``expiry`` (stated on any movement of that lot) falls
     before the end of the month after the write-off is destruction of expired stock, the
