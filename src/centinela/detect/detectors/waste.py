@@ -640,12 +640,10 @@ class DisposalShare(Detector):
         # expiry (a slow-selling strength expires beside a fast one), and units are comparable.
         width = len(f.prodv) + 1
         series = f.est[rows].astype(np.int64) * width + f.product[rows]
-        mg = ctx.row_mg[rows]
-        qty = f.qty[rows]
+        qty = f.qty[rows]  # units: one presentation per series
         uniq, inv = np.unique(series, return_inverse=True)
-        H = np.bincount(inv, weights=mg, minlength=len(uniq))
-        Hu = np.bincount(inv, weights=qty, minlength=len(uniq))
-        D = np.bincount(inv, weights=np.where(counted, mg, 0.0), minlength=len(uniq))
+        H = np.bincount(inv, weights=qty, minlength=len(uniq))
+        D = np.bincount(inv, weights=np.where(counted, qty, 0.0), minlength=len(uniq))
         # Write-off episodes of each series (write-off days less than a week apart: one
         # destruction recorded over a few days), and the largest one (set aside).
         big = np.zeros(len(uniq))
@@ -654,13 +652,12 @@ class DisposalShare(Detector):
         for g, pos in groups(inv[cpos], cpos):
             d_row = ctx.row_day[rows[pos]]
             udays, d_inv = np.unique(d_row, return_inverse=True)
-            per_day = np.bincount(d_inv.ravel(), weights=mg[pos])
+            per_day = np.bincount(d_inv.ravel(), weights=qty[pos])
             episode = np.concatenate([[0], np.cumsum(np.diff(udays) >= self.EPISODE_DAYS)])
             per_episode = np.bincount(episode, weights=per_day)
             big[g] = float(per_episode.max())
             ndays[g] = len(per_episode)
         Dt, Ht = D - big, np.maximum(H - big, 1e-9)
-        mg_unit = np.where(Hu > 0, H / np.maximum(Hu, 1e-9), 0.0)
         # Average monthly use of each series over the months it was active in the window.
         t_lo = np.full(len(uniq), np.iinfo(np.int64).max)
         t_hi = np.zeros(len(uniq), dtype=np.int64)
@@ -674,7 +671,7 @@ class DisposalShare(Detector):
         sub_of = sub_of_prod[prod_of] + 1  # substance code + 1: peers handle the same substance
         kinds = np.array([(reg.est_kind[int(e)] or "") if 0 <= e < len(reg.est_kind) else ""
                           for e in est_of])
-        eligible = (Hu >= self.MIN_UNITS) & (H > 0)
+        eligible = H >= self.MIN_UNITS
         cands, n_tests = [], 0
         for kind in np.unique(kinds[eligible]):
             for s in np.unique(sub_of[eligible & (kinds == kind)]):
@@ -688,24 +685,24 @@ class DisposalShare(Detector):
                     others = idx[idx != g]
                     z, med, _ = robust_z(float(logit[g]), logit[others], self.SIGMA_FLOOR)
                     med_share = float(1 / (1 + np.exp(-med)))
-                    excess_mg = float(Dt[g] - med_share * Ht[g])
-                    if (z < self.Z_MIN or excess_mg < self.MIN_EXCESS * mg_unit[g]
-                            or excess_mg < self.MIN_MONTHS_USE * monthly[g]):
+                    excess = float(Dt[g] - med_share * Ht[g])
+                    if (z < self.Z_MIN or excess < self.MIN_EXCESS
+                            or excess < self.MIN_MONTHS_USE * monthly[g]):
                         continue
                     cands.append((p_from_z(float(z)), int(g), float(z), med_share, others,
-                                  excess_mg))
+                                  excess))
         keep = bh_keep([c[0] for c in cands], n_tests, self.Q)
         out = []
-        for (p, g, z, med_share, others, excess_mg), k in zip(cands, keep, strict=True):
+        for (p, g, z, med_share, others, excess), k in zip(cands, keep, strict=True):
             if not k:
                 continue
             mine = inv == g
             out.append(self._alert(ctx, rows, mine, counted, expired, far, int(est_of[g]),
                                    subv.name(int(sub_of[g]) - 1) or "",
                                    f.prodv.name(int(prod_of[g])) or "", z, p, med_share,
-                                   share[others], float(share[g]), float(H[g]), float(Hu[g]),
-                                   float(D[g]), float(big[g]), int(ndays[g]), excess_mg,
-                                   float(mg_unit[g]), str(kinds[g])))
+                                   share[others], float(share[g]), float(H[g]),
+                                   float(D[g]), float(big[g]), int(ndays[g]), excess,
+                                   str(kinds[g])))
         return out
 
     def _lot_expiry(self, ctx: DetectionContext, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -740,12 +737,10 @@ class DisposalShare(Detector):
         return lo, hi
 
     def _alert(self, ctx, rows, mine, counted, expired, far, est, sub, product, z, p, med_share,
-               peer_shares, obs, H, Hu, D, big, ndays, excess_mg, mg_unit, kind) -> AlertDraft:
+               peer_shares, obs, H, D, big, ndays, excess, kind) -> AlertDraft:
         f = ctx.frame
         name = f.estv.name(est)
         wrote = rows[mine & counted]
-        unit = max(mg_unit, 1e-9)
-        excess_u = excess_mg / unit
         wit = f.witness[wrote]
         named = wit[wit >= 0]
         top, top_share = None, 0.0
@@ -753,15 +748,15 @@ class DisposalShare(Detector):
             vals, cnt = np.unique(named, return_counts=True)
             top = f.profv.name(int(vals[np.argmax(cnt)]))
             top_share = float(cnt.max() / len(wrote))
-        far_u = float(ctx.row_mg[rows[mine & far]].sum() / unit)
-        exp_u = float(ctx.row_mg[rows[mine & expired]].sum() / unit)
-        mg_w = ctx.row_mg[wrote]
-        mme_per_mg = float(ctx.row_mme[wrote].sum() / mg_w.sum()) if mg_w.sum() > 0 else 0.0
+        far_u = float(f.qty[rows[mine & far]].sum())
+        exp_u = float(f.qty[rows[mine & expired]].sum())
+        q_w = f.qty[wrote]
+        mme_per_unit = float(ctx.row_mme[wrote].sum() / q_w.sum()) if q_w.sum() > 0 else 0.0
         summary = (f"{name} dio de baja (desecho o pérdida) el {100 * obs:.0f} % de las "
-                   f"{fmt(Hu)} unidades de {product} ({sub}) que manejó, sin contar su mayor baja "
+                   f"{fmt(H)} unidades de {product} ({sub}) que manejó, sin contar su mayor baja "
                    f"(mediana de {len(peer_shares)} establecimientos del mismo tipo: "
-                   f"{100 * med_share:.1f} %), en {ndays} bajas separadas: un exceso de {fmt(excess_u, 1)} "
-                   f"unidades.")
+                   f"{100 * med_share:.1f} %), en {ndays} episodios de baja: un exceso de "
+                   f"{fmt(excess, 1)} unidades.")
         if far_u > 0:
             summary += (f" {fmt(far_u, 1)} unidades dadas de baja eran de lotes que vencían más de "
                         f"{self.FAR_DAYS} días después.")
@@ -769,15 +764,15 @@ class DisposalShare(Detector):
             summary += f" El {100 * top_share:.0f} % de las bajas tuvo el mismo testigo ({top})."
         return self.draft(
             name, int(f.t[wrote].min()), int(f.t[wrote].max()), strength_from_p(p),
-            excess_mg * mme_per_mg, summary,
+            excess * mme_per_unit, summary,
             {"metric": "units written off (waste and loss, not dose residue) ÷ units handled",
              "substance": sub, "product_code": product, "observed": obs, "expected": med_share,
              "peer_range": [float(np.percentile(peer_shares, 25)),
                             float(np.percentile(peer_shares, 75))],
              "percentile": percentile_of(obs, peer_shares), "z": z, "p_value": p,
-             "peers": int(len(peer_shares)), "peer_group": kind, "units_handled": Hu,
-             "units_written_off": D / unit, "episodes": ndays,
-             "largest_episode_units": big / unit, "excess_units": excess_u,
+             "peers": int(len(peer_shares)), "peer_group": kind, "units_handled": H,
+             "units_written_off": D, "episodes": ndays,
+             "largest_episode_units": big, "excess_units": excess,
              "expired_lot_units": exp_u, "far_from_expiry_units": far_u,
              "top_witness": top, "top_witness_share": round(top_share, 3),
              "unwitnessed": int((wit < 0).sum()), **f.events(wrote)},
