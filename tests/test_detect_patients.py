@@ -223,3 +223,34 @@ def test_cancer_patient_co_managed_by_a_family_doctor_or_palliative_team(session
     assert overlaps["PSN:onco02"].severity == "low" and overlaps["PSN:pal02"].severity == "low"
     assert "oncológico" in overlaps["PSN:pal02"].summary
     assert overlaps["PSN:gp02"].severity != "low"
+
+
+def test_one_palliative_prescription_does_not_cover_a_doctor_shopper(session):
+    """Quirk (foreign world): doctor shoppers who also saw one palliative-care physician. The
+    cancer-care notice holds only when that care explains the overlaps (at most one other
+    prescriber, or most of the MME from oncology / palliative care); a patient overlapping
+    three or more other prescribers, or through three or more pharmacies, is graded as usual."""
+    base_products(session)
+    for i in range(5):
+        est(session, f"F{i}")
+        prof(session, f"CMP-{i}", specialty="general_medicine")
+    prof(session, "CMP-PAL", specialty="palliative_care")
+    prof(session, "CMP-ONC", specialty="oncology")
+    for k in range(8):  # shopper: four GPs at four pharmacies every 9 days, one palliative visit
+        _dispense(session, f"F{k % 4}", f"CMP-{k % 4}", "PSN:shop01", days(T, 9 * k), qty=30)
+    _dispense(session, "F4", "CMP-PAL", "PSN:shop01", days(T, 20), qty=10, product=FENT_PATCH)
+    for k in range(6):  # subtle shopper: two GPs at three pharmacies, one palliative visit
+        _dispense(session, f"F{k % 3}", f"CMP-{k % 2}", "PSN:shop02", days(T, 18 * k), qty=30)
+    _dispense(session, "F4", "CMP-PAL", "PSN:shop02", days(T, 40), qty=10, product=FENT_PATCH)
+    for k in range(5):  # look-alike: palliative patches carry the dose, two GPs add rescue doses
+        _dispense(session, "F4", "CMP-PAL", "PSN:pal03", days(T, 30 * k), qty=15,
+                  product=FENT_PATCH)
+        _dispense(session, f"F{k % 2}", f"CMP-{k % 2}", "PSN:pal03", days(T, 30 * k + 10),
+                  qty=20, days_supply=20)
+    session.commit()
+    run_all(session, only=["overlapping_prescriptions"])
+    alerts = _subjects(session, "overlapping_prescriptions")
+    assert {"PSN:shop01", "PSN:shop02", "PSN:pal03"} <= set(alerts)
+    assert alerts["PSN:shop01"].severity != "low" and alerts["PSN:shop02"].severity != "low"
+    assert "oncológico" not in alerts["PSN:shop01"].summary
+    assert alerts["PSN:pal03"].severity == "low" and "oncológico" in alerts["PSN:pal03"].summary

@@ -167,3 +167,98 @@ def test_exact_tail_of_a_sum_of_lumpy_days():
     assert abs(_sum_sf([(days_, 12), (days_, 8)], 6) - stats.binom(20, 0.1).sf(5)) < 1e-9
     normal = stats.norm.sf((6 - 2) / np.sqrt(20 * 0.09))
     assert _sum_sf([(days_, 20)], 6) > normal  # the normal tail is too thin here
+
+
+def _outlet(session, eid, kind="pharmacy", n=60, qty=10, product=None, lot="L-OK"):
+    """An outlet dispensing ``qty`` units every 5 days from 2025-01-06 (lot expiring in 2027)."""
+    from tests.detect_factory import FENT_PATCH
+
+    est(session, eid, kind)
+    product = product or FENT_PATCH
+    start = dt.datetime(2025, 1, 6, 11)
+    mv(session, "receipt", eid, product, n * qty, start - dt.timedelta(days=1), lot=lot,
+       expiry=dt.date(2027, 6, 30))
+    for j in range(n):
+        mv(session, "dispense", eid, product, qty, days(start, 5 * j), lot=lot,
+           patient_id=f"PSN:{eid}-{j}", prescriber_id="CMP-1", days_supply=30)
+    # Ordinary expiry / breakage: two small write-offs a year, witnessed.
+    for d in (40, 200):
+        mv(session, "waste", eid, product, 2, days(start, d), lot=lot,
+           professional_id=f"CQFP-{eid}", witness_id=f"CQFP-{eid}-2")
+
+
+def test_disposal_share_flags_inflated_expiry_waste_not_expired_batches(session):
+    """Quirk (foreign world): a pharmacy declares 10-20 % of its throughput as "expired" waste
+    every ~12 days, on lots far from expiry, always with the same witness. Look-alikes of the
+    same kind: a pharmacy destroying a genuinely expired batch (known expiry before the waste),
+    one destroying a whole batch once, or over a few days (the largest write-off episode is set
+    aside)."""
+    from tests.detect_factory import FENT_PATCH
+
+    base_products(session)
+    for i in range(10):
+        _outlet(session, f"F{i}")
+    _outlet(session, "F-INFL")
+    for k in range(20):  # 5 patches every 12 days from March: ~14 % of 700 units handled
+        mv(session, "waste", "F-INFL", FENT_PATCH, 5, dt.datetime(2025, 3, 3, 19) + dt.timedelta(days=12 * k),
+           lot="L-OK", professional_id="CQFP-INFL", witness_id="CQFP-SAME")
+    _outlet(session, "F-EXP")
+    mv(session, "receipt", "F-EXP", FENT_PATCH, 120, dt.datetime(2024, 6, 1, 10), lot="L-OLD",
+       expiry=dt.date(2025, 4, 30))
+    for k in range(3):  # the expired batch destroyed in three goes, after its expiry date
+        mv(session, "waste", "F-EXP", FENT_PATCH, 40, dt.datetime(2025, 5, 5, 10) + dt.timedelta(days=7 * k),
+           lot="L-OLD", professional_id="CQFP-F-EXP", witness_id="CQFP-F-EXP-2")
+    _outlet(session, "F-ONCE")
+    mv(session, "waste", "F-ONCE", FENT_PATCH, 90, dt.datetime(2025, 7, 1, 10),
+       professional_id="CQFP-F-ONCE", witness_id="CQFP-F-ONCE-2")  # a batch destroyed once
+    _outlet(session, "F-BATCH")
+    for d in (0, 2, 5):  # a batch of unknown expiry destroyed over a week: one episode
+        mv(session, "waste", "F-BATCH", FENT_PATCH, 60, dt.datetime(2025, 9, 1, 10) + dt.timedelta(days=d),
+           professional_id="CQFP-F-BATCH", witness_id="CQFP-F-BATCH-2")
+    session.commit()
+    run_all(session, only=["disposal_share"])
+    alerts = _by_subject(session, "disposal_share")
+    assert set(alerts) == {"F-INFL"}
+    a = alerts["F-INFL"]
+    ev = a.evidence
+    assert a.severity in ("medium", "high", "critical")
+    assert ev["peer_group"] == "pharmacy" and ev["peers"] >= 10
+    assert 0.1 < ev["observed"] < 0.2 and ev["expected"] < 0.02
+    assert ev["far_from_expiry_units"] >= 90 and ev["top_witness"] == "CQFP-SAME"
+    assert ev["top_witness_share"] >= 0.9 and "mismo testigo" in a.summary
+
+
+def test_disposal_share_leaves_hospital_residue_and_one_off_breakage(session):
+    """Quirk: in hospitals the rest of each ampoule is wasted after a dose (anaesthesia),
+    often the larger part; that residue is recorded by the nurse who administers and is judged
+    per professional (waste_share), not as stock written off. A box of 48 ampoules dropped
+    once is one event. A residue row without the professional is still a fraction of an
+    ampoule. A hospital whose pharmacy keeps writing off whole ampoules is flagged."""
+    base_products(session)
+    start = dt.datetime(2025, 1, 6, 8)
+    for h in range(11):
+        hid = f"H{h}"
+        est(session, hid, "hospital")
+        given = 0.3 if h == 0 else 0.6  # H0: paediatric-like, 70 % of each ampoule wasted
+        for j in range(150):
+            at = start + dt.timedelta(days=2 * j, hours=3)
+            nurse = f"CEP-{hid}-{j % 3}"
+            mv(session, "administer", hid, FENT_AMP, given, at, patient_id=f"PSN:{hid}{j}",
+               professional_id=nurse)
+            # H3 leaves the professional out of a third of its residue rows.
+            named = None if h == 3 and j % 3 == 0 else nurse
+            mv(session, "waste", hid, FENT_AMP, round(1 - given, 2), at, professional_id=named,
+               witness_id=f"CEP-{hid}-W")
+        for d in (50, 180):  # ordinary breakage
+            mv(session, "waste", hid, FENT_AMP, 1, days(start, d), professional_id=f"CQFP-{hid}",
+               witness_id=f"CEP-{hid}-W")
+    mv(session, "waste", "H1", FENT_AMP, 48, days(start, 120), professional_id="CQFP-H1",
+       witness_id="CEP-H1-W")  # a dropped box
+    for k in range(12):  # H2's pharmacy writes off 4 whole ampoules every 3 weeks
+        mv(session, "waste", "H2", FENT_AMP, 4, days(start, 30 + 21 * k), professional_id="CQFP-H2",
+           witness_id="CQFP-H2-B")
+    session.commit()
+    run_all(session, only=["disposal_share"])
+    alerts = _by_subject(session, "disposal_share")
+    assert set(alerts) == {"H2"}
+    assert alerts["H2"].evidence["peer_group"] == "hospital"

@@ -35,7 +35,7 @@ from centinela.detect.detectors.psychotropics import (
 from centinela.detect.detectors.records import BalanceGap, PrescriptionFormMisuse
 from centinela.detect.detectors.regional import RegionalSurge
 from centinela.detect.detectors.regional_outlier import RegionalOutlier
-from centinela.detect.detectors.waste import UnwitnessedWaste, WasteShare
+from centinela.detect.detectors.waste import DisposalShare, UnwitnessedWaste, WasteShare
 
 DETECTORS: dict[str, str | type[Detector]] = {}
 
@@ -84,6 +84,7 @@ register("seizure_trace", SeizureTrace)
 register("repeated_loss", RepeatedLoss)
 register("waste_share", WasteShare)
 register("waste_unwitnessed", UnwitnessedWaste)
+register("disposal_share", DisposalShare)
 register("prescriber_volume", PrescriberVolume)
 register("multiple_providers", MultipleProviders)
 register("overlapping_prescriptions", OverlappingPrescriptions)

@@ -225,9 +225,13 @@ class OverlappingPrescriptions(Detector):
     from three prescribers on (the lower bar of multiple-provider definitions, e.g. ≥ 3
     prescribers and ≥ 3 pharmacies) the finding is graded by overlap and MME as before. A
     patient with an oncology or palliative-care prescription among the overlaps is co-managed
-    by care teams (the oncologist's team and a palliative unit, each with its pharmacy): a
-    ``low`` notice too; multiple-provider episodes are judged by ``multiple_providers``. A high
-    combined dose is judged separately by ``high_mme``.
+    by care teams (the oncologist's team and a palliative unit, each with its pharmacy, or a
+    family doctor beside them): a ``low`` notice too, but only when that care plausibly explains
+    the overlaps — the other prescriptions come from at most one co-managing prescriber, or
+    the oncology / palliative prescriptions carry at least half of the MME — and never when
+    the other prescriptions come from three or more prescribers or three or more pharmacies
+    (one palliative visit among a doctor shopper's prescribers does not make the shopping
+    care). A high combined dose is judged separately by ``high_mme``.
     """
 
     name = "overlapping_prescriptions"
@@ -235,13 +239,18 @@ class OverlappingPrescriptions(Detector):
     tolerates = (
         "early renewals by the same prescriber, palliative teams sharing one pharmacy, and "
         "overlaps shorter than 7 days or totalling less than 30 days; overlaps between only "
-        "two prescribers, or involving an oncology or palliative-care team, stay a "
-        "low-severity notice (shared care, discharge supplies, co-managed cancer pain)."
+        "two prescribers, or explained by an oncology or palliative-care team (at most one "
+        "other prescriber, or most of the MME from cancer care; not with 3+ other prescribers "
+        "or pharmacies), stay a low-severity notice (shared care, discharge supplies, "
+        "co-managed cancer pain)."
     )
     subject_kind = "patient"
     topics = ("doctor_shopping",)
     thresholds = {"overlap per event": "≥ 7 days", "overlap events": "≥ 2",
-                  "overlapping days": "≥ 30"}
+                  "overlapping days": "≥ 30",
+                  "cancer-care notice": "≤ 1 other prescriber or ≥ 50 % of MME from "
+                                        "oncology/palliative; < 3 other prescribers and "
+                                        "pharmacies"}
     evidence_fields = ("overlap_events", "overlap_days", "prescribers", "pharmacies", "pairs")
 
     MIN_DAYS, MIN_EVENTS, MIN_TOTAL = 7.0, 2, 30.0
@@ -294,7 +303,7 @@ class OverlappingPrescriptions(Detector):
             n_presc = int(len(np.unique(f.prescriber[involved])))
             n_pharm = int(len(np.unique(f.est[involved])))
             score = None
-            cancer_care = bool(prescriber_exempt(ctx, f.prescriber[involved]).any())
+            cancer_care = self._cancer_care_explains(ctx, involved)
             if n_presc < self.GRADED_PRESCRIBERS or cancer_care:
                 summary += (" Paciente en cuidado oncológico o paliativo: aviso clínico para que "
                             "los equipos coordinen (PDMP)." if cancer_care else
@@ -310,6 +319,23 @@ class OverlappingPrescriptions(Detector):
                 department=dept, ubigeo=ubigeo, score=score,
             ))
         return out
+
+    def _cancer_care_explains(self, ctx: DetectionContext, involved: np.ndarray) -> bool:
+        """Return True when oncology or palliative care plausibly explains the overlaps: at
+        most one other (co-managing) prescriber, or the cancer-care prescriptions carry most of
+        the MME — and never when the other prescriptions come from three or more prescribers
+        or three or more pharmacies (one palliative visit does not cover a doctor shopper)."""
+        f = ctx.frame
+        onc = prescriber_exempt(ctx, f.prescriber[involved])
+        if not onc.any():
+            return False
+        rest = involved[~onc]
+        others = len(np.unique(f.prescriber[rest]))
+        if (others >= self.GRADED_PRESCRIBERS
+                or len(np.unique(f.est[rest])) >= self.GRADED_PRESCRIBERS):
+            return False
+        mme = ctx.row_mme[involved]
+        return bool(others <= 1 or mme[onc].sum() >= 0.5 * mme.sum())
 
 
 class HighMME(Detector):

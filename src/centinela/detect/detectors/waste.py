@@ -538,3 +538,243 @@ class WasteShare(Detector):
             department=ctx.prof_department(c["p"]) or ctx.est_department(est0),
             ubigeo=ctx.registry.est_ubigeo[est0],
         )
+
+
+class DisposalShare(Detector):
+    """An establishment that writes off (wastes or loses) a larger share of a presentation than
+    establishments of the same kind.
+
+    Per establishment × presentation (product) over the window — each presentation has its own
+    stock and expiry, and a slow-selling strength can expire beside a fast one: units handled
+    H = every recorded outflow (dispensed, administered, shipped, exported, wasted, lost);
+    stock written off D = waste and loss rows that are not dose residue. Dose residue is left
+    out — waste recorded by a professional who administers the same product at the same
+    establishment (the rest of an ampoule after a dose, judged per professional by
+    ``waste_share``), or a fraction of a unit wasted where the product is administered (a
+    residue whose row names no professional) — so a hospital's anaesthesia residue is not read as disposal; what remains is what the
+    pharmacy, the storekeeper or nobody in particular writes off: expired or damaged stock,
+    losses. Disposal of a lot whose known ``expiry`` (stated on any movement of that lot) falls
+    before the end of the month after the write-off is destruction of expired stock, the
+    expected reason, and is left out too.
+
+    Write-offs less than a week apart form one episode (a destruction recorded over a few
+    days); the largest episode is removed from D and H (a box dropped once, a batch destroyed
+    once is one event, not a habit) and at least 3 episodes are required. Share
+    s = D ÷ H (never below 1 %: routine expiry and breakage), compared with the presentations of
+    the same substance at establishments of the same kind (≥ 8 peers with ≥ 50 units handled;
+    a presentation handled less is too slow-moving for a share to mean much): robust z
+    of logit(s) against the peers' median/MAD (σ ≥ 0.75). Flagged when z ≥ 3.5, the excess
+    over the peer median is ≥ 10 units and ≥ one month of the series' average use (a
+    slow-moving outlet can see a whole box expire), and its p survives Benjamini–Hochberg
+    (q = 5 %) over every series tested. The evidence adds what supports diversion behind
+    declared waste: units of lots whose known expiry is more than 90 days after the write-off
+    ("expired" stock that was not), and the share of write-offs signed by the most frequent
+    witness.
+    """
+
+    name = "disposal_share"
+    title = "Bajas de existencias por encima de pares / Stock written off above peers"
+    tolerates = (
+        "dose residue in hospitals (waste by professionals who administer the product, or a "
+        "fraction of a unit, is judged per professional by waste_share), destruction of "
+        "genuinely expired lots (known expiry before the end of the following month), a one-off "
+        "breakage or batch destruction (the largest write-off episode is set aside), small or "
+        "slow-moving outlets (>= 50 units handled, >= 3 episodes, excess >= 10 units and >= 1 "
+        "month of use), and the habits of a kind of establishment (peers of the same kind)."
+    )
+    subject_kind = "establishment"
+    topics = ("waste", "diversion")
+    thresholds = {"robust z (logit share, σ ≥ 0.75)": "≥ 3.5", "share floor": "1 %",
+                  "units handled": "≥ 50",
+                  "write-off episodes (days < 7 apart merged)": "≥ 3, the largest set aside",
+                  "excess": "≥ 10 units and ≥ 1 month of average use",
+                  "peers of the same kind": "≥ 8",
+                  "expired lot": "known expiry ≤ write-off day + 31 days (left out)",
+                  "far from expiry (evidence)": "known expiry > write-off day + 90 days",
+                  "multiple testing": "Benjamini–Hochberg q = 5 % over all series"}
+    evidence_fields = ("observed", "expected", "peer_range", "percentile", "z", "peers",
+                       "units_handled", "units_written_off", "excess_units", "episodes",
+                       "largest_episode_units", "expired_lot_units", "far_from_expiry_units",
+                       "top_witness", "top_witness_share")
+
+    history_days = 0  # judges the lookback window only (lot expiries come from its own query)
+
+    Z_MIN, MIN_UNITS, MIN_EPISODES, MIN_EXCESS, MIN_PEERS = 3.5, 50.0, 3, 10.0, 8
+    SHARE_FLOOR, SIGMA_FLOOR, Q = 0.01, 0.75, 0.05
+    MIN_MONTHS_USE = 1.0
+    EXPIRED_DAYS, FAR_DAYS, EPISODE_DAYS = 31, 90, 7
+
+    def run(self, session: Session, now: dt.datetime, ctx: DetectionContext) -> list[AlertDraft]:
+        from centinela.detect.frame import Vocab
+
+        f, reg = ctx.frame, ctx.registry
+        if f.n == 0:
+            return []
+        rows = np.flatnonzero(ctx.in_scope & (f.est >= 0) & (f.product >= 0) & (f.t <= ctx.now_t)
+                              & f.is_type("dispense", "administer", "transfer_out", "export",
+                                          "waste", "loss"))
+        if len(rows) == 0:
+            return []
+        # Dose residue: waste by a professional who administers that product there.
+        width_p = len(f.profv) + 1
+        epk = pair_key(f.est[rows], f.product[rows])
+        who = epk * width_p + (f.professional[rows].astype(np.int64) + 1)
+        is_adm = f.is_type("administer")[rows]
+        is_waste = f.is_type("waste")[rows]
+        residue = is_waste & (f.professional[rows] >= 0) & np.isin(who, np.unique(who[is_adm]))
+        # Stock is written off in whole units: a fraction of a unit wasted where the product is
+        # administered is a dose residue even when the row names no professional.
+        residue |= is_waste & (f.qty[rows] < 1) & np.isin(epk, np.unique(epk[is_adm]))
+        off = f.is_type("waste", "loss")[rows] & ~residue
+        lo, hi = self._lot_expiry(ctx, rows[off])
+        day = ctx.row_day[rows[off]]
+        expired = np.zeros(len(rows), dtype=bool)
+        far = np.zeros(len(rows), dtype=bool)
+        expired[off] = lo <= day + self.EXPIRED_DAYS
+        far[off] = hi > day + self.FAR_DAYS  # every stated expiry of the lot is far
+        far &= ~expired
+        counted = off & ~expired
+        subv = Vocab()
+        sub_of_prod = subv.encode([s or "" for s in reg.prod_substance])
+        # One series per establishment × presentation: each presentation has its own stock and
+        # expiry (a slow-selling strength expires beside a fast one), and units are comparable.
+        width = len(f.prodv) + 1
+        series = f.est[rows].astype(np.int64) * width + f.product[rows]
+        qty = f.qty[rows]  # units: one presentation per series
+        uniq, inv = np.unique(series, return_inverse=True)
+        H = np.bincount(inv, weights=qty, minlength=len(uniq))
+        D = np.bincount(inv, weights=np.where(counted, qty, 0.0), minlength=len(uniq))
+        # Write-off episodes of each series (write-off days less than a week apart: one
+        # destruction recorded over a few days), and the largest one (set aside).
+        big = np.zeros(len(uniq))
+        ndays = np.zeros(len(uniq), dtype=np.int64)
+        cpos = np.flatnonzero(counted)
+        for g, pos in groups(inv[cpos], cpos):
+            d_row = ctx.row_day[rows[pos]]
+            udays, d_inv = np.unique(d_row, return_inverse=True)
+            per_day = np.bincount(d_inv.ravel(), weights=qty[pos])
+            episode = np.concatenate([[0], np.cumsum(np.diff(udays) >= self.EPISODE_DAYS)])
+            per_episode = np.bincount(episode, weights=per_day)
+            big[g] = float(per_episode.max())
+            ndays[g] = len(per_episode)
+        Dt, Ht = D - big, np.maximum(H - big, 1e-9)
+        # Average monthly use of each series over the months it was active in the window.
+        t_lo = np.full(len(uniq), np.iinfo(np.int64).max)
+        t_hi = np.zeros(len(uniq), dtype=np.int64)
+        np.minimum.at(t_lo, inv, f.t[rows])
+        np.maximum.at(t_hi, inv, f.t[rows])
+        monthly = (H - D) / np.maximum((t_hi - t_lo) / (30.4 * DAY), 1.0)
+        share = np.clip(Dt / Ht, self.SHARE_FLOOR, 0.999)
+        logit = np.log(share / (1 - share))
+        est_of = uniq // width
+        prod_of = uniq % width
+        sub_of = sub_of_prod[prod_of] + 1  # substance code + 1: peers handle the same substance
+        kinds = np.array([(reg.est_kind[int(e)] or "") if 0 <= e < len(reg.est_kind) else ""
+                          for e in est_of])
+        eligible = H >= self.MIN_UNITS
+        cands, n_tests = [], 0
+        for kind in np.unique(kinds[eligible]):
+            for s in np.unique(sub_of[eligible & (kinds == kind)]):
+                idx = np.flatnonzero(eligible & (kinds == kind) & (sub_of == s))
+                if len(idx) < self.MIN_PEERS + 1:
+                    continue
+                n_tests += len(idx)
+                med0, sig0 = robust_center_scale(logit[idx], self.SIGMA_FLOOR)
+                for g in idx[((logit[idx] - med0) / sig0 >= self.Z_MIN * 0.8)
+                             & (ndays[idx] >= self.MIN_EPISODES)]:
+                    others = idx[idx != g]
+                    z, med, _ = robust_z(float(logit[g]), logit[others], self.SIGMA_FLOOR)
+                    med_share = float(1 / (1 + np.exp(-med)))
+                    excess = float(Dt[g] - med_share * Ht[g])
+                    if (z < self.Z_MIN or excess < self.MIN_EXCESS
+                            or excess < self.MIN_MONTHS_USE * monthly[g]):
+                        continue
+                    cands.append((p_from_z(float(z)), int(g), float(z), med_share, others,
+                                  excess))
+        keep = bh_keep([c[0] for c in cands], n_tests, self.Q)
+        out = []
+        for (p, g, z, med_share, others, excess), k in zip(cands, keep, strict=True):
+            if not k:
+                continue
+            mine = inv == g
+            out.append(self._alert(ctx, rows, mine, counted, expired, far, int(est_of[g]),
+                                   subv.name(int(sub_of[g]) - 1) or "",
+                                   f.prodv.name(int(prod_of[g])) or "", z, p, med_share,
+                                   share[others], float(share[g]), float(H[g]),
+                                   float(D[g]), float(big[g]), int(ndays[g]), excess,
+                                   str(kinds[g])))
+        return out
+
+    def _lot_expiry(self, ctx: DetectionContext, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Return the earliest and latest expiry (Lima day numbers; +inf / -inf when unknown)
+        stated on any movement of each row's product × lot."""
+        from sqlalchemy import func, select
+
+        from centinela.detect.context import day_number
+        from centinela.ledger.records import Movement
+
+        f = ctx.frame
+        lo = np.full(len(rows), np.inf)
+        hi = np.full(len(rows), -np.inf)
+        lots = sorted({f.lotv.names[int(c)] for c in f.lot[rows] if c >= 0})
+        if not lots:
+            return lo, hi
+        found: dict[tuple[str | None, str | None], tuple[int, int]] = {}
+        for k in range(0, len(lots), 500):
+            chunk = lots[k:k + 500]
+            stmt = (select(Movement.product_code, Movement.lot, func.min(Movement.expiry),
+                           func.max(Movement.expiry))
+                    .where(Movement.lot.in_(chunk), Movement.expiry.is_not(None))
+                    .group_by(Movement.product_code, Movement.lot))
+            for prod, lot, e0, e1 in ctx.session.execute(stmt):
+                e0 = e0 if isinstance(e0, dt.date) else dt.date.fromisoformat(str(e0)[:10])
+                e1 = e1 if isinstance(e1, dt.date) else dt.date.fromisoformat(str(e1)[:10])
+                found[(prod, lot)] = (day_number(e0), day_number(e1))
+        for i, r in enumerate(rows):
+            key = (f.prodv.name(int(f.product[r])), f.lotv.name(int(f.lot[r])))
+            if key in found:
+                lo[i], hi[i] = found[key]
+        return lo, hi
+
+    def _alert(self, ctx, rows, mine, counted, expired, far, est, sub, product, z, p, med_share,
+               peer_shares, obs, H, D, big, ndays, excess, kind) -> AlertDraft:
+        f = ctx.frame
+        name = f.estv.name(est)
+        wrote = rows[mine & counted]
+        wit = f.witness[wrote]
+        named = wit[wit >= 0]
+        top, top_share = None, 0.0
+        if len(named):
+            vals, cnt = np.unique(named, return_counts=True)
+            top = f.profv.name(int(vals[np.argmax(cnt)]))
+            top_share = float(cnt.max() / len(wrote))
+        far_u = float(f.qty[rows[mine & far]].sum())
+        exp_u = float(f.qty[rows[mine & expired]].sum())
+        q_w = f.qty[wrote]
+        mme_per_unit = float(ctx.row_mme[wrote].sum() / q_w.sum()) if q_w.sum() > 0 else 0.0
+        summary = (f"{name} dio de baja (desecho o pérdida) el {100 * obs:.0f} % de las "
+                   f"{fmt(H)} unidades de {product} ({sub}) que manejó, sin contar su mayor baja "
+                   f"(mediana de {len(peer_shares)} establecimientos del mismo tipo: "
+                   f"{100 * med_share:.1f} %), en {ndays} episodios de baja: un exceso de "
+                   f"{fmt(excess, 1)} unidades.")
+        if far_u > 0:
+            summary += (f" {fmt(far_u, 1)} unidades dadas de baja eran de lotes que vencían más de "
+                        f"{self.FAR_DAYS} días después.")
+        if top is not None and top_share >= 0.8 and len(wrote) >= self.MIN_EPISODES:
+            summary += f" El {100 * top_share:.0f} % de las bajas tuvo el mismo testigo ({top})."
+        return self.draft(
+            name, int(f.t[wrote].min()), int(f.t[wrote].max()), strength_from_p(p),
+            excess * mme_per_unit, summary,
+            {"metric": "units written off (waste and loss, not dose residue) ÷ units handled",
+             "substance": sub, "product_code": product, "observed": obs, "expected": med_share,
+             "peer_range": [float(np.percentile(peer_shares, 25)),
+                            float(np.percentile(peer_shares, 75))],
+             "percentile": percentile_of(obs, peer_shares), "z": z, "p_value": p,
+             "peers": int(len(peer_shares)), "peer_group": kind, "units_handled": H,
+             "units_written_off": D, "episodes": ndays,
+             "largest_episode_units": big, "excess_units": excess,
+             "expired_lot_units": exp_u, "far_from_expiry_units": far_u,
+             "top_witness": top, "top_witness_share": round(top_share, 3),
+             "unwitnessed": int((wit < 0).sum()), **f.events(wrote)},
+            department=ctx.est_department(est), ubigeo=ctx.registry.est_ubigeo[est],
+        )
