@@ -38,7 +38,7 @@ FAMILIES = {
     "opioid_benzodiazepine_overlap": "psychotropics",
     "high_mme": "patient", "dispense_high_mme": "patient", "multiple_providers": "patient",
     "overlapping_prescriptions": "patient",
-    "loss_report": "loss", "repeated_loss": "loss", "waste_share": "loss",
+    "loss_report": "loss", "repeated_loss": "loss", "waste_share": "loss", "disposal_share": "loss",
     "waste_unwitnessed": "loss", "inventory_discrepancy": "loss", "balance_gap": "records",
     "serial_reuse": "custody", "unauthorized_receiver": "custody",
     "transfer_not_received": "custody", "seizure_trace": "custody",
@@ -364,6 +364,12 @@ def _loss(c: _Ctx) -> list[ChartSpec]:
                          round(float(ev["observed"]) * 100, 1),
                          round(float(ev.get("expected") or 0) * 100, 1),
                          (rng[0] * 100, rng[1] * 100) if rng else None, c.t("peer_median"))]
+    if a.detector == "disposal_share" and _num(ev.get("observed")) is not None:
+        rng = _range(ev)
+        return [_compare(c, "disposal-share", c.t("disposal.title"), c.t("unit.pct_written_off"),
+                         "%", round(float(ev["observed"]) * 100, 1),
+                         round(float(ev.get("expected") or 0) * 100, 1),
+                         (rng[0] * 100, rng[1] * 100) if rng else None, c.t("peer_median"))]
     if a.detector == "waste_unwitnessed" and _num(ev.get("observed")) is not None:
         return [_compare(c, "waste-unwitnessed", c.t("unwitnessed.title"),
                          c.t("unit.waste_events"), "", float(ev["observed"]),
@@ -388,7 +394,14 @@ def _custody(c: _Ctx) -> list[ChartSpec]:
                            else "peer") for x in ev["custodians"][:8]]
         return [c.spec("custodians", c.t("custodians.title"), c.t("unit.units_lot"),
                        kind="compare", unit_short=c.unit("units"), bars=bars)]
-    if a.detector == "transfer_not_received":
+    if a.detector == "transfer_not_received" and ev.get("reason") == "receiver_silent":
+        shipped = float(ev.get("units_shipped") or 0)
+        return [c.spec("silent", c.t("silent.title"), c.t("unit.units"), kind="compare",
+                       unit_short=c.unit("units"), bars=[
+            CompareBar(label=c.t("shipped"), value=shipped, role="expected"),
+            CompareBar(label=c.t("silent.confirmed"),
+                       value=max(shipped - float(ev.get("units_unconfirmed") or 0), 0.0))])]
+    if a.detector == "transfer_not_received" and a.subject_kind == "shipment":
         return [c.spec("transfer", c.t("transfer.title"), c.t("unit.units"), kind="compare",
                        unit_short=c.unit("units"), bars=[
             CompareBar(label=c.t("shipped"), value=float(ev.get("units_shipped") or 0),

@@ -126,7 +126,7 @@ def items(alert: Alert, evidence: dict, lang: str) -> list[EvidenceItem]:
             continue
         if key in ("observed", "expected", "peer_range"):
             unit = DETECTOR_UNITS.get(alert.detector, "")
-            if alert.detector == "waste_share" or (alert.detector == "purchases_outgrow_use"):
+            if alert.detector in ("waste_share", "disposal_share", "purchases_outgrow_use"):
                 unit = ""
         elif key in ("rate_per_100k", "national_rate_per_100k") and \
                 alert.detector == "regional_surge":
@@ -141,9 +141,10 @@ def items(alert: Alert, evidence: dict, lang: str) -> list[EvidenceItem]:
         if key == "event_count":
             label = translate("evidence.event_count", lang)
         text = _fmt_value(key, value, unit, lang)
-        if alert.detector == "waste_share" and key in ("observed", "expected"):
+        if alert.detector in ("waste_share", "disposal_share") and key in ("observed", "expected"):
             text = format_percent_value(value, lang)
-        if alert.detector == "waste_share" and key == "peer_range" and isinstance(value, list):
+        if alert.detector in ("waste_share", "disposal_share") and key == "peer_range" \
+                and isinstance(value, list):
             text = " – ".join(format_percent_value(v, lang) for v in value)
         out.append(EvidenceItem(key=key, label=label, value=text))
     return out
@@ -254,6 +255,9 @@ def _params(alert: Alert, ev: dict, lang: str) -> dict[str, str]:
         "period": " – ".join(code(x, lang) for x in str(ev.get("period") or "—").split("/")),
         "forms": _n(len(ev["forms"]) if isinstance(ev.get("forms"), list) else ev.get("forms"), lang),
         "occurrences": _n(ev.get("occurrence_count") or 1, lang),
+        "last_report": format_date(str(ev.get("receiver_last_report") or "")[:10] or None, lang),
+        "n_shipments": _n(len(ev["shipments"]) if isinstance(ev.get("shipments"), list)
+                          else ev.get("shipments"), lang),
     }
 
 
@@ -265,6 +269,8 @@ def _variant(alert: Alert, ev: dict) -> str:
         return "regional_outlier.single"
     if alert.detector == "suspicious_order" and "stock_build_up" in (ev.get("criteria") or []):
         return "suspicious_order.build_up"
+    if alert.detector == "transfer_not_received" and ev.get("reason") == "receiver_silent":
+        return "transfer_not_received.silent"
     return alert.detector
 
 
