@@ -61,7 +61,9 @@ class PrescriberVolume(Detector):
       prescription count < 1e-4 — big and suddenly bigger; or
     * **escalation**: the same sudden growth (≥ 2× own rate, Poisson tail < 1e-4) with MME per
       patient ≥ 3.5 robust z above peers over ≥ 10 patients — heavy per patient and suddenly
-      bigger, where peers' practice sizes vary too much for a total to stand out; or
+      bigger, where peers' practice sizes vary too much for a total to stand out (the p is the
+      product of the two tails: the dose against peers and the count against the
+      prescriber's own past are separate questions); or
     * **acute quantity**: the prescriber's acute prescriptions (≤ 7 days) hold a median ≥ 2×
       the quantity that all prescribers write for the same product in acute prescriptions,
       over ≥ 10 of them, the mean of their log quantities ≥ 3.5 standard errors above the
@@ -78,7 +80,7 @@ class PrescriberVolume(Detector):
     change paths.
 
     The strongest window is reported, one alert per prescriber. Every prescriber × setting ×
-    window is a test, so the finding's p (the weaker of the two tails on the change paths) must
+    window is a test, so the finding's p (on volume and change the weaker of its two tails) must
     also survive Benjamini–Hochberg (q = 5 %) over all the tests of the run: 3.5 sigma is about
     1 in 4 300 one-sided, which a national year of ~10 000 prescriber-windows exceeds by
     chance.
@@ -210,7 +212,10 @@ class PrescriberVolume(Detector):
                             if zt >= self.Z_MIN:
                                 found.append(("volume_change", max(p_from_z(zt), p_hist)))
                             elif zp >= self.Z_MIN and npat[c] >= self.ESCALATION_PATIENTS:
-                                found.append(("escalation", max(p_from_z(zp), p_hist)))
+                                # Two separate questions (the dose per patient against peers,
+                                # the count against the prescriber's own past): the chance of
+                                # both is the product of their tails.
+                                found.append(("escalation", p_from_z(zp) * p_hist))
                     if not found:
                         continue
                     path, p = min(found, key=lambda x: x[1])
