@@ -67,7 +67,7 @@ class PrescriberVolume(Detector):
     * **acute quantity**: the prescriber's acute prescriptions (≤ 7 days) hold a median ≥ 2×
       the quantity that all prescribers write for the same product in acute prescriptions,
       over ≥ 10 of them, the mean of their log quantities ≥ 3.5 standard errors above the
-      product's (pooled over ≥ 30 prescriptions of ≥ 9 prescribers) — the same presentation
+      product's median (pooled over ≥ 30 prescriptions of ≥ 9 prescribers) — the same presentation
       for the same purpose, whatever the specialty (a surgeon giving 20-60 morphine tablets
       at discharge where 6-20 is usual).
 
@@ -262,11 +262,11 @@ class PrescriberVolume(Detector):
         before = float(mme[mine].sum()) / n
         return float(per_pat / before) if before > 0 else None
 
-    def _acute_quantity(self, best: dict[int, dict], win: dict, wrows: np.ndarray, wunit: np.ndarray,
-                      wmme: np.ndarray, short: np.ndarray, f) -> int:
-        """The short-supply quantity path over one window: every outpatient prescription for
-        ≤ 7 days, its log quantity against all prescriptions of the same product and supply
-        class; return the number of prescribers judged."""
+    def _acute_quantity(self, best: dict[int, dict], win: dict, wrows: np.ndarray,
+                        wunit: np.ndarray, wmme: np.ndarray, short: np.ndarray, f) -> int:
+        """The acute-quantity path over one window: every acute outpatient prescription (≤ 7
+        days), its log quantity against all acute prescriptions of the same product; return
+        the number of prescribers judged."""
         if short.sum() < self.SHORT_POOL:
             return 0
         sr, su, smme = wrows[short], wunit[short], wmme[short]
