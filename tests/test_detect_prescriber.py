@@ -7,7 +7,7 @@ import random
 
 from centinela.alerts.models import Alert
 from centinela.detect.engine import run_all
-from tests.detect_factory import MORPH_TAB, base_products, days, est, mv, prof
+from tests.detect_factory import FENT_AMP, FENT_PATCH, MORPH_TAB, base_products, days, est, mv, prof
 
 T0 = dt.datetime(2024, 12, 2, 15)
 
@@ -100,3 +100,134 @@ def test_patients_of_a_flagged_prescriber_are_grouped_under_its_alert(session):
     assert "Agrupada en la alerta del prescriptor" in mill[0].summary
     assert single["PSN:alone-1"].severity != "low"
     assert "grouped_under" not in single["PSN:alone-1"].evidence
+
+
+def _alerts(session) -> dict:
+    return {a.subject_id: a for a in session.query(Alert).filter_by(detector="prescriber_volume")}
+
+
+def test_stable_high_dose_administration_is_low_at_most_escalation_is_graded(session):
+    """Quirk: a cardiac anaesthesiologist gives ~10x the fentanyl per patient of general
+    anaesthesia, every case, all year, inside one hospital (administer rows, residue wasted
+    before a witness); the registry only says "anesthesiology". Stable in-hospital
+    administration is a notice (low) at most; an anaesthesiologist whose dose per patient
+    doubles and more halfway through is still graded."""
+    rng = random.Random(3)
+    base_products(session)
+    est(session, "H1", kind="hospital")
+    nurse = prof(session, "CEP-N1", role="nurse", est_id="H1")
+    witness = prof(session, "CEP-N2", role="nurse", est_id="H1")
+
+    def case(pid, day, k, opened, given):
+        at = days(T0, day) + dt.timedelta(hours=k % 10)
+        pat = f"PSN:{pid}-{day}-{k}"
+        mv(session, "administer", "H1", FENT_AMP, given, at, patient_id=pat, prescriber_id=pid,
+           professional_id=nurse)
+        if opened > given:
+            mv(session, "waste", "H1", FENT_AMP, round(opened - given, 2),
+               at + dt.timedelta(minutes=30), professional_id=nurse, witness_id=witness)
+
+    for i in range(10):
+        pid = prof(session, f"CMP-AN{i:02d}", specialty="anesthesiology", est_id="H1")
+        for day in range(0, 180, 2):
+            for k in range(rng.randint(1, 2)):
+                given = rng.choice([0.75, 1.0, 1.5, 2.0])
+                case(pid, day, k, float(int(given + 0.99)), given)
+    cardiac = prof(session, "CMP-CARD", specialty="anesthesiology", est_id="H1")
+    escal = prof(session, "CMP-ESC", specialty="anesthesiology", est_id="H1")
+    for day in range(0, 180, 2):
+        for k in range(rng.randint(1, 2)):
+            opened = rng.randint(12, 30)
+            case(cardiac, day, k, opened, opened - rng.choice([0, 0.5]))
+            given = rng.choice([1.0, 1.5]) * (8 if day >= 90 else 1)
+            case(escal, day, k, float(int(given + 0.99)), given)
+    session.commit()
+    run_all(session)
+    alerts = _alerts(session)
+    assert alerts["CMP-CARD"].severity == "low"
+    ev = alerts["CMP-CARD"].evidence
+    assert ev["setting"] == "administer" and ev["capped_low"]
+    assert ev["peer_group"].startswith("anesthesiology · administración hospitalaria")
+    assert alerts["CMP-ESC"].severity in ("medium", "high", "critical")
+    assert alerts["CMP-ESC"].evidence["own_intensity_ratio"] >= 2
+    assert not alerts["CMP-ESC"].evidence["capped_low"]
+    assert not {s for s in alerts if s.startswith("CMP-AN")}
+
+
+def test_discharge_prescriptions_are_not_judged_against_ward_administrations(session):
+    """Quirk: surgeons who prescribe only inside their hospital appear on administer rows,
+    ~1 ampoule per patient; community surgeons' discharge prescriptions (10 morphine 30 mg
+    tablets for 5 days) are ~10x that per patient, and a community traumatologist also
+    renews monthly patches for two chronic patients. Peers of the same setting (ward
+    administration, acute or long-term dispensing) flag neither; a surgeon giving 4x the
+    usual acute quantity of the same tablets is still flagged."""
+    rng = random.Random(5)
+    base_products(session)
+    est(session, "H1", kind="hospital")
+    est(session, "F1")
+    nurse = prof(session, "CEP-N1", role="nurse", est_id="H1")
+    for i in range(12):
+        pid = prof(session, f"CMP-HS{i:02d}", specialty="surgery", est_id="H1")
+        for j in range(40):
+            mv(session, "administer", "H1", FENT_AMP, rng.choice([0.5, 1.0]), days(T0, 4 * j + i % 4),
+               patient_id=f"PSN:{pid}-{j}", prescriber_id=pid, professional_id=nurse)
+
+    def acute(pid, j, tablets):
+        mv(session, "dispense", "F1", MORPH_TAB, tablets, days(T0, (7 * j) % 175),
+           patient_id=f"PSN:{pid}-a{j}", prescriber_id=pid, prescription_id=f"RX-{pid}-{j}",
+           days_supply=rng.choice([3, 5, 7]))
+
+    for i in range(4):
+        pid = prof(session, f"CMP-CS{i:02d}", specialty="surgery")
+        for j in range(25):
+            acute(pid, j, rng.choice([6, 10, 10, 14, 20]))
+    for i in range(8):
+        pid = prof(session, f"CMP-TR{i:02d}", specialty="traumatology")
+        for j in range(25):
+            acute(pid, j, rng.choice([6, 10, 10, 14, 20]))
+    for j in range(12):  # two chronic patients on patches, renewed monthly
+        mv(session, "dispense", "F1", FENT_PATCH, 15, days(T0, 30 * (j // 2) + j % 2),
+           patient_id=f"PSN:TR00-chronic-{j % 2}", prescriber_id="CMP-TR00",
+           prescription_id=f"RX-TR00-c{j}", days_supply=30)
+    over = prof(session, "CMP-OVER", specialty="surgery")
+    for j in range(25):
+        acute(over, j, rng.choice([30, 40, 40, 60]))
+    session.commit()
+    run_all(session)
+    alerts = _alerts(session)
+    assert set(alerts) == {"CMP-OVER"}
+    ev = alerts["CMP-OVER"].evidence
+    assert ev["criterion"] == "acute_quantity" and ev["setting"] == "dispense_short"
+    assert ev["observed"] >= 3 and alerts["CMP-OVER"].severity in ("medium", "high", "critical")
+
+
+def test_escalating_outpatient_prescriber_among_uneven_practices_is_flagged(session):
+    """An escalating general practitioner (new chronic patients every month, 3x the usual
+    quantities) among peers whose practice sizes differ tenfold, so that no total stands out:
+    heavy per patient and suddenly bigger is still flagged; a big steady practice is not."""
+    rng = random.Random(11)
+    base_products(session)
+    est(session, "F1")
+
+    def renew(pid, month, j, tablets):
+        mv(session, "dispense", "F1", MORPH_TAB, tablets, days(T0, 30 * month + j % 25),
+           patient_id=f"PSN:{pid}-{j}", prescriber_id=pid, prescription_id=f"RX-{pid}-{month}-{j}",
+           days_supply=30)
+
+    for i in range(12):
+        pid = prof(session, f"CMP-GP{i:02d}", specialty="general_medicine")
+        size = [3, 6, 12, 25, 40, 60][i % 6]  # steady panels, renewed monthly
+        for month in range(6):
+            for j in range(size):
+                renew(pid, month, j, rng.choice([20, 30, 30, 40]))
+    prof(session, "CMP-ESC", specialty="general_medicine")
+    for month in range(6):
+        for j in range(2 + 6 * month):  # patients accumulate, each renewed monthly
+            renew("CMP-ESC", month, j, 90)
+    session.commit()
+    run_all(session)
+    alerts = _alerts(session)
+    assert set(alerts) == {"CMP-ESC"}
+    ev = alerts["CMP-ESC"].evidence
+    assert ev["criterion"] in ("escalation", "volume_change", "intensity")
+    assert alerts["CMP-ESC"].severity in ("medium", "high", "critical")

@@ -1,10 +1,11 @@
-"""Prescriber volume against peers of the same specialty (and department) and own history."""
+"""Prescriber volume against peers of the same specialty, setting (and department) and own history."""
 
 from __future__ import annotations
 
 import datetime as dt
 
 import numpy as np
+from sqlalchemy import and_, or_
 from sqlalchemy.orm import Session
 
 from centinela.alerts.service import AlertDraft
@@ -12,57 +13,106 @@ from centinela.detect.base import Detector, day_str, fmt
 from centinela.detect.context import DAY, DetectionContext
 from centinela.detect.scoring import (
     bh_keep,
+    calibrate,
     p_from_z,
     percentile_of,
     poisson_sf,
     robust_center_scale,
     strength_from_p,
 )
+from centinela.ledger.records import Movement
 
 WINDOW_DAYS, STEP_DAYS, N_WINDOWS = 90, 30, 10
+# Settings of a prescriber's rows: outpatient dispensing (a supply taken home: long-term or
+# unknown length), acute outpatient prescriptions (≤ SHORT_DAYS of supply) and in-hospital
+# administration (a dose given by a nurse on the ward or in theatre, its residue wasted).
+DISPENSE, ADMINISTER, SHORT, NSET = 0, 1, 2, 3
+SHORT_DAYS = 7  # an acute prescription (post-operative, injury): ≤ 7 days of supply
+SETTING_LABEL = ("dispensación", "administración hospitalaria",
+                 f"dispensación ≤ {SHORT_DAYS} días")
+LOW_SCORE = 39.0  # the top of the low band (severity_for: medium from 40)
 
 
 class PrescriberVolume(Detector):
     """Opioid volume (MME) of a prescriber over rolling 90-day windows, compared like with like.
 
-    Peers: prescribers of the same specialty in the same department (≥ 8 of them), else the same
-    specialty nationally, else all prescribers. Statistics on the log scale with median/MAD
-    (σ ≥ 0.25). A prescriber is flagged when either
+    **Setting**: a prescriber's rows are judged in three settings apart, each against peers in
+    the same setting: outpatient dispensing of long-term or unknown-length supplies
+    (``dispense``), acute outpatient prescriptions (``dispense`` of ≤ 7 days of supply: pain
+    after an injury or surgery) and in-hospital administration (``administer`` rows naming the
+    prescriber: one dose per row, given by a nurse, its residue wasted). A surgeon's discharge
+    prescriptions (60-200 MME per patient) are not compared with the per-dose ward
+    administrations (~20 MME) of surgeons who prescribe only inside their hospital, nor a
+    traumatologist's acute prescriptions with a few chronic patients' monthly patches.
+
+    Peers: prescribers of the same specialty and setting in the same department (≥ 8 of them;
+    a prescriber with no known department has none), else the same specialty and setting
+    nationally, else every prescriber of that setting. Statistics on the log scale with
+    median/MAD (σ ≥ 0.25). A prescriber is flagged when
 
     * **intensity**: MME per patient treated is ≥ 3.5 robust z above peers, also with the
-      prescriber's heaviest patient left out (one cancer patient on patches in a small panel is
-      one clinical case, not a prescribing pattern; the p is that of the leave-one-out z), with
-      ≥ 3 patients and a total volume above the peers' 75th percentile — a big practice with
-      normal doses per patient (oncology institute, palliative team) is not flagged for being
-      big; or
+      prescriber's heaviest tenth of patients (at least one) left out (one cancer patient on
+      patches in a small panel, a few chronic patients among many, are clinical cases, not a
+      prescribing pattern; the p is that of the trimmed z), with ≥ 3 patients and a total
+      volume above the peers' 75th percentile — a big practice with normal doses per patient
+      (oncology institute, palliative team) is not flagged for being big; or
     * **volume and change**: total MME ≥ 3.5 robust z above peers AND ≥ 2× the prescriber's own
-      rate before the window (≥ 60 days of history), Poisson tail of the prescription count
-      < 1e-4 — big and suddenly bigger.
+      rate in that setting before the window (≥ 60 days of history), Poisson tail of the
+      prescription count < 1e-4 — big and suddenly bigger; or
+    * **escalation**: the same sudden growth (≥ 2× own rate, Poisson tail < 1e-4) with MME per
+      patient ≥ 3.5 robust z above peers over ≥ 10 patients — heavy per patient and suddenly
+      bigger, where peers' practice sizes vary too much for a total to stand out (the p is the
+      product of the two tails: the dose against peers and the count against the
+      prescriber's own past are separate questions); or
+    * **acute quantity**: the prescriber's acute prescriptions (≤ 7 days) hold a median ≥ 2×
+      the quantity that all prescribers write for the same product in acute prescriptions,
+      over ≥ 10 of them, the mean of their log quantities ≥ 3.5 standard errors above the
+      product's median (pooled over ≥ 30 prescriptions of ≥ 9 prescribers) — the same presentation
+      for the same purpose, whatever the specialty (a surgeon giving 20-60 morphine tablets
+      at discharge where 6-20 is usual).
 
-    The strongest window is reported, one alert per prescriber. Every prescriber × window is a
-    test, so the finding's p (the weaker of the two tails on the volume-and-change path) must also
-    survive Benjamini–Hochberg (q = 5 %) over all the tests of the run: 3.5 sigma is about 1 in
-    4 300 one-sided, which a national year of ~10 000 prescriber-windows exceeds by chance.
+    In-hospital administration whose intensity is stable is graded **low** at most: each dose
+    is given on a ward or in theatre with its residue wasted before a witness, and a high
+    dose per patient that has not changed (a cardiac anaesthesiologist's 1.5-4 mg of fentanyl
+    per case; the registry's specialty cannot say "cardiac") is a kind of surgery, not a
+    pattern of diversion. It is graded as any finding when the prescriber's MME per patient
+    is ≥ 2× their own before the window (≥ 60 days of it) over ≥ 10 patients, and on the
+    change paths.
+
+    The strongest window is reported, one alert per prescriber. Every prescriber × setting ×
+    window is a test, so the finding's p (on volume and change the weaker of its two tails) must
+    also survive Benjamini–Hochberg (q = 5 %) over all the tests of the run: 3.5 sigma is about
+    1 in 4 300 one-sided, which a national year of ~10 000 prescriber-windows exceeds by
+    chance.
     """
 
     name = "prescriber_volume"
     title = "Volumen atípico de prescriptor / Atypical prescriber volume"
     tolerates = (
         "big practices with normal doses per patient (oncology institutes, palliative teams),"
-        " small panels whose intensity is one heavy patient (leave-one-out),"
-        " specialty differences (peers of the same specialty and department), and chance over"
-        " rolling windows (Benjamini-Hochberg)."
+        " panels whose intensity is a few heavy patients (the heaviest tenth left out),"
+        " specialty and setting differences (peers of the same specialty, setting -"
+        " long-term or acute outpatient dispensing, in-hospital administration - and department;"
+        " a department with few peers falls back to national peers), stable high-dose in-hospital"
+        " administration (cardiac anaesthesia: low at most), and chance over rolling windows"
+        " (Benjamini-Hochberg)."
     )
     subject_kind = "professional"
     topics = ("diversion", "prescribing")
     thresholds = {"robust z (log scale)": "≥ 3.5", "patients": "≥ 3", "peers": "≥ 8",
+                  "intensity trimmed of": "the heaviest tenth of patients (≥ 1)",
                   "own-history ratio": "≥ 2", "history Poisson tail": "< 1e-4",
+                  "escalation": "≥ 10 patients",
+                  "acute quantity": "≤ 7 days of supply; ≥ 10 prescriptions; median ≥ 2× the product's",
+                  "stable in-hospital administration": "low at most (unless ≥ 2× own MME per patient, ≥ 10 patients)",
                   "window": f"{WINDOW_DAYS} days, step {STEP_DAYS}",
                   "multiple testing": "Benjamini–Hochberg q = 5 % over all prescriber-windows"}
     evidence_fields = ("observed", "expected", "peer_range", "percentile", "z", "peer_group",
-                       "patients", "history_ratio")
+                       "setting", "patients", "history_ratio", "own_intensity_ratio")
 
     Z_MIN, MIN_PEERS, MIN_PATIENTS, SIGMA_FLOOR, HIST_RATIO, HIST_P, Q = 3.5, 8, 3, 0.25, 2.0, 1e-4, 0.05
+    SHORT_MIN, SHORT_RATIO, SHORT_POOL = 10, 2.0, 30
+    HIST_DAYS, TRIM, ESCALATION_PATIENTS = 60, 0.10, 10
 
     def run(self, session: Session, now: dt.datetime, ctx: DetectionContext) -> list[AlertDraft]:
         f, reg = ctx.frame, ctx.registry
@@ -72,17 +122,34 @@ class PrescriberVolume(Detector):
             return []
         rows = rows[np.argsort(f.t[rows], kind="stable")]
         t = f.t[rows]
-        pres, pat, mme = f.prescriber[rows], f.patient[rows], ctx.row_mme[rows]
+        # A unit is one prescriber in one setting: NSET * prescriber + setting.
+        ds = f.days_supply[rows]
+        short = f.is_type("dispense")[rows] & (ds > 0) & (ds <= SHORT_DAYS)
+        unit = f.prescriber[rows].astype(np.int64) * NSET + np.where(
+            f.is_type("administer")[rows], ADMINISTER, np.where(short, SHORT, DISPENSE))
+        pat, mme = f.patient[rows], ctx.row_mme[rows]
         nprof = len(f.profv)
-        first_seen = np.full(nprof, np.iinfo(np.int64).max)
-        np.minimum.at(first_seen, pres, t)
+        nunit = NSET * nprof
+        first_seen = np.full(nunit, np.iinfo(np.int64).max)
+        np.minimum.at(first_seen, unit, t)
         # History before the frame (database aggregates): MME, prescriptions, first seen.
         old_mme, old_rx, t_first = self._older(ctx, nprof, first_seen)
         t_first = min(t_first, int(t[0]))
-        spec = np.array([hash(s or "") for s in reg.prof_specialty[:nprof]] + [0] * (nprof - len(reg.prof_specialty)))
-        dept = np.array([hash(d or "") for d in reg.prof_dept[:nprof]] + [0] * (nprof - len(reg.prof_dept)))
+        prof_of = np.arange(nunit) // NSET
+        # Small integer codes (0: none) for specialty and department, per unit.
+        spec_names = [reg.prof_specialty[c] if c < len(reg.prof_specialty) else None
+                      for c in range(nprof)]
+        dept_names = [reg.prof_dept[c] if c < len(reg.prof_dept) else None for c in range(nprof)]
+        spec_code: dict[str, int] = {}
+        dept_code: dict[str, int] = {}
+        spec = np.array([spec_code.setdefault(x or "", len(spec_code)) for x in spec_names],
+                        dtype=np.int64)[prof_of]
+        dept = np.array([dept_code.setdefault(x, len(dept_code) + 1) if x else 0
+                         for x in dept_names], dtype=np.int64)[prof_of]
+        setting = np.arange(nunit) % NSET
+        short_row = short & (f.qty[rows] > 0)
         width = int(pat.max(initial=0)) + 2
-        best: dict[int, tuple] = {}
+        best: dict[int, dict] = {}
         n_tests = 0
         for k in range(N_WINDOWS):
             end = ctx.now_t - k * STEP_DAYS * DAY
@@ -92,20 +159,22 @@ class PrescriberVolume(Detector):
             a, b = np.searchsorted(t, [start, end])
             if b - a == 0:
                 continue
-            wp, wpat, wm = pres[a:b], pat[a:b], mme[a:b]
-            tot = np.bincount(wp, weights=wm, minlength=nprof)
-            nrx = np.bincount(wp, minlength=nprof)
-            upairs = np.unique(wp.astype(np.int64) * width + (wpat + 1))
+            wp, wpat, wm = unit[a:b], pat[a:b], mme[a:b]
+            tot = np.bincount(wp, weights=wm, minlength=nunit)
+            nrx = np.bincount(wp, minlength=nunit)
+            upairs = np.unique(wp * width + (wpat + 1))
             upairs = upairs[upairs % width != 0]
-            npat = np.bincount((upairs // width).astype(np.int64), minlength=nprof)
+            npat = np.bincount((upairs // width).astype(np.int64), minlength=nunit)
             # Own history: everything before the window start (prefix sums over time-sorted rows).
-            hist_mme = np.bincount(pres[:a], weights=mme[:a], minlength=nprof) + old_mme
-            hist_rx = np.bincount(pres[:a], minlength=nprof) + old_rx
+            hist_mme = np.bincount(unit[:a], weights=mme[:a], minlength=nunit) + old_mme
+            hist_rx = np.bincount(unit[:a], minlength=nunit) + old_rx
             hist_days = np.maximum((start - first_seen) / DAY, 0.0)
             active = np.flatnonzero((nrx > 0) & (tot > 0))
             per_pat = np.where(npat > 0, tot / np.maximum(npat, 1), np.nan)
             lt, lp = np.log(tot[active]), np.log(per_pat[active])
-            for judged, members, label in self._peer_groups(active, spec, dept, reg):
+            win = {"start": start, "end": end, "a": a, "b": b, "tot": tot, "npat": npat, "nrx": nrx,
+                   "per_pat": per_pat}
+            for judged, members, label in self._peer_groups(active, spec, dept, setting, reg, dept_names):
                 n_tests += len(judged)
                 pt, pp = lt[members], lp[members]
                 ok_pp = ~np.isnan(pp)
@@ -118,124 +187,250 @@ class PrescriberVolume(Detector):
                     c = int(active[m])
                     zt = (lt[m] - mt) / st
                     zp = (lp[m] - mp) / sp if not np.isnan(lp[m]) else -np.inf
-                    if max(zt, zp) < self.Z_MIN:
-                        continue
                     found = []
                     if zp >= self.Z_MIN and npat[c] >= self.MIN_PATIENTS and lt[m] > p75:
-                        # Not one patient's regimen: the intensity must hold with the
-                        # prescriber's heaviest patient left out (a single cancer patient on
-                        # patches in a small panel is one clinical case, not a pattern).
+                        # Not a few patients' regimens: the intensity must hold with the
+                        # prescriber's heaviest tenth of patients (at least one) left out (a
+                        # cancer patient on patches in a small panel, a few chronic patients
+                        # among many, are clinical cases, not a pattern).
                         mine = (wp == c) & (wpat >= 0)
-                        top = float(np.bincount(wpat[mine], weights=wm[mine]).max()) if mine.any() else 0.0
-                        loo = (tot[c] - top) / max(npat[c] - 1, 1)
+                        drop = max(1, int(np.ceil(npat[c] * self.TRIM)))
+                        per = np.sort(np.bincount(wpat[mine], weights=wm[mine]))[::-1] if mine.any() else np.zeros(1)
+                        top = float(per[:drop].sum())
+                        loo = (tot[c] - top) / max(npat[c] - drop, 1)
                         z_loo = (np.log(loo) - mp) / sp if loo > 0 else -np.inf
                         if z_loo >= self.Z_MIN:
                             found.append(("intensity", p_from_z(z_loo)))
-                    if zt >= self.Z_MIN and hist_days[c] >= 60:
+                    if hist_days[c] >= self.HIST_DAYS:
                         rate = hist_mme[c] / hist_days[c]
                         ratio = (tot[c] / WINDOW_DAYS) / rate if rate > 0 else np.inf
                         p_hist = poisson_sf(nrx[c], hist_rx[c] / hist_days[c] * WINDOW_DAYS)
                         if ratio >= self.HIST_RATIO and p_hist < self.HIST_P:
-                            found.append(("volume_change", max(p_from_z(zt), p_hist)))
+                            # Big and suddenly bigger; or heavy per patient, over many
+                            # patients, and suddenly bigger (an escalating practice among
+                            # peers whose practice sizes vary too much for its size to stand out).
+                            if zt >= self.Z_MIN:
+                                found.append(("volume_change", max(p_from_z(zt), p_hist)))
+                            elif zp >= self.Z_MIN and npat[c] >= self.ESCALATION_PATIENTS:
+                                # Two separate questions (the dose per patient against peers,
+                                # the count against the prescriber's own past): the chance of
+                                # both is the product of their tails.
+                                found.append(("escalation", p_from_z(zp) * p_hist))
                     if not found:
                         continue
                     path, p = min(found, key=lambda x: x[1])
+                    own = None
+                    if path == "intensity" and c % NSET == ADMINISTER:
+                        own = self._own_intensity(c, unit[:a], pat[:a], mme[:a], t[:a], start,
+                                                  per_pat[c])
                     cand = {
-                        "p": p, "path": path, "start": start, "end": end, "a": a, "b": b,
-                        "zt": zt, "zp": zp, "tot": tot[c], "npat": int(npat[c]), "nrx": int(nrx[c]),
-                        "per_pat": per_pat[c], "peer_pp": np.exp(mp), "peer_tot": np.exp(mt),
+                        **win, "p": p, "path": path, "zt": zt, "zp": zp, "own_ratio": own,
+                        # Stable in-hospital administration is graded low at most.
+                        "capped": path == "intensity" and c % NSET == ADMINISTER and not (
+                            own is not None and own >= self.HIST_RATIO
+                            and npat[c] >= self.ESCALATION_PATIENTS),
+                        "peer_pp": np.exp(mp), "peer_tot": np.exp(mt),
                         "peer_pp_all": np.exp(pp[ok_pp]), "peer_tot_all": np.exp(pt),
                         "peers": len(members) - 1, "label": label,
                         "hist_ratio": (tot[c] / WINDOW_DAYS) / (hist_mme[c] / hist_days[c])
-                        if hist_days[c] >= 60 and hist_mme[c] > 0 else None,
+                        if hist_days[c] >= self.HIST_DAYS and hist_mme[c] > 0 else None,
                     }
-                    if c not in best or p < best[c]["p"]:
-                        best[c] = cand
-        # Every prescriber × window is a test: Benjamini–Hochberg over all of them.
+                    self._keep(best, c, cand)
+            n_tests += self._acute_quantity(best, win, rows[a:b], unit[a:b], wm, short_row[a:b], f)
+        # Every prescriber × setting × window is a test: Benjamini–Hochberg over all of them.
         keep = bh_keep([v["p"] for v in best.values()], n_tests, self.Q)
-        return [self._alert(ctx, c, v, rows) for (c, v), k in zip(best.items(), keep, strict=True) if k]
+        return [self._alert(ctx, c, v, rows, unit) for (c, v), k in zip(best.items(), keep, strict=True) if k]
+
+    @staticmethod
+    def _keep(best: dict[int, dict], c: int, cand: dict) -> None:
+        """Keep the strongest finding of each prescriber (over settings and windows; a graded
+        finding before one capped at low)."""
+        prof = c // NSET
+        rank = (bool(cand.get("capped")), cand["p"])
+        if prof not in best or rank < (bool(best[prof].get("capped")), best[prof]["p"]):
+            best[prof] = {**cand, "unit": c}
+
+    def _own_intensity(self, c: int, unit: np.ndarray, pat: np.ndarray, mme: np.ndarray,
+                       t: np.ndarray, start: int, per_pat: float) -> float | None:
+        """Return the unit's MME per patient in the window over its own before the window
+        (None with < 60 days of that history)."""
+        mine = unit == c
+        if not mine.any() or (start - int(t[mine].min())) / DAY < self.HIST_DAYS:
+            return None
+        p = pat[mine]
+        n = len(np.unique(p[p >= 0])) or 1
+        before = float(mme[mine].sum()) / n
+        return float(per_pat / before) if before > 0 else None
+
+    def _acute_quantity(self, best: dict[int, dict], win: dict, wrows: np.ndarray,
+                        wunit: np.ndarray, wmme: np.ndarray, short: np.ndarray, f) -> int:
+        """The acute-quantity path over one window: every acute outpatient prescription (≤ 7
+        days), its log quantity against all acute prescriptions of the same product; return
+        the number of prescribers judged."""
+        if short.sum() < self.SHORT_POOL:
+            return 0
+        sr, su, smme = wrows[short], wunit[short], wmme[short]
+        prod, lq = f.product[sr], np.log(f.qty[sr])
+        std = np.full(len(sr), np.nan)  # (log q - product median) / product sd
+        ratio = np.full(len(sr), np.nan)  # q / product median
+        for p in np.unique(prod):
+            m = prod == p
+            if m.sum() < self.SHORT_POOL or len(np.unique(su[m])) < self.MIN_PEERS + 1:
+                continue
+            med = float(np.median(lq[m]))
+            sd = max(float(np.std(lq[m])), self.SIGMA_FLOOR)
+            std[m] = (lq[m] - med) / sd
+            ratio[m] = np.exp(lq[m] - med)
+        ok = ~np.isnan(std)
+        if not ok.any():
+            return 0
+        su, std, ratio, smme = su[ok], std[ok], ratio[ok], smme[ok]
+        units, inv, n = np.unique(su, return_inverse=True, return_counts=True)
+        judged = np.flatnonzero(n >= self.SHORT_MIN)
+        mean = np.bincount(inv, weights=std) / n
+        for j in judged:
+            z = float(mean[j] * np.sqrt(n[j]))
+            mine = inv == j
+            eff = float(np.median(ratio[mine]))
+            if z < self.Z_MIN or eff < self.SHORT_RATIO:
+                continue
+            c = int(units[j])
+            cand = {**win, "p": p_from_z(z), "path": "acute_quantity", "zt": -np.inf, "zp": z,
+                    "short_ratio": eff, "short_n": int(n[j]),
+                    "short_excess": float((smme[mine] * (1 - 1 / ratio[mine])).sum()),
+                    "peer_ratio_all": ratio[~mine], "peers": len(units) - 1,
+                    "label": f"todos los prescriptores · {SETTING_LABEL[SHORT]}",
+                    "hist_ratio": None, "peer_pp": float("nan"), "peer_tot": float("nan")}
+            self._keep(best, c, cand)
+        return len(judged)
 
     @staticmethod
     def _older(ctx: DetectionContext, nprof: int,
                first_seen: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
-        """Add the history before the frame: return each prescriber's MME and prescription
-        count there, lower ``first_seen`` to it, and return the earliest time of all."""
-        old_mme, old_rx = np.zeros(nprof), np.zeros(nprof, dtype=np.int64)
+        """Add the history before the frame: return each unit's (prescriber × setting) MME and
+        prescription count there, lower ``first_seen`` to it, and return the earliest time of
+        all."""
+        nunit = NSET * nprof
+        old_mme, old_rx = np.zeros(nunit), np.zeros(nunit, dtype=np.int64)
         hist = ctx.history
         if hist is None:
             return old_mme, old_rx, np.iinfo(np.int64).max
         f, reg = ctx.frame, ctx.registry
-        g = hist.grouped(("prescriber", "product"), ("dispense", "administer"))
-        pres = g.codes("prescriber", f.profv)
-        prod = g.codes("product", f.prodv)
-        ok = (pres >= 0) & (prod >= 0)
-        if not ok.any():
-            return old_mme, old_rx, np.iinfo(np.int64).max
-        t_first = int(g.first_t[ok].min())
-        # Prescribers seen only before the frame prescribe in no window: not judged.
-        keep = ok & (pres < nprof)
-        pres, prod = pres[keep], prod[keep]
-        known = prod < len(reg.prod_mme)
-        mme = np.where(known, g.qty[keep] * reg.prod_mme[np.where(known, prod, 0)], 0.0)
-        old_mme = np.bincount(pres, weights=mme, minlength=nprof)
-        old_rx = np.bincount(pres, weights=g.rows[keep], minlength=nprof).astype(np.int64)
-        np.minimum.at(first_seen, pres, g.first_t[keep])
+        ds = Movement.days_supply
+        short = and_(Movement.event_type == "dispense", ds > 0, ds <= SHORT_DAYS)
+        other = or_(Movement.event_type != "dispense", ds.is_(None), ds <= 0, ds > SHORT_DAYS)
+        t_first = np.iinfo(np.int64).max
+        for cond, is_short in ((other, False), (short, True)):
+            g = hist.grouped(("prescriber", "product", "event_type"), ("dispense", "administer"),
+                             where=cond)
+            pres = g.codes("prescriber", f.profv)
+            prod = g.codes("product", f.prodv)
+            ok = (pres >= 0) & (prod >= 0)
+            if not ok.any():
+                continue
+            t_first = min(t_first, int(g.first_t[ok].min()))
+            # Prescribers seen only before the frame prescribe in no window: not judged.
+            keep = ok & (pres < nprof)
+            adm = np.array([e == "administer" for e in g.keys["event_type"]], dtype=bool)[keep]
+            st = np.where(adm, ADMINISTER, SHORT if is_short else DISPENSE)
+            u, prod = pres[keep].astype(np.int64) * NSET + st, prod[keep]
+            known = prod < len(reg.prod_mme)
+            mme = np.where(known, g.qty[keep] * reg.prod_mme[np.where(known, prod, 0)], 0.0)
+            old_mme += np.bincount(u, weights=mme, minlength=nunit)
+            old_rx += np.bincount(u, weights=g.rows[keep], minlength=nunit).astype(np.int64)
+            np.minimum.at(first_seen, u, g.first_t[keep])
         return old_mme, old_rx, t_first
 
-    def _peer_groups(self, active, spec, dept, reg):
-        """Yield (positions judged, peer positions, label): specialty × department, else
-        specialty nationally, else every prescriber."""
-        sp, dp = spec[active], dept[active]
+    def _peer_groups(self, active, spec, dept, setting, reg, dept_names):
+        """Yield (positions judged, peer positions, label): specialty × setting × department
+        (a known one), else specialty × setting nationally, else every prescriber of the
+        setting."""
+        sp, dp, st = spec[active], dept[active], setting[active]
         used = np.zeros(len(active), bool)
-        keys = sp * 1_000_003 + dp
-        for key in np.unique(keys):
+
+        def spec_name(i: int) -> str:
+            return reg.prof_specialty[int(active[i]) // NSET] or "sin especialidad"
+
+        keys = (sp * 1_000_003 + dp) * NSET + st
+        for key in np.unique(keys[dp != 0]):
             m = np.flatnonzero(keys == key)
             if len(m) >= self.MIN_PEERS + 1:
                 used[m] = True
                 c = int(active[m[0]])
-                label = f"{reg.prof_specialty[c] or 'sin especialidad'} · departamento {reg.prof_dept[c]}"
+                label = (f"{spec_name(m[0])} · {SETTING_LABEL[c % NSET]} · departamento "
+                         f"{dept_names[c // NSET]}")
                 yield m, m, label
-        for key in np.unique(sp[~used]):
-            peers = np.flatnonzero(sp == key)
-            judged = np.flatnonzero((sp == key) & ~used)
+        keys = sp * NSET + st
+        for key in np.unique(keys[~used]):
+            peers = np.flatnonzero(keys == key)
+            judged = np.flatnonzero((keys == key) & ~used)
             if len(peers) >= self.MIN_PEERS + 1:
                 used[judged] = True
-                label = f"{reg.prof_specialty[int(active[judged[0]])] or 'sin especialidad'} · nacional"
+                label = (f"{spec_name(judged[0])} · {SETTING_LABEL[int(active[judged[0]]) % NSET]}"
+                         " · nacional")
                 yield judged, peers, label
-        rest = np.flatnonzero(~used)
-        if len(rest) and len(active) >= self.MIN_PEERS + 1:
-            yield rest, np.arange(len(active)), "todos los prescriptores"
+        for s in (DISPENSE, ADMINISTER, SHORT):
+            rest = np.flatnonzero(~used & (st == s))
+            peers = np.flatnonzero(st == s)
+            if len(rest) and len(peers) >= self.MIN_PEERS + 1:
+                yield rest, peers, f"todos los prescriptores · {SETTING_LABEL[s]}"
 
-    def _alert(self, ctx: DetectionContext, c: int, v: dict, rows: np.ndarray) -> AlertDraft:
+    def _alert(self, ctx: DetectionContext, c: int, v: dict, rows: np.ndarray,
+               unit: np.ndarray) -> AlertDraft:
         f = ctx.frame
+        u = v["unit"]
         pid = f.profv.name(c)
-        window_rows = rows[v["a"]:v["b"]]
-        mine = window_rows[f.prescriber[window_rows] == c]
+        setting = SETTING_LABEL[u % NSET]
+        mine = rows[v["a"]:v["b"]][unit[v["a"]:v["b"]] == u]
+        tot, npat, nrx, per_pat = v["tot"][u], int(v["npat"][u]), int(v["nrx"][u]), v["per_pat"][u]
         if v["path"] == "intensity":
-            metric, obs, exp, peer_vals, z = ("MME per patient", v["per_pat"], v["peer_pp"],
+            metric, obs, exp, peer_vals, z = ("MME per patient", per_pat, v["peer_pp"],
                                              v["peer_pp_all"], v["zp"])
-            summary = (f"{pid} prescribió {fmt(v['per_pat'])} MME por paciente en 90 días "
-                       f"({v['npat']} pacientes), frente a una mediana de {fmt(v['peer_pp'])} entre "
-                       f"sus pares ({v['label']}).")
+            summary = (f"{pid} prescribió {fmt(per_pat)} MME por paciente en 90 días "
+                       f"({npat} pacientes, {setting}), frente a una mediana de "
+                       f"{fmt(v['peer_pp'])} entre sus pares ({v['label']}).")
+            excess = max(tot - v["peer_pp"] * npat, tot - v["peer_tot"], 0.0)
+        elif v["path"] == "acute_quantity":
+            metric, obs, exp, peer_vals, z = ("quantity per short-supply prescription (× the "
+                                             "product's median)", v["short_ratio"], 1.0,
+                                             v["peer_ratio_all"], v["zp"])
+            summary = (f"{pid} recetó en 90 días {v['short_n']} dispensaciones agudas "
+                       f"(≤ {SHORT_DAYS} días) con una mediana de {fmt(v['short_ratio'])} veces "
+                       f"la cantidad habitual del mismo producto ({npat} pacientes).")
+            excess = v["short_excess"]
         else:
-            metric, obs, exp, peer_vals, z = ("total MME", v["tot"], v["peer_tot"],
+            metric, obs, exp, peer_vals, z = ("total MME", tot, v["peer_tot"],
                                              v["peer_tot_all"], v["zt"])
-            summary = (f"{pid} prescribió {fmt(v['tot'])} MME en 90 días, {fmt(v['hist_ratio'] or 0)} "
-                       f"veces su propio ritmo previo y muy por encima de sus pares ({v['label']}).")
+            if v["path"] == "escalation":
+                metric, obs, exp, peer_vals, z = ("MME per patient", per_pat, v["peer_pp"],
+                                                 v["peer_pp_all"], v["zp"])
+            summary = (f"{pid} prescribió {fmt(tot)} MME en 90 días ({setting}, "
+                       f"{fmt(per_pat)} por paciente, {npat} pacientes), "
+                       f"{fmt(v['hist_ratio'] or 0)} veces su propio ritmo previo y muy por "
+                       f"encima de sus pares en "
+                       f"{'MME por paciente' if v['path'] == 'escalation' else 'volumen total'} "
+                       f"({v['label']}).")
+            excess = max(tot - v["peer_pp"] * npat, tot - v["peer_tot"], 0.0)
+        score = None
+        if v.get("capped"):
+            # Stable in-hospital administration: a notice, graded low at most.
+            score = min(calibrate(strength_from_p(v["p"]), excess)[0], LOW_SCORE)
+            summary += (" Administración hospitalaria estable (no supera el doble de su propia "
+                        "intensidad previa): aviso de baja prioridad.")
         est = f.est[mine]
         est0 = int(np.bincount(est[est >= 0]).argmax()) if (est >= 0).any() else -1
-        # Excess volume over what a typical peer would prescribe to the same patients.
-        excess = max(v["tot"] - v["peer_pp"] * v["npat"], v["tot"] - v["peer_tot"], 0.0)
         return self.draft(
             pid, v["start"], v["end"], strength_from_p(v["p"]), excess, summary,
             {"metric": metric, "criterion": v["path"], "observed": float(obs), "expected": float(exp),
              "peer_range": [float(np.percentile(peer_vals, 25)), float(np.percentile(peer_vals, 75))],
              "percentile": percentile_of(float(obs), peer_vals), "z": float(z), "p_value": v["p"],
              "peer_group": v["label"], "peers": v["peers"], "window_days": WINDOW_DAYS,
+             "setting": ("dispense", "administer", "dispense_short")[u % NSET],
              "window": [day_str(v["start"]), day_str(v["end"])],
-             "total_mme": float(v["tot"]), "patients": v["npat"], "prescriptions": v["nrx"],
-             "mme_per_patient": float(v["per_pat"]), "history_ratio": v["hist_ratio"],
+             "total_mme": float(tot), "patients": npat, "prescriptions": nrx,
+             "mme_per_patient": float(per_pat), "history_ratio": v["hist_ratio"],
+             "own_intensity_ratio": v.get("own_ratio"), "capped_low": bool(v.get("capped")),
              **f.events(mine)},
             department=ctx.prof_department(c) or ctx.est_department(est0),
-            ubigeo=ctx.registry.est_ubigeo[est0] if est0 >= 0 else None,
+            ubigeo=ctx.registry.est_ubigeo[est0] if est0 >= 0 else None, score=score,
         )
