@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 import numpy as np
 from sqlalchemy import select
@@ -11,7 +12,7 @@ from sqlalchemy.orm import Session
 from centinela.alerts.service import AlertDraft
 from centinela.detect.base import Detector, day_str, fmt
 from centinela.detect.context import DAY, DetectionContext
-from centinela.detect.frame import EVENT_CODE
+from centinela.detect.frame import EVENT_CODE, Frame
 from centinela.detect.scoring import (
     bh_keep,
     calibrate,
@@ -253,7 +254,7 @@ class InventoryDiscrepancy(Detector):
                 findings.setdefault(c[3]["est"], []).append(c)
         return [self._alert(ctx, rows, est, items) for est, items in findings.items()]
 
-    def _shipped_unbooked(self, f, key_all: np.ndarray, counted_keys: np.ndarray, width: int,
+    def _shipped_unbooked(self, f: Frame, key_all: np.ndarray, counted_keys: np.ndarray, width: int,
                           key: np.ndarray, t: np.ndarray, count_row: np.ndarray) -> np.ndarray:
         """For each row of the series (``key``, ``t``; only counts are filled): the units its
         senders' ``transfer_out`` records show shipped to it within ``TRANSIT_DAYS`` before the
@@ -278,7 +279,8 @@ class InventoryDiscrepancy(Detector):
         t0 = int(min(f.t.min(), t.min())) - h - 1
         span = int(max(f.t.max(), t.max())) - t0 + h + 2
 
-        def cumulative(keys: np.ndarray, times: np.ndarray, qty: np.ndarray):
+        def cumulative(keys: np.ndarray, times: np.ndarray,
+                       qty: np.ndarray) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
             comp = keys.astype(np.int64) * span + (times - t0)
             order = np.argsort(comp, kind="stable")
             comp, cs = comp[order], np.concatenate([[0.0], np.cumsum(qty[order])])
@@ -286,7 +288,7 @@ class InventoryDiscrepancy(Detector):
             def upto(k: np.ndarray, when: np.ndarray) -> np.ndarray:
                 lo = np.searchsorted(comp, k * span, "left")
                 hi = np.searchsorted(comp, k * span + (when - t0), "right")
-                return cs[hi] - cs[lo]
+                return np.asarray(cs[hi] - cs[lo], dtype=float)
             return upto
 
         shipped = cumulative(ship_key[ship], f.t[ship], f.qty[ship])
