@@ -497,7 +497,7 @@ def test_inventory_receipt_booked_a_week_after_the_count_that_saw_it(session):
     for e in ("LATE", "NOSHIP", "THIEF"):
         est(session, e, "hospital")
     _weekly_with_late_booking(session, "LATE", ship_day=-2)
-    _weekly_with_late_booking(session, "NOSHIP", ship_day=5)
+    _weekly_with_late_booking(session, "NOSHIP", ship_day=1)
     _weekly_with_late_booking(session, "THIEF", ship_day=-2, vanish_from=10)
     session.commit()
     run_all(session, only=["inventory_discrepancy"])
@@ -537,3 +537,42 @@ def test_inventory_severity_follows_the_size_of_the_gap(session):
     assert alerts["SOME"].severity == "medium"
     assert alerts["MANY"].evidence["missing_units"] == 60.0
     assert alerts["MANY"].severity in ("high", "critical")
+
+
+def test_inventory_delivery_shipped_after_each_count_does_not_excuse_a_shortfall(session):
+    """Look-alike of the late booking: the distributor ships the monthly delivery hours after
+    each count and the hospital books it 2.5 days later. The shipment is dated after the count,
+    so it cannot have been on the shelf: 6 ampoules a month that vanish from month 4 are still
+    measured in full. A delivery shipped the day before the count and booked 6 days after it
+    (SEEN: the count finds it) is tolerated."""
+    base_products(session)
+    est(session, "D1", "distributor")
+    for e in ("AFTER", "SEEN"):
+        est(session, e, "hospital")
+        mv(session, "count", e, FENT_AMP, 60, T0)
+    shelf = {"AFTER": 60, "SEEN": 60}
+    for m in range(1, 9):
+        end = days(T0, 30 * m)
+        for e in ("AFTER", "SEEN"):
+            mv(session, "administer", e, FENT_AMP, 50, end - dt.timedelta(days=10),
+               patient_id=f"PSN:{e}{m}")
+            shelf[e] -= 50
+        if m >= 4:
+            shelf["AFTER"] -= 6
+        mv(session, "count", "AFTER", FENT_AMP, shelf["AFTER"], end)
+        mv(session, "transfer_out", "D1", FENT_AMP, 56 if m >= 4 else 50,
+           end + dt.timedelta(hours=16), counterparty_id="AFTER")
+        mv(session, "receipt", "AFTER", FENT_AMP, 56 if m >= 4 else 50,
+           end + dt.timedelta(days=2, hours=12), counterparty_id="D1")
+        shelf["AFTER"] += 56 if m >= 4 else 50
+        shelf["SEEN"] += 50  # arrived the day before the count
+        mv(session, "transfer_out", "D1", FENT_AMP, 50, end - dt.timedelta(days=1),
+           counterparty_id="SEEN")
+        mv(session, "receipt", "SEEN", FENT_AMP, 50, end + dt.timedelta(days=6),
+           counterparty_id="D1")
+        mv(session, "count", "SEEN", FENT_AMP, shelf["SEEN"], end)
+    session.commit()
+    run_all(session, only=["inventory_discrepancy"])
+    alerts = _by_subject(session, "inventory_discrepancy")
+    assert set(alerts) == {"AFTER"}
+    assert alerts["AFTER"].evidence["missing_units"] == 6.0 * 5

@@ -45,14 +45,16 @@ class InventoryDiscrepancy(Detector):
     side, so a monthly delivery booked the day after every count cannot excuse a steady
     shortfall. Receipts booked a week or more after the units arrived (the paperwork typed in
     late) are recognised from the sender's side: units that the senders' own ``transfer_out``
-    records show shipped to the establishment in the 14 days before a count (or within its
-    ± 2 days) and not yet booked as received at it, booked within 14 days after it, may have been
-    on the shelf, unbooked, when it was counted. A surplus at such a count may come down by
-    those units as a start level, but never below the level of the count before it (a first
+    records show shipped to the establishment in the 14 days before a count was stamped, not
+    yet booked as received at it (nor within its ± 2 days, which the book at its best instant
+    already holds) and booked within 14 days after it, may have been on the shelf, unbooked,
+    when it was counted. A surplus at such a count may come down by those units as a start
+    level, but never below the level of the count before it (that count's level as stamped,
+    net of the shipments that explain its own surplus, or its lower bound if higher; a first
     count: by all of them): a surplus that the next booking takes back is a booking delay,
-    while a steady shortfall never rises above the count before it and keeps its full size;
-    a surplus that no shipment explains (units off the books that later vanish) is still
-    measured. A negative book balance reported as
+    while a steady shortfall never rises above the count before it and keeps its full size.
+    A surplus that no shipment dated before the count explains (units off the books that
+    later vanish; a delivery shipped after the count) is still measured. A negative book balance reported as
     a count of zero is a surplus and never a shortfall. The start count is the one that gives
     the largest shortfall (a theft need not span the whole year), but a start level must be
     confirmed by the count before it (the lower of the two is taken): a surplus that only one
@@ -103,7 +105,7 @@ class InventoryDiscrepancy(Detector):
                   "shipment booking lag": "receipts/transfers within 4 days of a count, only "
                                           "when the plain book does not explain the count",
                   "shipped before a count, booked as received after it": "sender's "
-                  "transfer_out in [count − 14 days, count + 2 days], receipt ≤ 14 days after; "
+                  "transfer_out in [count − 14 days, count], receipt booked 2-14 days after; "
                   "lowers a surplus "
                   "start level at most to the count before it",
                   "net missing units (start count → latest count)": "≥ 3",
@@ -200,11 +202,17 @@ class InventoryDiscrepancy(Detector):
             # the level of the count before it (a count with no predecessor: by all of them).
             # A steady shortfall never rises above the count before it, so this cannot excuse
             # it; it only removes surpluses that the next booking takes back.
+            # The floor is the level of the count before: as stamped, net of the shipments
+            # that explain its own surplus (or its lower bound over the count-time range, if
+            # higher).
             floor = -np.inf
             for i, c in enumerate(cpos):
-                if pending[c] > 0:
-                    a_arr[i] = min(a_arr[i], max(plain[i][0] - pending[c], floor))
-                floor = a_arr[i]
+                if pending[0, c] > 0:
+                    a_arr[i] = min(a_arr[i], max(plain[i][0] - pending[0, c], floor))
+                level = float(f.qty[rows[c]]) - float(cum[c])
+                if pending[1, c] > 0:
+                    level = min(level, max(level - pending[1, c], floor))
+                floor = max(float(a_arr[i]), level)
             z = len(cpos) - 1
             in_win = np.array([f.t[rows[c]] >= ctx.start_t - 31 * DAY for c in cpos[:-1]])
             if not in_win.any():
@@ -261,8 +269,9 @@ class InventoryDiscrepancy(Detector):
         count, not yet booked as received at the count, and booked as received within
         ``TRANSIT_DAYS`` after it (receipts and transfers in from senders that report their
         shipments) — min(shipped − received up to the count, shipped in the window, received
-        after), never below 0."""
-        out = np.zeros(len(key))
+        after), never below 0. Row 0: booked after the count's time uncertainty (±
+        ``SLACK_DAYS``); row 1: booked after its stamp."""
+        out = np.zeros((2, len(key)))
         cidx = np.flatnonzero(count_row)
         if len(cidx) == 0:
             return out
@@ -294,13 +303,17 @@ class InventoryDiscrepancy(Detector):
         shipped = cumulative(ship_key[ship], f.t[ship], f.qty[ship])
         received = cumulative(key_all[recv], f.t[recv], f.qty[recv])
         k, tc = key[cidx].astype(np.int64), t[cidx].astype(np.int64)
-        # Shipped before the count, within its count-time uncertainty (a sender's transfer_out
-        # is often entered the next day); not yet booked as received at the count.
-        s_now, r_now = shipped(k, tc + slack), received(k, tc)
-        in_transit = s_now - r_now
-        recent = s_now - shipped(k, tc - h)
-        booked_after = received(k, tc + h) - r_now
-        out[cidx] = np.maximum(np.minimum(np.minimum(in_transit, recent), booked_after), 0.0)
+        # Shipped before the count was stamped, and not booked as received within the count's
+        # time uncertainty (the book at the count's best instant already holds those).
+        s_now = shipped(k, tc)
+        recent = s_now - shipped(k, tc - h)  # shipped within the transit window
+        r_end = received(k, tc + h)
+        for j, since in enumerate((tc + slack, tc)):
+            # Booked after the count's time uncertainty (what the book at its best instant
+            # does not hold yet), and booked after its stamp (what the book as stamped lacks).
+            r_now = received(k, since)
+            out[j, cidx] = np.maximum(np.minimum(np.minimum(s_now - r_now, recent),
+                                                 r_end - r_now), 0.0)
         return out
 
     def _seized_links(self, session: Session, ctx: DetectionContext) -> dict[tuple[int, int], list[str]]:
