@@ -45,16 +45,16 @@ class InventoryDiscrepancy(Detector):
     side, so a monthly delivery booked the day after every count cannot excuse a steady
     shortfall. Receipts booked a week or more after the units arrived (the paperwork typed in
     late) are recognised from the sender's side: units that the senders' own ``transfer_out``
-    records show shipped to the establishment in the 14 days before a count was stamped, not
-    yet booked as received at it (nor within its ± 2 days, which the book at its best instant
-    already holds) and booked within 14 days after it, may have been on the shelf, unbooked,
-    when it was counted. A surplus at such a count may come down by those units as a start
+    records show shipped to the establishment in the 14 days before a count (before the end
+    of its ± 2-day time range), not yet booked as received by then (the book at the count's
+    best instant already holds what was) and booked within 14 days after it, may have been on
+    the shelf, unbooked, when it was counted. A surplus at such a count may come down by those units as a start
     level, but never below the level of the count before it (that count's level as stamped,
     net of the shipments that explain its own surplus, or its lower bound if higher; a first
     count: by all of them): a surplus that the next booking takes back is a booking delay,
     while a steady shortfall never rises above the count before it and keeps its full size.
     A surplus that no shipment dated before the count explains (units off the books that
-    later vanish; a delivery shipped after the count) is still measured. A negative book balance reported as
+    later vanish; a delivery shipped days after the count) is still measured. A negative book balance reported as
     a count of zero is a surplus and never a shortfall. The start count is the one that gives
     the largest shortfall (a theft need not span the whole year), but a start level must be
     confirmed by the count before it (the lower of the two is taken): a surplus that only one
@@ -105,7 +105,7 @@ class InventoryDiscrepancy(Detector):
                   "shipment booking lag": "receipts/transfers within 4 days of a count, only "
                                           "when the plain book does not explain the count",
                   "shipped before a count, booked as received after it": "sender's "
-                  "transfer_out in [count − 14 days, count], receipt booked 2-14 days after; "
+                  "transfer_out in [count − 14 days, count + 2 days], receipt booked 2-14 days after; "
                   "lowers a surplus "
                   "start level at most to the count before it",
                   "net missing units (start count → latest count)": "≥ 3",
@@ -305,13 +305,13 @@ class InventoryDiscrepancy(Detector):
         k, tc = key[cidx].astype(np.int64), t[cidx].astype(np.int64)
         # Shipped before the count was stamped, and not booked as received within the count's
         # time uncertainty (the book at the count's best instant already holds those).
-        s_now = shipped(k, tc)
-        recent = s_now - shipped(k, tc - h)  # shipped within the transit window
         r_end = received(k, tc + h)
         for j, since in enumerate((tc + slack, tc)):
-            # Booked after the count's time uncertainty (what the book at its best instant
-            # does not hold yet), and booked after its stamp (what the book as stamped lacks).
-            r_now = received(k, since)
+            # Row 0: the count taken anywhere in its time range (± slack), as the book at its
+            # best instant is: shipped before its end, booked after it. Row 1: the count as
+            # stamped: shipped before the stamp, booked after it.
+            s_now, r_now = shipped(k, since), received(k, since)
+            recent = s_now - shipped(k, tc - h)  # shipped within the transit window
             out[j, cidx] = np.maximum(np.minimum(np.minimum(s_now - r_now, recent),
                                                  r_end - r_now), 0.0)
         return out
