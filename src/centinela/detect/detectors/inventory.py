@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 import numpy as np
 from sqlalchemy import select
@@ -11,8 +12,14 @@ from sqlalchemy.orm import Session
 from centinela.alerts.service import AlertDraft
 from centinela.detect.base import Detector, day_str, fmt
 from centinela.detect.context import DAY, DetectionContext
-from centinela.detect.frame import EVENT_CODE
-from centinela.detect.scoring import bh_keep, p_from_z, robust_center_scale, strength_from_p
+from centinela.detect.frame import EVENT_CODE, Frame
+from centinela.detect.scoring import (
+    bh_keep,
+    calibrate,
+    p_from_z,
+    robust_center_scale,
+    strength_from_p,
+)
 from centinela.detect.util import groups
 from centinela.ledger.records import EVENT_TYPES, STOCK_SIGN, Movement, Seizure
 
@@ -36,7 +43,18 @@ class InventoryDiscrepancy(Detector):
     the other side of it — but only for a count the plain book does not explain: a count whose
     count-time range gives the same level as the count before it needs no shipment on the other
     side, so a monthly delivery booked the day after every count cannot excuse a steady
-    shortfall. A negative book balance reported as
+    shortfall. Receipts booked a week or more after the units arrived (the paperwork typed in
+    late) are recognised from the sender's side: units that the senders' own ``transfer_out``
+    records show shipped to the establishment in the 14 days before a count (before the end
+    of its ± 2-day time range), not yet booked as received by then (the book at the count's
+    best instant already holds what was) and booked within 14 days after it, may have been on
+    the shelf, unbooked, when it was counted. A surplus at such a count may come down by those units as a start
+    level, but never below the level of the count before it (that count's level as stamped,
+    net of the shipments that explain its own surplus, or its lower bound if higher; a first
+    count: by all of them): a surplus that the next booking takes back is a booking delay,
+    while a steady shortfall never rises above the count before it and keeps its full size.
+    A surplus that no shipment dated before the count explains (units off the books that
+    later vanish; a delivery shipped days after the count) is still measured. A negative book balance reported as
     a count of zero is a surplus and never a shortfall. The start count is the one that gives
     the largest shortfall (a theft need not span the whole year), but a start level must be
     confirmed by the count before it (the lower of the two is taken): a surplus that only one
@@ -47,7 +65,10 @@ class InventoryDiscrepancy(Detector):
     establishment × product is a test: its share is compared with those of the same kind of
     establishment and product (robust z, median/MAD, σ ≥ 1 %), and flagged when the shortfall is
     ≥ 3 units and ≥ 2 % of what was handled and the p of z survives Benjamini–Hochberg (q = 5 %)
-    over every series tested.
+    over every series tested. Severity follows the size of the gap as well as its
+    improbability: under 10 missing units a finding is at most low, under 30 at most medium (a
+    handful of units at a count, a miscount or an unrecorded breakage, is for the next
+    inspection visit, however unusual its share of a small shelf).
 
     Street seizures are independent evidence (police data, not the ledger): a series whose
     establishment still held on its books, at the seizure date, the seized unit (a seized
@@ -67,28 +88,39 @@ class InventoryDiscrepancy(Detector):
     title = "Faltante en conteo de inventario / Inventory shortfall at count"
     tolerates = (
         "counts stamped at the start of the shift, the next morning or a day or two late (+/-"
-        " 2 days), shipments booked up to 4 days on the other side of a count, miscounts "
+        " 2 days), shipments booked up to 4 days on the other side of a count, receipts booked"
+        " up to 14 days after a count that the sender's transfer_out dates before it (the "
+        "surplus they leave at the count is not a start level), miscounts "
         "corrected later (netting in both directions), a surplus seen at only one count (a start"
         " level must be confirmed by the previous count), a negative book counted as zero, quiet"
         " months (floor of 50 units handled), and chance across all series (peer z, "
         "Benjamini-Hochberg). A lot seized on the street that an establishment still held on "
         "its books raises the prior of its series (weighted Benjamini-Hochberg) but is never a "
-        "finding without its own shortfall; a lot held by many is evidence shared among them."
+        "finding without its own shortfall; a lot held by many is evidence shared among them. "
+        "A gap of a few units is graded low (under 10 units) or at most medium (under 30)."
     )
     subject_kind = "establishment"
     topics = ("diversion", "inventory")
     thresholds = {"count-time uncertainty": "± 2 days (book taken at the best-agreeing instant)",
                   "shipment booking lag": "receipts/transfers within 4 days of a count, only "
                                           "when the plain book does not explain the count",
+                  "shipped before a count, booked as received after it": "sender's "
+                  "transfer_out in [count − 14 days, count + 2 days], receipt booked 2-14 days after; "
+                  "lowers a surplus "
+                  "start level at most to the count before it",
                   "net missing units (start count → latest count)": "≥ 3",
                   "share of units handled (floor 50 units)": "≥ 2 %",
                   "peer robust z (same establishment kind and product)": "BH q = 5 %",
                   "series holding a lot seized on the street":
-                      "weighted BH, a tenth of the weight shared among them (w ≥ 1)"}
+                      "weighted BH, a tenth of the weight shared among them (w ≥ 1)",
+                  "severity by size": "< 10 missing units: at most low; < 30: at most medium"}
     evidence_fields = ("products", "missing_units", "units_out", "share", "z", "p_value",
                        "seizures")
 
     BOOKING_LAG_DAYS = 4
+    TRANSIT_DAYS = 14  # a shipment's transit plus the receiver's booking of it
+    # (missing units below, highest score): under 10 units at most low, under 30 at most medium.
+    SIZE_CEILINGS = ((10.0, 39.0), (30.0, 64.0))
     SLACK_DAYS, MIN_UNITS, MIN_SHARE, FLOOR_UNITS, SIGMA_FLOOR, Q = 2, 3.0, 0.02, 50.0, 0.01, 0.05
     SEIZURE_WEIGHT_SHARE = 0.1  # share of the weighted-BH budget for series a seizure points to
 
@@ -116,6 +148,11 @@ class InventoryDiscrepancy(Detector):
         t = f.t[rows]
         slack = self.SLACK_DAYS * DAY
         lag = self.BOOKING_LAG_DAYS * DAY
+        # Units the senders' own records show shipped to this establishment before each count
+        # and booked as received after it (within the transit window): they may have been on
+        # the shelf, unbooked, when it was counted.
+        pending = self._shipped_unbooked(f, key_all, counted_keys, width, key, t,
+                                         is_count[rows])
         series: list[dict] = []
         for _, pos in groups(key, np.arange(len(rows))):
             lo_key, hi_key = int(pos.min()), int(pos.max()) + 1
@@ -159,6 +196,23 @@ class InventoryDiscrepancy(Detector):
                         and plain[-2][0] <= plain[-1][1] + 1e-9:
                     a_val[-1], b_val[-1] = plain[-1]
             a_arr, b_arr = np.array(a_val), np.array(b_val)
+            # A surplus at a count that the senders' records explain (units shipped before the
+            # count, booked as received after it) is a booking delay, not a level to measure
+            # later counts from: the start level may come down by those units, but never below
+            # the level of the count before it (a count with no predecessor: by all of them).
+            # A steady shortfall never rises above the count before it, so this cannot excuse
+            # it; it only removes surpluses that the next booking takes back.
+            # The floor is the level of the count before: as stamped, net of the shipments
+            # that explain its own surplus (or its lower bound over the count-time range, if
+            # higher).
+            floor = -np.inf
+            for i, c in enumerate(cpos):
+                if pending[0, c] > 0:
+                    a_arr[i] = min(a_arr[i], max(plain[i][0] - pending[0, c], floor))
+                level = float(f.qty[rows[c]]) - float(cum[c])
+                if pending[1, c] > 0:
+                    level = min(level, max(level - pending[1, c], floor))
+                floor = max(float(a_arr[i]), level)
             z = len(cpos) - 1
             in_win = np.array([f.t[rows[c]] >= ctx.start_t - 31 * DAY for c in cpos[:-1]])
             if not in_win.any():
@@ -207,6 +261,60 @@ class InventoryDiscrepancy(Detector):
             if k:
                 findings.setdefault(c[3]["est"], []).append(c)
         return [self._alert(ctx, rows, est, items) for est, items in findings.items()]
+
+    def _shipped_unbooked(self, f: Frame, key_all: np.ndarray, counted_keys: np.ndarray, width: int,
+                          key: np.ndarray, t: np.ndarray, count_row: np.ndarray) -> np.ndarray:
+        """For each row of the series (``key``, ``t``; only counts are filled): the units its
+        senders' ``transfer_out`` records show shipped to it within ``TRANSIT_DAYS`` before the
+        count, not yet booked as received at the count, and booked as received within
+        ``TRANSIT_DAYS`` after it (receipts and transfers in from senders that report their
+        shipments) — min(shipped − received up to the count, shipped in the window, received
+        after), never below 0. Row 0: booked after the count's time uncertainty (±
+        ``SLACK_DAYS``); row 1: booked after its stamp."""
+        out = np.zeros((2, len(key)))
+        cidx = np.flatnonzero(count_row)
+        if len(cidx) == 0:
+            return out
+        ok = (f.product >= 0) & (f.counterparty >= 0)
+        ship = ok & f.is_type("transfer_out")
+        ship_key = f.counterparty.astype(np.int64) * width + f.product
+        ship &= np.isin(ship_key, counted_keys)
+        if not ship.any():
+            return out
+        senders = np.unique(f.est[ship])
+        recv = ok & f.is_type("receipt", "transfer_in") & np.isin(f.counterparty, senders) \
+            & np.isin(key_all, counted_keys)
+        h, slack = self.TRANSIT_DAYS * DAY, self.SLACK_DAYS * DAY
+        t0 = int(min(f.t.min(), t.min())) - h - 1
+        span = int(max(f.t.max(), t.max())) - t0 + h + 2
+
+        def cumulative(keys: np.ndarray, times: np.ndarray,
+                       qty: np.ndarray) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+            comp = keys.astype(np.int64) * span + (times - t0)
+            order = np.argsort(comp, kind="stable")
+            comp, cs = comp[order], np.concatenate([[0.0], np.cumsum(qty[order])])
+
+            def upto(k: np.ndarray, when: np.ndarray) -> np.ndarray:
+                lo = np.searchsorted(comp, k * span, "left")
+                hi = np.searchsorted(comp, k * span + (when - t0), "right")
+                return np.asarray(cs[hi] - cs[lo], dtype=float)
+            return upto
+
+        shipped = cumulative(ship_key[ship], f.t[ship], f.qty[ship])
+        received = cumulative(key_all[recv], f.t[recv], f.qty[recv])
+        k, tc = key[cidx].astype(np.int64), t[cidx].astype(np.int64)
+        # Shipped before the count was stamped, and not booked as received within the count's
+        # time uncertainty (the book at the count's best instant already holds those).
+        r_end = received(k, tc + h)
+        for j, since in enumerate((tc + slack, tc)):
+            # Row 0: the count taken anywhere in its time range (± slack), as the book at its
+            # best instant is: shipped before its end, booked after it. Row 1: the count as
+            # stamped: shipped before the stamp, booked after it.
+            s_now, r_now = shipped(k, since), received(k, since)
+            recent = s_now - shipped(k, tc - h)  # shipped within the transit window
+            out[j, cidx] = np.maximum(np.minimum(np.minimum(s_now - r_now, recent),
+                                                 r_end - r_now), 0.0)
+        return out
 
     def _seized_links(self, session: Session, ctx: DetectionContext) -> dict[tuple[int, int], list[str]]:
         """(establishment, product) → the street seizures of the lookback window it still held
@@ -292,6 +400,15 @@ class InventoryDiscrepancy(Detector):
         if seizures:
             summary += (f" Lotes que figuraban en sus libros fueron incautados en la calle "
                         f"({', '.join(seizures[:5])}).")
+        # Severity follows the size of the gap, not only its improbability: a handful of
+        # units at a count (a miscount, an unrecorded breakage) is for the next inspection
+        # visit, however unusual its share.
+        score, _ = calibrate(strength_from_p(p), mme)
+        ceiling = 100.0
+        for units, top in self.SIZE_CEILINGS:
+            if missing_units < units:
+                ceiling = top
+                break
         return self.draft(
             name, t0, t1, strength_from_p(p), mme, summary,
             {"metric": "book − counted units (netted)", "observed": round(missing_units, 3),
@@ -300,4 +417,5 @@ class InventoryDiscrepancy(Detector):
              "seizures": seizures,
              **f.events(ev_rows)},
             department=ctx.est_department(est), ubigeo=ctx.registry.est_ubigeo[est],
+            score=min(score, ceiling),
         )
