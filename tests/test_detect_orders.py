@@ -57,28 +57,32 @@ def test_suspicious_order_surplus_found_on_the_shelf_is_not_missing(session):
     100), uses 250 that month, then the patient stops. Its monthly counts find the surplus on
     the shelf (150 tablets at the horizon, less than two months of its largest monthly use):
     nothing is missing. The same orders with counts that do not find the surplus, and with no
-    counts at all, are flagged."""
+    counts at all, are flagged. So is a pharmacy that orders ten months of use at once and never
+    again, its counts copied from the books (COPIED): a holding of many months is not a normal
+    one, and the order being judged cannot excuse itself as "one order still unopened"."""
     rng = random.Random(7)
     base_products(session)
     est(session, "D1", "distributor")
-    for e in ("SHELF", "GONE", "NOCOUNT", *(f"P{i}" for i in range(9))):
+    for e in ("SHELF", "GONE", "NOCOUNT", "COPIED", *(f"P{i}" for i in range(9))):
         est(session, e)
     for m in range(9):
         for i in range(9):
             q = rng.randint(90, 110)
             _month(session, f"P{i}", m, q, q)
         if m < 6:
-            for e in ("SHELF", "GONE"):
+            for e in ("SHELF", "GONE", "COPIED"):
                 _month(session, e, m, 100, 100, count=50)
             _month(session, "NOCOUNT", m, 100, 100)
     for m, received, used, shelf_count in ((6, 450, 250, 250), (7, 0, 50, 200), (8, 0, 50, 150)):
         _month(session, "SHELF", m, received, used, count=shelf_count)
         _month(session, "GONE", m, received, used, count=50)
         _month(session, "NOCOUNT", m, received, used)
+    for m, received, used, book in ((6, 1000, 100, 950), (7, 0, 100, 850), (8, 0, 100, 750)):
+        _month(session, "COPIED", m, received, used, count=book)
     session.commit()
     run_all(session)
     alerts = _by_subject(session, "suspicious_order")
-    assert {"GONE", "NOCOUNT"} <= set(alerts)
+    assert {"GONE", "NOCOUNT", "COPIED"} <= set(alerts)
     assert "SHELF" not in alerts
     assert alerts["GONE"].evidence["months"] == ["2025-07"]
 

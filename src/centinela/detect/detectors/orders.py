@@ -277,8 +277,9 @@ class SuspiciousOrder(Detector):
     month before the order (its last count rolled forward with the book, which units gone
     unrecorded could only make larger), and the stock then held is a normal holding (≤ 2
     months of the largest monthly outflow from three months before the order to the horizon's
-    end, plus the largest single receipt of the horizon, which can sit unopened: a pharmacy
-    that stocked up for a new patient who then stopped), that growth is taken off the
+    end, plus the largest single receipt of the six months before the order, which can sit
+    unopened — the order judged cannot excuse itself: a pharmacy that stocked up for a new
+    patient who then stopped), that growth is taken off the
     unexplained net inflow, which must still be ≥ a typical month of receipts. A larger
     holding is left to the stock build-up rule below; a count that does not find the units
     excuses nothing.
@@ -320,7 +321,7 @@ class SuspiciousOrder(Detector):
         "establishments that grew during the year (recent 3-month level as a second baseline), "
         "lumpy ordering (judged on the series' own variability), orders received at month end"
         " (the next months' use counts), surplus that a recent count finds on the shelf as a "
-        "normal holding (<= 2 months of the largest monthly outflow plus one order), and "
+        "normal holding (<= 2 months of the largest monthly outflow plus one usual order), and "
         "chance across all "
         "series-months (Benjamini-Hochberg). With only one month of follow-up a finding is provisional (low). Stock "
         "build-up rule: normal holdings (< 4 months of use built), one order still unopened "
@@ -354,7 +355,7 @@ class SuspiciousOrder(Detector):
     PROVISIONAL_MAX = 35.0  # below the medium band (40)
     # Size/frequency rule: extra receipts that a recent count (≤ 35 days before a month's end)
     # finds on the shelf, as a holding of ≤ 2 months of the largest monthly outflow plus the
-    # largest single receipt, are not missing.
+    # largest single receipt of the six months before, are not missing.
     HOLD_MONTHS, COUNT_MAX_AGE_DAYS = 2.0, 35
 
     def run(self, session: Session, now: dt.datetime, ctx: DetectionContext) -> list[AlertDraft]:
@@ -441,8 +442,11 @@ class SuspiciousOrder(Detector):
                 for j in range(m + h, m - 1, -1):
                     s_end = np.where(np.isnan(s_end), counted[hit, j], s_end)
                 peak = (U + W)[hit, max(int(m) - self.RECENT_MONTHS, 0):m + h + 1].max(axis=1)
-                # "A month or two of use plus a pack": one order can sit unopened.
-                holding = self.HOLD_MONTHS * peak + big[hit, m:m + h + 1].max(axis=1)
+                # "A month or two of use plus a pack": one order of the usual size can sit
+                # unopened (the largest single receipt of the six months before: the order
+                # being judged cannot excuse itself).
+                usual = big[hit, max(m - 6, 0):m].max(axis=1) if m > 0 else np.zeros(len(hit))
+                holding = self.HOLD_MONTHS * peak + usual
                 shelf = np.where(np.isnan(s_before) | np.isnan(s_end) | (s_end > holding), 0.0,
                                  np.maximum(s_end - np.nan_to_num(s_before), 0.0))
                 on_shelf = excess[hit] - shelf < meanR[hit]
