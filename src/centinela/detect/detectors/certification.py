@@ -109,12 +109,12 @@ class UncertifiedHandler(Detector):
         # the gap is systemic (renewals not in the registry, a programme not yet running), and
         # thousands of individual alerts would bury the exceptions; each stays listed as a
         # compliance notice (low) and the certification page shows the whole picture.
-        handler_codes = [int(c) for c in codes if role_of(ctx, int(c)) in HANDLING_ROLES]
+        roles = {int(c): role_of(ctx, int(c)) for c in codes}
+        handler_codes = [c for c, role in roles.items() if role in HANDLING_ROLES]
         without = set(np.unique(who[~ok]).tolist()) & set(handler_codes)
         systemic = (len(handler_codes) >= self.SYSTEMIC_MIN_HANDLERS
                     and len(without) >= self.SYSTEMIC_SHARE * len(handler_codes))
         rows, who, starts, ends = rows[~ok], who[~ok], starts[~ok], ends[~ok]
-        roles = {int(c): role_of(ctx, int(c)) for c in np.unique(who)}
         keep = np.array([roles[int(c)] in HANDLING_ROLES for c in who], dtype=bool)
         rows, who, starts, ends = rows[keep], who[keep], starts[keep], ends[keep]
         if len(rows) == 0:

@@ -372,7 +372,8 @@ class SuspiciousOrder(Detector):
         n_tests = 0
         idx = np.arange(len(R))
         counted: np.ndarray | None = None
-        big = booked = np.zeros(0)
+        booked: np.ndarray | None = None  # month-end stock, shared with the build-up rule
+        big = np.zeros(0)
         # An order covers the coming weeks: a month is judged once the month after it is known.
         for m in range(max(start_m, 0), nm - (self.MIN_HORIZON - 1)):
             a = np.maximum(mo.first, m - 12)
@@ -429,13 +430,14 @@ class SuspiciousOrder(Detector):
                 # missing after it must be ≥ a typical month of receipts, as above.
                 if counted is None:
                     counted = month_end_stock(ctx, mo, max_age_s=self.COUNT_MAX_AGE_DAYS * DAY)
-                    booked = month_end_stock(ctx, mo)
+                    booked = month_end_stock(ctx, mo) if booked is None else booked
                     big = np.zeros(R.shape)  # largest single receipt of each month (mg)
                     np.maximum.at(big, (mo.inv[mo.inbound], mo.mon[mo.inbound]),
                                   ctx.row_mg[mo.rows[mo.inbound]])
                 # Before the order, the last count rolled forward with the book: units gone
                 # unrecorded since that count only make it larger (the credit smaller).
-                s_before = booked[hit, m - 1] if m > 0 else np.full(len(hit), np.nan)
+                s_before = booked[hit, m - 1] if m > 0 and booked is not None \
+                    else np.full(len(hit), np.nan)
                 # The latest month of the horizon whose stock a recent count states (the
                 # current month is partial: its last count may be weeks before its end).
                 s_end = np.full(len(hit), np.nan)
@@ -469,11 +471,13 @@ class SuspiciousOrder(Detector):
                 c["tests"] = n_tests
                 flagged.setdefault(int(mo.est[c["g"]]), []).append(c)
         out = [d for est, items in flagged.items() for d in self._episodes(ctx, mo, est, items)]
-        return out + self._build_ups(ctx, mo, start_m)
+        S = booked if booked is not None else month_end_stock(ctx, mo)
+        return out + self._build_ups(ctx, mo, start_m, S)
 
-    def _build_ups(self, ctx: DetectionContext, mo: _Monthly, start_m: int) -> list[AlertDraft]:
-        """Stock built by orders and kept while ordering goes on (the pattern rule)."""
-        S = month_end_stock(ctx, mo)
+    def _build_ups(self, ctx: DetectionContext, mo: _Monthly, start_m: int,
+                   S: np.ndarray) -> list[AlertDraft]:
+        """Stock built by orders and kept while ordering goes on (the pattern rule); ``S`` is
+        the month-end stock (``month_end_stock``)."""
         R, out = mo.R, mo.U + mo.W  # receipts and every outflow (mg per month)
         n, nm = R.shape
         # Follow-up only over full months: the current month is partial (its use is not known).
