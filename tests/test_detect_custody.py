@@ -141,6 +141,30 @@ def test_seized_lot_is_traced_to_its_last_custodian(session):
     assert traced.evidence["traced"] is True
     assert alerts["L-UNKNOWN"].evidence["traced"] is False
     assert traced.score > alerts["L-UNKNOWN"].score
+    # An untraced lot names nobody to inspect: a low notice, not a finding against a subject.
+    assert alerts["L-UNKNOWN"].severity == "low"
+
+
+def test_seized_lot_is_traced_when_copied_loosely_or_under_another_product_code(session):
+    """Quirk: the police copy the lot off the box (" fn-23045a" for "FN23045A") and name the product
+    by the GTIN on the box rather than the registry number the ledger uses."""
+    base_products(session)
+    for e in ("IMP", "P1"):
+        est(session, e)
+    mv(session, "import", "IMP", FENT_AMP, 100, T, lot="FN23045A")
+    mv(session, "transfer_out", "IMP", FENT_AMP, 100, days(T, 1), counterparty_id="P1", lot="FN23045A")
+    mv(session, "receipt", "P1", FENT_AMP, 100, days(T, 2), counterparty_id="IMP", lot="FN23045A")
+    session.add(Seizure(seizure_id="SZ-9", occurred_at=days(T, 20), ubigeo="150132",
+                        agency="PNP-DIRANDRO", context="street", product_code="07750000000000",
+                        lot=" fn-23045a", units=5, content_hash="q"))
+    mv(session, "dispense", "P1", FENT_AMP, 1, days(T, 25), patient_id="PSN:x1", prescriber_id="CMP-1")
+    session.commit()
+    run_all(session)
+    [alert] = _alerts(session, "seizure_trace")
+    assert alert.evidence["traced"] is True, (alert.summary, alert.evidence)
+    assert alert.evidence["last_custodian"] == "P1"
+    assert alert.evidence["matched_without_product"] is True
+    assert alert.severity in ("medium", "high", "critical")
 
 
 def test_receipt_booked_weeks_late_is_not_a_missing_shipment(session):

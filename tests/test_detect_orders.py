@@ -110,6 +110,36 @@ def test_suspicious_order_with_one_month_of_follow_up_is_provisional(session):
     assert late.evidence["provisional"] is True and late.evidence["horizon_months"] == 2
     assert late.severity == "low" and "Provisional" in late.summary
 
+
+def test_counts_stamped_on_the_first_of_a_month_are_no_follow_up(session):
+    """Quirk: the year's data ends with the year-end counts stamped 00:30 on the 1st of the next
+    month. A spike ordered in the last full month but one is seen with one month of use (the
+    current month holds only those counts): provisional, not graded as if two more months had
+    shown the units unused."""
+    rng = random.Random(11)
+    base_products(session)
+    est(session, "D1", "distributor")
+    for e in ("NOV", *(f"P{i}" for i in range(9))):
+        est(session, e)
+    for m in range(12):
+        t = dt.datetime(2025, m + 1, 3, 15)
+        for i in range(9):
+            q = rng.randint(90, 110)
+            mv(session, "receipt", f"P{i}", MORPH_TAB, q, t, counterparty_id="D1")
+            mv(session, "dispense", f"P{i}", MORPH_TAB, q, t + dt.timedelta(days=9),
+               patient_id=f"PSN:P{i}-{m}", prescriber_id="CMP-1", prescription_id=f"R{i}-{m}",
+               days_supply=30)
+        mv(session, "receipt", "NOV", MORPH_TAB, 500 if m == 10 else 100, t, counterparty_id="D1")
+        mv(session, "dispense", "NOV", MORPH_TAB, 100, t + dt.timedelta(days=9),
+           patient_id=f"PSN:N-{m}", prescriber_id="CMP-1", prescription_id=f"RN{m}", days_supply=30)
+    for e in ("NOV", *(f"P{i}" for i in range(9))):
+        mv(session, "count", e, MORPH_TAB, 0, dt.datetime(2026, 1, 1, 5, 30))  # 00:30 in Lima
+    session.commit()
+    run_all(session)
+    alert = _by_subject(session, "suspicious_order")["NOV"]
+    assert alert.evidence["horizon_months"] == 3 and alert.evidence["follow_up_months"] == 2
+    assert alert.evidence["provisional"] is True and alert.severity == "low"
+
 def test_purchases_outgrowing_use_vs_documented_stock_build_up(session):
     rng = random.Random(5)
     base_products(session)

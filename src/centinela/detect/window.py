@@ -110,6 +110,17 @@ def _seized_filter(now: dt.datetime, start: dt.datetime, session: Session):
         window, Seizure.serial.is_not(None)))))
     if not lots and not serials:
         return false()
+    # A lot copied off a box by the police may differ from the ledger's in case, spaces or
+    # dashes: the usual spellings are passed as values too (an index lookup, not a scan).
+    lots = sorted({v for lot in lots for v in lot_spellings(lot)})
     return and_(Movement.occurred_at <= now,
                 or_(Movement.lot.in_(lots) if lots else false(),
                     Movement.serial.in_(serials) if serials else false()))
+
+
+def lot_spellings(lot: str) -> set[str]:
+    """The spellings of a lot that a person copying it may have changed: as given, trimmed,
+    upper and lower case, and without spaces, dashes, dots or slashes."""
+    bare = "".join(ch for ch in lot if ch.isalnum())
+    return {v for v in (lot, lot.strip(), lot.strip().upper(), lot.strip().lower(),
+                        bare.upper(), bare.lower()) if v}

@@ -455,18 +455,26 @@ class SeizureTrace(Detector):
 
     Serial: the establishment of the last movement before the seizure (the receiver when that
     movement was a shipment). Lot: the establishments that received it, latest first, with what
-    each still held on the books at the seizure date. Untraceable lots are flagged too.
+    each still held on the books at the seizure date. A lot is matched as a person copies it
+    off a box (case, and spaces or dashes the ledger's spelling lacks, do not count) and, when
+    the seizure names a product the lot never moved under (a GTIN for a registry number), by
+    the lot alone. A lot or serial in
+    no movement names no custodian: it is a low notice for the early warning.
     """
 
     name = "seizure_trace"
     title = "Incautación rastreada / Seized lot or serial traced"
     tolerates = (
-        "nothing: a seized unit of a registered lot is always traced; the alert names the "
-        "last custodian, not a culprit."
+        "a seized unit of a registered lot is always traced; the alert names the last "
+        "custodian, not a culprit. A lot or serial that appears in no movement (counterfeit, "
+        "or diverted before it was reported) names no one to inspect and is low."
     )
     subject_kind = "lot"
     topics = ("seizure_trace",)
     evidence_fields = ("seizure_id", "last_custodian", "custodians", "chain")
+    # A lot or serial found in no movement names no custodian: a low notice (the early
+    # warning's ews_seized_registry_product carries the seizure itself).
+    UNTRACED_SCORE = 30.0
 
     def run(self, session: Session, now: dt.datetime, ctx: DetectionContext) -> list[AlertDraft]:
         if ctx.realtime:
@@ -485,34 +493,41 @@ class SeizureTrace(Detector):
             t_s = to_epoch(s.occurred_at)
             prod = f.prodv.code(s.product_code) if s.product_code else None
             if s.serial:
-                code = f.serialv.code(s.serial)
-                mask = f.serial == code
-                kind, subject = "serial", s.serial
+                kind, subject, vocab, column = "serial", s.serial, f.serialv, f.serial
             elif s.lot:
-                code = f.lotv.code(s.lot)
-                mask = f.lot == code
-                kind, subject = "lot", s.lot
+                kind, subject, vocab, column = "lot", s.lot, f.lotv, f.lot
             else:
                 continue
-            if prod is not None:
-                mask &= f.product == prod
-            rows = np.flatnonzero(mask & (f.t <= t_s))
-            out.append(self._trace(ctx, s, kind, subject, rows, t_s))
+            before = f.t <= t_s
+            mask = _code_mask(vocab, column, subject)
+            rows = np.flatnonzero(mask & before & (f.product == prod)) if prod is not None \
+                else np.flatnonzero(mask & before)
+            loose = False
+            if len(rows) == 0 and prod is not None:
+                # The seizure names the product as the police read it off the box (a GTIN
+                # for a registry number, a sister presentation): the lot still identifies it.
+                rows = np.flatnonzero(mask & before)
+                loose = len(rows) > 0
+            out.append(self._trace(ctx, s, kind, subject, rows, t_s, loose))
         return out
 
     def _trace(self, ctx: DetectionContext, s: Seizure, kind: str, subject: str,
-               rows: np.ndarray, t_s: int) -> AlertDraft:
+               rows: np.ndarray, t_s: int, loose: bool = False) -> AlertDraft:
         f, reg = ctx.frame, ctx.registry
         dept = s.ubigeo[:2] if s.ubigeo else None
         units = float(s.units or 1.0)
         if len(rows) == 0:
+            # No custodian in the ledger: nothing here names an establishment or a person to
+            # inspect. It is a notice for the early warning (counterfeit, or diverted before
+            # it was ever reported), not a diversion finding against a subject.
             summary = (f"El {('lote' if kind == 'lot' else 'número de serie')} {subject} incautado "
                        f"({s.agency}, {s.occurred_at.date()}) no aparece en ningún movimiento registrado: "
                        f"posible falsificación o desvío antes del registro.")
             return self.draft(subject, t_s, t_s, 0.6, 0.0, summary,
                               {"seizure_id": s.seizure_id, "traced": False, "last_custodian": None,
-                               "event_ids": [], "event_count": 0},
-                              department=dept, ubigeo=s.ubigeo, subject_kind=kind)
+                               "seized_units": s.units, "event_ids": [], "event_count": 0},
+                              department=dept, ubigeo=s.ubigeo, subject_kind=kind,
+                              score=self.UNTRACED_SCORE)
         rows = rows[np.argsort(f.t[rows], kind="stable")]
         sign = np.select([self._inbound[rows], self._count[rows]], [1.0, 0.0], -1.0)
         balance: dict[int, float] = {}
@@ -540,10 +555,26 @@ class SeizureTrace(Detector):
             {"seizure_id": s.seizure_id, "traced": True, "last_custodian": name,
              "custodians": [{"establishment_id": f.estv.name(e), "units_on_books": round(b, 3)}
                             for e, b in sorted(balance.items(), key=lambda kv: -kv[1])[:10]],
-             "seized_units": s.units, "chain": chain, **f.events(rows)},
+             "seized_units": s.units, "chain": chain,
+             **({"matched_without_product": True} if loose else {}), **f.events(rows)},
             department=reg.est_dept[custodian] if custodian >= 0 else dept,
             ubigeo=reg.est_ubigeo[custodian] if custodian >= 0 else s.ubigeo, subject_kind=kind,
         )
+
+
+def _code_mask(vocab, column: np.ndarray, value: str) -> np.ndarray:
+    """Rows whose lot (or serial) is ``value``, read as a person copies it off a box: case,
+    spaces, dashes and dots do not count (``L-2301a`` is ``L2301A``)."""
+    mask = column == vocab.code(value)
+    if mask.any():
+        return mask
+    key = _norm_code(value)
+    codes = [c for c, name in enumerate(vocab.names) if _norm_code(name) == key] if key else []
+    return np.isin(column, codes) if codes else mask
+
+
+def _norm_code(value: str | None) -> str:
+    return "".join(ch for ch in (value or "").upper() if ch.isalnum())
 
 
 def _etype(f, i: int) -> str:

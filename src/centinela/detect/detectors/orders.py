@@ -285,7 +285,8 @@ class SuspiciousOrder(Detector):
     excuses nothing.
 
     A finding whose follow-up is only the order month and the next one (an order received in
-    the last full month of the data) is provisional: an order of two or more typical months
+    the last full month of the data; a current month the data reaches by less than a week,
+    perhaps only the counts of its first day, is no month of follow-up) is provisional: an order of two or more typical months
     has not had time to be used, so an ordinary stock-up and a diverted order still look the
     same apart from their size. It is listed at ``low`` ("provisional") and graded as usual
     when a later run sees a longer follow-up (the open alert takes the new occurrence).
@@ -353,6 +354,7 @@ class SuspiciousOrder(Detector):
     # build-up looked at, and the full months it must then be kept while ordering goes on.
     BUILD_MIN_MONTHS, BUILD_MONTHS_MAX, BUILD_FOLLOW_UP = 4.0, 4, 2
     PROVISIONAL_MAX = 35.0  # below the medium band (40)
+    FOLLOW_UP_MIN_DAYS = 7  # days of a partial current month before it counts as follow-up
     # Size/frequency rule: extra receipts that a recent count (≤ 35 days before a month's end)
     # finds on the shelf, as a holding of ≤ 2 months of the largest monthly outflow plus the
     # largest single receipt of the six months before, are not missing.
@@ -374,6 +376,14 @@ class SuspiciousOrder(Detector):
         counted: np.ndarray | None = None
         booked: np.ndarray | None = None  # month-end stock, shared with the build-up rule
         big = np.zeros(0)
+        # A current month the data reaches by less than a week (perhaps only its first day's
+        # counts) adds its flows to the horizon but is no month of follow-up.
+        seen = mo.last if ctx.now_t >= month_bounds(mo.m0 + mo.last)[0] + self.FOLLOW_UP_MIN_DAYS * DAY \
+            else mo.last - 1
+
+        def complete(m: int, h: int) -> int:
+            return max(min(m + h, seen) - m + 1, 0)
+
         # An order covers the coming weeks: a month is judged once the month after it is known.
         for m in range(max(start_m, 0), nm - (self.MIN_HORIZON - 1)):
             a = np.maximum(mo.first, m - 12)
@@ -462,6 +472,7 @@ class SuspiciousOrder(Detector):
                     "N": float(Nm[g]), "meanN": float(meanN[g]),
                     "use_ratio": float((sumU[g] / (h + 1)) / meanU[g]) if meanU[g] > 0 else None,
                     "horizon_months": h + 1, "received_horizon": float(sumR[g]),
+                    "complete_months": complete(m, h),
                     "excess": float(excess[g]),
                 })
         keep = bh_keep([c["p"] for c in cands], n_tests, self.Q)
@@ -620,7 +631,7 @@ class SuspiciousOrder(Detector):
             summary = (f"{name} recibió {fmt(best['R'], 2)} mg de {sub} en "
                        f"{month_label(mo.m0 + best['m'])}, {fmt(ratio, 1)} veces su promedio de 12 "
                        f"meses, sin un aumento equivalente de su dispensación o uso.")
-            follow_up = max(it["horizon_months"] for it in ep)
+            follow_up = max(it["complete_months"] for it in ep)
             score = None
             if follow_up < self.GRADED_HORIZON:
                 summary += (" Provisional: solo se conoce un mes de uso posterior; se reevalúa "
@@ -635,6 +646,7 @@ class SuspiciousOrder(Detector):
                  "expected_orders": best["meanN"], "use_ratio": best["use_ratio"],
                  "p_value": best["p"], "net_inflow_z": best["z"], "tests": best["tests"],
                  "horizon_months": best["horizon_months"], "excess_mg": excess_mg,
+                 "follow_up_months": follow_up,
                  "months": [month_label(mo.m0 + m) for m in ms],
                  "peer_percentile": percentile_of(best["R"], peer_vals) if len(peer_vals) else None,
                  "peer_range": [float(np.percentile(peer_vals, 25)), float(np.percentile(peer_vals, 75))]
