@@ -148,3 +148,59 @@ def test_a_place_prescribed_by_one_or_two_doctors_is_a_low_lead(session):
     assert a.severity == "low" and a.evidence["effective_prescribers"] <= 2
     assert "CMP-TWO" in a.summary.split("uno o dos prescriptores")[1]
     assert b.severity != "low" and b.evidence["effective_prescribers"] > 4.5
+
+
+def _hospital_country(session, lima_names: list[str], factor: float) -> dict[str, str]:
+    """One hospital in the most populous district of each department, its ward's patients
+    about one per 20 000 residents; in Lima, beside the ordinary hospital, the hospitals named
+    ``lima_names`` each treat ``factor`` × Lima's share of patients. Returns department → its
+    ordinary hospital's id."""
+    base_products(session)
+    rng = np.random.default_rng(4)
+    prof(session, "CEP-1", role="nurse")
+    top: dict[str, object] = {}
+    for d in districts().values():
+        if d.population > getattr(top.get(d.ubigeo[:2]), "population", 0):
+            top[d.ubigeo[:2]] = d
+    ids: dict[str, str] = {}
+    k = 0
+
+    def ward(e: str, n: int) -> None:
+        nonlocal k
+        for _ in range(n):
+            k += 1
+            for dose in range(int(rng.integers(2, 6))):
+                mv(session, "administer", e, FENT_PATCH, 1, START + dt.timedelta(days=(k * 7 + dose) % 330),
+                   patient_id=f"H{k:06d}", professional_id="CEP-1")
+
+    for dept, d in sorted(top.items()):
+        ids[dept] = est(session, f"Hospital Regional {d.district} {dept}", kind="hospital", ubigeo=d.ubigeo)
+        lam = d.population / 20000 * np.exp(rng.normal(0, 0.15))
+        ward(ids[dept], int(rng.poisson(lam)))
+        if dept == "15":
+            for name in lima_names:
+                ward(est(session, name, kind="hospital", ubigeo=d.ubigeo), int(rng.poisson(lam * factor)))
+    session.flush()
+    return ids
+
+
+def test_national_hospitals_do_not_make_the_capital_an_outlier(session):
+    """Lima holds the national hospitals and institutes, which take patients referred from the
+    whole country: their use is no Lima resident's. Four of them with four times Lima's own
+    hospital use each do not make the department an outlier."""
+    _hospital_country(session, ["Hospital Nacional Dos de Mayo", "Instituto Nacional de Enfermedades "
+                                "Neoplásicas", "Hospital Militar Central", "Hospital Nacional PNP "
+                                "Luis N. Sáenz"], 4.0)
+    run_all(session, only=["regional_outlier"])
+    assert not [a.subject_id for a in session.query(Alert).filter_by(detector="regional_outlier")
+                if a.subject_id.startswith("15")]
+
+
+def test_ordinary_hospitals_with_the_same_excess_still_make_an_outlier(session):
+    """The same excess in four ordinary (non-national) hospitals of Lima is still flagged."""
+    _hospital_country(session, ["Clinica San Borja", "Hospital de Vitarte", "Clinica Ricardo Palma",
+                                "Hospital Santa Rosa"], 4.0)
+    run_all(session, only=["regional_outlier"])
+    flagged = [a for a in session.query(Alert).filter_by(detector="regional_outlier")
+               if a.subject_id.startswith("15")]
+    assert flagged and flagged[0].evidence["channel"] == "hospital"

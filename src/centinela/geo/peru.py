@@ -79,6 +79,21 @@ def _referral_names() -> frozenset[tuple[str, str]]:
     return frozenset(out)
 
 
+# National hospitals and institutes (and the armed forces' and police's central hospitals)
+# take patients referred from the whole country.
+NATIONAL_WORDS = ("nacional", "militar central", "fuerza aerea", "naval", "central fap")
+
+
+def is_national_referral(name: str | None) -> bool:
+    """Return True for a hospital or institute that serves the whole country by its name
+    (``Hospital Nacional …``, ``Instituto Nacional …``, the central military, air-force, naval
+    and police hospitals)."""
+    from centinela.lib.text import fold
+
+    folded = fold(name or "")
+    return any(w in folded for w in NATIONAL_WORDS)
+
+
 def is_referral(name: str | None, ubigeo: str | None) -> bool:
     """Return True for a referral hospital that serves other districts: an IPRESS level-III or
     specialized (``-E``) hospital of the same name in the department, or a cancer, palliative or

@@ -13,7 +13,7 @@ from centinela.detect.context import DAY, DetectionContext
 from centinela.detect.scoring import calibrate, strength_from_p
 from centinela.detect.util import prescriber_exempt
 from centinela.geo.outliers import outliers
-from centinela.geo.peru import LEVELS, beds, is_referral, population, region_name
+from centinela.geo.peru import LEVELS, beds, is_national_referral, is_referral, population, region_name
 
 CHANNELS = {"hospital": "uso hospitalario", "retail": "dispensación minorista"}
 HOSPITAL_KINDS = ("hospital", "clinic")
@@ -33,7 +33,10 @@ class RegionalOutlier(Detector):
     Places without any establishment of the channel are structural zeros, left out. Referral
     hospitals (IPRESS level III or specialized, matched by name; cancer, palliative and national
     institutes) serve patients from other districts and provinces, so their hospital use counts
-    at department level only.
+    at department level only; national hospitals and institutes (``Hospital Nacional``,
+    ``Instituto Nacional``, the central military, air-force, naval and police hospitals, by
+    name) serve the whole country and count at no level (``prescriber_volume``, orders and
+    inventory judge them as establishments).
 
     Sampling noise comes from the Kish effective number of patients behind the MME (a patient's
     year is one unit; an event without a patient counts one), so a district of 2 000 people with
@@ -64,6 +67,7 @@ class RegionalOutlier(Detector):
     title = "Consumo regional atípico / Regional per-capita outlier"
     tolerates = (
         "places with many hospital beds, a level-III hospital or many outlets (expectation), "
+        "national hospitals and institutes (left out: they serve the whole country), "
         "small populations (effective patients), oncology and palliative prescriptions, and "
         "places whose use is one outlet (>= 90 %) or one or two prescribers (effective number "
         "<= 2): those are low leads naming them, not regional patterns."
@@ -100,11 +104,18 @@ class RegionalOutlier(Detector):
         # use counts at department level only.
         names = _names(session, [f.estv.name(int(c)) for c in np.flatnonzero(at_hospital)])
         referral = np.zeros(len(kind), dtype=bool)
+        national = np.zeros(len(kind), dtype=bool)
         for c in np.flatnonzero(at_hospital):
-            referral[c] = is_referral(names.get(f.estv.name(int(c))), ub_of_est[c])
+            name = names.get(f.estv.name(int(c)))
+            referral[c] = is_referral(name, ub_of_est[c])
+            national[c] = is_national_referral(name)
         self._referral_rows = referral[np.maximum(f.est, 0)]
+        # National hospitals and institutes serve the whole country: their use belongs to no
+        # place's residents (the capital would be an outlier every year by design).
+        national_row = national[np.maximum(f.est, 0)]
         hosp_row = at_hospital[np.maximum(f.est, 0)]
-        masks = {"hospital": f.is_type("administer") | (f.is_type("dispense") & hosp_row),
+        masks = {"hospital": (f.is_type("administer") | (f.is_type("dispense") & hosp_row))
+                 & ~national_row,
                  "retail": f.is_type("dispense") & ~hosp_row}
         # Cancer and palliative care are left out, as opioid-use indicators do (CDC, CMS): that
         # use follows where the service is, and its prescribers are judged on their own.
