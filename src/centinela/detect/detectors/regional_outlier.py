@@ -13,7 +13,14 @@ from centinela.detect.context import DAY, DetectionContext
 from centinela.detect.scoring import calibrate, strength_from_p
 from centinela.detect.util import prescriber_exempt
 from centinela.geo.outliers import outliers
-from centinela.geo.peru import LEVELS, beds, is_national_referral, is_referral, population, region_name
+from centinela.geo.peru import (
+    LEVELS,
+    beds,
+    is_national_referral,
+    is_referral,
+    population,
+    region_name,
+)
 
 CHANNELS = {"hospital": "uso hospitalario", "retail": "dispensación minorista"}
 HOSPITAL_KINDS = ("hospital", "clinic")
