@@ -115,6 +115,48 @@ def test_uncertified_exceptions_where_certification_is_the_norm_are_graded(sessi
     assert all(a.severity != "low" and not a.evidence["systemic"] for a in alerts.values())
 
 
+def _grace_world(session, certified_share: float) -> None:
+    """30 pharmacists dispensing fentanyl in 2025 (the grace year before the 2026-01-01
+    deadline); the first ``certified_share`` of them hold a certificate (some of 2019, so
+    lapsed by the one-year rule, which is not judged before the deadline); CQFP-G29 none."""
+    base_products(session)
+    est(session, "F1")
+    prof(session, "CMP-DOC", specialty="oncology", certified=dt.date(2024, 12, 1))
+    n_cert = round(30 * certified_share)
+    for i in range(30):
+        pid = f"CQFP-G{i:02d}"
+        on = (dt.date(2019, 5, 1) if i % 2 else dt.date(2025, 2, 1)) if i < n_cert else None
+        prof(session, pid, role="pharmacist", certified=on)
+        for k in range(3):
+            mv(session, "dispense", "F1", FENT_AMP, 2, dt.datetime(2025, 3 + 3 * k, 2 + i % 25, 15),
+               professional_id=pid, prescriber_id="CMP-DOC", patient_id=f"PSN:g{i}-{k}",
+               prescription_id=f"RG{i}-{k}")
+    session.commit()
+
+
+def test_a_never_certified_handler_where_certification_is_the_norm_is_flagged_in_grace(session):
+    """Quirk: the data is the grace year, and 29 of 30 pharmacists already hold a certificate
+    (some of 2019: lapsed by the one-year rule, not judged before the deadline). The one with
+    none at all, dispensing to patients, is listed: a compliance notice (low) while the rule does
+    not bind yet."""
+    _grace_world(session, 29 / 30)
+    run_all(session)
+    alerts = _by_subject(session, "uncertified_handler")
+    assert set(alerts) == {"CQFP-G29"}
+    a = alerts["CQFP-G29"]
+    assert a.evidence["in_grace_period"] is True and a.evidence["certified_on"] is None
+    assert a.evidence["handlers_never_certified"] == [1, 31]
+    assert a.severity == "low" and a.evidence["patients"] == 3
+
+
+def test_grace_year_of_a_starting_programme_flags_no_one(session):
+    """Look-alike: the programme is starting (half of the pharmacists certified so far): the
+    grace period is for this, nobody is flagged before the deadline."""
+    _grace_world(session, 0.5)
+    run_all(session)
+    assert _by_subject(session, "uncertified_handler") == {}
+
+
 def test_regional_surge_vs_national_season(session):
     rng = random.Random(2)
     base_products(session)

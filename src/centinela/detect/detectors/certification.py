@@ -39,12 +39,22 @@ class UncertifiedHandler(Detector):
     each finding is a compliance notice (``low``, ``systemic`` in its evidence), so that a
     lapsed national registry does not bury the authorities in thousands of alerts. Where
     certification is the norm, the exceptions are graded as above.
+
+    The grace period before the deadline is for a programme that is starting. Where
+    certification is already the norm (≥ 90 % of the ≥ 20 pharmacists and prescribers named on
+    fentanyl movements hold a certificate of some date), a handler who holds none at all and
+    whose handling reached patients is listed from go-live as a compliance notice (``low``,
+    ``in_grace_period``): the rule does not bind yet, and a few per cent of handlers without a
+    certificate is a base rate, not a finding. A lapsed certificate is not judged before the
+    deadline.
     """
 
     name = "uncertified_handler"
     title = "Manejo de fentanilo sin certificación / Uncertified fentanyl handler"
     tolerates = (
-        "events before the certification deadline, certificates valid on the event's date, "
+        "events before the certification deadline (a patient-facing handler with no certificate "
+        "at all where >= 90 % of handlers hold one is a low notice), certificates valid on the "
+        "event's date, "
         "and nurses (outside the rule). Repeats extend one alert per professional and "
         "violation. Handling of custody records only (counts, receipts, transfers, no patient "
         "reached) stays a low-severity compliance notice, and so does every finding when at "
@@ -60,8 +70,66 @@ class UncertifiedHandler(Detector):
     # Systemic gap: at least this share of ≥ SYSTEMIC_MIN_HANDLERS handlers without a valid
     # certificate makes each individual finding a notice.
     SYSTEMIC_SHARE, SYSTEMIC_MIN_HANDLERS = 0.5, 20
+    # Grace period: a handler with no certificate at all is an exception once at least this
+    # share of the (≥ SYSTEMIC_MIN_HANDLERS) handlers holds one.
+    GRACE_NORM_SHARE = 0.9
 
     def run(self, session: Session, now: dt.datetime, ctx: DetectionContext) -> list[AlertDraft]:
+        return self._after_deadline(session, ctx) + self._never_certified_in_grace(session, ctx)
+
+    def _never_certified_in_grace(self, session: Session, ctx: DetectionContext) -> list[AlertDraft]:
+        """During the grace period, a handler who holds no certificate at all where the others
+        already do: the exception to a norm, not the programme still starting."""
+        f, reg = ctx.frame, ctx.registry
+        go_live = day_number(ctx.settings.go_live)
+        deadline = day_number(ctx.settings.certification_deadline)
+        fent = (f.product >= 0) & reg.prod_fentanyl[np.maximum(f.product, 0)] & ctx.in_scope
+        named = np.concatenate([f.prescriber[fent & (f.prescriber >= 0)],
+                                f.professional[fent & (f.professional >= 0)]])
+        codes = [int(c) for c in np.unique(named) if role_of(ctx, int(c)) in HANDLING_ROLES]
+        if len(codes) < self.SYSTEMIC_MIN_HANDLERS:
+            return []
+        names = {c: f.profv.name(c) for c in codes}
+        per = periods_by_professional(session, ctx.settings.certification_valid_days,
+                                      ids=sorted(names.values()) if len(codes) <= 5000 else None)
+        never = [c for c in codes if not per.get(names[c])]
+        if len(never) > (1 - self.GRACE_NORM_SHARE) * len(codes):
+            return []  # certification is not yet the norm: the grace period is for this
+        grace = fent & (ctx.row_day >= go_live) & (ctx.row_day < deadline)
+        out = []
+        for code in never:
+            grp = np.flatnonzero(grace & ((f.prescriber == code) | (f.professional == code)))
+            if len(grp) == 0:
+                continue
+            pid = names[code]
+            role = role_of(ctx, code)
+            mg = float(ctx.row_mg[grp].sum())
+            mme = float(ctx.row_mme[grp].sum())
+            facing = grp[(f.patient[grp] >= 0) | (f.prescriber[grp] == code)]
+            patients = int(len(np.unique(f.patient[facing][f.patient[facing] >= 0])))
+            summary = (f"{pid} ({role}) manejó {fmt(mg, 2)} mg de fentanilo en {len(grp)} "
+                       f"movimiento(s) entre {day_str(int(f.t[grp].min()))} y "
+                       f"{day_str(int(f.t[grp].max()))} sin ningún certificado registrado, "
+                       f"cuando {len(codes) - len(never)} de {len(codes)} de quienes manejan "
+                       f"fentanilo ya están certificados (plazo: "
+                       f"{ctx.settings.certification_deadline}).")
+            if len(facing) == 0:
+                continue  # custody records only: nothing for the grace year
+            summary += " Aviso de cumplimiento del período de gracia."
+            score = min(calibrate(0.45, mme)[0], self.CUSTODY_ONLY_MAX)
+            out.append(self.draft(
+                pid, int(f.t[grp].min()), int(f.t[grp].max()), 0.45, mme, summary,
+                {"role": role, "registered": bool(reg.prof_known[code]), "certified_on": None,
+                 "certificate_valid_until": None,
+                 "deadline": ctx.settings.certification_deadline.isoformat(),
+                 "in_grace_period": True, "fentanyl_mg": mg,
+                 "patient_facing_events": int(len(facing)), "patients": patients,
+                 "handlers_never_certified": [len(never), len(codes)], **f.events(grp)},
+                department=ctx.prof_department(code), score=score,
+            ))
+        return out
+
+    def _after_deadline(self, session: Session, ctx: DetectionContext) -> list[AlertDraft]:
         f, reg = ctx.frame, ctx.registry
         deadline = day_number(ctx.settings.certification_deadline)
         valid = ctx.settings.certification_valid_days
