@@ -268,6 +268,10 @@ class WasteShare(Detector):
     exactly: her days drawn from her colleagues' days, by FFT convolution.
     Every professional × product × window of both comparisons is a test of the same
     hypothesis, so the p must survive one Benjamini–Hochberg (q = 5 %) over all of them.
+    Where a professional can be compared with her own colleagues (she was tested by the
+    same-ward comparison in some window), that comparison decides: the national one mixes
+    every ward's habits (an ICU whose nurses waste the residue of each infusion they close
+    beside theatres that give whole ampoules), and would flag a whole ward for its habit.
     """
 
     name = "waste_share"
@@ -275,7 +279,8 @@ class WasteShare(Detector):
     tolerates = (
         "expired-lot disposal, pediatric wards (compared within their age band), "
         "professionals who handle few units (< 10), ward habits (colleagues of the same "
-        "establishment; between-colleague variance), lumpy waste such as a dropped ampoule "
+        "establishment; between-colleague variance; where she has >= 5 colleagues the "
+        "national comparison is not used), lumpy waste such as a dropped ampoule "
         "(exact tail from the colleagues' days), and chance across every professional x "
         "window (Benjamini-Hochberg)."
     )
@@ -319,7 +324,12 @@ class WasteShare(Detector):
                     best[p] = cand
         # Both comparisons (all colleagues of the product nationally, and colleagues of the same
         # establishment day by day) test the same hypothesis: one Benjamini–Hochberg family.
+        self._ward_tested: set[int] = set()
         unit, unit_tests = self._unit_scan(ctx, rows_all, windows, ped)
+        # Wards differ in waste by habit (residue of infusions closed on one shift, ampoule
+        # sizes): where a professional can be compared with her own colleagues, that comparison
+        # decides, and the national one (a mixture of every ward's habits) is not used.
+        best = {p: c for p, c in best.items() if p not in self._ward_tested}
         keep = bh_keep([p_from_z(c[1]) for c in best.values()]
                        + [p_from_z(c["z"]) for c in unit.values()], self._tests + unit_tests, self.Q)
         unit = {p: c for (p, c), k in zip(unit.items(), keep[len(best):], strict=True) if k}
@@ -497,6 +507,7 @@ class WasteShare(Detector):
         tested = [p for p in S if D[p] >= self.UNIT_MIN_DAYS and tsum[p] >= self.MIN_UNITS]
         if len(tested) < self.MIN_PEERS + 1:
             return [], 0
+        self._ward_tested.update(tested)
         zr = np.array([S[p] / np.sqrt(V[p]) for p in tested])
         # Empirical null: habits differ between professionals (shifts, patient mix) more than
         # day-to-day chance says, so z is centred and scaled on every professional tested.
