@@ -116,7 +116,9 @@ def test_a_palliative_team_does_not_make_its_district_an_outlier(session):
 def test_a_place_prescribed_by_one_or_two_doctors_is_a_low_lead(session):
     """Quirk: a district whose excess is two outlets filling one or two doctors' prescriptions
     (patients cluster within prescribers as within outlets): a low lead naming the doctors. The
-    same excess spread over six doctors is a regional finding."""
+    same excess spread over six doctors and four outlets is a regional finding; over six
+    doctors but only two outlets it is a low lead naming the outlets (two practices are two
+    independent units, however many patients)."""
     base_products(session)
     ds = sorted(districts().values(), key=lambda d: d.ubigeo)
     chosen = [d for d in ds[::25] if d.population >= 5000][:55]
@@ -128,7 +130,7 @@ def test_a_place_prescribed_by_one_or_two_doctors_is_a_low_lead(session):
     k = 0
     for d in chosen:
         outlets = [est(session, f"F-{d.ubigeo}-{j}", kind="pharmacy", ubigeo=d.ubigeo)
-                   for j in range(2)]
+                   for j in range(4 if d is many else 2)]
         n = rng.poisson(d.population / 8000 * np.exp(rng.normal(0, 0.2)))
         if d in (two, many):
             n *= 5
@@ -137,7 +139,7 @@ def test_a_place_prescribed_by_one_or_two_doctors_is_a_low_lead(session):
             doc = ("CMP-000001" if d not in (two, many) else
                    f"CMP-TWO{i % 2}" if d is two else f"CMP-MANY{i % 6}")
             for month in range(int(rng.integers(1, 7))):
-                mv(session, "dispense", outlets[i % 2], MORPH_TAB, 60,
+                mv(session, "dispense", outlets[i % len(outlets)], MORPH_TAB, 60,
                    START + dt.timedelta(days=30 * month + k % 20), patient_id=f"P{k:06d}",
                    prescriber_id=doc, days_supply=30)
     session.flush()
@@ -148,6 +150,40 @@ def test_a_place_prescribed_by_one_or_two_doctors_is_a_low_lead(session):
     assert a.severity == "low" and a.evidence["effective_prescribers"] <= 2
     assert "CMP-TWO" in a.summary.split("uno o dos prescriptores")[1]
     assert b.severity != "low" and b.evidence["effective_prescribers"] > 4.5
+    assert b.evidence["effective_establishments"] > 3.5
+
+
+def test_a_place_served_by_two_outlets_is_a_low_lead(session):
+    """The same excess over six doctors, but in a district whose use is two pharmacies: two
+    practices are two independent units however many patients and doctors, so it is a low
+    lead naming the outlets (``suspicious_order`` and ``prescriber_volume`` judge them)."""
+    base_products(session)
+    ds = sorted(districts().values(), key=lambda d: d.ubigeo)
+    chosen = [d for d in ds[::25] if d.population >= 5000][:55]
+    mid = sorted((d for d in chosen if d.population < 150_000), key=lambda d: -d.population)
+    pair = next(d for d in mid if not d.ubigeo.endswith("0101"))
+    rng = np.random.default_rng(7)
+    prof(session, "CMP-000001")
+    k = 0
+    for d in chosen:
+        outlets = [est(session, f"F-{d.ubigeo}-{j}", kind="pharmacy", ubigeo=d.ubigeo)
+                   for j in range(2 if d is pair else 4)]
+        n = rng.poisson(d.population / 8000 * np.exp(rng.normal(0, 0.2))) * (5 if d is pair else 1)
+        for i in range(int(n)):
+            k += 1
+            doc = f"CMP-MANY{i % 6}" if d is pair else "CMP-000001"
+            for month in range(int(rng.integers(1, 7))):
+                mv(session, "dispense", outlets[i % len(outlets)], MORPH_TAB, 60,
+                   START + dt.timedelta(days=30 * month + k % 20), patient_id=f"P{k:06d}",
+                   prescriber_id=doc, days_supply=30)
+    session.flush()
+    run_all(session, only=["regional_outlier"])
+    alerts = {a.subject_id: a for a in session.query(Alert).filter_by(detector="regional_outlier")}
+    assert pair.ubigeo in alerts, sorted(alerts)
+    c = alerts[pair.ubigeo]
+    assert c.evidence["effective_prescribers"] > 4.5
+    assert c.severity == "low" and c.evidence["effective_establishments"] <= 2
+    assert f"F-{pair.ubigeo}-0" in c.summary.split("uno o dos establecimientos")[1]
 
 
 def _hospital_country(session, lima_names: list[str], factor: float) -> dict[str, str]:

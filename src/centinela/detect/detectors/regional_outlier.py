@@ -67,7 +67,10 @@ class RegionalOutlier(Detector):
     judge the establishment and its prescribers against their peers. The same holds for
     prescribers: when the place's prescribing is one or two practices (Kish effective number of
     prescribers, (Σ share)² ÷ Σ share² over the main prescribers, ≤ 2), the finding is a
-    ``low`` lead naming them (``prescriber_volume`` judges them against their peers).
+    ``low`` lead naming them (``prescriber_volume`` judges them against their peers), and for
+    outlets: a place whose use is one or two establishments (Kish effective number of
+    establishments ≤ 2, e.g. two hospitals making 98 % of a department's hospital use) is a
+    ``low`` lead naming them.
     """
 
     name = "regional_outlier"
@@ -76,8 +79,8 @@ class RegionalOutlier(Detector):
         "places with many hospital beds, a level-III hospital or many outlets (expectation), "
         "national hospitals and institutes (left out: they serve the whole country), "
         "small populations (effective patients), oncology and palliative prescriptions, and "
-        "places whose use is one outlet (>= 90 %) or one or two prescribers (effective number "
-        "<= 2): those are low leads naming them, not regional patterns."
+        "places whose use is one outlet (>= 90 %), one or two outlets or one or two prescribers "
+        "(effective number <= 2): those are low leads naming them, not regional patterns."
     )
     subject_kind = "region"
     topics = ("regional_surge", "diversion")
@@ -240,15 +243,24 @@ class RegionalOutlier(Detector):
         shares = [x["share"] for x in pres]
         eff_presc = (sum(shares) ** 2 / sum(x * x for x in shares)) if shares else float("inf")
         few_presc = not single and eff_presc <= self.FEW_PRESCRIBERS
+        # And within outlets: a place whose use is one or two establishments (Kish effective
+        # number of outlets ≤ 2) has no regional evidence beyond those two practices.
+        est_shares = [x["share"] for x in ests]
+        eff_est = (sum(est_shares) ** 2 / sum(x * x for x in est_shares)) if est_shares else float("inf")
+        few_outlets = not single and not few_presc and eff_est <= self.FEW_PRESCRIBERS
         score = None
         if single:
             summary += (f" Un solo establecimiento hace el {ests[0]['share']:.0%}: la pista es "
                         f"{ests[0]['id']}, no un patrón regional.")
+        elif few_outlets:
+            summary += (" El uso es de uno o dos establecimientos ("
+                        + ", ".join(x["id"] for x in ests[:2])
+                        + "): la pista son ellos, no un patrón regional.")
         elif few_presc:
             summary += (" La prescripción es de uno o dos prescriptores ("
                         + ", ".join(x["id"] for x in pres[:2])
                         + "): la pista son ellos, no un patrón regional.")
-        if single or few_presc:
+        if single or few_presc or few_outlets:
             score = min(calibrate(strength_from_p(p), max(c["y"] - c["E"], 0.0))[0],
                         self.SINGLE_OUTLET_MAX)
         return self.draft(
@@ -264,6 +276,7 @@ class RegionalOutlier(Detector):
              "window": [day_str(t0), day_str(t1)],
              "establishments": ests, "prescribers": pres, "single_outlet": single,
              "effective_prescribers": round(eff_presc, 2) if shares else None,
+             "effective_establishments": round(eff_est, 2) if est_shares else None,
              **f.events(sel)},
             department=c["code"][:2], ubigeo=c["code"] if c["level"] == 6 else None, score=score,
         )
