@@ -52,14 +52,17 @@ def test_waste_share_against_colleagues_and_pediatric_band(session):
 
 def test_a_ward_whose_habit_is_to_waste_residue_is_not_flagged_nationally(session):
     """Quirk: theatres give whole ampoules (nothing wasted) while an ICU's nurses waste the
-    residue of each infusion they close (about a quarter). Nationally the ICU nurses are far
-    above the median; against their own colleagues they are not. A nurse of that ICU who wastes
+    residue of each infusion they close (about a quarter), and so do the four nurses of a small
+    clinic (too few for the same-ward test). Nationally they are far above the median; against
+    their own colleagues they are not. A nurse of that ICU who wastes
     two thirds is still flagged, and so is an outlier at a small clinic without colleagues to
     compare with (the national comparison remains for her)."""
     rng = random.Random(5)
     base_products(session)
-    for h in ("OR1", "OR2", "OR3", "ICU", "CLIN"):
+    for h in ("OR1", "OR2", "OR3", "ICU", "CLIN", "SMALL"):
         est(session, h, "hospital")
+    for i in range(4):  # a small clinic whose four nurses all waste the residue: a habit
+        _nurse(session, f"CEP-SMALL{i}", round(rng.uniform(0.7, 0.76), 2), n=40, hospital="SMALL")
     for h in ("OR1", "OR2", "OR3"):
         for i in range(8):
             _nurse(session, f"CEP-{h}{i}", round(rng.uniform(0.97, 0.99), 3), n=40, hospital=h)

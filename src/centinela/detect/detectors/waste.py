@@ -272,6 +272,8 @@ class WasteShare(Detector):
     same-ward comparison in some window), that comparison decides: the national one mixes
     every ward's habits (an ICU whose nurses waste the residue of each infusion they close
     beside theatres that give whole ampoules), and would flag a whole ward for its habit.
+    Where she has colleagues too few for that test (a clinic of five nurses), a national
+    outlier must still waste ≥ 3 units more than her colleagues' pooled share.
     """
 
     name = "waste_share"
@@ -280,7 +282,8 @@ class WasteShare(Detector):
         "expired-lot disposal, pediatric wards (compared within their age band), "
         "professionals who handle few units (< 10), ward habits (colleagues of the same "
         "establishment; between-colleague variance; where she has >= 5 colleagues the "
-        "national comparison is not used), lumpy waste such as a dropped ampoule "
+        "national comparison is not used, with fewer she must exceed their pooled share by "
+        ">= 3 units), lumpy waste such as a dropped ampoule "
         "(exact tail from the colleagues' days), and chance across every professional x "
         "window (Benjamini-Hochberg)."
     )
@@ -329,7 +332,8 @@ class WasteShare(Detector):
         # Wards differ in waste by habit (residue of infusions closed on one shift, ampoule
         # sizes): where a professional can be compared with her own colleagues, that comparison
         # decides, and the national one (a mixture of every ward's habits) is not used.
-        best = {p: c for p, c in best.items() if p not in self._ward_tested}
+        best = {p: c for p, c in best.items()
+                if p not in self._ward_tested and self._above_own_colleagues(ctx, c)}
         keep = bh_keep([p_from_z(c[1]) for c in best.values()]
                        + [p_from_z(c["z"]) for c in unit.values()], self._tests + unit_tests, self.Q)
         unit = {p: c for (p, c), k in zip(unit.items(), keep[len(best):], strict=True) if k}
@@ -362,6 +366,24 @@ class WasteShare(Detector):
                 ubigeo=ctx.registry.est_ubigeo[est0],
             ))
         return out
+
+    def _above_own_colleagues(self, ctx: DetectionContext, cand: tuple) -> bool:
+        """A national outlier with a few colleagues (too few for the same-ward test) must
+        still waste more than they do: a small clinic whose five nurses all waste the residue
+        of each ampoule has a habit, not five diverters. True when she has no colleague who
+        handled ≥ ``MIN_UNITS`` units of the product in the window, or her excess over their
+        pooled share is ≥ ``MIN_EXCESS`` units."""
+        f = ctx.frame
+        p, _, rows, inv, i, waste, total, prod = cand[:8]
+        mine = rows[inv == i]
+        same = np.isin(f.est[rows], np.unique(f.est[mine])) & (f.product[rows] == prod[i]) \
+            & (f.professional[rows] != p) & (f.professional[rows] >= 0)
+        col = rows[same]
+        col_total = float(f.qty[col].sum())
+        if col_total < self.MIN_UNITS:
+            return True
+        col_share = float(f.qty[col][f.is_type("waste")[col]].sum()) / col_total
+        return float(waste[i] - col_share * total[i]) >= self.MIN_EXCESS
 
     def _scan(self, ctx: DetectionContext, rows: np.ndarray, ped: dict) -> list[tuple]:
         """Return (professional, z, rows, inv, i, waste, total, prod, peer median share, peer
