@@ -61,8 +61,10 @@ def test_a_ward_whose_habit_is_to_waste_residue_is_not_flagged_nationally(sessio
     base_products(session)
     for h in ("OR1", "OR2", "OR3", "ICU", "CLIN", "SMALL"):
         est(session, h, "hospital")
-    for i in range(4):  # a small clinic whose four nurses all waste the residue: a habit
+    for i in range(3):  # a small clinic whose nurses all waste the residue: a habit
         _nurse(session, f"CEP-SMALL{i}", round(rng.uniform(0.7, 0.76), 2), n=40, hospital="SMALL")
+    # ... the busiest of them a little more (a third above her colleagues over 120 doses)
+    _nurse(session, "CEP-SMALLBUSY", 0.64, n=120, hospital="SMALL")
     for h in ("OR1", "OR2", "OR3"):
         for i in range(8):
             _nurse(session, f"CEP-{h}{i}", round(rng.uniform(0.97, 0.99), 3), n=40, hospital=h)

@@ -273,7 +273,8 @@ class WasteShare(Detector):
     every ward's habits (an ICU whose nurses waste the residue of each infusion they close
     beside theatres that give whole ampoules), and would flag a whole ward for its habit.
     Where she has colleagues too few for that test (a clinic of five nurses), a national
-    outlier must still waste ≥ 3 units more than her colleagues' pooled share.
+    outlier must still waste ≥ 3 units more than her colleagues' pooled share, and at least
+    twice that share.
     """
 
     name = "waste_share"
@@ -283,7 +284,7 @@ class WasteShare(Detector):
         "professionals who handle few units (< 10), ward habits (colleagues of the same "
         "establishment; between-colleague variance; where she has >= 5 colleagues the "
         "national comparison is not used, with fewer she must exceed their pooled share by "
-        ">= 3 units), lumpy waste such as a dropped ampoule "
+        ">= 3 units and 2x), lumpy waste such as a dropped ampoule "
         "(exact tail from the colleagues' days), and chance across every professional x "
         "window (Benjamini-Hochberg)."
     )
@@ -300,6 +301,7 @@ class WasteShare(Detector):
     Z_MIN, MIN_UNITS, MIN_PEERS, MIN_EXCESS, SIGMA_FLOOR, Q = 3.5, 10.0, 8, 3.0, 0.35, 0.05
 
     WINDOW_DAYS, STEP_DAYS = 90, 30
+    COLLEAGUE_RATIO = 2.0  # with < 5 colleagues, a national outlier must double their share
 
     def run(self, session: Session, now: dt.datetime, ctx: DetectionContext) -> list[AlertDraft]:
         f = ctx.frame
@@ -372,7 +374,10 @@ class WasteShare(Detector):
         still waste more than they do: a small clinic whose five nurses all waste the residue
         of each ampoule has a habit, not five diverters. True when she has no colleague who
         handled ≥ ``MIN_UNITS`` units of the product in the window, or her excess over their
-        pooled share is ≥ ``MIN_EXCESS`` units."""
+        pooled share is ≥ ``MIN_EXCESS`` units and her share ≥ ``COLLEAGUE_RATIO`` × theirs
+        (with so few colleagues their share is a rough estimate of the ward's habit, and
+        colleagues of one ward differ by shift and patients: only a material difference
+        counts)."""
         f = ctx.frame
         p, _, rows, inv, i, waste, total, prod = cand[:8]
         mine = rows[inv == i]
@@ -383,7 +388,8 @@ class WasteShare(Detector):
         if col_total < self.MIN_UNITS:
             return True
         col_share = float(f.qty[col][f.is_type("waste")[col]].sum()) / col_total
-        return float(waste[i] - col_share * total[i]) >= self.MIN_EXCESS
+        return (float(waste[i] - col_share * total[i]) >= self.MIN_EXCESS
+                and waste[i] / total[i] >= self.COLLEAGUE_RATIO * col_share)
 
     def _scan(self, ctx: DetectionContext, rows: np.ndarray, ped: dict) -> list[tuple]:
         """Return (professional, z, rows, inv, i, waste, total, prod, peer median share, peer
