@@ -232,6 +232,29 @@ def test_shipment_due_after_the_receivers_last_report_waits_for_its_report(sessi
     assert notice.evidence["units_unconfirmed"] == 50
 
 
+def test_receiver_that_books_deliveries_late_as_a_habit_is_judged_after_its_own_delay(session):
+    """Quirk: a hospital whose clerk types delivery notes in about twelve days after each
+    shipment. Its last shipment, twelve days before its last report, is not yet due for it;
+    the same shipment to a receiver that books within two days is flagged."""
+    base_products(session)
+    for e in ("D1", "SLOW", "FAST"):
+        est(session, e, "distributor" if e == "D1" else "hospital")
+    for k in range(6):
+        t = days(T, 20 * k)
+        for r, lag in (("SLOW", 11 + k % 3), ("FAST", 1 + k % 2)):
+            mv(session, "transfer_out", "D1", FENT_AMP, 100, t, counterparty_id=r)
+            mv(session, "receipt", r, FENT_AMP, 100, days(t, lag), counterparty_id="D1")
+    last = days(T, 130)
+    for r in ("SLOW", "FAST"):
+        mv(session, "transfer_out", "D1", FENT_AMP, 100, last, counterparty_id=r,
+           event_id=f"SHIP-{r}")
+        mv(session, "administer", r, FENT_AMP, 1, days(last, 12), patient_id=f"PSN:{r}",
+           professional_id="CEP-1")
+    session.commit()
+    run_all(session)
+    assert [a.subject_id for a in _alerts(session, "transfer_not_received")] == ["SHIP-FAST"]
+
+
 def test_receipt_in_packs_booked_after_the_window_is_matched(session):
     """Quirk: the receiver books 2 packs (10 units) 9 days after the shipment and another
     shipment's 5 packs 7 days and 2 hours after it, past the 7-day window: late and in packs,

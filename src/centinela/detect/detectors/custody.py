@@ -169,6 +169,11 @@ class TransferNotReceived(Detector):
     (± the receipt days) is a matching ambiguity, not a loss; one still short after the late
     receipts is flagged (subject: the transfer_out's event_id).
 
+    A shipment is due ``transfer_receipt_days`` after it or, for a receiver that books its
+    deliveries later as a habit, after that receiver's usual delay (the 90th percentile, over
+    its ≥ 3 receipts, of the time since the latest shipment of the same route and product; at
+    most 31 days).
+
     Each shipment is judged against the **receiver's own reporting horizon** (its latest reported
     movement of any kind), not the newest movement in the database: a shipment due after the
     receiver's last report waits for the receiver's next report (establishments send their
@@ -187,6 +192,7 @@ class TransferNotReceived(Detector):
         "receipt booked before the "
         "sender's transfer_out (one day), deliveries booked in two parts, units recorded as "
         "packs (however late), bursts of identical shipments whose receipts add up, and "
+        "receivers that book deliveries late as a habit (due after their own usual delay), "
         "receivers whose latest reports are not in yet (a shipment due after the receiver's "
         "last report is not judged; a receiver silent for two months is a low notice): each is "
         "how honest logistics gets recorded."
@@ -203,6 +209,7 @@ class TransferNotReceived(Detector):
     LATE_DAYS = LATE_RECEIPT_DAYS  # one reporting cycle: late, not missing (ledger.transfers)
     SILENT_DAYS = 2 * LATE_RECEIPT_DAYS  # two reporting cycles without any report: silent
     MAX_REASSIGN = 2  # hand-overs of a whole receipt between shipments of one route
+    LAG_MIN_RECEIPTS = 3  # receipts before a receiver's own booking delay is estimated
 
     def run(self, session: Session, now: dt.datetime, ctx: DetectionContext) -> list[AlertDraft]:
         f = ctx.frame
@@ -219,7 +226,12 @@ class TransferNotReceived(Detector):
         horizon = np.full(width_e, np.iinfo(np.int64).min, dtype=np.int64)
         rep = np.flatnonzero((f.est >= 0) & (f.t <= ctx.now_t))
         np.maximum.at(horizon, f.est[rep], f.t[rep].astype(np.int64))
-        due = f.t[outs].astype(np.int64) + grace
+        # A receiver books its deliveries with its own delay (a clerk typing delivery notes once
+        # a fortnight): a shipment is due after the larger of the receipt window and that
+        # receiver's usual delay (90th percentile of its receipts' delay after their shipment,
+        # at most LATE_DAYS).
+        lag = self._booking_lag(f, outs, ins, width_e, width_p)
+        due = f.t[outs].astype(np.int64) + np.maximum(grace, lag[f.counterparty[outs]])
         r_h = horizon[f.counterparty[outs]]
         never = r_h == np.iinfo(np.int64).min
         judged = never | (r_h >= due)  # the receiver reported past the due date (or never)
@@ -286,6 +298,35 @@ class TransferNotReceived(Detector):
                     out.append(self._alert(ctx, o, need, matched, horizon))
         for receiver, items in sorted(unheard.items()):
             out.append(self._silent_notice(ctx, receiver, int(horizon[receiver]), items))
+        return out
+
+    def _booking_lag(self, f, outs: np.ndarray, ins: np.ndarray, width_e: int,
+                     width_p: int) -> np.ndarray:
+        """Per establishment, its usual delay in booking a delivery (seconds): the 90th
+        percentile, over its receipts (≥ ``LAG_MIN_RECEIPTS``), of the time since the latest
+        shipment of the same route and product (up to a day after the receipt), capped at
+        ``LATE_DAYS``; 0 when it has too few receipts."""
+        out = np.zeros(width_e, dtype=np.int64)
+        okey = (f.est[outs].astype(np.int64) * width_e + f.counterparty[outs]) * width_p + f.product[outs]
+        ikey = (f.counterparty[ins].astype(np.int64) * width_e + f.est[ins]) * width_p + f.product[ins]
+        order = np.lexsort((f.t[outs], okey))
+        ok_sorted, ot_sorted = okey[order], f.t[outs][order].astype(np.int64)
+        lo = np.searchsorted(ok_sorted, ikey, "left")
+        hi = np.searchsorted(ok_sorted, ikey, "right")
+        lags: dict[int, list[int]] = {}
+        for j, i in enumerate(ins):
+            if hi[j] == lo[j]:
+                continue
+            t_i = int(f.t[i])
+            k = int(np.searchsorted(ot_sorted[lo[j]:hi[j]], t_i + LEAD_S, "right")) - 1
+            if k < 0:
+                continue
+            lag = t_i - int(ot_sorted[lo[j] + k])
+            if 0 <= lag <= self.LATE_DAYS * DAY:
+                lags.setdefault(int(f.est[i]), []).append(lag)
+        for e, v in lags.items():
+            if len(v) >= self.LAG_MIN_RECEIPTS:
+                out[e] = int(np.percentile(v, 90))
         return out
 
     def _match_late(self, f, o: int, need: float, pool: list[list], grace: int,
