@@ -10,6 +10,7 @@ import numpy as np
 from centinela.alerts.models import Alert
 from centinela.detect.engine import run_all
 from centinela.reference.ubigeo import districts
+from centinela.registry.models import Establishment
 from tests.detect_factory import FENT_PATCH, MORPH_TAB, base_products, est, mv, prof
 
 START = dt.datetime(2025, 7, 1, 15)
@@ -209,13 +210,20 @@ def _hospital_country(session, lima_names: list[str], factor: float) -> dict[str
                 mv(session, "administer", e, FENT_PATCH, 1, START + dt.timedelta(days=(k * 7 + dose) % 330),
                    patient_id=f"H{k:06d}", professional_id="CEP-1")
 
+    def hospital(eid: str, name: str, ubigeo: str) -> str:
+        session.add(Establishment(establishment_id=eid, name=name, kind="hospital",
+                                  sector="public", ubigeo=ubigeo, department=ubigeo[:2],
+                                  authorized_controlled=True))
+        session.flush()
+        return eid
+
     for dept, d in sorted(top.items()):
-        ids[dept] = est(session, f"Hospital Regional {d.district} {dept}", kind="hospital", ubigeo=d.ubigeo)
+        ids[dept] = hospital(f"H-{dept}", f"Hospital Regional {d.district}", d.ubigeo)
         lam = d.population / 20000 * np.exp(rng.normal(0, 0.15))
         ward(ids[dept], int(rng.poisson(lam)))
         if dept == "15":
-            for name in lima_names:
-                ward(est(session, name, kind="hospital", ubigeo=d.ubigeo), int(rng.poisson(lam * factor)))
+            for j, name in enumerate(lima_names):
+                ward(hospital(f"H-15-{j}", name, d.ubigeo), int(rng.poisson(lam * factor)))
     session.flush()
     return ids
 
