@@ -653,3 +653,39 @@ def test_inventory_delivery_shipped_after_each_count_does_not_excuse_a_shortfall
     alerts = _by_subject(session, "inventory_discrepancy")
     assert set(alerts) == {"AFTER"}
     assert alerts["AFTER"].evidence["missing_units"] == 6.0 * 5
+
+
+def test_a_box_counted_at_month_end_but_booked_days_later_is_no_build_up(session):
+    """Quirk: a small hospital buys morphine ampoules one box of 100 at a time and uses about
+    ten a month. Its month-end count finds the new box on the shelf, but the receipt is typed
+    in five days later: the stock "grew" by a box with no receipt that month, and the box's
+    receipt follows as if ordering went on. One box is one order, not a build-up."""
+    base_products(session)
+    est(session, "D1", "distributor")
+    est(session, "SMALLH", "hospital")
+    for k in range(6):
+        est(session, f"P{k}")
+    level = 0.0
+    for m in range(12):
+        first = dt.datetime(2025, m + 1, 1, 15)
+        if m in (0, 8):
+            box_at = first + dt.timedelta(days=4) if m == 0 else dt.datetime(2025, 9, 5, 15)
+            mv(session, "receipt", "SMALLH", MORPH_TAB, 100, box_at, counterparty_id="D1")
+            level += 100
+        for d in range(5):
+            mv(session, "administer", "SMALLH", MORPH_TAB, 2, first + dt.timedelta(days=2 + 5 * d),
+               patient_id=f"PSN:h{m}-{d}", professional_id="CEP-1")
+            level -= 2
+        # Month-end count at 19:00 Lima on the last day; in August it already holds the box
+        # received on 31 August and booked on 5 September.
+        end = dt.datetime(2025, m + 2, 1, 0) if m < 11 else dt.datetime(2026, 1, 1, 0)
+        mv(session, "count", "SMALLH", MORPH_TAB, level + (100 if m == 7 else 0), end)
+        for k in range(6):
+            mv(session, "receipt", f"P{k}", MORPH_TAB, 30, first, counterparty_id="D1")
+            mv(session, "dispense", f"P{k}", MORPH_TAB, 30, first + dt.timedelta(days=3),
+               patient_id=f"PSN:p{k}-{m}", prescriber_id="CMP-1", prescription_id=f"R{k}-{m}",
+               days_supply=30)
+            mv(session, "count", f"P{k}", MORPH_TAB, 0, end)
+    session.commit()
+    run_all(session, only=["suspicious_order"])
+    assert "SMALLH" not in _by_subject(session, "suspicious_order")

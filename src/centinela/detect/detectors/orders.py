@@ -306,7 +306,9 @@ class SuspiciousOrder(Detector):
     can sit unopened); use did not fall below half its level before (a shelf left full when a
     patient stopped is not an order pattern); over ≥ 2 full months after it the stock never fell
     below half the build-up (not drawn down) and receipts were ≥ half the outflows (ordering
-    went on), also for the presentations whose stock was built (a box of 10 mL ampoules bought
+    went on; the largest receipt includes the month after the build-up, as a delivery found by
+    a month-end count may be booked days later), also for the presentations whose stock was
+    built (a box of 10 mL ampoules bought
     for a spike and left on the shelf while the establishment orders 2 mL ampoules is dead
     stock, not ordering as if the shelf were empty). Its strength: the build-up against the series' own month-to-month stock changes
     outside it (z = ΔS ÷ (σ·√months), steady state of no net change, σ floor half a typical
@@ -523,10 +525,12 @@ class SuspiciousOrder(Detector):
                 u = np.maximum(np.maximum(ub, o_build), o_after)
                 # Use did not fall away (a stock left on the shelf by a patient who stopped is
                 # not an order pattern), the stock grew by ≥ BUILD_MIN_MONTHS of use and by more
-                # than one order, it was kept (not drawn down) and ordering went on.
+                # than one order (of the build-up or the month after it: a delivery on the shelf
+                # at a month-end count but booked days later), it was kept (not drawn down) and
+                # ordering went on.
                 cond = (base_ok & (o_build >= 0.5 * ub) & (o_after >= 0.5 * ub)
                         & (built >= self.BUILD_MIN_MONTHS * u)
-                        & (built > big[:, a + 1:m + 1].max(axis=1))
+                        & (built > big[:, a + 1:min(m + 2, nm)].max(axis=1))
                         & (np.nan_to_num(s_after.min(axis=1), nan=-np.inf) >= S[:, a] + 0.5 * built)
                         & (r_after >= 0.5 * out[:, after].sum(axis=1)))
                 for g in np.flatnonzero(cond):
