@@ -32,7 +32,11 @@ from centinela.detect.detectors.psychotropics import (
     CoprescribingPrescriber,
     OpioidBenzodiazepineOverlap,
 )
-from centinela.detect.detectors.records import BalanceGap, PrescriptionFormMisuse
+from centinela.detect.detectors.records import (
+    BalanceGap,
+    DispenseWithoutPrescription,
+    PrescriptionFormMisuse,
+)
 from centinela.detect.detectors.regional import RegionalSurge
 from centinela.detect.detectors.regional_outlier import RegionalOutlier
 from centinela.detect.detectors.waste import DisposalShare, UnwitnessedWaste, WasteShare
@@ -99,4 +103,6 @@ register("coprescribing_prescriber", CoprescribingPrescriber)
 # Over the official records of the intake extensions (docs/intake.md).
 register("prescription_form_misuse", PrescriptionFormMisuse)
 register("balance_gap", BalanceGap)
+# Over the rows rejected at intake (kept with their reason).
+register("dispense_without_prescription", DispenseWithoutPrescription)
 register("regional_outlier", RegionalOutlier)

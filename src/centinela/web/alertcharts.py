@@ -45,6 +45,7 @@ FAMILIES = {
     "regional_surge": "regional", "regional_outlier": "regional", "ews_aberration": "regional",
     "citizen_report": "regional",
     "uncertified_handler": "records", "prescription_form_misuse": "records",
+    "dispense_without_prescription": "records",
 }
 
 

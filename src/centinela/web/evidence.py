@@ -294,8 +294,8 @@ def explain(alert: Alert, evidence: dict, lang: str = "es") -> Explained:
     elif lang == "es":
         headline = code(alert.summary, lang)
     else:
-        headline = translate("say.generic", lang, subject=alert.subject_id,
-                             detector=alert.detector, **params)
+        headline = translate("say.generic", lang,
+                             **{**params, "subject": alert.subject_id, "detector": alert.detector})
     return Explained(headline=headline, sentences=sentences[1:] if sentences else [],
                      items=items(alert, evidence, lang))
 

@@ -194,3 +194,124 @@ class BalanceGap(Detector):
                  "ledger_compared": c.issues_gap is not None, "severity_basis": sev},
                 department=e.department if e else None, ubigeo=e.ubigeo if e else None))
         return out
+
+
+class DispenseWithoutPrescription(Detector):
+    """Dispenses reported without their prescription: the sale of a controlled medicine without
+    a special prescription, as pharmacies in Lima were found doing.
+
+    A ``dispense`` needs ``prescription_id``, ``prescriber_id`` and ``patient_id``; a row
+    without one of them is rejected at intake and kept with its reason (``rejections``). Those
+    rows are still what the establishment declared it handed over. Clerical omissions have a
+    base rate, so an establishment is flagged only when its such rows (distinct event ids in
+    the lookback window, ≥ 3) are ≥ 5 % of its dispenses and more than the national share of
+    such rows explains (binomial tail, Benjamini–Hochberg q = 5 % over every establishment
+    with one). Severity follows the count and the MME handed over without prescription.
+    """
+
+    name = "dispense_without_prescription"
+    title = "Dispensación sin receta / Dispensing without prescription"
+    tolerates = (
+        "occasional clerical omissions (the national share of dispense rows rejected for a "
+        "missing prescription, prescriber or patient is the base rate; >= 3 rows and >= 5 % of "
+        "the establishment's dispenses), re-sent files (distinct event ids), and chance across "
+        "establishments (Benjamini-Hochberg)."
+    )
+    subject_kind = "establishment"
+    topics = ("diversion", "prescribing")
+    thresholds = {"rows without prescription": "≥ 3 distinct events",
+                  "share of the establishment's dispenses": "≥ 5 %",
+                  "vs national base rate": "binomial tail, Benjamini–Hochberg q = 5 %"}
+    evidence_fields = ("rows_without_prescription", "dispenses", "share", "expected_share",
+                       "missing_fields", "mme", "events")
+    MISSING = ("prescription_id", "prescriber_id", "patient_id")
+    MIN_ROWS, MIN_SHARE, Q = 3, 0.05, 0.05
+
+    def run(self, session: Session, now: dt.datetime, ctx: DetectionContext) -> list[AlertDraft]:
+        from sqlalchemy import func
+
+        from centinela.detect.scoring import bh_keep, binom_sf, strength_from_p
+        from centinela.ledger.records import Rejection
+
+        if ctx.realtime:
+            return []
+        start = ctx.now - dt.timedelta(days=ctx.lookback_days)
+        rows = session.execute(
+            select(Rejection.record, Rejection.field)
+            .where(Rejection.field.in_(self.MISSING), Rejection.kind == "invalid")
+        ).all()
+        found: dict[str, dict[str, dict]] = defaultdict(dict)
+        for record, fld in rows:
+            if not isinstance(record, dict) or (record.get("event_type") or "").strip() != "dispense":
+                continue
+            est_id = (record.get("establishment_id") or "").strip()
+            at = _parse_when(record.get("occurred_at"))
+            if not est_id or at is None or not (start <= at <= ctx.now):
+                continue
+            key = (record.get("event_id") or "").strip() or repr(sorted(record.items()))
+            found[est_id][key] = {"record": record, "field": fld, "at": at}
+        if not found:
+            return []
+        counts = dict(session.execute(
+            select(Movement.establishment_id, func.count())
+            .where(Movement.event_type == "dispense", Movement.occurred_at >= start,
+                   Movement.occurred_at <= ctx.now)
+            .group_by(Movement.establishment_id)).all())
+        total_missing = sum(len(v) for v in found.values())
+        total = sum(counts.values()) + total_missing
+        base = total_missing / max(total, 1)
+        products = {p.product_code: p for p in session.scalars(select(Product))}
+        cands = []
+        for est_id, items in found.items():
+            k = len(items)
+            n = int(counts.get(est_id, 0)) + k
+            share = k / n
+            if k < self.MIN_ROWS or share < self.MIN_SHARE:
+                continue
+            # The base rate without this establishment (its own rows would excuse themselves).
+            others = max(total - n, 1)
+            r0 = max((total_missing - k) / others, 1e-4)
+            cands.append((est_id, items, k, n, share, r0, binom_sf(k - 1, n, r0)))
+        keep = bh_keep([c[6] for c in cands], len(found), self.Q)
+        out = []
+        for (est_id, items, k, n, share, r0, p), ok in zip(cands, keep, strict=True):
+            if not ok:
+                continue
+            mg = mme = 0.0
+            for it in items.values():
+                r = it["record"]
+                try:
+                    units = float(str(r.get("quantity") or "0").replace(",", "."))
+                except ValueError:
+                    units = 0.0
+                a, b = _mg(products, (r.get("product_code") or "").strip(), units)
+                mg, mme = mg + a, mme + b
+            est = session.get(Establishment, est_id)
+            fields = sorted({it["field"] for it in items.values()})
+            t0 = min(it["at"] for it in items.values())
+            t1 = max(it["at"] for it in items.values())
+            summary = (f"{est_id} declaró {k} dispensación(es) sin receta, prescriptor o paciente "
+                       f"({100 * share:.0f} % de sus dispensaciones, frente a un "
+                       f"{100 * r0:.1f} % en el resto del país) entre {t0.date()} y {t1.date()}: "
+                       f"{fmt(mme, 1)} MME entregados sin receta registrada.")
+            out.append(self.draft(
+                est_id, int(to_epoch(t0)), int(to_epoch(t1)), strength_from_p(p), mme, summary,
+                {"rows_without_prescription": k, "dispenses": n, "share": share,
+                 "expected_share": r0, "rate": share, "peer_rate": r0,
+                 "national_share": base, "missing_fields": fields,
+                 "mg": mg, "p_value": p,
+                 "events": sorted(str(it["record"].get("event_id") or "") for it in items.values())[:50],
+                 "event_count": k},
+                department=est.department if est else None, ubigeo=est.ubigeo if est else None,
+            ))
+        return out
+
+
+def _parse_when(value) -> dt.datetime | None:
+    """The raw ``occurred_at`` of a rejected row as naive UTC, or None when unreadable."""
+    from centinela.ingest.values import parse_time
+
+    try:
+        return parse_time("occurred_at", str(value or "").strip())
+    except Exception:  # noqa: BLE001 - an unreadable date leaves the row out, nothing else
+        return None
