@@ -69,8 +69,8 @@ class RegionalOutlier(Detector):
     prescribers, (Σ share)² ÷ Σ share² over the main prescribers, ≤ 2), the finding is a
     ``low`` lead naming them (``prescriber_volume`` judges them against their peers), and for
     outlets: a place whose use is one or two establishments (Kish effective number of
-    establishments ≤ 2, e.g. two hospitals making 98 % of a department's hospital use) is a
-    ``low`` lead naming them.
+    establishments < 2.5, i.e. two once rounded: two hospitals making 98 % of a department's
+    hospital use beside a small third one) is a ``low`` lead naming them.
     """
 
     name = "regional_outlier"
@@ -79,8 +79,9 @@ class RegionalOutlier(Detector):
         "places with many hospital beds, a level-III hospital or many outlets (expectation), "
         "national hospitals and institutes (left out: they serve the whole country), "
         "small populations (effective patients), oncology and palliative prescriptions, and "
-        "places whose use is one outlet (>= 90 %), one or two outlets or one or two prescribers "
-        "(effective number <= 2): those are low leads naming them, not regional patterns."
+        "places whose use is one outlet (>= 90 %), one or two outlets (effective number < 2.5) "
+        "or one or two prescribers (effective number <= 2): those are low leads naming them, "
+        "not regional patterns."
     )
     subject_kind = "region"
     topics = ("regional_surge", "diversion")
@@ -93,6 +94,7 @@ class RegionalOutlier(Detector):
     Q, MIN_RATIO, MIN_EFFECTIVE, PARENT_SHARE = 0.05, 1.5, 3.0, 0.5
     SINGLE_OUTLET_SHARE, SINGLE_OUTLET_MAX = 0.9, 35.0  # one outlet: a low lead (< 40)
     FEW_PRESCRIBERS = 2.0  # Kish effective number of prescribers at or below: a low lead
+    FEW_OUTLETS = 2.5  # Kish effective number of establishments below (rounds to ≤ 2): a low lead
 
     def run(self, session: Session, now: dt.datetime, ctx: DetectionContext) -> list[AlertDraft]:
         self._ctx = ctx
@@ -244,10 +246,10 @@ class RegionalOutlier(Detector):
         eff_presc = (sum(shares) ** 2 / sum(x * x for x in shares)) if shares else float("inf")
         few_presc = not single and eff_presc <= self.FEW_PRESCRIBERS
         # And within outlets: a place whose use is one or two establishments (Kish effective
-        # number of outlets ≤ 2) has no regional evidence beyond those two practices.
+        # number of outlets < 2.5) has no regional evidence beyond those two practices.
         est_shares = [x["share"] for x in ests]
         eff_est = (sum(est_shares) ** 2 / sum(x * x for x in est_shares)) if est_shares else float("inf")
-        few_outlets = not single and not few_presc and eff_est <= self.FEW_PRESCRIBERS
+        few_outlets = not single and not few_presc and eff_est < self.FEW_OUTLETS
         score = None
         if single:
             summary += (f" Un solo establecimiento hace el {ests[0]['share']:.0%}: la pista es "
