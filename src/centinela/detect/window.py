@@ -45,6 +45,7 @@ HISTORY_DAYS: dict[str, int] = {
     "coprescribing_prescriber": 0,
     "prescription_form_misuse": 0,  # reads every use of each form itself
     "balance_gap": 0,  # reconciles the periodic balances itself
+    "dispense_without_prescription": 0,  # reads the rejected rows and a count itself
     "regional_outlier": 0,
 }
 
