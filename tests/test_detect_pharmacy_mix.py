@@ -165,12 +165,16 @@ def test_messy_mill_input_is_still_read(session):
         mv(session, "dispense", "F-MESSY", FENT_PATCH, 10, _at(200 + j, 9),
            patient_id=f"PSN:F-MESSY-X{j}", days_supply=30)
     mv(session, "dispense", "F-MESSY", FENT_PATCH, 10, _at(210, 9), prescriber_id="CMP-FAR1")
+    # Fills with no days supply and no patient district: a patch is chronic-strength anyway.
+    for j in range(10):
+        mv(session, "dispense", "F-MESSY", FENT_PATCH, 10, _at(220 + 3 * j, 10),
+           patient_id=f"PSN:F-MESSY-NODS{j}", prescriber_id="CMP-FAR1")
     session.commit()
     run_all(session, only=["pharmacy_patient_mix"])
     alerts = _alerts(session)
     assert set(alerts) == {"F-MESSY"}
     ev = alerts["F-MESSY"].evidence
-    assert ev["one_off_share"] >= 0.5
+    assert ev["one_off_share"] >= 0.5 and alerts["F-MESSY"].severity in GRADED
     assert set(ev["prescriber_ids"]) == {"CMP-NOWHERE", "CMP-FAR1", "CMP-GHOST"}
     by_id = {p["id"]: p for p in ev["top_prescribers"]}
     assert by_id["CMP-NOWHERE"]["department"] is None and by_id["CMP-NOWHERE"]["out_of_area"] is None

@@ -92,9 +92,12 @@ def _doc(rng: FastRandom) -> str:
 
 
 def _retail(p: Plan, cond=lambda i: True) -> list[int]:  # noqa: ANN001
+    """Authorized dispensing pharmacies and boticas not yet used, outside the department of
+    the planted regional surge (its extra dispensations would blur that scenario)."""
     w = p.world
+    surge = p.notes.get("surge_dept", "")
     return sorted(i for i in w.pharmacies if w.ests[i].authorized and w.ests[i].course_rate > 0
-                  and i not in p.used_est and cond(i))
+                  and i not in p.used_est and w.ests[i].dept != surge and cond(i))
 
 
 def _pick(rng: FastRandom, pool: list[int]) -> int:
@@ -106,7 +109,7 @@ def prescription_mill(p: Plan, rng: FastRandom) -> None:
     patients, written by one to three prescribers who mostly work in another department."""
     w = p.world
     depts = sorted(d for d in w.dept_outlets if any(
-        o in w.pharmacies for o in w.dept_outlets[d]))
+        o in w.pharmacies for o in w.dept_outlets[d]) and d != p.notes.get("surge_dept"))
     pool = _retail(p, lambda i: len(w.ests[i].pharmacists) == 1) or _retail(p)
     if not pool or not depts:
         return
@@ -180,7 +183,7 @@ def oncology_pharmacy(p: Plan, rng: FastRandom) -> None:
     towns = sorted(w.ests[i].ubigeo for v in w.dept_outlets.values() for i in v)
     rate = round(rng.uniform(0.15, 0.4), 2)
     n = 0
-    d = 0.0
+    d = -150.0  # the panel already in treatment on the first day (no ramp from zero)
     while True:
         d += rng.expovariate(rate)
         if d >= p.days - 1:
@@ -254,9 +257,11 @@ def tourist_pharmacy(p: Plan, rng: FastRandom) -> None:
     for _ in range(n):
         home = _pick(rng, home_pool)
         doc = _pick(rng, home_docs)
-        fills = rng.randint(4, 7)
-        trip = rng.randint(1, fills - 2)
-        first = rng.randint(season[0], season[1]) - 30 * trip
+        # On treatment all year (the home fills exist anyway: no national bump), one month of
+        # it filled on the trip.
+        first = -rng.below(28)
+        fills = p.days // 28 + 2
+        trip = max(0, min(fills - 1, round((rng.randint(season[0], season[1]) - first) / 29)))
         key = ("p25", "p50", "mort")[rng.below(3)]
         plan = [(outlet, _pick(rng, local)) if j == trip else (home, doc) for j in range(fills)]
         _course(p, rng, first, home, key, 60 if key == "mort" else 10, 30, fills, [doc],
@@ -264,7 +269,7 @@ def tourist_pharmacy(p: Plan, rng: FastRandom) -> None:
     p.truth("tourist_pharmacy", "lookalike", "establishment", e.id, season[0], season[1],
             ["pharmacy_patient_mix"],
             f"{e.kind} of a tourist town: {n} chronic patients from Lima fill one month of "
-            "their treatment there in the high season, prescribed by local physicians "
+            "their year-round treatment there in the high season, prescribed by local physicians "
             "(patients from elsewhere, but with fills at home before and after)")
 
 
