@@ -13,6 +13,7 @@ from centinela.alerts.service import AlertDraft
 from centinela.detect.base import Detector, day_str, fmt
 from centinela.detect.context import DAY, DetectionContext, lima_day
 from centinela.detect.scoring import bh_keep, binom_sf, percentile_of, poisson_sf
+from centinela.lib.clock import LIMA_OFFSET_S
 
 WINDOW_DAYS, STEP_DAYS, N_WINDOWS = 90, 30, 10
 NAIVE_DAYS = 120  # no opioid dispensed or administered to the patient in the 120 days before
@@ -46,16 +47,18 @@ class PharmacyPatientMix(Detector):
     an oral unit of ≥ 30 MME (morphine 30 mg, methadone) or ≥ 900 MME in the fill (a month at
     30 MME a day), not a supply of ≤ 7 days —
     to a patient who received no opioid anywhere (dispensed or administered, any
-    establishment) in the 120 days before and none in the 45 days after. A fill of the last
-    45 days is judged only once its patient has come back (or 45 days have passed).
+    establishment) in the 120 days before and none in the 45 days after. A fill is judged only
+    once its 120 days before lie in the movements read (no history can only be said of a
+    look-back that was seen) and once its patient has come back or 45 days have passed.
 
     **Core test**: over rolling 90-day windows, the outlet's count of one-off chronic-strength
     fills among its fills (binomial tail) against the base rate of its peers of the same kind
     (pharmacy, drugstore, clinic, hospital; retail outlets pooled, then every outlet, when a
     kind has < 8 peers with ≥ 10 fills): the peers' median share (the outlet itself left out;
-    a median, so that one busy mill does not raise its kind's base rate), at least 5 %. It needs ≥ 10 fills, ≥ 8 one-off fills, a
-    share ≥ 40 % and ≥ 2× the base rate, and must survive Benjamini–Hochberg (q = 5 %) over
-    every outlet-window tested. The strongest window is kept, one alert per outlet.
+    a median, so that one busy mill does not raise its kind's base rate), at least 5 %. It
+    needs ≥ 10 fills, ≥ 8 one-off fills, a share ≥ 25 % (a mill can hide in a busy honest
+    practice) and ≥ 2× the base rate, and must survive Benjamini–Hochberg (q = 5 %) over every
+    outlet-window tested. The strongest window is kept, one alert per outlet.
 
     **Supporting red flags**, over the one-off fills of that window:
 
@@ -95,7 +98,7 @@ class PharmacyPatientMix(Detector):
         " hospital), visitors with fills at home (tourist and border towns), new outlets with no"
         " history (onset needs ≥ 60 days of own history; new patients moving in have history"
         " elsewhere), fills of the last 45 days (not judged before their patient could come"
-        " back), Lima-Callao as one area, outlets whose only flags are one prescriber and"
+        " back) or whose 120-day look-back was not read, Lima-Callao as one area, outlets whose only flags are one prescriber and"
         " uniform quantities (low at most), and chance over outlets and windows"
         " (Benjamini-Hochberg)."
     )
@@ -104,7 +107,7 @@ class PharmacyPatientMix(Detector):
                                           f"≥ {CHRONIC_FILL_MME:g} MME in the fill; "
                                           f"> {SHORT_DAYS} days supply (or none given); no opioid "
                                           f"{NAIVE_DAYS} days before nor {FOLLOW_DAYS} after"),
-        "core": "≥ 10 fills, ≥ 8 one-off, share ≥ 40 % and ≥ 2× peers' base rate (≥ 5 %)",
+        "core": "≥ 10 fills, ≥ 8 one-off, share ≥ 25 % and ≥ 2× peers' base rate (≥ 5 %)",
         "peers": "same kind, ≥ 8 with ≥ 10 fills (else retail, else all outlets)",
         "concentration": "top 3 prescribers ≥ 60 %",
         "distance": "≥ 50 % prescriber (or patient) of another department",
@@ -120,7 +123,7 @@ class PharmacyPatientMix(Detector):
                        "uniform_share", "onset_ratio", "flags", "onset", "pattern_mme")
     history_days = 120  # the 120 days before the window say whether a patient is naive
 
-    MIN_FILLS, MIN_ONE_OFF, SHARE_MIN, BASE_RATIO, BASE_FLOOR = 10, 8, 0.40, 2.0, 0.05
+    MIN_FILLS, MIN_ONE_OFF, SHARE_MIN, BASE_RATIO, BASE_FLOOR = 10, 8, 0.25, 2.0, 0.05
     MIN_PEERS, Q, TOP_K, CONC_MIN, AWAY_MIN, MIN_KNOWN = 8, 0.05, 3, 0.60, 0.50, 5
     UNIFORM_MIN, ONSET_RATIO, ONSET_P, HIST_DAYS = 0.50, 3.0, 1e-3, 60
     GRADED_PATIENTS = 8
@@ -145,7 +148,11 @@ class PharmacyPatientMix(Detector):
         ds = f.days_supply
         chronic = known & (strong[prod] | (ctx.row_mme >= CHRONIC_FILL_MME)) & ~(
             (ds > 0) & (ds <= SHORT_DAYS))
-        determined = fill & ((next_gap <= FOLLOW_DAYS) | (day <= now_day - FOLLOW_DAYS))
+        # Judged once the 120 days before are in the frame (no history can only be said of a
+        # look-back that was seen) and the patient has come back or 45 days have passed.
+        seen_from = int(day[f.t <= ctx.now_t].min()) + NAIVE_DAYS
+        determined = fill & (day >= seen_from) & (
+            (next_gap <= FOLLOW_DAYS) | (day <= now_day - FOLLOW_DAYS))
         # Not back (yet): the fills of the last 45 days count in the pattern's magnitude, not
         # in the test.
         single = fill & chronic & (prev_gap > NAIVE_DAYS) & (next_gap > FOLLOW_DAYS)
@@ -191,7 +198,8 @@ class PharmacyPatientMix(Detector):
         for (code, v), ok in zip(best.items(), keep, strict=True):
             if not ok:
                 continue
-            draft = self._finding(ctx, code, v, rows, one_off, single, day, first_t)
+            draft = self._finding(ctx, code, v, rows, one_off, single, day,
+                                  np.maximum(first_t, seen_from * DAY - LIMA_OFFSET_S))
             if draft is not None:
                 out.append(draft)
         return out
