@@ -318,3 +318,21 @@ def test_generated_prescription_mill_is_found_and_its_look_alikes_are_not(engine
     assert len(looks) == 3
     assert all(alerts[s].severity == "low" for s in looks if s in alerts)
     assert [s for s, x in alerts.items() if x.severity in GRADED] == [mill["subject_id"]]
+
+
+def test_one_local_doctor_and_identical_quantities_alone_are_a_low_notice(session):
+    """A botica whose one local physician's patients often fill once (identical monthly
+    prescriptions, all year, no change): one-off fills and concentration, but no distance and
+    no onset — a notice to look at, not a graded finding."""
+    rng = random.Random(29)
+    _products(session)
+    _peers(session, rng)
+    prof(session, "CMP-NEXTDOOR", specialty="general_medicine", ubigeo="150101")
+    _mill(session, rng, "F-LOCAL", ("CMP-NEXTDOOR",), onset=0, per_day=0.4, ubigeo="150101")
+    session.commit()
+    run_all(session, only=["pharmacy_patient_mix"])
+    a = _alerts(session)["F-LOCAL"]
+    assert a.severity == "low" and a.evidence["graded"] is False
+    assert "prescriber_concentration" in a.evidence["flags"]
+    assert not {"prescriber_elsewhere", "patients_elsewhere", "sudden_onset"} & set(a.evidence["flags"])
+    assert "baja prioridad" in a.summary

@@ -68,8 +68,9 @@ class PharmacyPatientMix(Detector):
     * patient distance — ≥ 50 % of those with a known patient district for patients of
       another department (≥ 5 known);
     * uniformity — ≥ 50 % share one product and one quantity;
-    * onset — ≥ 3× the outlet's own rate of one-off fills before the window (≥ 60 days of
-      own history; Poisson tail < 1e-3).
+    * onset — the outlet's one-off fills change to a higher rate at one point (the change point
+      of a Poisson rate maximising the likelihood ratio), ≥ 3× its rate before that point
+      (≥ 60 days of own history before it; Poisson tail < 1e-3).
 
     Graded (medium and above) only with ≥ 2 supporting flags, at least one of them distance or
     onset (concentration and uniform quantities alone are a small outlet next to one doctor's
@@ -112,7 +113,7 @@ class PharmacyPatientMix(Detector):
         "concentration": "top 3 prescribers ≥ 60 %",
         "distance": "≥ 50 % prescriber (or patient) of another department",
         "uniformity": "≥ 50 % one product and quantity",
-        "onset": "≥ 3× own rate, Poisson tail < 1e-3, ≥ 60 days of history",
+        "onset": "change point, ≥ 3× own rate before it, Poisson tail < 1e-3, ≥ 60 days before",
         "graded": "≥ 2 supporting flags incl. distance or onset; 1 flag: low",
         "window": f"{WINDOW_DAYS} days, step {STEP_DAYS}",
         "multiple testing": "Benjamini–Hochberg q = 5 % over all outlet-windows",
@@ -300,15 +301,22 @@ class PharmacyPatientMix(Detector):
         pairs = f.product[hits].astype(np.int64) * 1_000_003 + np.round(f.qty[hits] * 100).astype(np.int64)
         _, pc = np.unique(pairs, return_counts=True)
         uniform = float(pc.max() / len(hits))
-        # Onset: against the outlet's own one-off rate before the window.
-        hist_days = (v["start"] - int(first_t[e])) / DAY
+        # The pattern's onset: a change point on the outlet's one-off fills; sudden when the
+        # rate after it is ≥ 3× the rate before it (≥ 60 days of own history before it).
+        all_hits = np.flatnonzero(one_off & (f.est == e))
+        all_hits = all_hits[np.argsort(f.t[all_hits], kind="stable")]
+        now_day = int(lima_day(ctx.now_t))
+        first_day = int(lima_day(int(first_t[e])))
+        last_day = now_day - FOLLOW_DAYS
+        onset_day = self._onset(day[all_hits], first_day, last_day)
         onset_ratio = onset_p = None
+        hist_days = onset_day - first_day
         if hist_days >= self.HIST_DAYS:
-            before = rows[:v["a"]]
-            k0 = int(one_off[before[f.est[before] == e]].sum())
-            expected = max(k0, 0.5) / hist_days * WINDOW_DAYS
-            onset_ratio = v["x"] / expected
-            onset_p = poisson_sf(v["x"], expected)
+            k0 = int((day[all_hits] < onset_day).sum())
+            k1 = len(all_hits) - k0
+            expected = max(k0, 0.5) / hist_days * max(last_day - onset_day + 1, 1)
+            onset_ratio = k1 / expected
+            onset_p = poisson_sf(k1, expected)
         flags = []
         if conc is not None and conc >= self.CONC_MIN:
             flags.append("prescriber_concentration")
@@ -324,12 +332,6 @@ class PharmacyPatientMix(Detector):
             return None
         strong = {"prescriber_elsewhere", "patients_elsewhere", "sudden_onset"}
         graded = len(flags) >= 2 and bool(strong & set(flags))
-        # The pattern since its onset: a change point on the outlet's one-off fills.
-        all_hits = np.flatnonzero(one_off & (f.est == e))
-        all_hits = all_hits[np.argsort(f.t[all_hits], kind="stable")]
-        now_day = int(lima_day(ctx.now_t))
-        onset_day = self._onset(day[all_hits], int(lima_day(int(first_t[e]))),
-                                now_day - FOLLOW_DAYS)
         # The pattern: every naive single fill since the onset, those of the last 45 days
         # (whose patients may still come back) included.
         pattern = np.flatnonzero(single & (f.est == e) & (day >= onset_day))
