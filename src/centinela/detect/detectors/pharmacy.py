@@ -70,7 +70,7 @@ class PharmacyPatientMix(Detector):
     * uniformity — ≥ 50 % share one product and one quantity;
     * onset — the outlet's one-off fills change to a higher rate at one point (the change point
       of a Poisson rate maximising the likelihood ratio), ≥ 3× its rate before that point
-      (≥ 60 days of own history before it; Poisson tail < 1e-3).
+      (≥ 45 days of own, observed history before it; Poisson tail < 1e-3).
 
     Graded (medium and above) only with ≥ 2 supporting flags, at least one of them distance or
     onset (concentration and uniform quantities alone are a small outlet next to one doctor's
@@ -97,7 +97,7 @@ class PharmacyPatientMix(Detector):
         " botica with one doctor: only patients with no opioid 120 days before and none 45 days"
         " after count), acute supplies of ≤ 7 days (post-operative discharges beside a"
         " hospital), visitors with fills at home (tourist and border towns), new outlets with no"
-        " history (onset needs ≥ 60 days of own history; new patients moving in have history"
+        " history (onset needs ≥ 45 days of own history; new patients moving in have history"
         " elsewhere), fills of the last 45 days (not judged before their patient could come"
         " back) or whose 120-day look-back was not read, Lima-Callao as one area, outlets whose only flags are one prescriber and"
         " uniform quantities (low at most), and chance over outlets and windows"
@@ -113,7 +113,7 @@ class PharmacyPatientMix(Detector):
         "concentration": "top 3 prescribers ≥ 60 %",
         "distance": "≥ 50 % prescriber (or patient) of another department",
         "uniformity": "≥ 50 % one product and quantity",
-        "onset": "change point, ≥ 3× own rate before it, Poisson tail < 1e-3, ≥ 60 days before",
+        "onset": "change point, ≥ 3× own rate before it, Poisson tail < 1e-3, ≥ 45 days before",
         "graded": "≥ 2 supporting flags incl. distance or onset; 1 flag: low",
         "window": f"{WINDOW_DAYS} days, step {STEP_DAYS}",
         "multiple testing": "Benjamini–Hochberg q = 5 % over all outlet-windows",
@@ -126,7 +126,7 @@ class PharmacyPatientMix(Detector):
 
     MIN_FILLS, MIN_ONE_OFF, SHARE_MIN, BASE_RATIO, BASE_FLOOR = 10, 8, 0.25, 2.0, 0.05
     MIN_PEERS, Q, TOP_K, CONC_MIN, AWAY_MIN, MIN_KNOWN = 8, 0.05, 3, 0.60, 0.50, 5
-    UNIFORM_MIN, ONSET_RATIO, ONSET_P, HIST_DAYS = 0.50, 3.0, 1e-3, 60
+    UNIFORM_MIN, ONSET_RATIO, ONSET_P, HIST_DAYS = 0.50, 3.0, 1e-3, 45
     GRADED_PATIENTS = 8
 
     def run(self, session: Session, now: dt.datetime, ctx: DetectionContext) -> list[AlertDraft]:
@@ -302,7 +302,7 @@ class PharmacyPatientMix(Detector):
         _, pc = np.unique(pairs, return_counts=True)
         uniform = float(pc.max() / len(hits))
         # The pattern's onset: a change point on the outlet's one-off fills; sudden when the
-        # rate after it is ≥ 3× the rate before it (≥ 60 days of own history before it).
+        # rate after it is ≥ 3× the rate before it (≥ 45 days of own history before it).
         all_hits = np.flatnonzero(one_off & (f.est == e))
         all_hits = all_hits[np.argsort(f.t[all_hits], kind="stable")]
         now_day = int(lima_day(ctx.now_t))
