@@ -326,7 +326,7 @@ class PharmacyPatientMix(Detector):
             flags.append("patients_elsewhere")
         if uniform >= self.UNIFORM_MIN:
             flags.append("uniform_quantities")
-        if onset_ratio is not None and onset_ratio >= self.ONSET_RATIO and (onset_p or 1.0) < self.ONSET_P:
+        if onset_ratio is not None and onset_ratio >= self.ONSET_RATIO and onset_p is not None and onset_p < self.ONSET_P:
             flags.append("sudden_onset")
         if not flags:
             return None
