@@ -72,6 +72,9 @@ def evaluate(flagged: dict[tuple[str, str], list[tuple]], truth: list[dict]) -> 
     # on one of them is a lead on the planted activity).
     planted_subjects |= {("establishment", e) for t in planted
                          for e in t.get("involved_establishments", [])}
+    # The prescribers who write a planted prescription mill's prescriptions are part of it.
+    planted_subjects |= {("professional", p) for t in planted
+                         for p in t.get("involved_professionals", [])}
     n_alerts = sum(len(v) for v in flagged.values())
 
     def true_subject(key, items) -> bool:

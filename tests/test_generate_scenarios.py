@@ -179,3 +179,63 @@ def test_seizure_structures_are_real_molecules(planted):
     for _name, smi, _form in SEIZED_SUBSTANCES:
         assert Chem.MolFromSmiles(smi) is not None, smi
     assert all(Chem.MolFromSmiles(s) is not None for s in smiles)
+
+
+MILL_ROWS = ("prescription_mill", "oncology_pharmacy", "discharge_pharmacy", "tourist_pharmacy")
+
+
+def test_prescription_mill_and_its_look_alikes_show_in_the_data(planted):
+    """The mill fills one-off prescriptions of its named prescribers in fixed quantities; the
+    cancer-institute pharmacy's patients come back; the discharge pharmacy's supplies are short;
+    the tourist pharmacy's visitors fill at home before and after (books stay exact: checked
+    with every other scenario above)."""
+    _, _, ctx = planted
+    truth, moves = ctx["truth"], ctx["tables"]["movements"]
+    mill = _by(truth, "prescription_mill")
+    names = set(mill["involved_professionals"])
+    assert 1 <= len(names) <= 3 and mill["expected_detectors"] == ["pharmacy_patient_mix"]
+    rows = [r for r in moves if r["establishment_id"] == mill["subject_id"]
+            and r["event_type"] == "dispense" and r["prescriber_id"] in names]
+    assert len(rows) == mill["patients"] >= 10
+    assert all(r["event_id"].startswith("MX-") for r in rows)
+    by_patient = Counter(r["patient_id"] for r in moves if r["event_type"] == "dispense"
+                         and r["patient_id"] in {x["patient_id"] for x in rows})
+    assert set(by_patient.values()) == {1}  # one fill each, nowhere else
+    quantities = defaultdict(set)
+    for r in rows:
+        quantities[(r["prescriber_id"], r["product_code"])].add(r["quantity"])
+    assert all(len(q) == 1 for q in quantities.values())  # identical prescriptions
+    assert all(r["window_start"] >= "2025-07-01" for r in truth if r["scenario"] in MILL_ROWS)
+    onco = _by(truth, "oncology_pharmacy")["subject_id"]
+    pats = Counter(r["patient_id"] for r in moves
+                   if r["establishment_id"] == onco and r["event_id"].startswith("MX-")
+                   and r["event_type"] == "dispense")
+    assert sum(n > 1 for n in pats.values()) > len(pats) / 2
+    dis = _by(truth, "discharge_pharmacy")["subject_id"]
+    short = [r for r in moves if r["establishment_id"] == dis and r["event_id"].startswith("MX-")
+             and r["event_type"] == "dispense"]
+    assert short and all(int(r["days_supply"]) <= 7 for r in short)
+    tour = _by(truth, "tourist_pharmacy")["subject_id"]
+    visitors = {r["patient_id"] for r in moves if r["establishment_id"] == tour
+                and r["event_id"].startswith("MX-") and r["event_type"] == "dispense"}
+    elsewhere = Counter(r["patient_id"] for r in moves if r["patient_id"] in visitors
+                        and r["establishment_id"] != tour)
+    assert visitors and all(elsewhere[v] >= 1 for v in visitors)
+
+
+def test_mill_scenarios_leave_every_other_scenario_unchanged(planted, tmp_path, monkeypatch):
+    """Planted from a stream of their own and written beside the simulation: without them the
+    simulation's rows and every other truth row are byte for byte the same."""
+    from centinela.generate import plant_mill
+
+    out, _, ctx = planted
+    monkeypatch.setattr(plant_mill, "plan", lambda p, rng: None)
+    monkeypatch.setenv("CENTINELA_PSEUDONYM_KEY", "test-pseudonym-key-0123456789abcdef")
+    get_settings.cache_clear()
+    generate(tmp_path, seed=7, scale=0.05)
+    get_settings.cache_clear()
+    with_mill = [x for x in (out / "movements.csv").read_text().splitlines()
+                 if not x.startswith("MX-")]
+    assert with_mill == (tmp_path / "movements.csv").read_text().splitlines()
+    without = [json.loads(x) for x in (tmp_path / "truth.jsonl").read_text().splitlines()]
+    assert [t for t in ctx["truth"] if t["scenario"] not in MILL_ROWS] == without

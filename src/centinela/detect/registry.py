@@ -27,6 +27,7 @@ from centinela.detect.detectors.patients import (
     MultipleProviders,
     OverlappingPrescriptions,
 )
+from centinela.detect.detectors.pharmacy import PharmacyPatientMix
 from centinela.detect.detectors.prescriber import PrescriberVolume
 from centinela.detect.detectors.psychotropics import (
     CoprescribingPrescriber,
@@ -90,6 +91,7 @@ register("waste_share", WasteShare)
 register("waste_unwitnessed", UnwitnessedWaste)
 register("disposal_share", DisposalShare)
 register("prescriber_volume", PrescriberVolume)
+register("pharmacy_patient_mix", PharmacyPatientMix)
 register("multiple_providers", MultipleProviders)
 register("overlapping_prescriptions", OverlappingPrescriptions)
 register("high_mme", HighMME)

@@ -34,6 +34,7 @@ HISTORY_DAYS: dict[str, int] = {
     "waste_share": 31,
     "waste_unwitnessed": 31,
     "prescriber_volume": 0,  # its 90-day windows lie in the lookback; history: aggregates
+    "pharmacy_patient_mix": 120,  # whether a patient had opioids in the 120 days before
     "multiple_providers": 120,  # pdmp_window_days before the window (90 by default)
     "overlapping_prescriptions": 120,
     "high_mme": 120,

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from centinela.config import get_settings
-from centinela.generate import catalog, planting, seizures
+from centinela.generate import catalog, plant_mill, planting, seizures
 from centinela.generate.sim import Mods, Sim
 from centinela.generate.world import World, build_world
 from centinela.generate.writer import TableWriter
@@ -107,7 +107,8 @@ def generate(out_dir: str | Path, seed: int = 1, scale: float = 0.2, scenarios: 
     world = build_world(rng, scale, start, days, settings.certification_deadline,
                         settings.certification_valid_days)
     mods = Mods()
-    plan = (planting.plan(world, catalog.FastRandom(seed * 7919 + 1), mods, settings)
+    plan = (planting.plan(world, catalog.FastRandom(seed * 7919 + 1), mods, settings,
+                          mill_rng=catalog.FastRandom(seed * 6007 + 17))
             if scenarios else None)
     exclude = {int(x) for x in plan.notes.get("no_background_loss", "").split(",") if x} \
         if plan else set()
@@ -132,6 +133,11 @@ def generate(out_dir: str | Path, seed: int = 1, scale: float = 0.2, scenarios: 
         if quirks is not None:
             quirks.flush()
             report.quirks = dict(quirks.counts)
+        if plan is not None:  # the prescription mill and its look-alikes (plant_mill)
+            side = plant_mill.side_rows(plan)
+            moves.write_plain(side)
+            for r in side:
+                sim.counts[r[1]] += 1
     finally:
         moves.close()
     report.files["movements"] = moves.count

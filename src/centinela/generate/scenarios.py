@@ -25,12 +25,12 @@ PLANTED = (
     "inventory_shrinkage", "waste_diversion", "self_witnessed_waste", "repeated_loss",
     "serial_duplicate", "shipment_not_received", "unauthorized_receipt",
     "expired_licence_receipt", "seized_lot_trace", "seized_serial_trace", "regional_surge",
-    "uncertified_handler",
+    "uncertified_handler", "prescription_mill",
 )
 LOOKALIKES = (
     "palliative_high_volume", "oncology_institute_orders", "icu_expansion", "seasonal_spike",
     "care_team_patient", "icu_nurse_high_volume", "breakage_loss", "licence_renewed",
-    "certified_before_deadline",
+    "certified_before_deadline", "oncology_pharmacy", "discharge_pharmacy", "tourist_pharmacy",
 )
 
 # Detector families a planted scenario should trip (named by what they look at).
@@ -56,6 +56,7 @@ class Plan:
     used_est: set[int] = field(default_factory=set)
     used_prof: set[int] = field(default_factory=set)
     notes: dict[str, str] = field(default_factory=dict)
+    side: list = field(default_factory=list)  # fills written beside the simulation (plant_mill)
 
     # ---- helpers -----------------------------------------------------------------------
     @property

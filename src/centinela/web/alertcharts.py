@@ -35,6 +35,7 @@ from centinela.web.views.common import OUTFLOWS, cached, month_labels, month_of,
 FAMILIES = {
     "suspicious_order": "orders", "purchases_outgrow_use": "orders",
     "prescriber_volume": "prescriber", "coprescribing_prescriber": "psychotropics",
+    "pharmacy_patient_mix": "prescriber",
     "opioid_benzodiazepine_overlap": "psychotropics",
     "high_mme": "patient", "dispense_high_mme": "patient", "multiple_providers": "patient",
     "overlapping_prescriptions": "patient",
@@ -232,6 +233,8 @@ def _prescriber(c: _Ctx) -> list[ChartSpec]:
     from centinela.web.views.subjects import chart_for
 
     a, ev = c.alert, c.ev
+    if a.detector == "pharmacy_patient_mix":
+        return _patient_mix(c)
     out = []
     if _num(ev.get("observed")) is not None:
         per_patient = ev.get("criterion") == "intensity" or ev.get("metric") == "MME per patient"
@@ -253,6 +256,27 @@ def _prescriber(c: _Ctx) -> list[ChartSpec]:
             ChartPoint(key=p.label, value=p.value, partial=c.partial_month(p.label))
             for p in base.peers.points if p.label in labels]))
     out.append(spec)
+    return out
+
+
+def _patient_mix(c: _Ctx) -> list[ChartSpec]:
+    """A pharmacy's one-off chronic-strength fills against its peers, and its red flags."""
+    ev = c.ev
+    out = []
+    if _num(ev.get("observed")) is not None:
+        rng = _range(ev)
+        out.append(_compare(c, "mix-share", c.t("mix.title"), c.t("unit.pct_fills"), "%",
+                            round(float(ev["observed"]) * 100, 1),
+                            round(float(ev.get("expected") or 0) * 100, 1),
+                            (rng[0] * 100, rng[1] * 100) if rng else None, c.t("peer_median")))
+    bars = [CompareBar(label=c.t(f"mix.{k}"), value=round(float(ev[k]) * 100, 1))
+            for k in ("top_prescriber_share", "prescriber_away_share", "patient_away_share",
+                      "uniform_share") if _num(ev.get(k)) is not None]
+    if bars:
+        spec = c.spec("mix-flags", c.t("mix.flags"), c.t("unit.pct_one_off"), kind="compare",
+                      unit_short="%", bars=bars)
+        spec.refs = [RefLine(value=50.0, label=c.t("mix.flag_line"))]
+        out.append(spec)
     return out
 
 

@@ -29,7 +29,7 @@ HIDDEN = {"event_ids", "occurrences", "tau", "window", "metric", "tests", "horiz
           "series", "score_z", "smoothed_per_100k", "effective_patients", "threshold_ratio",
           "region_name", "statistics", "last_28_days", "series_start", "report_ids",
           "registered", "traced", "expected_orders", "receipts_matched", "provisional",
-          "chain", "referral_hospital"}
+          "chain", "referral_hospital", "onset_p", "prescriber_ids"}
 # Units of the evidence's own keys; "observed"/"expected" take the detector's unit below.
 KEY_UNITS = {
     "mme": "mme", "observed_mme": "mme", "expected_mme": "mme", "total_mme": "mme",
@@ -44,6 +44,7 @@ KEY_UNITS = {
     "rate_per_100k": "mme_per100k", "expected_per_100k": "mme_per100k",
     "national_rate_per_100k": "per100k", "days_above": "days", "window_days": "days",
     "receipt_days": "days", "overlap_days": "days", "population": "",
+    "pattern_mme": "mme", "pattern_mg": "mg",
 }
 DETECTOR_UNITS = {
     "suspicious_order": "mg", "prescriber_volume": "mme", "high_mme": "mme_day",
@@ -51,8 +52,12 @@ DETECTOR_UNITS = {
     "repeated_loss": "events", "waste_unwitnessed": "events",
     "overlapping_prescriptions": "days", "inventory_discrepancy": "units",
 }
-SHARE_KEYS = {"share", "rate", "peer_rate", "base_rate", "national_rate", "establishment_rate"}
-DATE_KEYS = {"certified_on", "certificate_valid_until", "deadline", "authorization_expires", "due"}
+SHARE_KEYS = {"share", "rate", "peer_rate", "base_rate", "national_rate", "establishment_rate",
+              "one_off_share", "top_prescriber_share", "top_prescribers_share_of_all_fills",
+              "prescriber_away_share", "patient_away_share", "uniform_share"}
+DATE_KEYS = {"certified_on", "certificate_valid_until", "deadline", "authorization_expires", "due",
+             "onset", "pattern_end"}
+PERCENT_DETECTORS = ("waste_share", "disposal_share", "pharmacy_patient_mix")
 class EvidenceItem(BaseModel):
     key: str  # the stored evidence key (for the API and the title attribute only)
     label: str
@@ -126,7 +131,7 @@ def items(alert: Alert, evidence: dict, lang: str) -> list[EvidenceItem]:
             continue
         if key in ("observed", "expected", "peer_range"):
             unit = DETECTOR_UNITS.get(alert.detector, "")
-            if alert.detector in ("waste_share", "disposal_share", "purchases_outgrow_use"):
+            if alert.detector in (*PERCENT_DETECTORS, "purchases_outgrow_use"):
                 unit = ""
         elif key in ("rate_per_100k", "national_rate_per_100k") and \
                 alert.detector == "regional_surge":
@@ -141,9 +146,9 @@ def items(alert: Alert, evidence: dict, lang: str) -> list[EvidenceItem]:
         if key == "event_count":
             label = translate("evidence.event_count", lang)
         text = _fmt_value(key, value, unit, lang)
-        if alert.detector in ("waste_share", "disposal_share") and key in ("observed", "expected"):
+        if alert.detector in PERCENT_DETECTORS and key in ("observed", "expected"):
             text = format_percent_value(value, lang)
-        if alert.detector in ("waste_share", "disposal_share") and key == "peer_range" \
+        if alert.detector in PERCENT_DETECTORS and key == "peer_range" \
                 and isinstance(value, list):
             text = " – ".join(format_percent_value(v, lang) for v in value)
         out.append(EvidenceItem(key=key, label=label, value=text))
@@ -258,6 +263,14 @@ def _params(alert: Alert, ev: dict, lang: str) -> dict[str, str]:
         "last_report": format_date(str(ev.get("receiver_last_report") or "")[:10] or None, lang),
         "n_shipments": _n(len(ev["shipments"]) if isinstance(ev.get("shipments"), list)
                           else ev.get("shipments"), lang),
+        "one_off_fills": _n(ev.get("one_off_fills"), lang),
+        "fills": _n(ev.get("fills"), lang),
+        "top_prescribers": ", ".join(_dict_entry(x, lang) for x in (ev.get("top_prescribers") or [])
+                                     if isinstance(x, dict)) or "—",
+        "away_share": format_percent_value(ev.get("prescriber_away_share"), lang) if isinstance(
+            ev.get("prescriber_away_share"), int | float) else "—",
+        "onset": format_date(str(ev.get("onset") or "")[:10] or None, lang),
+        "pattern_mme": _q(ev.get("pattern_mme"), "mme", lang, 0),
     }
 
 
