@@ -121,7 +121,10 @@ def test_worker_jsonl(in_worker, engine, session, registry_dir):
     "test_same_number_written_differently_is_the_same_content",
     "test_different_content_under_same_event_id_is_a_kept_conflict",
 ])
-def test_worker_idempotency(in_worker, engine, session, data_dir, name):
+@pytest.mark.parametrize("direct", [False, True], ids=["staged", "direct"])
+def test_worker_idempotency(in_worker, engine, session, data_dir, monkeypatch, name, direct):
+    if direct:  # PostgreSQL: COPY straight into month tables (writer.MonthLoader)
+        monkeypatch.setattr(pipeline, "BULK_MIN_ROWS", 0)
     getattr(idem, name)(engine, session, data_dir)
     assert in_worker
 
@@ -130,7 +133,10 @@ def test_worker_idempotency(in_worker, engine, session, data_dir, name):
     "test_duplicates_and_conflicts_within_one_file_and_across_batches",
     "test_many_rejections_between_batches_are_all_kept",
 ])
-def test_worker_batches(in_worker, engine, session, data_dir, monkeypatch, name):
+@pytest.mark.parametrize("direct", [False, True], ids=["staged", "direct"])
+def test_worker_batches(in_worker, engine, session, data_dir, monkeypatch, name, direct):
+    if direct:
+        monkeypatch.setattr(pipeline, "BULK_MIN_ROWS", 0)
     getattr(idem, name)(engine, session, data_dir, monkeypatch)
     assert in_worker
 

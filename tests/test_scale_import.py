@@ -107,7 +107,19 @@ def test_retention_detaches_old_months_into_the_archive_schema(engine, session, 
         conn.execute(text(f'DROP SCHEMA "{schema}_archive" CASCADE'))
 
 
-def test_same_key_at_another_time_is_still_a_conflict(engine, session, data_dir):
+@pytest.fixture(params=["staged", "direct"])
+def path(request, monkeypatch):
+    """Both PostgreSQL intake paths: the staged merge (small files) and, for a file of at least
+    ``pipeline.BULK_MIN_ROWS`` expected rows, the direct COPY into month tables
+    (``writer.MonthLoader``), forced here on small files."""
+    if request.param == "direct":
+        from centinela.ingest import pipeline
+
+        monkeypatch.setattr(pipeline, "BULK_MIN_ROWS", 0)
+    return request.param
+
+
+def test_same_key_at_another_time_is_still_a_conflict(engine, session, data_dir, path):
     # On a partitioned table the database's unique key holds occurred_at too: the intake keeps
     # (establishment_id, event_id) unique itself, across months and across imports.
     write_registry(data_dir)
@@ -134,7 +146,7 @@ def test_same_key_at_another_time_is_still_a_conflict(engine, session, data_dir)
 
 @pg_only
 def test_whole_months_are_loaded_apart_and_attached_with_the_same_keys_and_indexes(
-        engine, session, data_dir, monkeypatch):
+        engine, session, data_dir, monkeypatch, path):
     # A backfill: months whose partition is missing (2019-05) or created ahead and empty
     # (2019-06) are loaded into their own table, indexed in one sort each and attached; a
     # month below the threshold (2019-07) goes in row by row. Duplicates, conflicts and a
@@ -198,7 +210,7 @@ def test_whole_months_are_loaded_apart_and_attached_with_the_same_keys_and_index
 
 @pg_only
 def test_a_busy_empty_partition_falls_back_to_row_by_row_insert(engine, session, data_dir,
-                                                                monkeypatch, caplog):
+                                                                monkeypatch, caplog, path):
     # Swapping an empty partition created ahead needs ACCESS EXCLUSIVE on movements. While a
     # reader holds the table, the swap gives up after the lock timeout and the month's rows go
     # in row by row, into the existing partition: the import neither fails nor waits long.
@@ -232,6 +244,131 @@ def test_a_busy_empty_partition_falls_back_to_row_by_row_insert(engine, session,
             "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
             "WHERE n.nspname = :s AND c.relname LIKE '%\\_new'"), {"s": f"{schema}_parts"}).scalar()
         assert left == 0
+
+
+def _direct(monkeypatch, batch: int = 2, month_rows: int = 3) -> None:
+    """Force the direct COPY path (``writer.MonthLoader``) on a small file, small batches."""
+    from centinela.config import get_settings
+    from centinela.ingest import pipeline, writer
+
+    monkeypatch.setattr(pipeline, "BULK_MIN_ROWS", 0)
+    monkeypatch.setattr(writer, "BULK_MONTH_ROWS", month_rows)
+    monkeypatch.setenv("CENTINELA_IMPORT_BATCH_SIZE", str(batch))
+    get_settings.cache_clear()
+
+
+def _receipts(prefix: str, month: str, n: int, day: int = 10) -> list[dict]:
+    return [movement(f"{prefix}-{i}", "receipt", f"{month}-{day + i:02d}T10:00:00-05:00",
+                     "EST-HOS", "2", counterparty_id="EST-DIS") for i in range(n)]
+
+
+@pg_only
+def test_direct_load_builds_finished_months_while_the_file_goes_on(engine, session, data_dir,
+                                                                   monkeypatch):
+    # A backfill in time order, two rows a batch: 2018-01 is finished once the file is past it
+    # and its keys and indexes are built while later batches still come (one statement a
+    # batch here); a late row of 2018-01 is then maintained in its indexes. Every month is attached with
+    # exactly the indexes of movements, the ids follow the file and nothing is left behind.
+    from centinela.ingest import writer
+
+    _direct(monkeypatch)
+    sent: list[str] = []
+    real = writer.MonthLoader._pump
+
+    def spy(self):
+        before = self.busy
+        real(self)
+        if self.busy and self.busy is not before:
+            sent.extend(self.busy)
+
+    monkeypatch.setattr(writer.MonthLoader, "_pump", spy)
+    write_registry(data_dir)
+    rows = _receipts("J", "2018-01", 4) + _receipts("F", "2018-02", 4)
+    rows += _receipts("M", "2018-03", 3) + _receipts("L", "2018-01", 1, day=25)
+    rows += _receipts("A", "2018-04", 4)
+    write_csv(data_dir, "movements", rows)
+    with engine.begin() as conn:
+        schema = conn.execute(text("SELECT current_schema()")).scalar()
+    fr = import_directory(engine, data_dir, realtime=False).files[-1]
+    assert (fr.accepted, fr.duplicates, fr.conflicts, fr.rejected) == (16, 0, 0, 0)
+    early = " ".join(sent)
+    assert "movements_2018_01_new" in early and "PRIMARY KEY" in early
+    with engine.begin() as conn:
+        got = conn.execute(text(
+            "SELECT event_id, tableoid::regclass::text FROM movements ORDER BY id")).all()
+        assert [e for e, _ in got] == [r["event_id"] for r in rows]  # ids in file order
+        assert {t.rsplit(".", 1)[-1] for e, t in got if e.startswith("L-")} == {"movements_2018_01"}
+        parent = conn.execute(text(
+            "SELECT count(*) FROM pg_index WHERE indrelid = 'movements'::regclass")).scalar()
+        for month in ("2018_01", "2018_02", "2018_04"):
+            child = conn.execute(text(
+                "SELECT count(*) FROM pg_index WHERE indrelid = to_regclass(:n)"),
+                {"n": f'"{schema}_parts".movements_{month}'}).scalar()
+            assert child == parent
+        left = conn.execute(text(
+            "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = :s AND (c.relname LIKE '%\\_new' OR c.relname LIKE '\\_load%')"),
+            {"s": f"{schema}_parts"}).scalar()
+        assert left == 0
+    with pytest.raises(Exception, match="duplicate key"), engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO movements (event_id, event_type, occurred_at, establishment_id, "
+            "product_code, quantity, content_hash) SELECT event_id, event_type, occurred_at, "
+            "establishment_id, product_code, quantity, content_hash FROM movements "
+            "WHERE event_id = 'J-1'"))
+
+
+@pg_only
+def test_direct_load_tells_late_repeats_and_stored_keys_apart(engine, session, data_dir,
+                                                              monkeypatch):
+    # Keys that repeat after their month was built (same content: a duplicate; other time:
+    # a conflict) and keys stored by an earlier import in another month: the loaded rows go
+    # to the staged merge, which tells them apart with their line numbers; nothing is lost.
+    _direct(monkeypatch)
+    write_registry(data_dir)
+    rows = _receipts("J", "2018-05", 4) + _receipts("F", "2018-06", 4)
+    rows += [_receipts("J", "2018-05", 1)[0],                      # line 10: duplicate
+             _receipts("J", "2018-05", 2, day=20)[1]]              # line 11: conflict (J-1)
+    rows += _receipts("A", "2018-07", 4)
+    write_csv(data_dir, "movements", rows)
+    fr = import_directory(engine, data_dir, realtime=False).files[-1]
+    assert (fr.accepted, fr.duplicates, fr.conflicts) == (12, 1, 1)
+    lines = session.scalars(select(Rejection.line).where(Rejection.kind == "conflict")).all()
+    assert lines == [11]
+    # Another file: a stored key at another time (conflict), a stored row again (duplicate).
+    rows = _receipts("N", "2018-09", 4) + [_receipts("F", "2018-06", 1, day=28)[0],
+                                           _receipts("A", "2018-07", 1)[0]]
+    write_csv(data_dir, "movements", rows)
+    fr = import_directory(engine, data_dir, realtime=False).files[-1]
+    assert (fr.accepted, fr.duplicates, fr.conflicts) == (4, 1, 1)
+    assert session.scalar(select(func.count()).select_from(Movement)) == 16
+
+
+@pg_only
+def test_direct_load_a_same_time_repeat_after_the_unique_key_is_built(engine, session,
+                                                                      data_dir, monkeypatch):
+    # The same line again after its month's unique key was built: the COPY meets the key,
+    # the import does not fail, and the row is told a duplicate.
+    from centinela.ingest import writer
+
+    _direct(monkeypatch)
+    met: list[set] = []
+    real = writer.MonthLoader._drop_uniques
+
+    def spy(self):
+        met.append(set(self.uniques))
+        real(self)
+
+    monkeypatch.setattr(writer.MonthLoader, "_drop_uniques", spy)
+    write_registry(data_dir)
+    rows = _receipts("J", "2018-10", 4) + _receipts("F", "2018-11", 4) + \
+        _receipts("D", "2018-12", 4)
+    rows.insert(11, _receipts("J", "2018-10", 1)[0])
+    write_csv(data_dir, "movements", rows)
+    fr = import_directory(engine, data_dir, realtime=False).files[-1]
+    assert (fr.accepted, fr.duplicates, fr.conflicts) == (12, 1, 0)
+    assert session.scalar(select(func.count()).select_from(Movement)) == 12
+    assert len(met) == 1 and any("2018_10" in t for t in met[0])  # the key was met
 
 
 def test_progress_is_published_while_an_import_runs_and_removed_after(engine, data_dir,

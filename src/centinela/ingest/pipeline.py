@@ -28,6 +28,7 @@ from centinela.ingest.values import Invalid, safe_patient, unforeseen
 from centinela.ingest.worker import Chunk, Worker, chunks
 from centinela.ingest.writer import (
     Bulk,
+    MonthLoader,
     larger_cache,
     movement_watermark,
     restore_indexes,
@@ -35,6 +36,7 @@ from centinela.ingest.writer import (
     suspend_indexes,
 )
 from centinela.ledger.records import Rejection, Seizure
+from centinela.partitions import is_partitioned
 from centinela.privacy import redact, safe_name
 from centinela.registry.models import Establishment, Product, Professional
 
@@ -138,6 +140,10 @@ def process_movements(ctx: IntakeContext, items: Iterable[Item] | Worker, fr: Fi
             and expected_rows >= movement_watermark(ctx.session) // 2):
         suspended = suspend_indexes(ctx.session)
     staged = ctx.bulk.dialect == "postgresql"
+    if staged and large and ctx.bulk.stage is None and is_partitioned(ctx.session.connection()):
+        # A backfill-sized file: COPY straight into month tables (``writer.MonthLoader``).
+        ctx.bulk.stage = MonthLoader(ctx.bulk, "movements", MOVEMENT_COLUMNS,
+                                     ("establishment_id", "event_id"))
     with larger_cache(ctx.bulk, BULK_CACHE_KIB if large else 0):
         for rows, lines, rejects, read in batches:
             fr.read += read
