@@ -140,7 +140,8 @@ def process_movements(ctx: IntakeContext, items: Iterable[Item] | Worker, fr: Fi
             and expected_rows >= movement_watermark(ctx.session) // 2):
         suspended = suspend_indexes(ctx.session)
     staged = ctx.bulk.dialect == "postgresql"
-    if staged and large and ctx.bulk.stage is None and is_partitioned(ctx.session.connection()):
+    if ctx.bulk.stage is None and ((isinstance(items, Worker) and items.copy_text)
+                                   or direct_load(ctx, expected_rows)):
         # A backfill-sized file: COPY straight into month tables (``writer.MonthLoader``).
         ctx.bulk.stage = MonthLoader(ctx.bulk, "movements", MOVEMENT_COLUMNS,
                                      ("establishment_id", "event_id"))
@@ -161,6 +162,14 @@ def process_movements(ctx: IntakeContext, items: Iterable[Item] | Worker, fr: Fi
     ctx.flush_rejections()
     if suspended:
         restore_indexes(ctx.session, suspended)
+
+
+def direct_load(ctx: IntakeContext, expected_rows: int) -> bool:
+    """True when a movements file goes straight into month tables (``writer.MonthLoader``):
+    PostgreSQL, movements partitioned, at least ``BULK_MIN_ROWS`` rows expected. The
+    validating child then writes the rows as COPY text (``worker.CopyBatch``)."""
+    return (ctx.bulk is not None and ctx.bulk.dialect == "postgresql"
+            and expected_rows >= BULK_MIN_ROWS and is_partitioned(ctx.session.connection()))
 
 
 def _insert_movements(ctx: IntakeContext, batch: list[tuple]) -> tuple | None:

@@ -13,6 +13,7 @@ import logging
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from itertools import groupby
 
 from sqlalchemy import Index, func, select
 from sqlalchemy.engine import Connection
@@ -395,7 +396,7 @@ class MonthLoader:
         self.sorted = False
         self.months: dict[dt.date, list] = {}  # month → [rows, eligible, early statements done]
         self.current: dt.date | None = None
-        self.waiting: list[list[tuple]] = []  # batches held while a build runs
+        self.waiting: list = []  # batches held while a build runs
         self.queue: list[str] = []  # statements to send without waiting
         self.busy: list[str] | None = None  # the statements in flight
         self.built: set[str] = set()  # statements done
@@ -418,16 +419,24 @@ class MonthLoader:
         self.target = int(self.cur.fetchone()[0])
 
     # -- loading ---------------------------------------------------------------------------
-    def add(self, rows: list[tuple], lines: Sequence[int]) -> None:
+    def add(self, rows, lines: Sequence[int]) -> None:
+        """Take a batch: row tuples (MOVEMENT_COLUMNS), or a ``worker.CopyBatch`` that the
+        validating child wrote as COPY text with its key hashes and months."""
         import numpy as np
 
         self.lines.extend(lines)
-        self.hashes.append(np.fromiter((hash((r[3], r[0])) for r in rows), np.int64, len(rows)))
         self.count += len(rows)
-        seen: dict[str, int] = {}
-        for r in rows:
-            m = r[2][:7]
-            seen[m] = seen.get(m, 0) + 1
+        seen: dict[str, int]
+        if isinstance(rows, list):
+            self.hashes.append(np.fromiter((hash((r[3], r[0])) for r in rows), np.int64,
+                                           len(rows)))
+            seen = {}
+            for r in rows:
+                m = r[2][:7]
+                seen[m] = seen.get(m, 0) + 1
+        else:
+            self.hashes.append(np.array(rows.hashes, dtype=np.int64))
+            seen = rows.months
         new = [m for m in seen if _month(m) not in self.months]
         if new:
             self._wait()
@@ -502,10 +511,15 @@ class MonthLoader:
         if guard:  # a month has its unique key: a repeated key must not abort the import
             self.cur.execute("SAVEPOINT loader_copy")
         try:
-            with self.cur.copy(self.copy_sql) as copy:
-                for rows in self.waiting:
-                    for row in rows:
-                        copy.write_row(row)
+            # Row tuples through the driver; the child's COPY text as it is (NULL '').
+            for text, group in groupby(self.waiting, key=lambda b: not isinstance(b, list)):
+                with self.cur.copy(self.copy_sql + (" (NULL '')" if text else "")) as copy:
+                    for rows in group:
+                        if text:
+                            copy.write(rows.data)
+                        else:
+                            for row in rows:
+                                copy.write_row(row)
         except Exception as exc:
             if not guard or getattr(exc, "sqlstate", None) != UNIQUE_VIOLATION:
                 raise
