@@ -9,6 +9,7 @@ holds do we look the missing keys up (one query per batch) to tell duplicates fr
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import logging
 import os
 from collections.abc import Iterator, Sequence
@@ -175,6 +176,8 @@ class MovementStage:
         return inserted, others
 
 
+_LOADS = itertools.count()  # loads apart by this process (part of their tables' names)
+
 # A month of the file with at least this many rows, whose partition is missing or empty, is
 # loaded apart and attached (``BulkMonths``) instead of inserted row by row.
 BULK_MONTH_ROWS = 10_000
@@ -236,16 +239,22 @@ class BulkMonths:
                  months: list[tuple[dt.date, str | None]]) -> None:
         self.cur, self.table, self.months = cur, table, months
         self.parts = schemas(conn)[1]
-        self.loader = qualified(self.parts, f"_load_{os.getpid()}")
+        # Names of this load's own: other imports (other processes, or threads of this one)
+        # may load the same months at the same time.
+        self.tag = f"{os.getpid()}_{next(_LOADS)}"
+        self.loader = qualified(self.parts, f"_load_{self.tag}")
         self._defs: tuple[list[str], list[tuple[str, str]]] | None = None
 
     def _new(self, month: dt.date) -> str:
-        return f"{partition_name(month)}_new"
+        # This load's own name: two imports loading the same month apart must not wait on
+        # each other's uncommitted table (the second then finds the month taken, under the
+        # advisory lock, and inserts row by row).
+        return f"{partition_name(month)}_new_{self.tag}"
 
     def load(self, cols: str, firsts: str) -> int:
         """Insert ``firsts`` (the file's new rows); return how many went in."""
         cur, table, parts = self.cur, self.table, self.parts
-        rest = qualified(parts, f"_load_{os.getpid()}_rest")
+        rest = qualified(parts, f"_load_{self.tag}_rest")
         cur.execute(f"CREATE TABLE {self.loader} (LIKE {table} INCLUDING DEFAULTS) "
                     "PARTITION BY RANGE (occurred_at)")
         cur.execute(f"CREATE TABLE {rest} PARTITION OF {self.loader} DEFAULT")
@@ -412,7 +421,7 @@ class MonthLoader:
         self.attached = attached
         self.cur.execute(f"CREATE TABLE {self.loader} (LIKE {table} INCLUDING DEFAULTS) "
                          "PARTITION BY RANGE (occurred_at)")
-        self.cur.execute(f"CREATE TABLE {qualified(parts, f'_load_{os.getpid()}_rest')} "
+        self.cur.execute(f"CREATE TABLE {qualified(parts, f'_load_{self.months_bulk.tag}_rest')} "
                          f"PARTITION OF {self.loader} DEFAULT")
         self.copy_sql = f"COPY {self.loader} ({', '.join(self.columns)}) FROM STDIN"
         self.cur.execute("SHOW default_statistics_target")
@@ -475,18 +484,18 @@ class MonthLoader:
         return bool(keys.size > 1 and (keys[1:] == keys[:-1]).any())
 
     def _open(self, month: dt.date) -> None:
-        """Create the month's table in the loader; note whether it may be loaded apart."""
+        """Create the month's table in the loader; note whether it may be loaded apart.
+
+        A guess that reads no table (a lock taken on a partition here, before the advisory
+        lock, could deadlock with another import attaching a month): the month may be loaded
+        apart unless the statistics count live rows in its partition. ``merge`` decides, by
+        reading, under the lock."""
         cur, parts = self.cur, self.months_bulk.parts
-        eligible = True
-        default = self.attached.get(DEFAULT)
-        if default is not None:
-            cur.execute(f"SELECT EXISTS (SELECT 1 FROM {default} "  # noqa: S608
-                        "WHERE occurred_at >= %s AND occurred_at < %s)",
-                        (month, add_months(month, 1)))
-            eligible = not cur.fetchone()[0]
         existing = self.attached.get(partition_name(month))
-        if eligible and existing is not None:
-            cur.execute(f"SELECT EXISTS (SELECT 1 FROM {existing})")  # noqa: S608
+        eligible = True
+        if existing is not None:
+            cur.execute("SELECT coalesce(pg_stat_get_live_tuples(to_regclass(%s)), 0)",
+                        (existing,))
             eligible = not cur.fetchone()[0]
         cur.execute(f"CREATE TABLE {qualified(parts, self.months_bulk._new(month))} PARTITION "
                     f"OF {self.loader} FOR VALUES FROM ('{month}') TO ('{add_months(month, 1)}')")
@@ -621,8 +630,8 @@ class MonthLoader:
         attached = {p["name"]: qualified(p["schema"], p["name"])
                     for p in partitions(self.conn)}
         default = attached.get(DEFAULT)
-        for month, (n, eligible, _early) in sorted(self.months.items()):
-            ok = eligible and n >= BULK_MONTH_ROWS
+        for month, (n, _guess, _early) in sorted(self.months.items()):
+            ok = n >= BULK_MONTH_ROWS
             if ok and default is not None:
                 cur.execute(f"SELECT EXISTS (SELECT 1 FROM {default} "  # noqa: S608
                             "WHERE occurred_at >= %s AND occurred_at < %s)",
@@ -644,7 +653,7 @@ class MonthLoader:
             cur.execute(f"INSERT INTO {table} SELECT * FROM {part} ORDER BY id "  # noqa: S608
                         "ON CONFLICT DO NOTHING")
             inserted -= self.months[month][0] - cur.rowcount
-        rest = qualified(parts, f"_load_{os.getpid()}_rest")
+        rest = qualified(parts, f"_load_{self.months_bulk.tag}_rest")
         cur.execute(f"SELECT count(*) FROM {rest}")  # noqa: S608
         if cur.fetchone()[0]:  # pragma: no cover - every month has its table in the loader
             cur.execute(f"INSERT INTO {table} SELECT * FROM {rest} ORDER BY id "  # noqa: S608
