@@ -1,7 +1,9 @@
 """Bulk writes through the database driver, inside the import's one transaction.
 
 SQLite: ``executemany`` of ``INSERT … ON CONFLICT DO NOTHING``. PostgreSQL: ``COPY`` into a
-temporary staging table, then one set-based ``INSERT … SELECT … ON CONFLICT DO NOTHING``.
+temporary staging table, then one set-based ``INSERT … SELECT … ON CONFLICT DO NOTHING``
+(``MovementStage``); a backfill-sized file is ``COPY``ed straight into month tables that are
+indexed as the file moves past them and attached (``MonthLoader``).
 Either way the database itself finds duplicate keys; only when a batch inserts fewer rows than it
 holds do we look the missing keys up (one query per batch) to tell duplicates from conflicts.
 """
@@ -387,11 +389,13 @@ class MonthLoader:
     sequence in file order, so file order is id order.
 
     A month whose rows have stopped coming (the file is past it: a batch holds only later
-    months) and that may be loaded apart gets its primary key and secondary indexes built while
-    the child still validates the rest of the file: the build is sent without waiting
-    (``send_query``) and the batches that arrive meanwhile wait in memory (a few batches) until
-    it ends. Rows that still come for that month later are maintained row by row in its
-    indexes. The unique key is built at the end, once the file is known to repeat no key.
+    months) and that may be loaded apart gets its primary key, secondary indexes, statistics
+    and unique key built while the child still validates the rest of the file: the builds are
+    sent without waiting (``send_query``) and the batches that arrive meanwhile wait in memory
+    until they end. Rows that still come for that month later are maintained in its indexes.
+    The key hashes so far are checked before a unique key is built, and the unique key and
+    every later ``COPY`` run under a savepoint: a repeated key that meets it ends the early
+    builds and sends the end to ``MovementStage``, never an error.
     """
 
     def __init__(self, bulk: Bulk, table: str, columns: Sequence[str],
@@ -403,7 +407,7 @@ class MonthLoader:
         self.lines = array("i")
         self.hashes: list = []  # int64 arrays; the first one sorted once ``sorted``
         self.sorted = False
-        self.months: dict[dt.date, list] = {}  # month → [rows, eligible, early statements done]
+        self.months: dict[dt.date, list] = {}  # month → [rows, may be apart (guess), queued]
         self.current: dt.date | None = None
         self.waiting: list = []  # batches held while a build runs
         self.queue: list[str] = []  # statements to send without waiting
