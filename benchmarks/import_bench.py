@@ -311,7 +311,8 @@ def _bench_pg(data: Path, url: str, realtime: bool = True) -> float | None:
                 data, f"{url}{sep}options=-csearch_path%3D{schema}", realtime)
         rows = report["totals"]["read"]
         ratio = (n / secs_b) / (rows / secs)
-        print(f"PostgreSQL centinela import (partitioned by month, staged COPY + one merge"
+        print(f"PostgreSQL centinela import (partitioned by month, COPY into month tables "
+              f"indexed as they finish"
               f"{', real-time rules' if realtime else ''}): {rows:,} records in {secs:.1f} s = "
               f"{rows / secs:,.0f} rows/s, peak RSS +{mem.delta_mb:.0f} MiB (child "
               f"{mem.child_mb:.0f} MiB); real-time rules: {rt}; ratio {ratio:.2f}x")

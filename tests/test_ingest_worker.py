@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from centinela.ingest import pipeline, worker
+from centinela.ingest.fields import SPECS
 from centinela.ingest.service import ImportFailed, import_directory
 from centinela.ledger.records import Movement, Rejection
 from centinela.privacy import pseudonymize
@@ -53,12 +54,14 @@ def _batch_size(monkeypatch, n: int) -> None:
     get_settings.cache_clear()
 
 
-@pytest.mark.parametrize("mode", ["in-process", "worker"])
+@pytest.mark.parametrize("mode", ["in-process", "worker", "worker-direct"])
 def test_every_rule_gives_the_same_rejection_in_both_processes(engine, session, registry_dir,
                                                                 monkeypatch, mode):
     started = []
-    if mode == "worker":
+    if mode != "in-process":
         started = _force_worker(monkeypatch)
+    if mode == "worker-direct":  # PostgreSQL: the child writes COPY text for MonthLoader
+        monkeypatch.setattr(pipeline, "BULK_MIN_ROWS", 0)
     _batch_size(monkeypatch, 7)  # several batches, rejections in between
     rows = [val.GOOD | {"event_id": "OK-0"}]
     for n, (change, _field, _reason) in enumerate(val.BAD_MOVEMENTS):
@@ -69,7 +72,7 @@ def test_every_rule_gives_the_same_rejection_in_both_processes(engine, session, 
     rows.append(val.GOOD | {"event_id": "OK-0", "quantity": "11"})  # …and a conflict
     write_csv(registry_dir, "movements", rows)
     mv = import_directory(engine, registry_dir).files[-1]
-    assert len(started) == (1 if mode == "worker" else 0)
+    assert len(started) == (0 if mode == "in-process" else 1)
     n_bad = len(val.BAD_MOVEMENTS)
     assert (mv.read, mv.accepted, mv.rejected, mv.duplicates, mv.conflicts) == (
         len(rows), n_bad + 1, n_bad, 1, 1)
@@ -86,6 +89,80 @@ def test_every_rule_gives_the_same_rejection_in_both_processes(engine, session, 
     assert ok1.patient_id == pseudonymize("DNI:40000000") and ok1.quantity == 0.5
     ids = [m.event_id for m in session.scalars(select(Movement).order_by(Movement.id))]
     assert ids == ["OK-0", *[f"OK-{n + 1}" for n in range(n_bad)]]  # file order kept
+
+
+def _from_copy(line: str) -> tuple:
+    """Read one line of ``COPY … (NULL '')`` text back: values ('' → None, escapes undone)."""
+    out = []
+    for v in line.rstrip("\n").split("\t"):
+        if v == "":
+            out.append(None)
+            continue
+        i, text = 0, []
+        while i < len(v):
+            if v[i] == "\\":
+                text.append({"t": "\t", "n": "\n", "r": "\r", "\\": "\\"}[v[i + 1]])
+                i += 2
+            else:
+                text.append(v[i])
+                i += 1
+        out.append("".join(text))
+    return tuple(out)
+
+
+def test_copy_text_rows_hold_the_same_values_as_row_tuples():
+    # The child writes rows as COPY text for writer.MonthLoader: the same values as the row
+    # tuples (floats as repr, dates ISO, NULL for empty), tabs, newlines, backslashes and the
+    # hash's separator escaped or kept apart, and the key hash and month the loader needs.
+    from centinela.ingest.validate import Known, make_movement_checker
+
+    known = Known({"EST-HOS", "EST-DIS"}, {"CMP-1", "CEP-1"}, {"EE-00001"})
+    plain = make_movement_checker(known, 42, pseudonym_key="k" * 32)
+    text = make_movement_checker(known, 42, pseudonym_key="k" * 32, copy_text=True)
+    fields = SPECS["movements"].fields
+    records = [
+        {"event_id": "A-1", "event_type": "receipt", "occurred_at": "2025-03-31T22:30:00-05:00",
+         "establishment_id": "EST-HOS", "product_code": "EE-00001", "quantity": "3",
+         "counterparty_id": "EST-DIS", "lot": "L1", "expiry": "2027-01-31"},
+        {"event_id": "A-2", "event_type": "administer", "occurred_at": "2025-03-14T09:30:00",
+         "establishment_id": "EST-HOS", "product_code": "EE-00001", "quantity": "0.5",
+         "prescriber_id": "CMP-1", "patient_id": "DNI:40000001", "patient_sex": "F",
+         "patient_birth_year": "1960", "patient_ubigeo": "150101", "lot": "L\\1\tx",
+         "serial": "S\n2\r", "prescription_id": "R\\N"},
+        {"event_id": "A-3", "event_type": "receipt", "occurred_at": "2025-03-14T09:30:00",
+         "establishment_id": "EST-HOS", "product_code": "EE-00001", "quantity": "2",
+         "counterparty_id": "EST-DIS", "lot": "L\x1fM"},  # the hash's separator in a value
+    ]
+    for rec in records:
+        vals = tuple(rec.get(f, "") for f in fields)
+        row = plain(vals)
+        line, key, month = text(vals)
+        assert line.endswith("\n") and line.count("\n") == 1
+        want = tuple(None if v is None else repr(v) if isinstance(v, float) else str(v)
+                     for v in row)
+        assert _from_copy(line) == want
+        assert key == hash((row[3], row[0])) and month == row[2][:7]
+    assert text(tuple(records[0].get(f, "") for f in fields))[2] == "2025-04"  # UTC month
+
+
+@pytest.mark.parametrize("direct", [False, True], ids=["staged", "direct"])
+def test_worker_stores_values_with_characters_copy_escapes(in_worker, engine, session,
+                                                           registry_dir, monkeypatch, direct):
+    # Through the child and, on PostgreSQL with ``direct``, its COPY text: the same values
+    # stored as through row tuples (tab, newline, backslash, "\\N", the hash's separator).
+    if direct:
+        monkeypatch.setattr(pipeline, "BULK_MIN_ROWS", 0)
+    rows = [val.GOOD | {"event_id": "T-1", "lot": "L\\1\tx", "serial": "S\n2"},
+            val.GOOD | {"event_id": "T-2", "lot": "\\N", "serial": "A\x1fB"},
+            val.GOOD | {"event_id": "T-3"}]
+    write_csv(registry_dir, "movements", rows)
+    mv = import_directory(engine, registry_dir).files[-1]
+    assert (mv.accepted, mv.rejected) == (3, 0) and in_worker
+    got = {m.event_id: (m.lot, m.serial, m.counterparty_id, m.patient_id)
+           for m in session.scalars(select(Movement))}
+    assert got == {"T-1": ("L\\1\tx", "S\n2", "EST-DIS", None),
+                   "T-2": ("\\N", "A\x1fB", "EST-DIS", None),
+                   "T-3": (None, None, "EST-DIS", None)}
 
 
 # The behaviour tests of the other intake modules, re-run with the child process validating.
@@ -121,7 +198,10 @@ def test_worker_jsonl(in_worker, engine, session, registry_dir):
     "test_same_number_written_differently_is_the_same_content",
     "test_different_content_under_same_event_id_is_a_kept_conflict",
 ])
-def test_worker_idempotency(in_worker, engine, session, data_dir, name):
+@pytest.mark.parametrize("direct", [False, True], ids=["staged", "direct"])
+def test_worker_idempotency(in_worker, engine, session, data_dir, monkeypatch, name, direct):
+    if direct:  # PostgreSQL: COPY straight into month tables (writer.MonthLoader)
+        monkeypatch.setattr(pipeline, "BULK_MIN_ROWS", 0)
     getattr(idem, name)(engine, session, data_dir)
     assert in_worker
 
@@ -130,7 +210,10 @@ def test_worker_idempotency(in_worker, engine, session, data_dir, name):
     "test_duplicates_and_conflicts_within_one_file_and_across_batches",
     "test_many_rejections_between_batches_are_all_kept",
 ])
-def test_worker_batches(in_worker, engine, session, data_dir, monkeypatch, name):
+@pytest.mark.parametrize("direct", [False, True], ids=["staged", "direct"])
+def test_worker_batches(in_worker, engine, session, data_dir, monkeypatch, name, direct):
+    if direct:
+        monkeypatch.setattr(pipeline, "BULK_MIN_ROWS", 0)
     getattr(idem, name)(engine, session, data_dir, monkeypatch)
     assert in_worker
 

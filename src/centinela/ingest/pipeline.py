@@ -28,6 +28,7 @@ from centinela.ingest.values import Invalid, safe_patient, unforeseen
 from centinela.ingest.worker import Chunk, Worker, chunks
 from centinela.ingest.writer import (
     Bulk,
+    MonthLoader,
     larger_cache,
     movement_watermark,
     restore_indexes,
@@ -35,6 +36,7 @@ from centinela.ingest.writer import (
     suspend_indexes,
 )
 from centinela.ledger.records import Rejection, Seizure
+from centinela.partitions import is_partitioned
 from centinela.privacy import redact, safe_name
 from centinela.registry.models import Establishment, Product, Professional
 
@@ -138,6 +140,11 @@ def process_movements(ctx: IntakeContext, items: Iterable[Item] | Worker, fr: Fi
             and expected_rows >= movement_watermark(ctx.session) // 2):
         suspended = suspend_indexes(ctx.session)
     staged = ctx.bulk.dialect == "postgresql"
+    if ctx.bulk.stage is None and ((isinstance(items, Worker) and items.copy_text)
+                                   or direct_load(ctx, expected_rows)):
+        # A backfill-sized file: COPY straight into month tables (``writer.MonthLoader``).
+        ctx.bulk.stage = MonthLoader(ctx.bulk, "movements", MOVEMENT_COLUMNS,
+                                     ("establishment_id", "event_id"))
     with larger_cache(ctx.bulk, BULK_CACHE_KIB if large else 0):
         for rows, lines, rejects, read in batches:
             fr.read += read
@@ -155,6 +162,14 @@ def process_movements(ctx: IntakeContext, items: Iterable[Item] | Worker, fr: Fi
     ctx.flush_rejections()
     if suspended:
         restore_indexes(ctx.session, suspended)
+
+
+def direct_load(ctx: IntakeContext, expected_rows: int) -> bool:
+    """True when a movements file goes straight into month tables (``writer.MonthLoader``):
+    PostgreSQL, movements partitioned, at least ``BULK_MIN_ROWS`` rows expected. The
+    validating child then writes the rows as COPY text (``worker.CopyBatch``)."""
+    return (ctx.bulk is not None and ctx.bulk.dialect == "postgresql"
+            and expected_rows >= BULK_MIN_ROWS and is_partitioned(ctx.session.connection()))
 
 
 def _insert_movements(ctx: IntakeContext, batch: list[tuple]) -> tuple | None:

@@ -24,7 +24,7 @@ from centinela.config import get_settings
 from centinela.db import session_scope
 from centinela.ingest import hooks, worker
 from centinela.ingest.fields import EXTENSIONS, ORDER, SPECS
-from centinela.ingest.pipeline import IntakeContext, process
+from centinela.ingest.pipeline import IntakeContext, direct_load, process
 from centinela.ingest.progress import ImportProgress
 from centinela.ingest.readers import (
     FileRefused,
@@ -287,7 +287,8 @@ def _start_worker(ctx: IntakeContext, src: Source, spare=None) -> worker.Worker 
     is a child started ahead (``worker.spawn``), used if it is still waiting."""
     try:
         return worker.Worker(src.path, ctx.known, ctx.import_id, get_settings().pseudonym_key,
-                             ctx.batch_size, proc=spare)
+                             ctx.batch_size, proc=spare,
+                             copy_text=direct_load(ctx, src.expected_rows()))
     except (OSError, worker.WorkerFailed) as exc:
         log.warning("no second process for %s (%s); validating in this one", src.name,
                     describe(exc))

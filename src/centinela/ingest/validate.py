@@ -68,12 +68,17 @@ def content_hash(values: tuple) -> str:
     return hashlib.blake2b(repr(values).encode(), digest_size=16).hexdigest()
 
 
-def make_movement_checker(known: Known, import_id: int,
-                          pseudonym_key: str | None = None) -> Callable[[tuple], tuple]:
+def make_movement_checker(known: Known, import_id: int, pseudonym_key: str | None = None,
+                          copy_text: bool = False) -> Callable[[tuple], tuple]:
     """Return a function that validates one movement and returns its row (MOVEMENT_COLUMNS).
 
     ``pseudonym_key`` defaults to the configured key (a validating child process is given it).
+    With ``copy_text`` the row comes as ``(line, key hash, month)``: the row as one line of
+    PostgreSQL ``COPY … (NULL '')`` text (MOVEMENT_COLUMNS, tab-separated, newline ended; an
+    empty value is NULL, as in the row tuple), ``hash((establishment_id, event_id))`` and ``YYYY-MM`` of its UTC time, for
+    ``writer.MonthLoader``: the same values, only written by the process that validates.
     """
+    import_text = str(import_id)
     events = {t: t for t in EVENT_TYPES}
     ests = {x: x for x in known.establishments}
     pros = {x: x for x in known.professionals}
@@ -239,11 +244,29 @@ def make_movement_checker(known: Known, import_id: int,
         text = "\x1f".join((event_id, etype, when, e, prod, q_text, counterparty, lot,
                             exp_text, serial, prescription, prescriber, professional, psn or "",
                             sex, by_text, p_ubigeo, ds_text, witness))
+        if copy_text:
+            # The hashed text holds the 19 values in column order: the COPY line is that text
+            # with tabs (an empty value is NULL: ``COPY … (NULL '')``), unless a value holds a
+            # character COPY escapes, or the separator itself.
+            tail = f"\t{blake(text.encode(), digest_size=16).hexdigest()}\t{import_text}\n"
+            if not ("\\" in text or "\t" in text or "\n" in text or "\r" in text) \
+                    and text.count("\x1f") == 18:
+                return text.replace("\x1f", "\t") + tail, hash((e, event_id)), when[:7]
+            values = (event_id, etype, when, e, prod, q_text, counterparty, lot, exp_text, serial,
+                      prescription, prescriber, professional, psn or "", sex, by_text, p_ubigeo,
+                      ds_text, witness)
+            return "\t".join(map(_copy_escape, values)) + tail, hash((e, event_id)), when[:7]
         return (event_id, etype, when, e, prod, q, cp, lt, exp, serial or None,
                 prescription or None, prescriber or None, professional or None, psn, sx, by, pu,
                 ds, witness or None, blake(text.encode(), digest_size=16).hexdigest(), import_id)
 
     return check
+
+
+def _copy_escape(value: str) -> str:
+    """Escape one value for PostgreSQL ``COPY`` text format."""
+    return (value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+            .replace("\r", "\\r"))
 
 
 def make_seizure_checker(known: Known, import_id: int) -> Callable[[tuple], tuple]:

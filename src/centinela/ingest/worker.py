@@ -21,6 +21,7 @@ import marshal
 import os
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
@@ -36,6 +37,30 @@ PARALLEL_MIN_ROWS = 50_000
 
 Reject = tuple[int | None, str | None, str | None, str, dict | None]
 Chunk = tuple[list[tuple], list[int], list[Reject], int]
+
+
+class CopyBatch:
+    """A batch of validated movements already written as PostgreSQL ``COPY … (NULL '')`` text
+    by the validating child (``Worker(copy_text=True)``, for ``writer.MonthLoader``): ``data`` (the
+    rows, one line each), ``hashes`` (``hash((establishment_id, event_id))`` of each row, in
+    the child's hash seed: comparable with each other only) and ``months`` (rows per
+    ``YYYY-MM``)."""
+
+    __slots__ = ("data", "hashes", "months", "n")
+
+    def __init__(self, data: bytes, hashes: list[int], months: dict[str, int], n: int) -> None:
+        self.data, self.hashes, self.months, self.n = data, hashes, months, n
+
+    def __len__(self) -> int:
+        return self.n
+
+
+def _as_copy(rows: list[tuple]) -> tuple:
+    """A batch of ``(line, key hash, month)`` rows → the ``("copy", …)`` frame item."""
+    if not rows:
+        return ("copy", b"", [], {}, 0)
+    lines, hashes, months = zip(*rows, strict=True)
+    return ("copy", "".join(lines).encode(), list(hashes), dict(Counter(months)), len(rows))
 
 
 def chunks(items: Iterable[Item], check: Callable[[tuple], tuple], batch_size: int,
@@ -90,7 +115,8 @@ def _child(job: tuple, out) -> None:
         out.flush()  # the parent is waiting for this batch
 
     try:
-        path, (ests, pros, prods, *more), import_id, key, batch_size = job
+        path, (ests, pros, prods, *more), import_id, key, batch_size, *flags = job
+        copy_text = bool(flags and flags[0])
         gtins = more[0] if more else {}
         try:
             items = read_records(Path(path), MOVEMENTS)
@@ -100,7 +126,7 @@ def _child(job: tuple, out) -> None:
             return
         send(("ok",))
         check = make_movement_checker(Known(set(ests), set(pros), set(prods), gtins=gtins), import_id,
-                                      pseudonym_key=key)
+                                      pseudonym_key=key, copy_text=copy_text)
 
         def everything() -> Iterator[Item]:
             if first is not None:
@@ -108,7 +134,7 @@ def _child(job: tuple, out) -> None:
             yield from items
 
         for rows, lines, rejects, read in chunks(everything(), check, batch_size):
-            send(("batch", rows, lines, rejects, read))
+            send(("batch", _as_copy(rows) if copy_text else rows, lines, rejects, read))
         send(("end",))
     except BrokenPipeError:  # the parent stopped reading (it failed or was interrupted)
         return
@@ -137,7 +163,9 @@ class Worker:
     """
 
     def __init__(self, path: Path, known: Known, import_id: int, pseudonym_key: str,
-                 batch_size: int, proc: subprocess.Popen | None = None) -> None:
+                 batch_size: int, proc: subprocess.Popen | None = None,
+                 copy_text: bool = False) -> None:
+        self.copy_text = copy_text  # batches come as ``CopyBatch`` (PostgreSQL, MonthLoader)
         # A child started ahead (``spawn``) has imported its modules meanwhile; it waits for
         # its job on stdin. One that died meanwhile is replaced.
         if proc is None or proc.poll() is not None or proc.stdin is None or proc.stdin.closed:
@@ -146,7 +174,7 @@ class Worker:
         try:
             job = (str(path), (sorted(known.establishments), sorted(known.professionals),
                                sorted(known.products), dict(known.gtins)), import_id,
-                   pseudonym_key, batch_size)
+                   pseudonym_key, batch_size, copy_text)
             self._proc.stdin.write(marshal.dumps(job))
             self._proc.stdin.close()
             first = self._recv()
@@ -177,7 +205,10 @@ class Worker:
                 msg = self._recv()
                 if msg[0] == "end":
                     return
-                yield msg[1], msg[2], msg[3], msg[4]
+                rows = msg[1]
+                if type(rows) is tuple:  # ("copy", data, hashes, months, n)
+                    rows = CopyBatch(*rows[1:])
+                yield rows, msg[2], msg[3], msg[4]
         finally:
             self.close()
 

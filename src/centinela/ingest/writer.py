@@ -1,7 +1,9 @@
 """Bulk writes through the database driver, inside the import's one transaction.
 
 SQLite: ``executemany`` of ``INSERT … ON CONFLICT DO NOTHING``. PostgreSQL: ``COPY`` into a
-temporary staging table, then one set-based ``INSERT … SELECT … ON CONFLICT DO NOTHING``.
+temporary staging table, then one set-based ``INSERT … SELECT … ON CONFLICT DO NOTHING``
+(``MovementStage``); a backfill-sized file is ``COPY``ed straight into month tables that are
+indexed as the file moves past them and attached (``MonthLoader``).
 Either way the database itself finds duplicate keys; only when a batch inserts fewer rows than it
 holds do we look the missing keys up (one query per batch) to tell duplicates from conflicts.
 """
@@ -9,10 +11,12 @@ holds do we look the missing keys up (one query per batch) to tell duplicates fr
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import logging
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from itertools import groupby
 
 from sqlalchemy import Index, func, select
 from sqlalchemy.engine import Connection
@@ -174,6 +178,8 @@ class MovementStage:
         return inserted, others
 
 
+_LOADS = itertools.count()  # loads apart by this process (part of their tables' names)
+
 # A month of the file with at least this many rows, whose partition is missing or empty, is
 # loaded apart and attached (``BulkMonths``) instead of inserted row by row.
 BULK_MONTH_ROWS = 10_000
@@ -235,15 +241,22 @@ class BulkMonths:
                  months: list[tuple[dt.date, str | None]]) -> None:
         self.cur, self.table, self.months = cur, table, months
         self.parts = schemas(conn)[1]
-        self.loader = qualified(self.parts, f"_load_{os.getpid()}")
+        # Names of this load's own: other imports (other processes, or threads of this one)
+        # may load the same months at the same time.
+        self.tag = f"{os.getpid()}_{next(_LOADS)}"
+        self.loader = qualified(self.parts, f"_load_{self.tag}")
+        self._defs: tuple[list[str], list[tuple[str, str]]] | None = None
 
     def _new(self, month: dt.date) -> str:
-        return f"{partition_name(month)}_new"
+        # This load's own name: two imports loading the same month apart must not wait on
+        # each other's uncommitted table (the second then finds the month taken, under the
+        # advisory lock, and inserts row by row).
+        return f"{partition_name(month)}_new_{self.tag}"
 
     def load(self, cols: str, firsts: str) -> int:
         """Insert ``firsts`` (the file's new rows); return how many went in."""
         cur, table, parts = self.cur, self.table, self.parts
-        rest = qualified(parts, f"_load_{os.getpid()}_rest")
+        rest = qualified(parts, f"_load_{self.tag}_rest")
         cur.execute(f"CREATE TABLE {self.loader} (LIKE {table} INCLUDING DEFAULTS) "
                     "PARTITION BY RANGE (occurred_at)")
         cur.execute(f"CREATE TABLE {rest} PARTITION OF {self.loader} DEFAULT")
@@ -259,25 +272,42 @@ class BulkMonths:
             cur.execute(f"INSERT INTO {table} SELECT * FROM {rest} ORDER BY id "  # noqa: S608
                         "ON CONFLICT DO NOTHING")
             inserted -= waiting - cur.rowcount
-        keys, indexes = self._definitions()
         for month, _old in self.months:
-            name = self._new(month)
-            new = qualified(parts, name)
-            cur.execute(f"ALTER TABLE {self.loader} DETACH PARTITION {new}")
-            for i, key in enumerate(keys):
-                cur.execute(f'ALTER TABLE {new} ADD CONSTRAINT "{name}_key{i}" {key}')
-            for unique, using in indexes:
-                cur.execute(f"CREATE {unique}INDEX ON {new} USING {using}")
-            cur.execute(f'ALTER TABLE {new} ADD CONSTRAINT "{name}_range" CHECK '
-                        f"(occurred_at >= '{month}' AND occurred_at < '{add_months(month, 1)}')")
+            cur.execute(f"ALTER TABLE {self.loader} DETACH PARTITION "
+                        f"{qualified(parts, self._new(month))}")
+            for sql in self.statements(month):
+                cur.execute(sql)
         cur.execute(f"DROP TABLE {self.loader}")
+        return self.attach_all(inserted)
+
+    def statements(self, month: dt.date, skip: frozenset[str] = frozenset()) -> list[str]:
+        """The DDL that gives the month's loaded table every key and index of ``table`` (one
+        sort each) and a CHECK of its range, less the statements in ``skip`` (built already)."""
+        if self._defs is None:
+            self._defs = self._definitions()
+        keys, indexes = self._defs
+        name = self._new(month)
+        new = qualified(self.parts, name)
+        # Keys unnamed: the server picks names no other relation holds (a month loaded apart
+        # before, then emptied, still holds the names of its first load).
+        out = [f"ALTER TABLE {new} ADD {key}" for key in keys]
+        out += [f"CREATE {unique}INDEX ON {new} USING {using}" for unique, using in indexes]
+        out.append(f'ALTER TABLE {new} ADD CONSTRAINT "{name}_range" CHECK '
+                   f"(occurred_at >= '{month}' AND occurred_at < '{add_months(month, 1)}')")
+        return [x for x in out if x not in skip]
+
+    def attach_all(self, inserted: int, analyzed: set[dt.date] | frozenset = frozenset()) -> int:
+        """ANALYZE the months' tables (but those in ``analyzed``), attach them; return
+        ``inserted`` less the rows that could not go in (row-by-row fallback only)."""
+        cur, parts = self.cur, self.parts
         # Planner statistics for the new months (autovacuum may be off, and is late anyway): a
         # small sample, ≈ 0.05 s a month; `centinela db partitions` refines stale ones.
         cur.execute("SHOW default_statistics_target")
         target = cur.fetchone()[0]
         cur.execute(f"SET LOCAL default_statistics_target = {ANALYZE_TARGET}")
         for month, _old in self.months:
-            cur.execute(f"ANALYZE {qualified(parts, self._new(month))}")
+            if month not in analyzed:
+                cur.execute(f"ANALYZE {qualified(parts, self._new(month))}")
         cur.execute(f"SET LOCAL default_statistics_target = {int(target)}")
         for month, old in self.months:
             inserted -= self._attach(month, old)
@@ -339,6 +369,336 @@ class BulkMonths:
         done = cur.rowcount
         cur.execute(f"DROP TABLE {new}")
         return staged - done
+
+
+UNIQUE_EARLY = "SAVEPOINT early_key; "
+UNIQUE_VIOLATION = "23505"
+
+
+class MonthLoader:
+    """PostgreSQL, partitioned movements, a large file (a backfill): rows ``COPY``ed straight
+    into a private loader table partitioned by month as the validating child hands them over;
+    ``merge`` then attaches the whole months and moves the rest in.
+
+    No staging table and no ``INSERT … SELECT`` of the whole file (the staged path's merge).
+    That path stays for what it does best: as soon as a key may occur twice in the file (a
+    64-bit hash of every (establishment_id, event_id) is kept, 8 bytes a row, and sorted at
+    the end) or a key of the file is stored already, the loaded rows are moved into a
+    ``MovementStage`` with their line numbers (kept here, 4 bytes a row) and merged by it, so
+    duplicates and conflicts are told apart exactly as before. Ids come from the movements
+    sequence in file order, so file order is id order.
+
+    A month whose rows have stopped coming (the file is past it: a batch holds only later
+    months) and that may be loaded apart gets its primary key, secondary indexes, statistics
+    and unique key built while the child still validates the rest of the file: the builds are
+    sent without waiting (``send_query``) and the batches that arrive meanwhile wait in memory
+    until they end. Rows that still come for that month later are maintained in its indexes.
+    The key hashes so far are checked before a unique key is built, and the unique key and
+    every later ``COPY`` run under a savepoint: a repeated key that meets it ends the early
+    builds and sends the end to ``MovementStage``, never an error.
+    """
+
+    def __init__(self, bulk: Bulk, table: str, columns: Sequence[str],
+                 key: Sequence[str]) -> None:
+        from array import array
+
+        self.bulk, self.table, self.columns, self.key = bulk, table, tuple(columns), tuple(key)
+        self.count = 0
+        self.lines = array("i")
+        self.hashes: list = []  # int64 arrays; the first one sorted once ``sorted``
+        self.sorted = False
+        self.months: dict[dt.date, list] = {}  # month → [rows, may be apart (guess), queued]
+        self.current: dt.date | None = None
+        self.waiting: list = []  # batches held while a build runs
+        self.queue: list[str] = []  # statements to send without waiting
+        self.busy: list[str] | None = None  # the statements in flight
+        self.built: set[str] = set()  # statements done
+        self.uniques: set[str] = set()  # month tables whose unique key was built early
+        self.repeated = False  # a key repeats in the file (known before the end)
+        conn = bulk.session.connection()
+        self.conn = conn
+        self.cur = bulk.raw.cursor()
+        self.months_bulk = BulkMonths(self.cur, conn, table, [])
+        self.loader = self.months_bulk.loader
+        parts = self.months_bulk.parts
+        attached = {p["name"]: qualified(p["schema"], p["name"]) for p in partitions(conn)}
+        self.attached = attached
+        self.cur.execute(f"CREATE TABLE {self.loader} (LIKE {table} INCLUDING DEFAULTS) "
+                         "PARTITION BY RANGE (occurred_at)")
+        self.cur.execute(f"CREATE TABLE {qualified(parts, f'_load_{self.months_bulk.tag}_rest')} "
+                         f"PARTITION OF {self.loader} DEFAULT")
+        self.copy_sql = f"COPY {self.loader} ({', '.join(self.columns)}) FROM STDIN"
+        self.cur.execute("SHOW default_statistics_target")
+        self.target = int(self.cur.fetchone()[0])
+
+    # -- loading ---------------------------------------------------------------------------
+    def add(self, rows, lines: Sequence[int]) -> None:
+        """Take a batch: row tuples (MOVEMENT_COLUMNS), or a ``worker.CopyBatch`` that the
+        validating child wrote as COPY text with its key hashes and months."""
+        import numpy as np
+
+        self.lines.extend(lines)
+        self.count += len(rows)
+        seen: dict[str, int]
+        if isinstance(rows, list):
+            self.hashes.append(np.fromiter((hash((r[3], r[0])) for r in rows), np.int64,
+                                           len(rows)))
+            seen = {}
+            for r in rows:
+                m = r[2][:7]
+                seen[m] = seen.get(m, 0) + 1
+        else:
+            self.hashes.append(np.array(rows.hashes, dtype=np.int64))
+            seen = rows.months
+        new = [m for m in seen if _month(m) not in self.months]
+        if new:
+            self._wait()
+            for m in new:
+                self._open(_month(m))
+        for m, n in seen.items():
+            self.months[_month(m)][0] += n
+        self.waiting.append(rows)
+        first = _month(min(seen))
+        if self.current is not None and first > self.current and not self.repeated:
+            # The file is past every month before ``first``: build those that qualify.
+            closing = [month for month, state in self.months.items()
+                       if month < first and state[1] and not state[2]
+                       and state[0] >= BULK_MONTH_ROWS]
+            if closing and self._repeats():
+                self.repeated = True  # the end goes to MovementStage: build nothing early
+            for month in [] if self.repeated else closing:
+                self.months[month][2] = True
+                self.queue += self._early(month)
+        self.current = first if self.current is None else max(self.current, first)
+        self._pump()
+
+    def _repeats(self) -> bool:
+        """True if a key hash occurs twice among the rows so far (8 bytes a row, one sort)."""
+        import numpy as np
+
+        if len(self.hashes) > 1 or (self.hashes and not self.sorted):
+            # The sorted hashes so far and the new ones sorted: two runs, merged in linear time.
+            new = np.sort(np.concatenate(self.hashes[1:] if self.sorted else self.hashes))
+            self.hashes = [np.sort(np.concatenate([self.hashes[0], new]), kind="stable")
+                           if self.sorted else new]
+            self.sorted = True
+        if not self.hashes:
+            return False
+        keys = self.hashes[0]
+        return bool(keys.size > 1 and (keys[1:] == keys[:-1]).any())
+
+    def _open(self, month: dt.date) -> None:
+        """Create the month's table in the loader; note whether it may be loaded apart.
+
+        A guess that reads no table (a lock taken on a partition here, before the advisory
+        lock, could deadlock with another import attaching a month): the month may be loaded
+        apart unless the statistics count live rows in its partition. ``merge`` decides, by
+        reading, under the lock."""
+        cur, parts = self.cur, self.months_bulk.parts
+        existing = self.attached.get(partition_name(month))
+        eligible = True
+        if existing is not None:
+            cur.execute("SELECT coalesce(pg_stat_get_live_tuples(to_regclass(%s)), 0)",
+                        (existing,))
+            eligible = not cur.fetchone()[0]
+        cur.execute(f"CREATE TABLE {qualified(parts, self.months_bulk._new(month))} PARTITION "
+                    f"OF {self.loader} FOR VALUES FROM ('{month}') TO ('{add_months(month, 1)}')")
+        self.months[month] = [0, eligible, False]
+
+    def _early(self, month: dt.date) -> list[str]:
+        """The month's keys and indexes, then its planner statistics: built while the file
+        goes on. A unique key is built under a savepoint (``UNIQUE_EARLY``): a key repeated
+        since the last check makes it fail, which only sends the end to ``MovementStage``."""
+        out = [x for x in self.months_bulk.statements(month) if "CHECK" not in x]
+        unique = [x for x in out if "UNIQUE" in x]
+        out = [x for x in out if "UNIQUE" not in x]
+        out.append(f"SET LOCAL default_statistics_target = {ANALYZE_TARGET}; ANALYZE "
+                   f"{qualified(self.months_bulk.parts, self.months_bulk._new(month))}; "
+                   f"SET LOCAL default_statistics_target = {self.target}")
+        return out + [f"{UNIQUE_EARLY}{x}; RELEASE SAVEPOINT early_key" for x in unique]
+
+    def _copy(self) -> None:
+        if not self.waiting:
+            return
+        guard = self.uniques and not self.repeated
+        if guard:  # a month has its unique key: a repeated key must not abort the import
+            self.cur.execute("SAVEPOINT loader_copy")
+        try:
+            # Row tuples through the driver; the child's COPY text as it is (NULL '').
+            for text, group in groupby(self.waiting, key=lambda b: not isinstance(b, list)):
+                with self.cur.copy(self.copy_sql + (" (NULL '')" if text else "")) as copy:
+                    for rows in group:
+                        if text:
+                            copy.write(rows.data)
+                        else:
+                            for row in rows:
+                                copy.write_row(row)
+        except Exception as exc:
+            if not guard or getattr(exc, "sqlstate", None) != UNIQUE_VIOLATION:
+                raise
+            self.cur.execute("ROLLBACK TO SAVEPOINT loader_copy")
+            self._drop_uniques()
+            self._copy()
+            return
+        if guard:
+            self.cur.execute("RELEASE SAVEPOINT loader_copy")
+        self.waiting = []
+
+    def _drop_uniques(self) -> None:
+        """A key repeats in the file: drop the unique keys built early (the end goes to
+        ``MovementStage``, which reads the loaded rows again)."""
+        self.repeated = True
+        for table in sorted(self.uniques):
+            self.cur.execute("SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass "
+                             "AND contype = 'u'", (table,))
+            for (name,) in self.cur.fetchall():
+                self.cur.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+        self.uniques.clear()
+
+    def _pump(self) -> None:
+        """Copy the waiting batches unless a build runs; send the next queued build."""
+        pg = self.bulk.raw.pgconn
+        if self.busy:
+            pg.consume_input()
+            if pg.is_busy():
+                return
+            self._result()
+        self._copy()
+        if self.queue and not self.repeated:
+            # Back to back on the server: every queued statement up to a unique key (which
+            # goes alone, under its savepoint).
+            n = 1 if self.queue[0].startswith(UNIQUE_EARLY) else next(
+                (i for i, x in enumerate(self.queue) if x.startswith(UNIQUE_EARLY)),
+                len(self.queue))
+            self.busy, self.queue = self.queue[:n], self.queue[n:]
+            pg.send_query("; ".join(self.busy).encode())
+
+    def _result(self) -> None:
+        from psycopg import pq
+
+        pg = self.bulk.raw.pgconn
+        error = state = None
+        while (res := pg.get_result()) is not None:
+            if res.status == pq.ExecStatus.FATAL_ERROR and error is None:
+                error = (res.error_message or b"").decode("utf-8", "replace")
+                state = (res.error_field(pq.DiagnosticField.SQLSTATE) or b"").decode()
+        done, self.busy = self.busy or [], None
+        unique = len(done) == 1 and done[0].startswith(UNIQUE_EARLY)
+        if error is not None and unique and state == UNIQUE_VIOLATION:
+            self.cur.execute("ROLLBACK TO SAVEPOINT early_key")
+            self._drop_uniques()
+            return
+        if error is not None:
+            import psycopg
+
+            raise psycopg.DatabaseError(error)
+        for sql in done:
+            if sql.startswith(UNIQUE_EARLY):
+                self.uniques.add(sql.split()[4])  # SAVEPOINT early_key; ALTER TABLE <t> …
+                sql = sql[len(UNIQUE_EARLY):].split("; RELEASE SAVEPOINT")[0]
+            self.built.add(sql)
+
+    def _wait(self) -> None:
+        """Wait for the build in flight, if any (the connection is needed)."""
+        import select
+
+        pg = self.bulk.raw.pgconn
+        while self.busy:
+            pg.consume_input()
+            if not pg.is_busy():
+                self._result()
+                break
+            select.select([pg.socket], [], [], 1.0)
+
+    # -- the end -----------------------------------------------------------------------------
+    def merge(self, import_id: int) -> tuple[int, list[tuple]]:
+        """Attach the whole months, insert the others; return (inserted, the other rows) as
+        ``MovementStage.merge`` does (which takes over when a key repeats or is stored)."""
+        self._wait()
+        self._copy()
+        self.queue = []
+        cur, table = self.cur, self.table
+        cur.execute("SELECT pg_advisory_xact_lock(%s)", (MERGE_LOCK,))
+        repeated = self.repeated or self._repeats()
+        self.hashes = []
+        match = " AND ".join(f"m.{k} = l.{k}" for k in self.key)
+        if not repeated:
+            cur.execute(f"SELECT EXISTS (SELECT 1 FROM {self.loader} l JOIN {table} m "  # noqa: S608
+                        f"ON {match})")
+            repeated = cur.fetchone()[0]
+        if repeated:
+            return self._restage(import_id)
+        parts = self.months_bulk.parts
+        # Months to attach: eligible, big enough, and (re-checked under the lock) still empty.
+        chosen: list[tuple[dt.date, str | None]] = []
+        attached = {p["name"]: qualified(p["schema"], p["name"])
+                    for p in partitions(self.conn)}
+        default = attached.get(DEFAULT)
+        for month, (n, _guess, _early) in sorted(self.months.items()):
+            ok = n >= BULK_MONTH_ROWS
+            if ok and default is not None:
+                cur.execute(f"SELECT EXISTS (SELECT 1 FROM {default} "  # noqa: S608
+                            "WHERE occurred_at >= %s AND occurred_at < %s)",
+                            (month, add_months(month, 1)))
+                ok = not cur.fetchone()[0]
+            existing = attached.get(partition_name(month))
+            if ok and existing is not None:
+                cur.execute(f"SELECT EXISTS (SELECT 1 FROM {existing})")  # noqa: S608
+                ok = not cur.fetchone()[0]
+            if ok:
+                chosen.append((month, existing))
+        inserted = self.count
+        keep = {m for m, _old in chosen}
+        for month in sorted(self.months):
+            if month in keep:
+                continue
+            # Row by row into movements (ids kept: drawn in file order).
+            part = qualified(parts, self.months_bulk._new(month))
+            cur.execute(f"INSERT INTO {table} SELECT * FROM {part} ORDER BY id "  # noqa: S608
+                        "ON CONFLICT DO NOTHING")
+            inserted -= self.months[month][0] - cur.rowcount
+        rest = qualified(parts, f"_load_{self.months_bulk.tag}_rest")
+        cur.execute(f"SELECT count(*) FROM {rest}")  # noqa: S608
+        if cur.fetchone()[0]:  # pragma: no cover - every month has its table in the loader
+            cur.execute(f"INSERT INTO {table} SELECT * FROM {rest} ORDER BY id "  # noqa: S608
+                        "ON CONFLICT DO NOTHING")
+        bm = self.months_bulk
+        bm.months = chosen
+        for month, _old in chosen:
+            cur.execute(f"ALTER TABLE {self.loader} DETACH PARTITION "
+                        f"{qualified(parts, bm._new(month))}")
+            for sql in bm.statements(month, frozenset(self.built)):
+                cur.execute(sql)
+        cur.execute(f"DROP TABLE {self.loader}")
+        analyzed = {m for m, _old in chosen if any(
+            x.startswith("SET LOCAL default_statistics_target") and bm._new(m) in x
+            for x in self.built)}
+        inserted = bm.attach_all(inserted, analyzed)
+        self._done()
+        return inserted, []
+
+    def _restage(self, import_id: int) -> tuple[int, list[tuple]]:
+        """A key repeats in the file or is stored: hand the rows, with their lines, to a
+        ``MovementStage`` and let its merge tell duplicates and conflicts apart."""
+        stage = MovementStage(self.bulk, self.table, self.columns, self.key)
+        cols = ", ".join(self.columns)
+        self.cur.execute(
+            f"INSERT INTO {stage.name} (seq, line, {cols}) SELECT l.rn, u.line, {cols} "  # noqa: S608
+            f"FROM (SELECT row_number() OVER (ORDER BY id) AS rn, * FROM {self.loader}) l "
+            "JOIN unnest(%s::int[]) WITH ORDINALITY AS u(line, ord) ON u.ord = l.rn",
+            (list(self.lines),))
+        stage.count = self.count
+        self.cur.execute(f"DROP TABLE {self.loader}")
+        self._done()
+        return stage.merge(import_id)
+
+    def _done(self) -> None:
+        self.cur.close()
+        self.bulk.stage = None
+
+
+def _month(text: str) -> dt.date:
+    return dt.date(int(text[:4]), int(text[5:7]), 1)
 
 
 class _NotEmpty(Exception):
