@@ -231,3 +231,39 @@ def test_escalating_outpatient_prescriber_among_uneven_practices_is_flagged(sess
     ev = alerts["CMP-ESC"].evidence
     assert ev["criterion"] in ("escalation", "volume_change", "intensity")
     assert alerts["CMP-ESC"].severity in ("medium", "high", "critical")
+
+
+def test_a_practice_grown_tenfold_among_uneven_peers_is_flagged_on_its_growth(session):
+    """A general practitioner whose chronic patients grow from 2 to 150 a month, at the
+    usual quantities, among 60 peers whose panel sizes differ a hundredfold (log-normal): his
+    size is about 4 robust z above them, which alone would not survive the run's multiple
+    testing, but the growth against his own past is overwhelming; the p of the finding is the
+    product of the two tails. The largest steady practice is not flagged."""
+    import math
+
+    rng = random.Random(5)
+    base_products(session)
+    est(session, "F1")
+
+    def renew(pid, month, j):
+        mv(session, "dispense", "F1", MORPH_TAB, rng.choice([30, 60, 60, 90]),
+           days(T0, 30 * month + j % 25), patient_id=f"PSN:{pid}-{j}", prescriber_id=pid,
+           prescription_id=f"RX-{pid}-{month}-{j}", days_supply=30)
+
+    sizes = sorted(max(1, round(math.exp(rng.gauss(1.0, 1.0)))) for _ in range(60))
+    for i, size in enumerate(sizes):
+        pid = prof(session, f"CMP-GP{i:02d}", specialty="general_medicine")
+        for month in range(8):
+            for j in range(size):
+                renew(pid, month, j)
+    prof(session, "CMP-GROW", specialty="general_medicine")
+    for month in range(8):
+        for j in range([2, 2, 3, 3, 20, 50, 100, 150][month]):
+            renew("CMP-GROW", month, j)
+    session.commit()
+    run_all(session, only=["prescriber_volume"])
+    alerts = _alerts(session)
+    assert "CMP-GROW" in alerts and f"CMP-GP{len(sizes) - 1:02d}" not in alerts
+    ev = alerts["CMP-GROW"].evidence
+    assert ev["criterion"] in ("volume_change", "escalation")
+    assert alerts["CMP-GROW"].severity in ("medium", "high", "critical")

@@ -58,7 +58,9 @@ class PrescriberVolume(Detector):
       (oncology institute, palliative team) is not flagged for being big; or
     * **volume and change**: total MME ≥ 3.5 robust z above peers AND ≥ 2× the prescriber's own
       rate in that setting before the window (≥ 60 days of history), Poisson tail of the
-      prescription count < 1e-4 — big and suddenly bigger; or
+      prescription count < 1e-4 — big and suddenly bigger (a general practitioner grown from
+      8 to 250 chronic patients a month is 4 robust z above peers whose practice sizes vary
+      threefold per z: the growth is the evidence, the size its materiality); or
     * **escalation**: the same sudden growth (≥ 2× own rate, Poisson tail < 1e-4) with MME per
       patient ≥ 3.5 robust z above peers over ≥ 10 patients — heavy per patient and suddenly
       bigger, where peers' practice sizes vary too much for a total to stand out (the p is the
@@ -80,7 +82,10 @@ class PrescriberVolume(Detector):
     change paths.
 
     The strongest window is reported, one alert per prescriber. Every prescriber × setting ×
-    window is a test, so the finding's p (on volume and change the weaker of its two tails) must
+    window is a test, so the finding's p (on volume and change in outpatient dispensing, as on
+    escalation, the product of its two tails: the size against peers and the growth of the
+    prescriber's own panel are separate questions; for in-hospital administration, whose
+    volume follows the ward's census, the weaker of the two) must
     also survive Benjamini–Hochberg (q = 5 %) over all the tests of the run: 3.5 sigma is about
     1 in 4 300 one-sided, which a national year of ~10 000 prescriber-windows exceeds by
     chance.
@@ -210,7 +215,15 @@ class PrescriberVolume(Detector):
                             # patients, and suddenly bigger (an escalating practice among
                             # peers whose practice sizes vary too much for its size to stand out).
                             if zt >= self.Z_MIN:
-                                found.append(("volume_change", max(p_from_z(zt), p_hist)))
+                                # Outpatient: as on the escalation path, the size against
+                                # peers and the growth of the prescriber's own panel are
+                                # separate questions, the chance of both is the product of
+                                # their tails. In-hospital administration follows the ward's
+                                # census (beds, season), not the prescriber's own choice: both
+                                # tails must hold on their own (the weaker is the p).
+                                p_vc = (max(p_from_z(zt), p_hist) if c % NSET == ADMINISTER
+                                        else p_from_z(zt) * p_hist)
+                                found.append(("volume_change", p_vc))
                             elif zp >= self.Z_MIN and npat[c] >= self.ESCALATION_PATIENTS:
                                 # Two separate questions (the dose per patient against peers,
                                 # the count against the prescriber's own past): the chance of
