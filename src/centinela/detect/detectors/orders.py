@@ -157,9 +157,7 @@ def _built_products_reordered(ctx: DetectionContext, mo: _Monthly, g: int, a: in
     ordered again afterwards (receipts ≥ half their outflows, and some). A batch of one
     presentation bought for a spike and left on the shelf while the establishment orders
     another one (2 mL ampoules after a box of 10 mL) is dead stock, not ordering that goes
-    on as if the shelf were empty. Only the presentations holding ≥ a quarter of the growth
-    (in mg) count: two boxes of 10 mL ampoules left on the shelf stay dead stock beside a few
-    2 mL ampoules that grew and are ordered as they are used."""
+    on as if the shelf were empty."""
     f, reg = ctx.frame, ctx.registry
     est, sub = int(mo.est[g]), int(mo.sub[g])
     sub_of_prod = mo.subv.encode(reg.prod_substance)
@@ -171,7 +169,7 @@ def _built_products_reordered(ctx: DetectionContext, mo: _Monthly, g: int, a: in
     inbound = f.is_type(*INBOUND)
     t_a, t_m = month_bounds(mo.m0 + a)[1], month_bounds(mo.m0 + m)[1]
     t_end = month_bounds(mo.m0 + last_full)[1]
-    built: list[tuple[float, float, float]] = []  # (mg grown, mg received after, mg used after)
+    received = used = 0.0
     for prod in np.unique(f.product[rows]):
         sel = rows[f.product[rows] == prod]
         grew = _level_at(f, sel, t_m, sign, is_count) - _level_at(f, sel, t_a, sign, is_count)
@@ -179,18 +177,9 @@ def _built_products_reordered(ctx: DetectionContext, mo: _Monthly, g: int, a: in
             continue
         after = sel[(f.t[sel] > t_m) & (f.t[sel] <= t_end) & ~is_count[sel]]
         mg = float(reg.prod_mg[prod])
-        built.append((grew * mg, float(f.qty[after][inbound[after]].sum()) * mg,
-                      float(f.qty[after][~inbound[after]].sum()) * mg))
-    # The presentations that make the build-up: a few units of another presentation that
-    # grew beside it (and is ordered as it is used) do not make the dead stock an order pattern.
-    total = sum(b[0] for b in built)
-    main = [b for b in built if b[0] >= BUILT_SHARE * total]
-    received = sum(b[1] for b in main)
-    used = sum(b[2] for b in main)
+        received += float(f.qty[after][inbound[after]].sum()) * mg
+        used += float(f.qty[after][~inbound[after]].sum()) * mg
     return received > 0 and received >= 0.5 * used
-
-
-BUILT_SHARE = 0.25  # a presentation makes a build-up when it holds >= a quarter of its growth
 
 
 class _OlderCells:
