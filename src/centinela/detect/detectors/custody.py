@@ -14,6 +14,7 @@ from centinela.detect.base import Detector, day_str, fmt
 from centinela.detect.context import DAY, DetectionContext
 from centinela.detect.frame import CONSUMED, INBOUND, to_epoch
 from centinela.detect.util import groups, month_bounds, month_index, pair_key
+from centinela.detect.window import lot_spellings
 from centinela.ledger.records import Seizure
 from centinela.ledger.transfers import LATE_RECEIPT_DAYS, RECEIPT_LEAD, receipt_window
 
@@ -230,16 +231,16 @@ class TransferNotReceived(Detector):
         # a fortnight): a shipment is due after the larger of the receipt window and that
         # receiver's usual delay (90th percentile of its receipts' delay after their shipment,
         # at most LATE_DAYS).
-        lag = self._booking_lag(f, outs, ins, width_e, width_p)
+        okey = (f.est[outs].astype(np.int64) * width_e + f.counterparty[outs]) * width_p + f.product[outs]
+        ikey = (f.counterparty[ins].astype(np.int64) * width_e + f.est[ins]) * width_p + f.product[ins]
+        allk, inv = np.unique(np.concatenate([okey, ikey]), return_inverse=True)
+        oinv, iinv = inv[: len(outs)], inv[len(outs):]
+        lag = self._booking_lag(f, outs, ins, oinv, iinv, width_e)
         due = f.t[outs].astype(np.int64) + np.maximum(grace, lag[f.counterparty[outs]])
         r_h = horizon[f.counterparty[outs]]
         never = r_h == np.iinfo(np.int64).min
         judged = never | (r_h >= due)  # the receiver reported past the due date (or never)
         silent = ~judged & (r_h < ctx.now_t - self.SILENT_DAYS * DAY)
-        okey = (f.est[outs].astype(np.int64) * width_e + f.counterparty[outs]) * width_p + f.product[outs]
-        ikey = (f.counterparty[ins].astype(np.int64) * width_e + f.est[ins]) * width_p + f.product[ins]
-        allk, inv = np.unique(np.concatenate([okey, ikey]), return_inverse=True)
-        oinv, iinv = inv[: len(outs)], inv[len(outs):]
         sent = np.bincount(oinv, weights=f.qty[outs], minlength=len(allk))
         got = np.bincount(iinv, weights=f.qty[ins], minlength=len(allk))
         due_now = (due <= ctx.now_t) & ctx.in_scope[outs]
@@ -300,33 +301,32 @@ class TransferNotReceived(Detector):
             out.append(self._silent_notice(ctx, receiver, int(horizon[receiver]), items))
         return out
 
-    def _booking_lag(self, f, outs: np.ndarray, ins: np.ndarray, width_e: int,
-                     width_p: int) -> np.ndarray:
+    def _booking_lag(self, f, outs: np.ndarray, ins: np.ndarray, oinv: np.ndarray,
+                     iinv: np.ndarray, width_e: int) -> np.ndarray:
         """Per establishment, its usual delay in booking a delivery (seconds): the 90th
         percentile, over its receipts (≥ ``LAG_MIN_RECEIPTS``), of the time since the latest
         shipment of the same route and product (up to a day after the receipt), capped at
-        ``LATE_DAYS``; 0 when it has too few receipts."""
+        ``LATE_DAYS``; 0 when it has too few receipts. ``oinv``/``iinv`` rank the route ×
+        product of each shipment and receipt."""
         out = np.zeros(width_e, dtype=np.int64)
-        okey = (f.est[outs].astype(np.int64) * width_e + f.counterparty[outs]) * width_p + f.product[outs]
-        ikey = (f.counterparty[ins].astype(np.int64) * width_e + f.est[ins]) * width_p + f.product[ins]
-        order = np.lexsort((f.t[outs], okey))
-        ok_sorted, ot_sorted = okey[order], f.t[outs][order].astype(np.int64)
-        lo = np.searchsorted(ok_sorted, ikey, "left")
-        hi = np.searchsorted(ok_sorted, ikey, "right")
-        lags: dict[int, list[int]] = {}
-        for j, i in enumerate(ins):
-            if hi[j] == lo[j]:
-                continue
-            t_i = int(f.t[i])
-            k = int(np.searchsorted(ot_sorted[lo[j]:hi[j]], t_i + LEAD_S, "right")) - 1
-            if k < 0:
-                continue
-            lag = t_i - int(ot_sorted[lo[j] + k])
-            if 0 <= lag <= self.LATE_DAYS * DAY:
-                lags.setdefault(int(f.est[i]), []).append(lag)
-        for e, v in lags.items():
+        if len(ins) == 0:
+            return out
+        # One sorted key per row: route rank, then time (relative, so it fits 32 bits).
+        t0 = int(min(f.t[outs].min(), f.t[ins].min())) - LEAD_S
+        skey = (oinv.astype(np.int64) << 32) | (f.t[outs].astype(np.int64) - t0)
+        order = np.argsort(skey, kind="stable")
+        skey = skey[order]
+        t_in = f.t[ins].astype(np.int64)
+        pos = np.searchsorted(skey, (iinv.astype(np.int64) << 32) | (t_in + LEAD_S - t0),
+                              "right") - 1
+        ok = pos >= 0
+        ok[ok] = (skey[pos[ok]] >> 32) == iinv[ok]  # the latest shipment of the same route
+        lag = t_in[ok] - f.t[outs][order][pos[ok]].astype(np.int64)
+        est = f.est[ins][ok]
+        keep = (lag >= 0) & (lag <= self.LATE_DAYS * DAY)
+        for e, v in groups(est[keep], lag[keep]):
             if len(v) >= self.LAG_MIN_RECEIPTS:
-                out[e] = int(np.percentile(v, 90))
+                out[int(e)] = int(np.percentile(v, 90))
         return out
 
     def _match_late(self, f, o: int, need: float, pool: list[list], grace: int,
@@ -604,18 +604,10 @@ class SeizureTrace(Detector):
 
 
 def _code_mask(vocab, column: np.ndarray, value: str) -> np.ndarray:
-    """Rows whose lot (or serial) is ``value``, read as a person copies it off a box: case,
-    spaces, dashes and dots do not count (``L-2301a`` is ``L2301A``)."""
-    mask = column == vocab.code(value)
-    if mask.any():
-        return mask
-    key = _norm_code(value)
-    codes = [c for c, name in enumerate(vocab.names) if _norm_code(name) == key] if key else []
-    return np.isin(column, codes) if codes else mask
-
-
-def _norm_code(value: str | None) -> str:
-    return "".join(ch for ch in (value or "").upper() if ch.isalnum())
+    """Rows whose lot (or serial) is ``value`` in any of the spellings the seized frame was
+    read with (``window.lot_spellings``: case, spaces and dashes as a person copies them)."""
+    codes = [c for c in (vocab.code(v) for v in lot_spellings(value)) if c >= 0]
+    return np.isin(column, codes)
 
 
 def _etype(f, i: int) -> str:
