@@ -689,3 +689,64 @@ def test_a_box_counted_at_month_end_but_booked_days_later_is_no_build_up(session
     session.commit()
     run_all(session, only=["suspicious_order"])
     assert "SMALLH" not in _by_subject(session, "suspicious_order")
+
+
+def test_suspicious_order_hoard_far_beyond_any_use_and_its_look_alikes(session):
+    """Quirk of a hoard (counts copied from the books): a pharmacy that has sold morphine all
+    year and never fentanyl patches receives 600 patches in one month, then dispenses 10 a
+    month while the books keep the rest. No use before the build-up and no ordering after it,
+    so the build-up rule's conditions do not apply; it is still 60 months of its largest
+    monthly use and 20 typical months of its peers' purchases. Look-alikes: a pharmacy opening
+    with its first stock (not active before), a slow mover's one box (many months of its own
+    use, but about one typical month of its peers'), and a holiday stock-up sold through."""
+    from centinela.web.evidence import explain
+    from tests.detect_factory import FENT_PATCH
+
+    rng = random.Random(17)
+    base_products(session)
+    est(session, "D1", "distributor")
+    names = ("HOARD", "OPENING", "ONEBOX", "STOCKUP", *(f"P{i}" for i in range(9)))
+    for e in names:
+        est(session, e)
+    for m in range(12):
+        for e in ("HOARD", "ONEBOX", "STOCKUP"):
+            _month(session, e, m, 100, 100, count=50)  # morphine all year: active
+    level = 1
+    for m in range(12):
+        received = 600 if m == 5 else 0
+        used = 10 if m > 5 else 0
+        level += received - used
+        _month(session, "HOARD", m, received, used, product=FENT_PATCH, count=level)
+    level = 0
+    for m in range(5, 12):
+        received, used = (300, 10) if m == 5 else (0, 10)
+        level += received - used
+        _month(session, "OPENING", m, received, used, product=FENT_PATCH, count=level)
+    level = 0
+    for m in range(12):
+        received, used = (40, 2) if m == 5 else (0, 2 if m > 5 else 0)
+        level += received - used
+        _month(session, "ONEBOX", m, received, used, product=FENT_PATCH, count=level)
+    level = 20
+    for m in range(12):
+        received = 90 if m == 5 else (0 if m in (6, 7) else 30)
+        level += received - 30
+        _month(session, "STOCKUP", m, received, 30, product=FENT_PATCH, count=level)
+    for i in range(9):
+        for m in range(12):
+            q = rng.randint(25, 35)
+            _month(session, f"P{i}", m, q, q, product=FENT_PATCH, count=20)
+    session.commit()
+    run_all(session, only=["suspicious_order"])
+    alerts = _by_subject(session, "suspicious_order")
+    assert set(alerts) == {"HOARD"}
+    hoard = alerts["HOARD"]
+    ev = hoard.evidence
+    assert ev["criteria"] == ["stock_hoard"] and ev["substance"] == "fentanyl"
+    assert ev["built_mg"] == 600 * 4.2 and ev["months_of_use_built"] == 60
+    assert ev["follow_up_months"] >= 2 and ev["peer_month_mg"] > 0
+    assert hoard.severity in ("medium", "high", "critical")
+    assert "sin una salida equivalente" in hoard.summary
+    en = explain(hoard, ev, "en").headline
+    assert "received and keeps" in en and "60 months of its largest monthly use" in en
+    assert "Verificar las existencias físicas" in explain(hoard, ev, "es").headline

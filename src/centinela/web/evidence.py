@@ -252,6 +252,11 @@ def _params(alert: Alert, ev: dict, lang: str) -> dict[str, str]:
         "seizures": ", ".join(str(x) for x in ev.get("seizures") or []) or "—",
         "cover_before": _n(ev.get("cover_months_before"), lang, 1),
         "cover_after": _n(ev.get("cover_months_after"), lang, 1),
+        "use_months": _n(ev.get("months_of_use_built"), lang, 0)
+        if isinstance(ev.get("months_of_use_built"), int | float) else "—",
+        "peer_times": _n(ev["built_mg"] / ev["peer_month_mg"], lang, 0)
+        if isinstance(ev.get("built_mg"), int | float) and isinstance(ev.get("peer_month_mg"), int | float)
+        and ev["peer_month_mg"] > 0 else "—",
         "follow_up": _n(ev.get("follow_up_months"), lang),
         "used_mg": _q(ev.get("used_mg"), "mg", lang, 1),
         "overlap_days": _n(ev.get("overlap_days"), lang, 0),
@@ -282,6 +287,8 @@ def _variant(alert: Alert, ev: dict) -> str:
         return "regional_outlier.single"
     if alert.detector == "suspicious_order" and "stock_build_up" in (ev.get("criteria") or []):
         return "suspicious_order.build_up"
+    if alert.detector == "suspicious_order" and "stock_hoard" in (ev.get("criteria") or []):
+        return "suspicious_order.hoard"
     if alert.detector == "transfer_not_received" and ev.get("reason") == "receiver_silent":
         return "transfer_not_received.silent"
     return alert.detector

@@ -315,6 +315,19 @@ class SuspiciousOrder(Detector):
     month of receipts), the p multiplied by the 4 build-up lengths looked at, and Benjamini–
     Hochberg (q = 5 %) over every series tested. The alert asks for the physical stock to be
     verified: a surplus that is only on paper left by the back door.
+
+    Hoard variant of the pattern rule: orders far beyond any use the establishment ever had,
+    kept on the books. A dispensing establishment that reported activity (any substance) for
+    at least two months before the build-up receives, over 1–4 months, stock that then stays
+    (≥ 2 full months, never below half the build-up) although it is ≥ 12 months of the largest
+    monthly use of the substance there (before, during or after it; none at all counts) and
+    ≥ 4 typical months of receipts of its peers (median monthly receipts of the same kind of
+    establishment and substance). Neither use before it nor ordering after it is required:
+    a pharmacy that never sold fentanyl patches and books 600 of them in one month, dispensing
+    ten a month afterwards, holds years of stock no pharmacy buys to sell. A pharmacy opening
+    with its first stock (no earlier activity), a slow mover's one box (many months of its own
+    use, about a typical month of its peers') and a stock-up sold through are not hoards. Its
+    strength and multiple-testing control are the build-up rule's (same family).
     """
 
     name = "suspicious_order"
@@ -331,7 +344,9 @@ class SuspiciousOrder(Detector):
         "(the build-up must exceed the largest receipt), stock-ups drawn down afterwards, "
         "shelves left full when use fell away, a single count in the wrong unit (the stock "
         "must stay for >= 2 full months), dead stock of one presentation while another is "
-        "ordered, the partial current month, and wholesalers."
+        "ordered, the partial current month, and wholesalers. Hoard variant: pharmacies opening "
+        "with their first stock (activity >= 2 months before required), one box of a slow "
+        "mover (< 4 typical months of peers' receipts), stock-ups sold through."
     )
     subject_kind = "establishment"
     topics = ("diversion", "suspicious_order")
@@ -344,7 +359,9 @@ class SuspiciousOrder(Detector):
                   "stock build-up (1–4 months, dispensing establishments)":
                       "≥ 4 months of use and > largest single receipt; use ≥ ½ its level before",
                   "build-up kept": "≥ 2 full months, stock ≥ half the build-up, receipts ≥ ½ outflows",
-                  "build-up vs own stock changes": "z, p × 4, Benjamini–Hochberg q = 5 % over series"}
+                  "build-up vs own stock changes": "z, p × 4, Benjamini–Hochberg q = 5 % over series",
+                  "hoard (kept build-up, no use or ordering required)":
+                      "≥ 12 months of the largest monthly use and ≥ 4 peer-typical months of receipts"}
     evidence_fields = ("orders", "criteria", "observed", "expected", "prior_6_month_max",
                        "use_ratio", "net_inflow_z", "peer_percentile", "built_mg",
                        "cover_months_before", "cover_months_after")
@@ -361,6 +378,9 @@ class SuspiciousOrder(Detector):
     # finds on the shelf, as a holding of ≤ 2 months of the largest monthly outflow plus the
     # largest single receipt of the six months before, are not missing.
     HOLD_MONTHS, COUNT_MAX_AGE_DAYS = 2.0, 35
+    # Hoard variant of the build-up rule: months of the largest monthly use, and typical
+    # months of receipts of peers (same kind, substance), that the kept build-up must reach.
+    HOARD_MONTHS, HOARD_PEER_MONTHS = 12.0, 4.0
 
     def run(self, session: Session, now: dt.datetime, ctx: DetectionContext) -> list[AlertDraft]:
         if ctx.frame.n == 0:
@@ -505,6 +525,18 @@ class SuspiciousOrder(Detector):
         mean_r = R.sum(axis=1) / np.maximum(nm - mo.first, 1)
         best: dict[int, dict[str, Any]] = {}
         tested = np.zeros(n, dtype=bool)
+        # Hoard variant: the establishment (any substance) reported activity for months before
+        # the build-up (a pharmacy opening with its first stock is not one), and the typical
+        # month of receipts of the same kind of establishment and substance sets a material
+        # floor (one box of a slow mover is many months of its own use, not a hoard).
+        est_first = np.full(int(mo.est.max()) + 1 if n else 0, nm)
+        np.minimum.at(est_first, mo.est, mo.first)
+        first_of_est = est_first[mo.est] if n else np.zeros(0, np.int64)
+        peer_month = np.zeros(n)
+        for _, idx in groups(np.array([hash((k, int(s))) for k, s in zip(kinds, mo.sub, strict=True)]),
+                             np.arange(n)):
+            vals = R[idx][R[idx] > 0]
+            peer_month[idx] = float(np.median(vals)) if len(vals) else 0.0
         for m in range(max(start_m, 0), last_full - self.BUILD_FOLLOW_UP + 1):
             after = slice(m + 1, last_full + 1)
             n_after = last_full - m
@@ -515,12 +547,17 @@ class SuspiciousOrder(Detector):
                 if a < 2:
                     continue
                 ub = out[:, a - 2:a + 1].mean(axis=1)
-                base_ok = (dispensing & (a - 2 >= mo.first) & (ub > 0) & ~np.isnan(S[:, a])
-                           & ~np.isnan(S[:, m]) & ~np.isnan(s_after).any(axis=1))
-                if not base_ok.any():
+                known = ~np.isnan(S[:, m]) & ~np.isnan(s_after).any(axis=1)
+                base_ok = (dispensing & (a - 2 >= mo.first) & (ub > 0) & ~np.isnan(S[:, a]) & known)
+                # A substance the establishment never received or used before the build-up
+                # started from an empty shelf (unless counted: then its count).
+                s_a = np.where(np.isnan(S[:, a]) & (mo.first > a), 0.0, S[:, a])
+                hoard_ok = dispensing & (a - 2 >= first_of_est) & ~np.isnan(s_a) & known \
+                    & (peer_month > 0)
+                if not (base_ok | hoard_ok).any():
                     continue
-                tested |= base_ok
-                built = S[:, m] - S[:, a]
+                tested |= base_ok | hoard_ok
+                built = S[:, m] - s_a
                 o_build = out[:, a + 1:m + 1].mean(axis=1)
                 u = np.maximum(np.maximum(ub, o_build), o_after)
                 # Use did not fall away (a stock left on the shelf by a patient who stopped is
@@ -533,8 +570,17 @@ class SuspiciousOrder(Detector):
                         & (built > big[:, a + 1:min(m + 2, nm)].max(axis=1))
                         & (np.nan_to_num(s_after.min(axis=1), nan=-np.inf) >= S[:, a] + 0.5 * built)
                         & (r_after >= 0.5 * out[:, after].sum(axis=1)))
-                for g in np.flatnonzero(cond):
-                    if not _built_products_reordered(ctx, mo, int(g), a, m, last_full):
+                # Hoard: orders far beyond any use the establishment ever had, kept on the
+                # books. Honest ordering replaces what is used; ≥ 12 months of the largest
+                # monthly use before, during or after it, and ≥ 4 typical months of receipts of
+                # its peers, is stock no dispensing establishment buys to sell.
+                u_all = out[:, max(a - 2, 0):last_full + 1].max(axis=1)
+                hoard = (hoard_ok & ~cond & (built >= self.HOARD_MONTHS * u_all)
+                         & (built >= self.HOARD_PEER_MONTHS * peer_month)
+                         & (np.nan_to_num(s_after.min(axis=1), nan=-np.inf) >= s_a + 0.5 * built))
+                for g in np.flatnonzero(cond | hoard):
+                    is_hoard = bool(hoard[g])
+                    if not is_hoard and not _built_products_reordered(ctx, mo, int(g), a, m, last_full):
                         continue
                     # The build-up against the series' own month-to-month stock changes outside
                     # it (its ordering lumpiness), at a steady state of no net change.
@@ -552,9 +598,12 @@ class SuspiciousOrder(Detector):
                     if int(g) not in best or pv < best[int(g)]["p"]:
                         best[int(g)] = {
                             "g": int(g), "a": a, "m": m, "p": pv, "z": z,
-                            "built": float(built[g]), "u": float(u[g]), "kept": float(s_after[g].min() - S[g, a]),
-                            "stock_before": float(S[g, a]), "stock_after": float(s_after[g].mean()),
-                            "cover_before": float(S[g, a] / ub[g]),
+                            "built": float(built[g]), "u": float(u_all[g] if is_hoard else u[g]),
+                            "kept": float(s_after[g].min() - s_a[g]),
+                            "stock_before": float(s_a[g]), "stock_after": float(s_after[g].mean()),
+                            "cover_before": float(s_a[g] / ub[g]) if ub[g] > 0 else None,
+                            "hoard": is_hoard, "max_use": float(u_all[g]),
+                            "peer_month": float(peer_month[g]),
                             "cover_after": float(s_after[g].mean() / max(o_after[g], 1e-9)),
                             "follow_up": n_after, "received_after": float(r_after[g]),
                             "used_after": float(out[g, after].sum()),
@@ -582,13 +631,26 @@ class SuspiciousOrder(Detector):
         peak_m = ms[int(np.argmax(mo.R[g, ms]))]
         peak = float(mo.R[g, peak_m])
         months_built = c["built"] / c["u"] if c["u"] > 0 else float("inf")
-        summary = (f"{name} acumuló {fmt(c['built'], 2)} mg de {sub} entre {month_label(mo.m0 + ms[0])} "
-                   f"y {month_label(mo.m0 + m)} ({fmt(months_built, 1)} meses de su uso): sus existencias "
-                   f"pasaron de {fmt(c['cover_before'], 1)} a {fmt(c['cover_after'], 1)} meses de uso, se "
-                   f"mantuvieron {c['follow_up']} meses y siguió pidiendo. Verificar las existencias físicas.")
+        if c.get("hoard"):
+            # Months of use are the largest monthly use (None when it never used any).
+            months_built = c["built"] / c["u"] if c["u"] > 0 else None
+            use = (f"{fmt(months_built, 0)} meses de su mayor uso mensual" if months_built is not None
+                   else "sin uso registrado")
+            summary = (f"{name} recibió y guarda {fmt(c['built'], 2)} mg de {sub} pedidos entre "
+                       f"{month_label(mo.m0 + ms[0])} y {month_label(mo.m0 + m)} ({use}; "
+                       f"{fmt(c['built'] / c['peer_month'], 0)} veces el mes típico de compras de "
+                       f"sus pares): las existencias se mantuvieron {c['follow_up']} meses sin una "
+                       f"salida equivalente. Verificar las existencias físicas.")
+        else:
+            summary = (f"{name} acumuló {fmt(c['built'], 2)} mg de {sub} entre {month_label(mo.m0 + ms[0])} "
+                       f"y {month_label(mo.m0 + m)} ({fmt(months_built, 1)} meses de su uso): sus existencias "
+                       f"pasaron de {fmt(c['cover_before'], 1)} a {fmt(c['cover_after'], 1)} meses de uso, se "
+                       f"mantuvieron {c['follow_up']} meses y siguió pidiendo. Verificar las existencias físicas.")
+        criteria = ["stock_hoard"] if c.get("hoard") else ["stock_build_up"]
         return self.draft(
             name, t0, t1, strength_from_p(c["p"]), max(c["kept"], 0.0) * mme_per_mg, summary,
-            {"metric": "counted stock in months of use", "substance": sub, "criteria": ["stock_build_up"],
+            {"metric": "counted stock in months of use", "substance": sub, "criteria": criteria,
+             "peer_month_mg": c.get("peer_month"),
              "observed": peak, "expected": mean_r, "ratio": peak / mean_r if mean_r > 0 else None,
              "built_mg": c["built"], "kept_mg": c["kept"], "months_of_use_built": months_built,
              "use_mg_per_month": c["u"], "stock_mg_before": c["stock_before"],
