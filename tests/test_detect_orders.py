@@ -750,3 +750,32 @@ def test_suspicious_order_hoard_far_beyond_any_use_and_its_look_alikes(session):
     en = explain(hoard, ev, "en").headline
     assert "received and keeps" in en and "60 months of its largest monthly use" in en
     assert "Verificar las existencias físicas" in explain(hoard, ev, "es").headline
+
+
+def test_suspicious_order_under_one_peer_month_is_graded_low(session):
+    """Magnitude: SMALL, a pharmacy that sells a tenth of what its peers do, receives four
+    times its usual order once and does not use it: the same pattern as SPIKE at a pharmacy of
+    typical size, but the unexplained quantity (about 30 tablets) is under one typical month
+    of its peers' receipts (about 100). Both are listed; SPIKE is graded, SMALL is low, for
+    the next inspection visit."""
+    rng = random.Random(5)
+    base_products(session)
+    est(session, "D1", "distributor")
+    for e in ("SPIKE", "SMALL", *(f"P{i}" for i in range(9))):
+        est(session, e)
+    for m in range(10):
+        for i in range(9):
+            q = rng.randint(90, 110)
+            _month(session, f"P{i}", m, q, q)
+        _month(session, "SPIKE", m, 400 if m == 6 else 100, 100)
+        _month(session, "SMALL", m, 40 if m == 6 else 10, 10)
+    session.commit()
+    run_all(session, only=["suspicious_order"])
+    alerts = _by_subject(session, "suspicious_order")
+    assert set(alerts) == {"SPIKE", "SMALL"}
+    assert alerts["SPIKE"].severity in ("medium", "high", "critical")
+    assert not alerts["SPIKE"].evidence["below_peer_month"]
+    small = alerts["SMALL"]
+    assert small.severity == "low" and small.evidence["below_peer_month"] is True
+    assert small.evidence["excess_mg"] < small.evidence["peer_month_mg"]
+    assert "próxima inspección" in small.summary

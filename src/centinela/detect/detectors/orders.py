@@ -81,6 +81,7 @@ class _Monthly:
         self.first = np.where(active.any(axis=1), active.argmax(axis=1), nm)
         self.rows, self.inv, self.mon, self.inbound = rows, inv, mon, inbound
         self.mme_per_mg = np.divide(ctx.row_mme[rows], mg, out=np.zeros(len(rows)), where=mg > 0)
+        self.peer_month = np.zeros(len(self.keys))  # set by the detector (``_peer_month``)
 
 
 def month_end_stock(ctx: DetectionContext, mo: _Monthly, max_age_s: int | None = None) -> np.ndarray:
@@ -180,6 +181,21 @@ def _built_products_reordered(ctx: DetectionContext, mo: _Monthly, g: int, a: in
         received += float(f.qty[after][inbound[after]].sum()) * mg
         used += float(f.qty[after][~inbound[after]].sum()) * mg
     return received > 0 and received >= 0.5 * used
+
+
+def _peer_month(ctx: DetectionContext, mo: _Monthly) -> np.ndarray:
+    """Each series' peer-typical month of receipts (mg): the median of the positive monthly
+    receipts of every series of the same kind of establishment and substance."""
+    n = len(mo.keys)
+    out = np.zeros(n)
+    if n == 0:
+        return out
+    kinds = [ctx.registry.est_kind[int(e)] or "" for e in mo.est]
+    for _, idx in groups(np.array([hash((k, int(s))) for k, s in zip(kinds, mo.sub, strict=True)]),
+                         np.arange(n)):
+        vals = mo.R[idx][mo.R[idx] > 0]
+        out[idx] = float(np.median(vals)) if len(vals) else 0.0
+    return out
 
 
 class _OlderCells:
@@ -381,11 +397,15 @@ class SuspiciousOrder(Detector):
     # Hoard variant of the build-up rule: months of the largest monthly use, and typical
     # months of receipts of peers (same kind, substance), that the kept build-up must reach.
     HOARD_MONTHS, HOARD_PEER_MONTHS = 12.0, 4.0
+    # Magnitude: an unexplained order or a build-up under this many typical months of peers'
+    # receipts (same kind, substance) is graded low (for the next inspection visit).
+    MATERIAL_PEER_MONTHS = 1.0
 
     def run(self, session: Session, now: dt.datetime, ctx: DetectionContext) -> list[AlertDraft]:
         if ctx.frame.n == 0:
             return []
         mo = _Monthly(ctx)
+        mo.peer_month = _peer_month(ctx, mo)
         R, N, U, W = mo.R, mo.N, mo.U, mo.W
         D = R - U - W  # net inflow: what neither use nor recorded disposal explains
         nm = mo.last + 1
@@ -532,11 +552,7 @@ class SuspiciousOrder(Detector):
         est_first = np.full(int(mo.est.max()) + 1 if n else 0, nm)
         np.minimum.at(est_first, mo.est, mo.first)
         first_of_est = est_first[mo.est] if n else np.zeros(0, np.int64)
-        peer_month = np.zeros(n)
-        for _, idx in groups(np.array([hash((k, int(s))) for k, s in zip(kinds, mo.sub, strict=True)]),
-                             np.arange(n)):
-            vals = R[idx][R[idx] > 0]
-            peer_month[idx] = float(np.median(vals)) if len(vals) else 0.0
+        peer_month = mo.peer_month
         for m in range(max(start_m, 0), last_full - self.BUILD_FOLLOW_UP + 1):
             after = slice(m + 1, last_full + 1)
             n_after = last_full - m
@@ -647,10 +663,17 @@ class SuspiciousOrder(Detector):
                        f"pasaron de {fmt(c['cover_before'], 1)} a {fmt(c['cover_after'], 1)} meses de uso, se "
                        f"mantuvieron {c['follow_up']} meses y siguió pidiendo. Verificar las existencias físicas.")
         criteria = ["stock_hoard"] if c.get("hoard") else ["stock_build_up"]
+        minor = 0 < c["built"] < self.MATERIAL_PEER_MONTHS * c["peer_month"]
+        score = None
+        if minor:
+            summary += (" Cantidad menor que un mes típico de compras de sus pares: para la "
+                        "próxima inspección.")
+            score = min(calibrate(strength_from_p(c["p"]), max(c["kept"], 0.0) * mme_per_mg)[0],
+                        self.PROVISIONAL_MAX)
         return self.draft(
             name, t0, t1, strength_from_p(c["p"]), max(c["kept"], 0.0) * mme_per_mg, summary,
             {"metric": "counted stock in months of use", "substance": sub, "criteria": criteria,
-             "peer_month_mg": c.get("peer_month"),
+             "peer_month_mg": c.get("peer_month"), "below_peer_month": minor,
              "observed": peak, "expected": mean_r, "ratio": peak / mean_r if mean_r > 0 else None,
              "built_mg": c["built"], "kept_mg": c["kept"], "months_of_use_built": months_built,
              "use_mg_per_month": c["u"], "stock_mg_before": c["stock_before"],
@@ -661,6 +684,7 @@ class SuspiciousOrder(Detector):
              "months": [month_label(mo.m0 + x) for x in ms], "provisional": False,
              **f.events(rows)},
             department=ctx.est_department(est), ubigeo=ctx.registry.est_ubigeo[est],
+            score=score,
         )
 
     def _episodes(self, ctx: DetectionContext, mo: _Monthly, est: int, items: list[dict]):
@@ -704,6 +728,16 @@ class SuspiciousOrder(Detector):
                             "con los meses siguientes.")
                 score = min(calibrate(strength_from_p(best["p"]), excess_mg * mme_per_mg)[0],
                             self.PROVISIONAL_MAX)
+            # Magnitude: an unexplained quantity under one typical month of what peers (same
+            # kind, substance) receive is for the next inspection visit, not an alert.
+            peer_mg = float(mo.peer_month[g])
+            minor = 0 < excess_mg < self.MATERIAL_PEER_MONTHS * peer_mg
+            if minor:
+                summary += (" Cantidad menor que un mes típico de compras de sus pares: para la "
+                            "próxima inspección.")
+                capped = min(calibrate(strength_from_p(best["p"]), excess_mg * mme_per_mg)[0],
+                             self.PROVISIONAL_MAX)
+                score = capped if score is None else min(score, capped)
             yield self.draft(
                 name, t0, t1, strength_from_p(best["p"]), excess_mg * mme_per_mg, summary,
                 {"metric": "mg received per month", "substance": sub, "criteria": criteria,
@@ -718,6 +752,7 @@ class SuspiciousOrder(Detector):
                  "peer_range": [float(np.percentile(peer_vals, 25)), float(np.percentile(peer_vals, 75))]
                  if len(peer_vals) else None,
                  "peers": int(len(peer_vals)), "provisional": follow_up < self.GRADED_HORIZON,
+                 "peer_month_mg": peer_mg, "below_peer_month": minor,
                  **f.events(rows)},
                 department=ctx.est_department(est), ubigeo=ctx.registry.est_ubigeo[est],
                 score=score,
