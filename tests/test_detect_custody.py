@@ -7,7 +7,7 @@ import datetime as dt
 from centinela.alerts.models import Alert
 from centinela.detect.engine import run_all
 from centinela.ledger.records import Seizure
-from tests.detect_factory import FENT_AMP, base_products, days, est, mv
+from tests.detect_factory import FENT_AMP, FENT_PATCH, base_products, days, est, mv
 
 T = dt.datetime(2025, 6, 2, 15)
 
@@ -330,3 +330,33 @@ def test_late_receipt_stays_with_the_shipment_booked_in_parts_around_it(session)
     session.commit()
     run_all(session)
     assert [a.subject_id for a in _alerts(session, "transfer_not_received")] == ["LOST"]
+
+
+def test_next_delivery_of_the_route_is_not_a_receipt_of_a_lost_two_line_shipment(session):
+    """Quirk of our own generator's seed 53: a distributor ships 25 patches as two lines of
+    the same lot (11 + 14) that are never received; ten days later the route's next delivery
+    (21 + 4, another two lines) is shipped and received the same day. The burst rule (lines
+    whose receipts cannot be told apart) must set those receipts against their own shipment:
+    the lost lines are flagged. A true burst — two lines received together two days later —
+    is still an ambiguity resolved by its receipts, not a loss."""
+    base_products(session)
+    for e in ("D1", "P1", "P2"):
+        est(session, e, "distributor" if e == "D1" else "pharmacy")
+    mv(session, "transfer_out", "D1", FENT_PATCH, 11, T, counterparty_id="P1", event_id="LOST-A", lot="L1")
+    mv(session, "transfer_out", "D1", FENT_PATCH, 14, T, counterparty_id="P1", event_id="LOST-B", lot="L1")
+    for q, eid in ((21, "NEXT-A"), (4, "NEXT-B")):
+        mv(session, "transfer_out", "D1", FENT_PATCH, q, days(T, 10), counterparty_id="P1",
+           event_id=eid, lot="L1")
+        mv(session, "receipt", "P1", FENT_PATCH, q, days(T, 10) + dt.timedelta(hours=2),
+           counterparty_id="D1", lot="L1")
+    # P2: a burst of two lines received as one booking of the same total two days later.
+    mv(session, "transfer_out", "D1", FENT_PATCH, 11, T, counterparty_id="P2", event_id="BURST-A", lot="L1")
+    mv(session, "transfer_out", "D1", FENT_PATCH, 14, T, counterparty_id="P2", event_id="BURST-B", lot="L1")
+    mv(session, "receipt", "P2", FENT_PATCH, 25, days(T, 2), counterparty_id="D1", lot="L1")
+    for e in ("P1", "P2"):
+        mv(session, "dispense", e, FENT_PATCH, 1, days(T, 60), patient_id=f"PSN:{e}",
+           prescriber_id="CMP-1")
+    session.commit()
+    run_all(session, only=["transfer_not_received"])
+    flagged = {a.subject_id for a in _alerts(session, "transfer_not_received")}
+    assert flagged == {"LOST-A", "LOST-B"}

@@ -347,12 +347,18 @@ class TransferNotReceived(Detector):
     @staticmethod
     def _balanced_nearby(f, ships: list[int], receipts: list[int], t_out: int, grace: int) -> bool:
         """True when the receipts around a shipment add up to every unit shipped around it (a
-        burst of identical shipments whose receipts cannot be told apart one by one)."""
-        sent = sum(float(f.qty[o]) for o in ships if t_out - grace <= f.t[o] <= t_out + grace)
+        burst of identical shipments whose receipts cannot be told apart one by one).
+
+        Receipts are counted from a grace (and a day) before the shipment to three graces
+        after it, shipments over the same span less the last grace (whose receipts would fall
+        after it): a receipt counted must be set against the shipment it may belong to. A
+        route's next delivery, shipped and received days after a lost one, is not a receipt
+        of the lost one."""
+        burst = [o for o in ships if t_out - grace <= f.t[o] <= t_out + grace]
+        sent = sum(float(f.qty[o]) for o in ships if t_out - grace - DAY <= f.t[o] <= t_out + 2 * grace)
         got = sum(float(f.qty[i]) for i in receipts
-                  if t_out - grace - DAY <= f.t[i] <= t_out + 2 * grace)
-        return len([o for o in ships if t_out - grace <= f.t[o] <= t_out + grace]) > 1 \
-            and got >= sent - 1e-6
+                  if t_out - grace - DAY <= f.t[i] <= t_out + 3 * grace)
+        return len(burst) > 1 and got >= sent - 1e-6
 
     def _match_whole(self, f, ships: list[int], pool: list[list], pack: float,
                      grace: int) -> set[int]:
