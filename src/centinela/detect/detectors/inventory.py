@@ -82,6 +82,20 @@ class InventoryDiscrepancy(Detector):
     share a tenth of the weight budget in proportion to it (each w ≥ 1); the others share the
     rest (their bar about 10 % stricter). A seizure link alone is never a finding: the series
     must still be short at its counts by ≥ 3 units and ≥ 2 % of what it handled.
+
+    Steady shortfall (the series against its own history). At a busy hospital a theft of a
+    few ampoules a day is about 1 % of what it handles, under the peer test's 2 %; what gives
+    it away is that the gap between book and count grows from count to count, while honest
+    miscounts and count-time artefacts come and go. Over the counts of the window (≥ 6), the
+    offset count − book at each count's stated instant is tested for a monotone decline
+    (Mann–Kendall, ties corrected, one-sided); its size is the Theil–Sen decline over the
+    counts. A finding needs a decline of ≥ 30 units, ≥ 0.5 % of the units handled and ≥ one
+    day of the series' mean outflow (a count stamped a day off moves the offset by about a
+    day of use), lost over ≥ 4 count-to-count intervals with no single interval holding more
+    than half of it (one write-off or one miscount is not a steady shortfall), and the p must
+    survive Benjamini–Hochberg (q = 5 %) over every series with enough counts (its own
+    family; a series the peer test flagged is not tested again). Severity follows the size
+    of the decline as above.
     """
 
     name = "inventory_discrepancy"
@@ -97,7 +111,10 @@ class InventoryDiscrepancy(Detector):
         "Benjamini-Hochberg). A lot seized on the street that an establishment still held on "
         "its books raises the prior of its series (weighted Benjamini-Hochberg) but is never a "
         "finding without its own shortfall; a lot held by many is evidence shared among them. "
-        "A gap of a few units is graded low (under 10 units) or at most medium (under 30)."
+        "A gap of a few units is graded low (under 10 units) or at most medium (under 30). "
+        "Steady-shortfall path: one write-off or miscount (no interval may hold half the "
+        "decline), counts stamped after the day's use (>= a day of mean outflow and >= 0.5 % "
+        "of units handled), rounding habits (>= 30 units)."
     )
     subject_kind = "establishment"
     topics = ("diversion", "inventory")
@@ -113,7 +130,10 @@ class InventoryDiscrepancy(Detector):
                   "peer robust z (same establishment kind and product)": "BH q = 5 %",
                   "series holding a lot seized on the street":
                       "weighted BH, a tenth of the weight shared among them (w ≥ 1)",
-                  "severity by size": "< 10 missing units: at most low; < 30: at most medium"}
+                  "severity by size": "< 10 missing units: at most low; < 30: at most medium",
+                  "steady shortfall (own history, >= 6 counts)":
+                      "Mann-Kendall decline, BH q = 5 %; Theil-Sen decline >= 30 units, >= 0.5 % "
+                      "of units handled, >= 1 day of outflow; >= 4 short intervals, none > half"}
     evidence_fields = ("products", "missing_units", "units_out", "share", "z", "p_value",
                        "seizures")
 
@@ -123,6 +143,10 @@ class InventoryDiscrepancy(Detector):
     SIZE_CEILINGS = ((10.0, 39.0), (30.0, 64.0))
     SLACK_DAYS, MIN_UNITS, MIN_SHARE, FLOOR_UNITS, SIGMA_FLOOR, Q = 2, 3.0, 0.02, 50.0, 0.01, 0.05
     SEIZURE_WEIGHT_SHARE = 0.1  # share of the weighted-BH budget for series a seizure points to
+    # Steady shortfall (trend path): counts in the window, net missing units (and share of the
+    # units handled), count-to-count losses, and the largest single loss's share of the total.
+    TREND_MIN_COUNTS, TREND_MIN_UNITS, TREND_MIN_SHARE = 6, 30.0, 0.005
+    TREND_MIN_STEPS, TREND_MAX_STEP_SHARE = 4, 0.5
 
     def run(self, session: Session, now: dt.datetime, ctx: DetectionContext) -> list[AlertDraft]:
         f = ctx.frame
@@ -161,7 +185,7 @@ class InventoryDiscrepancy(Detector):
                 continue
             base = cum[lo_key - 1] if lo_key > 0 else 0.0
             tk = t[lo_key:hi_key]
-            a_val, b_val, plain = [], [], []
+            a_val, b_val, plain, stamped = [], [], [], []
             for c in cpos:
                 lo = lo_key + int(np.searchsorted(tk, t[c] - slack, "left"))
                 hi = lo_key + int(np.searchsorted(tk, t[c] + slack, "right"))
@@ -182,6 +206,7 @@ class InventoryDiscrepancy(Detector):
                 out_after, out_before = (at(cum_out, w1) - at(cum_out, c + 1),
                                          at(cum_out, c + 1) - at(cum_out, w0))
                 here = float(cum[c])
+                stamped.append(counted - here)  # count − book at the stated instant
                 # As a start: the book counted from its best instant or booking; as the end: the
                 # same, in the other direction.
                 a_val.append(counted - max(cmax, here + in_after + out_before))
@@ -232,7 +257,9 @@ class InventoryDiscrepancy(Detector):
                            "product": int(f.product[rows[cpos[0]]]), "missing": missing,
                            "moved": out_units, "a": int(cpos[a]), "z": int(cpos[z]),
                            "share": missing / max(out_units, self.FLOOR_UNITS),
-                           "counts": int(len(cpos) - a)})
+                           "counts": int(len(cpos) - a),
+                           "trend": self._trend(np.array(stamped), f.t[rows[cpos]].astype(float),
+                                                cum_moved[cpos], np.append(in_win, True))})
         if not series:
             return []
         kinds = ctx.registry.est_kind
@@ -257,10 +284,68 @@ class InventoryDiscrepancy(Detector):
         # Weighted Benjamini–Hochberg (all weights 1 when no seizure points to a series).
         keep = bh_keep([c[0] / c[3]["weight"] for c in cands], len(series), self.Q)
         findings: dict[int, list[tuple]] = {}
+        flagged: set[int] = set()
         for c, k in zip(cands, keep, strict=True):
             if k:
                 findings.setdefault(c[3]["est"], []).append(c)
+                flagged.add(id(c[3]))
+        # Steady shortfall (own history): the gap between book and count grows from count to
+        # count. Its own family, Benjamini–Hochberg over the series with enough counts.
+        trend_tested = [s for s in series if s["trend"] is not None]
+        trend_cands = []
+        for s in trend_tested:
+            tr = s["trend"]
+            drift = tr["drift"]
+            if id(s) in flagged or drift < max(self.TREND_MIN_UNITS, self.TREND_MIN_SHARE * s["moved"],
+                                               tr["daily_out"]):
+                continue
+            if tr["short_steps"] < self.TREND_MIN_STEPS or tr["max_step"] > self.TREND_MAX_STEP_SHARE * drift:
+                continue
+            s["missing"] = max(s["missing"], drift)
+            s.setdefault("seizures", linked.get((s["est"], s["product"]), []))
+            s.setdefault("weight", 1.0)
+            s["trend_p"] = tr["p"]
+            s["path"] = "steady"
+            trend_cands.append((tr["p"], tr["z"], 0.0, s))
+        keep = bh_keep([c[0] for c in trend_cands], len(trend_tested), self.Q)
+        for c, k in zip(trend_cands, keep, strict=True):
+            if k:
+                findings.setdefault(c[3]["est"], []).append(c)
         return [self._alert(ctx, rows, est, items) for est, items in findings.items()]
+
+    def _trend(self, offsets: np.ndarray, times: np.ndarray, moved: np.ndarray,
+               in_win: np.ndarray) -> dict | None:
+        """Mann–Kendall test of a steady decline of count − book over the counts of the window
+        (``offsets``: each count's offset from the book at its stated instant; count-time noise
+        only adds scatter, which a rank test absorbs, while the tolerant level sets the
+        size of the gap). None
+        with fewer than ``TREND_MIN_COUNTS`` counts. ``short_steps``: count-to-count intervals
+        that lost units; ``max_step``: the largest such loss (a single jump is a miscount or a
+        one-off adjustment, not a steady shortfall)."""
+        first = int(np.argmax(in_win)) if in_win.any() else len(offsets)
+        lo = max(first - 1, 0)
+        o = offsets[lo:]
+        if len(o) < self.TREND_MIN_COUNTS:
+            return None
+        n = len(o)
+        # Size of the decline: Theil–Sen slope (median of the pairwise slopes, per count) over
+        # the counts; and the mean daily outflow over them (a count stamped a day off moves
+        # the offset by about a day of outflow).
+        i, j = np.triu_indices(n, 1)
+        drift = -float(np.median((o[j] - o[i]) / (j - i))) * (n - 1)
+        days = max((times[-1] - times[lo]) / DAY, 1.0)
+        daily_out = float(moved[-1] - moved[lo]) / days
+        diff = np.sign(o[None, :] - o[:, None])[np.triu_indices(n, 1)]
+        S = float(diff.sum())
+        _, counts = np.unique(o, return_counts=True)
+        var = (n * (n - 1) * (2 * n + 5) - float((counts * (counts - 1) * (2 * counts + 5)).sum())) / 18.0
+        if var <= 0:
+            return {"p": 1.0, "z": 0.0, "short_steps": 0, "max_step": 0.0, "drift": 0.0,
+                    "daily_out": daily_out}
+        z = -(S + 1.0) / np.sqrt(var) if S < 0 else 0.0  # continuity-corrected, decline only
+        steps = -np.diff(o)
+        return {"p": p_from_z(float(z)), "z": float(z), "short_steps": int((steps > 0.5).sum()),
+                "max_step": float(steps.max(initial=0.0)), "drift": drift, "daily_out": daily_out}
 
     def _shipped_unbooked(self, f: Frame, key_all: np.ndarray, counted_keys: np.ndarray, width: int,
                           key: np.ndarray, t: np.ndarray, count_row: np.ndarray) -> np.ndarray:
@@ -393,10 +478,16 @@ class InventoryDiscrepancy(Detector):
             "peer_median_share": round(float(med), 4), "z": round(float(zv), 2),
             "from": day_str(int(f.t[rows[s["a"]]])), "to": day_str(int(f.t[rows[s["z"]]])),
             "counts": s["counts"], "seizures": s["seizures"], "bh_weight": round(s["weight"], 3),
+            "steady_decline": s.get("path") == "steady",
+            "short_intervals": (s["trend"] or {}).get("short_steps"),
         } for _, zv, med, s in sorted(items, key=lambda c: -c[3]["missing"])]
         summary = (f"En los conteos de {name} faltan {fmt(missing_units, 1)} unidades frente al libro "
                    f"({100 * share:.1f} % de lo manejado, neto de sobrantes) entre {day_str(t0)} y "
                    f"{day_str(t1)}.")
+        steady = [s for _, _, _, s in items if s.get("path") == "steady"]
+        if steady:
+            summary += (f" El faltante creció de conteo en conteo ({steady[0]['trend']['short_steps']} "
+                        f"intervalos con faltante), no es un error de un solo conteo.")
         if seizures:
             summary += (f" Lotes que figuraban en sus libros fueron incautados en la calle "
                         f"({', '.join(seizures[:5])}).")
@@ -414,6 +505,8 @@ class InventoryDiscrepancy(Detector):
             {"metric": "book − counted units (netted)", "observed": round(missing_units, 3),
              "expected": 0, "missing_units": round(missing_units, 3), "units_out": round(moved, 3),
              "share": share, "z": zmax, "p_value": p, "products": products[:10],
+             "criteria": sorted({"steady_decline" if s.get("path") == "steady" else "peer_share"
+                                 for _, _, _, s in items}),
              "seizures": seizures,
              **f.events(ev_rows)},
             department=ctx.est_department(est), ubigeo=ctx.registry.est_ubigeo[est],
