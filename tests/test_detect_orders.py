@@ -833,3 +833,28 @@ def test_inventory_steady_shortfall_at_a_busy_hospital_and_its_look_alikes(sessi
     assert ev["products"][0]["steady_decline"] is True
     assert alerts["STEADY"].severity in ("medium", "high", "critical")
     assert "creció de conteo en conteo" in alerts["STEADY"].summary
+
+
+def test_inventory_trend_test_on_daily_counts_uses_evenly_spaced_counts():
+    """Quirk: some wards count every day. The steady-shortfall test then looks at 60 evenly
+    spaced counts (its cost stays bounded) and still measures the whole decline; a series
+    that only scatters around the book shows none."""
+    import numpy as np
+
+    from centinela.detect.context import DAY
+    from centinela.detect.detectors.inventory import InventoryDiscrepancy
+
+    det = InventoryDiscrepancy()
+    n = 365
+    rng = np.random.default_rng(3)
+    times = np.arange(n, dtype=float) * DAY
+    moved = np.arange(n, dtype=float) * 100
+    in_win = np.ones(n, dtype=bool)
+    steady = -np.arange(n) * 1.0 + rng.normal(0, 5, n)  # a unit a day goes missing
+    tr = det._trend(steady, times, moved, in_win)
+    assert tr is not None and tr["p"] < 1e-6 and 330 <= tr["drift"] <= 400
+    assert tr["short_steps"] >= 30 and tr["daily_out"] == 100
+    noise = rng.normal(0, 5, n)
+    tr = det._trend(noise, times, moved, in_win)
+    assert tr is not None and tr["p"] > 1e-3 and abs(tr["drift"]) < 30
+    assert det._trend(noise[:5], times[:5], moved[:5], in_win[:5]) is None

@@ -146,7 +146,7 @@ class InventoryDiscrepancy(Detector):
     # Steady shortfall (trend path): counts in the window, net missing units (and share of the
     # units handled), count-to-count losses, and the largest single loss's share of the total.
     TREND_MIN_COUNTS, TREND_MIN_UNITS, TREND_MIN_SHARE = 6, 30.0, 0.005
-    TREND_MIN_STEPS, TREND_MAX_STEP_SHARE = 4, 0.5
+    TREND_MIN_STEPS, TREND_MAX_STEP_SHARE, TREND_MAX_POINTS = 4, 0.5, 60
 
     def run(self, session: Session, now: dt.datetime, ctx: DetectionContext) -> list[AlertDraft]:
         f = ctx.frame
@@ -327,6 +327,10 @@ class InventoryDiscrepancy(Detector):
         o = offsets[lo:]
         if len(o) < self.TREND_MIN_COUNTS:
             return None
+        if len(o) > self.TREND_MAX_POINTS:  # daily counts: test evenly spaced ones (bounded cost)
+            keep = np.unique(np.linspace(0, len(o) - 1, self.TREND_MAX_POINTS).round().astype(int))
+            o, times, moved = o[keep], times[lo:][keep], moved[lo:][keep]
+            lo = 0
         n = len(o)
         # Size of the decline: Theil–Sen slope (median of the pairwise slopes, per count) over
         # the counts; and the mean daily outflow over them (a count stamped a day off moves
