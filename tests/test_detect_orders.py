@@ -858,3 +858,34 @@ def test_inventory_trend_test_on_daily_counts_uses_evenly_spaced_counts():
     tr = det._trend(noise, times, moved, in_win)
     assert tr is not None and tr["p"] > 1e-3 and abs(tr["drift"]) < 30
     assert det._trend(noise[:5], times[:5], moved[:5], in_win[:5]) is None
+
+
+def test_suspicious_order_holiday_stock_ups_sold_through_vs_sustained_over_ordering(session):
+    """Quirk of a pharmacy that stocks up before Fiestas Patrias (four months of use in July,
+    nothing ordered until the shelf is back to normal) and again before Christmas: the
+    second stock-up falls in the first one's six-month horizon. The first is judged up to the
+    month before the second (a new stock-up after a pause is its own order) and its surplus
+    was used up by the records: not flagged. SUSTAINED orders 2.6 times its use four months
+    in a row while its use stays flat: one episode, flagged."""
+    rng = random.Random(19)
+    base_products(session)
+    est(session, "D1", "distributor")
+    for e in ("HOLIDAY", "SUSTAINED", *(f"P{i}" for i in range(9))):
+        est(session, e)
+    holiday = [(100, 100)] * 6 + [(400, 100), (0, 100), (0, 100), (0, 100), (100, 100), (500, 130)]
+    sustained = [(100, 100)] * 6 + [(260, 100)] * 4 + [(100, 100)] * 2
+    for name, plan in (("HOLIDAY", holiday), ("SUSTAINED", sustained)):
+        level = 50
+        for m, (received, used) in enumerate(plan):
+            level += received - used
+            _month(session, name, m, received, used, count=level)
+    for i in range(9):
+        for m in range(12):
+            q = rng.randint(90, 110)
+            _month(session, f"P{i}", m, q, q, count=50)
+    session.commit()
+    run_all(session, only=["suspicious_order"])
+    alerts = _by_subject(session, "suspicious_order")
+    assert "SUSTAINED" in alerts and alerts["SUSTAINED"].severity in ("medium", "high", "critical")
+    assert alerts["SUSTAINED"].evidence["months"][0] == "2025-07"
+    assert "HOLIDAY" not in alerts or alerts["HOLIDAY"].severity == "low"

@@ -300,6 +300,16 @@ class SuspiciousOrder(Detector):
     holding is left to the stock build-up rule below; a count that does not find the units
     excuses nothing.
 
+    Stock-ups judged one at a time: a later order of a like size (≥ 2× the baseline and ≥ half
+    the order judged) that comes after a pause (a month in between with receipts under the
+    baseline) is a new stock-up, judged on its own; the horizon of the earlier one ends the
+    month before it (a pharmacy stocking up before Fiestas Patrias and again before
+    Christmas). Elevated orders month after month are one episode. An order whose excess
+    fell under a typical month of receipts in any later month of its horizon was used up by
+    the recorded outflows (drawn down) and is not a finding. The shelf credit compares the
+    latest recent count of the horizon with the excess up to that same month (units
+    received after a count can be neither on its shelf nor missing from it).
+
     A finding whose follow-up is only the order month and the next one (an order received in
     the last full month of the data; a current month the data reaches by less than a week,
     perhaps only the counts of its first day, is no month of follow-up) is provisional: an order of two or more typical months
@@ -355,7 +365,8 @@ class SuspiciousOrder(Detector):
         " (the next months' use counts), surplus that a recent count finds on the shelf as a "
         "normal holding (<= 2 months of the largest monthly outflow plus one usual order), and "
         "chance across all "
-        "series-months (Benjamini-Hochberg). With only one month of follow-up a finding is provisional (low). Stock "
+        "series-months (Benjamini-Hochberg), stock-ups sold through (the excess used up in a "
+        "later month) and a second holiday stock-up after a pause (judged on its own). With only one month of follow-up a finding is provisional (low). Stock "
         "build-up rule: normal holdings (< 4 months of use built), one order still unopened "
         "(the build-up must exceed the largest receipt), stock-ups drawn down afterwards, "
         "shelves left full when use fell away, a single count in the wrong unit (the stock "
@@ -454,27 +465,51 @@ class SuspiciousOrder(Detector):
             size = ok & (Rm > 0) & (Rm >= 2 * np.maximum(meanR, recent)) & (Rm > max6)
             p_freq = stats.poisson.sf(Nm - 1, np.maximum(meanN, 1e-9))
             freq = ok & (Nm >= np.maximum(3, 2 * meanN)) & (p_freq < self.P_SCREEN)
-            # Horizon: this month and up to five more (what is known at ``now``).
+            # Horizon: this month and up to five more (what is known at ``now``). A later
+            # order of a like size (≥ 2× the baseline and ≥ half this one) after a pause (a month in between
+            # with receipts under the baseline) is a new stock-up, judged on its own (a
+            # pharmacy stocking up before Fiestas Patrias and again before Christmas): this
+            # one's horizon ends the month before it. Elevated orders month after month are
+            # one episode. The horizon always holds the month after the order.
             h = min(self.HORIZON - 1, mo.last - m)
-            sumR = cR[:, m + h + 1] - cR[:, m]
-            sumU = cU[:, m + h + 1] - cU[:, m]
+            base = np.maximum(meanR, recent)
+            seg = R[:, m + 1:m + h + 1]
+            paused = np.cumsum(seg < base[:, None], axis=1) > 0
+            paused = np.concatenate([np.zeros((len(R), 1), dtype=bool), paused[:, :-1]], axis=1) \
+                if h > 0 else paused
+            later = (seg >= np.maximum(2 * base, 0.5 * Rm)[:, None]) & (seg > 0) & paused
+            first_later = np.where(later.any(axis=1), later.argmax(axis=1) + 1, h + 1) \
+                if h > 0 else np.ones(len(R), dtype=np.int64)
+            hg = np.clip(first_later - 1, min(self.MIN_HORIZON - 1, h), h).astype(np.int64)
+            end = m + hg + 1
+            sumR = cR[idx, end] - cR[:, m]
+            sumU = cU[idx, end] - cU[:, m]
             # The expected net inflow is the prior months' mean, never below zero: a stock drawn
             # down before the order is not extrapolated (it would make any month an excess).
             drift = np.maximum(meanD, 0.0)
-            excess = (cD[:, m + h + 1] - cD[:, m]) - drift * (h + 1)
-            # Cumulative excess after 1 … h+1 months (a CUSUM); the largest z is kept and its p is
-            # multiplied by the h+1 looks taken (Bonferroni).
+            excess = (cD[idx, end] - cD[:, m]) - drift * (hg + 1)
+            # Cumulative excess after 1 … hg+1 months (a CUSUM); the largest z is kept and its p
+            # is multiplied by the hg+1 looks taken (Bonferroni).
             z = np.full(len(R), -np.inf)
+            ex_min = np.full(len(R), np.inf)  # smallest excess from the month after the order
             for j in range(1, h + 2):
+                inside = j <= hg + 1
                 ex_j = (cD[:, m + j] - cD[:, m]) - drift * j
-                z = np.maximum(z, np.divide(ex_j, sdD * np.sqrt(j), out=np.full(len(R), -np.inf),
-                                            where=sdD > 0))
+                z = np.where(inside, np.maximum(z, np.divide(ex_j, sdD * np.sqrt(j),
+                                                             out=np.full(len(R), -np.inf),
+                                                             where=sdD > 0)), z)
+                if j >= 2:
+                    ex_min = np.where(inside, np.minimum(ex_min, ex_j), ex_min)
             # Effect size: at least half of the extra ordered (above the trailing mean) is not
             # matched by extra use (above its own trailing mean), and at least one typical month.
-            extra_r = sumR - meanR * (h + 1)
-            extra_u = np.maximum(sumU - meanU * (h + 1), 0.0)
+            extra_r = sumR - meanR * (hg + 1)
+            extra_u = np.maximum(sumU - meanU * (hg + 1), 0.0)
             unexplained = ((extra_r - extra_u) >= np.maximum(0.5 * extra_r, meanR)) & (extra_r > 0)
-            hit = np.flatnonzero((size | freq) & unexplained & (excess >= meanR) & (z > 0))
+            # Drawn down: a stock-up whose surplus the recorded outflows used up in a later month
+            # of the horizon (the excess fell under a typical month) is explained by the
+            # records, even when a new stock-up follows (judged as its own order).
+            drawn = ex_min < meanR
+            hit = np.flatnonzero((size | freq) & unexplained & (excess >= meanR) & (z > 0) & ~drawn)
             if len(hit):
                 # The surplus found on the shelf: a recent physical count at the horizon's end
                 # shows the extra received as stock, and that stock is a normal holding
@@ -493,9 +528,17 @@ class SuspiciousOrder(Detector):
                 # The latest month of the horizon whose stock a recent count states (the
                 # current month is partial: its last count may be weeks before its end).
                 s_end = np.full(len(hit), np.nan)
+                # The excess up to that same month: units received after the count cannot
+                # be on its shelf, nor missing from it.
+                ex_end = excess[hit].copy()
                 for j in range(m + h, m - 1, -1):
-                    s_end = np.where(np.isnan(s_end), counted[hit, j], s_end)
-                peak = (U + W)[hit, max(int(m) - self.RECENT_MONTHS, 0):m + h + 1].max(axis=1)
+                    fill = np.isnan(s_end) & ~np.isnan(counted[hit, j]) & (j <= m + hg[hit])
+                    ex_end = np.where(fill, (cD[hit, j + 1] - cD[hit, m]) - drift[hit] * (j - m + 1),
+                                      ex_end)
+                    s_end = np.where(fill, counted[hit, j], s_end)
+                cols = np.arange(R.shape[1])
+                around = (cols >= max(int(m) - self.RECENT_MONTHS, 0)) & (cols <= (m + hg[hit])[:, None])
+                peak = np.where(around, (U + W)[hit], -np.inf).max(axis=1)
                 # "A month or two of use plus a pack": one order of the usual size can sit
                 # unopened (the largest single receipt of the six months before: the order
                 # being judged cannot excuse itself).
@@ -503,18 +546,18 @@ class SuspiciousOrder(Detector):
                 holding = self.HOLD_MONTHS * peak + usual
                 shelf = np.where(np.isnan(s_before) | np.isnan(s_end) | (s_end > holding), 0.0,
                                  np.maximum(s_end - np.nan_to_num(s_before), 0.0))
-                on_shelf = excess[hit] - shelf < meanR[hit]
+                on_shelf = ex_end - shelf < meanR[hit]
                 hit = hit[~on_shelf]
             for g in hit:
                 cands.append({
-                    "g": int(g), "m": m, "p": min(1.0, (h + 1) * p_from_z(float(z[g]))),
+                    "g": int(g), "m": m, "p": min(1.0, (int(hg[g]) + 1) * p_from_z(float(z[g]))),
                     "z": float(z[g]),
                     "size": bool(size[g]), "freq": bool(freq[g]),
                     "R": float(Rm[g]), "meanR": float(meanR[g]), "max6": float(max6[g]),
                     "N": float(Nm[g]), "meanN": float(meanN[g]),
-                    "use_ratio": float((sumU[g] / (h + 1)) / meanU[g]) if meanU[g] > 0 else None,
-                    "horizon_months": h + 1, "received_horizon": float(sumR[g]),
-                    "complete_months": complete(m, h),
+                    "use_ratio": float((sumU[g] / (hg[g] + 1)) / meanU[g]) if meanU[g] > 0 else None,
+                    "horizon_months": int(hg[g]) + 1, "received_horizon": float(sumR[g]),
+                    "complete_months": complete(m, int(hg[g])),
                     "excess": float(excess[g]),
                 })
         keep = bh_keep([c["p"] for c in cands], n_tests, self.Q)
