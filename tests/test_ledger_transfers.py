@@ -15,13 +15,14 @@ T = dt.datetime(2025, 6, 2, 15)
 NOW = T + dt.timedelta(days=40)
 
 
-def test_window_is_one_day_before_to_the_receipt_days_after(session):
-    assert receipt_window(7) == (dt.timedelta(days=1), dt.timedelta(days=7))
+def test_window_is_three_days_before_to_the_receipt_days_after(session):
+    assert receipt_window(7) == (dt.timedelta(days=3), dt.timedelta(days=7))
     assert receipt_window()[0] == RECEIPT_LEAD
 
 
 @pytest.mark.parametrize(("offset_h", "received"), [
-    (-30, False),  # booked more than a day before the shipment: not its receipt
+    (-80, False),  # booked more than three days before the shipment: not its receipt
+    (-30, True),  # booked 30 hours before: the sender typed its dispatch note a day late
     (-12, True),  # booked half a day before: the sender booked late
     (6 * 24, True),
     (8 * 24, True),  # after the 7 receipt days, unclaimed: a late booking (LATE_RECEIPT_DAYS)

@@ -2,8 +2,9 @@
 
 A shipment from A to B matches a ``receipt`` or ``transfer_in`` reported by B with counterparty
 A, for the same product and quantity (and lot and serial when both sides give them), inside the
-**receipt window** (``receipt_window``): from ``RECEIPT_LEAD`` (one day) before the shipment (the
-sender may book its transfer_out after the receiver booked the receipt) to
+**receipt window** (``receipt_window``): from ``RECEIPT_LEAD`` (three days) before the shipment
+(the sender may book its transfer_out after the receiver booked the receipt: dispatch notes
+typed a day or two late, or after a weekend) to
 ``settings.transfer_receipt_days`` after it. The ledger view and the ``transfer_not_received``
 detector use this one window. Each receipt serves one shipment; the closest receipt after the
 shipment wins, then the closest before it (a receipt recorded before its shipment is matched
@@ -25,7 +26,7 @@ from centinela.config import get_settings
 from centinela.ledger.records import Movement
 
 RECEIVING = ("receipt", "transfer_in")
-RECEIPT_LEAD = dt.timedelta(days=1)
+RECEIPT_LEAD = dt.timedelta(days=3)
 """How long before its shipment a receipt may be booked and still match it."""
 
 LATE_RECEIPT_DAYS = 31

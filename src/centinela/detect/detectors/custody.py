@@ -154,7 +154,7 @@ class TransferNotReceived(Detector):
     """A ``transfer_out`` whose units never appear as a receipt at the counterparty.
 
     Receipts (``receipt``/``transfer_in``) of the same product from the sender are matched to
-    shipments from one day before the shipment (the sender may book its transfer_out after the
+    shipments from three days before the shipment (the sender may book its transfer_out after the
     receiver booked the receipt) to ``transfer_receipt_days`` after, and, when booked later, up
     to ``LATE_DAYS`` (31, one monthly reporting cycle) after: a delivery note typed in a week or
     three late is a late booking, not a missing shipment. Receipts that account for a shipment
@@ -191,7 +191,7 @@ class TransferNotReceived(Detector):
         "receipts booked up to transfer_receipt_days late (and, when no other shipment needs "
         "them, up to 31 days late: the delivery note typed in a reporting cycle later), a "
         "receipt booked before the "
-        "sender's transfer_out (one day), deliveries booked in two parts, units recorded as "
+        "sender's transfer_out (three days), deliveries booked in two parts, units recorded as "
         "packs (however late), bursts of identical shipments whose receipts add up, and "
         "receivers that book deliveries late as a habit (due after their own usual delay), "
         "receivers whose latest reports are not in yet (a shipment due after the receiver's "
