@@ -889,3 +889,39 @@ def test_suspicious_order_holiday_stock_ups_sold_through_vs_sustained_over_order
     assert "SUSTAINED" in alerts and alerts["SUSTAINED"].severity in ("medium", "high", "critical")
     assert alerts["SUSTAINED"].evidence["months"][0] == "2025-07"
     assert "HOLIDAY" not in alerts or alerts["HOLIDAY"].severity == "low"
+
+
+def test_suspicious_order_restocking_from_an_empty_shelf_is_no_build_up(session):
+    """Quirk of foreign seed 21: a drugstore whose shelf was nearly empty (10 tablets) books
+    two deliveries in one month that raise it by four months of use, then orders less than
+    it uses: the stock it holds afterwards is about three months of use on average,
+    a generous holding, not a hoard. KEEPER builds the same and keeps it at four months or
+    more while ordering what it uses: flagged."""
+    rng = random.Random(23)
+    base_products(session)
+    est(session, "D1", "distributor")
+    for e in ("RESTOCK", "KEEPER", *(f"P{i}" for i in range(9))):
+        est(session, e)
+    for name, after in (("RESTOCK", (60, 100)), ("KEEPER", (100, 100))):
+        level = 10
+        for m in range(12):
+            if m < 6:
+                received, used = 100, 100
+            elif m == 6:
+                received, used = 0, 100
+                mv(session, "receipt", name, MORPH_TAB, 260, days(T0, 30 * m + 3), counterparty_id="D1")
+                mv(session, "receipt", name, MORPH_TAB, 260, days(T0, 30 * m + 17), counterparty_id="D1")
+                level += 520
+            else:
+                received, used = after
+            level += received - used
+            _month(session, name, m, received, used, count=level)
+    for i in range(9):
+        for m in range(12):
+            q = rng.randint(90, 110)
+            _month(session, f"P{i}", m, q, q, count=50)
+    session.commit()
+    run_all(session, only=["suspicious_order"])
+    alerts = _by_subject(session, "suspicious_order")
+    assert "KEEPER" in alerts and alerts["KEEPER"].evidence["criteria"] == ["stock_build_up"]
+    assert "RESTOCK" not in alerts

@@ -331,7 +331,8 @@ class SuspiciousOrder(Detector):
     the upper end of a normal holding) and by more than the largest single receipt (one order
     can sit unopened); use did not fall below half its level before (a shelf left full when a
     patient stopped is not an order pattern); over ≥ 2 full months after it the stock never fell
-    below half the build-up (not drawn down) and receipts were ≥ half the outflows (ordering
+    below half the build-up (not drawn down), it held ≥ 4 months of use on average (a shelf
+    refilled from nearly empty to three months of a new patient's use is restocking) and receipts were ≥ half the outflows (ordering
     went on; the largest receipt includes the month after the build-up, as a delivery found by
     a month-end count may be booked days later), also for the presentations whose stock was
     built (a box of 10 mL ampoules bought
@@ -628,6 +629,9 @@ class SuspiciousOrder(Detector):
                         & (built >= self.BUILD_MIN_MONTHS * u)
                         & (built > big[:, a + 1:min(m + 2, nm)].max(axis=1))
                         & (np.nan_to_num(s_after.min(axis=1), nan=-np.inf) >= S[:, a] + 0.5 * built)
+                        # The holding it leads to is itself abnormal: a shelf refilled from
+                        # empty to three months of a new patient's use is restocking.
+                        & (np.nan_to_num(s_after.mean(axis=1), nan=-np.inf) >= self.BUILD_MIN_MONTHS * u)
                         & (r_after >= 0.5 * out[:, after].sum(axis=1)))
                 # Hoard: orders far beyond any use the establishment ever had, kept on the
                 # books. Honest ordering replaces what is used; ≥ 12 months of the largest
