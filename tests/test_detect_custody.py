@@ -337,7 +337,7 @@ def test_next_delivery_of_the_route_is_not_a_receipt_of_a_lost_two_line_shipment
     the same lot (11 + 14) that are never received; ten days later the route's next delivery
     (21 + 4, another two lines) is shipped and received the same day. The burst rule (lines
     whose receipts cannot be told apart) must set those receipts against their own shipment:
-    the lost lines are flagged. A true burst — two lines received together two days later —
+    the lost shipment is flagged, once. A true burst — two lines received together two days later —
     is still an ambiguity resolved by its receipts, not a loss."""
     base_products(session)
     for e in ("D1", "P1", "P2"):
@@ -358,5 +358,11 @@ def test_next_delivery_of_the_route_is_not_a_receipt_of_a_lost_two_line_shipment
            prescriber_id="CMP-1")
     session.commit()
     run_all(session, only=["transfer_not_received"])
-    flagged = {a.subject_id for a in _alerts(session, "transfer_not_received")}
-    assert flagged == {"LOST-A", "LOST-B"}
+    alerts = _alerts(session, "transfer_not_received")
+    # The two lines of one delivery note are one lost shipment: one alert, named by its
+    # largest line, listing both.
+    assert [a.subject_id for a in alerts] == ["LOST-B"]
+    ev = alerts[0].evidence
+    assert ev["units_shipped"] == 25 and ev["units_missing"] == 25
+    assert [line["event_id"] for line in ev["lines"]] == ["LOST-A", "LOST-B"]
+    assert "2 líneas" in alerts[0].summary

@@ -256,6 +256,9 @@ class TransferNotReceived(Detector):
             in_by_group[k] = sorted(grp.tolist(), key=lambda i: f.t[i])
         out = []
         unheard: dict[int, list[tuple[int, float]]] = {}  # silent receiver -> (shipment, missing)
+        # Lines of one delivery note (same sender, receiver and instant) lost together are
+        # one shipment: one alert.
+        lost: dict[tuple[int, int, int], list[tuple[int, float, list[int]]]] = {}
         osel = np.isin(oinv, cand)
         pos_of = {int(o): j for j, o in enumerate(outs)}
         for k, grp in groups(oinv[osel], outs[osel]):
@@ -296,7 +299,10 @@ class TransferNotReceived(Detector):
                 if silent[pos_of[int(o)]]:
                     unheard.setdefault(int(f.counterparty[o]), []).append((o, need))
                 else:
-                    out.append(self._alert(ctx, o, need, matched, horizon))
+                    key = (int(f.est[o]), int(f.counterparty[o]), int(f.t[o]))
+                    lost.setdefault(key, []).append((o, need, matched))
+        for _, lines in sorted(lost.items()):
+            out.append(self._alert(ctx, lines, horizon))
         for receiver, items in sorted(unheard.items()):
             out.append(self._silent_notice(ctx, receiver, int(horizon[receiver]), items))
         return out
@@ -439,18 +445,31 @@ class TransferNotReceived(Detector):
             pool[j][1] = 0.0
         return set(done)
 
-    def _alert(self, ctx: DetectionContext, o: int, missing: float, matched: list[int],
+    def _alert(self, ctx: DetectionContext, lines: list[tuple[int, float, list[int]]],
                horizon: np.ndarray) -> AlertDraft:
+        """One alert for a lost shipment: its lines of one delivery note (``(row, units
+        missing, receipts matched)``); the subject is its largest line."""
         f = ctx.frame
+        o = max(lines, key=lambda x: (float(f.qty[x[0]]), -x[0]))[0]
+        rows = np.array(sorted(x[0] for x in lines), dtype=np.int64)
+        matched = sorted({i for x in lines for i in x[2]})
+        missing = float(sum(x[1] for x in lines))
         sender, receiver = int(f.est[o]), int(f.counterparty[o])
-        shipped = float(f.qty[o])
+        shipped = float(f.qty[rows].sum())
         days = ctx.settings.transfer_receipt_days
         eid = f.event_id(o)
         share = missing / shipped if shipped else 1.0
-        mme = float(ctx.row_mme[o]) * share
-        summary = (f"El envío {eid} de {fmt(shipped)} unidades de {f.prodv.name(int(f.product[o]))} de "
-                   f"{f.estv.name(sender)} a {f.estv.name(receiver)} ({day_str(int(f.t[o]))}) no fue "
-                   f"recibido en {days} días: faltan {fmt(missing)} unidades.")
+        mme = float(sum(float(ctx.row_mme[r]) * (m / float(f.qty[r]) if f.qty[r] else 1.0)
+                        for r, m, _ in lines))
+        products = sorted({f.prodv.name(int(f.product[r])) for r in rows})
+        what = (f"{fmt(shipped)} unidades de {', '.join(products)}" if len(rows) == 1 else
+                f"{len(rows)} líneas, {fmt(shipped)} unidades de {', '.join(products)}")
+        summary = (f"El envío {eid} ({what}) de {f.estv.name(sender)} a {f.estv.name(receiver)} "
+                   f"({day_str(int(f.t[o]))}) no fue recibido en {days} días: faltan "
+                   f"{fmt(missing)} unidades.") if len(rows) > 1 else (
+                   f"El envío {eid} de {what} de {f.estv.name(sender)} a {f.estv.name(receiver)} "
+                   f"({day_str(int(f.t[o]))}) no fue recibido en {days} días: faltan "
+                   f"{fmt(missing)} unidades.")
         return self.draft(
             eid, int(f.t[o]), int(f.t[o]) + days * DAY, 0.55 + 0.25 * share, mme, summary,
             {"sender": f.estv.name(sender), "receiver": f.estv.name(receiver),
@@ -458,9 +477,12 @@ class TransferNotReceived(Detector):
              "units_received": round(shipped - missing, 4), "units_missing": round(missing, 4),
              "receipt_days": days, "receiver_registered": bool(ctx.registry.est_known[receiver]),
              "receipts_matched": f.event_id_list(matched) if matched else [],
+             "lines": [{"event_id": f.event_id(r), "product_code": f.prodv.name(int(f.product[r])),
+                        "units_shipped": float(f.qty[r]), "units_missing": round(m, 4)}
+                       for r, m, _ in sorted(lines)],
              "due": day_str(int(f.t[o]) + days * DAY),
              "receiver_last_report": _day_or_none(int(horizon[receiver])),
-             **f.events(np.array([o]))},
+             **f.events(rows)},
             department=ctx.est_department(sender), ubigeo=ctx.registry.est_ubigeo[sender],
         )
 
