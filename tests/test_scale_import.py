@@ -467,3 +467,50 @@ def test_imports_page_shows_running_imports_and_polls_while_any_runs(app, world)
     finally:
         shown.close()
     assert 'hx-trigger' not in client.get("/imports/running").text
+
+
+def test_copy_batches_cut_into_runs_of_one_month():
+    # The child's COPY text: runs of consecutive rows of one month, with byte offsets (UTF-8),
+    # or none when the months change more than ``MAX_RUNS`` times in the batch.
+    from centinela.ingest.worker import MAX_RUNS, _as_copy
+
+    rows = [("añ\t1\n", 1, "2018-01"), ("b\t2\n", 2, "2018-01"), ("ç\t3\n", 3, "2018-02"),
+            ("d\t4\n", 4, "2018-01")]
+    _, data, hashes, months, n, runs = _as_copy(rows)
+    assert (hashes, months, n) == ([1, 2, 3, 4], {"2018-01": 3, "2018-02": 1}, 4)
+    cuts = [0] + [end for _m, end in runs]
+    assert [(m, data[a:b].decode()) for (m, _e), a, b in zip(runs, cuts, cuts[1:])] == [
+        ("2018-01", "añ\t1\nb\t2\n"), ("2018-02", "ç\t3\n"), ("2018-01", "d\t4\n")]
+    one = _as_copy(rows[:2])
+    assert one[5] == [("2018-01", len(one[1]))]
+    mixed = [(f"x{i}\n", i, f"2018-0{1 + i % 2}") for i in range(MAX_RUNS + 1)]
+    assert _as_copy(mixed)[5] is None
+
+
+@pg_only
+def test_direct_load_through_the_child_copies_runs_into_their_month(engine, session, data_dir,
+                                                                     monkeypatch):
+    # Through the validating child: a batch of one month, a batch holding two months (two
+    # runs, each copied into its month's table) and a batch whose months alternate (copied
+    # through the loader, which routes each row). Ids follow the file, every row is in its
+    # month, and the months are attached.
+    from tests.test_ingest_worker import _force_worker
+
+    started = _force_worker(monkeypatch)
+    _direct(monkeypatch, batch=6)
+    write_registry(data_dir)
+    rows = _receipts("J", "2018-01", 6) + _receipts("K", "2018-01", 3, day=20)
+    rows += _receipts("F", "2018-02", 3)
+    rows += [r for pair in zip(_receipts("G", "2018-02", 3, day=20),
+                               _receipts("M", "2018-03", 3), strict=True) for r in pair]
+    rows += _receipts("A", "2018-04", 4)
+    write_csv(data_dir, "movements", rows)
+    fr = import_directory(engine, data_dir, realtime=False).files[-1]
+    assert started and started[-1].copy_text
+    assert (fr.accepted, fr.duplicates, fr.conflicts, fr.rejected) == (len(rows), 0, 0, 0)
+    with engine.begin() as conn:
+        got = conn.execute(text(
+            "SELECT event_id, to_char(occurred_at, 'YYYY_MM'), tableoid::regclass::text "
+            "FROM movements ORDER BY id")).all()
+    assert [e for e, _m, _t in got] == [r["event_id"] for r in rows]  # ids in file order
+    assert all(t.endswith(f"movements_{m}") for _e, m, t in got)
