@@ -479,7 +479,8 @@ def test_copy_batches_cut_into_runs_of_one_month():
     _, data, hashes, months, n, runs = _as_copy(rows)
     assert (hashes, months, n) == ([1, 2, 3, 4], {"2018-01": 3, "2018-02": 1}, 4)
     cuts = [0] + [end for _m, end in runs]
-    assert [(m, data[a:b].decode()) for (m, _e), a, b in zip(runs, cuts, cuts[1:])] == [
+    assert [(m, data[a:b].decode())
+            for (m, _e), a, b in zip(runs, cuts[:-1], cuts[1:], strict=True)] == [
         ("2018-01", "añ\t1\nb\t2\n"), ("2018-02", "ç\t3\n"), ("2018-01", "d\t4\n")]
     one = _as_copy(rows[:2])
     assert one[5] == [("2018-01", len(one[1]))]
