@@ -60,6 +60,7 @@ class CopyBatch:
         return self.n
 
 
+PIPE_BYTES = 1 << 20  # the child's pipe, where the system allows it (pipe-max-size)
 MAX_RUNS = 4  # runs of one month in a batch beyond which it is copied through the loader
 
 
@@ -262,9 +263,16 @@ def spawn() -> subprocess.Popen:
         raise OSError("no Python interpreter to start (sys.executable is empty)")
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
-    return subprocess.Popen(  # noqa: S603 - our own interpreter and module
+    proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
         [sys.executable, "-m", "centinela.ingest.worker"], stdin=subprocess.PIPE,
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, bufsize=1 << 20)
+    # A pipe that holds a batch or two (Linux: 64 KiB by default, a batch is ~650 KiB): the
+    # child validates on while the importing process waits for a COPY.
+    with contextlib.suppress(OSError, AttributeError, ValueError):
+        import fcntl
+
+        fcntl.fcntl(proc.stdout.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)  # type: ignore[union-attr]
+    return proc
 
 
 def discard(proc: subprocess.Popen | None) -> None:
