@@ -362,16 +362,6 @@ def test_direct_load_a_same_time_repeat_after_the_unique_key_is_built(engine, se
         real(self)
 
     monkeypatch.setattr(writer.MonthLoader, "_drop_uniques", spy)
-    # Each batch waits for the build in flight (the loader itself does not: a slow build
-    # would otherwise let the repeat be copied before the unique key exists, which the hash
-    # check then finds instead; that path is the test above).
-    pump = writer.MonthLoader._pump
-
-    def in_step(self):
-        self._wait()
-        pump(self)
-
-    monkeypatch.setattr(writer.MonthLoader, "_pump", in_step)
     write_registry(data_dir)
     rows = _receipts("J", "2018-10", 4) + _receipts("F", "2018-11", 4) + \
         _receipts("D", "2018-12", 4)

@@ -407,7 +407,6 @@ class MonthLoader:
         self.hashes: list = []  # int64 arrays; the first one sorted once ``sorted``
         self.sorted = False
         self.months: dict[dt.date, list] = {}  # month → [rows, may be apart (guess), queued]
-        self.unopened: list[dt.date] = []  # months whose loader table is not created yet
         self.current: dt.date | None = None
         self.waiting: list = []  # batches held while a build runs
         self.queue: list[str] = []  # statements to send without waiting
@@ -451,12 +450,11 @@ class MonthLoader:
         else:
             self.hashes.append(np.array(rows.hashes, dtype=np.int64))
             seen = rows.months
-        for m in seen:
-            if _month(m) not in self.months:
-                # Its table is created before the next COPY: a build in flight is not waited
-                # for (the batches wait in memory meanwhile, the child goes on).
-                self.months[_month(m)] = [0, None, False]
-                self.unopened.append(_month(m))
+        new = [m for m in seen if _month(m) not in self.months]
+        if new:
+            self._wait()
+            for m in new:
+                self._open(_month(m))
         for m, n in seen.items():
             self.months[_month(m)][0] += n
         self.waiting.append(rows)
@@ -489,10 +487,6 @@ class MonthLoader:
         keys = self.hashes[0]
         return bool(keys.size > 1 and (keys[1:] == keys[:-1]).any())
 
-    def _open_pending(self) -> None:
-        while self.unopened:
-            self._open(self.unopened.pop(0))
-
     def _open(self, month: dt.date) -> None:
         """Create the month's table in the loader; note whether it may be loaded apart.
 
@@ -509,7 +503,7 @@ class MonthLoader:
             eligible = not cur.fetchone()[0]
         cur.execute(f"CREATE TABLE {qualified(parts, self.months_bulk._new(month))} PARTITION "
                     f"OF {self.loader} FOR VALUES FROM ('{month}') TO ('{add_months(month, 1)}')")
-        self.months[month][1] = eligible
+        self.months[month] = [0, eligible, False]
 
     def _early(self, month: dt.date) -> list[str]:
         """The month's keys and indexes, then its planner statistics: built while the file
@@ -524,7 +518,6 @@ class MonthLoader:
         return out + [f"{UNIQUE_EARLY}{x}; RELEASE SAVEPOINT early_key" for x in unique]
 
     def _copy(self) -> None:
-        self._open_pending()
         if not self.waiting:
             return
         guard = self.uniques and not self.repeated
