@@ -515,3 +515,45 @@ def test_direct_load_through_the_child_copies_runs_into_their_month(engine, sess
             "FROM movements ORDER BY id")).all()
     assert [e for e, _m, _t in got] == [r["event_id"] for r in rows]  # ids in file order
     assert all(t.endswith(f"movements_{m}") for _e, m, t in got)
+
+
+@pg_only
+def test_movements_text_keys_sort_bytewise_and_every_index_is_still_used(engine):
+    # 0014: the indexed text columns of movements are COLLATE "C". Equality with parameters
+    # and with other tables' columns (default collation) still uses each index; ORDER BY is
+    # byte order.
+    t = dt.datetime(2026, 1, 5, 10)
+    with engine.begin() as conn:
+        maintain(conn, since=dt.date(2026, 1, 1))
+        for i, est in enumerate(["EST_1", "EST-a", "EST-B", "EST-0"]):
+            conn.execute(text(
+                "INSERT INTO movements (event_id, event_type, occurred_at, establishment_id, "
+                "product_code, quantity, content_hash) VALUES (:i, 'receipt', :t, :e, 'EE-1', 1, "
+                "'h')"), {"i": f"E{i}", "t": t, "e": est})
+        got = conn.execute(text("SELECT establishment_id FROM movements ORDER BY 1")).scalars()
+        assert list(got) == ["EST-0", "EST-B", "EST-a", "EST_1"]
+        assert conn.execute(text(
+            "SELECT pg_collation_for(establishment_id) FROM movements LIMIT 1")).scalar() == '"C"'
+        conn.execute(text("SET LOCAL enable_seqscan = off"))
+        queries = {
+            "patient_id": "SELECT id FROM movements WHERE patient_id = :v ORDER BY occurred_at",
+            "establishment_id, product_code": "SELECT id FROM movements WHERE establishment_id = "
+                ":v AND product_code = :v AND occurred_at >= '2026-01-01'",
+            "establishment_id, event_id": "SELECT id FROM movements WHERE establishment_id = :v "
+                "AND event_id = :v",
+            "prescriber_id": "SELECT id FROM movements WHERE prescriber_id = :v",
+            "event_type": "SELECT id FROM movements WHERE event_type IN ('dispense', :v) "
+                "AND occurred_at >= '2026-01-01'",
+            "lot": "SELECT id FROM movements WHERE lot = :v",
+            "counterparty_id": "SELECT id FROM movements WHERE counterparty_id = :v",
+            "serial": "SELECT id FROM movements WHERE serial = ANY(CAST(:a AS text[]))",
+            "professional_id": "SELECT id FROM movements WHERE professional_id = :v",
+            "join": "SELECT m.id FROM establishments e JOIN movements m ON m.establishment_id = "
+                "e.establishment_id AND m.product_code = 'EE-1' WHERE e.department = :v",
+            "join key": "SELECT m.id FROM professionals p JOIN movements m ON m.prescriber_id = "
+                "p.professional_id WHERE p.department = :v",
+        }
+        for name, sql in queries.items():
+            plan = "\n".join(conn.execute(text("EXPLAIN " + sql), {"v": "x", "a": ["x"]}).scalars())
+            scans = [line for line in plan.splitlines() if " on movements_" in line]
+            assert scans and all("Index" in line for line in scans), (name, plan)
