@@ -84,6 +84,42 @@ def run(data: Path, url: str) -> dict:
             "realtime_server": srv2 - srv1, "alerts": (rt or {}).get("result")}
 
 
+def baseline(data: Path, url: str, schema: str) -> tuple[float, float, float]:
+    """The bare ``COPY`` of ``import_bench`` (csv reader → COPY into a text table): wall
+    seconds, this process's CPU seconds and its server backend's."""
+    import psycopg
+
+    own0 = _own()[0]
+    # import_bench.baseline_pg opens its own connection: its backend is found by
+    # application_name and its CPU read while it lives (the whole life of the backend).
+    sep = "&" if "?" in url else "?"
+    tagged = f"{url}{sep}application_name=centinela_cpu_baseline"
+    done: dict = {}
+
+    def watch() -> None:
+        import time as _t
+
+        with psycopg.connect(url, autocommit=True) as c:
+            while "n" not in done:
+                row = c.execute("SELECT pid FROM pg_stat_activity WHERE application_name = "
+                                "'centinela_cpu_baseline'").fetchone()
+                if row:
+                    done["pid"] = row[0]
+                if "pid" in done:
+                    done["cpu1"] = _proc_cpu(done["pid"])
+                _t.sleep(0.02)
+
+    import threading
+
+    th = threading.Thread(target=watch, daemon=True)
+    th.start()
+    n, secs = import_bench.baseline_pg(data, tagged, schema)
+    own1 = _own()[0]
+    done["n"] = n
+    th.join()
+    return secs, own1 - own0, done.get("cpu1", 0.0)
+
+
 def main() -> int:
     from centinela.wiring import install
 
@@ -111,6 +147,9 @@ def main() -> int:
             conn.execute(f'CREATE SCHEMA "{schema}"')
         sep = "&" if "?" in args.pg else "?"
         try:
+            b_wall, b_self, b_srv = baseline(data, args.pg, schema)
+            print(f"baseline COPY {b_wall:.1f} s wall, CPU: client {b_self:.2f}, server "
+                  f"{b_srv:.2f}, total {b_self + b_srv:.2f}")
             log = f"%20-clog_min_duration_statement%3D{args.log}" if args.log is not None else ""
             out = run(data, f"{args.pg}{sep}options=-csearch_path%3D{schema}{log}")
         finally:
@@ -122,11 +161,12 @@ def main() -> int:
     with open("/proc/loadavg") as fh:
         load1 = fh.read().split()[0]
     total = out["import_self"] + out["child"] + out["import_server"]
+    every = total + out["realtime_self"] + out["realtime_server"]
     print(f"load {load0} -> {load1}; import {out['import_wall']:.1f} s wall, CPU: importing "
           f"process {out['import_self']:.2f}, child {out['child']:.2f}, server "
           f"{out['import_server']:.2f}, total {total:.2f}; real-time {out['realtime_wall']:.2f} s "
           f"wall, CPU: process {out['realtime_self']:.2f}, server {out['realtime_server']:.2f}; "
-          f"alerts {out['alerts']}")
+          f"alerts {out['alerts']}; import + real-time CPU {every:.2f}")
     tmp.cleanup()
     return 0
 
