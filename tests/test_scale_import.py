@@ -467,3 +467,93 @@ def test_imports_page_shows_running_imports_and_polls_while_any_runs(app, world)
     finally:
         shown.close()
     assert 'hx-trigger' not in client.get("/imports/running").text
+
+
+def test_copy_batches_cut_into_runs_of_one_month():
+    # The child's COPY text: runs of consecutive rows of one month, with byte offsets (UTF-8),
+    # or none when the months change more than ``MAX_RUNS`` times in the batch.
+    from centinela.ingest.worker import MAX_RUNS, _as_copy
+
+    rows = [("añ\t1\n", 1, "2018-01"), ("b\t2\n", 2, "2018-01"), ("ç\t3\n", 3, "2018-02"),
+            ("d\t4\n", 4, "2018-01")]
+    _, data, hashes, months, n, runs = _as_copy(rows)
+    assert (hashes, months, n) == ([1, 2, 3, 4], {"2018-01": 3, "2018-02": 1}, 4)
+    cuts = [0] + [end for _m, end in runs]
+    assert [(m, data[a:b].decode())
+            for (m, _e), a, b in zip(runs, cuts[:-1], cuts[1:], strict=True)] == [
+        ("2018-01", "añ\t1\nb\t2\n"), ("2018-02", "ç\t3\n"), ("2018-01", "d\t4\n")]
+    one = _as_copy(rows[:2])
+    assert one[5] == [("2018-01", len(one[1]))]
+    mixed = [(f"x{i}\n", i, f"2018-0{1 + i % 2}") for i in range(MAX_RUNS + 1)]
+    assert _as_copy(mixed)[5] is None
+
+
+@pg_only
+def test_direct_load_through_the_child_copies_runs_into_their_month(engine, session, data_dir,
+                                                                     monkeypatch):
+    # Through the validating child: a batch of one month, a batch holding two months (two
+    # runs, each copied into its month's table) and a batch whose months alternate (copied
+    # through the loader, which routes each row). Ids follow the file, every row is in its
+    # month, and the months are attached.
+    from tests.test_ingest_worker import _force_worker
+
+    started = _force_worker(monkeypatch)
+    _direct(monkeypatch, batch=6)
+    write_registry(data_dir)
+    rows = _receipts("J", "2018-01", 6) + _receipts("K", "2018-01", 3, day=20)
+    rows += _receipts("F", "2018-02", 3)
+    rows += [r for pair in zip(_receipts("G", "2018-02", 3, day=20),
+                               _receipts("M", "2018-03", 3), strict=True) for r in pair]
+    rows += _receipts("A", "2018-04", 4)
+    write_csv(data_dir, "movements", rows)
+    fr = import_directory(engine, data_dir, realtime=False).files[-1]
+    assert started and started[-1].copy_text
+    assert (fr.accepted, fr.duplicates, fr.conflicts, fr.rejected) == (len(rows), 0, 0, 0)
+    with engine.begin() as conn:
+        got = conn.execute(text(
+            "SELECT event_id, to_char(occurred_at, 'YYYY_MM'), tableoid::regclass::text "
+            "FROM movements ORDER BY id")).all()
+    assert [e for e, _m, _t in got] == [r["event_id"] for r in rows]  # ids in file order
+    assert all(t.endswith(f"movements_{m}") for _e, m, t in got)
+
+
+@pg_only
+def test_movements_text_keys_sort_bytewise_and_every_index_is_still_used(engine):
+    # 0014: the indexed text columns of movements are COLLATE "C". Equality with parameters
+    # and with other tables' columns (default collation) still uses each index; ORDER BY is
+    # byte order.
+    t = dt.datetime(2026, 1, 5, 10)
+    with engine.begin() as conn:
+        maintain(conn, since=dt.date(2026, 1, 1))
+        for i, est in enumerate(["EST_1", "EST-a", "EST-B", "EST-0"]):
+            conn.execute(text(
+                "INSERT INTO movements (event_id, event_type, occurred_at, establishment_id, "
+                "product_code, quantity, content_hash) VALUES (:i, 'receipt', :t, :e, 'EE-1', 1, "
+                "'h')"), {"i": f"E{i}", "t": t, "e": est})
+        got = conn.execute(text("SELECT establishment_id FROM movements ORDER BY 1")).scalars()
+        assert list(got) == ["EST-0", "EST-B", "EST-a", "EST_1"]
+        assert conn.execute(text(
+            "SELECT pg_collation_for(establishment_id) FROM movements LIMIT 1")).scalar() == '"C"'
+        conn.execute(text("SET LOCAL enable_seqscan = off"))
+        queries = {
+            "patient_id": "SELECT id FROM movements WHERE patient_id = :v ORDER BY occurred_at",
+            "establishment_id, product_code": "SELECT id FROM movements WHERE establishment_id = "
+                ":v AND product_code = :v AND occurred_at >= '2026-01-01'",
+            "establishment_id, event_id": "SELECT id FROM movements WHERE establishment_id = :v "
+                "AND event_id = :v",
+            "prescriber_id": "SELECT id FROM movements WHERE prescriber_id = :v",
+            "event_type": "SELECT id FROM movements WHERE event_type IN ('dispense', :v) "
+                "AND occurred_at >= '2026-01-01'",
+            "lot": "SELECT id FROM movements WHERE lot = :v",
+            "counterparty_id": "SELECT id FROM movements WHERE counterparty_id = :v",
+            "serial": "SELECT id FROM movements WHERE serial = ANY(CAST(:a AS text[]))",
+            "professional_id": "SELECT id FROM movements WHERE professional_id = :v",
+            "join": "SELECT m.id FROM establishments e JOIN movements m ON m.establishment_id = "
+                "e.establishment_id AND m.product_code = 'EE-1' WHERE e.department = :v",
+            "join key": "SELECT m.id FROM professionals p JOIN movements m ON m.prescriber_id = "
+                "p.professional_id WHERE p.department = :v",
+        }
+        for name, sql in queries.items():
+            plan = "\n".join(conn.execute(text("EXPLAIN " + sql), {"v": "x", "a": ["x"]}).scalars())
+            scans = [line for line in plan.splitlines() if " on movements_" in line]
+            assert scans and all("Index" in line for line in scans), (name, plan)

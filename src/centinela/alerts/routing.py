@@ -129,9 +129,13 @@ def _order(ids: list[str]) -> list[str]:
     return sorted(ids, key=lambda a: (a != "DIGEMID", a))
 
 
-def route_alert(session: Session, alert: Alert, now: dt.datetime | None = None) -> list[str]:
+def route_alert(session: Session, alert: Alert, now: dt.datetime | None = None,
+                sent: dict[int, int] | None = None) -> list[str]:
     """Set ``alert.routed_to`` and queue a pending delivery per enabled channel (once per alert
-    and channel; again when the alert's severity rises above what was notified)."""
+    and channel; again when the alert's severity rises above what was notified).
+
+    ``sent`` (channel id → highest severity rank queued for this alert), when the caller read
+    it already (``upsert_alerts``): then nothing is read and nothing flushed here."""
     now = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
     routes: list[_Route] = []
     for department, ubigeo in places_of(session, alert):
@@ -139,11 +143,13 @@ def route_alert(session: Session, alert: Alert, now: dt.datetime | None = None) 
             if r not in routes:
                 routes.append(r)
     alert.routed_to = _order([r.authority_id for r in routes])
-    sent: dict[int, int] = {}
-    for ch_id, sev in session.execute(
-        select(Delivery.channel_id, Delivery.severity).where(Delivery.alert_id == alert.alert_id)
-    ):
-        sent[ch_id] = max(sent.get(ch_id, -1), RANK.get(sev or "low", 0))
+    flush = sent is None
+    if sent is None:
+        sent = {}
+        for ch_id, sev in session.execute(
+            select(Delivery.channel_id, Delivery.severity).where(Delivery.alert_id == alert.alert_id)
+        ):
+            sent[ch_id] = max(sent.get(ch_id, -1), RANK.get(sev or "low", 0))
     payload = None
     rank = RANK.get(alert.severity, 0)
     for r in routes:
@@ -157,7 +163,8 @@ def route_alert(session: Session, alert: Alert, now: dt.datetime | None = None) 
                 created_at=now, severity=alert.severity, ref=f"alert:{alert.alert_id}",
             ))
             sent[ch_id] = rank
-    session.flush()
+    if flush:
+        session.flush()
     return alert.routed_to
 
 

@@ -13,7 +13,7 @@ import datetime as dt
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from centinela.alerts.service import AlertDraft, upsert_alert
+from centinela.alerts.service import AlertDraft, upsert_alerts
 from centinela.config import get_settings
 from centinela.detect.context import DetectionContext
 from centinela.detect.frame import load_frame
@@ -45,8 +45,7 @@ def after_import(session: Session, import_id: int, now: dt.datetime | None = Non
     history = _history_filter(drafts)
     if history is not None:
         drafts = _run(session, now, import_id, detectors, or_(base, history))
-    for d in drafts:
-        upsert_alert(session, d, now=now)
+    upsert_alerts(session, drafts, now=now)
     return len(drafts)
 
 

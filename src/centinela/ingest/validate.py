@@ -80,9 +80,11 @@ def make_movement_checker(known: Known, import_id: int, pseudonym_key: str | Non
     """
     import_text = str(import_id)
     events = {t: t for t in EVENT_TYPES}
-    ests = {x: x for x in known.establishments}
-    pros = {x: x for x in known.professionals}
-    prods = {x: x for x in known.products}
+    # Ids longer than their movement column never match (the row is then judged by
+    # ``too_long``): a value that matches is within its limit.
+    ests = {x: x for x in known.establishments if len(x) <= 40}
+    pros = {x: x for x in known.professionals if len(x) <= 40}
+    prods = {x: x for x in known.products if len(x) <= 40}
     gtins = known.gtins
     districts = {x: x for x in ubigeo.districts()}
     sexes = {x: x for x in PATIENT_SEXES}
@@ -98,6 +100,9 @@ def make_movement_checker(known: Known, import_id: int, pseudonym_key: str | Non
     # quantities, hours, expiry dates and birth years millions of times.
     qcache: dict[tuple[str, str], tuple[float, str]] = {}
     hours: dict[str, str] = {}
+    # Whole reported times already converted: a file's rows share their minutes and seconds
+    # far more often than not (a ward's rounds, a pharmacy's opening hours).
+    whens: dict[str, str] = {}
     small: dict[str, dict[str, tuple[object, str]]] = {
         "expiry": {}, "patient_birth_year": {}, "days_supply": {}}
     expiries, births, supplies = small["expiry"], small["patient_birth_year"], small["days_supply"]
@@ -125,6 +130,13 @@ def make_movement_checker(known: Known, import_id: int, pseudonym_key: str | Non
         return out
 
     def time_of(value: str) -> str:
+        when = _time_of(value)
+        if len(whens) > 100_000:
+            whens.clear()
+        whens[value] = when
+        return when
+
+    def _time_of(value: str) -> str:
         # Fast path: Lima local time, with or without the -05:00 offset, whole seconds.
         n = len(value)
         if (n == 19 or (n == 25 and value.endswith("-05:00"))) and value[13:19] in minsecs:
@@ -161,104 +173,115 @@ def make_movement_checker(known: Known, import_id: int, pseudonym_key: str | Non
          days_supply, witness, scan) = v
         if not event_id:
             raise Invalid("event_id", "obligatorio / required")
-        if max(map(len, v)) > 40:  # rare: only then check each column's own limit
-            for i, name, limit in lengths:
-                if len(v[i]) > limit:
-                    raise Invalid(name, f"demasiado largo / longer than {limit} characters")
-        etype = events.get(event_type)
-        if etype is None:
-            if not event_type:
-                raise Invalid("event_type", "obligatorio / required")
-            check_enum("event_type", event_type, EVENT_TYPES)
-        when = time_of(occurred_at)
-        e = ests.get(est)
-        if e is None:
-            if not est:
-                raise Invalid("establishment_id", "obligatorio / required")
-            raise Invalid("establishment_id",
-                          f"establecimiento no registrado / unknown establishment {show(est)}")
-        prod = prods.get(product)
-        if prod is None:
-            if not product:
-                raise Invalid("product_code", "obligatorio / required")
-            raise Invalid("product_code", f"producto no registrado / unknown product {show(product)}")
-        q, q_text = qcache.get((etype, quantity)) or quantity_of(etype, quantity)
-        needed = required_by_event.get(etype)
-        if needed:
-            for i, name in needed:
-                if not v[i]:
-                    raise Invalid(name, f"obligatorio para {etype} / required for {etype}")
-        if counterparty:
-            cp = ests.get(counterparty)
-            if cp is None:
-                if etype in _COUNTERPARTY_CHECKED:
-                    raise Invalid("counterparty_id", f"contraparte no registrada / unknown "
-                                                     f"counterparty establishment "
-                                                     f"{show(counterparty)}")
-                cp = counterparty  # import/export: a foreign firm, not checked
-        else:
-            cp = None
-        if scan:  # a pack's DataMatrix: fills lot, expiry, serial; contradictions reject
-            lot, expiry, serial = gs1.reconcile(gs1.parse_scan(scan), prod, gtins.get(prod),
-                                                lot, expiry, serial)
-        exp, exp_text = (expiries.get(expiry) or small_of("expiry", expiry)) if expiry \
-            else (None, "")
-        if prescriber:
-            prescriber = pros.get(prescriber) or _unknown_professional("prescriber_id", prescriber)
-        if professional:
-            professional = (pros.get(professional)
-                            or _unknown_professional("professional_id", professional))
-        if witness:
-            witness = pros.get(witness) or _unknown_professional("witness_id", witness)
-        if patient:
-            psn = cache.get(patient) or patient_pseudonym("patient_id", patient, cache,
-                                                          pseudonym_key)
-        else:
-            psn = None
-        if sex:
-            sx = sexes.get(sex)
-            if sx is None:
-                check_enum("patient_sex", sex, PATIENT_SEXES)
-        else:
-            sx = None
-        by, by_text = (births.get(birth_year) or small_of("patient_birth_year", birth_year)) \
-            if birth_year else (None, "")
-        if p_ubigeo:
-            pu = districts.get(p_ubigeo)
-            if pu is None:
-                raise Invalid("patient_ubigeo", f"ubigeo INEI desconocido / unknown INEI "
-                                                f"district code {show(p_ubigeo)}")
-        else:
-            pu = None
-        ds, ds_text = (supplies.get(days_supply) or small_of("days_supply", days_supply)) \
-            if days_supply else (None, "")
-        if lot:
-            lt = lots.get(lot)
-            if lt is None:
-                if len(lots) > 50_000:
-                    lots.clear()
-                lt = lots[lot] = lot
-        else:
-            lt = None
-        # The hash covers normalized values: UTC time, 3 and 3.0 alike, the pseudonym.
-        text = "\x1f".join((event_id, etype, when, e, prod, q_text, counterparty, lot,
-                            exp_text, serial, prescription, prescriber, professional, psn or "",
-                            sex, by_text, p_ubigeo, ds_text, witness))
-        if copy_text:
-            # The hashed text holds the 19 values in column order: the COPY line is that text
-            # with tabs (an empty value is NULL: ``COPY … (NULL '')``), unless a value holds a
-            # character COPY escapes, or the separator itself.
-            tail = f"\t{blake(text.encode(), digest_size=16).hexdigest()}\t{import_text}\n"
-            if not ("\\" in text or "\t" in text or "\n" in text or "\r" in text) \
-                    and text.count("\x1f") == 18:
-                return text.replace("\x1f", "\t") + tail, hash((e, event_id)), when[:7]
-            values = (event_id, etype, when, e, prod, q_text, counterparty, lot, exp_text, serial,
-                      prescription, prescriber, professional, psn or "", sex, by_text, p_ubigeo,
-                      ds_text, witness)
-            return "\t".join(map(_copy_escape, values)) + tail, hash((e, event_id)), when[:7]
-        return (event_id, etype, when, e, prod, q, cp, lt, exp, serial or None,
-                prescription or None, prescriber or None, professional or None, psn, sx, by, pu,
-                ds, witness or None, blake(text.encode(), digest_size=16).hexdigest(), import_id)
+        # A value longer than its column is reported before anything else in the row. Only the
+        # free-text columns can be (ids that match the registry are within their limits); any
+        # other rejection checks every column's limit first (``too_long``).
+        if len(event_id) > 80 or len(lot) > 60 or len(serial) > 80 or len(counterparty) > 40 \
+                or len(prescription) > 60 or len(scan) > 300:
+            too_long(v)
+        try:
+            etype = events.get(event_type)
+            if etype is None:
+                if not event_type:
+                    raise Invalid("event_type", "obligatorio / required")
+                check_enum("event_type", event_type, EVENT_TYPES)
+            when = whens.get(occurred_at) or time_of(occurred_at)
+            e = ests.get(est)
+            if e is None:
+                if not est:
+                    raise Invalid("establishment_id", "obligatorio / required")
+                raise Invalid("establishment_id",
+                              f"establecimiento no registrado / unknown establishment {show(est)}")
+            prod = prods.get(product)
+            if prod is None:
+                if not product:
+                    raise Invalid("product_code", "obligatorio / required")
+                raise Invalid("product_code", f"producto no registrado / unknown product {show(product)}")
+            q, q_text = qcache.get((etype, quantity)) or quantity_of(etype, quantity)
+            needed = required_by_event.get(etype)
+            if needed:
+                for i, name in needed:
+                    if not v[i]:
+                        raise Invalid(name, f"obligatorio para {etype} / required for {etype}")
+            if counterparty:
+                cp = ests.get(counterparty)
+                if cp is None:
+                    if etype in _COUNTERPARTY_CHECKED:
+                        raise Invalid("counterparty_id", f"contraparte no registrada / unknown "
+                                                         f"counterparty establishment "
+                                                         f"{show(counterparty)}")
+                    cp = counterparty  # import/export: a foreign firm, not checked
+            else:
+                cp = None
+            if scan:  # a pack's DataMatrix: fills lot, expiry, serial; contradictions reject
+                lot, expiry, serial = gs1.reconcile(gs1.parse_scan(scan), prod, gtins.get(prod),
+                                                    lot, expiry, serial)
+            exp, exp_text = (expiries.get(expiry) or small_of("expiry", expiry)) if expiry \
+                else (None, "")
+            if prescriber:
+                prescriber = pros.get(prescriber) or _unknown_professional("prescriber_id", prescriber)
+            if professional:
+                professional = (pros.get(professional)
+                                or _unknown_professional("professional_id", professional))
+            if witness:
+                witness = pros.get(witness) or _unknown_professional("witness_id", witness)
+            if patient:
+                psn = cache.get(patient) or patient_pseudonym("patient_id", patient, cache,
+                                                              pseudonym_key)
+            else:
+                psn = None
+            if sex:
+                sx = sexes.get(sex)
+                if sx is None:
+                    check_enum("patient_sex", sex, PATIENT_SEXES)
+            else:
+                sx = None
+            by, by_text = (births.get(birth_year) or small_of("patient_birth_year", birth_year)) \
+                if birth_year else (None, "")
+            if p_ubigeo:
+                pu = districts.get(p_ubigeo)
+                if pu is None:
+                    raise Invalid("patient_ubigeo", f"ubigeo INEI desconocido / unknown INEI "
+                                                    f"district code {show(p_ubigeo)}")
+            else:
+                pu = None
+            ds, ds_text = (supplies.get(days_supply) or small_of("days_supply", days_supply)) \
+                if days_supply else (None, "")
+            # The hash covers normalized values: UTC time, 3 and 3.0 alike, the pseudonym.
+            text = "\x1f".join((event_id, etype, when, e, prod, q_text, counterparty, lot,
+                                exp_text, serial, prescription, prescriber, professional, psn or "",
+                                sex, by_text, p_ubigeo, ds_text, witness))
+            if copy_text:
+                # The hashed text holds the 19 values in column order: the COPY line is that text
+                # with tabs (an empty value is NULL: ``COPY … (NULL '')``), unless a value holds a
+                # character COPY escapes, or the separator itself.
+                tail = f"\t{blake(text.encode(), digest_size=16).hexdigest()}\t{import_text}\n"
+                line = text.replace("\x1f", "\t")
+                if line.count("\t") == 18 and not ("\\" in text or "\n" in text or "\r" in text):
+                    return line + tail, hash((e, event_id)), when[:7]
+                values = (event_id, etype, when, e, prod, q_text, counterparty, lot, exp_text, serial,
+                          prescription, prescriber, professional, psn or "", sex, by_text, p_ubigeo,
+                          ds_text, witness)
+                return "\t".join(map(_copy_escape, values)) + tail, hash((e, event_id)), when[:7]
+            if lot:
+                lt = lots.get(lot)
+                if lt is None:
+                    if len(lots) > 50_000:
+                        lots.clear()
+                    lt = lots[lot] = lot
+            else:
+                lt = None
+            return (event_id, etype, when, e, prod, q, cp, lt, exp, serial or None,
+                    prescription or None, prescriber or None, professional or None, psn, sx, by, pu,
+                    ds, witness or None, blake(text.encode(), digest_size=16).hexdigest(), import_id)
+        except (Invalid, ValueError, ArithmeticError, TypeError):
+            too_long(v)
+            raise
+
+    def too_long(v: tuple) -> None:
+        for i, name, limit in lengths:
+            if len(v[i]) > limit:
+                raise Invalid(name, f"demasiado largo / longer than {limit} characters")
 
     return check
 

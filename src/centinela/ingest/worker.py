@@ -23,6 +23,7 @@ import subprocess
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+from itertools import groupby
 from pathlib import Path
 
 from centinela.ingest.fields import MOVEMENTS
@@ -43,24 +44,47 @@ class CopyBatch:
     """A batch of validated movements already written as PostgreSQL ``COPY … (NULL '')`` text
     by the validating child (``Worker(copy_text=True)``, for ``writer.MonthLoader``): ``data`` (the
     rows, one line each), ``hashes`` (``hash((establishment_id, event_id))`` of each row, in
-    the child's hash seed: comparable with each other only) and ``months`` (rows per
-    ``YYYY-MM``)."""
+    the child's hash seed: comparable with each other only), ``months`` (rows per
+    ``YYYY-MM``) and ``runs``: ``(YYYY-MM, end)`` for each run of consecutive rows of one month,
+    ``end`` the byte offset in ``data`` where the run ends (so that each run can be copied
+    straight into its month's table), or None when the rows change month too often."""
 
-    __slots__ = ("data", "hashes", "months", "n")
+    __slots__ = ("data", "hashes", "months", "n", "runs")
 
-    def __init__(self, data: bytes, hashes: list[int], months: dict[str, int], n: int) -> None:
+    def __init__(self, data: bytes, hashes: list[int], months: dict[str, int], n: int,
+                 runs: list[tuple[str, int]] | None = None) -> None:
         self.data, self.hashes, self.months, self.n = data, hashes, months, n
+        self.runs = runs
 
     def __len__(self) -> int:
         return self.n
 
 
+PIPE_BYTES = 1 << 20  # the child's pipe, where the system allows it (pipe-max-size)
+MAX_RUNS = 4  # runs of one month in a batch beyond which it is copied through the loader
+
+
 def _as_copy(rows: list[tuple]) -> tuple:
     """A batch of ``(line, key hash, month)`` rows → the ``("copy", …)`` frame item."""
     if not rows:
-        return ("copy", b"", [], {}, 0)
+        return ("copy", b"", [], {}, 0, [])
     lines, hashes, months = zip(*rows, strict=True)
-    return ("copy", "".join(lines).encode(), list(hashes), dict(Counter(months)), len(rows))
+    counts = dict(Counter(months))
+    runs: list[tuple[str, int]] | None
+    if len(counts) == 1:  # the usual batch of a file in time order: one month
+        data = "".join(lines).encode()
+        runs = [(months[0], len(data))]
+    else:
+        parts, runs, start = [], [], 0
+        for month, group in groupby(range(len(months)), key=months.__getitem__):
+            end = start + sum(1 for _ in group)
+            parts.append("".join(lines[start:end]).encode())
+            runs.append((month, (runs[-1][1] if runs else 0) + len(parts[-1])))
+            start = end
+        data = b"".join(parts)
+        if len(runs) > MAX_RUNS:
+            runs = None
+    return ("copy", data, list(hashes), counts, len(rows), runs)
 
 
 def chunks(items: Iterable[Item], check: Callable[[tuple], tuple], batch_size: int,
@@ -239,9 +263,16 @@ def spawn() -> subprocess.Popen:
         raise OSError("no Python interpreter to start (sys.executable is empty)")
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
-    return subprocess.Popen(  # noqa: S603 - our own interpreter and module
+    proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
         [sys.executable, "-m", "centinela.ingest.worker"], stdin=subprocess.PIPE,
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, bufsize=1 << 20)
+    # A pipe that holds a batch or two (Linux: 64 KiB by default, a batch is ~650 KiB): the
+    # child validates on while the importing process waits for a COPY.
+    with contextlib.suppress(OSError, AttributeError, ValueError):
+        import fcntl
+
+        fcntl.fcntl(proc.stdout.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)  # type: ignore[union-attr]
+    return proc
 
 
 def discard(proc: subprocess.Popen | None) -> None:

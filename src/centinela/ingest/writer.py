@@ -16,7 +16,6 @@ import logging
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from itertools import groupby
 
 from sqlalchemy import Index, func, select
 from sqlalchemy.engine import Connection
@@ -428,6 +427,7 @@ class MonthLoader:
         self.cur.execute(f"CREATE TABLE {qualified(parts, f'_load_{self.months_bulk.tag}_rest')} "
                          f"PARTITION OF {self.loader} DEFAULT")
         self.copy_sql = f"COPY {self.loader} ({', '.join(self.columns)}) FROM STDIN"
+        self.leaf_sql: dict[str, str] = {}
         self.cur.execute("SHOW default_statistics_target")
         self.target = int(self.cur.fetchone()[0])
 
@@ -524,15 +524,16 @@ class MonthLoader:
         if guard:  # a month has its unique key: a repeated key must not abort the import
             self.cur.execute("SAVEPOINT loader_copy")
         try:
-            # Row tuples through the driver; the child's COPY text as it is (NULL '').
-            for text, group in groupby(self.waiting, key=lambda b: not isinstance(b, list)):
-                with self.cur.copy(self.copy_sql + (" (NULL '')" if text else "")) as copy:
-                    for rows in group:
-                        if text:
-                            copy.write(rows.data)
-                        else:
-                            for row in rows:
+            # Row tuples through the driver; the child's COPY text as it is (NULL ''), each
+            # run of one month straight into that month's table (no routing of every row).
+            for target, chunks in self._segments():
+                with self.cur.copy(target) as copy:
+                    for chunk in chunks:
+                        if isinstance(chunk, list):
+                            for row in chunk:
                                 copy.write_row(row)
+                        else:
+                            copy.write(chunk)
         except Exception as exc:
             if not guard or getattr(exc, "sqlstate", None) != UNIQUE_VIOLATION:
                 raise
@@ -543,6 +544,38 @@ class MonthLoader:
         if guard:
             self.cur.execute("RELEASE SAVEPOINT loader_copy")
         self.waiting = []
+
+    def _segments(self) -> list[tuple[str, list]]:
+        """The waiting batches as ``(COPY statement, chunks)`` in file order: row tuples and
+        batches whose months change often through the loader, the child's runs of one month
+        into that month's table; consecutive chunks of one target share one ``COPY``."""
+        out: list[tuple[str, list]] = []
+
+        def put(target: str, chunk) -> None:
+            if out and out[-1][0] == target:
+                out[-1][1].append(chunk)
+            else:
+                out.append((target, [chunk]))
+
+        for rows in self.waiting:
+            if isinstance(rows, list):
+                put(self.copy_sql, rows)
+            elif rows.runs is None:
+                put(self.copy_sql + " (NULL '')", rows.data)
+            else:
+                view, start = memoryview(rows.data), 0
+                for month, end in rows.runs:
+                    put(self._leaf_sql(month), view[start:end])
+                    start = end
+        return out
+
+    def _leaf_sql(self, month: str) -> str:
+        sql = self.leaf_sql.get(month)
+        if sql is None:
+            table = qualified(self.months_bulk.parts, self.months_bulk._new(_month(month)))
+            sql = self.leaf_sql[month] = (f"COPY {table} ({', '.join(self.columns)}) FROM STDIN "
+                                          "(NULL '')")
+        return sql
 
     def _drop_uniques(self) -> None:
         """A key repeats in the file: drop the unique keys built early (the end goes to

@@ -73,6 +73,8 @@ class Movement(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # On PostgreSQL the indexed text columns are COLLATE "C" (migration 0014: byte order, for
+    # faster index builds); the models describe the portable table (docs/scale.md).
     event_id: Mapped[str] = mapped_column(String(80))
     event_type: Mapped[str] = mapped_column(String(20))
     occurred_at: Mapped[dt.datetime] = mapped_column(DateTime)  # naive UTC
