@@ -925,3 +925,40 @@ def test_suspicious_order_restocking_from_an_empty_shelf_is_no_build_up(session)
     alerts = _by_subject(session, "suspicious_order")
     assert "KEEPER" in alerts and alerts["KEEPER"].evidence["criteria"] == ["stock_build_up"]
     assert "RESTOCK" not in alerts
+
+
+def test_suspicious_order_stock_built_for_a_patient_who_then_stopped_is_no_build_up(session):
+    """Quirk of foreign seed 23 (its figures, a tenth): a drugstore's morphine use rises
+    fourfold for a few months (a patient at the end of life), its orders follow, the patient
+    dies and use falls back to about half its old level: the shelf is left with many months
+    of the new use while the drugstore still reorders now and then. Use after the build-up is
+    judged against its level during the build-up too, not only before it. HOARD, whose use
+    stays flat while it builds stock and goes on ordering, is flagged."""
+    rng = random.Random(29)
+    base_products(session)
+    est(session, "D1", "distributor")
+    for e in ("PATIENT", "HOARD", *(f"P{i}" for i in range(9))):
+        est(session, e)
+    patient = [(180, 48), (100, 50), (0, 150), (450, 180), (540, 210), (1000, 436), (0, 0),
+               (0, 24), (0, 0), (0, 100), (100, 66), (100, 107)]
+    level = 0
+    for m, (received, used) in enumerate(patient):
+        if received >= 400:  # a month's stock-up arrives in two deliveries
+            for part in (received // 2, received - received // 2):
+                mv(session, "receipt", "PATIENT", MORPH_TAB, part, days(T0, 30 * m + 3 + part % 7),
+                   counterparty_id="D1")
+            level += received
+            received = 0
+        level += received - used
+        _month(session, "PATIENT", m, received, used, count=level)
+    _stock_months(session, "HOARD", [(300, 100), (250, 100), (200, 100), (100, 100), (100, 100)]
+                  + [(300, 100)] * 3 + [(100, 100)] * 4)
+    for i in range(9):
+        for m in range(12):
+            q = rng.randint(90, 110)
+            _month(session, f"P{i}", m, q, q, count=50)
+    session.commit()
+    run_all(session, only=["suspicious_order"])
+    alerts = _by_subject(session, "suspicious_order")
+    assert "HOARD" in alerts and alerts["HOARD"].evidence["criteria"] == ["stock_build_up"]
+    assert "PATIENT" not in alerts or alerts["PATIENT"].severity == "low"

@@ -329,8 +329,8 @@ class SuspiciousOrder(Detector):
     over 1–4 months (a → m) is flagged when, with u the largest of the monthly use (outflows,
     waste and losses) before, during and after it: the stock grew by ≥ 4 months of use (twice
     the upper end of a normal holding) and by more than the largest single receipt (one order
-    can sit unopened); use did not fall below half its level before (a shelf left full when a
-    patient stopped is not an order pattern); over ≥ 2 full months after it the stock never fell
+    can sit unopened); use did not fall below half its level before or during it (a shelf left
+    full when a patient stopped is not an order pattern); over ≥ 2 full months after it the stock never fell
     below half the build-up (not drawn down), it held ≥ 4 months of use on average (a shelf
     refilled from nearly empty to three months of a new patient's use is restocking) and receipts were ≥ half the outflows (ordering
     went on; the largest receipt includes the month after the build-up, as a delivery found by
@@ -625,7 +625,7 @@ class SuspiciousOrder(Detector):
                 # than one order (of the build-up or the month after it: a delivery on the shelf
                 # at a month-end count but booked days later), it was kept (not drawn down) and
                 # ordering went on.
-                cond = (base_ok & (o_build >= 0.5 * ub) & (o_after >= 0.5 * ub)
+                cond = (base_ok & (o_build >= 0.5 * ub) & (o_after >= 0.5 * np.maximum(ub, o_build))
                         & (built >= self.BUILD_MIN_MONTHS * u)
                         & (built > big[:, a + 1:min(m + 2, nm)].max(axis=1))
                         & (np.nan_to_num(s_after.min(axis=1), nan=-np.inf) >= S[:, a] + 0.5 * built)
