@@ -366,3 +366,22 @@ def test_next_delivery_of_the_route_is_not_a_receipt_of_a_lost_two_line_shipment
     assert ev["units_shipped"] == 25 and ev["units_missing"] == 25
     assert [line["event_id"] for line in ev["lines"]] == ["LOST-A", "LOST-B"]
     assert "2 líneas" in alerts[0].summary
+
+
+def test_late_receipt_is_not_reserved_by_a_later_shipment_of_another_quantity(session):
+    """Quirk of foreign seed 23: 300 ampoules shipped on day 0 are booked as received on day
+    9 (late, within a reporting cycle); a second shipment of 500 leaves on day 11. The
+    receipt lies within three days before the second shipment — where a receipt may sit when
+    the sender types its dispatch late — but it is not that shipment's (another quantity):
+    it stays the first one's late receipt, and nothing is flagged."""
+    base_products(session)
+    for e in ("D1", "P1"):
+        est(session, e, "distributor" if e == "D1" else "pharmacy")
+    mv(session, "transfer_out", "D1", FENT_AMP, 300, T, counterparty_id="P1", event_id="FIRST")
+    mv(session, "receipt", "P1", FENT_AMP, 300, days(T, 9), counterparty_id="D1")
+    mv(session, "transfer_out", "D1", FENT_AMP, 500, days(T, 11), counterparty_id="P1",
+       event_id="SECOND")
+    mv(session, "dispense", "P1", FENT_AMP, 1, days(T, 10), patient_id="PSN:x1", prescriber_id="CMP-1")
+    session.commit()
+    run_all(session, only=["transfer_not_received"])
+    assert _alerts(session, "transfer_not_received") == []

@@ -383,7 +383,12 @@ class TransferNotReceived(Detector):
             q, t_out, lot = float(f.qty[o]), int(f.t[o]), int(f.lot[o])
             near = [j for j, it in enumerate(pool) if t_out - LEAD_S <= it[0] <= t_out + late_s]
             for j in near:
-                if pool[j][0] <= t_out + grace:
+                # A receipt booked before the shipment is its own only as a whole (the sender
+                # typed its dispatch late): it does not reserve a receipt of another quantity
+                # that a shipment days earlier is waiting for.
+                before = pool[j][0] < t_out
+                whole = abs(pool[j][1] - q) < 1e-6 or (pack > 1 and abs(pool[j][1] * pack - q) < 1e-6)
+                if pool[j][0] <= t_out + grace and (whole or not before):
                     within.setdefault(j, []).append(o)
             for j in near:
                 r = pool[j][1]
