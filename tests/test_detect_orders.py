@@ -962,3 +962,35 @@ def test_suspicious_order_stock_built_for_a_patient_who_then_stopped_is_no_build
     alerts = _by_subject(session, "suspicious_order")
     assert "HOARD" in alerts and alerts["HOARD"].evidence["criteria"] == ["stock_build_up"]
     assert "PATIENT" not in alerts or alerts["PATIENT"].severity == "low"
+
+
+def test_suspicious_order_hoard_stocked_up_twice_is_not_hidden_by_its_second_stock_up(session):
+    """Quirk of foreign seed 25: a pharmacy books 260, 450 and 450 fentanyl patches over three
+    months while dispensing five a month, then 610 more two months later. Judged against its
+    own month-to-month stock changes, the second stock-up must not inflate the spread that
+    the first is measured with (a robust spread for hoards): flagged."""
+    from tests.detect_factory import FENT_PATCH
+
+    rng = random.Random(31)
+    base_products(session)
+    est(session, "D1", "distributor")
+    for e in ("TWICE", *(f"P{i}" for i in range(9))):
+        est(session, e)
+    for m in range(12):
+        _month(session, "TWICE", m, 100, 100, count=50)  # morphine all year: active
+    level = 3
+    plan = {2: (20, 5), 3: (0, 5), 4: (0, 5), 5: (260, 5), 6: (450, 5), 7: (450, 5),
+            8: (0, 5), 9: (0, 5), 10: (610, 5), 11: (0, 5)}
+    for m in range(12):
+        received, used = plan.get(m, (0, 0))
+        level += received - used
+        _month(session, "TWICE", m, received, used, product=FENT_PATCH, count=level)
+    for i in range(9):
+        for m in range(12):
+            q = rng.randint(60, 90)
+            _month(session, f"P{i}", m, q, q, product=FENT_PATCH, count=20)
+    session.commit()
+    run_all(session, only=["suspicious_order"])
+    alerts = _by_subject(session, "suspicious_order")
+    assert "TWICE" in alerts and alerts["TWICE"].evidence["criteria"] == ["stock_hoard"]
+    assert alerts["TWICE"].severity in ("medium", "high", "critical")

@@ -652,7 +652,13 @@ class SuspiciousOrder(Detector):
                         & ((idx + 1) <= last_full) & ~np.isnan(dS[g])
                     if outside.sum() < 3:
                         continue
-                    sd = max(float(np.std(dS[g, outside], ddof=1)), self.SIGMA_FLOOR_MONTHS * mean_r[g])
+                    # A hoard's spread is robust (MAD): a second hoard of the same series
+                    # outside this one must not hide it by inflating the spread. An ordinary
+                    # build-up keeps the classical spread of its lumpy ordering.
+                    d_out = dS[g, outside]
+                    spread = 1.4826 * float(np.median(np.abs(d_out - np.median(d_out)))) \
+                        if is_hoard else float(np.std(d_out, ddof=1))
+                    sd = max(spread, self.SIGMA_FLOOR_MONTHS * mean_r[g])
                     if sd <= 0:
                         continue
                     z = float(built[g]) / (sd * np.sqrt(m - a))
