@@ -157,41 +157,68 @@ def test_grace_year_of_a_starting_programme_flags_no_one(session):
     assert _by_subject(session, "uncertified_handler") == {}
 
 
-def test_regional_surge_vs_national_season(session):
+def _surge_world(session, one_driver: bool):
+    """Seven departments, two hospitals and four prescribers each, eight months; a national
+    season in May; Cusco (08) doubles in July and August — spread over its prescribers, or
+    all of it from one prescriber (``one_driver``)."""
     rng = random.Random(2)
     base_products(session)
     depts = {"01": "010101", "04": "040101", "08": "080101", "13": "130101", "20": "200101",
              "15": "150101", "21": "210101"}
     for code, ubigeo in depts.items():
-        est(session, f"H{code}", "hospital", ubigeo=ubigeo)
+        for h in "ab":
+            est(session, f"H{code}{h}", "hospital", ubigeo=ubigeo)
     t0 = dt.datetime(2025, 1, 1, 15)
     for m in range(8):
         for code in depts:
             n = rng.randint(36, 44)
             if m == 4:
                 n = int(n * 1.5)  # a national season: every department rises together
-            if code == "08" and m >= 6:
-                n *= 2  # Cusco doubles in July and August
-            for j in range(n):
-                mv(session, "dispense", f"H{code}", FENT_PATCH, 1, days(t0, 30 * m + j % 28),
-                   patient_id=f"PSN:{code}{m}{j}", prescriber_id=f"CMP-{code}")
+            extra = n if code == "08" and m >= 6 else 0  # Cusco doubles in July and August
+            for j in range(n + extra):
+                doc = "CMP-08-ONE" if one_driver and j >= n else f"CMP-{code}-{j % 4}"
+                mv(session, "dispense", f"H{code}{'ab'[j % 2]}", FENT_PATCH, 1,
+                   days(t0, 30 * m + j % 28), patient_id=f"PSN:{code}{m}{j}", prescriber_id=doc)
     # A few days of September: August is complete, September (partial) is never compared.
     for code in depts:
-        mv(session, "dispense", f"H{code}", FENT_PATCH, 1, dt.datetime(2025, 9, 3, 15),
-           patient_id=f"PSN:{code}sep", prescriber_id=f"CMP-{code}")
+        mv(session, "dispense", f"H{code}a", FENT_PATCH, 1, dt.datetime(2025, 9, 3, 15),
+           patient_id=f"PSN:{code}sep", prescriber_id=f"CMP-{code}-0")
     session.commit()
     run_all(session)
-    alerts = _by_subject(session, "regional_surge")
+    return _by_subject(session, "regional_surge")
+
+
+def test_regional_surge_vs_national_season(session):
+    alerts = _surge_world(session, one_driver=False)
     assert set(alerts) == {"08"}
     a = alerts["08"]
     assert a.subject_kind == "region" and a.department == "08"
     assert a.evidence["months"] == ["2025-07", "2025-08"]
-    assert a.evidence["drivers"]["establishments"][0]["id"] == "H08"
-    assert a.evidence["drivers"]["prescribers"][0]["id"] == "CMP-08"
+    assert {x["id"] for x in a.evidence["drivers"]["establishments"]} == {"H08a", "H08b"}
+    assert a.evidence["drivers"]["prescribers"][0]["id"].startswith("CMP-08-")
+    assert a.evidence["single_driver"] is None and a.severity != "low"
     assert "H08" in a.summary and a.evidence["dispersion"] >= 0.01
     assert 1.7 < a.evidence["ratio"] < 2.3
     assert a.evidence["rate_per_100k"] > 0 and a.evidence["population"] > 1_000_000
     assert "DIRESA-08" in a.routed_to
+
+
+def test_regional_surge_of_one_prescriber_is_a_low_lead_naming_him(session):
+    """Quirk of our seed 57: a department's fentanyl dispensing doubles, but the whole excess
+    is one general practitioner's new patients (a prescriber the volume detector judges).
+    The region is not surging: a low lead that names him."""
+    from centinela.web.evidence import explain
+
+    alerts = _surge_world(session, one_driver=True)
+    a = alerts["08"]
+    assert a.severity == "low"
+    assert a.evidence["single_driver"]["id"] == "CMP-08-ONE"
+    assert a.evidence["single_driver"]["kind"] == "prescriber"
+    assert a.evidence["single_driver"]["share"] >= 0.75
+    assert "un solo prescriptor" in a.summary
+    en = explain(a, a.evidence, "en").headline
+    assert "one driver, CMP-08-ONE" in en and "not a regional rise" in en
+    assert "no un aumento regional" in explain(a, a.evidence, "es").headline
 
 
 def test_regional_surge_ignores_small_noisy_regions_and_the_partial_month(session):

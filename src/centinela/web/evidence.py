@@ -234,6 +234,9 @@ def _params(alert: Alert, ev: dict, lang: str) -> dict[str, str]:
         "self_witnessed": _n(ev.get("self_witnessed"), lang),
         "waste_events": _n(ev.get("waste_events"), lang),
         "rate_100k": _n(ev.get("rate_per_100k"), lang, 0),
+        "driver": str((ev.get("single_driver") or {}).get("id") or "—"),
+        "driver_share": format_percent_value((ev.get("single_driver") or {}).get("share"), lang)
+        if isinstance((ev.get("single_driver") or {}).get("share"), int | float) else "—",
         "expected_100k": _n(ev.get("expected_per_100k"), lang, 0),
         "place": str(ev.get("region_name") or department_name(alert.subject_id[:2])
                      or alert.subject_id),
@@ -283,6 +286,8 @@ def _variant(alert: Alert, ev: dict) -> str:
     if alert.detector == "prescriber_volume":
         return "prescriber_volume." + ("intensity" if ev.get("criterion") == "intensity"
                                        else "volume")
+    if alert.detector == "regional_surge" and isinstance(ev.get("single_driver"), dict):
+        return "regional_surge.single"
     if alert.detector == "regional_outlier" and ev.get("single_outlet"):
         return "regional_outlier.single"
     if alert.detector == "suspicious_order" and "stock_build_up" in (ev.get("criteria") or []):

@@ -12,7 +12,7 @@ from centinela.alerts.service import AlertDraft
 from centinela.detect.base import Detector, fmt
 from centinela.detect.context import DAY, DetectionContext
 from centinela.detect.frame import Vocab
-from centinela.detect.scoring import MAD_TO_SIGMA, bh_keep, strength_from_p
+from centinela.detect.scoring import MAD_TO_SIGMA, bh_keep, calibrate, strength_from_p
 from centinela.detect.util import month_bounds, month_index, month_label
 from centinela.reference.ubigeo import department_population
 
@@ -43,7 +43,9 @@ class RegionalSurge(Detector):
     (q = 5 %) over every department-month and run tested, the ratio is ≥ 1.25 (single month) or
     ≥ 1.15 (run), and the excess is ≥ 10 dispensations per month. The evidence names the
     establishments and prescribers whose rise over their own baseline makes up the excess
-    (equal rises in order of id).
+    (equal rises in order of id). A rise of which one prescriber or one establishment makes up
+    ≥ 3/4 of the excess is theirs, not the region's: a low lead naming them (their own
+    detectors judge them).
     Population from INEI (shipped data); rates per 100 000 inhabitants in the evidence.
     """
 
@@ -54,7 +56,8 @@ class RegionalSurge(Detector):
         "scaling), the noise of small departments (negative binomial with an empirical null),"
         " a few chronic patients joining a panel (variance times the patient design effect),"
         " in-hospital administration (a new ICU), and chance across departments and months "
-        "(Benjamini-Hochberg)."
+        "(Benjamini-Hochberg). A rise that is one prescriber's or one establishment's "
+        "(>= 3/4 of the excess) is a low lead naming them."
     )
     subject_kind = "region"
     topics = ("regional_surge",)
@@ -68,6 +71,8 @@ class RegionalSurge(Detector):
                        "rate_per_100k", "national_rate_per_100k", "months")
 
     RATIO_MIN, RUN_RATIO, MIN_EXCESS, ALPHA_FLOOR, Q = 1.25, 1.15, 10.0, 0.01, 0.05
+    # One prescriber or establishment making up this share of the excess: a low lead.
+    SINGLE_DRIVER_SHARE, SINGLE_DRIVER_MAX = 0.75, 35.0
 
     def run(self, session: Session, now: dt.datetime, ctx: DetectionContext) -> list[AlertDraft]:
         f = ctx.frame
@@ -254,6 +259,21 @@ class RegionalSurge(Detector):
                    f"{o / e:.2f} veces lo esperado por su historia y la tendencia nacional"
                    + (f"; impulsado sobre todo por {names}" if names else "")
                    + (f" (prescriptores: {docs})" if docs else "") + ".")
+        # A rise that is one prescriber's or one establishment's (≥ 3/4 of the excess) is
+        # theirs, not the region's: a low lead naming them (their own detectors judge them).
+        single = None
+        excess = max(o - e, 0.0)
+        for kind, label in (("prescribers", "prescriber"), ("establishments", "establishment")):
+            top = drivers[kind][0] if drivers[kind] else None
+            if top and excess > 0 and top["excess"] >= self.SINGLE_DRIVER_SHARE * excess:
+                single = {"kind": label, "id": top["id"], "share": round(top["excess"] / excess, 3)}
+                break
+        score = None
+        if single:
+            who = "prescriptor" if single["kind"] == "prescriber" else "establecimiento"
+            summary += (f" El aumento es casi todo de un solo {who} "
+                        f"({single['id']}, {100 * single['share']:.0f} % del exceso): una pista, no un aumento regional.")
+            score = min(calibrate(strength_from_p(p), m_obs * excess_share)[0], self.SINGLE_DRIVER_MAX)
         return self.draft(
             code, t0, t1, strength_from_p(p), m_obs * excess_share, summary,
             {"metric": "fentanyl-family dispensations per complete month", "observed": o,
@@ -262,8 +282,8 @@ class RegionalSurge(Detector):
              "months": [month_label(m0 + m) for m in ep], "drivers": drivers,
              "establishments": [x["id"] for x in drivers["establishments"][:5]],
              "rate_per_100k": per100k, "national_rate_per_100k": nat_rate,
-             "population": pop, **_events(f, sel, older)},
-            department=code,
+             "population": pop, "single_driver": single, **_events(f, sel, older)},
+            department=code, score=score,
         )
 
 
