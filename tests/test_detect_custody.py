@@ -7,7 +7,7 @@ import datetime as dt
 from centinela.alerts.models import Alert
 from centinela.detect.engine import run_all
 from centinela.ledger.records import Seizure
-from tests.detect_factory import FENT_AMP, FENT_PATCH, base_products, days, est, mv
+from tests.detect_factory import FENT_AMP, FENT_PATCH, MORPH_TAB, base_products, days, est, mv
 
 T = dt.datetime(2025, 6, 2, 15)
 
@@ -385,3 +385,42 @@ def test_late_receipt_is_not_reserved_by_a_later_shipment_of_another_quantity(se
     session.commit()
     run_all(session, only=["transfer_not_received"])
     assert _alerts(session, "transfer_not_received") == []
+
+
+def test_lost_shipment_among_the_routes_next_deliveries_and_a_dense_burst(session):
+    """Quirks of our seeds 57 and 53: a distributor's 40 tablets on day 0 never arrive, while
+    its next deliveries of 60 on days 3 and 19 are received the same day — those receipts
+    account for their own shipments and cover nothing of the lost one. A hospital pharmacy
+    that sends dozens of five-unit lines a day to a ward, with receipts booked late or in two
+    parts, is a burst whose receipts add up (within 2 %): an ambiguity, not a loss."""
+    base_products(session)
+    for e in ("D1", "P1", "WARD", "PHARM"):
+        est(session, e, "distributor" if e == "D1" else "hospital")
+    mv(session, "transfer_out", "D1", MORPH_TAB, 40, T, counterparty_id="P1", event_id="LOST40")
+    for d, eid in ((3, "NEXT1"), (19, "NEXT2")):
+        mv(session, "transfer_out", "D1", MORPH_TAB, 60, days(T, d), counterparty_id="P1", event_id=eid)
+        mv(session, "receipt", "P1", MORPH_TAB, 60, days(T, d) + dt.timedelta(hours=2),
+           counterparty_id="D1")
+    n = 0
+    for d in range(20):
+        for k in range(6):
+            at = days(T, d) + dt.timedelta(hours=8 + 2 * k)
+            n += 1
+            mv(session, "transfer_out", "PHARM", FENT_AMP, 5, at, counterparty_id="WARD",
+               event_id=f"LINE-{n:03d}")
+            if n % 17 == 0:  # booked in two parts, the second a day later
+                mv(session, "transfer_in", "WARD", FENT_AMP, 2, at + dt.timedelta(hours=1),
+                   counterparty_id="PHARM")
+                mv(session, "transfer_in", "WARD", FENT_AMP, 3, at + dt.timedelta(days=1, hours=1),
+                   counterparty_id="PHARM")
+            elif n % 11 == 0:  # booked three days late
+                mv(session, "transfer_in", "WARD", FENT_AMP, 5, at + dt.timedelta(days=3),
+                   counterparty_id="PHARM")
+            else:
+                mv(session, "transfer_in", "WARD", FENT_AMP, 5, at + dt.timedelta(minutes=5),
+                   counterparty_id="PHARM")
+    for e in ("P1", "WARD"):
+        mv(session, "dispense", e, MORPH_TAB, 1, days(T, 60), patient_id=f"PSN:{e}", prescriber_id="CMP-1")
+    session.commit()
+    run_all(session, only=["transfer_not_received"])
+    assert [a.subject_id for a in _alerts(session, "transfer_not_received")] == ["LOST40"]

@@ -210,6 +210,7 @@ class TransferNotReceived(Detector):
     LATE_DAYS = LATE_RECEIPT_DAYS  # one reporting cycle: late, not missing (ledger.transfers)
     SILENT_DAYS = 2 * LATE_RECEIPT_DAYS  # two reporting cycles without any report: silent
     MAX_REASSIGN = 2  # hand-overs of a whole receipt between shipments of one route
+    BURST_TOLERANCE = 0.02  # share of a burst's units that split and late bookings may leave
     LAG_MIN_RECEIPTS = 3  # receipts before a receiver's own booking delay is estimated
 
     def run(self, session: Session, now: dt.datetime, ctx: DetectionContext) -> list[AlertDraft]:
@@ -265,7 +266,7 @@ class TransferNotReceived(Detector):
             ships = sorted(grp.tolist(), key=lambda i: f.t[i])
             pool = [[int(f.t[i]), float(f.qty[i]), i] for i in in_by_group.get(k, [])]
             pack = float(ctx.registry.prod_pack[int(f.product[ships[0]])])
-            done = self._match_whole(f, ships, pool, pack, grace)
+            done, owned_by = self._match_whole(f, ships, pool, pack, grace)
             short: list[tuple[int, float, list[int]]] = []
             for o in ships:
                 if o in done:
@@ -286,7 +287,7 @@ class TransferNotReceived(Detector):
                 if need < min(1.0, float(f.qty[o])) - 1e-6 or not (eligible[j] or
                                                                    (due_now[j] and silent[j])):
                     continue
-                if self._balanced_nearby(f, ships, in_by_group.get(k, []), t_out, grace):
+                if self._balanced_nearby(f, ships, in_by_group.get(k, []), owned_by, t_out, grace):
                     continue  # every unit shipped around then arrived: a matching ambiguity
                 short.append((o, need, matched))
             # Late bookings: receipts left over once every shipment took those within its own
@@ -351,23 +352,26 @@ class TransferNotReceived(Detector):
         return need
 
     @staticmethod
-    def _balanced_nearby(f, ships: list[int], receipts: list[int], t_out: int, grace: int) -> bool:
-        """True when the receipts around a shipment add up to every unit shipped around it (a
-        burst of identical shipments whose receipts cannot be told apart one by one).
-
-        Receipts are counted from a grace (and a day) before the shipment to three graces
-        after it, shipments over the same span less the last grace (whose receipts would fall
-        after it): a receipt counted must be set against the shipment it may belong to. A
-        route's next delivery, shipped and received days after a lost one, is not a receipt
-        of the lost one."""
+    def _balanced_nearby(f, ships: list[int], receipts: list[int], owned_by: dict[int, int],
+                         t_out: int, grace: int) -> bool:
+        """True when a shipment short inside a burst (several shipments of the route within a
+        receipt window of it) sits among receipts that add up to every unit shipped around it:
+        receipts of a burst that cannot be told apart one by one. Shipments are counted from
+        a grace (and a day) before it to two graces after, receipts to three graces after,
+        less those that account whole for a shipment outside that span (a route's next
+        delivery, shipped and received days after a lost one, is not one of its receipts).
+        Within ``BURST_TOLERANCE`` (2 %) of the units shipped: in a dense burst of dozens of
+        lines, a few units left over by split and late bookings are an ambiguity."""
+        lo, hi = t_out - grace - DAY, t_out + 2 * grace
         burst = [o for o in ships if t_out - grace <= f.t[o] <= t_out + grace]
-        sent = sum(float(f.qty[o]) for o in ships if t_out - grace - DAY <= f.t[o] <= t_out + 2 * grace)
+        sent = sum(float(f.qty[o]) for o in ships if lo <= f.t[o] <= hi)
         got = sum(float(f.qty[i]) for i in receipts
-                  if t_out - grace - DAY <= f.t[i] <= t_out + 3 * grace)
-        return len(burst) > 1 and got >= sent - 1e-6
+                  if lo <= f.t[i] <= t_out + 3 * grace
+                  and not (i in owned_by and not lo <= f.t[owned_by[i]] <= hi))
+        return len(burst) > 1 and got >= (1 - TransferNotReceived.BURST_TOLERANCE) * sent - 1e-6
 
     def _match_whole(self, f, ships: list[int], pool: list[list], pack: float,
-                     grace: int) -> set[int]:
+                     grace: int) -> tuple[set[int], dict[int, int]]:
         """Match shipments to the receipts that account for them whole: one receipt of the same
         quantity (or of that many packs, a unit mix-up), or two receipts that add up to it (a
         delivery booked in two parts), booked from ``LEAD_S`` before the shipment to
@@ -448,7 +452,7 @@ class TransferNotReceived(Detector):
                 take(o, set(), self.MAX_REASSIGN)
         for j in owner:
             pool[j][1] = 0.0
-        return set(done)
+        return set(done), {int(pool[j][2]): o for j, o in owner.items()}
 
     def _alert(self, ctx: DetectionContext, lines: list[tuple[int, float, list[int]]],
                horizon: np.ndarray) -> AlertDraft:
