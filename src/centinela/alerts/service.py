@@ -136,7 +136,7 @@ def upsert_alerts(session: Session, drafts: list[AlertDraft],
         for i in range(0, len(wanted), 500):
             session.scalars(select(Establishment).where(
                 Establishment.establishment_id.in_(wanted[i:i + 500]))).all()
-        ids = ["ALR-" + k[:16].upper() for k, f in zip(keys, fresh, strict=True) if f]
+        ids = [_alert_id(k) for k, f in zip(keys, fresh, strict=True) if f]
         for i in range(0, len(ids), 500):
             for alert_id, ch_id, sev in session.execute(
                     select(Delivery.alert_id, Delivery.channel_id, Delivery.severity)
@@ -154,6 +154,11 @@ def upsert_alerts(session: Session, drafts: list[AlertDraft],
             out.append(upsert_alert(session, d, now=now))
     session.flush()
     return out
+
+
+def _alert_id(key: str) -> str:
+    """The alert id a dedup key gets when its alert is created."""
+    return "ALR-" + key[:16].upper()
 
 
 def _valid(draft: AlertDraft) -> None:
@@ -185,7 +190,7 @@ def _upsert(session: Session, draft: AlertDraft, now: dt.datetime, key: str,
             return closed, False
     if created:
         alert = Alert(
-            alert_id="ALR-" + key[:16].upper(),
+            alert_id=_alert_id(key),
             dedup_key=key,
             detector=draft.detector,
             subject_kind=draft.subject_kind,

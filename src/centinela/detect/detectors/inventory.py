@@ -339,8 +339,7 @@ class InventoryDiscrepancy(Detector):
         drift = -float(np.median((o[j] - o[i]) / (j - i))) * (n - 1)
         days = max((times[-1] - times[lo]) / DAY, 1.0)
         daily_out = float(moved[-1] - moved[lo]) / days
-        diff = np.sign(o[None, :] - o[:, None])[np.triu_indices(n, 1)]
-        S = float(diff.sum())
+        S = float(np.sign(o[j] - o[i]).sum())  # Mann–Kendall statistic over the same pairs
         _, counts = np.unique(o, return_counts=True)
         var = (n * (n - 1) * (2 * n + 5) - float((counts * (counts - 1) * (2 * counts + 5)).sum())) / 18.0
         if var <= 0:

@@ -638,12 +638,14 @@ class SuspiciousOrder(Detector):
                 # monthly use before, during or after it, and ≥ 4 typical months of receipts of
                 # its peers, is stock no dispensing establishment buys to sell.
                 u_all = out[:, max(a - 2, 0):last_full + 1].max(axis=1)
-                hoard = (hoard_ok & ~cond & (built >= self.HOARD_MONTHS * u_all)
+                hoard = (hoard_ok & (built >= self.HOARD_MONTHS * u_all)
                          & (built >= self.HOARD_PEER_MONTHS * peer_month)
                          & (np.nan_to_num(s_after.min(axis=1), nan=-np.inf) >= s_a + 0.5 * built))
                 for g in np.flatnonzero(cond | hoard):
-                    is_hoard = bool(hoard[g])
-                    if not is_hoard and not _built_products_reordered(ctx, mo, int(g), a, m, last_full):
+                    # The build-up rule when its presentations were ordered again; else a hoard.
+                    is_hoard = not (cond[g] and _built_products_reordered(ctx, mo, int(g), a, m,
+                                                                          last_full))
+                    if is_hoard and not hoard[g]:
                         continue
                     # The build-up against the series' own month-to-month stock changes outside
                     # it (its ordering lumpiness), at a steady state of no net change.
@@ -655,10 +657,9 @@ class SuspiciousOrder(Detector):
                     # A hoard's spread is robust (MAD): a second hoard of the same series
                     # outside this one must not hide it by inflating the spread. An ordinary
                     # build-up keeps the classical spread of its lumpy ordering.
-                    d_out = dS[g, outside]
-                    spread = 1.4826 * float(np.median(np.abs(d_out - np.median(d_out)))) \
-                        if is_hoard else float(np.std(d_out, ddof=1))
-                    sd = max(spread, self.SIGMA_FLOOR_MONTHS * mean_r[g])
+                    d_out, floor = dS[g, outside], self.SIGMA_FLOOR_MONTHS * mean_r[g]
+                    sd = robust_center_scale(d_out, floor)[1] if is_hoard \
+                        else max(float(np.std(d_out, ddof=1)), floor)
                     if sd <= 0:
                         continue
                     z = float(built[g]) / (sd * np.sqrt(m - a))
@@ -716,13 +717,10 @@ class SuspiciousOrder(Detector):
                        f"pasaron de {fmt(c['cover_before'], 1)} a {fmt(c['cover_after'], 1)} meses de uso, se "
                        f"mantuvieron {c['follow_up']} meses y siguió pidiendo. Verificar las existencias físicas.")
         criteria = ["stock_hoard"] if c.get("hoard") else ["stock_build_up"]
-        minor = 0 < c["built"] < self.MATERIAL_PEER_MONTHS * c["peer_month"]
-        score = None
+        minor, score = self._minor(c["built"], c["peer_month"], c["p"],
+                                   max(c["kept"], 0.0) * mme_per_mg)
         if minor:
-            summary += (" Cantidad menor que un mes típico de compras de sus pares: para la "
-                        "próxima inspección.")
-            score = min(calibrate(strength_from_p(c["p"]), max(c["kept"], 0.0) * mme_per_mg)[0],
-                        self.PROVISIONAL_MAX)
+            summary += self.MINOR_NOTE
         return self.draft(
             name, t0, t1, strength_from_p(c["p"]), max(c["kept"], 0.0) * mme_per_mg, summary,
             {"metric": "counted stock in months of use", "substance": sub, "criteria": criteria,
@@ -739,6 +737,16 @@ class SuspiciousOrder(Detector):
             department=ctx.est_department(est), ubigeo=ctx.registry.est_ubigeo[est],
             score=score,
         )
+
+    MINOR_NOTE = (" Cantidad menor que un mes típico de compras de sus pares: para la próxima "
+                  "inspección.")
+
+    def _minor(self, mg: float, peer_mg: float, p: float, mme: float) -> tuple[bool, float | None]:
+        """Magnitude: (True, a score below the medium band) when ``mg`` unexplained or built
+        is under ``MATERIAL_PEER_MONTHS`` typical months of the peers' receipts."""
+        if not 0 < mg < self.MATERIAL_PEER_MONTHS * peer_mg:
+            return False, None
+        return True, min(calibrate(strength_from_p(p), mme)[0], self.PROVISIONAL_MAX)
 
     def _episodes(self, ctx: DetectionContext, mo: _Monthly, est: int, items: list[dict]):
         items.sort(key=lambda x: x["m"])
@@ -784,12 +792,9 @@ class SuspiciousOrder(Detector):
             # Magnitude: an unexplained quantity under one typical month of what peers (same
             # kind, substance) receive is for the next inspection visit, not an alert.
             peer_mg = float(mo.peer_month[g])
-            minor = 0 < excess_mg < self.MATERIAL_PEER_MONTHS * peer_mg
+            minor, capped = self._minor(excess_mg, peer_mg, best["p"], excess_mg * mme_per_mg)
             if minor:
-                summary += (" Cantidad menor que un mes típico de compras de sus pares: para la "
-                            "próxima inspección.")
-                capped = min(calibrate(strength_from_p(best["p"]), excess_mg * mme_per_mg)[0],
-                             self.PROVISIONAL_MAX)
+                summary += self.MINOR_NOTE
                 score = capped if score is None else min(score, capped)
             yield self.draft(
                 name, t0, t1, strength_from_p(best["p"]), excess_mg * mme_per_mg, summary,
