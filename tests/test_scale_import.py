@@ -362,6 +362,13 @@ def test_direct_load_a_same_time_repeat_after_the_unique_key_is_built(engine, se
         real(self)
 
     monkeypatch.setattr(writer.MonthLoader, "_drop_uniques", spy)
+    pump = writer.MonthLoader._pump
+
+    def finish(self):  # each build ends before the next batch (a slow file, made sure)
+        pump(self)
+        self._wait()
+
+    monkeypatch.setattr(writer.MonthLoader, "_pump", finish)
     write_registry(data_dir)
     rows = _receipts("J", "2018-10", 4) + _receipts("F", "2018-11", 4) + \
         _receipts("D", "2018-12", 4)

@@ -108,9 +108,15 @@ class Frame:
         rows = [int(r) for r in np.atleast_1d(rows)]
         ids = [int(self.row_id[r]) for r in rows]
         missing = [i for i in ids if i not in self._eid_cache]
+        if missing:
+            # The rows' own time span bounds the query: on PostgreSQL it reads the months
+            # that hold them (partition pruning), not every month's primary key.
+            ts = self.t[np.asarray(rows)]
+            t0, t1 = from_epoch(int(ts.min())), from_epoch(int(ts.max()) + 1)
         for k in range(0, len(missing), 500):
             chunk = missing[k:k + 500]
-            stmt = select(Movement.id, Movement.event_id).where(Movement.id.in_(chunk))
+            stmt = select(Movement.id, Movement.event_id).where(
+                Movement.id.in_(chunk), Movement.occurred_at >= t0, Movement.occurred_at <= t1)
             self._eid_cache.update(dict(self.conn.execute(stmt).all()))
         return [self._eid_cache[i] for i in ids]
 

@@ -19,8 +19,10 @@ from __future__ import annotations
 import contextlib
 import marshal
 import os
+import queue
 import subprocess
 import sys
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from itertools import groupby
@@ -60,6 +62,7 @@ class CopyBatch:
         return self.n
 
 
+READ_AHEAD = 16  # frames (batches) read from the child's pipe ahead of the importing process
 PIPE_BYTES = 1 << 20  # the child's pipe, where the system allows it (pipe-max-size)
 MAX_RUNS = 4  # runs of one month in a batch beyond which it is copied through the loader
 
@@ -195,6 +198,9 @@ class Worker:
         if proc is None or proc.poll() is not None or proc.stdin is None or proc.stdin.closed:
             proc = spawn()
         self._proc = proc
+        self._thread: threading.Thread | None = None
+        self._frames: queue.Queue[bytes | None] = queue.Queue(READ_AHEAD)
+        self._stop = threading.Event()
         try:
             job = (str(path), (sorted(known.establishments), sorted(known.professionals),
                                sorted(known.products), dict(known.gtins)), import_id,
@@ -209,13 +215,39 @@ class Worker:
             self.close()
             raise FileRefused(first[1], first[2])
 
-    def _recv(self) -> tuple:
+    def _read_frame(self) -> bytes | None:
+        """One frame from the child's pipe; None at the end of the pipe or a frame cut short."""
         out = self._proc.stdout
         head = out.read(8)
         size = int.from_bytes(head, "little") if len(head) == 8 else -1
         data = out.read(size) if size > 0 else b""
-        if len(data) != size:  # end of the pipe, or a frame cut short: the child is gone
-            code = self._proc.poll()
+        return data if len(data) == size else None
+
+    def _read_ahead(self) -> None:
+        """Reading thread: move frames from the pipe to ``_frames`` until the end."""
+        item: bytes | None = None
+        try:
+            while not self._stop.is_set():
+                item = self._read_frame()
+                while not self._stop.is_set():
+                    try:
+                        self._frames.put(item, timeout=0.2)
+                        break
+                    except queue.Full:
+                        continue
+                if item is None:
+                    return
+        except (OSError, ValueError):  # the pipe was closed under the thread (close())
+            with contextlib.suppress(queue.Full):
+                self._frames.put_nowait(None)
+
+    def _recv(self) -> tuple:
+        data = self._read_frame() if self._thread is None else self._frames.get()
+        if data is None:  # end of the pipe, or a frame cut short: the child is gone
+            try:
+                code = self._proc.wait(1)
+            except subprocess.TimeoutExpired:
+                code = None
             raise WorkerFailed("el proceso de validación terminó antes que el archivo / the "
                                f"validation process ended before the file did (exit {code})")
         msg = marshal.loads(data)
@@ -224,6 +256,11 @@ class Worker:
         return msg
 
     def __iter__(self) -> Iterator[Chunk]:
+        # A thread drains the pipe while this process waits on the database (a COPY, an index
+        # build): the child never stops for a full pipe. It holds READ_AHEAD frames at most.
+        self._thread = threading.Thread(target=self._read_ahead, name="centinela-worker-pipe",
+                                        daemon=True)
+        self._thread.start()
         try:
             while True:
                 msg = self._recv()
@@ -241,6 +278,9 @@ class Worker:
         proc = self._proc
         if proc.poll() is None:
             proc.terminate()
+        self._stop.set()
+        if self._thread is not None:  # it sees the pipe end (child stopped) or the stop flag
+            self._thread.join(10)
         for pipe in (proc.stdin, proc.stdout):
             try:
                 pipe.close()

@@ -71,6 +71,7 @@ class LossReport(Detector):
         f = ctx.frame
         rows = np.flatnonzero(f.is_type("loss") & ctx.in_scope)
         family = ctx.registry.prod_family
+        f.event_id_list(rows)  # every loss's event_id in one query (cached for f.events)
         out = []
         for i in rows:
             est = int(f.est[i])
