@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 from centinela.alerts.models import Alert, Delivery
@@ -99,6 +100,32 @@ def test_realtime_rules_raise_and_route_alerts_for_one_import(session):
     assert session.query(Alert).filter_by(detector="unauthorized_receiver").count() == 1
     assert session.query(Alert).filter_by(detector="serial_reuse").count() == 1
     assert report.results[0].updated == 1
+
+
+@pytest.mark.parametrize("listed", [0, 5_000])
+def test_realtime_serials_listed_or_as_a_subquery_find_the_same_reuse(session, monkeypatch,
+                                                                      listed):
+    # The import's serials are written into the frame query as a list (so the database can
+    # use its indexes); beyond SERIALS_LISTED a subquery does it. Either way the serial's
+    # earlier use, from another import, is in the frame and the reuse is found.
+    from centinela.detect import realtime
+
+    monkeypatch.setattr(realtime, "SERIALS_LISTED", listed)
+    base_products(session)
+    est(session, "D1", "distributor")
+    run = ImportRun(source="api", channel="api", started_at=T, status="completed")
+    session.add(run)
+    session.flush()
+    mv(session, "dispense", "D1", FENT_AMP, 1, days(T, -3), serial="SN9", patient_id="PSN:b1",
+       prescriber_id="CMP-1", prescription_id="R1")  # an earlier import
+    mv(session, "dispense", "D1", FENT_AMP, 1, T, serial="SN9", patient_id="PSN:b2",
+       prescriber_id="CMP-1", prescription_id="R2", import_id=run.id)
+    mv(session, "dispense", "D1", FENT_AMP, 1, T, serial="SN8", patient_id="PSN:b3",
+       prescriber_id="CMP-1", prescription_id="R3", import_id=run.id)
+    session.flush()
+    assert after_import(session, run.id, now=T) == 1
+    alert = session.query(Alert).one()
+    assert alert.detector == "serial_reuse" and alert.evidence["event_count"] == 2
 
 
 def test_cli_detect_and_alerts_json_follow_the_spec(session, db_url):

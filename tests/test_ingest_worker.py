@@ -328,3 +328,35 @@ def test_the_child_imports_neither_sqlalchemy_nor_the_models():
          "print(sorted(m for m in sys.modules if m.startswith(('sqlalchemy', 'centinela.ledger'))))"],
         capture_output=True, text=True, env=env, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_child_finishes_while_the_import_is_busy_elsewhere(data_dir):
+    """A thread drains the child's pipe while the importing process waits on the database: the
+    child writes every batch and ends even though nobody took a batch yet, and the batches
+    then come out whole and in file order. Closing early stops both."""
+    import time
+
+    from centinela.ingest.validate import Known
+
+    known = Known({"EST-HOS", "EST-DIS"}, {"CMP-1", "CEP-1"}, {"EE-00001"})
+    # 10 batches of 1,000 rows, ~3.5 MB: more than the pipe holds (1 MiB at most).
+    rows = [movement(f"RA-{i}", "receipt", T, "EST-HOS", "2", counterparty_id="EST-DIS",
+                     lot=f"LOTE-{i:06d}-" + "x" * 45, serial=f"SN-{i:08d}-" + "y" * 60)
+            for i in range(10_000)]
+    path = write_csv(data_dir, "movements", rows)
+    w = worker.Worker(path, known, 7, "k" * 32, batch_size=1000)
+    batches = iter(w)
+    first = next(batches)  # the reading thread runs from here on
+    deadline = time.monotonic() + 30
+    while w._proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert w._proc.poll() == 0  # it ended with 9 batches untaken: they wait in the thread's
+    assert w._frames.qsize() >= 10  # queue (with the end), not in a full pipe
+    got = [first, *batches]
+    assert [len(b[0]) for b in got] == [1000] * 10
+    assert [line for b in got for line in b[1]] == list(range(2, 10_002))
+    # Closing before the end: the child and the thread stop, nothing hangs.
+    w = worker.Worker(path, known, 7, "k" * 32, batch_size=1)
+    next(iter(w))
+    w.close()
+    assert w._proc.poll() is not None and not w._thread.is_alive()
