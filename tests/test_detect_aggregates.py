@@ -109,3 +109,22 @@ def test_the_context_splits_raw_frame_and_aggregated_history(session):
     # Without aggregate days (or with a given where/frame) there is no split.
     plain = DetectionContext(session, now, lookback_days=10, history_days=5)
     assert plain.history is None and plain.since == now - dt.timedelta(days=15)
+
+
+def test_event_ids_are_found_by_their_rows_time_span_rounded_or_not(session):
+    # ``Frame.event_id_list`` bounds its query by the rows' own times (PostgreSQL then reads
+    # their months only). Epoch seconds are rounded on PostgreSQL: a movement at .7 s is
+    # still found; and a row whose time in the frame is not its own falls back to no bound.
+    base_products(session)
+    est(session, "EST-A")
+    mv(session, "receipt", "EST-A", FENT_AMP, 10, dt.datetime(2024, 3, 1, 3, 0, 0, 700000),
+       event_id="EV-FRACTION")
+    mv(session, "receipt", "EST-A", FENT_AMP, 5, dt.datetime(2024, 6, 1, 3, 0), event_id="EV-JUNE")
+    session.flush()
+    f = load_frame(session.connection())
+    by_id = {f.event_id(i): i for i in range(f.n)}
+    assert set(by_id) == {"EV-FRACTION", "EV-JUNE"}
+    g = load_frame(session.connection())
+    g.t = g.t.copy()
+    g.t[:] = to_epoch(dt.datetime(2030, 1, 1))  # times that are nobody's
+    assert sorted(g.event_id_list(np.arange(g.n))) == ["EV-FRACTION", "EV-JUNE"]

@@ -110,14 +110,20 @@ class Frame:
         missing = [i for i in ids if i not in self._eid_cache]
         if missing:
             # The rows' own time span bounds the query: on PostgreSQL it reads the months
-            # that hold them (partition pruning), not every month's primary key.
+            # that hold them (partition pruning), not every month's primary key. A second
+            # each side: epoch seconds are rounded (PostgreSQL) or truncated (SQLite).
             ts = self.t[np.asarray(rows)]
-            t0, t1 = from_epoch(int(ts.min())), from_epoch(int(ts.max()) + 1)
-        for k in range(0, len(missing), 500):
-            chunk = missing[k:k + 500]
-            stmt = select(Movement.id, Movement.event_id).where(
-                Movement.id.in_(chunk), Movement.occurred_at >= t0, Movement.occurred_at <= t1)
-            self._eid_cache.update(dict(self.conn.execute(stmt).all()))
+            t0, t1 = from_epoch(int(ts.min()) - 1), from_epoch(int(ts.max()) + 1)
+        for bounded in (True, False):  # unbounded: a row whose time was not its own
+            for k in range(0, len(missing), 500):
+                stmt = select(Movement.id, Movement.event_id).where(
+                    Movement.id.in_(missing[k:k + 500]))
+                if bounded:
+                    stmt = stmt.where(Movement.occurred_at >= t0, Movement.occurred_at <= t1)
+                self._eid_cache.update(dict(self.conn.execute(stmt).all()))
+            missing = [i for i in missing if i not in self._eid_cache]
+            if not missing:
+                break
         return [self._eid_cache[i] for i in ids]
 
     def event_id(self, row: int) -> str:
