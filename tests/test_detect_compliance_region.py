@@ -157,6 +157,28 @@ def test_grace_year_of_a_starting_programme_flags_no_one(session):
     assert _by_subject(session, "uncertified_handler") == {}
 
 
+def test_between_norm_and_starting_programme_only_the_heaviest_never_certified_is_listed(
+        session):
+    """Quirk (a foreign world): 89.96 % of handlers certified, just under the 90 % norm, and
+    one pharmacist with no certificate dispensing most of a pharmacy's fentanyl. Below the norm
+    the rule listed no one; now the never-certified handlers whose patient-facing events are in
+    the top decile (and >= 20) are listed, at low; the light ones without one are not."""
+    _grace_world(session, 24 / 30)  # 6 of 30 pharmacists without any certificate: 80 %
+    for k in range(40):  # CQFP-G29 (never certified) dispenses far more than anyone
+        mv(session, "dispense", "F1", FENT_AMP, 1, dt.datetime(2025, 2, 1 + k % 27, 9),
+           professional_id="CQFP-G29", prescriber_id=f"CMP-R{k % 3}",
+           patient_id=f"PSN:h{k}", prescription_id=f"RH{k}")
+    for r in range(3):
+        prof(session, f"CMP-R{r}", specialty="oncology", certified=dt.date(2024, 12, 1))
+    session.commit()
+    run_all(session)
+    alerts = _by_subject(session, "uncertified_handler")
+    assert set(alerts) == {"CQFP-G29"}
+    a = alerts["CQFP-G29"]
+    assert a.severity == "low" and a.evidence["in_grace_period"] is True
+    assert a.evidence["handlers_never_certified"] == [6, 34]
+
+
 def _surge_world(session, one_driver: bool):
     """Seven departments, two hospitals and four prescribers each, eight months; a national
     season in May; Cusco (08) doubles in July and August — spread over its prescribers, or

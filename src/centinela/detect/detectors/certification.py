@@ -45,7 +45,11 @@ class UncertifiedHandler(Detector):
     fentanyl movements hold a certificate of some date), a handler who holds none at all and
     whose handling reached patients is listed from go-live as a compliance notice (``low``,
     ``in_grace_period``): the rule does not bind yet, and a few per cent of handlers without a
-    certificate is a base rate, not a finding. A lapsed certificate is not judged before the
+    certificate is a base rate, not a finding. Where certification is common but not yet the
+    norm (more than 10 % and less than half of the handlers hold none), only the heaviest of
+    those without one are listed the same way: patient-facing fentanyl events in the grace
+    period in the top decile of all handlers' (and ≥ 20), a worklist for the programme rather
+    than a cliff at the norm's share. A lapsed certificate is not judged before the
     deadline.
     """
 
@@ -53,8 +57,9 @@ class UncertifiedHandler(Detector):
     title = "Manejo de fentanilo sin certificación / Uncertified fentanyl handler"
     tolerates = (
         "events before the certification deadline (a patient-facing handler with no certificate "
-        "at all where >= 90 % of handlers hold one is a low notice), certificates valid on the "
-        "event's date, "
+        "at all where >= 90 % of handlers hold one is a low notice; where more than half do, "
+        "only a top-decile patient-facing handler with >= 20 such events), certificates valid "
+        "on the event's date, "
         "and nurses (outside the rule). Repeats extend one alert per professional and "
         "violation. Handling of custody records only (counts, receipts, transfers, no patient "
         "reached) stays a low-severity compliance notice, and so does every finding when at "
@@ -73,6 +78,9 @@ class UncertifiedHandler(Detector):
     # Grace period: a handler with no certificate at all is an exception once at least this
     # share of the (≥ SYSTEMIC_MIN_HANDLERS) handlers holds one.
     GRACE_NORM_SHARE = 0.9
+    # Between the norm and a systemic gap, only the heaviest: patient-facing fentanyl events
+    # in the grace period at or above this quantile of all handlers' (and at least the floor).
+    HEAVY_QUANTILE, HEAVY_MIN_EVENTS = 0.9, 20
 
     def run(self, session: Session, now: dt.datetime, ctx: DetectionContext) -> list[AlertDraft]:
         return self._after_deadline(session, ctx) + self._never_certified_in_grace(session, ctx)
@@ -93,9 +101,15 @@ class UncertifiedHandler(Detector):
         per = periods_by_professional(session, ctx.settings.certification_valid_days,
                                       ids=sorted(names.values()) if len(codes) <= 5000 else None)
         never = [c for c in codes if not per.get(names[c])]
-        if len(never) > (1 - self.GRACE_NORM_SHARE) * len(codes):
-            return []  # certification is not yet the norm: the grace period is for this
+        n_never = len(never)
+        if len(never) >= self.SYSTEMIC_SHARE * len(codes):
+            return []  # the programme is starting: the grace period is for this
         grace = fent & (ctx.row_day >= go_live) & (ctx.row_day < deadline)
+        if len(never) > (1 - self.GRACE_NORM_SHARE) * len(codes):
+            # Certification is common but not yet the norm: only the heaviest patient-facing
+            # handlers without any certificate are listed (a worklist for the programme,
+            # not a cliff at the norm's share).
+            never = self._heaviest(ctx, grace, codes, never)
         out = []
         for code in never:
             grp = np.flatnonzero(grace & ((f.prescriber == code) | (f.professional == code)))
@@ -110,7 +124,7 @@ class UncertifiedHandler(Detector):
             summary = (f"{pid} ({role}) manejó {fmt(mg, 2)} mg de fentanilo en {len(grp)} "
                        f"movimiento(s) entre {day_str(int(f.t[grp].min()))} y "
                        f"{day_str(int(f.t[grp].max()))} sin ningún certificado registrado, "
-                       f"cuando {len(codes) - len(never)} de {len(codes)} de quienes manejan "
+                       f"cuando {len(codes) - n_never} de {len(codes)} de quienes manejan "
                        f"fentanilo ya están certificados (plazo: "
                        f"{ctx.settings.certification_deadline}).")
             if len(facing) == 0:
@@ -124,10 +138,24 @@ class UncertifiedHandler(Detector):
                  "deadline": ctx.settings.certification_deadline.isoformat(),
                  "in_grace_period": True, "fentanyl_mg": mg,
                  "patient_facing_events": int(len(facing)), "patients": patients,
-                 "handlers_never_certified": [len(never), len(codes)], **f.events(grp)},
+                 "handlers_never_certified": [n_never, len(codes)], **f.events(grp)},
                 department=ctx.prof_department(code), score=score,
             ))
         return out
+
+    def _heaviest(self, ctx: DetectionContext, grace: np.ndarray, codes: list[int],
+                  never: list[int]) -> list[int]:
+        """The handlers of ``never`` whose patient-facing fentanyl events in the grace period
+        reach the ``HEAVY_QUANTILE`` of every handler's (and ``HEAVY_MIN_EVENTS``)."""
+        f = ctx.frame
+        n = len(f.profv)
+        rx = grace & (f.prescriber >= 0)
+        given = grace & (f.professional >= 0) & (f.patient >= 0) & (f.professional != f.prescriber)
+        events = (np.bincount(f.prescriber[rx], minlength=n)
+                  + np.bincount(f.professional[given], minlength=n))
+        counts = events[np.asarray(codes)]
+        floor = max(float(np.quantile(counts, self.HEAVY_QUANTILE)), self.HEAVY_MIN_EVENTS)
+        return [c for c in never if events[c] >= floor]
 
     def _after_deadline(self, session: Session, ctx: DetectionContext) -> list[AlertDraft]:
         f, reg = ctx.frame, ctx.registry
