@@ -12,9 +12,11 @@ import datetime as dt
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from centinela.alerts.service import AlertDraft, upsert_alerts
 from centinela.config import get_settings
+from centinela.detect.base import Detector
 from centinela.detect.context import DetectionContext
 from centinela.detect.frame import load_frame
 from centinela.detect.registry import all_detectors
@@ -61,7 +63,8 @@ def after_import(session: Session, import_id: int, now: dt.datetime | None = Non
     return len(drafts)
 
 
-def _run(session: Session, now: dt.datetime, import_id: int, detectors, where) -> list[AlertDraft]:
+def _run(session: Session, now: dt.datetime, import_id: int, detectors: list[Detector],
+         where: ColumnElement[bool]) -> list[AlertDraft]:
     frame = load_frame(session.connection(), where)
     if frame.n == 0:
         return []
@@ -72,7 +75,7 @@ def _run(session: Session, now: dt.datetime, import_id: int, detectors, where) -
     return out
 
 
-def _history_filter(drafts: list[AlertDraft]):
+def _history_filter(drafts: list[AlertDraft]) -> ColumnElement[bool] | None:
     ests = {d.subject_id for d in drafts if d.subject_kind == "establishment"}
     profs = {d.subject_id for d in drafts if d.subject_kind == "professional"}
     pats = {d.subject_id for d in drafts if d.subject_kind == "patient"}

@@ -27,6 +27,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from itertools import groupby
 from pathlib import Path
+from typing import IO, Any
 
 from centinela.ingest.fields import MOVEMENTS
 from centinela.ingest.readers import FileRefused, Item, read_records
@@ -38,8 +39,9 @@ from centinela.privacy import redact
 # ~0.2 s to start; below this the file is validated in the importing process).
 PARALLEL_MIN_ROWS = 50_000
 
-Reject = tuple[int | None, str | None, str | None, str, dict | None]
-Chunk = tuple[list[tuple], list[int], list[Reject], int]
+Row = tuple[Any, ...]
+Reject = tuple[int | None, str | None, str | None, str, dict[str, Any] | None]
+Chunk = tuple[Any, list[int], list[Reject], int]  # rows: list[Row] or a CopyBatch
 
 
 class CopyBatch:
@@ -67,7 +69,7 @@ PIPE_BYTES = 1 << 20  # the child's pipe, where the system allows it (pipe-max-s
 MAX_RUNS = 4  # runs of one month in a batch beyond which it is copied through the loader
 
 
-def _as_copy(rows: list[tuple]) -> tuple:
+def _as_copy(rows: list[Row]) -> Row:
     """A batch of ``(line, key hash, month)`` rows → the ``("copy", …)`` frame item."""
     if not rows:
         return ("copy", b"", [], {}, 0, [])
@@ -90,14 +92,14 @@ def _as_copy(rows: list[tuple]) -> tuple:
     return ("copy", data, list(hashes), counts, len(rows), runs)
 
 
-def chunks(items: Iterable[Item], check: Callable[[tuple], tuple], batch_size: int,
+def chunks(items: Iterable[Item], check: Callable[[Row], Row], batch_size: int,
            fields: tuple[str, ...] = MOVEMENTS.fields) -> Iterator[Chunk]:
     """Validate ``items``; yield ``(rows, lines, rejects, read)`` every ``batch_size`` rows.
 
     A batch is also cut when ``batch_size`` rejections have piled up (a file of rejects keeps
     memory flat too). Rejections carry the raw record; the caller sanitizes it before storing.
     """
-    rows: list[tuple] = []
+    rows: list[Row] = []
     lines: list[int] = []
     rejects: list[Reject] = []
     read = 0
@@ -132,10 +134,10 @@ def chunks(items: Iterable[Item], check: Callable[[tuple], tuple], batch_size: i
         yield rows, lines, rejects, read
 
 
-def _child(job: tuple, out) -> None:
+def _child(job: Row, out: IO[bytes]) -> None:
     """Child process: header check, then every batch of the file, then ``("end",)``."""
 
-    def send(msg: tuple) -> None:
+    def send(msg: Row) -> None:
         data = marshal.dumps(msg)
         out.write(len(data).to_bytes(8, "little"))
         out.write(data)
@@ -190,7 +192,7 @@ class Worker:
     """
 
     def __init__(self, path: Path, known: Known, import_id: int, pseudonym_key: str,
-                 batch_size: int, proc: subprocess.Popen | None = None,
+                 batch_size: int, proc: subprocess.Popen[bytes] | None = None,
                  copy_text: bool = False) -> None:
         self.copy_text = copy_text  # batches come as ``CopyBatch`` (PostgreSQL, MonthLoader)
         # A child started ahead (``spawn``) has imported its modules meanwhile; it waits for
@@ -205,8 +207,9 @@ class Worker:
             job = (str(path), (sorted(known.establishments), sorted(known.professionals),
                                sorted(known.products), dict(known.gtins)), import_id,
                    pseudonym_key, batch_size, copy_text)
-            self._proc.stdin.write(marshal.dumps(job))
-            self._proc.stdin.close()
+            stdin = _pipe(self._proc.stdin)
+            stdin.write(marshal.dumps(job))
+            stdin.close()
             first = self._recv()
         except BaseException:
             self.close()
@@ -217,7 +220,7 @@ class Worker:
 
     def _read_frame(self) -> bytes | None:
         """One frame from the child's pipe; None at the end of the pipe or a frame cut short."""
-        out = self._proc.stdout
+        out = _pipe(self._proc.stdout)
         head = out.read(8)
         size = int.from_bytes(head, "little") if len(head) == 8 else -1
         data = out.read(size) if size > 0 else b""
@@ -241,7 +244,7 @@ class Worker:
             with contextlib.suppress(queue.Full):
                 self._frames.put_nowait(None)
 
-    def _recv(self) -> tuple:
+    def _recv(self) -> Row:
         data = self._read_frame() if self._thread is None else self._frames.get()
         if data is None:  # end of the pipe, or a frame cut short: the child is gone
             try:
@@ -250,7 +253,7 @@ class Worker:
                 code = None
             raise WorkerFailed("el proceso de validación terminó antes que el archivo / the "
                                f"validation process ended before the file did (exit {code})")
-        msg = marshal.loads(data)
+        msg: Row = marshal.loads(data)
         if msg[0] == "error":
             raise WorkerFailed(f"falló la validación / validation process failed: {msg[1]}")
         return msg
@@ -283,7 +286,8 @@ class Worker:
             self._thread.join(10)
         for pipe in (proc.stdin, proc.stdout):
             try:
-                pipe.close()
+                if pipe is not None:
+                    pipe.close()
             except OSError:
                 pass
         try:
@@ -293,7 +297,15 @@ class Worker:
             proc.wait()
 
 
-def spawn() -> subprocess.Popen:
+def _pipe(pipe: IO[bytes] | None) -> IO[bytes]:
+    """A child's pipe (``spawn`` always opens stdin and stdout)."""
+    if pipe is None:  # pragma: no cover - spawn opens both
+        raise WorkerFailed("el proceso de validación no tiene canal / the validation process "
+                           "has no pipe")
+    return pipe
+
+
+def spawn() -> subprocess.Popen[bytes]:
     """Start a validating child; it imports its modules, then waits for a job on stdin.
 
     The import starts it before the registry files (``service.run_import``), so its start
@@ -315,7 +327,7 @@ def spawn() -> subprocess.Popen:
     return proc
 
 
-def discard(proc: subprocess.Popen | None) -> None:
+def discard(proc: subprocess.Popen[bytes] | None) -> None:
     """Stop a child from ``spawn`` that was never given a job (safe on None or a used one)."""
     if proc is None:
         return
@@ -323,7 +335,8 @@ def discard(proc: subprocess.Popen | None) -> None:
         proc.kill()
     for pipe in (proc.stdin, proc.stdout):
         with contextlib.suppress(OSError):
-            pipe.close()
+            if pipe is not None:
+                pipe.close()
     proc.wait()
 
 
