@@ -564,3 +564,26 @@ def test_movements_text_keys_sort_bytewise_and_every_index_is_still_used(engine)
             plan = "\n".join(conn.execute(text("EXPLAIN " + sql), {"v": "x", "a": ["x"]}).scalars())
             scans = [line for line in plan.splitlines() if " on movements_" in line]
             assert scans and all("Index" in line for line in scans), (name, plan)
+
+
+@pg_only
+def test_a_resent_backfill_counts_stored_rows_as_duplicates_and_keeps_conflict_lines(
+        engine, session, data_dir, monkeypatch):
+    # A direct-load year sent again with one row changed (line 9) and one line repeated: the
+    # rows stored with the same content are told duplicates before any merge (one anti-join),
+    # the changed row is a conflict with its own line, nothing is added or lost.
+    _direct(monkeypatch)
+    write_registry(data_dir)
+    rows = _receipts("R", "2019-01", 4) + _receipts("S", "2019-02", 4) + _receipts("T", "2019-03", 4)
+    write_csv(data_dir, "movements", rows)
+    first = import_directory(engine, data_dir, realtime=False).files[-1]
+    assert (first.accepted, first.duplicates, first.conflicts) == (12, 0, 0)
+    again = [dict(r) for r in rows]
+    again[7]["quantity"] = "3"  # line 9: the same key, another content
+    again.insert(10, dict(rows[9]))  # line 12: a line of the file repeated
+    write_csv(data_dir, "movements", again)
+    fr = import_directory(engine, data_dir, realtime=False).files[-1]
+    assert (fr.read, fr.accepted, fr.duplicates, fr.conflicts, fr.rejected) == (13, 0, 12, 1, 0)
+    lines = session.scalars(select(Rejection.line).where(Rejection.kind == "conflict")).all()
+    assert lines == [9]
+    assert session.scalar(select(func.count()).select_from(Movement)) == 12

@@ -195,6 +195,8 @@ def _merge_staged(ctx: IntakeContext, fr: FileReport) -> None:
     """PostgreSQL: merge the staged file set-based; count duplicates, keep conflicts."""
     inserted, others = ctx.bulk.stage.merge(ctx.import_id)
     fr.accepted += inserted
+    fr.duplicates += ctx.bulk.duplicates
+    ctx.bulk.duplicates = 0
     for line, same, imp, row in others:
         if same:
             fr.duplicates += 1

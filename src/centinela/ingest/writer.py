@@ -46,6 +46,7 @@ class Bulk:
         self.raw = conn.connection.driver_connection
         self._staged: set[str] = set()
         self.stage: MovementStage | None = None
+        self.duplicates = 0  # rows told duplicates before a merge (``MonthLoader._restage``)
 
     def insert_ignore(self, table: str, columns: Sequence[str], rows: list[tuple],
                       conflict: Sequence[str], lines: Sequence[int] | None = None) -> int:
@@ -730,12 +731,19 @@ class MonthLoader:
         ``MovementStage`` and let its merge tell duplicates and conflicts apart."""
         stage = MovementStage(self.bulk, self.table, self.columns, self.key)
         cols = ", ".join(self.columns)
+        match = " AND ".join(f"m.{k} = l.{k}" for k in self.key)
+        # A row whose key is stored with the same content is a duplicate whatever else the
+        # file holds: counted here, not staged (a re-sent year is then one anti-join, not a
+        # merge of every row). Rows are numbered before this filter: lines stay right.
         self.cur.execute(
             f"INSERT INTO {stage.name} (seq, line, {cols}) SELECT l.rn, u.line, {cols} "  # noqa: S608
             f"FROM (SELECT row_number() OVER (ORDER BY id) AS rn, * FROM {self.loader}) l "
-            "JOIN unnest(%s::int[]) WITH ORDINALITY AS u(line, ord) ON u.ord = l.rn",
+            "JOIN unnest(%s::int[]) WITH ORDINALITY AS u(line, ord) ON u.ord = l.rn "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {self.table} m WHERE {match} "
+            "AND m.content_hash = l.content_hash)",
             (list(self.lines),))
-        stage.count = self.count
+        stage.count = self.cur.rowcount
+        self.bulk.duplicates += self.count - stage.count
         self.cur.execute(f"DROP TABLE {self.loader}")
         self._done()
         return stage.merge(import_id)
