@@ -137,13 +137,20 @@ class MovementStage:
         match = " AND ".join(f"m.{k} = s.{k}" for k in self.key)
         stage, table = self.name, self.table
         with self.bulk.raw.cursor() as cur:
-            cur.execute(f"ANALYZE {stage}")
             # The merge sorts the file once (first occurrence of each key): in memory, not in
             # temporary files (4 MB default work_mem spills at 200k rows). This transaction only.
             cur.execute(f"SET LOCAL work_mem = '{MERGE_WORK_MEM}'")
             cur.execute(f"SET LOCAL maintenance_work_mem = '{MERGE_WORK_MEM}'")
             if self.partitioned:
                 cur.execute("SELECT pg_advisory_xact_lock(%s)", (MERGE_LOCK,))
+            # A row stored with the same key and content (a re-sent file) is a duplicate,
+            # whatever else the file holds: counted and taken out first. The same content
+            # means the same time (the hash covers it): each lookup reads one month's key.
+            cur.execute(f"DELETE FROM {stage} s USING {table} m WHERE {match} "  # noqa: S608
+                        "AND m.occurred_at = s.occurred_at AND m.content_hash = s.content_hash")
+            self.bulk.duplicates += cur.rowcount
+            self.count -= cur.rowcount
+            cur.execute(f"ANALYZE {stage}")
             cur.execute(f"SELECT coalesce(max(id), 0) FROM {table}")  # noqa: S608
             mark = cur.fetchone()[0]
             # The first occurrence of each key not stored yet. A hash of the narrow keys, not a
@@ -740,7 +747,7 @@ class MonthLoader:
             f"FROM (SELECT row_number() OVER (ORDER BY id) AS rn, * FROM {self.loader}) l "
             "JOIN unnest(%s::int[]) WITH ORDINALITY AS u(line, ord) ON u.ord = l.rn "
             f"WHERE NOT EXISTS (SELECT 1 FROM {self.table} m WHERE {match} "
-            "AND m.content_hash = l.content_hash)",
+            "AND m.occurred_at = l.occurred_at AND m.content_hash = l.content_hash)",
             (list(self.lines),))
         stage.count = self.cur.rowcount
         self.bulk.duplicates += self.count - stage.count
