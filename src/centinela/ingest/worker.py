@@ -284,6 +284,9 @@ class Worker:
         self._stop.set()
         if self._thread is not None:  # it sees the pipe end (child stopped) or the stop flag
             self._thread.join(10)
+            if self._thread.is_alive():  # pragma: no cover - a child that ignores SIGTERM
+                proc.kill()
+                self._thread.join(10)
         for pipe in (proc.stdin, proc.stdout):
             try:
                 if pipe is not None:
