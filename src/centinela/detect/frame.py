@@ -108,22 +108,19 @@ class Frame:
         rows = [int(r) for r in np.atleast_1d(rows)]
         ids = [int(self.row_id[r]) for r in rows]
         missing = [i for i in ids if i not in self._eid_cache]
-        if missing:
-            # The rows' own time span bounds the query: on PostgreSQL it reads the months
-            # that hold them (partition pruning), not every month's primary key. A second
-            # each side: epoch seconds are rounded (PostgreSQL) or truncated (SQLite).
-            ts = self.t[np.asarray(rows)]
-            t0, t1 = from_epoch(int(ts.min()) - 1), from_epoch(int(ts.max()) + 1)
-        for bounded in (True, False):  # unbounded: a row whose time was not its own
+        # The rows' own time span bounds the query: on PostgreSQL it reads the months that
+        # hold them (partition pruning), not every month's primary key. A second each side:
+        # epoch seconds are rounded (PostgreSQL) or truncated (SQLite). Any id still missing
+        # (a row whose time in the frame was not its own) is read without the bound.
+        ts = self.t[np.asarray(rows)] if missing else np.zeros(1)
+        span = (Movement.occurred_at >= from_epoch(int(ts.min()) - 1),
+                Movement.occurred_at <= from_epoch(int(ts.max()) + 1))
+        for bound in (span, ()):
             for k in range(0, len(missing), 500):
                 stmt = select(Movement.id, Movement.event_id).where(
-                    Movement.id.in_(missing[k:k + 500]))
-                if bounded:
-                    stmt = stmt.where(Movement.occurred_at >= t0, Movement.occurred_at <= t1)
+                    Movement.id.in_(missing[k:k + 500]), *bound)
                 self._eid_cache.update(dict(self.conn.execute(stmt).all()))
             missing = [i for i in missing if i not in self._eid_cache]
-            if not missing:
-                break
         return [self._eid_cache[i] for i in ids]
 
     def event_id(self, row: int) -> str:

@@ -126,6 +126,14 @@ class MovementStage:
                 copy.write_row((start + i, line, *row))
         self.count += len(rows)
 
+    def stored_same(self, alias: str) -> str:
+        """SQL: the row ``alias`` is stored already with the same key and content (a
+        duplicate). The same content means the same time (the hash covers it): each lookup
+        reads one month's unique key."""
+        match = " AND ".join(f"m.{k} = {alias}.{k}" for k in (*self.key, "occurred_at",
+                                                               "content_hash"))
+        return f"EXISTS (SELECT 1 FROM {self.table} m WHERE {match})"  # noqa: S608
+
     def merge(self, import_id: int) -> tuple[int, list[tuple]]:
         """Insert the staged rows; return (inserted, the others in file order).
 
@@ -144,10 +152,8 @@ class MovementStage:
             if self.partitioned:
                 cur.execute("SELECT pg_advisory_xact_lock(%s)", (MERGE_LOCK,))
             # A row stored with the same key and content (a re-sent file) is a duplicate,
-            # whatever else the file holds: counted and taken out first. The same content
-            # means the same time (the hash covers it): each lookup reads one month's key.
-            cur.execute(f"DELETE FROM {stage} s USING {table} m WHERE {match} "  # noqa: S608
-                        "AND m.occurred_at = s.occurred_at AND m.content_hash = s.content_hash")
+            # whatever else the file holds: counted and taken out first.
+            cur.execute(f"DELETE FROM {stage} s WHERE {self.stored_same('s')}")  # noqa: S608
             self.bulk.duplicates += cur.rowcount
             self.count -= cur.rowcount
             cur.execute(f"ANALYZE {stage}")
@@ -738,16 +744,14 @@ class MonthLoader:
         ``MovementStage`` and let its merge tell duplicates and conflicts apart."""
         stage = MovementStage(self.bulk, self.table, self.columns, self.key)
         cols = ", ".join(self.columns)
-        match = " AND ".join(f"m.{k} = l.{k}" for k in self.key)
-        # A row whose key is stored with the same content is a duplicate whatever else the
-        # file holds: counted here, not staged (a re-sent year is then one anti-join, not a
-        # merge of every row). Rows are numbered before this filter: lines stay right.
+        # The stage's own duplicate rule, applied before the rows are staged (a re-sent year
+        # then costs one anti-join, not staging a million rows to delete them: 16 s against
+        # 21 s). Rows are numbered before this filter: lines stay right.
         self.cur.execute(
             f"INSERT INTO {stage.name} (seq, line, {cols}) SELECT l.rn, u.line, {cols} "  # noqa: S608
             f"FROM (SELECT row_number() OVER (ORDER BY id) AS rn, * FROM {self.loader}) l "
             "JOIN unnest(%s::int[]) WITH ORDINALITY AS u(line, ord) ON u.ord = l.rn "
-            f"WHERE NOT EXISTS (SELECT 1 FROM {self.table} m WHERE {match} "
-            "AND m.occurred_at = l.occurred_at AND m.content_hash = l.content_hash)",
+            f"WHERE NOT {stage.stored_same('l')}",
             (list(self.lines),))
         stage.count = self.cur.rowcount
         self.bulk.duplicates += self.count - stage.count

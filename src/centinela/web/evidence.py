@@ -177,6 +177,7 @@ def _ratio(ev: dict) -> float | None:
 def _params(alert: Alert, ev: dict, lang: str) -> dict[str, str]:
     """Every value a sentence may name, formatted for ``lang``."""
     months = ev.get("months") or []
+    driver = ev.get("single_driver") or {}  # regional_surge: one prescriber or establishment
     def month(i):
         return format_month(months[i], lang, "long") if months else format_date(
             alert.window_start, lang)
@@ -234,9 +235,9 @@ def _params(alert: Alert, ev: dict, lang: str) -> dict[str, str]:
         "self_witnessed": _n(ev.get("self_witnessed"), lang),
         "waste_events": _n(ev.get("waste_events"), lang),
         "rate_100k": _n(ev.get("rate_per_100k"), lang, 0),
-        "driver": str((ev.get("single_driver") or {}).get("id") or "—"),
-        "driver_share": format_percent_value((ev.get("single_driver") or {}).get("share"), lang)
-        if isinstance((ev.get("single_driver") or {}).get("share"), int | float) else "—",
+        "driver": str(driver.get("id") or "—"),
+        "driver_share": format_percent_value(driver["share"], lang)
+        if isinstance(driver.get("share"), int | float) else "—",
         "expected_100k": _n(ev.get("expected_per_100k"), lang, 0),
         "place": str(ev.get("region_name") or department_name(alert.subject_id[:2])
                      or alert.subject_id),

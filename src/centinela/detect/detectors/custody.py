@@ -471,12 +471,9 @@ class TransferNotReceived(Detector):
         mme = float(sum(float(ctx.row_mme[r]) * (m / float(f.qty[r]) if f.qty[r] else 1.0)
                         for r, m, _ in lines))
         products = sorted({f.prodv.name(int(f.product[r])) for r in rows})
-        what = (f"{fmt(shipped)} unidades de {', '.join(products)}" if len(rows) == 1 else
-                f"{len(rows)} líneas, {fmt(shipped)} unidades de {', '.join(products)}")
-        summary = (f"El envío {eid} ({what}) de {f.estv.name(sender)} a {f.estv.name(receiver)} "
-                   f"({day_str(int(f.t[o]))}) no fue recibido en {days} días: faltan "
-                   f"{fmt(missing)} unidades.") if len(rows) > 1 else (
-                   f"El envío {eid} de {what} de {f.estv.name(sender)} a {f.estv.name(receiver)} "
+        units = f"{fmt(shipped)} unidades de {', '.join(products)}"
+        what = f"de {units}" if len(rows) == 1 else f"({len(rows)} líneas, {units})"
+        summary = (f"El envío {eid} {what} de {f.estv.name(sender)} a {f.estv.name(receiver)} "
                    f"({day_str(int(f.t[o]))}) no fue recibido en {days} días: faltan "
                    f"{fmt(missing)} unidades.")
         return self.draft(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -81,7 +82,21 @@ class _Monthly:
         self.first = np.where(active.any(axis=1), active.argmax(axis=1), nm)
         self.rows, self.inv, self.mon, self.inbound = rows, inv, mon, inbound
         self.mme_per_mg = np.divide(ctx.row_mme[rows], mg, out=np.zeros(len(rows)), where=mg > 0)
-        self.peer_month = np.zeros(len(self.keys))  # set by the detector (``_peer_month``)
+        self._kinds = reg.est_kind
+
+    @cached_property
+    def peer_month(self) -> np.ndarray:
+        """Each series' peer-typical month of receipts (mg): the median of the positive monthly
+        receipts of every series of the same kind of establishment and substance."""
+        out = np.zeros(len(self.keys))
+        codes: dict[str, int] = {}
+        kind = np.array([codes.setdefault(self._kinds[int(e)] or "", len(codes)) for e in self.est],
+                        dtype=np.int64)
+        width = int(self.sub.max()) + 1 if len(self.sub) else 1
+        for _, idx in groups(kind * width + self.sub, np.arange(len(self.keys))):
+            vals = self.R[idx][self.R[idx] > 0]
+            out[idx] = float(np.median(vals)) if len(vals) else 0.0
+        return out
 
 
 def month_end_stock(ctx: DetectionContext, mo: _Monthly, max_age_s: int | None = None) -> np.ndarray:
@@ -181,21 +196,6 @@ def _built_products_reordered(ctx: DetectionContext, mo: _Monthly, g: int, a: in
         received += float(f.qty[after][inbound[after]].sum()) * mg
         used += float(f.qty[after][~inbound[after]].sum()) * mg
     return received > 0 and received >= 0.5 * used
-
-
-def _peer_month(ctx: DetectionContext, mo: _Monthly) -> np.ndarray:
-    """Each series' peer-typical month of receipts (mg): the median of the positive monthly
-    receipts of every series of the same kind of establishment and substance."""
-    n = len(mo.keys)
-    out = np.zeros(n)
-    if n == 0:
-        return out
-    kinds = [ctx.registry.est_kind[int(e)] or "" for e in mo.est]
-    for _, idx in groups(np.array([hash((k, int(s))) for k, s in zip(kinds, mo.sub, strict=True)]),
-                         np.arange(n)):
-        vals = mo.R[idx][mo.R[idx] > 0]
-        out[idx] = float(np.median(vals)) if len(vals) else 0.0
-    return out
 
 
 class _OlderCells:
@@ -417,7 +417,6 @@ class SuspiciousOrder(Detector):
         if ctx.frame.n == 0:
             return []
         mo = _Monthly(ctx)
-        mo.peer_month = _peer_month(ctx, mo)
         R, N, U, W = mo.R, mo.N, mo.U, mo.W
         D = R - U - W  # net inflow: what neither use nor recorded disposal explains
         nm = mo.last + 1
