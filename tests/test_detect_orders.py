@@ -23,6 +23,22 @@ def _month(session, pharmacy, m, received, used, product=MORPH_TAB, count=None):
         mv(session, "count", pharmacy, product, count, days(T0, 30 * m + 25))
 
 
+def _peers_in_month(session, rng, m):
+    """Month ``m`` of nine peer pharmacies P0–P8: each receives and uses the same random
+    quantity of 90–110 tablets."""
+    for i in range(9):
+        q = rng.randint(90, 110)
+        _month(session, f"P{i}", m, q, q)
+
+
+def _peers_year(session, rng, lo=90, hi=110, **kw):
+    """Twelve months of the nine peer pharmacies, one pharmacy after another."""
+    for i in range(9):
+        for m in range(12):
+            q = rng.randint(lo, hi)
+            _month(session, f"P{i}", m, q, q, **kw)
+
+
 def _by_subject(session, detector):
     return {a.subject_id: a for a in session.query(Alert).filter_by(detector=detector)}
 
@@ -34,9 +50,7 @@ def test_suspicious_order_vs_new_ward_and_stock_up(session):
     for e in ("SPIKE", "WARD", "STOCKUP", *(f"P{i}" for i in range(9))):
         est(session, e)
     for m in range(9):
-        for i in range(9):
-            q = rng.randint(90, 110)
-            _month(session, f"P{i}", m, q, q)
+        _peers_in_month(session, rng, m)
         _month(session, "SPIKE", m, 400 if m == 6 else 100, 100)
         _month(session, "WARD", m, 300 if m >= 6 else 100, 300 if m >= 6 else 100)
         _month(session, "STOCKUP", m, {6: 250, 7: 0, 8: 50}.get(m, 100), 100)
@@ -66,9 +80,7 @@ def test_suspicious_order_surplus_found_on_the_shelf_is_not_missing(session):
     for e in ("SHELF", "GONE", "NOCOUNT", "COPIED", *(f"P{i}" for i in range(9))):
         est(session, e)
     for m in range(9):
-        for i in range(9):
-            q = rng.randint(90, 110)
-            _month(session, f"P{i}", m, q, q)
+        _peers_in_month(session, rng, m)
         if m < 6:
             for e in ("SHELF", "GONE", "COPIED"):
                 _month(session, e, m, 100, 100, count=50)
@@ -96,9 +108,7 @@ def test_suspicious_order_with_one_month_of_follow_up_is_provisional(session):
     for e in ("EARLY", "LATE", *(f"P{i}" for i in range(9))):
         est(session, e)
     for m in range(9):
-        for i in range(9):
-            q = rng.randint(90, 110)
-            _month(session, f"P{i}", m, q, q)
+        _peers_in_month(session, rng, m)
         _month(session, "EARLY", m, 400 if m == 6 else 100, 100)
         _month(session, "LATE", m, 400 if m == 7 else 100, 100)
     session.commit()
@@ -320,9 +330,7 @@ def test_suspicious_order_judges_a_growing_establishment_against_its_recent_leve
     for e in ("GROWN", "SPIKE", *(f"P{i}" for i in range(9))):
         est(session, e)
     for m in range(12):
-        for i in range(9):
-            q = rng.randint(90, 110)
-            _month(session, f"P{i}", m, q, q)
+        _peers_in_month(session, rng, m)
         grown = {5: (300, 300), 6: (600, 600), 7: (600, 600), 8: (850, 450)}.get(
             m, (20, 20) if m < 5 else (100, 100))
         _month(session, "GROWN", m, *grown)
@@ -456,10 +464,7 @@ def test_suspicious_order_build_up_of_one_presentation_left_as_dead_stock(sessio
                 _month(session, e, m, 300, 300, product="MOR-10", count=20)
             else:
                 _month(session, e, m, 100, 100, count=level)
-    for i in range(9):
-        for m in range(12):
-            q = rng.randint(90, 110)
-            _month(session, f"P{i}", m, q, q, count=50)
+    _peers_year(session, rng, count=50)
     session.commit()
     run_all(session, only=["suspicious_order"])
     alerts = {a.subject_id: a for a in session.query(Alert).filter_by(detector="suspicious_order")}
@@ -732,10 +737,7 @@ def test_suspicious_order_hoard_far_beyond_any_use_and_its_look_alikes(session):
         received = 90 if m == 5 else (0 if m in (6, 7) else 30)
         level += received - 30
         _month(session, "STOCKUP", m, received, 30, product=FENT_PATCH, count=level)
-    for i in range(9):
-        for m in range(12):
-            q = rng.randint(25, 35)
-            _month(session, f"P{i}", m, q, q, product=FENT_PATCH, count=20)
+    _peers_year(session, rng, 25, 35, product=FENT_PATCH, count=20)
     session.commit()
     run_all(session, only=["suspicious_order"])
     alerts = _by_subject(session, "suspicious_order")
@@ -764,9 +766,7 @@ def test_suspicious_order_under_one_peer_month_is_graded_low(session):
     for e in ("SPIKE", "SMALL", *(f"P{i}" for i in range(9))):
         est(session, e)
     for m in range(10):
-        for i in range(9):
-            q = rng.randint(90, 110)
-            _month(session, f"P{i}", m, q, q)
+        _peers_in_month(session, rng, m)
         _month(session, "SPIKE", m, 400 if m == 6 else 100, 100)
         _month(session, "SMALL", m, 40 if m == 6 else 10, 10)
     session.commit()
@@ -879,10 +879,7 @@ def test_suspicious_order_holiday_stock_ups_sold_through_vs_sustained_over_order
         for m, (received, used) in enumerate(plan):
             level += received - used
             _month(session, name, m, received, used, count=level)
-    for i in range(9):
-        for m in range(12):
-            q = rng.randint(90, 110)
-            _month(session, f"P{i}", m, q, q, count=50)
+    _peers_year(session, rng, count=50)
     session.commit()
     run_all(session, only=["suspicious_order"])
     alerts = _by_subject(session, "suspicious_order")
@@ -916,10 +913,7 @@ def test_suspicious_order_restocking_from_an_empty_shelf_is_no_build_up(session)
                 received, used = after
             level += received - used
             _month(session, name, m, received, used, count=level)
-    for i in range(9):
-        for m in range(12):
-            q = rng.randint(90, 110)
-            _month(session, f"P{i}", m, q, q, count=50)
+    _peers_year(session, rng, count=50)
     session.commit()
     run_all(session, only=["suspicious_order"])
     alerts = _by_subject(session, "suspicious_order")
@@ -953,10 +947,7 @@ def test_suspicious_order_stock_built_for_a_patient_who_then_stopped_is_no_build
         _month(session, "PATIENT", m, received, used, count=level)
     _stock_months(session, "HOARD", [(300, 100), (250, 100), (200, 100), (100, 100), (100, 100)]
                   + [(300, 100)] * 3 + [(100, 100)] * 4)
-    for i in range(9):
-        for m in range(12):
-            q = rng.randint(90, 110)
-            _month(session, f"P{i}", m, q, q, count=50)
+    _peers_year(session, rng, count=50)
     session.commit()
     run_all(session, only=["suspicious_order"])
     alerts = _by_subject(session, "suspicious_order")
@@ -985,10 +976,7 @@ def test_suspicious_order_hoard_stocked_up_twice_is_not_hidden_by_its_second_sto
         received, used = plan.get(m, (0, 0))
         level += received - used
         _month(session, "TWICE", m, received, used, product=FENT_PATCH, count=level)
-    for i in range(9):
-        for m in range(12):
-            q = rng.randint(60, 90)
-            _month(session, f"P{i}", m, q, q, product=FENT_PATCH, count=20)
+    _peers_year(session, rng, 60, 90, product=FENT_PATCH, count=20)
     session.commit()
     run_all(session, only=["suspicious_order"])
     alerts = _by_subject(session, "suspicious_order")
