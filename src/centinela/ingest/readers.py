@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterator
+from itertools import chain
 from operator import itemgetter
 from pathlib import Path
 
@@ -106,12 +107,14 @@ FAST_LINES = True  # split plain lines without csv.reader (tests compare both wa
 
 
 class _Lines:
-    """The file's lines for ``csv.reader``, with one line put back first (``put``)."""
+    """The file's lines for ``csv.reader``, with one line put back first (``back``); while
+    ``taken`` is a list, every line handed out is also appended to it."""
 
-    __slots__ = ("it", "back")
+    __slots__ = ("it", "back", "taken")
 
     def __init__(self, it: Iterator[str]) -> None:
         self.it, self.back = it, None
+        self.taken: list[str] | None = None
 
     def __iter__(self) -> _Lines:
         return self
@@ -119,9 +122,22 @@ class _Lines:
     def __next__(self) -> str:
         line = self.back
         if line is None:
-            return next(self.it)
-        self.back = None
+            line = next(self.it)
+        else:
+            self.back = None
+        if self.taken is not None:
+            self.taken.append(line)
         return line
+
+
+UNCLOSED = ("CSV mal formado: una comilla abierta en esta línea no se cierra en ella; las líneas "
+            "siguientes se leen aparte / malformed CSV: a quote opened on this line is not closed "
+            "on it; the following lines are read on their own")
+
+
+def _fields(names: list[str], text: str) -> dict:
+    """What can be kept of an unreadable line: its text split at the commas, by column."""
+    return dict(zip(names, text.rstrip("\r\n").split(","), strict=False))
 
 
 def _read_csv(path: Path, spec: RecordSpec) -> Iterator[Item]:
@@ -159,59 +175,71 @@ def _read_csv(path: Path, spec: RecordSpec) -> Iterator[Item]:
         # of a file that is not valid UTF-8, goes through csv.reader as it always did.
         fast = FAST_LINES and utf8
         while True:
-            try:
-                for text in source.it if fast else reader:
-                    start = line + 1
-                    if fast:
-                        body = text[:-2] if text[-2:] == "\r\n" else (
-                            text[:-1] if text[-1:] == "\n" else text)
-                        if '"' not in body and len(body) <= limit and body.isprintable():
-                            line = start
-                            row = body.split(",")
-                            if len(row) == ncols:
-                                if " " in body:
-                                    row = list(map(strip, row))
-                                yield start, (tuple(row) if getter is None else getter(
-                                    row + [""])), None, None
-                                continue
-                        else:
-                            source.back = text
-                            before = reader.line_num
-                            try:
-                                row = next(reader)
-                            except csv.Error as exc:
-                                line += reader.line_num - before
-                                yield (start, None,
-                                       Invalid(None, f"CSV mal formado / malformed CSV: {exc}"), {})
-                                continue
-                            except StopIteration:  # pragma: no cover - the line was put back
-                                return
-                            line += reader.line_num - before
-                    else:
-                        row = text
-                        line = reader.line_num
-                    if len(row) == ncols and not bad:
-                        yield start, (tuple(map(strip, row)) if getter is None else
-                                      tuple(map(strip, getter(row + [""])))), None, None
-                        continue
-                    if not row or (len(row) == 1 and not row[0].strip()):
-                        continue
-                    if len(row) != ncols:
+            for text in source.it:
+                start = line + 1
+                if fast:
+                    body = text[:-2] if text[-2:] == "\r\n" else (
+                        text[:-1] if text[-1:] == "\n" else text)
+                    if '"' not in body and len(body) <= limit and body.isprintable():
+                        line = start
+                        row = body.split(",")
+                        if len(row) == ncols:
+                            if " " in body:
+                                row = list(map(strip, row))
+                            yield start, (tuple(row) if getter is None else getter(
+                                row + [""])), None, None
+                            continue
+                        if not row or (len(row) == 1 and not row[0].strip()):
+                            continue
                         yield (start, None,
                                Invalid(None, f"se esperaban {ncols} campos y hay {len(row)} / "
                                              f"expected {ncols} fields, found {len(row)}"),
                                dict(zip(names, row, strict=False)))
                         continue
-                    if any(n in bad for n in range(start, line + 1)):
-                        yield (start, None, Invalid(None, "texto no es UTF-8 / not valid UTF-8"),
-                               dict(zip(names, row, strict=False)))
-                        continue
+                # Any other line goes through csv.reader, which may read on into the next
+                # lines (a quoted field may hold a line break). The lines it takes are kept.
+                source.back, source.taken = text, []
+                error: csv.Error | None = None
+                try:
+                    row = next(reader)
+                except csv.Error as exc:
+                    error = exc
+                except StopIteration:  # pragma: no cover - the line was put back
+                    return
+                taken, source.taken = source.taken, None
+                if len(taken) > 1 and (error is not None or len(row) != ncols):
+                    # A quote opened and not closed on its line swallowed the lines after it
+                    # (to a stray quote or the end of the file): this line is rejected, the
+                    # following ones are read again on their own, so no record is lost.
+                    line = start
+                    source.it = chain(taken[1:], source.it)
+                    yield start, None, Invalid(None, UNCLOSED), _fields(names, taken[0])
+                    break
+                line += len(taken)
+                if error is not None:
+                    yield (start, None, Invalid(None, f"CSV mal formado / malformed CSV: {error}"),
+                           _fields(names, taken[0]))
+                    continue
+                if len(row) == ncols and not bad:
                     yield start, (tuple(map(strip, row)) if getter is None else
                                   tuple(map(strip, getter(row + [""])))), None, None
+                    continue
+                if not row or (len(row) == 1 and not row[0].strip()):
+                    continue
+                if len(row) != ncols:
+                    yield (start, None,
+                           Invalid(None, f"se esperaban {ncols} campos y hay {len(row)} / "
+                                         f"expected {ncols} fields, found {len(row)}"),
+                           dict(zip(names, row, strict=False)))
+                    continue
+                if any(n in bad for n in range(start, line + 1)):
+                    yield (start, None, Invalid(None, "texto no es UTF-8 / not valid UTF-8"),
+                           dict(zip(names, row, strict=False)))
+                    continue
+                yield start, (tuple(map(strip, row)) if getter is None else
+                              tuple(map(strip, getter(row + [""])))), None, None
+            else:
                 return
-            except csv.Error as exc:  # (the fast path catches its own)
-                start, line = line + 1, reader.line_num
-                yield start, None, Invalid(None, f"CSV mal formado / malformed CSV: {exc}"), {}
 
 
 def _scalar(value: object) -> str:
