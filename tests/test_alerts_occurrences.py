@@ -60,3 +60,38 @@ def test_closed_as_false_positive_suppresses_until_the_magnitude_grows(session):
         now=T + dt.timedelta(days=61))
     later, created = upsert_alert(session, _draft(300, mme=400.0), now=T + dt.timedelta(days=300))
     assert created and later.alert_id not in (a.alert_id, grown.alert_id)
+
+
+def test_two_findings_of_one_run_on_one_subject_are_two_occurrences_in_any_order(session):
+    # A detector that judges each presentation flags two of one pharmacy's in the same run,
+    # over overlapping windows. Before, the second replaced the first's occurrence: the alert
+    # kept one finding's score and the other's window, and which depended on the order the
+    # detector listed them in (a set's order, different in every process).
+    from centinela.alerts.service import in_upsert_order
+
+    def both():
+        return [_draft(0, score=60, detector="disposal_share", subject_kind="establishment",
+                       subject_id="EST-9", window_end=T + dt.timedelta(days=30),
+                       evidence={"mme": 10.0, "product_code": "EE-11"}),
+                _draft(5, score=88, detector="disposal_share", subject_kind="establishment",
+                       subject_id="EST-9", summary="Fuerte.",
+                       evidence={"mme": 90.0, "product_code": "EE-03"})]
+
+    seen = []
+    for order in (both(), both()[::-1]):
+        session.query(Delivery).delete()
+        session.query(Alert).delete()
+        for d in in_upsert_order(order):
+            upsert_alert(session, d, now=T)
+        a = session.query(Alert).one()
+        seen.append((a.alert_id, a.score, a.severity, a.summary, a.window_start, a.window_end,
+                     [(o["finding"], o["score"]) for o in a.evidence["occurrences"]]))
+    assert seen[0] == seen[1]
+    alert_id, score, severity, summary, start, end, occ = seen[0]
+    assert (score, severity, summary) == (88, "high", "Fuerte.")
+    assert (start, end) == (T, T + dt.timedelta(days=30))
+    assert sorted(occ) == [("EE-03", 88), ("EE-11", 60)]
+    # The next scheduled run finds the same two: each replaces its own occurrence.
+    for d in in_upsert_order(both()):
+        upsert_alert(session, d, now=T)
+    assert session.query(Alert).one().evidence["occurrence_count"] == 2

@@ -75,6 +75,45 @@ def test_a_broken_detector_is_reported_and_the_others_still_run(session):
     assert report.new >= 3
 
 
+@pytest.mark.parametrize("reverse", [False, True])
+def test_capped_and_tied_findings_are_kept_whatever_order_a_detector_lists_them(
+        session, monkeypatch, reverse):
+    # A detector with more findings than the cap keeps its strongest; among equal scores the
+    # kept ones used to depend on the order the detector listed them in (a set's order, which
+    # changes from one process to the next): two runs on the same data raised different alerts.
+    from centinela.alerts.service import AlertDraft
+    from centinela.detect import engine
+
+    class Tied(Detector):
+        name = "tied_test"
+        subject_kind = "establishment"
+
+        def run(self, session, now, ctx):
+            out = [AlertDraft(detector="tied_test", subject_kind="establishment",
+                              subject_id=f"EST-{i}", severity="high", score=70.0,
+                              window_start=T, window_end=T, summary="Prueba.",
+                              evidence={}, grouped=True) for i in range(6)]
+            return out[::-1] if reverse else out
+
+    import sys
+
+    sys.modules[__name__].Tied = Tied
+    registry.register("tied_test", f"{__name__}:Tied")
+    monkeypatch.setattr(engine, "MAX_ALERTS_PER_DETECTOR", 3)
+    try:
+        _world(session)
+        report = run_all(session, only=["tied_test"])
+    finally:
+        registry.DETECTORS.pop("tied_test")
+    assert report.results[0].truncated == 3
+    kept = sorted(a.subject_id for a in session.query(Alert).filter_by(detector="tied_test"))
+    from centinela.alerts.service import in_upsert_order
+
+    drafts = Tied().run(session, T, None)
+    assert kept == sorted(d.subject_id for d in in_upsert_order(drafts)[:3])
+    assert len(kept) == 3
+
+
 def test_realtime_rules_raise_and_route_alerts_for_one_import(session):
     base_products(session)
     est(session, "D1", "distributor")

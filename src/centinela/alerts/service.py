@@ -252,16 +252,40 @@ def _same_window(alert: Alert, draft: AlertDraft) -> bool:
     return alert.window_start == draft.window_start and alert.window_end == draft.window_end
 
 
+# Evidence fields that tell apart two findings a detector makes on one subject in one run
+# (two presentations written off, a spike and a build-up): each is its own occurrence.
+FINDING_FIELDS = ("product_code", "substance", "metric")
+
+
+def finding_of(draft: AlertDraft) -> str:
+    """What a draft found, as far as its evidence says (``FINDING_FIELDS``): ``""`` if nothing."""
+    ev = draft.evidence or {}
+    return "|".join(str(ev[k]) for k in FINDING_FIELDS if isinstance(ev.get(k), str | int | float))
+
+
 def _merge_occurrence(occurrences: list[dict], draft: AlertDraft) -> list[dict]:
-    """Add the draft as an occurrence, replacing the stored ones its window overlaps."""
+    """Add the draft as an occurrence, replacing the stored ones of the same finding whose
+    window it overlaps (the same finding seen again over a grown window). An occurrence stored
+    without a finding (before it was recorded) is the same finding as any draft."""
     ws, we = draft.window_start, draft.window_end
+    found = finding_of(draft)
     kept = [o for o in occurrences
-            if not (_dt(o["window_start"]) <= we and _dt(o["window_end"]) >= ws)]
+            if not (_dt(o["window_start"]) <= we and _dt(o["window_end"]) >= ws
+                    and o.get("finding", found) == found)]
     kept.append({"window_start": ws.isoformat(), "window_end": we.isoformat(),
                  "score": round(float(draft.score), 3), "severity": draft.severity,
-                 "mme": (draft.evidence or {}).get("mme"),
+                 "finding": found, "mme": (draft.evidence or {}).get("mme"),
                  "event_ids": list((draft.evidence or {}).get("event_ids") or [])[:5]})
-    return sorted(kept, key=lambda o: o["window_start"])
+    return sorted(kept, key=lambda o: (o["window_start"], o["finding"]))
+
+
+def in_upsert_order(drafts: list[AlertDraft]) -> list[AlertDraft]:
+    """Drafts in a fixed order: strongest first, then (equal scores) the older window first,
+    then the dedup key. The alert a subject's findings fold into is created by its strongest
+    and stated by it, or by its latest among equals, whatever order the detector listed them
+    in (a set's order changes from one process to the next)."""
+    return sorted(drafts, key=lambda d: (-float(d.score), d.window_end, d.window_start,
+                                         d.dedup_key()))
 
 
 def _open_alert(session: Session, draft: AlertDraft) -> Alert | None:

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from centinela.alerts.service import AlertDraft, upsert_alert
+from centinela.alerts.service import AlertDraft, in_upsert_order, upsert_alerts
 from centinela.db import session_scope
 from centinela.detect.base import Detector
 from centinela.detect.context import DetectionContext
@@ -241,9 +241,10 @@ def _run_one(session: Session, det: Detector, now: dt.datetime, ctx: DetectionCo
                 drafts = [d for d in drafts if d.subject_id in subjects]
             res.found = len(drafts)
             drafts = group_under(session, det, drafts)
-            drafts = _cap(drafts, res)
-            for draft in drafts:
-                _, created = upsert_alert(session, draft, now=stamp)
+            drafts = _cap(in_upsert_order(drafts), res)
+            # One detector's drafts in a few statements (new subjects inserted and routed
+            # together; repeats and stored subjects one by one), strongest first.
+            for _alert, created in upsert_alerts(session, drafts, now=stamp):
                 res.new += int(created)
                 res.updated += int(not created)
     except Exception as exc:  # noqa: BLE001 - one broken detector must not stop the others
@@ -258,4 +259,4 @@ def _cap(drafts: list[AlertDraft], res: DetectorResult) -> list[AlertDraft]:
     if len(drafts) <= MAX_ALERTS_PER_DETECTOR:
         return drafts
     res.truncated = len(drafts) - MAX_ALERTS_PER_DETECTOR
-    return sorted(drafts, key=lambda d: -d.score)[:MAX_ALERTS_PER_DETECTOR]
+    return in_upsert_order(drafts)[:MAX_ALERTS_PER_DETECTOR]

@@ -14,7 +14,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from centinela.alerts.service import AlertDraft, upsert_alerts
+from centinela.alerts.service import AlertDraft, in_upsert_order, upsert_alerts
 from centinela.config import get_settings
 from centinela.detect.base import Detector
 from centinela.detect.context import DetectionContext
@@ -59,7 +59,7 @@ def after_import(session: Session, import_id: int, now: dt.datetime | None = Non
     history = _history_filter(drafts)
     if history is not None:
         drafts = _run(session, now, import_id, detectors, or_(base, history))
-    upsert_alerts(session, drafts, now=now)
+    upsert_alerts(session, in_upsert_order(drafts), now=now)
     return len(drafts)
 
 
