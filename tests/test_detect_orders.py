@@ -121,6 +121,31 @@ def test_suspicious_order_with_one_month_of_follow_up_is_provisional(session):
     assert late.severity == "low" and "Provisional" in late.summary
 
 
+def test_an_episode_whose_largest_order_came_last_is_provisional(session):
+    """Seen on a foreign world (a pharmacy's holiday stock-up): a larger order in November and
+    a far larger one in December are one episode. The November order had three months of
+    follow-up, the December one two; November's horizon holds December's order, so the
+    episode was graded critical on a follow-up the December units never had. The largest
+    order's follow-up now grades the episode: provisional (low), as the December order alone
+    would be; the same episode a month earlier is graded."""
+    rng = random.Random(17)
+    base_products(session)
+    est(session, "D1", "distributor")
+    for e in ("LASTBIG", "EARLIER", *(f"P{i}" for i in range(9))):
+        est(session, e)
+    for m in range(9):
+        _peers_in_month(session, rng, m)
+        _month(session, "LASTBIG", m, {6: 250, 7: 900}.get(m, 100), 100)
+        _month(session, "EARLIER", m, {5: 250, 6: 900}.get(m, 100), 100)
+    session.commit()
+    run_all(session)
+    alerts = _by_subject(session, "suspicious_order")
+    late, early = alerts["LASTBIG"], alerts["EARLIER"]
+    assert len(late.evidence["months"]) == 2 and late.evidence["follow_up_months"] == 2
+    assert late.evidence["provisional"] is True and late.severity == "low"
+    assert early.evidence["provisional"] is False and early.severity != "low"
+
+
 def test_counts_stamped_on_the_first_of_a_month_are_no_follow_up(session):
     """Quirk: the year's data ends with the year-end counts stamped 00:30 on the 1st of the next
     month. A spike ordered in the last full month but one is seen with one month of use (the
@@ -219,6 +244,39 @@ def test_purchases_outgrow_use_tolerates_a_count_stamped_after_the_days_dispensi
     session.commit()
     run_all(session)
     assert set(_by_subject(session, "purchases_outgrow_use")) == {"GAP"}
+
+
+def test_purchases_outgrow_use_reports_a_ratio_with_no_finite_value_as_capped(session):
+    """Seen on a foreign world: a hospital received 300 methadone tablets that never showed in
+    its monthly counts, which fell by exactly what it dispensed. Received ÷ (used + counted
+    change) has a zero denominator there; the alert said "razón 3000000000000.00". It is still
+    flagged (nothing received is accounted for), with the ratio reported as ≥ 10 and a sentence
+    that says what the counts show."""
+    from centinela.web.evidence import explain
+
+    rng = random.Random(13)
+    base_products(session)
+    est(session, "D1", "distributor")
+    for e in ("VANISH", *(f"P{i}" for i in range(10))):
+        est(session, e)
+    for m in range(9):
+        for i in range(10):
+            q = rng.randint(95, 105)
+            _month(session, f"P{i}", m, q, q, count=100)
+        _month(session, "VANISH", m, 250 if m in (1, 4, 7) else 0, 40, count=1000 - 40 * m)
+    session.commit()
+    run_all(session)
+    alert = _by_subject(session, "purchases_outgrow_use")["VANISH"]
+    ev = alert.evidence
+    assert ev["observed"] == 10.0 and ev["observed_capped"] is True
+    assert ev["stock_change_mg"] < 0 and ev["used_mg"] + ev["stock_change_mg"] <= 0
+    assert "razón ≥ 10" in alert.summary and "no aparece en el stock contado" in alert.summary
+    assert "3000000" not in alert.summary
+    for lang, words in (("es", "no aparece en el stock contado"), ("en", "never shows")):
+        shown = explain(alert, ev, lang)
+        assert words in shown.headline
+        assert next(i.value for i in shown.items if i.key == "observed").startswith("≥ 10")
+        assert "observed_capped" not in {i.key for i in shown.items}
 
 
 def test_inventory_shortfall_vs_corrected_miscount(session):

@@ -29,7 +29,7 @@ HIDDEN = {"event_ids", "occurrences", "tau", "window", "metric", "tests", "horiz
           "series", "score_z", "smoothed_per_100k", "effective_patients", "threshold_ratio",
           "region_name", "statistics", "last_28_days", "series_start", "report_ids",
           "registered", "traced", "expected_orders", "receipts_matched", "provisional",
-          "chain", "referral_hospital", "onset_p", "prescriber_ids"}
+          "chain", "referral_hospital", "onset_p", "prescriber_ids", "observed_capped"}
 # Units of the evidence's own keys; "observed"/"expected" take the detector's unit below.
 KEY_UNITS = {
     "mme": "mme", "observed_mme": "mme", "expected_mme": "mme", "total_mme": "mme",
@@ -148,6 +148,8 @@ def items(alert: Alert, evidence: dict, lang: str) -> list[EvidenceItem]:
         text = _fmt_value(key, value, unit, lang)
         if alert.detector in PERCENT_DETECTORS and key in ("observed", "expected"):
             text = format_percent_value(value, lang)
+        if key == "observed" and evidence.get("observed_capped"):
+            text = "≥ " + text  # a ratio with no finite value, reported at its cap
         if alert.detector in PERCENT_DETECTORS and key == "peer_range" \
                 and isinstance(value, list):
             text = " – ".join(format_percent_value(v, lang) for v in value)
@@ -263,6 +265,8 @@ def _params(alert: Alert, ev: dict, lang: str) -> dict[str, str]:
         and ev["peer_month_mg"] > 0 else "—",
         "follow_up": _n(ev.get("follow_up_months"), lang),
         "used_mg": _q(ev.get("used_mg"), "mg", lang, 1),
+        "counted_drop_mg": _q(-ev["stock_change_mg"], "mg", lang, 1)
+        if isinstance(ev.get("stock_change_mg"), int | float) else "—",
         "overlap_days": _n(ev.get("overlap_days"), lang, 0),
         "peak_mme": _n(ev.get("peak_mme"), lang, 0),
         "gap": _n(ev.get("units_unexplained"), lang),
@@ -295,6 +299,9 @@ def _variant(alert: Alert, ev: dict) -> str:
         return "suspicious_order.build_up"
     if alert.detector == "suspicious_order" and "stock_hoard" in (ev.get("criteria") or []):
         return "suspicious_order.hoard"
+    if (alert.detector == "purchases_outgrow_use" and ev.get("observed_capped")
+            and (ev.get("stock_change_mg") or 0) < 0):
+        return "purchases_outgrow_use.capped"
     if alert.detector == "transfer_not_received" and ev.get("reason") == "receiver_silent":
         return "transfer_not_received.silent"
     return alert.detector

@@ -312,7 +312,8 @@ class SuspiciousOrder(Detector):
 
     A finding whose follow-up is only the order month and the next one (an order received in
     the last full month of the data; a current month the data reaches by less than a week,
-    perhaps only the counts of its first day, is no month of follow-up) is provisional: an order of two or more typical months
+    perhaps only the counts of its first day, is no month of follow-up; in an episode of
+    consecutive months, the follow-up of its largest order) is provisional: an order of two or more typical months
     has not had time to be used, so an ordinary stock-up and a diverted order still look the
     same apart from their size. It is listed at ``low`` ("provisional") and graded as usual
     when a later run sees a longer follow-up (the open alert takes the new occurrence).
@@ -781,7 +782,11 @@ class SuspiciousOrder(Detector):
             summary = (f"{name} recibió {fmt(best['R'], 2)} mg de {sub} en "
                        f"{month_label(mo.m0 + best['m'])}, {fmt(ratio, 1)} veces su promedio de 12 "
                        f"meses, sin un aumento equivalente de su dispensación o uso.")
-            follow_up = max(it["complete_months"] for it in ep)
+            # The follow-up that grades the finding is that of the episode's largest order: the
+            # horizon of an earlier, smaller order holds it too, so its longer follow-up would
+            # grade an excess that has not had time to be used (a pharmacy's November order,
+            # then a far larger one in December, the last month of the data).
+            follow_up = max(ep, key=lambda it: (it["R"], it["m"]))["complete_months"]
             score = None
             if follow_up < self.GRADED_HORIZON:
                 summary += (" Provisional: solo se conoce un mes de uso posterior; se reevalúa "
@@ -827,7 +832,9 @@ class PurchasesOutgrowUse(Detector):
     counts uses the window less its first 30 days of activity (when an opening stock is bought),
     with ΔS = 0. A count's stated time is uncertain within its day (stamped at the end of a shift
     or the next morning), so flows on the first and the last count's day are read charitably:
-    outflows inside the period, inflows outside. Ratio R ÷ (U + ΔS) against establishments of the same kind (robust z on log scale,
+    outflows inside the period, inflows outside. Ratio R ÷ (U + ΔS), reported as "≥ 10" when
+    U + ΔS is under a tenth of R (the counts fell by about as much as the outflows: what came in
+    never showed on the shelf), against establishments of the same kind (robust z on log scale,
     σ ≥ 0.25, the spread that ordinary stock policies produce over a year): flagged when z ≥ 3.5,
     ratio ≥ 1.25 and the unexplained mg ≥ 2 months of average use and more than the largest
     single receipt of the period (one order can be on the shelf unopened: a drugstore that
@@ -854,6 +861,7 @@ class PurchasesOutgrowUse(Detector):
                        "used_mg", "stock_change_mg")
 
     Z_MIN, MIN_RATIO, MIN_PEERS, SIGMA_FLOOR, Q = 3.5, 1.25, 8, 0.25, 0.05
+    RATIO_CAP = 10.0  # received ÷ (used + counted change) reported as "≥ 10" beyond
 
     def run(self, session: Session, now: dt.datetime, ctx: DetectionContext) -> list[AlertDraft]:
         f, reg = ctx.frame, ctx.registry
@@ -915,8 +923,11 @@ class PurchasesOutgrowUse(Detector):
         # order can still be on the shelf, unopened.
         biggest = np.zeros(len(mo.keys))
         np.maximum.at(biggest, g_of[sel_in], mg[sel_in])
-        denom = np.maximum(U + dS, 1e-9)
-        ratio = np.where((R > 0) & (U > 0), R / denom, np.nan)
+        # Where use and the counted change account for almost none of the receipts (the counts
+        # fell by as much as the outflows: what came in never reached the shelf), the ratio
+        # has no finite value to report: it is capped, and so is its z.
+        denom = np.maximum(U + dS, R / self.RATIO_CAP)
+        ratio = np.where((R > 0) & (U > 0), R / np.maximum(denom, 1e-9), np.nan)
         lr = np.log(np.where(ratio > 0, ratio, np.nan))
         kinds = np.array([_kind(ctx, int(e)) for e in mo.est])
         cands, n_tests = [], 0
@@ -971,12 +982,17 @@ class PurchasesOutgrowUse(Detector):
         mg = ctx.row_mg[rows]
         mme_per_mg = float(np.median(ctx.row_mme[rows][mg > 0] / mg[mg > 0])) if (mg > 0).any() else 0.0
         t0 = max(int(f.t[rows].min()) if len(rows) else ctx.start_t, ctx.start_t)
+        capped = bool(ratio[g] >= self.RATIO_CAP)
+        shown = f"≥ {self.RATIO_CAP:.0f}" if capped else f"{ratio[g]:.2f}"
         summary = (f"{name} recibió {fmt(R[g], 2)} mg de {sub} pero solo registró {fmt(U[g], 2)} mg de "
-                   f"uso o salidas (razón {ratio[g]:.2f}, mediana de pares {np.exp(med):.2f}).")
+                   f"uso o salidas (razón {shown}, mediana de pares {np.exp(med):.2f}).")
+        if capped and dS[g] < 0:
+            summary += (f" Los conteos bajaron {fmt(-dS[g], 2)} mg en el mismo periodo: lo recibido "
+                        "no aparece en el stock contado.")
         return self.draft(
             name, t0, ctx.now_t, strength_from_p(p_from_z(z)), gap * mme_per_mg, summary,
             {"metric": "received ÷ (used + counted stock change)", "substance": sub,
-             "observed": float(ratio[g]), "expected": float(np.exp(med)),
+             "observed": float(ratio[g]), "observed_capped": capped, "expected": float(np.exp(med)),
              "peer_range": [float(np.percentile(peers, 25)), float(np.percentile(peers, 75))],
              "percentile": percentile_of(float(ratio[g]), peers), "z": z,
              "p_value": p_from_z(z), "peers": int(len(peers)),
