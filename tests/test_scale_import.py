@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import time
 
 import pytest
 from sqlalchemy import func, select, text
@@ -81,6 +82,16 @@ def test_the_partition_job_analyzes_months_whose_statistics_are_missing_or_stale
         movement(f"S-{i}", "receipt", f"2019-04-{10 + i}T10:00:00-05:00", "EST-HOS", "2",
                  counterparty_id="EST-DIS") for i in range(5)])
     assert import_directory(engine, data_dir, realtime=False).files[-1].accepted == 5
+    # The import's backend reports its inserted rows to the statistics a moment later (at
+    # most a second after its commit, later on a busy server). Were that report to arrive after
+    # the ANALYZE below, the month would read stale again: wait for it first.
+    for _ in range(100):
+        with engine.connect() as conn:
+            if conn.execute(text(
+                    "SELECT coalesce(sum(n_mod_since_analyze), 0) FROM pg_stat_user_tables "
+                    "WHERE relname = 'movements_2019_04'")).scalar() >= 5:
+                break
+        time.sleep(0.1)
     with engine.begin() as conn:
         done = maintain(conn, ahead=0)
         assert "movements_2019_04" in done.analyzed
