@@ -292,3 +292,35 @@ def test_disposal_share_leaves_hospital_residue_and_one_off_breakage(session):
     alerts = _by_subject(session, "disposal_share")
     assert set(alerts) == {"H2"}
     assert alerts["H2"].evidence["peer_group"] == "hospital"
+
+
+def test_breakage_witnessed_apart_from_doses_does_not_make_a_small_clinic_nurse_a_waster(session):
+    """Quirk (three of four fresh foreign worlds): at a hospital of three nurses, too few for the
+    same-ward test, a nurse who handled about twenty ampoules dropped four on three days she
+    gave no dose, each written off with a pharmacist as witness: nationally she read as
+    wasting ~18 % against a 2 % median, flagged. Whole units written off apart from her doses
+    under an independent witness are not dose residue and stay out of the national comparison.
+    Still flagged: a nurse of a like clinic whose residue after each dose is inflated, and one
+    whose "breakages" apart from her doses carry no independent witness."""
+    rng = random.Random(21)
+    base_products(session)
+    for h in ("OR1", "OR2", "OR3", "SMALLA", "SMALLB", "SMALLC"):
+        est(session, h, "hospital")
+    for h in ("OR1", "OR2", "OR3"):
+        for i in range(8):
+            _nurse(session, f"CEP-{h}{i}", round(rng.uniform(0.97, 0.99), 3), n=40, hospital=h)
+    for h in ("SMALLA", "SMALLB", "SMALLC"):
+        for i in range(2):
+            _nurse(session, f"CEP-{h}{i}", round(rng.uniform(0.97, 0.99), 3), n=20, hospital=h)
+    _nurse(session, "CEP-BREAK", 0.98, n=20, hospital="SMALLA")
+    _nurse(session, "CEP-SKIM", 0.6, n=20, hospital="SMALLB")
+    _nurse(session, "CEP-SELFBREAK", 0.98, n=20, hospital="SMALLC")
+    for d, q in ((10, 1), (31, 2), (52, 1)):  # midday of a day with no dose of hers (every 3 d)
+        at = days(T0, d) + dt.timedelta(hours=-3)
+        mv(session, "waste", "SMALLA", FENT_AMP, q, at, professional_id="CEP-BREAK",
+           witness_id="CQFP-SMALLA")
+        mv(session, "waste", "SMALLC", FENT_AMP, q, at, professional_id="CEP-SELFBREAK",
+           witness_id="CEP-SELFBREAK")
+    session.commit()
+    run_all(session)
+    assert set(_by_subject(session, "waste_share")) == {"CEP-SKIM", "CEP-SELFBREAK"}

@@ -274,7 +274,13 @@ class WasteShare(Detector):
     beside theatres that give whole ampoules), and would flag a whole ward for its habit.
     Where she has colleagues too few for that test (a clinic of five nurses), a national
     outlier must still waste ≥ 3 units more than her colleagues' pooled share, and at least
-    twice that share.
+    twice that share. The national comparison measures dose residues and has no model of lumps,
+    so it leaves out whole units written off apart from her doses (no administration of the
+    product by her within 12 hours) and witnessed by someone else: an ampoule dropped on the
+    floor, recorded as the procedure asks. At a hospital of three nurses, two or three such
+    breakages made a nurse who handled fifteen ampoules read as wasting 40 % of them. The
+    same-ward comparison keeps them (its exact tail draws lumps from the colleagues' days), and
+    standalone write-offs without an independent witness stay in both.
     """
 
     name = "waste_share"
@@ -285,8 +291,9 @@ class WasteShare(Detector):
         "establishment; between-colleague variance; where she has >= 5 colleagues the "
         "national comparison is not used, with fewer she must exceed their pooled share by "
         ">= 3 units and 2x), lumpy waste such as a dropped ampoule "
-        "(exact tail from the colleagues' days), and chance across every professional x "
-        "window (Benjamini-Hochberg)."
+        "(exact tail from the colleagues' days; in the national comparison, whole units "
+        "written off apart from her doses with an independent witness are left out), and "
+        "chance across every professional x window (Benjamini-Hochberg)."
     )
     subject_kind = "professional"
     topics = ("waste", "diversion")
@@ -302,6 +309,7 @@ class WasteShare(Detector):
 
     WINDOW_DAYS, STEP_DAYS = 90, 30
     COLLEAGUE_RATIO = 2.0  # with < 5 colleagues, a national outlier must double their share
+    APART_HOURS = 12  # a whole-unit waste this far from any of her doses is not a dose residue
 
     def run(self, session: Session, now: dt.datetime, ctx: DetectionContext) -> list[AlertDraft]:
         f = ctx.frame
@@ -321,8 +329,9 @@ class WasteShare(Detector):
             end -= self.STEP_DAYS * DAY
         best: dict[int, tuple] = {}
         self._tests = 0
+        national = rows_all[~self._witnessed_apart(ctx, rows_all)]
         for w0, w1 in windows:
-            rows = rows_all[(f.t[rows_all] >= w0) & (f.t[rows_all] < w1)]
+            rows = national[(f.t[national] >= w0) & (f.t[national] < w1)]
             for cand in self._scan(ctx, rows, ped):
                 p = cand[0]
                 if p not in best or cand[1] > best[p][1]:
@@ -367,6 +376,41 @@ class WasteShare(Detector):
                 department=ctx.prof_department(p) or ctx.est_department(est0),
                 ubigeo=ctx.registry.est_ubigeo[est0],
             ))
+        return out
+
+    def _witnessed_apart(self, ctx: DetectionContext, rows: np.ndarray) -> np.ndarray:
+        """Mask of ``rows``: wastes of whole units witnessed by someone else, with no
+        administration of the product by the same professional within ``APART_HOURS``."""
+        f = ctx.frame
+        out = np.zeros(len(rows), dtype=bool)
+        is_w = f.is_type("waste")[rows]
+        cand = np.flatnonzero(is_w & (f.qty[rows] >= 1) & (f.witness[rows] >= 0)
+                              & (f.witness[rows] != f.professional[rows]))
+        if len(cand) == 0:
+            return out
+        adm = rows[f.is_type("administer")[rows]]
+        if len(adm) == 0:
+            out[cand] = True
+            return out
+        t0 = int(f.t[rows].min())
+        span = np.int64(1) << 33  # seconds: far beyond any window
+        width = np.int64(len(f.prodv) + 1)
+
+        def key(r: np.ndarray) -> np.ndarray:  # professional × product, then time
+            who = f.professional[r].astype(np.int64) * width + f.product[r].astype(np.int64)
+            return who * span + (f.t[r].astype(np.int64) - t0)
+
+        key_a = np.sort(key(adm))
+        w = rows[cand]
+        key_w = key(w)
+        pos = np.searchsorted(key_a, key_w)
+        gap = np.full(len(w), np.iinfo(np.int64).max)
+        for p in (pos - 1, pos):  # the nearest administrations before and after (same key)
+            ok = (p >= 0) & (p < len(key_a))
+            near = key_a[np.clip(p, 0, len(key_a) - 1)]
+            same = ok & (near // span == key_w // span)
+            gap = np.where(same, np.minimum(gap, np.abs(near - key_w)), gap)
+        out[cand] = gap > self.APART_HOURS * 3600
         return out
 
     def _above_own_colleagues(self, ctx: DetectionContext, cand: tuple) -> bool:
