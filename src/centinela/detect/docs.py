@@ -23,9 +23,13 @@ expected value or peer range, percentile or z, the window, the movements behind 
 `event_ids` and `event_count`) and a one-sentence Spanish summary.
 
 One open alert per detector and subject: a repeat (another loss, another month) is added to it
-as an occurrence (`evidence.occurrences`, each with its window, score and first event ids;
-`evidence.occurrence_count`) instead of a new row, and the alert keeps the strongest
+as an occurrence (`evidence.occurrences`, each with its window, score, finding and first event
+ids; `evidence.occurrence_count`) instead of a new row, and the alert keeps the strongest
 occurrence's score and summary; authorities are notified again only when the severity rises.
+A later run's finding replaces the occurrence of the same finding (product, substance, metric)
+whose window it overlaps; two findings of one run on one subject (two presentations) are two
+occurrences. Drafts are stored strongest first, so the same data give the same alerts in every
+run, whatever order a detector lists its findings in.
 Closing a case as `justified` or `false_positive` suppresses new findings of the same detector
 on the same subject for `alert_suppress_days` (default 180) unless the MME involved grows
 1.5-fold. Real-time rules judge only events that occurred within `realtime_window_days`
