@@ -95,3 +95,23 @@ def test_two_findings_of_one_run_on_one_subject_are_two_occurrences_in_any_order
     for d in in_upsert_order(both()):
         upsert_alert(session, d, now=T)
     assert session.query(Alert).one().evidence["occurrence_count"] == 2
+
+
+def test_occurrences_stored_before_findings_were_recorded_still_merge(session):
+    # Alerts stored by earlier versions hold occurrences without a "finding": a new draft of
+    # an overlapping window replaces one, a later one is added beside it.
+    from sqlalchemy.orm.attributes import flag_modified
+
+    a, _ = upsert_alert(session, _draft(0), now=T)
+    for o in a.evidence["occurrences"]:
+        o.pop("finding")
+    a.evidence["occurrences"].append({**a.evidence["occurrences"][0],
+                                      "window_start": (T + dt.timedelta(days=40)).isoformat(),
+                                      "window_end": (T + dt.timedelta(days=42)).isoformat()})
+    flag_modified(a, "evidence")
+    session.flush()
+    b, created = upsert_alert(session, _draft(1, evidence={"mme": 1.0, "product_code": "EE-1"}),
+                              now=T)
+    assert not created and b.alert_id == a.alert_id
+    assert [o["window_start"][:10] for o in b.evidence["occurrences"]] == ["2025-06-02",
+                                                                           "2025-07-11"]

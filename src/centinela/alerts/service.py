@@ -276,7 +276,7 @@ def _merge_occurrence(occurrences: list[dict], draft: AlertDraft) -> list[dict]:
                  "score": round(float(draft.score), 3), "severity": draft.severity,
                  "finding": found, "mme": (draft.evidence or {}).get("mme"),
                  "event_ids": list((draft.evidence or {}).get("event_ids") or [])[:5]})
-    return sorted(kept, key=lambda o: (o["window_start"], o["finding"]))
+    return sorted(kept, key=lambda o: (o["window_start"], o.get("finding", "")))
 
 
 def in_upsert_order(drafts: list[AlertDraft]) -> list[AlertDraft]:

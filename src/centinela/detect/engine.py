@@ -259,4 +259,4 @@ def _cap(drafts: list[AlertDraft], res: DetectorResult) -> list[AlertDraft]:
     if len(drafts) <= MAX_ALERTS_PER_DETECTOR:
         return drafts
     res.truncated = len(drafts) - MAX_ALERTS_PER_DETECTOR
-    return in_upsert_order(drafts)[:MAX_ALERTS_PER_DETECTOR]
+    return drafts[:MAX_ALERTS_PER_DETECTOR]  # already strongest first (``in_upsert_order``)

@@ -177,49 +177,46 @@ def _read_csv(path: Path, spec: RecordSpec) -> Iterator[Item]:
         while True:
             for text in source.it:
                 start = line + 1
+                plain = False
                 if fast:
                     body = text[:-2] if text[-2:] == "\r\n" else (
                         text[:-1] if text[-1:] == "\n" else text)
-                    if '"' not in body and len(body) <= limit and body.isprintable():
-                        line = start
-                        row = body.split(",")
-                        if len(row) == ncols:
-                            if " " in body:
-                                row = list(map(strip, row))
-                            yield start, (tuple(row) if getter is None else getter(
-                                row + [""])), None, None
-                            continue
-                        if not row or (len(row) == 1 and not row[0].strip()):
-                            continue
-                        yield (start, None,
-                               Invalid(None, f"se esperaban {ncols} campos y hay {len(row)} / "
-                                             f"expected {ncols} fields, found {len(row)}"),
-                               dict(zip(names, row, strict=False)))
-                        continue
-                # Any other line goes through csv.reader, which may read on into the next
-                # lines (a quoted field may hold a line break). The lines it takes are kept.
-                source.back, source.taken = text, []
-                error: csv.Error | None = None
-                try:
-                    row = next(reader)
-                except csv.Error as exc:
-                    error = exc
-                except StopIteration:  # pragma: no cover - the line was put back
-                    return
-                taken, source.taken = source.taken, None
-                if len(taken) > 1 and (error is not None or len(row) != ncols):
-                    # A quote opened and not closed on its line swallowed the lines after it
-                    # (to a stray quote or the end of the file): this line is rejected, the
-                    # following ones are read again on their own, so no record is lost.
+                    plain = '"' not in body and len(body) <= limit and body.isprintable()
+                if plain:
                     line = start
-                    source.it = chain(taken[1:], source.it)
-                    yield start, None, Invalid(None, UNCLOSED), _fields(names, taken[0])
-                    break
-                line += len(taken)
-                if error is not None:
-                    yield (start, None, Invalid(None, f"CSV mal formado / malformed CSV: {error}"),
-                           _fields(names, taken[0]))
-                    continue
+                    row = body.split(",")
+                    if len(row) == ncols:
+                        if " " in body:
+                            row = list(map(strip, row))
+                        yield start, (tuple(row) if getter is None else getter(
+                            row + [""])), None, None
+                        continue
+                else:
+                    # Any other line goes through csv.reader, which may read on into the next
+                    # lines (a quoted field may hold a line break). The lines it takes are kept.
+                    source.back, source.taken = text, []
+                    error: csv.Error | None = None
+                    try:
+                        row = next(reader)
+                    except csv.Error as exc:
+                        error = exc
+                    except StopIteration:  # pragma: no cover - the line was put back
+                        return
+                    taken, source.taken = source.taken, None
+                    if len(taken) > 1 and (error is not None or len(row) != ncols):
+                        # A quote opened and not closed on its line swallowed the lines after
+                        # it (to a stray quote or the end of the file): this line is rejected,
+                        # the following ones are read again on their own: no record is lost.
+                        line = start
+                        source.it = chain(taken[1:], source.it)
+                        yield start, None, Invalid(None, UNCLOSED), _fields(names, taken[0])
+                        break
+                    line += len(taken)
+                    if error is not None:
+                        yield (start, None,
+                               Invalid(None, f"CSV mal formado / malformed CSV: {error}"),
+                               _fields(names, taken[0]))
+                        continue
                 if len(row) == ncols and not bad:
                     yield start, (tuple(map(strip, row)) if getter is None else
                                   tuple(map(strip, getter(row + [""])))), None, None
