@@ -119,3 +119,39 @@ def test_sync_seizures_creates_lab_and_seizure_signals_idempotently(session, now
     assert sync_seizures(session)["updated"] == 1
     rows = list(session.scalars(select(Signal).where(Signal.source_id == "S2")))
     assert len(rows) == 1 and rows[0].source_kind == "lab" and rows[0].substance == "isotonitazene"
+
+
+def test_reported_mixtures_and_messy_names_key_the_opioid_end_to_end(engine, data_dir, now):
+    """A police field report names a mixture or writes a name its own way: the signal keys the
+    most serious substance it names, lists every part, and an unlisted fentanyl name is kept
+    for expert review instead of being read as another substance."""
+    from centinela.db import session_scope
+    from centinela.ews.detect import substance_key
+    from centinela.ews.intake import sync_seizures
+    from centinela.ews.registry import registry
+    from centinela.ingest.service import import_directory
+
+    day = now.date().isoformat()
+    (data_dir / "seizures.csv").write_text(
+        "seizure_id,occurred_at,ubigeo,agency,context,substance,form,units,net_mass_mg\n"
+        f"M1,{day}T10:00:00-05:00,200101,PNP-DIRANDRO,street,"
+        "\"Heroína cortada con fentanilo y xilazina (prueba de campo)\",powder,,1500\n"
+        f"M2,{day}T11:00:00-05:00,200101,PNP-DIRANDRO,street,presunto FENTANILLO 2%,powder,,40\n"
+        f"M3,{day}T12:00:00-05:00,240101,SUNAT,parcel,cocaína + orto-metilfentanilo,powder,,900\n"
+        f"M4,{day}T12:30:00-05:00,150101,PNP-DIRANDRO,street,polvo blanco,powder,,12\n",
+        encoding="utf-8")
+    report = import_directory(engine, data_dir, now=now)
+    seizures = [f for f in report.as_dict()["files"] if "seizures" in json.dumps(f)]
+    assert seizures and '"accepted": 4' in json.dumps(seizures[0]), report.as_dict()
+    with session_scope(engine) as s:
+        sync_seizures(s)
+        sig = {x.source_id: x for x in s.scalars(select(Signal))}
+        fentanyl = registry().by_key_id["fentanyl"].inchikey
+        assert sig["M1"].inchikey == fentanyl and sig["M1"].substance == "fentanyl"
+        parts = [c["registry_id"] for c in sig["M1"].payload["reported_components"]]
+        assert parts == ["heroin", "fentanyl", "xylazine"]
+        assert sig["M1"].payload["category"] == "fentanyl"
+        assert substance_key(sig["M2"]) == fentanyl  # a typo and a purity around the name
+        assert sig["M3"].inchikey is None and sig["M3"].payload["family_hint"] == "fentanyl"
+        assert substance_key(sig["M3"]) == "name:orto-metilfentanilo"
+        assert substance_key(sig["M4"]) is None or sig["M4"].inchikey is None

@@ -296,10 +296,24 @@ def _classify_resolved(res: Resolution, query: str) -> Classification:
         if res.error:
             return Classification(query=query, category="none", error=res.error,
                                   error_es=res.error, reasons=res.notes)
+        if res.family_hint:  # an unlisted name of a known family: review, not "not found"
+            label_es, label_en = FAMILY_LABELS[res.family_hint]
+            return Classification(
+                query=query, category="none", reasons=res.notes,
+                error=(f"{res.unlisted!r} is not in the substance registry; the name suggests "
+                       f"{label_en}: give the structure (SMILES) or ask for expert review"),
+                error_es=(f"«{res.unlisted}» no está en el registro de sustancias; el nombre "
+                          f"sugiere {label_es}: indique la estructura (SMILES) o pida revisión "
+                          "experta"))
         return Classification(query=query, category="none", error=_NOT_FOUND[0],
                               error_es=_NOT_FOUND[1], reasons=res.notes)
-    st = standardize(res.smiles)
-    return classify_structure(st, query=query)
+    mixture = res.component_smiles()
+    if len(mixture) > 1:  # a reported mixture: every named substance is a component
+        out = classify_mixture(Chem.MolFromSmiles(".".join(mixture)), query)
+    else:
+        out = classify_structure(standardize(res.smiles), query=query)
+    out.notes.extend(n for n in res.notes if n not in out.notes)
+    return out
 
 
 def classify_smiles(smiles: str) -> Classification:

@@ -182,6 +182,7 @@ def overdose_signals(session: Session, od: Overdose) -> list[Signal]:
     for i, item in enumerate(items):
         name = inchikey = category = smiles = family = None
         how = None
+        extra: dict = {}
         if item and looks_like_smiles(item):  # a mixture counts for its most serious molecule
             cls = classify(item)
             how = "structure"
@@ -189,9 +190,13 @@ def overdose_signals(session: Session, od: Overdose) -> list[Signal]:
                 name, inchikey, smiles = cls.registry_name, cls.inchikey, cls.smiles
                 category, family = cls.category, cls.family
         elif item:
-            res = resolve(name=item)
+            res = resolve(name=item)  # "heroína con fentanilo" keys fentanyl
             name, inchikey, smiles = res.name, res.inchikey, res.smiles
             how = "name"
+            if res.components:
+                extra["reported_components"] = res.components
+            if res.family_hint:
+                extra["family_hint"] = res.family_hint
             if res.smiles:
                 cls = classify_smiles(res.smiles)
                 category, family = cls.category, cls.family
@@ -201,7 +206,7 @@ def overdose_signals(session: Session, od: Overdose) -> list[Signal]:
             session, "overdose", sid, od.occurred_at, ubigeo=od.ubigeo, substance=name,
             inchikey=inchikey, payload={**base, "category": category, "family": family,
                                         "reported_as": item, "smiles": smiles,
-                                        "identified_by": how},
+                                        "identified_by": how, **extra},
         ))
     od.confirmed_inchikeys = [k for k in keys if k] if confirmed else []
     return out
@@ -231,6 +236,10 @@ def seizure_payload(seizure, product=None) -> dict:
         "mismatch": res.mismatch, "structure_error": res.error, "notes": res.notes,
         "identified_by": "name" if res.inchikey else None,
     }
+    if res.components:  # what the reported name lists (a mixture, an unlisted name)
+        payload["reported_components"] = res.components
+    if res.family_hint:
+        payload["family_hint"] = res.family_hint
     if cls is not None:
         payload["identified_by"] = "structure" if not cls.error else None
         if cls.error:

@@ -82,3 +82,23 @@ def normalize(text: str) -> str:
     text = _PUNCT.sub(" ", text)
     text = _GLUED_COUNT.sub(r"\1 ", text) + emoji
     return " ".join(text.split())
+
+
+def edit_distance(a: str, b: str, limit: int = 2) -> int:
+    """Restricted Damerau–Levenshtein distance of ``a`` and ``b`` (a swap of two neighbours
+    counts one); any value above ``limit`` comes back as ``limit + 1``."""
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    prev2: list[int] = []
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i] + [0] * len(b)
+        for j, cb in enumerate(b, 1):
+            cost = 0 if ca == cb else 1
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                cur[j] = min(cur[j], prev2[j - 2] + 1)
+        if min(cur) > limit:
+            return limit + 1
+        prev2, prev = prev, cur
+    return min(prev[-1], limit + 1)

@@ -9,7 +9,7 @@ import unicodedata
 from collections import Counter
 from functools import lru_cache
 
-from centinela.lib.text import fold_keep_enye
+from centinela.lib.text import edit_distance, fold_keep_enye
 
 _WORD = re.compile(r"[a-z0-9ñ]+")
 
@@ -95,25 +95,6 @@ def terms(text: str) -> list[str]:
 def content_text(text: str) -> str:
     """Return ``text`` folded, canonicalized and without stopwords (input of char n-grams)."""
     return " ".join(CANON.get(w, w) for w in words(text) if CANON.get(w, w) not in STOPWORDS)
-
-
-def edit_distance(a: str, b: str, limit: int = 2) -> int:
-    """Damerau-Levenshtein (adjacent swaps) distance, cut short above ``limit``."""
-    if abs(len(a) - len(b)) > limit:
-        return limit + 1
-    prev2: list[int] = []
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i] + [0] * len(b)
-        for j, cb in enumerate(b, 1):
-            cost = 0 if ca == cb else 1
-            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
-            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
-                cur[j] = min(cur[j], prev2[j - 2] + 1)
-        if min(cur) > limit:
-            return limit + 1
-        prev2, prev = prev, cur
-    return prev[-1]
 
 
 def fuzzy_equal(token: str, target: str) -> bool:
