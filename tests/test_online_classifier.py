@@ -20,8 +20,14 @@ OFFERS = [
     "blues M30 🔵 S/ 35 c/u delivery Comas, plin",
     "new batch tango & cash just landed 💯 hmu, cashapp",
     "Parches Durogesic 50 mcg/h originales, envíos a provincia, pago por Yape",
+    # a brand name only the EWS registry's synonyms list (the lexicon reads them)
+    "tengo ampollas de fentanest 10ml sin receta, precio x mayor, DM",
 ]
 TRICKY_NEGATIVES = [
+    # a question about who sells (a lead for inspectors, not an offer) and a scam warning
+    "Alguien sabe si en la farmacia de la av. arequipa venden fentanilo sin receta? mi papá "
+    "tiene cáncer y no consigo",
+    "Se vende fentanilo? no, es una estafa, cuidado con ese numero",
     "Incautan 2 mil ampollas de fentanilo en Zarumilla, Tumbes, informó la PNP",
     "Decomisan ampollas de fentanilo en una botica de Castilla, Piura; dos detenidos",
     "Si alguien no respira, usa naloxona: el fentanilo está en las pastillas azules. No consumas solo",
