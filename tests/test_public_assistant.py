@@ -86,6 +86,17 @@ def test_locator_answers_with_distances(session, now):
     assert vague.kind == "locator" and "/servicios" in vague.answer
 
 
+def test_a_question_asked_in_quechua_finds_its_answer_and_the_locator(session, now):
+    """Quechua function words are not in the (Spanish and English) index: they neither hide
+    the Spanish loanword a question turns on nor send it to the fallback."""
+    a = ask("Imaynatam naloxona nisqata churani?")
+    assert a.language == "qu" and a.kind == "kb" and a.entry_id.startswith("naloxone")
+    a = ask("parche fentanilo imaynatam churani")
+    assert a.language == "qu" and a.entry_id == "fentanyl_patches"
+    a = ask("Maypim hampikuyta tarisaq Huamanga llaqtapi?", session=session, now=now)
+    assert a.language == "qu" and a.kind == "locator" and a.services
+
+
 def test_knowledge_base_schema_and_quechua_review_flag():
     entries = kb.entries()
     assert len(entries) >= 25

@@ -13,7 +13,7 @@ from centinela.lib.text import fold_keep_enye as fold
 from centinela.public.assistant import messages as msg
 from centinela.public.assistant.dose import is_dose_question
 from centinela.public.assistant.kb import Entry
-from centinela.public.assistant.language import LANGS, detect_language
+from centinela.public.assistant.language import LANGS, detect_language, without_quechua
 from centinela.public.assistant.legal import LEGAL_SOURCES, is_legal_quantity_question, legal_answer
 from centinela.public.assistant.redflags import detect as detect_red_flag
 from centinela.public.assistant.retrieval import confidence, default_index
@@ -28,16 +28,17 @@ _TREATMENT = re.compile(
     r"\b(tratamiento|tratarme|tratar mi|rehabilitacion|rehabilitarme|rehab|centros? de "
     r"(ayuda|rehabilitacion|tratamiento|salud mental|adicciones)|csmc|salud mental|adiccion(es)?|"
     r"me atiendo|atenderme|donde me atienden|desintoxicacion|internamiento|treatment|addiction "
-    r"(help|services?|centers?|centres?)|mental health)\b")
+    r"(help|services?|centers?|centres?)|mental health|hampi\w*)\b")
 _WHERE = re.compile(r"\b(donde|a donde|adonde|where|cerca|cercanos?|cercanas?|near|en que|"
-                    r"centros?|lugar(es)?|hay)\b")
+                    r"centros?|lugar(es)?|hay|maypi\w*)\b")
 
 _FACILITY = re.compile(r"\b(hospital(es)?|clinicas?|centros? de (salud|atencion)|csmc|"
                        r"postas?|servicios? de salud|salud mental|me atiendo|atenderme|"
                        r"atienden|rehabilitacion|treatment (center|centre)s?|clinics?|"
-                       r"mental health (services?|centers?|centres?)|services?)\b")
+                       r"mental health (services?|centers?|centres?)|services?|"
+                       r"hampi\w* wasi\w*)\b")
 _NEAR = re.compile(r"\b(cerca|cercanos?|cercanas?|nearest|near|close to|closest|donde|where|"
-                   r"en)\b")
+                   r"en|maypi\w*|qayllapi)\b")
 
 
 @dataclass
@@ -154,7 +155,8 @@ def ask(text: str, lang: str | None = None, session: Session | None = None,
                          now or dt.datetime.now(dt.UTC).replace(tzinfo=None))
         if found is not None:
             return found
-    hits, coverage = default_index().search(text, k=3)
+    query = without_quechua(text) if language == "qu" else text
+    hits, coverage = default_index().search(query, k=3)
     conf = confidence(hits, coverage)
     candidates = [{"entry_id": h.entry.id, "score": round(h.score, 3)} for h in hits]
     if hits and conf >= CONFIDENCE_THRESHOLD:

@@ -18,7 +18,11 @@ addiction treatment dispose store kids children doctor pharmacy prescription""".
 _QU = frozenset("""mana imataq imata ima maypi pitaq allin kani kanki kachkan yanapaway
 wawqiy ñañay paniy turay wawa hampi hampita samanchu rikchanchu munani munanichu wañuyta
 usqhay usqhayta kawsay kawsayta achkata upyarqan millpurqan mikhurqan qhali runa rimay
-yachay haykataq""".split())
+yachay haykataq imayna imaynata imaynatam imaynam imaynataq maypim maypitaq maypipas
+haykapi haykapitaq pim pitaq imam imatam churani churay churana nisqa nisqata nisqamanta
+nispa ñuqa ñoqa noqa ñuqaq qam qampa manam manan arí ari kay chay hina huk iskay unquy
+unquni nanay nanan nanawan hampikuq hampina sunqu wasi wasiy tayta taytay mama mamay
+warmi qari wawaykuna yanapay yanapawanki atinichu atinki""".split())
 _QU_SUFFIXES = ("manta", "pita", "paq", "ykuna", "kuna", "chkan", "rqan", "nchu", "ykichik")
 
 def detect_language(text: str) -> str:
@@ -38,3 +42,12 @@ def detect_language(text: str) -> str:
     if qu > max(es, en) or (qu >= 2 and qu >= es):
         return "qu"
     return "en" if en > es else "es"
+
+
+def without_quechua(text: str) -> str:
+    """``text`` without its Quechua words, for the knowledge-base search of a Quechua question:
+    the entries are indexed in Spanish and English, and a Spanish loanword ("naloxona",
+    "fentanilo") is what the search can match. The text itself when nothing else is left."""
+    kept = [t for t in words(text)
+            if t not in _QU and not (len(t) > 6 and t.endswith(_QU_SUFFIXES) and t not in _ES)]
+    return " ".join(kept) if kept else text
