@@ -39,3 +39,10 @@ def test_classifier_page_in_real_browser(browser_page, live_app, session):
     page.goto(f"{base}/ews/classify?q=buprenorfina")
     assert page.locator("#classification").get_attribute("data-family") == "other_opioid"
     assert "morfinano" in page.locator("#classification").inner_text()
+    # a name as a police report writes it: the mixture's parts and the opioid that keys it
+    page.goto(f"{base}/ews/classify?q=Hero%C3%ADna+cortada+con+fentanillo+y+xilazina")
+    assert page.locator("#classification").get_attribute("data-family") == "fentanyl"
+    assert page.locator("table.components tbody tr").count() == 3
+    assert "fentanillo" in page.locator("#classification .notes").inner_text()
+    page.goto(f"{base}/ews/classify?q=orto-metilfentanilo")
+    assert "revisión experta" in page.locator("#classification .error").inner_text()
