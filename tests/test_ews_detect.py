@@ -110,3 +110,26 @@ def test_cluster_alert_from_signals(session, now):
     assert cl is not None and cl.subject_id == "15"
     assert cl.evidence["p_value"] <= 0.05 and "150101" in cl.evidence["ubigeos"]
     assert "Conglomerado espacio-temporal" in cl.summary
+
+
+def test_a_rise_made_only_of_citizen_tips_is_medium_and_says_it_is_unconfirmed(session, now):
+    """Three tips about fentanyl in one department with no history alarm every method; with no
+    confirmed signal among them the alert is a "check this" (medium), not critical. A
+    laboratory identification among them lifts the cap."""
+    for i in range(3):
+        record_signal(session, "citizen", f"TIP-{i}", now - dt.timedelta(hours=2 + i),
+                      ubigeo="150101", substance="fentanyl")
+    cfg = DetectConfig(scan=ScanParams(n_sims=99))
+    ews_detectors.run(session, now, cfg, only=("ews_aberration",))
+    ab = session.scalar(select(Alert).where(Alert.detector == "ews_aberration"))
+    assert ab is not None and ab.score <= 55 and ab.severity in ("low", "medium")
+    assert ab.evidence["unconfirmed_only"] is True and ab.evidence["recent_sources"] == {"citizen": 3}
+    assert "sin confirmar" in ab.summary
+    from centinela.web.evidence import headline
+    assert "unconfirmed" in headline(ab, "en")
+    record_signal(session, "lab", "LAB-77", now - dt.timedelta(hours=1), ubigeo="150101",
+                  substance="fentanyl", inchikey="PJMPHNIQZUBGLI-UHFFFAOYSA-N",
+                  payload={"category": "fentanyl", "identified_by": "structure"})
+    ews_detectors.run(session, now, cfg, only=("ews_aberration",))
+    session.refresh(ab)
+    assert ab.evidence["confirmed_recent"] == 1 and ab.score > 55

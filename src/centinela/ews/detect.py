@@ -32,6 +32,9 @@ CATEGORY_SCORE = {
     "brorphine_like": 70, "fentanyl_scaffold_outside_class": 65, "fentanyl": 55, "precursor": 50,
     "other_opioid": 35, "non_opioid": 20,
 }
+# Highest score of an unusual rise made only of unconfirmed signals (medium): three citizen tips
+# on a day with no history is "check this", not a critical alert.
+UNCONFIRMED_RISE_CAP = 55.0
 VERY_POTENT = {"carfentanil", "lofentanil", "ohmefentanyl", "etonitazepyne", "etonitazene"}
 SEIZURE_KINDS = ("seizure", "lab")
 
@@ -259,6 +262,15 @@ def aberrations(session: Session, now: dt.datetime, cfg: DetectConfig) -> list[A
     start = today - dt.timedelta(days=cfg.history_days - 1)
     sigs = load_signals(session, lima_days(start)[0], now)
     names = {substance_key(s): (_label(s), _category(s)) for s in sigs if substance_key(s)}
+    # The recent window's signals per series: a rise made only of unconfirmed signals (citizen
+    # tips, online posts, reported names) is worth checking, not a critical alert.
+    recent_from = lima_days(today - dt.timedelta(days=cfg.recent_days - 1))[0]
+    recent: dict[tuple[str, str], list[Signal]] = defaultdict(list)
+    for s in sigs:
+        if s.department and s.occurred_at >= recent_from and s.source_kind != "detection":
+            k = substance_key(s)
+            if k is not None:
+                recent[(s.department, k)].append(s)
     drafts = []
     for (dept, key), x in series(sigs, start, cfg.history_days).items():
         res = stats.run_all(x, cfg.params)
@@ -276,6 +288,14 @@ def aberrations(session: Session, now: dt.datetime, cfg: DetectConfig) -> list[A
         score = min(100.0, 35 + 8 * len(fired) + 3 * min(peak, 10)
                     + (10 if cat in ("nitazene", "fentanyl_related", "listed_fentanyl_analogue",
                                      "fentanyl") else 0))
+        mine = recent.get((dept, key), [])
+        n_confirmed = sum(1 for s in mine if confirmed(s))
+        unconfirmed = key != "*overdose" and n_confirmed == 0
+        if unconfirmed:
+            score = min(score, UNCONFIRMED_RISE_CAP)
+        kinds: dict[str, int] = defaultdict(int)
+        for s in mine:
+            kinds[s.source_kind] += 1
         w0, _ = lima_days(first)
         _, w1 = lima_days(last)
         recent_counts = x[-cfg.recent_days:]
@@ -286,8 +306,12 @@ def aberrations(session: Session, now: dt.datetime, cfg: DetectConfig) -> list[A
             summary=(f"Aumento inusual de {label} en {_dept_name(dept)} entre {first.isoformat()} "
                      f"y {last.isoformat()}: {int(recent_counts.sum())} casos en los últimos "
                      f"{cfg.recent_days} días frente a {stats.baseline(x, len(x) - cfg.recent_days) * cfg.recent_days:.1f} "
-                     f"esperados (métodos: {', '.join(sorted(fired))})."),
+                     f"esperados (métodos: {', '.join(sorted(fired))})."
+                     + (" Solo señales sin confirmar (denuncias, publicaciones, nombres "
+                        "reportados): por verificar." if unconfirmed else "")),
             evidence={"series": key, "substance": substance, "category": cat,
+                      "confirmed_recent": n_confirmed, "unconfirmed_only": unconfirmed,
+                      "recent_sources": dict(sorted(kinds.items())),
                       "methods": {m: [(start + dt.timedelta(days=t)).isoformat() for t in ts]
                                   for m, ts in fired.items()},
                       "statistics": {m: round(float(res[m][days[-1]]), 3) for m in stats.METHODS},

@@ -29,7 +29,8 @@ HIDDEN = {"event_ids", "occurrences", "tau", "window", "metric", "tests", "horiz
           "series", "score_z", "smoothed_per_100k", "effective_patients", "threshold_ratio",
           "region_name", "statistics", "last_28_days", "series_start", "report_ids",
           "registered", "traced", "expected_orders", "receipts_matched", "provisional",
-          "chain", "referral_hospital", "onset_p", "prescriber_ids", "observed_capped"}
+          "chain", "referral_hospital", "onset_p", "prescriber_ids", "observed_capped",
+          "unconfirmed_only"}
 # Units of the evidence's own keys; "observed"/"expected" take the detector's unit below.
 KEY_UNITS = {
     "mme": "mme", "observed_mme": "mme", "expected_mme": "mme", "total_mme": "mme",
@@ -302,6 +303,8 @@ def _variant(alert: Alert, ev: dict) -> str:
     if (alert.detector == "purchases_outgrow_use" and ev.get("observed_capped")
             and (ev.get("stock_change_mg") or 0) < 0):
         return "purchases_outgrow_use.capped"
+    if alert.detector == "ews_aberration" and ev.get("unconfirmed_only"):
+        return "ews_aberration.unconfirmed"
     if alert.detector == "transfer_not_received" and ev.get("reason") == "receiver_silent":
         return "transfer_not_received.silent"
     return alert.detector

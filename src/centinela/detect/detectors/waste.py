@@ -608,12 +608,15 @@ class WasteShare(Detector):
         wq = float(f.qty[w].sum())
         mme = float(ctx.row_mme[w].sum()) * c["excess"] / wq if wq > 0 else 0.0
         est0 = int(f.est[g[0]])
+        # the presentations she wasted (the evidence and the English sentence name them)
+        products = ", ".join(sorted({f.prodv.name(int(x)) for x in np.unique(f.product[w])}))
         summary = (f"{pid} desechó el {100 * obs:.0f} % de las unidades que manejó, día a día por "
                    f"encima de sus {c['peers']} colegas del mismo establecimiento y producto "
                    f"(esperado {100 * expected:.0f} %), un exceso de {fmt(c['excess'], 1)} unidades.")
         return self.draft(
             pid, int(f.t[g].min()), int(f.t[g].max()), strength_from_p(pval), mme, summary,
             {"metric": "daily waste share vs colleagues of the same establishment and product",
+             "product_code": products or None,
              "test": "day-by-day excess over colleagues' share; exact tail, empirical null",
              "observed": obs, "expected": expected, "z": c["z"], "p_value": pval,
              "peers": c["peers"], "days": c["days"], "units_handled": c["total"],

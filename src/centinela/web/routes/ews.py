@@ -242,7 +242,7 @@ def page_dashboard(request: Request, days: int = Query(30, ge=1, le=365),
                    session: Session = Depends(db_session),
                    user: User = Depends(require_roles(*EWS_ROLES))):
     now = clock(request)
-    data = views.dashboard(session, now, _scope(user), days)
+    data = views.dashboard(session, now, _scope(user), days, localize=True)
     _audit(session, user, "ews.dashboard.read", "ews", now, signals=data["counts"]["signals"])
     return render(request, "ews/dashboard.html", {"d": data, "can_issue": user.role in ANALYSTS})
 

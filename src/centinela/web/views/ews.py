@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections import Counter
 
 from sqlalchemy import select
@@ -17,6 +18,10 @@ from centinela.ews.models import Bulletin, Signal
 from centinela.ews.registry import registry
 from centinela.lib.clock import lima_day
 from centinela.reference import ubigeo as ubigeo_ref
+from centinela.web.evidence import headline
+from centinela.web.i18n import current_lang
+
+log = logging.getLogger(__name__)
 
 
 def signal_json(sig: Signal) -> dict:
@@ -56,21 +61,32 @@ def list_signals(session: Session, now: dt.datetime, days: int = 30, kind: str |
 
 
 def ews_alerts(session: Session, departments: list[str] | None = None, open_only: bool = True,
-               detector_prefix: str = "ews_", limit: int = 200) -> list[dict]:
-    """Return EWS alerts (detector ``ews_*``), highest score first."""
+               detector_prefix: str = "ews_", limit: int = 200,
+               localize: bool = False) -> list[dict]:
+    """Return EWS alerts (detector ``ews_*``), highest score first; ``localize``: summaries in
+    the reader's language (pages), not the stored Spanish (JSON)."""
     q = select(Alert).where(Alert.detector.like(detector_prefix + "%"))
     if open_only:
         q = q.where(Alert.status != "closed")
     q = _scoped(q, Alert.department, departments)
-    return [alert_json(a) for a in session.scalars(
-        q.order_by(Alert.score.desc(), Alert.updated_at.desc()).limit(limit))]
+    lang = current_lang.get()
+    out = []
+    for a in session.scalars(q.order_by(Alert.score.desc(), Alert.updated_at.desc()).limit(limit)):
+        row = alert_json(a)
+        if localize and lang != "es":  # stored summaries are Spanish (the JSON keeps them)
+            try:
+                row["summary"] = headline(a, lang)
+            except Exception:  # noqa: BLE001 - odd stored evidence keeps its stored summary
+                log.warning("no %s headline for alert %s", lang, a.alert_id, exc_info=True)
+        out.append(row)
+    return out
 
 
 def dashboard(session: Session, now: dt.datetime, departments: list[str] | None = None,
-              days: int = 30) -> dict:
+              days: int = 30, localize: bool = False) -> dict:
     """Return the EWS dashboard: recent signals, first appearances, open alerts, bulletins."""
     signals = list_signals(session, now, days=days, departments=departments, limit=200)
-    alerts = ews_alerts(session, departments)
+    alerts = ews_alerts(session, departments, localize=localize)
     firsts = [a for a in alerts if a["detector"].startswith("ews_first")]
     by_kind = Counter(s["source_kind"] for s in signals)
     by_substance = Counter(s["substance_es"] for s in signals)
