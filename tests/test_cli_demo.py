@@ -11,6 +11,7 @@ from centinela.accounts.models import User
 from centinela.alerts.models import Alert, Delivery
 from centinela.cli import app
 from centinela.ledger.records import Movement
+from centinela.online.models import OnlineLead
 from centinela.public.models import CitizenReport
 
 
@@ -24,7 +25,8 @@ def test_demo_runs_every_step_and_is_idempotent(db_url, session, tmp_path):
     assert first.exit_code == 0, first.output
     out = first.output
     for heading in ("1. Datos sintéticos", "2. Importación", "3. Detección", "4. Canales públicos",
-                    "5. Alerta temprana", "6. Enrutamiento", "Usuarios demo"):
+                    "5. Alerta temprana", "6. Enrutamiento", "8. Monitoreo en línea",
+                    "Usuarios demo"):
         assert heading in out, heading
     assert "Resumen nacional / national summary" in out
     manifest = json.loads((tmp_path / "demo-data" / "demo.json").read_text())
@@ -36,6 +38,8 @@ def test_demo_runs_every_step_and_is_idempotent(db_url, session, tmp_path):
     assert session.scalar(select(func.count()).select_from(Delivery)) >= alerts
     assert "→ DIGEMID" in out
     assert session.scalar(select(func.count()).select_from(CitizenReport)) == 5
+    leads = session.scalar(select(func.count()).select_from(OnlineLead))
+    assert leads > 0  # the online leads page is not empty in the demo
     # One account per role; the prescriber is a real prescriber of the imported data.
     users = {u.username: u for u in session.scalars(select(User))}
     assert {"admin", "analista", "lima", "policia", "medico", "farmacia"} <= set(users)
@@ -55,3 +59,4 @@ def test_demo_runs_every_step_and_is_idempotent(db_url, session, tmp_path):
     assert session.scalar(select(func.count()).select_from(Movement)) == movements
     assert session.scalar(select(func.count()).select_from(Alert)) == alerts
     assert session.scalar(select(func.count()).select_from(CitizenReport)) == 5
+    assert session.scalar(select(func.count()).select_from(OnlineLead)) == leads

@@ -160,6 +160,17 @@ def run_demo(data_dir: Path, seed: int, scale: float) -> list[tuple[str, str, st
     typer.echo(f"   paquetes / parcels: {c['accepted']} nuevos / new, {c['scored']} puntuados / "
                f"scored, {c['images']} imágenes / images → /customs (usuario / user aduana)")
 
+    def online() -> dict:
+        from centinela.online.demo import seed_demo as seed_online
+
+        with session_scope(engine) as s:
+            return seed_online(s, data_dir / "online", now, seed).as_dict()
+
+    o = _step("8. Monitoreo en línea / online-market monitoring (SINTÉTICO / SYNTHETIC)", online)
+    typer.echo(f"   publicaciones / posts: {o['read']} leídas / read, {o['positive']} ofertas / "
+               f"offers, {o['duplicates']} repetidas / repeated; pistas / leads: "
+               f"{len(o['leads'])} → /online/leads")
+
     with session_scope(engine) as s:
         users = seed_demo_users(s, professionals=_demo_professionals(s))
     return users
