@@ -73,7 +73,7 @@ def test_upload_list_detail_confirm_and_pages(analyst, session):
     assert analyst.get("/api/online/leads/LEAD-X").status_code == 404
     assert analyst.get("/online", follow_redirects=False).headers["location"] == "/online/leads"
     page = analyst.get("/online/leads")
-    assert page.status_code == 200 and "Leads de venta en línea" in page.text and lead_id in page.text
+    assert page.status_code == 200 and "Pistas de venta en línea" in page.text and lead_id in page.text
     page = analyst.get(f"/online/leads/{lead_id}?lang=en")
     assert page.status_code == 200 and "Analyst decision" in page.text and "confirmed" in page.text
     assert "Decided by" in page.text and "social post" in page.text  # which part decided, context

@@ -56,6 +56,21 @@ def _code_filter(ctx, value):
 templates.env.filters["code"] = _code_filter
 
 
+@pass_context
+def _substance_filter(ctx, value):
+    """``{{ ids|substance }}``: EWS registry ids named in the page's language (``methadone`` →
+    "metadona" on a Spanish page); an id the registry lacks is shown as it is."""
+    from centinela.online.lexicon import registry_names_es
+
+    ids = value if isinstance(value, list | tuple) else [value]
+    spanish = (ctx.get("lang") or "es") == "es"
+    names = registry_names_es() if spanish else {}
+    return ", ".join(names.get(str(i), str(i)) for i in ids if i not in (None, ""))
+
+
+templates.env.filters["substance"] = _substance_filter
+
+
 def db_session(request: Request) -> Iterator[Session]:
     """Yield a session bound to the app's engine; commit on success (before the response is
     sent, see :mod:`centinela.web.txn`), roll back on error."""
