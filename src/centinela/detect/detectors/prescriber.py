@@ -432,14 +432,18 @@ class PrescriberVolume(Detector):
                         "intensidad previa): aviso de baja prioridad.")
         est = f.est[mine]
         est0 = int(np.bincount(est[est >= 0]).argmax()) if (est >= 0).any() else -1
+        # Run at a day's end, a window's start falls on a day's last second: the alert's window
+        # is shown from the next second, the first of its first whole day (not "9 March,
+        # 23:59"); a movement at that very second is the only one this moves out.
+        opens = v["start"] + 1
         return self.draft(
-            pid, v["start"], v["end"], strength_from_p(v["p"]), excess, summary,
+            pid, opens, v["end"], strength_from_p(v["p"]), excess, summary,
             {"metric": metric, "criterion": v["path"], "observed": float(obs), "expected": float(exp),
              "peer_range": [float(np.percentile(peer_vals, 25)), float(np.percentile(peer_vals, 75))],
              "percentile": percentile_of(float(obs), peer_vals), "z": float(z), "p_value": v["p"],
              "peer_group": v["label"], "peers": v["peers"], "window_days": WINDOW_DAYS,
              "setting": ("dispense", "administer", "dispense_short")[u % NSET],
-             "window": [day_str(v["start"]), day_str(v["end"])],
+             "window": [day_str(opens), day_str(v["end"])],
              "total_mme": float(tot), "patients": npat, "prescriptions": nrx,
              "mme_per_patient": float(per_pat), "history_ratio": v["hist_ratio"],
              "own_intensity_ratio": v.get("own_ratio"), "capped_low": bool(v.get("capped")),
