@@ -38,3 +38,23 @@ def test_all_keys_exist_in_both_languages():
     cats = catalogs()
     missing = sorted(k for k in keys for lang in ("es", "en") if k not in cats[lang])
     assert not missing, missing
+
+
+def test_every_metric_and_criterion_a_detector_writes_has_a_spanish_name():
+    """Evidence labels read "Observado (<metric>)": a metric, test or criterion written by a
+    detector without a ``code.`` entry shows English on the Spanish page."""
+    import re
+    from pathlib import Path
+
+    from centinela.web.i18n import catalogs
+
+    src = Path(__file__).parents[1] / "src" / "centinela" / "detect"
+    text = "\n".join(p.read_text(encoding="utf-8") for p in src.rglob("*.py"))
+    written = set(re.findall(r'"(?:metric|test)": "([^"]+)"', text))
+    for pieces in re.findall(r'metric, obs, exp, peer_vals, z = \(((?:"[^"]*"\s*)+),', text):
+        written.add("".join(re.findall(r'"([^"]*)"', pieces)))
+    written |= set(re.findall(r'found\.append\(\("([a-z_]+)"', text))
+    written |= set(re.findall(r'"path": "([a-z_]+)"', text))
+    assert len(written) > 15
+    es = catalogs()["es"]
+    assert sorted(w for w in written if "code." + w not in es) == []
