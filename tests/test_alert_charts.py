@@ -432,3 +432,17 @@ def test_alert_lists_on_profile_and_ews_pages_read_english_in_english(app, detec
     assert "veces su promedio de 12 meses" not in page
     es = client.get(f"/profiles/establishment/{alert.subject_id}?lang=es").text
     assert "veces su promedio de 12 meses" in es
+
+
+def test_every_evidence_key_of_a_detected_year_has_a_label_in_both_languages(session, detected):
+    """An evidence key without an ``evidence.`` label is shown as its own words ("Below peer
+    month"), English on the Spanish page; technical keys are in ``HIDDEN``."""
+    from centinela.alerts.models import Alert
+    from centinela.web.evidence import HIDDEN
+    from centinela.web.i18n import catalogs
+
+    cats = catalogs()
+    keys = {k for a in session.scalars(select(Alert)) for k in (a.evidence or {})} - HIDDEN
+    assert len(keys) > 30
+    assert sorted(k for k in keys if f"evidence.{k}" not in cats["es"]
+                  or f"evidence.{k}" not in cats["en"]) == []
