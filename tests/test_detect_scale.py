@@ -241,8 +241,57 @@ def test_incremental_serial_frame_holds_every_movement_of_the_touched_serials_on
     mv(session, "dispense", "A2", FENT_AMP, 1, t, serial="S-OLD")  # new: reuses an old serial
     session.flush()
     top = session.scalar(select(func.max(Movement.id)))
-    touched = inc.touched_serials(session, mark, top)
+    touched = inc.touched_serials(session, inc.Plan("partial", mark, top))
     assert touched == {"S-OLD"}
     rows = session.scalars(select(Movement.serial).where(inc.serials_filter(touched, t))).all()
     assert sorted(rows) == ["S-OLD", "S-OLD"]  # its whole history, 400 days back included
     assert session.scalars(select(Movement.id).where(inc.serials_filter(set(), t))).all() == []
+
+
+def test_an_import_that_commits_after_a_run_saw_later_ids_is_revisited(engine, session, tmp_path):
+    """Imports commit out of id order: import A draws its movement ids, import B draws later
+    ones and commits first, an incremental run sees B (watermark past A's ids), then A commits.
+    The next incremental run still revisits A's subjects: the state remembered that A's import
+    id was missing when the run looked."""
+    from centinela.detect import incremental as inc
+    from centinela.ledger.records import ImportRun
+    from tests.detect_factory import FENT_AMP, base_products, est, mv
+
+    base_products(session)
+    for e in ("A1", "B1", "C1"):
+        est(session, e)
+    t = dt.datetime(2026, 3, 1, 12)
+    now = t + dt.timedelta(days=1)
+    mv(session, "receipt", "C1", FENT_AMP, 10, t - dt.timedelta(days=5))
+    session.commit()
+    run_all(engine, now=now)  # the first run: full
+
+    # What the database shows a run while A is in flight: B's import and movements, and a gap
+    # where A's ids will be (its import row and rows are not committed yet).
+    top = session.scalar(select(func.max(Movement.id)))
+    last_import = session.scalar(select(func.max(ImportRun.id))) or 0
+    a_import, b_import = last_import + 1, last_import + 2
+    session.add(ImportRun(id=b_import, source="B", channel="api", started_at=t, status="completed"))
+    session.flush()
+    mv(session, "loss", "B1", FENT_AMP, 2, t, import_id=b_import, id=top + 50)
+    session.commit()
+    seen = run_all(engine, now=now, incremental=True)
+    assert seen.mode == "partial"
+    state = inc.read_state(session)
+    session.refresh(state)
+    assert state.last_movement_id == top + 50 and a_import in state.import_gaps
+
+    # A commits: its movement ids lie below the watermark.
+    session.add(ImportRun(id=a_import, source="A", channel="api", started_at=t, status="completed"))
+    session.flush()
+    mv(session, "loss", "A1", FENT_AMP, 3, t, import_id=a_import, id=top + 1)
+    session.commit()
+    plan = inc.plan(session, now, state.lookback_days, 24.0,
+                    dt.datetime.now(dt.UTC).replace(tzinfo=None))
+    assert plan.mode == "partial" and plan.late_imports == [a_import]
+    assert inc.touched_ids(session, "establishment", plan) == {"A1"}
+    late = run_all(engine, now=now, incremental=True)
+    loss = {r.name: r for r in late.results}["loss_report"]
+    assert loss.scope == "partition" and loss.subjects == 1
+    # Seen once, A is not revisited again: nothing new, nothing late.
+    assert run_all(engine, now=now, incremental=True).mode == "skip"

@@ -6,7 +6,7 @@ import datetime as dt
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
@@ -19,6 +19,9 @@ from centinela.detect.context import DetectionContext
 from centinela.detect.grouping import group_under, ordered
 from centinela.detect.registry import all_detectors, load
 from centinela.ledger.records import Movement
+
+if TYPE_CHECKING:
+    from centinela.detect.incremental import Plan
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +142,7 @@ def _run(session: Session, now: dt.datetime | None, only: list[str] | None,
                     and not (partial and d.name in inc.PARTITIONS)])
     deferred: list[Detector] = []
     narrow: set[str] = set()  # object-frame detectors run on the touched objects only
-    if partial and main and _few_new(session, plan.since_id, plan.max_id, start, now,
+    if partial and main and _few_new(session, plan, start, now,
                                      settings.detect_peer_rerun_share):
         # A handful of new movements barely moves a peer comparison: the peer detectors keep
         # their stored alerts until the next full run (at most detect_full_every_hours away).
@@ -161,7 +164,7 @@ def _run(session: Session, now: dt.datetime | None, only: list[str] | None,
             # A serial's reuse depends on that serial's movements alone: follow only the
             # serials the new movements name (at 10 M movements the whole serial frame took
             # most of an incremental run).
-            where = inc.serials_filter(inc.touched_serials(session, plan.since_id, plan.max_id),
+            where = inc.serials_filter(inc.touched_serials(session, plan),
                                        now)
             narrow.update(d.name for d in dets)
         else:
@@ -173,7 +176,7 @@ def _run(session: Session, now: dt.datetime | None, only: list[str] | None,
             dets = [d for d in detectors if inc.PARTITIONS.get(d.name) == kind]
             since = now - dt.timedelta(days=lookback_days + max(
                 history_days(d.name, max(cap, 0), d.history_days) or 0 for d in dets))
-            touched = inc.touched_ids(session, kind, plan.since_id, plan.max_id)
+            touched = inc.touched_ids(session, kind, plan)
             where = inc.touched_filter(kind, touched) & (
                 Movement.occurred_at >= since) & (Movement.occurred_at <= now)
             plans.append((dets, {"where": where}, touched))
@@ -199,20 +202,19 @@ def _run(session: Session, now: dt.datetime | None, only: list[str] | None,
         results[det.name] = DetectorResult(det.name, scope="deferred")
     report.results = [results[d.name] for d in detectors]
     if not only:
-        inc.save_state(session, now, lookback_days, plan.max_id, wall,
+        inc.save_state(session, now, lookback_days, plan, wall,
                        full=not partial)
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _few_new(session: Session, since_id: int, max_id: int, start: dt.datetime,
+def _few_new(session: Session, plan: Plan, start: dt.datetime,
              now: dt.datetime, share: float) -> bool:
-    """True when the movements with id in (since_id, max_id] are fewer than ``share`` of the
-    window's."""
+    """True when the plan's new movements are fewer than ``share`` of the window's."""
     if share <= 0:
         return False
     new = session.scalar(select(func.count()).select_from(Movement).where(
-        Movement.id > since_id, Movement.id <= max_id)) or 0
+        plan.new_rows())) or 0
     window = session.scalar(select(func.count()).select_from(Movement).where(
         Movement.occurred_at >= start, Movement.occurred_at <= now)) or 0
     return new < share * max(window, 1)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import DateTime, Integer, String
+from sqlalchemy import JSON, DateTime, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from centinela.db import Base
@@ -21,3 +21,8 @@ class DetectState(Base):
     lookback_days: Mapped[int] = mapped_column(Integer)
     ran_at: Mapped[dt.datetime] = mapped_column(DateTime)
     full_at: Mapped[dt.datetime] = mapped_column(DateTime)  # last full run (wall clock)
+    # Imports the run could not see yet (they commit out of id order): the highest import id
+    # it saw and the lower ids missing below it (in flight, or failed). The next incremental run
+    # re-reads the movements of those that have committed since, whatever their ids.
+    imports_upto: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    import_gaps: Mapped[list[int] | None] = mapped_column(JSON, nullable=True)

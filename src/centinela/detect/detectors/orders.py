@@ -72,7 +72,8 @@ class _Monthly:
         wrows = np.flatnonzero(ok & f.is_type(*DISPOSAL))
         wkey = f.est[wrows].astype(np.int64) * width + sub_of_prod[f.product[wrows]]
         wpos = np.searchsorted(self.keys, wkey)
-        wok = (wpos < len(self.keys)) & (self.keys[np.minimum(wpos, len(self.keys) - 1)] == wkey)
+        wok = ((wpos < len(self.keys)) & (self.keys[np.minimum(wpos, len(self.keys) - 1)] == wkey)
+               if len(self.keys) else np.zeros(len(wkey), dtype=bool))
         wmon = month_index(f.t[wrows[wok]]) - self.m0
         wm_ok = (wmon >= 0) & (wmon < nm)
         self.W = np.bincount((wpos[wok] * nm + wmon)[wm_ok], weights=ctx.row_mg[wrows[wok]][wm_ok],
@@ -868,6 +869,8 @@ class PurchasesOutgrowUse(Detector):
         if f.n == 0:
             return []
         mo = _Monthly(ctx)
+        if len(mo.keys) == 0:  # no receipt or use at all (one loss alone): nothing to compare
+            return []
         flows = np.flatnonzero((f.est >= 0) & (f.product >= 0) & (f.t <= ctx.now_t)
                                & f.is_type(*INBOUND, *OUTFLOW, *DISPOSAL))
         sub_of_prod = mo.subv.encode(reg.prod_substance)

@@ -132,7 +132,10 @@ class RegionalOutlier(Detector):
         # Cancer and palliative care are left out, as opioid-use indicators do (CDC, CMS): that
         # use follows where the service is, and its prescribers are judged on their own.
         exempt_code = prescriber_exempt(ctx, np.arange(len(f.profv)))
-        exempt_row = (f.prescriber >= 0) & exempt_code[np.maximum(f.prescriber, 0)]
+        if len(exempt_code):
+            exempt_row = (f.prescriber >= 0) & exempt_code[np.maximum(f.prescriber, 0)]
+        else:  # no professional in the data at all (a distributor's file alone)
+            exempt_row = np.zeros(len(f.prescriber), dtype=bool)
         for channel in CHANNELS:
             rows = np.flatnonzero(base & masks[channel] & ~exempt_row)
             if len(rows) == 0:
