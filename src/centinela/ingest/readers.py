@@ -66,9 +66,23 @@ def _decoded(fh, bad: set[int]) -> Iterator[str]:
         yield text
 
 
+EXCEL_HINT = ("en Excel: «Guardar como» → «CSV UTF-8 (delimitado por comas)» / in Excel: "
+              "Save As → CSV UTF-8 (Comma delimited)")
+
+
 def check_header(header: list[str], spec: RecordSpec) -> list[str]:
     """Return the stripped column names, or raise FileRefused naming the bad column."""
     names = [h.strip() for h in header]
+    if len(names) == 1:
+        for sep, es, en in ((";", "punto y coma (;)", "semicolons (;)"),
+                            ("\t", "tabuladores", "tabs")):
+            parts = [x.strip() for x in names[0].split(sep)]
+            if len(parts) > 1 and sum(x in spec.allowed for x in parts) >= 2:
+                # Excel in a Spanish locale writes ';': say so instead of "unknown column"
+                raise FileRefused(None, f"la cabecera está separada por {es}; el formato separa "
+                                        f"las columnas con comas / the header is separated by "
+                                        f"{en}; the reporting format separates columns with "
+                                        f"commas ({EXCEL_HINT})")
     seen: set[str] = set()
     for name in names:
         if not name:
@@ -140,7 +154,19 @@ def _fields(names: list[str], text: str) -> dict:
     return dict(zip(names, text.rstrip("\r\n").split(","), strict=False))
 
 
+def _refuse_utf16(path: Path) -> None:
+    """A file saved as UTF-16 ("Unicode text" in Excel) is refused with what to do instead of
+    a csv error about new-line characters."""
+    with path.open("rb") as fh:
+        head = fh.read(4096)
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or head.count(b"\x00") > len(head) // 4:
+        raise FileRefused(None, "el archivo está codificado en UTF-16 (texto Unicode); el formato "
+                                "pide UTF-8 / the file is encoded as UTF-16 (Unicode text); the "
+                                f"reporting format is UTF-8 ({EXCEL_HINT})")
+
+
 def _read_csv(path: Path, spec: RecordSpec) -> Iterator[Item]:
+    _refuse_utf16(path)
     bad: set[int] = set()
     utf8 = _utf8_ok(path)
     if utf8:  # the usual case: let csv read the text stream directly
