@@ -22,6 +22,8 @@ OFFERS = [
     "Parches Durogesic 50 mcg/h originales, envíos a provincia, pago por Yape",
     # a brand name only the EWS registry's synonyms list (the lexicon reads them)
     "tengo ampollas de fentanest 10ml sin receta, precio x mayor, DM",
+    # a patch named by its strength, a diminutive, "I don't ask for a prescription"
+    "tengo parchecitos de 100 para el dolor fuerte, no pido receta, contacto 9 6 5 4 3 2 1 0 8",
 ]
 TRICKY_NEGATIVES = [
     # a question about who sells (a lead for inspectors, not an offer) and a scam warning
