@@ -133,3 +133,11 @@ def test_every_public_setting_is_documented():
     doc = (Path(__file__).resolve().parents[1] / "docs" / "public.md").read_text(encoding="utf-8")
     for name in PublicSettings.model_fields:
         assert f"`CENTINELA_PUBLIC_{name.upper()}`" in doc, name
+
+
+@pytest.mark.parametrize("text", ["mi perro se comió un parche", "my dog ate a fentanyl patch",
+                                  "mi gato lamió un parche usado"])
+def test_a_pet_that_ate_a_patch_gets_the_emergency_vet_not_the_child_answer(text):
+    a = ask(text)
+    assert a.kind == "red_flag" and a.red_flag == "pet"
+    assert "vet" in a.answer.lower() and "niño" not in a.answer and "child" not in a.answer

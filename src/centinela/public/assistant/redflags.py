@@ -16,7 +16,7 @@ from functools import lru_cache
 from centinela.lib.text import fold_keep_enye as fold
 from centinela.public.text import fuzzy_equal, words
 
-CATEGORIES = ("child", "suicide", "overdose", "emergency")
+CATEGORIES = ("child", "pet", "suicide", "overdose", "emergency")
 
 URGENT = ["urgente", "ahora", "ahorita", "rapido", "now", "urgent", "please", "porfavor",
           "por favor", "yanapaway", "usqhay*", "socorro", "ya mismo"]
@@ -30,6 +30,8 @@ CHILD = ["hijo*", "hija*", "hijito*", "hijita*", "niño*", "niña*", "nino*", "n
          "nena*", "bebe*", "bebito*", "wawa*", "guagua*", "nieto*", "nieta*", "kid*", "child*",
          "toddler*", "baby", "babies", "infant*", "chiquit*", "menor*", "son", "daughter",
          "sobrin*", "nephew", "niece", "grandchild*", "grandson", "granddaughter"]
+PET = ["perro*", "perrit*", "gato*", "gatit*", "mascota*", "cachorr*", "dog", "dogs", "doggy",
+       "puppy", "cat", "cats", "kitten*", "pet", "pets", "allqu*", "misi*"]
 MEDICINE = ["pastilla*", "parche*", "pill*", "patch*", "tableta*", "medicin*", "medicament*",
             "jarabe*", "syrup", "tramadol", "morfina", "morphine", "fentan*", "opioid*", "codein*",
             "oxicodona", "oxycodon*", "oxy", "metadona", "methadone", "hampi*", "droga*", "drug*",
@@ -42,6 +44,7 @@ INGEST = ["trago", "tragó", "swallow*", "comio", "se comio", "ate", "eaten", "m
 
 RULES: dict[str, list[list[list[str]]]] = {
     "child": [[CHILD, MEDICINE, INGEST]],
+    "pet": [[PET, MEDICINE, INGEST]],
     "suicide": [
         [["suicid*", "suisid*", "matarme", "kill myself", "killing myself",
           "quitarme la vida", "quitarse la vida", "end my life", "ending my life", "end it all",
@@ -215,7 +218,8 @@ _IDIOMS = re.compile(
 
 
 def detect(message: str) -> RedFlag | None:
-    """Return the first red flag in ``message`` (child, suicide, overdose, emergency) or None.
+    """Return the first red flag in ``message`` (child, pet, suicide, overdose, emergency) or
+    None.
 
     The lexicon runs first; when it finds nothing, a small text model trained on shipped
     phrases (:mod:`centinela.public.assistant.crisis_model`) catches other wordings.
