@@ -155,3 +155,15 @@ def test_reported_mixtures_and_messy_names_key_the_opioid_end_to_end(engine, dat
         assert sig["M3"].inchikey is None and sig["M3"].payload["family_hint"] == "fentanyl"
         assert substance_key(sig["M3"]) == "name:orto-metilfentanilo"
         assert substance_key(sig["M4"]) is None or sig["M4"].inchikey is None
+        # the unlisted fentanyl name is scored as an unregistered fentanyl-family member would
+        # be (unconfirmed), not as an unknown substance
+        import datetime as dt
+
+        from centinela.alerts.models import Alert
+        from centinela.ews import detectors as ews_detectors
+
+        ews_detectors.run(s, now + dt.timedelta(days=1), only=("ews_first",))
+        first = {a.subject_id: a for a in s.scalars(select(Alert).where(
+            Alert.detector == "ews_first_reported"))}
+        assert first["24"].evidence["category"] == "reported_fentanyl_family"
+        assert first["24"].score > first["20"].score

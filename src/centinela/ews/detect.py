@@ -31,7 +31,11 @@ CATEGORY_SCORE = {
     "nitazene": 80, "fentanyl_related": 75, "listed_fentanyl_analogue": 70, "u_series": 70,
     "brorphine_like": 70, "fentanyl_scaffold_outside_class": 65, "fentanyl": 55, "precursor": 50,
     "other_opioid": 35, "non_opioid": 20,
+    # an unlisted name whose family the name itself says (no structure yet): scored as an
+    # unregistered member of that family would be, before a laboratory confirms it
+    "reported_nitazene_family": 75, "reported_fentanyl_family": 65,
 }
+REPORTED_FAMILY = {"fentanyl": "reported_fentanyl_family", "nitazene": "reported_nitazene_family"}
 # Highest score of an unusual rise made only of unconfirmed signals (medium): three citizen tips
 # on a day with no history is "check this", not a critical alert.
 UNCONFIRMED_RISE_CAP = 55.0
@@ -86,9 +90,12 @@ def confirmed(sig: Signal) -> bool:
 
 
 def _category(sig: Signal) -> str | None:
-    cat = (sig.payload or {}).get("category")
+    p = sig.payload or {}
+    cat = p.get("category")
     if cat:
         return cat
+    if p.get("family_hint") and not sig.inchikey:  # "orto-metilfentanilo", no structure
+        return REPORTED_FAMILY.get(p["family_hint"])
     hit = registry().by_inchikey(sig.inchikey) if sig.inchikey else None
     return hit.category if hit else None
 
