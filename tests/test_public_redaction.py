@@ -100,3 +100,14 @@ def test_additions_are_redacted(session, now):
     texts = [e.text for e in session.scalars(select(ReportEvent).where(
         ReportEvent.report_id == report.report_id))]
     assert not any("70.123.456" in (t or "") for t in texts)
+
+
+def test_a_phone_spelled_out_in_words_is_redacted_and_a_sellers_kept_as_a_lead():
+    own = redact_text("mi número es nueve ocho siete seis cinco cuatro tres dos uno")
+    assert own == "mi número es [teléfono redactado]"
+    seller = "el vendedor atiende al nueve, ocho, siete, seis, cinco, cuatro, tres, dos, uno"
+    assert "[teléfono redactado]" in redact_text(seller)
+    assert lead_phones(seller) == ["987654321"]
+    # counting words in a sentence are not a phone
+    plain = "compré dos cajas y tres ampollas, una de ellas rota, a las cinco"
+    assert redact_text(plain) == plain

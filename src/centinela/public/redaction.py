@@ -82,6 +82,18 @@ _NAME = re.compile(
     re.IGNORECASE,
 )
 _EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+# A phone spelled out to slip past filters: seven or more digit words in a row.
+_DIGIT_WORDS = {"cero": "0", "uno": "1", "una": "1", "dos": "2", "tres": "3", "cuatro": "4",
+                "cinco": "5", "seis": "6", "siete": "7", "ocho": "8", "nueve": "9", "zero": "0",
+                "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6",
+                "seven": "7", "eight": "8", "nine": "9"}
+_DIGIT_WORD = "|".join(sorted(_DIGIT_WORDS, key=len, reverse=True))
+_SPELLED = re.compile(rf"\b(?:(?:{_DIGIT_WORD})[\s,.\-]+){{6,}}(?:{_DIGIT_WORD})\b", re.IGNORECASE)
+
+
+def spelled_digits(text: str) -> str:
+    """The digits a spelled-out number stands for ("nueve ocho siete" → "987")."""
+    return "".join(_DIGIT_WORDS.get(w.lower(), "") for w in re.split(r"[\s,.\-]+", text))
 
 LABELS = {"dni": "[DNI redactado]", "ce": "[CE redactado]", "passport": "[pasaporte redactado]",
           "ruc": "[RUC redactado]", "phone": "[teléfono redactado]",
@@ -229,6 +241,11 @@ def scan(text: str) -> list[Finding]:
             kind = {"cel": "phone", "tel": "phone"}.get(kw, kw)
             found.append(Finding(kind, m.start("num"), m.end("num"), m.group("num"), True))
             taken.append((m.start("num"), m.end("num")))
+    for m in _SPELLED.finditer(text):  # "nueve ocho siete seis cinco cuatro tres dos uno"
+        if free(m.start(), m.end()):
+            own = bool(_FIRST_PERSON.search(_left(text, m.start())))
+            found.append(Finding("phone", m.start(), m.end(), m.group(0), own))
+            taken.append((m.start(), m.end()))
     for m in _ALNUM_DOC.finditer(text):  # passports and CE written with letters: "AB123456"
         if not free(m.start(), m.end()):
             continue
@@ -255,4 +272,5 @@ def redact_text(text: str) -> str:
 
 def lead_phones(text: str) -> list[str]:
     """Return the phone numbers in ``text`` that are not the writer's own (a seller's lead)."""
-    return [re.sub(r"[^\d+]", "", f.value) for f in scan(text) if f.kind == "phone" and not f.own]
+    return [re.sub(r"[^\d+]", "", f.value) or spelled_digits(f.value)
+            for f in scan(text) if f.kind == "phone" and not f.own]
