@@ -138,6 +138,22 @@ def test_every_public_setting_is_documented():
 @pytest.mark.parametrize("text", ["mi perro se comió un parche", "my dog ate a fentanyl patch",
                                   "mi gato lamió un parche usado"])
 def test_a_pet_that_ate_a_patch_gets_the_emergency_vet_not_the_child_answer(text):
+    from centinela.public.assistant.redflags import detect
+
     a = ask(text)
-    assert a.kind == "red_flag" and a.red_flag == "pet"
+    assert a.kind == "pet" and a.red_flag is None  # an animal, not a person's crisis
     assert "vet" in a.answer.lower() and "niño" not in a.answer and "child" not in a.answer
+    assert detect(text) is None  # nor does the crisis model read it as a child
+    assert detect("mi hijo y el perro se comieron un parche").category == "child"
+
+
+@pytest.mark.parametrize("text", ["quiero comprar fentanilo barato", "I want to buy fentanyl",
+                                  "¿dónde consigo fentanilo?"])
+def test_someone_who_wants_to_buy_gets_risk_law_and_help_not_a_fallback(text):
+    a = ask(text)
+    assert a.kind == "kb" and a.entry_id == "buying_fentanyl"
+    assert "113" in a.answer and "32250" in a.answer
+
+
+def test_a_price_question_off_topic_still_falls_back():
+    assert ask("precio del dolar hoy").kind == "fallback"

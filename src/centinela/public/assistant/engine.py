@@ -16,6 +16,7 @@ from centinela.public.assistant.kb import Entry
 from centinela.public.assistant.language import LANGS, detect_language, without_quechua
 from centinela.public.assistant.legal import LEGAL_SOURCES, is_legal_quantity_question, legal_answer
 from centinela.public.assistant.redflags import detect as detect_red_flag
+from centinela.public.assistant.redflags import pet_exposure
 from centinela.public.assistant.retrieval import confidence, default_index
 from centinela.public.places import find_place
 from centinela.reference import ubigeo as ref
@@ -140,6 +141,11 @@ def ask(text: str, lang: str | None = None, session: Session | None = None,
             confidence=1.0, red_flag=flag.category, sources=list(msg.EMERGENCY_SOURCES),
             note=msg.QU_PENDING if language == "qu" else None,
         )
+    if pet_exposure(raw[: 4 * MAX_CHARS]):
+        # an animal, not a person: the emergency vet, and 106 only if a person touched it
+        return Answer(answer=msg.PET[language], language=language, kind="pet", confidence=1.0,
+                      sources=list(msg.EMERGENCY_SOURCES[:1]),
+                      note=msg.QU_PENDING if language == "qu" else None)
     if is_legal_quantity_question(text):
         # "me detuvieron con 5 mg" is about the law, not a dose: answer with the tiers.
         return Answer(answer=legal_answer(text, language), language=language, kind="legal",

@@ -48,20 +48,6 @@ RED_FLAG: dict[str, dict[str, str]] = {
         "qu": "🚨 Usqhaylla kaptinqa KUNAN 106 (SAMU) nisqaman waqyay, utaq 105 (Policía) "
               "nisqaman. Bomberos: 116. Línea 113, 5 kaqta akllay.",
     },
-    "pet": {
-        "es": "🚨 Lleve AHORA a su mascota a una veterinaria de emergencia, aunque parezca estar "
-              "bien: un parche (incluso usado) o una pastilla de opioide puede matar a un perro o "
-              "a un gato. Retire con guantes o una bolsa lo que tenga en la boca o pegado al "
-              "pelo, no le provoque el vómito y lleve el envase o el parche. Si una persona lo "
-              "tocó o se siente mal: 106 (SAMU).",
-        "en": "🚨 Take your pet to an emergency vet NOW, even if it seems fine: an opioid patch "
-              "(even a used one) or pill can kill a dog or a cat. Remove with gloves or a bag "
-              "anything in its mouth or stuck to its fur, do not make it vomit, and bring the "
-              "package or patch. If a person touched it or feels unwell: 106 (SAMU).",
-        "qu": "🚨 KUNAN uywaykita veterinariaman apay, allinlla rikchakuptinpas: huk parchellapas "
-              "utaq pastillallapas allquta, misita wañuchinmanmi. Siminmanta hurquy. Runa "
-              "llamiykuptin utaq mana allinchu kaptin: 106 (SAMU).",
-    },
     "child": {
         "es": "🚨 Llame AHORA al 106 (SAMU), aunque el niño parezca estar bien: una sola pastilla "
               "o un parche de opioide puede ser mortal para un niño. Retire lo que tenga en la "
@@ -72,6 +58,22 @@ RED_FLAG: dict[str, dict[str, str]] = {
         "qu": "🚨 KUNAN 106 (SAMU) nisqaman waqyay, wawa allinlla rikchakuptinpas: huk "
               "pastillallapas wawapaq wañuchikuqmi. Siminmanta hurquy, ama sapallanta saqiychu.",
     },
+}
+
+# A pet that ate an opioid: the emergency vet (not a person's red flag).
+PET = {
+    "es": "🚨 Lleve AHORA a su mascota a una veterinaria de emergencia, aunque parezca estar "
+          "bien: un parche (incluso usado) o una pastilla de opioide puede matar a un perro o "
+          "a un gato. Retire con guantes o una bolsa lo que tenga en la boca o pegado al "
+          "pelo, no le provoque el vómito y lleve el envase o el parche. Si una persona lo "
+          "tocó o se siente mal: 106 (SAMU).",
+    "en": "🚨 Take your pet to an emergency vet NOW, even if it seems fine: an opioid patch "
+          "(even a used one) or pill can kill a dog or a cat. Remove with gloves or a bag "
+          "anything in its mouth or stuck to its fur, do not make it vomit, and bring the "
+          "package or patch. If a person touched it or feels unwell: 106 (SAMU).",
+    "qu": "🚨 KUNAN uywaykita veterinariaman apay, allinlla rikchakuptinpas: huk parchellapas "
+          "utaq pastillallapas allquta, misita wañuchinmanmi. Siminmanta hurquy. Runa "
+          "llamiykuptin utaq mana allinchu kaptin: 106 (SAMU).",
 }
 
 FALLBACK = {

@@ -16,7 +16,7 @@ from functools import lru_cache
 from centinela.lib.text import fold_keep_enye as fold
 from centinela.public.text import fuzzy_equal, words
 
-CATEGORIES = ("child", "pet", "suicide", "overdose", "emergency")
+CATEGORIES = ("child", "suicide", "overdose", "emergency")
 
 URGENT = ["urgente", "ahora", "ahorita", "rapido", "now", "urgent", "please", "porfavor",
           "por favor", "yanapaway", "usqhay*", "socorro", "ya mismo"]
@@ -39,12 +39,12 @@ MEDICINE = ["pastilla*", "parche*", "pill*", "patch*", "tableta*", "medicin*", "
 INGEST = ["trago", "tragó", "swallow*", "comio", "se comio", "ate", "eaten", "mastico", "chew*",
           "chupo", "lamio", "lick*", "boca", "mouth", "metio", "tomo", "bebio", "ingirio",
           "took", "drank", "pego", "se pego", "stuck", "got into", "encontre a", "found my",
-          "found him", "found her",
+          "found him", "found her", "comieron", "se comieron", "tragaron", "tomaron",
+          "chuparon", "lamieron", "masticaron", "bebieron", "ingirieron",
           "millpu*", "mikhu*", "upya*"]
 
 RULES: dict[str, list[list[list[str]]]] = {
     "child": [[CHILD, MEDICINE, INGEST]],
-    "pet": [[PET, MEDICINE, INGEST]],
     "suicide": [
         [["suicid*", "suisid*", "matarme", "kill myself", "killing myself",
           "quitarme la vida", "quitarse la vida", "end my life", "ending my life", "end it all",
@@ -218,8 +218,9 @@ _IDIOMS = re.compile(
 
 
 def detect(message: str) -> RedFlag | None:
-    """Return the first red flag in ``message`` (child, pet, suicide, overdose, emergency) or
-    None.
+    """Return the first red flag in ``message`` (child, suicide, overdose, emergency) or None.
+    A pet that ate a medicine is not a person's crisis (:func:`pet_exposure`): no flag, and the
+    text model is not asked (it read "mi perro se comió un parche" as a child).
 
     The lexicon runs first; when it finds nothing, a small text model trained on shipped
     phrases (:mod:`centinela.public.assistant.crisis_model`) catches other wordings.
@@ -227,6 +228,8 @@ def detect(message: str) -> RedFlag | None:
     found = detect_lexicon(message)
     if found is not None:
         return found
+    if pet_exposure(message):
+        return None
     from centinela.public.assistant.crisis_model import predict
 
     literal = _IDIOMS.sub(" ", fold(message)).strip()  # figures of speech are not crises
@@ -265,6 +268,13 @@ def _about_the_topic(toks: list[str], cue: str) -> bool:
     if first.startswith(("suicid", "suisid")):
         return topic and not any(t in _FIRST_PERSON for t in toks)
     return topic and not any(_alt_match(toks, u) for u in URGENT)
+
+
+def pet_exposure(message: str) -> bool:
+    """True when ``message`` says a pet (and no child) swallowed, chewed or licked a medicine."""
+    toks = words(fold(message))
+    return (all(any(_alt_match(toks, alt) for alt in group) for group in (PET, MEDICINE, INGEST))
+            and not any(_alt_match(toks, alt) for alt in CHILD))
 
 
 def detect_lexicon(message: str) -> RedFlag | None:
