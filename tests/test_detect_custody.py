@@ -360,8 +360,8 @@ def test_next_delivery_of_the_route_is_not_a_receipt_of_a_lost_two_line_shipment
     run_all(session, only=["transfer_not_received"])
     alerts = _alerts(session, "transfer_not_received")
     # The two lines of one delivery note are one lost shipment: one alert, named by its
-    # largest line, listing both.
-    assert [a.subject_id for a in alerts] == ["LOST-B"]
+    # first line, listing both.
+    assert [a.subject_id for a in alerts] == ["LOST-A"]
     ev = alerts[0].evidence
     assert ev["units_shipped"] == 25 and ev["units_missing"] == 25
     assert [line["event_id"] for line in ev["lines"]] == ["LOST-A", "LOST-B"]

@@ -457,9 +457,11 @@ class TransferNotReceived(Detector):
     def _alert(self, ctx: DetectionContext, lines: list[tuple[int, float, list[int]]],
                horizon: np.ndarray) -> AlertDraft:
         """One alert for a lost shipment: its lines of one delivery note (``(row, units
-        missing, receipts matched)``); the subject is its largest line."""
+        missing, receipts matched)``); the subject is its first line (the note's first in
+        the file: what "the event_id of the transfer_out of the shipment" names when a note
+        has several lines)."""
         f = ctx.frame
-        o = max(lines, key=lambda x: (float(f.qty[x[0]]), -x[0]))[0]
+        o = min(x[0] for x in lines)
         rows = np.array(sorted(x[0] for x in lines), dtype=np.int64)
         matched = sorted({i for x in lines for i in x[2]})
         missing = float(sum(x[1] for x in lines))
