@@ -268,16 +268,15 @@ def aberrations(session: Session, now: dt.datetime, cfg: DetectConfig) -> list[A
     today = lima_day(now)
     start = today - dt.timedelta(days=cfg.history_days - 1)
     sigs = load_signals(session, lima_days(start)[0], now)
-    names = {substance_key(s): (_label(s), _category(s)) for s in sigs if substance_key(s)}
+    keyed = [(s, k) for s in sigs if (k := substance_key(s))]
+    names = {k: (_label(s), _category(s)) for s, k in keyed}
     # The recent window's signals per series: a rise made only of unconfirmed signals (citizen
     # tips, online posts, reported names) is worth checking, not a critical alert.
     recent_from = lima_days(today - dt.timedelta(days=cfg.recent_days - 1))[0]
     recent: dict[tuple[str, str], list[Signal]] = defaultdict(list)
-    for s in sigs:
+    for s, k in keyed:
         if s.department and s.occurred_at >= recent_from and s.source_kind != "detection":
-            k = substance_key(s)
-            if k is not None:
-                recent[(s.department, k)].append(s)
+            recent[(s.department, k)].append(s)
     drafts = []
     for (dept, key), x in series(sigs, start, cfg.history_days).items():
         res = stats.run_all(x, cfg.params)

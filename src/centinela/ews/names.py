@@ -27,14 +27,14 @@ _STRENGTH = re.compile(
     r"(?<![a-z0-9-])(?:x\s*)?\d+(?:[.,]\d+)?\s*"
     r"(?:%|mcg/h|µg/h|ug/h|mcg/ml|µg/ml|ug/ml|mg/ml|mg/h|g/ml|mcg|µg|ug|mg|kg|gr|grs|g|ml|l|"
     r"gramos?|unidades|unid|und|u|uds|cc)?(?![a-z0-9-])")
+# Substituents a ring position is written before ("para-fluoro", "4 metil", "orto-cloro").
+_SUBSTITUENT = "fluor|clor|chlor|brom|metil|methyl|metoxi|methoxy|hidroxi|hydroxy"
 # Position words glued to their substituent: "para fluoro" -> "para-fluoro".
 _POSITION_WORD = re.compile(
-    r"\b(para|orto|ortho|meta|alfa|alpha|beta|p|o|m)[\s-]+"
-    r"(?=(?:fluor|clor|chlor|brom|metil|methyl|metoxi|methoxy|hidroxi|hydroxy))")
+    rf"\b(para|orto|ortho|meta|alfa|alpha|beta|p|o|m)[\s-]+(?=(?:{_SUBSTITUENT}))")
 # A position written apart from its substituent: "4 fluoro fentanilo", "4 ANPP".
 _NUMBER_POSITION = re.compile(
-    r"(?<![a-z0-9.,])([1-4])\s+(?=(?:fluor|clor|chlor|brom|metil|methyl|metoxi|methoxy|hidroxi|"
-    r"hydroxy|anpp|ap\b|piperid|carbometox))")
+    rf"(?<![a-z0-9.,])([1-4])\s+(?=(?:{_SUBSTITUENT}|anpp|ap\b|piperid|carbometox))")
 # "positivo para X" is a test result, not the para- position of X.
 _RESULT_FOR = re.compile(r"\b(positiv[oa]s?|negativ[oa]s?|reactiv[oa]s?)\s+para\b")
 _CONNECTORS = (
@@ -90,14 +90,13 @@ estupefacientes narcotic narcotics medicamento medicamentos medicine medicines f
 _KEEP_ALNUM = re.compile(r"[^a-z0-9]")
 _DOUBLES = re.compile(r"([a-z])\1+")
 _SPELLING = (("ph", "f"), ("th", "t"), ("chlor", "clor"), ("fluoro", "fluor"), ("y", "i"),
-             ("k", "c"), ("z", "c"), ("alpha", "alfa"), ("α", "alfa"), ("β", "beta"))
+             ("k", "c"), ("z", "c"), ("alpha", "alfa"))
 _POSITIONS = (
     (re.compile(r"(?:^|(?<=[^a-z]))(?:para|p)-(?=[a-z])"), "4-"),
     (re.compile(r"(?:^|(?<=[^a-z]))(?:orto|ortho|o)-(?=[a-z])"), "2-"),
     (re.compile(r"(?:^|(?<=[^a-z]))(?:meta|m)-(?=[a-z])"), "3-"),
-    (re.compile(r"^para(?=(?:fluor|clor|chlor|brom|metil|methyl|metoxi|methoxy))"), "4-"),
-    (re.compile(r"^(?:orto|ortho)(?=(?:fluor|clor|chlor|brom|metil|methyl|metoxi|methoxy))"),
-     "2-"),
+    (re.compile(rf"^para(?=(?:{_SUBSTITUENT}))"), "4-"),
+    (re.compile(rf"^(?:orto|ortho)(?=(?:{_SUBSTITUENT}))"), "2-"),
 )
 
 
@@ -142,8 +141,7 @@ def content_words(part: str) -> list[str]:
 
 def is_generic(part: str) -> bool:
     """True for a part that names a class ("análogo de fentanilo", "fentanyl-like")."""
-    words = set(re.split(r"[\s-]+", part))
-    return bool(words & GENERIC)
+    return generic_at(part.split()) is not None
 
 
 def only_unknown(words: list[str]) -> bool:

@@ -138,9 +138,9 @@ class Registry:
     def lookup_name(self, name: str) -> Substance | None:
         """Return the entry ``name`` names: a name or synonym (accents and case ignored), with
         salts, strengths, dosage forms and qualifiers around it ("presunto fentanilo 2 %"),
-        in either language's spelling ("parafluorofentanyl"), or with one typo ("fentanillo";
-        two in names of 12 letters or more) when no other entry is as close. One name only:
-        :meth:`parse_reported` reads mixtures."""
+        in either language's spelling ("parafluorofentanyl"), or with one typo ("fentanillo")
+        when no other entry is as close. One name only: :meth:`parse_reported` reads
+        mixtures."""
         return self.match_name(name)[0]
 
     def match_name(self, name: str) -> tuple[Substance | None, str]:
@@ -191,16 +191,9 @@ class Registry:
         return (found, "typo") if len(ids) == 1 else (None, "")
 
     def _exact(self, name: str) -> Substance | None:
-        key = fold(name)
-        if key in self.by_name:
-            return self.by_name[key]
-        for suffix in (" citrate", " hydrochloride", " hcl", " base"):
-            if key.endswith(suffix) and key[: -len(suffix)] in self.by_name:
-                return self.by_name[key[: -len(suffix)]]
-        for prefix in ("citrato de ", "clorhidrato de "):
-            if key.startswith(prefix) and key[len(prefix):] in self.by_name:
-                return self.by_name[key[len(prefix):]]
-        return None
+        """The entry one of whose names or synonyms is ``name`` (accents and case ignored); a
+        salt or strength around it is ``_match``'s cleaning (``names.content_words``)."""
+        return self.by_name.get(fold(name))
 
     def parse_reported(self, text: str) -> list[ReportedPart]:
         """Read a reported substance text that may name several substances ("heroína cortada
@@ -403,9 +396,8 @@ def _resolve_reported(reg: Registry, name: str, res: Resolution) -> Substance | 
     """Fill ``res.components`` (and notes) from a reported text; return the entry it keys."""
     parts = reg.parse_reported(name)
     res.components = [p.as_dict() for p in parts]
-    subs = [p for p in parts if p.substance is not None]
-    ranked = [p.substance for p in subs if p.substance is not None]
-    best = max(ranked, key=Substance.seriousness) if ranked else None
+    subs = [p.substance for p in parts if p.substance is not None]
+    best = max(subs, key=Substance.seriousness) if subs else None
     for p in parts:
         if p.how in ("spelling", "typo") and p.substance is not None:
             res.notes.append(f"{p.text!r} read as {p.substance.name} ({p.how})")
@@ -419,7 +411,7 @@ def _resolve_reported(reg: Registry, name: str, res: Resolution) -> Substance | 
         best = None
     if len(subs) > 1 and best is not None:
         res.notes.append(f"reported mixture of {len(subs)} substances ("
-                         + ", ".join(p.substance.name for p in subs if p.substance)
+                         + ", ".join(sub.name for sub in subs)
                          + f"): keyed by its most serious component, {best.name}")
     return best
 

@@ -60,12 +60,12 @@ templates.env.filters["code"] = _code_filter
 def _substance_filter(ctx, value):
     """``{{ ids|substance }}``: EWS registry ids named in the page's language (``methadone`` →
     "metadona" on a Spanish page); an id the registry lacks is shown as it is."""
-    from centinela.online.lexicon import registry_names_es
+    from centinela.ews.registry import registry
 
     ids = value if isinstance(value, list | tuple) else [value]
-    spanish = (ctx.get("lang") or "es") == "es"
-    names = registry_names_es() if spanish else {}
-    return ", ".join(names.get(str(i), str(i)) for i in ids if i not in (None, ""))
+    known, lang = registry().by_key_id, ctx.get("lang") or "es"
+    return ", ".join(known[str(i)].display_name(lang) if str(i) in known else str(i)
+                     for i in ids if i not in (None, ""))
 
 
 templates.env.filters["substance"] = _substance_filter

@@ -25,6 +25,11 @@ unquni nanay nanan nanawan hampikuq hampina sunqu wasi wasiy tayta taytay mama m
 warmi qari wawaykuna yanapay yanapawanki atinichu atinki""".split())
 _QU_SUFFIXES = ("manta", "pita", "paq", "ykuna", "kuna", "chkan", "rqan", "nchu", "ykichik")
 
+def _is_quechua(tok: str) -> bool:
+    """A Quechua function word, or a long word with a Quechua suffix that is not Spanish."""
+    return tok in _QU or (len(tok) > 6 and tok.endswith(_QU_SUFFIXES) and tok not in _ES)
+
+
 def detect_language(text: str) -> str:
     """Return ``es``, ``en`` or ``qu`` for ``text`` from function words (Spanish on a tie).
 
@@ -36,9 +41,7 @@ def detect_language(text: str) -> str:
         return "es"
     es = sum(t in _ES for t in toks)
     en = sum(t in _EN for t in toks)
-    qu = sum(t in _QU for t in toks) + sum(
-        1 for t in toks if len(t) > 6 and t.endswith(_QU_SUFFIXES) and t not in _ES
-    )
+    qu = sum(_is_quechua(t) for t in toks)
     if qu > max(es, en) or (qu >= 2 and qu >= es):
         return "qu"
     return "en" if en > es else "es"
@@ -48,6 +51,5 @@ def without_quechua(text: str) -> str:
     """``text`` without its Quechua words, for the knowledge-base search of a Quechua question:
     the entries are indexed in Spanish and English, and a Spanish loanword ("naloxona",
     "fentanilo") is what the search can match. The text itself when nothing else is left."""
-    kept = [t for t in words(text)
-            if t not in _QU and not (len(t) > 6 and t.endswith(_QU_SUFFIXES) and t not in _ES)]
+    kept = [t for t in words(text) if not _is_quechua(t)]
     return " ".join(kept) if kept else text
