@@ -133,3 +133,25 @@ def test_a_rise_made_only_of_citizen_tips_is_medium_and_says_it_is_unconfirmed(s
     ews_detectors.run(session, now, cfg, only=("ews_aberration",))
     session.refresh(ab)
     assert ab.evidence["confirmed_recent"] == 1 and ab.score > 55
+
+
+def test_substances_first_seen_in_one_department_on_one_day_are_separate_alerts(session, now):
+    """Three new substances confirmed in Lima the same day: three alerts, the carfentanil one
+    critical — none folded into (or overwritten by) another's; a re-run changes nothing."""
+    day = now - dt.timedelta(days=2)
+    for sid, name, key in (
+            ("LAB-C", "carfentanil", "YDSDEBIZUNNPOB-UHFFFAOYSA-N"),
+            ("LAB-I", "isotonitazene", "OIOQREYBGDAYGT-UHFFFAOYSA-N"),
+            ("LAB-P", "cyclopropylfentanyl", "OIQSKDSKROTEMN-UHFFFAOYSA-N")):
+        record_signal(session, "lab", sid, day, ubigeo="150101", substance=name, inchikey=key)
+    cfg = DetectConfig(scan=ScanParams(n_sims=19))
+    first = ews_detectors.run(session, now, cfg, only=("ews_first",))
+    assert first["ews_first"]["created"] == 3
+    alerts = session.scalars(select(Alert).where(Alert.detector == "ews_first_national")).all()
+    assert sorted(a.evidence["substance"] for a in alerts) == [
+        "carfentanil", "cyclopropylfentanyl", "isotonitazene"]
+    assert {a.evidence["substance"]: a.severity for a in alerts}["carfentanil"] == "critical"
+    again = ews_detectors.run(session, now, cfg, only=("ews_first",))
+    assert again["ews_first"]["created"] == 0
+    assert len(session.scalars(select(Alert).where(
+        Alert.detector == "ews_first_national")).all()) == 3

@@ -35,13 +35,18 @@ class AlertDraft:
     # True: one open alert per detector and subject (repeats become occurrences, closed cases
     # suppress). Detection drafts set it; False keeps one alert per window (older callers).
     grouped: bool = False
+    # What tells apart two findings of one detector on one subject that must stay separate
+    # alerts (the early warning's substances in one department: a carfentanil and a
+    # cyclopropylfentanyl first seen in Lima on the same day are two alerts, never one that the
+    # weaker overwrites). Part of the dedup key and of the open-alert match; "" = none.
+    variant: str = ""
 
     def dedup_key(self) -> str:
-        raw = "|".join(
-            [self.detector, self.subject_kind, self.subject_id,
-             self.window_start.isoformat(), self.window_end.isoformat()]
-        )
-        return hashlib.sha256(raw.encode()).hexdigest()[:40]
+        parts = [self.detector, self.subject_kind, self.subject_id,
+                 self.window_start.isoformat(), self.window_end.isoformat()]
+        if self.variant:
+            parts.append(self.variant)
+        return hashlib.sha256("|".join(parts).encode()).hexdigest()[:40]
 
 
 def severity_for(score: float) -> str:
@@ -231,6 +236,8 @@ def _apply(alert: Alert, draft: AlertDraft) -> None:
     alert.score = round(float(draft.score), 3)
     alert.summary = draft.summary
     alert.evidence = dict(draft.evidence)
+    if draft.variant:
+        alert.evidence["variant"] = draft.variant
     alert.topics = list(draft.topics)
 
 
@@ -289,18 +296,19 @@ def in_upsert_order(drafts: list[AlertDraft]) -> list[AlertDraft]:
 
 
 def _open_alert(session: Session, draft: AlertDraft) -> Alert | None:
-    """Return the open alert of the same detector and subject (any window when the draft is
-    grouped, else one whose window overlaps the draft's)."""
+    """Return the open alert of the same detector, subject and variant (any window when the
+    draft is grouped, else one whose window overlaps the draft's)."""
     where = [Alert.detector == draft.detector, Alert.subject_kind == draft.subject_kind,
              Alert.subject_id == draft.subject_id, Alert.status != "closed"]
     if not draft.grouped:
         where += [Alert.window_start <= draft.window_end, Alert.window_end >= draft.window_start]
-    return session.scalar(
-        select(Alert)
-        .where(*where)
-        .order_by(Alert.updated_at.desc())
-        .limit(1)
-    )
+    query = select(Alert).where(*where).order_by(Alert.updated_at.desc(), Alert.id.desc())
+    # Few open alerts share a detector and subject: the variant is compared here, not in SQL
+    # (it lives in the evidence JSON).
+    for alert in session.scalars(query):
+        if (alert.evidence or {}).get("variant", "") == draft.variant:
+            return alert
+    return None
 
 
 def _suppressing_case(session: Session, draft: AlertDraft, now: dt.datetime) -> Alert | None:

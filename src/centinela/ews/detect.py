@@ -188,6 +188,7 @@ def first_appearances(session: Session, now: dt.datetime, cfg: DetectConfig) -> 
                      f"({_cat_es(cat)}) en {_dept_name(sig.department)} el "
                      f"{lima_day(sig.occurred_at).isoformat()} (fuente: {sig.source_kind})."
                      + note),
+            variant=key,
             evidence={**_evidence(sig, key, cat), "confirmed": True,
                       "earlier_unconfirmed": _evidence(earlier, key, _category(earlier))
                       if earlier is not None else None},
@@ -206,7 +207,7 @@ def first_appearances(session: Session, now: dt.datetime, cfg: DetectConfig) -> 
             summary=(f"Primer reporte sin confirmar de {_label(sig)} en "
                      f"{_dept_name(sig.department)} el {lima_day(sig.occurred_at).isoformat()} "
                      f"(fuente: {sig.source_kind}); requiere identificación de laboratorio."),
-            evidence={**_evidence(sig, key, cat), "confirmed": False},
+            variant=key, evidence={**_evidence(sig, key, cat), "confirmed": False},
         ))
     for (key, dept), sig in dept_firsts.items():
         if sig.occurred_at < since or firsts[key] is sig:
@@ -222,6 +223,7 @@ def first_appearances(session: Session, now: dt.datetime, cfg: DetectConfig) -> 
                      f"{lima_day(sig.occurred_at).isoformat()}; ya se había detectado en "
                      f"{_dept_name(firsts[key].department)} el "
                      f"{lima_day(firsts[key].occurred_at).isoformat()}."),
+            variant=key,
             evidence={**_evidence(sig, key, cat),
                       "national_first": {"department": firsts[key].department,
                                          "date": lima_day(firsts[key].occurred_at).isoformat()}},
@@ -315,6 +317,7 @@ def aberrations(session: Session, now: dt.datetime, cfg: DetectConfig) -> list[A
                      f"esperados (métodos: {', '.join(sorted(fired))})."
                      + (" Solo señales sin confirmar (denuncias, publicaciones, nombres "
                         "reportados): por verificar." if unconfirmed else "")),
+            variant=key,
             evidence={"series": key, "substance": substance, "category": cat,
                       "confirmed_recent": n_confirmed, "unconfirmed_only": unconfirmed,
                       "recent_sources": dict(sorted(kinds.items())),
@@ -413,7 +416,7 @@ def name_mismatches(session: Session, now: dt.datetime, cfg: DetectConfig) -> li
             detector="ews_name_mismatch", subject_kind="region",
             subject_id=sig.department or "00", severity="medium", score=45.0,
             window_start=start, window_end=end, department=sig.department, ubigeo=sig.ubigeo,
-            topics=["ews", "identification"],
+            topics=["ews", "identification"], variant=sig.source_id,
             summary=(f"En {sig.source_id} la sustancia se informó como "
                      f"{p.get('reported_as')!r} pero el laboratorio identificó "
                      f"{_label(sig)}."),
