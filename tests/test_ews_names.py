@@ -159,3 +159,53 @@ def test_reported_names_written_elsewhere(name, lines):
     assert n == lines
     assert right_family / n >= 0.85, wrong
     assert right_parts / n >= 0.80, wrong
+
+
+# -- systematic (IUPAC) names, in either language and any bracket style or order ---------------
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("N-fenil-N-[1-(2-feniletil)piperidin-4-il]propanamida", "fentanyl"),
+    ("N-(1-phenethylpiperidin-4-yl)-N-phenylpropanamide", "fentanyl"),
+    ("N-phenyl-N-[1-(2-phenylethyl)-4-piperidinyl]propanamide", "fentanyl"),
+    ("N-(4-fluorofenil)-N-[1-(2-feniletil)piperidin-4-il]propanamida clorhidrato",
+     "para-fluorofentanyl"),
+    ("N-(2-fluorophenyl)-N-[1-(2-phenylethyl)piperidin-4-yl]propanamide", "ortho-fluorofentanyl"),
+    ("2-metil-N-fenil-N-[1-(2-feniletil)piperidin-4-il]propanamida", "isobutyrfentanyl"),
+    ("1-(2-feniletil)piperidin-4-ona", "npp"),
+    ("N-fenil-1-(2-feniletil)piperidin-4-amina", "4-anpp"),
+    ("methyl 1-(2-phenylethyl)-4-(N-phenylpropanamido)piperidine-4-carboxylate", "carfentanil"),
+    ("N,N-dietil-2-[5-nitro-2-[[4-(propan-2-iloxi)fenil]metil]-1H-bencimidazol-1-il]etan-1-amina",
+     "isotonitazene"),
+    ("N,N-diethyl-2-[2-[(4-ethoxyphenyl)methyl]-5-nitrobenzimidazol-1-yl]ethanamine",
+     "etonitazene"),
+])
+def test_a_systematic_name_in_any_spelling_names_its_entry(text, expected):
+    res = resolve(name=text)
+    assert res.substance is not None and res.substance.id == expected, res.as_dict()
+    assert not res.components or all(c["registry_id"] for c in res.components)
+
+
+def test_an_unlisted_systematic_name_is_kept_whole_with_its_family():
+    # o-methylfentanyl: same morphemes and locants as isobutyrfentanyl, methyl on the ring.
+    res = resolve(name="N-(2-methylphenyl)-N-[1-(2-phenylethyl)piperidin-4-yl]propanamide")
+    assert res.substance is None and res.family_hint == "fentanyl"
+    assert [c["reported"] for c in res.components] == [
+        "N-(2-methylphenyl)-N-[1-(2-phenylethyl)piperidin-4-yl]propanamide"]
+    nit = resolve(name="N,N-dietil-2-[2-[(4-clorofenil)metil]-5-nitro-1H-bencimidazol-1-il]"
+                       "propan-1-amina")
+    assert nit.substance is None and nit.family_hint == "nitazene"
+
+
+def test_a_common_name_with_its_systematic_name_in_parentheses_is_one_substance():
+    res = resolve(name="Carfentanil (methyl 1-(2-phenylethyl)-4-(N-phenylpropanamido)"
+                       "piperidine-4-carboxylate)")
+    assert res.substance is not None and res.substance.id == "carfentanil"
+    assert {c["registry_id"] for c in res.components} == {"carfentanil"}
+
+
+def test_mixtures_and_short_names_are_not_read_as_systematic_names():
+    assert not nm.looks_like_iupac("metil fentanilo, acetil fentanilo y 4-ANPP")
+    assert not nm.looks_like_iupac("4-fluoroisobutirfentanilo")
+    assert not nm.looks_like_iupac("N-pirrolidino etonitaceno")
+    ids = [c["registry_id"] for c in resolve(name="heroína + fentanilo + xilacina").components]
+    assert ids == ["heroin", "fentanyl", "xylazine"]

@@ -21,6 +21,7 @@ from rdkit.Chem.rdMolDescriptors import CalcMolFormula
 from centinela.ews.control import FAMILY_LABELS, FAMILY_RANK, control_for, family_of
 from centinela.ews.families import RULES_BY_ID, family_rule
 from centinela.ews.fentanyl_class import Clause, analyse_core
+from centinela.ews.names import looks_like_iupac
 from centinela.ews.registry import Resolution, Substance, parse_query, registry, resolve
 from centinela.lib.chem import (
     _UNCHARGER,
@@ -260,7 +261,8 @@ def _classify_parsed(query: str, text: str, mol: Chem.Mol | None,
     neutral single molecule it is the standardized parent's canonical SMILES too.
     """
     if mol is None:
-        if text and any(c in text for c in "()=#[]") and " " not in text:
+        if text and any(c in text for c in "()=#[]") and " " not in text \
+                and not looks_like_iupac(text):
             return Classification(query=query, category="none",
                                   error=f"RDKit cannot parse SMILES {text[:80]!r}",
                                   error_es=f"RDKit no puede leer el SMILES {text[:80]!r}")

@@ -202,3 +202,153 @@ def generic_at(words: list[str]) -> int | None:
         if set(re.split(r"-", w)) & GENERIC:
             return i
     return None
+
+
+# -- systematic (IUPAC) names -----------------------------------------------------------------
+# A laboratory may write the systematic name, in English or Spanish, in another bracket style,
+# with substituents in another order or an older form ("phenethyl", "4-piperidinyl").
+# ``iupac_key`` gives one key for all of them: the name's morphemes and locants, each as a
+# sorted multiset. Isomers keep apart (their locants differ); names the registry cannot tell
+# apart this way are dropped from its index (ambiguous, never matched).
+_IUPAC_SYNONYMS = (
+    (re.compile(r"phenethyl|fenetil"), "(2-phenylethyl)"),
+    (re.compile(r"(\d+)-piperidin(?:yl|il|yl|ilo)\b"), r"piperidin-\1-yl"),
+    (re.compile(r"(\d+)-piperid(?:yl|il)\b"), r"piperidin-\1-yl"),
+    (re.compile(r"propionamid"), "propanamid"),
+    (re.compile(r"(?<![a-z0-9])\d+h-"), ""),  # indicated hydrogen ("1H-benzimidazol")
+    (re.compile(r"an-1-amin"), "anamin"),  # "ethan-1-amine" is "ethanamine"
+    (re.compile(r"anilino"), "phenylamino"),
+    (re.compile(r"benzeneethyl|bencenoetil"), "(2-phenylethyl)"),
+)
+_MORPHEMES = sorted({
+    nm for w in """
+    phenyl ethyl methyl propyl butyl pentyl hexyl yl yloxy oxy hydroxy methoxy ethoxy propoxy
+    butoxy piperidin piperazin pyrrolidin morpholin benzimidazol benzyl benzo benz nitro
+    fluoro chloro bromo iodo amide amido amine amino carboxamide carboxylate carboxyl carbonyl
+    propan butan pentan ethan methan hexan heptan prop but pent eth meth acet acetyl ene en an
+    one ol oxo oxolan furan thiophen cyclopropan cyclohexyl cyclohexan cyclo di tri tetra hydro
+    tert iso thiazin purin tetrazol isoquinolin morphinan epoxy diyl dione diol cyano
+    """.split() for nm in (w,)
+}, key=len, reverse=True)
+_IUPAC_HINT = re.compile(r"(?:yl|il|amid|amin|piperidin|imidazol|carbox|propan|oxy|oxi)")
+
+
+def _iupac_spelling(text: str) -> str:
+    s = fold(text)
+    for pattern, repl in _IUPAC_SYNONYMS:
+        s = pattern.sub(repl, s)
+    for a, b in _SPELLING:
+        s = s.replace(a, b)
+    return s
+
+
+_MORPH_NORM = sorted({_DOUBLES.sub(r"\1", _iupac_spelling(m)) for m in _MORPHEMES},
+                     key=len, reverse=True)
+
+
+def _segment(run: str) -> list[str]:
+    """A run of letters cut into known morphemes (longest first); unknown letters kept as one
+    token each run, so two spellings of one name still cut alike."""
+    out, rest, i = [], "", 0
+    while i < len(run):
+        for m in _MORPH_NORM:
+            if run.startswith(m, i):
+                if rest:
+                    out.append(rest)
+                    rest = ""
+                out.append(m)
+                i += len(m)
+                break
+        else:
+            rest += run[i]
+            i += 1
+    if rest:
+        out.append(rest)
+    # Spanish and English endings alike ("propanamida", "propanamide"; "nitro" at a run's end
+    # or inside one): a token's last vowel does not count.
+    # A lone vowel left between morphemes ("piperidin-e-4-…") does not count either.
+    return [t[:-1] if len(t) >= 3 and t[-1] in "aeo" else t for t in out
+            if t not in ("a", "e", "o")]
+
+
+def looks_like_iupac(text: str) -> bool:
+    """True for a systematic name ("N-fenil-N-[1-(2-feniletil)piperidin-4-il]propanamida",
+    "methyl 1-(2-phenylethyl)-4-…-carboxylate"): locants, three or more of the morphemes such
+    names are made of, and no space but an ester's ("methyl 1-…") or a salt after it."""
+    s = fold(text).strip()
+    s = re.sub(r"^(?:[a-z]+-)?[a-z]+(?:yl|il|ilo)\s+(?=[\d(\[])", "", s)  # "methyl 1-(...)"
+    s = re.sub(r"\s+(?:hcl|citrat[eo]|clorhidrato|hydrochloride)$", "", s)
+    if not s or re.search(r"\s", s):
+        return False
+    if not re.search(r"\d-|-\d|(?:^|[^a-z])n-|\[|\(\d", s):
+        return False
+    return len(_IUPAC_HINT.findall(_iupac_spelling(s))) >= 3
+
+
+def iupac_key(text: str) -> str:
+    """One key for the spellings of one systematic name (language, bracket style, order of
+    substituents, "phenethyl" or "2-phenylethyl"): its sorted morphemes, then its sorted
+    locants, each with its bracket depth — so "N-(2-methylphenyl)…propanamide" (a methyl on
+    the ring) and "2-methyl-N-phenyl…propanamide" (on the chain) keep apart."""
+    s = _iupac_spelling(text)
+    depth_at, depth = [], 0
+    for c in s:
+        if c in ")]}":
+            depth = max(depth - 1, 0)
+        depth_at.append(depth)
+        if c in "([{":
+            depth += 1
+    words: list[str] = []
+    numbers: list[str] = []
+    for m in re.finditer(r"[a-z]+|\d+", s):
+        tok, d = m.group(0), depth_at[m.start()]
+        if tok.isdigit():
+            numbers.append(f"{tok}@{d}")
+        else:
+            words.extend(f"{w}@{d}" for w in _segment(_DOUBLES.sub(r"\1", tok)))
+    return " ".join(sorted(words)) + "|" + " ".join(sorted(numbers))
+
+
+def iupac_family(text: str) -> str | None:
+    """The family a systematic name's morphemes say: a 4-anilidopiperidine (``fentanyl``: an
+    N-phenyl amide on a piperidin-4-yl) or a 2-benzylbenzimidazole (``nitazene``)."""
+    words = {w.split("@")[0] for w in iupac_key(text).split("|")[0].split()}
+    if {"piperidin", "fenil", "amid"} <= words:
+        return "fentanyl"
+    if "bencimidacol" in words and ("nitr" in words or {"etil", "amin"} <= words) \
+            and "on" not in words:
+        return "nitazene"
+    return None
+
+
+def strip_salt(name: str) -> str:
+    """A systematic name without a salt written after it ("… HCl", "…, citrate")."""
+    return re.sub(r"[\s,]+(?:hcl|citrat[eo]|clorhidrato|hydrochloride|hidrocloruro)\s*$", "",
+                  name.strip(), flags=re.IGNORECASE)
+
+
+def iupac_spans(text: str) -> list[tuple[str, str]]:
+    """The systematic names in a reported text, each with the text left without it: the whole
+    text when it is one, else each top-level parenthesis that holds one."""
+    whole = strip_salt(text)
+    if looks_like_iupac(whole):
+        return [(whole, "")]
+    out = []
+    depth, start = 0, -1
+    spans = []
+    for i, c in enumerate(text):
+        if c in "([":
+            if depth == 0:
+                start = i
+            depth += 1
+        elif c in ")]" and depth:
+            depth -= 1
+            if depth == 0:
+                spans.append((start, i))
+    rest = text
+    for a, b in spans:
+        inner = strip_salt(text[a + 1:b])
+        if looks_like_iupac(inner):
+            out.append(inner)
+            rest = rest.replace(text[a:b + 1], " ")
+    return [(name, rest) for name in out]

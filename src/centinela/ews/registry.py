@@ -86,6 +86,7 @@ class Registry:
     by_key_id: dict[str, Substance] = field(default_factory=dict)
     initials: dict[str, set[str]] = field(default_factory=dict)
     by_cas: dict[str, Substance] = field(default_factory=dict)
+    by_iupac: dict[str, Substance | None] = field(default_factory=dict)
     _matches: dict[str, tuple[Substance | None, str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -95,6 +96,9 @@ class Registry:
                 self.by_cas.setdefault(s.cas, s)
             if s.iupac:
                 self.by_name.setdefault(fold(s.iupac), s)
+                key = nm.iupac_key(s.iupac)  # two entries on one key: ambiguous, never matched
+                held = self.by_iupac.get(key, s)
+                self.by_iupac[key] = s if held is not None and held.id == s.id else None
             self.by_key[s.inchikey] = s
             self.by_smiles[s.canonical_smiles] = s
             # stereoisomers sharing a skeleton (levomethorphan, dextromethorphan): a structure
@@ -156,6 +160,9 @@ class Registry:
         found = self._exact(name)
         if found is not None:
             return found, "exact"
+        if nm.looks_like_iupac(name):  # a systematic name, in any spelling or order
+            found = self.by_iupac.get(nm.iupac_key(nm.strip_salt(name)))
+            return (found, "iupac") if found is not None else (None, "")
         if " " not in name.strip() and any(c in name for c in "=#[]()@"):
             return None, ""  # structure notation (SMILES, InChI), not a name
         words = nm.content_words(nm.strip_strengths(name))
@@ -221,6 +228,13 @@ class Registry:
             if cas in self.by_cas:
                 add(ReportedPart(cas, self.by_cas[cas], "cas"))
             text = text.replace(cas, " ")
+        # Systematic names are read whole, never cut at their brackets and commas: the whole
+        # text, or one in parentheses after a common name ("Carfentanil (methyl 1-(…)…)").
+        for name, rest in nm.iupac_spans(text):
+            sub, how = self.match_name(name)
+            add(ReportedPart(name, sub, how) if sub is not None
+                else ReportedPart(name, None, "iupac", nm.iupac_family(name)))
+            text = rest
         for part in nm.split_parts(text):
             if fold(part) in self.by_street and self._exact(part) is None:
                 add(ReportedPart(part, None, "street"))
