@@ -13,6 +13,18 @@ from centinela.reference.ubigeo import districts
 from centinela.registry.models import Establishment
 from tests.detect_factory import FENT_PATCH, MORPH_TAB, base_products, est, mv, prof
 
+
+def _by_area(session) -> dict[str, Alert]:
+    """The outlier alerts by the area they found (department, province or district). Every
+    one's subject is the data contract's 2-digit department."""
+    out = {}
+    for a in session.query(Alert).filter_by(detector="regional_outlier"):
+        assert a.subject_kind == "region" and len(a.subject_id) == 2, a.subject_id
+        area = (a.evidence or {}).get("area_code", a.subject_id)
+        assert area.startswith(a.subject_id)
+        out[area] = a
+    return out
+
 START = dt.datetime(2025, 7, 1, 15)
 
 
@@ -44,7 +56,7 @@ def test_planted_excess_is_flagged_and_tiny_district_is_not(session):
     session.flush()
     report = run_all(session, only=["regional_outlier"])
     assert not report.errors
-    alerts = {a.subject_id: a for a in session.query(Alert).filter_by(detector="regional_outlier")}
+    alerts = _by_area(session)
     assert big.ubigeo in alerts, sorted(alerts)
     a = alerts[big.ubigeo]
     assert a.subject_kind == "region" and a.evidence["channel"] == "retail"
@@ -88,7 +100,7 @@ def _dense_country(session, factor: float, seed: int = 1) -> str:
 def test_a_threefold_district_is_found_among_four_hundred(session):
     big = _dense_country(session, 3.0)
     run_all(session, only=["regional_outlier"])
-    alerts = {a.subject_id: a for a in session.query(Alert).filter_by(detector="regional_outlier")}
+    alerts = _by_area(session)
     assert list(alerts) == [big]
     assert alerts[big].evidence["level"] == "district"
     assert alerts[big].evidence["single_outlet"] is True  # one pharmacy per district here
@@ -145,7 +157,7 @@ def test_a_place_prescribed_by_one_or_two_doctors_is_a_low_lead(session):
                    prescriber_id=doc, days_supply=30)
     session.flush()
     run_all(session, only=["regional_outlier"])
-    alerts = {a.subject_id: a for a in session.query(Alert).filter_by(detector="regional_outlier")}
+    alerts = _by_area(session)
     assert two.ubigeo in alerts and many.ubigeo in alerts, sorted(alerts)
     a, b = alerts[two.ubigeo], alerts[many.ubigeo]
     assert a.severity == "low" and a.evidence["effective_prescribers"] <= 2
@@ -179,7 +191,7 @@ def test_a_place_served_by_two_outlets_is_a_low_lead(session):
                    prescriber_id=doc, days_supply=30)
     session.flush()
     run_all(session, only=["regional_outlier"])
-    alerts = {a.subject_id: a for a in session.query(Alert).filter_by(detector="regional_outlier")}
+    alerts = _by_area(session)
     assert pair.ubigeo in alerts, sorted(alerts)
     c = alerts[pair.ubigeo]
     assert c.evidence["effective_prescribers"] > 4.5
@@ -236,8 +248,7 @@ def test_national_hospitals_do_not_make_the_capital_an_outlier(session):
                                 "Neoplásicas", "Hospital Militar Central", "Hospital Nacional PNP "
                                 "Luis N. Sáenz"], 4.0)
     run_all(session, only=["regional_outlier"])
-    assert not [a.subject_id for a in session.query(Alert).filter_by(detector="regional_outlier")
-                if a.subject_id.startswith("15")]
+    assert not [code for code in _by_area(session) if code.startswith("15")]
 
 
 def test_ordinary_hospitals_with_the_same_excess_still_make_an_outlier(session):

@@ -44,7 +44,8 @@ class Detector:
     def draft(self, subject_id: str, t0: int, t1: int, strength: float, mme: float,
               summary: str, evidence: dict, department: str | None = None,
               ubigeo: str | None = None, topics: tuple[str, ...] | list[str] | None = None,
-              subject_kind: str | None = None, score: float | None = None) -> AlertDraft:
+              subject_kind: str | None = None, score: float | None = None,
+              variant: str = "") -> AlertDraft:
         """Build a calibrated draft (score and severity from strength and MME, or from an
         explicit ``score`` when the detector grades by magnitude, e.g. losses)."""
         if score is None:
@@ -59,7 +60,7 @@ class Detector:
             window_start=from_epoch(t0), window_end=from_epoch(t1), summary=summary,
             evidence=_clean(evidence), department=department,
             topics=list(topics if topics is not None else self.topics), ubigeo=ubigeo,
-            grouped=True,
+            grouped=True, variant=variant,
         )
 
 

@@ -384,7 +384,8 @@ def alerts(session: Session, quarter: Quarter, as_of: dt.datetime) -> dict:
             hours.append((first - a.created_at).total_seconds() / 3600.0)
         if a.detector == "regional_outlier":
             outliers.append({"alert_id": a.alert_id, "department": a.department,
-                             "subject": a.subject_id, "severity": a.severity,
+                             "subject": (a.evidence or {}).get("area_code") or a.subject_id,
+                             "severity": a.severity,
                              "score": _r(a.score, 2), "summary": a.summary, "state": state})
     by_det = []
     for name in sorted(det):

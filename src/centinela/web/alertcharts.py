@@ -462,8 +462,8 @@ def _regional(c: _Ctx) -> list[ChartSpec]:
     if a.detector == "regional_outlier" and _num(ev.get("rate_per_100k")) is not None:
         out.append(_compare(c, "outlier", c.t("outlier.title"), c.t("unit.mme_100k"), "",
                             float(ev["rate_per_100k"]), _num(ev.get("expected_per_100k")), None))
-        if a.subject_kind == "region" and len(a.subject_id) != 2:
-            return out
+        if len(str(ev.get("area_code") or a.subject_id)) != 2:
+            return out  # a province or district: the department's chart is not its own
     dept = a.subject_id[:2] if a.subject_kind == "region" else (a.department or "")
     labels = c.months()
     where = [Establishment.department == dept, Movement.event_type == "dispense"]

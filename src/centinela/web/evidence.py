@@ -30,7 +30,7 @@ HIDDEN = {"event_ids", "occurrences", "tau", "window", "metric", "tests", "horiz
           "region_name", "statistics", "last_28_days", "series_start", "report_ids",
           "registered", "traced", "expected_orders", "receipts_matched", "provisional",
           "chain", "referral_hospital", "onset_p", "prescriber_ids", "observed_capped",
-          "unconfirmed_only"}
+          "unconfirmed_only", "variant"}
 # Units of the evidence's own keys; "observed"/"expected" take the detector's unit below.
 KEY_UNITS = {
     "mme": "mme", "observed_mme": "mme", "expected_mme": "mme", "total_mme": "mme",

@@ -268,9 +268,13 @@ class RegionalOutlier(Detector):
         if single or few_presc or few_outlets:
             score = min(calibrate(strength_from_p(p), max(c["y"] - c["E"], 0.0))[0],
                         self.SINGLE_OUTLET_MAX)
+        # The data contract's region subject is the 2-digit department: a province or
+        # district finding is the department's alert for that area (``variant``, ``area_code``),
+        # one per area, never folded into another area's.
         return self.draft(
-            c["code"], t0, t1, strength_from_p(p), max(c["y"] - c["E"], 0.0), summary,
+            c["code"][:2], t0, t1, strength_from_p(p), max(c["y"] - c["E"], 0.0), summary,
             {"channel": c["channel"], "level": level, "region_name": name,
+             "area_code": c["code"],
              "observed_mme": c["y"], "expected_mme": c["E"], "ratio": ratio,
              "rate_per_100k": c["y"] * scale, "expected_per_100k": c["E"] * scale,
              "smoothed_per_100k": float(res.smoothed_rate[i]) * 1e5,
@@ -284,6 +288,7 @@ class RegionalOutlier(Detector):
              "effective_establishments": round(eff_est, 2) if est_shares else None,
              **f.events(sel)},
             department=c["code"][:2], ubigeo=c["code"] if c["level"] == 6 else None, score=score,
+            variant=c["code"] if len(c["code"]) > 2 else "",
         )
 
 

@@ -107,10 +107,11 @@ def outlier_places(session: Session, scope: list[str] | None, region: str = "",
     out = []
     ds = districts()
     for a in session.scalars(q.order_by(Alert.score.desc()).limit(200)):
-        if region and not a.subject_id.startswith(region):
-            continue
         ev = a.evidence or {}
-        inside = [d for code, d in ds.items() if code.startswith(a.subject_id)]
+        area = str(ev.get("area_code") or a.subject_id)  # the department's subject, the area
+        if region and not area.startswith(region):
+            continue
+        inside = [d for code, d in ds.items() if code.startswith(area)]
         x = y = None
         if inside:
             weight = sum(max(d.population, 1) for d in inside)
@@ -118,8 +119,8 @@ def outlier_places(session: Session, scope: list[str] | None, region: str = "",
             lat = sum(d.latitude * max(d.population, 1) for d in inside) / weight
             x, y = view.project(lon, lat)
         out.append(OutlierPlace(
-            alert_id=a.alert_id, code=a.subject_id, level=str(ev.get("level", "")),
-            name=str(ev.get("region_name", a.subject_id)), channel=str(ev.get("channel", "")),
+            alert_id=a.alert_id, code=area, level=str(ev.get("level", "")),
+            name=str(ev.get("region_name", area)), channel=str(ev.get("channel", "")),
             ratio=ev.get("ratio"), rate_per_100k=ev.get("rate_per_100k"),
             expected_per_100k=ev.get("expected_per_100k"), score=float(a.score or 0),
             severity=a.severity,
