@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -41,12 +42,42 @@ class AlertDraft:
     # weaker overwrites). Part of the dedup key and of the open-alert match; "" = none.
     variant: str = ""
 
+    def __post_init__(self) -> None:
+        self.summary = one_sentence(self.summary)
+
     def dedup_key(self) -> str:
         parts = [self.detector, self.subject_kind, self.subject_id,
                  self.window_start.isoformat(), self.window_end.isoformat()]
         if self.variant:
             parts.append(self.variant)
         return hashlib.sha256("|".join(parts).encode()).hexdigest()[:40]
+
+
+# A sentence ends at a period followed by a space and a capital (or an opening mark).
+_SENTENCE_END = re.compile(r"(?<=[^\s.])\.\s+(?=[¿¡(«\"A-ZÁÉÍÓÚÑ])")
+# The next sentence's first word is lower-cased when it is an ordinary word ("Verificar",
+# "Solo"), never an id or a name in capitals ("EST-0014284", "CMP-…", "PSN:…", "DIGEMID").
+_ORDINARY_WORD = re.compile(r"^[A-ZÁÉÍÓÚÑ][a-záéíóúñü]*(?=[\s,;:]|$)")
+
+
+def one_sentence(text: str) -> str:
+    """The summary as the data contract wants it: one sentence (the detector's sentences
+    joined by semicolons, one final period)."""
+    text = " ".join((text or "").split())
+    parts = [p for p in _SENTENCE_END.split(text) if p]
+    if len(parts) <= 1:
+        return text
+    out = parts[0].rstrip(";:")
+    for i, part in enumerate(parts[1:], start=2):
+        m = _ORDINARY_WORD.match(part)
+        if m and m.group(0) not in _KEEP_CAPITAL:
+            part = part[0].lower() + part[1:]
+        out += "; " + (part if i == len(parts) else part.rstrip(";:"))
+    return out
+
+
+# Capitalised words that stay so inside a sentence (place names a summary may start with).
+_KEEP_CAPITAL = frozenset({"Lima", "Perú", "Callao", "Cusco", "Piura", "Junín", "Arequipa"})
 
 
 def severity_for(score: float) -> str:

@@ -38,8 +38,10 @@ from centinela.detect.detectors.records import (
     DispenseWithoutPrescription,
     PrescriptionFormMisuse,
 )
+from centinela.detect.detectors.refills import EarlyRefills
 from centinela.detect.detectors.regional import RegionalSurge
 from centinela.detect.detectors.regional_outlier import RegionalOutlier
+from centinela.detect.detectors.supply import UnrecordedSupply
 from centinela.detect.detectors.waste import DisposalShare, UnwitnessedWaste, WasteShare
 
 DETECTORS: dict[str, str | type[Detector]] = {}
@@ -91,6 +93,7 @@ register("waste_share", WasteShare)
 register("waste_unwitnessed", UnwitnessedWaste)
 register("disposal_share", DisposalShare)
 register("prescriber_volume", PrescriberVolume)
+register("early_refills", EarlyRefills)
 register("pharmacy_patient_mix", PharmacyPatientMix)
 register("multiple_providers", MultipleProviders)
 register("overlapping_prescriptions", OverlappingPrescriptions)
@@ -98,6 +101,7 @@ register("high_mme", HighMME)
 register("suspicious_order", SuspiciousOrder)
 register("purchases_outgrow_use", PurchasesOutgrowUse)
 register("inventory_discrepancy", InventoryDiscrepancy)
+register("unrecorded_supply", UnrecordedSupply)
 register("regional_surge", RegionalSurge)
 # Opioids with benzodiazepines (controlled psychotropics in the ledger).
 register("opioid_benzodiazepine_overlap", OpioidBenzodiazepineOverlap)

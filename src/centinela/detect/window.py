@@ -34,6 +34,7 @@ HISTORY_DAYS: dict[str, int] = {
     "waste_share": 31,
     "waste_unwitnessed": 31,
     "prescriber_volume": 0,  # its 90-day windows lie in the lookback; history: aggregates
+    "early_refills": 31,  # the supply before a window's first renewal (a month's)
     "pharmacy_patient_mix": 120,  # whether a patient had opioids in the 120 days before
     "multiple_providers": 120,  # pdmp_window_days before the window (90 by default)
     "overlapping_prescriptions": 120,
@@ -41,6 +42,7 @@ HISTORY_DAYS: dict[str, int] = {
     "suspicious_order": 31,  # the month the window starts in (evidence); history: aggregates
     "purchases_outgrow_use": 0,
     "inventory_discrepancy": 95,  # the count before the window and its booking lag
+    "unrecorded_supply": 0,  # the window's book: its counts, else its first 60 days
     "regional_surge": 31,  # the month the window starts in; history: aggregates
     "opioid_benzodiazepine_overlap": 0,  # reads its own year of dispensations
     "coprescribing_prescriber": 0,

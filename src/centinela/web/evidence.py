@@ -235,6 +235,13 @@ def _params(alert: Alert, ev: dict, lang: str) -> dict[str, str]:
         "peer_share": format_percent_value(ev.get("expected"), lang) if isinstance(
             ev.get("expected"), int | float) else "—",
         "excess_units": _n(ev.get("excess_units"), lang, 1),
+        "early_renewals": _n(ev.get("early_renewals"), lang),
+        "renewals": _n(ev.get("renewals"), lang),
+        "days_ahead": _n(ev.get("days_ahead"), lang, 0),
+        "units_out": _n(ev.get("units_out"), lang),
+        "units_in": _n(ev.get("units_in"), lang),
+        "out_share": format_percent_value(ev.get("share_of_outflows"), lang) if isinstance(
+            ev.get("share_of_outflows"), int | float) else "—",
         "self_witnessed": _n(ev.get("self_witnessed"), lang),
         "waste_events": _n(ev.get("waste_events"), lang),
         "rate_100k": _n(ev.get("rate_per_100k"), lang, 0),

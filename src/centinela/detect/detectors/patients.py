@@ -435,7 +435,8 @@ class HighMME(Detector):
             t0, t1 = d0 * DAY - LIMA_OFFSET_S, d1 * DAY - LIMA_OFFSET_S - 1
             summary = (f"El paciente {pid} mantuvo {fmt(float(days_above[p]))} días una dosis "
                        f"combinada ≥ {fmt(thr)} MME/día (máximo {fmt(peak)}) entre {day_str(t0)} y "
-                       f"{day_str(t1)}, con factores de riesgo: {', '.join(risks)}.")
+                       f"{day_str(t1)}, con factores de riesgo: "
+                       f"{', '.join(RISK_ES.get(r, r) for r in risks)}.")
             mme_total = float(ctx.row_mme[inside].sum())
             score = None
             if days_above[p] < self.ACUTE_DAYS and ratio < self.ACUTE_MULTIPLE:
@@ -475,6 +476,11 @@ def _carry_over(ctx: DetectionContext, rows: np.ndarray, start: np.ndarray,
             e_out[i] = prev_end + days[i]
         prev_key, prev_end = key[i], e_out[i]
     return s_out, e_out
+
+
+# The risk factors as a Spanish summary names them (the evidence keeps the codes).
+RISK_ES = {"extreme_dose": "dosis extrema", "two_opioids": "dos opioides a la vez",
+           "two_prescribers": "dos prescriptores a la vez"}
 
 
 def _risk_factors_impl(ctx, inside, start, end, rows, ratio, overlap_days, extreme) -> list[str]:

@@ -20,6 +20,7 @@ from centinela.detect.scoring import (
     robust_center_scale,
     strength_from_p,
 )
+from centinela.ledger.mme import EXEMPT_SPECIALTIES
 from centinela.ledger.records import Movement
 
 WINDOW_DAYS, STEP_DAYS, N_WINDOWS = 90, 30, 10
@@ -77,9 +78,11 @@ class PrescriberVolume(Detector):
     is given on a ward or in theatre with its residue wasted before a witness, and a high
     dose per patient that has not changed (a cardiac anaesthesiologist's 1.5-4 mg of fentanyl
     per case; the registry's specialty cannot say "cardiac") is a kind of surgery, not a
-    pattern of diversion. It is graded as any finding when the prescriber's MME per patient
-    is ≥ 2× their own before the window (≥ 60 days of it) over ≥ 10 patients, and on the
-    change paths.
+    pattern of diversion. So is the intensity of an oncology or palliative-care prescriber
+    (``ledger.mme.EXEMPT_SPECIALTIES``): cancer and palliative care are outside the dose
+    guidelines' scope (CDC 2022), and a panel on high but stable doses is the care, not a
+    pattern. Either is graded as any finding when the prescriber's MME per patient is ≥ 2×
+    their own before the window (≥ 60 days of it) over ≥ 10 patients, and on the change paths.
 
     The strongest window is reported, one alert per prescriber. Every prescriber × setting ×
     window is a test, so the finding's p (on volume and change in outpatient dispensing, as on
@@ -95,6 +98,7 @@ class PrescriberVolume(Detector):
     title = "Volumen atípico de prescriptor / Atypical prescriber volume"
     tolerates = (
         "big practices with normal doses per patient (oncology institutes, palliative teams),"
+        " high but stable doses per patient in cancer and palliative care (low at most),"
         " panels whose intensity is a few heavy patients (the heaviest tenth left out),"
         " specialty and setting differences (peers of the same specialty, setting -"
         " long-term or acute outpatient dispensing, in-hospital administration - and department;"
@@ -144,6 +148,7 @@ class PrescriberVolume(Detector):
         # Small integer codes (0: none) for specialty and department, per unit.
         spec_names = [reg.prof_specialty[c] if c < len(reg.prof_specialty) else None
                       for c in range(nprof)]
+        exempt = [(x or "") in EXEMPT_SPECIALTIES for x in spec_names]
         dept_names = [reg.prof_dept[c] if c < len(reg.prof_dept) else None for c in range(nprof)]
         spec_code: dict[str, int] = {}
         dept_code: dict[str, int] = {}
@@ -233,13 +238,18 @@ class PrescriberVolume(Detector):
                         continue
                     path, p = min(found, key=lambda x: x[1])
                     own = None
-                    if path == "intensity" and c % NSET == ADMINISTER:
+                    # Stable in-hospital administration, and cancer or palliative care (outside
+                    # the dose guidelines' scope: high doses per patient are the care), are
+                    # graded low at most on intensity alone; growth is graded as usual.
+                    stable_kind = ("administer" if c % NSET == ADMINISTER
+                                   else "palliative" if exempt[c // NSET] else None)
+                    if path == "intensity" and stable_kind:
                         own = self._own_intensity(c, unit[:a], pat[:a], mme[:a], t[:a], start,
                                                   per_pat[c])
                     cand = {
                         **win, "p": p, "path": path, "zt": zt, "zp": zp, "own_ratio": own,
-                        # Stable in-hospital administration is graded low at most.
-                        "capped": path == "intensity" and c % NSET == ADMINISTER and not (
+                        "stable_kind": stable_kind,
+                        "capped": path == "intensity" and stable_kind is not None and not (
                             own is not None and own >= self.HIST_RATIO
                             and npat[c] >= self.ESCALATION_PATIENTS),
                         "peer_pp": np.exp(mp), "peer_tot": np.exp(mt),
@@ -429,7 +439,11 @@ class PrescriberVolume(Detector):
             # Stable in-hospital administration: a notice, graded low at most.
             score = min(calibrate(strength_from_p(v["p"]), excess)[0], LOW_SCORE)
             summary += (" Administración hospitalaria estable (no supera el doble de su propia "
-                        "intensidad previa): aviso de baja prioridad.")
+                        "intensidad previa): aviso de baja prioridad." if v.get("stable_kind")
+                        == "administer" else
+                        " Cuidados oncológicos o paliativos con dosis por paciente estable (no "
+                        "supera el doble de su propia intensidad previa): aviso de baja "
+                        "prioridad.")
         est = f.est[mine]
         est0 = int(np.bincount(est[est >= 0]).argmax()) if (est >= 0).any() else -1
         # Run at a day's end, a window's start falls on a day's last second: the alert's window
