@@ -173,3 +173,22 @@ def test_a_dispense_booked_a_day_before_its_receipt_is_not_flagged(session):
     session.flush()
     run_all(session, only=["unrecorded_supply"])
     assert _alerts(session, "unrecorded_supply") == {}
+
+
+def test_one_miscount_at_the_first_count_is_not_a_shelf_fed_off_the_books(session):
+    """The first count says 4 where 100 had just been received; every later count agrees with
+    the books: the gap is constant (one miscount), not growing."""
+    base_products(session)
+    est(session, "CLIN", kind="clinic")
+    mv(session, "receipt", "CLIN", FENT_AMP, 100, days(T0, 0), counterparty_id="D")
+    mv(session, "count", "CLIN", FENT_AMP, 4, days(T0, 1))
+    level = 100.0
+    for m in range(1, 10):
+        for k in range(8):
+            mv(session, "administer", "CLIN", FENT_AMP, 1, days(T0, 30 * m + k),
+               patient_id=f"PSN:C{m}{k}")
+        level -= 8
+        mv(session, "count", "CLIN", FENT_AMP, level, days(T0, 30 * m + 20))
+    session.flush()
+    run_all(session, only=["unrecorded_supply"])
+    assert _alerts(session, "unrecorded_supply") == {}

@@ -26,19 +26,21 @@ class UnrecordedSupply(Detector):
     diverted ampoules and patches of an illegal market, laundered through real dispenses),
     whatever the paperwork says.
 
-    Per establishment × product, over the detection window: the book is the last count plus the
-    movements since (from zero before any count). Unexplained units = what the counts held
-    beyond the book since the count before (net over the run: a receipt booked after the
-    count it arrived before shows as a surplus and then as a shortfall, which cancel), plus how
-    far the book fell below zero after the last count (or, with no count at all, below the
-    lowest level of its first 60 days, which an unknown opening stock explains). A receipt or
-    transfer booked up to 7 days after the units went out may have covered them, and the last
-    14 days are not judged (a receipt still being typed in); a ward's residues (fractional
-    waste) may be booked on top of the full ampoule given, so the gap must hold without them. Units the senders' own
+    Per establishment × product, over the detection window. With counts: the gap at each count
+    is what the shelf held beyond the first count plus the movements since (inflows booked up
+    to a week after a count may already have been on the shelf; a booking late across a count
+    cancels at the next one); unexplained units = how fast that gap grows (the median slope
+    between every two counts, ≥ 4 counts: a miscount, wherever it falls, moves few of the
+    slopes; a shelf fed off the books moves them all) over the counts' span, plus how far the
+    book falls below zero after the last count. With no count at all: how far the book falls
+    below the lowest level of its first 60 days (which an unknown opening stock explains),
+    provided the establishment booked receipts of the product (a shelf drawn down from before
+    the window is not judged) and the book reaches a new low in ≥ 3 months. An inflow booked up
+    to 7 days after the units went out may have covered them; the last 14 days are not judged
+    (a receipt still being typed in); a ward's residues (fractional waste) may be booked on top
+    of the full ampoule given, so the gap must hold without them. Units the senders' own
     ``transfer_out`` records shipped to the establishment and that it never booked are
-    explained (its receiving clerk, not the market). With no count, the establishment must
-    have booked receipts of the product (a shelf drawn down from before the window is not
-    judged) and the book must reach a new low in ≥ 3 months.
+    explained (its receiving clerk, not the market).
 
     Flagged when the unexplained units are ≥ 10 and ≥ 20 % of the units that left the stock;
     strength grows with that share (≥ 50 %: full), magnitude with their MME.
@@ -61,6 +63,7 @@ class UnrecordedSupply(Detector):
 
     MIN_UNITS, MIN_SHARE, FULL_SHARE = 10.0, 0.20, 0.50
     OPENING_DAYS, LATE_DAYS, NEW_LOW_MONTHS, BOOKING_LAG_DAYS = 60, 14, 3, 7
+    MIN_COUNTS = 4  # counts (the first included) before the gap's growth is judged
 
     def run(self, session: Session, now: dt.datetime, ctx: DetectionContext) -> list[AlertDraft]:
         f = ctx.frame
@@ -121,26 +124,40 @@ class UnrecordedSupply(Detector):
         lag = np.where(inflow, t - self.BOOKING_LAG_DAYS * DAY, t)
         late = np.lexsort((np.arange(len(t)), lag))
         if len(counts):
-            book = float(f.qty[r[counts[0]]])
+            # The shelf beyond the book at each count, from the first: counted − (first count
+            # + the flows since + inflows booked up to a week after that count, which may have
+            # been on the shelf already). Late bookings cancel between counts.
+            cum = np.cumsum(flow)
+            first = float(f.qty[r[counts[0]]])
+            lag_s = self.BOOKING_LAG_DAYS * DAY
+            gaps = []
+            for c in counts[1:]:
+                late_in = float(flow[(t > t[c]) & (t <= t[c] + lag_s) & inflow].sum())
+                gaps.append(float(f.qty[r[c]]) - first - float(cum[c] - cum[counts[0]])
+                            - late_in)
+            # How fast the gap grows: the median of the slopes between every two counts (the
+            # first count's own gap is 0) over the counts' span. A miscount, wherever it falls,
+            # moves few of the slopes; a shelf fed off the books moves them all.
+            seq = np.array([0.0, *gaps])
+            when = t[counts] / DAY
             surplus = 0.0
-            shown = 0
-            for a, b in zip(counts[:-1], counts[1:], strict=True):
-                expected = float(f.qty[r[a]]) + float(flow[a + 1:b].sum())
-                gap = float(f.qty[r[b]]) - expected
-                if t[b] <= end:
-                    surplus += gap
-                    shown += gap > 0
+            if len(seq) >= self.MIN_COUNTS:
+                i, j = np.triu_indices(len(seq), 1)
+                ok = when[j] - when[i] >= 1.0
+                if ok.any():
+                    slope = float(np.median((seq[j] - seq[i])[ok] / (when[j] - when[i])[ok]))
+                    surplus = max(slope, 0.0) * float(when[-1] - when[0])
             last = counts[-1]
             after = late[late > last]
             tail = float(f.qty[r[last]]) + np.cumsum(flow[after])
             tail = tail[judged[after]]
             deficit = max(-float(tail.min()), 0.0) if len(tail) else 0.0
             unexplained = surplus + deficit
-            if not (shown >= 2 or deficit >= self.MIN_UNITS):
+            if unexplained <= 0:
                 return None
             return unexplained, {"counts": len(counts), "count_surplus": round(surplus, 2),
                                  "below_zero_after_last_count": round(deficit, 2),
-                                 "opening": book}
+                                 "opening": first}
         if not inflow.any():
             return None  # a shelf drawn down from before the window: not judged
         t, flow, judged = lag[late], flow[late], judged[late]
