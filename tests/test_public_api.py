@@ -251,3 +251,48 @@ def test_every_public_template_key_exists_in_both_languages():
     cats = catalogs()
     missing = sorted(k for k in keys for lang in ("es", "en") if k not in cats[lang])
     assert len(keys) > 60 and not missing, missing
+
+
+def test_numeric_challenge_answer_is_accepted(client):
+    ch = challenge(client)
+    body = {"kind": "pills", "ubigeo": "150101", "text": "venden pastillas",
+            "challenge": {"token": ch["token"], "answer": int(ch["answer"])}}
+    assert client.post("/api/v1/reports", json=body).status_code == 201
+    wrong = {**body, "challenge": {**challenge(client), "answer": True}}
+    assert client.post("/api/v1/reports", json=wrong).status_code == 422
+
+
+def test_malformed_json_says_what_is_wrong_in_both_languages(client):
+    bad = b'{"kind": "pills",\n "ubigeo": 150101,\n "text": "x" "y"}'
+    es = client.post("/api/v1/reports", content=bad, headers={"content-type": "application/json"})
+    assert es.status_code == 422
+    err = es.json()["error"]
+    assert err["field"] == "body" and "JSON inválido" in err["message"]
+    assert "línea 3" in err["message"] and "columna" in err["message"]
+    en = client.post("/api/v1/reports?lang=en", content=bad,
+                     headers={"content-type": "application/json"})
+    assert "Invalid JSON at line 3" in en.json()["error"]["message"]
+    listed = client.post("/api/v1/reports", content=b"[1, 2]",
+                         headers={"content-type": "application/json"})
+    assert listed.json()["error"] == {"field": "body", "message": "El cuerpo de la solicitud "
+                                                                  "debe ser un objeto JSON."}
+
+
+def test_establishment_name_is_redacted_before_storage_and_the_alert(client, session):
+    from centinela.alerts.models import Alert
+
+    made = file_report(client, kind="suspicious_pharmacy", text="vende fentanilo",
+                       establishment_name="mi nombre es Carla Ruiz, DNI 45678912")
+    dump = all_stored_text(session)
+    assert "Carla" not in dump and "45678912" not in dump
+    alert = session.scalar(select(Alert).where(Alert.detector == "citizen_report"))
+    assert "Carla" not in str(alert.evidence) and made["report_id"] in str(alert.evidence)
+
+
+def test_the_contact_field_is_for_the_seller_only(client):
+    body = {"kind": "pills", "ubigeo": "150101", "text": "venden pastillas",
+            "contact": "mi cel 987654321", "challenge": challenge(client)}
+    resp = client.post("/api/v1/reports", json=body)
+    assert resp.status_code == 422
+    err = resp.json()["error"]
+    assert err["field"] == "contact" and "vendedor" in err["message"]

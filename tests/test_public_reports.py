@@ -289,3 +289,88 @@ def test_a_status_query_is_never_read_as_an_emergency_whatever_the_code(session,
         reply = handle_sms(session, f"+51999{i:06d}", f"estado {code}", now)
         assert "🚨" not in reply and "sobredosis" not in reply, (code, reply)
     assert "🚨" in handle_sms(session, "+51998000112", "estado mi hermano no respira", now)
+
+
+def test_similar_text_links_stay_in_a_department_and_ignore_redaction_labels(session, now):
+    """Short texts that share only a redaction label, from six departments, once chained 41 of
+    78 reports into one cluster (outside test, item 9)."""
+    shorts = ["venden fenta wsp 987 111 2{:02d}", "ofrecen pastillas al 987 222 3{:02d}",
+              "venden ampollas, cel 987 333 4{:02d}"]
+    departments = ["150101", "040101", "130101", "200101", "080101", "070101"]
+    made = []
+    for i in range(24):
+        text = shorts[i % 3].format(i)
+        made.append(submit(session, ReportInput(kind="other", ubigeo=departments[i % 6],
+                                                text=text), "sms", now)[0])
+    long_text = ("en la esquina del mercado central venden ampollas de fentanilo sin receta "
+                 "todas las noches desde las diez")
+    a = submit(session, ReportInput(kind="fentanyl_no_rx", ubigeo="150101", text=long_text),
+               "web", now)[0]
+    b = submit(session, ReportInput(kind="fentanyl_no_rx", ubigeo="150132",
+                                    text=long_text + ", lo vi otra vez"), "web", now)[0]
+    c = submit(session, ReportInput(kind="fentanyl_no_rx", ubigeo="040101", text=long_text),
+               "web", now)[0]
+    session.commit()
+    rows = {r.report.report_id: r for r in triage(session, now)}
+    for r in made:
+        assert rows[r.report_id].related == {}, (r.text, rows[r.report_id].related)
+    assert "similar_text" in rows[a.report_id].related[b.report_id]
+    assert c.report_id not in rows[a.report_id].related  # Arequipa is not Lima
+    clusters: dict[str, set[str]] = {}
+    for row in rows.values():
+        clusters.setdefault(row.cluster, set()).add(row.report.department)
+    assert all(len(deps) == 1 for deps in clusters.values())
+
+
+def test_lima_and_callao_texts_may_link():
+    from centinela.public.triage import relations
+
+    text = ("en la esquina del mercado central venden ampollas de fentanilo sin receta todas "
+            "las noches desde las diez")
+    lima = CitizenReport(ubigeo="150101", department="15", text=text)
+    callao = CitizenReport(ubigeo="070101", department="07", text=text)
+    cusco = CitizenReport(ubigeo="080101", department="08", text=text)
+    assert relations(lima, callao) == ["similar_text"]
+    assert relations(lima, cusco) == []
+
+
+@pytest.mark.parametrize(("text", "kind"), [
+    ("venden fenta en el parque", "fentanyl_no_rx"),
+    ("Callao: venden fenta …", "fentanyl_no_rx"),
+    ("venden fentan1l en la esquina", "fentanyl_no_rx"),
+    ("f3nt4n1l0 en la bodega", "fentanyl_no_rx"),
+    ("fentanyl patches at the market", "fentanyl_no_rx"),
+    ("venden fentanilo sin receta", "fentanyl_no_rx"),
+    ("venden pastillas", "pills"),
+    ("oferta en facebook de pastillas", "online_offer"),
+])
+def test_sms_kind_reads_slang_and_leetspeak(text, kind):
+    assert infer_kind(text) == kind
+
+
+def test_sms_denuncia_with_slang_is_a_fentanyl_report(session, now):
+    reply = handle_sms(session, "+51999000111", "DENUNCIA Callao: venden fenta en la esquina",
+                       now)
+    code = next(w for w in reply.replace(".", " ").split() if codes.looks_like_code(w))
+    assert find_by_code(session, code).kind == "fentanyl_no_rx"
+
+
+def test_cli_prints_the_emergency_first_and_bilingual_errors(db_url):
+    from typer.testing import CliRunner
+
+    from centinela.cli import app
+
+    runner = CliRunner()
+    urgent = runner.invoke(app, ["report", "submit", "--kind", "fentanyl_no_rx", "--ubigeo",
+                                 "150101", "--text", "mi amigo se metio fenta en la botica y "
+                                                     "ahora no respira"])
+    assert urgent.exit_code == 0, urgent.output
+    assert urgent.output.index("106") < urgent.output.index("code=")
+    long = runner.invoke(app, ["report", "submit", "--kind", "pills", "--ubigeo", "150101",
+                               "--text", "x" * 4001])
+    assert long.exit_code == 2
+    assert "demasiado largo" in long.output and "too long" in long.output
+    kind = runner.invoke(app, ["report", "submit", "--kind", "nope", "--ubigeo", "150101",
+                               "--text", "x"])
+    assert "Qué vio" in kind.output and "What you saw" in kind.output
+    assert "fentanyl_no_rx" in kind.output

@@ -37,10 +37,19 @@ def report_submit(
     contact: str = typer.Option("", help="Seller phone, handle or link"),
     photo: Path = typer.Option(None, exists=True, dir_okay=False, help="JPEG or PNG"),
 ) -> None:
-    """File a report (channel ``cli``) and print its follow-up code."""
+    """File a report (channel ``cli``) and print its follow-up code.
+
+    A text that describes an emergency gets the emergency answer printed first (as the API
+    returns it), whether or not the report can be filed.
+    """
+    from centinela.public.citizen_messages import bilingual_field_message, emergency_message
     from centinela.public.intake import ReportError, ReportInput, submit
     from centinela.public.photos import PhotoError
 
+    emergency = emergency_message(text)
+    if emergency:
+        typer.echo(emergency)
+        typer.echo("")
     try:
         with _session() as session:
             rep, code = submit(session, ReportInput(
@@ -49,7 +58,12 @@ def report_submit(
                 channel="cli", now=_now())
             typer.echo(f"{rep.report_id} code={code} priority={rep.priority}")
     except (ReportError, PhotoError) as exc:
-        typer.echo(f"error: {exc}", err=True)
+        field = getattr(exc, "field", "photo")
+        option = {"establishment_name": "establishment", "location": "text"}.get(field, field)
+        message = bilingual_field_message(field, str(exc))
+        if field in ("kind", "how"):
+            message += f" ({str(exc).split(': ', 1)[-1]})"  # the values a command line takes
+        typer.echo(f"error (--{option}): {message}", err=True)
         raise typer.Exit(2) from None
 
 
@@ -85,7 +99,8 @@ def report_set_status(report_id: str, status: str,
         with _session() as session:
             set_status(session, report_id, status, actor, _now(), note)
     except TriageError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(f"error: no se pudo cambiar el estado / could not change the status: {exc}",
+                   err=True)
         raise typer.Exit(2) from None
     typer.echo(f"{report_id} → {status}")
 
@@ -98,7 +113,9 @@ def report_status(code: str) -> None:
     with _session() as session:
         rep = find_by_code(session, code)
         if rep is None:
-            typer.echo("error: no report has this code", err=True)
+            typer.echo("error: ningún reporte tiene este código; revise que tenga los 20 "
+                       "caracteres / no report has this code; check that all 20 characters are "
+                       "there", err=True)
             raise typer.Exit(1)
         typer.echo(json.dumps(public_status(session, rep), ensure_ascii=False, indent=1))
 

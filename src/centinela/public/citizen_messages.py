@@ -104,6 +104,13 @@ _REPORT_FIXES: dict[tuple[str, str], dict[str, str]] = {
     ("text", ""): {"es": "cuente qué vio, o escriba el nombre del local o el contacto del "
                          "vendedor.",
                    "en": "describe what you saw, or give the place or the seller's contact."},
+    ("contact", "own"): {"es": "aquí va solo el teléfono, usuario o enlace del vendedor, "
+                               "nunca el suyo ni el de otra persona; bórrelo o corríjalo.",
+                         "en": "this is only for the seller's phone, handle or link, never "
+                               "yours or anyone else's; remove or correct it."},
+    ("contact", ""): {"es": "escriba el teléfono, usuario o enlace del vendedor, o déjelo en "
+                            "blanco.",
+                      "en": "give the seller's phone, handle or link, or leave it blank."},
     ("photo", "larger"): {"es": "la foto pesa más de 5 MB; envíe una más pequeña.",
                           "en": "the photo is larger than 5 MB; send a smaller one."},
     ("photo", ""): {"es": "la foto debe ser JPEG o PNG; pruebe con otra.",
@@ -155,3 +162,23 @@ def tel_links(text: str | None) -> Markup:
         return f'<a href="tel:{digits}" class="tel">{m.group(1)}</a>'
 
     return Markup(_TEL.sub(link, safe))
+
+
+def emergency_message(text: str | None, ui: str = "es") -> str | None:
+    """The emergency answer when a report or message describes one (shown before anything
+    else), in the text's language; None when it does not."""
+    from centinela.public.assistant.language import detect_language
+    from centinela.public.assistant.messages import RED_FLAG
+    from centinela.public.assistant.redflags import detect as detect_red_flag
+
+    flag = detect_red_flag(text or "")
+    if flag is None:
+        return None
+    language = detect_language(text)
+    language = language if language in ("es", "en", "qu") else ui_lang(ui)
+    return RED_FLAG[flag.category][language]
+
+
+def bilingual_field_message(field: str, detail: str) -> str:
+    """«Campo: qué hacer / Field: what to do» for command-line users (Spanish first)."""
+    return f"{field_message(field, detail, 'es')} / {field_message(field, detail, 'en')}"

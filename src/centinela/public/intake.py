@@ -23,7 +23,7 @@ from centinela.public.models import (
     ReportPhoto,
 )
 from centinela.public.photos import sanitize
-from centinela.public.redaction import lead_phones, redact_text
+from centinela.public.redaction import claimed_by_people, lead_phones, redact_text
 from centinela.reference import ubigeo as ref
 
 MAX_ADDITIONS = 20
@@ -80,11 +80,17 @@ def validate(data: ReportInput, now: dt.datetime) -> ReportInput:
     contact = (data.contact or "").strip()[:300] or None
     if not text and not name and not contact:
         raise ReportError("text", "describe what you saw, or give the place or seller contact")
+    if contact is not None and claimed_by_people(contact):
+        # "987654321 (es mío)", "mi cel …": the field is for the seller's contact only.
+        raise ReportError("contact", "own: the seller's phone, handle or link, never yours")
     if contact is None:
-        # A seller's number written in the text is a lead: keep it in the contact field (as
-        # the form asks) while the free text loses every phone and document number.
-        leads = lead_phones(text)
+        # A seller's number written in the text (or typed with the place's name) is a lead:
+        # keep it in the contact field (as the form asks) while the free text loses every phone
+        # and document number. Only numbers the words tie to the seller count (privacy first).
+        leads = lead_phones(text) or (lead_phones(name, default_owner="seller") if name else [])
         contact = leads[0] if leads else None
+    # Every free-text field is redacted before storage (and so before an alert copies it).
+    name = redact_text(name, default_owner="seller") if name else None
     return ReportInput(kind=data.kind, ubigeo=code, text=redact_text(text), how=data.how,
                        occurred_on=data.occurred_on, establishment_name=name, contact=contact,
                        latitude=lat, longitude=lon, photo=data.photo)
@@ -187,6 +193,10 @@ def add_info(session: Session, report: CitizenReport, text: str, photo: bytes | 
     event = ReportEvent(report_id=report.report_id, at=now, kind="info", actor="reporter",
                         text=redact_text(text), public=True)
     session.add(event)
+    if report.contact is None and text:
+        leads = lead_phones(text)  # a seller's number given later is still a lead
+        if leads:
+            report.contact, report.contact_key = leads[0], contact_key(leads[0])
     report.updated_at = now
     session.flush()
     from centinela.public.escalation import escalate

@@ -47,9 +47,13 @@ def contact_key(contact: str | None) -> str | None:
     return "text:" + " ".join(words(raw))
 
 
+_PLACEHOLDER = re.compile(r"\[[^\]]*redactad[oa]\]")
+
+
 def name_key(name: str) -> str:
-    """Fold an establishment name and drop generic words (farmacia, botica, S.A.C., …)."""
-    return " ".join(w for w in words(name) if w not in _GENERIC)
+    """Fold an establishment name and drop generic words (farmacia, botica, S.A.C., …) and the
+    redaction labels ("[teléfono redactado]") that a redacted name may carry."""
+    return " ".join(w for w in words(_PLACEHOLDER.sub(" ", name)) if w not in _GENERIC)
 
 
 def name_similarity(a: str, b: str) -> float:

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from centinela import http
 from centinela.config import get_settings
+from centinela.lib.text import deleet
 from centinela.lib.text import fold_keep_enye as fold
 from centinela.public.abuse import AbuseError, check_rate, daily_client_hash
 from centinela.public.assistant.engine import ask
@@ -46,7 +47,8 @@ SMS_HELP = ("Centinela. Para denunciar envíe: DENUNCIA <distrito>: <qué vio>. 
 _KIND_CUES = (
     ("online_offer", r"\b(internet|facebook|whatsapp|instagram|tiktok|telegram|web|online|"
                      r"pagina|grupo|marketplace)\b"),
-    ("fentanyl_no_rx", r"\b(fentan\w*|ampolla\w*|ampoll\w*)\b"),
+    # fenta, fentanilo, fentanyl, fentan1l (leetspeak undone first), fenty, ampollas
+    ("fentanyl_no_rx", r"\b(fent[a-z]*|ampoll\w*|ampul\w*|ampoule\w*)\b"),
     ("pills", r"\b(pastilla\w*|pildora\w*|tableta\w*)\b"),
     ("suspicious_pharmacy", r"\b(farmacia\w*|botica\w*)\b"),
 )
@@ -55,7 +57,7 @@ _CODE = r"([0-9A-Za-z]{4}(?:[- ]?[0-9A-Za-z]{4}){4})"
 
 def infer_kind(text: str) -> str:
     """Guess the report kind from free text (fentanyl before pills before pharmacy)."""
-    folded = fold(text)
+    folded = deleet(fold(text))
     for kind, pattern in _KIND_CUES:
         if re.search(pattern, folded):
             return kind

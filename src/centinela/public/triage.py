@@ -4,7 +4,10 @@ same ~50 m spot, similar text), clusters, possible duplicates, priority and stat
 from __future__ import annotations
 
 import datetime as dt
+import re
+from collections import Counter
 from dataclasses import dataclass
+from functools import lru_cache
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -13,7 +16,7 @@ from centinela.audit import record
 from centinela.lib.geo import haversine_km
 from centinela.public.matching import name_similarity
 from centinela.public.models import REPORT_STATUSES, CitizenReport, ReportEvent, ReportPhoto
-from centinela.public.text import text_similarity
+from centinela.public.text import char_ngrams, content_text, cosine
 from centinela.reference import ubigeo as ref
 from centinela.registry.models import Establishment
 
@@ -23,6 +26,13 @@ NEAR_KM = 0.05
 SIMILAR_TEXT = 0.6
 DUPLICATE_TEXT = 0.85
 LOOKBACK_DAYS = 90
+# "similar_text" links only texts with something to compare (content words, placeholders such
+# as "[teléfono redactado]" left out) and only within a department or between districts whose
+# capitals are this close (Lima–Callao, border towns): short texts from six departments must not
+# chain into one cluster.
+SIMILAR_TEXT_MIN_CHARS = 40
+SIMILAR_TEXT_KM = 30.0
+_PLACEHOLDER = re.compile(r"\[[^\]]*redactad[oa]\]")
 NEXT_STATUS = {
     "received": ("in_review", "closed"),
     "in_review": ("forwarded", "closed"),
@@ -33,6 +43,46 @@ NEXT_STATUS = {
 
 class TriageError(ValueError):
     """A triage action that is not allowed (says why)."""
+
+
+@lru_cache(maxsize=4096)
+def _text_grams(text: str) -> tuple[Counter[str], int]:
+    """Character trigrams of a report's text without redaction labels, and its content length."""
+    plain = _PLACEHOLDER.sub(" ", text or "")
+    return char_ngrams(plain), len(content_text(plain).replace(" ", ""))
+
+
+def text_similarity(a: str | None, b: str | None) -> float:
+    """Trigram cosine of two report texts, redaction labels left out (0–1)."""
+    if not a or not b:
+        return 0.0
+    return cosine(_text_grams(a)[0], _text_grams(b)[0])
+
+
+@lru_cache(maxsize=4096)
+def _district_km(u1: str, u2: str) -> float | None:
+    d1, d2 = ref.get(u1), ref.get(u2)
+    if d1 is None or d2 is None or None in (d1.latitude, d1.longitude, d2.latitude,
+                                            d2.longitude):
+        return None
+    return haversine_km(d1.latitude, d1.longitude, d2.latitude, d2.longitude)
+
+
+def _nearby(a: CitizenReport, b: CitizenReport) -> bool:
+    """Same department, or district capitals within SIMILAR_TEXT_KM."""
+    if a.department == b.department:
+        return True
+    km = _district_km(*sorted((a.ubigeo, b.ubigeo)))
+    return km is not None and km <= SIMILAR_TEXT_KM
+
+
+def _similar_text(a: CitizenReport, b: CitizenReport) -> bool:
+    if not a.text or not b.text or not _nearby(a, b):
+        return False
+    (ga, la), (gb, lb) = _text_grams(a.text), _text_grams(b.text)
+    if min(la, lb) < SIMILAR_TEXT_MIN_CHARS:
+        return False
+    return cosine(ga, gb) >= SIMILAR_TEXT
 
 
 def relations(a: CitizenReport, b: CitizenReport) -> list[str]:
@@ -49,7 +99,7 @@ def relations(a: CitizenReport, b: CitizenReport) -> list[str]:
         # Pins are stored snapped to a ~500 m grid, so "within 50 m" means the same cell.
         if haversine_km(a.latitude, a.longitude, b.latitude, b.longitude) <= NEAR_KM:
             why.append("same_spot")
-    if a.text and b.text and text_similarity(a.text, b.text) >= SIMILAR_TEXT:
+    if _similar_text(a, b):
         why.append("similar_text")
     return why
 

@@ -15,7 +15,7 @@ from typing import Literal
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from sqlalchemy.orm import Session
 
 from centinela.accounts.models import User
@@ -25,12 +25,10 @@ from centinela.public import directory
 from centinela.public.abuse import AbuseError, check_rate, daily_client_hash, new_challenge
 from centinela.public.abuse import verify_challenge as _verify
 from centinela.public.assistant.engine import ask
-from centinela.public.assistant.language import detect_language
-from centinela.public.assistant.messages import RED_FLAG
-from centinela.public.assistant.redflags import detect as detect_red_flag
 from centinela.public.citizen_messages import (
     FIELD_LABELS,
     abuse_message,
+    emergency_message,
     field_message,
     rate_limited,
     tel_links,
@@ -101,10 +99,16 @@ def _validation_shape(request: Request, exc) -> JSONResponse | None:
         if answer.kind == "red_flag":
             return JSONResponse(answer.as_dict())
     first = (exc.errors() or [{}])[0]
+    ul = lang(request)
+    if first.get("type") == "json_invalid":
+        return _problem(422, "body", _invalid_json(first, body, ul))
+    if tuple(first.get("loc", ())) == ("body",) and first.get("type") in (
+            "model_attributes_type", "dict_type", "missing"):
+        return _problem(422, "body", "The request body must be one JSON object." if ul == "en"
+                        else "El cuerpo de la solicitud debe ser un objeto JSON.")
     loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path")]
     field = ".".join(loc) or "body"
     top = loc[0] if loc else "body"
-    ul = lang(request)
     if top in FIELD_LABELS:
         message = field_message(top, "", ul)
     else:
@@ -112,6 +116,25 @@ def _validation_shape(request: Request, exc) -> JSONResponse | None:
     text = body.get("text") if isinstance(body, dict) else None
     emergency = _emergency(text, ui_lang(ul)) if isinstance(text, str) else None
     return _problem(422, field, message, emergency=emergency)
+
+
+def _invalid_json(error: dict, body, ul: str) -> str:
+    """Where a request body stops being JSON, in the person's language (line and column)."""
+    loc = error.get("loc") or ()
+    pos = loc[1] if len(loc) > 1 and isinstance(loc[1], int) else None
+    reason = str((error.get("ctx") or {}).get("error") or "")
+    where_es = where_en = ""
+    if pos is not None:
+        doc = body if isinstance(body, str) else ""
+        line = doc.count("\n", 0, pos) + 1
+        col = pos - (doc.rfind("\n", 0, pos) + 1) + 1
+        where_es, where_en = f" en la línea {line}, columna {col}", f" at line {line}, column {col}"
+    detail = f" ({reason})" if reason else ""
+    if ul == "en":
+        return (f"Invalid JSON{where_en}{detail}: the request body must be one JSON object; "
+                "check quotes, commas and braces.")
+    return (f"JSON inválido{where_es}{detail}: el cuerpo de la solicitud debe ser un objeto JSON; "
+            "revise comillas, comas y llaves.")
 
 
 def setup(app) -> None:
@@ -170,12 +193,7 @@ def places_options(request: Request, department: str | None = None,
 
 def _emergency(text: str, ui: str) -> str | None:
     """The emergency answer when a report or message describes one (shown before anything)."""
-    flag = detect_red_flag(text or "")
-    if flag is None:
-        return None
-    language = detect_language(text)
-    language = language if language in ("es", "en", "qu") else ui
-    return RED_FLAG[flag.category][language]
+    return emergency_message(text, ui)
 
 
 def _citizen_error(exc: Exception, ui: str, bucket: str = "report") -> tuple[str, str]:
@@ -339,7 +357,19 @@ async def follow_add(request: Request, code: str = Form(""), text: str = Form(""
 
 class Challenge(BaseModel):
     token: str
-    answer: str
+    answer: str = Field(description="The sum, as text or as a number (12 or \"12\").")
+
+    @field_validator("answer", mode="before")
+    @classmethod
+    def _number_as_text(cls, value):
+        # {"answer": 12} is what a client sends for "7 + 5"; booleans are not numbers here.
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, int):
+            return str(value)
+        if isinstance(value, float) and value.is_integer():
+            return str(int(value))
+        return value
 
 
 class ReportBody(BaseModel):
