@@ -1,7 +1,13 @@
-"""Guess the language of a short message: Spanish, English or Quechua (Spanish by default)."""
+"""Guess the language of a short message: Spanish, English or Quechua (Spanish by default),
+and tell Portuguese apart (the crisis messages have a Portuguese text; the knowledge base does
+not)."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
+
+from centinela.lib.text import fold_keep_enye as fold
 from centinela.public.text import words
 
 LANGS = ("es", "en", "qu")
@@ -20,10 +26,26 @@ wawqiy ñañay paniy turay wawa hampi hampita samanchu rikchanchu munani munanic
 usqhay usqhayta kawsay kawsayta achkata upyarqan millpurqan mikhurqan qhali runa rimay
 yachay haykataq imayna imaynata imaynatam imaynam imaynataq maypim maypitaq maypipas
 haykapi haykapitaq pim pitaq imam imatam churani churay churana nisqa nisqata nisqamanta
-nispa ñuqa ñoqa noqa ñuqaq qam qampa manam manan arí ari kay chay hina huk iskay unquy
+nispa ruranay ruray rurana ruranki rurasaq ruranaypaq tiyan sichus kaptin kaptinqa tarikunman
+tarisaq tariy tarini tarinki tarikun llaqta llaqtapi llaqtaypi kanman atinman imaynapi maypiraq ñuqa ñoqa noqa ñuqaq qam qampa manam manan arí ari kay chay hina huk iskay unquy
 unquni nanay nanan nanawan hampikuq hampina sunqu wasi wasiy tayta taytay mama mamay
 warmi qari wawaykuna yanapay yanapawanki atinichu atinki""".split())
 _QU_SUFFIXES = ("manta", "pita", "paq", "ykuna", "kuna", "chkan", "rqan", "nchu", "ykichik")
+# Case and possessive suffixes that Quechua puts on Spanish loanwords ("fentanilowan" = with
+# fentanyl, "sobredosisniyuq" = having an overdose, "naloxonata" = naloxone as object),
+# longest first. Stripped only when what is left is a word the knowledge base knows.
+_LOAN_SUFFIXES = ("kunamanta", "kunawan", "kunata", "kunapaq", "niyuqmi", "niyuq", "yuqmi",
+                  "manta", "mantam", "wanmi", "kuna", "yuq", "wan", "paq", "man", "tam",
+                  "taq", "pim", "pi", "ta", "mi", "qa", "m", "n")
+# Quechua question words read as the Spanish cue they stand for, so that the question type
+# ("qué hago", "dónde", "cómo") still counts in the search of a Quechua message.
+_QU_CUES = (
+    (re.compile(r"\bima(?:ta|tam|taq|tataq)? (?:rura\w*)"), "que hago"),
+    (re.compile(r"\bmaypi\w*|\bmayman\w*"), "donde"),
+    (re.compile(r"\bimayna\w*"), "como"),
+    (re.compile(r"\bhayka\w*"), "cuanto"),
+    (re.compile(r"\btari(?:kunman|saq|y|ni|nki|kun|nay)\b"), "conseguir"),
+)
 
 def _is_quechua(tok: str) -> bool:
     """A Quechua function word, or a long word with a Quechua suffix that is not Spanish."""
@@ -47,9 +69,53 @@ def detect_language(text: str) -> str:
     return "en" if en > es else "es"
 
 
-def without_quechua(text: str) -> str:
+def _loanword(tok: str, known: Callable[[str], bool]) -> str:
+    """``tok`` without the Quechua suffix on a Spanish loanword ("naloxonata" → "naloxona")."""
+    if known(tok):
+        return tok
+    for suf in _LOAN_SUFFIXES:
+        base = tok[: -len(suf)]
+        if tok.endswith(suf) and len(base) >= 5 and known(base):
+            return base
+    return tok
+
+
+def without_quechua(text: str, known: Callable[[str], bool] | None = None) -> str:
     """``text`` without its Quechua words, for the knowledge-base search of a Quechua question:
     the entries are indexed in Spanish and English, and a Spanish loanword ("naloxona",
-    "fentanilo") is what the search can match. The text itself when nothing else is left."""
-    kept = [t for t in words(text) if not _is_quechua(t)]
+    "fentanilo") is what the search can match. Question words become their Spanish cue
+    ("maypitaq" → "donde"); with ``known`` (is this word in the index?) a loanword loses its
+    Quechua suffix ("fentanilowan" → "fentanilo"). The text itself when nothing else is left."""
+    folded = fold(text)
+    cues = []
+    for rx, cue in _QU_CUES:
+        if rx.search(folded):
+            cues.append(cue)
+            folded = rx.sub(" ", folded)
+    kept = [t for t in words(folded) if not _is_quechua(t)]
+    if known is not None:
+        kept = [_loanword(t, known) for t in kept]
+    kept = cues + kept
     return " ".join(kept) if kept else text
+
+
+# Portuguese: words that Spanish and English do not use ("não", "você", "muito", "quero").
+_PT = frozenset("""nao voce voces estou eu meu minha meus minhas muito muita muitos muitas com
+quero aguento aguentar morrer fazer faco tenho posso onde obrigado obrigada ele ela dele dela
+isso isto pra entao tambem mais preciso ajuda ajudar uma um agora hoje alguem vou vai sei nem
+ainda depois sim seu sua tomei usei adesivo adesivos sono sonolento sonolenta respirar
+acordado acordada consigo roxos roxo ta to tô tá pela pelo viver vida""".split())
+_PT_STRONG = frozenset("""nao voce estou eu meu minha muito muita quero aguento morrer faco
+tenho posso preciso ajuda uma agora alguem vou sei ainda tomei usei adesivo acordado""".split())
+_SHARED = frozenset("me to a".split())  # also Spanish or Portuguese: not English evidence
+
+
+def is_portuguese(text: str) -> bool:
+    """True when ``text`` reads as Portuguese: more Portuguese than Spanish or English words,
+    with two distinctive Portuguese words, or one in a short message ("quero me matar")."""
+    toks = words(text)
+    pt = sum(t in _PT for t in toks)
+    strong = sum(t in _PT_STRONG for t in toks)
+    es = sum(t in _ES for t in toks)
+    en = sum(t in _EN and t not in _SHARED for t in toks)
+    return strong >= 1 and pt > es and pt > en and (strong >= 2 or len(toks) <= 6)

@@ -34,6 +34,23 @@ LEGAL_AID = {
 }
 
 
+# An amount in ampoules, pills or patches does not tell the tier: the law counts milligrams.
+NO_MASS = {
+    "es": "La Ley 32250 gradúa la pena del tráfico de fentanilo según la cantidad en "
+          "miligramos que determine el análisis del laboratorio, no según el número de "
+          "ampollas, pastillas o parches, y la calificación depende de los hechos (venta o "
+          "intención de vender; la posesión para consumo propio e inmediato en pequeña cantidad "
+          "se trata distinto). Por eso no es posible decir aquí qué pena correspondería en un "
+          "caso concreto: eso lo determinan la fiscalía y el juez, con un abogado defensor.",
+    "en": "Law 32250 grades trafficking penalties by the amount of fentanyl in milligrams "
+          "measured by the laboratory, not by the number of ampoules, pills or patches, and the "
+          "qualification depends on the facts (selling or intent to sell; possession of a "
+          "small amount for one's own immediate use is treated differently). So this assistant "
+          "cannot say which penalty a specific case would get: prosecutors and the judge decide "
+          "that, with a defence lawyer.",
+}
+
+
 def quantity_mg(text: str) -> float | None:
     """Return the first quantity written in ``text`` converted to milligrams (None if none)."""
     m = _QTY.search(fold(text))
@@ -47,6 +64,35 @@ def quantity_mg(text: str) -> float | None:
     factor = next(f for prefix, f in sorted(_TO_MG.items(), key=lambda kv: -len(kv[0]))
                   if unit.startswith(prefix))
     return value * factor
+
+
+# Someone caught with drugs ("me agarraron con 3 ampollas", "I was arrested with pills"):
+# a legal situation even when no milligrams are written.
+_CAUGHT = re.compile(
+    r"\b(me |lo |la |los |las |le |nos |les )?(agarraron|agarro|detuvieron|detuvo|arrestaron|"
+    r"arresto|capturaron|intervinieron|chaparon|pillaron|cogieron|encontraron con|"
+    r"intervenid[oa]|detenid[oa]|arrestad[oa]|capturad[oa]|"
+    r"arrested|caught|busted|detained|stopped (me|him|her) with|charged)\b")
+_DRUG_UNITS = re.compile(
+    r"\b(fentanil\w*|fenta|fentanyl|ampollas?|ampoules?|pastillas?|pills?|parches?|patch(es)?|"
+    r"tabletas?|tablets?|frascos?|drogas?|drugs?|opioides?|opioids?|ketes?|sobres?|bolsitas?)\b")
+_PRESCRIBED = re.compile(r"\b(receta\w*|recetad[oa]s?|prescri\w*|me lo recetaron)\b")
+# What the person asks about: the penalty or what will happen (a count of units says it too);
+# "¿qué derechos tiene?" is the legal-aid entry's question.
+_CONSEQUENCE = re.compile(
+    r"\b(\d+|un|una|dos|tres|cuatro|cinco|diez|one|two|three|five|ten) (ampollas?|ampoules?|"
+    r"pastillas?|pills?|parches?|patch(es)?|tabletas?|tablets?|frascos?|ketes?|sobres?|"
+    r"bolsitas?)\b|\b(anos|años|pena|penas|carcel|prision|condena|sentencia|que (me|le|nos|les) "
+    r"(va a |van a )?pas\w*|que pasa|me dan|le dan|me van a dar|what (happens|will happen)|"
+    r"how (many|long)|years|jail|prison|sentence|penalty|time)\b")
+
+
+def is_legal_situation(text: str) -> bool:
+    """Someone caught or arrested with a drug, amount in units or none ("me agarraron con 3
+    ampollas, ¿cuántos años me dan?"); a prescribed medicine is another question."""
+    folded = fold(text)
+    return (bool(_CAUGHT.search(folded)) and bool(_DRUG_UNITS.search(folded))
+            and bool(_CONSEQUENCE.search(folded)) and not _PRESCRIBED.search(folded))
 
 
 def is_legal_quantity_question(text: str) -> bool:
@@ -96,6 +142,8 @@ def legal_answer(text: str, lang: str) -> str:
                          "pena privativa de libertad. La calificación depende de los hechos "
                          "(venta, intención, pureza medida por el laboratorio); la posesión para "
                          "consumo propio e inmediato en pequeña cantidad se trata distinto.")
+    else:
+        lines.append(NO_MASS[lang])
     lines.append(tiers_text(lang))
     lines.append(LEGAL_AID[lang])
     lines.append(data["disclaimer_en"] if lang == "en" else data["disclaimer_es"])

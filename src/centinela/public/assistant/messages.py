@@ -1,5 +1,7 @@
 """Fixed safety messages of the assistant in Spanish, English and Quechua (Quechua pending
-certified translation review)."""
+certified translation review); the crisis, fallback and dose messages also in Portuguese (the
+knowledge base itself has no Portuguese text: answers to Portuguese questions are in Spanish,
+with :data:`PT_NOTE`)."""
 
 from __future__ import annotations
 
@@ -25,6 +27,10 @@ RED_FLAG: dict[str, dict[str, str]] = {
         "qu": "🚨 Sobredosismi kanman. KUNAN 106 (SAMU) nisqaman waqyay. Runawan qhipakuy; "
               "samachkaptinqa waqtanman siriykachiy; naloxona kaptinqa churay. Policía: 105. "
               "Línea 113, 5 kaqta akllay.",
+        "pt": "🚨 Isto pode ser uma overdose. Ligue AGORA para o 106 (SAMU, a ambulância do "
+              "Peru). Fique com a pessoa; se ela respira, deite-a de lado; se tiver naloxona, "
+              "use-a; siga as instruções do operador. Polícia: 105. Saúde mental e "
+              "dependências: Línea 113, opção 5.",
     },
     "suicide": {
         "es": "💛 Lo que siente importa y no está solo/a. Llame ahora a la Línea 113, opción 5 "
@@ -37,6 +43,10 @@ RED_FLAG: dict[str, dict[str, str]] = {
         "qu": "💛 Mana sapallaykichu kanki. Kunan 113 nisqaman waqyay, 5 kaqta akllay (umanpi "
               "qhali kay, mana qullqiyuq, 24 horas). Usqhaylla kaptinqa 106 (SAMU) utaq 105 "
               "(Policía) nisqaman waqyay.",
+        "pt": "💛 O que você sente importa e você não está sozinho/a. Ligue agora para a "
+              "Línea 113, opção 5 (saúde mental no Peru, gratuita, 24 horas; atendem em "
+              "espanhol). Se estiver em perigo imediato, ligue para o 106 (SAMU) ou o 105 "
+              "(Polícia). Se puder, peça a alguém de confiança que fique com você.",
     },
     "emergency": {
         "es": "🚨 Si es una emergencia, llame AHORA al 106 (SAMU) para atención médica o al 105 "
@@ -47,6 +57,9 @@ RED_FLAG: dict[str, dict[str, str]] = {
               "option 5.",
         "qu": "🚨 Usqhaylla kaptinqa KUNAN 106 (SAMU) nisqaman waqyay, utaq 105 (Policía) "
               "nisqaman. Bomberos: 116. Línea 113, 5 kaqta akllay.",
+        "pt": "🚨 Se for uma emergência, ligue AGORA para o 106 (SAMU) para atendimento médico "
+              "ou para o 105 (Polícia) se houver perigo. Bombeiros: 116. Saúde mental e "
+              "dependências: Línea 113, opção 5.",
     },
     "child": {
         "es": "🚨 Llame AHORA al 106 (SAMU), aunque el niño parezca estar bien: una sola pastilla "
@@ -57,8 +70,48 @@ RED_FLAG: dict[str, dict[str, str]] = {
               "not make them vomit and do not leave them alone. Police: 105.",
         "qu": "🚨 KUNAN 106 (SAMU) nisqaman waqyay, wawa allinlla rikchakuptinpas: huk "
               "pastillallapas wawapaq wañuchikuqmi. Siminmanta hurquy, ama sapallanta saqiychu.",
+        "pt": "🚨 Ligue AGORA para o 106 (SAMU), mesmo que a criança pareça bem: um só "
+              "comprimido ou adesivo de opioide pode matar uma criança. Tire o que estiver na "
+              "boca ou colado na pele, não provoque o vômito e não a deixe sozinha. Polícia: 105.",
     },
 }
+
+# The overdose answer when the writer describes their own symptoms ("I feel super sleepy"):
+# the same numbers, said to the person who may be overdosing.
+OVERDOSE_SELF = {
+    "es": "🚨 Lo que describe puede ser una sobredosis. Llame AHORA al 106 (SAMU) y diga qué "
+          "tomó o se aplicó. No se quede solo/a: pida a alguien que se quede con usted y que "
+          "use naloxona si la tiene y usted no responde. No tome nada más (ni alcohol ni "
+          "sedantes) y no maneje. Policía: 105. Salud mental y adicciones: Línea 113, opción 5.",
+    "en": "🚨 What you describe may be an overdose. Call 106 (SAMU) NOW and say what you took "
+          "or applied. Do not stay alone: ask someone to stay with you and to use naloxone if "
+          "they have it and you do not respond. Do not take anything else (no alcohol or "
+          "sedatives) and do not drive. Police: 105. Mental health and addictions: Línea 113, "
+          "option 5.",
+    "qu": "🚨 Sobredosismi kanman. KUNAN 106 (SAMU) nisqaman waqyay. Ama sapallayki kaychu: "
+          "pitapas qamwan qhipakunanpaq mañakuy. Ama imatapas astawan upyaychu. Línea 113, 5 "
+          "kaqta akllay.",
+    "pt": "🚨 O que você descreve pode ser uma overdose. Ligue AGORA para o 106 (SAMU) e diga "
+          "o que tomou ou aplicou. Não fique sozinho/a: peça a alguém que fique com você e que "
+          "use naloxona se tiver e você não responder. Não tome mais nada (nem álcool nem "
+          "sedativos) e não dirija. Polícia: 105. Saúde mental: Línea 113, opção 5.",
+}
+
+# Added to an overdose answer when the message names a patch: the patch keeps releasing
+# fentanyl while it stays on.
+PATCH_OFF = {
+    "es": "Si hay un parche de fentanilo puesto, retírelo ya (dóblelo con el adhesivo hacia "
+          "adentro, lejos de niños y mascotas), no ponga otro y enjuague la piel solo con agua.",
+    "en": "If a fentanyl patch is on, take it off now (fold it sticky sides together, away from "
+          "children and pets), do not put on another, and rinse the skin with water only.",
+    "qu": "Parche kaptinqa, kunan hurquy, ama huktachu churaychu.",
+    "pt": "Se houver um adesivo de fentanil colado, retire-o já (dobre-o com a parte adesiva "
+          "para dentro, longe de crianças e animais), não coloque outro e lave a pele só com "
+          "água.",
+}
+
+PT_NOTE = ("(Ainda não tenho respostas revisadas em português; segue a resposta em espanhol. "
+           "Emergência: 106. Saúde mental e dependências: Línea 113, opção 5.)")
 
 # A pet that ate an opioid: the emergency vet (not a person's red flag).
 PET = {
@@ -74,6 +127,10 @@ PET = {
     "qu": "🚨 KUNAN uywaykita veterinariaman apay, allinlla rikchakuptinpas: huk parchellapas "
           "utaq pastillallapas allquta, misita wañuchinmanmi. Siminmanta hurquy. Runa "
           "llamiykuptin utaq mana allinchu kaptin: 106 (SAMU).",
+    "pt": "🚨 Leve AGORA seu animal a um veterinário de emergência, mesmo que pareça bem: um "
+          "adesivo (mesmo usado) ou um comprimido de opioide pode matar um cão ou um gato. "
+          "Retire com luvas ou um saco o que estiver na boca ou colado no pelo e não provoque "
+          "o vômito. Se uma pessoa tocou nele ou se sente mal: 106 (SAMU).",
 }
 
 FALLBACK = {
@@ -83,6 +140,9 @@ FALLBACK = {
           "option 5 (mental health and addictions, free). In an emergency, call 106 (SAMU).",
     "qu": "Manam allintachu yachani. Tapukuyniykipaq 113 nisqaman waqyay, 5 kaqta akllay. "
           "Usqhaylla kaptinqa 106 (SAMU) nisqaman.",
+    "pt": "Não sei com certeza e prefiro não adivinhar (e ainda não respondo em português). "
+          "Para orientação, ligue para a Línea 113, opção 5 (saúde mental e dependências, "
+          "gratuita). Em uma emergência, para o 106 (SAMU).",
 }
 
 DOSE_REFUSAL = {
@@ -96,6 +156,38 @@ DOSE_REFUSAL = {
           "drowsy or breathes slowly, call 106 (SAMU).",
     "qu": "Manam dosista niyta atinichu: hampikuqniykita utaq farmacia runata tapuy. "
           "Usqhaylla kaptinqa 106 (SAMU) nisqaman waqyay.",
+    "pt": "Não posso indicar doses nem frequências: dependem de cada pessoa e só o seu médico "
+          "deve indicá-las. Pergunte ao médico que receitou ou ao farmacêutico; também pode "
+          "ligar para a Línea 113. Se alguém tomou demais, está com muito sono ou respira "
+          "devagar, ligue para o 106 (SAMU).",
+}
+
+# A dose asked for getting high ("para volarme", "para que pegue más"): no amount, the risk,
+# harm reduction and the way to treatment.
+DOSE_REFUSAL_NONMEDICAL = {
+    "es": "No doy cantidades ni formas de usar opioides para drogarse: con el fentanilo no hay "
+          "una cantidad segura fuera del uso médico, y entre sentir el efecto y dejar de "
+          "respirar la diferencia es muy pequeña. Usar más, cambiar los parches antes de "
+          "tiempo, calentarlos, cortarlos o masticarlos puede liberar una dosis mortal. Si va a "
+          "consumir igual: no lo haga solo/a, tenga naloxona a mano y que alguien sepa llamar "
+          "al 106. Si quiere dejarlo o reducir el riesgo, la Línea 113, opción 5, es gratuita y "
+          "confidencial. Si alguien está muy somnoliento o respira lento: 106 (SAMU).",
+    "en": "I do not give amounts or ways to use opioids to get high: with fentanyl there is no "
+          "safe amount outside medical use, and the gap between feeling the effect and "
+          "stopping breathing is very small. Using more, changing patches early, heating, "
+          "cutting or chewing them can release a deadly dose. If you use anyway: do not use "
+          "alone, keep naloxone at hand and have someone ready to call 106. If you want to "
+          "stop or lower the risk, Línea 113, option 5, is free and confidential. If someone "
+          "is very drowsy or breathing slowly: 106 (SAMU).",
+    "qu": "Manam drogakunapaq dosista niyta atinichu: fentanilowan pisillapas wañuchinmanmi. "
+          "Ama sapallayki kaychu. Yanapayta munaspaqa 113 nisqaman waqyay, 5 kaqta akllay. "
+          "Usqhaylla kaptinqa 106 (SAMU).",
+    "pt": "Não dou quantidades nem formas de usar opioides para ficar chapado: com fentanil não "
+          "existe quantidade segura fora do uso médico, e a diferença entre sentir o efeito e "
+          "parar de respirar é muito pequena. Usar mais, trocar adesivos antes da hora, "
+          "aquecê-los, cortá-los ou mastigá-los pode liberar uma dose fatal. Se for usar mesmo "
+          "assim: não use sozinho/a e tenha naloxona por perto. Para parar ou reduzir o risco: "
+          "Línea 113, opção 5. Emergência: 106 (SAMU).",
 }
 
 EMPTY = {
@@ -103,6 +195,8 @@ EMPTY = {
           "denunciar.",
     "en": "Type your question about fentanyl, opioids, overdose, treatment or how to report.",
     "qu": "Tapukuyniykita qillqay.",
+    "pt": "Escreva sua pergunta sobre fentanil, opioides, overdose, tratamento ou como "
+          "denunciar.",
 }
 
 LOCATOR_ASK = {
@@ -127,3 +221,8 @@ LOCATOR_TAIL = {
     "qu": "Línea 113, 5 kaqta akllay. Usqhaylla kaptinqa 106.",
 }
 NO_QU = ("(Esta respuesta aún no tiene traducción al quechua; se muestra en castellano.)")
+
+
+def text(table: dict[str, str], lang: str) -> str:
+    """``table`` in ``lang``, Spanish when that language has no text."""
+    return table.get(lang) or table["es"]

@@ -35,7 +35,61 @@ PET = ["perro*", "perrit*", "gato*", "gatit*", "mascota*", "cachorr*", "dog", "d
 MEDICINE = ["pastilla*", "parche*", "pill*", "patch*", "tableta*", "medicin*", "medicament*",
             "jarabe*", "syrup", "tramadol", "morfina", "morphine", "fentan*", "opioid*", "codein*",
             "oxicodona", "oxycodon*", "oxy", "metadona", "methadone", "hampi*", "droga*", "drug*",
-            "ampolla*", "polvo", "powder"]
+            "ampolla*", "polvo", "powder", "remedio*", "comprimido*", "adesivo*", "percocet*",
+            "vicodin", "hydrocodon*", "hidrocodon*", "buprenorf*", "heroin*", "heroina", "narcotic*"]
+# Very sleepy, cannot stay awake: with an opioid in the message, an overdose in progress
+# (said by the person themself or about someone else).
+SLEEPY = ["super sleepy", "very sleepy", "really sleepy", "so sleepy", "extremely sleepy",
+          "too sleepy", "very drowsy", "so drowsy", "really drowsy", "super drowsy",
+          "extremely drowsy", "cant stay awake", "can't stay awake", "cannot stay awake",
+          "can barely stay awake", "barely awake", "hard to stay awake", "nodding off",
+          "keep passing out", "keeps passing out", "mucho sueño", "mucho sueno",
+          "demasiado sueño", "demasiado sueno", "muchisimo sueño", "muchisimo sueno",
+          "muy dormido", "muy dormida", "muy somnolient*", "demasiado somnolient*",
+          "no puedo mantenerme despiert*", "no me puedo mantener despiert*",
+          "me cuesta mantenerme despiert*", "no se puede mantener despiert*",
+          "me estoy quedando dormid*", "se esta quedando dormid*", "se me cierran los ojos",
+          "no puedo abrir los ojos", "cabeceando", "muito sono", "muita sonolencia",
+          "muito sonolent*", "nao consigo ficar acordad*", "nao consegue ficar acordad*",
+          "nao consigo manter os olhos abertos", "sinchi puñuy*", "ancha puñuy*"]
+# Slow or difficult breathing said in the first person (someone else's is an overdose rule).
+BREATH_SELF = ["respiro lento", "respiro muy lento", "respiro despacio", "me cuesta respirar",
+               "no puedo respirar", "casi no puedo respirar", "casi no respiro",
+               "breathing slow", "breathing is slow", "breathing slowly", "breathing very slow",
+               "cant breathe", "can't breathe", "cannot breathe", "hard to breathe",
+               "trouble breathing", "struggling to breathe", "respirando devagar",
+               "respirando muito devagar", "nao consigo respirar", "falta de ar",
+               "mana samayta atinichu", "samayta mana atinichu"]
+# More than prescribed or by mistake: an extra patch, a double dose.
+EXTRA_DOSE = ["dos parches", "2 parches", "tres parches", "un parche mas", "parche de mas",
+              "two patches", "2 patches", "three patches", "extra patch",
+              "dois adesivos", "outro adesivo", "doble dosis", "double dose", "dose dupla",
+              "tome de mas", "tomé de más", "me tome de mas", "me tomé de más", "tome doble",
+              "took extra", "took more than", "took double", "tomei demais", "tomei a mais",
+              "por error", "por equivocacion", "by mistake", "accidentally", "por engano"]
+UNWELL = ["sleepy", "drowsy", "dizzy", "mareado", "mareada", "mareo*", "sueño", "sueno",
+          "somnolient*", "dormido", "dormida", "confundid*", "confused", "nause*", "vomit*",
+          "siento mal", "siento raro", "siento rara", "feel weird", "feel sick", "feel strange",
+          "feel bad", "unwell", "sono", "tontura", "enjoo", "sonolent*", "sinto mal"]
+# Taking every pill one has at once: a plan, whatever words come with it.
+ALL_MINE = ["all my", "all of my", "todas mis", "todos mis", "todo mi", "toda mi",
+            "todas las que tengo", "todo lo que tengo", "todos os meus", "todas as minhas",
+            "todos meus", "todas minhas"]
+AT_ONCE = ["at once", "all at once", "at the same time", "de una vez", "de un golpe", "de golpe",
+           "juntas", "juntos", "together", "de uma vez", "de uma so vez", "al mismo tiempo",
+           "ao mesmo tempo", "tonight", "esta noche", "hoje a noite"]
+HOPELESS = ["no vale la pena", "no tiene sentido", "sin sentido", "para que seguir",
+            "para que sigo", "no le encuentro sentido", "no le veo sentido",
+            "ya no le veo sentido", "not worth", "no point", "dont see the point",
+            "don't see the point", "do not see the point", "whats the point", "what's the point",
+            "no reason to live", "nao vejo sentido", "nao faz sentido", "sem sentido",
+            "nao vale a pena", "cant take it anymore", "can't take it anymore",
+            "give up on life", "hopeless", "sin esperanza", "sem esperanca"]
+HOPELESS_PLAN = [h for h in HOPELESS if h != "sin sentido"]  # "sin sentido" is unconscious too
+TAKE_ALL = ["taking all", "take all", "swallow all", "swallowing all", "tomar todas",
+            "tomarme todas", "tomar todo", "tomarme todo", "tomar todos", "tragarme todas",
+            "tragarme todo", "engolir todos", "engolir todas", "tomar tudo", "tomar todos os",
+            "tomar todas as", "overdos*", "sobredosis"]
 INGEST = ["trago", "tragó", "swallow*", "comio", "se comio", "ate", "eaten", "mastico", "chew*",
           "chupo", "lamio", "lick*", "boca", "mouth", "metio", "tomo", "bebio", "ingirio",
           "took", "drank", "pego", "se pego", "stuck", "got into", "encontre a", "found my",
@@ -51,8 +105,11 @@ RULES: dict[str, list[list[list[str]]]] = {
           "acabar con todo", "acabar con mi vida", "better off dead", "hurt myself",
           "hacerme daño", "hacerme dano", "cortarme", "wañuyta", "wañukuyta", "wanuyta",
           "desaparecer para siempre", "no despertar nunca", "no despertar mas"]],
-        [["quiero", "kiero", "quisiera", "ganas", "want", "wanna"],
-         ["morir", "morirme", "muerto", "muerta", "die", "dead"]],
+        [["quiero", "kiero", "quisiera", "ganas", "want", "wanna", "quero", "queria"],
+         ["morir", "morirme", "muerto", "muerta", "die", "dead", "morrer", "morta", "morto"]],
+        # Hopelessness with a way to do it (the pills at hand), or every pill at once.
+        [HOPELESS_PLAN, TAKE_ALL],
+        [ALL_MINE, MEDICINE, AT_ONCE],
         [["no quiero", "ya no quiero", "dont want", "don't want", "do not want", "no kiero"],
          ["vivir", "live", "living", "seguir viviendo"]],
         [["sentido"], ["vivir", "vida"]],
@@ -62,9 +119,9 @@ RULES: dict[str, list[list[list[str]]]] = {
          ["acabar", "end", "morir", "die"]],
         [["kawsayta"], ["mana munanichu", "munanichu"]],
         # Indirect ideation: how people in crisis write it (no "suicide" word at all).
-        [["no vale la pena", "no tiene sentido", "sin sentido", "para que seguir",
-          "para que sigo", "no le encuentro sentido", "not worth", "no point"],
-         ["vivir", "viviendo", "vida", "seguir", "existir", "living", "life", "go on"]],
+        [HOPELESS,
+         ["vivir", "viviendo", "vida", "seguir", "existir", "living", "life", "go on",
+          "anymore", "viver", "vivendo", "continuar", "existir"]],
         [["no quiero seguir", "ya no quiero seguir", "no puedo seguir", "no quiero continuar"],
          ["vivir", "viviendo", "asi", "con vida", "existiendo", "en este mundo", "aqui",
           "respirando", "living", "alive"]],
@@ -90,7 +147,12 @@ RULES: dict[str, list[list[list[str]]]] = {
           "sick of living", "wañukuyta munani", "wañuyta munaniña",
           "manaña kawsayta munanichu", "kawsayta munanichu", "wañuchikusaq",
           "wañuchikuyta munani", "wañukapusaq", "kawsayniyta tukuchisaq",
-          "manaña atiniñachu kawsayta"]],
+          "manaña atiniñachu kawsayta",
+          # Portuguese
+          "quero me matar", "vou me matar", "vou me suicidar", "nao quero mais viver",
+          "nao quero viver", "acabar com tudo", "acabar com a minha vida", "tirar a minha vida",
+          "tirar minha vida", "melhor morto", "melhor morta", "quero sumir", "queria sumir",
+          "cansado de viver", "cansada de viver", "nao quero acordar", "me machucar"]],
         [["me voy a tomar", "voy a tomarme", "me tomare", "me tomaré", "tomarme", "tragarme",
           "me trago", "me tomo", "i will take", "im going to take", "i'm going to take",
           "gonna take", "voy a tomar"],
@@ -100,9 +162,10 @@ RULES: dict[str, list[list[list[str]]]] = {
           "todas las que tengo", "todo el veneno", "veneno", "raticida", "poison"]],
         [["no aguanto", "ya no aguanto", "no puedo mas", "no puedo más", "no soporto",
           "cant take it", "can't take it", "cant do this", "can't do this", "ya no doy mas",
-          "ya no doy más", "manaña atinichu"],
+          "ya no doy más", "manaña atinichu", "nao aguento", "nao suporto"],
          ["esta noche", "tonight", "me voy a", "voy a", "ya fue", "todo", "vivir", "vida",
-          "terminar", "acabar", "morir", "end", "anymore", "nadie", "me quiero"]],
+          "terminar", "acabar", "morir", "end", "anymore", "nadie", "me quiero", "viver",
+          "morrer", "hoje", "tudo", "ninguem"]],
         [["quiero", "kiero", "voy a", "want", "going", "gonna"],
          ["hacer daño", "hacerme daño", "hacer dano", "lastimarme", "hurt myself", "harm myself",
           "cortarme", "cut myself"]],
@@ -126,7 +189,7 @@ RULES: dict[str, list[list[list[str]]]] = {
           "passed out", "collapsed", "colaps*", "sin sentido"]],
         [["labios", "lips", "uñas", "unas", "nails", "cara", "face", "se puso", "esta",
           "está", "turning", "is", "se esta poniendo"],
-         ["morado*", "azul*", "blue", "purple", "gris*", "grey", "gray"]],
+         ["morado*", "azul*", "blue", "purple", "gris*", "grey", "gray", "roxo*", "roxa*"]],
         [["se esta ahogando", "se está ahogando", "ahogando", "choking", "ronca raro",
           "gorgote*", "gurgling"]],
         [["sobredosis", "overdos*", "od", "intoxicad*", "intoxicacion"],
@@ -136,6 +199,13 @@ RULES: dict[str, list[list[list[str]]]] = {
          ["muchas", "demasiad*", "too many", "too much", "achkata", "todo el", "todas las",
           "muchisim*", "un monton", "bastantes", "un puñado", "un puno", "a lot", "a bunch"]],
         [["pupilas", "pupils"], ["no despierta", "no responde", "wont wake", "puntitos"]],
+        # Very sleepy or breathing slowly after an opioid, said by the person or of someone.
+        [SLEEPY, MEDICINE],
+        [BREATH_SELF, MEDICINE],
+        [EXTRA_DOSE, UNWELL, MEDICINE],
+        [["nao respira", "nao esta respirando", "parou de respirar", "nao acorda",
+          "nao reage", "nao responde", "desmaiou", "desmaiad*"],
+         URGENT + MY_PERSON + ["meu", "minha", "ajuda", "socorro", "acho", "amigo", "amiga"]],
         [MY_PERSON, PERSON, ["se metio", "se metió", "inyect*", "consumio"],
          ["no reacciona", "no responde", "mal", "raro"]],
     ],
@@ -145,6 +215,7 @@ RULES: dict[str, list[list[list[str]]]] = {
         [["necesito", "need", "llamen", "call", "manden", "send"],
          ["ambulancia", "ambulance", "samu", "policia", "police"]],
         [["convuls*", "seizure*", "seizing", "ataque epilept*"]],
+        [BREATH_SELF],
         [["auxilio", "socorro", "yanapaway", "se esta muriendo", "se está muriendo",
           "is dying", "someone is dying", "wañupuchkan"]],
         [["urgente", "urgent", "usqhay*", "usqhaylla"], ["ayuda", "help", "yanapa*"]],
@@ -217,6 +288,27 @@ _IDIOMS = re.compile(
     r"(?:trabajo|tarea|examen|examenes|trafico|calor|jefe|profe)\b")
 
 
+IDIOMS = _IDIOMS  # also taken out of a question before a second knowledge-base search
+
+_THIRD = frozenset("he she him her his they them ele ela dele dela".split())
+
+
+def speaks_of_self(message: str) -> bool:
+    """True when the writer describes themself ("I feel super sleepy", "tô com muito sono")
+    and names no one else."""
+    toks = words(fold(message))
+    return ((any(t in _SELF or t.endswith(_QU_FIRST_PERSON) for t in toks)
+             or _alt_match(toks, "to com"))
+            and not any(t in _THIRD for t in toks)
+            and not any(_alt_match(toks, p) for p in PERSON + CHILD))
+
+
+def mentions_patch(message: str) -> bool:
+    """True when ``message`` names a (fentanyl) patch."""
+    toks = words(fold(message))
+    return any(_alt_match(toks, p) for p in ("parche*", "patch*", "adesivo*"))
+
+
 def detect(message: str) -> RedFlag | None:
     """Return the first red flag in ``message`` (child, suicide, overdose, emergency) or None.
     A pet that ate a medicine is not a person's crisis (:func:`pet_exposure`): no flag, and the
@@ -256,8 +348,26 @@ _SOMEONE = frozenset("""alguien persona senor señor senora señora hombre mujer
 muchacho muchacha nino niño someone man woman guy person body cuerpo""".split())
 
 
+# Someone is named (the writer or another person): "tengo mucho sueño", "mi mamá está muy
+# dormida". Without anyone, "¿el tramadol da mucho sueño?" asks about a side effect.
+_SELF = frozenset("""me mi mis yo estoy tengo siento i im my me myself feel eu estou meu
+minha sinto tomei usei""".split())
+# Quechua verbs in the first person ("upyarqani" I drank, "atinichu" I cannot).
+_QU_FIRST_PERSON = ("rqani", "chkani", "nichu", "ykuni", "kuni")
+# "¿Puedo tomar todas mis pastillas juntas?" asks how to take them; no plan is said.
+_MODAL = re.compile(r"^(?:puedo|se pueden?|debo|es malo|es peligroso|can i|should i|is it "
+                    r"(?:ok|safe|bad)|do i|posso|devo)\b")
+
+
 def _about_the_topic(toks: list[str], cue: str) -> bool:
     first = cue.split(" + ")[0]
+    if first in SLEEPY or first in BREATH_SELF:
+        quechua_self = any(t.endswith(_QU_FIRST_PERSON) for t in toks)
+        return not quechua_self and not any(t in _SELF for t in toks) and not any(
+            _alt_match(toks, p) for p in PERSON + MY_PERSON + ["to com", "ta com"])
+    if first in ALL_MINE:
+        return bool(_MODAL.match(" ".join(toks))) and not any(
+            _alt_match(toks, h) for h in HOPELESS)
     if first in ("tirado", "lying"):
         # "una jeringa tirada en la calle" is litter to report, not a person down.
         return (any(t.startswith(_OBJECTS) for t in toks)

@@ -26,7 +26,71 @@ from centinela.public.text import (
 )
 
 # What matters most must win whatever the word overlap: a question about the signs of an
-# overdose gets the overdose-signs entry, never withdrawal (which shares "síntomas", "opioides").
+# overdose gets the overdose-signs entry, never withdrawal (which shares "síntomas", "opioides");
+# what to do in an overdose gets the first-aid steps, never the skin-contact myth (which shares
+# "sobredosis" and "fentanilo"). Each rule: (must match, must not match, entry); when several
+# match, the last one wins.
+_OVERDOSE = r"(sobredosis|sobre dosis|overdos\w*|od|intoxicacion|intoxicad[oa]s?|se paso de)"
+_ACTION = (r"(que (hago|hacer|debo hacer|puedo hacer|se hace|se debe hacer|hacemos)|"
+           r"como (ayudo|ayudar|ayudarl[oa]|l[oa] ayudo|le ayudo|actuo|actuar|auxilio|auxiliar|"
+           r"reacciono|reaccionar|salvo|salvar)|primeros auxilios|"
+           r"what (should|do|can|must) (i|we|you) do|what to do|"
+           r"how (to|do i|can i|should i|do you|do we|can we) (help|respond|treat|save)|"
+           r"first aid|save (him|her|them|someone|a life))")
+_TOUCH = r"(toc\w*|toque\w*|piel|contacto|touch\w*|skin|airborne|respir\w* cerca)"
+_PAST = r"(murio|fallecio|died|passed away|hace (\w+ )?anos|years ago|perdi a|lost (my|a))"
+_USES = (r"(que consume|que usa|consume drogas|se droga|adict[oa]s?|adiccion|consumo|"
+         r"uses drugs|using drugs|addict\w*|who uses)")
+_PERSONS = (r"(primo|prima|hij[oa]s?|herman[oa]s?|tio|tia|sobrin[oa]s?|espos[oa]|pareja|"
+            r"novi[oa]|amig[oa]s?|papa|mama|padre|madre|abuel[oa]|cousin|son|daughter|brother|"
+            r"sister|friend|husband|wife|partner|dad|mom|nephew|niece|uncle|aunt|relative|"
+            r"familiar|family member|loved one)")
+_PATCH = r"(parches?|patch\w*|adesivos?)"
+_PATCH_MISUSE = (
+    r"(mastic\w*|mascar|masco|mascad[oa]|chup\w*|chew\w*|suck\w*|fum\w*|smok\w*|inyect\w*|"
+    r"inject\w*|herv\w*|(dos|tres|2|3|mas|varios) parches|(two|three|2|3|more|extra) patch\w*|"
+    r"suelte mas|mas rapido|faster|quicker|mas fuerte|stronger|mas efecto|more effect|"
+    r"que pegue|pegue mas|dure mas|last longer|(cort|part)\w* .{0,30}\b(para|to|so)\b|"
+    r"volar\w*|get high|otro parche|another patch|doble parche|duplic\w*|double (the )?patch\w*|"
+    r"(pon\w*|pong\w*|us\w*|aplic\w*|coloc\w*|wear|put on|use|add) (le |la |lo )?"
+    r"(dos|tres|2|3|otro|otra|mas|another|two|three|extra)\b)")
+_PREGNANT = (r"(embaraz\w*|gestante|gestando|gestacion|pregnan\w*|lactan\w*|lactar|amamant\w*|"
+             r"dar (de )?pecho|breastfe\w*|nursing|wiksayuq|chichu)")
+_SUBSTANCE = (r"(fentanil\w*|fenta|opioid\w*|opiace\w*|drogas?|drugs?|consum\w*|usando|using|"
+              r"uso|tomo|tomando|taking|take|morfina|morphine|tramadol|codein\w*|oxicodona|"
+              r"oxycodone|oxy|metadona|methadone|buprenorf\w*|parches?|patch\w*|pastillas?|"
+              r"pills?|medic\w*|heroin\w*|hampi\w*)")
+_CARRY = (r"(carry\w*|llevar|llevo|portar|porto|transport\w*|viaj\w*|travel\w*|fly|flying|"
+          r"avion|plane|vuelo|flight|aeropuerto|airport|aduana|customs|frontera|border|"
+          r"maleta|luggage|suitcase|conmigo|with me|posesion|possession)")
+_PRESCRIBED = (r"(prescri\w*|recetad[oa]s?|receta|me (lo |la |los |las )?recet\w*|"
+               r"my doctor|mi medico|(mi|mis|my) (propi[oa]s?|own|tratamiento|treatment|"
+               r"medicamentos?|medicines?|medication|parches|patches|pastillas|pills))")
+_QUIT = (r"(quiero|necesito|quisiera|deseo|ayuda para|ayudame a|como hago para|como puedo|"
+         r"want to|need to|trying to|help me|how (do|can) i) (\w+ )?"
+         r"(dejar|dejarl[oa]|salir|quit|stop|get clean|desintox\w*|rehabilit\w*)")
+_WHERE_HELP = (r"(donde|a donde|adonde|a quien|where|who|ayuda|help|voy|acudo|recurro|busco|"
+               r"centro|tratamiento|treatment)")
+_QUIT_PAST = (r"(deje|he dejado|estoy dejando|dejando|desde que (deje|pare|no)|sin consumir|"
+              r"i quit|i stopped|stopped using|since i (quit|stopped)|quitting|parei|deixei)")
+_WITHDRAWAL_SIGNS = (r"(sud\w*|sweat\w*|pica\w*|itch\w*|escalofri\w*|chills|dolor\w*|duele|"
+                     r"aches?|diarrea|diarrh\w*|vomit\w*|no (puedo )?dorm\w*|insomni\w*|"
+                     r"cant sleep|ansiedad|anxi\w*|temblor\w*|shak\w*|bostez\w*|yawn\w*|mocos?|"
+                     r"runny|calambres|cramps|piel de gallina|goosebumps|inquiet\w*|restless)")
+_RETALIATION = (r"(enter\w*|sabr\w* que (fui|yo)|sepa(n)? que (fui|yo)|sabr\w* quien|descubr\w*|"
+                r"represalia\w*|venganza|vengar\w*|find out|know (it was|that i|i)|retaliat\w*|"
+                r"revenge|fui yo|it was me|hacerme algo|me (puede|pueden|podria|podrian|van a) "
+                r"hacer algo|do something to me|come after me|me van a buscar|miedo|afraid|"
+                r"scared)")
+_REPORTING = (r"(denunci\w*|report\w*|vendedor\w*|dealer|seller|fui yo|it was me|enter\w*|"
+              r"find out|delat\w*|soplon)")
+
+
+def _all(*parts: str) -> re.Pattern:
+    """A pattern that matches when every part occurs somewhere (as whole words)."""
+    return re.compile("^" + "".join(rf"(?=.*\b{p}\b)" for p in parts))
+
+
 PRIORITY_RULES: tuple[tuple[re.Pattern, re.Pattern | None, str], ...] = (
     (re.compile(r"(?=.*\b(sobredosis|sobre dosis|overdos\w*|od|intoxicacion|intoxicad[oa])\b)"
                 r"(?=.*\b(sintomas?|signos?|senales?|señales?|symptoms?|signs?|reconocer|"
@@ -34,6 +98,27 @@ PRIORITY_RULES: tuple[tuple[re.Pattern, re.Pattern | None, str], ...] = (
                 r"recogni[sz]e|spot)\b)"),
      re.compile(r"\b(abstinencia|withdrawal|dejar de|quitting|detox|desintoxic\w*)\b"),
      "overdose_signs"),
+    (_all(_OVERDOSE, _ACTION), re.compile(rf"\b({_TOUCH}|{_PAST}|{_USES})\b"),
+     "overdose_response"),
+    (_all(r"(naloxon\w*|naloxna|narcan)",
+          r"(cuant[oa]s? (\w+ )?(naloxon\w*|narcan|veces|dosis|sprays?|aplicaciones|le)|"
+          r"how (much|many) (\w+ )?(naloxone|narcan|doses|times|sprays)|otra dosis|otra vez|"
+          r"repetir|repeat|again|no funciona|"
+          r"no hace efecto|no despierta|no reacciona|did not work|didn'?t work|doesn'?t work|"
+          r"second dose|le (pongo|doy|aplico)|give (him|her|them))"),
+     None, "overdose_response"),
+    (_all(_PATCH, _PATCH_MISUSE), None, "patch_misuse"),
+    (_all(_PREGNANT, _SUBSTANCE), None, "pregnancy"),
+    (_all(_CARRY, _PRESCRIBED), None, "carry_prescribed"),
+    (_all(_QUIT, _WHERE_HELP),
+     re.compile(r"\b(abstinencia|withdrawal|sintomas|symptoms|de golpe|suddenly|que pasa si|"
+                r"what happens)\b"), "get_help"),
+    (_all(_QUIT_PAST, _WITHDRAWAL_SIGNS), None, "withdrawal"),
+    (_all(r"(como (ayudo|apoyo|ayudar|apoyar|hablo|le hablo|hablarle|convenzo|lo ayudo|la ayudo|"
+          r"lo apoyo|la apoyo)|que (hago|puedo hacer) (con|por)|how (do|can|to|should) (i )?"
+          r"(help|support|talk))", _PERSONS, _USES + r"|fentanil\w*|fenta|drogas?|drugs?"),
+     re.compile(rf"^(?=.*\b{_OVERDOSE}\b)(?!.*\b{_PAST}\b)"), "family_support"),
+    (_all(_RETALIATION, _REPORTING), None, "report_privacy"),
 )
 
 K1, B = 1.2, 0.75
@@ -49,6 +134,7 @@ class Hit:
     bm25: float
     char: float
     question: float
+    priority: bool = False  # raised by a priority rule (the question's subject is certain)
 
 
 class Index:
@@ -84,6 +170,11 @@ class Index:
         # that the other two signals drop as stopwords: they tell definitions from procedures.
         self.q_owner = [i for i, e in enumerate(items) for _ in e.questions]
         self.q_vec = CharTfidf([fold(q) for e in items for q in e.questions], 2, 4)
+
+    def knows(self, word: str) -> bool:
+        """True when ``word`` (folded) is an indexed term, exactly or by its stem."""
+        word = CANON.get(word, word)
+        return stem(word) in self.idf
 
     def _resolve(self, word: str) -> tuple[str | None, float]:
         """Map a query word to an indexed stem: exact, else the nearest word by edits."""
@@ -143,15 +234,17 @@ class Index:
         q_intents = intents(query) if use_intents else frozenset()
         if q_intents:
             fused += INTENT_BOOST * np.array([bool(q_intents & it) for it in self.intents])
-        folded = fold(query)
+        folded = fold(query).replace("¿", " ").replace("?", " ")
+        raised = set()
         for must, must_not, entry_id in PRIORITY_RULES:
             if must.search(folded) and not (must_not and must_not.search(folded)):
                 at = next((i for i, e in enumerate(self.items) if e.id == entry_id), None)
                 if at is not None:
                     fused[at] = fused.max() + 0.05
+                    raised.add(at)
         order = np.argsort(-fused)[:k]
-        hits = [Hit(self.items[i], float(fused[i]), float(bm25[i]), float(char[i]), float(qsim[i]))
-                for i in order]
+        hits = [Hit(self.items[i], float(fused[i]), float(bm25[i]), float(char[i]), float(qsim[i]),
+                    i in raised) for i in order]
         coverage = self._coverage(resolved, hits[0].entry if hits else None)
         return hits, coverage
 
@@ -177,8 +270,19 @@ def default_index() -> Index:
     return Index(entries())
 
 
+# A priority rule names the subject for certain: its entry is answered even when the question
+# shares few words with it ("se van a enterar que fui yo" → the privacy of reports).
+PRIORITY_CONFIDENCE = 0.5
+
+
 def confidence(hits: list[Hit], coverage: float) -> float:
     """Combine coverage, absolute char similarity and the margin over the runner-up (0–1)."""
+    if hits and hits[0].priority:
+        return max(PRIORITY_CONFIDENCE, _confidence(hits, coverage))
+    return _confidence(hits, coverage)
+
+
+def _confidence(hits: list[Hit], coverage: float) -> float:
     if not hits or hits[0].bm25 <= 0 and hits[0].char < 0.05:
         return 0.0
     top = hits[0]
