@@ -35,9 +35,16 @@ _PHONE = re.compile(r"(?<!\d)(?:\+?51[\s.-]?)?9\d{2}[\s.-]?\d{3}[\s.-]?\d{3}(?!\
 _PRICE = re.compile(r"(?:s/\.?|\$|usd)\s?\d|\d\s?(?:soles|lucas|dolares|bucks)\b")
 
 
+def view(text: str) -> str:
+    """The folded text the lexicon, the model and the rules read: separators and punctuation
+    normalized (``lib.text.normalize``), folded, and words spelled out letter by letter joined
+    ("F.E.N.T.A" → "fenta", ``lexicon.join_spelled``)."""
+    return load_lexicon().join_spelled(fold(clean_text(text)))
+
+
 def prepare(text: str) -> str:
     """Return the model's view of a text: folded, plus its de-leeted copy when different."""
-    return prepare_folded(fold(clean_text(text)))
+    return prepare_folded(view(text))
 
 
 def prepare_folded(f: str) -> str:
@@ -180,7 +187,7 @@ class Model:
         Folding and de-leeting are done once per post and shared by the lexicon and TF-IDF.
         """
         lex = load_lexicon()
-        folded = [fold(clean_text(t)) for t in texts]
+        folded = [view(t) for t in texts]
         deleeted = [deleet(f) for f in folded]
         prepared = [f if d == f else f"{f} {d}" for f, d in zip(folded, deleeted, strict=True)]
         hits = [lex.match_folded(f, d) for f, d in zip(folded, deleeted, strict=True)]
@@ -259,7 +266,7 @@ def _design(texts: list[str], char: TfidfVectorizer, word: TfidfVectorizer,
             fit: bool = False) -> sparse.csr_matrix:
     prepared = [prepare(t) for t in texts]
     lex = load_lexicon()
-    dense = lexicon_matrix([lex.match_folded(fold(clean_text(t))) for t in texts], prepared)
+    dense = lexicon_matrix([lex.match_folded(view(t)) for t in texts], prepared)
     if fit:
         parts = [char.fit_transform(prepared), word.fit_transform(prepared)]
     else:
@@ -347,9 +354,19 @@ def decide_batch(model: Model, texts: list[str], contexts: list[str],
     x, hits, prepared = model.features(texts)
     proba = model.calibrate(model.decision(x))
     lex = load_lexicon()
-    out = [decide(v, h, float(p), c, lex, threshold, title=_title(t, c))
+    out = [decide(v, h, float(p), c, lex, threshold, title=_title(t, c), questions=_questions(t))
            for v, h, p, c, t in zip(prepared, hits, proba, contexts, texts, strict=True)]
     return out, proba, hits
+
+
+_QUESTION = re.compile(r"[^.!?¿¡\n]*\?")
+
+
+def _questions(text: str) -> str:
+    """The model's view of a text's questions (each clause ending in "?"), " | "-joined."""
+    if "?" not in text:
+        return ""
+    return " | ".join(prepare(q) for q in _QUESTION.findall(text) if q.strip(" ?"))
 
 
 def evaluate(model: Model, rows: list[dict], context: str | None = None) -> Evaluation:

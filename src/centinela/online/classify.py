@@ -111,7 +111,7 @@ def classify(texts: list[str], explain: bool = False, threshold: float = THRESHO
         lang, conf = identify_language(text) if (language or d.is_offer) else ("", 0.0)
         c = Classification(
             probability=round(float(d.probability), 4), is_offer=d.is_offer, language=lang,
-            language_confidence=conf, substances=list(h.substances), lexicon=h.by_category,
+            language_confidence=conf, substances=list(h.substances or d.substances), lexicon=h.by_category,
             keyword_offer=h.keyword_offer(), context=ctx, kind=d.kind, decided_by=d.decided_by,
             rule=d.rule, model_probability=round(float(p), 4),
         )

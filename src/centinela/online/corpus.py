@@ -55,6 +55,8 @@ TARGETS = {  # examples per family (before de-duplication)
     "patient_meds_es": 60, "patient_meds_en": 20, "pharmacy_rx_es": 80, "pharmacy_rx_en": 20,
     "seized_list_es": 70, "seized_list_en": 20, "rx_sale_es": 200, "rx_sale_en": 100,
     "terse_list_es": 240, "terse_list_en": 140,
+    # appended families (coded fentanyl patches, non-opioid patches)
+    "coded_patch_es": 120, "patch_legit_es": 100,
 }
 SLOT_BANKS = {
     "fent_es": "FENT_ES", "fent_en": "FENT_EN", "slang_en": "SLANG_EN", "slang_es": "SLANG_ES",
@@ -70,6 +72,8 @@ SLOT_BANKS = {
     "mot_en": "MENU_OTHER_EN", "camp_es": "CODED_AMP_ES", "camp_en": "CODED_AMP_EN", "wink": "WINK_ES",
     "amp_legit": "AMP_LEGIT", "rx_es": "RX_OPIOID_ES", "rx_en": "RX_OPIOID_EN",
     "course_es": "COURSE_ES", "course_en": "COURSE_EN", "fee_es": "FEE_ES", "amp_ml": "AMP_ML",
+    "pdim": "PATCH_DIM_ES", "phint": "PATCH_HINT_ES", "pdose": "PATCH_DOSE_ES",
+    "lpatch": "LEGIT_PATCH_ES", "ldose": "LEGIT_PATCH_DOSE",
 }
 DRUG_SLOTS = {"fent_es", "fent_en", "slang_en", "slang_es", "opioid_es", "opioid_en", "other_es", "other_en",
               "mop_es", "mop_en", "mot_es", "mot_en", "rx_es", "rx_en"}

@@ -219,3 +219,32 @@ SPLIT_BANKS += (
     "MENU_OPIOID_ES", "MENU_OPIOID_EN", "MENU_OTHER_ES", "MENU_OTHER_EN", "CODED_AMP_ES", "CODED_AMP_EN",
     "WINK_ES", "AMP_LEGIT", "RX_OPIOID_ES", "RX_OPIOID_EN", "COURSE_ES", "COURSE_EN",
 )
+
+# --- coded patches and their counterparts (appended; see corpus.py) ---------------------------
+# Positives: patches offered in fentanyl strengths (12, 25, 50, 75, 100 µg/h) without the drug's
+# name; hard negatives: patches that are not opioids (nicotine, lidocaine, embroidered…) sold
+# with the same sale language.
+PATCH_DIM_ES = [
+    "parchecitos", "parches", "parchitos", "parches transdérmicos", "parchecitos transdérmicos",
+    "parches originales", "parchecitos sellados", "parches en sobre sellado",
+]
+PATCH_HINT_ES = [
+    "de los que traje de la clínica", "de los que le daban a mi abuelo", "para dolor oncológico",
+    "de los que dan en paliativos", "de los que recetan para el cáncer", "los fuertes de verdad",
+    "de los que duran tres días", "los que ponen en la clínica", "para dolor crónico severo",
+    "de los que no se consiguen en farmacia", "de los del seguro", "de los que dan en oncología",
+]
+PATCH_DOSE_ES = [
+    "de 25 o 50", "de 50", "de 75", "de 12", "de 25", "de 100", "de 50 y 100", "25/50",
+    "de 12 y 25", "de 75 y 100", "25 mcg/h", "50 mcg", "de 50 mcg/h", "de 12, 25 y 50",
+]
+LEGIT_PATCH_ES = [
+    "parches de nicotina", "parches anticonceptivos", "parches bordados", "parches de lidocaína",
+    "parches térmicos para la espalda", "parches de mentol", "parches para ojeras",
+    "parches para el acné", "parches de diclofenaco", "parches termoadhesivos para ropa",
+    "parches para llanta de bicicleta", "parches de calor para cólicos", "parches kinesiológicos",
+    "parches de hidrogel para los ojos", "parches para el mareo", "parches de capsaicina",
+]
+LEGIT_PATCH_DOSE = ["de 7 mg", "de 14 mg", "de 21 mg", "de 5 cm", "de 10 x 14 cm", "de 700 mg",
+                    "grandes y chicos", "en caja x 7", "de 8 horas", "de 12 horas"]
+SPLIT_BANKS += ("PATCH_DIM_ES", "PATCH_HINT_ES", "LEGIT_PATCH_ES")

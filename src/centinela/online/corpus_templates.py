@@ -570,3 +570,28 @@ FAMILIES += [
         "Deputies recovered {n} {mop_en}, {n} {mot_en} and two firearms during the arrest in {city}",
     ]),
 ]
+
+# Appended: patches offered in fentanyl strengths without the drug's name, and patches that are
+# not opioids sold with the same words.
+FAMILIES += [
+    ("coded_patch_es", 1, "offer_fentanyl", "es", [
+        "{greet_es}, tengo {pdim} {phint} {pdose}, {tail_es}, {contact_es}",
+        "{pdim} {phint}, {pdose}, {price_es} c/u, interesados al interno",
+        "{offer_es} {pdim} {pdose} {phint}, {deliv_es}, {pay_es}",
+        "Me quedaron {pdim} {phint} {pdose}, los dejo {price_es}, {contact_es}",
+        "{pdim} {pdose} {e} {phint} {e} {wink} {contact_es}",
+        "Hay {pdim} {phint}, {pdose}, {deliv_es}, separa con {pay_es}",
+        "{pdim} {phint} en caja sellada {pdose}, {tail_es}, {contact_es}",
+        "{offer_es} {qty} {pdim} {pdose}, {phint}, {price_es}, {contact_es}",
+    ]),
+    ("patch_legit_es", 0, "legit_product", "es", [
+        "{offer_es} {lpatch} {ldose}, {price_es}, {deliv_es}, {pay_es}",
+        "{lpatch} caja x {qty}, {price_es}, {contact_es}",
+        "Remato {lpatch} que me sobraron, {price_es}, {deliv_es}",
+        "{lpatch} originales {en} {price_es} c/u, interesados al privado",
+        "Tengo {lpatch} {ldose}, {tail_es}, {contact_es}",
+        "Oferta: {lpatch} {price_es}, envíos a provincia, {pay_es}",
+        "{lpatch} {ldose} al por mayor, {price_es}, delivery en {place}",
+        "Hay {lpatch} en stock, {price_es}, {contact_es}",
+    ]),
+]

@@ -11,7 +11,11 @@ The question depends on where a text comes from (its **context**):
   ``kind="request"`` so analysts can see demand; ``is_offer`` stays False for it).
 * ``social`` — a public post (default): news, advice and chatter are common, so an opioid name
   counts as an offer only together with explicit offer language ("vendo", "dm me", a price and
-  a phone, a payment app…).
+  a phone, a payment app…), or as a priced item of a drug menu. A scam warning ("es una estafa,
+  te piden Yape") is not an offer even with a phone and a payment app, nor is a question or a
+  worry about the drug ("¿hay fentanilo en Lima? me da miedo") without a seller's words,
+  contact, price or payment. A patch in fentanyl strengths offered without the drug's name
+  ("parchecitos … de 25 y 50, al privado") is a coded fentanyl-patch offer.
 
 An explicit opioid offer is never vetoed by a medical or news word: the rules run before the
 model and do not look at those categories. Everything the rules do not settle (coded offers
@@ -55,6 +59,8 @@ class Decision:
     decided_by: str  # lexicon or model
     rule: str  # a short reason (which rule, or "model probability ≥ threshold")
     probability: float  # reported probability (the model's, or RULE_PROBABILITY when a rule decided)
+    # substances a rule infers where the text names none (a coded fentanyl-patch offer)
+    substances: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -70,6 +76,10 @@ class Rules:
     prescription: re.Pattern[str]
     negated: re.Pattern[str]
     ambiguous_rx: tuple[re.Pattern[str], ...]
+    warning: re.Pattern[str]
+    hearsay: re.Pattern[str]
+    offer_question: re.Pattern[str]
+    patch_not_opioid: re.Pattern[str]
 
 
 def _alternation(terms: list[str]) -> re.Pattern[str]:
@@ -110,6 +120,10 @@ def _compile_rules(r: dict) -> Rules:
         prescription=_alternation(r.get("prescription_required", [])),
         negated=re.compile(rf"(?<!\w)(?:{neg})(?!\w)" if neg else r"(?!)"),
         ambiguous_rx=tuple(re.compile(t[3:]) for t in r.get("ambiguous", []) if t.startswith("re:")),
+        warning=_alternation(r.get("warning_cues", [])),
+        hearsay=_alternation(r.get("hearsay_cues", [])),
+        offer_question=_alternation(r.get("offer_questions", [])),
+        patch_not_opioid=_alternation(r.get("patch_not_opioid", [])),
     )
 
 
@@ -141,7 +155,7 @@ def opioid_terms(hits: LexiconHits, text: str, rules: Rules) -> tuple[list[str],
     explicit, weak = [], []
     for cat in ("fentanyl", "other_opioid"):
         for term in hits.by_category.get(cat, ()):
-            if _is_negated(text, term, rules):
+            if _is_negated(text, term, rules) or _not_a_patch_dose(text, term, rules):
                 continue
             n = _norm(term)
             if term in hits.fuzzy or n in rules.ambiguous or any(rx.fullmatch(term) for rx in rules.ambiguous_rx):
@@ -186,6 +200,175 @@ def _stocked(text: str, terms: list[str]) -> str | None:
     return None
 
 
+# Offer cues only the seller of the thing writes (contact me, my price): a question, a worry or a
+# scam warning that has one of them, a phone, a price, a payment app or a handle is an offer
+# to be decided by the other rules and the model, not a mere question. Cues such as
+# "disponible", "sin receta" or "delivery a todo" are also used when asking or warning about a
+# drug ("¿es verdad que hay fenta disponible?"), so they do not count here.
+_DIRECT_CUES = _SELLER_CUES | frozenset({
+    "remate", "escribeme", "escribanme", "escriban", "al privado", "al interno", "al dm",
+    "al inbox", "al wsp", "manden msj", "manden mensaje", "mandame msj", "mandame mensaje",
+    "manda msj", "al priv", "msj al priv", "info al priv", "info al interno", "info por interno",
+    "info x interno", "interesados", "c/u", "por unidad", "yapeame", "yapea", "plinea",
+    "pedidos al", "precios al interno", "precios al privado", "pregunta por precio",
+    "pregunta x precio", "consulta precio", "precio conversable", "precio por mayor",
+    "precio x mayor", "hago delivery", "hacemos delivery", "hago envios", "hacemos envios",
+    "enviamos", "dm for", "hit my line", "hit my phone", "got em", "got them", "tap in",
+    "pull up", "slide thru", "link up", "in hand", "on deck", "price:", "precio:"})
+_HANDLE = re.compile(r"(?<![\w.])@[a-z0-9_.]{3,}|t\.me/|wa\.me/")
+
+
+def _seller_cue(text: str, rules: Rules) -> str | None:
+    """A seller's own offer cue (``_DIRECT_CUES``) not reported about someone else, or None."""
+    for m in rules.offer.finditer(text):
+        before = text[max(0, m.start() - 20):m.start()].split()[-2:]
+        if m.group(0) in _DIRECT_CUES and not any(rules.third_person.fullmatch(w) for w in before):
+            return m.group(0)
+    return None
+
+
+def _direct_offer_evidence(text: str, hits: LexiconHits, rules: Rules) -> str | None:
+    """What in a text shows the author offering (a seller's own cue, a phone, a price, a payment
+    app, a handle), or None."""
+    cue = _seller_cue(text, rules)
+    if cue:
+        return cue
+    if _PHONE.search(text):
+        return "phone"
+    if _PRICE.search(text):
+        return "price"
+    if hits.count("payment"):
+        return hits.by_category["payment"][0]
+    if _HANDLE.search(text):
+        return "handle"
+    return None
+
+
+def _warning(text: str, rules: Rules) -> str | None:
+    """A warning about a seller or a scam ("es una estafa", "te bloquean", "no le compren"),
+    not negated within three words ("no es estafa", "cero estafas", "not a scam")."""
+    for m in rules.warning.finditer(text):
+        before = text[max(0, m.start() - 30):m.start()].split()[-3:]
+        if not any(rules.negated.fullmatch(w) for w in before):
+            return m.group(0)
+    return None
+
+
+def _question_or_worry(text: str, named: list[str], questions: str, rules: Rules) -> str | None:
+    """A post asking or worrying about the drug's presence: hearsay or fear words ("es verdad
+    que", "vi un reportaje", "me da miedo"), or a question naming the drug ("¿hay fentanilo en
+    Lima?"); None when a seller's question ("¿quién quiere?", "¿te interesa?") is in it."""
+    if rules.offer_question.search(text):
+        return None
+    h = rules.hearsay.search(text)
+    if h:
+        return f"hearsay or worry ({h.group(0)!r})"
+    for term in named:
+        if questions and re.search(rf"(?<!\w){re.escape(term)}(?!\w)", questions):
+            return f"question about {term}"
+    return None
+
+
+# Fentanyl patches come in 12 (12.5), 25, 37.5, 50, 62.5, 75 and 100 µg/h; buprenorphine patches
+# in 5–20, 35, 52.5 and 70; nicotine patches in 7, 14 and 21 mg. A patch offered in these
+# strengths without a drug name ("los parchecitos para el dolor fuerte, de 25 y 50") is, in
+# practice, a fentanyl patch.
+_PATCH = r"(?<!\w)(?:parches?|parchecitos?|parchitos?|patch(?:es)?)(?!\w)"
+_DOSE = r"(?:12(?:[.,]5)?|25|37[.,]5|50|62[.,]5|75|100)"
+_PATCH_WORD = re.compile(_PATCH)
+# after a number: a price, a size or a count, not a patch strength ("parches de 25 soles")
+_NOT_A_DOSE = (r"(?!\s*(?:soles?|lucas|luquitas|dolares|usd|bucks|mg|ml|g|gr|grs|gramos?|kg|kilos?|"
+               r"cm|mm|%|x|unidades|parch|patch|cajas?|sobres?|dias|horas|anos|minutos|pastillas|"
+               r"tabletas|ampollas|metros|personas)(?!\w))")
+
+
+def _not_a_patch_dose(text: str, term: str, rules: Rules) -> bool:
+    """Whether a lexicon term naming a patch by its strength ("parches de 25") is here not a
+    fentanyl patch: a named non-opioid patch ("parches bordados de 50"), or every mention is a
+    price, size or count ("parches de 25 soles", "de 50 x 50 cm")."""
+    if not _PATCH_WORD.match(term):
+        return False
+    if rules.patch_not_opioid.search(text):
+        return True
+    return not any(re.match(_NOT_A_DOSE, text[m.end():])
+                   for m in re.finditer(rf"(?<!\w){re.escape(term)}(?![\w.,]\d)", text))
+
+
+_PATCH_DOSE = re.compile(
+    rf"(?<![\d.,/$]){_DOSE}\s?(?:mcg|ug|µg|microgramos?)(?!\w)"
+    rf"|(?:(?<!\w)(?:de|of)|{_PATCH})\s+{_DOSE}"
+    rf"(?:\s*(?:,|y|e|o|/|and|or|&)\s*(?:de\s+)?{_DOSE})*(?![\d.,]*\d)" + _NOT_A_DOSE)
+_PRICE_WORD = re.compile(r"(?<!\w)(?:precio|costo|valor|cuesta|cuestan|vale|valen|a)\s*$")
+CODED_PROBABILITY = 0.8  # reported for an offer a rule recognises without the drug's name
+
+
+def _coded_patch(text: str, rules: Rules) -> str | None:
+    """The strength of a patch offered without a drug name in fentanyl-patch strengths
+    ("parchecitos … de 25 y 50", "patches 75mcg"), or None (non-opioid patches excluded)."""
+    patch = _PATCH_WORD.search(text)
+    if patch is None or rules.patch_not_opioid.search(text):
+        return None
+    for m in _PATCH_DOSE.finditer(text):
+        if abs(m.start() - patch.start()) > 120:
+            continue
+        if m.group(0)[:1].isalpha() and _PRICE_WORD.search(text[max(0, m.start() - 12):m.start()]):
+            continue  # "a precio de 25": a price
+        return m.group(0)
+    return None
+
+
+# a drug item followed by its price in a list ("fenta 120", "cripy: S/ 20", "tusi a 80"), not by
+# a quantity ("fentanilo 2 kg", "marihuana 20 paquetes")
+_PRICE_AFTER = (r"\s*(?:[:=\-]\s*|a\s+)?(?:s/\.?\s?|\$\s?|usd\s?)?\d{1,5}(?:[.,]\d{1,2})?(?![\d.,]*\d)"
+                r"(?!\s*(?:kg|kilos?|g|gr|grs|gramos?|mg|mcg|ug|ml|%|x|toneladas?|paquetes?|ketes?|"
+                r"ladrillos?|bolsas?|envoltorios?|unidades|ampollas?|pastillas?|tabletas?|parches?|"
+                r"dosis|detenidos|personas|anos|dias|pills?|tabs?|grams?|oz|pack|ct|count)(?!\w))")
+_CURRENCY = re.compile(r"s/|\$|usd|soles|lucas|dolares|bucks")
+_PRICE_AFTER_RX = re.compile(_PRICE_AFTER + r"(?:\s?(?:soles|lucas|dolares|bucks))?")
+
+
+def _priced(text: str, terms: list[str], currency: bool = False) -> list[str]:
+    """The drug terms of ``terms`` listed with a price right after them (with ``currency``, a
+    price written with its currency: "tramadol 50" may be a strength, "tramadol S/ 50" is not)."""
+    out = []
+    for t in terms:
+        i = text.find(t)
+        while i >= 0:
+            if i == 0 or not (text[i - 1].isalnum() or text[i - 1] == "_"):
+                m = _PRICE_AFTER_RX.match(text, i + len(t))
+                if m and (not currency or _CURRENCY.search(m.group(0))):
+                    out.append(t)
+                    break
+            i = text.find(t, i + 1)
+    return out
+
+
+def _drug_menu(text: str, named: list[str], hits: LexiconHits, offer_cue) -> str | None:
+    """An opioid item of a drug price list, or None.
+
+    A menu lists several drugs, each followed by its price ("🍁 cripy 20 / 💊 fenta 120 / ❄️
+    perico 60 - delivery"). An opioid name followed by a bare number may be a strength
+    ("tramadol 50, morfina 10"), so the list must also price another drug, or write its prices
+    with a currency; and it must carry some sale word, offer cue or code emoji, and no news word.
+    """
+    if hits.count("news") or not (offer_cue or hits.count("sale") or hits.count("code_emoji")):
+        return None
+    opioids = _priced(text, named)
+    if not opioids:
+        return None
+    others = _priced(text, hits.by_category.get("other_drug", []))
+    if others or len(_priced(text, named, currency=True)) >= 2:
+        return opioids[0] if len(opioids) + len(others) >= 2 else None
+    return None
+
+
+# Fentanyl's own short forms among the ambiguous names ("fenta", "fentas", "fenty", "fetty").
+_FENT_SLANG = re.compile(r"fent+[aiy]?s?")
+# A seller's having of the thing ("tengo", "hay", "vendo"): with a slang name and a contact cue.
+_HAVE = re.compile(r"\b(tengo|tenemos|hay|vendo|vendemos|ofrezco|ofrecemos|traigo|traemos|"
+                   r"llego|llegaron|disponibles?|stock|got|have)\b")
+
+
 def _first_person_cue(text: str, rules: Rules) -> re.Match[str] | None:
     """The first offer cue not reported about someone else ("someone selling", "banda que vende")."""
     for m in rules.offer.finditer(text):
@@ -196,9 +379,10 @@ def _first_person_cue(text: str, rules: Rules) -> re.Match[str] | None:
 
 
 def decide(text: str, hits: LexiconHits, p_model: float, context: str, lex: Lexicon,
-           threshold: float, title: str | None = None) -> Decision:
+           threshold: float, title: str | None = None, questions: str = "") -> Decision:
     """Decide one text (``text`` is the normalized, folded view the lexicon matched; ``title``
-    the first line of a multi-line market listing)."""
+    the first line of a multi-line market listing; ``questions`` the same view of the text's
+    questions — each clause ending in "?")."""
     rules = rules_for(lex)
     opioid = hits.opioid
     hr = _harm_reduction_product(text, rules) if opioid else None
@@ -224,12 +408,35 @@ def decide(text: str, hits: LexiconHits, p_model: float, context: str, lex: Lexi
         return Decision(offer, kind, "lexicon", rule, p)
 
     if not named:
+        patch = _coded_patch(text, rules)
+        if patch and context in ("market", "ad"):
+            return Decision(True, "offer", "lexicon", f"coded fentanyl-patch offer: patch {patch!r}",
+                            max(p_model, CODED_PROBABILITY), ("fentanyl",))
         if context == "market":
             offer = (p_model >= MARKET_MODEL_THRESHOLD and not hits.count("other_drug")
                      and not rules.not_drug.search(text))
             rule = (f"no opioid named; model probability {'≥' if offer else '<'} "
                     f"{MARKET_MODEL_THRESHOLD} (market threshold)")
             return Decision(offer, "offer" if offer else "none", "model", rule, p_model)
+        warning = _warning(text, rules) if (patch or model_offer) else None
+        if patch and not (warning or rules.request.search(text) or hits.count("news")
+                          or rules.hearsay.search(text)):
+            evidence = _direct_offer_evidence(text, hits, rules)
+            if evidence:
+                return Decision(True, "offer", "lexicon", f"coded fentanyl-patch offer: patch "
+                                f"{patch!r} + {evidence!r}", max(p_model, CODED_PROBABILITY),
+                                ("fentanyl",))
+        if model_offer:
+            worry = warning or _question_or_worry(text, [], questions, rules)
+            if worry and not _direct_offer_evidence(text, hits, rules):
+                return by_rule(False, "none", f"warning, question or worry ({worry}), no offer "
+                               "language, contact, price or payment")
+        other_patch = _PATCH_WORD.search(text) and rules.patch_not_opioid.search(text)
+        if model_offer and other_patch:
+            # "parches de lidocaína … interesados al privado": the patch sold is named, and it is
+            # not an opioid
+            return by_rule(False, "none", f"offers a non-opioid patch ({other_patch.group(0)!r}), "
+                           "no opioid named")
         if model_offer and hits.count("other_drug"):
             # the model calls it an offer, but the only drugs named are other drugs
             return by_rule(False, "none", f"offers another drug "
@@ -274,14 +481,37 @@ def decide(text: str, hits: LexiconHits, p_model: float, context: str, lex: Lexi
         return by_model(" (information or drug-related product, not the drug)")
     if rules.prescription.search(text) and not _NO_PRESCRIPTION.search(text):
         return _review_or_model(text, hits, rules, by_model, by_rule, model_offer)
+    warning = _warning(text, rules)
+    if warning:
+        # every real scam warning has a phone and a payment app ("te piden Yape"): without a
+        # seller's own words it is a warning; with them ("vendo…, los demás son estafadores") the
+        # model decides
+        if not _seller_cue(text, rules):
+            return by_rule(False, "none", f"warning about a seller or a scam ({warning!r}), "
+                           "not an offer")
+        return by_model(f" (a warning ({warning!r}) beside a seller's words)")
+    worry = _question_or_worry(text, named, questions, rules)
+    if worry and not _direct_offer_evidence(text, hits, rules):
+        return by_rule(False, "none", f"{worry}, no offer language, contact, price or payment")
     if explicit and context == "ad":
         return by_rule(True, "offer", f"classified ad names an opioid: {explicit[0]}")
     if explicit and (offer_cue or payment or contact_price):
         cue = offer_cue.group(0) if offer_cue else ("payment" if payment else "phone and price")
         return by_rule(True, "offer", f"explicit offer: {explicit[0]} + {cue!r}")
+    slang = [w for w in weak if _FENT_SLANG.fullmatch(_norm(w))]
+    if not explicit and slang and offer_cue and offer_cue.group(0) in _DIRECT_CUES \
+            and _HAVE.search(text) and not hits.count("news"):
+        # "fenta", "fetty": short for fentanyl, ambiguous alone (a name, a brand), an offer
+        # with the seller's own words ("tengo … fenta …, manden msj")
+        return by_rule(True, "offer", f"fentanyl slang {slang[0]!r} + seller's own cue "
+                       f"{offer_cue.group(0)!r}")
     stocked = _stocked(text, named)
     if stocked:
         return by_rule(True, "offer", f"explicit offer: {stocked!r}")
+    menu = _drug_menu(text, named, hits, offer_cue)
+    if menu:
+        # street names count here, as items with a price among other drugs
+        return by_rule(True, "offer", f"drug menu with prices: {menu!r}")
     return _review_or_model(text, hits, rules, by_model, by_rule, model_offer)
 
 

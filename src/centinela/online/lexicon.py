@@ -94,7 +94,17 @@ class Lexicon:
 
     def match(self, text: str) -> LexiconHits:
         """Return the lexicon hits of ``text`` (raw text; folding happens here)."""
-        return self.match_folded(fold(text))
+        return self.match_folded(self.join_spelled(fold(text)))
+
+    def join_spelled(self, folded: str) -> str:
+        """``join_spelled`` with this lexicon's drug names deciding where a spelled word ends."""
+        return join_spelled(folded, self._names_drug)
+
+    def _names_drug(self, word: str) -> bool:
+        """Whether ``word`` alone is an opioid name of the lexicon (not a misspelling guess)."""
+        hits = self.match_folded(word)
+        return any(t not in hits.fuzzy for c in ("fentanyl", "other_opioid")
+                   for t in hits.by_category.get(c, ()))
 
     def match_folded(self, folded: str, deleeted: str | None = None) -> LexiconHits:
         """Return the lexicon hits of already folded text (see ``text.fold``).
@@ -132,6 +142,45 @@ class Lexicon:
                         subs.append(sub)
         hits.substances = subs
         return hits
+
+
+_SINGLE = r"[a-z0-9@$]"
+# A word spelled out letter by letter: single characters apart from each other by the same
+# separator throughout — spaces, dots, hyphens or underscores ("f e n t a", "f.e.n.t.a.n.i.l",
+# "f-e-n-t", "f_e_n_t_a"; emoji between letters are already moved out by the normalization,
+# leaving spaces). One separator per run, so "p.m s.a.c" is two runs, not one.
+_SPELLED = re.compile(rf"(?<![\w@$]){_SINGLE}(?P<sep>[\s.\-_]{{1,3}}){_SINGLE}(?![\w@$])"
+                      rf"(?:(?P=sep){_SINGLE}(?![\w@$]))+")
+# one-letter Spanish/English words that may follow a spelled word ("f e n t a y tusi")
+_ONE_LETTER_WORDS = frozenset("yoeua")
+
+
+def join_spelled(folded: str, is_drug=None) -> str:
+    """Join words spelled out letter by letter in folded text ("f e n t a" → "fenta").
+
+    A run joins when it holds at least three letters, and at least four characters when they
+    are apart by plain spaces ("a y o", "vitamina b y c" stay as they are; "f 3 n t 4" joins);
+    a spaced phone number ("9 8 7 1 2 3") has no letters and stays; leet digits inside a
+    spelled word are kept for ``deleet``. When a
+    space-separated run ends with a one-letter word (y, o, e, u, a) and ``is_drug`` says the run
+    without it is a drug name while the whole run is not, that word stays apart
+    ("f e n t a y tusi" → "fenta y tusi").
+    """
+    if not _SPELLED.search(folded):
+        return folded
+
+    def repl(m: re.Match[str]) -> str:
+        sep = m.group("sep")
+        chars = m.group(0).split(sep)
+        if sum(c.isalpha() for c in chars) < 3 or (sep.isspace() and len(chars) < 4):
+            return m.group(0)
+        whole = "".join(chars)
+        if (is_drug is not None and sep.isspace() and len(chars) > 4
+                and chars[-1] in _ONE_LETTER_WORDS and not is_drug(whole) and is_drug(whole[:-1])):
+            return f"{whole[:-1]} {chars[-1]}"
+        return whole
+
+    return _SPELLED.sub(repl, folded)
 
 
 _WORD = re.compile(r"[a-z]{5,14}")

@@ -27,7 +27,9 @@ from centinela.online.corpus import read_jsonl
 from centinela.online.lexicon import load_lexicon
 
 log = logging.getLogger(__name__)
-FORMAT = 1
+# 2: the model reads words spelled out letter by letter joined ("F.E.N.T.A" → "fenta"); a model
+# trained on the earlier view is not loaded
+FORMAT = 2
 MODEL_FILE = "model.joblib"
 MANIFEST_FILE = "model_manifest.json"
 FEEDBACK_WEIGHT = 3.0  # analyst-verified real posts count more than synthetic ones
