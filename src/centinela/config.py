@@ -66,8 +66,10 @@ class Settings(BaseSettings):
     )
     pseudonym_key: str = Field(
         "", description="Secret key of the HMAC that turns patient documents into PSN tokens "
-        "(empty: a development install creates its own random key in the data folder, "
-        "`pseudonym.key`, and says so; published keys are refused outside tests).",
+        "(empty: a development install creates its own random key, `pseudonym.key`, in the "
+        "data folder, else beside the SQLite database, and says so; published keys are refused "
+        "outside tests). An import made with another key than the stored patients' is "
+        "refused.",
     )
     secret_key: str = Field(
         DEV_SECRET, description="Secret that signs session cookies, CSRF tokens and webhooks."
@@ -193,7 +195,10 @@ class Settings(BaseSettings):
                              "with it can be reversed; unset it (a development install then "
                              "creates its own) or set a secret one")
         if not self.pseudonym_key and self.environment != "production":
-            self.pseudonym_key = local_secret("pseudonym.key", self.data_dir)
+            # Beside the SQLite database when no data folder is set: the key belongs to the
+            # data it pseudonymized, not to the folder a command happens to run in.
+            self.pseudonym_key = local_secret("pseudonym.key",
+                                              self.data_dir or sqlite_folder(self.database_url))
         if self.environment == "production":
             if not self.audit_key or len(self.audit_key) < 32:
                 raise ValueError("CENTINELA_AUDIT_KEY must be set to a strong secret in production")
@@ -283,6 +288,17 @@ def settings_markdown() -> str:
             shown = "(empty: disabled)" if sub in SECTION_SECRETS else f"`{field.default}`"
             lines.append(f"| `{prefix}{sub.upper()}` | {shown} | {field.description or ''} |")
     return "\n".join(lines) + "\n"
+
+
+def sqlite_folder(url: str) -> str:
+    """The folder of a SQLite database file ("" for another database or an in-memory one)."""
+    from pathlib import Path
+
+    prefix = "sqlite:///"
+    if not url.startswith(prefix) or ":memory:" in url:
+        return ""
+    path = url[len(prefix):].split("?", 1)[0]
+    return str(Path(path).parent) if path else ""
 
 
 def local_secret(name: str, data_dir: str | None = None) -> str:

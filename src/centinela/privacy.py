@@ -64,3 +64,9 @@ def safe_name(name: str) -> str:
     if _LONG_DIGITS.search(name):
         return _LONG_DIGITS.sub(lambda d: pseudonymize(f"DNI:{d.group(0)}"), redact(name))
     return redact(name)
+
+
+def key_digest(key: str | None = None) -> str:
+    """A keyed digest that tells pseudonym keys apart without revealing them."""
+    secret = (key or get_settings().pseudonym_key).encode()
+    return hmac.new(secret, b"centinela:pseudonym-key-check", hashlib.sha256).hexdigest()[:32]

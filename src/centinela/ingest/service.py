@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
 from centinela.config import get_settings
 from centinela.db import session_scope
@@ -185,6 +186,28 @@ def import_records(engine: Engine, record_type: str, records: list, channel: str
     return run_import(engine, f"api:{record_type}", channel, [source], submitted_by, now, [])
 
 
+def check_pseudonym_key(session: Session, now: dt.datetime) -> None:
+    """Refuse an import made with another pseudonym key than the stored patients' (each patient
+    would get a new pseudonym, cut from their history); the first import records the key's
+    digest (``ledger.models.KeyCheck``: an HMAC of a fixed text, never the key)."""
+    from centinela.ledger.models import KeyCheck
+    from centinela.privacy import key_digest
+
+    digest = key_digest()
+    row = session.get(KeyCheck, "pseudonym")
+    if row is None:
+        session.add(KeyCheck(name="pseudonym", digest=digest, created_at=now))
+        return
+    if row.digest != digest:
+        raise IntakeError(
+            "la clave de seudónimos no es la que usó esta base de datos: cada paciente quedaría "
+            "con otro seudónimo, separado de su historia; use la misma clave "
+            "(CENTINELA_PSEUDONYM_KEY, o el archivo pseudonym.key junto a la base) / the "
+            "pseudonym key is not the one this database was built with: every patient would get "
+            "another pseudonym, cut from their history; use the same key "
+            "(CENTINELA_PSEUDONYM_KEY, or the pseudonym.key file beside the database)")
+
+
 def run_import(engine: Engine, label: str, channel: str, sources: list[Source],
                submitted_by: str | None, now: dt.datetime | None,
                ignored: list[str], realtime: bool = True,
@@ -193,6 +216,8 @@ def run_import(engine: Engine, label: str, channel: str, sources: list[Source],
     now = now or utcnow()
     report = ImportReport(None, label, channel, started_at=now, ignored=ignored)
     shown = ImportProgress(label, channel, sum(s.expected_rows() for s in sources), progress)
+    with session_scope(engine) as session:
+        check_pseudonym_key(session, now)
     spare = _spawn_ahead(sources)
     try:
         with session_scope(engine) as session:

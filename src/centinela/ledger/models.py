@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Date, Float, Integer, String, UniqueConstraint
+from sqlalchemy import Date, DateTime, Float, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from centinela.db import Base
@@ -32,3 +32,15 @@ class PeriodicBalance(Base):
     department: Mapped[str] = mapped_column(String(2), index=True)
     content_hash: Mapped[str] = mapped_column(String(32))
     import_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class KeyCheck(Base):
+    """A keyed digest of a secret the stored data depends on (``pseudonym``: the patient
+    pseudonym key), never the secret: an import made with another key would link no patient
+    to their history, so it is refused (``ingest.service``)."""
+
+    __tablename__ = "key_checks"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
