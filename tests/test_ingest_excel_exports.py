@@ -45,3 +45,23 @@ def test_a_utf8_byte_order_mark_is_read_as_nothing(engine, session, data_dir):
     report = import_directory(engine, data_dir, realtime=False)
     fr = next(f for f in report.files if f.name == "movements.csv")
     assert (fr.read, fr.accepted) == (1, 1)
+
+
+def test_a_windows_1252_csv_is_refused_whole_with_what_to_do(tmp_path):
+    """Excel's plain CSV on Spanish Windows: read line by line it would lose exactly the
+    accented records and keep the others; it is refused whole, with the Excel hint."""
+    from centinela.ingest.fields import ESTABLISHMENTS
+    from centinela.ingest.readers import FileRefused, read_records
+
+    path = tmp_path / "establishments.csv"
+    path.write_bytes(("establishment_id,name,kind,sector,ubigeo,authorized_controlled\n"
+                      "EST-1,Botica Jesús María,pharmacy,private,150113,true\n"
+                      "EST-2,Botica Lima,pharmacy,private,150101,true\n").encode("cp1252"))
+    with pytest.raises(FileRefused, match="Windows-1252"):
+        list(read_records(path, ESTABLISHMENTS))
+    # A UTF-8 file with one corrupt byte keeps its good lines (only that line is rejected).
+    path.write_bytes(("establishment_id,name,kind,sector,ubigeo,authorized_controlled\n"
+                      "EST-1,Botica Jesús María,pharmacy,private,150113,true\n").encode()
+                     + b"EST-2,Botica \xe9,pharmacy,private,150101,true\n")
+    items = list(read_records(path, ESTABLISHMENTS))
+    assert [err is None for _line, _vals, err, _raw in items] == [True, False]

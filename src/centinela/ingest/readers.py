@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections.abc import Iterator
 from itertools import chain
 from operator import itemgetter
@@ -165,10 +166,51 @@ def _refuse_utf16(path: Path) -> None:
                                 f"reporting format is UTF-8 ({EXCEL_HINT})")
 
 
+_UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|"
+                            rb"[\xf0-\xf4][\x80-\xbf]{3}")
+_HIGH_BYTE = re.compile(rb"[\x80-\xff]")
+# Spanish letters and marks in Windows-1252/Latin-1: á é í ó ú ñ ü Á É Í Ó Ú Ñ ¿ ¡ º ª °.
+_SPANISH_1252 = frozenset(b"\xe1\xe9\xed\xf3\xfa\xf1\xfc\xc1\xc9\xcd\xd3\xda\xd1\xbf\xa1\xba\xaa\xb0")
+
+
+def _refuse_single_byte(path: Path) -> None:
+    """A file whose accented letters are all Windows-1252/Latin-1 (Excel's default CSV on Spanish
+    Windows: "Jesús María" as 0xFA, 0xED) is refused whole, with what to do: read line by line
+    it would lose exactly its accented records and keep the rest. A UTF-8 file with a few
+    corrupt bytes, or bytes that are no Spanish letter, is read as before (those lines
+    rejected)."""
+    multibyte = high = spanish = 0
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            multibyte += len(_UTF8_MULTIBYTE.findall(block))
+            found = _HIGH_BYTE.findall(block)
+            high += len(found)
+            spanish += sum(1 for b in found if b[0] in _SPANISH_1252)
+            if multibyte:
+                return
+    # Spanish text in a single-byte encoding, not a few corrupt bytes (those lines are rejected).
+    if high and spanish >= 0.8 * high:
+        raise FileRefused(None, "el archivo no está en UTF-8: sus tildes y eñes están en "
+                                "Windows-1252/Latin-1, como guarda Excel un «CSV» común; el "
+                                "formato pide UTF-8 / the file is not UTF-8: its accented "
+                                "letters are Windows-1252/Latin-1, as Excel saves a plain CSV; "
+                                f"the reporting format is UTF-8 ({EXCEL_HINT})")
+
+
+def _csv_error(error: csv.Error, limit: int) -> str:
+    """The csv module's error as a reporter can act on it."""
+    if "field larger than field limit" in str(error):
+        return (f"un campo tiene más de {limit:,} caracteres (¿una comilla sin cerrar?) / a "
+                f"field is longer than {limit:,} characters (an unclosed quote?)")
+    return f"CSV mal formado / malformed CSV: {error}"
+
+
 def _read_csv(path: Path, spec: RecordSpec) -> Iterator[Item]:
     _refuse_utf16(path)
     bad: set[int] = set()
     utf8 = _utf8_ok(path)
+    if not utf8:
+        _refuse_single_byte(path)
     if utf8:  # the usual case: let csv read the text stream directly
         fh = path.open("r", encoding="utf-8-sig", newline="")
         lines = fh
@@ -239,8 +281,7 @@ def _read_csv(path: Path, spec: RecordSpec) -> Iterator[Item]:
                         break
                     line += len(taken)
                     if error is not None:
-                        yield (start, None,
-                               Invalid(None, f"CSV mal formado / malformed CSV: {error}"),
+                        yield (start, None, Invalid(None, _csv_error(error, limit)),
                                _fields(names, taken[0]))
                         continue
                 if len(row) == ncols and not bad:
