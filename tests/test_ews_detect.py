@@ -155,3 +155,14 @@ def test_substances_first_seen_in_one_department_on_one_day_are_separate_alerts(
     assert again["ews_first"]["created"] == 0
     assert len(session.scalars(select(Alert).where(
         Alert.detector == "ews_first_national")).all()) == 3
+
+
+def test_a_first_cocaine_seizure_is_not_news_for_the_opioid_early_warning(session, now):
+    day = now - dt.timedelta(days=2)
+    record_signal(session, "lab", "LAB-COC", day, ubigeo="150101", substance="cocaine",
+                  inchikey="ZPUCINDJVBIVPJ-LJISPDSOSA-N", payload={"category": "non_opioid"})
+    record_signal(session, "lab", "LAB-XYL", day, ubigeo="150101", substance="xylazine",
+                  inchikey="BPICBUSOMSTKRF-UHFFFAOYSA-N", payload={"category": "non_opioid"})
+    ews_detectors.run(session, now, DetectConfig(scan=ScanParams(n_sims=19)), only=("ews_first",))
+    found = {a.evidence["substance"] for a in session.scalars(select(Alert))}
+    assert found == {"xylazine"}  # an adulterant of the opioid supply; cocaine is not news

@@ -272,3 +272,15 @@ def test_an_inchikey_or_inchi_identifies_a_structure():
     assert unknown["error_es"].startswith("InChIKey ausente")
     inchi = "InChI=1S/C22H28N2O/c1-2-22(25)24(20-11-7-4-8-12-20)21-14-17-23(18-15-21)16-13-19-9-5-3-6-10-19/h3-12,21H,2,13-18H2,1H3"
     assert classify(inchi).as_dict()["inchikey"] == FENTANYL_KEY
+
+
+def test_a_name_only_mixture_exports_every_reported_component(session, now):
+    session.add(Seizure(seizure_id="M1", occurred_at=now - dt.timedelta(days=3),
+                        ubigeo="150101", agency="PNP", substance="heroína + fentanilo + xilacina",
+                        form="powder", content_hash="m1"))
+    session.flush()
+    sync_seizures(session)
+    doc = export_incidents(session, now - dt.timedelta(days=30), now, now)
+    comps = doc["incidents"][0]["substance"]["components"]
+    assert [c["name"] for c in comps] == ["heroin", "fentanyl", "xylazine"]
+    assert all(c["role"] == "reported" and c["inchikey"] for c in comps)

@@ -27,8 +27,8 @@ BAD_MOVEMENTS = [
     ({"event_type": ""}, "event_type", "required"),
     ({"occurred_at": "14/03/2025 09:30"}, "occurred_at", "not an ISO 8601"),
     ({"occurred_at": "2025-03-14"}, "occurred_at", "not an ISO 8601"),
-    ({"occurred_at": "2025-02-30T10:00:00"}, "occurred_at", "not an ISO 8601"),
-    ({"occurred_at": "2025-03-14T25:00:00-05:00"}, "occurred_at", "not an ISO 8601"),
+    ({"occurred_at": "2025-02-30T10:00:00"}, "occurred_at", "impossible date or time"),
+    ({"occurred_at": "2025-03-14T25:00:00-05:00"}, "occurred_at", "impossible date or time"),
     ({"occurred_at": ""}, "occurred_at", "required"),
     ({"establishment_id": "EST-NOPE"}, "establishment_id", "unknown establishment 'EST-NOPE'"),
     ({"establishment_id": ""}, "establishment_id", "required"),
@@ -262,3 +262,16 @@ def test_bad_seizure_is_rejected(engine, session, registry_dir, change, field, r
     assert (fr.accepted, fr.rejected) == (1, 1)
     assert fr.samples[0].field == field and reason in fr.samples[0].reason
     assert session.get(Seizure, "INC-1").net_mass_mg == 1200.0
+
+
+def test_an_impossible_date_and_a_lost_leading_zero_say_what_to_fix():
+    from centinela.ingest.values import Invalid, parse_time, unknown_ubigeo
+
+    with pytest.raises(Invalid, match="impossible date or time: '2026-02-30T10:00:00'"):
+        parse_time("occurred_at", "2026-02-30T10:00:00")
+    with pytest.raises(Invalid, match="'2025-06-14T24:00:00-05:00'"):
+        parse_time("occurred_at", "2025-06-14T24:00:00-05:00")
+    with pytest.raises(Invalid, match="not an ISO 8601"):
+        parse_time("occurred_at", "14/03/2025 10:00")
+    assert "070101" in unknown_ubigeo("70101") and "leading zero" in unknown_ubigeo("70101")
+    assert "leading zero" not in unknown_ubigeo("999999")

@@ -40,6 +40,9 @@ REPORTED_FAMILY = {"fentanyl": "reported_fentanyl_family", "nitazene": "reported
 # on a day with no history is "check this", not a critical alert.
 UNCONFIRMED_RISE_CAP = 55.0
 VERY_POTENT = {"carfentanil", "lofentanil", "ohmefentanyl", "etonitazepyne", "etonitazene"}
+# Non-opioids whose first appearance is still news for an opioid early warning: adulterants
+# of the opioid supply. Cocaine, methamphetamine or caffeine appearing in a department is not.
+ADULTERANTS_OF_CONCERN = {"xylazine", "medetomidine"}
 SEIZURE_KINDS = ("seizure", "lab")
 
 
@@ -87,6 +90,16 @@ def confirmed(sig: Signal) -> bool:
     if sig.source_kind == "overdose":
         return bool(p.get("confirmed")) and bool(sig.inchikey)
     return bool(sig.inchikey)
+
+
+def _watched(sig: Signal) -> bool:
+    """True when a first appearance of the signal's substance is news for the early warning:
+    an opioid, a precursor, an unknown or unlisted substance, or an adulterant of concern."""
+    if _category(sig) != "non_opioid":
+        return True
+    hit = registry().by_inchikey(sig.inchikey) if sig.inchikey else registry().lookup_name(
+        sig.substance or "")
+    return hit is not None and hit.id in ADULTERANTS_OF_CONCERN
 
 
 def _category(sig: Signal) -> str | None:
@@ -160,7 +173,7 @@ def first_appearances(session: Session, now: dt.datetime, cfg: DetectConfig) -> 
             is_confirmed = confirmed(sig)
         except Exception:  # noqa: BLE001 - a malformed stored row never stops detection
             continue
-        if key is None:
+        if key is None or not _watched(sig):
             continue
         any_first.setdefault(key, sig)
         if not is_confirmed:

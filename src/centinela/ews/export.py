@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from centinela.config import get_settings
+from centinela.ews.control import family_of
 from centinela.ews.detect import confirmed, substance_key
 from centinela.ews.models import Signal
 from centinela.ews.registry import registry
@@ -63,6 +64,24 @@ def _method(sig: Signal, p: dict) -> str:
     return "not analysed (reported name)"
 
 
+def _components(p: dict) -> list[dict]:
+    """The mixture's components: from the structure when one was given, else from the
+    reported name ("heroína + fentanilo + xilacina"), each with its registry identity."""
+    if p.get("components"):
+        return [{k: c.get(k) for k in ("smiles", "role", "counter_ion", "family", "name",
+                                       "inchikey")} for c in p["components"]]
+    out = []
+    reg = registry()
+    for c in p.get("reported_components") or []:
+        hit = reg.by_key_id.get(c.get("registry_id") or "")
+        out.append({"smiles": hit.canonical_smiles if hit else None, "role": "reported",
+                    "counter_ion": None,
+                    "family": family_of(hit.category) if hit else c.get("family_hint"),
+                    "name": hit.name if hit else c.get("reported"),
+                    "inchikey": hit.inchikey if hit else None})
+    return out
+
+
 def incident(sig: Signal, first_dates: dict | None = None) -> dict:
     """Return the exchange record of one signal (EU EWS / UNODC EWA fields, docs/ews.md)."""
     p = sig.payload or {}
@@ -94,9 +113,7 @@ def incident(sig: Signal, first_dates: dict | None = None) -> dict:
             "family": p.get("family"), "controlled": p.get("controlled"),
             "laboratory_confirmed": confirmed(sig),
             "identified_by": p.get("identified_by"),
-            "components": [{k: c.get(k) for k in ("smiles", "role", "counter_ion", "family",
-                                                  "name", "inchikey")}
-                           for c in p.get("components") or []],
+            "components": _components(p),
             "first_detection_date": first,
         },
         "analytical_method": _method(sig, p),

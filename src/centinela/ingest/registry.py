@@ -25,6 +25,7 @@ from centinela.ingest.values import (
     parse_int,
     parse_number,
     show,
+    unknown_ubigeo,
 )
 from centinela.reference import ubigeo
 from centinela.registry.models import (
@@ -54,7 +55,7 @@ def _common(spec: RecordSpec, v: tuple) -> None:
 
 def _ubigeo(name: str, value: str) -> str:
     if not ubigeo.is_valid(value):
-        raise Invalid(name, f"ubigeo INEI desconocido / unknown INEI district code {show(value)}")
+        raise Invalid(name, unknown_ubigeo(value))
     return value
 
 

@@ -34,6 +34,7 @@ from centinela.ingest.values import (
     patient_pseudonym,
     show,
     time_text,
+    unknown_ubigeo,
 )
 from centinela.reference import ubigeo
 
@@ -144,8 +145,12 @@ def make_movement_checker(known: Known, import_id: int, pseudonym_key: str | Non
             if hour is None and value[10] in "T ":
                 if len(hours) > 200_000:
                     hours.clear()
-                hour = hours[value[:13]] = time_text(
-                    parse_time("occurred_at", value[:13] + ":00:00"))[:13]
+                try:
+                    hour = hours[value[:13]] = time_text(
+                        parse_time("occurred_at", value[:13] + ":00:00"))[:13]
+                except Invalid:
+                    hour = None  # told below about the value as written, not its hour
+                    return time_text(parse_time("occurred_at", value))
             if hour is not None:
                 return hour + value[13:19] + ".000000"
         if not value:
@@ -241,8 +246,7 @@ def make_movement_checker(known: Known, import_id: int, pseudonym_key: str | Non
             if p_ubigeo:
                 pu = districts.get(p_ubigeo)
                 if pu is None:
-                    raise Invalid("patient_ubigeo", f"ubigeo INEI desconocido / unknown INEI "
-                                                    f"district code {show(p_ubigeo)}")
+                    raise Invalid("patient_ubigeo", unknown_ubigeo(p_ubigeo))
             else:
                 pu = None
             ds, ds_text = (supplies.get(days_supply) or small_of("days_supply", days_supply)) \
@@ -309,7 +313,7 @@ def make_seizure_checker(known: Known, import_id: int) -> Callable[[tuple], tupl
                 raise Invalid(name, f"demasiado largo / longer than {limit} characters")
         when = time_text(parse_time("occurred_at", occurred_at))
         if ubg not in districts:
-            raise Invalid("ubigeo", f"ubigeo INEI desconocido / unknown INEI district code {show(ubg)}")
+            raise Invalid("ubigeo", unknown_ubigeo(ubg))
         if context:
             check_enum("context", context, SEIZURE_CONTEXTS)
         if form:

@@ -63,6 +63,10 @@ def printable(text: str) -> str:
 MAX_REASON = 400  # a reason names a field and quotes at most a short value
 
 
+_ISO_LAYOUT = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?"
+                         r"(?:Z|[+-]\d{2}:?\d{2})?$")
+
+
 def parse_time(field: str, value: str) -> dt.datetime:
     """Parse an ISO 8601 time; no offset means America/Lima. Return naive UTC."""
     if len(value) == 25 and value.endswith("-05:00") and value[10] == "T":
@@ -75,6 +79,11 @@ def parse_time(field: str, value: str) -> dt.datetime:
             raise ValueError
         d = dt.datetime.fromisoformat(value)
     except ValueError:
+        if _ISO_LAYOUT.match(value):  # the layout is right, the calendar or clock is not
+            raise Invalid(field, f"fecha u hora imposible / impossible date or time: "
+                                 f"{show(value)} (día del mes, mes 1-12, hora 00-23, minutos y "
+                                 "segundos 00-59 / day of the month, month 1-12, hour 00-23, "
+                                 "minutes and seconds 00-59)") from None
         raise Invalid(field, f"fecha y hora no válida / not an ISO 8601 date and time: {show(value)}"
                       " (ej. 2025-03-14T09:30:00-05:00)") from None
     try:
@@ -210,3 +219,15 @@ def safe_patient(value: str) -> str:
         return pseudonymize(value)
     except DocumentError:
         return "[redactado]"
+
+
+def unknown_ubigeo(value: str) -> str:
+    """The reason for an unknown district code, with the fix when a spreadsheet dropped its
+    leading zero ("70101" for Callao's 070101)."""
+    from centinela.reference import ubigeo
+
+    hint = ""
+    if value.isdigit() and len(value) == 5 and ubigeo.is_valid("0" + value):
+        hint = (f" (¿perdió el cero inicial? «0{value}»; Excel lo quita a los números / lost its "
+                f"leading zero? '0{value}': Excel drops it from numbers)")
+    return f"ubigeo INEI desconocido / unknown INEI district code {show(value)}{hint}"
