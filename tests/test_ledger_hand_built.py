@@ -162,3 +162,23 @@ def test_national_summary(ledger_db):
     assert data["stock_on_hand"]["fentanyl_mg"] == pytest.approx(95.4)
     text = format_summary(data)
     assert "Movimientos / movements: 21" in text and "95.4 mg" in text
+
+
+def test_stock_on_hand_starts_from_the_last_count(session):
+    """An establishment that went live with an opening count is not 'negative' for the stock it
+    had before; one that never counted is its movements alone."""
+    from centinela.ledger.summary import on_hand
+    from tests.detect_factory import FENT_PATCH, base_products, est, mv
+
+    base_products(session)
+    est(session, "PH-C")
+    est(session, "PH-N")
+    mv(session, "count", "PH-C", FENT_PATCH, 50, dt.datetime(2025, 1, 1))
+    mv(session, "dispense", "PH-C", FENT_PATCH, 30, dt.datetime(2025, 1, 5), patient_id="PSN:a1")
+    mv(session, "count", "PH-C", FENT_PATCH, 18, dt.datetime(2025, 2, 1))  # 2 missing: counted
+    mv(session, "dispense", "PH-C", FENT_PATCH, 8, dt.datetime(2025, 2, 3), patient_id="PSN:a2")
+    mv(session, "receipt", "PH-N", FENT_PATCH, 10, dt.datetime(2025, 1, 2), counterparty_id="D")
+    mv(session, "dispense", "PH-N", FENT_PATCH, 25, dt.datetime(2025, 1, 9), patient_id="PSN:a3")
+    session.flush()
+    assert on_hand(session) == [("PH-C", FENT_PATCH, 10.0), ("PH-N", FENT_PATCH, -15.0)]
+    assert national_summary(session)["stock_on_hand"]["negative_balances"] == 1

@@ -30,6 +30,31 @@ def reason_key(reason: str) -> str:
     return _IMPORT_REF.sub("", _QUOTED.sub("'…'", reason))
 
 
+def on_hand(session: Session) -> list[tuple[str, str, float]]:
+    """Book stock per establishment and product: the last physical count plus the movements
+    after it, or the movements alone where nothing was ever counted (an establishment that
+    went live with an opening count is not "negative" for the stock it had before)."""
+    last = (select(Movement.establishment_id.label("est"), Movement.product_code.label("prod"),
+                   func.max(Movement.occurred_at).label("at"))
+            .where(Movement.event_type == "count")
+            .group_by(Movement.establishment_id, Movement.product_code).subquery())
+    counted = dict(((e, p), float(q or 0.0)) for e, p, q in session.execute(
+        select(Movement.establishment_id, Movement.product_code, func.max(Movement.quantity))
+        .join(last, (last.c.est == Movement.establishment_id)
+              & (last.c.prod == Movement.product_code) & (last.c.at == Movement.occurred_at))
+        .where(Movement.event_type == "count")
+        .group_by(Movement.establishment_id, Movement.product_code)))
+    after = (select(Movement.establishment_id, Movement.product_code,
+                    func.sum(signed_quantity()))
+             .outerjoin(last, (last.c.est == Movement.establishment_id)
+                        & (last.c.prod == Movement.product_code))
+             .where((last.c.at.is_(None)) | (Movement.occurred_at > last.c.at))
+             .group_by(Movement.establishment_id, Movement.product_code))
+    flows = {(e, p): float(q or 0.0) for e, p, q in session.execute(after)}
+    return [(e, p, counted.get((e, p), 0.0) + flows.get((e, p), 0.0))
+            for e, p in sorted(set(counted) | set(flows))]
+
+
 def national_summary(session: Session) -> dict[str, Any]:
     """Return establishments, professionals, movements, stock on hand and rejections."""
     deps = ubigeo.departments()
@@ -41,13 +66,9 @@ def national_summary(session: Session) -> dict[str, Any]:
         by_dep[code] = {"name": deps.get(code, code), "movements": int(n)}
 
     info = strengths(session)
-    per_place = (select(Movement.establishment_id, Movement.product_code,
-                        func.sum(signed_quantity()).label("units"))
-                 .group_by(Movement.establishment_id, Movement.product_code))
     stock: dict[str, dict[str, Any]] = {}
     negative = 0
-    for _est, prod, units in session.execute(per_place):
-        units = float(units or 0.0)
+    for _est, prod, units in on_hand(session):
         sub, mg = info.get(prod, ("unknown", 0.0))
         s = stock.setdefault(sub, {"units": 0.0, "mg": 0.0, "negative_balances": 0})
         if units < 0:
