@@ -272,7 +272,10 @@ class PharmacyPatientMix(Detector):
         away_share = None
         if len(named):
             codes, cnt = np.unique(named, return_counts=True)
-            order = np.argsort(-cnt, kind="stable")
+            # Ties broken by the prescriber's id, not by the frame's codes (their order follows
+            # the rows as loaded): the same data names the same prescribers, run after run.
+            order = np.array(sorted(range(len(codes)), key=lambda i: (
+                -int(cnt[i]), f.profv.name(int(codes[i])) or "")), dtype=np.int64)
             top = codes[order[:self.TOP_K]]
             conc = float(cnt[order[:self.TOP_K]].sum() / len(named)) if len(named) >= self.MIN_KNOWN else None
             all_named = f.prescriber[mine]

@@ -338,6 +338,7 @@ def _top(codes: np.ndarray, mme: np.ndarray, vocab, total: float, k: int = 5) ->
     if not ok.any() or total <= 0:
         return []
     sums = np.bincount(codes[ok], weights=mme[ok])
-    order = np.argsort(-sums)[:k]
+    # Largest first; equal sums by id (not by the frame's codes), so reruns name the same.
+    order = sorted(np.flatnonzero(sums > 0), key=lambda j: (-float(sums[j]), vocab.name(int(j)) or ""))[:k]
     return [{"id": vocab.name(int(j)), "mme": round(float(sums[j]), 1),
              "share": round(float(sums[j]) / total, 3)} for j in order if sums[j] > 0]
