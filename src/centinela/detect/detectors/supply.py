@@ -27,9 +27,8 @@ class UnrecordedSupply(Detector):
     whatever the paperwork says.
 
     Per establishment × product, over the detection window. With counts: the gap at each count
-    is what the shelf held beyond the first count plus the movements since (inflows booked up
-    to a week after a count may already have been on the shelf; a booking late across a count
-    cancels at the next one); unexplained units = how fast that gap grows (the median slope
+    is what the shelf held beyond the first count plus the movements since (a booking late
+    across a count cancels at the next one); unexplained units = how fast that gap grows (the median slope
     between every two counts, ≥ 4 counts: a miscount, wherever it falls, moves few of the
     slopes; a shelf fed off the books moves them all) over the counts' span, plus how far the
     book falls below zero after the last count. With no count at all: how far the book falls
@@ -125,16 +124,11 @@ class UnrecordedSupply(Detector):
         late = np.lexsort((np.arange(len(t)), lag))
         if len(counts):
             # The shelf beyond the book at each count, from the first: counted − (first count
-            # + the flows since + inflows booked up to a week after that count, which may have
-            # been on the shelf already). Late bookings cancel between counts.
+            # + the flows since). A booking late across a count cancels at the next one.
             cum = np.cumsum(flow)
             first = float(f.qty[r[counts[0]]])
-            lag_s = self.BOOKING_LAG_DAYS * DAY
-            gaps = []
-            for c in counts[1:]:
-                late_in = float(flow[(t > t[c]) & (t <= t[c] + lag_s) & inflow].sum())
-                gaps.append(float(f.qty[r[c]]) - first - float(cum[c] - cum[counts[0]])
-                            - late_in)
+            gaps = [float(f.qty[r[c]]) - first - float(cum[c] - cum[counts[0]])
+                    for c in counts[1:]]
             # How fast the gap grows: the median of the slopes between every two counts (the
             # first count's own gap is 0) over the counts' span. A miscount, wherever it falls,
             # moves few of the slopes; a shelf fed off the books moves them all.
