@@ -115,6 +115,19 @@ class UnauthorizedReceiver(Detector):
         month = month_index(f.t[rows])
         key = pair_key(receiver[rows], month - month.min())
         scope = ctx.in_scope
+        # The whole span per receiver (every month of it), told beside each month's finding:
+        # a month's 90 units are one piece of 320 received since December.
+        # A shipment between two reporters is in the books twice (the sender's transfer_out, the
+        # receiver's receipt): the receiver's own rows count when it has any, else the senders'.
+        booked = {int(x) for x in receiver[rows[inbound[rows]]]}
+        counted = np.array([bool(inbound[i]) == (int(receiver[i]) in booked) for i in rows])
+        totals: dict[int, list] = {}
+        for i in rows[counted]:
+            tot = totals.setdefault(int(receiver[i]), [0.0, 0, int(f.t[i])])
+            tot[0] += float(f.qty[i])
+            tot[1] += 1
+            tot[2] = min(tot[2], int(f.t[i]))
+        once = dict(zip(rows.tolist(), counted.tolist(), strict=True))
         out = []
         for _, grp in groups(key, rows):
             if not scope[grp].any():
@@ -128,18 +141,25 @@ class UnauthorizedReceiver(Detector):
             else:
                 reason, strength = "licencia vencida", 0.8
             m0, m1 = month_bounds(int(month_index(f.t[grp[:1]])[0]))
-            units = float(f.qty[grp].sum())
+            mine = np.array([once[int(i)] for i in grp])
+            if not mine.any():  # this month only the senders booked it
+                mine = np.ones(len(grp), dtype=bool)
+            units = float(f.qty[grp[mine]].sum())
             expires = reg.est_expires_day[r]
+            all_units, all_moves, since = totals[r]
+            whole = (f" (en total {fmt(all_units)} unidades en {all_moves} movimientos desde el "
+                     f"{day_str(since)})" if all_moves > int(mine.sum()) else "")
             summary = (f"El establecimiento {name} ({reason}) recibió o le enviaron {fmt(units)} "
                        f"unidades de medicamentos controlados entre {day_str(int(f.t[grp].min()))} "
-                       f"y {day_str(int(f.t[grp].max()))}.")
+                       f"y {day_str(int(f.t[grp].max()))}{whole}.")
             out.append(self.draft(
                 name, m0, m1, strength, float(ctx.row_mme[grp].sum()), summary,
                 {"reason": reason, "establishment_known": bool(reg.est_known[r]),
                  "authorized_controlled": bool(reg.est_authorized[r]),
                  "authorization_expires": None if np.isnan(expires) else
                  (dt.date(1970, 1, 1) + dt.timedelta(days=int(expires))).isoformat(),
-                 "units": units, "senders": sorted({f.estv.name(int(x)) for x in
+                 "units": units, "units_since_first": all_units, "movements_since_first": all_moves,
+                 "first_date": day_str(since), "senders": sorted({f.estv.name(int(x)) for x in
                                                     np.where(f.is_type("transfer_out")[grp],
                                                              f.est[grp], f.counterparty[grp])
                                                     if x >= 0}),
