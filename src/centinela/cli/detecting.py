@@ -74,8 +74,11 @@ def detect_cmd(
         if report.mode == "skip":
             typer.echo("Nada nuevo desde la última corrida / nothing new since the last run.")
             return
-        typer.echo(f"Detección al {report.now.isoformat()} UTC sobre {report.movements} movimientos "
-                   f"/ detection as of now over {report.movements} movements"
+        at = report.now.isoformat(timespec="seconds")
+        es, en = ("--now", "--now") if now else ("el último movimiento guardado",
+                                                  "the latest movement stored")
+        typer.echo(f"Detección al {at} UTC ({es}) sobre {report.movements} movimientos / "
+                   f"detection as of {at} UTC ({en}) over {report.movements} movements"
                    + (" (incremental)" if report.mode == "partial" else ""))
         typer.echo(f"{'detector':28} {'hallazgos':>9} {'nuevas':>7} {'actualiz.':>9} {'seg':>7}")
         for r in report.results:

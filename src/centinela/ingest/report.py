@@ -122,6 +122,10 @@ class ImportReport:
             if rt.get("error"):
                 lines.append(f"Reglas en tiempo real / real-time rules: ERROR {rt['error']}")
             else:
-                lines.append("Reglas en tiempo real / real-time rules: resultado / result "
-                             f"{rt.get('result')}")
+                n = rt.get("result")
+                lines.append(f"Reglas en tiempo real / real-time rules: {n} alertas sobre los "
+                             "hechos de los últimos días / alerts on the events of the last days "
+                             "(lo anterior lo juzga `centinela detect` / older events are "
+                             "judged by `centinela detect`)" if isinstance(n, int) else
+                             f"Reglas en tiempo real / real-time rules: {n}")
         return "\n".join(lines)
