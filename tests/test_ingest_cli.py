@@ -34,7 +34,14 @@ def test_import_prints_per_file_summary_and_rejections(db_url, session, data_dir
     assert "Primeros 20 rechazos / first 20 rejections:" in out
     assert "movements.csv:27 quantity: debe ser positiva / must be positive" in out
     assert out.count("movements.csv:") == 21  # the summary line plus 20 reasons
+    assert "… 3 más / more: centinela rejections --import 1" in out
     assert session.scalar(select(func.count()).select_from(Movement)) == 25
+    # Every rejection, not the first 20 only; as JSON lines too.
+    listed = _invoke("rejections", "--import", "1")
+    assert listed.exit_code == 0, listed.output
+    assert listed.output.count("must be positive") == 23
+    rows = [json.loads(x) for x in _invoke("rejections", "--json", "--offset", "20").output.splitlines()]
+    assert [r["line"] for r in rows] == [47, 48, 49] and rows[0]["field"] == "quantity"
 
 
 def test_import_json_summary_and_rerun_is_noop(db_url, data_dir):

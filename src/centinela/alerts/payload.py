@@ -21,11 +21,32 @@ def alert_json(alert: Alert) -> dict[str, Any]:
         "window_start": _iso(alert.window_start),
         "window_end": _iso(alert.window_end),
         "summary": alert.summary,
-        "evidence": alert.evidence or {},
+        "evidence": _evidence(alert.evidence or {}),
         "routed_to": list(alert.routed_to or []),
         "status": alert.status,
         "department": alert.department,
     }
+
+
+def _evidence(ev: dict[str, Any]) -> dict[str, Any]:
+    """The evidence as stored, but its occurrences' windows in Lima time with the offset, like
+    the alert's own window (they are stored as naive UTC)."""
+    occ = ev.get("occurrences")
+    if not isinstance(occ, list):
+        return ev
+    out = []
+    for o in occ:
+        if isinstance(o, dict):
+            o = dict(o)
+            for k in ("window_start", "window_end"):
+                v = o.get(k)
+                if isinstance(v, str) and len(v) >= 19 and "+" not in v[10:] and "-" not in v[11:]:
+                    try:
+                        o[k] = _iso(dt.datetime.fromisoformat(v))
+                    except ValueError:
+                        pass
+        out.append(o)
+    return {**ev, "occurrences": out}
 
 
 def _iso(value: dt.datetime) -> str:

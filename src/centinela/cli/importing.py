@@ -48,6 +48,49 @@ def import_cmd(
         raise typer.Exit(1)
 
 
+@app.command("rejections")
+def rejections_cmd(
+    import_id: int = typer.Option(None, "--import", help="Only this import (default: the latest)."),
+    source: str = typer.Option(None, "--file", help="Only this file of the import."),
+    limit: int = typer.Option(200, "--limit", min=1, help="At most this many rows."),
+    offset: int = typer.Option(0, "--offset", min=0, help="Skip this many rows first."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per rejection and line."),
+) -> None:
+    """Rechazos guardados de una importación / the stored rejections of an import, every one."""
+    from sqlalchemy import func, select
+
+    from centinela.db import create_schema, get_engine, session_scope
+    from centinela.ledger.records import Rejection
+
+    engine = get_engine()
+    create_schema(engine)
+    with session_scope(engine) as session:
+        if import_id is None:
+            import_id = session.scalar(select(func.max(Rejection.import_id)))
+        if import_id is None:
+            typer.echo("Sin rechazos / no rejections.")
+            return
+        q = select(Rejection).where(Rejection.import_id == import_id)
+        if source:
+            q = q.where(Rejection.source == source)
+        total = session.scalar(select(func.count()).select_from(q.subquery())) or 0
+        rows = session.scalars(q.order_by(Rejection.source, Rejection.line, Rejection.id)
+                               .offset(offset).limit(limit)).all()
+        for r in rows:
+            if as_json:
+                typer.echo(json.dumps({"import_id": r.import_id, "source": r.source,
+                                       "line": r.line, "record_type": r.record_type,
+                                       "key": r.record_key, "field": r.field, "kind": r.kind,
+                                       "reason": r.reason}, ensure_ascii=False))
+            else:
+                where = f"{r.source}:{r.line}" if r.line is not None else r.source
+                tag = " [conflicto/conflict]" if r.kind == "conflict" else ""
+                typer.echo(f"{where}{' ' + r.field if r.field else ''}: {r.reason}{tag}")
+        if not as_json:
+            typer.echo(f"{offset + 1 if rows else 0}–{offset + len(rows)} de / of {total} "
+                       f"(importación / import #{import_id})", err=True)
+
+
 @app.command("summary")
 def summary_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),

@@ -96,7 +96,11 @@ class ImportReport:
 
     def as_text(self) -> str:
         """Return the human summary printed by ``centinela import``."""
-        lines = [f"Importación / import #{self.import_id} ({self.source}): {self.status}"]
+        status = self.status
+        if status == "completed" and self.files and all(f.status == "refused"
+                                                        for f in self.files):
+            status = "completed: every file refused / todos los archivos rechazados"
+        lines = [f"Importación / import #{self.import_id} ({self.source}): {status}"]
         if self.error:
             lines.append(f"  error: {self.error}")
         for f in self.files:
@@ -117,6 +121,10 @@ class ImportReport:
             shown = len(samples)
             lines.append(f"Primeros {shown} rechazos / first {shown} rejections:")
             lines.extend("  " + s.as_text() for s in samples)
+            total = sum(f.rejected + f.conflicts for f in self.files)
+            if total > shown and self.import_id is not None:
+                lines.append(f"  … {total - shown} más / more: centinela rejections --import "
+                             f"{self.import_id}")
         if self.realtime is not None:
             rt = self.realtime
             if rt.get("error"):
