@@ -192,3 +192,30 @@ def test_one_miscount_at_the_first_count_is_not_a_shelf_fed_off_the_books(sessio
     session.flush()
     run_all(session, only=["unrecorded_supply"])
     assert _alerts(session, "unrecorded_supply") == {}
+
+
+def test_a_palliative_service_growing_is_at_most_medium(session):
+    """A palliative physician whose panel triples and is titrated up (25 → 100 mcg/h) among
+    steady palliative peers: growth worth a look, not a diversion finding ranked first."""
+    base_products(session)
+    est(session, "PH-Q")
+    for d in range(10):
+        pid = prof(session, f"CMP-Q{d}", specialty="palliative_care")
+        for p in range(6):
+            for k in range(11):
+                mv(session, "dispense", "PH-Q", FENT_PATCH, 10, days(T0, 30 * k + p),
+                   prescriber_id=pid, patient_id=f"PSN:Q{d}{p}", days_supply=30)
+    grow = prof(session, "CMP-GROW", specialty="palliative_care")
+    for p in range(30):
+        first = 0 if p < 6 else 240  # 6 patients all year, 24 new ones in the last quarter
+        for k in range(first // 30, 11):
+            dose = 10 * min(4, 1 + max(0, k - 7))  # patches a month: titrated up at the end
+            mv(session, "dispense", "PH-Q", FENT_PATCH, dose, days(T0, 30 * k + p % 28),
+               prescriber_id=grow, patient_id=f"PSN:G{p:02d}", days_supply=30)
+    session.flush()
+    run_all(session, only=["prescriber_volume"])
+    found = _alerts(session, "prescriber_volume")
+    assert "CMP-GROW" in found, sorted(found)
+    assert found["CMP-GROW"].severity in ("low", "medium")
+    assert found["CMP-GROW"].evidence["criterion"] != "intensity" \
+        or found["CMP-GROW"].evidence["capped_low"]

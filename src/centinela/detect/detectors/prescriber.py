@@ -32,6 +32,7 @@ SHORT_DAYS = 7  # an acute prescription (post-operative, injury): ≤ 7 days of 
 SETTING_LABEL = ("dispensación", "administración hospitalaria",
                  f"dispensación ≤ {SHORT_DAYS} días")
 LOW_SCORE = 39.0  # the top of the low band (severity_for: medium from 40)
+MEDIUM_SCORE = 64.0  # the top of the medium band (high from 65)
 
 
 class PrescriberVolume(Detector):
@@ -82,7 +83,10 @@ class PrescriberVolume(Detector):
     (``ledger.mme.EXEMPT_SPECIALTIES``): cancer and palliative care are outside the dose
     guidelines' scope (CDC 2022), and a panel on high but stable doses is the care, not a
     pattern. Either is graded as any finding when the prescriber's MME per patient is ≥ 2×
-    their own before the window (≥ 60 days of it) over ≥ 10 patients, and on the change paths.
+    their own before the window (≥ 60 days of it) over ≥ 10 patients, and on the change paths
+    — for cancer and palliative care at **medium** at most: a panel titrated up as the disease
+    advances, or a service taking new patients, is growth worth a look, not a diversion
+    finding to rank first.
 
     The strongest window is reported, one alert per prescriber. Every prescriber × setting ×
     window is a test, so the finding's p (on volume and change in outpatient dispensing, as on
@@ -252,6 +256,11 @@ class PrescriberVolume(Detector):
                         "capped": path == "intensity" and stable_kind is not None and not (
                             own is not None and own >= self.HIST_RATIO
                             and npat[c] >= self.ESCALATION_PATIENTS),
+                        # Growth in cancer or palliative care (a panel titrated up as the
+                        # disease advances, a service taking new patients) is looked at, but
+                        # not ranked with diversion: medium at most.
+                        "capped_medium": path in ("volume_change", "escalation")
+                        and bool(exempt[c // NSET]),
                         "peer_pp": np.exp(mp), "peer_tot": np.exp(mt),
                         "peer_pp_all": np.exp(pp[ok_pp]), "peer_tot_all": np.exp(pt),
                         "peers": len(members) - 1, "label": label,
@@ -444,6 +453,10 @@ class PrescriberVolume(Detector):
                         " Cuidados oncológicos o paliativos con dosis por paciente estable (no "
                         "supera el doble de su propia intensidad previa): aviso de baja "
                         "prioridad.")
+        elif v.get("capped_medium"):
+            score = min(calibrate(strength_from_p(v["p"]), excess)[0], MEDIUM_SCORE)
+            summary += (" Cuidados oncológicos o paliativos: el crecimiento puede ser la titulación "
+                        "de dosis o nuevos pacientes del servicio; revisar, prioridad media.")
         est = f.est[mine]
         est0 = int(np.bincount(est[est >= 0]).argmax()) if (est >= 0).any() else -1
         # Run at a day's end, a window's start falls on a day's last second: the alert's window
@@ -461,6 +474,7 @@ class PrescriberVolume(Detector):
              "total_mme": float(tot), "patients": npat, "prescriptions": nrx,
              "mme_per_patient": float(per_pat), "history_ratio": v["hist_ratio"],
              "own_intensity_ratio": v.get("own_ratio"), "capped_low": bool(v.get("capped")),
+             "capped_medium": bool(v.get("capped_medium")),
              **f.events(mine)},
             department=ctx.prof_department(c) or ctx.est_department(est0),
             ubigeo=ctx.registry.est_ubigeo[est0] if est0 >= 0 else None, score=score,
