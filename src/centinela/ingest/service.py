@@ -190,15 +190,22 @@ def check_pseudonym_key(session: Session, now: dt.datetime) -> None:
     """Refuse an import made with another pseudonym key than the stored patients' (each patient
     would get a new pseudonym, cut from their history); the first import records the key's
     digest (``ledger.models.KeyCheck``: an HMAC of a fixed text, never the key)."""
+    from sqlalchemy import select
+    from sqlalchemy.exc import IntegrityError
+
     from centinela.ledger.models import KeyCheck
     from centinela.privacy import key_digest
 
     digest = key_digest()
-    row = session.get(KeyCheck, "pseudonym")
-    if row is None:
-        session.add(KeyCheck(name="pseudonym", digest=digest, created_at=now))
-        return
-    if row.digest != digest:
+    stored = session.scalar(select(KeyCheck.digest).where(KeyCheck.name == "pseudonym"))
+    if stored is None:
+        try:
+            with session.begin_nested():  # two first imports at once: one row, no failure
+                session.add(KeyCheck(name="pseudonym", digest=digest, created_at=now))
+            return
+        except IntegrityError:
+            stored = session.scalar(select(KeyCheck.digest).where(KeyCheck.name == "pseudonym"))
+    if stored is not None and stored != digest:
         raise IntakeError(
             "la clave de seudónimos no es la que usó esta base de datos: cada paciente quedaría "
             "con otro seudónimo, separado de su historia; use la misma clave "
