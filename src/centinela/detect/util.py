@@ -49,12 +49,17 @@ def pair_key(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return a.astype(np.int64) * (int(b.max(initial=0)) + 1) + b.astype(np.int64)
 
 
+def transdermal(ctx: DetectionContext) -> np.ndarray:
+    """True for each product code that is a transdermal patch (one test per product, not per row)."""
+    return np.array([r == "transdermal" for r in ctx.registry.prod_route], dtype=bool)
+
+
 def dispense_daily_mme(ctx: DetectionContext, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Return (daily MME, days covered) of dispense ``rows`` (CDC formula, ``ledger.mme``)."""
     f, reg = ctx.frame, ctx.registry
     prod = np.maximum(f.product[rows], 0)
     qty = f.qty[rows]
-    patch = np.array([reg.prod_route[p] == "transdermal" for p in prod], dtype=bool)
+    patch = transdermal(ctx)[prod]
     days = np.maximum(days_covered_many(patch, qty, f.days_supply[rows]), 1.0)
     daily = qty * reg.prod_mme[prod] / days
     daily = np.where(f.product[rows] >= 0, daily, 0.0)

@@ -11,7 +11,7 @@ from centinela.alerts.service import AlertDraft
 from centinela.detect.base import Detector, day_str, fmt
 from centinela.detect.context import DAY, DetectionContext
 from centinela.detect.scoring import bh_keep, binom_sf, strength_from_p
-from centinela.detect.util import dispense_daily_mme
+from centinela.detect.util import dispense_daily_mme, transdermal
 
 
 class EarlyRefills(Detector):
@@ -54,7 +54,7 @@ class EarlyRefills(Detector):
     RATIO, FLOOR, MIN_TESTED, TITRATION = 3.0, 0.02, 5, 1.2
 
     def run(self, session: Session, now: dt.datetime, ctx: DetectionContext) -> list[AlertDraft]:
-        f, reg = ctx.frame, ctx.registry
+        f = ctx.frame
         rows = np.flatnonzero(f.is_type("dispense") & (f.patient >= 0) & (f.product >= 0)
                               & (f.prescriber >= 0))
         if len(rows) < 2:
@@ -63,9 +63,7 @@ class EarlyRefills(Detector):
         rows = rows[order]
         daily, days = dispense_daily_mme(ctx, rows)
         ds = f.days_supply[rows]
-        patch = np.array([reg.prod_route[int(p)] == "transdermal" for p in f.product[rows]],
-                         dtype=bool)
-        known = (~np.isnan(ds) & (ds > 0)) | patch  # the supply's length is known
+        known = (~np.isnan(ds) & (ds > 0)) | transdermal(ctx)[f.product[rows]]  # length known
         t = f.t[rows]
         same = (f.patient[rows][1:] == f.patient[rows][:-1]) \
             & (f.product[rows][1:] == f.product[rows][:-1])
@@ -73,7 +71,7 @@ class EarlyRefills(Detector):
         elapsed = (t[1:] - t[:-1]) / DAY
         # A renewal is judged when the previous supply's length is known; early when it comes
         # before 75 % of it and does not raise the daily dose (a titration up).
-        judged = same & prev_known & (days[:-1] > 0)
+        judged = same & prev_known
         early = judged & (elapsed < self.EARLY_FRACTION * days[:-1]) \
             & (daily[1:] <= self.TITRATION * daily[:-1])
         cur = rows[1:]

@@ -84,6 +84,8 @@ class UnrecordedSupply(Detector):
         for k, q in zip((f.counterparty[sent].astype(np.int64) * width + f.product[sent]).tolist(),
                         f.qty[sent].tolist(), strict=True):
             shipped[k] = shipped.get(k, 0.0) + q
+        # A ward's residue: fractional waste (one mask for the frame, not one per series).
+        residues = f.is_type("waste") & (np.mod(f.qty, 1.0) != 0)
         end = ctx.now_t - self.LATE_DAYS * DAY
         out = []
         for k, pos in groups(key, np.arange(len(rows))):
@@ -97,7 +99,7 @@ class UnrecordedSupply(Detector):
                 continue
             # A ward that books the full ampoule as given and its residue as waste too counts
             # the residue twice: the gap must hold with residues (fractional waste) left out.
-            residue = f.is_type("waste")[r] & (np.mod(f.qty[r], 1.0) != 0)
+            residue = residues[r]
             if residue.any():
                 alt = self._series(f, r, t, np.where(residue, 0.0, fl), is_count[r], inn, end)
                 if alt is None:
