@@ -560,7 +560,9 @@ def test_movements_text_keys_sort_bytewise_and_every_index_is_still_used(engine)
             "establishment_id, event_id": "SELECT id FROM movements WHERE establishment_id = :v "
                 "AND event_id = :v",
             "prescriber_id": "SELECT id FROM movements WHERE prescriber_id = :v",
-            "event_type": "SELECT id FROM movements WHERE event_type IN ('dispense', :v) "
+            # 0018: the type index leaves dispensations and administrations out; a query for
+            # other types proves its condition from the query's and still uses it.
+            "event_type": "SELECT id FROM movements WHERE event_type IN ('loss', :v) "
                 "AND occurred_at >= '2026-01-01'",
             "lot": "SELECT id FROM movements WHERE lot = :v",
             "counterparty_id": "SELECT id FROM movements WHERE counterparty_id = :v",
@@ -575,6 +577,41 @@ def test_movements_text_keys_sort_bytewise_and_every_index_is_still_used(engine)
             plan = "\n".join(conn.execute(text("EXPLAIN " + sql), {"v": "x", "a": ["x"]}).scalars())
             scans = [line for line in plan.splitlines() if " on movements_" in line]
             assert scans and all("Index" in line for line in scans), (name, plan)
+            if name == "event_type":
+                assert "event_type_occurred_at_idx" in plan, plan
+
+
+@pg_only
+def test_lighter_movement_indexes_serve_their_readers(engine):
+    # 0018: on PostgreSQL the type index is partial (no dispensations or administrations) and
+    # the import index a BRIN; the queries that read them still find their rows by them.
+    with engine.begin() as conn:
+        maintain(conn, since=dt.date(2026, 1, 1))
+        defs = dict(conn.execute(text(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'movements' "
+            "AND indexname IN ('ix_movements_type_time', 'ix_movements_import_id')")).all())
+        assert "NOT IN" in defs["ix_movements_type_time"] or "<> ALL" in defs[
+            "ix_movements_type_time"], defs
+        assert "USING brin (import_id)" in defs["ix_movements_import_id"], defs
+        conn.execute(text(
+            "INSERT INTO movements (event_id, event_type, occurred_at, establishment_id, "
+            "product_code, quantity, content_hash, import_id) SELECT 'E' || i, "
+            "(ARRAY['dispense', 'administer', 'count', 'loss'])[1 + i % 4], "
+            "TIMESTAMP '2026-01-02' + i * INTERVAL '1 minute', 'EST-' || (i % 7), 'EE-1', 1, "
+            "'h', 1 + i / 500 FROM generate_series(0, 1999) i"))
+        conn.execute(text("ANALYZE movements"))
+        conn.execute(text("SET LOCAL enable_seqscan = off"))
+        for sql, index in [
+                ("SELECT count(*) FROM movements WHERE event_type = 'count' "
+                 "AND occurred_at >= '2026-01-02'", "event_type_occurred_at_idx"),
+                ("SELECT count(*) FROM movements WHERE import_id = 3", "import_id_idx"),
+                ("SELECT count(*) FROM movements WHERE import_id IN (2, 3)", "import_id_idx")]:
+            plan = "\n".join(conn.execute(text("EXPLAIN " + sql)).scalars())
+            assert index in plan, (sql, plan)
+        counts = conn.execute(text(
+            "SELECT (SELECT count(*) FROM movements WHERE event_type = 'count'), "
+            "(SELECT count(*) FROM movements WHERE import_id = 3)")).one()
+        assert tuple(counts) == (500, 500)
 
 
 @pg_only
