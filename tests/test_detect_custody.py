@@ -38,6 +38,37 @@ def test_serial_consumed_twice_is_flagged_but_partial_use_plus_residue_is_not(se
     assert a.evidence["event_count"] == 2
 
 
+def test_one_nurse_behind_many_reused_serials_gets_one_alert_and_the_serials_sit_under_it(session):
+    # CEP-9 records administrations of units already administered by colleagues (5 serials);
+    # CEP-7 once (below the roll-up: the serial keeps its own grade).
+    base_products(session)
+    est(session, "H1", "hospital")
+    for i in range(5):
+        mv(session, "administer", "H1", FENT_AMP, 1, days(T, i), serial=f"SN-{i}",
+           patient_id=f"PSN:a{i}", professional_id="CEP-1")
+        mv(session, "administer", "H1", FENT_AMP, 1, days(T, i + 2), serial=f"SN-{i}",
+           patient_id=f"PSN:b{i}", professional_id="CEP-9")
+    mv(session, "administer", "H1", FENT_AMP, 1, days(T, 1), serial="SN-X",
+       patient_id="PSN:c", professional_id="CEP-1")
+    mv(session, "administer", "H1", FENT_AMP, 1, days(T, 3), serial="SN-X",
+       patient_id="PSN:d", professional_id="CEP-7")
+    session.commit()
+    run_all(session)
+    alerts = {(a.subject_kind, a.subject_id): a for a in _alerts(session, "serial_reuse")}
+    assert set(alerts) == {("serial", f"SN-{i}") for i in range(5)} | {
+        ("serial", "SN-X"), ("professional", "CEP-9")}
+    nurse = alerts[("professional", "CEP-9")]
+    assert nurse.evidence["serial_count"] == 5 and nurse.severity in ("high", "critical")
+    assert nurse.evidence["serials"] == [f"SN-{i}" for i in range(5)]
+    for i in range(5):
+        a = alerts[("serial", f"SN-{i}")]
+        assert a.severity == "low" and a.evidence["grouped_under_professional"] == ["CEP-9"]
+        assert a.evidence["professionals"] == ["CEP-9"] and "CEP-9" in a.summary
+    alone = alerts[("serial", "SN-X")]
+    assert alone.severity != "low" and alone.evidence["professionals"] == ["CEP-7"]
+    assert "grouped_under_professional" not in alone.evidence
+
+
 def test_receiver_unauthorized_or_expired_is_flagged_but_valid_licence_is_not(session):
     base_products(session)
     est(session, "D1", "distributor")
@@ -74,6 +105,33 @@ def test_transfer_never_received_vs_received_and_in_transit(session):
     assert [(a.subject_kind, a.subject_id) for a in alerts] == [("shipment", "SHIP-LOST")]
     ev = alerts[0].evidence
     assert ev["units_missing"] == 50 and ev["receiver"] == "P1" and ev["receipt_days"] == 7
+
+
+def test_a_receiver_behind_many_lost_shipments_gets_one_alert_over_them(session):
+    # Four shipments to P1 (from two senders) never booked; P2 lost one: it keeps its grade.
+    base_products(session)
+    for e in ("D1", "D2", "P1", "P2"):
+        est(session, e, "distributor" if e.startswith("D") else "pharmacy")
+    for i in range(4):
+        mv(session, "transfer_out", "D1" if i % 2 else "D2", FENT_AMP, 20, days(T, 5 * i),
+           counterparty_id="P1", event_id=f"SHIP-{i}")
+    mv(session, "transfer_out", "D1", FENT_AMP, 20, days(T, 2), counterparty_id="P2",
+       event_id="SHIP-P2")
+    for e in ("P1", "P2"):
+        mv(session, "dispense", e, FENT_AMP, 1, days(T, 45), patient_id="PSN:x1",
+           prescriber_id="CMP-1")
+    session.commit()
+    run_all(session)
+    alerts = {(a.subject_kind, a.subject_id): a for a in _alerts(session, "transfer_not_received")}
+    assert set(alerts) == {("shipment", f"SHIP-{i}") for i in range(4)} | {
+        ("shipment", "SHIP-P2"), ("establishment", "P1")}
+    p1 = alerts[("establishment", "P1")]
+    assert p1.evidence["shipment_count"] == 4 and p1.evidence["senders"] == ["D1", "D2"]
+    assert p1.evidence["units_missing"] == 80 and p1.severity in ("high", "critical")
+    for i in range(4):
+        a = alerts[("shipment", f"SHIP-{i}")]
+        assert a.severity == "low" and a.evidence["grouped_under_establishment"] == "P1"
+    assert alerts[("shipment", "SHIP-P2")].severity != "low"
 
 
 def test_partial_receipt_flags_the_shortfall(session):

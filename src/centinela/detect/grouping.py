@@ -24,6 +24,16 @@ GRADED = ("medium", "high", "critical")
 GROUPED_MAX_SCORE = 35.0  # below the medium band (40)
 
 
+def grouped(d: AlertDraft, tail: str, evidence: dict) -> AlertDraft:
+    """``d`` kept under another alert: score capped below medium, ``tail`` closing its summary
+    (``"; se agrupa en …"``), ``evidence`` added with the grade it had before."""
+    score = min(float(d.score), GROUPED_MAX_SCORE)
+    return dataclasses.replace(
+        d, score=score, severity=severity_for(score), summary=d.summary.rstrip(".") + tail,
+        evidence={**d.evidence, **evidence, "score_before_grouping": d.score,
+                  "severity_before_grouping": d.severity})
+
+
 def flagged_prescribers(session: Session, detectors: tuple[str, ...]) -> dict[str, str]:
     """Professional id → alert_id of its open medium-or-above alert of ``detectors``."""
     rows = session.execute(

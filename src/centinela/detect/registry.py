@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 
 from centinela.detect.base import Detector
+from centinela.detect.detectors.administration import LateAdministration
 from centinela.detect.detectors.certification import UncertifiedHandler
 from centinela.detect.detectors.custody import (
     SeizureTrace,
@@ -41,6 +42,7 @@ from centinela.detect.detectors.records import (
 from centinela.detect.detectors.refills import EarlyRefills
 from centinela.detect.detectors.regional import RegionalSurge
 from centinela.detect.detectors.regional_outlier import RegionalOutlier
+from centinela.detect.detectors.scope import PrescriberScope
 from centinela.detect.detectors.supply import UnrecordedSupply
 from centinela.detect.detectors.waste import DisposalShare, UnwitnessedWaste, WasteShare
 
@@ -91,9 +93,11 @@ register("seizure_trace", SeizureTrace)
 register("repeated_loss", RepeatedLoss)
 register("waste_share", WasteShare)
 register("waste_unwitnessed", UnwitnessedWaste)
+register("late_administration", LateAdministration)
 register("disposal_share", DisposalShare)
 register("prescriber_volume", PrescriberVolume)
 register("early_refills", EarlyRefills)
+register("prescriber_scope", PrescriberScope)
 register("pharmacy_patient_mix", PharmacyPatientMix)
 register("multiple_providers", MultipleProviders)
 register("overlapping_prescriptions", OverlappingPrescriptions)

@@ -33,8 +33,10 @@ HISTORY_DAYS: dict[str, int] = {
     "repeated_loss": 0,
     "waste_share": 31,
     "waste_unwitnessed": 31,
+    "late_administration": 14,  # the start of the courses that run into the window
     "prescriber_volume": 0,  # its 90-day windows lie in the lookback; history: aggregates
     "early_refills": 31,  # the supply before a window's first renewal (a month's)
+    "prescriber_scope": 0,  # each dispense is judged on its own
     "pharmacy_patient_mix": 120,  # whether a patient had opioids in the 120 days before
     "multiple_providers": 120,  # pdmp_window_days before the window (90 by default)
     "overlapping_prescriptions": 120,

@@ -236,6 +236,15 @@ def _params(alert: Alert, ev: dict, lang: str) -> dict[str, str]:
             ev.get("expected"), int | float) else "—",
         "excess_units": _n(ev.get("excess_units"), lang, 1),
         "early_renewals": _n(ev.get("early_renewals"), lang),
+        "dispenses": _n(ev.get("dispenses"), lang),
+        "serial_count": _n(ev.get("serial_count"), lang),
+        "sender_list": ", ".join(str(x) for x in ev.get("senders") or []) or "—",
+        "late_doses": _n(ev.get("late_doses"), lang),
+        "late_courses": _n(ev.get("late_courses"), lang),
+        "courses": _n(ev.get("courses"), lang),
+        "night_doses": _n(ev.get("night_doses"), lang),
+        "without_residue": _n(ev.get("without_residue"), lang),
+        "scope": code(ev.get("scope") or "—", lang),
         "renewals": _n(ev.get("renewals"), lang),
         "days_ahead": _n(ev.get("days_ahead"), lang, 0),
         "units_out": _n(ev.get("units_out"), lang),
@@ -314,6 +323,10 @@ def _variant(alert: Alert, ev: dict) -> str:
         return "ews_aberration.unconfirmed"
     if alert.detector == "transfer_not_received" and ev.get("reason") == "receiver_silent":
         return "transfer_not_received.silent"
+    if alert.detector == "transfer_not_received" and ev.get("reason") == "receiver_many":
+        return "transfer_not_received.receiver"
+    if alert.detector == "serial_reuse" and alert.subject_kind == "professional":
+        return "serial_reuse.professional"
     return alert.detector
 
 

@@ -13,6 +13,7 @@ from centinela.alerts.service import AlertDraft
 from centinela.detect.base import Detector, day_str, fmt
 from centinela.detect.context import DAY, DetectionContext
 from centinela.detect.frame import CONSUMED, INBOUND, to_epoch
+from centinela.detect.grouping import grouped
 from centinela.detect.util import groups, month_bounds, month_index, pair_key
 from centinela.detect.window import lot_spellings
 from centinela.ledger.records import Seizure
@@ -27,6 +28,11 @@ class SerialReuse(Detector):
     Consumption is dispense, administer, waste, loss or export. A unit partly administered and
     its residue wasted adds up to one unit and is not flagged; more than one unit consumed, or
     consumption at two establishments, means a cloned or re-used serial.
+
+    The professionals who recorded the consumptions after the first (the unit was gone by
+    then) are named. One professional behind three or more such serials is one cause: she
+    gets one alert (subject ``professional``) naming every serial, and each serial's alert is
+    kept at ``low`` under it (``grouped_under_professional`` in its evidence).
     """
 
     name = "serial_reuse"
@@ -40,7 +46,9 @@ class SerialReuse(Detector):
     realtime = True
     topics = ("custody", "counterfeit")
     thresholds = {"consumed units per serial": "> 1", "establishments consuming it": "> 1"}
-    evidence_fields = ("serial", "product_code", "units_consumed", "establishments", "event_ids")
+    evidence_fields = ("serial", "product_code", "units_consumed", "establishments",
+                       "professionals", "event_ids")
+    ROLL_UP_MIN = 3  # serials behind one professional's later consumptions: one alert on her
 
     def run(self, session: Session, now: dt.datetime, ctx: DetectionContext) -> list[AlertDraft]:
         f = ctx.frame
@@ -54,7 +62,8 @@ class SerialReuse(Detector):
         cand = np.flatnonzero((consumed > 1.0 + 1e-6) | (n_events > 1))
         sel = np.isin(inv, cand)
         scope = ctx.in_scope
-        out = []
+        out: list[AlertDraft] = []
+        later: dict[int, list[tuple[int, np.ndarray]]] = {}  # professional → (draft, its rows)
         for k, grp in groups(inv[sel], rows[sel]):
             if not scope[grp].any():
                 continue
@@ -66,16 +75,58 @@ class SerialReuse(Detector):
             product = f.prodv.name(int(f.product[grp[0]]))
             last = grp[np.argmax(f.t[grp])]
             extra_mme = float(np.sum(ctx.row_mme[grp])) * max(units - 1.0, 1.0) / max(units, 1e-9)
+            # Who recorded the consumptions after the first: the unit was gone by then.
+            by_time = grp[np.argsort(f.t[grp], kind="stable")]
+            after = sorted({int(p) for p in f.professional[by_time[1:]] if p >= 0})
+            names = [f.profv.name(p) for p in after]
             summary = (f"La unidad con serie {serial} ({product}) figura consumida {fmt(units)} veces "
-                       f"en {len(ests)} establecimiento(s), lo que indica una serie clonada o reutilizada.")
+                       f"en {len(ests)} establecimiento(s)"
+                       + (f", la segunda vez o las siguientes registradas por {', '.join(names)}"
+                          if names else "")
+                       + ", lo que indica una serie clonada o reutilizada.")
+            for p in after:
+                later.setdefault(p, []).append((len(out), grp))
             out.append(self.draft(
                 serial, int(f.t[grp].min()), int(f.t[grp].max()), 0.9, extra_mme, summary,
                 {"serial": serial, "product_code": product, "units_consumed": units,
-                 "expected": 1.0, "establishments": ests, **f.events(grp)},
+                 "expected": 1.0, "establishments": ests, "professionals": names,
+                 **f.events(grp)},
                 department=ctx.est_department(int(f.est[last])),
                 ubigeo=ctx.registry.est_ubigeo[int(f.est[last])],
             ))
-        return out
+        return self._roll_up(ctx, out, later)
+
+    def _roll_up(self, ctx: DetectionContext, drafts: list[AlertDraft],
+                 later: dict[int, list[tuple[int, np.ndarray]]]) -> list[AlertDraft]:
+        """One professional behind ``ROLL_UP_MIN`` or more of them: one alert on her, naming
+        every serial, and each serial's alert kept at ``low`` under it (one cause, one alert)."""
+        f = ctx.frame
+        rolled: dict[int, list[str]] = {}
+        extra = []
+        for p, items in sorted(later.items()):
+            if len(items) < self.ROLL_UP_MIN:
+                continue
+            name = f.profv.name(p)
+            rows = np.unique(np.concatenate([g for _i, g in items]))
+            serials = sorted(drafts[i].subject_id for i, _g in items)
+            mme = float(sum(float(drafts[i].evidence.get("mme") or 0.0) for i, _g in items))
+            ests = f.est[rows[f.professional[rows] == p]]
+            top = int(np.bincount(ests).argmax()) if len(ests) else int(f.est[rows[0]])
+            summary = (f"{name} registró el consumo de {len(serials)} unidades cuya serie ya "
+                       f"figuraba consumida (series clonadas o reutilizadas) entre el "
+                       f"{day_str(int(f.t[rows].min()))} y el {day_str(int(f.t[rows].max()))}.")
+            extra.append(self.draft(
+                name, int(f.t[rows].min()), int(f.t[rows].max()), 0.95, mme, summary,
+                {"serials": serials[:50], "serial_count": len(serials),
+                 "establishment_id": f.estv.name(top), **f.events(rows)},
+                department=ctx.est_department(top), ubigeo=ctx.registry.est_ubigeo[top],
+                subject_kind="professional", variant="professional"))
+            for i, _g in items:
+                rolled.setdefault(i, []).append(name)
+        for i, names in rolled.items():
+            drafts[i] = grouped(drafts[i], f"; se agrupa en la alerta de {', '.join(names)}.",
+                                {"grouped_under_professional": names})
+        return drafts + extra
 
 
 class UnauthorizedReceiver(Detector):
@@ -322,11 +373,50 @@ class TransferNotReceived(Detector):
                 else:
                     key = (int(f.est[o]), int(f.counterparty[o]), int(f.t[o]))
                     lost.setdefault(key, []).append((o, need, matched))
-        for _, lines in sorted(lost.items()):
+        by_receiver: dict[int, list[int]] = {}
+        for (_s, receiver, _t), lines in sorted(lost.items()):
+            by_receiver.setdefault(receiver, []).append(len(out))
             out.append(self._alert(ctx, lines, horizon))
+        out += self._roll_up(ctx, out, by_receiver)
         for receiver, items in sorted(unheard.items()):
             out.append(self._silent_notice(ctx, receiver, int(horizon[receiver]), items))
         return out
+
+    ROLL_UP_MIN = 3  # shipments lost on the way to one receiver: one alert on the receiver
+
+    def _roll_up(self, ctx: DetectionContext, drafts: list[AlertDraft],
+                 by_receiver: dict[int, list[int]]) -> list[AlertDraft]:
+        """A receiver behind ``ROLL_UP_MIN`` or more lost shipments: one alert on it (subject
+        ``establishment``), each shipment's alert kept at ``low`` under it."""
+        f = ctx.frame
+        extra = []
+        for receiver, idx in sorted(by_receiver.items()):
+            if len(idx) < self.ROLL_UP_MIN:
+                continue
+            name = f.estv.name(receiver)
+            ds = [drafts[i] for i in idx]
+            senders = sorted({str(d.evidence.get("sender")) for d in ds})
+            missing = float(sum(float(d.evidence.get("units_missing") or 0) for d in ds))
+            mme = float(sum(float(d.evidence.get("mme") or 0) for d in ds))
+            t0 = min(d.window_start for d in ds)
+            t1 = max(d.window_end for d in ds)
+            shipments = [d.subject_id for d in ds]
+            summary = (f"{name} no registró la recepción de {len(ds)} envíos de "
+                       f"{', '.join(senders)} ({fmt(missing)} unidades faltantes) entre el "
+                       f"{day_str(to_epoch(t0))} y el {day_str(to_epoch(t1))}.")
+            extra.append(self.draft(
+                name, to_epoch(t0), to_epoch(t1), 0.9, mme, summary,
+                {"reason": "receiver_many", "receiver": name, "senders": senders,
+                 "shipments": shipments[:50], "shipment_count": len(ds),
+                 "units_missing": round(missing, 4),
+                 "receiver_registered": bool(ctx.registry.est_known[receiver])},
+                department=ctx.registry.est_dept[receiver] or ctx.est_department(receiver),
+                ubigeo=ctx.registry.est_ubigeo[receiver], subject_kind="establishment",
+                variant="receiver"))
+            for i in idx:
+                drafts[i] = grouped(drafts[i], f"; se agrupa en la alerta del receptor {name}.",
+                                    {"grouped_under_establishment": name})
+        return extra
 
     def _booking_lag(self, f, outs: np.ndarray, ins: np.ndarray, oinv: np.ndarray,
                      iinv: np.ndarray, width_e: int) -> np.ndarray:
