@@ -46,7 +46,8 @@ FAMILIES = {
     "regional_surge": "regional", "regional_outlier": "regional", "ews_aberration": "regional",
     "citizen_report": "regional",
     "uncertified_handler": "records", "prescription_form_misuse": "records",
-    "dispense_without_prescription": "records",
+    "dispense_without_prescription": "records", "prescriber_scope": "records",
+    "late_administration": "records", "early_refills": "records", "unrecorded_supply": "loss",
 }
 
 
@@ -399,6 +400,13 @@ def _loss(c: _Ctx) -> list[ChartSpec]:
         return [_compare(c, "waste-unwitnessed", c.t("unwitnessed.title"),
                          c.t("unit.waste_events"), "", float(ev["observed"]),
                          _num(ev.get("expected")), None)]
+    if a.detector == "unrecorded_supply" and _num(ev.get("units_out")) is not None:
+        # What left the shelf against what came in (receipts, transfers in, counts' rises).
+        return [c.spec("supply", c.t("supply.title"), c.t("unit.units"), kind="compare",
+                       unit_short=c.unit("units"), bars=[
+            CompareBar(label=c.t("used_units"), value=float(ev["units_out"])),
+            CompareBar(label=c.t("received_units"), value=float(ev.get("units_in") or 0),
+                       role="expected")])]
     if _num(ev.get("missing_units")) is not None:
         where = [Movement.establishment_id == a.subject_id]
         pts = monthly(c, [*where, Movement.event_type.in_(OUTFLOWS)], labels, "units")
@@ -426,12 +434,15 @@ def _custody(c: _Ctx) -> list[ChartSpec]:
             CompareBar(label=c.t("shipped"), value=shipped, role="expected"),
             CompareBar(label=c.t("silent.confirmed"),
                        value=max(shipped - float(ev.get("units_unconfirmed") or 0), 0.0))])]
-    if a.detector == "transfer_not_received" and a.subject_kind == "shipment":
+    if a.detector == "transfer_not_received" and (a.subject_kind == "shipment"
+                                                   or ev.get("reason") == "receiver_many"):
         return [c.spec("transfer", c.t("transfer.title"), c.t("unit.units"), kind="compare",
                        unit_short=c.unit("units"), bars=[
             CompareBar(label=c.t("shipped"), value=float(ev.get("units_shipped") or 0),
                        role="expected"),
             CompareBar(label=c.t("received_units"), value=float(ev.get("units_received") or 0))])]
+    if a.detector == "serial_reuse" and a.subject_kind == "professional":
+        return _records(c)  # one professional behind many serials: what she handled
     if a.detector == "serial_reuse":
         return [c.spec("serial", c.t("serial.title"), c.t("unit.units"), kind="compare",
                        unit_short=c.unit("units"), bars=[

@@ -397,6 +397,7 @@ class TransferNotReceived(Detector):
             ds = [drafts[i] for i in idx]
             senders = sorted({str(d.evidence.get("sender")) for d in ds})
             missing = float(sum(float(d.evidence.get("units_missing") or 0) for d in ds))
+            shipped = float(sum(float(d.evidence.get("units_shipped") or 0) for d in ds))
             mme = float(sum(float(d.evidence.get("mme") or 0) for d in ds))
             t0 = min(d.window_start for d in ds)
             t1 = max(d.window_end for d in ds)
@@ -408,7 +409,8 @@ class TransferNotReceived(Detector):
                 name, to_epoch(t0), to_epoch(t1), 0.9, mme, summary,
                 {"reason": "receiver_many", "receiver": name, "senders": senders,
                  "shipments": shipments[:50], "shipment_count": len(ds),
-                 "units_missing": round(missing, 4),
+                 "units_shipped": round(shipped, 4), "units_missing": round(missing, 4),
+                 "units_received": round(shipped - missing, 4),
                  "receiver_registered": bool(ctx.registry.est_known[receiver])},
                 department=ctx.registry.est_dept[receiver] or ctx.est_department(receiver),
                 ubigeo=ctx.registry.est_ubigeo[receiver], subject_kind="establishment",
