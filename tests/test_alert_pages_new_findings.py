@@ -9,7 +9,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from tests.detect_factory import FENT_AMP, FENT_PATCH, base_products, days, est, mv, prof
+from tests.detect_factory import FENT_AMP, FENT_PATCH, days, est, mv, prof
 from tests.test_alert_charts import SNAKE, visible_text
 from tests.test_detect_late_administration import T0 as WARD_T0
 from tests.test_detect_late_administration import _ward
