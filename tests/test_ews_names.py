@@ -56,6 +56,9 @@ def test_split_parts_on_every_way_people_join_substances():
     ("presunto fentanilo (prueba de campo)", "fentanyl"),
     ("parafluorofentanilo", "para-fluorofentanyl"),
     ("4 fluoro fentanilo", "para-fluorofentanyl"),
+    ("p-FF", "para-fluorofentanyl"),  # the lab and street abbreviation, hyphenated
+    ("4-FF en polvo", "para-fluorofentanyl"),
+    ("o-FF", "ortho-fluorofentanyl"),
     ("fentanillo", "fentanyl"),  # one typo
     ("carfentanyl", "carfentanil"),
     ("metamfetamina", "methamphetamine"),
