@@ -42,6 +42,12 @@ def test_spelled_out_names_are_joined_before_matching():
     assert lex.join_spelled("f.e.n.t.a.n.i.l y tusi") == "fentanil y tusi"
     assert lex.join_spelled("f-e-n-t") == "fent"
     assert lex.join_spelled("vendo f e n t a y tusi") == "vendo fenta y tusi"  # "y" stays a word
+    # Mixed separators join only into a drug name; other abbreviations stay as written.
+    assert lex.join_spelled("f.e n-t a disponible") == "fenta disponible"
+    assert lex.join_spelled("vendo f.e n-t a y tusi") == "vendo fenta y tusi"
+    assert lex.join_spelled("t r a-m a d o l") == "tramadol"
+    assert lex.join_spelled("ok p.m lo de la u-n i") == "ok p.m lo de la u-n i"
+    assert lex.join_spelled("9 8 7.1 2 3") == "9 8 7.1 2 3"
     # not spelled words: spaced phone digits, one-letter words, two-letter runs, mixed separators
     for text in ["al 9 8 7 1 2 3 4 5 6", "a y o", "vitamina b y c", "c/u", "x q", "p.m s.a.c",
                  "de 25 y 50"]:

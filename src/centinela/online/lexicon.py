@@ -166,6 +166,8 @@ def join_spelled(folded: str, is_drug=None) -> str:
     without it is a drug name while the whole run is not, that word stays apart
     ("f e n t a y tusi" → "fenta y tusi").
     """
+    if is_drug is not None and _MIXED.search(folded):
+        folded = _MIXED.sub(lambda m: _join_mixed(m, is_drug), folded)
     if not _SPELLED.search(folded):
         return folded
 
@@ -181,6 +183,23 @@ def join_spelled(folded: str, is_drug=None) -> str:
         return whole
 
     return _SPELLED.sub(repl, folded)
+
+
+# A drug name spelled with mixed separators, in pieces of one or two characters ("f.e n-t a",
+# "fe-n t.a"): joined only when the pieces make a drug name (``is_drug``), so abbreviations
+# such as "p.m s.a.c" stay as written.
+_MIXED = re.compile(rf"(?<![\w@$]){_SINGLE}{{1,2}}(?:[\s.\-_*]{{1,3}}{_SINGLE}{{1,2}}(?![\w@$])){{2,}}")
+
+
+def _join_mixed(m: re.Match[str], is_drug) -> str:
+    pieces = re.split(r"[\s.\-_*]+", m.group(0))
+    whole = "".join(pieces)
+    if sum(c.isalpha() for c in whole) >= 4 and is_drug(whole):
+        return whole
+    # The run may carry one short word after the name ("f.e n-t a y"): try without it.
+    if len(pieces) > 3 and is_drug("".join(pieces[:-1])):
+        return "".join(pieces[:-1]) + " " + pieces[-1]
+    return m.group(0)
 
 
 _WORD = re.compile(r"[a-z]{5,14}")
