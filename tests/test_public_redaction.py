@@ -336,3 +336,22 @@ def test_a_sellers_number_given_in_an_addition_becomes_the_contact(session, now)
     assert report.contact is None
     add_info(session, report, "el vendedor atiende al 912 345 678", None, now)
     assert report.contact == "912345678" and report.contact_key == "tel:+51912345678"
+
+
+@pytest.mark.parametrize("text", [
+    "Rosa 45678912 vende fentanilo en la esquina",
+    "su hermana 45678912 lo consigue",
+    "Botica 45.678.912 vende sin receta",
+    "lo vendió a 45678912 ayer",
+    "total 12345678 y se fue",
+])
+def test_a_dni_after_a_word_ending_in_a_or_a_preposition_is_removed(text):
+    # "a" of the price words matched the end of any word ("Rosa", "botica"): the DNI stayed.
+    out = redact_text(text)
+    assert "[DNI redactado]" in out and not any(ch.isdigit() for ch in out), out
+
+
+@pytest.mark.parametrize("text", ["cuesta 45678912", "la ampolla a 50 soles",
+                                  "me cobra S/ 120 por parche", "precio 45678912"])
+def test_money_before_a_number_keeps_it(text):
+    assert redact_text(text) == text

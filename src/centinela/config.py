@@ -320,8 +320,9 @@ def local_secret(name: str, data_dir: str | None = None) -> str:
         with open(path, "x", encoding="utf-8") as fh:  # "x": two first runs cannot both write
             fh.write(value + "\n")
         path.chmod(0o600)
-        print(f"centinela: created a random development key in {path} (keep it; set the "
-              "CENTINELA_ setting in production)", file=sys.stderr)
+        setting = f"CENTINELA_{path.stem.upper()}_KEY"  # pseudonym.key → CENTINELA_PSEUDONYM_KEY
+        print(f"centinela: created a random development key in {path} (keep it; in production "
+              f"set {setting} instead)", file=sys.stderr)
     except FileExistsError:
         return path.read_text(encoding="utf-8").strip()
     return value

@@ -21,7 +21,8 @@ def _session():
     return session_scope(engine)
 
 
-report = typer.Typer(help="Citizen reports: file, list for triage, change status.",
+report = typer.Typer(help="Citizen reports: file, list for triage, change status, "
+                          "re-redact stored ones.",
                      no_args_is_help=True)
 assistant = typer.Typer(help="The public assistant: ask, evaluate.", no_args_is_help=True)
 services = typer.Typer(help="Treatment-services directory.", no_args_is_help=True)
@@ -118,6 +119,72 @@ def report_status(code: str) -> None:
                        "there", err=True)
             raise typer.Exit(1)
         typer.echo(json.dumps(public_status(session, rep), ensure_ascii=False, indent=1))
+
+
+_REDACT_LABELS = {
+    "text": "texto / text",
+    "establishment_name": "establecimiento / establishment name",
+    "contact_removed": "contacto quitado / lead removed",
+    "contact_added": "contacto añadido / lead added",
+    "addition_text": "adiciones / additions",
+    "alert_summary": "resumen de alerta / alert summary",
+    "alert_evidence": "evidencia de alerta / alert evidence",
+    "delivery_payload": "envío de alerta / outbox payload",
+}
+_REDACT_SHOWN_IDS = 20
+
+
+@report.command("redact-stored")
+def report_redact_stored(
+    dry_run: bool = typer.Option(True, "--dry-run/--apply",
+                                 help="Solo mostrar qué cambiaría (por defecto) / only show what "
+                                      "would change (default); --apply writes it"),
+    actor: str = typer.Option("cli", help="Quién lo ejecuta (auditoría) / who runs it (audit log)"),
+    batch_size: int = typer.Option(200, min=1, help="Reportes por transacción / reports per "
+                                                    "transaction"),
+    as_json: bool = typer.Option(False, "--json", help="Todo el resultado en JSON, con todos "
+                                                      "los ids / the whole result as JSON"),
+) -> None:
+    """Vuelve a redactar los reportes guardados / re-redact stored reports with the current
+    redactor (text, establishment name, seller lead, additions, alert copies).
+
+    Prints counts per field and ids, never the data itself. Idempotent; audited.
+    """
+    from centinela.public.reredact import FIELDS, redact_stored
+
+    with _session() as session:
+        result = redact_stored(session, apply=not dry_run, actor=actor, now=_now(),
+                               batch_size=batch_size)
+    if as_json:
+        typer.echo(json.dumps(result.as_dict(), ensure_ascii=False, indent=1))
+        return
+    typer.echo(f"Revisados / checked: {result.reports} reportes / reports, {result.additions} "
+               f"adiciones / additions, {result.alerts} alertas / alerts, {result.deliveries} "
+               f"envíos / deliveries.")
+    changed = len(result.report_ids())
+    audit = ", ".join(f"#{i}" for i in result.audit_ids)
+    if not result.changes:
+        typer.echo("Nada que cambiar / nothing to change: todo ya está redactado con el "
+                   "redactor actual / everything is already redacted with the current redactor.")
+        typer.echo(f"Auditoría / audit log: {audit}")
+        return
+    if dry_run:
+        typer.echo(f"Simulación, no se escribió nada / dry run, nothing written. Cambiarían / "
+                   f"would change: {changed} reportes / reports.")
+    else:
+        typer.echo(f"Aplicado / applied: {changed} reportes cambiados / reports changed, en "
+                   f"{result.batches_written} transacciones / transactions.")
+    for f in FIELDS:
+        if not result.counts[f]:
+            continue
+        ids = result.ids[f]
+        more = (f" … (+{len(ids) - _REDACT_SHOWN_IDS}, --json)"
+                if len(ids) > _REDACT_SHOWN_IDS else "")
+        typer.echo(f"  {_REDACT_LABELS[f]:42} {result.counts[f]:5}  "
+                   f"{', '.join(ids[:_REDACT_SHOWN_IDS])}{more}")
+    typer.echo(f"Auditoría / audit log: {audit}")
+    if dry_run:
+        typer.echo("Para escribirlo / to write it: centinela report redact-stored --apply")
 
 
 @assistant.command("ask")

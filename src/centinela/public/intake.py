@@ -83,6 +83,24 @@ def validate(data: ReportInput, now: dt.datetime) -> ReportInput:
     if contact is not None and claimed_by_people(contact):
         # "987654321 (es mío)", "mi cel …": the field is for the seller's contact only.
         raise ReportError("contact", "own: the seller's phone, handle or link, never yours")
+    stored = redact_for_storage(text, name, contact)
+    return ReportInput(kind=data.kind, ubigeo=code, text=stored.text, how=data.how,
+                       occurred_on=data.occurred_on, establishment_name=stored.establishment_name,
+                       contact=stored.contact, latitude=lat, longitude=lon, photo=data.photo)
+
+
+@dataclass(frozen=True)
+class StoredText:
+    """A report's free-text fields as they are stored: redacted, with the seller's lead."""
+
+    text: str
+    establishment_name: str | None
+    contact: str | None
+
+
+def redact_for_storage(text: str, name: str | None, contact: str | None) -> StoredText:
+    """The free-text fields of a report as they are stored (a new report's, and a stored one's
+    again with ``centinela report redact-stored``, see :mod:`centinela.public.reredact`)."""
     if contact is None:
         # A seller's number written in the text (or typed with the place's name) is a lead:
         # keep it in the contact field (as the form asks) while the free text loses every phone
@@ -91,9 +109,18 @@ def validate(data: ReportInput, now: dt.datetime) -> ReportInput:
         contact = leads[0] if leads else None
     # Every free-text field is redacted before storage (and so before an alert copies it).
     name = redact_text(name, default_owner="seller") if name else None
-    return ReportInput(kind=data.kind, ubigeo=code, text=redact_text(text), how=data.how,
-                       occurred_on=data.occurred_on, establishment_name=name, contact=contact,
-                       latitude=lat, longitude=lon, photo=data.photo)
+    return StoredText(text=redact_text(text), establishment_name=name, contact=contact)
+
+
+def redact_addition(text: str) -> str:
+    """An addition's text as it is stored."""
+    return redact_text(text)
+
+
+def addition_lead(text: str) -> str | None:
+    """The seller's phone in an addition's text (it fills an empty ``contact``), or None."""
+    leads = lead_phones(text)  # a seller's number given later is still a lead
+    return leads[0] if leads else None
 
 
 def _new_report_id(session: Session, now: dt.datetime) -> str:
@@ -191,12 +218,12 @@ def add_info(session: Session, report: CitizenReport, text: str, photo: bytes | 
     if photo:
         _add_photo(session, report.report_id, photo, now)
     event = ReportEvent(report_id=report.report_id, at=now, kind="info", actor="reporter",
-                        text=redact_text(text), public=True)
+                        text=redact_addition(text), public=True)
     session.add(event)
     if report.contact is None and text:
-        leads = lead_phones(text)  # a seller's number given later is still a lead
-        if leads:
-            report.contact, report.contact_key = leads[0], contact_key(leads[0])
+        lead = addition_lead(text)
+        if lead:
+            report.contact, report.contact_key = lead, contact_key(lead)
     report.updated_at = now
     session.flush()
     from centinela.public.escalation import escalate

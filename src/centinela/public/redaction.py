@@ -103,8 +103,15 @@ _UNIT_AFTER = re.compile(
     r"muertos?|casos?|am\b|pm\b|de (?:la manana|la tarde|la noche|enero|febrero|marzo|abril|"
     r"mayo|junio|julio|agosto|setiembre|septiembre|octubre|noviembre|diciembre)|hab|habitantes?)",
 )
-_CURRENCY_BEFORE = re.compile(r"(?:s/\.?|\$|usd|us\$|€|soles|precio|costo|cuesta|cuestan|vale|"
-                              r"valen|pague|pagaron|cobran|cobra|a|por|total)\s*$")
+# Words are whole words: "a" must not match the end of "Rosa" or "botica" (a DNI after a
+# name ending in "a" was kept as a price).
+_CURRENCY_BEFORE = re.compile(r"(?:(?<![a-z])s/\.?|\$|(?<![a-z])us\$|€|\b(?:usd|soles|precio|"
+                              r"costo|cuesta|cuestan|vale|valen|pague|pagaron|cobran|cobra|a|"
+                              r"por|total))\s*$")
+# Before eight digits only money itself makes a price: "a", "por" or "total" before a
+# DNI-sized number ("se lo vendió a 45678912") do not.
+_MONEY_BEFORE = re.compile(r"(?:(?<![a-z])s/\.?|\$|(?<![a-z])us\$|€|\b(?:usd|soles|precio|"
+                           r"costo|cuesta|cuestan|vale|valen|pague|pagaron|cobran|cobra))\s*$")
 _ADDRESS_BEFORE = re.compile(r"\b(?:av|avenida|jr|jiron|calle|ca|psje|pasaje|mz|lt|lote|"
                              r"manzana|km|cuadra|cdra|nro|n°|numero|piso|dpto|departamento|"
                              r"int|interior|urb|block|puerta|ruta|linea|bus|combi|carro|"
@@ -143,6 +150,24 @@ LABELS = {"dni": "[DNI redactado]", "ce": "[CE redactado]", "passport": "[pasapo
           "name": "[nombre redactado]", "email": "[correo redactado]",
           "address": "[dirección redactada]"}
 OWNERS = ("self", "other", "seller", "unknown")
+# A label left by an earlier pass is opaque to the next one: it is never redacted again and
+# its words are not cues ("teléfono" in "[teléfono redactado]" is no phone word for the number
+# after it). Stored reports are re-redacted with ``centinela report redact-stored``.
+_LABEL = re.compile("|".join(re.escape(v) for v in sorted(set(LABELS.values()), key=len,
+                                                          reverse=True)))
+
+
+def _mask_labels(text: str) -> tuple[str, list[tuple[int, int]]]:
+    """``text`` with every label masked, and the labels' spans.
+
+    The mask has the label's length (spans stay spans of ``text``) and reads, to the rules, as
+    the one number token a label most often replaced: blocks (no word, space or punctuation)
+    ending in one digit that no rule can take (it is inside a taken span).
+    """
+    spans = [(m.start(), m.end()) for m in _LABEL.finditer(text)]
+    for a, b in spans:
+        text = text[:a] + "\u2588" * (b - a - 1) + "0" + text[b:]
+    return text, spans
 
 
 @dataclass(frozen=True)
@@ -383,7 +408,7 @@ def _classify(text: str, start: int, end: int, raw: str, cc: str | None,
             and [len(g) for g in sep_groups] in ([11], [2, 8, 1])):
         return "ruc"
     if len(body) == 8 and (check or not _is_date(digits)):
-        if _CURRENCY_BEFORE.search(left) or _ADDRESS_BEFORE.search(left) and len(sep_groups) > 1:
+        if _MONEY_BEFORE.search(left) or _ADDRESS_BEFORE.search(left) and len(sep_groups) > 1:
             return None
         return "dni"
     if n == 9 and digits.startswith("9"):
@@ -598,7 +623,9 @@ def scan(text: str, default_owner: str = "unknown") -> list[Finding]:
     reported place).
     """
     found: list[Finding] = []
-    taken: list[tuple[int, int]] = []
+    # Labels of an earlier pass are taken already; the rules read them as a neutral mask of
+    # the same length (so every span below is also a span of the caller's text).
+    text, taken = _mask_labels(text)
     bounds = _boundaries(text)
 
     def free(a: int, b: int) -> bool:
@@ -671,25 +698,38 @@ def _nfc(text: str) -> str:
     return unicodedata.normalize("NFC", text) if not text.isascii() else text
 
 
+MAX_PASSES = 4
+
+
 def redact_text(text: str, default_owner: str = "unknown") -> str:
     """Replace every identifier found by :func:`scan` with a label such as ``[DNI redactado]``.
 
     Used for every free-text field of a public report (text, additions, establishment name;
     the latter with ``default_owner="seller"``: "Bodega Doña Juanita" names the place).
+
+    Idempotent: labels are never redacted again, and the text is scanned again until a pass
+    finds nothing (at most ``MAX_PASSES``), because a number read beside its neighbour can be
+    missed and then found once the neighbour is a label ("(01) 555-1234 001234567"). So
+    ``redact_text(redact_text(t)) == redact_text(t)``.
     """
     if not text:
         return text
     text = _nfc(text)
-    out, pos = [], 0
-    for f in scan(text, default_owner):
-        out.append(text[pos : f.start])
-        out.append(LABELS[f.kind])
-        pos = f.end
-    out.append(text[pos:])
-    return "".join(out)
+    for _ in range(MAX_PASSES):
+        found = scan(text, default_owner)
+        if not found:
+            break
+        out, pos = [], 0
+        for f in found:
+            out.append(text[pos : f.start])
+            out.append(LABELS[f.kind])
+            pos = f.end
+        out.append(text[pos:])
+        text = "".join(out)
+    return text
 
 
-def _phone_value(value: str) -> str:
+def phone_value(value: str) -> str:
     """Digits of a phone as written (+51 kept; the trunk 0 of an area code dropped after it)."""
     digits = re.sub(r"\D", "", value) or spelled_digits(value)
     intl = re.match(r"\s*(?:\+|00)\s?51", value)
@@ -706,7 +746,7 @@ def lead_phones(text: str, default_owner: str = "unknown") -> list[str]:
     if not text:
         return []
     text = _nfc(text)
-    return [_phone_value(f.value) for f in scan(text, default_owner)
+    return [phone_value(f.value) for f in scan(text, default_owner)
             if f.kind == "phone" and f.owner == "seller"]
 
 
