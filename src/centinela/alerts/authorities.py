@@ -14,25 +14,22 @@ from sqlalchemy.orm import Session
 from centinela.alerts.models import Authority, Channel
 from centinela.reference.ubigeo import departments
 
-# Topic vocabulary used by detectors (Alert.topics) and authorities (Authority.topics).
-TOPICS = {
-    "custody": "cadena de custodia / chain of custody",
-    "counterfeit": "falsificación o serie clonada / counterfeit or cloned serial",
-    "unauthorized_holder": "tenedor no autorizado / unauthorized holder",
-    "theft_loss": "robo o pérdida / theft or loss",
-    "seizure_trace": "rastreo de incautación / seizure trace",
-    "online": "venta en línea / online sales",
-    "waste": "desecho / waste",
-    "diversion": "desvío / diversion",
-    "prescribing": "prescripción / prescribing",
-    "doctor_shopping": "múltiples proveedores / multiple providers",
-    "patient_safety": "seguridad del paciente / patient safety",
-    "suspicious_order": "pedido sospechoso / suspicious order",
-    "inventory": "inventario / inventory",
-    "regional_surge": "aumento regional / regional surge",
-    "compliance": "cumplimiento normativo / compliance",
-    "early_warning": "alerta temprana / early warning",
-}
+# Topic vocabulary: every topic an alert or a routed payload carries (detectors' ``topics``, the
+# EWS, citizen reports, online leads, audit checkpoints...) and so every topic an authority can
+# subscribe to (Authority.topics; empty = all). The EWS also tags its alerts with the substance
+# class of the signal; those are not offered as subscriptions here. Labels: ``code.<topic>`` in
+# the web catalogues (web/i18n/admin_codes.json).
+TOPICS = (
+    "custody", "counterfeit", "unauthorized_holder", "theft_loss", "seizure_trace", "online",
+    "waste", "diversion", "prescribing", "forgery", "dispensing", "doctor_shopping",
+    "patient_safety", "suspicious_order", "inventory", "regional_surge", "compliance",
+    "early_warning", "ews", "identification", "unconfirmed", "overdose", "seizure", "citizen",
+    "pharmacy", "criminal", "audit",
+)
+# Kinds of authority: the seed registry's, the audit-oversight recipient (``auditsign``) and the
+# professionals' certification outbox (``certification.progress``).
+AUTHORITY_KINDS = ("regulator", "regional_health", "diris", "police", "prosecutor", "oversight",
+                   "professionals")
 CRIMINAL_TOPICS = ["theft_loss", "unauthorized_holder", "seizure_trace", "online", "counterfeit"]
 
 # DIRIS of Lima Metropolitana (province 1501) by district (MINSA, R.M. 467-2017/MINSA).

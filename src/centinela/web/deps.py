@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from centinela.accounts.models import User
 from centinela.accounts.policy import nav_for
-from centinela.web.codes import code
+from centinela.web.codes import code, detail
 from centinela.web.fmt import register as register_formats
 from centinela.web.i18n import detector_label, pick_lang, translate
 from centinela.web.security import CSRF_FIELD, csrf_token
@@ -54,6 +54,16 @@ def _code_filter(ctx, value):
 
 
 templates.env.filters["code"] = _code_filter
+
+
+@pass_context
+def _detail_filter(ctx, value, key: str = ""):
+    """``{{ value|detail(key) }}``: one value of an audit entry's details in the page's language
+    (``"role": "police"`` → "Policía"); see :func:`centinela.web.codes.detail`."""
+    return detail(key, value, ctx.get("lang") or "es")
+
+
+templates.env.filters["detail"] = _detail_filter
 
 
 @pass_context

@@ -15,6 +15,7 @@ from centinela.accounts import access as access_svc
 from centinela.accounts.models import ROLES, User
 from centinela.accounts.service import AccountError, create_user
 from centinela.accounts.tokens import create_token, revoke_token
+from centinela.alerts.authorities import AUTHORITY_KINDS, TOPICS
 from centinela.alerts.models import SEVERITIES, Authority, Channel
 from centinela.web.deps import clock, db_session, lang, render, require_roles
 from centinela.web.i18n import account_error
@@ -25,6 +26,7 @@ from centinela.web.views.admin import (
     AuthoritiesContext,
     UsersContext,
     access_rows,
+    audit_actions,
     build_audit,
     build_authorities,
     build_users,
@@ -198,7 +200,8 @@ def authorities_page(request: Request, user: User = Depends(admin),
     """Authorities with their jurisdictions, topics and channels."""
     return render(request, "admin/authorities.html",
                   {"ctx": build_authorities(session), "severities": SEVERITIES,
-                   "channel_kinds": CHANNEL_KINDS, "error": None})
+                   "channel_kinds": CHANNEL_KINDS, "authority_kinds": AUTHORITY_KINDS,
+                   "topics": TOPICS, "error": None})
 
 
 @router.get("/api/v1/admin/authorities", response_model=AuthoritiesContext, tags=["admin"])
@@ -220,7 +223,8 @@ async def authority_save(request: Request, user: User = Depends(admin),
     auth.name = str(form.get("name")).strip()[:200]
     auth.kind = str(form.get("kind") or "regulator")[:30]
     auth.departments = _form_list(str(form.get("departments") or ""))
-    auth.topics = _form_list(str(form.get("topics") or ""))
+    # one ``topics`` field per ticked box (the page), or one comma-separated field (scripts)
+    auth.topics = list(dict.fromkeys(t for v in form.getlist("topics") for t in _form_list(str(v))))
     auth.min_severity = sev
     auth.active = form.get("active", "on") == "on"
     session.add(auth)
@@ -276,7 +280,8 @@ def audit_page(request: Request, actor: str = "", action: str = "", before: Anno
                user: User = Depends(admin), session: Session = Depends(db_session)):
     """The audit log, newest first, with the result of verifying its hash chain."""
     return render(request, "admin/audit.html",
-                  {"ctx": build_audit(session, actor[:80], action[:60], before)})
+                  {"ctx": build_audit(session, actor[:80], action[:60], before),
+                   "actions": audit_actions(session)})
 
 
 @router.get("/api/v1/admin/audit", response_model=AuditContext, tags=["admin"])

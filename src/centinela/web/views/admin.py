@@ -174,3 +174,8 @@ def build_audit(session: Session, actor: str = "", action: str = "",
                  for e in rows],
         total=total, before=rows[-1].id if len(rows) == AUDIT_PAGE else None, chain_ok=ok,
         first_bad_id=bad, actor=actor, action=action)
+
+
+def audit_actions(session: Session) -> list[str]:
+    """Every action the audit log holds (the page's action filter offers them by name)."""
+    return sorted(session.scalars(select(audit.AuditEntry.action).distinct()))
