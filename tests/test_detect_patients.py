@@ -254,3 +254,29 @@ def test_one_palliative_prescription_does_not_cover_a_doctor_shopper(session):
     assert alerts["PSN:shop01"].severity != "low" and alerts["PSN:shop02"].severity != "low"
     assert "oncológico" not in alerts["PSN:shop01"].summary
     assert alerts["PSN:pal03"].severity == "low" and "oncológico" in alerts["PSN:pal03"].summary
+
+
+def test_a_palliative_patients_patch_with_rescue_morphine_is_a_notice_for_the_clinicians(session):
+    """High doses with breakthrough medication, all from the palliative unit (a patch and
+    morphine tablets, 480+ MME/day): the clinicians' matter, a low notice. The same regimen
+    with the morphine from a family doctor stays graded."""
+    base_products(session)
+    from centinela.registry.models import Product
+
+    session.add(Product(product_code="FEN-P100", name="Fentanilo parche 100 mcg/h",
+                        substance="fentanyl", dosage_form="patch", strength_mg_per_unit=16.8,
+                        patch_mcg_per_hour=100))
+    for e in ("F1", "F2"):
+        est(session, e)
+    prof(session, "CMP-PAL", specialty="palliative_care")
+    prof(session, "CMP-GP", specialty="general_medicine")
+    for k in range(6):
+        for pat, rescue_by in (("PSN:pal", "CMP-PAL"), ("PSN:mix", "CMP-GP")):
+            _dispense(session, "F1", "CMP-PAL", pat, days(T, 30 * k), qty=20, product="FEN-P100")
+            _dispense(session, "F2", rescue_by, pat, days(T, 30 * k + 1), qty=240,
+                      days_supply=30)
+    session.commit()
+    run_all(session, only=["high_mme"])
+    found = _subjects(session, "high_mme")
+    assert found["PSN:pal"].severity == "low" and "cuidados paliativos" in found["PSN:pal"].summary
+    assert found["PSN:mix"].severity != "low"

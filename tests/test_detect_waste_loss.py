@@ -141,6 +141,29 @@ def test_every_loss_is_reported_and_repeated_losses_scaled_by_throughput(session
     assert ev["observed"] == 3 and ev["expected"] < 0.1 and ev["units_lost"] == 15
 
 
+def test_one_theft_booked_as_several_rows_is_one_loss_event(session):
+    # ONE booked a theft of three lots on one day (three rows): one incident, not three.
+    base_products(session)
+    for e in ("ONE", "TWO"):
+        est(session, e)
+        for j in range(10):
+            mv(session, "dispense", e, FENT_AMP, 10, days(T0, 10 * j), patient_id=f"PSN:{e}{j}",
+               prescriber_id="CMP-1", prescription_id=f"R{e}{j}")
+    est(session, "BIG", "hospital")  # the national rate: one breakage in 100 000 units
+    for j in range(10):
+        mv(session, "administer", "BIG", FENT_AMP, 10000, days(T0, 10 * j), patient_id=f"PSN:b{j}")
+    mv(session, "loss", "BIG", FENT_AMP, 1, days(T0, 2))
+    for lot in ("L1", "L2", "L3"):
+        mv(session, "loss", "ONE", FENT_AMP, 5, days(T0, 11), lot=lot)
+    for j in range(3):
+        mv(session, "loss", "TWO", FENT_AMP, 5, days(T0, 20 * j + 1))
+    session.commit()
+    run_all(session, only=["repeated_loss"])
+    repeated = _by_subject(session, "repeated_loss")
+    assert set(repeated) == {"TWO"}
+    assert repeated["TWO"].evidence["observed"] == 3
+
+
 def _shift_nurse(session, rng, nid, given, n, hospital, start=0, every=2, birth_year=1970):
     """A nurse with ``n`` shifts, one dose a shift drawn from ``given`` (lo, hi) ampoules."""
     for j in range(n):

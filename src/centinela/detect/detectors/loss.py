@@ -99,8 +99,10 @@ class LossReport(Detector):
 class RepeatedLoss(Detector):
     """An establishment reporting more losses than its throughput explains.
 
-    Expected losses = the national rate of loss events per unit consumed × the establishment's
-    units consumed in the window; flagged when at least two losses and the Poisson tail
+    A loss event is an incident: the loss rows an establishment books on one day count once (a
+    theft of several products or lots is booked as several rows). Expected losses = the
+    national rate of incidents per unit consumed × the establishment's units consumed in the
+    window; flagged when at least two losses and the Poisson tail
     probability P(X ≥ k) is below 1e-3 and survives Benjamini–Hochberg (q = 5 %) over every
     establishment that handled stock.
     """
@@ -128,10 +130,14 @@ class RepeatedLoss(Detector):
             return []
         used = win & f.is_type(*CONSUMED)
         through = np.bincount(f.est[used], weights=f.qty[used], minlength=len(f.estv))
-        rate = len(loss) / max(float(through.sum()), 1.0)
+        # A loss event is an incident: the rows one establishment books on one day (a theft of
+        # several products or lots is one theft, booked as one row per product or lot).
+        day = ctx.row_day[loss].astype(np.int64)
+        incidents = len(np.unique(f.est[loss].astype(np.int64) * 100_000 + day))
+        rate = incidents / max(float(through.sum()), 1.0)
         cands = []
         for est, grp in groups(f.est[loss], loss):
-            k = len(grp)
+            k = len(np.unique(ctx.row_day[grp]))
             if k < 2:
                 continue
             mu = rate * float(through[est])
@@ -147,7 +153,8 @@ class RepeatedLoss(Detector):
                 continue
             name = f.estv.name(est)
             units = float(f.qty[grp].sum())
-            summary = (f"{name} reportó {k} pérdidas o robos ({fmt(units)} unidades) entre "
+            summary = (f"{name} reportó {k} pérdidas o robos en días distintos ({fmt(units)} "
+                       f"unidades) entre "
                        f"{day_str(int(f.t[grp].min()))} y {day_str(int(f.t[grp].max()))}; "
                        f"se esperaban {mu:.2f} según su movimiento.")
             out.append(self.draft(

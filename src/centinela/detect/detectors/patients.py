@@ -364,7 +364,8 @@ class HighMME(Detector):
     tolerates = (
         "stable high doses from one prescriber (cancer pain), patients under oncology or "
         "palliative care (any such prescription in the period; CDC scope is the patient) "
-        "below 4x the threshold or on one opioid, and early refills. An acute episode "
+        "below 4x the threshold or on one opioid (a low notice when every supply came from "
+        "that care), and early refills. An acute episode "
         "(< 30 days at or above the threshold) with a peak below 2x the threshold is a low "
         "notice, not an alert for the authorities. A patient whose every prescriber has an "
         "open prescriber_volume alert (medium+) is graded low and listed under that alert "
@@ -423,11 +424,16 @@ class HighMME(Detector):
             risks = self._risk_factors(ctx, inside, start, end, rows, peak / thr)
             if not risks:
                 continue
-            if any(exempt[int(i)] for i in inside) and not {"extreme_dose", "two_opioids"} <= set(risks):
+            cared = [exempt[int(i)] for i in inside]
+            if any(cared) and not {"extreme_dose", "two_opioids"} <= set(risks):
                 # A patient under cancer or palliative care (the CDC guideline's scope is the
                 # patient, not each prescription: a family doctor's tablets beside the
                 # oncologist's patches, an opioid rotation): only an implausible regimen.
                 continue
+            # Every supply from oncology or palliative care: a patch with morphine or methadone
+            # for breakthrough pain at a high dose is that care's ordinary regimen, the
+            # clinicians' matter (a low notice), not the authorities'.
+            palliative_only = bool(cared) and all(cared)
             pid = f.patv.name(p)
             ratio = peak / thr
             strength = min(0.85, 0.45 + 0.15 * np.log2(max(ratio, 1.0)) + 0.05 * len(risks))
@@ -443,6 +449,10 @@ class HighMME(Detector):
                 score = min(calibrate(strength, mme_total)[0], self.NOTICE_MAX)
                 summary += (" Episodio agudo (menos de 30 días, menos del doble del umbral): "
                             "aviso para los clínicos del paciente.")
+            elif palliative_only:
+                score = min(calibrate(strength, mme_total)[0], self.NOTICE_MAX)
+                summary = summary[:-1] + (", todo recetado por oncología o cuidados paliativos: "
+                                          "aviso para los clínicos del paciente.")
             out.append(self.draft(
                 pid, t0, t1, strength, mme_total, summary,
                 {"metric": "concurrent daily MME", "observed": peak, "expected": thr,
