@@ -42,10 +42,24 @@ def alerts(engine, session) -> dict[tuple[str, str], str]:
        prescriber_id="CMP-1")
     seed_demo_users(session, password=PASSWORD)
     session.commit()
+    _whole_units(session)
+    session.commit()
     run_all(engine, only=["prescriber_scope", "late_administration", "serial_reuse",
-                          "transfer_not_received"], now=days(T, 70))
+                          "transfer_not_received", "whole_unit_administrations"],
+            now=days(T, 70))
     session.expire_all()
     return {(a.detector, a.subject_id): a.alert_id for a in session.scalars(select(Alert))}
+
+
+def _whole_units(session) -> None:
+    """ER-1: ten nurses at about 20 % whole ampoules, CEP-W at 55 % (the detector's own test)."""
+    import numpy as np
+
+    from tests.test_detect_whole_units import _ward
+
+    er = {f"CEP-E{i:02d}": (0.2, 60) for i in range(10)}
+    er["CEP-W"] = (0.55, 70)
+    _ward(session, np.random.default_rng(3), "ER-1", er)
 
 
 @pytest.fixture
@@ -64,6 +78,8 @@ CASES = {
                                  "en": "whose serial was already recorded as consumed"},
     ("transfer_not_received", "PH-1"): {"es": "no registró la recepción de 4 envíos",
                                         "en": "did not book the receipt of 4 shipments"},
+    ("whole_unit_administrations", "CEP-W"): {"es": "como ampollas enteras",
+                                              "en": "as whole ampoules"},
 }
 
 

@@ -12,6 +12,7 @@ import importlib
 
 from centinela.detect.base import Detector
 from centinela.detect.detectors.administration import LateAdministration
+from centinela.detect.detectors.bedside import WholeUnitAdministrations
 from centinela.detect.detectors.certification import UncertifiedHandler
 from centinela.detect.detectors.custody import (
     SeizureTrace,
@@ -94,6 +95,7 @@ register("repeated_loss", RepeatedLoss)
 register("waste_share", WasteShare)
 register("waste_unwitnessed", UnwitnessedWaste)
 register("late_administration", LateAdministration)
+register("whole_unit_administrations", WholeUnitAdministrations)
 register("disposal_share", DisposalShare)
 register("prescriber_volume", PrescriberVolume)
 register("early_refills", EarlyRefills)

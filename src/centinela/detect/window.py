@@ -33,6 +33,7 @@ HISTORY_DAYS: dict[str, int] = {
     "repeated_loss": 0,
     "waste_share": 31,
     "waste_unwitnessed": 31,
+    "whole_unit_administrations": 0,  # the window's administrations and wastes
     "late_administration": 14,  # the start of the courses that run into the window
     "prescriber_volume": 0,  # its 90-day windows lie in the lookback; history: aggregates
     "early_refills": 31,  # the supply before a window's first renewal (a month's)

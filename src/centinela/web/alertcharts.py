@@ -48,6 +48,7 @@ FAMILIES = {
     "uncertified_handler": "records", "prescription_form_misuse": "records",
     "dispense_without_prescription": "records", "prescriber_scope": "records",
     "late_administration": "records", "early_refills": "records", "unrecorded_supply": "loss",
+    "whole_unit_administrations": "loss",
 }
 
 
@@ -390,6 +391,11 @@ def _loss(c: _Ctx) -> list[ChartSpec]:
                          round(float(ev["observed"]) * 100, 1),
                          round(float(ev.get("expected") or 0) * 100, 1),
                          (rng[0] * 100, rng[1] * 100) if rng else None, c.t("peer_median"))]
+    if a.detector == "whole_unit_administrations" and _num(ev.get("observed")) is not None:
+        return [_compare(c, "whole-units", c.t("whole.title"), c.t("unit.pct_administrations"), "%",
+                         round(float(ev["observed"]) * 100, 1),
+                         round(float(ev.get("expected") or 0) * 100, 1), None,
+                         c.t("peer_median"))]
     if a.detector == "disposal_share" and _num(ev.get("observed")) is not None:
         rng = _range(ev)
         return [_compare(c, "disposal-share", c.t("disposal.title"), c.t("unit.pct_written_off"),

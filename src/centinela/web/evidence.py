@@ -238,6 +238,8 @@ def _params(alert: Alert, ev: dict, lang: str) -> dict[str, str]:
         "early_renewals": _n(ev.get("early_renewals"), lang),
         "dispenses": _n(ev.get("dispenses"), lang),
         "serial_count": _n(ev.get("serial_count"), lang),
+        "administrations": _n(ev.get("administrations"), lang),
+        "whole_units": _n(ev.get("whole_units"), lang),
         "sender_list": ", ".join(str(x) for x in ev.get("senders") or []) or "—",
         "late_doses": _n(ev.get("late_doses"), lang),
         "late_courses": _n(ev.get("late_courses"), lang),
