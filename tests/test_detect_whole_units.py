@@ -25,7 +25,7 @@ def _ward(session, rng, ward: str, nurses: dict[str, tuple[float, int]]) -> None
     est(session, ward, kind="hospital")
     for nid, (share, n) in nurses.items():
         prof(session, nid, role="nurse")
-        for j in range(n):
+        for _j in range(n):
             at = T0 + dt.timedelta(hours=int(rng.integers(0, 24 * 120)))
             whole = rng.random() < share
             dose = 1.0 if whole else float(rng.choice([0.25, 0.5, 0.5, 0.75]))
