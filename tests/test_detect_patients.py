@@ -280,3 +280,23 @@ def test_a_palliative_patients_patch_with_rescue_morphine_is_a_notice_for_the_cl
     found = _subjects(session, "high_mme")
     assert found["PSN:pal"].severity == "low" and "cuidados paliativos" in found["PSN:pal"].summary
     assert found["PSN:mix"].severity != "low"
+
+
+def test_one_prescribers_basal_and_rescue_opioids_below_twice_the_threshold_are_a_notice(session):
+    """An internist's patch with morphine tablets for breakthrough pain (≈ 150 MME/day): a
+    planned regimen, a low notice; the same doses from two prescribers stay graded."""
+    base_products(session)
+    for e in ("F1", "F2"):
+        est(session, e)
+    prof(session, "CMP-INT", specialty="internal_medicine")
+    prof(session, "CMP-GP", specialty="general_medicine")
+    for k in range(6):
+        for pat, rescue_by in (("PSN:one", "CMP-INT"), ("PSN:two", "CMP-GP")):
+            _dispense(session, "F1", "CMP-INT", pat, days(T, 30 * k), qty=10, product=FENT_PATCH)
+            _dispense(session, "F2", rescue_by, pat, days(T, 30 * k + 1), qty=90,
+                      days_supply=30)
+    session.commit()
+    run_all(session, only=["high_mme"])
+    found = _subjects(session, "high_mme")
+    assert found["PSN:one"].severity == "low" and "régimen de base" in found["PSN:one"].summary
+    assert found["PSN:two"].severity != "low"

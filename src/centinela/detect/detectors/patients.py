@@ -449,6 +449,13 @@ class HighMME(Detector):
                 score = min(calibrate(strength, mme_total)[0], self.NOTICE_MAX)
                 summary += (" Episodio agudo (menos de 30 días, menos del doble del umbral): "
                             "aviso para los clínicos del paciente.")
+            elif (risks == ["two_opioids"] and ratio < self.ACUTE_MULTIPLE
+                  and len({int(x) for x in f.prescriber[inside]}) == 1):
+                # One prescriber's basal and breakthrough opioids below twice the threshold:
+                # a planned regimen, the clinicians' matter.
+                score = min(calibrate(strength, mme_total)[0], self.NOTICE_MAX)
+                summary = summary[:-1] + (", de un solo prescriptor (régimen de base y rescate): "
+                                          "aviso para los clínicos del paciente.")
             elif palliative_only:
                 score = min(calibrate(strength, mme_total)[0], self.NOTICE_MAX)
                 summary = summary[:-1] + (", todo recetado por oncología o cuidados paliativos: "
