@@ -123,14 +123,19 @@ class PrescriptionFormMisuse(Detector):
                 "before_issue": "usadas antes de su emisión",
                 "not_issued": "con número no emitido"}
         detail = ", ".join(f"{k} {text[r]}" for r, k in sorted(reasons.items()))
+        where = (f"en {sorted(ests)[0]}" if len(ests) == 1
+                 else f"en {len(ests)} establecimientos")
         summary = (f"Recetas especiales de {name} ({subject}) con uso irregular: {detail}; "
-                   f"{n} formulario(s), {len(events)} dispensación(es) en {len(ests)} "
-                   "establecimiento(s).")
+                   f"{n} formulario(s), {len(events)} dispensación(es) {where}.")
         est = session.get(Establishment, sorted(ests)[0]) if ests else None
         t0, t1 = to_epoch(min(times)), to_epoch(max(times))
         return self.draft(subject, t0, t1, strength, mme, summary,
                           {"forms": forms[:50], "reasons": dict(reasons), "events": events[:100],
-                           "establishments": sorted(ests)},
+                           "establishments": sorted(ests),
+                           # Where the forms were filled: one pharmacy filling a prescriber's
+                           # forms irregularly points at that pharmacy (forged forms) as much
+                           # as at the prescriber named on them.
+                           "establishment_id": sorted(ests)[0] if len(ests) == 1 else None},
                           department=(pro.department if pro is not None and pro.department
                                       else est.department if est else None),
                           ubigeo=est.ubigeo if est else None)
