@@ -67,6 +67,28 @@ def test_ordinary_renewals_and_a_couple_of_patients_are_not_flagged(session):
     assert _alerts(session, "early_refills") == {}
 
 
+def test_a_fill_split_across_two_lots_is_not_an_early_renewal(session):
+    """Quirk (outside world): a pharmacy completing each monthly patch supply from two lots
+    books two rows minutes apart, each with the course's 30 days."""
+    base_products(session)
+    for e in range(6):
+        est(session, f"PH-{e}")
+    for d in range(20):
+        pid = prof(session, f"CMP-{d:03d}", specialty="general_medicine")
+        for p in range(10 if d < 1 else 3):
+            for k in range(10):
+                at = days(T0, k * 30 + p)
+                mv(session, "dispense", f"PH-{(d + p) % 6}", FENT_PATCH, 10, at, prescriber_id=pid,
+                   patient_id=f"PSN:{d:03d}{p}", days_supply=30, lot="L-A")
+                if d < 1:  # this prescriber's patients fill at the splitting pharmacy
+                    mv(session, "dispense", f"PH-{(d + p) % 6}", FENT_PATCH, 5,
+                       at + dt.timedelta(minutes=3), prescriber_id=pid,
+                       patient_id=f"PSN:{d:03d}{p}", days_supply=30, lot="L-B")
+    session.flush()
+    run_all(session, only=["early_refills"])
+    assert _alerts(session, "early_refills") == {}
+
+
 def _stock_world(session, dispensed_per_month: int, counted: bool = True) -> None:
     """Pharmacies receiving 20 patches a month and dispensing ~20; PH-X dispenses more."""
     base_products(session)

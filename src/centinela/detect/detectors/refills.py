@@ -23,7 +23,8 @@ class EarlyRefills(Detector):
     a 30-day supply renewed before day 23) and does not raise the daily dose (a titration up,
     a new strength, is a new regimen, not an early renewal). Each renewal counts for the
     prescriber who wrote it. Tablets and ampoules whose dispense gave no ``days_supply`` are
-    not judged: their length is unknown.
+    not judged: their length is unknown. Rows less than a day apart (one prescription filled
+    from two lots) are one fill, not a renewal.
 
     For k early renewals out of n, the expected share is every other prescriber's (pooled,
     never below 2 %); flagged when k ≥ 8 over at least 3 patients, the share is at least
@@ -71,7 +72,9 @@ class EarlyRefills(Detector):
         elapsed = (t[1:] - t[:-1]) / DAY
         # A renewal is judged when the previous supply's length is known; early when it comes
         # before 75 % of it and does not raise the daily dose (a titration up).
-        judged = same & prev_known
+        # Rows of one fill (a prescription dispensed from two lots, or in two rows on one
+        # visit: less than a day apart) are one supply, not a renewal.
+        judged = same & prev_known & (elapsed >= 1.0)
         early = judged & (elapsed < self.EARLY_FRACTION * days[:-1]) \
             & (daily[1:] <= self.TITRATION * daily[:-1])
         cur = rows[1:]
