@@ -100,3 +100,26 @@ def _shoot(page, path: Path) -> None:
     width = page.viewport_size["width"]
     page.screenshot(path=str(path), full_page=True,
                     clip={"x": 0, "y": 0, "width": width, "height": min(bottom, 2600)})
+
+
+def test_new_findings_charts_fit_and_read_in_chromium(browser_page, live_app, engine, session):
+    """This stop's findings (a dentist's patches, doses after the course, whole ampoules, a nurse
+    behind reused serials, a receiver behind lost shipments) in the browser: the sentence, a
+    chart whose labels fit, at both widths."""
+    from tests.test_alert_pages_new_findings import CASES
+    from tests.test_alert_pages_new_findings import alerts as make_alerts
+
+    found = make_alerts.__wrapped__(engine, session)
+    page, base = browser_page, live_app
+    _login(page, base)
+    problems = {}
+    for key, said in CASES.items():
+        for width in (390, 1366):
+            page.set_viewport_size({"width": width, "height": 900})
+            page.goto(f"{base}/alerts/{found[key]}?lang=es")
+            assert said["es"] in page.inner_text("main"), key
+            assert page.locator("svg.alert-chart").count() >= 1, key
+            bad = page.evaluate(CHECK)
+            if bad:
+                problems[f"{key}@{width}"] = bad
+    assert not problems, problems
