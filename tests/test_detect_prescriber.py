@@ -46,6 +46,9 @@ def test_like_with_like_flags_intensity_and_sudden_volume_not_big_palliative(ses
     assert y["criterion"] == "volume_change" and y["history_ratio"] >= 2
     assert alerts["CMP-GPX"].subject_kind == "professional"
     assert alerts["CMP-GPX"].department == "15"
+    # Where it was handed out: all at F1, in the prescriber's own department.
+    assert x["establishment_id"] == "F1" and x["top_establishment_share"] == 1.0
+    assert x["outside_department"] is False
 
 
 def test_intensity_of_a_small_panel_must_not_be_one_patient(session):

@@ -459,6 +459,13 @@ class PrescriberVolume(Detector):
                         "de dosis o nuevos pacientes del servicio; revisar, prioridad media.")
         est = f.est[mine]
         est0 = int(np.bincount(est[est >= 0]).argmax()) if (est >= 0).any() else -1
+        # Where the window's supply was handed out: one pharmacy far from the prescriber's
+        # department filling most of it is what forged prescriptions in a real doctor's name
+        # look like (the pharmacy, not the doctor, may be the subject to visit).
+        mme_rows = ctx.row_mme[mine]
+        top_share = (float(mme_rows[est == est0].sum() / mme_rows.sum())
+                     if est0 >= 0 and mme_rows.sum() > 0 else None)
+        home, there = ctx.prof_department(c), ctx.est_department(est0) if est0 >= 0 else None
         # Run at a day's end, a window's start falls on a day's last second: the alert's window
         # is shown from the next second, the first of its first whole day (not "9 March,
         # 23:59"); a movement at that very second is the only one this moves out.
@@ -475,6 +482,9 @@ class PrescriberVolume(Detector):
              "mme_per_patient": float(per_pat), "history_ratio": v["hist_ratio"],
              "own_intensity_ratio": v.get("own_ratio"), "capped_low": bool(v.get("capped")),
              "capped_medium": bool(v.get("capped_medium")),
+             "establishment_id": f.estv.name(est0) if est0 >= 0 else None,
+             "top_establishment_share": None if top_share is None else round(top_share, 3),
+             "outside_department": bool(home and there and home != there),
              **f.events(mine)},
             department=ctx.prof_department(c) or ctx.est_department(est0),
             ubigeo=ctx.registry.est_ubigeo[est0] if est0 >= 0 else None, score=score,
