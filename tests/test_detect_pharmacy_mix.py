@@ -339,3 +339,38 @@ def test_one_local_doctor_and_identical_quantities_alone_are_a_low_notice(sessio
     assert "prescriber_concentration" in a.evidence["flags"]
     assert not {"prescriber_elsewhere", "patients_elsewhere", "sudden_onset"} & set(a.evidence["flags"])
     assert "baja prioridad" in a.summary
+
+
+def test_a_mill_hidden_in_a_busy_honest_pharmacy_is_found_by_its_prescriber(session):
+    """Quirk (foreign world 49): two prescribers from elsewhere fill one-off patch scripts at a
+    busy pharmacy whose 150 chronic patients keep its one-off share ordinary. Their fills there
+    are one-off nearly all, so the pair is tested apart. Look-alike: an oncologist whose new
+    patients, many dying after a first fill, come to another busy pharmacy (cancer care is left
+    out of the pair test)."""
+    rng = random.Random(11)
+    _products(session)
+    _peers(session, rng)
+    _far(session, ["CMP-FAR1", "CMP-FAR2"])
+    local = [prof(session, f"CMP-BUSY-LOC{j}", specialty="general_medicine", ubigeo="130101")
+             for j in range(4)]
+    onc = prof(session, "CMP-ONC-BUSY", specialty="oncology", ubigeo="130101")
+    for outlet in ("F-BUSY", "F-ONC"):
+        est(session, outlet, "pharmacy", ubigeo="130101")
+        _chronic(session, outlet, local, 150, outlet, rng, ubigeo="130101", mean_fills=10.0)
+    d, k = 240.0, 0
+    while d < END_DAY:
+        d += rng.expovariate(0.35)
+        k += 1
+        for outlet, presc in (("F-BUSY", rng.choice(["CMP-FAR1", "CMP-FAR2"])), ("F-ONC", onc)):
+            pid = f"DNI:{zlib.crc32(f'{outlet}-P{k}'.encode()) % 90_000_000 + 10_000_000}"
+            mv(session, "dispense", outlet, FENT_PATCH, 10, _at(d, 8), patient_id=pid,
+               prescriber_id=presc, days_supply=30, prescription_id=f"RX-{outlet}-P{k}",
+               patient_ubigeo="130101")
+    session.commit()
+    run_all(session, only=["pharmacy_patient_mix"])
+    alerts = _alerts(session)
+    assert set(alerts) == {"F-BUSY"}, {k: a.summary for k, a in alerts.items()}
+    ev = alerts["F-BUSY"].evidence
+    assert ev["prescriber_pair"]["id"] in ("CMP-FAR1", "CMP-FAR2")
+    assert ev["prescriber_pair"]["one_off_fills"] >= 8
+    assert ev["one_off_share"] < 0.25  # the outlet alone would not stand out

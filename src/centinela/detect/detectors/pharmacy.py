@@ -13,6 +13,7 @@ from centinela.alerts.service import AlertDraft
 from centinela.detect.base import Detector, day_str, fmt
 from centinela.detect.context import DAY, DetectionContext, lima_day
 from centinela.detect.scoring import bh_keep, binom_sf, percentile_of, poisson_sf
+from centinela.detect.util import prescriber_exempt
 from centinela.lib.clock import LIMA_OFFSET_S
 
 WINDOW_DAYS, STEP_DAYS, N_WINDOWS = 90, 30, 10
@@ -59,6 +60,12 @@ class PharmacyPatientMix(Detector):
     needs ≥ 10 fills, ≥ 8 one-off fills, a share ≥ 25 % (a mill can hide in a busy honest
     practice) and ≥ 2× the base rate, and must survive Benjamini–Hochberg (q = 5 %) over every
     outlet-window tested. The strongest window is kept, one alert per outlet.
+
+    **A mill in a busy honest outlet**: when the outlet's share does not stand out, each of its
+    prescribers in the window is tested apart: ≥ 8 one-off fills that are ≥ 80 % of that
+    prescriber's fills there (and ≥ 2× the base rate), oncology and palliative prescribers left
+    out (their new patients may not come back), against the same base rate; every such pair
+    counts as a test for Benjamini–Hochberg. The alert is still the outlet's, naming the pair.
 
     **Supporting red flags**, over the one-off fills of that window:
 
@@ -168,6 +175,7 @@ class PharmacyPatientMix(Detector):
         np.minimum.at(first_t, f.est[fill], f.t[fill])
         best: dict[int, dict[str, Any]] = {}
         n_tests = 0
+        exempt = prescriber_exempt(ctx, np.arange(len(f.profv)))
         for k in range(N_WINDOWS):
             end = ctx.now_t - k * STEP_DAYS * DAY
             start = end - WINDOW_DAYS * DAY
@@ -182,10 +190,22 @@ class PharmacyPatientMix(Detector):
             tested = np.flatnonzero(n >= self.MIN_FILLS)
             n_tests += len(tested)
             for e in map(int, tested):
-                if x[e] < self.MIN_ONE_OFF or share[e] < self.SHARE_MIN:
+                if x[e] < self.MIN_ONE_OFF:
                     continue
                 base, peers, label = self._base(e, kinds, tested, n, x, share)
-                if share[e] < self.BASE_RATIO * base:
+                if share[e] < self.SHARE_MIN or share[e] < self.BASE_RATIO * base:
+                    # A mill may hide in a busy honest outlet: its prescribers' fills there
+                    # are one-off nearly all, the outlet's are not.
+                    judged, pair = self._pair(ctx, rows, a, b, e, hit, base, exempt)
+                    n_tests += judged
+                    if pair is None:
+                        continue
+                    p = pair["p"]
+                    if e not in best or p < best[e]["p"]:
+                        best[e] = {"p": p, "start": start, "end": end, "a": a, "b": b,
+                                   "n": int(n[e]), "x": int(x[e]), "share": float(share[e]),
+                                   "base": base, "peer_shares": peers, "label": label,
+                                   "pair": pair}
                     continue
                 p = binom_sf(int(x[e]), int(n[e]), base)
                 if e not in best or p < best[e]["p"]:
@@ -204,6 +224,37 @@ class PharmacyPatientMix(Detector):
             if draft is not None:
                 out.append(draft)
         return out
+
+    PAIR_SHARE = 0.8  # a prescriber's fills at one outlet, one-off nearly all
+
+    def _pair(self, ctx: DetectionContext, rows: np.ndarray, a: int, b: int, e: int,
+              hit: np.ndarray, base: float,
+              exempt: np.ndarray) -> tuple[int, dict[str, Any] | None]:
+        """The outlet's strongest prescriber in the window: ≥ ``MIN_ONE_OFF`` one-off fills
+        that are ≥ ``PAIR_SHARE`` of that prescriber's fills there (oncology and palliative
+        care left out: their new patients may not come back), tested against the outlet
+        kind's base rate. Returns (pairs judged, for Benjamini–Hochberg; the finding or None)."""
+        f = ctx.frame
+        w = np.arange(a, b)
+        w = w[f.est[rows[w]] == e]
+        pres = f.prescriber[rows[w]]
+        ok = pres >= 0
+        if not ok.any():
+            return 0, None
+        codes, n = np.unique(pres[ok], return_counts=True)
+        x = np.bincount(np.searchsorted(codes, pres[ok][hit[w][ok]]), minlength=len(codes))
+        tested = 0
+        found: dict[str, Any] | None = None
+        for i in np.flatnonzero(x >= self.MIN_ONE_OFF):
+            tested += 1
+            c = int(codes[i])
+            share = x[i] / n[i]
+            if exempt[c] or share < max(self.PAIR_SHARE, self.BASE_RATIO * base):
+                continue
+            p = binom_sf(int(x[i]), int(n[i]), base)
+            if found is None or p < found["p"]:
+                found = {"p": p, "prescriber": c, "fills": int(n[i]), "one_off": int(x[i])}
+        return tested, found
 
     @staticmethod
     def _gaps(patient: np.ndarray, day: np.ndarray, care: np.ndarray,
@@ -364,6 +415,9 @@ class PharmacyPatientMix(Detector):
             f"a {v['base'] * 100:.0f} % en {kind_es}; las firman sobre todo {who}"
             + (f", {away_share * 100:.0f} % de prescriptores de otro departamento"
                if away_share is not None else "")
+            + (f"; {f.profv.name(v['pair']['prescriber'])} firmó {v['pair']['one_off']} de sus "
+               f"{v['pair']['fills']} recetas aquí para pacientes de una sola dispensación"
+               if v.get("pair") else "")
             + f". Desde el {day_str(t0)}: {npat} pacientes, {fmt(round(mme))} MME."
         )
         if not graded:
@@ -386,6 +440,9 @@ class PharmacyPatientMix(Detector):
             "prescriber_away_share": away_share, "patient_away_share": pat_away,
             "uniform_share": uniform, "onset_ratio": onset_ratio, "onset_p": onset_p,
             "flags": flags, "graded": graded,
+            "prescriber_pair": ({"id": f.profv.name(v["pair"]["prescriber"]),
+                                 "one_off_fills": v["pair"]["one_off"],
+                                 "fills": v["pair"]["fills"]} if v.get("pair") else None),
             **f.events(pattern),
         }
         return self.draft(eid, t0, t1, 1.0, mme, summary, evidence,
