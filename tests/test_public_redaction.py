@@ -355,3 +355,9 @@ def test_a_dni_after_a_word_ending_in_a_or_a_preposition_is_removed(text):
                                   "me cobra S/ 120 por parche", "precio 45678912"])
 def test_money_before_a_number_keeps_it(text):
     assert redact_text(text) == text
+
+
+def test_a_spaced_phone_before_a_dotted_dni_leaves_no_digit_of_either():
+    # The phone's run took the DNI's first group ("45") and left ".678.912" in the text.
+    out = redact_text("llamar al 9 8 7 6 5 4 3 2 1 45.678.912")
+    assert out == "llamar al [teléfono redactado] [DNI redactado]"

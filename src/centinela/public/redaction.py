@@ -427,10 +427,18 @@ def _spans(m: re.Match) -> list[tuple[int, int, str, str | None, str | None]]:
     parts = [(g.start() + base, g.end() + base) for g in re.finditer(r"\d+", m.group("num"))]
     if len(parts) == 1:
         return whole
+    # Groups joined tightly by a dot or hyphen ("45.678.912", "555-1234") are one number: a run
+    # never starts or ends inside one, so a spaced phone before a dotted DNI cannot take the
+    # DNI's first group and leave the rest of it in the text.
+    tight = [bool(re.fullmatch(r"[.\-]", m.string[parts[j][1]:parts[j + 1][0]]))
+             for j in range(len(parts) - 1)]
     runs = []
     for size in range(len(parts) - 1, 0, -1):
         for i in range(len(parts) - size + 1):
-            a, b = parts[i][0], parts[i + size - 1][1]
+            last = i + size - 1
+            if (i > 0 and tight[i - 1]) or (last < len(parts) - 1 and tight[last]):
+                continue
+            a, b = parts[i][0], parts[last][1]
             raw = m.string[a:b]
             runs.append((a, b, raw, None, None))
     return whole + runs
