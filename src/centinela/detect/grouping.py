@@ -59,13 +59,9 @@ def group_under(session: Session, det: Detector, drafts: list[AlertDraft]) -> li
         pros = list((d.evidence or {}).get("prescribers") or [])
         if d.severity in GRADED and pros and all(p in flagged for p in pros):
             ids = sorted({flagged[p] for p in pros})
-            score = min(float(d.score), GROUPED_MAX_SCORE)
-            d = dataclasses.replace(
-                d, score=score, severity=severity_for(score),
-                summary=d.summary + (" Agrupada en la alerta del prescriptor "
-                                     f"({', '.join(ids)}): se actúa sobre esa alerta."),
-                evidence={**d.evidence, "grouped_under": ids, "score_before_grouping": d.score,
-                          "severity_before_grouping": d.severity})
+            d = grouped(d, (". Agrupada en la alerta del prescriptor "
+                            f"({', '.join(ids)}): se actúa sobre esa alerta."),
+                        {"grouped_under": ids})
         out.append(d)
     return out
 

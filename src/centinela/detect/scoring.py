@@ -109,3 +109,27 @@ def binom_sf(k: int, n: int, p: float) -> float:
     if n <= 0:
         return 1.0
     return float(stats.binom.sf(k - 1, n, min(max(p, 1e-9), 1.0)))
+
+
+def icc(k: np.ndarray, n: np.ndarray) -> float:
+    """Return the ANOVA estimate of the intra-actor correlation of a binary outcome (0 ≤ ρ < 1):
+    how much more alike one actor's events are than events drawn at random from the stratum."""
+    m, total = len(k), float(n.sum())
+    if m < 2 or total <= m:
+        return 0.0
+    p = k / n
+    pbar = float(k.sum()) / total
+    msb = float((n * (p - pbar) ** 2).sum()) / (m - 1)
+    msw = float((n * p * (1 - p)).sum()) / (total - m)
+    n0 = (total - float((n * n).sum()) / total) / (m - 1)
+    den = msb + (n0 - 1) * msw
+    return float(min(max((msb - msw) / den, 0.0), 0.999)) if den > 0 else 0.0
+
+
+def betabinom_sf(k: int, n: int, p: float, rho: float) -> float:
+    """Return P(X ≥ k) for a beta-binomial with mean ``p`` and intra-class correlation ``rho``
+    (ρ = 0 is the binomial)."""
+    if rho <= 1e-9:
+        return binom_sf(k, n, p)
+    s = 1.0 / rho - 1.0
+    return float(stats.betabinom.sf(k - 1, n, p * s, (1 - p) * s))

@@ -26,6 +26,12 @@ def groups(keys: np.ndarray, rows: np.ndarray) -> Iterator[tuple[int, np.ndarray
         yield int(keys[chunk[0]]), rows[chunk]
 
 
+def lima_night(t: np.ndarray) -> np.ndarray:
+    """True for epoch seconds that fall in the night shift, 22:00–06:00 Lima."""
+    hour = ((np.asarray(t) + LIMA_OFFSET_S) % DAY) // 3600
+    return (hour >= 22) | (hour < 6)
+
+
 def month_index(t: np.ndarray) -> np.ndarray:
     """Return the Lima calendar month index (months since 1970-01) of epoch seconds."""
     days = ((np.asarray(t) + LIMA_OFFSET_S) // DAY).astype("datetime64[D]")

@@ -10,9 +10,9 @@ from sqlalchemy.orm import Session
 
 from centinela.alerts.service import AlertDraft
 from centinela.detect.base import Detector, day_str, fmt
-from centinela.detect.context import DAY, DetectionContext
+from centinela.detect.context import DetectionContext
 from centinela.detect.scoring import bh_keep, binom_sf, strength_from_p
-from centinela.lib.clock import LIMA_OFFSET_S
+from centinela.detect.util import lima_night
 
 
 class LateAdministration(Detector):
@@ -145,8 +145,7 @@ class LateAdministration(Detector):
         f = ctx.frame
         name = f.profv.name(c)
         t0, t1 = int(f.t[rows].min()), int(f.t[rows].max())
-        hour = ((f.t[rows] + LIMA_OFFSET_S) % DAY) // 3600
-        night = int(((hour >= 22) | (hour < 6)).sum())
+        night = int(lima_night(f.t[rows]).sum())
         # Residue: her next event with the same product at the same establishment is a waste,
         # within the hour (the rest of the ampoule she opened for this dose).
         mine = np.flatnonzero(f.is_type("waste", "administer") & (f.professional == c))

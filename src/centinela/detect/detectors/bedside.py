@@ -11,8 +11,14 @@ from sqlalchemy.orm import Session
 from centinela.alerts.service import AlertDraft
 from centinela.detect.base import Detector, day_str, fmt
 from centinela.detect.context import DetectionContext
-from centinela.detect.detectors.waste import _betabinom_sf, _icc
-from centinela.detect.scoring import bh_keep, robust_center_scale, strength_from_p
+from centinela.detect.scoring import (
+    betabinom_sf,
+    bh_keep,
+    icc,
+    robust_center_scale,
+    strength_from_p,
+)
+from centinela.detect.util import pair_key
 
 
 class WholeUnitAdministrations(Detector):
@@ -98,8 +104,8 @@ class WholeUnitAdministrations(Detector):
                 # Colleagues who differ by habit widen the test (beta-binomial with their own
                 # intra-nurse correlation, hers left out), so a ward's spread is not a finding.
                 peers = np.arange(len(pros)) != i
-                rho = _icc(k[peers].astype(float), n[peers].astype(float))
-                p = _betabinom_sf(int(k[i]), int(n[i]), base, rho) if ok else 1.0
+                rho = icc(k[peers].astype(float), n[peers].astype(float))
+                p = betabinom_sf(int(k[i]), int(n[i]), base, rho) if ok else 1.0
                 cands.append((p, int(g), int(pros[i]), int(n[i]), int(k[i]), base, z, excess))
         if not cands:
             return []
@@ -123,7 +129,7 @@ class WholeUnitAdministrations(Detector):
         pat = f.patient[rows].astype(np.int64)
 
         def per_patient_day(m: np.ndarray) -> float:
-            pairs = len(np.unique(pat[m] * 100_000 + day[m]))
+            pairs = len(np.unique(pair_key(pat[m], day[m])))
             return float(m.sum()) / pairs if pairs else 0.0
 
         mine_rate, peer_rate = per_patient_day(mine & (pat >= 0)), per_patient_day(peers & (pat >= 0))

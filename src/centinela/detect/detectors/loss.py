@@ -12,7 +12,7 @@ from centinela.detect.base import Detector, day_str, fmt
 from centinela.detect.context import DetectionContext
 from centinela.detect.frame import CONSUMED
 from centinela.detect.scoring import bh_keep, poisson_sf, strength_from_p
-from centinela.detect.util import groups
+from centinela.detect.util import groups, pair_key
 
 # Severity of one reported loss by its magnitude and harm (first band reached, from the top).
 # Law 32250 (Jan 2025): trafficking more than 3 mg of fentanyl or analogues carries 15–25 years,
@@ -133,7 +133,7 @@ class RepeatedLoss(Detector):
         # A loss event is an incident: the rows one establishment books on one day (a theft of
         # several products or lots is one theft, booked as one row per product or lot).
         day = ctx.row_day[loss].astype(np.int64)
-        incidents = len(np.unique(f.est[loss].astype(np.int64) * 100_000 + day))
+        incidents = len(np.unique(pair_key(f.est[loss], day)))
         rate = incidents / max(float(through.sum()), 1.0)
         cands = []
         for est, grp in groups(f.est[loss], loss):

@@ -4,6 +4,7 @@ prescribe them."""
 from __future__ import annotations
 
 import datetime as dt
+import math
 
 import numpy as np
 from sqlalchemy.orm import Session
@@ -11,6 +12,7 @@ from sqlalchemy.orm import Session
 from centinela.alerts.service import AlertDraft
 from centinela.detect.base import Detector, day_str, fmt
 from centinela.detect.context import DetectionContext
+from centinela.detect.scoring import calibrate
 from centinela.detect.util import transdermal
 from centinela.ledger.mme import FENTANYL_FAMILY
 
@@ -146,7 +148,7 @@ class PrescriberScope(Detector):
         if scope == "not_a_prescriber":
             reasons = {"not_a_prescriber": n}
         strong = scope == "not_a_prescriber" or bool((patch | restricted).any())
-        strength = min(0.95, (0.55 if strong else 0.35) + 0.15 * np.log10(max(n, 1) / 2))
+        strength = min(0.95, (0.55 if strong else 0.35) + 0.15 * math.log10(max(n, 1) / 2))
         who = {"not_a_prescriber": "enfermero(a)" if role == "nurse" else "químico farmacéutico",
                "dental": "odontólogo(a)", "midwifery": "obstetra"}[scope]
         what = []
@@ -170,11 +172,9 @@ class PrescriberScope(Detector):
                     "establishment_id": f.estv.name(top) if top >= 0 else None,
                     **f.events(rows)}
         dept = ctx.prof_department(code) or (ctx.est_department(top) if top >= 0 else None)
-        if n < 2:
+        score = None
+        if n < 2:  # one dispense: a notice (a number typed in the wrong field is a known slip)
             evidence["notice"] = True
-            draft = self.draft(name, t0, t1, strength, mme, summary, evidence, department=dept)
-            if draft.score > self.NOTICE_SCORE:
-                draft = self.draft(name, t0, t1, strength, mme, summary, evidence,
-                                   department=dept, score=self.NOTICE_SCORE)
-            return draft
-        return self.draft(name, t0, t1, float(strength), mme, summary, evidence, department=dept)
+            score = min(calibrate(strength, mme)[0], self.NOTICE_SCORE)
+        return self.draft(name, t0, t1, strength, mme, summary, evidence, department=dept,
+                          score=score)

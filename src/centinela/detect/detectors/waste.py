@@ -12,15 +12,17 @@ from centinela.alerts.service import AlertDraft
 from centinela.detect.base import Detector, day_str, fmt
 from centinela.detect.context import DAY, DetectionContext
 from centinela.detect.scoring import (
+    betabinom_sf,
     bh_keep,
     binom_sf,
+    icc,
     p_from_z,
     percentile_of,
     robust_center_scale,
     robust_z,
     strength_from_p,
 )
-from centinela.detect.util import groups, pair_key, role_of
+from centinela.detect.util import groups, lima_night, pair_key, role_of
 from centinela.lib.clock import LIMA_OFFSET_S
 
 PEDIATRIC_AGE = 15
@@ -82,8 +84,7 @@ class UnwitnessedWaste(Detector):
         roles = {r: i for i, r in enumerate(("prescriber", "pharmacist", "nurse"))}
         role = np.array([roles.get(role_of(ctx, int(c)) or "", 3) if c >= 0 else 4 for c in prof],
                         dtype=np.int64)
-        hour = ((f.t[waste] + LIMA_OFFSET_S) % DAY) // 3600
-        night = (hour >= 22) | (hour < 6)
+        night = lima_night(f.t[waste])
         stratum = ((np.where(f.est[waste] >= 0, est_kind[np.maximum(f.est[waste], 0)], -1) * 8
                     + role) * 2 + ctx.waste_expired[waste]) * 2 + night
         _, s_inv = np.unique(stratum, return_inverse=True)
@@ -127,7 +128,7 @@ class UnwitnessedWaste(Detector):
         # Over-dispersion from the ordinary actors only (the candidates would widen their own
         # baseline): pooled within establishments where colleagues exist, else the stratum.
         ordinary = ~screen
-        rho_all = {st: _icc(ck[ordinary & (cs == st)], cn[ordinary & (cs == st)])
+        rho_all = {st: icc(ck[ordinary & (cs == st)], cn[ordinary & (cs == st)])
                    for st in np.unique(cs[screen])}
         rho_within = {st: _icc_within(ck[ordinary & (cs == st)], cn[ordinary & (cs == st)],
                                       es_inv[ordinary & (cs == st)])
@@ -138,7 +139,7 @@ class UnwitnessedWaste(Detector):
             r_est = None if np.isnan(r_est_cell[j]) else float(r_est_cell[j])
             r = float(r_cell[j])
             rho = rho_within[st] if r_est is not None else rho_all[st]
-            p = _betabinom_sf(k, n, r, rho)
+            p = betabinom_sf(k, n, r, rho)
             if p < self.P_MAX:
                 rows = waste[pos]
                 cands.append((p, a, rho, rows[unw[pos]], k, n, n * r, r_est, int(selfw[pos].sum())))
@@ -205,7 +206,7 @@ def _icc_within(k: np.ndarray, n: np.ndarray, group: np.ndarray) -> float:
     _, g = np.unique(group, return_inverse=True)
     n_groups = int(g.max()) + 1 if m else 0
     if m - n_groups < 1 or total <= m:
-        return _icc(k, n)
+        return icc(k, n)
     p = k / n
     pg = np.bincount(g, weights=k) / np.bincount(g, weights=n)
     msb = float((n * (p - pg[g]) ** 2).sum()) / (m - n_groups)
@@ -213,32 +214,6 @@ def _icc_within(k: np.ndarray, n: np.ndarray, group: np.ndarray) -> float:
     n0 = (total - float((n * n).sum()) / total) / max(m - 1, 1)
     den = msb + (n0 - 1) * msw
     return float(min(max((msb - msw) / den, 0.0), 0.999)) if den > 0 else 0.0
-
-
-def _icc(k: np.ndarray, n: np.ndarray) -> float:
-    """Return the ANOVA estimate of the intra-actor correlation of a binary outcome (0 ≤ ρ < 1):
-    how much more alike one actor's events are than events drawn at random from the stratum."""
-    m, total = len(k), float(n.sum())
-    if m < 2 or total <= m:
-        return 0.0
-    p = k / n
-    pbar = float(k.sum()) / total
-    msb = float((n * (p - pbar) ** 2).sum()) / (m - 1)
-    msw = float((n * p * (1 - p)).sum()) / (total - m)
-    n0 = (total - float((n * n).sum()) / total) / (m - 1)
-    den = msb + (n0 - 1) * msw
-    return float(min(max((msb - msw) / den, 0.0), 0.999)) if den > 0 else 0.0
-
-
-def _betabinom_sf(k: int, n: int, p: float, rho: float) -> float:
-    """Return P(X ≥ k) for a beta-binomial with mean ``p`` and intra-class correlation ``rho``
-    (ρ = 0 is the binomial)."""
-    from scipy import stats
-
-    if rho <= 1e-9:
-        return binom_sf(k, n, p)
-    s = 1.0 / rho - 1.0
-    return float(stats.betabinom.sf(k - 1, n, p * s, (1 - p) * s))
 
 
 class WasteShare(Detector):
