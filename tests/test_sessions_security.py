@@ -103,3 +103,42 @@ def test_a_publicly_known_pseudonym_key_is_refused_outside_tests(monkeypatch, tm
     for key in (DEV_SECRET, TEST_PSEUDONYM_KEY):
         with pytest.raises(ValueError, match="publicly known"):
             Settings(pseudonym_key=key, data_dir=str(tmp_path))
+
+
+def test_a_key_file_holding_a_leaked_key_is_refused(monkeypatch, tmp_path):
+    """A development key that leaked into the repository's history, read back from a
+    ``pseudonym.key`` file (a clone made while it was committed), is refused with what to do."""
+    import hashlib
+
+    from centinela import config
+
+    leaked = "a-development-key-that-was-committed-by-mistake-0123"
+    monkeypatch.setattr(config, "LEAKED_KEY_DIGESTS",
+                        frozenset({hashlib.sha256(leaked.encode()).hexdigest()}))
+    monkeypatch.delenv("CENTINELA_PSEUDONYM_KEY", raising=False)
+    monkeypatch.setenv("CENTINELA_ENVIRONMENT", "development")
+    (tmp_path / "pseudonym.key").write_text(leaked + "\n")
+    with pytest.raises(ValueError, match="Delete that file"):
+        config.Settings(data_dir=str(tmp_path))
+    with pytest.raises(ValueError, match="publicly known"):
+        config.Settings(pseudonym_key=leaked, data_dir=str(tmp_path))
+    (tmp_path / "pseudonym.key").unlink()  # deleted: a new random key is made
+    assert config.Settings(data_dir=str(tmp_path)).pseudonym_key != leaked
+
+
+def test_no_key_or_secret_file_is_tracked_by_git():
+    """Keys live beside the data they protect, never in the repository (.gitignore says so;
+    this catches a ``git add -A`` that picked one up)."""
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    if shutil.which("git") is None or not (root / ".git").exists():
+        pytest.skip("not a git checkout")
+    files = subprocess.run(["git", "ls-files"], cwd=root, capture_output=True, text=True,
+                           check=True).stdout.splitlines()
+    assert files, "git ls-files listed nothing"
+    bad = [f for f in files if Path(f).suffix in {".key", ".pem", ".p12", ".env"}
+           or Path(f).name in {".env", "pseudonym.key", "audit.key", "secret.key"}]
+    assert bad == []

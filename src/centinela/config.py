@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from functools import lru_cache
+from pathlib import Path
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -18,6 +19,21 @@ TEST_PSEUDONYM_KEY = "test-pseudonym-key-0123456789abcdef"  # tests/conftest.py
 # Pseudonym keys published in this repository: with one of them a PSN reverses to its DNI by
 # trying the 10^8 numbers, so they are refused everywhere except the test suite.
 KNOWN_PSEUDONYM_KEYS = frozenset({DEV_SECRET, TEST_PSEUDONYM_KEY})
+# SHA-256 of keys that leaked into the repository's history by mistake (a development
+# ``pseudonym.key`` committed on 2026-12-05, removed the next day): refused like the two above,
+# whether set in the environment or read from a key file. Digests, not the keys: a leaked key
+# is never written out again.
+LEAKED_KEY_DIGESTS = frozenset({
+    "6d9fcdb358cf3e25422957bcab7f2aec237b639d613278176ffc7d7f7e07d7f7",
+})
+
+
+def published_key(value: str) -> bool:
+    """True if ``value`` is a key anyone can read in this repository (or its history)."""
+    import hashlib
+
+    return value in KNOWN_PSEUDONYM_KEYS or (
+        hashlib.sha256(value.encode()).hexdigest() in LEAKED_KEY_DIGESTS)
 
 
 class PublicSettings(BaseSettings):
@@ -190,15 +206,22 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_dev_secrets_in_production(self) -> Settings:
-        if self.pseudonym_key in KNOWN_PSEUDONYM_KEYS and self.environment != "test":
+        if published_key(self.pseudonym_key) and self.environment != "test":
             raise ValueError("CENTINELA_PSEUDONYM_KEY is a publicly known key: pseudonyms made "
                              "with it can be reversed; unset it (a development install then "
                              "creates its own) or set a secret one")
         if not self.pseudonym_key and self.environment != "production":
             # Beside the SQLite database when no data folder is set: the key belongs to the
             # data it pseudonymized, not to the folder a command happens to run in.
-            self.pseudonym_key = local_secret("pseudonym.key",
-                                              self.data_dir or sqlite_folder(self.database_url))
+            folder = self.data_dir or sqlite_folder(self.database_url)
+            self.pseudonym_key = local_secret("pseudonym.key", folder)
+            if published_key(self.pseudonym_key) and self.environment != "test":
+                raise ValueError(
+                    f"{Path(folder or '.') / 'pseudonym.key'} holds a key published in "
+                    "Centinela's repository: pseudonyms made with it can be reversed to "
+                    "document numbers. Delete that file and the development database made "
+                    "with it (a new random key is then created), or set "
+                    "CENTINELA_PSEUDONYM_KEY to a secret one")
         if self.environment == "production":
             if not self.audit_key or len(self.audit_key) < 32:
                 raise ValueError("CENTINELA_AUDIT_KEY must be set to a strong secret in production")
@@ -208,7 +231,7 @@ class Settings(BaseSettings):
                         f"CENTINELA_{name.upper()} must be set to a strong secret in production"
                     )
             for env, value in secrets_of(self):
-                if value and (value in KNOWN_PSEUDONYM_KEYS or len(value) < 32):
+                if value and (published_key(value) or len(value) < 32):
                     raise ValueError(f"{env} must be empty (disabled) or a strong secret "
                                      "(32 characters or more) in production")
         return self
@@ -292,7 +315,6 @@ def settings_markdown() -> str:
 
 def sqlite_folder(url: str) -> str:
     """The folder of a SQLite database file ("" for another database or an in-memory one)."""
-    from pathlib import Path
 
     prefix = "sqlite:///"
     if not url.startswith(prefix) or ":memory:" in url:
