@@ -84,7 +84,7 @@ def test_page_decision_form(analyst):
         analyst.post("/api/online/ingest", files={"file": ("whatsapp_ios.txt", fh, "text/plain")})
     lead_id = analyst.get("/api/online/leads").json()["leads"][0]["lead_id"]
     res = analyst.post(f"/online/leads/{lead_id}/decision", data={"decision": "dismiss", "note": ""})
-    assert res.status_code == 422 and "note is required" in res.text
+    assert res.status_code == 422 and "Escriba una nota para confirmar o descartar" in res.text
     res = analyst.post(f"/online/leads/{lead_id}/decision",
                        data={"decision": "dismiss", "note": "paciente"}, follow_redirects=False)
     assert res.status_code == 303

@@ -347,14 +347,17 @@ def _title(text: str, context: str) -> str | None:
 def decide_batch(model: Model, texts: list[str], contexts: list[str],
                  threshold: float = THRESHOLD) -> tuple[list, np.ndarray, list[LexiconHits]]:
     """Source-aware decisions of a batch: (decisions, model probabilities, lexicon hits)."""
-    from centinela.online.decide import decide
+    from centinela.online.decide import decide, rules_for
+    from centinela.online.quotes import NO_QUOTES, quoted_speech
 
     if not texts:
         return [], np.zeros(0), []
     x, hits, prepared = model.features(texts)
     proba = model.calibrate(model.decision(x))
     lex = load_lexicon()
-    out = [decide(v, h, float(p), c, lex, threshold, title=_title(t, c), questions=_questions(t))
+    reports = rules_for(lex).quote_frame.search
+    out = [decide(v, h, float(p), c, lex, threshold, title=_title(t, c), questions=_questions(t),
+                  quotes=quoted_speech(t, lex, reports) if c != "market" and h.opioid else NO_QUOTES)
            for v, h, p, c, t in zip(prepared, hits, proba, contexts, texts, strict=True)]
     return out, proba, hits
 

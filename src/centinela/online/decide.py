@@ -15,7 +15,10 @@ The question depends on where a text comes from (its **context**):
   te piden Yape") is not an offer even with a phone and a payment app, nor is a question or a
   worry about the drug ("¿hay fentanilo en Lima? me da miedo") without a seller's words,
   contact, price or payment. A patch in fentanyl strengths offered without the drug's name
-  ("parchecitos … de 25 y 50, al privado") is a coded fentanyl-patch offer.
+  ("parchecitos … de 25 y 50, al privado") is a coded fentanyl-patch offer. A relative's worry
+  or call for help ("mi hijo compra fenta, ya no sé qué hacer"), with or without "?", is not an
+  offer nor a buy request; a warning that quotes the dealer's ad ("le escribieron: 'vendo fenta,
+  yapea' — denuncien") is judged by its author's words, not by the quoted seller's.
 
 An explicit opioid offer is never vetoed by a medical or news word: the rules run before the
 model and do not look at those categories. Everything the rules do not settle (coded offers
@@ -29,6 +32,7 @@ from dataclasses import dataclass
 
 from centinela.lib.text import fold
 from centinela.online.lexicon import Lexicon, LexiconHits, _pattern
+from centinela.online.quotes import NO_QUOTES, Quotes
 
 CONTEXTS = ("market", "chat", "social", "ad")
 DEFAULT_CONTEXT = "social"
@@ -48,6 +52,10 @@ _UNIT = re.compile(r"\d\s*(?:mg|mcg|ug|g|gr|grams?|gramos?|ml|oz|kg|pills?|tabs?
                    r"patch(?:es)?|parches?|ampollas?|amps?|x)\b|\bx\s?\d")
 _PHONE = re.compile(r"(?<!\d)(?:\+?51[\s.-]?)?9\d{2}[\s.-]?\d{3}[\s.-]?\d{3}(?!\d)")
 _PRICE = re.compile(r"(?:s/\.?|\$|usd)\s?\d|\d\s?(?:soles|lucas|dolares|usd|bucks)\b")
+# a price per unit without a currency ("60 el sobre", "40 cada una", "30 la bolsita")
+_UNIT_PRICE = re.compile(r"(?<![\d.,])\d{2,4}\s+(?:el|la|cada|por|x)\s+(?:sobrecitos?|sobres?|bolsitas?|"
+                         r"bolsas?|gramos?|gr|g|puntos?|ampollitas?|ampollas?|parches?|pastillas?|pepas?|"
+                         r"unidad|una|uno|ketes?|paquetes?|cajitas?|cajas?)(?!\w)")
 
 
 @dataclass
@@ -80,6 +88,12 @@ class Rules:
     hearsay: re.Pattern[str]
     offer_question: re.Pattern[str]
     patch_not_opioid: re.Pattern[str]
+    worry: re.Pattern[str]
+    quote_frame: re.Pattern[str]
+    reported_speech: re.Pattern[str]
+    alarm: re.Pattern[str]
+    condemn: re.Pattern[str]
+    not_a_name: re.Pattern[str]
 
 
 def _alternation(terms: list[str]) -> re.Pattern[str]:
@@ -124,6 +138,12 @@ def _compile_rules(r: dict) -> Rules:
         hearsay=_alternation(r.get("hearsay_cues", [])),
         offer_question=_alternation(r.get("offer_questions", [])),
         patch_not_opioid=_alternation(r.get("patch_not_opioid", [])),
+        worry=_alternation(r.get("worry_cues", [])),
+        quote_frame=_alternation(r.get("quote_frames", [])),
+        reported_speech=_alternation(r.get("reported_speech", [])),
+        alarm=_alternation(r.get("alarm_cues", [])),
+        condemn=_alternation(r.get("condemn_cues", [])),
+        not_a_name=_alternation(r.get("not_a_name", [])),
     )
 
 
@@ -150,12 +170,28 @@ def _is_negated(text: str, term: str, rules: Rules) -> bool:
     return found
 
 
+def _inside_other_name(text: str, term: str, rules: Rules) -> bool:
+    """Whether every mention of ``term`` is part of a name that is not the drug ("Fenty
+    Beauty", "TVS Apache", "Fetty Wap"; the ``not_a_name`` rule list)."""
+    spans = [m.span() for m in rules.not_a_name.finditer(text)]
+    if not spans:
+        return False
+    found = False
+    for m in re.finditer(rf"(?<!\w){re.escape(term)}(?!\w)", text):
+        found = True
+        if not any(a <= m.start() and m.end() <= b for a, b in spans):
+            return False
+    return found
+
+
 def opioid_terms(hits: LexiconHits, text: str, rules: Rules) -> tuple[list[str], list[str]]:
-    """(explicit, ambiguous) opioid terms of a text, negated mentions left out."""
+    """(explicit, ambiguous) opioid terms of a text, negated mentions and mentions inside
+    another name ("Fenty Beauty") left out."""
     explicit, weak = [], []
     for cat in ("fentanyl", "other_opioid"):
         for term in hits.by_category.get(cat, ()):
-            if _is_negated(text, term, rules) or _not_a_patch_dose(text, term, rules):
+            if (_is_negated(text, term, rules) or _not_a_patch_dose(text, term, rules)
+                    or _inside_other_name(text, term, rules)):
                 continue
             n = _norm(term)
             if term in hits.fuzzy or n in rules.ambiguous or any(rx.fullmatch(term) for rx in rules.ambiguous_rx):
@@ -186,6 +222,27 @@ def _harm_reduction_product(text: str, rules: Rules) -> re.Match[str] | None:
             continue
         return m
     return None
+
+
+# what a harm-reduction product detects, right after its name ("tiras reactivas para detectar
+# fentanilo", "tiras de prueba de fentanilo y de xilacina", "test strips for fentanyl")
+_HR_OBJECT = re.compile(r"(?:\s+(?:de|del|para|p/|for|que|detecta|detectan|detectar|detectoras?|"
+                        r"presencia|la|el|los|y|and|of))+\s+(?:fentanilos?|fentanyl|fentanil|fentas?|"
+                        r"fent|carfentanilo?|nitazenos?|nitazenes?|opioides?|opioids?|opiaceos?)(?!\w)")
+
+
+def _mask_hr_product(text: str, rules: Rules) -> str:
+    """``text`` without its harm-reduction products and the drug names they detect: "fentanyl
+    test strips" and "tiras reactivas para detectar fentanilo" sell a test, not the drug."""
+    text = re.sub(r"(?:fentanyl|fentanilo|fent)\s*(?=test|testing)", " ", text)
+    out, last = [], 0
+    for m in rules.hr.finditer(text):
+        if m.start() < last:
+            continue
+        obj = _HR_OBJECT.match(text, m.end())
+        out.append(text[last:m.start()] + " ")
+        last = obj.end() if obj else m.end()
+    return "".join(out) + text[last:]
 
 
 _AVAILABLE = r"\s+(?:\d+\s?(?:mg|mcg|s)\s+)?(?:available|avail|disponibles?|on deck|in stock|en stock)\b"
@@ -227,15 +284,16 @@ def _seller_cue(text: str, rules: Rules) -> str | None:
     return None
 
 
-def _direct_offer_evidence(text: str, hits: LexiconHits, rules: Rules) -> str | None:
-    """What in a text shows the author offering (a seller's own cue, a phone, a price, a payment
-    app, a handle), or None."""
+def _direct_offer_evidence(text: str, hits: LexiconHits, rules: Rules,
+                           price: bool = True) -> str | None:
+    """What in a text shows the author offering (a seller's own cue, a phone, a price — unless
+    ``price`` is False —, a payment app, a handle), or None."""
     cue = _seller_cue(text, rules)
     if cue:
         return cue
     if _PHONE.search(text):
         return "phone"
-    if _PRICE.search(text):
+    if price and (_PRICE.search(text) or _UNIT_PRICE.search(text)):
         return "price"
     if hits.count("payment"):
         return hits.by_category["payment"][0]
@@ -267,6 +325,58 @@ def _question_or_worry(text: str, named: list[str], questions: str, rules: Rules
         if questions and re.search(rf"(?<!\w){re.escape(term)}(?!\w)", questions):
             return f"question about {term}"
     return None
+
+
+# a request cue whose object is help, not a drug ("necesito ayuda", "busco orientación")
+_HELP_AFTER = re.compile(r"\s+(?:(?:de|un poco de|urgente|su|tu|una|mas)\s+)?(?:ayuda|orientacion|"
+                         r"consejos?|apoyo|informacion|saber|hablar|un psicologo|un centro|una clinica|"
+                         r"un doctor|un medico|tratamiento|rehabilitacion|internarlo|internarla|help|"
+                         r"advice)(?!\w)")
+
+
+def _request(text: str, rules: Rules) -> re.Match[str] | None:
+    """The first request cue that asks for something other than help ("necesito fenta", not
+    "necesito ayuda, mi hijo consume fenta"), or None."""
+    for m in rules.request.finditer(text):
+        if not _HELP_AFTER.match(text, m.end()):
+            return m
+    return None
+
+
+def _asks_for(text: str, request: re.Match[str], named: list[str]) -> bool:
+    """Whether an opioid named in the text is the object of the request (within a few words)."""
+    after = text[request.end():request.end() + 40]
+    return any(re.search(rf"(?<!\w){re.escape(t)}(?!\w)", after) for t in named)
+
+
+def _quoted_ad(quotes: Quotes, lex: Lexicon, rules: Rules) -> str | None:
+    """A seller's ad quoted by someone who reports or warns about it, or None.
+
+    The quote names an opioid with offer language; the words around it report or warn ("le
+    escribieron", "circula", "cuidado", "no le compren", "detienen…") and offer nothing
+    themselves: no seller's cue, and no phone, price, payment app or handle unless they warn
+    about someone ("no le compren", "ese número", "denuncien").
+    """
+    quoted, frame, marked = quotes
+    qh = lex.match_folded(quoted)
+    if not qh.opioid or not any(opioid_terms(qh, quoted, rules)):
+        return None
+    if not (rules.offer.search(quoted) or _HAVE.search(quoted)
+            or _direct_offer_evidence(quoted, qh, rules)):
+        return None
+    fh = lex.match_folded(frame)
+    # against someone: a scam warning or a condemnation ("ese número", "denuncien")
+    condemn = rules.condemn.search(frame)
+    against = _warning(frame, rules) or (condemn.group(0) if condemn else None)
+    # a bare reporting verb ("recibió", "dice") reports speech only with quotation marks
+    cue = (rules.quote_frame.search(frame) or rules.alarm.search(frame)
+           or rules.hearsay.search(frame) or (rules.reported_speech.search(frame) if marked else None))
+    said = against or (cue.group(0) if cue else None) or next(iter(fh.by_category.get("news", [])), None)
+    if said is None or _seller_cue(frame, rules):
+        return None
+    if not against and _direct_offer_evidence(frame, fh, rules):
+        return None
+    return f"quotes a seller's ad to report or warn about it ({said!r}), not an offer"
 
 
 # Fentanyl patches come in 12 (12.5), 25, 37.5, 50, 62.5, 75 and 100 µg/h; buprenorphine patches
@@ -369,6 +479,24 @@ _HAVE = re.compile(r"\b(tengo|tenemos|hay|vendo|vendemos|ofrezco|ofrecemos|traig
                    r"llego|llegaron|disponibles?|stock|got|have)\b")
 
 
+# a seller's having words before a slang name: "tengo (la) fenta", "llegó la fenta", "hay fentas"
+# ("hay" and "llegó" only right before it, with at most an article: "hay fenta en el colegio"
+# and "ya llegó el fentanilo a Trujillo" are also said in alarm)
+_HELD = (r"\b(?:tengo|tenemos|vendo|vendemos|ofrezco|ofrecemos|traigo|traemos|got|have)(?:\s+\w+){0,2}?"
+         r"|\b(?:hay|llego|llegaron|llegaron las|ya llego)(?:\s+(?:la|las|el|los|mi|mis))?")
+
+
+def _held(text: str, slang: list[str]) -> str | None:
+    """Fentanyl slang right after a seller's having words ("tengo la fenta", "hay fentas",
+    "llegó la fenta") or right before "disponible", or None."""
+    for term in slang:
+        t = re.escape(term)
+        m = re.search(rf"(?:{_HELD})\s+'?{t}(?!\w)|(?<!\w){t}{_AVAILABLE}", text)
+        if m:
+            return m.group(0)
+    return None
+
+
 def _first_person_cue(text: str, rules: Rules) -> re.Match[str] | None:
     """The first offer cue not reported about someone else ("someone selling", "banda que vende")."""
     for m in rules.offer.finditer(text):
@@ -379,10 +507,12 @@ def _first_person_cue(text: str, rules: Rules) -> re.Match[str] | None:
 
 
 def decide(text: str, hits: LexiconHits, p_model: float, context: str, lex: Lexicon,
-           threshold: float, title: str | None = None, questions: str = "") -> Decision:
+           threshold: float, title: str | None = None, questions: str = "",
+           quotes: Quotes = NO_QUOTES) -> Decision:
     """Decide one text (``text`` is the normalized, folded view the lexicon matched; ``title``
     the first line of a multi-line market listing; ``questions`` the same view of the text's
-    questions — each clause ending in "?")."""
+    questions — each clause ending in "?"; ``quotes`` its quoted speech and the rest, see
+    ``online.quotes``)."""
     rules = rules_for(lex)
     opioid = hits.opioid
     hr = _harm_reduction_product(text, rules) if opioid else None
@@ -391,13 +521,19 @@ def decide(text: str, hits: LexiconHits, p_model: float, context: str, lex: Lexi
                         "not the drug", min(p_model, 1 - RULE_PROBABILITY))
     if hr:
         # "fentanyl test strips": the drug word names what the product detects, not what is sold
-        masked = rules.hr.sub(" ", re.sub(r"(?:fentanyl|fentanilo|fent)\s*(?=test|testing)", " ",
-                                          text))
+        masked = _mask_hr_product(text, rules)
         hits = lex.match_folded(masked)
         text, opioid = masked, hits.opioid
     explicit, weak = opioid_terms(hits, text, rules) if opioid else ([], [])
     named = explicit or weak
     model_offer = p_model >= threshold
+    if opioid and not named:
+        other = rules.not_a_name.search(text)
+        if other and all(_inside_other_name(text, t, rules) for c in ("fentanyl", "other_opioid")
+                         for t in hits.by_category.get(c, ())):
+            # the model counted "fenty" in "Fenty Beauty" as a drug name: its probability is void
+            return Decision(False, "none", "lexicon", f"the opioid name is part of another name "
+                            f"({other.group(0)!r})", min(p_model, 1 - RULE_PROBABILITY))
 
     def by_model(note: str = "") -> Decision:
         rule = f"model probability {'≥' if model_offer else '<'} {threshold}" + note
@@ -419,7 +555,7 @@ def decide(text: str, hits: LexiconHits, p_model: float, context: str, lex: Lexi
                     f"{MARKET_MODEL_THRESHOLD} (market threshold)")
             return Decision(offer, "offer" if offer else "none", "model", rule, p_model)
         warning = _warning(text, rules) if (patch or model_offer) else None
-        if patch and not (warning or rules.request.search(text) or hits.count("news")
+        if patch and not (warning or _request(text, rules) or hits.count("news")
                           or rules.hearsay.search(text)):
             evidence = _direct_offer_evidence(text, hits, rules)
             if evidence:
@@ -467,11 +603,23 @@ def decide(text: str, hits: LexiconHits, p_model: float, context: str, lex: Lexi
         if not hits.count("other_drug") and (_UNIT.search(text) or p_model >= 0.1):
             return by_rule(True, "offer", f"market listing names an opioid street name: {weak[0]}")
         return by_model(f" (only an ambiguous name: {weak[0]!r})")
-    request = rules.request.search(text)
+    if quotes.quoted:
+        quoted_ad = _quoted_ad(quotes, lex, rules)
+        if quoted_ad:
+            return by_rule(False, "none", quoted_ad)
+    request = _request(text, rules)
+    distress = rules.worry.search(text)
+    if distress and not (request and _asks_for(text, request, named)) \
+            and not _direct_offer_evidence(text, hits, rules, price=False):
+        # "mi hijo compra fenta a 50 soles, ya no sé qué hacer": a relative's worry or a call
+        # for help, with or without "?"; the price is what someone else pays
+        return by_rule(False, "none", f"worry or call for help ({distress.group(0)!r}), no "
+                       "seller's words, contact or payment")
     offer_cue = _first_person_cue(text, rules)
     # a payment app alone is news-compatible ("piden denunciar ventas con pago por Yape"); with a
     # phone number or a price it is how an offer is written
-    phone, price = bool(_PHONE.search(text)), bool(_PRICE.search(text))
+    phone = bool(_PHONE.search(text))
+    price = bool(_PRICE.search(text) or _UNIT_PRICE.search(text))
     payment = hits.count("payment") > 0 and (phone or price)
     contact_price = phone and price
     if request and not (offer_cue and offer_cue.group(0) in _SELLER_CUES):
@@ -493,6 +641,10 @@ def decide(text: str, hits: LexiconHits, p_model: float, context: str, lex: Lexi
     worry = _question_or_worry(text, named, questions, rules)
     if worry and not _direct_offer_evidence(text, hits, rules):
         return by_rule(False, "none", f"{worry}, no offer language, contact, price or payment")
+    jobs = hits.by_category.get("job", [])
+    if len(jobs) >= 2 and not (offer_cue and offer_cue.group(0) in _SELLER_CUES):
+        # "se necesita técnico … (fentanilo, morfina), sueldo S/ 1500, CV al wsp"
+        return by_rule(False, "none", f"job ad ({', '.join(jobs[:2])}), not an offer")
     if explicit and context == "ad":
         return by_rule(True, "offer", f"classified ad names an opioid: {explicit[0]}")
     if explicit and (offer_cue or payment or contact_price):
@@ -505,6 +657,14 @@ def decide(text: str, hits: LexiconHits, p_model: float, context: str, lex: Lexi
         # with the seller's own words ("tengo … fenta …, manden msj")
         return by_rule(True, "offer", f"fentanyl slang {slang[0]!r} + seller's own cue "
                        f"{offer_cue.group(0)!r}")
+    held = _held(text, slang) if not explicit and not hits.count("news") else None
+    if held:
+        # "tengo la fenta …, 60 el sobre, yapean": the seller has it, and says its price or
+        # how to pay or reach them
+        evidence = _direct_offer_evidence(text, hits, rules)
+        if evidence:
+            return by_rule(True, "offer", f"fentanyl slang held by the author ({held!r}) + "
+                           f"{evidence!r}")
     stocked = _stocked(text, named)
     if stocked:
         return by_rule(True, "offer", f"explicit offer: {stocked!r}")
