@@ -77,7 +77,8 @@ CLIPPED_JS = """() => {
 
 # role → (username, pages beyond the menu); "{name}" is filled from the sample world's ids.
 ROLES = {
-    "admin": ("admin", ["/admin", "/admin/access", "/imports"]),
+    "admin": ("admin", ["/admin", "/admin/access", "/admin/authorities", "/admin/audit",
+                        "/imports"]),
     "national_analyst": ("analista", [
         "/map?region=15", "/map?region=1501", "/map?layer=alerts", "/profiles/region/15",
         "/profiles/establishment/EST-LIM-H1", "/profiles/professional/CMP-000001",
@@ -170,6 +171,95 @@ def test_walk_role_pages(browser_page, live_app, walk_world, role):
         warnings.warn(f"{role}: {len(known)} known finding(s) on pages being fixed elsewhere",
                       stacklevel=1)
     assert not failures, f"{role} ({username}):\n" + "\n".join(failures)
+
+
+# The audit log as a regulator reads it: codes and English the code writes, and their words.
+AUDIT_RAW = ("token_id", "request_id", "dry_run", "inspected_negative", "new_prescription",
+             "professional_id", "channel_id", "stored citizen reports", "case 45-2026",
+             "printed report", "disabled by")
+AUDIT_SAID = ("token de API n.º", "alcances", "lectura de alertas", "solicitud n.º",
+              "caso 45-2026: orden fiscal", "Nueva prescripción: control de dolor",
+              "declaró relación de tratamiento", "colegiatura", "inspeccionado sin hallazgo",
+              "simulación (sin guardar cambios)", "línea de comandos (cli)", "canal n.º",
+              "habilitado", "reportes ciudadanos guardados vueltos a anonimizar")
+
+
+def _submit(page, form: str) -> None:
+    with page.expect_navigation():
+        page.click(f"{form} button[type=submit], {form} button:not([type])")
+
+
+def _fill_audit_log(page, base, session) -> None:
+    """Write audit entries as the system does: a police request, a prescriber's lookup and the
+    admin's token, access decision and disabled channel through the pages; a customs review
+    and a re-redaction dry run through their services."""
+    from centinela.alerts.authorities import seed_authorities
+    from centinela.customs.models import Parcel
+    from centinela.customs.review import record_outcome
+    from centinela.public.reredact import redact_stored
+
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    seed_authorities(session)
+    session.add(Parcel(tracking_id="LP000000001PE", carrier="SERPOST", arrived_at=now,
+                       origin_country="ES", sender_name="Tienda SL", sender_key="SND:a",
+                       consignee_key="CNS:a", ubigeo="150101", declared_content="polo",
+                       declared_value_usd=20.0, weight_kg=0.4, content_hash="x" * 32))
+    session.flush()
+    record_outcome(session, "LP000000001PE", "inspected_negative", "aduana", now)
+    redact_stored(session, apply=False, actor="cli", now=now)
+    session.commit()
+    _login(page, base, "policia")
+    page.goto(f"{base}/access")
+    page.fill("form[action='/access'] input[name=case_number]", "45-2026")
+    page.fill("form[action='/access'] input[name=document_number]", "44556677")
+    page.fill("form[action='/access'] textarea[name=reason]", "investigación de receta falsificada")
+    _submit(page, "form[action='/access']")
+    _login(page, base, "medico")
+    page.goto(f"{base}/lookup")
+    page.fill("form[action='/lookup'] input[name=document_number]", "12345678")
+    page.select_option("form[action='/lookup'] select[name=reason]", "new_prescription")
+    page.fill("form[action='/lookup'] input[name=note]", "control de dolor")
+    page.check("form[action='/lookup'] input[name=attest]")
+    _submit(page, "form[action='/lookup']")
+    _login(page, base, "admin")
+    page.goto(f"{base}/admin")
+    page.fill("form[action='/admin/tokens'] input[name=username]", "analista")
+    page.fill("form[action='/admin/tokens'] input[name=name]", "tablero")
+    page.check("form[action='/admin/tokens'] input[value='alerts:read']")
+    _submit(page, "form[action='/admin/tokens']")
+    page.goto(f"{base}/admin/access")
+    page.fill("form[action^='/admin/access/'] input[name=note]", "orden fiscal")
+    with page.expect_navigation():
+        page.click("form[action^='/admin/access/'] button[value=approve]")
+    page.goto(f"{base}/admin/authorities")
+    with page.expect_navigation():
+        page.locator("form[action^='/admin/channels/'] button").first.click()
+
+
+def test_walk_admin_reads_authorities_and_the_audit_log_in_words(browser_page, live_app,
+                                                                  walk_world, session):
+    """The admin (the only role allowed) opens the authorities and the audit log after real
+    work: each page passes the walker's checks and reads in words, in Spanish."""
+    page, base = browser_page, live_app
+    _fill_audit_log(page, base, session)
+    failures = [f"{path} [{check}] {detail}" for path in ("/admin/authorities", "/admin/audit")
+                for check, detail in _check(page, base, path)]
+    assert not failures, "\n".join(failures)
+    page.set_viewport_size({"width": 1366, "height": 900})
+    page.goto(f"{base}/admin/authorities")
+    text = " ".join(page.evaluate(VISIBLE_TEXT_JS).split())
+    assert "autoridad regional de salud" in text and "robo o pérdida" in text
+    assert "desactivado por admin" in text and "disabled by" not in text
+    page.goto(f"{base}/admin/audit")
+    text = " ".join(page.evaluate(VISIBLE_TEXT_JS).split())
+    assert CODE.findall(text) == []
+    assert [w for w in AUDIT_RAW if w in text] == []
+    assert [w for w in AUDIT_SAID if w not in text] == []
+    assert page.locator("td[title='admin.token_create']").count() == 1  # the code on hover
+    page.goto(f"{base}/admin/audit?lang=en")
+    text = " ".join(page.evaluate(VISIBLE_TEXT_JS).split())
+    assert CODE.findall(text) == [] and "dry run (nothing saved)" in text
+    assert "API token no." in text and "inspected, negative" in text
 
 
 def test_walker_catches_each_kind_of_problem(browser_page):

@@ -14,14 +14,16 @@ from pathlib import Path
 from fastapi import Depends, HTTPException, Request
 from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
+from jinja2.runtime import Context
 from markupsafe import Markup, escape
 from sqlalchemy.orm import Session
 
 from centinela.accounts.models import User
 from centinela.accounts.policy import nav_for
-from centinela.web.codes import code, detail
+from centinela.web.codes import actor, code, detail, detail_key, label, sentence, subject
 from centinela.web.fmt import register as register_formats
 from centinela.web.i18n import detector_label, pick_lang, translate
+from centinela.web.leadrule import rule_text
 from centinela.web.security import CSRF_FIELD, csrf_token
 from centinela.web.txn import remember
 
@@ -64,6 +66,41 @@ def _detail_filter(ctx, value, key: str = ""):
 
 
 templates.env.filters["detail"] = _detail_filter
+
+
+@pass_context
+def _label_filter(ctx: Context, value: object, prefix: str) -> str:
+    """``{{ value|label('online.context.') }}``: the catalogue label ``prefix + value``, or the
+    code in words when a newer code has none yet (see :func:`centinela.web.codes.label`)."""
+    return label(prefix, value, ctx.get("lang") or "es") if value not in (None, "") else ""
+
+
+@pass_context
+def _audit_filter(ctx: Context, value: object, part: str, action: str = "") -> str:
+    """``{{ e.subject|audit('subject', e.action) }}``: one part of an audit entry in the page's
+    language — ``key`` (of its details), ``subject`` or ``actor`` (its reason: ``sentence``)."""
+    lng, text = ctx.get("lang") or "es", str(value)
+    if part == "key":
+        return detail_key(text, lng)
+    return subject(action, text, lng) if part == "subject" else actor(text, lng)
+
+
+@pass_context
+def _sentence_filter(ctx: Context, value: object) -> str:
+    """``{{ c.disabled_reason|sentence }}``: an English sentence the code stores, in the page's
+    language; free text as written (see :func:`centinela.web.codes.sentence`)."""
+    return sentence(str(value or ""), ctx.get("lang") or "es")
+
+
+@pass_context
+def _rule_filter(ctx: Context, value: object) -> str | None:
+    """``{{ rule|rule }}``: the online classifier's reason in the page's language, or None for a
+    shape the catalogue does not know yet (see :mod:`centinela.web.leadrule`)."""
+    return rule_text(str(value or ""), ctx.get("lang") or "es")
+
+
+templates.env.filters.update({"label": _label_filter, "audit": _audit_filter,
+                              "sentence": _sentence_filter, "rule": _rule_filter})
 
 
 @pass_context

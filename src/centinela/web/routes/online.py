@@ -20,7 +20,8 @@ from centinela.config import get_settings
 from centinela.online.connectors import CONNECTORS, ConnectorError
 from centinela.online.leads import LeadError, decide
 from centinela.online.views import lead_detail, lead_summary, list_leads
-from centinela.web.deps import clock, db_session, render, require_roles
+from centinela.web.deps import clock, db_session, lang, render, require_roles
+from centinela.web.i18n import translate
 
 router = APIRouter(tags=["online"])
 guard = require_roles(*ONLINE_ROLES)
@@ -157,6 +158,22 @@ def page_lead(lead_id: str, request: Request, session: Session = Depends(db_sess
                   {"lead": _detail(session, lead_id, user, now), "error": None})
 
 
+# LeadError messages (English, for the API and the command line) → the page's catalogue keys.
+_LEAD_ERRORS = ((re.compile(r"a note is required"), "online.error.note"),
+                (re.compile(r"unknown department code (?P<code>.*?) \("), "online.error.department"),
+                (re.compile(r"lead \S+ names no place"), "online.error.no_place"),
+                (re.compile(r"decision must be"), "online.error.decision"),
+                (re.compile(r"unknown lead"), "online.error.unknown_lead"))
+
+
+def _lead_error(message: str, lng: str) -> str:
+    for pattern, key in _LEAD_ERRORS:
+        m = pattern.match(message)
+        if m:
+            return translate(key, lng, **m.groupdict())
+    return message
+
+
 @router.post("/online/leads/{lead_id}/decision", include_in_schema=False)
 def page_decide(lead_id: str, request: Request, decision: str = Form(...), note: str = Form(""),
                 department: str = Form(""), session: Session = Depends(db_session),
@@ -169,5 +186,7 @@ def page_decide(lead_id: str, request: Request, decision: str = Form(...), note:
     except LeadError as exc:
         session.rollback()
         detail = _detail(session, lead_id, user, now)
-        return render(request, "online/lead.html", {"lead": detail, "error": str(exc)}, status_code=422)
+        return render(request, "online/lead.html",
+                      {"lead": detail, "error": _lead_error(str(exc), lang(request))},
+                      status_code=422)
     return RedirectResponse(f"/online/leads/{lead_id}", status_code=303)
