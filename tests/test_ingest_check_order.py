@@ -40,7 +40,10 @@ CASES = [
     ({"counterparty_id": "C" * 41}, "counterparty_id", "longer than 40"),
     ({"product_code": "P" * 41, "patient_id": "nonsense"}, "product_code", "longer than 40"),
     ({"gs1_scan": "0" * 301}, "gs1_scan", "longer than 300"),
-    ({"patient_id": "DNI:" + "1" * 50}, None, ""),  # no column limit: pseudonymized
+    # No column limit on the raw value (43 characters): it is pseudonymized. A DNI of 50
+    # digits, once accepted here, is no document: rejected since malformed ids split patients.
+    ({"patient_id": "PAS:" + " - ".join("AB123456789012")}, None, ""),
+    ({"patient_id": "DNI:" + "1" * 50}, "patient_id", "8 digits"),
     ({"establishment_id": "EST-NONE"}, "establishment_id", "unknown establishment"),
 ]
 

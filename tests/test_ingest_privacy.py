@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 
+import pytest
 from sqlalchemy import MetaData, select, text
 from typer.testing import CliRunner
 
@@ -100,3 +101,53 @@ def test_jsonl_and_api_paths_pseudonymize_too(engine, session, data_dir):
     with engine.connect() as conn:
         psns = conn.execute(text("SELECT patient_id FROM movements ORDER BY event_id")).scalars()
         assert all(p.startswith("PSN:") for p in psns)
+
+
+@pytest.mark.parametrize(("a", "b"), [
+    ("DNI:45678912", "DNI:45.678.912"), ("DNI:45678912", "dni: 45 678 912"),
+    ("DNI:45678912", " DNI:45-678-912 "), ("DNI:01234567", "DNI:1234567"),
+    ("PAS:AB123456", "pas:ab-123456"), ("CE:001234567", "CE:1234567"),
+])
+def test_one_person_written_two_ways_is_one_pseudonym(a, b):
+    """Separators, case and leading zeros never split a patient's history (privacy and the
+    intake's fast path agree)."""
+    from centinela.ingest.values import fast_pseudonym
+    from centinela.privacy import pseudonymize
+
+    key = "k" * 40
+    assert pseudonymize(a, key=key) == pseudonymize(b, key=key) == fast_pseudonym(b, key)
+    assert fast_pseudonym(a, key) == pseudonymize(a, key=key)
+
+
+@pytest.mark.parametrize("bad", ["DNI:abc", "DNI:0", "DNI:00000000", "DNI:123456789", "DNI:12345",
+                                 "DNI:", "DNI:４５６７８９１２", "PAS:ABCDEF", "CE:12", "RUC:12345678",
+                                 "45678912", "PSN:!!"])
+def test_malformed_documents_are_refused_without_echoing_them(bad):
+    from centinela.ingest.values import fast_pseudonym
+    from centinela.privacy import DocumentError, pseudonymize
+
+    for f in (lambda v: pseudonymize(v, key="k" * 40), lambda v: fast_pseudonym(v, "k" * 40)):
+        with pytest.raises(DocumentError) as err:
+            f(bad)
+        number = bad.partition(":")[2]
+        assert not number or number not in str(err.value)
+
+
+def test_a_malformed_document_rejects_its_movement_with_the_reason(tmp_path):
+    from centinela.ingest.fields import MOVEMENTS
+    from centinela.ingest.validate import Known, make_movement_checker
+    from centinela.ingest.values import Invalid
+
+    check = make_movement_checker(Known({"EST-1"}, {"CMP-1"}, {"EE-1"}), 1,
+                                  pseudonym_key="k" * 40)
+    rec = {"event_id": "A-1", "event_type": "administer", "occurred_at": "2025-03-14T09:30:00",
+           "establishment_id": "EST-1", "product_code": "EE-1", "quantity": "0.5",
+           "prescriber_id": "CMP-1", "patient_id": "DNI:4567", "lot": "L1"}
+    with pytest.raises(Invalid) as err:
+        check(tuple(rec.get(f, "") for f in MOVEMENTS.fields))
+    assert err.value.field == "patient_id" and "8 digits" in err.value.reason
+    assert "4567" not in err.value.reason
+    rec["patient_id"] = "DNI:45.678.912"
+    row = check(tuple(rec.get(f, "") for f in MOVEMENTS.fields))
+    assert row[13] == check(tuple((rec | {"patient_id": "DNI:45678912"}).get(f, "")
+                                  for f in MOVEMENTS.fields))[13]

@@ -164,9 +164,8 @@ def patient_pseudonym(field: str, value: str, cache: dict[str, str],
     if psn is None:
         try:
             psn = fast_pseudonym(value, key)
-        except DocumentError:
-            raise Invalid(field, "documento no válido / must be DNI:, CE:, PAS: followed by the "
-                                 "number, or a PSN: token") from None
+        except DocumentError as exc:  # its message never echoes the document
+            raise Invalid(field, str(exc)) from None
         if len(psn) > 40:
             raise Invalid(field, "seudónimo demasiado largo / PSN token longer than 40 characters")
         if len(cache) > PSEUDONYM_CACHE:  # bounded: memory stays flat however long the file
@@ -197,15 +196,17 @@ def fast_pseudonym(patient_id: str, key: str | None = None) -> str:
         base = _keyed[key] = _hmac_new(key.encode(), b"", "sha256")
     value = patient_id.strip()
     kind, sep, number = value.partition(":")
-    # Same acceptance as privacy's ^(DNI|CE|PAS):(\S+)$, without the regex.
-    if not sep or kind not in _KINDS or not number:
-        return pseudonymize(value, key)  # PSN: tokens, and the error for anything else
-    if number.isdigit():  # a DNI: digits only, so no space and nothing to upper-case
-        norm = number.lstrip("0") or "0"
-    elif number.split() != [number]:
-        return pseudonymize(value, key)  # the error: a space inside the number
-    else:
-        norm = number.upper().lstrip("0") or "0"
+    # The usual document (an upper-case kind and plain ASCII digits of the right length) is
+    # normalized here; anything else (PSN: tokens, separators, letters, lower case, errors)
+    # by ``privacy.document_key`` through ``pseudonymize``: the same result either way.
+    n = len(number)
+    if not (sep and number.isdigit() and number.isascii()
+            and ((kind == "DNI" and 6 <= n <= 8) or (kind in _KINDS and kind != "DNI"
+                                                     and 5 <= n <= 20))):
+        return pseudonymize(value, key)
+    norm = number.lstrip("0")
+    if not norm:
+        return pseudonymize(value, key)  # the error: zeros only
     h = base.copy()
     h.update((value if norm is number else f"{kind}:{norm}").encode())
     return "PSN:" + h.hexdigest()[:24]
