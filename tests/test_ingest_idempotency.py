@@ -118,6 +118,64 @@ def test_changed_registry_record_is_updated_and_counted(engine, session, data_di
     assert "1 actualizados/updated" in report.as_text()
 
 
+def test_registry_updates_are_listed_with_the_fields_that_changed(engine, data_dir):
+    write_registry(data_dir)
+    import_directory(engine, data_dir)
+    pros = [dict(p) for p in PROFESSIONALS]
+    pros[1].update(establishment_id="EST-HOS", ubigeo="080101")
+    write_csv(data_dir, "professionals", pros)
+    report = import_directory(engine, data_dir)
+    assert report.files[1].changes == [("CQFP-01234", ["establishment_id", "ubigeo"])]
+    assert "CQFP-01234 (establishment_id, ubigeo)" in report.as_text()
+    assert report.as_dict()["files"][1]["updates"] == [
+        {"key": "CQFP-01234", "fields": ["establishment_id", "ubigeo"]}]
+
+
+def test_a_college_number_sent_for_another_person_is_a_conflict_not_an_update(
+        engine, session, data_dir):
+    """The same CMP/CQFP number with a name that shares no word with the registered one is
+    another person (a typo in the number): kept as a conflict, the registered one untouched.
+    An accent fixed or a married name added is an ordinary update."""
+    write_registry(data_dir)
+    import_directory(engine, data_dir)
+    pros = [dict(p) for p in PROFESSIONALS]
+    pros[0]["full_name"] = "Ángel Cáceres Ñique"  # registered: Ana Quispe
+    pros[1]["full_name"] = "Luis Alberto Mamani de la Cruz"  # registered: Luis Mamani
+    write_csv(data_dir, "professionals", pros)
+    report = import_directory(engine, data_dir)
+    pro = report.files[1]
+    assert (pro.conflicts, pro.updated) == (1, 1)
+    assert "otra persona" in pro.samples[0].reason and pro.samples[0].field == "full_name"
+    session.expire_all()
+    assert session.get(Professional, "CMP-012345").full_name == "Ana Quispe"
+    assert session.get(Professional, "CQFP-01234").full_name == "Luis Alberto Mamani de la Cruz"
+
+
+def test_empty_certificate_columns_keep_the_stored_certificate(engine, session, data_dir):
+    write_registry(data_dir)
+    import_directory(engine, data_dir)
+    pros = [dict(p) for p in PROFESSIONALS]
+    pros[0].update(opioid_certified_on="", certificate_id="")  # registered: 2025-02-01, CERT-1
+    write_csv(data_dir, "professionals", pros)
+    report = import_directory(engine, data_dir)
+    assert (report.files[1].updated, report.files[1].duplicates) == (0, 3)
+    session.expire_all()
+    ana = session.get(Professional, "CMP-012345")
+    assert (str(ana.opioid_certified_on), ana.certificate_id) == ("2025-02-01", "CERT-1")
+    pros[0].update(opioid_certified_on="2026-02-03", certificate_id="CERT-9")  # renewed
+    write_csv(data_dir, "professionals", pros)
+    assert import_directory(engine, data_dir).files[1].updated == 1
+    session.expire_all()
+    assert session.get(Professional, "CMP-012345").certificate_id == "CERT-9"
+
+
+def test_a_refused_file_counts_as_one_stored_rejection_in_the_summary(engine, data_dir):
+    (data_dir / "movements.csv").write_text("event_id;event_type\nA;dispense\nB;dispense\n")
+    report = import_directory(engine, data_dir)
+    text = report.as_text()
+    assert "punto y coma" in text and "más / more" not in text
+
+
 def test_registry_record_twice_in_one_import_with_other_content_is_a_conflict(engine, data_dir):
     write_registry(data_dir)
     write_csv(data_dir, "establishments",

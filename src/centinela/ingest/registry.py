@@ -173,6 +173,17 @@ def process_registry(ctx, spec: RecordSpec, items: Iterable[Item], fr: FileRepor
             ctx.reject(fr, line, spec.name, vals[0], exc, dict(zip(spec.fields, vals, strict=True)))
             continue
         key = values[0]
+        old = existing.get(key)
+        if spec.name == "professionals" and old is not None and key not in seen:
+            values = _keep_certificate(old, values)
+            if _another_person(old[2], values[2]):
+                ctx.reject(fr, line, spec.name, key, Invalid(
+                    "full_name", f"la colegiatura {key} está registrada a nombre de otra persona "
+                                 f"/ college number {key} is registered to another person (the "
+                                 "names share no word): correct the number; a college number "
+                                 "belongs to one person for life"),
+                    dict(zip(spec.fields, values, strict=True)), kind="conflict")
+                continue
         if key in seen:
             if seen[key] == values:
                 fr.duplicates += 1
@@ -183,7 +194,6 @@ def process_registry(ctx, spec: RecordSpec, items: Iterable[Item], fr: FileRepor
                     dict(zip(spec.fields, values, strict=True)), kind="conflict")
             continue
         seen[key] = values
-        old = existing.get(key)
         if old == values:
             fr.duplicates += 1
         elif old is None:
@@ -192,9 +202,40 @@ def process_registry(ctx, spec: RecordSpec, items: Iterable[Item], fr: FileRepor
         else:
             changed.append(_derived(spec, values, ctx))
             fr.updated += 1
+            fr.add_change(key, [f for f, a, b in zip(spec.fields, old, values, strict=True)
+                                if a != b])
         existing[key] = values
         _remember(ctx, spec.name, values)
     _write(ctx.session, spec, new, changed)
+
+
+def _keep_certificate(old: tuple, values: tuple) -> tuple:
+    """A professional re-sent with both certificate fields empty keeps the stored certificate.
+
+    A certificate ends on its own (one year) or is revoked through the certification
+    programme; a registry extract that leaves the columns empty (another source, an older
+    export) must not silently make a certified professional look uncertified."""
+    if (old[6] or old[7]) and values[6] is None and values[7] is None:
+        return values[:6] + old[6:8]
+    return values
+
+
+_NAME_FILLER = frozenset({"de", "del", "la", "las", "los", "y", "e", "da", "van", "von", "dr",
+                          "dra", "lic", "qf", "obst"})
+
+
+def _another_person(old_name: str, new_name: str) -> bool:
+    """True when two full names share no word (accents, case and particles aside): the same
+    college number sent for someone else, not a corrected accent, an added surname or a
+    married name."""
+    from centinela.lib.text import fold
+
+    def words(name: str) -> set[str]:
+        return {w for w in re.split(r"[^a-zñ]+", fold(name)) if len(w) > 1
+                and w not in _NAME_FILLER}
+
+    a, b = words(old_name), words(new_name)
+    return bool(a and b and not a & b)
 
 
 def _remember(ctx, name: str, values: tuple) -> None:

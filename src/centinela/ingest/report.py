@@ -40,10 +40,21 @@ class FileReport:
     rejected: int = 0
     error: str | None = None
     samples: list[Sample] = field(default_factory=list)
+    # Registry records updated: (key, the fields that changed), the first MAX_SAMPLES.
+    changes: list[tuple[str, list[str]]] = field(default_factory=list)
 
     def add_sample(self, sample: Sample) -> None:
         if len(self.samples) < MAX_SAMPLES:
             self.samples.append(sample)
+
+    def add_change(self, key: str, fields: list[str]) -> None:
+        if len(self.changes) < MAX_SAMPLES:
+            self.changes.append((key, fields))
+
+    @property
+    def stored_rejections(self) -> int:
+        """Rejection rows this file left: one for a refused file, else one per record."""
+        return 1 if self.status == "refused" else self.rejected + self.conflicts
 
     def as_dict(self) -> dict:
         return {
@@ -52,6 +63,7 @@ class FileReport:
             "duplicates": self.duplicates, "conflicts": self.conflicts,
             "rejected": self.rejected, "error": self.error,
             "rejections": [s.__dict__ for s in self.samples],
+            "updates": [{"key": k, "fields": f} for k, f in self.changes],
         }
 
 
@@ -116,12 +128,21 @@ class ImportReport:
         if self.ignored:
             lines.append("  ignorados (nombre fuera del formato) / ignored (not a reporting-format "
                          "file name): " + ", ".join(self.ignored))
+        changes = [(f.name, k, fields) for f in self.files for k, fields in f.changes]
+        if changes:
+            shown = changes[:MAX_SAMPLES]
+            lines.append("Registros actualizados (campos cambiados) / records updated (fields "
+                         "changed):")
+            lines.extend(f"  {name}: {k} ({', '.join(fields)})" for name, k, fields in shown)
+            more = sum(f.updated for f in self.files) - len(shown)
+            if more > 0:
+                lines.append(f"  … {more} más / more")
         samples = self.samples()
         if samples:
             shown = len(samples)
             lines.append(f"Primeros {shown} rechazos / first {shown} rejections:")
             lines.extend("  " + s.as_text() for s in samples)
-            total = sum(f.rejected + f.conflicts for f in self.files)
+            total = sum(f.stored_rejections for f in self.files)
             if total > shown and self.import_id is not None:
                 lines.append(f"  … {total - shown} más / more: centinela rejections --import "
                              f"{self.import_id}")
