@@ -187,7 +187,8 @@ def test_apply_removes_personal_data_keeps_the_sellers_lead_and_is_audited(sessi
     assert _leaks(_blob(after)) == []
     assert {f: result.counts[f] for f in FIELDS} == {
         "text": 4, "establishment_name": 1, "contact_removed": 2, "contact_added": 2,
-        "addition_text": 1, "alert_summary": 1, "alert_evidence": 1, "delivery_payload": 1}
+        "contact_redacted": 0, "addition_text": 1, "alert_summary": 1, "alert_evidence": 1,
+        "delivery_payload": 1}
     assert result.report_ids() == ["CR-2512-OLD001", "CR-2512-OLD002", "CR-2512-OLD003",
                                    "CR-2512-OLD005"]
 

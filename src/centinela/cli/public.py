@@ -126,6 +126,7 @@ _REDACT_LABELS = {
     "establishment_name": "establecimiento / establishment name",
     "contact_removed": "contacto quitado / lead removed",
     "contact_added": "contacto añadido / lead added",
+    "contact_redacted": "contacto sin documento / contact less its ID number",
     "addition_text": "adiciones / additions",
     "alert_summary": "resumen de alerta / alert summary",
     "alert_evidence": "evidencia de alerta / alert evidence",

@@ -167,8 +167,8 @@ def tel_links(text: str | None) -> Markup:
 def emergency_message(text: str | None, ui: str = "es") -> str | None:
     """The emergency answer when a report or message describes one (shown before anything
     else), in the text's language; None when it does not."""
+    from centinela.public.assistant.engine import red_flag_text
     from centinela.public.assistant.language import detect_language
-    from centinela.public.assistant.messages import RED_FLAG
     from centinela.public.assistant.redflags import detect as detect_red_flag
 
     flag = detect_red_flag(text or "")
@@ -176,7 +176,7 @@ def emergency_message(text: str | None, ui: str = "es") -> str | None:
         return None
     language = detect_language(text)
     language = language if language in ("es", "en", "qu") else ui_lang(ui)
-    return RED_FLAG[flag.category][language]
+    return red_flag_text(flag.category, text or "", language)
 
 
 def bilingual_field_message(field: str, detail: str) -> str:

@@ -92,8 +92,10 @@ def seed_ipress(session: Session, now: dt.datetime) -> int:
 
 
 def ensure_seeded(session: Session, now: dt.datetime) -> None:
-    """Seed the hospitals once if the directory has none (first use of the locator)."""
-    if not session.scalar(select(func.count()).select_from(TreatmentService)):
+    """Seed the hospitals once if the directory has none of them (first use of the locator).
+    A CSMC that an admin added before that first use does not stand for the hospitals."""
+    if not session.scalar(select(func.count()).select_from(TreatmentService).where(
+            TreatmentService.service_id.like("IPRESS-%"))):
         seed_ipress(session, now)
 
 
@@ -185,13 +187,16 @@ MENTAL_HEALTH_IPRESS = {
     "IPRESS-5948": "Hospital psiquiátrico con servicio de adicciones",   # Hermilio Valdizán
 }
 CSMC_RADIUS_KM = 60.0
+# The shipped IPRESS list holds general hospitals: whether one has a mental-health or
+# addiction service is not in the data, so the note does not claim it.
 NO_CSMC_NOTE = {
     "es": "Centinela aún no tiene registrado un Centro de Salud Mental Comunitario (CSMC) a menos "
-          "de {km:.0f} km; los hospitales de la lista atienden salud mental. Pregunte por el "
-          "CSMC de su zona en la Línea 113, opción 5.",
+          "de {km:.0f} km; los hospitales de la lista son generales: pregunte si tienen "
+          "servicio de salud mental o adicciones. Pregunte por el CSMC de su zona en la "
+          "Línea 113, opción 5.",
     "en": "Centinela has no Community Mental Health Centre (CSMC) registered within {km:.0f} km; "
-          "the hospitals listed treat mental health. Ask Línea 113, option 5 for the CSMC of "
-          "your area.",
+          "the hospitals listed are general hospitals: ask whether they have a mental-health "
+          "or addiction service. Ask Línea 113, option 5 for the CSMC of your area.",
     "qu": "Manam CSMC qayllapichu kan. Línea 113, 5 kaqta akllay.",
 }
 

@@ -23,7 +23,14 @@ from centinela.public.models import (
     ReportPhoto,
 )
 from centinela.public.photos import sanitize
-from centinela.public.redaction import claimed_by_people, lead_phones, redact_text
+from centinela.public.redaction import (
+    LABELS,
+    claimed_by_people,
+    lead_phones,
+    redact_documents,
+    redact_text,
+)
+from centinela.public.text import words
 from centinela.reference import ubigeo as ref
 
 MAX_ADDITIONS = 20
@@ -84,6 +91,9 @@ def validate(data: ReportInput, now: dt.datetime) -> ReportInput:
         # "987654321 (es mío)", "mi cel …": the field is for the seller's contact only.
         raise ReportError("contact", "own: the seller's phone, handle or link, never yours")
     stored = redact_for_storage(text, name, contact)
+    if not stored.text and not stored.establishment_name and not stored.contact:
+        # the contact was a document number and nothing else ("DNI 41234567")
+        raise ReportError("text", "describe what you saw, or give the place or seller contact")
     return ReportInput(kind=data.kind, ubigeo=code, text=stored.text, how=data.how,
                        occurred_on=data.occurred_on, establishment_name=stored.establishment_name,
                        contact=stored.contact, latitude=lat, longitude=lon, photo=data.photo)
@@ -101,6 +111,10 @@ class StoredText:
 def redact_for_storage(text: str, name: str | None, contact: str | None) -> StoredText:
     """The free-text fields of a report as they are stored (a new report's, and a stored one's
     again with ``centinela report redact-stored``, see :mod:`centinela.public.reredact`)."""
+    if contact is not None:
+        # The contact keeps its phone, e-mail, handle or link (to reach the number given) but
+        # never an identity document ("yo mismo: Rosa, DNI 41234567, 999 888 777").
+        contact = redact_contact(contact)
     if contact is None:
         # A seller's number written in the text (or typed with the place's name) is a lead:
         # keep it in the contact field (as the form asks) while the free text loses every phone
@@ -110,6 +124,22 @@ def redact_for_storage(text: str, name: str | None, contact: str | None) -> Stor
     # Every free-text field is redacted before storage (and so before an alert copies it).
     name = redact_text(name, default_owner="seller") if name else None
     return StoredText(text=redact_text(text), establishment_name=name, contact=contact)
+
+
+_DOCUMENT_WORDS = frozenset("""dni ce ruc pasaporte passport documento document doc carne carnet
+extranjeria nro n no numero number de del mi my su""".split())
+
+
+def redact_contact(contact: str) -> str | None:
+    """The ``contact`` field as it is stored: identity-document numbers (DNI, CE, passport, a
+    person's RUC) replaced by their label, phones, e-mails, handles and links kept; None when
+    nothing but a document was given. Idempotent."""
+    redacted = redact_documents(contact.strip())
+    rest = redacted
+    for label in LABELS.values():
+        rest = rest.replace(label, " ")
+    left = [w for w in words(rest) if w not in _DOCUMENT_WORDS]
+    return redacted if left else None
 
 
 def redact_addition(text: str) -> str:

@@ -24,9 +24,13 @@ def snap(lat: float, lon: float) -> tuple[float, float]:
     return (round(round(lat / GRID_DEG) * GRID_DEG, 4), round(round(lon / GRID_DEG) * GRID_DEG, 4))
 
 
+_PLACEHOLDER = re.compile(r"\[[^\]]*redactad[oa]\]")
+
+
 def contact_key(contact: str | None) -> str | None:
-    """Normalize a seller's phone, handle or URL so two reports of it compare equal."""
-    raw = (contact or "").strip()
+    """Normalize a seller's phone, handle or URL so two reports of it compare equal (a
+    redaction label is no part of it: two contacts must not match on "[DNI redactado]")."""
+    raw = _PLACEHOLDER.sub(" ", contact or "").strip()
     if not raw:
         return None
     digits = re.sub(r"[^\d+]", "", raw)
@@ -45,9 +49,6 @@ def contact_key(contact: str | None) -> str | None:
         host = parts.netloc.lower().removeprefix("www.").removeprefix("m.")
         return "url:" + host + parts.path.rstrip("/").lower()
     return "text:" + " ".join(words(raw))
-
-
-_PLACEHOLDER = re.compile(r"\[[^\]]*redactad[oa]\]")
 
 
 def name_key(name: str) -> str:

@@ -21,9 +21,8 @@ from centinela.config import get_settings
 from centinela.lib.text import deleet
 from centinela.lib.text import fold_keep_enye as fold
 from centinela.public.abuse import AbuseError, check_rate, daily_client_hash
-from centinela.public.assistant.engine import ask
+from centinela.public.assistant.engine import ask, red_flag_text
 from centinela.public.assistant.language import detect_language
-from centinela.public.assistant.messages import RED_FLAG
 from centinela.public.assistant.redflags import detect as detect_red_flag
 from centinela.public.citizen_messages import field_message, rate_limited
 from centinela.public.codes import looks_like_code
@@ -92,7 +91,7 @@ def handle_sms(session: Session, sender: str, body: str, now: dt.datetime) -> st
     emergency = None
     if flag is not None:
         language = detect_language(body)
-        emergency = RED_FLAG[flag.category][language]
+        emergency = red_flag_text(flag.category, judged, language)
         if command not in _REPORT_COMMANDS + ("info", "dato", "datos", "agregar"):
             return emergency
     try:

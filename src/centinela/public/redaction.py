@@ -709,7 +709,8 @@ def _nfc(text: str) -> str:
 MAX_PASSES = 4
 
 
-def redact_text(text: str, default_owner: str = "unknown") -> str:
+def redact_text(text: str, default_owner: str = "unknown",
+                kinds: frozenset[str] | None = None) -> str:
     """Replace every identifier found by :func:`scan` with a label such as ``[DNI redactado]``.
 
     Used for every free-text field of a public report (text, additions, establishment name;
@@ -719,12 +720,15 @@ def redact_text(text: str, default_owner: str = "unknown") -> str:
     finds nothing (at most ``MAX_PASSES``), because a number read beside its neighbour can be
     missed and then found once the neighbour is a label ("(01) 555-1234 001234567"). So
     ``redact_text(redact_text(t)) == redact_text(t)``.
+
+    ``kinds`` limits the replacement to those kinds of identifier (see
+    :func:`redact_documents`); everything else is left as written.
     """
     if not text:
         return text
     text = _nfc(text)
     for _ in range(MAX_PASSES):
-        found = scan(text, default_owner)
+        found = [f for f in scan(text, default_owner) if kinds is None or f.kind in kinds]
         if not found:
             break
         out, pos = [], 0
@@ -735,6 +739,21 @@ def redact_text(text: str, default_owner: str = "unknown") -> str:
         out.append(text[pos:])
         text = "".join(out)
     return text
+
+
+# Identity-document numbers: a DNI, a carné de extranjería, a passport, a person's RUC (a
+# company's RUC 20… is not found at all), a document or a number that is not a phone.
+DOCUMENT_KINDS = frozenset({"dni", "ce", "passport", "ruc", "document", "number"})
+
+
+def redact_documents(text: str) -> str:
+    """Replace the identity-document numbers in ``text`` and keep the rest as written.
+
+    For the report's ``contact`` field: a phone number, an e-mail, a handle or a link stays
+    (the field exists to reach the seller), but "yo mismo: Rosa, DNI 41234567, 999 888 777"
+    loses the DNI before storage, as the report text does. Idempotent like :func:`redact_text`.
+    """
+    return redact_text(text, kinds=DOCUMENT_KINDS)
 
 
 def phone_value(value: str) -> str:

@@ -10,8 +10,11 @@ stored values. The stored ``contact`` (the seller's lead) is kept unless the cur
 not have kept it: it reads as a person's (:func:`~centinela.public.redaction.claimed_by_people`,
 the check that refuses such a contact on the form), or the report's own words tie that number
 or e-mail to the reporter or a bystander and never to the seller (the old rules made a lead of
-every number that was not in the first person). A report left without a lead gets one when the
-current rules find the seller's number in its words, as at intake.
+every number that was not in the first person). A kept contact loses its identity-document
+numbers (DNI, CE, passport, a person's RUC) as a new one does
+(:func:`~centinela.public.intake.redact_contact`; counted as ``contact_redacted``), and is
+dropped when it held nothing else. A report left without a lead gets one when the current rules
+find the seller's number in its words, as at intake.
 
 Copies of the establishment name in the alerts of the ``citizen_report`` detector (summary and
 ``evidence.establishment_names``) and in their outbox payloads get the same redaction. Labels of
@@ -38,17 +41,24 @@ from sqlalchemy.orm import Session
 from centinela.alerts.models import Alert, Delivery
 from centinela.audit import record
 from centinela.public.escalation import DETECTOR
-from centinela.public.intake import addition_lead, redact_addition, redact_for_storage
+from centinela.public.intake import (
+    addition_lead,
+    redact_addition,
+    redact_contact,
+    redact_for_storage,
+)
 from centinela.public.matching import contact_key
 from centinela.public.models import CitizenReport, ReportEvent
 from centinela.public.redaction import claimed_by_people, phone_value, redact_text, scan
 
 ACTION = "citizen_report.redact_stored"
 # What can change, in the order the command prints it. Report fields count reports (additions:
-# events); the last three count alerts and outbox deliveries.
-FIELDS = ("text", "establishment_name", "contact_removed", "contact_added", "addition_text",
-          "alert_summary", "alert_evidence", "delivery_payload")
-REPORT_FIELDS = FIELDS[:5]
+# events); the alert fields count alerts and outbox deliveries. ``contact_redacted``: the same
+# contact kept without its identity-document numbers (:func:`intake.redact_contact`).
+REPORT_FIELDS = ("text", "establishment_name", "contact_removed", "contact_added",
+                 "contact_redacted", "addition_text")
+ALERT_FIELDS = ("alert_summary", "alert_evidence", "delivery_payload")
+FIELDS = REPORT_FIELDS + ALERT_FIELDS
 DEFAULT_BATCH = 200
 
 
@@ -100,10 +110,15 @@ class Plan:
         if self.establishment_name is not None:
             out.append("establishment_name")
         if self.contact is not None:
-            if old_contact is not None:
-                out.append("contact_removed")
-            if self.contact[0] is not None:
-                out.append("contact_added")
+            new = self.contact[0]
+            if (old_contact is not None and new is not None
+                    and new == redact_contact(old_contact)):
+                out.append("contact_redacted")  # the same contact, less a document number
+            else:
+                if old_contact is not None:
+                    out.append("contact_removed")
+                if new is not None:
+                    out.append("contact_added")
         if self.additions:
             out.append("addition_text")
         return out
@@ -289,7 +304,7 @@ def redact_stored(session: Session, *, apply: bool, actor: str, now: dt.datetime
     for alerts in _batches(session, Alert, batch_size, apply,
                            Alert.detector == DETECTOR):
         batch = Counter()
-        batch_ids = {f: [] for f in FIELDS[5:]}
+        batch_ids = {f: [] for f in ALERT_FIELDS}
         for alert in alerts:
             summary, evidence = _scrub_alert_copy(
                 {"summary": alert.summary, "evidence": alert.evidence}, renamed)

@@ -29,7 +29,15 @@ from centinela.public.assistant.legal import (
     is_legal_situation,
     legal_answer,
 )
-from centinela.public.assistant.redflags import IDIOMS, mentions_patch, pet_exposure, speaks_of_self
+from centinela.public.assistant.polarity import lead
+from centinela.public.assistant.redflags import (
+    IDIOMS,
+    asks_about_remedy,
+    mentions_patch,
+    pet_exposure,
+    speaks_of_other,
+    speaks_of_self,
+)
 from centinela.public.assistant.redflags import detect as detect_red_flag
 from centinela.public.assistant.retrieval import confidence, default_index
 from centinela.public.places import find_place
@@ -46,7 +54,17 @@ _TREATMENT = re.compile(
     r"(help|services?|centers?|centres?)|mental health|hampi\w*|"
     # wanting to quit is asking for treatment ("ayuda para dejar las drogas, vivo en Arequipa")
     r"(quiero|necesito|quisiera|ayuda para|ayudame a|como hago para|want to|need to|help me|"
-    r"help to) (\w+ )?(dejar|salir de|quit|stop using|get clean)|desintoxicarme)\b")
+    r"help to) (\w+ )?(dejar|salir de|quit|stop using|get clean)|desintoxicarme|"
+    # a place or help "to quit" ("¿hay centros para dejar la metadona?"), or quitting a drug,
+    # a substitute or the habit ("dejar la metadona", "get off methadone"); not "dejar" alone,
+    # which is also where to leave used patches
+    r"(centros?|lugar(es)?|sitios?|clinicas?|programas?|ayuda|apoyo|tratamiento|alguien|"
+    r"places?|programs?|programmes?|clinics?|help|support) (para|to|that help (me |people )?"
+    r"(to )?) ?(dejar|salir de|desintoxic\w*|quit|stop using|get off|come off)|"
+    r"(dejar|salir de) (de )?(la |las |el |los |mi |mis |su |sus )?(metadona|drogas?|"
+    r"fentanil\w*|fenta|consumo|consumir|adiccion|vicio|opioides?|heroina|drogarme|jalar|"
+    r"inyectarme)|(quit|get off|come off|taper off|kick) (the |my )?(methadone|drugs?|"
+    r"fentanyl|opioids?|heroin|habit))\b")
 _WHERE = re.compile(r"\b(donde|a donde|adonde|where|cerca|cercanos?|cercanas?|near|en que|"
                     r"centros?|lugar(es)?|hay|maypi\w*)\b")
 
@@ -103,15 +121,48 @@ def _note(lang: str, translated: bool = False) -> str | None:
     return msg.QU_PENDING if lang == "qu" else None
 
 
-def _kb_answer(entry: Entry, lang: str, conf: float, candidates: list[dict]) -> Answer:
+def in_spanish_for_quechua(text: str) -> str:
+    """A Spanish answer to a Quechua question: said so in Quechua first, the emergency numbers
+    in Quechua after it."""
+    return f"{msg.QU_IN_SPANISH_HEAD}\n\n{text}\n\n{msg.QU_EMERGENCY_TAIL}"
+
+
+def _kb_answer(entry: Entry, lang: str, conf: float, candidates: list[dict],
+               question: str = "") -> Answer:
     note = _note(lang)
+    text = entry.text(lang)
+    # A yes/no that agrees with the question ("¿es delito …?" → "Sí."), or none at all.
+    yes_no = lead(entry.yes_no, question, lang if lang in entry.answer else "es")
+    if yes_no:
+        text = f"{yes_no} {text}"
     if lang == "qu" and "qu" not in entry.answer:
         note = msg.NO_QU
+        text = in_spanish_for_quechua(text)
     return Answer(
-        answer=entry.text(lang), language=lang, kind="kb", confidence=conf,
+        answer=text, language=lang, kind="kb", confidence=conf,
         sources=[dict(s) for s in entry.sources], entry_id=entry.id,
         title=entry.title.get(lang) or entry.title["es"], note=note, candidates=candidates,
     )
+
+
+_SPECIALISED_LABEL = {
+    "csmc": {"es": "centro de salud mental comunitario", "en": "community mental-health centre",
+             "qu": "CSMC"},
+    "addiction": {"es": "hospital psiquiátrico con servicio de adicciones",
+                  "en": "psychiatric hospital with an addiction service"},
+}
+
+
+def _service_label(service, lang: str) -> str:
+    """What a listed service is, said so that a mental-health or addiction service stands
+    out from a general hospital (IPRESS category such as "II-1" otherwise)."""
+    from centinela.public.directory import MENTAL_HEALTH_IPRESS
+
+    if service.kind == "csmc":
+        return msg.text(_SPECIALISED_LABEL["csmc"], lang)
+    if service.service_id in MENTAL_HEALTH_IPRESS:
+        return msg.text(_SPECIALISED_LABEL["addiction"], lang)
+    return service.category or service.kind
 
 
 def _locator(session: Session, text: str, lang: str, now: dt.datetime) -> Answer | None:
@@ -137,18 +188,25 @@ def _locator(session: Session, text: str, lang: str, now: dt.datetime) -> Answer
         return None
     from centinela.public.directory import mental_health_nearby, nearest
 
-    found = nearest(session, place, limit=3, now=now)
-    specialised, note = (mental_health_nearby(session, place, now=now) if treatment
-                         else ([], None))
-    seen = {n.service.service_id for n in found}
-    found = [n for n in specialised if n.service.service_id not in seen] + found
+    note = None
+    if treatment:
+        # Addiction and treatment questions: community mental-health centres (CSMC) and the
+        # addiction services the directory knows come first; general hospitals only fill up
+        # the list (at least the nearest one stays, for an emergency).
+        specialised, note = mental_health_nearby(session, place, now=now, limit=3)
+        ids = {n.service.service_id for n in specialised}
+        general = [n for n in nearest(session, place, limit=3 + len(ids), now=now)
+                   if n.service.service_id not in ids]
+        found = specialised + general[: max(1, 3 - len(specialised))]
+    else:
+        found = nearest(session, place, limit=3, now=now)
     d = ref.get(place)
     where = f"{d.district} ({d.province}, {d.department})" if d else place
     lines = [msg.text(msg.LOCATOR_HEAD, lang).format(place=where)]
     for i, n in enumerate(found, 1):
         s = n.service
         phone = f" — tel. {s.phone}" if s.phone else ""
-        lines.append(f"{i}. {s.name} ({s.institution}, {s.category or s.kind}) — "
+        lines.append(f"{i}. {s.name} ({s.institution}, {_service_label(s, lang)}) — "
                      f"{n.distance_km:.1f} km — {s.address}{phone}")
     if note:
         lines.append(note[lang] if lang in note else note["es"])
@@ -162,18 +220,30 @@ def _locator(session: Session, text: str, lang: str, now: dt.datetime) -> Answer
     )
 
 
-def _red_flag_answer(category: str, message: str, language: str) -> Answer:
-    """The crisis answer: the category's message, said to the person when they describe their
-    own overdose, with the patch removed first when a patch is named."""
+def red_flag_text(category: str, message: str, language: str) -> str:
+    """The crisis answer to ``message``: the category's message, said to the helper when the
+    message is about someone else (with what not to do, first when a home remedy is asked
+    about: "¿le echo agua?"), to the person when they describe their own overdose, with the
+    patch removed first when a patch is named. Every channel (chat, API, Telegram, SMS, the
+    report form) answers an emergency with this text."""
     text = msg.text(msg.RED_FLAG[category], language)
     if category == "overdose":
-        if speaks_of_self(message):
+        if speaks_of_other(message):
+            remedy = (msg.text(msg.REMEDY_FIRST, language) + " "
+                      if asks_about_remedy(message) else "")
+            text = msg.text(msg.OVERDOSE_HELPER, language).format(remedy=remedy)
+        elif speaks_of_self(message):
             text = msg.text(msg.OVERDOSE_SELF, language)
         if mentions_patch(message):
             text += " " + msg.text(msg.PATCH_OFF, language)
-    return Answer(answer=text, language=language, kind="red_flag", confidence=1.0,
-                  red_flag=category, sources=list(msg.EMERGENCY_SOURCES),
-                  note=_note(language, translated=True))
+    return text
+
+
+def _red_flag_answer(category: str, message: str, language: str) -> Answer:
+    """Return the crisis answer to ``message`` (see :func:`red_flag_text`)."""
+    return Answer(answer=red_flag_text(category, message, language), language=language,
+                  kind="red_flag", confidence=1.0, red_flag=category,
+                  sources=list(msg.EMERGENCY_SOURCES), note=_note(language, translated=True))
 
 
 def _search(query: str) -> tuple[list, float]:
@@ -227,7 +297,10 @@ def ask(text: str, lang: str | None = None, session: Session | None = None,
                       note=_note(language, translated=True))
     if is_legal_quantity_question(text) or is_legal_situation(text):
         # "me detuvieron con 5 mg" is about the law, not a dose: answer with the tiers.
-        return Answer(answer=legal_answer(text, language), language=language, kind="legal",
+        legal = legal_answer(text, language)
+        if language == "qu":  # the tiers exist in Spanish and English only
+            legal = in_spanish_for_quechua(legal)
+        return Answer(answer=legal, language=language, kind="legal",
                       confidence=1.0, sources=list(LEGAL_SOURCES), entry_id="law_32250",
                       title="Ley N.° 32250", note=_note(language))
     if is_dose_question(text):
@@ -255,7 +328,7 @@ def ask(text: str, lang: str | None = None, session: Session | None = None,
     hits, conf = ([], 0.0) if off_topic else _retrieve(query)
     candidates = [{"entry_id": h.entry.id, "score": round(h.score, 3)} for h in hits]
     if hits and conf >= CONFIDENCE_THRESHOLD:
-        answer = _kb_answer(hits[0].entry, language, conf, candidates)
+        answer = _kb_answer(hits[0].entry, language, conf, candidates, question=text)
         if answer.entry_id == "law_32250":
             from centinela.public.assistant.legal import tiers_text
 

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 
+from centinela.public.assistant.polarity import BARE_LEAD, YesNo
+
 KB_LANGS = ("es", "en", "qu")
 REQUIRED = ("id", "topic", "title", "answer", "sources")
 
@@ -26,6 +28,8 @@ class Entry:
     keywords: dict[str, tuple[str, ...]] = field(default_factory=dict)
     questions: tuple[str, ...] = ()
     quechua_review: str | None = None
+    yes_no: YesNo | None = None  # the claim behind a yes/no lead (see ``polarity``)
+    quechua_note: str | None = None  # who wrote the Quechua text, and that it is unreviewed
 
     def text(self, lang: str) -> str:
         """Return the answer in ``lang``, falling back to Spanish."""
@@ -53,12 +57,24 @@ def _entry(raw: dict, where: str) -> Entry:
         raise KBError(f"{where}: entry {raw['id']!r} has Quechua text without review status")
     if not raw["sources"] or any(not s.get("org") or not s.get("title") for s in raw["sources"]):
         raise KBError(f"{where}: entry {raw['id']!r} must cite organization and document title")
+    # A stored "No." is said to "¿es legal …?" and "¿es delito …?" alike: the yes/no is
+    # chosen per question from the entry's ``yes_no`` claim instead.
+    bare = [lang for lang, text in raw["answer"].items() if BARE_LEAD.match(text)]
+    if bare:
+        raise KBError(f"{where}: entry {raw['id']!r} opens with a bare yes/no ({', '.join(bare)});"
+                      " state the claim in 'yes_no' and start the answer with its reason")
+    try:
+        yes_no = YesNo.parse(raw["yes_no"], f"{where}: entry {raw['id']!r}") if raw.get(
+            "yes_no") else None
+    except ValueError as exc:
+        raise KBError(str(exc)) from exc
     return Entry(
         id=raw["id"], topic=raw["topic"], title=dict(raw["title"]), answer=dict(raw["answer"]),
         sources=tuple(dict(s) for s in raw["sources"]),
         keywords={k: tuple(v) for k, v in raw.get("keywords", {}).items()},
         questions=tuple(q for qs in raw.get("questions", {}).values() for q in qs),
-        quechua_review=raw.get("quechua_review"),
+        quechua_review=raw.get("quechua_review"), yes_no=yes_no,
+        quechua_note=raw.get("quechua_note"),
     )
 
 

@@ -97,6 +97,57 @@ OVERDOSE_SELF = {
           "sedativos) e não dirija. Polícia: 105. Saúde mental: Línea 113, opção 5.",
 }
 
+# The overdose answer when the writer describes someone else ("mi pata está con los labios
+# morados, ¿le echo agua?"): what the helper does now, and the home remedies that do harm.
+# Quechua: written by the developers (not native speakers), not reviewed by a native speaker.
+OVERDOSE_HELPER = {
+    "es": "🚨 Puede ser una sobredosis. Llame AHORA al 106 (SAMU); si no contestan, a los "
+          "Bomberos (116). {remedy}Mientras llega la ayuda: 1) si tiene naloxona, "
+          "úsela como indica el envase y, si en 2 a 3 minutos no responde, aplique otra dosis; "
+          "2) si no respira o respira muy poco, dele respiración de rescate como le indique el "
+          "operador del 106; si respira, póngala de costado (posición de recuperación) para que "
+          "no se ahogue; 3) quédese con la persona, no la deje sola. No la meta en agua fría ni "
+          "le eche agua, no le dé nada de beber, no la haga vomitar y no le dé sal, leche, café "
+          "ni otras drogas: no sacan de una sobredosis y pueden ahogarla. Policía: 105.",
+    "en": "🚨 This may be an overdose. Call 106 (SAMU) NOW; if no one answers, the fire "
+          "brigade (116). {remedy}Until help arrives: 1) if you have naloxone, use it as the "
+          "package says and, if there is no response in 2 to 3 minutes, give another dose; "
+          "2) if they are not breathing or barely breathing, give rescue breaths as the 106 "
+          "operator tells you; if they are breathing, put them on their side (recovery "
+          "position) so they do not choke; 3) stay with them, do not leave them alone. Do not "
+          "put them in cold water or pour water on them, do not give them anything to drink, "
+          "do not make them vomit and do not give them salt, milk, coffee or other drugs: "
+          "these do not reverse an overdose and can make them choke. Police: 105.",
+    "qu": "🚨 Sobredosismi kanman. KUNAN 106 (SAMU) nisqaman waqyay; mana kutichiptinkuqa 116 "
+          "(Bomberos) nisqaman. {remedy}Naloxona kaptinqa churay; 2 utaq 3 minutopi mana "
+          "rikchaptinqa, hukta churay. Mana samaptinqa, 106 runaq nisqanman hina samayta quy; samachkaptinqa "
+          "waqtanman siriykachiy. Paywan qhipakuy, ama sapallanta saqiychu. Ama chiri yakuman "
+          "churaychu, ama yakuta hich'aychu, ama imatapas upyachiychu, ama aqtuchiychu. "
+          "Policía: 105.",
+    "pt": "🚨 Pode ser uma overdose. Ligue AGORA para o 106 (SAMU); se ninguém atender, "
+          "para os Bombeiros (116). {remedy}Até a ajuda chegar: 1) se tiver naloxona, "
+          "use-a como indica a embalagem e, se não houver resposta em 2 a 3 minutos, aplique "
+          "outra dose; 2) se a pessoa não respira ou respira muito pouco, faça respiração de "
+          "resgate como o operador do 106 indicar; se respira, deite-a de lado (posição de "
+          "recuperação); 3) fique com ela, não a deixe sozinha. Não a coloque em água fria nem "
+          "jogue água nela, não dê nada para beber, não a faça vomitar e não dê sal, leite, "
+          "café nem outras drogas: isso não reverte uma overdose e pode sufocá-la. Polícia: 105.",
+}
+
+# Opens the helper's answer when the message asks about a home remedy ("¿le echo agua?",
+# "should I put him in a cold shower?"), right after the numbers to call: a statement, not a
+# bare yes or no, so it reads right whichever way the question was put.
+REMEDY_FIRST = {
+    "es": "Agua fría, ducha, hielo, sal, leche, café o hacer vomitar a la persona no sacan a "
+          "nadie de una sobredosis y pueden ahogarla: no los use.",
+    "en": "Cold water, a shower, ice, salt, milk, coffee or making them vomit do not bring "
+          "anyone out of an overdose and can make them choke: do not use them.",
+    "qu": "Ama chiri yakuman churaychu, ama salta, lecheta quychu, ama aqtuchiychu: manam "
+          "yanapanchu.",
+    "pt": "Água fria, chuveiro, gelo, sal, leite, café ou fazer vomitar não tiram ninguém de uma "
+          "overdose e podem sufocar a pessoa: não use.",
+}
+
 # Added to an overdose answer when the message names a patch: the patch keeps releasing
 # fentanyl while it stays on.
 PATCH_OFF = {
@@ -220,7 +271,16 @@ LOCATOR_TAIL = {
           "addictions: Línea 113, option 5. Emergencies: 106.",
     "qu": "Línea 113, 5 kaqta akllay. Usqhaylla kaptinqa 106.",
 }
-NO_QU = ("(Esta respuesta aún no tiene traducción al quechua; se muestra en castellano.)")
+NO_QU = ("(Runasimipi manaraqmi kanchu, castellanopim. / Esta respuesta aún no tiene "
+         "traducción al quechua; se muestra en castellano.)")
+# A Quechua question whose answer exists only in Spanish: said in Quechua before the Spanish
+# answer ("this answer is not in Quechua yet; the whole answer is in Spanish"), and the
+# emergency numbers after it. Written by the developers (not native speakers); not reviewed by
+# a native speaker.
+QU_IN_SPANISH_HEAD = ("Kay kutichiyqa manaraqmi runasimipi kanchu; tukuy kutichiyqa "
+                      "castellanopim kachkan:")
+QU_EMERGENCY_TAIL = ("Usqhaylla kaptinqa waqyay: 106 (SAMU), 116 (Bomberos), 105 (Policía). "
+                     "Yanapaypaq: Línea 113, 5 kaqta akllay.")
 
 
 def text(table: dict[str, str], lang: str) -> str:

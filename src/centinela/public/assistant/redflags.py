@@ -290,7 +290,56 @@ _IDIOMS = re.compile(
 
 IDIOMS = _IDIOMS  # also taken out of a question before a second knowledge-base search
 
-_THIRD = frozenset("he she him her his they them ele ela dele dela".split())
+_THIRD = frozenset("he she him her his they them their ele ela dele dela pay payqa".split())
+# Peruvian slang for a friend, partner or relative ("mi pata", "el causa", "mi jerma"): a person
+# when a possessive, an article or a demonstrative comes before it ("la pata" of a table is not).
+_SLANG_PERSON = re.compile(
+    r"\b(?:mi|mis|tu|su|el|la|un|una|al|del|este|ese|esta|esa|my|our|nuestr[oa])\s+"
+    r"(?:pata|patita|patas|causa|causita|pana|compa|cumpa|compadre|comadre|yunta|jerma|"
+    r"flac[oa]|viej[oa]|brother|bro|broder|choche|chochera|cunad[oa]|cuñad[oa]|suegr[oa]|"
+    r"roomie|bf|gf|homie|buddy|mate|pal|bestie)\b")
+# The writer acting on someone else: "le" (always a person) with a first-person verb or on an
+# infinitive ("¿le echo agua?", "¿echarle agua?"), or "lo/la" with a verb done to a body ("lo
+# meto a la ducha", "despertarla"); not "¿lo saco?", "¿quitarlo?", which may be the patch.
+_BODY_VERBS = (r"(?:meto|bano|baño|mojo|ducho|despierto|acuesto|volteo|muevo|cargo|sacudo|"
+               r"levanto|cacheteo)")
+_ACTS_ON_OTHER = re.compile(
+    r"\bles?\s+\w+o\b|\b\w{2,}(?:ar|er|ir)les?\b|"
+    rf"\b(?:lo|la|los|las)\s+{_BODY_VERBS}\b|"
+    r"\b(?:meter|banar|bañar|mojar|duchar|despertar|acostar|voltear|mover|cargar|sacudir|"
+    r"levantar|cachetear)(?:lo|la|los|las)\b|"
+    r"\b(?:should|do|can|must) (?:i|we) \w+ (?:him|her|them)\b")
+# "mi hermano no respira" names a person; "mi respiración está lenta" is the writer's own body.
+_MY_SOMETHING = re.compile(r"\b(?:mi|my)\s+(\w+)\s+(?:esta|estan|no|se|tiene|is|isnt|has|"
+                           r"wont|cant|looks|turned|started|keeps)\b")
+_OWN_BODY = frozenset("""respiracion cuerpo corazon pecho cabeza piel boca labios cara pulso
+vista garganta estomago panza lengua mano manos pierna piernas brazo brazos ojos unas uñas
+presion breathing body heart chest head skin mouth lips face pulse vision throat stomach tongue
+hand hands leg legs arm arms eyes nails pressure parche patch dosis dose pastilla pill
+medicina medicine medicamento medicamentos tratamiento receta dolor sueno sueño mente vida
+ansiedad treatment medication meds prescription pain sleep mind life anxiety celular phone
+""".split())
+# Quechua: a person noun with the possessive -y ("masiy" my friend, "churiy" my son).
+_QU_MY_PERSON = ("masiy", "amigoy", "churiy", "ususiy", "qusay", "warmiy", "mamay", "taytay",
+                 "ñañay", "wawqiy", "paniy", "turay")
+
+
+def speaks_of_other(message: str) -> bool:
+    """True when ``message`` is about someone else than the writer ("mi pata está con los
+    labios morados, ¿le echo agua?", "my friend won't wake up"): the answer speaks to the helper.
+    """
+    raw = message.lower()
+    folded = fold(message)
+    toks = words(folded)
+    if re.search(r"\b(?:él|ella|ellas|ellos)\b", raw) or any(t in _THIRD for t in toks):
+        return True
+    if any(t.startswith(_QU_MY_PERSON) for t in toks):
+        return True
+    if _SLANG_PERSON.search(folded) or _ACTS_ON_OTHER.search(folded):
+        return True
+    if any(m.group(1) not in _OWN_BODY for m in _MY_SOMETHING.finditer(folded)):
+        return True
+    return any(_alt_match(toks, p) for p in PERSON + CHILD)
 
 
 def speaks_of_self(message: str) -> bool:
@@ -299,8 +348,20 @@ def speaks_of_self(message: str) -> bool:
     toks = words(fold(message))
     return ((any(t in _SELF or t.endswith(_QU_FIRST_PERSON) for t in toks)
              or _alt_match(toks, "to com"))
-            and not any(t in _THIRD for t in toks)
-            and not any(_alt_match(toks, p) for p in PERSON + CHILD))
+            and not speaks_of_other(message))
+
+
+# Remedies people try on someone who overdosed (cold water, a shower, salt, milk, making them
+# vomit): they do not work and can make the person choke. Asked about, the answer says so first.
+_REMEDY = re.compile(
+    r"\b(agua|ducha\w*|duchar\w*|bañ\w+|ban(?:o|ar|arlo|arla|arle)|tina|hielo|sal|"
+    r"leche|cafe|limon|vinagre|vomit\w*|cachetad\w*|bofetad\w*|water|shower|ice|bath|"
+    r"salt|milk|coffee|throw up|slap\w*|yaku\w*|aqtu\w*)\b")
+
+
+def asks_about_remedy(message: str) -> bool:
+    """True when ``message`` asks about a home remedy for an overdose ("¿le echo agua?")."""
+    return bool(_REMEDY.search(fold(message)))
 
 
 def mentions_patch(message: str) -> bool:

@@ -20,6 +20,7 @@ from centinela.web.deps import db_session, lang
 from centinela.web.routes.public import ERRORS, _client, _now, _problem, render
 
 router = APIRouter()
+ANSWER_LANGS = ("es", "en", "qu")  # what the chat page offers as the answer language
 
 
 class AskBody(BaseModel):
@@ -51,20 +52,23 @@ def assistant_page(request: Request) -> HTMLResponse:
 
 
 @router.post("/asistente/mensaje", response_class=HTMLResponse, include_in_schema=False)
-def assistant_message(request: Request, question: str = Form(""),
+def assistant_message(request: Request, question: str = Form(""), language: str = Form(""),
                       session: Session = Depends(db_session)) -> HTMLResponse:
-    """Answer one chat message and return the two chat bubbles (htmx fragment)."""
+    """Answer one chat message and return the two chat bubbles (htmx fragment); ``language``
+    is the answer language chosen on the page (es, en, qu; empty: the question's)."""
     now = _now(request)
     if detect_red_flag(question) is None:
         try:
             check_rate(session, "ask", _client(request, now, "ask"),
                        get_settings().public.asks_per_minute, dt.timedelta(minutes=1), now)
         except AbuseError:
-            language = detect_language(question) if question.strip() else lang(request)
+            language = (language if language in ANSWER_LANGS else
+                        detect_language(question) if question.strip() else lang(request))
             return render(request, "public/_chat_turn.html",
                           {"question": question, "a": None, "limited": True,
                            "limited_text": rate_limited("ask", language)}, status_code=429)
     ui = lang(request)
-    answer = ask(question, None, session=session, now=now)
+    answer = ask(question, language if language in ANSWER_LANGS else None, session=session,
+                 now=now)
     return render(request, "public/_chat_turn.html",
                   {"question": question, "a": answer.as_dict(), "ui": ui, "limited": False})
