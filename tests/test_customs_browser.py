@@ -51,7 +51,9 @@ def test_officer_reviews_queue_sees_xray_and_records_a_seizure(browser_page, liv
     assert "/customs" in nav and "/alerts" not in nav
     rows = page.locator("#customs-queue tbody tr")
     assert rows.count() > 20
-    scores = [float(rows.nth(i).locator("td").nth(2).inner_text()) for i in range(10)]
+    # Scores in the page's style (es-PE: decimal comma, "0,983").
+    scores = [float(rows.nth(i).locator("td").nth(2).inner_text().replace(",", "."))
+              for i in range(10)]
     assert scores == sorted(scores, reverse=True)
     assert page.locator("#customs-queue tbody tr.top").count() >= 1
     assert "SINTÉTICOS" in page.content()

@@ -162,7 +162,8 @@ def test_decoys_are_none_of_the_opioid_classes(q):
 
 def test_unknown_input_says_why():
     r = classify("polvo blanco desconocido")
-    assert r.category == "none" and "not a SMILES" in r.error
+    assert r.category == "unrecognized_name" and "name not recognized" in r.error
+    assert r.as_dict()["controlled"] is None  # never "not controlled" for a name it cannot read
 
 
 def test_registry_classifies_consistently_with_its_categories():

@@ -24,7 +24,8 @@ def test_a_seized_serial_never_recorded_in_movements_has_a_profile(app, world, s
     session.commit()
     r = login(app, "analista").get("/profiles/serial/SN-GHOST-1", headers=HTML)
     assert r.status_code == 200
-    assert "INC-X-1" in r.text and "Serie incautada sin movimientos." in r.text
+    # Lists read the alert's sentence in the page's language (not the stored summary).
+    assert "INC-X-1" in r.text and "no aparece en ningún movimiento registrado" in r.text
     assert "Movimientos registrados" in r.text
     assert login(app, "lima").get("/profiles/serial/SN-GHOST-1", headers=HTML).status_code == 200
     # Outside the region's reach it stays hidden, and unknown serials are still 404.

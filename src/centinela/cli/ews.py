@@ -73,10 +73,21 @@ def classify_cmd(
     if not query:
         raise typer.BadParameter("give a SMILES or name, or --file")
     res = classify_record(query)
+    control = ("sí / yes" if res["controlled"] else "no (no fiscalizada individualmente) / no "
+               "(not individually controlled)" if res["controlled"] is False
+               else "no se puede afirmar / cannot be asserted" if res["error"]
+               else "requiere revisión experta / needs expert review")
     lines = [f"{res['label_es']} / {res['label_en']}  [{res['category']}]",
-             f"familia/family: {res['family']} · fiscalizado/controlled: {res['controlled']}"]
+             f"familia/family: {res['family_label_es']} / {res['family_label_en']} "
+             f"[{res['family']}]",
+             f"fiscalizado/controlled: {control}"]
     if res["error"]:
         lines.append(f"error: {res['error_es']} / {res['error']}")
+    elif res["street_name"]:  # a street name that names a substance ("fenta")
+        street = res["street_name"]
+        lines.append(f"nombre callejero / street name: {street['reading_es']}; poco fiable, "
+                     f"confirme con análisis de laboratorio / {street['reading_en']}; "
+                     "unreliable, confirm by laboratory analysis")
     for k in ("registry_name", "name_es", "parent", "inchikey", "smiles", "formula",
               "control_source"):
         if res[k]:

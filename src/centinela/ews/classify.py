@@ -22,7 +22,14 @@ from centinela.ews.control import FAMILY_LABELS, FAMILY_RANK, control_for, famil
 from centinela.ews.families import RULES_BY_ID, family_rule
 from centinela.ews.fentanyl_class import Clause, analyse_core
 from centinela.ews.names import looks_like_iupac
-from centinela.ews.registry import Resolution, Substance, parse_query, registry, resolve
+from centinela.ews.registry import (
+    Resolution,
+    StreetReading,
+    Substance,
+    parse_query,
+    registry,
+    resolve,
+)
 from centinela.lib.chem import (
     _UNCHARGER,
     Structure,
@@ -55,7 +62,17 @@ CLASS_LABELS = {
                           "Opioid antagonist (not an opioid of abuse)"),
     "non_opioid": ("No opioide", "Not an opioid"),
     "none": ("Ninguna de estas clases", "None of these classes"),
+    # a name that identifies no structure: nothing is asserted about its control
+    "unrecognized_name": ("Nombre no reconocido", "Name not recognized"),
+    "street_name": ("Nombre callejero: no identifica la sustancia",
+                    "Street name: does not identify the substance"),
 }
+# The family of an item that could not be classified: none asserted, or the one its name
+# suggests ("orto-metilfentanilo", "M30"), never confirmed.
+UNDETERMINED_FAMILY = ("no determinada", "undetermined")
+SUGGESTED_FAMILY = ("{family} (sugerida por el nombre, sin confirmar)",
+                    "{family} (suggested by the name, unconfirmed)")
+UNCLASSIFIED = ("No se pudo clasificar", "Could not be classified")  # an unusable structure
 FENTANYL_CLASSES = ("fentanyl", "listed_fentanyl_analogue", "fentanyl_related")
 
 _LOOSE = Chem.MolFromSmarts("[CX3](=O)[NX3;!R]([#6])[CX4;R]1[CX4;R][CX4;R][NX3;R]([#6])[CX4;R][CX4;R]1")
@@ -115,6 +132,8 @@ class Classification:
     substance: Substance | None = field(default=None, repr=False, compare=False)
     controlled_override: bool | None = field(default=None, repr=False)
     extra_control: list[dict] = field(default_factory=list, repr=False)
+    family_hint: str | None = None  # the family an unidentified name suggests (never asserted)
+    street: dict | None = None  # the reading of a street name (``StreetReading.as_dict``)
 
     def key(self) -> str | None:
         """Return the InChIKey (and fill the canonical SMILES), computing them on first use."""
@@ -141,17 +160,20 @@ class Classification:
 
     @property
     def family(self) -> str:
-        """One of fentanyl, nitazene, other_opioid, precursor, none."""
+        """One of fentanyl, nitazene, other_opioid, precursor, none (an item that could not be
+        classified: the family its name suggests, else none)."""
         if self.error:
-            return "none"
+            return self.family_hint or "none"
         if self.category == "opioid_derivative":
             return family_of(self.subfamily or "none")
         return family_of(self.category)
 
     def control(self) -> tuple[bool | None, list[dict]]:
-        """Return (controlled, records naming the instrument and schedule)."""
+        """Return (controlled, records naming the instrument and schedule); ``controlled`` is
+        None for an item that could not be classified (an unrecognized or street name, an
+        unreadable structure): nothing identified, nothing asserted."""
         if self.error:
-            return False, []
+            return None, []
         controlled, records = control_for(self.category, self.substance)
         if self.controlled_override is not None:
             controlled = self.controlled_override
@@ -166,7 +188,13 @@ class Classification:
     def as_dict(self) -> dict:
         self.key()
         es, en = CLASS_LABELS.get(self.category, (self.category, self.category))
+        if self.error and self.category == "none":
+            es, en = UNCLASSIFIED
         fam_es, fam_en = FAMILY_LABELS[self.family]
+        if self.error:  # nothing identified: the family is at most suggested by the name
+            fam_es, fam_en = (
+                (SUGGESTED_FAMILY[0].format(family=fam_es), SUGGESTED_FAMILY[1].format(family=fam_en))
+                if self.family_hint else UNDETERMINED_FAMILY)
         controlled, records = self.control()
         rule = RULES_BY_ID.get(self.subfamily or "")
         return {
@@ -189,6 +217,7 @@ class Classification:
             "reasons": list(self.reasons), "notes": list(self.notes),
             "components": [dict(c) for c in self.components],
             "error": self.error, "error_es": self.error_es,
+            "family_hint": self.family_hint, "street_name": self.street,
         }
 
 
@@ -204,6 +233,17 @@ def _failure(query: str, exc: Exception) -> Classification:
 
 _NOT_FOUND = ("not a SMILES string nor a name in the substance registry",
               "no es un SMILES ni un nombre del registro de sustancias")
+# A name that identifies nothing: never "not controlled" (police read this answer).
+_UNRECOGNIZED = ("name not recognized: cannot say whether it is controlled; give the structure "
+                 "(SMILES) or ask for a laboratory analysis",
+                 "nombre no reconocido: no se puede afirmar si está fiscalizada; indique la "
+                 "estructura (SMILES) o pida análisis de laboratorio")
+_STREET = ("a street name does not identify the substance: cannot say whether it is controlled; "
+           "give the structure (SMILES) or ask for a laboratory analysis",
+           "un nombre callejero no identifica la sustancia: no se puede afirmar si está "
+           "fiscalizada; indique la estructura (SMILES) o pida análisis de laboratorio")
+_STREET_NOTE = ("{name!r} is a street name ({reading}): street names are unreliable, confirm by "
+                "laboratory analysis")
 
 
 def classify(query: str) -> Classification:
@@ -227,7 +267,12 @@ def _classify(query: str) -> Classification:
     text = (query or "").strip()
     reg = registry()
     if reg.lookup_name(text) is not None:
-        return _classify_resolved(parse_query(text), query)
+        out = _classify_resolved(parse_query(text), query)
+        street = reg.street_reading(text)
+        if street is not None:  # "fenta" names fentanyl, but street names are unreliable
+            out.street, out.review = street.as_dict(), True
+            out.notes.append(_STREET_NOTE.format(name=street.name, reading=street.reading_en))
+        return out
     if _INCHIKEY.match(text):  # a laboratory may report the key only
         hit = reg.by_inchikey(text)
         if hit is None:
@@ -298,24 +343,53 @@ def _classify_resolved(res: Resolution, query: str) -> Classification:
         if res.error:
             return Classification(query=query, category="none", error=res.error,
                                   error_es=res.error, reasons=res.notes)
+        street = _street_reading(query, res)
+        if street is not None:  # "M30", "china white": what it may be, not what it is
+            return _street_item(query, street, res.notes)
         if res.family_hint:  # an unlisted name of a known family: review, not "not found"
             label_es, label_en = FAMILY_LABELS[res.family_hint]
             return Classification(
-                query=query, category="none", reasons=res.notes,
+                query=query, category="unrecognized_name", reasons=res.notes,
+                family_hint=res.family_hint,
                 error=(f"{res.unlisted!r} is not in the substance registry; the name suggests "
                        f"{label_en}: give the structure (SMILES) or ask for expert review"),
                 error_es=(f"«{res.unlisted}» no está en el registro de sustancias; el nombre "
                           f"sugiere {label_es}: indique la estructura (SMILES) o pida revisión "
                           "experta"))
-        return Classification(query=query, category="none", error=_NOT_FOUND[0],
-                              error_es=_NOT_FOUND[1], reasons=res.notes)
+        return Classification(query=query, category="unrecognized_name", error=_UNRECOGNIZED[0],
+                              error_es=_UNRECOGNIZED[1], reasons=res.notes)
     mixture = res.component_smiles()
     if len(mixture) > 1:  # a reported mixture: every named substance is a component
         out = classify_mixture(Chem.MolFromSmiles(".".join(mixture)), query)
     else:
         out = classify_structure(standardize(res.smiles), query=query)
     out.notes.extend(n for n in res.notes if n not in out.notes)
+    for part in res.components:  # "M30 con fentanilo": the street part stays a warning
+        street = registry().street_reading(part["reported"]) if part["match"] == "street" else None
+        if street is not None:
+            out.notes.append(_STREET_NOTE.format(name=street.name, reading=street.reading_en))
     return out
+
+
+def _street_reading(query: str, res: Resolution) -> StreetReading | None:
+    """The street name a query is, alone or as the only part of its reported text."""
+    reg = registry()
+    found = reg.street_reading(query)
+    if found is None:
+        parts = [p["reported"] for p in res.components]
+        if len(parts) == 1 and res.components[0]["match"] == "street":
+            found = reg.street_reading(parts[0])
+    return found
+
+
+def _street_item(query: str, street: StreetReading, reasons: list[str]) -> Classification:
+    """A street name that names no substance: its reading, the family it suggests, no control."""
+    family = street.family if street.family not in (None, "none") else None
+    return Classification(
+        query=query, category="street_name", reasons=reasons, family_hint=family,
+        street=street.as_dict(), review=True,
+        error=f"{street.name!r}: {street.reading_en}; {_STREET[0]}",
+        error_es=f"«{street.name}»: {street.reading_es}; {_STREET[1]}")
 
 
 def classify_smiles(smiles: str) -> Classification:
@@ -345,7 +419,7 @@ def classify_many(smiles: list[str], processes: int = 1) -> list[Classification]
 
 def _seriousness(c: Classification) -> tuple:
     controlled, _ = c.control()
-    return (FAMILY_RANK[c.family], controlled is not False, c.category != "none",
+    return (FAMILY_RANK[c.family], controlled is not False and not c.error, c.category != "none",
             c.structure.mol.GetNumHeavyAtoms() if c.structure is not None else 0)
 
 
@@ -610,16 +684,18 @@ def classify_record(text: str) -> dict:
         return hit
     key = mol = can = None
     stripped = (text or "").strip()
+    # a street name that is a synonym ("fenta") answers with its warning: not the entry's record
+    street = registry().street_reading(stripped) is not None
     if stripped and "." not in stripped and " " not in stripped:
         sub = registry().lookup_name(stripped)
         if sub is not None:
-            key = "name:" + sub.id
+            key = None if street else "name:" + sub.id
         else:
             mol = parse_smiles(stripped)
             if mol is not None:
                 can = Chem.MolToSmiles(mol)
                 key = "smiles:" + can
-    elif stripped and (sub := registry().lookup_name(stripped)) is not None:
+    elif stripped and not street and (sub := registry().lookup_name(stripped)) is not None:
         key = "name:" + sub.id
     if key is not None and key in _RECORDS:
         rec = {**_RECORDS[key], "query": text}

@@ -44,6 +44,11 @@ VERY_POTENT = {"carfentanil", "lofentanil", "ohmefentanyl", "etonitazepyne", "et
 # of the opioid supply. Cocaine, methamphetamine or caffeine appearing in a department is not.
 ADULTERANTS_OF_CONCERN = {"xylazine", "medetomidine"}
 SEIZURE_KINDS = ("seizure", "lab")
+# A signal's source in the Spanish summaries (sent to the authorities as written).
+SOURCE_ES = {"seizure": "incautación", "lab": "laboratorio forense",
+             "overdose": "intoxicación o sobredosis", "online": "publicación en línea",
+             "citizen": "denuncia ciudadana", "detection": "detección"}
+SUBJECT_ES = {"lot": "lote", "serial": "serie", "region": "departamento"}
 
 
 @dataclass
@@ -190,17 +195,18 @@ def first_appearances(session: Session, now: dt.datetime, cfg: DetectConfig) -> 
         start, end = lima_days(lima_day(sig.occurred_at))
         earlier = any_first[key] if any_first[key] is not sig else None
         note = (f" Antes solo había reportes sin confirmar (desde el "
-                f"{lima_day(earlier.occurred_at).isoformat()}, fuente: {earlier.source_kind})."
+                f"{lima_day(earlier.occurred_at).isoformat()}, fuente: {_source_es(earlier)})."
                 if earlier is not None else "")
+        label = _label(sig)
+        what = "" if _cat_es(cat) == label.lower() else f" ({_cat_es(cat)})"
         drafts.append(AlertDraft(
             detector="ews_first_national", subject_kind="region",
             subject_id=sig.department or "00", severity=severity_for(_score(cat, sig.substance)),
             score=_score(cat, sig.substance), window_start=start, window_end=end,
             department=sig.department, ubigeo=sig.ubigeo, topics=["ews", cat or "unknown"],
-            summary=(f"Primera identificación confirmada en el país de {_label(sig)} "
-                     f"({_cat_es(cat)}) en {_dept_name(sig.department)} el "
-                     f"{lima_day(sig.occurred_at).isoformat()} (fuente: {sig.source_kind})."
-                     + note),
+            summary=(f"Primera identificación confirmada en el país de {label}{what} en "
+                     f"{_dept_name(sig.department)} el {lima_day(sig.occurred_at).isoformat()} "
+                     f"(fuente: {_source_es(sig)})." + note),
             variant=key,
             evidence={**_evidence(sig, key, cat), "confirmed": True,
                       "earlier_unconfirmed": _evidence(earlier, key, _category(earlier))
@@ -219,7 +225,7 @@ def first_appearances(session: Session, now: dt.datetime, cfg: DetectConfig) -> 
             topics=["ews", cat or "unknown", "unconfirmed"],
             summary=(f"Primer reporte sin confirmar de {_label(sig)} en "
                      f"{_dept_name(sig.department)} el {lima_day(sig.occurred_at).isoformat()} "
-                     f"(fuente: {sig.source_kind}); requiere identificación de laboratorio."),
+                     f"(fuente: {_source_es(sig)}); requiere identificación de laboratorio."),
             variant=key, evidence={**_evidence(sig, key, cat), "confirmed": False},
         ))
     for (key, dept), sig in dept_firsts.items():
@@ -249,6 +255,10 @@ def _evidence(sig: Signal, key: str, cat: str | None) -> dict:
             "inchikey": sig.inchikey, "key": key, "category": cat,
             "source_kind": sig.source_kind, "source_id": sig.source_id, "ubigeo": sig.ubigeo,
             "date": lima_day(sig.occurred_at).isoformat()}
+
+
+def _source_es(sig: Signal) -> str:
+    return SOURCE_ES.get(sig.source_kind, sig.source_kind)
 
 
 def _cat_es(cat: str | None) -> str:
@@ -407,7 +417,8 @@ def registry_product_seizures(session: Session, now: dt.datetime,
             severity="high", score=70.0, window_start=start, window_end=end,
             department=sig.department, ubigeo=sig.ubigeo, topics=["ews", "diversion"],
             summary=(f"Incautación {sig.source_id} de un medicamento registrado "
-                     f"({p['product_code']}, {kind} {subject}) en {_dept_name(sig.department)}: "
+                     f"({p['product_code']}, {SUBJECT_ES[kind]} {subject}) en "
+                     f"{_dept_name(sig.department)}: "
                      "posible desvío de la cadena legal."),
             evidence={"seizure_id": sig.source_id, "product_code": p["product_code"],
                       "lot": p.get("lot"), "serial": p.get("serial"), "units": p.get("units"),

@@ -26,6 +26,9 @@ class EwsDetector(Detector):
     subject_kind = "region"
     history_days = 0  # the rules read the EWS tables, not the movement frame
     rule: ClassVar[staticmethod[[Session, dt.datetime, DetectConfig], list[AlertDraft]]]
+    # The ``detector`` codes of the alerts the rule writes (several for one rule: the first
+    # national, departmental and unconfirmed appearances); each needs a name in both languages.
+    alert_codes: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: DetectConfig | None = None) -> None:
         self.config = config or DetectConfig()
@@ -45,6 +48,7 @@ class FirstAppearance(EwsDetector):
     title = "Primera aparición de una sustancia / first appearance of a substance"
     topics = ("ews",)
     rule = staticmethod(rules.first_appearances)
+    alert_codes = ("ews_first_national", "ews_first_department", "ews_first_reported")
     evidence_fields = ("substance", "category", "signal_id")
 
 
@@ -57,6 +61,7 @@ class Aberration(EwsDetector):
     title = "Aumento inusual de señales / aberrant signal series"
     topics = ("ews",)
     rule = staticmethod(rules.aberrations)
+    alert_codes = ("ews_aberration",)
     thresholds = {"methods agreeing": "≥ 2 (one EWMA or CUSUM)", "recent days": "7"}
 
 
@@ -68,6 +73,7 @@ class Cluster(EwsDetector):
     title = "Conglomerado espacio-temporal / space-time cluster"
     topics = ("ews",)
     rule = staticmethod(rules.clusters)
+    alert_codes = ("ews_cluster_overdose", "ews_cluster_seizure")
 
 
 class SeizedRegistryProduct(EwsDetector):
@@ -79,6 +85,7 @@ class SeizedRegistryProduct(EwsDetector):
     subject_kind = "lot"
     topics = ("ews", "diversion")
     rule = staticmethod(rules.registry_product_seizures)
+    alert_codes = ("ews_seized_registry_product",)
 
 
 class NameMismatch(EwsDetector):
@@ -88,11 +95,13 @@ class NameMismatch(EwsDetector):
     title = "Nombre informado distinto de la estructura / reported name disagrees with structure"
     topics = ("ews", "identification")
     rule = staticmethod(rules.name_mismatches)
+    alert_codes = ("ews_name_mismatch",)
 
 
 DETECTORS: dict[str, type[EwsDetector]] = {
     d.name: d for d in (FirstAppearance, Aberration, Cluster, SeizedRegistryProduct, NameMismatch)
 }
+ALERT_CODES: tuple[str, ...] = tuple(c for d in DETECTORS.values() for c in d.alert_codes)
 
 
 def run(session: Session, now: dt.datetime, cfg: DetectConfig | None = None,

@@ -87,6 +87,9 @@ class Registry:
     initials: dict[str, set[str]] = field(default_factory=dict)
     by_cas: dict[str, Substance] = field(default_factory=dict)
     by_iupac: dict[str, Substance | None] = field(default_factory=dict)
+    # Curated readings of street names that name no single substance (``street_terms``),
+    # keyed by the folded name.
+    street_terms: dict[str, dict[str, Any]] = field(default_factory=dict)
     _matches: dict[str, tuple[Substance | None, str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -120,6 +123,12 @@ class Registry:
                     self.by_spelling[key] = s if held is not None and held.id == s.id else None
             for n in s.street_names:
                 self.by_street.setdefault(fold(n), []).append(s)
+        for term in list(self.street_terms.values()):
+            for n in term["names"]:
+                self.street_terms[fold(n)] = term
+                known = self.by_street.setdefault(fold(n), [])
+                known += [self.by_key_id[i] for i in term["may_be"]
+                          if self.by_key_id[i] not in known]
 
     def by_inchikey(self, inchikey: str) -> Substance | None:
         """Return the entry with this InChIKey, or one with the same skeleton (stereo differs)."""
@@ -287,6 +296,45 @@ class Registry:
         """Return the substances a street name may refer to (ambiguous by nature)."""
         return list(self.by_street.get(fold(name), []))
 
+    def street_reading(self, name: str) -> StreetReading | None:
+        """Return what a street name means (None for any other text): the substances it may
+        refer to, the family they share and a reading in Spanish and English. It never
+        identifies a substance; "fenta", a street name that is also a registry synonym, names
+        fentanyl but still carries the warning."""
+        key = fold((name or "").strip())
+        may_be = tuple(self.by_street.get(key, ()))
+        if not may_be:
+            return None
+        term = self.street_terms.get(key)
+        families = {family_of(s.category) for s in may_be}
+        family = term["family"] if term else (families.pop() if len(families) == 1 else None)
+        if term:
+            es, en = term["reading_es"], term["reading_en"]
+        else:
+            es = "nombre callejero de " + ", ".join(s.display_name("es") for s in may_be)
+            en = "street name for " + ", ".join(s.name for s in may_be)
+        return StreetReading(name=(name or "").strip(), family=family, may_be=may_be,
+                             reading_es=es, reading_en=en, synonym_of=self._exact(name))
+
+
+@dataclass(frozen=True)
+class StreetReading:
+    """What a street name may mean ("M30": a counterfeit oxycodone pill that often contains
+    fentanyl): never an identification, always "confirm by laboratory analysis"."""
+
+    name: str
+    family: str | None  # the family its substances share (or the curated one), else None
+    may_be: tuple[Substance, ...]
+    reading_es: str
+    reading_en: str
+    synonym_of: Substance | None = None  # a street name that is also a registry synonym
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "family": self.family,
+                "may_be": [s.id for s in self.may_be], "reading_es": self.reading_es,
+                "reading_en": self.reading_en,
+                "synonym_of": self.synonym_of.id if self.synonym_of else None}
+
 
 @dataclass(frozen=True)
 class ReportedPart:
@@ -325,7 +373,8 @@ def registry() -> Registry:
             control_note=item.get("control_note", ""), cas=item.get("cas", ""),
             heavy_atoms=st.mol.GetNumHeavyAtoms(),
         ))
-    return Registry(out)
+    terms = {fold(t["names"][0]): t for t in raw.get("street_terms", [])}
+    return Registry(out, street_terms=terms)
 
 
 @dataclass

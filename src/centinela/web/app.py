@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from centinela import __version__
 from centinela.config import get_settings
 from centinela.db import get_engine, session_factory
+from centinela.web import report_words
 from centinela.web.deps import lang
 from centinela.web.i18n import current_lang
 from centinela.web.limits import BodyLimit
@@ -55,7 +56,10 @@ class LanguageContext:
 def create_app(engine: Engine | None = None) -> FastAPI:
     """Build the app bound to ``engine`` (default: the configured database)."""
     install()
-    app = FastAPI(title="Centinela", version=__version__, docs_url="/api/docs",
+    report_words.register()  # the quarterly report speaks with the app's words
+    # The API reference at /api/docs is a page of ours (routes/apidocs.py): Swagger UI would
+    # load from a CDN, a blank page on a network without Internet.
+    app = FastAPI(title="Centinela", version=__version__, docs_url=None,
                   openapi_url="/api/openapi.json", redoc_url=None)
     app.state.engine = engine or get_engine()
     app.state.session_factory = session_factory(app.state.engine)

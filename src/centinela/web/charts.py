@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import math
+import re
+from collections.abc import Callable
 
 from markupsafe import Markup, escape
 
 from centinela.geo.shapes import view as shape_view
-from centinela.web.fmt import format_compact, format_decimal, format_number
+from centinela.web.fmt import (
+    format_compact,
+    format_date,
+    format_decimal,
+    format_month,
+    format_number,
+)
 from centinela.web.i18n import translate
 from centinela.web.svgplot import text_width
 from centinela.web.views.common import Series
@@ -16,22 +24,75 @@ from centinela.web.views.geo import MapContext
 COLORS = ("#b3261e", "#5b6b7a", "#1f6f8b", "#7a5c00")
 
 
-def line_chart(series: list[Series], title: str, width: int = 720, height: int = 240,
+ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+ISO_MONTH = re.compile(r"\d{4}-\d{2}")
+TICK_GAP = 8  # px between two x labels at least
+
+
+def point_label(label: str, lang: str) -> str:
+    """A point's label in ``lang``: an ISO day as "5 dic 2026", a month as "dic 2026"."""
+    if ISO_DAY.fullmatch(label):
+        return format_date(label, lang)
+    if ISO_MONTH.fullmatch(label):
+        return format_month(label, lang)
+    return label
+
+
+def tick_candidates(labels: list[str], lang: str) -> list[tuple[int, str]]:
+    """Return (index, text) of the x labels worth showing: the first day of each month of a
+    daily series ("oct 26"), every month of a monthly one, else every label."""
+    if labels and all(ISO_DAY.fullmatch(x) for x in labels):
+        firsts = [(i, format_month(x[:7], lang, "short")) for i, x in enumerate(labels)
+                  if x.endswith("-01")]
+        if len(firsts) >= 2:
+            return firsts
+        return [(i, format_date(x, lang, "d MMM")) for i, x in enumerate(labels)]
+    if labels and all(ISO_MONTH.fullmatch(x) for x in labels):
+        return [(i, format_month(x, lang, "short")) for i, x in enumerate(labels)]
+    return list(enumerate(labels))
+
+
+def x_ticks(labels: list[str], lang: str, x_of: Callable[[int], float],
+            width: int) -> list[tuple[float, str]]:
+    """Return (x, text) of the x labels, thinned so that no two overlap and none is clipped."""
+    cands = tick_candidates(labels, lang)
+    if not cands:
+        return []
+    widest = max(text_width(t) for _, t in cands) + TICK_GAP
+    slot = min((x_of(b) - x_of(a) for (a, _), (b, _) in zip(cands, cands[1:], strict=False)),
+               default=widest)
+    step = max(1, math.ceil(widest / max(slot, 1e-9)))
+    out: list[tuple[float, float, str]] = []  # (x, half width, text)
+    chosen = cands[::step]
+    for n, (i, text) in enumerate(chosen):
+        half = text_width(text) / 2
+        x = min(max(x_of(i), half + 2), width - half - 2)  # inside the drawing, never clipped
+        if out and x - half < out[-1][0] + out[-1][1] + TICK_GAP:
+            # Pushed onto its neighbour by the clamp: the newest label wins at the right end.
+            if n != len(chosen) - 1 or len(out) < 2:
+                continue
+            out.pop()
+        out.append((x, half, text))
+    return [(x, text) for x, _, text in out]
+
+
+def line_chart(series: list[Series | None], title: str, width: int = 720, height: int = 240,
                threshold: float | None = None,
-               lines: list[tuple[float, str]] | None = None) -> Markup:
+               lines: list[tuple[float, str]] | None = None, lang: str = "es") -> Markup:
     """Return an inline SVG line chart of ``series`` sharing the same labels.
 
-    ``lines`` are labelled reference levels (e.g. 50 and 90 MME/day).
+    ``lines`` are labelled reference levels (e.g. 50 and 90 MME/day); dates on the x axis and
+    numbers are written in ``lang``.
     """
-    series = [s for s in series if s is not None and s.points]
-    if not series:
+    drawn = [s for s in series if s is not None and s.points]
+    if not drawn:
         return Markup("")
-    labels = [p.label for p in series[0].points]
+    labels = [p.label for p in drawn[0].points]
     lines = lines or []
-    top = max([p.value for s in series for p in s.points] + [threshold or 0, 1e-9]
+    top = max([p.value for s in drawn for p in s.points] + [threshold or 0, 1e-9]
               + [v * 1.1 for v, _ in lines])
     # The left margin fits the widest y label (compact numbers: "1.4 M", never ",374,848").
-    y_labels = [format_compact(top * k / 4) for k in range(5)]
+    y_labels = [format_compact(top * k / 4, lang) for k in range(5)]
     left, right, up, down = 12 + max(text_width(t) for t in y_labels), 12, 14, 40
     w, h = width - left - right, height - up - down
     n = max(len(labels) - 1, 1)
@@ -48,15 +109,10 @@ def line_chart(series: list[Series], title: str, width: int = 720, height: int =
         out.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" '
                    f'stroke="#ddd"/><text x="{left - 6}" y="{y + 4:.1f}" font-size="11" '
                    f'text-anchor="end">{escape(y_labels[k])}</text>')
-    # Date ticks thinned until the widest fits its slot, so they never overlap.
-    widest = max((text_width(x) for x in labels), default=0) + 8
-    step = max(1, math.ceil(widest / (w / max(len(labels), 1))), len(labels) // 12)
-    for i in range(0, len(labels), step):
-        x, _ = xy(i, 0)
-        half = text_width(labels[i]) / 2
-        x = min(max(x, half + 2), width - half - 2)  # inside the drawing, never clipped
+    # Date ticks in words (month starts of a daily series), thinned so they never overlap.
+    for x, text in x_ticks(labels, lang, lambda i: xy(i, 0)[0], width):
         out.append(f'<text x="{x:.1f}" y="{height - down + 16}" font-size="11" '
-                   f'text-anchor="middle">{escape(labels[i])}</text>')
+                   f'text-anchor="middle" class="x-tick">{escape(text)}</text>')
     if threshold:
         _, y = xy(0, threshold)
         out.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" '
@@ -67,7 +123,7 @@ def line_chart(series: list[Series], title: str, width: int = 720, height: int =
                    f'y2="{y:.1f}" stroke="#b3261e" stroke-dasharray="4 3"/>'
                    f'<text x="{width - right - 4}" y="{y - 4:.1f}" font-size="11" '
                    f'text-anchor="end" fill="#8c1d18">{escape(label)}</text>')
-    for idx, s in enumerate(series):
+    for idx, s in enumerate(drawn):
         color = COLORS[idx % len(COLORS)]
         pts = " ".join(f"{x:.1f},{y:.1f}" for x, y in (xy(i, p.value)
                                                       for i, p in enumerate(s.points)))
@@ -78,7 +134,8 @@ def line_chart(series: list[Series], title: str, width: int = 720, height: int =
             for i, p in enumerate(s.points):
                 x, y = xy(i, p.value)
                 out.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{color}">'
-                           f"<title>{escape(s.name)} {escape(p.label)}: {p.value:,.2f}</title>"
+                           f"<title>{escape(s.name)} {escape(point_label(p.label, lang))}: "
+                           f"{escape(format_number(p.value, lang))}</title>"
                            "</circle>")
         out.append(f'<text x="{left + 8 + 170 * idx}" y="{height - 6}" font-size="12" '
                    f'fill="{color}">■ {escape(s.name)}</text>')

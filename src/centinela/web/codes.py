@@ -19,6 +19,33 @@ SNAKE = re.compile(r"\b[a-z]+(?:_[a-z0-9]+)+\b")
 ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
+# The Spanish parts of the peer-group labels detectors write ("general_medicine · dispensación ·
+# departamento 05"): each part is matched whole, so free text is never rewritten.
+PEER_PARTS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern), key) for pattern, key in (
+        (r"dispensación", "peer.dispensing"),
+        (r"dispensación ≤ (?P<days>\d+) días", "peer.short_supply"),
+        (r"administración hospitalaria", "peer.hospital"),
+        (r"departamento (?P<department>\d{2})", "peer.department"),
+        (r"nacional", "peer.national"),
+        (r"todos los prescriptores", "peer.all_prescribers"),
+        (r"sin especialidad", "peer.no_specialty"),
+    ))
+
+
+def peer_part(text: str, lang: str) -> str | None:
+    """One part of a peer-group label in ``lang`` (a department by its name), or None."""
+    for pattern, key in PEER_PARTS:
+        m = pattern.fullmatch(text)
+        if m:
+            params = m.groupdict()
+            if "department" in params:  # an INEI code: its name
+                params["department"] = departments().get(params["department"],
+                                                         params["department"])
+            return translate(key, lang, **params)
+    return None
+
+
 def code(value: object, lang: str) -> str:
     """Translate a stored code (specialty, risk factor, channel…) or snake_case tokens in text."""
     text = str(value)
@@ -30,6 +57,9 @@ def code(value: object, lang: str) -> str:
     key = "code." + text
     if key in cats["es"]:
         return translate(key, lang)
+    said = peer_part(text, lang)
+    if said is not None:
+        return said
     return SNAKE.sub(lambda m: translate("code." + m.group(0), lang)
                      if "code." + m.group(0) in cats["es"] else m.group(0).replace("_", " "), text)
 

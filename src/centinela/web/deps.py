@@ -22,7 +22,7 @@ from centinela.accounts.models import User
 from centinela.accounts.policy import nav_for
 from centinela.web.codes import actor, code, detail, detail_key, label, sentence, subject
 from centinela.web.fmt import register as register_formats
-from centinela.web.i18n import detector_label, pick_lang, translate
+from centinela.web.i18n import detector_label, pick_lang, plural, translate
 from centinela.web.leadrule import rule_text
 from centinela.web.security import CSRF_FIELD, csrf_token
 from centinela.web.txn import remember
@@ -197,6 +197,7 @@ def render(request: Request, name: str, context: dict, status_code: int = 200):
     user = _menu_user(request)
     ctx = {
         "request": request, "lang": lng, "t": lambda k, **p: translate(k, lng, **p),
+        "tn": lambda k, n, **p: plural(k, n, lng, **p),  # key.one / key.other by the count n
         "detector": lambda code: detector_label(code, lng),
         "user": user, "nav": nav_for(user), "csrf_token": token,
         "csrf_field": lambda: Markup(

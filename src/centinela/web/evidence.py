@@ -9,12 +9,15 @@ generic line in English.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
 from centinela.alerts.models import Alert
-from centinela.web.codes import code
+from centinela.reference import ubigeo as ubigeo_ref
+from centinela.web.codes import code, label
 from centinela.web.fmt import (
     format_date,
     format_month,
@@ -24,6 +27,9 @@ from centinela.web.fmt import (
 )
 from centinela.web.i18n import catalogs, translate
 from centinela.web.names import department_name, hide_patients_text
+
+if TYPE_CHECKING:
+    from centinela.ews.models import Signal
 
 HIDDEN = {"event_ids", "occurrences", "tau", "window", "metric", "tests", "horizon_months",
           "series", "score_z", "smoothed_per_100k", "effective_patients", "threshold_ratio",
@@ -45,7 +51,7 @@ KEY_UNITS = {
     "rate_per_100k": "mme_per100k", "expected_per_100k": "mme_per100k",
     "national_rate_per_100k": "per100k", "days_above": "days", "window_days": "days",
     "receipt_days": "days", "overlap_days": "days", "population": "",
-    "pattern_mme": "mme", "pattern_mg": "mg",
+    "pattern_mme": "mme", "pattern_mg": "mg", "radius_km": "km", "study_days": "days",
 }
 DETECTOR_UNITS = {
     "suspicious_order": "mg", "prescriber_volume": "mme", "high_mme": "mme_day",
@@ -59,6 +65,11 @@ SHARE_KEYS = {"share", "rate", "peer_rate", "base_rate", "national_rate", "estab
 DATE_KEYS = {"certified_on", "certificate_valid_until", "deadline", "authorization_expires", "due",
              "onset", "pattern_end"}
 PERCENT_DETECTORS = ("waste_share", "disposal_share", "pharmacy_patient_mix")
+# Early-warning evidence: the name in the reader's language is shown as "substance"; ``key`` is
+# the series' technical key (an InChIKey or "name:…").
+EWS_HIDDEN = {"substance_es", "key"}
+
+
 class EvidenceItem(BaseModel):
     key: str  # the stored evidence key (for the API and the title attribute only)
     label: str
@@ -127,8 +138,13 @@ def _label(key: str, lang: str) -> str:
 def items(alert: Alert, evidence: dict, lang: str) -> list[EvidenceItem]:
     """Return the evidence as labelled values with units (technical keys left out)."""
     out = []
+    ews = alert.detector.startswith("ews_")
     for key, value in evidence.items():
-        if key in HIDDEN:
+        if key in HIDDEN or (ews and key in EWS_HIDDEN):
+            continue
+        said = _ews_value(key, value, evidence, lang) if ews else None
+        if said is not None:
+            out.append(EvidenceItem(key=key, label=_label(key, lang), value=said))
             continue
         if key in ("observed", "expected", "peer_range"):
             unit = DETECTOR_UNITS.get(alert.detector, "")
@@ -303,6 +319,10 @@ def _params(alert: Alert, ev: dict, lang: str) -> dict[str, str]:
             ev.get("prescriber_away_share"), int | float) else "—",
         "onset": format_date(str(ev.get("onset") or "")[:10] or None, lang),
         "pattern_mme": _q(ev.get("pattern_mme"), "mme", lang, 0),
+        "receiver_count": _n(ev.get("receiver_count"), lang),
+        "receivers_served": _n(ev.get("receivers_served"), lang),
+        "prescriber_count": _n(ev.get("prescriber_count"), lang),
+        **(_ews_params(alert, ev, lang) if alert.detector.startswith("ews_") else {}),
     }
 
 
@@ -327,8 +347,20 @@ def _variant(alert: Alert, ev: dict) -> str:
         return "transfer_not_received.silent"
     if alert.detector == "transfer_not_received" and ev.get("reason") == "receiver_many":
         return "transfer_not_received.receiver"
+    if alert.detector == "transfer_not_received" and ev.get("reason") == "sender_many":
+        return "transfer_not_received.sender"
     if alert.detector == "serial_reuse" and alert.subject_kind == "professional":
         return "serial_reuse.professional"
+    if alert.detector == "serial_reuse" and ev.get("same_hand"):
+        return "serial_reuse.same_hand"
+    if alert.detector == "seizure_trace" and not ev.get("last_custodian"):
+        return "seizure_trace.untraced" + ("_serial" if alert.subject_kind == "serial" else "")
+    if alert.detector == "seizure_trace" and ev.get("reason") == "seized_serials":
+        return "seizure_trace.lot"
+    if alert.detector == "seizure_trace" and alert.subject_kind == "serial":
+        return "seizure_trace.serial"
+    if alert.detector == "prescription_form_misuse" and alert.subject_kind == "establishment":
+        return "prescription_form_misuse.establishment"
     return alert.detector
 
 
@@ -373,3 +405,201 @@ def headline(alert: Alert, lang: str = "es", hide_patients: bool = False) -> str
     if hide_patients:
         text = hide_patients_text(text)
     return text
+
+
+# ---------------------------------------------------------------- early warning (ews_*)
+#
+# An early-warning alert's evidence names a substance, its class, the signal that raised it
+# (its source kind and id, place and date) and, for clusters, districts: all in words here.
+
+_MISMATCH = re.compile(r"name (?P<reported>.+?) is (?P<said>.+) but the structure is "
+                       r"(?P<found>.+?) \((?P<key>[A-Z]{14}-[A-Z]{10}-[A-Z])\)")
+_INCHIKEY = re.compile(r"[A-Z]{14}-[A-Z]{10}-[A-Z]")
+
+
+def place(ubigeo: str | None) -> str:
+    """A district by its INEI name ("Belén (Maynas, Loreto)"), else a department's, else —."""
+    text = str(ubigeo or "")
+    district = ubigeo_ref.get(text) if len(text) == 6 else None
+    if district is not None:
+        return f"{district.district} ({district.province}, {district.department})"
+    return department_name(text[:2]) or text or "—"
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:] if text[1:2].islower() else text
+
+
+def ews_substance(ev: dict[str, Any], lang: str) -> str:
+    """The substance an early-warning alert is about, named in ``lang``: its registry name,
+    else its class, formula and InChIKey block, else the reported name marked unconfirmed."""
+    from centinela.ews.detect import _label
+    from centinela.ews.models import Signal
+
+    series = str(ev.get("series") or "")
+    if series == "*overdose":
+        return translate("evidence.ews_all_overdoses", lang)
+    inchikey = ev.get("inchikey") or (series if _INCHIKEY.fullmatch(series) else None)
+    name = ev.get("substance") if inchikey or not series.startswith("name:") else series[5:]
+    sig = Signal(inchikey=inchikey, substance=name, payload={"category": ev.get("category")})
+    return _label(sig, lang)
+
+
+def _ews_record(rec: dict[str, Any], lang: str) -> str:
+    """An earlier signal named in the evidence: its source, id, date and place."""
+    return translate("evidence.ews_record", lang,
+                     kind=label("ews.source.", rec.get("source_kind") or "—", lang),
+                     source_id=rec.get("source_id") or "—",
+                     date=format_date(str(rec.get("date") or "")[:10] or None, lang) or "—",
+                     place=place(rec.get("ubigeo")))
+
+
+def _registry_name(text: str, lang: str) -> str:
+    from centinela.ews.registry import registry
+
+    reg = registry()
+    hit = reg.by_key_id.get(text) or reg.lookup_name(text)
+    return hit.display_name(lang) if hit is not None else text
+
+
+def _mismatch(text: str, lang: str) -> str:
+    """The stored (English) name-structure disagreement in ``lang``."""
+    m = _MISMATCH.fullmatch(text.strip())
+    if m is None:
+        return text
+    reported = m["reported"].strip("'\"")
+    said = re.sub(r" \([A-Z-]{27}\)$", "", m["said"])
+    named = ", ".join(_registry_name(x.strip(), lang) for x in said.split(","))
+    found = m["found"]
+    return translate(
+        "evidence.mismatch_text", lang,
+        reported=(f"«{reported}»" if lang == "es" else f"'{reported}'")
+        + ("" if named.lower() == reported.lower() else f" ({named})"),
+        found=translate("evidence.unlisted_structure", lang) if found == "an unlisted structure"
+        else _registry_name(found, lang))
+
+
+def _ews_category(ev: dict[str, Any]) -> str | None:
+    """The class the rule wrote, else the registry's for the substance (a tip of a registry
+    name carries none); None for a series of every overdose."""
+    if ev.get("category") or ev.get("series") == "*overdose":
+        return ev.get("category")
+    from centinela.ews.registry import registry
+
+    reg = registry()
+    hit = reg.by_inchikey(ev["inchikey"]) if ev.get("inchikey") else None
+    if hit is None and ev.get("substance"):
+        hit = reg.lookup_name(str(ev["substance"]))
+    return hit.category if hit is not None else None
+
+
+def _ews_value(key: str, value: Any, ev: dict[str, Any], lang: str) -> str | None:
+    """An early-warning evidence value in words, or None when the generic formatting fits."""
+    if key == "substance":
+        return ews_substance(ev, lang)
+    if key == "category":
+        cat = _ews_category(ev)
+        return label("ews.category.", cat, lang) if cat else "—"
+    if key == "source_kind" and value:
+        return label("ews.source.", value, lang)
+    if key in ("ubigeo", "centre_ubigeo") and value:
+        return place(value)
+    if key == "ubigeos" and isinstance(value, list):
+        return ", ".join(place(v) for v in value[:30]) + (
+            f" (+{len(value) - 30})" if len(value) > 30 else "")
+    if key == "date" and value:
+        return format_date(str(value)[:10], lang)
+    if key == "national_first" and isinstance(value, dict):
+        return translate("evidence.ews_first_in", lang,
+                         department=department_name(value.get("department"))
+                         or value.get("department") or "—",
+                         date=format_date(str(value.get("date") or "")[:10] or None, lang) or "—")
+    if key == "earlier_unconfirmed" and isinstance(value, dict):
+        return _ews_record(value, lang)
+    if key == "recent_sources" and isinstance(value, dict):
+        return "; ".join(f"{label('ews.source.', k, lang)}: {_n(n, lang)}"
+                         for k, n in value.items()) or "—"
+    if key == "mismatch" and isinstance(value, str):
+        return _mismatch(value, lang)
+    return None
+
+
+def _ews_params(alert: Alert, ev: dict[str, Any], lang: str) -> dict[str, str]:
+    """The values the early-warning sentences name (``say.ews_*``), formatted for ``lang``."""
+    cat = _ews_category(ev)
+    substance = ews_substance(ev, lang)
+    cls = _lower_first(label("ews.category.", cat, lang)) if cat else ""
+    first: dict[str, Any] = ev["national_first"] if isinstance(ev.get("national_first"),
+                                                                dict) else {}
+    subject = alert.subject_id if alert.subject_kind in ("lot", "serial") else ""
+    return {
+        "ews_substance": substance,
+        # the class after the name, unless the name says it ("fentanilo (fentanilo)")
+        "ews_class": f" ({cls})" if cls and cls.lower() != substance.lower() else "",
+        "ews_source": label("ews.source.", ev.get("source_kind") or "—", lang),
+        "ews_source_id": str(ev.get("source_id") or ev.get("seizure_id") or "—"),
+        "ews_date": format_date(str(ev.get("date") or "")[:10] or None, lang)
+        or format_date(alert.window_start, lang),
+        "ews_place": place(ev.get("ubigeo") or ev.get("centre_ubigeo") or alert.ubigeo
+                           or alert.department),
+        "national_department": department_name(first.get("department"))
+        or str(first.get("department") or "—"),
+        "national_date": format_date(str(first.get("date") or "")[:10] or None, lang) or "—",
+        "radius": _q(ev.get("radius_km"), "km", lang, 0),
+        "window_days": _n(ev.get("window_days"), lang),
+        "p_value": _fmt_value("p_value", ev.get("p_value"), "", lang),
+        "ews_unit": translate("evidence.ews_" + alert.subject_kind, lang, id=subject)
+        if subject else "",
+        "ews_mismatch": _mismatch(str(ev.get("mismatch") or "—"), lang),
+        "series_substance": substance,
+    }
+
+
+class SourceRecord(BaseModel):
+    """One signal behind an early-warning alert, in the reader's language."""
+
+    kind: str  # seizure, lab, overdose, online, citizen
+    kind_label: str
+    source_id: str
+    date: str
+    place: str
+    substance: str
+    detail: str  # who reported it and how: agency, form, context; an overdose's setting, outcome
+    sentence: str  # the record said in one sentence (what the alert's claim rests on)
+
+
+def _signal_detail(sig: Signal, lang: str) -> str:
+    p = sig.payload or {}
+    if sig.source_kind == "overdose":
+        parts = [label("ews.setting.", p["setting"], lang) if p.get("setting") else None,
+                 label("ews.outcome.", p["outcome"], lang) if p.get("outcome") else None]
+    elif sig.source_kind in ("seizure", "lab"):
+        parts = [p.get("agency"), label("ews.form.", p["form"], lang) if p.get("form") else None,
+                 label("ews.context.", p["context"], lang) if p.get("context") else None]
+    else:  # online posts and citizen tips: their text stays on their own pages
+        parts = []
+    return ", ".join(str(x) for x in parts if x)
+
+
+def source_records(signals: list[Signal], lang: str) -> list[SourceRecord]:
+    """Return the signals behind an early-warning alert as records in ``lang`` (no patient data:
+    signals are pseudonymous by construction, and only their place, date, substance and
+    reporting institution are shown)."""
+    from centinela.ews.detect import _label
+    from centinela.lib.clock import lima_day
+
+    out = []
+    for sig in signals:
+        kind = label("ews.source.", sig.source_kind, lang)
+        kind = kind[:1].upper() + kind[1:]
+        date = format_date(lima_day(sig.occurred_at).isoformat(), lang)
+        where = place(sig.ubigeo or sig.department)
+        substance = _label(sig, lang)
+        detail = _signal_detail(sig, lang)
+        out.append(SourceRecord(
+            kind=sig.source_kind, kind_label=kind, source_id=sig.source_id, date=date,
+            place=where, substance=substance, detail=detail,
+            sentence=translate("alert.source_sentence", lang, kind=kind, source_id=sig.source_id,
+                               date=date, place=where, substance=substance,
+                               detail=f"; {detail}" if detail else "")))
+    return out

@@ -10,6 +10,7 @@ shared Jinja environment); the language comes from the template's ``lang`` varia
     {{ value|pct }}            12,5 %
     {{ when|date }}            5 dic 2026 (a date, datetime or ISO string; naive = UTC)
     {{ when|datetime }}        5 dic 2026, 10:04 (America/Lima, no offset shown)
+    {{ start|daterange(end) }} 1 dic 2026 → 5 dic 2026, or one date when both are the same day
 
 Python code calls the same functions with ``lang=``.
 """
@@ -29,7 +30,7 @@ LOCALES = {"es": "es_PE", "en": "en_US"}
 __all__ = ["LIMA", "format_date", "format_datetime", "format_decimal", "format_mg",
            "format_number", "format_percent", "format_quantity", "register", "to_lima",
            "format_count", "format_compact", "format_percent_value", "format_month", "locale",
-           "unit_label", "UNITS"]
+           "unit_label", "UNITS", "format_date_range", "format_month_range"]
 
 
 def _locale(lang: str | None) -> str:
@@ -199,12 +200,28 @@ def format_month(label: str, lang: str = "es", style: str = "medium") -> str:
     return bdates.format_date(day, format=fmt, locale=locale(lang)).replace(".", "")
 
 
+def format_date_range(start: object, end: object, lang: str = "es", sep: str = " → ") -> str:
+    """Return two dates as ``start → end`` (Lima dates), or one date when they are the same day."""
+    first, last = format_date(start, lang), format_date(end, lang)
+    if not first or not last or first == last:
+        return first or last
+    return f"{first}{sep}{last}"
+
+
+def format_month_range(first: str, last: str, lang: str = "es", style: str = "long",
+                       sep: str = " – ") -> str:
+    """Return two ``YYYY-MM`` months as ``first – last``, or one month when they are the same."""
+    a, b = format_month(first, lang, style), format_month(last, lang, style)
+    return a if a == b else f"{a}{sep}{b}"
+
+
 def _lang(ctx) -> str:
     return ctx.get("lang") or "es"
 
 
 def register(env) -> None:
-    """Register the filters ``num``, ``dec``, ``qty``, ``mg``, ``pct``, ``date``, ``datetime`` on ``env``."""
+    """Register the filters ``num``, ``dec``, ``qty``, ``mg``, ``pct``, ``date``, ``datetime``
+    and ``daterange`` on ``env``."""
 
     @pass_context
     def num(ctx, value, digits: int = 0):
@@ -234,5 +251,9 @@ def register(env) -> None:
     def datetime_(ctx, value):
         return format_datetime(value, _lang(ctx))
 
+    @pass_context
+    def daterange(ctx, start, end):
+        return format_date_range(start, end, _lang(ctx))
+
     env.filters.update({"num": num, "dec": dec, "qty": qty, "mg": mg, "pct": pct, "date": date,
-                        "datetime": datetime_})
+                        "datetime": datetime_, "daterange": daterange})

@@ -11,6 +11,8 @@ from contextvars import ContextVar
 from functools import lru_cache
 from importlib import resources
 
+from centinela.web.fmt import format_number
+
 LANGS = ("es", "en")
 
 current_lang: ContextVar[str] = ContextVar("centinela_lang", default="es")
@@ -38,6 +40,13 @@ def translate(key: str, lang: str = DEFAULT_LANG, **params: object) -> str:
     cats = catalogs()
     text = cats.get(lang, {}).get(key) or cats[DEFAULT_LANG].get(key) or key
     return text.format(**params) if params else text
+
+
+def plural(key: str, n: int | float, lang: str = DEFAULT_LANG, **params: object) -> str:
+    """Return ``key.one`` (n == 1) or ``key.other`` in ``lang``, with ``{n}`` written in the
+    language's number style ("1 alerta", "1 234 alertas")."""
+    form = "one" if n == 1 else "other"
+    return translate(f"{key}.{form}", lang, **{"n": format_number(n, lang), **params})
 
 
 def pick_lang(query_lang: str | None, cookie_lang: str | None, accept: str | None) -> str:

@@ -40,10 +40,6 @@ FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data", "text/
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
        "img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'self'; "
        "form-action 'self'; frame-ancestors 'none'")
-# Swagger UI loads its script from a CDN with an inline bootstrap; only /api/docs gets this.
-DOCS_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-            "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; img-src 'self' data: "
-            "https://fastapi.tiangolo.com; frame-ancestors 'none'")
 
 
 def _serializer() -> URLSafeTimedSerializer:
@@ -193,7 +189,7 @@ class SecurityMiddleware:
 
     def _headers(self, path: str) -> list[tuple[bytes, bytes]]:
         out = [
-            (b"content-security-policy", (DOCS_CSP if path == "/api/docs" else CSP).encode()),
+            (b"content-security-policy", CSP.encode()),
             (b"x-frame-options", b"DENY"),
             (b"x-content-type-options", b"nosniff"),
             (b"referrer-policy", b"same-origin"),

@@ -8,6 +8,7 @@ from centinela.web.routes import (
     access,
     admin,
     alerts,
+    apidocs,
     assistant,
     auth,
     channels,
@@ -31,6 +32,7 @@ from centinela.web.routes import (
 
 ROUTERS: tuple[ModuleType, ...] = (
     core,  # health check, language switch
+    apidocs,  # the API reference (/api/docs), rendered here: no CDN
     # analyst app: pages and their JSON twins
     auth,
     workspace,

@@ -30,8 +30,11 @@ def _page(request: Request, result: LookupResult | None, errors: list[str], stat
           doc_type: str = "DNI", kept: dict | None = None):
     chart = None
     if result is not None:
-        chart = line_chart([result.daily_mme], translate("lookup.chart", lang(request)),
-                           lines=[(50.0, "50 MME/día"), (90.0, "90 MME/día")])
+        lng = lang(request)
+        # The legend names the series in words ("MME/día"), not by its JSON name (daily_mme).
+        named = result.daily_mme.model_copy(update={"name": translate("lookup.daily_mme", lng)})
+        chart = line_chart([named], translate("lookup.chart", lng), lang=lng,
+                           lines=[(v, translate("lookup.mme_line", lng, n=v)) for v in (50, 90)])
     return render(request, "lookup.html", {"ctx": result, "errors": errors, "reasons": REASONS,
                                            "chart_svg": chart, "doc_type": doc_type,
                                            "kept": kept or {}},

@@ -94,7 +94,10 @@ def profile_page(kind: str, subject_id: str, request: Request, user: User = Depe
 
     ctx = _profile(request, session, user, kind, subject_id)
     lng = lang(request)
-    chart = line_chart([ctx.chart.subject, ctx.chart.peers], translate(ctx.chart.title, lng))
+    peers = ctx.chart.peers  # named "median" in the JSON twin; the legend says it in words
+    if peers is not None:
+        peers = peers.model_copy(update={"name": translate("chart.legend_peer_median", lng)})
+    chart = line_chart([ctx.chart.subject, peers], translate(ctx.chart.title, lng), lang=lng)
     custody = (custody_view(session, department_scope(user), kind, subject_id, mpage)
                if kind in ("lot", "serial") and ctx.movements_total else None)
     return render(request, "profiles/profile.html", {"ctx": ctx, "chart_svg": chart,

@@ -28,7 +28,7 @@ from centinela.ledger.records import Movement
 from centinela.registry.models import Establishment
 from centinela.web.deps import clock, db_session, lang, render, require_roles
 from centinela.web.i18n import detector_label
-from centinela.web.views.alert import NotVisible, visible_alert
+from centinela.web.views.alert import NotVisible, movements_where, visible_alert
 from centinela.web.views.casefiles import (
     CaseDetail,
     CaseList,
@@ -323,16 +323,15 @@ def case_attachment(number: str, attachment_id: int, request: Request,
 @router.get("/alerts/{alert_id}/movements.csv", include_in_schema=False)
 def alert_movements_csv(alert_id: str, request: Request, user: User = Depends(viewer),
                         session: Session = Depends(db_session)):
-    """Download every movement behind an alert (its subject, inside its window)."""
+    """Download every movement behind an alert (its subject, inside its window; none for an
+    early-warning alert, which signals raised)."""
     now = clock(request)
     try:
         alert = visible_alert(session, user, alert_id, now)
     except NotVisible:
         raise HTTPException(404, "alert not found") from None
     show = user.role != "police" or alert.subject_kind == "patient"
-    where = [*subject_where(session, alert.subject_kind, alert.subject_id),
-             Movement.occurred_at >= alert.window_start, Movement.occurred_at <= alert.window_end]
-    text = movements_csv(session, where, show)
+    text = movements_csv(session, movements_where(session, alert), show)
     audit.record(session, user.username, "alert.movements_csv", alert.alert_id,
                  reason="movements download", details={"role": user.role}, now=now)
     return _csv_response(text, f"{alert.alert_id}-movimientos.csv")

@@ -5,18 +5,24 @@ from __future__ import annotations
 import datetime as dt
 
 from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy import false, select
 from sqlalchemy.orm import Session
 
 from centinela import audit
 from centinela.accounts.models import User
-from centinela.accounts.policy import ANALYSTS, may_see_department, may_see_patient
+from centinela.accounts.policy import (
+    ANALYSTS,
+    department_scope,
+    may_see_department,
+    may_see_patient,
+)
 from centinela.alerts.casefiles import case_of_alert
 from centinela.alerts.models import Alert, Authority, CaseEvent, Channel, Delivery, DeliveryAttempt
+from centinela.ews.sources import alert_signals, is_ews_alert
 from centinela.ledger.records import Movement
 from centinela.web.alertcharts import charts_for
 from centinela.web.chartspec import ChartSpec
-from centinela.web.evidence import Explained, explain
+from centinela.web.evidence import Explained, SourceRecord, explain, source_records
 from centinela.web.views.cases import allowed_actions
 from centinela.web.views.common import (
     AlertRow,
@@ -29,6 +35,7 @@ from centinela.web.views.common import (
 )
 from centinela.web.views.evidence import MovementPage, movement_page
 from centinela.web.views.subjects import Chart, chart_for, subject_where
+from centinela.web.wording import tidy
 
 MOVEMENTS_SHOWN = 15  # one page of the movements behind an alert (keeps the page under 4,000 px)
 
@@ -78,6 +85,9 @@ class AlertDetail(BaseModel):
     movements: list[MovementRow]
     movements_total: int
     movements_page: MovementPage | None = None  # the page shown, with its position and totals
+    # An early-warning alert: the signals that raised it (it has no movements behind it).
+    sources: list[SourceRecord] | None = None
+    sources_total: int = 0
     case_number: str | None = None  # the numbered case the alert belongs to
     deliveries: list[DeliveryRow]
     case_events: list[CaseEventRow]
@@ -118,12 +128,21 @@ def visible_alert(session: Session, user: User, alert_id: str, now: dt.datetime)
     return alert
 
 
+def movements_where(session: Session, alert: Alert) -> list:
+    """Return the WHERE clauses of the movements behind ``alert``: its subject's, inside its
+    window. An early-warning alert has none: signals raised it (``alert_signals``), and the
+    movements of its department in its window are not behind it."""
+    if is_ews_alert(alert):
+        return [false()]
+    return [*subject_where(session, alert.subject_kind, alert.subject_id),
+            Movement.occurred_at >= alert.window_start, Movement.occurred_at <= alert.window_end]
+
+
 def build_alert(session: Session, user: User, alert_id: str, now: dt.datetime,
                 page: int = 1, lang: str = "es") -> AlertDetail:
     """Return the detail page of one alert; reading patient-level data is audited."""
     alert = visible_alert(session, user, alert_id, now)
-    where = [*subject_where(session, alert.subject_kind, alert.subject_id),
-             Movement.occurred_at >= alert.window_start, Movement.occurred_at <= alert.window_end]
+    where = movements_where(session, alert)
     evidence = alert.evidence or {}
     # Police see patients only under a grant for the alert's own patient subject.
     show = user.role != "police" or (alert.subject_kind == "patient")
@@ -139,10 +158,20 @@ def build_alert(session: Session, user: User, alert_id: str, now: dt.datetime,
                      reason="alert detail", details={"role": user.role,
                                                      "subject_kind": alert.subject_kind},
                      now=now)
+    sources, sources_total = None, 0
+    if is_ews_alert(alert):  # the signals behind it, within the viewer's departments
+        signals, sources_total = alert_signals(session, alert, department_scope(user))
+        sources = source_records(signals, lang)
+        audit.record(session, user.username, "ews.signals.read", alert.department or "national",
+                     reason="alert detail", details={"count": sources_total,
+                                                     "alert": alert.alert_id}, now=now)
     explained = explain(alert, evidence, lang)
     if not show:
         explained.headline = hide_patients_text(explained.headline)
         explained.sentences = [hide_patients_text(x) for x in explained.sentences]
+    # The same wording as the inbox's line (dates in the reader's style, no same-day ranges).
+    explained.headline = tidy(explained.headline, lang)
+    explained.sentences = [tidy(x, lang) for x in explained.sentences]
     return AlertDetail(
         explained=explained, charts=charts_for(session, alert, evidence, lang),
         alert=row, outcome=alert.outcome, created_at=lima_iso(alert.created_at),
@@ -150,6 +179,7 @@ def build_alert(session: Session, user: User, alert_id: str, now: dt.datetime,
         evidence_items=flatten(evidence),
         chart=chart_for(session, alert.subject_kind, alert.subject_id, alert.window_end),
         movements=mpage.rows, movements_total=total, movements_page=mpage,
+        sources=sources, sources_total=sources_total,
         case_number=case.number if (case := case_of_alert(session, alert.alert_id)) else None,
         deliveries=_deliveries(session, alert.alert_id), case_events=_case_events(session, alert),
         actions=allowed_actions(alert) if user.role in ANALYSTS else [],

@@ -27,7 +27,9 @@ from centinela.web.names import (
     department_name,
     hide_patients,
     hide_patients_text,
+    region_name,
 )
+from centinela.web.wording import tidy
 
 OUTFLOWS = ("dispense", "administer")
 log = logging.getLogger(__name__)
@@ -55,9 +57,10 @@ class AlertRow(BaseModel):
     department_name: str | None
     window_start: str
     window_end: str
-    summary: str
+    summary: str  # the alert's headline in the reader's language (as on its page)
     routed_to: list[str]
     undelivered: bool = False  # a delivery to an authority failed for good
+    subject_name: str | None = None  # a region subject's INEI name ("Puno" for 21)
 
 
 class MovementRow(BaseModel):
@@ -107,13 +110,17 @@ def alert_row(alert: Alert, hide: bool = False) -> AlertRow:
     if hide:
         row.subject_id = hide_patients(row.subject_id)
         row.summary = hide_patients_text(row.summary)
-    row.summary = code(row.summary, "es")  # stored summaries may name codes (general_medicine)
+    if row.subject_kind == "region":
+        row.subject_name = region_name(row.subject_id)
     lang = current_lang.get()
-    if lang != "es":  # stored summaries are Spanish: rebuild the headline in the reader's language
-        try:
-            row.summary = headline(alert, lang, hide_patients=hide)
-        except Exception:  # noqa: BLE001 - odd stored evidence keeps its stored summary
-            log.warning("no %s headline for alert %s", lang, alert.alert_id, exc_info=True)
+    # The headline the alert's page shows, in the reader's language, so both read the same
+    # sentence (stored summaries are Spanish, with codes and ISO dates, written per occurrence).
+    try:
+        row.summary = headline(alert, lang, hide_patients=hide)
+    except Exception:  # noqa: BLE001 - odd stored evidence keeps its stored summary
+        log.warning("no %s headline for alert %s", lang, alert.alert_id, exc_info=True)
+        row.summary = code(row.summary, "es")  # stored summaries may name codes
+    row.summary = tidy(row.summary, lang)
     return row
 
 

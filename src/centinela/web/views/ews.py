@@ -63,8 +63,9 @@ def list_signals(session: Session, now: dt.datetime, days: int = 30, kind: str |
 def ews_alerts(session: Session, departments: list[str] | None = None, open_only: bool = True,
                detector_prefix: str = "ews_", limit: int = 200,
                localize: bool = False) -> list[dict]:
-    """Return EWS alerts (detector ``ews_*``), highest score first; ``localize``: summaries in
-    the reader's language (pages), not the stored Spanish (JSON)."""
+    """Return EWS alerts (detector ``ews_*``), highest score first; ``localize``: each alert's
+    headline in the reader's language, as its page says it (pages), not the stored Spanish
+    summary (JSON)."""
     q = select(Alert).where(Alert.detector.like(detector_prefix + "%"))
     if open_only:
         q = q.where(Alert.status != "closed")
@@ -73,7 +74,7 @@ def ews_alerts(session: Session, departments: list[str] | None = None, open_only
     out = []
     for a in session.scalars(q.order_by(Alert.score.desc(), Alert.updated_at.desc()).limit(limit)):
         row = alert_json(a)
-        if localize and lang != "es":  # stored summaries are Spanish (the JSON keeps them)
+        if localize:  # the alert page's headline (the JSON keeps the stored Spanish summary)
             try:
                 row["summary"] = headline(a, lang)
             except Exception:  # noqa: BLE001 - odd stored evidence keeps its stored summary

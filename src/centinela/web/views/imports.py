@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import func, select
@@ -28,6 +29,7 @@ class ImportRunRow(BaseModel):
     conflicts: int
     rejected: int
     submitted_by: str | None
+    every_file_refused: bool = False  # completed, but each file was refused whole (bad header…)
 
 
 class RejectionRow(BaseModel):
@@ -50,13 +52,31 @@ class ImportDetail(BaseModel):
     rejections_total: int
 
 
+def every_file_refused(summary: dict[str, Any] | None) -> bool:
+    """Whether an import's report (``ImportRun.summary``) has files and refused every one."""
+    files = (summary or {}).get("files") or []
+    return bool(files) and all(isinstance(f, dict) and f.get("status") == "refused"
+                               for f in files)
+
+
+def source_label(run: ImportRun) -> str:
+    """Return what was imported: a folder's or file's name, without the channel the intake
+    writes before it ("upload: movements.csv" → "movements.csv"; the channel has its column)."""
+    source = run.source.rsplit("/", 1)[-1]
+    prefix = f"{run.channel}:"
+    if source.startswith(prefix):
+        return source[len(prefix):].strip() or source
+    return source
+
+
 def run_row(run: ImportRun) -> ImportRunRow:
     """Return the table row of an import run."""
     return ImportRunRow(
-        id=run.id, source=run.source.rsplit("/", 1)[-1], channel=run.channel,
+        id=run.id, source=source_label(run), channel=run.channel,
         started_at=lima_iso(run.started_at), finished_at=lima_iso(run.finished_at),
         status=run.status, accepted=run.accepted, duplicates=run.duplicates,
-        conflicts=run.conflicts, rejected=run.rejected, submitted_by=run.submitted_by)
+        conflicts=run.conflicts, rejected=run.rejected, submitted_by=run.submitted_by,
+        every_file_refused=run.status == "completed" and every_file_refused(run.summary))
 
 
 def build_imports(session: Session, limit: int = 50) -> ImportsContext:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import case, func, not_, or_, select
 from sqlalchemy.orm import Session
 
@@ -43,6 +43,12 @@ class InboxFilters(BaseModel):
     order: Literal["asc", "desc"] = "desc"
     page: int = Field(1, ge=1, le=100000)
     per_page: int = Field(25, ge=1, le=200)
+
+    @field_validator("date_from", "date_to", mode="before")
+    @classmethod
+    def _blank_date(cls, value: object) -> object:
+        # The filter form sends its empty date fields as "date_from=": no date, not an error.
+        return None if isinstance(value, str) and not value.strip() else value
 
     def query(self, **changes: object) -> str:
         """Return the query string of these filters (without the page unless changed)."""
