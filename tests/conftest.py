@@ -20,6 +20,7 @@ from sqlalchemy import create_engine, text
 
 from centinela.config import get_settings
 from centinela.db import Base, create_schema, make_engine, normalize_url
+from centinela.web.report_words import register as _register_report_words
 from centinela.wiring import install
 from tests.web_support import PASSWORD, login
 
@@ -30,6 +31,9 @@ PG_URL = os.environ.get("CENTINELA_TEST_DATABASE_URL", "")
 os.environ["CENTINELA_ENVIRONMENT"] = "test"
 FROZEN_NOW = dt.datetime(2025, 12, 31, 12, 0, 0)
 install()  # the application start: upper layers register into ingest and the detector registry
+
+
+_register_report_words()  # as the app and the command line do at start
 
 
 @pytest.fixture(autouse=True)

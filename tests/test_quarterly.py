@@ -280,7 +280,7 @@ def test_files_are_reproducible_and_delivered_once(hand, tmp_path):
     figures = json.loads((out / "centinela-2026Q3.json").read_text(encoding="utf-8"))
     assert pdf.startswith(b"%PDF") and b"/Image" not in pdf  # vector charts, no raster image
     assert figures == json.loads(json.dumps(quarter_figures(hand, "2026Q3", AS_OF)))
-    assert "Informe trimestral interinstitucional 2026Q3" in html and "<svg" in html
+    assert "Informe trimestral interinstitucional: tercer trimestre de 2026" in html and "<svg" in html
     assert html.count("<path ") >= 25 + 40  # the departments and the Lima/Callao districts
     queued = first.routing["queued"]
     assert {q["authority_id"] for q in queued} == {"DIGEMID", "PNP-DIRANDRO", "FISCALIA-TID"}
@@ -319,7 +319,7 @@ def test_admin_page_lists_and_serves_the_report(users, app):
     r = client.post("/admin/quarterly", data={"quarter": "2026Q3"}, follow_redirects=False)
     assert r.status_code == 303
     page = client.get("/admin/quarterly")
-    assert page.status_code == 200 and "2026Q3" in page.text and "DIGEMID (pending)" in page.text
+    assert page.status_code == 200 and "2026Q3" in page.text and "DIGEMID (Pendiente)" in page.text
     pdf = client.get("/admin/quarterly/2026Q3.pdf")
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
     data = client.get("/admin/quarterly/2026Q3.json").json()
@@ -420,7 +420,7 @@ def test_admin_generates_and_opens_the_report_in_a_browser(browser_page, live_ap
     assert "2026Q3" in row.inner_text() and "DIGEMID" in row.inner_text()
     page.click("a[href='/admin/quarterly/2026Q3.html']")
     page.wait_for_url("**/2026Q3.html")
-    assert "Informe trimestral interinstitucional 2026Q3" in page.locator("h1").inner_text()
+    assert "tercer trimestre de 2026" in page.locator("h1").inner_text()
     assert page.locator("svg.map").count() == 3  # departments, Lima/Callao, certification
     assert page.locator("svg.map").first.locator("path").count() == 25
     page.goto(f"{base}/certification")

@@ -20,6 +20,7 @@ from centinela.config import Settings, get_settings
 from centinela.reference.ubigeo import departments
 
 UNKNOWN = "--"  # professionals with no department anywhere in the registry
+UNKNOWN_NAME = "Sin departamento registrado"
 # Professionals are reached through one stored-only outbox (their accounts read it); it takes
 # no part in alert routing (inactive authority).
 PROFESSIONALS_OUTBOX = "PROFESIONALES"
@@ -60,7 +61,7 @@ def department_status(session: Session, today: dt.date, settings: Settings | Non
     for dep in sorted(acc):
         c = acc[dep]
         out.append({
-            "department": dep, "name": names.get(dep, "sin departamento"),
+            "department": dep, "name": names.get(dep, UNKNOWN_NAME),
             "certified": c["certified"], "total": c["total"],
             "percent": round(100.0 * c["certified"] / c["total"], 1) if c["total"] else None,
             "expiring_60d": c["expiring"],

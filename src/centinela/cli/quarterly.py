@@ -26,6 +26,9 @@ def quarterly_cmd(
     from centinela.db import create_schema, get_engine, session_scope
     from centinela.quarterly.figures import Quarter, QuarterError
     from centinela.quarterly.service import produce
+    from centinela.web.report_words import register
+
+    register()
 
     try:
         Quarter.parse(quarter)

@@ -20,9 +20,11 @@ FENT, OTHER = "#b2182b", "#2166ac"
 
 
 def _num(x: float, digits: int = 1) -> str:
-    """Spanish number format: thousands with a space-free dot, decimals with a comma."""
-    s = f"{x:,.{digits}f}"
-    return s.replace(",", "_").replace(".", ",").replace("_", ".")
+    """es-PE number as the web app writes it: a (non-breaking) space between thousands and a
+    decimal comma (``1 943 159,4``)."""
+    from centinela.quarterly.words import web
+
+    return web().fmt.format_number(x, "es", digits)
 
 
 @lru_cache(maxsize=4)
@@ -88,8 +90,10 @@ def _klass(v: float | None, lim: list[float]) -> int:
 
 
 def choropleth(values: dict[str, float | None], names: dict[str, str], title: str, unit: str,
-               kind: str = "departments", width: int = 420, height: int = 560) -> str:
-    """Return an SVG choropleth of ``values`` (code → value) with a quantile legend."""
+               kind: str = "departments", width: int = 420, height: int = 560,
+               empty: str = "sin consumo registrado") -> str:
+    """Return an SVG choropleth of ``values`` (code → value) with a quantile legend; ``empty``
+    names the grey class (no value)."""
     paths, w, h = _paths(kind, width, height)
     lim = breaks([v for v in values.values() if v is not None])
     legend_h = 22 + 16 * (len(lim) + 2)
@@ -101,13 +105,13 @@ def choropleth(values: dict[str, float | None], names: dict[str, str], title: st
         v = values.get(code)
         k = _klass(v, lim)
         fill = PALETTE[min(k, len(PALETTE) - 1)] if k >= 0 else EMPTY
-        label = f"{names.get(code, code)}: {_num(v or 0, 2)} {unit}"
+        label = f"{names.get(code, code)}: " + (empty if v is None else f"{_num(v, 2)} {unit}")
         out.append(f'<path d="{paths[code]}" fill="{fill}" stroke="#555" stroke-width="0.4">'
                    f'<title>{escape(label)}</title></path>')
     out.append("</g>")
     lx, ly = w + 10, 40
     out.append(f'<text x="{lx}" y="{ly}" font-size="11" font-weight="bold">{escape(unit)}</text>')
-    edges = [0.0, *lim]
+    edges = [0.0, *lim] if lim else []  # no value above zero: the grey class alone
     for i, lo in enumerate(edges):
         hi = edges[i + 1] if i + 1 < len(edges) else None
         y = ly + 10 + 16 * i
@@ -118,15 +122,17 @@ def choropleth(values: dict[str, float | None], names: dict[str, str], title: st
     y = ly + 10 + 16 * len(edges)
     out.append(f'<rect x="{lx}" y="{y}" width="14" height="12" fill="{EMPTY}" stroke="#555" '
                'stroke-width="0.4"/>'
-               f'<text x="{lx + 20}" y="{y + 10}" font-size="10">sin consumo registrado</text>')
+               f'<text x="{lx + 20}" y="{y + 10}" font-size="10">{escape(empty)}</text>')
     out.append("</svg>")
     return "".join(out)
 
 
 def bars(items: list[tuple[str, float]], title: str, unit: str, width: int = 640,
-         color: str = FENT, digits: int = 1) -> str:
-    """Return a horizontal SVG bar chart of (label, value), in the order given."""
-    row, left, top = 18, 190, 26
+         color: str = FENT, digits: int = 1, left: int = 190, empty: str = "sin datos") -> str:
+    """Return a horizontal SVG bar chart of (label, value), in the order given; labels longer
+    than the ``left`` margin end in an ellipsis (the full label is the bar's tooltip)."""
+    row, top = 18, 26
+    fit = max(10, (left - 10) // 6)  # characters of a 10-px label that fit the margin
     h = top + row * max(len(items), 1) + 10
     top_v = max([v for _, v in items] + [0.0]) or 1.0
     span = width - left - 90
@@ -136,20 +142,23 @@ def bars(items: list[tuple[str, float]], title: str, unit: str, width: int = 640
     for i, (label, v) in enumerate(items):
         y = top + i * row
         bw = span * (v or 0) / top_v
+        short = label if len(label) <= fit else label[:fit - 1].rstrip() + "…"
         out.append(f'<text x="{left - 6}" y="{y + 12}" font-size="10" text-anchor="end">'
-                   f'{escape(label[:34])}</text>'
-                   f'<rect x="{left}" y="{y + 2}" width="{bw:.1f}" height="{row - 6}" fill="{color}"/>'
+                   f'{escape(short)}</text>'
+                   f'<rect x="{left}" y="{y + 2}" width="{bw:.1f}" height="{row - 6}" fill="{color}">'
+                   f'<title>{escape(label)}</title></rect>'
                    f'<text x="{left + bw + 4:.1f}" y="{y + 12}" font-size="10">{_num(v or 0, digits)} '
                    f'{escape(unit)}</text>')
     if not items:
-        out.append(f'<text x="{left}" y="{top + 12}" font-size="10">sin datos</text>')
+        out.append(f'<text x="{left}" y="{top + 12}" font-size="10">{escape(empty)}</text>')
     out.append("</svg>")
     return "".join(out)
 
 
 def trend(points: list[dict], series: list[tuple[str, str, str]], title: str, unit: str,
-          width: int = 640, height: int = 230) -> str:
-    """Return an SVG line chart over quarters; ``series`` = (key, label, colour)."""
+          width: int = 640, height: int = 230, empty: str = "sin datos") -> str:
+    """Return an SVG line chart over quarters; ``series`` = (key, label, colour); ``empty`` is
+    written across a chart without any point."""
     left, right, top, bottom = 70, 20, 30, 40
     vals = [float(p.get(k) or 0) for p in points for k, _, _ in series]
     top_v = max(vals + [0.0]) or 1.0
@@ -162,12 +171,16 @@ def trend(points: list[dict], series: list[tuple[str, str, str]], title: str, un
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" role="img" '
            f'aria-label="{escape(title)}" class="chart trend">',
            f'<text x="4" y="16" font-size="13" font-weight="bold">{escape(title)}</text>']
+    digits = 0 if top_v >= 20 else 1 if top_v >= 2 else 2  # ticks that differ from each other
     for j in range(5):
         v = top_v * j / 4
         _, y = xy(0, v)
         out.append(f'<line x1="{left}" y1="{y:.1f}" x2="{width - right}" y2="{y:.1f}" stroke="#ddd"/>'
                    f'<text x="{left - 6}" y="{y + 4:.1f}" font-size="9" text-anchor="end">'
-                   f'{_num(v, 0)}</text>')
+                   f'{_num(v, digits)}</text>')
+    if all(p.get(k) is None for p in points for k, _, _ in series):
+        out.append(f'<text x="{left + pw / 2:.1f}" y="{top + ph / 2:.1f}" font-size="11" '
+                   f'text-anchor="middle">{escape(empty)}</text>')
     for i, p in enumerate(points):
         x, _ = xy(i, 0)
         out.append(f'<text x="{x:.1f}" y="{height - bottom + 16}" font-size="10" '

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from centinela.alerts.models import OUTCOMES, Alert, CaseEvent
+from centinela.alerts.models import OUTCOMES, Alert, Authority, CaseEvent
 from centinela.certification.progress import department_status, national, standings
 from centinela.certification.rule import HANDLING_ROLES
 from centinela.config import get_settings
@@ -356,6 +356,11 @@ def _case_state(alert: Alert, events: list[CaseEvent], as_of: dt.datetime) -> tu
 def alerts(session: Session, quarter: Quarter, as_of: dt.datetime) -> dict:
     """Alerts whose evidence ends in the quarter: by detector and authority, case outcomes at
     ``as_of``, hours to triage, and each detector's precision from its closed cases."""
+    from centinela.alerts.authorities import default_authorities
+    from centinela.quarterly.words import web
+
+    headline = web().headline
+
     start, end = quarter.utc_bounds()
     rows = list(session.scalars(select(Alert).where(Alert.window_end >= start, Alert.window_end < end,
                                                     Alert.created_at <= as_of)
@@ -386,7 +391,11 @@ def alerts(session: Session, quarter: Quarter, as_of: dt.datetime) -> dict:
             outliers.append({"alert_id": a.alert_id, "department": a.department,
                              "subject": (a.evidence or {}).get("area_code") or a.subject_id,
                              "severity": a.severity,
-                             "score": _r(a.score, 2), "summary": a.summary, "state": state})
+                             "score": _r(a.score, 2), "summary": a.summary,
+                             # the stored summary was written at detection time ("4.9 veces");
+                             # the headline is the app's, in es-PE formats
+                             "headline": headline(a, "es") if a.evidence else a.summary,
+                             "state": state})
     by_det = []
     for name in sorted(det):
         c = det[name]
@@ -397,9 +406,14 @@ def alerts(session: Session, quarter: Quarter, as_of: dt.datetime) -> dict:
                        "precision": _r(c["confirmed"] / closed, 3) if closed else None})
     closed = outcomes["confirmed"] + outcomes["justified"] + outcomes["false_positive"]
     hours.sort()
+    # Names as registered, else as seeded: the same figures whether or not the registry has
+    # been seeded yet (the first delivery seeds it).
+    names = {a.authority_id: a.name for a in default_authorities()}
+    names.update(session.execute(select(Authority.authority_id, Authority.name)
+                                 .where(Authority.authority_id.in_(list(auth)))).all())
     return {
         "raised": len(rows), "by_severity": dict(sorted(sev.items())), "by_detector": by_det,
-        "by_authority": [{"authority_id": k, "alerts": v}
+        "by_authority": [{"authority_id": k, "name": names.get(k), "alerts": v}
                          for k, v in sorted(auth.items(), key=lambda kv: (-kv[1], kv[0]))],
         "outcomes": {k: outcomes[k] for k in ("confirmed", "justified", "false_positive", "open")},
         "precision_closed": _r(outcomes["confirmed"] / closed, 3) if closed else None,
@@ -445,7 +459,8 @@ def certification(session: Session, day: dt.date) -> dict:
         c["missing"] += st.state == "missing"
     s = get_settings()
     return {"as_of": day.isoformat(), "deadline": s.certification_deadline.isoformat(),
-            "valid_days": s.certification_valid_days, "by_department": deps,
+            "valid_days": s.certification_valid_days,
+            "reminder_days": s.certification_reminder_days, "by_department": deps,
             "national": national(deps) if deps else None,
             "by_profession": [{"role": r, "required": r in HANDLING_ROLES, **dict(sorted(prof[r].items())),
                                "percent": round(100.0 * prof[r]["certified"] / prof[r]["total"], 1)
@@ -546,7 +561,12 @@ def data_cutoff(session: Session, quarter: Quarter) -> dt.datetime:
     last = [t for t in (session.scalar(select(func.max(ImportRun.started_at))),
                         session.scalar(select(func.max(Alert.updated_at))),
                         session.scalar(select(func.max(CaseEvent.at)))) if t is not None]
-    return (max(last) if last else end).replace(microsecond=0)
+    if not last:
+        return end
+    # Whole seconds, rounded up: cutting 06:41:29.326 to 06:41:29 left out the alerts written
+    # in that last second (the demo's detection run wrote them all then).
+    top: dt.datetime = max(last)
+    return top.replace(microsecond=0) + dt.timedelta(seconds=1) if top.microsecond else top
 
 
 def quarter_figures(session: Session, quarter: str | Quarter, as_of: dt.datetime | None = None) -> dict:

@@ -14,6 +14,7 @@ from centinela.config import get_settings
 from centinela.quarterly.figures import Quarter, quarter_figures
 from centinela.quarterly.models import QuarterlyReport
 from centinela.quarterly.render import digest, figures_json, render_html, render_pdf
+from centinela.quarterly.words import quarter_long
 
 
 @dataclass
@@ -78,7 +79,7 @@ def payload(row: QuarterlyReport) -> dict:
     a = f.get("alerts") or {}
     return {
         "id": f"{row.quarter}:{row.digest[:12]}", "quarter": row.quarter,
-        "title": f"Informe trimestral interinstitucional {row.quarter}",
+        "title": f"Informe trimestral interinstitucional: {quarter_long(row.quarter)}",
         "digest": row.digest, "as_of": f.get("as_of"),
         "summary": {"fentanyl_mg": n.get("fentanyl_mg"),
                     "fentanyl_per_100k": n.get("fentanyl_per_100k"),

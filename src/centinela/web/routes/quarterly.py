@@ -104,18 +104,24 @@ def certification_page(request: Request, session: Session = Depends(db_session),
     day = _lima_today(clock(request))
     data = certification_progress(session, user, day)
     s = get_settings()
+    warn_until = day + dt.timedelta(days=s.certification_reminder_days)
     return render(request, "certification.html", {
         "data": data, "deadline": s.certification_deadline.isoformat(),
-        "valid_days": s.certification_valid_days, "warn_days": s.certification_reminder_days})
+        "valid_days": s.certification_valid_days, "warn_days": s.certification_reminder_days,
+        "warn_until": warn_until.isoformat()})
 
 
 @router.get("/admin/quarterly", response_class=HTMLResponse)
 def quarterly_page(request: Request, session: Session = Depends(db_session),
                    user: User = Depends(require_roles(*REPORT_ROLES))):
     """List the stored quarterly reports, their recipients and deliveries."""
+    from centinela.alerts.models import Authority
     from centinela.quarterly.models import QuarterlyReport
     from centinela.quarterly.service import recipients
 
+    ids = recipients()
+    names = dict(session.execute(select(Authority.authority_id, Authority.name)
+                                 .where(Authority.authority_id.in_(ids))).all())
     rows = session.execute(select(QuarterlyReport.quarter, QuarterlyReport.as_of,
                                   QuarterlyReport.generated_at, QuarterlyReport.generated_by,
                                   QuarterlyReport.digest, QuarterlyReport.routing)
@@ -131,7 +137,8 @@ def quarterly_page(request: Request, session: Session = Depends(db_session),
     last = (today.month - 1) // 3  # the last complete quarter
     default = f"{today.year}Q{last}" if last else f"{today.year - 1}Q4"
     return render(request, "quarterly.html", {
-        "reports": rows, "sent": sent, "recipients": recipients(), "default_quarter": default,
+        "reports": rows, "sent": sent, "recipients": ids, "recipient_names": names,
+        "default_quarter": default,
         "can_generate": user.role == "admin"})
 
 
