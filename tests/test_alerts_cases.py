@@ -79,3 +79,26 @@ def test_case_cli(session, db_url):
     assert res.exit_code == 0 and "(justified)" in res.output
     res = runner.invoke(app, ["precision"])
     assert "loss_report" in res.output and "0 %" in res.output
+
+
+def test_a_document_number_typed_into_a_note_or_an_access_reason_is_never_stored(session):
+    """Staff free text (case notes, case-file notes, police access reasons) keeps its words and
+    phones but not a patient's document number: stored and audited redacted."""
+    from centinela.accounts.access import request_access
+    from centinela.accounts.models import User
+    from centinela.audit import AuditEntry
+
+    a = _alert(session)
+    ev = act(session, a.alert_id, "note", "ana", now=T,
+             note="Llamé a la paciente DNI 74125896, cel 912 345 678; confirma la receta.")
+    assert "74125896" not in ev.note and "DNI:[redactado]" in ev.note
+    assert "912 345 678" in ev.note and "confirma la receta" in ev.note
+    police = User(username="poli", role="police", password_hash="x", created_at=T)
+    session.add(police)
+    session.flush()
+    req = request_access(session, police, "FISC-2025-001",
+                         "la paciente DNI 45678912 declaró ante fiscal", "DNI:45678912", now=T)
+    assert "45678912" not in req.reason and "declaró ante fiscal" in req.reason
+    session.flush()
+    stored = " ".join(str(e.reason) + str(e.details) for e in session.query(AuditEntry))
+    assert "74125896" not in stored and "45678912" not in stored

@@ -209,3 +209,35 @@ def test_background_scheduler_detects_and_dispatches(engine):
         assert s.query(Delivery).filter_by(status="sent").count() == 3  # DIGEMID, DIRESA-08, DIRANDRO
         digest = routing_digest(s)
     assert "loss_report" in digest[0] and "DIRESA-08" in digest[0]
+
+
+def test_email_of_a_payload_whose_summary_is_a_table_of_figures(monkeypatch):
+    """The quarterly report's payload has a dict summary (its headline figures): the message is
+    headed by its title, the figures travel in the JSON, and nothing raises."""
+    from centinela.alerts.channels.email import EmailTransport
+
+    messages = []
+
+    class Handler:
+        async def handle_DATA(self, server, smtp_session, envelope):  # noqa: N802
+            messages.append(envelope)
+            return "250 OK"
+
+    port = _free_port()
+    ctl = Controller(Handler(), hostname="127.0.0.1", port=port)
+    ctl.start()
+    try:
+        monkeypatch.setenv("CENTINELA_SMTP_HOST", "127.0.0.1")
+        monkeypatch.setenv("CENTINELA_SMTP_PORT", str(port))
+        get_settings.cache_clear()
+
+        class Target:
+            target = "informes@digemid.minsa.gob.pe"
+
+        EmailTransport().notify(Target(), {  # type: ignore[arg-type]
+            "title": "Informe trimestral interinstitucional: tercer trimestre de 2026",
+            "summary": {"fentanyl_mg": 1234.5, "alerts": 7}}, "quarterly_report", 1)
+    finally:
+        ctl.stop()
+    text = messages[0].content.decode()
+    assert "Informe trimestral interinstitucional" in text and '"fentanyl_mg": 1234.5' in text

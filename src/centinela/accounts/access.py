@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from centinela.accounts.models import AccessRequest, User
 from centinela.accounts.service import AccountError
 from centinela.lib.clock import utcnow
-from centinela.privacy import DocumentError, pseudonymize
+from centinela.privacy import DocumentError, pseudonymize, redact
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 90
@@ -21,7 +21,9 @@ def request_access(session: Session, requester: User, case_number: str, reason: 
     """File a request; ``patient`` is a typed document or PSN token, stored only as a pseudonym."""
     if requester.role != "police":
         raise AccountError("only police users request patient-level access")
-    case_number, reason = case_number.strip(), reason.strip()
+    # The reason is free text shown to admins: a document number typed into it is never
+    # stored (the patient is the request's pseudonymized subject).
+    case_number, reason = case_number.strip(), redact(reason.strip())
     if len(case_number) < 3:
         raise AccountError("case_number: the investigation or fiscal case number is required")
     if len(reason) < 10:

@@ -22,6 +22,7 @@ from centinela.alerts.case_models import Case, CaseAlert, CaseAttachment, CaseEn
 from centinela.alerts.cases import act
 from centinela.alerts.models import OUTCOMES, Alert
 from centinela.config import get_settings
+from centinela.privacy import redact
 
 ATTACHMENT_MAX_BYTES = 5 * 1024 * 1024  # under the 8 MB request-body limit
 # extension → (content type, leading bytes it must start with; None: text that must decode)
@@ -58,6 +59,7 @@ def next_number(session: Session, now: dt.datetime) -> str:
 
 def _log(session: Session, case: Case, actor: str, kind: str, text: str,
          now: dt.datetime, details: dict | None = None) -> None:
+    text = redact(text)  # a document number typed into a note is never stored
     session.add(CaseEntry(case_id=case.id, at=now, actor=actor, kind=kind, text=text))
     case.updated_at = now
     audit.record(session, actor, f"casefile.{kind}", f"case:{case.number}", reason=text[:500],

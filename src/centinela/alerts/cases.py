@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from centinela import audit
 from centinela.alerts.models import OUTCOMES, Alert, CaseEvent
+from centinela.privacy import redact
 
 ACTIONS = {
     # action: (allowed from, to)
@@ -63,6 +64,8 @@ def act(session: Session, alert_id: str, action: str, actor: str, note: str = ""
         raise CaseError("Solo el cierre lleva resultado / only 'close' takes an outcome")
     if action == "note" and not note.strip():
         raise CaseError("La nota está vacía / the note is empty")
+    # Staff write free text; a patient's document number typed into it is never stored.
+    note = redact(note)
     before = alert.status
     if target:
         alert.status = target

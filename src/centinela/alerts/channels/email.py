@@ -27,7 +27,10 @@ class EmailTransport(Transport):
         msg["From"] = s.smtp_sender
         msg["To"] = ", ".join(rcpts)
         msg["X-Centinela-Delivery"] = str(delivery_id)
-        body = [payload.get("summary") or payload.get("title") or "", ""]
+        # An alert's summary is its sentence; a report's is a table of figures (sent in the
+        # JSON below): the title heads the message then.
+        head = payload.get("summary")
+        body = [head if isinstance(head, str) and head else str(payload.get("title") or ""), ""]
         if payload_kind == "alert":
             body += [f"Alerta: {payload.get('alert_id')}",
                      f"Severidad: {payload.get('severity')}  Puntaje: {payload.get('score')}",
