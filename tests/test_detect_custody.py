@@ -482,3 +482,93 @@ def test_lost_shipment_among_the_routes_next_deliveries_and_a_dense_burst(sessio
     session.commit()
     run_all(session, only=["transfer_not_received"])
     assert [a.subject_id for a in _alerts(session, "transfer_not_received")] == ["LOST40"]
+
+
+def test_a_sender_whose_shipments_arrive_short_at_many_receivers_gets_the_alert(session):
+    """D1 records shipments larger than what its pharmacies book (four of five short): the
+    common factor is the sender. One alert on D1; the shipments sit under it and the receivers
+    get no roll-up of their own. Look-alike: D2, whose one receiver lost one shipment, keeps a
+    shipment alert of its own grade (no sender roll-up below three receivers)."""
+    base_products(session)
+    for e in ("D1", "D2", "Q1", *(f"P{i}" for i in range(5))):
+        est(session, e, "distributor" if e.startswith("D") else "pharmacy")
+    for i in range(5):
+        for k in range(2):
+            t = days(T, 10 * k + i)
+            mv(session, "transfer_out", "D1", FENT_AMP, 30, t, counterparty_id=f"P{i}",
+               event_id=f"S{i}-{k}")
+            mv(session, "receipt", f"P{i}", FENT_AMP, 30 if i == 4 else 20, days(t, 1),
+               counterparty_id="D1")
+    mv(session, "transfer_out", "D2", FENT_AMP, 20, days(T, 3), counterparty_id="Q1",
+       event_id="SQ-1")
+    for e in (*(f"P{i}" for i in range(5)), "Q1"):
+        mv(session, "dispense", e, FENT_AMP, 1, days(T, 60), patient_id="PSN:x1",
+           prescriber_id="CMP-1")
+    session.commit()
+    run_all(session)
+    alerts = {(a.subject_kind, a.subject_id): a for a in _alerts(session, "transfer_not_received")}
+    d1 = alerts[("establishment", "D1")]
+    assert d1.evidence["reason"] == "sender_many" and d1.evidence["receiver_count"] == 4
+    assert d1.evidence["receivers_served"] == 5 and d1.evidence["units_missing"] == 80
+    assert d1.evidence["shipments_partly_received"] == 8
+    assert d1.severity in ("high", "critical") and "remitente" in d1.summary
+    for i in range(4):
+        for k in range(2):
+            a = alerts[("shipment", f"S{i}-{k}")]
+            assert a.severity == "low" and a.evidence["grouped_under_establishment"] == "D1"
+    assert not any(k[0] == "establishment" and k[1].startswith("P") for k in alerts)
+    assert alerts[("shipment", "SQ-1")].severity != "low"
+
+
+def test_the_same_serial_scanned_twice_for_one_patient_by_one_nurse_in_a_day_is_a_notice(session):
+    base_products(session)
+    est(session, "H1", "hospital")
+    # One nurse, one patient, an hour apart: the next dose recorded with the last pack's scan.
+    mv(session, "administer", "H1", FENT_AMP, 0.5, T, serial="SN-SLIP", patient_id="PSN:p1",
+       professional_id="CEP-1")
+    mv(session, "administer", "H1", FENT_AMP, 1, T + dt.timedelta(hours=1), serial="SN-SLIP",
+       patient_id="PSN:p1", professional_id="CEP-1")
+    # Look-alike of the notice: two patients (a clone) keeps its grade.
+    mv(session, "administer", "H1", FENT_AMP, 1, T, serial="SN-TWO", patient_id="PSN:p2",
+       professional_id="CEP-1")
+    mv(session, "administer", "H1", FENT_AMP, 1, T + dt.timedelta(hours=2), serial="SN-TWO",
+       patient_id="PSN:p3", professional_id="CEP-1")
+    session.commit()
+    run_all(session)
+    alerts = {a.subject_id: a for a in _alerts(session, "serial_reuse")}
+    slip, two = alerts["SN-SLIP"], alerts["SN-TWO"]
+    assert slip.severity == "low" and slip.evidence["same_hand"] is True
+    assert "error de registro" in slip.summary
+    assert two.severity != "low" and two.evidence["same_hand"] is False
+
+
+def test_many_seized_serials_of_one_lot_are_one_alert_on_the_lot(session):
+    """Four serialized ampoules of one lot seized on the street, all last recorded at H1 (three
+    of them wasted by CEP-5): one alert on the lot naming the custodian and the hand; the
+    serials sit under it. A single seized serial of another lot keeps its own grade."""
+    base_products(session)
+    est(session, "H1", "hospital")
+    for i in range(4):
+        mv(session, "receipt", "H1", FENT_AMP, 1, T, serial=f"SN-{i}", lot="LOT-A",
+           counterparty_id="H1")
+        mv(session, "waste", "H1", FENT_AMP, 1, days(T, 3 + i), serial=f"SN-{i}", lot="LOT-A",
+           professional_id="CEP-5" if i < 3 else "CEP-6", witness_id="CEP-7")
+        session.add(Seizure(seizure_id=f"SZ-{i}", occurred_at=days(T, 30), ubigeo="150132",
+                            agency="PNP-DIRANDRO", context="street", serial=f"SN-{i}",
+                            units=1, content_hash=f"h{i}"))
+    mv(session, "receipt", "H1", FENT_AMP, 1, T, serial="SN-B", lot="LOT-B", counterparty_id="H1")
+    session.add(Seizure(seizure_id="SZ-B", occurred_at=days(T, 31), ubigeo="150132",
+                        agency="PNP-DIRANDRO", context="street", serial="SN-B", units=1,
+                        content_hash="hb"))
+    mv(session, "administer", "H1", FENT_AMP, 1, days(T, 40), patient_id="PSN:x")
+    session.commit()
+    run_all(session)
+    alerts = {(a.subject_kind, a.subject_id): a for a in _alerts(session, "seizure_trace")}
+    lot = alerts[("lot", "LOT-A")]
+    assert lot.evidence["serial_count"] == 4 and lot.evidence["last_custodian"] == "H1"
+    assert lot.evidence["last_handlers"][0] == {"professional_id": "CEP-5", "units": 3}
+    assert lot.severity in ("high", "critical") and "CEP-5" in lot.summary
+    for i in range(4):
+        a = alerts[("serial", f"SN-{i}")]
+        assert a.severity == "low" and a.evidence["grouped_under_lot"] == "LOT-A"
+    assert alerts[("serial", "SN-B")].severity != "low"

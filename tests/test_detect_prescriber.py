@@ -270,3 +270,43 @@ def test_a_practice_grown_tenfold_among_uneven_peers_is_flagged_on_its_growth(se
     ev = alerts["CMP-GROW"].evidence
     assert ev["criterion"] in ("volume_change", "escalation")
     assert alerts["CMP-GROW"].severity in ("medium", "high", "critical")
+
+
+def test_unspecialized_prescribers_are_compared_with_those_using_the_same_presentation(session):
+    """Quirk: the registry leaves intensivists without a specialty. Their patients get 10 mL
+    infusion ampoules (0.5 mg) for days, a GP's get one 2 mL ampoule: compared with every
+    unspecialized prescriber, a whole ICU team whose census grows reads as escalation. Compared
+    with the unspecialized prescribers who mostly use the same presentation, it does not; a GP
+    whose dose per patient jumps eightfold is still graded."""
+    from centinela.registry.models import Product
+
+    rng = random.Random(11)
+    base_products(session)
+    session.add(Product(product_code="FEN-ICU", name="Fentanilo 0.5 mg/10 mL",
+                        substance="fentanyl", dosage_form="ampoule", strength_mg_per_unit=0.5))
+    est(session, "H1", kind="hospital")
+
+    def give(pid, product, day, k, amps):
+        mv(session, "administer", "H1", product, amps, days(T0, day) + dt.timedelta(hours=k),
+           patient_id=f"PSN:{pid}-{day}-{k}", prescriber_id=pid)
+
+    for i in range(12):
+        pid = prof(session, f"CMP-GP{i:02d}", est_id="H1")
+        for day in range(0, 180, 3):
+            give(pid, FENT_AMP, day, 0, rng.choice([0.5, 1.0]) * (8 if i == 0 and day >= 90 else 1))
+    for i in range(10):
+        pid = prof(session, f"CMP-ICU{i:02d}", est_id="H1")
+        size = 1 + i % 4  # units of very different sizes
+        for day in range(0, 180, 6):
+            # ICU00's census grows two-and-a-half-fold in the last quarter (a second unit).
+            for k in range(size * (1 if i or day < 100 else 3) if i else (2 if day < 100 else 5)):
+                give(pid, "FEN-ICU", day, k, float(rng.randint(8, 14)))
+    session.commit()
+    run_all(session)
+    alerts = _alerts(session)
+    assert alerts["CMP-GP00"].severity in ("medium", "high", "critical")
+    icu = {k: a for k, a in alerts.items() if k.startswith("CMP-ICU")}
+    assert all(a.severity == "low" for a in icu.values()), {
+        k: (a.severity, a.evidence.get("peer_group")) for k, a in icu.items()}
+    for a in icu.values():
+        assert "usa sobre todo FEN-ICU" in a.evidence["peer_group"]

@@ -127,6 +127,40 @@ def test_without_registered_forms_only_a_number_given_to_two_patients_in_one_pla
     assert set(_alerts(session, "prescription_form_misuse")) == {"CMP-054321"}
 
 
+def test_forms_of_many_prescribers_misused_at_one_outlet_are_the_outlets_alert(
+        engine, session, data_dir):
+    """A botica recycles the form numbers of three real doctors (each number filled for two
+    patients there): one alert on the botica, the doctors' alerts kept low under it. Look-alike:
+    the same misuse of a single doctor's forms at another outlet stays on the doctor."""
+    pros = [*PROS, *({"professional_id": f"CMP-0600{i}", "role": "prescriber",
+                      "full_name": f"Médico {i}", "specialty": "", "establishment_id": "",
+                      "ubigeo": "150101", "opioid_certified_on": "", "certificate_id": ""}
+                     for i in range(3))]
+    write_csv(data_dir, "establishments", ESTABLISHMENTS)
+    write_csv(data_dir, "professionals", pros)
+    write_csv(data_dir, "products", PRODUCTS)
+    moves = []
+    for i in range(3):
+        for k, dni in enumerate(("DNI:45678912", "DNI:87654321")):
+            moves.append(_dispense(f"F{i}{k}", f"03-0{2 + i + 3 * k}", dni, f"RX-9{i}",
+                                   prescriber=f"CMP-0600{i}", est="EST-FAR"))
+    moves += [_dispense("H1", "03-02", "DNI:11112222", "RX-55", prescriber="CMP-054321",
+                        est="EST-HOS"),
+              _dispense("H2", "03-09", "DNI:33334444", "RX-55", prescriber="CMP-054321",
+                        est="EST-HOS")]
+    write_csv(data_dir, "movements", moves)
+    import_directory(engine, data_dir, realtime=False)
+    run_all(session, now=NOW)
+    alerts = _alerts(session, "prescription_form_misuse")
+    outlet = alerts["EST-FAR"]
+    assert outlet.subject_kind == "establishment" and outlet.severity in ("high", "critical")
+    assert outlet.evidence["prescribers"] == ["CMP-06000", "CMP-06001", "CMP-06002"]
+    for i in range(3):
+        doc = alerts[f"CMP-0600{i}"]
+        assert doc.severity == "low" and doc.evidence["grouped_under_establishment"] == "EST-FAR"
+    assert alerts["CMP-054321"].severity != "low"
+
+
 def _balance(est, product, start, end, opening, receipts, issues, closing) -> dict:
     return {"establishment_id": est, "product_code": product, "period_start": start,
             "period_end": end, "opening_units": opening, "receipts_units": receipts,

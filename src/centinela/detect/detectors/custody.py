@@ -14,12 +14,14 @@ from centinela.detect.base import Detector, day_str, fmt
 from centinela.detect.context import DAY, DetectionContext
 from centinela.detect.frame import CONSUMED, INBOUND, to_epoch
 from centinela.detect.grouping import grouped
+from centinela.detect.scoring import calibrate
 from centinela.detect.util import groups, month_bounds, month_index, pair_key
 from centinela.detect.window import lot_spellings
 from centinela.ledger.records import Seizure
 from centinela.ledger.transfers import LATE_RECEIPT_DAYS, RECEIPT_LEAD, receipt_window
 
 LEAD_S = int(RECEIPT_LEAD.total_seconds())  # a receipt may be booked before its shipment
+NOTICE_SCORE = 35.0  # a notice: low, below the medium band (40)
 
 
 class SerialReuse(Detector):
@@ -33,6 +35,11 @@ class SerialReuse(Detector):
     then) are named. One professional behind three or more such serials is one cause: she
     gets one alert (subject ``professional``) naming every serial, and each serial's alert is
     kept at ``low`` under it (``grouped_under_professional`` in its evidence).
+
+    A serial consumed twice by one professional, for one patient, in one establishment within
+    a day (the same pack scanned again for the next dose) is a notice (``low``, variant
+    ``same_hand``): a recording slip as likely as a reuse; such serials still count towards
+    her roll-up.
     """
 
     name = "serial_reuse"
@@ -84,15 +91,29 @@ class SerialReuse(Detector):
                        + (f", la segunda vez o las siguientes registradas por {', '.join(names)}"
                           if names else "")
                        + ", lo que indica una serie clonada o reutilizada.")
+            # Every consumption by one professional, for one patient, in one establishment
+            # within a day: the same pack scanned for the next dose reads as a recording slip
+            # as much as a reuse. A notice (low); three or more such serials behind one
+            # professional still make her roll-up alert.
+            profs, pats = set(f.professional[grp].tolist()), set(f.patient[grp].tolist())
+            same_hand = (len(profs) == 1 and min(profs) >= 0 and len(pats) == 1 and min(pats) >= 0
+                         and len(ests) == 1 and int(f.t[grp].max() - f.t[grp].min()) <= DAY)
+            score = None
+            if same_hand:
+                score = min(calibrate(0.9, extra_mme)[0], NOTICE_SCORE)
+                summary = summary[:-1] + (": la misma profesional, para el mismo paciente y el "
+                                          "mismo día; puede ser un error de registro (aviso de "
+                                          "baja prioridad).")
             for p in after:
                 later.setdefault(p, []).append((len(out), grp))
             out.append(self.draft(
                 serial, int(f.t[grp].min()), int(f.t[grp].max()), 0.9, extra_mme, summary,
                 {"serial": serial, "product_code": product, "units_consumed": units,
                  "expected": 1.0, "establishments": ests, "professionals": names,
-                 **f.events(grp)},
+                 "same_hand": same_hand, **f.events(grp)},
                 department=ctx.est_department(int(f.est[last])),
-                ubigeo=ctx.registry.est_ubigeo[int(f.est[last])],
+                ubigeo=ctx.registry.est_ubigeo[int(f.est[last])], score=score,
+                variant="same_hand" if same_hand else "",
             ))
         return self._roll_up(ctx, out, later)
 
@@ -254,6 +275,12 @@ class TransferNotReceived(Detector):
     cycles) gets one low notice (subject: the receiver) listing the shipments sent to it since its
     last report: missing reports, not evidence of a diversion. A receiver that has reported no
     movement at all is judged by the database's horizon (its shipments vanish from the record).
+
+    Roll-ups: shipments of one sender arriving short at three or more receivers (a fifth of
+    those it ships to, each short of no other sender) are one alert on the sender (variant
+    ``sender``: shipments recorded larger than what left); three or more lost shipments of one
+    receiver are one alert on the receiver (variant ``receiver``). Each shipment's alert is kept
+    at ``low`` under its roll-up.
     """
 
     name = "transfer_not_received"
@@ -374,15 +401,74 @@ class TransferNotReceived(Detector):
                     key = (int(f.est[o]), int(f.counterparty[o]), int(f.t[o]))
                     lost.setdefault(key, []).append((o, need, matched))
         by_receiver: dict[int, list[int]] = {}
-        for (_s, receiver, _t), lines in sorted(lost.items()):
+        by_sender: dict[int, dict[int, list[int]]] = {}
+        for (sender, receiver, _t), lines in sorted(lost.items()):
             by_receiver.setdefault(receiver, []).append(len(out))
+            by_sender.setdefault(sender, {}).setdefault(receiver, []).append(len(out))
             out.append(self._alert(ctx, lines, horizon))
+        served = {int(snd): len(np.unique(f.counterparty[outs[eligible & (f.est[outs] == snd)]]))
+                  for snd in by_sender}
+        out += self._roll_up_senders(ctx, out, by_sender, by_receiver, served)
         out += self._roll_up(ctx, out, by_receiver)
         for receiver, items in sorted(unheard.items()):
             out.append(self._silent_notice(ctx, receiver, int(horizon[receiver]), items))
         return out
 
     ROLL_UP_MIN = 3  # shipments lost on the way to one receiver: one alert on the receiver
+    SENDER_MIN_RECEIVERS = 3  # receivers short of one sender's shipments (and of no other's)
+    SENDER_MIN_SHARE = 0.2  # … and that share of the receivers it shipped to
+
+    def _roll_up_senders(self, ctx: DetectionContext, drafts: list[AlertDraft],
+                         by_sender: dict[int, dict[int, list[int]]],
+                         by_receiver: dict[int, list[int]],
+                         served: dict[int, int]) -> list[AlertDraft]:
+        """Shipments of one sender that arrive short at ``SENDER_MIN_RECEIVERS`` or more
+        receivers (each short of no other sender's shipments), a ``SENDER_MIN_SHARE`` of the
+        receivers it shipped to: the common factor is the sender (shipments recorded larger than
+        what left, the difference diverted), not each receiver. One alert on the sender; every
+        shipment's alert kept at ``low`` under it, and those receivers get no roll-up of their
+        own (``by_receiver`` loses them)."""
+        f = ctx.frame
+        extra = []
+        for sender, receivers in sorted(by_sender.items()):
+            own = [r for r in receivers if len(by_receiver.get(r, [])) == len(receivers[r])]
+            if (len(own) < self.SENDER_MIN_RECEIVERS
+                    or len(own) < self.SENDER_MIN_SHARE * max(served.get(sender, 0), 1)):
+                continue
+            name = f.estv.name(sender)
+            idx = [i for r in own for i in receivers[r]]
+            ds = [drafts[i] for i in idx]
+            missing = float(sum(float(d.evidence.get("units_missing") or 0) for d in ds))
+            shipped = float(sum(float(d.evidence.get("units_shipped") or 0) for d in ds))
+            mme = float(sum(float(d.evidence.get("mme") or 0) for d in ds))
+            partial = sum(1 for d in ds if float(d.evidence.get("units_received") or 0) > 0)
+            t0 = min(d.window_start for d in ds)
+            t1 = max(d.window_end for d in ds)
+            names = sorted(f.estv.name(r) for r in own)
+            summary = (f"Los envíos de {name} llegan incompletos o no llegan a {len(own)} de los "
+                       f"{served.get(sender, len(own))} establecimientos que abastece: faltan "
+                       f"{fmt(missing)} de {fmt(shipped)} unidades en {len(ds)} envíos"
+                       + (f" ({partial} recibidos en parte)" if partial else "")
+                       + f" entre el {day_str(to_epoch(t0))} y el {day_str(to_epoch(t1))}. El "
+                       "factor común es el remitente (envíos registrados mayores que lo que "
+                       "salió), no cada receptor.")
+            extra.append(self.draft(
+                name, to_epoch(t0), to_epoch(t1), 0.95, mme, summary,
+                {"reason": "sender_many", "sender": name, "receivers": names[:50],
+                 "receiver_count": len(own), "receivers_served": served.get(sender, len(own)),
+                 "shipments": [d.subject_id for d in ds][:50], "shipment_count": len(ds),
+                 "shipments_partly_received": partial,
+                 "units_shipped": round(shipped, 4), "units_missing": round(missing, 4),
+                 "units_received": round(shipped - missing, 4)},
+                department=ctx.registry.est_dept[sender] or ctx.est_department(sender),
+                ubigeo=ctx.registry.est_ubigeo[sender], subject_kind="establishment",
+                variant="sender"))
+            for i in idx:
+                drafts[i] = grouped(drafts[i], f"; se agrupa en la alerta del remitente {name}.",
+                                    {"grouped_under_establishment": name})
+            for r in own:
+                by_receiver.pop(r, None)
+        return extra
 
     def _roll_up(self, ctx: DetectionContext, drafts: list[AlertDraft],
                  by_receiver: dict[int, list[int]]) -> list[AlertDraft]:
@@ -649,6 +735,10 @@ class SeizureTrace(Detector):
     the seizure names a product the lot never moved under (a GTIN for a registry number), by
     the lot alone. A lot or serial in
     no movement names no custodian: it is a low notice for the early warning.
+
+    Three or more seized serials of one lot traced to one custodian are one leak: one alert on
+    the lot (variant ``lot``) naming the custodian and who recorded those units last, each
+    serial's alert kept at ``low`` under it.
     """
 
     name = "seizure_trace"
@@ -678,6 +768,7 @@ class SeizureTrace(Detector):
         self._count = f.is_type("count")
         self._shipped = f.is_type("transfer_out", "export")
         out = []
+        traced: list[tuple[int, np.ndarray, Seizure]] = []  # serial alerts and their rows
         for s in seizures:
             t_s = to_epoch(s.occurred_at)
             prod = f.prodv.code(s.product_code) if s.product_code else None
@@ -698,7 +789,68 @@ class SeizureTrace(Detector):
                 rows = np.flatnonzero(mask & before)
                 loose = len(rows) > 0
             out.append(self._trace(ctx, s, kind, subject, rows, t_s, loose))
-        return out
+            if kind == "serial" and len(rows):
+                traced.append((len(out) - 1, rows, s))
+        return out + self._roll_up(ctx, out, traced)
+
+    ROLL_UP_MIN = 3  # seized serials of one lot traced to one custodian: one alert on the lot
+
+    def _roll_up(self, ctx: DetectionContext, drafts: list[AlertDraft],
+                 traced: list[tuple[int, np.ndarray, Seizure]]) -> list[AlertDraft]:
+        """Seized units of one lot traced to one custodian (``ROLL_UP_MIN`` or more serials):
+        one alert on the lot, naming the custodian and who recorded those units last; each
+        serial's alert is kept at ``low`` under it (one leak, one alert)."""
+        f = ctx.frame
+        by_lot: dict[tuple[int, str], list[tuple[int, np.ndarray, Seizure]]] = {}
+        for item in traced:
+            i, rows, _s = item
+            lots = f.lot[rows]
+            lots = lots[lots >= 0]
+            if len(lots) == 0:
+                continue
+            lot = int(np.bincount(lots).argmax())
+            custodian = str(drafts[i].evidence.get("last_custodian"))
+            by_lot.setdefault((lot, custodian), []).append(item)
+        extra = []
+        for (lot, custodian), items in sorted(by_lot.items()):
+            if len(items) < self.ROLL_UP_MIN:
+                continue
+            name = f.lotv.name(lot)
+            rows = np.unique(np.concatenate([r for _i, r, _s in items]))
+            # The last record of each seized unit and who made it (the unit left the books there).
+            lasts = [int(r[np.argmax(f.t[r])]) for _i, r, _s in items]
+            hands: dict[str, int] = {}
+            for j in lasts:
+                if f.professional[j] >= 0:
+                    who = f.profv.name(int(f.professional[j]))
+                    hands[who] = hands.get(who, 0) + 1
+            named = sorted(hands, key=lambda w: (-hands[w], w))
+            seized = sorted({s.seizure_id for _i, _r, s in items})
+            agencies = sorted({s.agency for _i, _r, s in items if s.agency})
+            when = [to_epoch(s.occurred_at) for _i, _r, s in items]
+            mme = float(sum(float(drafts[i].evidence.get("mme") or 0.0) for i, _r, _s in items))
+            top = (f" La última anotación de {hands[named[0]]} de ellas es de {named[0]}."
+                   if named else "")
+            summary = (f"{len(items)} unidades serializadas del lote {name} incautadas "
+                       f"({', '.join(agencies) or 'autoridad'}, {day_str(min(when))}"
+                       + (f" a {day_str(max(when))}" if max(when) - min(when) >= DAY else "")
+                       + f") se rastrean a su último custodio registrado, {custodian}.{top}")
+            est = f.estv.code(custodian)
+            extra.append(self.draft(
+                name, int(f.t[rows].min()), max(when), 0.97, mme, summary,
+                {"reason": "seized_serials", "lot": name, "last_custodian": custodian,
+                 "serial_count": len(items),
+                 "serials": sorted(drafts[i].subject_id for i, _r, _s in items)[:50],
+                 "seizure_ids": seized[:50], "last_handlers": [
+                     {"professional_id": w, "units": hands[w]} for w in named[:10]],
+                 **f.events(rows)},
+                department=ctx.registry.est_dept[est] if est >= 0 else None,
+                ubigeo=ctx.registry.est_ubigeo[est] if est >= 0 else None,
+                subject_kind="lot", variant="lot"))
+            for i, _r, _s in items:
+                drafts[i] = grouped(drafts[i], f"; se agrupa en la alerta del lote {name}.",
+                                    {"grouped_under_lot": name})
+        return extra
 
     def _trace(self, ctx: DetectionContext, s: Seizure, kind: str, subject: str,
                rows: np.ndarray, t_s: int, loose: bool = False) -> AlertDraft:

@@ -88,6 +88,11 @@ class PrescriberVolume(Detector):
     advances, or a service taking new patients, is growth worth a look, not a diversion
     finding to rank first.
 
+    Peers share a specialty; a prescriber with none registered is compared with the other
+    unspecialized prescribers who mostly (two thirds of their MME) use the same presentation,
+    when nine or more do nationally (an intensivist's 10 mL infusion ampoules against a GP's
+    2 mL ones is a difference of practice, not of behaviour).
+
     The strongest window is reported, one alert per prescriber. Every prescriber × setting ×
     window is a test, so the finding's p (on volume and change in outpatient dispensing, as on
     escalation, the product of its two tails: the size against peers and the growth of the
@@ -158,6 +163,8 @@ class PrescriberVolume(Detector):
         dept_code: dict[str, int] = {}
         spec = np.array([spec_code.setdefault(x or "", len(spec_code)) for x in spec_names],
                         dtype=np.int64)[prof_of]
+        pseudo = self._by_presentation(ctx, rows, unit, mme, spec, spec_code.get("", -1), nunit,
+                                       spec_code)
         dept = np.array([dept_code.setdefault(x, len(dept_code) + 1) if x else 0
                          for x in dept_names], dtype=np.int64)[prof_of]
         setting = np.arange(nunit) % NSET
@@ -188,7 +195,8 @@ class PrescriberVolume(Detector):
             lt, lp = np.log(tot[active]), np.log(per_pat[active])
             win = {"start": start, "end": end, "a": a, "b": b, "tot": tot, "npat": npat, "nrx": nrx,
                    "per_pat": per_pat}
-            for judged, members, label in self._peer_groups(active, spec, dept, setting, reg, dept_names):
+            for judged, members, label in self._peer_groups(active, spec, dept, setting, reg,
+                                                            dept_names, pseudo):
                 n_tests += len(judged)
                 pt, pp = lt[members], lp[members]
                 ok_pp = ~np.isnan(pp)
@@ -373,15 +381,50 @@ class PrescriberVolume(Detector):
             np.minimum.at(first_seen, u, g.first_t[keep])
         return old_mme, old_rx, t_first
 
-    def _peer_groups(self, active, spec, dept, setting, reg, dept_names):
+    def _by_presentation(self, ctx: DetectionContext, rows: np.ndarray, unit: np.ndarray,
+                         mme: np.ndarray, spec: np.ndarray, none_code: int, nunit: int,
+                         spec_code: dict[str, int]) -> dict[int, str]:
+        """Prescribers with no registered specialty, grouped by what they use: a unit whose
+        MME is mostly one presentation is compared with the other unspecialized units of that
+        presentation (an intensivist's 10 mL infusion ampoules are not a GP's 2 mL ones), when
+        there are enough of them nationally; ``spec`` is changed in place. Returns the label
+        of each new group's code."""
+        if none_code < 0:
+            return {}
+        f = ctx.frame
+        nprod = len(f.prodv) + 1
+        prod = f.product[rows].astype(np.int64)
+        plain = spec[unit] == none_code
+        if not plain.any():
+            return {}
+        w = np.bincount(unit[plain] * nprod + prod[plain], weights=mme[plain],
+                        minlength=nunit * nprod).reshape(nunit, nprod)
+        total = w.sum(axis=1)
+        top = w.argmax(axis=1)
+        # "Mostly": at least two thirds of the unit's MME in one presentation.
+        mostly = (spec == none_code) & (total > 0) & (w[np.arange(nunit), top] >= 2 / 3 * total)
+        key = top * NSET + np.arange(nunit) % NSET
+        counts = np.bincount(key[mostly], minlength=nprod * NSET)
+        labels: dict[int, str] = {}
+        for u in np.flatnonzero(mostly & (counts[key] >= self.MIN_PEERS + 1)):
+            name = f"sin especialidad · usa sobre todo {f.prodv.name(int(top[u]))}"
+            code = spec_code.setdefault(name, len(spec_code))
+            labels[code] = name
+            spec[u] = code
+        return labels
+
+    def _peer_groups(self, active, spec, dept, setting, reg, dept_names, pseudo=None):
         """Yield (positions judged, peer positions, label): specialty × setting × department
         (a known one), else specialty × setting nationally, else every prescriber of the
-        setting."""
+        setting. ``pseudo``: labels of the groups of unspecialized prescribers by the
+        presentation they mostly use (``_by_presentation``)."""
         sp, dp, st = spec[active], dept[active], setting[active]
         used = np.zeros(len(active), bool)
+        pseudo = pseudo or {}
 
         def spec_name(i: int) -> str:
-            return reg.prof_specialty[int(active[i]) // NSET] or "sin especialidad"
+            return (pseudo.get(int(sp[i])) or reg.prof_specialty[int(active[i]) // NSET]
+                    or "sin especialidad")
 
         keys = (sp * 1_000_003 + dp) * NSET + st
         for key in np.unique(keys[dp != 0]):

@@ -13,6 +13,7 @@ from centinela.alerts.service import AlertDraft
 from centinela.detect.base import Detector, fmt
 from centinela.detect.context import DetectionContext
 from centinela.detect.frame import to_epoch
+from centinela.detect.grouping import grouped
 from centinela.detect.scoring import calibrate
 from centinela.ledger.balances import reconcile
 from centinela.ledger.forms import FormBook, split_number
@@ -39,6 +40,10 @@ class PrescriptionFormMisuse(Detector):
     one rule runs, because form numbering elsewhere may be local: the same number from the same
     prescriber dispensed at the same establishment to two different patients. A form dispensed
     in several rows to one patient at one establishment (two lots, a partial fill) is one use.
+
+    When the irregular forms of three or more prescribers were all filled at one establishment,
+    the alert is on that establishment (variant ``establishment``: forged or recycled forms in
+    real doctors' names) and each prescriber's alert is kept at ``low`` under it.
     """
 
     name = "prescription_form_misuse"
@@ -70,8 +75,57 @@ class PrescriptionFormMisuse(Detector):
         for form, rows in uses.items():
             for subject, reason in self._judge(book, form, rows):
                 findings[subject].append((form, reason, rows))
-        return [self._alert(subject, items, products, session)
-                for subject, items in sorted(findings.items())]
+        out = [self._alert(subject, items, products, session)
+               for subject, items in sorted(findings.items())]
+        return out + self._roll_up(out, session)
+
+    ROLL_UP_MIN = 3  # prescribers whose irregular forms were all filled at one establishment
+
+    def _roll_up(self, drafts: list[AlertDraft], session: Session) -> list[AlertDraft]:
+        """Irregular forms of ``ROLL_UP_MIN`` or more prescribers all filled at one
+        establishment: the forms were made or recycled where they were filled (forged
+        prescriptions in real doctors' names), so the alert is on that establishment and each
+        prescriber's is kept at ``low`` under it."""
+        by_est: dict[str, list[int]] = defaultdict(list)
+        for i, d in enumerate(drafts):
+            est = d.evidence.get("establishment_id")
+            if isinstance(est, str):
+                by_est[est].append(i)
+        extra = []
+        for est_id, idx in sorted(by_est.items()):
+            if len(idx) < self.ROLL_UP_MIN:
+                continue
+            ds = [drafts[i] for i in idx]
+            forms = sorted({x for d in ds for x in d.evidence.get("forms") or []})
+            reasons: dict[str, int] = defaultdict(int)
+            for d in ds:
+                for r, k in (d.evidence.get("reasons") or {}).items():
+                    reasons[r] += int(k)
+            events = [x for d in ds for x in d.evidence.get("events") or []]
+            prescribers = sorted(d.subject_id for d in ds)
+            mme = float(sum(float(d.evidence.get("mme") or 0.0) for d in ds))
+            est = session.get(Establishment, est_id)
+            name = est.name if est is not None else est_id
+            t0 = min(d.window_start for d in ds)
+            t1 = max(d.window_end for d in ds)
+            summary = (f"{name} ({est_id}) dispensó {len(events)} veces recetas especiales de "
+                       f"{len(prescribers)} prescriptores con uso irregular ({len(forms)} "
+                       f"formularios): recetas falsificadas o recicladas en el establecimiento "
+                       f"que las despacha, no un descuido de cada médico.")
+            extra.append(self.draft(
+                est_id, to_epoch(t0), to_epoch(t1), min(1.0, 0.7 + 0.05 * len(prescribers)),
+                mme, summary,
+                {"reason": "one_outlet", "forms": forms[:50], "reasons": dict(reasons),
+                 "events": events[:100], "prescribers": prescribers,
+                 "prescriber_count": len(prescribers), "establishment_id": est_id},
+                department=est.department if est is not None else None,
+                ubigeo=est.ubigeo if est is not None else None,
+                subject_kind="establishment", variant="establishment"))
+            for i in idx:
+                drafts[i] = grouped(drafts[i], f"; se agrupa en la alerta de {est_id}, donde se "
+                                               "despacharon.",
+                                    {"grouped_under_establishment": est_id})
+        return extra
 
     def _judge(self, book: FormBook, form: str, rows: list) -> list[tuple[str, str]]:
         out: list[tuple[str, str]] = []

@@ -246,12 +246,12 @@ class RegionalOutlier(Detector):
         # The same clustering within prescribers: when the prescribing is one or two practices
         # (Kish effective number of prescribers ≤ 2), there is no regional evidence beyond them.
         shares = [x["share"] for x in pres]
-        eff_presc = (sum(shares) ** 2 / sum(x * x for x in shares)) if shares else float("inf")
+        eff_presc = _kish(shares)
         few_presc = not single and eff_presc <= self.FEW_PRESCRIBERS
         # And within outlets: a place whose use is one or two establishments (Kish effective
         # number of outlets < 2.5) has no regional evidence beyond those two practices.
         est_shares = [x["share"] for x in ests]
-        eff_est = (sum(est_shares) ** 2 / sum(x * x for x in est_shares)) if est_shares else float("inf")
+        eff_est = _kish(est_shares)
         few_outlets = not single and not few_presc and eff_est < self.FEW_OUTLETS
         score = None
         if single:
@@ -342,3 +342,10 @@ def _top(codes: np.ndarray, mme: np.ndarray, vocab, total: float, k: int = 5) ->
     order = sorted(np.flatnonzero(sums > 0), key=lambda j: (-float(sums[j]), vocab.name(int(j)) or ""))[:k]
     return [{"id": vocab.name(int(j)), "mme": round(float(sums[j]), 1),
              "share": round(float(sums[j]) / total, 3)} for j in order if sums[j] > 0]
+
+
+def _kish(shares: list[float]) -> float:
+    """Kish's effective number of contributors, (Σs)² / Σs²; infinite when there are none or
+    every share is too small to register (many contributors, each rounded to 0)."""
+    square = sum(x * x for x in shares)
+    return sum(shares) ** 2 / square if square > 0 else float("inf")
