@@ -446,3 +446,32 @@ def test_every_evidence_key_of_a_detected_year_has_a_label_in_both_languages(ses
     assert len(keys) > 30
     assert sorted(k for k in keys if f"evidence.{k}" not in cats["es"]
                   or f"evidence.{k}" not in cats["en"]) == []
+
+
+def test_one_far_future_movement_does_not_stretch_the_charts_span(session):
+    """A record dated a year after the rest (a clock or a date format gone wrong) stays in the
+    ledger but not in the charts' span; a ledger that simply ends later keeps its end."""
+    import datetime as dt
+
+    from centinela.web.alertcharts import _data_span
+    from centinela.web.views.common import clear_cache
+    from tests.detect_factory import FENT_AMP, base_products, est, mv
+
+    base_products(session)
+    est(session, "F1")
+    start = dt.datetime(2025, 1, 10, 10)
+    for d in range(0, 330, 2):
+        mv(session, "dispense", "F1", FENT_AMP, 1, start + dt.timedelta(days=d),
+           patient_id="PSN:x", prescriber_id="CMP-1")
+    last = start + dt.timedelta(days=328)
+    mv(session, "dispense", "F1", FENT_AMP, 1000, dt.datetime(2026, 12, 16, 11),
+       patient_id="PSN:y", prescriber_id="CMP-1")
+    session.commit()
+    clear_cache()
+    assert _data_span(session)[1] == last
+    for d in range(0, 90, 2):  # the ledger really goes on: the span follows it
+        mv(session, "dispense", "F1", FENT_AMP, 1, dt.datetime(2026, 10, 1) + dt.timedelta(days=d),
+           patient_id="PSN:z", prescriber_id="CMP-1")
+    session.commit()
+    clear_cache()
+    assert _data_span(session)[1] == dt.datetime(2026, 12, 28)

@@ -155,3 +155,14 @@ def test_a_serial_profile_names_the_last_movement_in_spanish(app, world):
     facts = r.text.split('class="facts"')[1].split("</dl>")[0]
     last = facts.split("Último movimiento")[1].split("</dd>")[0]
     assert last.endswith("<dd>administración @ EST-LIM-H1")
+
+
+def test_an_account_without_pages_is_told_where_its_work_is(app, world):
+    """An institution signs in and had been sent back to an empty sign-in form; now the page
+    says its files go through the API, with the reference linked, in the page's language."""
+    client = login(app, "sistema")
+    r = client.get("/", headers=HTML)
+    assert r.status_code == 200 and "API" in r.text and "/api/docs" in r.text
+    assert "Su cuenta no tiene páginas en la web" in r.text
+    r = client.get("/?lang=en", headers=HTML)
+    assert "Your account has no web pages" in r.text

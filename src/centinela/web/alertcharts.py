@@ -126,11 +126,35 @@ def _next_month(label: str) -> dt.datetime:
 
 
 def _data_span(session: Session) -> tuple[dt.datetime, dt.datetime]:
-    """Return the first and last movement times of the ledger (cached)."""
+    """Return the first and last movement times of the ledger (cached).
+
+    A handful of movements dated months after everything else (a clock or a date format gone
+    wrong: "2027-12-16" in a 2026 ledger) do not stretch every chart's axis: a last month that
+    stands two or more empty months after the rest, holding fewer than three movements or 5 % of
+    a median month, is left out of the span (the movements stay in the ledger and in detection)."""
     def compute():
         lo, hi = session.execute(select(func.min(Movement.occurred_at),
                                         func.max(Movement.occurred_at))).one()
-        return lo or dt.datetime(2000, 1, 1), hi or dt.datetime(2000, 1, 1)
+        lo, hi = lo or dt.datetime(2000, 1, 1), hi or dt.datetime(2000, 1, 1)
+        month = month_of(session, Movement.occurred_at)
+        counts = sorted((str(m), int(n)) for m, n in session.execute(
+            select(month, func.count()).group_by(month)) if m)
+        if len(counts) >= 3:
+            median = sorted(n for _m, n in counts)[len(counts) // 2]
+
+            def index(m: str) -> int:
+                return int(m[:4]) * 12 + int(m[5:7])
+
+            while (len(counts) >= 3 and counts[-1][1] < max(0.05 * median, 3)
+                   and index(counts[-1][0]) - index(counts[-2][0]) >= 3):
+                counts.pop()
+            last = counts[-1][0]
+            y, mo = int(last[:4]), int(last[5:7])
+            cut = dt.datetime(y + mo // 12, mo % 12 + 1, 1)
+            if cut <= hi:
+                hi = session.scalar(select(func.max(Movement.occurred_at))
+                                    .where(Movement.occurred_at < cut)) or hi
+        return lo, hi
     return cached(session, ("alertchart-data-span",), compute)
 
 

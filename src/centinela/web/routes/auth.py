@@ -42,7 +42,12 @@ def home(request: Request, user: User | None = Depends(current_user)):
     pages = [p for p in nav_for(user) if p.area == "core"]
     # Roles with no core page (customs) start on their own area, not back on the login form.
     pages = pages or [p for p in nav_for(user) if p.area != "public"]
-    return RedirectResponse(pages[0].path if pages else "/login", status_code=303)
+    if not pages:
+        # An account with no page (an institution sends its files through the API): say so,
+        # rather than sending it back to the sign-in form without a word.
+        return render(request, "login.html", {"next": "/", "error": None,
+                                              "no_pages": user.role})
+    return RedirectResponse(pages[0].path, status_code=303)
 
 
 @router.get("/login", response_class=HTMLResponse, include_in_schema=False)
