@@ -439,8 +439,11 @@ class HighMME(Detector):
             strength = min(0.85, 0.45 + 0.15 * np.log2(max(ratio, 1.0)) + 0.05 * len(risks))
             dept, ubigeo = _patient_place(ctx, g)
             t0, t1 = d0 * DAY - LIMA_OFFSET_S, d1 * DAY - LIMA_OFFSET_S - 1
-            summary = (f"El paciente {pid} mantuvo {fmt(float(days_above[p]))} días una dosis "
-                       f"combinada ≥ {fmt(thr)} MME/día (máximo {fmt(peak)}) entre {day_str(t0)} y "
+            # "Received supply for", not "kept": the days are those the dispensed supply
+            # covers, which may reach past the day of the judgement.
+            summary = (f"El paciente {pid} recibió suministro para {fmt(float(days_above[p]))} "
+                       f"días de una dosis combinada ≥ {fmt(thr)} MME/día (máximo {fmt(peak)}) "
+                       f"entre {day_str(t0)} y "
                        f"{day_str(t1)}, con factores de riesgo: "
                        f"{', '.join(RISK_ES.get(r, r) for r in risks)}.")
             mme_total = float(ctx.row_mme[inside].sum())
