@@ -166,3 +166,18 @@ def test_an_account_without_pages_is_told_where_its_work_is(app, world):
     assert "Su cuenta no tiene páginas en la web" in r.text
     r = client.get("/?lang=en", headers=HTML)
     assert "Your account has no web pages" in r.text
+
+
+def test_an_inbox_page_that_names_patients_is_an_audited_read(app, world, session, now):
+    from centinela.audit import AuditEntry
+
+    when = now - dt.timedelta(days=2)
+    upsert_alert(session, AlertDraft("high_mme", "patient", "PSN:abcdef123456", "high", 80.0,
+                                     when, when, "Paciente con dosis alta.", {"observed": 200},
+                                     department="15"), now=now)
+    session.commit()
+    r = login(app, "analista").get("/alerts", headers=HTML)
+    assert r.status_code == 200 and "PSN:abcdef123456" in r.text
+    session.expire_all()
+    entry = session.query(AuditEntry).filter_by(action="alerts.list.patient_data").one()
+    assert entry.actor == "analista" and entry.details["patients"] >= 1

@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
+from centinela import audit
 from centinela.accounts.models import User
 from centinela.accounts.policy import ANALYSTS, roles_for
 from centinela.web.deps import clock, db_session, lang, render, require_roles
@@ -42,6 +43,7 @@ def inbox_page(request: Request, filters: Annotated[InboxFilters, Query()],
     from centinela.web.routes.workspace import saved_filters
 
     ctx = build_inbox(session, user, filters, clock(request))
+    _audit_patients_listed(session, user, ctx, request)
     name = "alerts/_rows.html" if request.headers.get("hx-request") else "alerts/inbox.html"
     return render(request, name, {"ctx": ctx, "saved": saved_filters(session, user),
                                   "saved_error": bool(request.query_params.get("saved_error"))})
@@ -51,7 +53,21 @@ def inbox_page(request: Request, filters: Annotated[InboxFilters, Query()],
 def inbox_api(request: Request, filters: Annotated[InboxFilters, Query()],
               user: User = Depends(viewer), session: Session = Depends(db_session)):
     """Return the alert inbox (the page's context)."""
-    return build_inbox(session, user, filters, clock(request))
+    ctx = build_inbox(session, user, filters, clock(request))
+    _audit_patients_listed(session, user, ctx, request)
+    return ctx
+
+
+def _audit_patients_listed(session: Session, user: User, ctx: InboxContext,
+                           request: Request) -> None:
+    """A page of the inbox that names patients (their pseudonyms, for the roles that see
+    them) is a read of personal data: one audit entry per page, with the alerts it named."""
+    shown = [r.alert_id for r in ctx.rows
+             if r.subject_kind == "patient" and r.subject_id.startswith("PSN:")]
+    if shown:
+        audit.record(session, user.username, "alerts.list.patient_data", "inbox",
+                     details={"alerts": shown[:50], "patients": len(shown),
+                              "page": ctx.page}, now=clock(request))
 
 
 def _detail(request: Request, session: Session, user: User, alert_id: str,

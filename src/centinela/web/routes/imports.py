@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
 
+from centinela import audit
 from centinela.accounts.models import User
 from centinela.accounts.policy import roles_for
 from centinela.web.deps import clock, db_session, render, require_roles
@@ -102,9 +103,13 @@ def import_api(run_id: DbId, user: User = Depends(viewer), session: Session = De
 
 
 @router.get("/imports/{run_id}/rejects.csv", tags=["imports"])
-def rejects(run_id: DbId, user: User = Depends(viewer), session: Session = Depends(db_session)):
+def rejects(run_id: DbId, request: Request, user: User = Depends(viewer),
+            session: Session = Depends(db_session)):
     """Download the rejected records of an import with where and why, as CSV."""
     _detail(session, run_id)
+    # Rejected records keep their patients' pseudonyms: the download is audited.
+    audit.record(session, user.username, "import.rejections.download", f"import:{run_id}",
+                 details={}, now=clock(request))
     return Response(rejects_csv(session, run_id), media_type="text/csv; charset=utf-8",
                     headers={"content-disposition":
                              f'attachment; filename="rechazos-{run_id}.csv"'})
