@@ -227,6 +227,10 @@ def test_format_helpers_follow_the_locale():
     assert format_compact(2_500, "en") == "2.5\u00a0K"
     assert format_month("2026-08", "es", "long") == "agosto de 2026"
     assert format_date("2026-08-05", "en") == "Aug 5, 2026"
+    from centinela.web.evidence import _fmt_value
+
+    assert _fmt_value("p_value", 1e-9, "", "es") == "< 0,0001"  # the page's decimal comma
+    assert _fmt_value("p_value", 1e-9, "", "en") == "< 0.0001"
 
 
 def psychotropics_world(session) -> dict[str, str]:

@@ -90,7 +90,8 @@ def _fmt_value(key: str, value, unit: str, lang: str) -> str:
     if key in DATE_KEYS and isinstance(value, str):
         return format_date(value[:10], lang)
     if key in ("p_value", "q_value") and isinstance(value, int | float):
-        return "< 0.0001" if value < 1e-4 else format_number(value, lang, 4)
+        return ("< " + format_number(0.0001, lang, 4)) if value < 1e-4 else format_number(
+            value, lang, 4)
     if key in SHARE_KEYS and isinstance(value, int | float):
         return format_percent_value(value, lang)
     if key == "period" and isinstance(value, str) and "/" in value:
