@@ -1040,3 +1040,27 @@ def test_suspicious_order_hoard_stocked_up_twice_is_not_hidden_by_its_second_sto
     alerts = _by_subject(session, "suspicious_order")
     assert "TWICE" in alerts and alerts["TWICE"].evidence["criteria"] == ["stock_hoard"]
     assert alerts["TWICE"].severity in ("medium", "high", "critical")
+
+
+def test_purchases_after_the_last_count_still_count_in_the_balance(session):
+    """Quirk: a pharmacy counts monthly for four months (books balance), then stops counting
+    and receives 4x what it sells. The receipts after its last count used to fall outside the
+    counted balance; they are judged with no stock change known. Look-alike: a pharmacy that
+    stops counting and goes on buying what it sells is not flagged."""
+    rng = random.Random(17)
+    base_products(session)
+    est(session, "D1", "distributor")
+    for e in ("STOP", "STEADY", *(f"P{i}" for i in range(10))):
+        est(session, e)
+    for m in range(10):
+        for i in range(10):
+            q = rng.randint(95, 105)
+            _month(session, f"P{i}", m, q, q + rng.randint(-3, 3))
+        counted = 20 if m < 4 else None
+        _month(session, "STOP", m, 100 if m < 4 else 400, 100, count=counted)
+        _month(session, "STEADY", m, 100, 100, count=counted)
+    session.commit()
+    run_all(session)
+    alerts = _by_subject(session, "purchases_outgrow_use")
+    assert "STOP" in alerts and "STEADY" not in alerts
+    assert alerts["STOP"].evidence["observed"] > 2.0

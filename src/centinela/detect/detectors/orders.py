@@ -829,7 +829,9 @@ class PurchasesOutgrowUse(Detector):
     U = every recorded outflow (dispensed, administered, shipped, exported, wasted or lost: stock
     leaves by these and by nothing else), ΔS = change of counted stock. For a product with two or
     more physical counts in the window the period runs from the first count to the last, so R, U
-    and ΔS describe the same days (an honest book balances exactly: R = U + ΔS); a product without
+    and ΔS describe the same days (an honest book balances exactly: R = U + ΔS), and flows after
+    the last count's day are added with no stock change known (an establishment that stops
+    counting keeps answering for what it receives); a product without
     counts uses the window less its first 30 days of activity (when an opening stock is bought),
     with ΔS = 0. A count's stated time is uncertain within its day (stamped at the end of a shift
     or the next morning), so flows on the first and the last count's day are read charitably:
@@ -902,7 +904,11 @@ class PurchasesOutgrowUse(Detector):
         edge = (d == d0) | (d == d1)
         counted_in = np.where(inbound, (t > p0) & (t <= p1) & ~edge,
                               ((t > p0) | (d == d0)) & ((t <= p1) | (d == d1)))
-        in_period = np.where(counted, counted_in,
+        # Flows after the last count's day still belong to the balance (their stock change is
+        # unknown, read as none, as for a series never counted): an establishment that stops
+        # counting is not out of reach for what it receives afterwards.
+        tail = counted & (t > p1) & (d != d1) & (t >= ctx.start_t)
+        in_period = np.where(counted, counted_in | tail,
                              (t >= ctx.start_t) & (t >= first_t[g_of] + 30 * DAY))
         mg = ctx.row_mg[flows]
         sel_in, sel_out = in_period & inbound, in_period & ~inbound
