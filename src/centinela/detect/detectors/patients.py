@@ -503,6 +503,9 @@ RISK_ES = {"extreme_dose": "dosis extrema", "two_opioids": "dos opioides a la ve
            "two_prescribers": "dos prescriptores a la vez"}
 
 
+MAX_PAIRWISE = 1000  # dispensations of one episode compared pairwise at most (1 M pairs)
+
+
 def _risk_factors_impl(ctx, inside, start, end, rows, ratio, overlap_days, extreme) -> list[str]:
     f, reg = ctx.frame, ctx.registry
     risks = {"extreme_dose"} if ratio > extreme else set()
@@ -513,6 +516,11 @@ def _risk_factors_impl(ctx, inside, start, end, rows, ratio, overlap_days, extre
         return sorted(risks)
     pos = np.searchsorted(rows, inside)
     s, e = start[pos], end[pos]
+    if len(inside) > MAX_PAIRWISE:
+        # The pairwise overlap is O(n²) in memory: a patient with thousands of dispensations
+        # in one episode (a runaway batch) is judged on the MAX_PAIRWISE largest supplies.
+        keep = np.argsort(-ctx.row_mme[inside], kind="stable")[:MAX_PAIRWISE]
+        s, e, subs, pres = s[keep], e[keep], subs[keep], pres[keep]
     overlap = (np.minimum(e[:, None], e[None, :]) - np.maximum(s[:, None], s[None, :])) >= overlap_days
     np.fill_diagonal(overlap, False)
     if (overlap & (subs[:, None] != subs[None, :])).any():
