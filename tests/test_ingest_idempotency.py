@@ -287,3 +287,21 @@ def test_many_rejections_between_batches_are_all_kept(engine, session, data_dir,
     assert _count(session, Rejection) == 30 and _count(session, Movement) == 14
     lines = sorted(session.scalars(select(Rejection.line)))
     assert lines[:4] == [3, 4, 6, 7]
+
+
+def test_a_nul_character_rejects_its_record_only(engine, session, data_dir):
+    """One record with a NUL byte (PostgreSQL text cannot hold it) failed the whole import with
+    a DataError: now that record is rejected with its reason and the others are stored, from a
+    CSV file and from an API batch."""
+    write_registry(data_dir)
+    good = _movements(3)
+    bad = dict(good[1], event_id="A\x00B")
+    write_csv(data_dir, "movements", [good[0], bad, good[2]])
+    report = import_directory(engine, data_dir)
+    mv = report.files[-1]
+    assert (mv.accepted, mv.rejected) == (2, 1)
+    assert "NUL" in mv.samples[0].reason and mv.samples[0].field == "event_id"
+    batch = import_records(engine, "movements", [dict(good[0], event_id="J-1"),
+                                                 dict(good[0], event_id="J\x002", lot="L\x00")])
+    assert (batch.files[0].accepted, batch.files[0].rejected) == (1, 1)
+    assert _count(session, Movement) == 3

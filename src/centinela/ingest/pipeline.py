@@ -105,6 +105,10 @@ def sanitize(raw: dict) -> dict:
     """Return a storable copy of a raw record: no patient document, nothing document-like."""
     out: dict[str, object] = {}
     for k, v in raw.items():
+        # NUL characters cannot be stored in PostgreSQL text or JSON: dropped from what is kept.
+        k = str(k).replace("\x00", "")
+        if isinstance(v, str):
+            v = v.replace("\x00", "")
         key = safe_name(str(k))[:60]
         if key == "patient_id":
             out[key] = safe_patient(str(v).strip()) if v not in (None, "") else v

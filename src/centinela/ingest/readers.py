@@ -284,6 +284,11 @@ def _read_csv(path: Path, spec: RecordSpec) -> Iterator[Item]:
                         yield (start, None, Invalid(None, _csv_error(error, limit)),
                                _fields(names, taken[0]))
                         continue
+                if any("\x00" in x for x in row):
+                    where = _nul_field(names, row)
+                    yield (start, None, Invalid(where, NUL_REASON),
+                           dict(zip(names, (x.replace("\x00", "") for x in row), strict=False)))
+                    continue
                 if len(row) == ncols and not bad:
                     yield start, (tuple(map(strip, row)) if getter is None else
                                   tuple(map(strip, getter(row + [""])))), None, None
@@ -361,10 +366,26 @@ def _from_object(obj: dict, allowed: frozenset[str], fields: tuple[str, ...],
     values = []
     for f in fields:
         try:
-            values.append(_scalar(obj.get(f)))
+            value = _scalar(obj.get(f))
         except TypeError:
             return Invalid(f, "debe ser un valor simple / must be a string, number or boolean")
+        if "\x00" in value:
+            return Invalid(f, NUL_REASON)
+        values.append(value)
     return tuple(values)
+
+
+# A NUL character (0x00) has no place in any field, and PostgreSQL text cannot hold it: the
+# record is rejected on its own, never the whole import.
+NUL_REASON = "carácter nulo (NUL, 0x00) no permitido / NUL character (0x00) not allowed"
+
+
+def _nul_field(names: tuple[str, ...] | list[str], row: list[str]) -> str | None:
+    """The first field of a CSV row holding a NUL character, or None."""
+    for name, value in zip(names, row, strict=False):
+        if "\x00" in value:
+            return name
+    return None
 
 
 def records_from_objects(objs: list, spec: RecordSpec) -> Iterator[Item]:
