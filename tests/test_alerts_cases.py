@@ -93,6 +93,10 @@ def test_a_document_number_typed_into_a_note_or_an_access_reason_is_never_stored
              note="Llamé a la paciente DNI 74125896, cel 912 345 678; confirma la receta.")
     assert "74125896" not in ev.note and "DNI:[redactado]" in ev.note
     assert "912 345 678" in ev.note and "confirma la receta" in ev.note
+    for typed in ("paciente con documento 45781236 acudió", "D.N.I. N° 45781236",
+                  "pasaporte AB1234567", "DNI nº 45781236"):
+        ev = act(session, a.alert_id, "note", "ana", now=T, note=typed)
+        assert "45781236" not in ev.note and "AB1234567" not in ev.note, ev.note
     police = User(username="poli", role="police", password_hash="x", created_at=T)
     session.add(police)
     session.flush()

@@ -77,8 +77,10 @@ def client_hash(value: str, purpose: str, key: str | None = None) -> str:
 
 # The prefix must be a whole token ("pastillas", "cementerio" are words, not documents) and the
 # number must hold digits.
-_DOC_ANYWHERE = re.compile(r"\b(DNI|CE|PAS)(?![A-Za-z])\s*[:#-]?\s*(?=[A-Za-z]{0,3}\d)[A-Za-z0-9]{5,}",
-                           re.IGNORECASE)
+_DOC_ANYWHERE = re.compile(
+    r"\b(DNI|D\.\s?N\.\s?I\.?|CE|PAS|pasaporte|passport|documento|doc\.)(?![A-Za-z])\s*"
+    r"(?:(?:N[°ºo]|Nro|n[úu]mero|number|no)\.?\s*)?[:#-]?\s*(?=[A-Za-z]{0,3}\d)[A-Za-z0-9]{5,}",
+    re.IGNORECASE)
 
 
 def redact(text: str) -> str:
