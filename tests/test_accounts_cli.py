@@ -26,6 +26,18 @@ def test_users_and_tokens_from_the_command_line(db_url, monkeypatch):
                               "alerts:read"])
     assert tok.exit_code == 0 and tok.output.strip().startswith("cnt_")
     assert runner.invoke(app, ["tokens", "create", "nobody"]).exit_code == 2
+    # Accounts and tokens made at the command line are on the audit record, as from the web.
+    from sqlalchemy import create_engine, select
+
+    from centinela.audit import AuditEntry
+
+    with create_engine(db_url).connect() as conn:
+        made = conn.execute(select(AuditEntry.action, AuditEntry.subject, AuditEntry.actor)
+                            .where(AuditEntry.action.like("admin.%"))).all()
+    assert {(a, s) for a, s, _ in made} == {("admin.user_create", "diris.lima"),
+                                           ("admin.user_create", "his"),
+                                           ("admin.token_create", "his")}
+    assert all(actor.startswith("cli") for _a, _s, actor in made)
 
 
 def test_serve_help_lists_its_options():

@@ -8,6 +8,8 @@ import logging
 
 import typer
 
+from centinela import audit
+
 log = logging.getLogger("centinela.serve")
 
 
@@ -86,6 +88,11 @@ def users_create(
                                departments_=[d for d in departments.split(",") if d.strip()],
                                professional_id=professional_id or None, full_name=full_name)
             name, urole = user.username, user.role
+            # As the admin page does: who made an account is on the record (actor: the
+            # command line's operating-system user).
+            audit.record(session, _operator(), "admin.user_create", name,
+                         details={"role": urole, "departments": user.departments or [],
+                                  "via": "cli"})
     except AccountError as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from None
@@ -118,6 +125,16 @@ def users_list(as_json: bool = typer.Option(False, "--json")) -> None:
 tokens = typer.Typer(help="Tokens de API / API tokens.", no_args_is_help=True)
 
 
+def _operator() -> str:
+    """The audit actor of an account command: ``cli:<operating-system user>``."""
+    import getpass as _gp
+
+    try:
+        return f"cli:{_gp.getuser()}"
+    except (KeyError, OSError):  # pragma: no cover - no login name in a bare container
+        return "cli"
+
+
 @tokens.command("create")
 def tokens_create(
     username: str = typer.Argument(..., help="Owner (usually an institution account)."),
@@ -141,7 +158,9 @@ def tokens_create(
             user = session.scalar(select(User).where(User.username == username))
             if user is None:
                 raise AccountError(f"username: no such user {username!r}")
-            plain, _ = create_token(session, user, name, list(scope), days=days)
+            plain, row = create_token(session, user, name, list(scope), days=days)
+            audit.record(session, _operator(), "admin.token_create", user.username,
+                         details={"token_id": row.id, "scopes": row.scopes, "via": "cli"})
     except AccountError as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from None
