@@ -94,6 +94,12 @@ def test_confirm_raises_alert_signal_feedback_and_audit(session, loaded, now):
     entry = session.scalar(select(audit.AuditEntry).where(audit.AuditEntry.action == "online.lead.confirm"))
     assert entry.subject == lead.lead_id and entry.reason == "Vendedor reincidente"
     assert audit.verify(session) == (True, None)
+    # The note says which decision and when, in Lima time (now is UTC).
+    assert "(confirmado)" in lead.note and "hora de Lima" in lead.note
+    # A confirmed lead's alert went to the police: it is withdrawn there, not by a dismissal.
+    with pytest.raises(LeadError, match=f"sent as alert {alert.alert_id}"):
+        decide(session, lead.lead_id, "dismiss", "analista1", "Me equivoqué", now)
+    assert lead.status == "confirmed"
 
 
 def test_confirm_region_needs_department_and_dismiss(session, loaded, now):

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from centinela import audit
 from centinela.alerts.service import AlertDraft, severity_for, upsert_alert
 from centinela.ews.signals import record_signal
+from centinela.lib.clock import to_lima
 from centinela.online.establishments import match_establishments
 from centinela.online.extract import phones
 from centinela.online.models import OnlineFeedback, OnlineLead, OnlineLeadKey, OnlinePost
@@ -207,6 +208,12 @@ def decide(session: Session, lead_id: str, decision: str, actor: str, note: str,
     lead = session.get(OnlineLead, lead_id)
     if lead is None:
         raise LeadError(f"unknown lead {lead_id}")
+    if decision == "dismiss" and lead.status == "confirmed":
+        # The confirmation already raised an alert routed to the police and the regulator: a
+        # second thought is recorded where they read it, on that alert's case.
+        raise LeadError(f"lead {lead_id} was confirmed and sent as alert {lead.alert_id}: close "
+                        "that alert as a false positive (case workflow) instead of dismissing "
+                        "the lead")
     if department:
         if department not in departments():
             raise LeadError(f"unknown department code {department!r} (2 digits, INEI)")
@@ -216,7 +223,10 @@ def decide(session: Session, lead_id: str, decision: str, actor: str, note: str,
                         "(2-digit INEI code) to confirm it")
     lead.status = DECISIONS[decision]
     lead.decided_by, lead.decided_at = actor, now
-    lead.note = (lead.note + f"\n[{now:%Y-%m-%d %H:%M}] {actor}: {note.strip()}").strip()
+    lima = to_lima(now)
+    word = {"confirm": "confirmado", "dismiss": "descartado"}[decision]
+    lead.note = (lead.note + f"\n[{lima:%Y-%m-%d %H:%M} hora de Lima] {actor} ({word}): "
+                 f"{note.strip()}").strip()
     label = 1 if decision == "confirm" else 0
     posts = list(session.scalars(select(OnlinePost).where(OnlinePost.lead_id == lead_id)))
     session.execute(delete(OnlineFeedback).where(OnlineFeedback.lead_id == lead_id))

@@ -163,7 +163,9 @@ _LEAD_ERRORS = ((re.compile(r"a note is required"), "online.error.note"),
                 (re.compile(r"unknown department code (?P<code>.*?) \("), "online.error.department"),
                 (re.compile(r"lead \S+ names no place"), "online.error.no_place"),
                 (re.compile(r"decision must be"), "online.error.decision"),
-                (re.compile(r"unknown lead"), "online.error.unknown_lead"))
+                (re.compile(r"unknown lead"), "online.error.unknown_lead"),
+                (re.compile(r"lead \S+ was confirmed and sent as alert (?P<alert>\S+):"),
+                 "online.error.confirmed"))
 
 
 def _lead_error(message: str, lng: str) -> str:
