@@ -181,3 +181,34 @@ def test_an_inbox_page_that_names_patients_is_an_audited_read(app, world, sessio
     session.expire_all()
     entry = session.query(AuditEntry).filter_by(action="alerts.list.patient_data").one()
     assert entry.actor == "analista" and entry.details["patients"] >= 1
+
+
+def test_a_database_held_by_an_import_answers_503_not_500(db_url, world, session, now):
+    """SQLite has one writer: while a long import holds it, a sign-in (which records the
+    attempt) used to fail with a 500 after the busy timeout. It answers 503 with Retry-After
+    and words, in both the page and the API."""
+    import sqlite3
+
+    import pytest
+    from sqlalchemy import create_engine
+
+    from centinela.web.app import create_app
+
+    if not db_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL has no single-writer lock")
+    path = db_url.split("sqlite:///", 1)[1]
+    app = create_app(create_engine(db_url, connect_args={"timeout": 0.2,
+                                                         "check_same_thread": False}))
+    app.state.clock = lambda: now
+    client = login(app, None)  # the sign-in form and its CSRF token, before the import
+    holder = sqlite3.connect(path, timeout=0.2)
+    holder.execute("BEGIN EXCLUSIVE")  # as an import's transaction does while it writes
+    try:
+        r = client.post("/login", data={"username": "analista", "password": "x",
+                                        "csrf_token": client.headers["X-CSRF-Token"]},
+                        headers=HTML)
+        assert r.status_code == 503 and r.headers["retry-after"] == "15"
+        assert "intente de nuevo en unos segundos" in r.text
+    finally:
+        holder.rollback()
+        holder.close()

@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from centinela import __version__
@@ -98,6 +98,23 @@ def create_app(engine: Engine | None = None) -> FastAPI:
         # e.g. a NUL byte PostgreSQL cannot store or compare: the input is at fault, not us.
         return JSONResponse({"detail": "invalid characters or value out of range in the input"},
                             status_code=400)
+
+    @app.exception_handler(OperationalError)
+    async def _busy(request: Request, exc: OperationalError):
+        # SQLite has one writer: while a long import holds it (a national file takes a
+        # minute), a sign-in or an audited read waits out the busy timeout and fails. Say so
+        # and when to come back, instead of a 500. Any other operational error is ours.
+        if "database is locked" not in str(exc.orig):
+            raise exc
+        headers = {"Retry-After": "15"}
+        if not wants_html(request):
+            return JSONResponse({"detail": "busy: an import is writing to the database; retry "
+                                           "in a few seconds"}, status_code=503, headers=headers)
+        from centinela.web.deps import render
+
+        resp = render(request, "error.html", {"status": 503, "detail": "busy"}, status_code=503)
+        resp.headers.update(headers)
+        return resp
 
     @app.exception_handler(OverflowError)
     async def _too_big(request: Request, exc: OverflowError):
