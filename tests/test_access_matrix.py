@@ -166,3 +166,17 @@ def test_police_see_patients_only_under_an_approved_unexpired_request(app, world
 
     app.state.clock = lambda: now + dt.timedelta(days=8)
     assert police.get(f"/api/v1/profiles/patient/{world['patient_lima']}").status_code == 404
+
+
+def test_a_pseudonym_pasted_with_its_prefix_is_the_same_patient(app, world):
+    """Every page shows pseudonyms as 'PSN:…': pasted as shown into the request with type PSN
+    (or a DNI typed as 'DNI:…'), it names the same patient instead of a 422."""
+    police = login(app, "policia")
+    r = police.post("/api/v1/access-requests", json={
+        "case_number": "CF-2025-119", "reason": "Investigación por desvío de fentanilo",
+        "document_type": "PSN", "document_number": world["patient_lima"]})
+    assert r.status_code == 200 and r.json()["patient_id"] == world["patient_lima"]
+    r = police.post("/api/v1/access-requests", json={
+        "case_number": "CF-2025-120", "reason": "Investigación por desvío de fentanilo",
+        "document_type": "DNI", "document_number": "DNI:44556677"})
+    assert r.status_code == 200 and r.json()["patient_id"] == world["patient_lima"]

@@ -6,7 +6,7 @@ from typing import Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 from sqlalchemy.orm import Session
 
 from centinela import audit
@@ -26,6 +26,18 @@ class AccessIn(BaseModel):
     reason: str = Field(..., min_length=10, max_length=2000)
     document_type: Literal["DNI", "CE", "PAS", "PSN"] = "DNI"
     document_number: str = Field(..., min_length=4, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _typed_prefix(cls, data: object) -> object:
+        """A number pasted with its own type in front ("PSN:22f8…", as every page shows a
+        pseudonym, or "DNI:4567…") is the same number."""
+        if isinstance(data, dict):
+            kind = str(data.get("document_type") or "DNI")
+            number = str(data.get("document_number") or "").strip()
+            if number.upper().startswith(kind.upper() + ":"):
+                data = {**data, "document_number": number[len(kind) + 1:].strip()}
+        return data
 
 
 def _file(request: Request, session: Session, user: User, body: AccessIn) -> AccessRow:
