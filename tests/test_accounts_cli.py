@@ -23,8 +23,11 @@ def test_users_and_tokens_from_the_command_line(db_url, monkeypatch):
               runner.invoke(app, ["users", "list", "--json"]).output.splitlines()]
     assert {u["username"]: u["departments"] for u in listed}["diris.lima"] == ["07", "15"]
     tok = runner.invoke(app, ["tokens", "create", "his", "--scope", "ingest", "--scope",
-                              "alerts:read"])
+                              "ews:classify"])
     assert tok.exit_code == 0 and tok.output.strip().startswith("cnt_")
+    # A scope the owner's role cannot use is refused (every call would answer 403).
+    wide = runner.invoke(app, ["tokens", "create", "his", "--scope", "alerts:read"])
+    assert wide.exit_code == 2 and "alerts:read" in wide.output
     assert runner.invoke(app, ["tokens", "create", "nobody"]).exit_code == 2
     # Accounts and tokens made at the command line are on the audit record, as from the web.
     from sqlalchemy import create_engine, select

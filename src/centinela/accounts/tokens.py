@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from centinela.accounts.models import TOKEN_SCOPES, ApiToken, User
+from centinela.accounts.policy import INVESTIGATORS
 from centinela.accounts.service import AccountError
 from centinela.lib.clock import utcnow
 
@@ -36,6 +37,11 @@ def create_token(session: Session, user: User, name: str, scopes: list[str],
     bad = [s for s in scopes if s not in TOKEN_SCOPES]
     if bad or not scopes:
         raise AccountError(f"scopes: choose from {', '.join(TOKEN_SCOPES)}")
+    if "alerts:read" in scopes and user.role not in INVESTIGATORS:
+        # A token never opens more than its owner's role: alerts:read for an institution
+        # would answer 403 on every call.
+        raise AccountError(f"scopes: alerts:read needs an owner who may read alerts "
+                           f"({', '.join(INVESTIGATORS)}), not role {user.role}")
     now = now or utcnow()
     plain = PREFIX + secrets.token_urlsafe(32)
     row = ApiToken(

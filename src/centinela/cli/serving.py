@@ -139,8 +139,9 @@ def _operator() -> str:
 def tokens_create(
     username: str = typer.Argument(..., help="Owner (usually an institution account)."),
     name: str = typer.Option("token", help="What the token is for."),
-    scope: list[str] = typer.Option(["ingest"], "--scope", help="ingest, alerts:read "
-                                    "(repeat for several)."),
+    scope: list[str] = typer.Option(["ingest"], "--scope", help="ingest, ews:classify "
+                                    "(laboratories) or alerts:read (analysts and police); "
+                                    "repeat for several."),
     days: int = typer.Option(365, help="Days until it expires."),
 ) -> None:
     """Crea un token (se muestra una sola vez) / create a token (shown once)."""
