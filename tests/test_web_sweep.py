@@ -212,3 +212,16 @@ def test_a_database_held_by_an_import_answers_503_not_500(db_url, world, session
     finally:
         holder.rollback()
         holder.close()
+
+
+def test_every_page_lets_a_keyboard_skip_the_menu(app, world):
+    """A skip link first in the page, to the main content (15 Tab presses before the first
+    filter of /alerts otherwise); the report form's coordinates have accessible names."""
+    analyst = login(app, "analista")
+    for client, path in ((analyst, "/alerts"), (analyst, "/map"), (login(app, None), "/reportar"),
+                         (login(app, None), "/asistente")):
+        text = client.get(path, headers=HTML).text
+        assert text.index('class="skip-link" href="#main"') < text.index("<header")
+        assert 'id="main"' in text
+    form = login(app, None).get("/reportar", headers=HTML).text
+    assert 'name="latitude" id="latitude" inputmode="decimal" aria-label=' in form
