@@ -343,3 +343,15 @@ def test_fit_from_outcomes_keeps_expert_weights_until_enough_seizures():
     assert model.source == "fit:400"
     assert model.weights["hs_code"] == max(model.weights.values())
     assert model.score(x[y == 1]).mean() > model.score(x[y == 0]).mean()
+
+
+def test_the_parcel_outcome_has_no_default_release(tmp_path):
+    """The outcome select opened on 'liberado' even for the top-ranked parcel: a reviewer who
+    submits without choosing released it. It now starts on a required, empty choice."""
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parent.parent / "src" / "centinela" / "web" / "templates"
+            / "customs" / "parcel.html").read_text(encoding="utf-8")
+    select = text[text.index('<select name="outcome"'):]
+    select = select[:select.index("</select>")]
+    assert 'required' in select and '<option value="" disabled' in select
