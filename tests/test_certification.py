@@ -133,6 +133,9 @@ def test_reminders_reach_professionals_and_their_regional_authority_once(engine,
     assert set(by_auth) >= {"GERESA-04"}  # Arequipa's regional health authority
     assert by_auth["GERESA-04"]["counts"] == {"missing": 1, "expired": 1}
     assert "DIGEMID" not in by_auth  # the list goes to the regional level
+    # The command says the states in words (it printed the raw dict).
+    text = CliRunner().invoke(app, ["certification", "remind", "--as-of", "2026-12-01"]).output
+    assert "{" not in text and "profesionales por recordar" in text, text
     # Lima Metropolitana (150101, Cercado): the DIRIS Lima Centro, not DIRESA Lima provincias.
     assert {p["professional_id"] for p in by_auth["DIRIS-LC"]["professionals"]} == \
         {"CMP-000001", "CQFP-00002"}

@@ -72,6 +72,8 @@ def remind_cmd(
     if as_json:
         typer.echo(json.dumps(res, ensure_ascii=False))
     else:
-        typer.echo(f"{res['due']} profesionales por recordar ({res['by_state']}); encolados: "
+        words = {"expiring": "por vencer", "expired": "vencidos", "missing": "sin certificado"}
+        states = ", ".join(f"{n} {words.get(k, k)}" for k, n in (res["by_state"] or {}).items())
+        typer.echo(f"{res['due']} profesionales por recordar ({states or 'ninguno'}); encolados: "
                    f"{res['queued_professionals']} a profesionales, {res['queued_authorities']} "
                    "a autoridades regionales")
