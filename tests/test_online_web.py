@@ -77,6 +77,16 @@ def test_upload_list_detail_confirm_and_pages(analyst, session):
     page = analyst.get(f"/online/leads/{lead_id}?lang=en")
     assert page.status_code == 200 and "Analyst decision" in page.text and "confirmed" in page.text
     assert "Decided by" in page.text and "social post" in page.text  # which part decided, context
+    # The alert the confirmation raised reads in Spanish and, placed in a department, shows no
+    # dispensations of that department (no patient banner, no patient audit).
+    alert = session.scalar(select(Alert).where(Alert.detector == "online_lead"))
+    page = analyst.get(f"/alerts/{alert.alert_id}", headers={"accept": "text/html"}).text
+    assert "Publicaciones" in page and "N posts" not in page and "Lead id" not in page
+    if alert.subject_kind == "region":
+        assert "Contiene datos de pacientes" not in page
+        assert not session.scalar(select(audit.AuditEntry).where(
+            audit.AuditEntry.action == "alert.patient_data",
+            audit.AuditEntry.subject == alert.alert_id))
 
 
 def test_page_decision_form(analyst):

@@ -128,11 +128,20 @@ def visible_alert(session: Session, user: User, alert_id: str, now: dt.datetime)
     return alert
 
 
+# Alerts raised from outside the ledger (posts, citizen reports): no movements are behind a
+# regional one.
+OUTSIDE_LEDGER = frozenset({"online_lead", "citizen_report"})
+
+
 def movements_where(session: Session, alert: Alert) -> list:
     """Return the WHERE clauses of the movements behind ``alert``: its subject's, inside its
     window. An early-warning alert has none: signals raised it (``alert_signals``), and the
     movements of its department in its window are not behind it."""
     if is_ews_alert(alert):
+        return [false()]
+    if alert.detector in OUTSIDE_LEDGER and alert.subject_kind == "region":
+        # An online lead or a citizen report placed in a department: posts and reports raised
+        # it, not that department's dispensations (which would show unrelated patients).
         return [false()]
     return [*subject_where(session, alert.subject_kind, alert.subject_id),
             Movement.occurred_at >= alert.window_start, Movement.occurred_at <= alert.window_end]
