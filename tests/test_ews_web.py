@@ -100,6 +100,9 @@ def test_bulletins_api_pages_pdf_and_export(client):
     assert "Recomendaciones" in client.get(f"/api/v1/ews/bulletins/{number}").json()["html"]
     page = client.get(f"/ews/bulletins/{number}")
     assert page.status_code == 200 and "isotonitaceno" in page.text
+    # The delivery status in words (it read "Envío: queued").
+    assert ": queued" not in page.text and ("en cola para las autoridades" in page.text
+                                            or "sin autoridad a quien enviarlo" in page.text)
     pdf = client.get(f"/ews/bulletins/{number}.pdf")
     assert pdf.headers["content-type"] == "application/pdf" and pdf.content.startswith(b"%PDF")
     assert client.get("/ews/bulletins/EWS-1999-0001").status_code == 404

@@ -139,7 +139,8 @@ def build_content(session: Session, now: dt.datetime, substance: str | None = No
         "substance": {"name": name, "name_es": name_es, "inchikey": inchikey,
                       "category": category, "class_es": label_es,
                       "smiles": hit.canonical_smiles if hit else None},
-        "what": (f"Se han registrado {len(sigs)} señales de {name_es} ({label_es}"
+        "what": ((f"Se ha registrado 1 señal de {name_es} ({label_es}" if len(sigs) == 1 else
+                  f"Se han registrado {len(sigs)} señales de {name_es} ({label_es}")
                  + (f"; InChIKey {inchikey}" if inchikey else "") + ")."),
         "counts": {"seizures": by_kind.get("seizure", 0), "lab": by_kind.get("lab", 0),
                    "overdoses": by_kind.get("overdose", 0), "deaths": deaths,
