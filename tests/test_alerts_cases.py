@@ -106,3 +106,16 @@ def test_a_document_number_typed_into_a_note_or_an_access_reason_is_never_stored
     session.flush()
     stored = " ".join(str(e.reason) + str(e.details) for e in session.query(AuditEntry))
     assert "74125896" not in stored and "45678912" not in stored
+
+
+def test_attachment_names_keep_their_words_and_lose_their_paths():
+    """'Acta de inspección Nº 12 – Cusco.pdf' was stored as 'Acta de inspección N_ 12 _ Cusco.pdf';
+    folders, quotes and control characters still go."""
+    from centinela.alerts.casefiles import clean_filename
+
+    assert clean_filename("Acta de inspección Nº 12 – Cusco.pdf") == \
+        "Acta de inspección Nº 12 – Cusco.pdf"
+    assert clean_filename("Ñandú (copia).pdf") == "Ñandú (copia).pdf"
+    assert clean_filename("../../etc/passwd") == "passwd"
+    assert clean_filename('a"b<c>\x00.pdf') == "a_b_c_.pdf"
+    assert clean_filename("x/y\\z.pdf") == "z.pdf"

@@ -34,7 +34,9 @@ ATTACHMENT_TYPES: dict[str, tuple[str, bytes | None]] = {
     "txt": ("text/plain", None),
     "csv": ("text/csv", None),
 }
-_SAFE_NAME = re.compile(r"[^A-Za-z0-9._ áéíóúñÁÉÍÓÚÑ-]+")
+# Letters of any script, digits, spaces and the punctuation names carry ("Acta Nº 12 – Cusco");
+# never path separators, control characters or quotes.
+_SAFE_NAME = re.compile(r"[^\w .,()ºª°–—#-]+")
 
 
 class CaseFileError(ValueError):
