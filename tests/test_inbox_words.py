@@ -297,3 +297,15 @@ def test_the_filter_form_with_empty_dates_filters(app, handlers):
     ctx = client.get(f"/api/v1/alerts?{query}").json()
     assert [r["detector"] for r in ctx["rows"]] == ["uncertified_handler"]
     assert client.get("/api/v1/alerts", params={"date_from": "31/12/2025"}).status_code == 422
+
+
+def test_a_count_of_one_takes_the_singular_where_no_adjective_follows():
+    from centinela.web.wording import tidy
+
+    assert tidy("1 denuncias en Piura") == "1 denuncia en Piura"
+    assert tidy("faltan 1 unidades, 21 días, 1 días") == "faltan 1 unidad, 21 días, 1 día"
+    assert tidy("2 citizen reports and 1 citizen reports.", "en") == \
+        "2 citizen reports and 1 citizen report."
+    assert tidy("11 unidades y 1.5 unidades") == "11 unidades y 1.5 unidades"
+    # An adjective after the noun would need its own agreement: left as written.
+    assert tidy("1 unidades perdidas") == "1 unidades perdidas"

@@ -44,7 +44,39 @@ def same_period(text: str, lang: str = "es") -> str:
 
 
 def tidy(text: str, lang: str = "es") -> str:
-    """Return an alert summary with its ISO dates in ``lang``'s style and no same-date ranges."""
+    """Return an alert summary with its ISO dates in ``lang``'s style, no same-date ranges and
+    a noun after "1" in the singular ("1 denuncias" → "1 denuncia")."""
     if not text:
         return text
-    return same_period(_iso_dates(text, lang), lang)
+    return _singular(same_period(_iso_dates(text, lang), lang))
+
+
+# The plural nouns the sentences put after a count, and their singular (es and en): a count of
+# one read "1 denuncias", "1 unidades", "1 citizen reports".
+_SINGULAR = {
+    "denuncias": "denuncia", "unidades": "unidad", "envíos": "envío", "señales": "señal",
+    "alertas": "alerta", "pacientes": "paciente", "recetas": "receta", "formularios":
+    "formulario", "dispensaciones": "dispensación", "ocurrencias": "ocurrencia",
+    "movimientos": "movimiento", "publicaciones": "publicación", "establecimientos":
+    "establecimiento", "prescriptores": "prescriptor", "días": "día", "meses": "mes",
+    "desechos": "desecho", "dosis": "dosis", "pérdidas": "pérdida", "incautaciones":
+    "incautación", "farmacias": "farmacia", "reports": "report", "units": "unit",
+    "shipments": "shipment", "signals": "signal", "alerts": "alert", "patients": "patient",
+    "prescriptions": "prescription", "forms": "form", "dispensings": "dispensing",
+    "occurrences": "occurrence", "movements": "movement", "posts": "post",
+    "establishments": "establishment", "prescribers": "prescriber", "days": "day",
+    "months": "month", "wastes": "waste", "losses": "loss", "seizures": "seizure",
+    "pharmacies": "pharmacy",
+}
+# Only where no adjective follows the noun (an adjective would need its own agreement:
+# "1 unidades perdidas" is left as it is rather than half-fixed).
+_ONE = re.compile(r"(?<![\d.,])\b1 (?:(citizen) )?(" + "|".join(_SINGULAR) + r")\b"
+                  r"(?=\s*(?:[,.;:)]|$)|\s+(?:de|del|en|a|al|por|y|o|con|entre|sin|para|que|"
+                  r"from|in|of|at|and|or|to|on|by|with|that|between)\b)")
+
+
+def _singular(text: str) -> str:
+    def one(m: re.Match) -> str:
+        adj = m.group(1)
+        return "1 " + (adj + " " if adj else "") + _SINGULAR[m.group(2)]
+    return _ONE.sub(one, text)
