@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import socket
@@ -75,8 +76,10 @@ def hook():
     h.close()
 
 
-def test_email_through_a_real_smtp_server(session, engine, monkeypatch):
-    messages = []
+@contextlib.contextmanager
+def _smtp_server(monkeypatch):
+    """A real local SMTP server (aiosmtpd) the settings point at; yields its received mail."""
+    messages: list = []
 
     class Handler:
         async def handle_DATA(self, server, smtp_session, envelope):  # noqa: N802
@@ -90,13 +93,18 @@ def test_email_through_a_real_smtp_server(session, engine, monkeypatch):
         monkeypatch.setenv("CENTINELA_SMTP_HOST", "127.0.0.1")
         monkeypatch.setenv("CENTINELA_SMTP_PORT", str(port))
         get_settings.cache_clear()
+        yield messages
+    finally:
+        ctl.stop()
+
+
+def test_email_through_a_real_smtp_server(session, engine, monkeypatch):
+    with _smtp_server(monkeypatch) as messages:
         seed_authorities(session)
         ch = add_channel(session, "DIRESA-08", "email", "vigilancia@diresacusco.gob.pe")
         alert = _alert(session)
         session.commit()
         sent = dispatch_pending(session_factory(engine), now=NOW)
-    finally:
-        ctl.stop()
     assert sent == 3  # DIGEMID outbox, DIRESA-08 outbox and e-mail
     assert len(messages) == 1
     text = messages[0].content.decode()
@@ -216,28 +224,12 @@ def test_email_of_a_payload_whose_summary_is_a_table_of_figures(monkeypatch):
     headed by its title, the figures travel in the JSON, and nothing raises."""
     from centinela.alerts.channels.email import EmailTransport
 
-    messages = []
-
-    class Handler:
-        async def handle_DATA(self, server, smtp_session, envelope):  # noqa: N802
-            messages.append(envelope)
-            return "250 OK"
-
-    port = _free_port()
-    ctl = Controller(Handler(), hostname="127.0.0.1", port=port)
-    ctl.start()
-    try:
-        monkeypatch.setenv("CENTINELA_SMTP_HOST", "127.0.0.1")
-        monkeypatch.setenv("CENTINELA_SMTP_PORT", str(port))
-        get_settings.cache_clear()
-
+    with _smtp_server(monkeypatch) as messages:
         class Target:
             target = "informes@digemid.minsa.gob.pe"
 
         EmailTransport().notify(Target(), {  # type: ignore[arg-type]
             "title": "Informe trimestral interinstitucional: tercer trimestre de 2026",
             "summary": {"fentanyl_mg": 1234.5, "alerts": 7}}, "quarterly_report", 1)
-    finally:
-        ctl.stop()
     text = messages[0].content.decode()
     assert "Informe trimestral interinstitucional" in text and '"fentanyl_mg": 1234.5' in text

@@ -11,7 +11,7 @@ from centinela.config import get_settings
 _PSN = re.compile(r"^PSN:[A-Za-z0-9_-]{4,64}$")
 DOCUMENT_KINDS = frozenset({"DNI", "CE", "PAS"})
 # Separators people type inside a document number ("45.678.912", "45 678 912", "45-678-912").
-_SEPARATORS = str.maketrans("", "", " .-_/")
+DOCUMENT_SEPARATORS = str.maketrans("", "", " .-_/")
 
 
 class DocumentError(ValueError):
@@ -34,7 +34,7 @@ def document_key(value: str) -> str:
     if not sep or kind not in DOCUMENT_KINDS:
         raise DocumentError("documento no válido / patient_id must be DNI:, CE:, PAS: followed "
                             "by the number, or a PSN: token")
-    compact = number.translate(_SEPARATORS).upper()
+    compact = number.translate(DOCUMENT_SEPARATORS).upper()
     if not compact:
         raise DocumentError(f"documento no válido / the {kind} number is missing")
     if not compact.isascii() or not compact.isalnum():

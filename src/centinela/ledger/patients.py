@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, aliased
 from centinela.config import get_settings
 from centinela.ledger.mme import daily_mme, days_covered, unit_mme
 from centinela.ledger.records import Movement
+from centinela.privacy import DOCUMENT_SEPARATORS
 from centinela.reference import ubigeo
 from centinela.reference.substances import diazepam_mg, substance_class
 from centinela.registry.models import Establishment, Product, Professional
@@ -97,9 +98,6 @@ class LookupRefused(ValueError):
     """The lookup lacks its attestation or has a malformed document (message is safe to show)."""
 
 
-_SEPARATORS = str.maketrans("", "", " .-_/")
-
-
 def valid_document(kind: str, number: str) -> str:
     """Return the document number checked for its type, or refuse it with a clear reason.
 
@@ -107,7 +105,7 @@ def valid_document(kind: str, number: str) -> str:
     with at least one digit. Spaces, dots and dashes that people type are ignored; the number
     is never echoed in the message.
     """
-    n = number.translate(_SEPARATORS).upper()
+    n = number.translate(DOCUMENT_SEPARATORS).upper()
     if kind == "DNI":
         if not (n.isdigit() and len(n) == 8):
             raise LookupRefused("document_dni: a DNI has exactly 8 digits")

@@ -19,7 +19,8 @@ from centinela.reference.ubigeo import departments
 
 class WebWords:
     """The web app's formatter and catalogues (``centinela.web.fmt``, ``codes.label``,
-    ``i18n.detector_label``, ``evidence.headline``): the quarterly report sits below the web
+    ``i18n.detector_label``, ``evidence.headline``, ``wording.same_period``): the quarterly
+    report sits below the web
     layer and cannot import it, so the web package hands them over at start
     (``centinela.web.report_words.register``, called by the app and the command line)."""
 
@@ -27,14 +28,16 @@ class WebWords:
     label: Any = None
     detector_label: Any = None
     headline: Any = None
+    same_period: Any = None
 
 
 WEB = WebWords()
 
 
-def use(fmt: Any, label: Any, detector_label: Any, headline: Any) -> None:
+def use(fmt: Any, label: Any, detector_label: Any, headline: Any, same_period: Any) -> None:
     """Register the web app's words (idempotent)."""
     WEB.fmt, WEB.label, WEB.detector_label, WEB.headline = fmt, label, detector_label, headline
+    WEB.same_period = same_period
 
 
 def web() -> WebWords:
@@ -61,7 +64,6 @@ RECORD_TYPES = {
 REJECTION_KINDS = {"invalid": "valor no válido",
                    "conflict": "conflicto (mismo identificador, otro contenido)"}
 _WHERE = re.compile(r"^(?P<rtype>[a-z_]+)\.(?P<field>[^ ]+) \((?P<kind>[a-z_]+)\)$")
-_SAME_RANGE = re.compile(r"\bentre (?P<a>[^,;:]+?) y (?P=a)\b")
 
 
 def num(value: float | int | None, digits: int = 1) -> str:
@@ -208,4 +210,4 @@ def rejection_where(where: str) -> str:
 
 def one_range(text: str) -> str:
     """Say "en agosto de 2026" where a sentence reads "entre agosto de 2026 y agosto de 2026"."""
-    return _SAME_RANGE.sub(lambda m: f"en {m['a']}", text or "")
+    return web().same_period(text or "", LANG)

@@ -406,8 +406,14 @@ class TransferNotReceived(Detector):
             by_receiver.setdefault(receiver, []).append(len(out))
             by_sender.setdefault(sender, {}).setdefault(receiver, []).append(len(out))
             out.append(self._alert(ctx, lines, horizon))
-        served = {int(snd): len(np.unique(f.counterparty[outs[eligible & (f.est[outs] == snd)]]))
-                  for snd in by_sender}
+        # Receivers each sender supplied: counted only for senders short at enough receivers.
+        many = [snd for snd, rs in by_sender.items() if len(rs) >= self.SENDER_MIN_RECEIVERS]
+        served: dict[int, int] = {}
+        if many:
+            mine = eligible & np.isin(f.est[outs], many)
+            pairs = np.unique(f.est[outs[mine]].astype(np.int64) * width_e + f.counterparty[outs[mine]])
+            snd, n = np.unique(pairs // width_e, return_counts=True)
+            served = dict(zip(snd.tolist(), n.tolist(), strict=True))
         out += self._roll_up_senders(ctx, out, by_sender, by_receiver, served)
         out += self._roll_up(ctx, out, by_receiver)
         for receiver, items in sorted(unheard.items()):
