@@ -506,6 +506,84 @@ def test_copy_batches_cut_into_runs_of_one_month():
     assert _as_copy(mixed)[5] is None
 
 
+def _loader_tables(conn, schema: str) -> list[str]:
+    return conn.execute(text(
+        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = :s AND c.relkind IN ('r', 'p') "
+        "AND (c.relname LIKE '%\\_new%' OR c.relname LIKE '\\_load%')"),
+        {"s": f"{schema}_parts"}).scalars().all()
+
+
+@pg_only
+def test_a_direct_load_that_fails_leaves_neither_rows_nor_loader_tables(engine, session,
+                                                                        data_dir, monkeypatch):
+    # The loader's tables are copied into and built by backends of their own, which commit as
+    # they go: an import that fails after its months were loaded and built must still leave
+    # nothing behind (not a row in movements, not a table in the partitions schema).
+    from centinela.ingest import writer
+    from centinela.ingest.service import ImportFailed
+
+    _direct(monkeypatch)
+    real = writer.MonthLoader.merge
+    seen: list[list[str]] = []
+
+    def merge(self, import_id):
+        self._wait()
+        with engine.begin() as conn:  # another connection sees the committed loader
+            seen.append(_loader_tables(conn, schema))
+        real(self, import_id)
+        raise RuntimeError("disk full")  # after the months were attached, before the commit
+
+    monkeypatch.setattr(writer.MonthLoader, "merge", merge)
+    with engine.begin() as conn:
+        schema = conn.execute(text("SELECT current_schema()")).scalar()
+    write_registry(data_dir)
+    write_csv(data_dir, "movements", _receipts("J", "2017-01", 4) + _receipts("F", "2017-02", 4))
+    with pytest.raises(ImportFailed):
+        import_directory(engine, data_dir, realtime=False)
+    assert seen and any(t.startswith("_load_") for t in seen[0])  # it was there, committed
+    with engine.begin() as conn:
+        assert _loader_tables(conn, schema) == []
+        assert conn.execute(text("SELECT count(*) FROM movements")).scalar() == 0
+        assert not {"movements_2017_01", "movements_2017_02"} & _months(conn)
+
+
+@pg_only
+def test_maintenance_drops_the_loader_of_an_import_whose_process_died(engine):
+    # A loader is named after the backend that copies into it: while that backend lives the
+    # loader is in use; once it is gone (the importing process died) the job drops it.
+    with engine.begin() as conn:
+        schema = conn.execute(text("SELECT current_schema()")).scalar()
+    live = engine.connect()
+    pid = live.execute(text("SELECT pg_backend_pid()")).scalar()
+    with engine.begin() as conn:
+        used = set(conn.execute(text("SELECT pid FROM pg_stat_activity")).scalars())
+        dead = next(p for p in range(4_000_000, 4_100_000) if p not in used)
+        for owner in (pid, dead):
+            conn.execute(text(
+                f'CREATE TABLE "{schema}_parts"._load_{owner}_1_0 (LIKE movements) '
+                "PARTITION BY RANGE (occurred_at)"))
+            conn.execute(text(
+                f'CREATE TABLE "{schema}_parts"."movements_2016_01_new_{owner}_1_0" '
+                f'PARTITION OF "{schema}_parts"._load_{owner}_1_0 '
+                "FOR VALUES FROM ('2016-01-01') TO ('2016-02-01')"))
+    with engine.begin() as conn:
+        assert maintain(conn, ahead=0).swept == [f"_load_{dead}_1_0"]
+        left = _loader_tables(conn, schema)
+    assert sorted(left) == sorted([f"_load_{pid}_1_0", f"movements_2016_01_new_{pid}_1_0"])
+    live.invalidate()  # the backend ends, as when its process dies
+    live.close()
+    for _ in range(100):  # the server forgets the backend a moment after it ends
+        with engine.begin() as conn:  # (statistics views are read once per transaction)
+            if not conn.execute(text("SELECT count(*) FROM pg_stat_activity WHERE pid = :p"),
+                                {"p": pid}).scalar():
+                break
+        time.sleep(0.05)
+    with engine.begin() as conn:
+        assert maintain(conn, ahead=0).swept == [f"_load_{pid}_1_0"]
+        assert _loader_tables(conn, schema) == []
+
+
 @pg_only
 def test_direct_load_through_the_child_copies_runs_into_their_month(engine, session, data_dir,
                                                                      monkeypatch):

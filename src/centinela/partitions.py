@@ -42,10 +42,11 @@ class Maintenance:
     archived: list[str] = field(default_factory=list)
     dropped: list[str] = field(default_factory=list)
     analyzed: list[str] = field(default_factory=list)  # partitions whose statistics were stale
+    swept: list[str] = field(default_factory=list)  # loaders left by imports that died
 
     def as_dict(self) -> dict:
         return {"created": self.created, "moved": self.moved, "archived": self.archived,
-                "dropped": self.dropped, "analyzed": self.analyzed}
+                "dropped": self.dropped, "analyzed": self.analyzed, "swept": self.swept}
 
 
 def month_start(day: dt.date | dt.datetime) -> dt.date:
@@ -180,7 +181,26 @@ def maintain(conn: Connection, ahead: int | None = None, now: dt.datetime | None
     if retention:
         _retire(conn, add_months(this, -retention), archive, archive_schema, done)
     _analyze_stale(conn, parts_schema, done)
+    _sweep_loaders(conn, parts_schema, done)
     return done
+
+
+def _sweep_loaders(conn: Connection, parts_schema: str, done: Maintenance) -> None:
+    """Drop the loaders (with their month tables) of bulk imports whose process died.
+
+    A bulk import commits its loader apart (``centinela.ingest.writer.MonthLoader``), named
+    ``_load_<pid>_…`` after the backend that copies into it; an import that fails drops it
+    itself. One whose backend no longer exists was left by a process that died: never
+    attached, invisible to every reader, only disk to give back."""
+    rows = conn.execute(text(
+        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = :s AND c.relkind = 'p' AND c.relname ~ '^_load_[0-9]+_[0-9]+_[0-9]+$' "
+        "AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a "
+        "WHERE a.pid = split_part(c.relname, '_', 3)::int) ORDER BY c.relname"),
+        {"s": parts_schema}).scalars().all()
+    for name in rows:
+        conn.execute(text(f"DROP TABLE IF EXISTS {qualified(parts_schema, name)}"))
+        done.swept.append(name)
 
 
 # A partition is re-analyzed when never analyzed, or when rows changed since its last

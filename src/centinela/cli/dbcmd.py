@@ -51,7 +51,8 @@ def partitions_cmd(
                        f"moved out of the default: {done.moved or '-'}; "
                        f"archived: {', '.join(done.archived) or '-'}; "
                        f"dropped: {', '.join(done.dropped) or '-'}; "
-                       f"statistics refreshed: {len(done.analyzed)}")
+                       f"statistics refreshed: {len(done.analyzed)}; "
+                       f"loaders of dead imports dropped: {len(done.swept)}")
         for p in partitions(conn):
             span = f"{p['from']} – {p['to']}" if p["from"] else "default"
             typer.echo(f"{p['schema']}.{p['name']}\t{span}\t~{p['rows']} rows")

@@ -226,6 +226,7 @@ def run_import(engine: Engine, label: str, channel: str, sources: list[Source],
     with session_scope(engine) as session:
         check_pseudonym_key(session, now)
     spare = _spawn_ahead(sources)
+    ctx: IntakeContext | None = None
     try:
         with session_scope(engine) as session:
             run = ImportRun(source=label[:500], channel=channel, started_at=now, status="running",
@@ -260,6 +261,8 @@ def run_import(engine: Engine, label: str, channel: str, sources: list[Source],
         report.finished_at = utcnow()
         report.error = describe(exc)
         log.error("import %s failed and was rolled back: %s", report.import_id, report.error)
+        if ctx is not None and ctx.bulk is not None:
+            ctx.bulk.discard()  # tables a bulk load committed apart (``writer.MonthLoader``)
         raise ImportFailed(report) from exc
     finally:
         worker.discard(spare)  # unused (or already finished): never left running

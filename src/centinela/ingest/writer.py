@@ -47,6 +47,13 @@ class Bulk:
         self._staged: set[str] = set()
         self.stage: MovementStage | None = None
         self.duplicates = 0  # rows told duplicates before a merge (``MonthLoader._restage``)
+        self.loaders: list[MonthLoader] = []  # loads with tables committed apart
+
+    def discard(self) -> None:
+        """The import's transaction did not commit: drop what its loads committed apart."""
+        for loader in self.loaders:
+            loader.discard()
+        self.loaders = []
 
     def insert_ignore(self, table: str, columns: Sequence[str], rows: list[tuple],
                       conflict: Sequence[str], lines: Sequence[int] | None = None) -> int:
@@ -403,12 +410,21 @@ class MonthLoader:
 
     A month whose rows have stopped coming (the file is past it: a batch holds only later
     months) and that may be loaded apart gets its primary key, secondary indexes, statistics
-    and unique key built while the child still validates the rest of the file: the builds are
-    sent without waiting (``send_query``) and the batches that arrive meanwhile wait in memory
-    until they end. Rows that still come for that month later are maintained in its indexes.
-    The key hashes so far are checked before a unique key is built, and the unique key and
-    every later ``COPY`` run under a savepoint: a repeated key that meets it ends the early
-    builds and sends the end to ``MovementStage``, never an error.
+    and unique key built while the child still validates the rest of the file. Rows that
+    still come for that month later are maintained in its indexes. The key hashes so far are
+    checked before a unique key is built: a repeated key that meets it ends the early builds
+    and sends the end to ``MovementStage``, never an error.
+
+    Two backends of the import's own share the server's work (``_Side``): one creates the
+    loader and ``COPY``s the batches, the other builds the finished months (sent without
+    waiting, ``send_query``), so that copying, building and the child's validation run at
+    once; at the end both build the last months. They commit as they go (autocommit): the
+    loader is invisible to readers of ``movements`` until the import's own transaction
+    attaches its months, and ``discard`` (an import that fails) or ``partitions.maintain``
+    (a process that died; the tables carry the copying backend's pid) drops what is left.
+    Each ``COPY`` round is one transaction, so a round that meets an early unique key leaves
+    nothing behind. The import's own connection touches the loader only at the end, after
+    the builds, so no lock of its can hold a build up.
     """
 
     def __init__(self, bulk: Bulk, table: str, columns: Sequence[str],
@@ -423,31 +439,37 @@ class MonthLoader:
         self.months: dict[dt.date, list] = {}  # month → [rows, may be apart (guess), queued]
         self.opening: list[dt.date] = []  # months seen whose loader table is not created yet
         self.current: dt.date | None = None
-        self.waiting: list = []  # batches held while a build runs
+        self.waiting: list = []  # batches not copied yet
         self.queue: list[str] = []  # statements to send without waiting
-        self.busy: list[str] | None = None  # the statements in flight
         self.built: set[str] = set()  # statements done
         self.uniques: set[str] = set()  # month tables whose unique key was built early
         self.repeated = False  # a key repeats in the file (known before the end)
         conn = bulk.session.connection()
         self.conn = conn
         self.cur = bulk.raw.cursor()
+        bind = bulk.session.get_bind()
+        engine = getattr(bind, "engine", bind)
+        self.copier = _Side(engine)
+        self.builder = _Side(engine)
+        bulk.loaders.append(self)
         self.months_bulk = BulkMonths(self.cur, conn, table, [])
-        self.loader = self.months_bulk.loader
+        # Names of this load: the copying backend's pid first (``partitions.maintain`` drops
+        # the loader of a backend that is gone), then this process's and its load count.
+        self.months_bulk.tag = f"{self.copier.pid}_{os.getpid()}_{next(_LOADS)}"
+        self.loader = self.months_bulk.loader = qualified(
+            self.months_bulk.parts, f"_load_{self.months_bulk.tag}")
         parts = self.months_bulk.parts
         attached = {p["name"]: qualified(p["schema"], p["name"]) for p in partitions(conn)}
         self.attached = attached
-        self.cur.execute(f"CREATE TABLE {self.loader} (LIKE {table} INCLUDING DEFAULTS) "
-                         "PARTITION BY RANGE (occurred_at)")
-        self.cur.execute(f"CREATE TABLE {qualified(parts, f'_load_{self.months_bulk.tag}_rest')} "
-                         f"PARTITION OF {self.loader} DEFAULT")
+        copier = self.copier.cur
+        copier.execute(f"CREATE TABLE {self.loader} (LIKE {table} INCLUDING DEFAULTS) "
+                       "PARTITION BY RANGE (occurred_at)")
+        copier.execute(f"CREATE TABLE {qualified(parts, f'_load_{self.months_bulk.tag}_rest')} "
+                       f"PARTITION OF {self.loader} DEFAULT")
         self.copy_sql = f"COPY {self.loader} ({', '.join(self.columns)}) FROM STDIN"
         self.leaf_sql: dict[str, str] = {}
         self.cur.execute("SHOW default_statistics_target")
         self.target = int(self.cur.fetchone()[0])
-        self.cur.execute("SHOW max_parallel_maintenance_workers")
-        self.helpers = int(self.cur.fetchone()[0])
-        self.cur.execute("SET LOCAL max_parallel_maintenance_workers = 0")
 
     # -- loading ---------------------------------------------------------------------------
     def add(self, rows, lines: Sequence[int]) -> None:
@@ -509,13 +531,15 @@ class MonthLoader:
         return bool(keys.size > 1 and (keys[1:] == keys[:-1]).any())
 
     def _open(self, month: dt.date) -> None:
-        """Create the month's table in the loader; note whether it may be loaded apart.
+        """Create the month's table in the loader, with the CHECK of its range that ATTACH
+        needs (checked row by row as rows come, not by a scan at the end); note whether the
+        month may be loaded apart.
 
         A guess that reads no table (a lock taken on a partition here, before the advisory
         lock, could deadlock with another import attaching a month): the month may be loaded
         apart unless the statistics count live rows in its partition. ``merge`` decides, by
         reading, under the lock."""
-        cur, parts = self.cur, self.months_bulk.parts
+        cur, parts = self.copier.cur, self.months_bulk.parts
         existing = self.attached.get(partition_name(month))
         eligible = True
         if existing is not None:
@@ -524,49 +548,52 @@ class MonthLoader:
             eligible = not cur.fetchone()[0]
         cur.execute(f"CREATE TABLE {qualified(parts, self.months_bulk._new(month))} PARTITION "
                     f"OF {self.loader} FOR VALUES FROM ('{month}') TO ('{add_months(month, 1)}')")
+        check = next(x for x in self.months_bulk.statements(month) if " CHECK " in x)
+        cur.execute(check)
+        self.built.add(check)
         self.months[month][1] = eligible
 
     def _early(self, month: dt.date) -> list[str]:
         """The month's keys and indexes, then its planner statistics: built while the file
-        goes on. A unique key is built under a savepoint (``UNIQUE_EARLY``): a key repeated
-        since the last check makes it fail, which only sends the end to ``MovementStage``."""
-        out = [x for x in self.months_bulk.statements(month) if "CHECK" not in x]
+        goes on. The unique key goes last and alone: a key repeated since the last check makes
+        it fail, which only sends the end to ``MovementStage``."""
+        out = [x for x in self.months_bulk.statements(month, frozenset(self.built))]
         unique = [x for x in out if "UNIQUE" in x]
         out = [x for x in out if "UNIQUE" not in x]
-        out.append(f"SET LOCAL default_statistics_target = {ANALYZE_TARGET}; ANALYZE "
-                   f"{qualified(self.months_bulk.parts, self.months_bulk._new(month))}; "
-                   f"SET LOCAL default_statistics_target = {self.target}")
-        return out + [f"{UNIQUE_EARLY}{x}; RELEASE SAVEPOINT early_key" for x in unique]
+        out.append(self._analyze(month))
+        return out + [f"{UNIQUE_EARLY}{x}" for x in unique]
+
+    def _analyze(self, month: dt.date) -> str:
+        # The sides' statistics target is ANALYZE_TARGET (``_Side``): a small sample.
+        return f"ANALYZE {qualified(self.months_bulk.parts, self.months_bulk._new(month))}"
 
     def _copy(self) -> None:
-        """COPY the waiting batches (no build may be in flight); months first opened."""
+        """COPY the waiting batches through the copying backend, in one transaction; months
+        first opened. A round that meets an early unique key (a key repeated in the file)
+        leaves nothing: the unique keys are dropped and the round copied again."""
         while self.opening:
             self._open(self.opening.pop(0))
         if not self.waiting:
             return
-        guard = self.uniques and not self.repeated
-        if guard:  # a month has its unique key: a repeated key must not abort the import
-            self.cur.execute("SAVEPOINT loader_copy")
         try:
             # Row tuples through the driver; the child's COPY text as it is (NULL ''), each
             # run of one month straight into that month's table (no routing of every row).
-            for target, chunks in self._segments():
-                with self.cur.copy(target) as copy:
-                    for chunk in chunks:
-                        if isinstance(chunk, list):
-                            for row in chunk:
-                                copy.write_row(row)
-                        else:
-                            copy.write(chunk)
+            with self.copier.pg.transaction():
+                for target, chunks in self._segments():
+                    with self.copier.cur.copy(target) as copy:
+                        for chunk in chunks:
+                            if isinstance(chunk, list):
+                                for row in chunk:
+                                    copy.write_row(row)
+                            else:
+                                copy.write(chunk)
         except Exception as exc:
-            if not guard or getattr(exc, "sqlstate", None) != UNIQUE_VIOLATION:
+            if not self.uniques or getattr(exc, "sqlstate", None) != UNIQUE_VIOLATION:
                 raise
-            self.cur.execute("ROLLBACK TO SAVEPOINT loader_copy")
+            self._wait()
             self._drop_uniques()
             self._copy()
             return
-        if guard:
-            self.cur.execute("RELEASE SAVEPOINT loader_copy")
         self.waiting = []
 
     def _segments(self) -> list[tuple[str, list]]:
@@ -605,44 +632,42 @@ class MonthLoader:
         """A key repeats in the file: drop the unique keys built early (the end goes to
         ``MovementStage``, which reads the loaded rows again)."""
         self.repeated = True
+        cur = self.copier.cur
         for table in sorted(self.uniques):
-            self.cur.execute("SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass "
-                             "AND contype = 'u'", (table,))
-            for (name,) in self.cur.fetchall():
-                self.cur.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+            cur.execute("SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass "
+                        "AND contype = 'u'", (table,))
+            for (name,) in cur.fetchall():
+                cur.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
         self.uniques.clear()
 
+    @property
+    def busy(self) -> list[str] | None:
+        """The statements the building backend runs now, if any."""
+        return self.builder.busy
+
     def _pump(self) -> None:
-        """Copy the waiting batches unless a build runs; send the next queued build."""
-        pg = self.bulk.raw.pgconn
-        if self.busy:
-            pg.consume_input()
-            if pg.is_busy():
-                return
-            self._result()
+        """Copy the waiting batches; send the next queued build if none runs."""
+        side = self.builder
+        if side.busy and side.ready():
+            self._result(side)
         self._copy()
-        if self.queue and not self.repeated:
-            # Back to back on the server: every queued statement up to a unique key (which
-            # goes alone, under its savepoint).
+        if self.queue and not self.repeated and not side.busy:
+            # Back to back on the server: the queued statements up to a unique key (which
+            # goes alone). One month at a time: a build holds no lock on another month's
+            # table, so a COPY into that month never waits for it.
             n = 1 if self.queue[0].startswith(UNIQUE_EARLY) else next(
                 (i for i, x in enumerate(self.queue) if x.startswith(UNIQUE_EARLY)),
                 len(self.queue))
-            self.busy, self.queue = self.queue[:n], self.queue[n:]
-            pg.send_query("; ".join(self.busy).encode())
+            unit, self.queue = self.queue[:n], self.queue[n:]
+            side.send(unit)
 
-    def _result(self) -> None:
-        from psycopg import pq
-
-        pg = self.bulk.raw.pgconn
-        error = state = None
-        while (res := pg.get_result()) is not None:
-            if res.status == pq.ExecStatus.FATAL_ERROR and error is None:
-                error = (res.error_message or b"").decode("utf-8", "replace")
-                state = (res.error_field(pq.DiagnosticField.SQLSTATE) or b"").decode()
-        done, self.busy = self.busy or [], None
+    def _result(self, side: _Side) -> None:
+        """Take the result of ``side``'s statements in flight: note them built; a repeated key
+        met by an early unique key drops the unique keys; any other error raises."""
+        done = side.busy or []
+        error, state = side.result()
         unique = len(done) == 1 and done[0].startswith(UNIQUE_EARLY)
         if error is not None and unique and state == UNIQUE_VIOLATION:
-            self.cur.execute("ROLLBACK TO SAVEPOINT early_key")
             self._drop_uniques()
             return
         if error is not None:
@@ -651,21 +676,32 @@ class MonthLoader:
             raise psycopg.DatabaseError(error)
         for sql in done:
             if sql.startswith(UNIQUE_EARLY):
-                self.uniques.add(sql.split()[4])  # SAVEPOINT early_key; ALTER TABLE <t> …
-                sql = sql[len(UNIQUE_EARLY):].split("; RELEASE SAVEPOINT")[0]
+                sql = sql[len(UNIQUE_EARLY):]
+                self.uniques.add(sql.split()[2])  # ALTER TABLE <t> ADD UNIQUE …
             self.built.add(sql)
 
     def _wait(self) -> None:
-        """Wait for the build in flight, if any (the connection is needed)."""
+        """Wait for the build in flight, if any."""
+        while self.builder.busy:
+            self.builder.wait()
+            self._result(self.builder)
+
+    def _build_all(self, units: list[list[str]]) -> None:
+        """Run ``units`` (each a list of statements on one month's table) on both backends at
+        once, each taking the next unit as it finishes one."""
         import select
 
-        pg = self.bulk.raw.pgconn
-        while self.busy:
-            pg.consume_input()
-            if not pg.is_busy():
-                self._result()
-                break
-            select.select([pg.socket], [], [], 1.0)
+        sides = (self.builder, self.copier)
+        pending = list(units)
+        while pending or any(s.busy for s in sides):
+            for side in sides:
+                if side.busy and side.ready():
+                    self._result(side)
+                if not side.busy and pending:
+                    side.send(pending.pop(0))
+            busy = [s for s in sides if s.busy]
+            if busy and not any(s.ready() for s in busy):
+                select.select([s.pg.pgconn.socket for s in busy], [], [], 1.0)
 
     # -- the end -----------------------------------------------------------------------------
     def merge(self, import_id: int) -> tuple[int, list[tuple]]:
@@ -675,7 +711,6 @@ class MonthLoader:
         self._copy()
         self.queue = []
         cur, table = self.cur, self.table
-        cur.execute(f"SET LOCAL max_parallel_maintenance_workers = {self.helpers}")
         cur.execute("SELECT pg_advisory_xact_lock(%s)", (MERGE_LOCK,))
         repeated = self.repeated or self._repeats()
         self.hashes = []
@@ -685,9 +720,11 @@ class MonthLoader:
             # months not analyzed yet, it bets on a nested loop that probes every partition's
             # index once per loaded row (8.8 s for 1 M rows into empty months). Counting asks
             # for the cheapest whole plan: a hash semi-join (9 ms when nothing is stored).
-            cur.execute(f"SELECT count(*) FROM {self.loader} l WHERE EXISTS "  # noqa: S608
-                        f"(SELECT 1 FROM {table} m WHERE {match})")
-            repeated = cur.fetchone()[0] > 0
+            # Read by the copying backend: the import's own connection takes no lock on the
+            # loader before the last builds (they would wait for its commit).
+            self.copier.cur.execute(f"SELECT count(*) FROM {self.loader} l WHERE EXISTS "  # noqa: S608
+                                    f"(SELECT 1 FROM {table} m WHERE {match})")
+            repeated = self.copier.cur.fetchone()[0] > 0
         if repeated:
             return self._restage(import_id)
         parts = self.months_bulk.parts
@@ -709,39 +746,44 @@ class MonthLoader:
                 ok = not cur.fetchone()[0]
             if ok:
                 chosen.append((month, existing))
+        bm = self.months_bulk
+        # The chosen months' keys, indexes and statistics not built yet: on both backends.
+        units = []
+        for month, _old in chosen:
+            todo = bm.statements(month, frozenset(self.built))
+            if self._analyze(month) not in self.built:
+                todo.append(self._analyze(month))
+            if todo:
+                units.append(todo)
+        self._build_all(units)
         inserted = self.count
         keep = {m for m, _old in chosen}
         for month in sorted(self.months):
             if month in keep:
                 continue
             # Row by row into movements (ids kept: drawn in file order).
-            part = qualified(parts, self.months_bulk._new(month))
+            part = qualified(parts, bm._new(month))
             cur.execute(f"INSERT INTO {table} SELECT * FROM {part} ORDER BY id "  # noqa: S608
                         "ON CONFLICT DO NOTHING")
             inserted -= self.months[month][0] - cur.rowcount
-        rest = qualified(parts, f"_load_{self.months_bulk.tag}_rest")
+        rest = qualified(parts, f"_load_{bm.tag}_rest")
         cur.execute(f"SELECT count(*) FROM {rest}")  # noqa: S608
         if cur.fetchone()[0]:  # pragma: no cover - every month has its table in the loader
             cur.execute(f"INSERT INTO {table} SELECT * FROM {rest} ORDER BY id "  # noqa: S608
                         "ON CONFLICT DO NOTHING")
-        bm = self.months_bulk
         bm.months = chosen
         for month, _old in chosen:
             cur.execute(f"ALTER TABLE {self.loader} DETACH PARTITION "
                         f"{qualified(parts, bm._new(month))}")
-            for sql in bm.statements(month, frozenset(self.built)):
-                cur.execute(sql)
         cur.execute(f"DROP TABLE {self.loader}")
-        analyzed = {m for m, _old in chosen if any(
-            x.startswith("SET LOCAL default_statistics_target") and bm._new(m) in x
-            for x in self.built)}
-        inserted = bm.attach_all(inserted, analyzed)
+        inserted = bm.attach_all(inserted, keep)
         self._done()
         return inserted, []
 
     def _restage(self, import_id: int) -> tuple[int, list[tuple]]:
         """A key repeats in the file or is stored: hand the rows, with their lines, to a
         ``MovementStage`` and let its merge tell duplicates and conflicts apart."""
+        self._close_sides()
         stage = MovementStage(self.bulk, self.table, self.columns, self.key)
         cols = ", ".join(self.columns)
         # The stage's own duplicate rule, applied before the rows are staged (a re-sent year
@@ -760,8 +802,99 @@ class MonthLoader:
         return stage.merge(import_id)
 
     def _done(self) -> None:
+        self._close_sides()
         self.cur.close()
         self.bulk.stage = None
+
+    def _close_sides(self) -> None:
+        for side in (self.builder, self.copier):
+            side.close()
+
+    def discard(self) -> None:
+        """After the import's transaction ended without committing this load: drop the loader
+        (the sides committed it) with what it still holds. Idempotent; never raises."""
+        self._close_sides()
+        try:
+            with _Side(self.copier.engine) as side:
+                side.cur.execute(f"DROP TABLE IF EXISTS {self.loader}")
+        except Exception:  # noqa: BLE001 - partitions.maintain drops it later
+            log.warning("could not drop the loader %s of a failed import", self.loader,
+                        exc_info=True)
+
+
+class _Side:
+    """A second connection of the import's own, from the engine's pool, in autocommit: the
+    loader's ``COPY``s or its builds run there at the same time as the other work.
+
+    Its session settings (asynchronous commit: the import's own commit, later, flushes the
+    WAL before it; a small statistics sample; no parallel workers: the two sides already use
+    both cores) never go back to the pool: the connection is closed at the end."""
+
+    def __init__(self, engine) -> None:
+        self.engine = engine
+        self.fairy = engine.raw_connection()
+        self.pg = self.fairy.driver_connection
+        self.pg.rollback()  # the pool's ping may have opened a transaction
+        self.pg.autocommit = True
+        self.cur = self.pg.cursor()
+        self.cur.execute("SET synchronous_commit = off")
+        self.cur.execute(f"SET default_statistics_target = {ANALYZE_TARGET}")
+        self.cur.execute("SET max_parallel_maintenance_workers = 0")
+        self.cur.execute("SELECT pg_backend_pid()")
+        self.pid = int(self.cur.fetchone()[0])
+        self.busy: list[str] | None = None
+        self.closed = False
+
+    def __enter__(self) -> _Side:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def send(self, statements: list[str]) -> None:
+        """Send ``statements`` without waiting (one implicit transaction)."""
+        self.busy = statements
+        text = "; ".join(x[len(UNIQUE_EARLY):] if x.startswith(UNIQUE_EARLY) else x
+                         for x in statements)
+        self.pg.pgconn.send_query(text.encode())
+
+    def ready(self) -> bool:
+        pg = self.pg.pgconn
+        pg.consume_input()
+        return not pg.is_busy()
+
+    def wait(self) -> None:
+        import select
+
+        while self.busy and not self.ready():
+            select.select([self.pg.pgconn.socket], [], [], 1.0)
+
+    def result(self) -> tuple[str | None, str | None]:
+        """The statements in flight have ended: their first error and its SQLSTATE, if any."""
+        from psycopg import pq
+
+        error = state = None
+        while (res := self.pg.pgconn.get_result()) is not None:
+            if res.status == pq.ExecStatus.FATAL_ERROR and error is None:
+                error = (res.error_message or b"").decode("utf-8", "replace")
+                state = (res.error_field(pq.DiagnosticField.SQLSTATE) or b"").decode()
+        self.busy = None
+        return error, state
+
+    def close(self) -> None:
+        """Close the connection (statements in flight are cancelled); never back to the pool
+        with this session's settings."""
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            if self.busy:
+                self.pg.cancel()
+            self.cur.close()
+        except Exception:  # noqa: BLE001 - the connection goes anyway
+            log.debug("closing an import side connection", exc_info=True)
+        self.fairy.invalidate()
+        self.busy = None
 
 
 def _month(text: str) -> dt.date:
