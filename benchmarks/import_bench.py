@@ -217,6 +217,27 @@ def centinela_import(folder: Path, url: str, realtime: bool = True,
     return report.as_dict(), total, {"seconds": round(total - (t1 - t0), 1), "result": rt}
 
 
+def settle(max_s: float = 30.0) -> None:
+    """Let the disk catch up before a measured step: flush what earlier steps wrote (the
+    SQLite phase leaves about a gigabyte of dirty pages, which the kernel otherwise writes back
+    during the PostgreSQL steps) and wait until little is left to write. Called before each
+    measured step, baselines included, so that each starts from the same quiet state."""
+    os.sync()
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < max_s:
+        pending = 0
+        try:
+            for line in Path("/proc/meminfo").read_text().splitlines():
+                if line.startswith(("Dirty:", "Writeback:")):
+                    pending += int(line.split()[1])
+        except OSError:
+            return
+        if pending < 16 * 1024:  # KiB
+            break
+        time.sleep(0.2)
+    time.sleep(1.0)
+
+
 def machine() -> str:
     cpu = platform.processor() or platform.machine()
     try:
@@ -254,6 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     size = (data / "movements.csv").stat().st_size / 2**20
     print(f"wrote {args.rows:,} movements ({size:.0f} MiB) in {time.perf_counter() - t0:.1f} s")
 
+    settle()
     with PeakRSS() as mem_b:
         n, secs_b = baseline_sqlite(data, work / "baseline.db")
     rate_b = n / secs_b
@@ -267,6 +289,7 @@ def main(argv: list[str] | None = None) -> int:
     print("validation: " + ("in a second process (centinela.ingest.worker)" if second
                             else "in the importing process"))
 
+    settle()
     with PeakRSS() as mem_c:
         report, secs_c, rt = centinela_import(
             data, f"sqlite:///{work / 'centinela.db'}", args.realtime)
@@ -302,10 +325,12 @@ def _bench_pg(data: Path, url: str, realtime: bool = True) -> float | None:
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
     try:
+        settle()
         n, secs_b = baseline_pg(data, url, schema)
         print(f"PostgreSQL baseline (csv → COPY, no constraints): {n:,} rows in {secs_b:.1f} s = "
               f"{n / secs_b:,.0f} rows/s")
         sep = "&" if "?" in url else "?"
+        settle()
         with PeakRSS() as mem:
             report, secs, rt = centinela_import(
                 data, f"{url}{sep}options=-csearch_path%3D{schema}", realtime)

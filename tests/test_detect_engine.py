@@ -141,6 +141,47 @@ def test_realtime_rules_raise_and_route_alerts_for_one_import(session):
     assert report.results[0].updated == 1
 
 
+def test_realtime_second_pass_reads_the_windows_only_when_they_hold_other_movements(
+        session, monkeypatch):
+    # The first pass reads the import's recent events; the second completes each finding
+    # with the subject's other movements in its window. With none there (a first import), it
+    # is skipped; with an earlier shipment to the same receiver that month, it runs and the
+    # alert counts both.
+    from centinela.detect import realtime
+
+    passes: list[int] = []
+    real = realtime._run
+
+    def counted(*args):
+        passes.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(realtime, "_run", counted)
+    base_products(session)
+    est(session, "D1", "distributor")
+    est(session, "BAD", authorized=False)
+    runs = []
+    for _ in range(2):
+        runs.append(ImportRun(source="api", channel="api", started_at=T, status="completed"))
+        session.add(runs[-1])
+    session.flush()
+    mv(session, "transfer_out", "D1", FENT_AMP, 20, T, counterparty_id="BAD",
+       import_id=runs[0].id)
+    session.flush()
+    assert after_import(session, runs[0].id, now=T) == 1
+    assert len(passes) == 1  # nothing else in the window: one pass
+    session.commit()
+    passes.clear()
+    mv(session, "transfer_out", "D1", FENT_AMP, 5, days(T, 2), counterparty_id="BAD",
+       import_id=runs[1].id)
+    session.flush()
+    assert after_import(session, runs[1].id, now=days(T, 2)) == 1
+    assert len(passes) == 2
+    session.commit()
+    alert = session.query(Alert).filter_by(detector="unauthorized_receiver").one()
+    assert alert.evidence["units"] == 25
+
+
 @pytest.mark.parametrize("listed", [0, 5_000])
 def test_realtime_serials_listed_or_as_a_subquery_find_the_same_reuse(session, monkeypatch,
                                                                       listed):

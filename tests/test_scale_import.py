@@ -332,6 +332,56 @@ def test_direct_load_builds_finished_months_while_the_file_goes_on(engine, sessi
 
 
 @pg_only
+def test_a_column_empty_in_the_months_before_gets_its_index_before_its_rows(engine, session,
+                                                                         data_dir, monkeypatch):
+    # Once a month is analyzed, a later month's table gets the partial indexes of the columns
+    # that month left empty (serial here) before its rows come, maintained row by row rather
+    # than built by a scan at the end; a row that does hold a serial is in the index.
+    from centinela.ingest import writer
+
+    _direct(monkeypatch)
+    sparse: list[set[str]] = []
+    real_sparse = writer.MonthLoader._sparse
+
+    def spy(self):
+        got = real_sparse(self)
+        sparse.append(got)
+        return got
+
+    monkeypatch.setattr(writer.MonthLoader, "_sparse", spy)
+    pump = writer.MonthLoader._pump
+
+    def finish(self):  # each build ends before the next batch (the statistics exist)
+        pump(self)
+        self._wait()
+
+    monkeypatch.setattr(writer.MonthLoader, "_pump", finish)
+    write_registry(data_dir)
+    rows = _receipts("J", "2016-01", 4) + _receipts("F", "2016-02", 4)
+    late = _receipts("A", "2016-04", 4)
+    late[2]["serial"] = "SN-LATE-1"
+    rows += late
+    write_csv(data_dir, "movements", rows)
+    fr = import_directory(engine, data_dir, realtime=False).files[-1]
+    assert (fr.accepted, fr.rejected) == (12, 0)
+    assert sparse[0] == set() and "serial" in sparse[-1]  # none known at first, then serial
+    with engine.begin() as conn:
+        schema = conn.execute(text("SELECT current_schema()")).scalar()
+        parent = conn.execute(text(
+            "SELECT count(*) FROM pg_index WHERE indrelid = 'movements'::regclass")).scalar()
+        child = conn.execute(text("SELECT count(*) FROM pg_index WHERE indrelid = "
+                                  "to_regclass(:n)"), {"n": f'"{schema}_parts".movements_2016_04'}
+                             ).scalar()
+        assert child == parent
+        conn.execute(text("SET LOCAL enable_seqscan = off"))
+        plan = " ".join(conn.execute(text(
+            "EXPLAIN SELECT event_id FROM movements WHERE serial = 'SN-LATE-1'")).scalars())
+        assert "serial" in plan and "Seq Scan" not in plan
+        assert conn.execute(text("SELECT event_id FROM movements WHERE serial = 'SN-LATE-1'")
+                            ).scalars().all() == [late[2]["event_id"]]
+
+
+@pg_only
 def test_direct_load_tells_late_repeats_and_stored_keys_apart(engine, session, data_dir,
                                                               monkeypatch):
     # Keys that repeat after their month was built (same content: a duplicate; other time:

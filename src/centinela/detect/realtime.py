@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, or_, select, true
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -57,7 +57,10 @@ def after_import(session: Session, import_id: int, now: dt.datetime | None = Non
     # Second pass: complete each finding's evidence with the subject's other movements in the
     # same windows (alerts are per subject and month, shared with the scheduled run).
     history = _history_filter(drafts)
-    if history is not None:
+    # Only when the windows hold movements the first pass did not read: else the second pass
+    # would read the same rows and find the same drafts (a backfill's loss reports, 0.15 s).
+    if history is not None and session.scalar(
+            select(Movement.id).where(history, base.is_not(true())).limit(1)) is not None:
         drafts = _run(session, now, import_id, detectors, or_(base, history))
     upsert_alerts(session, in_upsert_order(drafts), now=now)
     return len(drafts)

@@ -14,6 +14,7 @@ import datetime as dt
 import itertools
 import logging
 import os
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
@@ -206,6 +207,11 @@ BULK_MONTH_ROWS = 10_000
 SWAP_LOCK_TIMEOUT = "5s"
 LOCK_NOT_AVAILABLE = "55P03"  # SQLSTATE of a lock_timeout
 ANALYZE_TARGET = 30  # statistics target of a bulk-loaded month's first ANALYZE (default 100)
+# A partial index ``WHERE col IS NOT NULL`` is created on a month's empty table, before its
+# rows come (maintained row by row), when ``col`` was empty in at least this share of the
+# file's latest month analyzed: a build would scan the whole month to index almost nothing.
+SPARSE_NULL_FRAC = 0.98
+_SPARSE = re.compile(r" WHERE \((\w+) IS NOT NULL\)$")
 
 
 def bulk_months(cur, conn: Connection, stage: str) -> list[tuple[dt.date, str | None]]:
@@ -444,6 +450,8 @@ class MonthLoader:
         self.built: set[str] = set()  # statements done
         self.uniques: set[str] = set()  # month tables whose unique key was built early
         self.repeated = False  # a key repeats in the file (known before the end)
+        self.analyzed: dt.date | None = None  # the latest month whose statistics exist
+        self.analyzing: dict[str, dt.date] = {}  # ANALYZE statement → its month
         conn = bulk.session.connection()
         self.conn = conn
         self.cur = bulk.raw.cursor()
@@ -548,10 +556,26 @@ class MonthLoader:
             eligible = not cur.fetchone()[0]
         cur.execute(f"CREATE TABLE {qualified(parts, self.months_bulk._new(month))} PARTITION "
                     f"OF {self.loader} FOR VALUES FROM ('{month}') TO ('{add_months(month, 1)}')")
-        check = next(x for x in self.months_bulk.statements(month) if " CHECK " in x)
-        cur.execute(check)
-        self.built.add(check)
+        statements = self.months_bulk.statements(month)
+        sparse = self._sparse()
+        for sql in statements:
+            found = _SPARSE.search(sql)
+            if " CHECK " in sql or (found and found.group(1) in sparse):
+                cur.execute(sql)
+                self.built.add(sql)
         self.months[month][1] = eligible
+
+    def _sparse(self) -> set[str]:
+        """Columns empty in at least ``SPARSE_NULL_FRAC`` of the latest month analyzed so far
+        (its statistics, read from the catalog: no scan), or none before the first."""
+        if self.analyzed is None:
+            return set()
+        cur = self.copier.cur
+        cur.execute("SELECT attname FROM pg_stats WHERE schemaname = %s AND tablename = %s "
+                    "AND null_frac >= %s",
+                    (self.months_bulk.parts, self.months_bulk._new(self.analyzed),
+                     SPARSE_NULL_FRAC))
+        return {name for (name,) in cur.fetchall()}
 
     def _early(self, month: dt.date) -> list[str]:
         """The month's keys and indexes, then its planner statistics: built while the file
@@ -565,7 +589,9 @@ class MonthLoader:
 
     def _analyze(self, month: dt.date) -> str:
         # The sides' statistics target is ANALYZE_TARGET (``_Side``): a small sample.
-        return f"ANALYZE {qualified(self.months_bulk.parts, self.months_bulk._new(month))}"
+        sql = f"ANALYZE {qualified(self.months_bulk.parts, self.months_bulk._new(month))}"
+        self.analyzing[sql] = month
+        return sql
 
     def _copy(self) -> None:
         """COPY the waiting batches through the copying backend, in one transaction; months
@@ -679,6 +705,9 @@ class MonthLoader:
                 sql = sql[len(UNIQUE_EARLY):]
                 self.uniques.add(sql.split()[2])  # ALTER TABLE <t> ADD UNIQUE …
             self.built.add(sql)
+            month = self.analyzing.pop(sql, None)
+            if month is not None and (self.analyzed is None or month > self.analyzed):
+                self.analyzed = month
 
     def _wait(self) -> None:
         """Wait for the build in flight, if any."""
@@ -707,7 +736,8 @@ class MonthLoader:
     def merge(self, import_id: int) -> tuple[int, list[tuple]]:
         """Attach the whole months, insert the others; return (inserted, the other rows) as
         ``MovementStage.merge`` does (which takes over when a key repeats or is stored)."""
-        self._wait()
+        if any(x.startswith(UNIQUE_EARLY) for x in self.builder.busy or []):
+            self._wait()  # a unique key in flight may yet meet a repeated key
         self._copy()
         self.queue = []
         cur, table = self.cur, self.table
@@ -726,6 +756,7 @@ class MonthLoader:
                                     f"(SELECT 1 FROM {table} m WHERE {match})")
             repeated = self.copier.cur.fetchone()[0] > 0
         if repeated:
+            self._wait()
             return self._restage(import_id)
         parts = self.months_bulk.parts
         # Months to attach: eligible, big enough, and (re-checked under the lock) still empty.
@@ -747,15 +778,21 @@ class MonthLoader:
             if ok:
                 chosen.append((month, existing))
         bm = self.months_bulk
-        # The chosen months' keys, indexes and statistics not built yet: on both backends.
-        units = []
+        # The chosen months' keys, indexes and statistics not built yet (nor in flight): on
+        # both backends, in two units a month, the keys and statistics (which lock the table
+        # against the other builds) apart from the other indexes; every month's first unit
+        # before any second one, so that the two backends seldom wait on one table.
+        flight = set(self.builder.busy or [])
+        firsts, seconds = [], []
         for month, _old in chosen:
-            todo = bm.statements(month, frozenset(self.built))
-            if self._analyze(month) not in self.built:
-                todo.append(self._analyze(month))
-            if todo:
-                units.append(todo)
-        self._build_all(units)
+            todo = [x for x in bm.statements(month, frozenset(self.built)) if x not in flight]
+            keys = [x for x in todo if x.startswith("ALTER TABLE")]
+            analyze = self._analyze(month)
+            if analyze not in self.built and analyze not in flight:
+                keys.append(analyze)
+            firsts.append(keys)
+            seconds.append([x for x in todo if not x.startswith("ALTER TABLE")])
+        self._build_all([u for u in firsts + seconds if u])
         inserted = self.count
         keep = {m for m, _old in chosen}
         for month in sorted(self.months):
