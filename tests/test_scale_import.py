@@ -382,6 +382,49 @@ def test_a_column_empty_in_the_months_before_gets_its_index_before_its_rows(engi
 
 
 @pg_only
+def test_the_end_of_a_direct_load_goes_on_while_a_unique_key_is_built(engine, session, data_dir,
+                                                                      monkeypatch):
+    # The end begins while the building backend still builds a month's unique key (no key
+    # repeats): that build is neither waited for nor sent again, and every month ends with
+    # exactly the keys and indexes of movements.
+    from centinela.ingest import writer
+
+    _direct(monkeypatch)
+    flying: list[list[str]] = []
+    real = writer.MonthLoader.merge
+
+    def merge(self, import_id):
+        self._wait()
+        while self.queue and not (self.busy and self.busy[0].startswith(writer.UNIQUE_EARLY)):
+            self._pump()
+            if self.busy and not self.busy[0].startswith(writer.UNIQUE_EARLY):
+                self._wait()
+        flying.append(list(self.busy or []))
+        return real(self, import_id)
+
+    monkeypatch.setattr(writer.MonthLoader, "merge", merge)
+    write_registry(data_dir)
+    rows = (_receipts("J", "2015-01", 4) + _receipts("F", "2015-02", 4)
+            + _receipts("M", "2015-03", 4) + _receipts("A", "2015-04", 4))
+    write_csv(data_dir, "movements", rows)
+    fr = import_directory(engine, data_dir, realtime=False).files[-1]
+    assert (fr.accepted, fr.rejected) == (16, 0)
+    assert flying and flying[0] and "UNIQUE" in flying[0][0]  # a unique key was in flight
+    with engine.begin() as conn:
+        schema = conn.execute(text("SELECT current_schema()")).scalar()
+        parent = conn.execute(text(
+            "SELECT count(*) FROM pg_index WHERE indrelid = 'movements'::regclass")).scalar()
+        for month in ("2015_01", "2015_02", "2015_03", "2015_04"):
+            name = f'"{schema}_parts".movements_{month}'
+            assert conn.execute(text("SELECT count(*) FROM pg_index WHERE indrelid = "
+                                     "to_regclass(:n)"), {"n": name}).scalar() == parent
+            assert conn.execute(text("SELECT count(*) FROM pg_constraint WHERE conrelid = "
+                                     "to_regclass(:n) AND contype = 'u'"), {"n": name}
+                                ).scalar() == 1
+        assert _loader_tables(conn, schema) == []
+
+
+@pg_only
 def test_direct_load_tells_late_repeats_and_stored_keys_apart(engine, session, data_dir,
                                                               monkeypatch):
     # Keys that repeat after their month was built (same content: a duplicate; other time:

@@ -715,19 +715,35 @@ class MonthLoader:
             self.builder.wait()
             self._result(self.builder)
 
-    def _build_all(self, units: list[list[str]]) -> None:
-        """Run ``units`` (each a list of statements on one month's table) on both backends at
-        once, each taking the next unit as it finishes one."""
+    def _build_all(self, units: list[tuple[bool, list[str]]]) -> None:
+        """Run ``units`` on both backends at once, each taking the next unit it may run as it
+        finishes one. A unit is ``(exclusive, statements)`` on one month's table: exclusive
+        when it adds a key or takes statistics (it locks the table against every other
+        build), else plain index builds, which two backends may run on one table at once. A
+        unit is not sent while the other backend runs one it conflicts with (it would only
+        wait for its lock)."""
         import select
 
         sides = (self.builder, self.copier)
+        # What each side runs: (month, exclusive); the build in flight counts as exclusive.
+        running = {id(s): (_unit_month(s.busy), True) for s in sides if s.busy}
         pending = list(units)
+
+        def free(unit: tuple[bool, list[str]], other: _Side) -> bool:
+            now = running.get(id(other))
+            return now is None or now[0] != _unit_month(unit[1]) or not (now[1] or unit[0])
+
         while pending or any(s.busy for s in sides):
-            for side in sides:
+            for side, other in ((sides[0], sides[1]), (sides[1], sides[0])):
                 if side.busy and side.ready():
                     self._result(side)
-                if not side.busy and pending:
-                    side.send(pending.pop(0))
+                    running.pop(id(side), None)
+                if not side.busy:
+                    unit = next((u for u in pending if free(u, other)), None)
+                    if unit is not None:
+                        pending.remove(unit)
+                        side.send(unit[1])
+                        running[id(side)] = (_unit_month(unit[1]), unit[0])
             busy = [s for s in sides if s.busy]
             if busy and not any(s.ready() for s in busy):
                 select.select([s.pg.pgconn.socket for s in busy], [], [], 1.0)
@@ -736,12 +752,13 @@ class MonthLoader:
     def merge(self, import_id: int) -> tuple[int, list[tuple]]:
         """Attach the whole months, insert the others; return (inserted, the other rows) as
         ``MovementStage.merge`` does (which takes over when a key repeats or is stored)."""
-        if any(x.startswith(UNIQUE_EARLY) for x in self.builder.busy or []):
-            self._wait()  # a unique key in flight may yet meet a repeated key
         self._copy()
         self.queue = []
         cur, table = self.cur, self.table
         cur.execute("SELECT pg_advisory_xact_lock(%s)", (MERGE_LOCK,))
+        # A unique key in flight fails only on a key repeated in the file, which the hashes
+        # tell: with none, its build goes on while the end begins (``_build_all`` takes its
+        # result).
         repeated = self.repeated or self._repeats()
         self.hashes = []
         match = " AND ".join(f"m.{k} = l.{k}" for k in self.key)
@@ -778,21 +795,22 @@ class MonthLoader:
             if ok:
                 chosen.append((month, existing))
         bm = self.months_bulk
-        # The chosen months' keys, indexes and statistics not built yet (nor in flight): on
-        # both backends, in two units a month, the keys and statistics (which lock the table
-        # against the other builds) apart from the other indexes; every month's first unit
-        # before any second one, so that the two backends seldom wait on one table.
-        flight = set(self.builder.busy or [])
-        firsts, seconds = [], []
+        # The chosen months' keys, indexes and statistics not built yet (nor in flight), on
+        # both backends: each month's keys and statistics as one unit, its other indexes as
+        # two (which may run at once), every month's keys first.
+        flight = {x.removeprefix(UNIQUE_EARLY) for x in self.builder.busy or []}
+        keys: list[tuple[bool, list[str]]] = []
+        others: list[tuple[bool, list[str]]] = []
         for month, _old in chosen:
             todo = [x for x in bm.statements(month, frozenset(self.built)) if x not in flight]
-            keys = [x for x in todo if x.startswith("ALTER TABLE")]
+            exclusive = [x for x in todo if x.startswith("ALTER TABLE")]
             analyze = self._analyze(month)
             if analyze not in self.built and analyze not in flight:
-                keys.append(analyze)
-            firsts.append(keys)
-            seconds.append([x for x in todo if not x.startswith("ALTER TABLE")])
-        self._build_all([u for u in firsts + seconds if u])
+                exclusive.append(analyze)
+            plain = [x for x in todo if not x.startswith("ALTER TABLE")]
+            keys += [(True, exclusive)] if exclusive else []
+            others += [(False, half) for half in (plain[0::2], plain[1::2]) if half]
+        self._build_all(keys + others)
         inserted = self.count
         keep = {m for m, _old in chosen}
         for month in sorted(self.months):
@@ -936,6 +954,15 @@ class _Side:
 
 def _month(text: str) -> dt.date:
     return dt.date(int(text[:4]), int(text[5:7]), 1)
+
+
+_LEAF_MONTH = re.compile(r"movements_(\d{4})_(\d{2})_new_")
+
+
+def _unit_month(statements: list[str] | None) -> dt.date | None:
+    """The month of the loader table that a unit of statements works on."""
+    found = _LEAF_MONTH.search(statements[0]) if statements else None
+    return dt.date(int(found.group(1)), int(found.group(2)), 1) if found else None
 
 
 class _NotEmpty(Exception):
