@@ -425,6 +425,35 @@ def test_the_end_of_a_direct_load_goes_on_while_a_unique_key_is_built(engine, se
 
 
 @pg_only
+def test_maintenance_refines_the_small_first_sample_of_a_bulk_loaded_month(engine, session,
+                                                                        data_dir, monkeypatch):
+    # A bulk-loaded month gets a small first sample (a 10-bucket histogram of occurred_at);
+    # the maintenance job analyzes it again at the server's target, once.
+    from centinela import partitions as parts
+
+    _direct(monkeypatch)
+    monkeypatch.setattr(parts, "COARSE_MIN_ROWS", 0)
+    write_registry(data_dir)
+    rows = [movement(f"S-{i}", "receipt", f"2014-05-{1 + i % 28:02d}T{i % 24:02d}:{i % 60:02d}:00"
+                     "-05:00", "EST-HOS", "2", counterparty_id="EST-DIS") for i in range(60)]
+    rows += _receipts("N", "2014-06", 4)
+    write_csv(data_dir, "movements", rows)
+    assert import_directory(engine, data_dir, realtime=False).files[-1].accepted == 64
+
+    def bounds(conn) -> int:
+        return conn.execute(text(
+            "SELECT array_length(histogram_bounds, 1) FROM pg_stats WHERE tablename = "
+            "'movements_2014_05' AND attname = 'occurred_at'")).scalar()
+
+    with engine.begin() as conn:
+        assert bounds(conn) == parts.BULK_STATISTICS_TARGET + 1
+        assert "movements_2014_05" in maintain(conn, ahead=0).analyzed
+        assert bounds(conn) > parts.BULK_STATISTICS_TARGET + 1
+    with engine.begin() as conn:
+        assert "movements_2014_05" not in maintain(conn, ahead=0).analyzed  # refined once
+
+
+@pg_only
 def test_direct_load_tells_late_repeats_and_stored_keys_apart(engine, session, data_dir,
                                                               monkeypatch):
     # Keys that repeat after their month was built (same content: a duplicate; other time:

@@ -206,10 +206,17 @@ def _sweep_loaders(conn: Connection, parts_schema: str, done: Maintenance) -> No
 # A partition is re-analyzed when never analyzed, or when rows changed since its last
 # statistics exceed this share of its rows (autovacuum's own default is 10 % + 50 rows).
 STALE_SHARE = 0.2
+# A month a bulk import loaded gets a first, small sample (``ingest.writer``: statistics
+# target 10, a histogram of 10 buckets): cheap on the import's critical path. Maintenance
+# refines it: a month of at least ``COARSE_MIN_ROWS`` rows whose ``occurred_at`` histogram
+# has no more bounds than that target gives is analyzed again at the server's own target.
+BULK_STATISTICS_TARGET = 10
+COARSE_MIN_ROWS = 10_000
 
 
 def _analyze_stale(conn: Connection, parts_schema: str, done: Maintenance) -> None:
-    """ANALYZE the partitions whose planner statistics are missing or stale.
+    """ANALYZE the partitions whose planner statistics are missing, stale or coarse (the
+    small first sample of a bulk-loaded month, ``BULK_STATISTICS_TARGET``).
 
     Autovacuum analyzes partitions too, when it runs: this covers a server where it is off, and
     months loaded by the import's bulk path, whose statistics the import takes with a small
@@ -221,11 +228,15 @@ def _analyze_stale(conn: Connection, parts_schema: str, done: Maintenance) -> No
         "SELECT c.relname, NOT EXISTS (SELECT 1 FROM pg_stats st WHERE st.schemaname = n.nspname "
         "AND st.tablename = c.relname), "
         "coalesce(t.n_mod_since_analyze > :share * greatest(t.n_live_tup, 1), false) "
+        "OR (c.reltuples >= :rows AND coalesce((SELECT array_length(st.histogram_bounds, 1) "
+        "FROM pg_stats st WHERE st.schemaname = n.nspname AND st.tablename = c.relname "
+        "AND st.attname = 'occurred_at'), :bounds + 1) <= :bounds) "
         "FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
         "JOIN pg_namespace n ON n.oid = c.relnamespace "
         "LEFT JOIN pg_stat_user_tables t ON t.relid = c.oid "
         "WHERE i.inhparent = to_regclass(:t) AND n.nspname = :s ORDER BY c.relname"),
-        {"s": parts_schema, "t": TABLE, "share": STALE_SHARE}).all()
+        {"s": parts_schema, "t": TABLE, "share": STALE_SHARE, "rows": COARSE_MIN_ROWS,
+         "bounds": BULK_STATISTICS_TARGET + 1}).all()
     for name, never, stale in rows:
         target = qualified(parts_schema, name)
         if not (stale or (never and conn.execute(text(

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from centinela.ledger.records import Movement
 from centinela.partitions import (
+    BULK_STATISTICS_TARGET,
     DEFAULT,
     add_months,
     partition_name,
@@ -206,7 +207,9 @@ _LOADS = itertools.count()  # loads apart by this process (part of their tables'
 BULK_MONTH_ROWS = 10_000
 SWAP_LOCK_TIMEOUT = "5s"
 LOCK_NOT_AVAILABLE = "55P03"  # SQLSTATE of a lock_timeout
-ANALYZE_TARGET = 30  # statistics target of a bulk-loaded month's first ANALYZE (default 100)
+# Statistics target of a bulk-loaded month's first ANALYZE (the server's default is 100):
+# a small sample on the import's critical path, refined by ``partitions.maintain``.
+ANALYZE_TARGET = BULK_STATISTICS_TARGET
 # A partial index ``WHERE col IS NOT NULL`` is created on a month's empty table, before its
 # rows come (maintained row by row), when ``col`` was empty in at least this share of the
 # file's latest month analyzed: a build would scan the whole month to index almost nothing.
@@ -327,7 +330,7 @@ class BulkMonths:
         ``inserted`` less the rows that could not go in (row-by-row fallback only)."""
         cur, parts = self.cur, self.parts
         # Planner statistics for the new months (autovacuum may be off, and is late anyway): a
-        # small sample, ≈ 0.05 s a month; `centinela db partitions` refines stale ones.
+        # small sample; `centinela db partitions` (and `serve`'s job) refines it later.
         cur.execute("SHOW default_statistics_target")
         target = cur.fetchone()[0]
         cur.execute(f"SET LOCAL default_statistics_target = {ANALYZE_TARGET}")
@@ -476,8 +479,6 @@ class MonthLoader:
                        f"PARTITION OF {self.loader} DEFAULT")
         self.copy_sql = f"COPY {self.loader} ({', '.join(self.columns)}) FROM STDIN"
         self.leaf_sql: dict[str, str] = {}
-        self.cur.execute("SHOW default_statistics_target")
-        self.target = int(self.cur.fetchone()[0])
 
     # -- loading ---------------------------------------------------------------------------
     def add(self, rows, lines: Sequence[int]) -> None:
