@@ -4,6 +4,7 @@ at a time leaves: the same alerts, occurrences, suppressions, routing and outbox
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 from sqlalchemy import select
 
@@ -56,6 +57,11 @@ DRAFTS = [
            counterparty_id="EST-LIM", topics=["diversion"]),
     _draft("records", "establishment", "EST-NONE", 7, grouped=False, department="08"),
     _draft("records", "establishment", "EST-NONE", 8, grouped=False, department="08"),
+    _draft("records", "establishment", "EST-NONE", 20, grouped=False, department="08"),  # apart
+    _draft("loss", "establishment", "EST-LIM", 31, score=95, topics=["loss"]),  # rises: re-routed
+    _draft("loss", "establishment", "EST-LIM", 32, score=40, topics=["loss"]),  # lower: not
+    replace(_draft("patient_doctor_shopping", "patient", "PSN:abc", 61, department="15"),
+            variant="cash"),  # another variant: its own alert
 ]
 
 
@@ -83,5 +89,6 @@ def test_batch_leaves_what_one_by_one_leaves(session):
     assert [(a.alert_id, created) for a, created in many] == want_out
     assert got == want
     # The cases the batch covers: created, folded, suppressed, grouped repeat, windows.
-    assert [c for _a, c in many] == [True, False, False, True, True, False, True, True, False]
-    assert len(got[1]) > 0 and len(got[0]) == 7
+    assert [c for _a, c in many] == [True, False, False, True, True, False, True, True, False,
+                                     True, False, False, True]
+    assert len(got[1]) > 0 and len(got[0]) == 9

@@ -124,30 +124,30 @@ def upsert_alerts(session: Session, drafts: list[AlertDraft],
                   now: dt.datetime | None = None) -> list[tuple[Alert, bool]]:
     """``upsert_alert`` for many drafts, in order, with the same result, in a few statements.
 
-    A draft whose detector and subject have no stored alert (open, closed or otherwise) and no
-    other draft in the list is new whatever happens: its alert is created and routed from
-    facts read once for the whole list (the stored detector/subject pairs, the subjects'
-    establishments and professionals, the deliveries already queued for the new alert ids), and
+    A draft whose detector and subject have no stored alert (open, closed or otherwise) needs
+    nothing read per draft: nothing can suppress it, and the only alerts it can fold into are
+    those the list itself created before it (found in memory by the same rules as
+    ``_open_alert``: same variant, and an overlapping window unless grouped). Such alerts are
+    created and routed from facts read once for the whole list (the stored detector/subject
+    pairs, the subjects' establishments and professionals, the deliveries already queued for
+    the new alert ids; a repeat sees the deliveries its alert queued earlier in the list), and
     every such alert and delivery is inserted by one flush at the end. Every other draft (a
-    repeat, a subject with a stored or closed alert) goes through ``upsert_alert`` itself, in
-    its place in the list. The real-time rules raise ~200 alerts after a national backfill:
-    ~1,300 statements one alert at a time.
+    subject with a stored or closed alert) goes through ``upsert_alert`` itself, in its place
+    in the list. The real-time rules raise ~200 alerts after a national backfill: ~1,300
+    statements one alert at a time.
     """
-    from collections import Counter
 
     from centinela.alerts.models import Delivery
     from centinela.registry.models import Establishment, Professional
 
     now = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    who = Counter((d.detector, d.subject_kind, d.subject_id) for d in drafts)
     stored: set[tuple[str, str, str]] = set()
     subjects = sorted({d.subject_id for d in drafts})
     for i in range(0, len(subjects), 500):
         stored.update((a, b, c) for a, b, c in session.execute(
             select(Alert.detector, Alert.subject_kind, Alert.subject_id)
             .where(Alert.subject_id.in_(subjects[i:i + 500]))))
-    fresh = [who[w] == 1 and w not in stored
-             for w in ((d.detector, d.subject_kind, d.subject_id) for d in drafts)]
+    fresh = [w not in stored for w in ((d.detector, d.subject_kind, d.subject_id) for d in drafts)]
     keys = [d.dedup_key() for d in drafts]
     sent: dict[str, dict[int, int]] = {}
     if any(fresh):
@@ -180,16 +180,40 @@ def upsert_alerts(session: Session, drafts: list[AlertDraft],
                 mine = sent.setdefault(alert_id, {})
                 mine[ch_id] = max(mine.get(ch_id, -1), RANK.get(sev or "low", 0))
     out: list[tuple[Alert, bool]] = []
+    made: dict[tuple[str, str, str], list[Alert]] = {}  # new subjects' alerts, oldest first
+    by_key: dict[str, Alert] = {}
     for d, key, f in zip(drafts, keys, fresh, strict=True):
         if f:
             _valid(d)
+            w = (d.detector, d.subject_kind, d.subject_id)
+            mine = made.setdefault(w, [])
             with session.no_autoflush:
-                out.append(_upsert(session, d, now, key, None, lambda: None, lambda: None,
-                                   sent=sent))
+                alert, created = _upsert(session, d, now, key, by_key.get(key),
+                                         lambda d=d, mine=mine: _open_in(mine, d),
+                                         lambda: None, sent=sent)
+            if created:
+                mine.append(alert)
+            for k in [k for k, a in by_key.items() if a is alert]:
+                del by_key[k]  # a re-keyed alert answers to its new key only
+            by_key[alert.dedup_key] = alert
+            out.append((alert, created))
         else:
             out.append(upsert_alert(session, d, now=now))
     session.flush()
     return out
+
+
+def _open_in(alerts: list[Alert], draft: AlertDraft) -> Alert | None:
+    """``_open_alert`` among ``alerts`` (created in this batch, oldest first), in memory."""
+    for alert in reversed(alerts):
+        if alert.status == "closed":
+            continue
+        if not draft.grouped and not (alert.window_start <= draft.window_end
+                                      and alert.window_end >= draft.window_start):
+            continue
+        if (alert.evidence or {}).get("variant", "") == draft.variant:
+            return alert
+    return None
 
 
 def _alert_id(key: str) -> str:
@@ -277,8 +301,8 @@ def _routed(session: Session, alert: Alert, created: bool, now: dt.datetime,
     if sent is None:
         session.flush()
         route_alert(session, alert, now=now)
-    else:
-        route_alert(session, alert, now=now, sent=dict(sent.get(alert.alert_id, {})))
+    else:  # what this alert queued earlier in the batch counts too (``route_alert`` adds it)
+        route_alert(session, alert, now=now, sent=sent.setdefault(alert.alert_id, {}))
     return alert, created
 
 
