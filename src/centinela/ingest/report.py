@@ -81,6 +81,8 @@ class ImportReport:
     error: str | None = None
     realtime: dict | None = None  # result of the real-time rules hook, when installed
     ignored: list[str] = field(default_factory=list)  # files not named as in the spec
+    # Data-quality warnings on accepted records (``ingest.quality``): nothing was rejected.
+    warnings: list[dict] = field(default_factory=list)
 
     def total(self, name: str) -> int:
         return sum(getattr(f, name) for f in self.files)
@@ -104,6 +106,7 @@ class ImportReport:
             "ignored_files": list(self.ignored),
             "error": self.error,
             "realtime": self.realtime,
+            "warnings": list(self.warnings),
         }
 
     def as_text(self) -> str:
@@ -128,6 +131,13 @@ class ImportReport:
         if self.ignored:
             lines.append("  ignorados (nombre fuera del formato) / ignored (not a reporting-format "
                          "file name): " + ", ".join(self.ignored))
+        for w in self.warnings:
+            lines.append(f"Aviso / warning: {w['message']}")
+            lines.extend(f"  {x['establishment_id']} {x['event_id']}: {x['occurred_at']}"
+                         for x in w.get("samples") or [])
+            more = int(w.get("count") or 0) - len(w.get("samples") or [])
+            if more > 0:
+                lines.append(f"  … {more} más / more")
         changes = [(f.name, k, fields) for f in self.files for k, fields in f.changes]
         if changes:
             shown = changes[:MAX_SAMPLES]

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from centinela.config import get_settings
 from centinela.db import session_scope
-from centinela.ingest import hooks, worker
+from centinela.ingest import hooks, quality, worker
 from centinela.ingest.fields import EXTENSIONS, ORDER, SPECS
 from centinela.ingest.pipeline import IntakeContext, direct_load, process
 from centinela.ingest.progress import ImportProgress
@@ -247,6 +247,10 @@ def run_import(engine: Engine, label: str, channel: str, sources: list[Source],
                 ctx.flush_rejections()
                 done += fr.read
                 shown.update(done, force=True)
+            if any(f.record_type == "movements" and f.accepted for f in report.files):
+                warning = quality.future_dated(session, run.id, now)
+                if warning is not None:
+                    report.warnings.append(warning)
             report.status = "completed"
             report.finished_at = utcnow()
             run.finished_at = report.finished_at

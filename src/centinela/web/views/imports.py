@@ -30,6 +30,7 @@ class ImportRunRow(BaseModel):
     rejected: int
     submitted_by: str | None
     every_file_refused: bool = False  # completed, but each file was refused whole (bad header…)
+    future_dated: int = 0  # movements accepted with a date in the future (``ingest.quality``)
 
 
 class RejectionRow(BaseModel):
@@ -59,6 +60,15 @@ def every_file_refused(summary: dict[str, Any] | None) -> bool:
                                for f in files)
 
 
+def future_dated(summary: dict[str, Any] | None) -> int:
+    """How many movements of an import its report (``ImportRun.summary``) flags as dated in
+    the future (``ingest.quality.future_dated``); 0 for none or an older report."""
+    for w in (summary or {}).get("warnings") or []:
+        if isinstance(w, dict) and w.get("code") == "future_dated_movements":
+            return int(w.get("count") or 0)
+    return 0
+
+
 def source_label(run: ImportRun) -> str:
     """Return what was imported: a folder's or file's name, without the channel the intake
     writes before it ("upload: movements.csv" → "movements.csv"; the channel has its column)."""
@@ -76,7 +86,8 @@ def run_row(run: ImportRun) -> ImportRunRow:
         started_at=lima_iso(run.started_at), finished_at=lima_iso(run.finished_at),
         status=run.status, accepted=run.accepted, duplicates=run.duplicates,
         conflicts=run.conflicts, rejected=run.rejected, submitted_by=run.submitted_by,
-        every_file_refused=run.status == "completed" and every_file_refused(run.summary))
+        every_file_refused=run.status == "completed" and every_file_refused(run.summary),
+        future_dated=future_dated(run.summary))
 
 
 def build_imports(session: Session, limit: int = 50) -> ImportsContext:
