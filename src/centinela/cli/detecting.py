@@ -41,6 +41,9 @@ def detect_cmd(
         False, "--incremental", help="Revisar solo lo que cambió desde la última corrida / "
         "revisit only the subjects touched since the last run (docs: detect.incremental)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Sin barra de progreso / no progress bar."),
+    no_sync: bool = typer.Option(
+        False, "--no-sync", help="No convertir antes las incautaciones en señales de alerta "
+        "temprana / do not turn seizures into early-warning signals first."),
 ) -> None:
     """Ejecuta todos los detectores / run every detector over what is stored."""
     from centinela.cli.progress import bar, wanted
@@ -48,6 +51,16 @@ def detect_cmd(
     from centinela.detect.registry import DETECTORS
 
     names = [n.strip() for n in only.split(",")] if only else None
+    engine = _engine()
+    # The early-warning detectors read signals, not seizures: turn new or changed seizures
+    # (``centinela import``, the API) into signals first, as ``centinela ews detect`` and the
+    # scheduled job do. Idempotent: an unchanged seizure is left as it is.
+    synced, sync_error = None, None
+    if not no_sync and (names is None or any(n.startswith("ews_") for n in names)):
+        synced, sync_error = _sync_seizures(engine)
+        if sync_error:
+            typer.echo(f"No se pudieron sincronizar las incautaciones / seizures could not be "
+                       f"synced: {sync_error}", err=True)
     try:
         with bar(wanted(quiet, as_json), "Detección / detection",
                  total=len(names or DETECTORS)) as advance:
@@ -62,17 +75,23 @@ def detect_cmd(
                 def detector(self, name: str) -> None:
                     advance(1, description=f"Detector {name}")
 
-            report = run_all(_engine(), now=_parse_now(now), only=names,
+            report = run_all(engine, now=_parse_now(now), only=names,
                              lookback_days=lookback_days, incremental=incremental,
                              progress=_Bar())
     except KeyError as exc:
         typer.echo(str(exc).strip("'\""), err=True)
         raise typer.Exit(2) from None
     if as_json:
-        typer.echo(json.dumps(report.as_dict(), ensure_ascii=False))
+        typer.echo(json.dumps(report.as_dict() | {"ews_sync": synced}, ensure_ascii=False))
     else:
+        if synced is not None and (synced["new"] or synced["updated"]):
+            typer.echo(f"Incautaciones → señales de alerta temprana / seizures → early-warning "
+                       f"signals: {synced['new']} nuevas/new, {synced['updated']} "
+                       f"actualizadas/updated")
         if report.mode == "skip":
             typer.echo("Nada nuevo desde la última corrida / nothing new since the last run.")
+            if sync_error:
+                raise typer.Exit(1)
             return
         at = report.now.isoformat(timespec="seconds")
         es, en = ("--now", "--now") if now else ("el último movimiento guardado",
@@ -94,8 +113,22 @@ def detect_cmd(
             typer.echo(line)
         typer.echo(f"Total: {report.new} nuevas / new, {report.updated} actualizadas / updated, "
                    f"{report.seconds:.1f} s (carga / load {report.load_seconds:.1f} s)")
-    if report.errors:
+    if report.errors or sync_error:
         raise typer.Exit(1)
+
+
+def _sync_seizures(engine) -> tuple[dict | None, str | None]:
+    """Turn new or changed seizures into early-warning signals in their own transaction;
+    return (counts, None), or (None, the error) when the sync failed (detection still runs
+    over the signals already stored)."""
+    from centinela.db import session_scope
+    from centinela.ews.intake import sync_seizures
+
+    try:
+        with session_scope(engine) as session:
+            return sync_seizures(session), None
+    except Exception as exc:  # noqa: BLE001 - detection still runs over what is stored
+        return None, f"{type(exc).__name__}: {str(exc)[:200]}"
 
 
 @app.command("alerts")

@@ -16,7 +16,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from centinela.alerts.service import AlertDraft, severity_for
@@ -24,6 +24,7 @@ from centinela.ews import stats
 from centinela.ews.models import Signal
 from centinela.ews.registry import registry
 from centinela.ews.scan import ScanParams, scan
+from centinela.ews.signals import RECORDED_AT, recorded_at
 from centinela.lib.clock import lima_day, lima_days
 from centinela.reference import ubigeo as ubigeo_ref
 
@@ -63,6 +64,13 @@ class DetectConfig:
     params: stats.Params = field(default_factory=stats.Params)
     scan: ScanParams = field(default_factory=ScanParams)
     scan_study_days: int = 90
+    # Late results (a laboratory identification weeks after its seizure): a record known this
+    # many days or more after it happened is said to be late in its alert ...
+    late_after_days: int = 7
+    # ... and one that became known within ``lookback_days`` raises its first-appearance,
+    # mismatch or registry-product alert even when it happened earlier, unless it became known
+    # more than this many days after it happened (a backfill of history: counted, not news).
+    late_max_days: int = 180
 
 
 def substance_key(sig: Signal) -> str | None:
@@ -152,11 +160,58 @@ def _score(category: str | None, substance: str | None, base_bonus: float = 0.0)
     return float(min(100.0, max(0.0, score)))
 
 
-def load_signals(session: Session, since: dt.datetime, until: dt.datetime) -> list[Signal]:
-    """Return every signal in [since, until], oldest first."""
-    return list(session.scalars(
-        select(Signal).where(Signal.occurred_at >= since, Signal.occurred_at <= until)
-        .order_by(Signal.occurred_at, Signal.id)))
+def load_signals(session: Session, since: dt.datetime, until: dt.datetime,
+                 late: DetectConfig | None = None) -> list[Signal]:
+    """Return every signal that occurred in [since, until], oldest first; with ``late``, also
+    those that occurred earlier but became known in [since, until] (late results, see
+    ``known_in_window``)."""
+    when = (Signal.occurred_at >= since) & (Signal.occurred_at <= until)
+    if late is not None:
+        # the payload's ISO time compares as text (written by ``record_signal``)
+        known = Signal.payload[RECORDED_AT].as_string()
+        when = or_(when, (Signal.occurred_at < since)
+                   & (Signal.occurred_at >= since - dt.timedelta(days=late.late_max_days))
+                   & (known >= since.isoformat(timespec="seconds"))
+                   & (known <= until.isoformat(timespec="seconds")))
+    rows = session.scalars(select(Signal).where(when).order_by(Signal.occurred_at, Signal.id))
+    if late is None:
+        return list(rows)
+    return [s for s in rows if s.occurred_at >= since or known_in_window(s, since, until, late)]
+
+
+def known_in_window(sig: Signal, since: dt.datetime, now: dt.datetime,
+                    cfg: DetectConfig) -> bool:
+    """True when ``sig`` is news in the window [since, now]: it happened in it, or it became
+    known in it (a late result) no more than ``cfg.late_max_days`` after it happened. A record
+    known after ``now`` (a replay of the past over data imported since) is judged by when it
+    happened only."""
+    if since <= sig.occurred_at <= now:
+        return True
+    known = recorded_at(sig)
+    return (known is not None and since <= known <= now and sig.occurred_at <= known
+            and known - sig.occurred_at <= dt.timedelta(days=cfg.late_max_days))
+
+
+def late_evidence(sig: Signal, now: dt.datetime, cfg: DetectConfig) -> dict:
+    """The evidence of a late result (``late_result``, ``occurred_date``, ``recorded_date``,
+    ``days_late``): ``sig`` became known at least ``cfg.late_after_days`` Lima days after it
+    happened, by ``now``; empty otherwise."""
+    known = recorded_at(sig)
+    if known is None or known > now:
+        return {}
+    days = (lima_day(known) - lima_day(sig.occurred_at)).days
+    if days < cfg.late_after_days:
+        return {}
+    return {"late_result": True, "occurred_date": lima_day(sig.occurred_at).isoformat(),
+            "recorded_date": lima_day(known).isoformat(), "days_late": days}
+
+
+def _late_es(late: dict) -> str:
+    """The sentence a late result adds to an alert's Spanish summary (empty when not late)."""
+    if not late:
+        return ""
+    return (f" Resultado tardío: el hecho ocurrió el {late['occurred_date']} y el registro "
+            f"ingresó al sistema el {late['recorded_date']} ({late['days_late']} días después).")
 
 
 def first_appearances(session: Session, now: dt.datetime, cfg: DetectConfig) -> list[AlertDraft]:
@@ -189,7 +244,7 @@ def first_appearances(session: Session, now: dt.datetime, cfg: DetectConfig) -> 
     since = now - dt.timedelta(days=cfg.lookback_days)
     drafts = []
     for key, sig in firsts.items():
-        if sig.occurred_at < since:
+        if not known_in_window(sig, since, now, cfg):
             continue
         cat = _category(sig)
         start, end = lima_days(lima_day(sig.occurred_at))
@@ -199,6 +254,7 @@ def first_appearances(session: Session, now: dt.datetime, cfg: DetectConfig) -> 
                 if earlier is not None else "")
         label = _label(sig)
         what = "" if _cat_es(cat) == label.lower() else f" ({_cat_es(cat)})"
+        late = late_evidence(sig, now, cfg)
         drafts.append(AlertDraft(
             detector="ews_first_national", subject_kind="region",
             subject_id=sig.department or "00", severity=severity_for(_score(cat, sig.substance)),
@@ -206,18 +262,20 @@ def first_appearances(session: Session, now: dt.datetime, cfg: DetectConfig) -> 
             department=sig.department, ubigeo=sig.ubigeo, topics=["ews", cat or "unknown"],
             summary=(f"Primera identificación confirmada en el país de {label}{what} en "
                      f"{_dept_name(sig.department)} el {lima_day(sig.occurred_at).isoformat()} "
-                     f"(fuente: {_source_es(sig)})." + note),
+                     f"(fuente: {_source_es(sig)})." + _late_es(late) + note),
             variant=key,
-            evidence={**_evidence(sig, key, cat), "confirmed": True,
+            evidence={**_evidence(sig, key, cat), **late, "confirmed": True,
                       "earlier_unconfirmed": _evidence(earlier, key, _category(earlier))
                       if earlier is not None else None},
         ))
     for key, sig in any_first.items():
-        if sig.occurred_at < since or key in firsts and firsts[key].occurred_at <= sig.occurred_at:
+        if not known_in_window(sig, since, now, cfg) or \
+                key in firsts and firsts[key].occurred_at <= sig.occurred_at:
             continue
         cat = _category(sig)
         start, end = lima_days(lima_day(sig.occurred_at))
         score = min(_score(cat, sig.substance, -25), 45.0)
+        late = late_evidence(sig, now, cfg)
         drafts.append(AlertDraft(
             detector="ews_first_reported", subject_kind="region",
             subject_id=sig.department or "00", severity=severity_for(score), score=score,
@@ -225,15 +283,17 @@ def first_appearances(session: Session, now: dt.datetime, cfg: DetectConfig) -> 
             topics=["ews", cat or "unknown", "unconfirmed"],
             summary=(f"Primer reporte sin confirmar de {_label(sig)} en "
                      f"{_dept_name(sig.department)} el {lima_day(sig.occurred_at).isoformat()} "
-                     f"(fuente: {_source_es(sig)}); requiere identificación de laboratorio."),
-            variant=key, evidence={**_evidence(sig, key, cat), "confirmed": False},
+                     f"(fuente: {_source_es(sig)}); requiere identificación de laboratorio."
+                     + _late_es(late)),
+            variant=key, evidence={**_evidence(sig, key, cat), **late, "confirmed": False},
         ))
     for (key, dept), sig in dept_firsts.items():
-        if sig.occurred_at < since or firsts[key] is sig:
+        if firsts[key] is sig or not known_in_window(sig, since, now, cfg):
             continue
         cat = _category(sig)
         start, end = lima_days(lima_day(sig.occurred_at))
         score = _score(cat, sig.substance, -10)
+        late = late_evidence(sig, now, cfg)
         drafts.append(AlertDraft(
             detector="ews_first_department", subject_kind="region", subject_id=dept,
             severity=severity_for(score), score=score, window_start=start, window_end=end,
@@ -241,9 +301,9 @@ def first_appearances(session: Session, now: dt.datetime, cfg: DetectConfig) -> 
             summary=(f"Primera aparición confirmada de {_label(sig)} en {_dept_name(dept)} el "
                      f"{lima_day(sig.occurred_at).isoformat()}; ya se había detectado en "
                      f"{_dept_name(firsts[key].department)} el "
-                     f"{lima_day(firsts[key].occurred_at).isoformat()}."),
+                     f"{lima_day(firsts[key].occurred_at).isoformat()}." + _late_es(late)),
             variant=key,
-            evidence={**_evidence(sig, key, cat),
+            evidence={**_evidence(sig, key, cat), **late,
                       "national_first": {"department": firsts[key].department,
                                          "date": lima_day(firsts[key].occurred_at).isoformat()}},
         ))
@@ -405,13 +465,14 @@ def registry_product_seizures(session: Session, now: dt.datetime,
     """Alert on seized units that are registry medicines (diversion from the legal chain)."""
     since = now - dt.timedelta(days=cfg.lookback_days)
     drafts = []
-    for sig in load_signals(session, since, now):
+    for sig in load_signals(session, since, now, late=cfg):
         p = sig.payload or {}
         if sig.source_kind not in SEIZURE_KINDS or not p.get("product_code"):
             continue
         kind, subject = ("serial", p["serial"]) if p.get("serial") else (
             ("lot", p["lot"]) if p.get("lot") else ("region", sig.department or "00"))
         start, end = lima_days(lima_day(sig.occurred_at))
+        late = late_evidence(sig, now, cfg)
         drafts.append(AlertDraft(
             detector="ews_seized_registry_product", subject_kind=kind, subject_id=subject,
             severity="high", score=70.0, window_start=start, window_end=end,
@@ -419,10 +480,10 @@ def registry_product_seizures(session: Session, now: dt.datetime,
             summary=(f"Incautación {sig.source_id} de un medicamento registrado "
                      f"({p['product_code']}, {SUBJECT_ES[kind]} {subject}) en "
                      f"{_dept_name(sig.department)}: "
-                     "posible desvío de la cadena legal."),
+                     "posible desvío de la cadena legal." + _late_es(late)),
             evidence={"seizure_id": sig.source_id, "product_code": p["product_code"],
                       "lot": p.get("lot"), "serial": p.get("serial"), "units": p.get("units"),
-                      "agency": p.get("agency"), "ubigeo": sig.ubigeo},
+                      "agency": p.get("agency"), "ubigeo": sig.ubigeo, **late},
         ))
     return drafts
 
@@ -431,11 +492,12 @@ def name_mismatches(session: Session, now: dt.datetime, cfg: DetectConfig) -> li
     """Alert when the reported name disagrees with the structure the laboratory identified."""
     since = now - dt.timedelta(days=cfg.lookback_days)
     drafts = []
-    for sig in load_signals(session, since, now):
+    for sig in load_signals(session, since, now, late=cfg):
         p = sig.payload or {}
         if not p.get("mismatch"):
             continue
         start, end = lima_days(lima_day(sig.occurred_at))
+        late = late_evidence(sig, now, cfg)
         drafts.append(AlertDraft(
             detector="ews_name_mismatch", subject_kind="region",
             subject_id=sig.department or "00", severity="medium", score=45.0,
@@ -443,8 +505,8 @@ def name_mismatches(session: Session, now: dt.datetime, cfg: DetectConfig) -> li
             topics=["ews", "identification"], variant=sig.source_id,
             summary=(f"En {sig.source_id} la sustancia se informó como "
                      f"{p.get('reported_as')!r} pero el laboratorio identificó "
-                     f"{_label(sig)}."),
+                     f"{_label(sig)}." + _late_es(late)),
             evidence={"source_id": sig.source_id, "mismatch": p["mismatch"],
-                      "inchikey": sig.inchikey},
+                      "inchikey": sig.inchikey, **late},
         ))
     return drafts

@@ -40,9 +40,10 @@ class EwsDetector(Detector):
 
 class FirstAppearance(EwsDetector):
     """A substance identified for the first time nationally (``ews_first_national``) or in a
-    department (``ews_first_department``) within the last ``lookback_days`` (30). Only a
-    confirmed identification (structure or InChIKey) counts; a substance known only from
-    reported names or tips raises the lower-confidence ``ews_first_reported``."""
+    department (``ews_first_department``) within the last ``lookback_days`` (30), or whose
+    record reached the system in them (a late result, said in the alert with both dates).
+    Only a confirmed identification (structure or InChIKey) counts; a substance known only
+    from reported names or tips raises the lower-confidence ``ews_first_reported``."""
 
     name = "ews_first"
     title = "Primera aparición de una sustancia / first appearance of a substance"
@@ -78,7 +79,7 @@ class Cluster(EwsDetector):
 
 class SeizedRegistryProduct(EwsDetector):
     """Seized units that are registry medicines (by lot or serial): diversion from the legal
-    chain, within the last ``lookback_days`` (30)."""
+    chain, seized or reported (a late result) within the last ``lookback_days`` (30)."""
 
     name = "ews_seized_registry_product"
     title = "Incautación de un medicamento registrado / seized registry medicine"
@@ -89,7 +90,8 @@ class SeizedRegistryProduct(EwsDetector):
 
 
 class NameMismatch(EwsDetector):
-    """The reported name disagrees with the structure the laboratory identified."""
+    """The reported name disagrees with the structure the laboratory identified (seized or
+    reported within the last ``lookback_days``, 30)."""
 
     name = "ews_name_mismatch"
     title = "Nombre informado distinto de la estructura / reported name disagrees with structure"

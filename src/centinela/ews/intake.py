@@ -132,6 +132,7 @@ def import_overdoses_file(session: Session, path, import_id: int | None) -> dict
     counts = {"accepted": 0, "duplicates": 0, "conflicts": 0, "rejected": 0}
     existing = {(o.reporter, o.event_id): o for o in session.scalars(select(Overdose))}
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    known = _import_times(session, {import_id}).get(import_id) or now  # when they became known
 
     def reject(line: int, raw: dict, field: str | None, reason: str, kind: str = "invalid",
                key: str | None = None) -> None:
@@ -164,14 +165,16 @@ def import_overdoses_file(session: Session, path, import_id: int | None) -> dict
         session.add(od)
         existing[(od.reporter, od.event_id)] = od
         session.flush()
-        overdose_signals(session, od)
+        overdose_signals(session, od, recorded_at=known)
         counts["accepted"] += 1
     session.flush()
     return counts
 
 
-def overdose_signals(session: Session, od: Overdose) -> list[Signal]:
-    """Record one signal per substance of the event (confirmed first, else suspected)."""
+def overdose_signals(session: Session, od: Overdose,
+                     recorded_at: dt.datetime | None = None) -> list[Signal]:
+    """Record one signal per substance of the event (confirmed first, else suspected);
+    ``recorded_at`` is when the event became known (its import's time; default: now)."""
     confirmed = bool(od.confirmed_substances)
     items = od.confirmed_substances or od.suspected_substances or [None]
     base = {"reporter": od.reporter, "event_id": od.event_id, "setting": od.setting,
@@ -207,6 +210,7 @@ def overdose_signals(session: Session, od: Overdose) -> list[Signal]:
             inchikey=inchikey, payload={**base, "category": category, "family": family,
                                         "reported_as": item, "smiles": smiles,
                                         "identified_by": how, **extra},
+            recorded_at=recorded_at,
         ))
     od.confirmed_inchikeys = [k for k in keys if k] if confirmed else []
     return out
@@ -269,17 +273,37 @@ def seizure_payload(seizure, product=None) -> dict:
     return payload
 
 
-def sync_seizures(session: Session) -> dict:
-    """Turn new or changed seizures into ``seizure``/``lab`` signals (idempotent)."""
+def _import_times(session: Session, ids) -> dict[int, dt.datetime]:
+    """Return when each import of ``ids`` started (the time its records became known)."""
+    from centinela.ledger.records import ImportRun
+
+    wanted = sorted({i for i in ids if i is not None})
+    out: dict[int, dt.datetime] = {}
+    for i in range(0, len(wanted), 500):
+        out.update((run_id, started) for run_id, started in session.execute(
+            select(ImportRun.id, ImportRun.started_at).where(ImportRun.id.in_(wanted[i:i + 500]))))
+    return out
+
+
+def sync_seizures(session: Session, now: dt.datetime | None = None) -> dict:
+    """Turn new or changed seizures into ``seizure``/``lab`` signals (idempotent).
+
+    Each signal records when the seizure became known (``recorded_at``): the time of the import
+    that brought it, else ``now`` (default: the current time). A seizure whose identification
+    changed since the last sync (a ``seizure`` signal that is now a laboratory result, another
+    structure) is known at ``now``: the identification is the news, not the old import.
+    """
     from centinela.ledger.records import Seizure
     from centinela.registry.models import Product
 
+    now = now or clock.utcnow()
     signals = {
         s.source_id: s for s in session.scalars(
             select(Signal).where(Signal.source_kind.in_(("seizure", "lab"))))
     }
     products = {p.product_code: p for p in session.scalars(select(Product))}
     counts = {"new": 0, "updated": 0, "unchanged": 0, "errors": 0}
+    pending = []
     for sz in session.scalars(select(Seizure).order_by(Seizure.occurred_at)):
         kind = "lab" if (sz.smiles or "").strip() else "seizure"
         old = signals.get(sz.seizure_id)
@@ -287,6 +311,11 @@ def sync_seizures(session: Session) -> dict:
                 (old.payload or {}).get("content_hash") == sz.content_hash:
             counts["unchanged"] += 1
             continue
+        pending.append((sz, kind, old))
+    imported = _import_times(session, (sz.import_id for sz, _, _ in pending))
+    for sz, kind, old in pending:
+        # A first signal is known when its import was; a changed one when the change is seen.
+        known = now if old is not None else imported.get(sz.import_id) or now
         if old is not None and old.source_kind != kind:
             session.delete(old)
             session.flush()
@@ -300,6 +329,6 @@ def sync_seizures(session: Session) -> dict:
             counts["errors"] += 1
         record_signal(session, kind, sz.seizure_id, sz.occurred_at, ubigeo=sz.ubigeo,
                       substance=payload["resolved_name"], inchikey=payload["inchikey"],
-                      payload=payload)
+                      payload=payload, recorded_at=known)
         counts["updated" if old is not None else "new"] += 1
     return counts

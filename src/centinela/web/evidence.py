@@ -52,6 +52,7 @@ KEY_UNITS = {
     "national_rate_per_100k": "per100k", "days_above": "days", "window_days": "days",
     "receipt_days": "days", "overlap_days": "days", "population": "",
     "pattern_mme": "mme", "pattern_mg": "mg", "radius_km": "km", "study_days": "days",
+    "days_late": "days",
 }
 DETECTOR_UNITS = {
     "suspicious_order": "mg", "prescriber_volume": "mme", "high_mme": "mme_day",
@@ -63,7 +64,7 @@ SHARE_KEYS = {"share", "rate", "peer_rate", "base_rate", "national_rate", "estab
               "one_off_share", "top_prescriber_share", "top_prescribers_share_of_all_fills",
               "prescriber_away_share", "patient_away_share", "uniform_share"}
 DATE_KEYS = {"certified_on", "certificate_valid_until", "deadline", "authorization_expires", "due",
-             "onset", "pattern_end"}
+             "onset", "pattern_end", "occurred_date", "recorded_date"}
 PERCENT_DETECTORS = ("waste_share", "disposal_share", "pharmacy_patient_mix")
 # Early-warning evidence: the name in the reader's language is shown as "substance"; ``key`` is
 # the series' technical key (an InChIKey or "name:…").
@@ -376,7 +377,7 @@ def explain(alert: Alert, evidence: dict, lang: str = "es") -> Explained:
             sentences.append(translate(key, lang, **params))
         except (KeyError, IndexError, ValueError):
             pass
-    for extra in ("say.peers", "say.occurrences", "say.seized_lot"):
+    for extra in ("say.peers", "say.occurrences", "say.seized_lot", "say.ews_late_result"):
         fn = EXTRA.get(extra)
         if fn and fn(alert, evidence):
             sentences.append(translate(extra, lang, **params))
@@ -397,6 +398,9 @@ EXTRA: dict[str, Callable[[Alert, dict], bool]] = {
     "say.occurrences": lambda a, ev: (ev.get("occurrence_count") or 0) > 1,
     "say.seized_lot": lambda a, ev: a.detector == "inventory_discrepancy"
     and bool(ev.get("seizures")),
+    # an early-warning record that reached the system well after it happened (docs/ews.md)
+    "say.ews_late_result": lambda a, ev: a.detector.startswith("ews_")
+    and bool(ev.get("late_result")),
 }
 
 
@@ -553,6 +557,12 @@ def _ews_params(alert: Alert, ev: dict[str, Any], lang: str) -> dict[str, str]:
         if subject else "",
         "ews_mismatch": _mismatch(str(ev.get("mismatch") or "—"), lang),
         "series_substance": substance,
+        # a late result: when it happened and when it reached the system
+        "ews_occurred_date": format_date(str(ev.get("occurred_date") or ev.get("date") or "")[:10]
+                                         or None, lang) or "—",
+        "ews_recorded_date": format_date(str(ev.get("recorded_date") or "")[:10] or None, lang)
+        or "—",
+        "days_late": _n(ev.get("days_late"), lang),
     }
 
 
