@@ -202,3 +202,18 @@ SLANG_NOT = [
 def test_fentanyl_slang_with_a_sellers_own_words_is_an_offer():
     assert verdicts(SLANG_OFFERS) == [True] * len(SLANG_OFFERS)
     assert verdicts(SLANG_NOT) == [False] * len(SLANG_NOT)
+
+
+def test_a_price_shows_as_written_in_the_hits_and_counts_as_before():
+    # The price pattern stops at a number's first digit: the lead's explanation read "s/ 5" for
+    # "s/ 500". The hit now shows the whole number; two prices with the same first digit still
+    # count once (the model's lexicon features are those it was trained with).
+    lex = load_lexicon()
+    hits = lex.match_folded(view("Vendo fenta a S/ 500 la caja, por mayor S/. 1,200"))
+    assert "s/ 500" in hits.by_category["sale"] and "s/. 1,200" in hits.by_category["sale"]
+    assert "s/ 5" not in hits.by_category["sale"]
+    same = lex.match_folded(view("oferta s/ 500 y s/ 550"))
+    assert same.by_category["sale"] == ["s/ 500"]
+    got = classify(["Vendo fentanilo ampollas a s/ 500 la caja, escribe al 987654321"],
+                   context="chat", language=False)[0]
+    assert "s/ 500" in got.lexicon["sale"]

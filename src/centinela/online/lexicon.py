@@ -116,12 +116,20 @@ class Lexicon:
         hits = LexiconHits()
         subs: list[str] = []
         found = hits.by_category
+        seen: set[tuple[str, str]] = set()
         for v in variants:
             for cat, raw in self.finditer(v):
                 term = raw.strip()
                 terms = found.setdefault(cat, [])
-                if term in terms:
+                if (cat, term) in seen or term in terms:
                     continue
+                seen.add((cat, term))
+                if term[-1:].isdigit() and cat not in ("fentanyl", "other_opioid"):
+                    # A pattern that stops at a number's first digit ("s/ 5" of "s/ 500"): the
+                    # hit shows the number as written. The count is unchanged (one per match
+                    # as before: the model's features do not move).
+                    whole = re.search(re.escape(term) + r"[\d.,]*\d", v)
+                    term = whole.group(0) if whole else term
                 terms.append(term)
                 if cat in ("fentanyl", "other_opioid"):
                     default = "fentanyl" if cat == "fentanyl" else "opioid"
