@@ -98,6 +98,19 @@ def test_lookup_one_form_one_page_audited_and_never_stores_the_document(app, wor
     assert "44556677" not in dump
 
 
+def test_lookup_risk_rules_read_in_the_pages_language(app, world):
+    # The risk score's rules were Spanish on the English page.
+    client = login(app, "farmacia")
+    form = {"document_type": "DNI", "document_number": "44556677", "reason": "dispensing",
+            "note": "receta nueva", "attest": "on"}
+    en = client.post("/lookup?lang=en", data=form, headers=HTML)
+    assert en.status_code == 200
+    assert "5 per prescriber after the 2nd (max. 20)" in en.text
+    assert "por prescriptor" not in en.text
+    es = client.post("/lookup?lang=es", data=form, headers=HTML)
+    assert "5 por prescriptor después del 2.º (máx. 20)" in es.text
+
+
 def test_lookup_requires_the_attestation_and_a_reason(app, world, session):
     client = login(app, "medico")
     r = client.post("/lookup", data={"document_type": "DNI", "document_number": "44556677",

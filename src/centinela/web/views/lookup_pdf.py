@@ -63,7 +63,8 @@ def report_pdf(r: LookupResult, actor: str, now: dt.datetime, lang: str = "es") 
         pdf.cell(widths[0], 5.5, pdf.t(tr(f"lookup.factor_{f.key}")))
         pdf.cell(widths[1], 5.5, pdf.t(f"{f.value:g}"), align="R")
         pdf.cell(widths[2], 5.5, str(f.points), align="R")
-        pdf.cell(widths[3], 5.5, pdf.t(f.rule[:60]))
+        rule = tr(f"lookup.rule_{f.key}")  # the rule in the reader's language
+        pdf.cell(widths[3], 5.5, pdf.t((f.rule if rule == f"lookup.rule_{f.key}" else rule)[:60]))
         pdf.ln()
     pdf.ln(2)
     pdf.line_(f"{tr('lookup.current_mme')}: {r.current_mme:.1f} · {tr('lookup.max_mme')}: "
