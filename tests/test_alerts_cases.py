@@ -119,3 +119,16 @@ def test_attachment_names_keep_their_words_and_lose_their_paths():
     assert clean_filename("../../etc/passwd") == "passwd"
     assert clean_filename('a"b<c>\x00.pdf') == "a_b_c_.pdf"
     assert clean_filename("x/y\\z.pdf") == "z.pdf"
+
+
+def test_a_case_title_is_cut_between_words_never_inside_one():
+    from centinela.alerts.casefiles import TITLE_MAX, case_title
+
+    short = "Pérdida de 12 ampollas de fentanilo en EST-0001"
+    assert case_title(short) == short
+    words = "Compras que superan el uso en la farmacia EST-0004411 durante 2025: " * 6
+    got = case_title(words)
+    assert len(got) <= TITLE_MAX and got.endswith("…")
+    assert words.startswith(got[:-1]) and words[len(got) - 1] == " "  # a whole word before it
+    number = "x" * 190 + " 1234567890123"
+    assert case_title(number) == "x" * 190 + "…"  # the number is not cut in two

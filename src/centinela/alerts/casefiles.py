@@ -74,6 +74,20 @@ def case_of_alert(session: Session, alert_id: str) -> Case | None:
                           .where(CaseAlert.alert_id == alert_id))
 
 
+TITLE_MAX = 200  # Case.title
+
+
+def case_title(summary: str, limit: int = TITLE_MAX) -> str:
+    """A case's title from its first alert's summary: whole, or cut at the last word that fits
+    with an ellipsis (never in the middle of a word or a number)."""
+    text = " ".join((summary or "").split())
+    if len(text) <= limit:
+        return text
+    cut = text[:limit - 1]
+    head = cut.rsplit(" ", 1)[0] if " " in cut else cut
+    return head.rstrip(" ,;:·-–—(") + "…"
+
+
 def open_case(session: Session, alert: Alert, actor: str, assignee: str | None = None,
               due_date: dt.date | None = None, now: dt.datetime | None = None) -> Case:
     """Open a numbered case from ``alert`` (or return the case it already belongs to)."""
@@ -82,7 +96,7 @@ def open_case(session: Session, alert: Alert, actor: str, assignee: str | None =
     if existing is not None:
         return existing
     for attempt in range(5):  # two analysts opening cases at once may draw the same number
-        case = Case(number=next_number(session, now), title=alert.summary[:200],
+        case = Case(number=next_number(session, now), title=case_title(alert.summary),
                     department=alert.department, assignee=assignee or actor, created_by=actor,
                     due_date=due_date or (now + dt.timedelta(days=30)).date(), status="open",
                     created_at=now, updated_at=now)
