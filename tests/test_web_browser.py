@@ -150,6 +150,9 @@ def test_pharmacist_sees_an_invalid_document_then_a_patient_with_a_benzodiazepin
     assert any("benzodiacepina" in w for w in warnings) and any("naloxona" in w for w in warnings)
     assert int(page.locator("#overlap-days").inner_text()) >= 1
     assert page.locator("#risk-factors tbody tr").count() == 6
+    # Numbers line up on the right in data tables (the table rule used to win over .num).
+    assert page.locator("#risk-factors td.num").first.evaluate(
+        "e => getComputedStyle(e).textAlign") == "right"
     with page.expect_download() as info:
         page.click("#report-pdf")
     path = info.value.path()
