@@ -103,6 +103,11 @@ def test_bulletins_api_pages_pdf_and_export(client):
     # The delivery status in words (it read "Envío: queued").
     assert ": queued" not in page.text and ("en cola para las autoridades" in page.text
                                             or "sin autoridad a quien enviarlo" in page.text)
+    assert "Recomendaciones" in page.text and 'id="as-issued"' not in page.text
+    # In English the page's own words are English; the bulletin's text is said to be as issued.
+    en = client.get(f"/ews/bulletins/{number}?lang=en")
+    assert "Recommendations" in en.text and "Recomendaciones" not in en.text
+    assert 'id="as-issued"' in en.text and "From " in en.text
     pdf = client.get(f"/ews/bulletins/{number}.pdf")
     assert pdf.headers["content-type"] == "application/pdf" and pdf.content.startswith(b"%PDF")
     assert client.get("/ews/bulletins/EWS-1999-0001").status_code == 404
