@@ -582,7 +582,7 @@ class MonthLoader:
         """The month's keys and indexes, then its planner statistics: built while the file
         goes on. The unique key goes last and alone: a key repeated since the last check makes
         it fail, which only sends the end to ``MovementStage``."""
-        out = [x for x in self.months_bulk.statements(month, frozenset(self.built))]
+        out = self.months_bulk.statements(month, frozenset(self.built))
         unique = [x for x in out if "UNIQUE" in x]
         out = [x for x in out if "UNIQUE" not in x]
         out.append(self._analyze(month))
