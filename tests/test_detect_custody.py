@@ -572,3 +572,38 @@ def test_many_seized_serials_of_one_lot_are_one_alert_on_the_lot(session):
         a = alerts[("serial", f"SN-{i}")]
         assert a.severity == "low" and a.evidence["grouped_under_lot"] == "LOT-A"
     assert alerts[("serial", "SN-B")].severity != "low"
+
+
+def test_an_alert_whose_evidence_went_away_is_marked_not_found_again_never_closed(session):
+    # A shipment flagged as never received; its receipt is booked weeks later (a late delivery
+    # note). The next full run does not find it again: the alert stays open, marked with the
+    # day of that run, and the mark goes if the finding comes back. Alerts outside the run's
+    # lookback, and other detectors' alerts, are left alone.
+    base_products(session)
+    for e in ("D1", "P1", "P2"):
+        est(session, e, "distributor" if e == "D1" else "pharmacy")
+    mv(session, "transfer_out", "D1", FENT_AMP, 50, T, counterparty_id="P1", event_id="SHIP-1")
+    mv(session, "transfer_out", "D1", FENT_AMP, 30, T, counterparty_id="P2", event_id="SHIP-2")
+    mv(session, "dispense", "P1", FENT_AMP, 1, days(T, 30), patient_id="PSN:x1",
+       prescriber_id="CMP-1")
+    mv(session, "dispense", "P2", FENT_AMP, 1, days(T, 30), patient_id="PSN:x2",
+       prescriber_id="CMP-1")
+    session.commit()
+    run_all(session, now=days(T, 31))
+    alerts = {a.subject_id: a for a in _alerts(session, "transfer_not_received")}
+    assert set(alerts) == {"SHIP-1", "SHIP-2"}
+    assert not any("not_found_since" in a.evidence for a in alerts.values())
+    late = mv(session, "receipt", "P1", FENT_AMP, 50, days(T, 32), counterparty_id="D1")
+    session.commit()
+    report = run_all(session, now=days(T, 33))
+    alerts = {a.subject_id: a for a in _alerts(session, "transfer_not_received")}
+    assert alerts["SHIP-1"].status != "closed"
+    assert alerts["SHIP-1"].evidence["not_found_since"]  # the day of the run that missed it
+    assert "not_found_since" not in alerts["SHIP-2"].evidence  # still missing: found again
+    res = next(r for r in report.results if r.name == "transfer_not_received")
+    assert res.stale == 1
+    session.delete(late)  # the receipt withdrawn: the shipment is missing again
+    session.commit()
+    run_all(session, now=days(T, 34))
+    again = {a.subject_id: a for a in _alerts(session, "transfer_not_received")}
+    assert "not_found_since" not in again["SHIP-1"].evidence

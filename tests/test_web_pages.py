@@ -292,6 +292,18 @@ def test_alert_detail_shows_evidence_chart_movements_and_routing(app, world):
     assert "<svg" in page and "<polyline" in page
 
 
+def test_an_alert_not_found_again_says_so_in_both_languages(app, world, session):
+    alert = session.get(Alert, session.scalar(select(Alert.id).where(
+        Alert.alert_id == world["prescriber_volume"])))
+    alert.evidence = {**alert.evidence, "not_found_since": "2025-06-03"}
+    session.commit()
+    client = login(app, "analista")
+    es = client.get(f"/alerts/{world['prescriber_volume']}?lang=es", headers=HTML).text
+    assert 'id="not-found-again"' in es and "ya no encontró este hallazgo" in es
+    en = client.get(f"/alerts/{world['prescriber_volume']}?lang=en", headers=HTML).text
+    assert "did not find this again" in en and "Not found again by the full runs since" in en
+
+
 def test_map_shades_every_department_and_links_to_regions(app, world, session):
     client = login(app, "analista")
     ctx = client.get("/api/v1/map").json()

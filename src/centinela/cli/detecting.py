@@ -108,6 +108,9 @@ def detect_cmd(
                 line += "  (pares: hasta la próxima corrida completa / peers: until the next full run)"
             if r.truncated:
                 line += f"  (+{r.truncated} de menor puntaje omitidas / lower-score dropped)"
+            if r.stale:
+                line += (f"  ({r.stale} abierta(s) ya no encontrada(s) / open alert(s) not "
+                         "found again)")
             if r.error:
                 line += f"  ERROR: {r.error}"
             typer.echo(line)

@@ -36,6 +36,11 @@ class Detector:
     # Days of raw movements read before the lookback window; None: ``window.HISTORY_DAYS``
     # (or its conservative default). A detector that reads only its own tables sets 0.
     history_days: ClassVar[int | None] = None
+    # True when a full run judges every finding whose window lies in the run's lookback again
+    # (nothing in the detector depends on the run's date beyond that window): an open alert
+    # that such a run does not find again is marked ``not_found_since`` (the evidence that
+    # raised it changed: a late receipt booked, a certificate registered), never closed.
+    rechecks: ClassVar[bool] = False
 
     def run(self, session: Session, now: dt.datetime, ctx: DetectionContext) -> list[AlertDraft]:
         """Return the alert drafts of this detector at ``now``."""

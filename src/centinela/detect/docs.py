@@ -30,6 +30,11 @@ A later run's finding replaces the occurrence of the same finding (product, subs
 whose window it overlaps; two findings of one run on one subject (two presentations) are two
 occurrences. Drafts are stored strongest first, so the same data give the same alerts in every
 run, whatever order a detector lists its findings in.
+Alerts are never withdrawn by a run: where a detector is marked *Rechecks* (a full run judges
+every finding of its lookback again), an open alert in the run's lookback that the run does not
+find again gets `evidence.not_found_since` (the day of the first such run) and a notice on its
+page: the data behind it changed (a late receipt booked, a certificate registered); the analyst
+closes it. The mark goes when the finding comes back; incremental runs leave it alone.
 Closing a case as `justified` or `false_positive` suppresses new findings of the same detector
 on the same subject for `alert_suppress_days` (default 180) unless the MME involved grows
 1.5-fold. Real-time rules judge only events that occurred within `realtime_window_days`
@@ -65,6 +70,9 @@ def render_markdown() -> str:
             out += ["", "Tolerates: " + d.tolerates]
         if d.group_under:
             out += ["", "Grouped under: " + ", ".join(f"`{g}`" for g in d.group_under) + "."]
+        if d.rechecks:
+            out += ["", "Rechecks: an open alert a full run does not find again is marked "
+                        "`not_found_since`."]
         if d.thresholds:
             out += ["", "Thresholds: " + "; ".join(f"{k} {v}" for k, v in d.thresholds.items()) + "."]
         if d.settings_used:

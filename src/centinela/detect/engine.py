@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from centinela.alerts.models import Alert
 from centinela.alerts.service import AlertDraft, in_upsert_order, upsert_alerts
 from centinela.db import session_scope
 from centinela.detect.base import Detector
@@ -38,6 +39,7 @@ class DetectorResult:
     updated: int = 0
     seconds: float = 0.0
     truncated: int = 0
+    stale: int = 0  # open alerts a full run of a ``rechecks`` detector did not find again
     error: str | None = None
     scope: str = "full"  # "full" | "partition" (incremental: only the subjects touched) |
     # "deferred" (incremental: a peer detector left for the next full run, detect_peer_rerun_share)
@@ -192,7 +194,9 @@ def _run(session: Session, now: dt.datetime | None, only: list[str] | None,
         if subjects is None and dets is main:
             report.movements = n
         for det in dets:
-            res = _run_one(session, det, now, ctx, stamp, subjects)
+            full = subjects is None and det.name not in narrow
+            res = _run_one(session, det, now, ctx, stamp, subjects,
+                           recheck=(start, now) if full and det.rechecks else None)
             res.scope = "partition" if subjects is not None or det.name in narrow else "full"
             res.subjects = None if subjects is None else len(subjects)
             results[det.name] = res
@@ -233,7 +237,8 @@ def run_detectors(session: Session, now: dt.datetime, detectors: list[Detector],
 
 
 def _run_one(session: Session, det: Detector, now: dt.datetime, ctx: DetectionContext,
-             stamp: dt.datetime, subjects: set[str] | None) -> DetectorResult:
+             stamp: dt.datetime, subjects: set[str] | None,
+             recheck: tuple[dt.datetime, dt.datetime] | None = None) -> DetectorResult:
     res = DetectorResult(det.name)
     t1 = time.perf_counter()
     try:
@@ -243,6 +248,8 @@ def _run_one(session: Session, det: Detector, now: dt.datetime, ctx: DetectionCo
                 drafts = [d for d in drafts if d.subject_id in subjects]
             res.found = len(drafts)
             drafts = group_under(session, det, drafts)
+            if recheck is not None:
+                res.stale = mark_stale(session, det.name, drafts, *recheck, stamp)
             drafts = _cap(in_upsert_order(drafts), res)
             # One detector's drafts in a few statements (new subjects inserted and routed
             # together; repeats and stored subjects one by one), strongest first.
@@ -255,6 +262,31 @@ def _run_one(session: Session, det: Detector, now: dt.datetime, ctx: DetectionCo
         res.new = res.updated = 0
     res.seconds = time.perf_counter() - t1
     return res
+
+
+NOT_FOUND = "not_found_since"
+
+
+def mark_stale(session: Session, detector: str, drafts: list[AlertDraft], since: dt.datetime,
+               now: dt.datetime, stamp: dt.datetime) -> int:
+    """After a full run of a ``rechecks`` detector: mark its open alerts whose window lies in
+    [since, now] and that ``drafts`` do not find again (``evidence.not_found_since``: the day
+    of the first run that did not); clear the mark of those found again. Nothing is closed:
+    the analyst decides. Return how many alerts are marked now."""
+    found = {(d.subject_kind, d.subject_id, d.variant or "") for d in drafts}
+    marked = 0
+    for alert in session.scalars(select(Alert).where(
+            Alert.detector == detector, Alert.status != "closed",
+            Alert.window_end >= since, Alert.window_start <= now)):
+        ev = alert.evidence or {}
+        again = (alert.subject_kind, alert.subject_id, ev.get("variant", "")) in found
+        if again and NOT_FOUND in ev:
+            alert.evidence = {k: v for k, v in ev.items() if k != NOT_FOUND}
+        elif not again:
+            marked += 1
+            if NOT_FOUND not in ev:
+                alert.evidence = {**ev, NOT_FOUND: stamp.date().isoformat()}
+    return marked
 
 
 def _cap(drafts: list[AlertDraft], res: DetectorResult) -> list[AlertDraft]:

@@ -67,6 +67,7 @@ class UncertifiedHandler(Detector):
     )
     subject_kind = "professional"
     realtime = True
+    rechecks = True  # a certificate registered since makes the handler's alert stale
     topics = ("compliance",)
     settings_used = ("go_live", "certification_grace_days", "certification_valid_days")
     evidence_fields = ("role", "certified_on", "certificate_valid_until", "deadline",

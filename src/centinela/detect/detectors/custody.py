@@ -298,6 +298,7 @@ class TransferNotReceived(Detector):
     )
     subject_kind = "shipment"
     topics = ("custody", "theft_loss")
+    rechecks = True  # a receipt booked late makes the shipment's alert stale
     settings_used = ("transfer_receipt_days",)
     thresholds = {"missing units": "≥ 1 (or the whole shipment if it is fractional)",
                   "receiver's horizon": "its latest report on or after the due date",
