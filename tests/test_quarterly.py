@@ -131,6 +131,11 @@ def hand(session):
     session.add(Rejection(import_id=run.id, source="movements.csv", line=4, record_type="movement",
                           field="quantity", kind="invalid", reason="no numérico", record={},
                           created_at=T(2026, 8, 2)))
+    for day in (3, 4):  # one record's rejection, its file sent twice: one record
+        session.add(Rejection(import_id=run.id, source="movements.csv", line=7,
+                              record_type="movement", record_key="E-9", field="quantity",
+                              kind="invalid", reason="no numérico", record={},
+                              created_at=T(2026, 8, day)))
     session.commit()
     return session
 
@@ -248,8 +253,8 @@ def test_every_figure_against_the_hand_computed_set(hand):
     assert (q["movements"], q["late_movements"], q["late_reporters_count"]) == (9, 1, 0)
     assert q["reporting_establishments"] == 5
     assert (q["silent_reporters_count"], q["silent_reporters"]) == (1, ["P2"])
-    assert q["rejections"] == {"movement": 1}
-    assert q["top_rejection_reasons"] == [{"where": "movement.quantity (invalid)", "count": 1}]
+    assert q["rejections"] == {"movement": 2}  # the re-sent record counts once
+    assert q["top_rejection_reasons"] == [{"where": "movement.quantity (invalid)", "count": 2}]
     # P1's book at the count: -10 (2025 dispense) + 100 - 20 - 3 = 67; counted 70: +3 units.
     assert (q["counts_checked"], q["count_gaps"], q["count_gap_mg"]) == (1, 1, 0.3)
     assert q["count_gaps_by_department"] == {"15": 1}

@@ -13,7 +13,7 @@ import statistics
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from centinela.alerts.models import OUTCOMES, Alert, Authority, CaseEvent
@@ -495,10 +495,17 @@ def data_quality(session: Session, quarter: Quarter, reg: _Registry, as_of: dt.d
     silent = sorted(before - reporting)
     rej = Counter()
     reasons = Counter()
-    for rtype, field, kind, n in session.execute(
-            select(Rejection.record_type, Rejection.field, Rejection.kind, func.count())
+    # Records, not rows: a bad file sent again stores its rejections again (each import keeps
+    # its own report), so a record rejected twice for the same reason counts once. Rows with
+    # no record key (an unreadable line) cannot be told apart and count each.
+    same = func.count(func.distinct(
+        Rejection.record_key + "|" + func.coalesce(Rejection.field, "") + "|" + Rejection.reason))
+    unkeyed = func.sum(case((Rejection.record_key.is_(None), 1), else_=0))
+    for rtype, field, kind, keyed, loose in session.execute(
+            select(Rejection.record_type, Rejection.field, Rejection.kind, same, unkeyed)
             .where(Rejection.created_at >= start, Rejection.created_at <= as_of)
             .group_by(Rejection.record_type, Rejection.field, Rejection.kind)):
+        n = int(keyed or 0) + int(loose or 0)
         rej[rtype] += n
         reasons[f"{rtype}.{field or '-'} ({kind})"] += n
     runs = session.execute(select(func.count(), func.coalesce(func.sum(ImportRun.accepted), 0),
