@@ -46,3 +46,26 @@ def test_users_and_tokens_from_the_command_line(db_url, monkeypatch):
 def test_serve_help_lists_its_options():
     out = CliRunner().invoke(app, ["serve", "--help"]).output
     assert "--no-scheduler" in out and "--port" in out
+
+
+def test_a_college_number_not_in_the_registry_is_warned_about(db_url, monkeypatch, session):
+    # The account is made (the registry may come later) but the operator is told, in both
+    # languages, when the number is not registered or registered with another role.
+    from centinela.registry.models import Professional
+
+    session.add(Professional(professional_id="CMP-000777", role="prescriber",
+                             full_name="Dra. Siete"))
+    session.commit()
+    runner = CliRunner()  # its output holds what the command wrote to stderr too
+    monkeypatch.setenv("CENTINELA_NEW_PASSWORD", "una-clave-larga")
+    ok = runner.invoke(app, ["users", "create", "dra.siete", "--role", "prescriber",
+                             "--professional-id", "CMP-000777"])
+    assert ok.exit_code == 0 and "aviso" not in ok.output
+    typo = runner.invoke(app, ["users", "create", "dr.typo", "--role", "prescriber",
+                               "--professional-id", "CMP-000778"])
+    assert typo.exit_code == 0
+    assert "CMP-000778 no está en el registro" in typo.output
+    assert "not in the professionals registry" in typo.output
+    other = runner.invoke(app, ["users", "create", "qf.siete", "--role", "pharmacist",
+                                "--professional-id", "CMP-000777"])
+    assert other.exit_code == 0 and "registered as prescriber, not pharmacist" in other.output
