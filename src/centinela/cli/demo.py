@@ -125,7 +125,9 @@ def run_demo(data_dir: Path, seed: int, scale: float) -> list[tuple[str, str, st
     def early_warning() -> dict:
         with session_scope(engine) as s:
             synced = sync_seizures(s)
-            counts = ews_run(s, now)
+            # Judged as of now, after the sync: the seizures it recorded became known after the
+            # demo began, and a late lab result counts only once known (ews.detect).
+            counts = ews_run(s, dt.datetime.now(dt.UTC).replace(tzinfo=None))
         return {"synced": synced, "counts": counts}
 
     ews = _step("5. Alerta temprana / early warning (incautaciones, denuncias, señales)",
