@@ -399,6 +399,7 @@ def test_a_pharmacist_reads_their_own_standing_and_reminders(hand, app):
                          issued_on=dt.date(2026, 8, 15), expires_on=dt.date(2026, 10, 20),
                          expiry_derived=False, content_hash="2" * 32, created_at=T(2026, 8, 15)))
     create_user(hand, "farma-d", PASSWORD, "pharmacist", professional_id="CQFP-04321")
+    create_user(hand, "ana-q", PASSWORD, "national_analyst")
     send_reminders(hand, dt.date(2026, 9, 30), T(2026, 9, 30, 12))
     hand.commit()
     app.state.clock = lambda: T(2026, 9, 30, 17)
@@ -406,6 +407,15 @@ def test_a_pharmacist_reads_their_own_standing_and_reminders(hand, app):
     assert (me["professional_id"], me["state"], me["valid_until"]) == ("CQFP-04321", "expiring", "2026-10-20")
     assert [r["state"] for r in me["reminders"]] == ["expiring"]
     assert "2026-10-20" in me["reminders"][0]["message"]
+    # The same on a page of their own, linked from their menu, in both languages.
+    client = login(app, "farma-d")
+    page = client.get("/mi-certificacion?lang=es")
+    assert page.status_code == 200 and 'href="/mi-certificacion"' in page.text
+    assert 'data-state="expiring"' in page.text and "Certificado por vencer" in page.text
+    assert "CQFP-04321" in page.text and "20 oct 2026" in page.text
+    en = client.get("/mi-certificacion?lang=en")
+    assert "Certificate expiring soon" in en.text and "Reminders sent" in en.text
+    assert login(app, "ana-q").get("/mi-certificacion").status_code == 403  # not a clinician
 
 
 @pytest.mark.browser

@@ -49,6 +49,8 @@ PAGES: tuple[Page, ...] = (
     Page("ews", "/ews", "nav.ews", INVESTIGATORS, area="ews"),
     Page("online", "/online", "nav.online", ("admin", "national_analyst", "police"), area="online"),
     Page("certification", "/certification", "nav.certification", ANALYSTS, area="certification"),
+    Page("my_certification", "/mi-certificacion", "nav.my_certification", CLINICIANS,
+         area="certification"),
     Page("report", "/reportar", "nav.report", (), area="public"),
     Page("assistant", "/asistente", "nav.assistant", (), area="public"),
     Page("customs", "/customs", "nav.customs", ("admin", "customs"), area="customs"),

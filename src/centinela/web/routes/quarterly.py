@@ -38,14 +38,27 @@ def api_status(request: Request, session: Session = Depends(db_session),
 def api_my_certification(request: Request, session: Session = Depends(db_session),
                          user: User = Depends(require_roles("prescriber", "pharmacist"))) -> dict:
     """A prescriber's or pharmacist's own standing and the reminders queued for them."""
+    if not user.professional_id:
+        raise HTTPException(404, "this account is not linked to a professional")
+    return my_certification(request, session, user)
+
+
+@router.get("/mi-certificacion", response_class=HTMLResponse)
+def my_certification_page(request: Request, session: Session = Depends(db_session),
+                          user: User = Depends(require_roles("prescriber", "pharmacist"))):
+    """The prescriber's or pharmacist's own certificate: standing, dates, reminders."""
+    data = my_certification(request, session, user) if user.professional_id else None
+    return render(request, "my_certification.html", {"data": data})
+
+
+def my_certification(request: Request, session: Session, user: User) -> dict:
+    """The standing of ``user``'s college number today and the reminders queued for it."""
     from centinela.alerts.models import Channel, Delivery
     from centinela.certification.progress import PROFESSIONALS_OUTBOX
     from centinela.certification.rule import periods_by_professional, standing
     from centinela.config import get_settings
 
-    pid = user.professional_id
-    if not pid:
-        raise HTTPException(404, "this account is not linked to a professional")
+    pid = user.professional_id or ""
     s = get_settings()
     day = _lima_today(clock(request))
     st = standing(periods_by_professional(session, s.certification_valid_days, ids=[pid]).get(pid, []),
