@@ -63,6 +63,25 @@ def test_account_errors_are_shown_in_spanish_on_the_delegates_and_admin_pages(ap
     assert account_error("something new", "es") == "something new"
 
 
+def test_admin_sees_a_college_number_missing_from_the_registry(app, world):
+    # The account is made (the registry may come later), but the users table says when its
+    # college number is not in the professionals registry, or is there with another role.
+    admin = login(app, "admin")
+    for name, role, pid in (("dra.ok", "prescriber", "CMP-000001"),
+                            ("dr.typo", "prescriber", "CMP-999999"),
+                            ("qf.rol", "pharmacist", "CMP-000002")):
+        r = admin.post("/admin/users", data={"username": name, "password": "una-clave-bastante-larga",
+                                             "role": role, "professional_id": pid,
+                                             "full_name": name}, headers=HTML)
+        assert r.status_code in (200, 303), r.text
+    rows = {u["username"]: u for u in admin.get("/api/v1/admin/users").json()["users"]}
+    assert rows["dra.ok"]["registry_issue"] == ""
+    assert rows["dr.typo"]["registry_issue"] == "unregistered"
+    assert rows["qf.rol"]["registry_issue"] == "other_role"
+    page = admin.get("/admin?lang=es", headers=HTML).text
+    assert "no está en el registro de profesionales" in page and "registrado con otro rol" in page
+
+
 def test_alert_evidence_is_labelled_in_spanish_with_yes_no_not_python_literals(app, world,
                                                                                 session, now):
     when = now - dt.timedelta(days=2)

@@ -23,6 +23,9 @@ class UserRow(BaseModel):
     professional_id: str | None
     active: bool
     created_at: str | None
+    # The college number is not in the professionals registry, or is registered with another
+    # role ("" when it is fine or there is no registry yet): a typo to check.
+    registry_issue: str = ""
 
 
 class TokenRow(BaseModel):
@@ -104,15 +107,40 @@ class AuditContext(BaseModel):
     action: str
 
 
+def registry_issues(session: Session, users) -> dict[int, str]:
+    """User id → ``"unregistered"`` or ``"other_role"`` for the prescriber and pharmacist
+    accounts whose college number the professionals registry does not hold, or holds with
+    another role; nothing while no registry is imported."""
+    from centinela.registry.models import Professional
+
+    ids = sorted({u.professional_id for u in users if u.professional_id})
+    if not ids or session.scalar(select(Professional.professional_id).limit(1)) is None:
+        return {}
+    roles = dict(session.execute(select(Professional.professional_id, Professional.role)
+                                 .where(Professional.professional_id.in_(ids))).all())
+    out = {}
+    for u in users:
+        if not u.professional_id:
+            continue
+        role = roles.get(u.professional_id)
+        if role is None:
+            out[u.id] = "unregistered"
+        elif role != u.role:
+            out[u.id] = "other_role"
+    return out
+
+
 def build_users(session: Session) -> UsersContext:
     """Return every user and API token."""
     users = session.scalars(select(User).order_by(User.username)).all()
     names = {u.id: u.username for u in users}
+    issues = registry_issues(session, users)
     tokens = session.scalars(select(ApiToken).order_by(ApiToken.id.desc())).all()
     return UsersContext(
         users=[UserRow(id=u.id, username=u.username, full_name=u.full_name, role=u.role,
                        departments=list(u.departments or []), professional_id=u.professional_id,
-                       active=u.active, created_at=lima_iso(u.created_at)) for u in users],
+                       active=u.active, created_at=lima_iso(u.created_at),
+                       registry_issue=issues.get(u.id, "")) for u in users],
         tokens=[TokenRow(id=t.id, username=names.get(t.user_id, "?"), name=t.name,
                          prefix=t.prefix, scopes=list(t.scopes or []),
                          created_at=lima_iso(t.created_at), expires_at=lima_iso(t.expires_at),
