@@ -153,6 +153,16 @@ def test_scoring_factors_are_named_and_add_up():
     assert scores[1] > scores[0] and scores[2] > scores[0]
     expl = model.explain(x[1], parcels[1])
     assert expl[0]["factor"] == "hs_code" and "2933.37" in expl[0]["detail"]
+    # Every reason in Spanish too (the officers' page reads it; it was English only).
+    assert "N-fenetil-4-piperidona (SA 2933.37, Cuadro I de la JIFE)" in expl[0]["detail_es"]
+    origin = next(f for f in expl if f["factor"] == "origin")
+    assert "principal origen de precursores" in origin["detail_es"]
+    from centinela.customs import reference as ref
+    for entry in [*ref.load("origins.json")["countries"].values(),
+                  *ref.load("origins.json")["transit"].values(),
+                  *ref.load("hs_codes.json")["codes"], *ref.load("hs_codes.json")["keywords"]]:
+        assert entry.get("label_es"), entry["label"]
+    assert all(c.get("name_es") for c in ref.load("content_profiles.json")["categories"])
     logit = np.log(scores[1] / (1 - scores[1]))
     assert logit == pytest.approx(model.intercept + sum(f["contribution"] for f in expl), abs=0.01)
 

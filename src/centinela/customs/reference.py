@@ -28,6 +28,27 @@ def hs_risk(hs_code: str | None) -> tuple[float, str | None]:
 
 
 @lru_cache(maxsize=1)
+def _spanish() -> dict[str, str]:
+    """Every reference label and content category in Spanish, by its English text (the data
+    files carry ``label_es`` / ``name_es`` beside each)."""
+    out: dict[str, str] = {}
+    origins = load("origins.json")
+    for entry in [*origins["countries"].values(), *origins["transit"].values(),
+                  *load("hs_codes.json")["codes"], *load("hs_codes.json")["keywords"]]:
+        if entry.get("label_es"):
+            out[entry["label"]] = entry["label_es"]
+    for cat in load("content_profiles.json")["categories"]:
+        if cat.get("name_es"):
+            out[cat["name"]] = cat["name_es"]
+    return out
+
+
+def spanish(text: str | None) -> str | None:
+    """A reference label or content category in Spanish (itself when there is none)."""
+    return None if text is None else _spanish().get(text, text)
+
+
+@lru_cache(maxsize=1)
 def _keywords() -> list[tuple[str, float, str]]:
     return [(normalize_text(e["pattern"]), e["weight"], e["label"])
             for e in load("hs_codes.json")["keywords"]]

@@ -211,30 +211,38 @@ class ManifestModel:
             detail = _detail(f, parcel) if parcel else None
             if detail:
                 item["detail"] = detail
+                item["detail_es"] = _detail(f, parcel, es=True)
             out.append(item)
         out.sort(key=lambda d: -abs(d["contribution"]))
         return out
 
 
-def _detail(factor: str, p: dict) -> str | None:
+def _detail(factor: str, p: dict, es: bool = False) -> str | None:
+    """The factor's reason in words: English, or Spanish with ``es`` (the page reads either)."""
+    say = ref.spanish if es else (lambda text: text)
     if factor == "origin":
-        return f"{p['origin_country']}: {ref.origin_weight(p['origin_country'])[1]}"
+        return f"{p['origin_country']}: {say(ref.origin_weight(p['origin_country'])[1])}"
     if factor == "route":
-        return ref.transit_weight(p.get("transit") or [])[1]
+        return say(ref.transit_weight(p.get("transit") or [])[1])
     if factor == "hs_vs_content":
         cat = ref.category(p["declared_content"])
-        return (f"HS {p.get('hs_code')} vs {cat['name'] if cat else '?'} (chapters "
-                f"{', '.join(cat['hs_chapters']) if cat else '?'})")
+        name = say(cat["name"]) if cat else "?"
+        chapters = ", ".join(cat["hs_chapters"]) if cat else "?"
+        return (f"SA {p.get('hs_code')} frente a {name} (capítulos {chapters})" if es else
+                f"HS {p.get('hs_code')} vs {name} (chapters {chapters})")
     if factor == "hs_code":
-        return f"{p.get('hs_code')}: {ref.hs_risk(p.get('hs_code'))[1]}"
+        return f"{p.get('hs_code')}: {say(ref.hs_risk(p.get('hs_code'))[1])}"
     if factor == "content_keyword":
-        return ref.keyword_risk(p["declared_content"])[1]
+        return say(ref.keyword_risk(p["declared_content"])[1])
     if factor in ("weight_vs_content", "value_vs_content", "density_vs_content"):
         cat = ref.category(p["declared_content"])
-        name = cat["name"] if cat else "?"
-        return (f"{name}: {p['weight_kg']:g} kg, US$ {p['declared_value_usd']:g}"
-                + (f", expected {cat['kg'][0]}-{cat['kg'][1]} kg, ≥ US$ {cat['usd_per_kg'][0]}/kg"
-                   if cat else ""))
+        name = say(cat["name"]) if cat else "?"
+        head = f"{name}: {p['weight_kg']:g} kg, US$ {p['declared_value_usd']:g}"
+        if not cat:
+            return head
+        lo, hi, usd = cat["kg"][0], cat["kg"][1], cat["usd_per_kg"][0]
+        return head + (f", lo usual {lo}-{hi} kg, ≥ US$ {usd}/kg" if es else
+                       f", expected {lo}-{hi} kg, ≥ US$ {usd}/kg")
     return None
 
 
