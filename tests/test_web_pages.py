@@ -98,6 +98,28 @@ def test_lookup_one_form_one_page_audited_and_never_stores_the_document(app, wor
     assert "44556677" not in dump
 
 
+def test_a_professionals_profile_shows_a_certificate_imported_apart(app, world, session, now):
+    # Certificates imported from the certification file (not the registry's column) count on
+    # the profile too: its state today, dates and certificate id.
+    import datetime as _dt
+
+    from centinela.certification.models import Certificate
+
+    day = now.date() - _dt.timedelta(days=30)
+    session.add(Certificate(certificate_id="CERT-CMP-1", professional_id="CMP-000001",
+                            issuer="CMP", issued_on=day, expires_on=day + _dt.timedelta(days=365),
+                            expiry_derived=False, content_hash="3" * 32, created_at=now))
+    session.commit()
+    client = login(app, "analista")
+    facts = {f["key"]: f["value"] for f in
+             client.get("/api/v1/profiles/professional/CMP-000001").json()["facts"]}
+    assert facts["profile.certification_state"] == "valid"
+    assert facts["profile.certificate"] == "CERT-CMP-1"
+    assert facts["profile.certified_on"] == day.isoformat()
+    page = client.get("/profiles/professional/CMP-000001?lang=es", headers=HTML).text
+    assert "Certificado vigente" in page and "CERT-CMP-1" in page
+
+
 def test_lookup_risk_rules_read_in_the_pages_language(app, world):
     # The risk score's rules were Spanish on the English page.
     client = login(app, "farmacia")

@@ -116,6 +116,28 @@ def _volumes(session: Session, where: list, now: dt.datetime) -> list[Series]:
             series("fentanyl_mg", _fentanyl_mg(session, where, now), labels)]
 
 
+def _certification(session, professional_id: str, now) -> list[Fact]:
+    """The professional's certification as of ``now``: its state, the certificate that counts
+    (from the registry file or the certificates imported apart, ``certification.rule``) and
+    its dates."""
+    from centinela.certification.rule import periods_by_professional, standing, valid_period
+    from centinela.config import get_settings
+    from centinela.lib.clock import lima_day
+
+    s = get_settings()
+    periods = periods_by_professional(session, s.certification_valid_days,
+                                      ids=[professional_id]).get(professional_id, [])
+    day = lima_day(now)
+    st = standing(periods, day, s.certification_reminder_days)
+    counted = valid_period(periods, day) or (periods[-1] if periods else None)
+    return [Fact(key="profile.certification_state", value=st.state),
+            Fact(key="profile.certified_on",
+                 value=st.certified_on.isoformat() if st.certified_on else None),
+            Fact(key="profile.valid_until",
+                 value=st.valid_until.isoformat() if st.valid_until else None),
+            Fact(key="profile.certificate", value=counted.certificate_id if counted else None)]
+
+
 def _professional(session, user, kind, subject_id, now) -> Profile:
     prof = session.get(Professional, subject_id)
     if prof is None or not may_see_department(user, prof.department):
@@ -128,9 +150,7 @@ def _professional(session, user, kind, subject_id, now) -> Profile:
              Fact(key="profile.establishment", value=f"{est.name} ({est.establishment_id})"
                   if est else prof.establishment_id),
              Fact(key="profile.department", value=department_name(prof.department)),
-             Fact(key="profile.certified_on", value=prof.opioid_certified_on.isoformat()
-                  if prof.opioid_certified_on else None),
-             Fact(key="profile.certificate", value=prof.certificate_id)]
+             *_certification(session, subject_id, now)]
     return Profile(kind=kind, subject_id=subject_id, title=prof.full_name,
                    department=prof.department, facts=facts,
                    chart=chart_for(session, "professional", subject_id, now),
