@@ -320,6 +320,18 @@ def test_customs_role_access(engine, session, tmp_path):
     r = officer.post(f"/api/customs/parcels/{tid}/outcome", json={
         "outcome": "seized", "substance": "fentanyl", "net_mass_mg": 5000})
     assert r.status_code == 200 and r.json()["seizure_id"] == f"CUS-{tid}"
+    # On the page, a seizure counted in units (pills) and no mass: the form has the field.
+    other = queue(session, limit=2)[1].tracking_id
+    form = officer.get(f"/customs/parcels/{other}", headers={"accept": "text/html"}).text
+    assert 'name="units"' in form
+    r = officer.post(f"/customs/parcels/{other}/outcome", data={
+        "outcome": "seized", "substance": "pastillas M30 (fentanilo)", "units": "120"},
+        headers={"accept": "text/html"}, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    from centinela.ledger.records import Seizure
+
+    seized = session.scalar(select(Seizure).where(Seizure.seizure_id == f"CUS-{other}"))
+    assert seized is not None and seized.units == 120 and seized.net_mass_mg is None
     from centinela.audit import AuditEntry
 
     assert session.scalar(select(AuditEntry).where(AuditEntry.action == "customs.parcel.read"))

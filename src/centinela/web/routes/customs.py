@@ -148,18 +148,18 @@ def _review_error(message: str, lng: str) -> str:
 @router.post("/customs/parcels/{tracking_id}/outcome", include_in_schema=False)
 def page_outcome(tracking_id: str, request: Request, outcome: str = Form(...),
                  substance: str = Form(""), net_mass_mg: str = Form(""),
-                 purity_percent: str = Form(""), note: str = Form(""),
+                 units: str = Form(""), purity_percent: str = Form(""), note: str = Form(""),
                  session: Session = Depends(db_session), user: User = Depends(guard),
                  now: dt.datetime = Depends(clock)):
     """Form post of the parcel page; back to the parcel."""
     try:
         record_outcome(session, tracking_id, outcome, user.username, now,
                        substance=substance or None, net_mass_mg=_float(net_mass_mg),
-                       purity_percent=_float(purity_percent), note=note)
+                       units=_float(units), purity_percent=_float(purity_percent), note=note)
     except ReviewError as exc:
         session.rollback()
         kept = {"outcome": outcome, "substance": substance, "net_mass_mg": net_mass_mg,
-                "purity_percent": purity_percent, "note": note}
+                "units": units, "purity_percent": purity_percent, "note": note}
         return render(request, "customs/parcel.html",
                       {"p": _detail(session, tracking_id, user, now),
                        "error": _review_error(str(exc), lang(request)), "outcomes": OUTCOMES,
