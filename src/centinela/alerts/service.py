@@ -180,22 +180,20 @@ def upsert_alerts(session: Session, drafts: list[AlertDraft],
                 mine = sent.setdefault(alert_id, {})
                 mine[ch_id] = max(mine.get(ch_id, -1), RANK.get(sev or "low", 0))
     out: list[tuple[Alert, bool]] = []
-    made: dict[tuple[str, str, str], list[Alert]] = {}  # new subjects' alerts, oldest first
-    by_key: dict[str, Alert] = {}
+    # New subjects' alerts made by this batch, oldest first: a dedup key names its detector
+    # and subject, so a repeat's alert of the same key is among its subject's few.
+    made: dict[tuple[str, str, str], list[Alert]] = {}
     for d, key, f in zip(drafts, keys, fresh, strict=True):
         if f:
             _valid(d)
-            w = (d.detector, d.subject_kind, d.subject_id)
-            mine = made.setdefault(w, [])
+            mine = made.setdefault((d.detector, d.subject_kind, d.subject_id), [])
+            same = next((a for a in mine if a.dedup_key == key), None)
             with session.no_autoflush:
-                alert, created = _upsert(session, d, now, key, by_key.get(key),
+                alert, created = _upsert(session, d, now, key, same,
                                          lambda d=d, mine=mine: _open_in(mine, d),
                                          lambda: None, sent=sent)
             if created:
                 mine.append(alert)
-            for k in [k for k, a in by_key.items() if a is alert]:
-                del by_key[k]  # a re-keyed alert answers to its new key only
-            by_key[alert.dedup_key] = alert
             out.append((alert, created))
         else:
             out.append(upsert_alert(session, d, now=now))

@@ -88,7 +88,7 @@ def users_create(
                                departments_=[d for d in departments.split(",") if d.strip()],
                                professional_id=professional_id or None, full_name=full_name)
             name, urole = user.username, user.role
-            unregistered = _unregistered(session, user.professional_id, urole)
+            unregistered = _unregistered(session, user)
             # As the admin page does: who made an account is on the record (actor: the
             # command line's operating-system user).
             audit.record(session, _operator(), "admin.user_create", name,
@@ -102,24 +102,23 @@ def users_create(
         typer.echo(f"aviso / warning: {unregistered}", err=True)
 
 
-def _unregistered(session, professional_id: str | None, role: str) -> str | None:
-    """Why a prescriber's or pharmacist's college number deserves a second look (not in the
-    professionals registry, or registered with another role), or None. The account is made
-    anyway: the registry may be imported after the accounts."""
-    if not professional_id:
-        return None
-    from centinela.registry.models import Professional
+def _unregistered(session, user) -> str | None:
+    """Why a prescriber's or pharmacist's college number deserves a second look, in words (the
+    admin users table's rule, ``web.views.admin.registry_issues``), or None. The account is
+    made anyway: the registry may be imported after the accounts."""
+    from centinela.web.views.admin import registry_issues
 
-    pro = session.get(Professional, professional_id)
-    if pro is None:
-        if session.query(Professional).limit(1).first() is None:
-            return None  # no registry imported yet: nothing to compare with
-        return (f"{professional_id} no está en el registro de profesionales; revise el número "
-                f"de colegiatura / {professional_id} is not in the professionals registry; "
-                "check the college number")
-    if pro.role != role:
-        return (f"{professional_id} está registrado como {pro.role}, no como {role} / "
-                f"{professional_id} is registered as {pro.role}, not {role}")
+    issue, pid = registry_issues(session, [user]).get(user.id), user.professional_id
+    if issue == "unregistered":
+        return (f"{pid} no está en el registro de profesionales; revise el número de "
+                f"colegiatura / {pid} is not in the professionals registry; check the college "
+                "number")
+    if issue == "other_role":
+        from centinela.registry.models import Professional
+
+        role = session.get(Professional, pid).role
+        return (f"{pid} está registrado como {role}, no como {user.role} / {pid} is "
+                f"registered as {role}, not {user.role}")
     return None
 
 
