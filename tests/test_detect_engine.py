@@ -231,3 +231,24 @@ def test_cli_detect_and_alerts_json_follow_the_spec(session, db_url):
     assert "BAD" in res.output and "F1" not in res.output
     res = runner.invoke(app, ["alerts", "--severity", "bogus"])
     assert res.exit_code == 2 and "unknown severity" in res.output
+
+
+def test_a_stray_movement_dated_decades_ahead_neither_moves_nor_breaks_detection(session):
+    # A typo (2062 for 2026) among a year of movements: the default 'now' stays at the data's
+    # real end (the stray is past the clock and a tiny share) and its time, past 2038, loads.
+    from centinela.detect.engine import latest_movement_time
+
+    base_products(session)
+    est(session, "D1", "distributor")
+    est(session, "BAD", authorized=False)
+    for k in range(200):
+        mv(session, "receipt", "D1", FENT_AMP, 1, days(T, -k), counterparty_id="BAD")
+    mv(session, "transfer_out", "D1", FENT_AMP, 20, T, counterparty_id="BAD")
+    mv(session, "receipt", "D1", FENT_AMP, 1, dt.datetime(2062, 3, 1, 15), counterparty_id="BAD")
+    session.commit()
+    wall = dt.datetime(2026, 12, 6)
+    assert latest_movement_time(session, wall) == T
+    report = run_all(session, now=dt.datetime(2062, 3, 2))  # judged then, the row loads
+    assert not report.errors
+    # A whole data set ahead of the clock (a synthetic world) keeps its own end.
+    assert latest_movement_time(session, dt.datetime(2020, 1, 1)) == dt.datetime(2062, 3, 1, 15)

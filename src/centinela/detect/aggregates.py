@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from sqlalchemy import ColumnElement, Integer, and_, cast, func, select, text
+from sqlalchemy import BigInteger, ColumnElement, Integer, and_, cast, func, select, text
 from sqlalchemy.engine import Connection
 
 from centinela.detect.frame import Vocab, to_epoch
@@ -98,7 +98,7 @@ def month_expr(dialect: str) -> ColumnElement[int]:
 def _epoch_expr(dialect: str) -> ColumnElement[int]:
     if dialect == "sqlite":
         return cast(func.strftime("%s", Movement.occurred_at), Integer)
-    return cast(func.extract("epoch", Movement.occurred_at), Integer)
+    return cast(func.extract("epoch", Movement.occurred_at), BigInteger)  # past 2038
 
 
 def grouped(conn: Connection, since: dt.datetime | None, until: dt.datetime,

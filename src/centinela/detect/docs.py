@@ -17,7 +17,8 @@ detectors (`ews_*`, `centinela/ews/detectors.py`) are registered at start by
 `centinela.wiring.install()` and run by the same engine.
 
 `centinela detect` runs all of them over what is stored, judged as of the latest movement
-(`--now` overrides); real-time detectors also run on every accepted import
+(`--now` overrides; under 1 % of movements dated past the clock, typos such as 2062, do
+not count); real-time detectors also run on every accepted import
 (`centinela.detect.realtime.after_import`). Each alert carries its evidence: observed value,
 expected value or peer range, percentile or z, the window, the movements behind it (first 20
 `event_ids` and `event_count`) and a one-sentence Spanish summary.

@@ -12,7 +12,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 import numpy as np
-from sqlalchemy import Integer, cast, func, null, select
+from sqlalchemy import BigInteger, Integer, cast, func, null, select
 from sqlalchemy.engine import Connection
 
 from centinela.ledger.records import EVENT_TYPES, Movement
@@ -140,7 +140,7 @@ _COLUMNS = (
 def _epoch_expr(dialect: str):
     if dialect == "sqlite":
         return cast(func.strftime("%s", Movement.occurred_at), Integer)
-    return cast(func.extract("epoch", Movement.occurred_at), Integer)
+    return cast(func.extract("epoch", Movement.occurred_at), BigInteger)  # past 2038
 
 
 # Rows fetched per round trip: the transient Python tuples of one chunk are the only
